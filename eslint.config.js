@@ -1,0 +1,25 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+import layerImports from './eslint/layer-imports.js';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'data/', 'node_modules/', 'test/fixtures/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    plugins: { voxgate: { rules: { 'layer-imports': layerImports } } },
+    rules: {
+      'voxgate/layer-imports': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': ['error', { allow: ['error'] }],
+    },
+  },
+  {
+    files: ['test/**', 'scripts/**', 'bench/**', 'eslint/**', 'src/bin/**'],
+    rules: { 'no-console': 'off' },
+  },
+);

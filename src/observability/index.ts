@@ -1,0 +1,2 @@
+export { createLogger, type Logger } from './logger.js';
+export { createMetricsRegistry, Registry, Counter, Gauge, Histogram } from './metrics.js';

@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+import {
+  ConfigError,
+  formatEffectiveConfig,
+  loadConfig,
+  readEnvFile,
+  variableNames,
+  variables,
+} from './config/index.js';
+import { startPlatform, type Platform } from './platform.js';
+import { parseTargets, TARGETS, targetModules } from './targets.js';
+import { VERSION } from './version.js';
+
+/** Exit code for a configuration error (sysexits EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export type CliOutcome = { exitCode: number } | { platform: Platform };
+
+function helpText(): string {
+  const width = Math.max(...variableNames.map((n) => n.length));
+  const vars = variableNames.map((name) => {
+    const s = variables[name];
+    const dflt = s.default !== undefined ? ` [default ${s.default}]` : '';
+    return `  ${name.padEnd(width)}  ${s.description}${dflt}`;
+  });
+  const targets = TARGETS.map((t) => `  ${t.padEnd(12)}  ${targetModules[t].join(', ')}`);
+  return [
+    `voxgate ${VERSION} — SIP gateway, media relay, provisioning API and jobs in one binary`,
+    '',
+    'Usage:',
+    '  voxgate [--target=<list>] [--env-file=<path>]   run the platform (targets as a comma list)',
+    '  voxgate config print [--env-file=<path>]       show the effective configuration, secrets masked',
+    '  voxgate --help | --version',
+    '',
+    'Targets (each also starts the modules it depends on: http-server, store, shared-state, ...):',
+    ...targets,
+    '',
+    'Options:',
+    '  --target=<list>     targets to run, default "all" (also VOXGATE_TARGET)',
+    '  --env-file=<path>   read VOXGATE_* settings from a file, e.g. config/environments/dev.env;',
+    '                      variables already in the environment take precedence',
+    '',
+    'Settings (environment variables):',
+    ...vars,
+    '',
+    'Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain), 78 for a configuration error, 1 otherwise.',
+  ].join('\n');
+}
+
+/**
+ * Runs the command line. Returns an exit code for one-shot commands, or the started platform.
+ * Configuration problems come back as one line on `err` and EXIT_CONFIG.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOutcome> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        target: { type: 'string' },
+        'env-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+    if (values.help) return (io.out(helpText()), { exitCode: 0 });
+    if (values.version) return (io.out(VERSION), { exitCode: 0 });
+
+    const fileEnv = values['env-file'] ? await readEnvFile(values['env-file']) : {};
+    const env = { ...fileEnv, ...io.env };
+    const command = positionals.join(' ');
+    if (command === 'config print') {
+      loadConfig(env);
+      io.out(formatEffectiveConfig(env));
+      return { exitCode: 0 };
+    }
+    if (command !== '') {
+      throw new ConfigError('CONFIG_INVALID_TARGET', `unknown command '${command}'; run 'voxgate --help'`);
+    }
+    const targets = parseTargets(values.target ?? env.VOXGATE_TARGET ?? 'all');
+    const config = loadConfig(env);
+    return { platform: await startPlatform({ config, targets }) };
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`voxgate: configuration error: ${err.message}`);
+      return { exitCode: EXIT_CONFIG };
+    }
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      io.err(`voxgate: ${err.message}; run 'voxgate --help'`);
+      return { exitCode: EXIT_CONFIG };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { parseApiToken } from '../../store/index.js';
+
+/**
+ * Every setting voxgate reads, as `VOXGATE_*` environment variables. One table: the schema that validates
+ * the raw string, what an operator may write (used in the one-line error), the default, and whether the
+ * value is a secret (masked by `voxgate config print`).
+ */
+export interface VariableSpec<T> {
+  readonly schema: z.ZodType<T>;
+  readonly expects: string;
+  readonly description: string;
+  readonly default?: string;
+  readonly secret?: boolean;
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const seconds = z.coerce.number().int().min(0).max(86_400);
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/)
+  .transform((value) => {
+    const colon = value.lastIndexOf(':');
+    return { host: value.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(value.slice(colon + 1)) };
+  })
+  .refine((v) => v.port <= 65535);
+const urlWithScheme = (schemes: readonly string[]) =>
+  z.string().refine((value) => {
+    try {
+      return schemes.includes(new URL(value).protocol.slice(0, -1));
+    } catch {
+      return false;
+    }
+  });
+
+function spec<T>(s: VariableSpec<T>): VariableSpec<T> {
+  return s;
+}
+
+export const variables = {
+  VOXGATE_ENV: spec({
+    schema: z.enum(['dev', 'test', 'staging', 'production']),
+    expects: 'one of dev, test, staging, production',
+    description: 'deployment environment (labels logs and metrics)',
+    default: 'dev',
+  }),
+  VOXGATE_LOG_LEVEL: spec({
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    expects: 'one of fatal, error, warn, info, debug, trace, silent',
+    description: 'log level of the JSON logs on stdout',
+    default: 'info',
+  }),
+  VOXGATE_DATA_DIR: spec({
+    schema: z.string().min(1),
+    expects: 'a directory path',
+    description: 'where embedded state lives (PGlite database, local recordings)',
+    default: './data',
+  }),
+  VOXGATE_DATABASE_URL: spec({
+    schema: urlWithScheme(['postgres', 'postgresql']).optional(),
+    expects: 'a postgres:// or postgresql:// URL',
+    description: 'PostgreSQL; unset = embedded PGlite in VOXGATE_DATA_DIR',
+    secret: true,
+  }),
+  VOXGATE_DATABASE_POOL_SIZE: spec({
+    schema: z.coerce.number().int().min(1).max(200),
+    expects: 'an integer from 1 to 200',
+    description: 'PostgreSQL connections per process',
+    default: '10',
+  }),
+  VOXGATE_REDIS_URL: spec({
+    schema: urlWithScheme(['redis', 'rediss', 'redis+cluster', 'redis+sentinel']).optional(),
+    expects: 'a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL',
+    description: 'Redis for shared state; unset = in-process memory (single instance only)',
+    secret: true,
+  }),
+  VOXGATE_SIP_HOST: spec({
+    schema: z.string().min(1),
+    expects: 'an IP address to bind',
+    description: 'SIP listen address',
+    default: '0.0.0.0',
+  }),
+  VOXGATE_SIP_PORT: spec({
+    schema: port,
+    expects: 'an integer port from 0 to 65535',
+    description: 'SIP port, UDP and TCP',
+    default: '5060',
+  }),
+  VOXGATE_SIP_TLS_PORT: spec({
+    schema: port,
+    expects: 'an integer port from 0 to 65535',
+    description: 'SIP over TLS port (listens only when certificate and key are set)',
+    default: '5061',
+  }),
+  VOXGATE_SIP_TLS_CERT: spec({
+    schema: z.string().min(1).optional(),
+    expects: 'a path to a PEM certificate chain',
+    description: 'certificate for SIP over TLS',
+  }),
+  VOXGATE_SIP_TLS_KEY: spec({
+    schema: z.string().min(1).optional(),
+    expects: 'a path to a PEM private key',
+    description: 'private key for SIP over TLS',
+    secret: true,
+  }),
+  VOXGATE_SIP_REGISTER_MIN_EXPIRES: spec({
+    schema: z.coerce.number().int().min(1).max(3600),
+    expects: 'an integer number of seconds from 1 to 3600',
+    description: 'shortest registration accepted (shorter gets 423 Interval Too Brief)',
+    default: '60',
+  }),
+  VOXGATE_SIP_REGISTER_MAX_EXPIRES: spec({
+    schema: z.coerce.number().int().min(60).max(86_400),
+    expects: 'an integer number of seconds from 60 to 86400',
+    description: 'longest registration granted (longer requests are shortened)',
+    default: '3600',
+  }),
+  VOXGATE_SIP_AUTH_BAN_THRESHOLD: spec({
+    schema: z.coerce.number().int().min(1).max(10_000),
+    expects: 'an integer from 1 to 10000',
+    description: 'failed SIP authentications from one address before it is refused',
+    default: '10',
+  }),
+  VOXGATE_SIP_AUTH_BAN_SECONDS: spec({
+    schema: z.coerce.number().int().min(1).max(86_400),
+    expects: 'an integer number of seconds from 1 to 86400',
+    description: 'how long failures are counted and an address stays refused',
+    default: '300',
+  }),
+  VOXGATE_SIP_DIGEST_ALGORITHMS: spec({
+    schema: z
+      .string()
+      .regex(/^(SHA-256|MD5)(,(SHA-256|MD5))?$/)
+      .transform((v) => [...new Set(v.split(','))] as ('SHA-256' | 'MD5')[]),
+    expects: 'SHA-256, MD5, or both comma-separated in order of preference',
+    description:
+      'digest challenges offered, preferred first (MD5 first for UAs that read only the first one)',
+    default: 'SHA-256,MD5',
+  }),
+  VOXGATE_SIP_NONCE_SECRET: spec({
+    schema: z.string().min(32).optional(),
+    expects: 'at least 32 characters',
+    description: 'key of SIP digest nonces, the same on every gateway replica; unset = random per process',
+    secret: true,
+  }),
+  VOXGATE_API_HOST: spec({
+    schema: z.string().min(1),
+    expects: 'an IP address to bind',
+    description: 'HTTP listen address (API, /healthz, /readyz, /metrics)',
+    default: '0.0.0.0',
+  }),
+  VOXGATE_API_PORT: spec({
+    schema: port,
+    expects: 'an integer port from 0 to 65535',
+    description: 'HTTP port',
+    default: '8080',
+  }),
+  VOXGATE_MEDIA_NG: spec({
+    schema: hostPort,
+    expects: 'host:port, e.g. 127.0.0.1:22222',
+    description: 'media relay ng control address (UDP)',
+    default: '127.0.0.1:22222',
+  }),
+  VOXGATE_RTP_PORT_MIN: spec({
+    schema: z.coerce.number().int().min(1024).max(65534),
+    expects: 'an integer from 1024 to 65534',
+    description: 'lowest RTP port of the relay',
+    default: '30000',
+  }),
+  VOXGATE_RTP_PORT_MAX: spec({
+    schema: z.coerce.number().int().min(1025).max(65535),
+    expects: 'an integer from 1025 to 65535',
+    description: 'highest RTP port of the relay',
+    default: '40000',
+  }),
+  VOXGATE_SHUTDOWN_GRACE_SECONDS: spec({
+    schema: seconds,
+    expects: 'an integer number of seconds from 0 to 86400',
+    description: 'on SIGTERM, how long running work may finish before exit',
+    default: '30',
+  }),
+  VOXGATE_AUDIT_RETENTION_DAYS: spec({
+    schema: z.coerce.number().int().min(1).max(3650),
+    expects: 'an integer number of days from 1 to 3650',
+    description: 'how long the audit log is kept before the worker purges it',
+    default: '365',
+  }),
+  VOXGATE_ADMIN_API_KEY: spec({
+    schema: z
+      .string()
+      .refine((token) => parseApiToken(token) !== undefined)
+      .optional(),
+    expects: 'a key of the form vxg_<id>_<secret>: id 4-32 letters or digits, secret 20-128 of [A-Za-z0-9_-]',
+    description: 'platform admin API key created on an empty store; unset = generated and printed once',
+    secret: true,
+  }),
+} as const;
+
+export type VariableName = keyof typeof variables;
+export const variableNames = Object.keys(variables) as VariableName[];

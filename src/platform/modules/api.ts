@@ -1,0 +1,21 @@
+import { registerApi } from '../../api/index.js';
+import { computeHa1 } from '../../sip/index.js';
+import { createApiKeyRepository } from '../../store/index.js';
+import type { ModuleDefinition } from '../module.js';
+import { requireService } from '../module.js';
+
+/** The provisioning API under /v1 on the HTTP server. */
+export const apiModule: ModuleDefinition = {
+  name: 'api',
+  deps: ['http-server', 'store', 'shared-state', 'admin-bootstrap'],
+  async init(ctx) {
+    const app = requireService(ctx, 'http', 'api');
+    const db = requireService(ctx, 'store', 'api');
+    await registerApi(app, {
+      db,
+      apiKeys: createApiKeyRepository(db),
+      ha1: computeHa1,
+    });
+    return { stop: async () => undefined };
+  },
+};

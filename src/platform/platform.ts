@@ -1,0 +1,121 @@
+import { createLogger, createMetricsRegistry, type Logger } from '../observability/index.js';
+import type { Config } from './config/index.js';
+import type { ModuleContext, ModuleDefinition, ReadinessReport, RunningModule, Services } from './module.js';
+import { moduleRegistry } from './modules/index.js';
+import { resolveModules, type Target } from './targets.js';
+import { VERSION } from './version.js';
+
+export interface Platform {
+  readonly modules: readonly string[];
+  readonly services: Services;
+  readonly logger: Logger;
+  readiness(): Promise<ReadinessReport>;
+  /** Drain (refuse new work, let running work finish until the grace period ends), then stop everything. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/**
+ * Starts the modules of the targets in dependency order: every module's init first, then every start.
+ * If anything fails, what was already set up is stopped in reverse order and the error is thrown.
+ */
+export async function startPlatform(options: {
+  config: Config;
+  targets: readonly Target[];
+  logger?: Logger;
+}): Promise<Platform> {
+  const { config, targets } = options;
+  const targetLabel = targets.join(',');
+  const logger =
+    options.logger ?? createLogger({ level: config.logLevel, env: config.env, target: targetLabel });
+  const { registry: metrics, moduleUp } = createMetricsRegistry({
+    version: VERSION,
+    target: targetLabel,
+    env: config.env,
+  });
+  const definitions = resolveModules(targets, moduleRegistry);
+  const services: Services = {};
+  const running: { def: ModuleDefinition; module: RunningModule; started: boolean }[] = [];
+  let draining = false;
+  let stopping: Promise<void> | undefined;
+
+  const readiness = async (): Promise<ReadinessReport> => {
+    const checks: ReadinessReport['checks'] = {};
+    await Promise.all(
+      running.map(async ({ def, module, started }) => {
+        if (!started) return void (checks[def.name] = { ok: false, detail: 'not started' });
+        if (draining) return void (checks[def.name] = { ok: false, detail: 'draining' });
+        try {
+          await module.ready?.();
+          checks[def.name] = { ok: true };
+        } catch (err) {
+          checks[def.name] = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+        }
+      }),
+    );
+    const ready = running.length === definitions.length && Object.values(checks).every((c) => c.ok);
+    return { ready, checks };
+  };
+
+  const ctx: ModuleContext = {
+    config,
+    logger,
+    metrics,
+    services,
+    isDraining: () => draining,
+    readiness,
+  };
+
+  const stopAll = async (): Promise<void> => {
+    for (const { def, module } of [...running].reverse()) {
+      try {
+        await module.stop();
+        moduleUp.set({ module: def.name }, 0);
+      } catch (err) {
+        logger.error({ err, module: def.name }, 'module failed to stop cleanly');
+      }
+    }
+  };
+
+  const began = performance.now();
+  try {
+    for (const def of definitions) {
+      const module = await def.init({ ...ctx, logger: logger.child({ module: def.name }) });
+      running.push({ def, module, started: false });
+    }
+    for (const entry of running) {
+      await entry.module.start?.();
+      entry.started = true;
+      moduleUp.set({ module: entry.def.name }, 1);
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  logger.info(
+    {
+      modules: definitions.map((d) => d.name),
+      startupMs: Math.round(performance.now() - began),
+      version: VERSION,
+    },
+    'voxgate started',
+  );
+
+  return {
+    modules: definitions.map((d) => d.name),
+    services,
+    logger,
+    readiness,
+    shutdown(reason: string): Promise<void> {
+      stopping ??= (async () => {
+        draining = true;
+        for (const { def } of running) moduleUp.set({ module: def.name }, 0);
+        const deadline = Date.now() + config.shutdownGraceMs;
+        logger.info({ reason, graceMs: config.shutdownGraceMs }, 'draining');
+        await Promise.all(running.map(({ module }) => module.drain?.(deadline)));
+        await stopAll();
+        logger.info({ reason }, 'voxgate stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,27 @@
+export type { Database, Queryable, QueryResult } from './database/database.js';
+export { openDatabase } from './database/open-database.js';
+export { migrate, pendingMigrations, readMigrations } from './migrations/migrate.js';
+export {
+  createApiKeyRepository,
+  parseApiToken,
+  type ApiKeyRecord,
+  type ApiKeyRepository,
+  type ApiKeyRole,
+} from './repositories/api-key-repository.js';
+export { StoreError } from './store-error.js';
+export {
+  createTenantRepository,
+  type Tenant,
+  type TenantRepository,
+} from './repositories/tenant-repository.js';
+export {
+  createSipUserRepository,
+  type SipCredentials,
+  type SipUser,
+  type SipUserRepository,
+} from './repositories/sip-user-repository.js';
+export {
+  createAuditRepository,
+  type AuditEntry,
+  type AuditRepository,
+} from './repositories/audit-repository.js';

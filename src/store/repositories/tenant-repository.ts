@@ -1,0 +1,72 @@
+import type { Queryable } from '../database/database.js';
+
+export interface Tenant {
+  id: string;
+  name: string;
+  sipDomain: string;
+  maxConcurrentCalls: number | null;
+  maxCallsPerSecond: number | null;
+  status: 'active' | 'suspended';
+}
+
+interface Row {
+  id: string;
+  name: string;
+  sip_domain: string;
+  max_concurrent_calls: number | null;
+  max_calls_per_second: number | null;
+  status: 'active' | 'suspended';
+}
+
+const toTenant = (r: Row): Tenant => ({
+  id: r.id,
+  name: r.name,
+  sipDomain: r.sip_domain,
+  maxConcurrentCalls: r.max_concurrent_calls,
+  maxCallsPerSecond: r.max_calls_per_second,
+  status: r.status,
+});
+
+export interface TenantRepository {
+  create(input: {
+    name: string;
+    sipDomain: string;
+    maxConcurrentCalls?: number;
+    maxCallsPerSecond?: number;
+  }): Promise<Tenant>;
+  /** The tenant serving a SIP domain (domains are compared lower-cased). */
+  findByDomain(sipDomain: string): Promise<Tenant | undefined>;
+  findById(id: string): Promise<Tenant | undefined>;
+  /** A page ordered by id, after the cursor (the last id of the previous page). */
+  list(options: { limit: number; after?: string; onlyId?: string }): Promise<Tenant[]>;
+}
+
+export function createTenantRepository(db: Queryable): TenantRepository {
+  return {
+    async create({ name, sipDomain, maxConcurrentCalls, maxCallsPerSecond }) {
+      const { rows } = await db.query<Row>(
+        `INSERT INTO tenants (name, sip_domain, max_concurrent_calls, max_calls_per_second)
+         VALUES ($1, lower($2), $3, $4) RETURNING *`,
+        [name, sipDomain, maxConcurrentCalls ?? null, maxCallsPerSecond ?? null],
+      );
+      return toTenant(rows[0]!);
+    },
+    async findById(id) {
+      const { rows } = await db.query<Row>('SELECT * FROM tenants WHERE id = $1', [id]);
+      return rows[0] && toTenant(rows[0]);
+    },
+    async list({ limit, after, onlyId }) {
+      const { rows } = await db.query<Row>(
+        `SELECT * FROM tenants
+          WHERE ($1::uuid IS NULL OR id > $1::uuid) AND ($2::uuid IS NULL OR id = $2::uuid)
+          ORDER BY id LIMIT $3`,
+        [after ?? null, onlyId ?? null, limit],
+      );
+      return rows.map(toTenant);
+    },
+    async findByDomain(sipDomain) {
+      const { rows } = await db.query<Row>('SELECT * FROM tenants WHERE sip_domain = lower($1)', [sipDomain]);
+      return rows[0] && toTenant(rows[0]);
+    },
+  };
+}

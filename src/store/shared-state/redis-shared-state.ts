@@ -1,0 +1,246 @@
+import { Cluster, Redis } from 'ioredis';
+import { parseRedisUrl, type RedisTarget } from './redis-url.js';
+import {
+  DEFAULT_STREAM_MAXLEN,
+  SharedStateError,
+  type Binding,
+  type LiveCall,
+  type SharedState,
+  type StreamEntry,
+} from './shared-state.js';
+
+type Client = Redis | Cluster;
+
+function connect(target: RedisTarget): Client {
+  const common = { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 3 } as const;
+  switch (target.mode) {
+    case 'standalone':
+      return new Redis(target.url, common);
+    case 'cluster':
+      return new Cluster(target.nodes, {
+        lazyConnect: true,
+        redisOptions: {
+          username: target.username,
+          password: target.password,
+          connectTimeout: 5000,
+          ...(target.tls ? { tls: {} } : {}),
+        },
+      });
+    case 'sentinel':
+      return new Redis({
+        ...common,
+        sentinels: target.sentinels,
+        name: target.masterName,
+        username: target.username,
+        password: target.password,
+      });
+  }
+}
+
+/** Redis replies of XREADGROUP/XAUTOCLAIM entries: [id, [field, value, ...]] (fields null when trimmed). */
+function toEntries(raw: unknown): StreamEntry[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((item) => {
+    const [id, flat] = item as [string, string[] | null];
+    if (!flat) return [];
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
+    return [{ id: String(id), fields }];
+  });
+}
+
+/** Adds a contact binding and extends the AOR key's life to its latest binding (atomic). */
+const PUT_BINDING = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+local want = tonumber(ARGV[3])
+if ttl < want then redis.call('PEXPIRE', KEYS[1], want) end
+return 1`;
+
+/**
+ * Shared state in Redis (standalone, Cluster or Sentinel). Keys carry hash tags (`{…}`) so that every
+ * multi-key operation stays in one Cluster slot; values are JSON.
+ */
+export async function createRedisSharedState(options: {
+  url: string;
+  keyPrefix?: string;
+  streamMaxLen?: number;
+}): Promise<SharedState> {
+  const target = parseRedisUrl(options.url);
+  const prefix = options.keyPrefix ?? 'voxgate:';
+  const maxLen = options.streamMaxLen ?? DEFAULT_STREAM_MAXLEN;
+  const client = connect(target);
+  client.on('error', () => undefined); // reconnection is ioredis' job; failed commands reject
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    client.disconnect();
+    throw new SharedStateError(
+      'SHARED_STATE_UNREACHABLE',
+      `cannot connect to Redis at ${target.display}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const blocking = new Map<string, Client>();
+  const blockingFor = (consumer: string): Client => {
+    let c = blocking.get(consumer);
+    if (!c) {
+      c = connect(target);
+      c.on('error', () => undefined);
+      blocking.set(consumer, c);
+    }
+    return c;
+  };
+
+  const k = {
+    reg: (aor: string) => `${prefix}reg:{${aor}}`,
+    regTenant: (tenant: string) => `${prefix}reg-tenant:{${tenant}}`,
+    call: (id: string) => `${prefix}call:{${id}}`,
+    callsTenant: (tenant: string) => `${prefix}calls:{${tenant}}`,
+    counter: (key: string) => `${prefix}ctr:{${key}}`,
+    stream: (name: string) => `${prefix}stream:{${name}}`,
+  };
+  const knownGroups = new Set<string>();
+  const ensureGroup = async (stream: string, group: string) => {
+    const id = `${stream}\0${group}`;
+    if (knownGroups.has(id)) return;
+    try {
+      await client.call('XGROUP', 'CREATE', k.stream(stream), group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
+    }
+    knownGroups.add(id);
+  };
+  const liveBindings = async (aor: string): Promise<Binding[]> => {
+    const all = await client.hgetall(k.reg(aor));
+    const now = Date.now();
+    const out: Binding[] = [];
+    const dead: string[] = [];
+    for (const [contact, json] of Object.entries(all)) {
+      const b = JSON.parse(json) as Binding;
+      if (b.expiresAt > now) out.push(b);
+      else dead.push(contact);
+    }
+    if (dead.length > 0) await client.hdel(k.reg(aor), ...dead);
+    return out;
+  };
+
+  return {
+    kind: 'redis',
+    registrations: {
+      async put(aor, binding) {
+        const ttl = Math.max(1, binding.expiresAt - Date.now());
+        await client.eval(PUT_BINDING, 1, k.reg(aor), binding.contact, JSON.stringify(binding), ttl);
+        await client.sadd(k.regTenant(binding.tenantId), aor);
+      },
+      async remove(aor, contact) {
+        return (await client.hdel(k.reg(aor), contact)) > 0;
+      },
+      async removeAll(aor) {
+        const n = (await liveBindings(aor)).length;
+        await client.del(k.reg(aor));
+        return n;
+      },
+      list: liveBindings,
+      async listByTenant(tenantId) {
+        const aors = await client.smembers(k.regTenant(tenantId));
+        const out: { aor: string; binding: Binding }[] = [];
+        for (const aor of aors) {
+          const bindings = (await liveBindings(aor)).filter((b) => b.tenantId === tenantId);
+          if (bindings.length === 0) await client.srem(k.regTenant(tenantId), aor);
+          for (const binding of bindings) out.push({ aor, binding });
+        }
+        return out;
+      },
+    },
+    calls: {
+      async put(call) {
+        await client.set(k.call(call.callId), JSON.stringify(call));
+        await client.sadd(k.callsTenant(call.tenantId), call.callId);
+      },
+      async get(callId) {
+        const json = await client.get(k.call(callId));
+        return json ? (JSON.parse(json) as LiveCall) : undefined;
+      },
+      async remove(callId) {
+        const json = await client.get(k.call(callId));
+        if (!json) return false;
+        const call = JSON.parse(json) as LiveCall;
+        await client.del(k.call(callId));
+        await client.srem(k.callsTenant(call.tenantId), callId);
+        return true;
+      },
+      async listByTenant(tenantId) {
+        const ids = await client.smembers(k.callsTenant(tenantId));
+        const out: LiveCall[] = [];
+        for (const id of ids) {
+          const json = await client.get(k.call(id));
+          if (json) out.push(JSON.parse(json) as LiveCall);
+        }
+        return out;
+      },
+      count: (tenantId) => client.scard(k.callsTenant(tenantId)),
+    },
+    counters: {
+      async incr(key, by = 1, ttlSec = 86_400) {
+        const result = await client.multi().incrby(k.counter(key), by).expire(k.counter(key), ttlSec).exec();
+        const [err, value] = result?.[0] ?? [new Error('transaction aborted'), 0];
+        if (err) throw err;
+        return Number(value);
+      },
+      async get(key) {
+        return Number((await client.get(k.counter(key))) ?? 0);
+      },
+      hit(key, windowSec) {
+        return this.incr(`${key}:${Math.floor(Date.now() / (windowSec * 1000))}`, 1, windowSec * 2);
+      },
+    },
+    events: {
+      async publish(stream, fields) {
+        const flat = Object.entries(fields).flat();
+        return String(
+          await client.call('XADD', k.stream(stream), 'MAXLEN', '~', String(maxLen), '*', ...flat),
+        );
+      },
+      async consume(stream, group, consumer, { count = 100, blockMs = 0 } = {}) {
+        await ensureGroup(stream, group);
+        const args = ['GROUP', group, consumer, 'COUNT', String(count)];
+        if (blockMs > 0) args.push('BLOCK', String(blockMs));
+        const conn = blockMs > 0 ? blockingFor(consumer) : client;
+        const reply = (await conn.call('XREADGROUP', ...args, 'STREAMS', k.stream(stream), '>')) as
+          unknown[] | null;
+        if (!reply || reply.length === 0) return [];
+        // One stream asked for: ioredis 6 answers [key, entries]; the raw RESP2 shape is [[key, entries]].
+        return toEntries(typeof reply[0] === 'string' ? reply[1] : (reply[0] as unknown[])[1]);
+      },
+      async ack(stream, group, ids) {
+        if (ids.length === 0) return 0;
+        return Number(await client.call('XACK', k.stream(stream), group, ...ids));
+      },
+      async claimStale(stream, group, consumer, minIdleMs, count = 100) {
+        await ensureGroup(stream, group);
+        const reply = (await client.call(
+          'XAUTOCLAIM',
+          k.stream(stream),
+          group,
+          consumer,
+          String(minIdleMs),
+          '0',
+          'COUNT',
+          String(count),
+        )) as [string, unknown];
+        return toEntries(reply[1]);
+      },
+    },
+    async ping() {
+      await client.ping();
+    },
+    async close() {
+      for (const c of blocking.values()) c.disconnect();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/** A registered contact of an address-of-record (RFC 3261 §10), as the location service keeps it. */
+export interface Binding {
+  contact: string;
+  /** Epoch ms after which the binding no longer exists. */
+  expiresAt: number;
+  /** Where the REGISTER came from (RFC 3581): requests to a NATed UA go back there. */
+  source: { address: string; port: number };
+  transport: 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+  /** The connection (flow) the REGISTER came on, for connection-oriented transports. */
+  flowId?: string;
+  instanceId?: string;
+  q?: number;
+  callId: string;
+  cseq: number;
+  userAgent?: string;
+  tenantId: string;
+}
+
+export interface LiveCall {
+  callId: string;
+  tenantId: string;
+  from: string;
+  to: string;
+  state: 'setup' | 'ringing' | 'answered' | 'ending';
+  startedAt: number;
+  answeredAt?: number;
+  gateway?: string;
+}
+
+export interface StreamEntry {
+  id: string;
+  fields: Record<string, string>;
+}
+
+export interface RegistrationStore {
+  /** Adds or refreshes the binding of `contact` for `aor`, valid for `expiresSec`. */
+  put(aor: string, binding: Binding): Promise<void>;
+  remove(aor: string, contact: string): Promise<boolean>;
+  removeAll(aor: string): Promise<number>;
+  /** Unexpired bindings of the AOR. */
+  list(aor: string): Promise<Binding[]>;
+  /** Unexpired bindings of a tenant, by AOR. */
+  listByTenant(tenantId: string): Promise<{ aor: string; binding: Binding }[]>;
+}
+
+export interface CallStore {
+  put(call: LiveCall): Promise<void>;
+  get(callId: string): Promise<LiveCall | undefined>;
+  remove(callId: string): Promise<boolean>;
+  listByTenant(tenantId: string): Promise<LiveCall[]>;
+  count(tenantId: string): Promise<number>;
+}
+
+export interface Counters {
+  /** Atomically adds `by` and returns the new value; the counter expires `ttlSec` after its last change. */
+  incr(key: string, by?: number, ttlSec?: number): Promise<number>;
+  get(key: string): Promise<number>;
+  /** Counts one event in a fixed window of `windowSec` and returns the count of the current window. */
+  hit(key: string, windowSec: number): Promise<number>;
+}
+
+export interface EventStreams {
+  /** Appends an entry; streams are capped at about `maxLen` entries. Returns the entry id. */
+  publish(stream: string, fields: Record<string, string>): Promise<string>;
+  /**
+   * Reads entries never delivered to the group (creating the group at the stream's start if needed), waiting up
+   * to `blockMs` when there are none. Delivered entries stay pending until acked.
+   */
+  consume(
+    stream: string,
+    group: string,
+    consumer: string,
+    options?: { count?: number; blockMs?: number },
+  ): Promise<StreamEntry[]>;
+  ack(stream: string, group: string, ids: readonly string[]): Promise<number>;
+  /** Takes over entries pending longer than `minIdleMs` (a consumer died before acking). */
+  claimStale(
+    stream: string,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    count?: number,
+  ): Promise<StreamEntry[]>;
+}
+
+/** Live state shared by every voxgate instance: Redis in production, memory for one embedded process. */
+export interface SharedState {
+  readonly kind: 'memory' | 'redis';
+  readonly registrations: RegistrationStore;
+  readonly calls: CallStore;
+  readonly counters: Counters;
+  readonly events: EventStreams;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class SharedStateError extends Error {
+  override readonly name = 'SharedStateError';
+  constructor(
+    readonly code: 'SHARED_STATE_INVALID_URL' | 'SHARED_STATE_UNREACHABLE' | 'SHARED_STATE_CLOSED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const DEFAULT_STREAM_MAXLEN = 100_000;
