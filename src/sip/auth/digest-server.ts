@@ -1,0 +1,134 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { formatAuthHeader, parseAuthHeader } from './auth-params.js';
+import { computeResponse, DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from './digest.js';
+
+export type Ha1Lookup = (
+  username: string,
+  algorithm: DigestAlgorithm,
+) => Promise<string | undefined> | string | undefined;
+
+export type DigestVerdict =
+  | { ok: true; username: string; algorithm: DigestAlgorithm }
+  | {
+      ok: false;
+      /** Why; never revealed to the client (an unknown user and a wrong password look the same). */
+      reason:
+        | 'missing'
+        | 'malformed'
+        | 'stale'
+        | 'replay'
+        | 'unsupported-algorithm'
+        | 'uri-mismatch'
+        | 'bad-credentials';
+      /** Re-challenge with stale=true: the credentials were right but the nonce is no longer usable. */
+      stale: boolean;
+    };
+
+export interface DigestServer {
+  /** One challenge per algorithm, strongest first (RFC 8760 §2.4), for WWW-/Proxy-Authenticate. */
+  challenges(stale?: boolean): string[];
+  verify(method: string, authorization: readonly string[], lookup: Ha1Lookup): Promise<DigestVerdict>;
+}
+
+/**
+ * Digest authentication for a UAS or registrar (RFC 3261 §22.4, RFC 8760). Nonces are self-validating
+ * (timestamp and random value under an HMAC of a server secret), expire after `nonceTtlMs`, and each nonce's
+ * nonce-count must grow, so a captured request cannot be replayed. An unknown user is checked against a
+ * derived HA1, so the answer and the work are the same as for a wrong password (no user enumeration).
+ */
+export function createDigestServer(options: {
+  realm: string;
+  secret: Buffer;
+  nonceTtlMs?: number;
+  algorithms?: readonly DigestAlgorithm[];
+  maxTrackedNonces?: number;
+}): DigestServer {
+  const ttl = options.nonceTtlMs ?? 300_000;
+  const algorithms = options.algorithms ?? DIGEST_ALGORITHMS;
+  const maxTracked = options.maxTrackedNonces ?? 100_000;
+  const lastCount = new Map<string, number>();
+  const mac = (text: string) =>
+    createHmac('sha256', options.secret).update(text).digest('base64url').slice(0, 22);
+
+  const newNonce = () => {
+    const body = `${Date.now().toString(36)}.${randomBytes(12).toString('base64url')}`;
+    return `${body}.${mac(body)}`;
+  };
+  const nonceState = (nonce: string): 'valid' | 'expired' | 'forged' => {
+    const last = nonce.lastIndexOf('.');
+    const body = nonce.slice(0, last);
+    const expect = Buffer.from(mac(body));
+    const given = Buffer.from(nonce.slice(last + 1));
+    if (last <= 0 || given.length !== expect.length || !timingSafeEqual(given, expect)) return 'forged';
+    const issued = parseInt(body.split('.')[0] ?? '', 36);
+    return Date.now() - issued < ttl ? 'valid' : 'expired';
+  };
+  const remember = (nonce: string, nc: number) => {
+    if (lastCount.size >= maxTracked) {
+      const oldest = lastCount.keys().next().value;
+      if (oldest !== undefined) lastCount.delete(oldest);
+    }
+    lastCount.delete(nonce);
+    lastCount.set(nonce, nc);
+  };
+
+  return {
+    challenges(stale = false) {
+      const nonce = newNonce();
+      return algorithms.map((algorithm) =>
+        formatAuthHeader('Digest', {
+          realm: options.realm,
+          nonce,
+          algorithm,
+          qop: 'auth',
+          stale: stale ? 'true' : undefined,
+        }),
+      );
+    },
+    async verify(method, authorization, lookup) {
+      // §22.4 / RFC 4475 §3.3.9 (regaut01): credentials of an unknown scheme or another realm are ignored.
+      const ours = authorization
+        .map(parseAuthHeader)
+        .find((a) => a?.scheme.toLowerCase() === 'digest' && a.params.realm === options.realm);
+      if (!ours) return { ok: false, reason: 'missing', stale: false };
+      const p = ours.params;
+      if (!p.username || !p.nonce || !p.uri || !p.response)
+        return { ok: false, reason: 'malformed', stale: false };
+      const algorithm = parseAlgorithm(p.algorithm);
+      if (!algorithm || !algorithms.includes(algorithm)) {
+        return { ok: false, reason: 'unsupported-algorithm', stale: false };
+      }
+      const qop = p.qop === undefined ? undefined : p.qop === 'auth' ? 'auth' : null;
+      if (qop === null || (qop === 'auth' && (!p.cnonce || !/^[0-9a-fA-F]{8}$/.test(p.nc ?? '')))) {
+        return { ok: false, reason: 'malformed', stale: false };
+      }
+      const state = nonceState(p.nonce);
+      if (state === 'forged') return { ok: false, reason: 'bad-credentials', stale: false };
+
+      const known = await lookup(p.username, algorithm);
+      const ha1 = known ?? mac(`no-such-user:${p.username}`);
+      const expected = computeResponse(algorithm, {
+        ha1,
+        nonce: p.nonce,
+        method,
+        uri: p.uri,
+        qop,
+        nc: p.nc,
+        cnonce: p.cnonce,
+      });
+      const matches =
+        expected.length === p.response.length &&
+        timingSafeEqual(Buffer.from(expected), Buffer.from(p.response.toLowerCase()));
+      if (!matches || known === undefined) return { ok: false, reason: 'bad-credentials', stale: false };
+      // RFC 2617 §3.2.1: "stale … indicating that the previous request from the client was rejected because the
+      // nonce value was stale" — the client may retry with the new nonce without asking the user again.
+      if (state === 'expired') return { ok: false, reason: 'stale', stale: true };
+      // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".
+      const nc = qop === 'auth' ? parseInt(p.nc!, 16) : Number.MAX_SAFE_INTEGER;
+      const previous = lastCount.get(p.nonce);
+      if (previous !== undefined && nc <= previous) return { ok: false, reason: 'replay', stale: true };
+      remember(p.nonce, nc);
+      return { ok: true, username: p.username, algorithm };
+    },
+  };
+}

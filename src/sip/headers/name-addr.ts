@@ -1,0 +1,86 @@
+/*
+ * RFC 3261 §25.1:
+ *   name-addr      =  [ display-name ] LAQUOT addr-spec RAQUOT
+ *   addr-spec      =  SIP-URI / SIPS-URI / absoluteURI
+ *   display-name   =  *(token LWS)/ quoted-string
+ *   LAQUOT         =  SWS "<"
+ *   RAQUOT         =  ">" SWS
+ * §20.10: "Even if the "display-name" is empty, the "name-addr" form MUST be used if the "addr-spec" contains
+ * a comma, semicolon, or question mark."
+ */
+import { SipParseError } from '../errors.js';
+import { parseUri } from '../uri/parse-uri.js';
+import type { Uri } from '../uri/uri-types.js';
+import { isParamEnd, parseParams, quotedStringEnd, readToken, skipWs, type HeaderParam } from './params.js';
+
+export interface NameAddr {
+  /** The display name without quotes and quoted-pair escapes; undefined when none was given. */
+  readonly displayName: string | undefined;
+  /** The URI text as written between <> (or the bare addr-spec). */
+  readonly uriText: string;
+  readonly uri: Uri;
+  /** Header parameters after the address (tag, expires, q, …), not the URI's own. */
+  readonly params: readonly HeaderParam[];
+  /** Whether the <> form was used. */
+  readonly bracketed: boolean;
+}
+
+function bad(header: string, value: string, why: string): SipParseError {
+  return new SipParseError('SIP_PARSE_ADDRESS', `${header}: ${why} in "${value.slice(0, 80)}"`);
+}
+
+/**
+ * Reads `( name-addr / addr-spec ) *( SEMI generic-param )` from `value` at `i`, stopping at a top-level `,`
+ * (Contact lists) or the end. Throws SipParseError SIP_PARSE_ADDRESS (or SIP_PARSE_URI for the URI).
+ */
+export function readNameAddr(header: string, value: string, i: number): { addr: NameAddr; end: number } {
+  i = skipWs(value, i);
+  let displayName: string | undefined;
+  if (value[i] === '"') {
+    const end = quotedStringEnd(value, i);
+    if (end === -1) throw bad(header, value, 'unterminated quoted string');
+    displayName = value.slice(i + 1, end - 1).replace(/\\(.)/gs, '$1');
+    i = skipWs(value, end);
+    if (value[i] !== '<') throw bad(header, value, 'quoted display name without <URI>');
+  } else {
+    // *(token LWS) then "<", or an addr-spec.
+    let j = i;
+    const words: string[] = [];
+    for (;;) {
+      const end = readToken(value, j);
+      if (end === j) break;
+      words.push(value.slice(j, end));
+      j = skipWs(value, end);
+    }
+    if (value[j] === '<') {
+      displayName = words.length > 0 ? words.join(' ') : undefined;
+      i = j;
+    }
+  }
+  let uriText: string;
+  const bracketed = value[i] === '<';
+  if (bracketed) {
+    const gt = value.indexOf('>', i);
+    if (gt === -1) throw bad(header, value, 'missing >');
+    uriText = value.slice(i + 1, gt);
+    // No SWS inside the brackets: LAQUOT is SWS "<", RAQUOT is ">" SWS (RFC 4475 §3.1.2.14, badaspec).
+    if (/\s/.test(uriText)) throw bad(header, value, 'whitespace inside <>');
+    i = gt + 1;
+  } else {
+    let end = i;
+    while (end < value.length && !isParamEnd(value.charCodeAt(end))) end++;
+    uriText = value.slice(i, end);
+    if (uriText.includes('?')) throw bad(header, value, 'an addr-spec with "?" needs <> (§20.10)');
+    i = end;
+  }
+  const uri = parseUri(uriText);
+  const { params, end } = parseParams(value, i, 'SIP_PARSE_ADDRESS');
+  return { addr: { displayName, uriText, uri, params, bracketed }, end };
+}
+
+/** Parses a single-address header value (From, To, Reply-To, …): anything after the address is an error. */
+export function parseNameAddr(header: string, value: string): NameAddr {
+  const { addr, end } = readNameAddr(header, value, 0);
+  if (end !== value.length) throw bad(header, value, 'unexpected text after the address');
+  return addr;
+}

@@ -1,0 +1,112 @@
+export {
+  SipParseError,
+  SipTransportError,
+  sipErrorCodes,
+  sipTransportErrorCodes,
+  type SipErrorCode,
+  type SipTransportErrorCode,
+} from './errors.js';
+export { parseMessage, type ParseOptions } from './message/parse-message.js';
+export { serializeMessage } from './message/serialize-message.js';
+export {
+  contactsOf,
+  fromOf,
+  maxForwardsOf,
+  requestUriOf,
+  toOf,
+  topViaOf,
+  viaOf,
+} from './message/header-access.js';
+export { canonicalHeaderName } from './message/header-names.js';
+export { parseCallId } from './headers/call-id.js';
+export { parseContact } from './headers/contact.js';
+export { parseContentLength } from './headers/content-length.js';
+export { parseCSeq, type CSeq } from './headers/cseq.js';
+export { parseFrom, type FromTo } from './headers/from.js';
+export { parseMaxForwards } from './headers/max-forwards.js';
+export { parseNameAddr, type NameAddr } from './headers/name-addr.js';
+export { paramValue, type HeaderParam } from './headers/params.js';
+export { parseTo } from './headers/to.js';
+export { parseVia, type Via } from './headers/via.js';
+export { parseSipUri, parseTelUri, parseUri, uriParam } from './uri/parse-uri.js';
+export { isWellEscaped, unescapeUri } from './uri/escape.js';
+export {
+  isSipUri,
+  type AbsoluteUri,
+  type SipUri,
+  type TelUri,
+  type Uri,
+  type UriParam,
+} from './uri/uri-types.js';
+export {
+  header,
+  headerValues,
+  headerParam,
+  splitList,
+  type SipHeader,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+} from './message/sip-message.js';
+export { buildResponse, newTag, type ExtraHeaders } from './message/build-response.js';
+export type { InboundContext, Peer, TransportName } from './transport/inbound-context.js';
+export { StreamFramer } from './transport/stream-framer.js';
+export {
+  createSipEndpoint,
+  sipChannels,
+  type SendTarget,
+  type SipEndpoint,
+  type SipEndpointOptions,
+} from './transport/sip-endpoint.js';
+export { UdpTransport } from './transport/udp-transport.js';
+export { StreamTransport, type StreamTransportOptions } from './transport/stream-transport.js';
+export { TcpTransport } from './transport/tcp-transport.js';
+export { TlsTransport } from './transport/tls-transport.js';
+export type { ResponseContext } from './transport/message-receiver.js';
+export { validateRequest, KNOWN_METHODS, type UasPolicy, type Rejection } from './uas/validate-request.js';
+export { buildRequest } from './message/build-response.js';
+export { DEFAULT_TIMERS, type TimerSettings } from './transaction/timers.js';
+export {
+  serverTransactionKey,
+  clientTransactionKey,
+  sentBy,
+  MAGIC_COOKIE,
+} from './transaction/transaction-key.js';
+export type { ServerTransaction } from './transaction/server-transaction.js';
+export {
+  buildNon2xxAck,
+  type ClientTransaction,
+  type ClientTransactionEvents,
+} from './transaction/client-transaction.js';
+export {
+  createTransactionLayer,
+  type TransactionLayer,
+  type TransactionUser,
+} from './transaction/transaction-layer.js';
+export { parseAuthHeader, formatAuthHeader, type AuthHeader } from './auth/auth-params.js';
+export {
+  computeHa1,
+  computeResponse,
+  digestHash,
+  DIGEST_ALGORITHMS,
+  type DigestAlgorithm,
+} from './auth/digest.js';
+export {
+  createDigestServer,
+  type DigestServer,
+  type DigestVerdict,
+  type Ha1Lookup,
+} from './auth/digest-server.js';
+export { answerChallenge } from './auth/digest-client.js';
+export {
+  buildDialogRequest,
+  createUacDialog,
+  createUasDialog,
+  dialogKey,
+  newBranch,
+  receiveDialogRequest,
+  uriOf,
+  type Dialog,
+  type DialogId,
+} from './dialog/dialog.js';
+export { DialogStore } from './dialog/dialog-store.js';

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { parseHeaders, splitHeaderLines, findHeadEnd } from './parse-message.js';
+import { headerParam, type SipHeader, type SipRequest } from './sip-message.js';
+
+export type ExtraHeaders = Readonly<Record<string, string | readonly string[]>>;
+
+/** A fresh To tag (§19.3: at least 32 bits of randomness). */
+export function newTag(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/**
+ * Serializes a response to `request` per RFC 3261 §8.2.6.2: "the From field … MUST equal the From header
+ * field of the request", Call-ID, CSeq and Via copied in order, and "if a request contained a To tag …, the To
+ * header field in the response MUST equal that of the request"; otherwise the UAS adds one (not to 100).
+ */
+export function buildResponse(
+  request: Pick<SipRequest, 'headers' | 'toTag'>,
+  status: number,
+  reason: string,
+  extra: ExtraHeaders = {},
+  body?: Buffer,
+  toTag?: string,
+): Buffer {
+  return serializeResponse(request.headers, request.toTag !== undefined, status, reason, extra, body, toTag);
+}
+
+function serializeResponse(
+  headers: readonly SipHeader[],
+  hasToTag: boolean,
+  status: number,
+  reason: string,
+  extra: ExtraHeaders,
+  body?: Buffer,
+  toTag?: string,
+): Buffer {
+  const lines = [`SIP/2.0 ${status} ${reason}`];
+  for (const h of headers) {
+    if (h.name === 'Via' || h.name === 'From' || h.name === 'Call-ID' || h.name === 'CSeq') {
+      lines.push(`${h.name}: ${h.value}`);
+    } else if (h.name === 'To') {
+      lines.push(`To: ${hasToTag || status === 100 ? h.value : `${h.value};tag=${toTag ?? newTag()}`}`);
+    }
+  }
+  for (const [name, value] of Object.entries(extra)) {
+    for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${v}`);
+  }
+  lines.push('Server: voxgate', `Content-Length: ${body?.length ?? 0}`, '', '');
+  const head = Buffer.from(lines.join('\r\n'), 'utf8');
+  return body && body.length > 0 ? Buffer.concat([head, body]) : head;
+}
+
+/**
+ * A stateless error response to bytes that did not parse as a request: the headers that could be read are
+ * copied as §8.2.6.2 asks; without a readable Via there is nowhere to send it, so undefined (drop).
+ */
+export function buildErrorResponseForRaw(
+  raw: Buffer,
+  status: number,
+  reason: string,
+  adjust: (headers: SipHeader[]) => SipHeader[] = (headers) => headers,
+): Buffer | undefined {
+  const bounds = findHeadEnd(raw);
+  const text = raw.toString('latin1', 0, bounds ? bounds.headEnd : raw.length).replace(/^[\r\n]+/, '');
+  const readable: SipHeader[] = [];
+  for (const line of splitHeaderLines(text).slice(1)) {
+    try {
+      readable.push(...parseHeaders([line]));
+    } catch {
+      // an unreadable line is left out of the response
+    }
+  }
+  if (!readable.some((h) => h.name === 'Via')) return undefined;
+  const to = readable.find((h) => h.name === 'To')?.value;
+  return serializeResponse(
+    adjust(readable),
+    to !== undefined && headerParam(to, 'tag') !== undefined,
+    status,
+    reason,
+    {},
+  );
+}
+
+/** Serializes a request; Content-Length is computed from the body. */
+export function buildRequest(
+  method: string,
+  uri: string,
+  headers: readonly SipHeader[],
+  body?: Buffer,
+): Buffer {
+  const lines = [`${method} ${uri} SIP/2.0`];
+  for (const h of headers) if (h.name !== 'Content-Length') lines.push(`${h.name}: ${h.value}`);
+  lines.push(`Content-Length: ${body?.length ?? 0}`, '', '');
+  const head = Buffer.from(lines.join('\r\n'), 'utf8');
+  return body && body.length > 0 ? Buffer.concat([head, body]) : head;
+}

@@ -1,0 +1,94 @@
+import { parseContact } from '../headers/contact.js';
+import { parseAccept, parseContentType, type MediaType } from '../headers/content-type.js';
+import { parseOptionTags } from '../headers/option-tags.js';
+import { parseFrom, type FromTo } from '../headers/from.js';
+import { parseMaxForwards } from '../headers/max-forwards.js';
+import type { NameAddr } from '../headers/name-addr.js';
+import { parseTo } from '../headers/to.js';
+import { parseVia, type Via } from '../headers/via.js';
+import { parseUri } from '../uri/parse-uri.js';
+import type { Uri } from '../uri/uri-types.js';
+import { cachedParse } from './header-cache.js';
+import type { SipHeader, SipRequest } from './sip-message.js';
+
+/*
+ * Typed, lazily parsed views of a message's headers. Each throws SipParseError when the header is malformed;
+ * the result is cached per header object, so asking twice costs a WeakMap lookup.
+ */
+
+type WithHeaders = { readonly headers: readonly SipHeader[] };
+
+function first(message: WithHeaders, name: string): SipHeader | undefined {
+  for (const h of message.headers) if (h.name === name) return h;
+  return undefined;
+}
+
+/** Every via-parm of every Via header, topmost first. */
+export function viaOf(message: WithHeaders): Via[] {
+  return message.headers.filter((h) => h.name === 'Via').flatMap((h) => cachedParse(h, parseVia));
+}
+
+/** The topmost via-parm. */
+export function topViaOf(message: WithHeaders): Via | undefined {
+  const h = first(message, 'Via');
+  return h && cachedParse(h, parseVia)[0];
+}
+
+export function fromOf(message: WithHeaders): FromTo | undefined {
+  const h = first(message, 'From');
+  return h && cachedParse(h, parseFrom);
+}
+
+export function toOf(message: WithHeaders): FromTo | undefined {
+  const h = first(message, 'To');
+  return h && cachedParse(h, parseTo);
+}
+
+/** Every contact of every Contact header; '*' for a wildcard; [] when there is none. */
+export function contactsOf(message: WithHeaders): '*' | NameAddr[] {
+  const out: NameAddr[] = [];
+  for (const h of message.headers) {
+    if (h.name !== 'Contact') continue;
+    const parsed = cachedParse(h, parseContact);
+    if (parsed === '*') return '*';
+    out.push(...parsed);
+  }
+  return out;
+}
+
+export function maxForwardsOf(message: WithHeaders): number | undefined {
+  const h = first(message, 'Max-Forwards');
+  return h && cachedParse(h, parseMaxForwards);
+}
+
+/** The Content-Type's media type, or undefined when there is none. */
+export function contentTypeOf(message: WithHeaders): MediaType | undefined {
+  const h = first(message, 'Content-Type');
+  return h && cachedParse(h, parseContentType);
+}
+
+/** Every media-range of every Accept header; undefined when the message has no Accept. */
+export function acceptOf(message: WithHeaders): MediaType[] | undefined {
+  const hs = message.headers.filter((h) => h.name === 'Accept');
+  return hs.length === 0 ? undefined : hs.flatMap((h) => cachedParse(h, parseAccept));
+}
+
+/** Every option tag of every header `name` (Require, Proxy-Require, Supported, Unsupported). */
+export function optionTagsOf(
+  message: WithHeaders,
+  name: 'Require' | 'Proxy-Require' | 'Supported' | 'Unsupported',
+): string[] {
+  return message.headers.filter((h) => h.name === name).flatMap((h) => cachedParse(h, parseOptionTags));
+}
+
+const requestUris = new WeakMap<object, Uri>();
+
+/** The parsed Request-URI (sip, sips, tel, or any other scheme as an absolute URI). */
+export function requestUriOf(request: Pick<SipRequest, 'uri'>): Uri {
+  let uri = requestUris.get(request);
+  if (!uri) {
+    uri = parseUri(request.uri);
+    requestUris.set(request, uri);
+  }
+  return uri;
+}

@@ -1,0 +1,167 @@
+import { sipChannels } from '../diagnostics.js';
+import { buildResponse, newTag, type ExtraHeaders } from '../message/build-response.js';
+import type { SipRequest } from '../message/sip-message.js';
+import type { InboundContext } from '../transport/inbound-context.js';
+import { TransactionTimers, type TimerSettings } from './timers.js';
+
+export type InviteServerState = 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+export type NonInviteServerState = 'trying' | 'proceeding' | 'completed' | 'terminated';
+
+export interface ServerTransactionEvents {
+  /** The transaction ended; the layer forgets it. */
+  terminated(): void;
+  /** Timer H fired: no ACK arrived for a final non-2xx response (§17.2.1). */
+  timeout?(): void;
+}
+
+export interface ServerTransaction {
+  readonly request: SipRequest;
+  readonly state: InviteServerState | NonInviteServerState;
+  /** The To tag every response of this transaction carries (one per UAS dialog, §12.1.1). */
+  readonly toTag: string;
+  /** Sends a response from the TU through the state machine. */
+  respond(status: number, reason: string, headers?: ExtraHeaders, body?: Buffer): void;
+  /** A request the layer matched to this transaction: a retransmission, or the ACK of an INVITE. */
+  receive(request: SipRequest): void;
+  /** Ends the transaction at once (shutdown). */
+  terminate(): void;
+}
+
+/**
+ * The INVITE server transaction, RFC 3261 §17.2.1 as updated by RFC 6026 §7.1 (the Accepted state).
+ */
+export function createInviteServerTransaction(
+  request: SipRequest,
+  ctx: InboundContext,
+  timers: TimerSettings,
+  events: ServerTransactionEvents,
+): ServerTransaction {
+  const t = new TransactionTimers<'G' | 'H' | 'I' | 'L' | 'TRYING'>();
+  const toTag = request.toTag ?? newTag();
+  let state: InviteServerState = 'proceeding';
+  let lastResponse: Buffer | undefined;
+  let g = timers.t1;
+
+  const terminate = () => {
+    if (state === 'terminated') return;
+    state = 'terminated';
+    t.stopAll();
+    events.terminated();
+  };
+  const send = (bytes: Buffer) => {
+    lastResponse = bytes;
+    ctx.send(bytes);
+  };
+  // §17.2.1: "If there is a chance that the TU will not generate a provisional or final response within 200 ms,
+  // then it SHOULD generate a 100 (Trying) response" — the transaction does so when the TU has not.
+  t.start('TRYING', 200, () => {
+    if (state === 'proceeding' && !lastResponse) send(buildResponse(request, 100, 'Trying'));
+  });
+
+  return {
+    request,
+    toTag,
+    get state() {
+      return state;
+    },
+    respond(status, reason, headers, body) {
+      if (sipChannels.responseOut.hasSubscribers)
+        sipChannels.responseOut.publish({ method: request.method, status });
+      const bytes = buildResponse(request, status, reason, headers, body, toTag);
+      if (state === 'proceeding') {
+        t.stop('TRYING');
+        send(bytes);
+        if (status >= 200 && status < 300) {
+          // RFC 6026 §7.1: "If, while in the "Proceeding" state, the TU passes a 2xx response to the server
+          // transaction, the server transaction MUST pass this response to the transport layer for
+          // transmission. … The server transaction MUST then transition to the "Accepted" state." Timer L = 64*T1.
+          state = 'accepted';
+          t.start('L', 64 * timers.t1, terminate);
+        } else if (status >= 300) {
+          // §17.2.1: "the state machine MUST enter the "Completed" state … For unreliable transports, timer G
+          // is set to fire in T1 seconds … timer H MUST be set to fire in 64*T1 seconds for all transports."
+          state = 'completed';
+          const retransmit = () => {
+            if (lastResponse) ctx.send(lastResponse);
+            g = Math.min(2 * g, timers.t2);
+            t.start('G', g, retransmit);
+          };
+          if (!ctx.reliable) t.start('G', g, retransmit);
+          t.start('H', 64 * timers.t1, () => {
+            events.timeout?.();
+            terminate();
+          });
+        }
+      } else if (state === 'accepted' && status >= 200 && status < 300) {
+        // RFC 6026 §7.1: 2xx retransmissions from the TU are passed to the transport in "Accepted".
+        ctx.send(bytes);
+      }
+    },
+    receive(incoming) {
+      if (incoming.method === 'ACK') {
+        // §17.2.1: "If an ACK is received while the server transaction is in the "Completed" state, the server
+        // transaction MUST transition to the "Confirmed" state … timer I is set to fire in T4 seconds for
+        // unreliable transports, and zero seconds for reliable transports."
+        if (state === 'completed') {
+          state = 'confirmed';
+          t.stop('G');
+          t.stop('H');
+          t.start('I', ctx.reliable ? 0 : timers.t4, terminate);
+        }
+        return;
+      }
+      // §17.2.1: "If a request retransmission is received while in the "Proceeding" state, the most recent
+      // provisional response that was received from the TU MUST be passed to the transport layer for
+      // retransmission." In "Completed", the final response is retransmitted. RFC 6026: absorbed in "Accepted".
+      if ((state === 'proceeding' || state === 'completed') && lastResponse) ctx.send(lastResponse);
+    },
+    terminate,
+  };
+}
+
+/** The non-INVITE server transaction, RFC 3261 §17.2.2. */
+export function createNonInviteServerTransaction(
+  request: SipRequest,
+  ctx: InboundContext,
+  timers: TimerSettings,
+  events: ServerTransactionEvents,
+): ServerTransaction {
+  const t = new TransactionTimers<'J'>();
+  const toTag = request.toTag ?? newTag();
+  let state: NonInviteServerState = 'trying';
+  let lastResponse: Buffer | undefined;
+  const terminate = () => {
+    if (state === 'terminated') return;
+    state = 'terminated';
+    t.stopAll();
+    events.terminated();
+  };
+  return {
+    request,
+    toTag,
+    get state() {
+      return state;
+    },
+    respond(status, reason, headers, body) {
+      if (state === 'completed' || state === 'terminated') return;
+      if (sipChannels.responseOut.hasSubscribers)
+        sipChannels.responseOut.publish({ method: request.method, status });
+      lastResponse = buildResponse(request, status, reason, headers, body, toTag);
+      ctx.send(lastResponse);
+      if (status < 200) {
+        state = 'proceeding';
+        return;
+      }
+      // §17.2.2: "When the server transaction enters the "Completed" state, it MUST set Timer J to fire in
+      // 64*T1 seconds for unreliable transports, and zero seconds for reliable transports."
+      state = 'completed';
+      t.start('J', ctx.reliable ? 0 : 64 * timers.t1, terminate);
+    },
+    receive() {
+      // §17.2.2: in "Trying", "any further request retransmissions are discarded"; in "Proceeding" and
+      // "Completed" the last response "MUST be passed to the transport layer for retransmission".
+      if ((state === 'proceeding' || state === 'completed') && lastResponse) ctx.send(lastResponse);
+    },
+    terminate,
+  };
+}

@@ -1,0 +1,123 @@
+import { parseMessage } from '../message/parse-message.js';
+import type { SipRequest, SipResponse } from '../message/sip-message.js';
+import type { InboundContext } from '../transport/inbound-context.js';
+import {
+  createInviteClientTransaction,
+  createNonInviteClientTransaction,
+  type ClientTransaction,
+  type ClientTransactionEvents,
+} from './client-transaction.js';
+import {
+  createInviteServerTransaction,
+  createNonInviteServerTransaction,
+  type ServerTransaction,
+} from './server-transaction.js';
+import { DEFAULT_TIMERS, type TimerSettings } from './timers.js';
+import { clientTransactionKey, serverTransactionKey } from './transaction-key.js';
+
+/** The transaction user: the UA core or the B2BUA above the transaction layer. */
+export interface TransactionUser {
+  /**
+   * A new request with its server transaction. An ACK that matches no INVITE transaction (the ACK of a 2xx,
+   * §13.3.1.4) comes without one: it belongs to the dialog.
+   */
+  onRequest(request: SipRequest, tx: ServerTransaction | undefined, ctx: InboundContext): void;
+  /** A CANCEL matched to a pending INVITE (§9.2); its own transaction has already answered 200. */
+  onCancel?(cancel: SipRequest, invite: ServerTransaction): void;
+  /** A response that matched no client transaction (e.g. a 2xx retransmission after Timer M): §17.1.3 says
+   * it goes to the core. */
+  onStrayResponse?(response: SipResponse): void;
+}
+
+export interface TransactionLayer {
+  handleRequest(request: SipRequest, ctx: InboundContext): void;
+  handleResponse(response: SipResponse): void;
+  /** Starts a client transaction for serialized request bytes (the top Via must carry a fresh branch). */
+  sendRequest(
+    bytes: Buffer,
+    send: (bytes: Buffer) => void,
+    options: { reliable: boolean },
+    events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
+  ): ClientTransaction;
+  readonly size: { readonly server: number; readonly client: number };
+  /** Terminates every transaction (shutdown). */
+  close(): void;
+}
+
+/** Matches messages to transactions (§17.1.3, §17.2.3), creates them, and hands new requests to the TU. */
+export function createTransactionLayer(options: {
+  tu: TransactionUser;
+  timers?: TimerSettings;
+}): TransactionLayer {
+  const timers = options.timers ?? DEFAULT_TIMERS;
+  const servers = new Map<string, ServerTransaction>();
+  const clients = new Map<string, ClientTransaction>();
+
+  const newServer = (key: string, request: SipRequest, ctx: InboundContext): ServerTransaction => {
+    const create =
+      request.method === 'INVITE' ? createInviteServerTransaction : createNonInviteServerTransaction;
+    const tx = create(request, ctx, timers, { terminated: () => servers.delete(key) });
+    servers.set(key, tx);
+    return tx;
+  };
+
+  return {
+    handleRequest(request, ctx) {
+      const key = serverTransactionKey(request);
+      const existing = servers.get(key);
+      if (existing) {
+        existing.receive(request);
+        return;
+      }
+      if (request.method === 'ACK') {
+        options.tu.onRequest(request, undefined, ctx);
+        return;
+      }
+      const tx = newServer(key, request, ctx);
+      if (request.method === 'CANCEL') {
+        // §9.2: "the CANCEL request … is matched to the INVITE transaction using the rules of §17.2.3 with the
+        // method INVITE"; "If the UAS did not find a matching transaction … it SHOULD respond to the CANCEL
+        // with a 481"; otherwise the CANCEL is answered 200 and the TU answers the INVITE with 487.
+        const invite = servers.get(serverTransactionKey({ ...request, method: 'INVITE' }));
+        if (!invite || invite.state !== 'proceeding') {
+          tx.respond(481, 'Call/Transaction Does Not Exist');
+          return;
+        }
+        tx.respond(200, 'OK');
+        options.tu.onCancel?.(request, invite);
+        return;
+      }
+      options.tu.onRequest(request, tx, ctx);
+    },
+    handleResponse(response) {
+      const key = clientTransactionKey(response);
+      const tx = key === undefined ? undefined : clients.get(key);
+      if (tx) tx.receive(response);
+      else options.tu.onStrayResponse?.(response);
+    },
+    sendRequest(bytes, send, { reliable }, events) {
+      const request = parseMessage(bytes, { datagram: false });
+      if (request.kind !== 'request') throw new TypeError('sendRequest needs a request');
+      const key = clientTransactionKey(request);
+      if (key === undefined) throw new TypeError('the request has no Via branch');
+      const create =
+        request.method === 'INVITE' ? createInviteClientTransaction : createNonInviteClientTransaction;
+      const tx = create(request, bytes, send, reliable, timers, {
+        response: events.response,
+        timeout: events.timeout,
+        terminated: () => {
+          clients.delete(key);
+          events.terminated?.();
+        },
+      });
+      if (tx.state !== 'terminated') clients.set(key, tx);
+      return tx;
+    },
+    get size() {
+      return { server: servers.size, client: clients.size };
+    },
+    close() {
+      for (const tx of [...servers.values(), ...clients.values()]) tx.terminate();
+    },
+  };
+}

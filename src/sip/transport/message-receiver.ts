@@ -1,0 +1,86 @@
+import { sipChannels } from '../diagnostics.js';
+import { SipParseError } from '../errors.js';
+import { buildErrorResponseForRaw, buildResponse } from '../message/build-response.js';
+import { parseMessage } from '../message/parse-message.js';
+import type { SipRequest, SipResponse } from '../message/sip-message.js';
+import type { InboundContext, Peer, TransportName } from './inbound-context.js';
+import { responseDestination, stampTopVia } from './via-received.js';
+
+export type ResponseContext = Omit<InboundContext, 'reply' | 'send'>;
+
+export interface ReceiverHandlers {
+  onRequest(request: SipRequest, ctx: InboundContext): void;
+  onResponse?(response: SipResponse, ctx: ResponseContext): void;
+}
+
+export interface Arrival {
+  readonly bytes: Buffer;
+  readonly transport: TransportName;
+  readonly remote: Peer;
+  readonly flowId?: string;
+  /** Sends bytes back: on UDP to the given peer, on a stream on the flow the message came in on. */
+  readonly send: (bytes: Buffer, to: Peer) => void;
+}
+
+/**
+ * The transport-independent half of receiving (RFC 3261 §18.2.1, §18.1.2): parse; answer a request that does
+ * not parse with the status its defect calls for, built from whatever headers could be read; drop a response
+ * that does not parse; stamp received/rport on a request's top Via; hand the message up with a context that
+ * replies where §18.2.2 says. Nothing a peer sends can make this throw.
+ */
+export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) => void {
+  return ({ bytes, transport, remote, flowId, send }) => {
+    if (sipChannels.messageIn.hasSubscribers) sipChannels.messageIn.publish({ transport, remote, bytes });
+    let message;
+    try {
+      message = parseMessage(bytes, { datagram: transport === 'udp' });
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      if (sipChannels.parseError.hasSubscribers)
+        sipChannels.parseError.publish({ transport, remote, error: err });
+      // §18.1.2 / §16.7: malformed responses are silently discarded.
+      if (err.status === 'drop') return;
+      // §18.2.1 / RFC 3581 apply to the top Via of what could be read, so the answer goes where it should.
+      const response = buildErrorResponseForRaw(bytes, err.status, err.reason, (headers) =>
+        stampTopVia(headers, remote),
+      );
+      if (response) send(response, transport === 'udp' ? destinationOfRaw(response, remote) : remote);
+      return;
+    }
+    const reliable = transport !== 'udp';
+    if (message.kind === 'response') {
+      handlers.onResponse?.(message, { transport, remote, flowId, reliable });
+      return;
+    }
+    const request: SipRequest = { ...message, headers: stampTopVia(message.headers, remote) };
+    if (sipChannels.requestIn.hasSubscribers)
+      sipChannels.requestIn.publish({ method: message.method, transport });
+    // §18.2.2: on a reliable transport the response goes back on the connection the request came in on.
+    const destination = reliable ? remote : responseDestination(message.topVia, remote);
+    const ctx: InboundContext = {
+      transport,
+      remote,
+      flowId,
+      reliable,
+      reply: (status, reason, headers, body) => {
+        if (sipChannels.responseOut.hasSubscribers)
+          sipChannels.responseOut.publish({ method: request.method, status });
+        send(buildResponse(request, status, reason, headers, body), destination);
+      },
+      send: (out) => send(out, destination),
+    };
+    try {
+      handlers.onRequest(request, ctx);
+    } catch (err) {
+      if (sipChannels.handlerError.hasSubscribers) sipChannels.handlerError.publish({ request, error: err });
+      // §17.1.1.3 / §17.2.1: an ACK is never answered.
+      if (request.method !== 'ACK') ctx.reply(500, 'Server Internal Error');
+    }
+  };
+}
+
+/** Where a stateless error response to an unparsed datagram goes: §18.2.2 from its (copied) top Via. */
+function destinationOfRaw(response: Buffer, remote: Peer): Peer {
+  const via = /\r\nVia: ([^\r]*)/.exec(response.toString('latin1'))?.[1];
+  return via === undefined ? remote : responseDestination(via, remote);
+}

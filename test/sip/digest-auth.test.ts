@@ -1,0 +1,189 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  answerChallenge,
+  computeHa1,
+  computeResponse,
+  createDigestServer,
+  parseAuthHeader,
+  type DigestAlgorithm,
+} from '../../src/sip/index.js';
+
+describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
+  test('the request-digest matches the RFC 7616 §3.9.1 examples for MD5 and SHA-256', () => {
+    const input = {
+      nonce: '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v',
+      method: 'GET',
+      uri: '/dir/index.html',
+      qop: 'auth' as const,
+      nc: '00000001',
+      cnonce: 'f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ',
+    };
+    const vectors: [DigestAlgorithm, string][] = [
+      ['MD5', '8ca523f5e9506fed4657c9700eebdbec'],
+      ['SHA-256', '753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1'],
+    ];
+    for (const [algorithm, expected] of vectors) {
+      const ha1 = computeHa1(algorithm, 'Mufasa', 'http-auth@example.org', 'Circle of Life');
+      assert.equal(computeResponse(algorithm, { ...input, ha1 }), expected, algorithm);
+    }
+  });
+
+  const realm = 'acme.example';
+  const users: Record<string, string> = { alice: 's3cret' };
+  /** The store keeps HA1 only: the lookup never sees a password. */
+  const lookup = (username: string, algorithm: DigestAlgorithm) =>
+    users[username] === undefined ? undefined : computeHa1(algorithm, username, realm, users[username]);
+
+  test('challenges offer SHA-256 before MD5, with qop=auth; the client picks SHA-256 and is accepted', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32) });
+    const challenges = server.challenges();
+    assert.deepEqual(
+      challenges.map((c) => parseAuthHeader(c)?.params.algorithm),
+      ['SHA-256', 'MD5'],
+    );
+    assert.match(
+      challenges[0]!,
+      /^Digest realm="acme\.example", nonce="[^"]+", algorithm=SHA-256, qop=auth$/,
+    );
+    const answer = answerChallenge({
+      challenges,
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+    });
+    assert.equal(answer?.algorithm, 'SHA-256');
+    assert.deepEqual(await server.verify('REGISTER', [answer!.authorization], lookup), {
+      ok: true,
+      username: 'alice',
+      algorithm: 'SHA-256',
+    });
+  });
+
+  test('MD5-only clients still work when MD5 is offered', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32) });
+    const md5Only = server.challenges().filter((c) => c.includes('algorithm=MD5'));
+    const answer = answerChallenge({
+      challenges: md5Only,
+      method: 'INVITE',
+      uri: 'sip:bob@acme.example',
+      username: 'alice',
+      password: 's3cret',
+    });
+    assert.equal(answer?.algorithm, 'MD5');
+    assert.equal((await server.verify('INVITE', [answer!.authorization], lookup)).ok, true);
+  });
+
+  test('an unknown user and a wrong password get the same verdict', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32) });
+    const verdicts = [];
+    for (const [username, password] of [
+      ['alice', 'wrong'],
+      ['mallory', 'anything'],
+    ]) {
+      const a = answerChallenge({
+        challenges: server.challenges(),
+        method: 'REGISTER',
+        uri: 'sip:acme.example',
+        username: username!,
+        password: password!,
+      });
+      verdicts.push(await server.verify('REGISTER', [a!.authorization], lookup));
+    }
+    assert.deepEqual(verdicts[0], verdicts[1]);
+    assert.deepEqual(verdicts[0], { ok: false, reason: 'bad-credentials', stale: false });
+  });
+
+  test('a replayed nonce-count is refused; a higher one is accepted', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32) });
+    const challenges = server.challenges();
+    const first = answerChallenge({
+      challenges,
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+      previousUses: 0,
+    });
+    assert.equal((await server.verify('REGISTER', [first!.authorization], lookup)).ok, true);
+    assert.deepEqual(await server.verify('REGISTER', [first!.authorization], lookup), {
+      ok: false,
+      reason: 'replay',
+      stale: true,
+    });
+    const second = answerChallenge({
+      challenges,
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+      previousUses: 1,
+    });
+    assert.equal((await server.verify('REGISTER', [second!.authorization], lookup)).ok, true);
+  });
+
+  test('an expired nonce is stale (re-challenge without asking the user); a forged one is refused', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32), nonceTtlMs: 1 });
+    const answer = answerChallenge({
+      challenges: server.challenges(),
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(await server.verify('REGISTER', [answer!.authorization], lookup), {
+      ok: false,
+      reason: 'stale',
+      stale: true,
+    });
+    assert.match(server.challenges(true)[0]!, /, stale=true$/);
+
+    const other = createDigestServer({ realm, secret: randomBytes(32) });
+    const forged = answerChallenge({
+      challenges: other.challenges(),
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+    });
+    const fresh = createDigestServer({ realm, secret: randomBytes(32) });
+    assert.deepEqual(await fresh.verify('REGISTER', [forged!.authorization], lookup), {
+      ok: false,
+      reason: 'bad-credentials',
+      stale: false,
+    });
+  });
+
+  test('RFC 4475 §3.3.9: credentials of an unknown scheme are ignored (the request is challenged)', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32) });
+    assert.deepEqual(await server.verify('REGISTER', ['NoOneKnowsThisScheme opaque-data=here'], lookup), {
+      ok: false,
+      reason: 'missing',
+      stale: false,
+    });
+  });
+
+  test('a different method or a tampered response fails', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32) });
+    const a = answerChallenge({
+      challenges: server.challenges(),
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+    });
+    assert.equal((await server.verify('INVITE', [a!.authorization], lookup)).ok, false);
+    const tampered = a!.authorization.replace(
+      /response="([0-9a-f])/,
+      (_m, c: string) => `response="${c === '0' ? '1' : '0'}`,
+    );
+    assert.equal((await server.verify('REGISTER', [tampered], lookup)).ok, false);
+    assert.equal(
+      (await server.verify('REGISTER', ['Digest username="alice", realm="acme.example"'], lookup)).ok,
+      false,
+    );
+  });
+});
