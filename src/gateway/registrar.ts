@@ -1,0 +1,187 @@
+import {
+  createDigestServer,
+  header,
+  headerParam,
+  headerValues,
+  uriOf,
+  type DigestAlgorithm,
+  type DigestServer,
+  type ExtraHeaders,
+  type SipRequest,
+} from '../sip/index.js';
+import type { SipUserRepository } from '../store/index.js';
+import type { Binding, Counters, RegistrationStore } from '../store/shared-state/index.js';
+
+export type Reply = (status: number, reason: string, headers?: ExtraHeaders) => void;
+
+export interface RequestSource {
+  readonly remote: { address: string; port: number };
+  readonly transport: 'udp' | 'tcp' | 'tls';
+  readonly flowId?: string;
+}
+
+export interface RegistrarPolicy {
+  /** §10.3 step 7: shorter requested expirations get 423 Interval Too Brief with Min-Expires. */
+  readonly minExpires: number;
+  readonly maxExpires: number;
+  readonly defaultExpires: number;
+  /** Failed authentications from one address within `banSeconds` before it is refused for `banSeconds`. */
+  readonly banThreshold: number;
+  readonly banSeconds: number;
+  /** HMAC key of the digest nonces; the same on every gateway replica so any of them can verify. */
+  readonly nonceSecret: Buffer;
+  /** Challenges offered, in order (RFC 8760 §2.4: preferred first). UAs that read only the first challenge
+   * and know only MD5 (SIPp 3.6, older phones) need MD5 first. */
+  readonly digestAlgorithms: readonly DigestAlgorithm[];
+}
+
+export interface Registrar {
+  handleRegister(request: SipRequest, reply: Reply, source: RequestSource): Promise<void>;
+}
+
+/** `sip:user@host` of a To/From value, lower-cased host, without parameters; undefined unless sip/sips. */
+export function addressOfRecord(value: string): string | undefined {
+  const uri = uriOf(value);
+  const m = /^(sips?):([^@;?]+)@([^;?>:]+)/i.exec(uri);
+  return m ? `${m[1]!.toLowerCase()}:${m[2]}@${m[3]!.toLowerCase()}` : undefined;
+}
+
+/**
+ * The registrar of RFC 3261 §10.3 for the tenants' users: digest authentication against HA1 values in the
+ * store (the realm is the tenant's SIP domain), bindings in shared state with the flow they came on.
+ */
+export function createRegistrar(deps: {
+  users: Pick<SipUserRepository, 'findCredentials'>;
+  registrations: RegistrationStore;
+  counters: Counters;
+  policy: RegistrarPolicy;
+}): Registrar {
+  const { policy } = deps;
+  const digests = new Map<string, DigestServer>();
+  const digestFor = (realm: string) => {
+    let d = digests.get(realm);
+    if (!d) {
+      d = createDigestServer({ realm, secret: policy.nonceSecret, algorithms: policy.digestAlgorithms });
+      digests.set(realm, d);
+    }
+    return d;
+  };
+  const challenge = (reply: Reply, realm: string, stale = false) =>
+    reply(401, 'Unauthorized', { 'WWW-Authenticate': digestFor(realm).challenges(stale) });
+
+  return {
+    async handleRegister(request, reply, source) {
+      const banKey = `sip-auth-fail:${source.remote.address}`;
+      if ((await deps.counters.get(banKey)) >= policy.banThreshold) {
+        reply(403, 'Forbidden', { Warning: '399 voxgate "Too many failed authentications; try later"' });
+        return;
+      }
+      // §10.3 step 5: the address-of-record comes from To; an AOR is a SIP or SIPS URI (RFC 4475 §3.3.5).
+      const aor = addressOfRecord(header(request, 'To') ?? '');
+      if (!aor) {
+        reply(400, 'Bad Request', {
+          Warning: '399 voxgate "The address-of-record must be a sip: or sips: URI"',
+        });
+        return;
+      }
+      const domain = aor.slice(aor.indexOf('@') + 1);
+      const user = aor.slice(aor.indexOf(':') + 1, aor.indexOf('@'));
+
+      // §10.3 step 6 and §22: authenticate; an unknown user is indistinguishable from a wrong password.
+      const digest = digestFor(domain);
+      const verdict = await digest.verify(
+        'REGISTER',
+        headerValues(request, 'Authorization'),
+        async (username, algorithm: DigestAlgorithm) => {
+          const creds = await deps.users.findCredentials(domain, username);
+          if (!creds?.enabled || !creds.tenantActive) return undefined;
+          return algorithm === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256;
+        },
+      );
+      if (!verdict.ok) {
+        if (verdict.reason === 'bad-credentials' || verdict.reason === 'malformed') {
+          await deps.counters.incr(banKey, 1, policy.banSeconds);
+        }
+        challenge(reply, domain, verdict.stale);
+        return;
+      }
+      if (verdict.username !== user) {
+        // §10.3 step 6: "the registrar MUST determine if the authenticated user is authorized to modify
+        // registrations for this address-of-record"; users only register themselves.
+        reply(403, 'Forbidden', {
+          Warning: '399 voxgate "Authenticated user may not register this address"',
+        });
+        return;
+      }
+      const creds = await deps.users.findCredentials(domain, user);
+      if (!creds) {
+        challenge(reply, domain);
+        return;
+      }
+
+      const contacts = headerValues(request, 'Contact');
+      const expiresHeader = header(request, 'Expires');
+      const headerExpires =
+        expiresHeader !== undefined && /^\d+$/.test(expiresHeader) ? Number(expiresHeader) : undefined;
+      if (contacts.includes('*')) {
+        // §10.3 step 6: "If the request has additional Contact fields or an expiration time other than zero, the
+        // request is invalid, and the server MUST return a 400 (Invalid Request)".
+        if (contacts.length !== 1 || headerExpires !== 0) {
+          reply(400, 'Invalid Request', {
+            Warning: '399 voxgate "Contact: * needs Expires: 0 and no other contact"',
+          });
+          return;
+        }
+        await deps.registrations.removeAll(aor);
+        reply(200, 'OK', { Date: new Date().toUTCString() });
+        return;
+      }
+      const wanted = contacts.map((contact) => {
+        const param = headerParam(contact, 'expires');
+        const asked =
+          param !== undefined && /^\d+$/.test(param)
+            ? Number(param)
+            : (headerExpires ?? policy.defaultExpires);
+        return { contact, uri: uriOf(contact), expires: asked };
+      });
+      // §10.3 step 7: "If and only if the requested expiration interval is greater than zero AND smaller than
+      // one hour AND less than a registrar-configured minimum, the registrar MAY reject the registration with a
+      // response of 423 (Interval Too Brief)" — we always do, below our minimum.
+      if (wanted.some((w) => w.expires > 0 && w.expires < policy.minExpires)) {
+        reply(423, 'Interval Too Brief', { 'Min-Expires': String(policy.minExpires) });
+        return;
+      }
+      const now = Date.now();
+      for (const w of wanted) {
+        if (w.expires === 0) {
+          await deps.registrations.remove(aor, w.uri);
+          continue;
+        }
+        const instance = headerParam(w.contact, '+sip.instance');
+        const q = headerParam(w.contact, 'q');
+        const binding: Binding = {
+          contact: w.uri,
+          expiresAt: now + Math.min(w.expires, policy.maxExpires) * 1000,
+          source: source.remote,
+          transport: source.transport,
+          flowId: source.flowId,
+          instanceId: instance?.replace(/^"|"$/g, ''),
+          q: q === undefined ? undefined : Number(q),
+          callId: request.callId,
+          cseq: request.cseq.seq,
+          userAgent: header(request, 'User-Agent'),
+          tenantId: creds.tenantId,
+        };
+        await deps.registrations.put(aor, binding);
+      }
+      // §10.3 step 8: "The response SHOULD contain a Contact header field enumerating all current bindings."
+      const current = await deps.registrations.list(aor);
+      reply(200, 'OK', {
+        Contact: current.map(
+          (b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - Date.now()) / 1000))}`,
+        ),
+        Date: new Date().toUTCString(),
+      });
+    },
+  };
+}

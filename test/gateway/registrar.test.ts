@@ -1,0 +1,135 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { answerChallenge } from '../../src/sip/index.js';
+import { startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { udpRequest } from '../helpers/udp.js';
+
+let cseq = 1;
+function register(
+  port: number,
+  options: { user?: string; contacts?: string[]; expires?: number; authorization?: string; callId?: string },
+): string {
+  const user = options.user ?? 'alice';
+  return [
+    'REGISTER sip:acme.example SIP/2.0',
+    `Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK${Math.random().toString(36).slice(2)};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:${user}@acme.example>;tag=${Math.random().toString(36).slice(2)}`,
+    `To: <sip:${user}@acme.example>`,
+    `Call-ID: ${options.callId ?? 'reg-' + user}@127.0.0.1`,
+    `CSeq: ${cseq++} REGISTER`,
+    ...(options.contacts ?? ['<sip:alice@192.0.2.10:5062>']).map((c) => `Contact: ${c}`),
+    ...(options.expires !== undefined ? [`Expires: ${options.expires}`] : []),
+    ...(options.authorization ? [`Authorization: ${options.authorization}`] : []),
+    'User-Agent: voxgate-test',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+const status = (reply: string) => Number(reply.slice(8, 11));
+const challenges = (reply: string) =>
+  [...reply.matchAll(/\r\nWWW-Authenticate: ([^\r]*)/g)].map((m) => m[1]!);
+
+/** REGISTER, answer the 401 as a UA would, return the final response. */
+async function registerWithAuth(
+  port: number,
+  options: Parameters<typeof register>[1] & { password?: string },
+): Promise<string> {
+  const first = (await udpRequest(port, register(port, options))).toString('latin1');
+  assert.equal(status(first), 401, first.split('\r\n')[0]);
+  const answer = answerChallenge({
+    challenges: challenges(first),
+    method: 'REGISTER',
+    uri: 'sip:acme.example',
+    username: options.user ?? 'alice',
+    password: options.password ?? 's3cret',
+  });
+  assert.ok(answer);
+  return (
+    await udpRequest(port, register(port, { ...options, authorization: answer.authorization }))
+  ).toString('latin1');
+}
+
+describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite), bindings in shared state', () => {
+  let gw: GatewayHarness;
+  before(async () => {
+    gw = await startGateway({ banThreshold: 5 });
+  });
+  after(() => gw.close());
+
+  test('a REGISTER without credentials is challenged with SHA-256 and MD5 (RFC 8760)', async () => {
+    const reply = (await udpRequest(gw.port, register(gw.port, {}))).toString('latin1');
+    assert.equal(status(reply), 401);
+    const offered = challenges(reply);
+    assert.equal(offered.length, 2);
+    assert.match(offered[0]!, /^Digest realm="acme\.example", nonce="[^"]+", algorithm=SHA-256, qop=auth$/);
+    assert.match(offered[1]!, /algorithm=MD5/);
+  });
+
+  test('with the right password the binding is stored with its source and listed in the 200', async () => {
+    const ok = await registerWithAuth(gw.port, {
+      contacts: ['<sip:alice@192.0.2.10:5062>;+sip.instance="<urn:uuid:1>"'],
+      expires: 600,
+    });
+    assert.equal(status(ok), 200, ok.split('\r\n')[0]);
+    assert.match(ok, /\r\nContact: <sip:alice@192\.0\.2\.10:5062>;expires=(59\d|600)\r\n/);
+    const [binding] = await gw.state.registrations.list('sip:alice@acme.example');
+    assert.equal(binding?.contact, 'sip:alice@192.0.2.10:5062');
+    assert.equal(binding?.source.address, '127.0.0.1');
+    assert.equal(binding?.transport, 'udp');
+    assert.equal(binding?.instanceId, '<urn:uuid:1>');
+    assert.equal(binding?.userAgent, 'voxgate-test');
+  });
+
+  test('several contacts per user; expires=0 removes one; Contact: * with Expires: 0 removes all', async () => {
+    const two = await registerWithAuth(gw.port, {
+      contacts: ['<sip:alice@198.51.100.7:5060;transport=tcp>'],
+      expires: 300,
+    });
+    assert.equal(status(two), 200);
+    assert.equal((two.match(/\r\nContact: /g) ?? []).length, 2, 'both bindings listed');
+    const one = await registerWithAuth(gw.port, {
+      contacts: ['<sip:alice@198.51.100.7:5060;transport=tcp>;expires=0'],
+    });
+    assert.equal((one.match(/\r\nContact: /g) ?? []).length, 1);
+    const bad = await registerWithAuth(gw.port, { contacts: ['*'], expires: 60 });
+    assert.equal(status(bad), 400, 'a wildcard needs Expires: 0');
+    const all = await registerWithAuth(gw.port, { contacts: ['*'], expires: 0 });
+    assert.equal(status(all), 200);
+    assert.deepEqual(await gw.state.registrations.list('sip:alice@acme.example'), []);
+  });
+
+  test('an interval below the minimum gets 423 with Min-Expires', async () => {
+    const brief = await registerWithAuth(gw.port, { expires: 30 });
+    assert.equal(status(brief), 423);
+    assert.match(brief, /\r\nMin-Expires: 60\r\n/);
+  });
+
+  test('RFC 4475 §3.3.5: an address-of-record that is not a SIP URI is refused with 400', async () => {
+    const text = register(gw.port, {}).replace(
+      'To: <sip:alice@acme.example>',
+      'To: <name:alice@acme.example>',
+    );
+    assert.equal(status((await udpRequest(gw.port, text)).toString('latin1')), 400);
+  });
+
+  test('an unknown user gets exactly the answer of a wrong password; repeated failures ban the source', async () => {
+    // Everything but the per-request values (nonce, tags, branch, rport, Call-ID, CSeq, From/To) must match.
+    const shape = (reply: string) =>
+      reply
+        .replace(/nonce="[^"]+"/g, 'nonce=N')
+        .replace(/rport=\d+/, 'rport=P')
+        .replace(/branch=[^;\r]+/, '')
+        .replace(/\r\n(Call-ID|CSeq|From|To): [^\r]+/g, '');
+    const wrong = await registerWithAuth(gw.port, { password: 'nope' });
+    const unknown = await registerWithAuth(gw.port, { user: 'mallory', password: 'nope' });
+    assert.equal(status(wrong), 401);
+    assert.equal(shape(wrong), shape(unknown));
+    for (let i = 0; i < 3; i++) await registerWithAuth(gw.port, { password: 'still-wrong' });
+    const banned = (await udpRequest(gw.port, register(gw.port, {}))).toString('latin1');
+    assert.equal(status(banned), 403);
+    assert.match(banned, /\r\nWarning: 399 voxgate "Too many failed authentications; try later"\r\n/);
+  });
+});
