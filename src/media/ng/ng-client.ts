@@ -1,0 +1,183 @@
+import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
+import { isIP } from 'node:net';
+import type { BencodeValue } from './bencode.js';
+import {
+  NgBadReplyError,
+  NgClientClosedError,
+  NgErrorReply,
+  NgSendError,
+  NgTimeoutError,
+  type NgError,
+} from './ng-errors.js';
+import { formatNgMessage, parseNgMessage, peekCookie, type NgDictionary } from './ng-message.js';
+
+export interface NgClientOptions {
+  /** The ng server: voxgate's relay or an RTPengine (`--listen-ng`). */
+  host: string;
+  port: number;
+  /** How long to wait for a reply before retransmitting, per attempt. Default 1000 ms. */
+  timeoutMs?: number;
+  /** Retransmissions after the first attempt, each with the same cookie. Default 2. */
+  retries?: number;
+}
+
+export interface NgClient {
+  /**
+   * Sends `{ command, ...args }` under a fresh cookie, retransmitting it unchanged until a reply comes or the
+   * retries run out. Resolves with the reply dictionary when `result` is neither `error` nor `load limit`.
+   * Rejects with NgErrorReply, NgTimeoutError, NgBadReplyError, NgSendError or NgClientClosedError
+   * (and BencodeError when `args` cannot be encoded).
+   */
+  request(command: string, args?: NgDictionary): Promise<NgDictionary>;
+  /** `ping`; resolves when the server answers `pong`. */
+  ping(): Promise<void>;
+  /** Rejects whatever is still pending with NgClientClosedError and releases the socket. */
+  close(): Promise<void>;
+}
+
+/** Tracing hook, one message per request settled: `NgClientEvent`. */
+export const ngClientChannel = channel('voxgate:media:ng-client');
+
+export interface NgClientEvent {
+  command: string;
+  cookie: string;
+  attempts: number;
+  /** `ok`, or the code of the error the request failed with. */
+  outcome: 'ok' | NgError['code'];
+  durationMs: number;
+}
+
+interface Pending {
+  command: string;
+  attempts: number;
+  began: number;
+  timer: NodeJS.Timeout | undefined;
+  settle(outcome: { reply: NgDictionary } | { error: NgError }): void;
+}
+
+function text(value: BencodeValue | undefined): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('latin1');
+  return undefined;
+}
+
+/** Checks a reply's `result`: the reply itself, or the error it stands for. */
+function interpret(command: string, reply: NgDictionary): { reply: NgDictionary } | { error: NgError } {
+  const result = text(reply.result);
+  if (result === undefined) return { error: new NgBadReplyError(command, 'the reply has no "result"') };
+  if (result === 'error') {
+    const reason = text(reply['error-reason']) ?? 'no error-reason given';
+    return { error: new NgErrorReply(command, result, reason, reply) };
+  }
+  if (result === 'load limit') {
+    const reason = text(reply.message) ?? 'load limit reached';
+    return { error: new NgErrorReply(command, result, reason, reply) };
+  }
+  return { reply };
+}
+
+/**
+ * A client for the ng control protocol over UDP. Replies are matched to requests by cookie (a random
+ * per-client prefix and a counter), so stray or late datagrams are ignored. The socket keeps the process alive
+ * only while a request is pending.
+ */
+export function createNgClient(options: NgClientOptions): NgClient {
+  const { host, port } = options;
+  const timeoutMs = options.timeoutMs ?? 1000;
+  const retries = options.retries ?? 2;
+  const prefix = randomBytes(6).toString('hex');
+  const pending = new Map<string, Pending>();
+  const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+  socket.unref();
+  let counter = 0;
+  let closed = false;
+
+  const track = (cookie: string, entry: Pending | undefined) => {
+    if (entry) {
+      if (pending.size === 0) socket.ref();
+      pending.set(cookie, entry);
+    } else {
+      pending.delete(cookie);
+      if (pending.size === 0 && !closed) socket.unref();
+    }
+  };
+
+  socket.on('message', (datagram) => {
+    const cookie = peekCookie(datagram);
+    const entry = cookie === undefined ? undefined : pending.get(cookie);
+    if (entry === undefined) return; // not ours, or a duplicate reply to a retransmission
+    try {
+      entry.settle(interpret(entry.command, parseNgMessage(datagram).body));
+    } catch (err) {
+      entry.settle({ error: new NgBadReplyError(entry.command, 'unreadable reply', { cause: err }) });
+    }
+  });
+  // Errors of an unconnected UDP socket are not tied to one request: each pending one fails with it.
+  socket.on('error', (err) => {
+    for (const entry of [...pending.values()]) entry.settle({ error: new NgSendError(entry.command, err) });
+  });
+
+  const request = (command: string, args: NgDictionary = {}): Promise<NgDictionary> =>
+    new Promise<NgDictionary>((resolve, reject) => {
+      if (closed) return reject(new NgClientClosedError(command));
+      counter += 1;
+      const cookie = `${prefix}_${counter}`;
+      const datagram = formatNgMessage(cookie, { ...args, command });
+      const entry: Pending = {
+        command,
+        attempts: 0,
+        began: performance.now(),
+        timer: undefined,
+        settle(outcome) {
+          if (pending.get(cookie) !== entry) return;
+          clearTimeout(entry.timer);
+          track(cookie, undefined);
+          if (ngClientChannel.hasSubscribers) {
+            const error = 'error' in outcome ? outcome.error : undefined;
+            ngClientChannel.publish({
+              command,
+              cookie,
+              attempts: entry.attempts,
+              outcome: error === undefined ? 'ok' : error.code,
+              durationMs: performance.now() - entry.began,
+            } satisfies NgClientEvent);
+          }
+          if ('error' in outcome) reject(outcome.error);
+          else resolve(outcome.reply);
+        },
+      };
+      const transmit = () => {
+        entry.attempts += 1;
+        socket.send(datagram, port, host, (err) => {
+          if (err) entry.settle({ error: new NgSendError(command, err) });
+        });
+        entry.timer = setTimeout(() => {
+          if (entry.attempts <= retries) transmit();
+          else entry.settle({ error: new NgTimeoutError(command, cookie, entry.attempts) });
+        }, timeoutMs);
+      };
+      track(cookie, entry);
+      transmit();
+    });
+
+  return {
+    request,
+    async ping() {
+      const reply = await request('ping');
+      if (reply.result !== 'pong') {
+        throw new NgBadReplyError('ping', `ping answered "${text(reply.result) ?? ''}", not "pong"`);
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (closed) return resolve();
+        closed = true;
+        for (const entry of [...pending.values()]) {
+          entry.settle({ error: new NgClientClosedError(entry.command) });
+        }
+        socket.close(() => resolve());
+      }),
+  };
+}
