@@ -1,0 +1,57 @@
+# syntax=docker/dockerfile:1.7
+# voxgate: one image for every target (--target=all|sip-gateway|media-relay|api|worker).
+#
+#   docker buildx build --platform linux/amd64,linux/arm64 -t voxgate:dev .
+#   docker run --read-only --tmpfs /tmp -v voxgate-data:/var/lib/voxgate -p 8080:8080 -p 5060:5060/udp voxgate:dev
+#
+# The runtime stage runs as uid/gid 1000 (the image's `node` user, numeric so that Kubernetes can check
+# runAsNonRoot), writes only to VOXGATE_DATA_DIR (a volume) and /tmp (tmpfs / emptyDir), and so works with a
+# read-only root filesystem.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: compile TypeScript once, on the builder's own platform (the output is platform-independent) ---
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-pglite-template.mjs scripts/
+COPY src/ src/
+RUN npm run build
+
+# --- production dependencies, installed on the target platform (correct if a native addon ever appears) ---
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+
+# --- runtime ---
+FROM ${NODE_IMAGE} AS runtime
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="voxgate" \
+      org.opencontainers.image.description="Open-source VoIP platform: SIP gateway, media relay, provisioning API and jobs" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
+ENV NODE_ENV=production \
+    VOXGATE_DATA_DIR=/var/lib/voxgate \
+    NPM_CONFIG_UPDATE_NOTIFIER=false
+WORKDIR /app
+COPY --from=prod-deps --chown=0:0 /app/node_modules ./node_modules
+COPY --chown=0:0 package.json ./
+COPY --from=build --chown=0:0 /src/dist ./dist
+COPY --chown=0:0 migrations/ ./migrations/
+COPY --chown=0:0 config/ ./config/
+# Application files stay root-owned and read-only for the runtime user; only the data dir is its own.
+RUN mkdir -p /var/lib/voxgate && chown 1000:1000 /var/lib/voxgate && chmod 0750 /var/lib/voxgate
+VOLUME ["/var/lib/voxgate"]
+USER 1000:1000
+# SIP UDP+TCP, SIP TLS, HTTP (API, /healthz, /readyz, /metrics), media relay ng control; RTP 30000-40000/udp
+# is published by the deployment (a range; see docs/deployment.md).
+EXPOSE 5060/udp 5060/tcp 5061/tcp 8080/tcp 22222/udp
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.VOXGATE_API_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "dist/src/bin/voxgate.js"]
+CMD ["--target=all"]
