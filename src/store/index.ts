@@ -25,3 +25,14 @@ export {
   type AuditEntry,
   type AuditRepository,
 } from './repositories/audit-repository.js';
+export {
+  CALL_EVENTS_STREAM,
+  decodeCallEvent,
+  encodeCallEvent,
+  type CallDirection,
+  type CallDisposition,
+  type CallEvent,
+  type CallEventType,
+  type HangupParty,
+  type MediaStreamStats,
+} from './call-events.js';

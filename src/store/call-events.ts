@@ -1,0 +1,117 @@
+/**
+ * The call event contract between the gateway (which publishes) and the worker (which writes CDRs).
+ * Events go onto the shared event stream `CALL_EVENTS_STREAM` (Redis Streams when shared, memory when
+ * embedded); stream fields are strings, so an event is encoded as flat string fields by `encodeCallEvent`.
+ * Consumers must be idempotent by (callId, type): the stream is at-least-once.
+ */
+export const CALL_EVENTS_STREAM = 'voxgate:call-events';
+
+export type CallEventType = 'started' | 'answered' | 'ended';
+export type CallDirection = 'internal' | 'inbound' | 'outbound';
+/** How the call ended, from the caller's point of view. */
+export type CallDisposition =
+  | 'answered'
+  | 'busy'
+  | 'no-answer'
+  | 'cancelled'
+  | 'rejected'
+  | 'failed'
+  | 'limited';
+export type HangupParty = 'caller' | 'callee' | 'system';
+
+export interface MediaStreamStats {
+  packets: number;
+  bytes: number;
+  lost: number;
+  /** RFC 3550 interarrival jitter, milliseconds. */
+  jitterMs: number;
+}
+
+export interface CallEvent {
+  type: CallEventType;
+  /** The caller-side (A-leg) Call-ID: the call's identity in CDRs and logs. */
+  callId: string;
+  tenantId: string;
+  direction: CallDirection;
+  /** AOR or number of the caller / the dialled party. */
+  from: string;
+  to: string;
+  /** The trunk used (outbound) or matched (inbound), if any. */
+  trunkId?: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  answeredAt?: number;
+  endedAt?: number;
+  /** Only on `ended`. */
+  disposition?: CallDisposition;
+  /** Final SIP status of the call setup (200 for an answered call). */
+  sipCode?: number;
+  hangupBy?: HangupParty;
+  /** Only on `ended`, when the relay reported them: per direction. */
+  media?: { callerToCallee?: MediaStreamStats; calleeToCaller?: MediaStreamStats };
+  /** The gateway instance that handled the call. */
+  gateway?: string;
+}
+
+/** Flat string fields for `EventStreams.publish`. */
+export function encodeCallEvent(event: CallEvent): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(event)) {
+    if (value === undefined) continue;
+    fields[key] = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
+  return fields;
+}
+
+const TYPES: ReadonlySet<string> = new Set(['started', 'answered', 'ended']);
+const DIRECTIONS: ReadonlySet<string> = new Set(['internal', 'inbound', 'outbound']);
+
+/** Parses stream fields back into an event; throws a one-line Error naming the bad field. */
+export function decodeCallEvent(fields: Record<string, string>): CallEvent {
+  const need = (name: string): string => {
+    const v = fields[name];
+    if (v === undefined || v === '') throw new Error(`call event: missing field ${name}`);
+    return v;
+  };
+  const num = (name: string): number | undefined => {
+    const v = fields[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new Error(`call event: field ${name} is not a number: ${v}`);
+    return n;
+  };
+  const type = need('type');
+  if (!TYPES.has(type)) throw new Error(`call event: unknown type ${type}`);
+  const direction = need('direction');
+  if (!DIRECTIONS.has(direction)) throw new Error(`call event: unknown direction ${direction}`);
+  let media: CallEvent['media'];
+  if (fields.media !== undefined) {
+    try {
+      media = JSON.parse(fields.media) as CallEvent['media'];
+    } catch {
+      throw new Error('call event: field media is not JSON');
+    }
+  }
+  const event: CallEvent = {
+    type: type as CallEventType,
+    callId: need('callId'),
+    tenantId: need('tenantId'),
+    direction: direction as CallDirection,
+    from: need('from'),
+    to: need('to'),
+    startedAt: num('startedAt') ?? Number.NaN,
+  };
+  if (!Number.isFinite(event.startedAt)) throw new Error('call event: missing field startedAt');
+  if (fields.trunkId) event.trunkId = fields.trunkId;
+  const answeredAt = num('answeredAt');
+  if (answeredAt !== undefined) event.answeredAt = answeredAt;
+  const endedAt = num('endedAt');
+  if (endedAt !== undefined) event.endedAt = endedAt;
+  if (fields.disposition) event.disposition = fields.disposition as CallDisposition;
+  const sipCode = num('sipCode');
+  if (sipCode !== undefined) event.sipCode = sipCode;
+  if (fields.hangupBy) event.hangupBy = fields.hangupBy as HangupParty;
+  if (media) event.media = media;
+  if (fields.gateway) event.gateway = fields.gateway;
+  return event;
+}
