@@ -11,9 +11,7 @@ import type { Platform } from '../platform/platform.js';
  * and drains the platform as soon as it is up, instead of killing the process mid-start.
  */
 async function main(): Promise<void> {
-  let platform: Platform | undefined;
-  let pending: NodeJS.Signals | undefined;
-  let signalled = false;
+  const held: { platform?: Platform; pending?: NodeJS.Signals; signalled?: boolean } = {};
 
   const drain = (running: Platform, signal: NodeJS.Signals): void => {
     running.shutdown(signal).then(
@@ -25,14 +23,15 @@ async function main(): Promise<void> {
     );
   };
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) {
-      if (platform) platform.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+    if (held.signalled) {
+      if (held.platform)
+        held.platform.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
       else process.stderr.write(`voxgate: second ${signal} during start: exiting\n`);
       process.exit(1);
     }
-    signalled = true;
-    if (platform) drain(platform, signal);
-    else pending = signal;
+    held.signalled = true;
+    if (held.platform) drain(held.platform, signal);
+    else held.pending = signal;
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -48,8 +47,8 @@ async function main(): Promise<void> {
     process.off('SIGINT', onSignal);
     return;
   }
-  platform = outcome.platform;
-  if (pending) drain(platform, pending);
+  held.platform = outcome.platform;
+  if (held.pending) drain(held.platform, held.pending);
 }
 
 main().catch((err: unknown) => {

@@ -10,13 +10,7 @@ export type CallEventType = 'started' | 'answered' | 'ended';
 export type CallDirection = 'internal' | 'inbound' | 'outbound';
 /** How the call ended, from the caller's point of view. */
 export type CallDisposition =
-  | 'answered'
-  | 'busy'
-  | 'no-answer'
-  | 'cancelled'
-  | 'rejected'
-  | 'failed'
-  | 'limited';
+  'answered' | 'busy' | 'no-answer' | 'cancelled' | 'rejected' | 'failed' | 'limited';
 export type HangupParty = 'caller' | 'callee' | 'system';
 
 export interface MediaStreamStats {
