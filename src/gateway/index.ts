@@ -1,4 +1,10 @@
-export { createRequestRouter, gatewayPolicy, STATELESS_METHODS } from './request-router.js';
+export {
+  createRequestRouter,
+  gatewayPolicy,
+  STATELESS_METHODS,
+  CALL_METHODS,
+  type RequestRouter,
+} from './request-router.js';
 export {
   addressOfRecord,
   createRegistrar,
@@ -7,3 +13,23 @@ export {
   type Reply,
   type RequestSource,
 } from './registrar.js';
+export { createSipAuthenticator, type AuthPolicy, type SipAuthenticator } from './sip-authenticator.js';
+export { createSipOutbound, type LegTarget, type SipOutbound } from './sip-outbound.js';
+export {
+  createMediaAnchor,
+  statsFromReply,
+  MediaAnchorError,
+  type MediaAnchor,
+  type MediaCallRef,
+  type MediaSession,
+  type MediaTotals,
+} from './media-anchor.js';
+export { B2buaCall, bestFinal, dispositionOf, type CallSettings, type ForkTarget } from './b2bua-call.js';
+export {
+  createB2bua,
+  callEventChannel,
+  callRefusedChannel,
+  type B2bua,
+  type CallRefusedEvent,
+} from './b2bua.js';
+export { startGateway, defaultAdvertisedHost, type Gateway, type GatewayOptions } from './gateway.js';

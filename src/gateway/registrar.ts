@@ -1,18 +1,9 @@
-import {
-  createDigestServer,
-  header,
-  headerParam,
-  headerValues,
-  uriOf,
-  type DigestAlgorithm,
-  type DigestServer,
-  type ExtraHeaders,
-  type SipRequest,
-} from '../sip/index.js';
+import { header, headerParam, headerValues, uriOf, type SipRequest } from '../sip/index.js';
 import type { SipUserRepository } from '../store/index.js';
 import type { Binding, Counters, RegistrationStore } from '../store/shared-state/index.js';
+import { createSipAuthenticator, type AuthPolicy, type Reply } from './sip-authenticator.js';
 
-export type Reply = (status: number, reason: string, headers?: ExtraHeaders) => void;
+export type { Reply } from './sip-authenticator.js';
 
 export interface RequestSource {
   readonly remote: { address: string; port: number };
@@ -20,19 +11,11 @@ export interface RequestSource {
   readonly flowId?: string;
 }
 
-export interface RegistrarPolicy {
+export interface RegistrarPolicy extends AuthPolicy {
   /** §10.3 step 7: shorter requested expirations get 423 Interval Too Brief with Min-Expires. */
   readonly minExpires: number;
   readonly maxExpires: number;
   readonly defaultExpires: number;
-  /** Failed authentications from one address within `banSeconds` before it is refused for `banSeconds`. */
-  readonly banThreshold: number;
-  readonly banSeconds: number;
-  /** HMAC key of the digest nonces; the same on every gateway replica so any of them can verify. */
-  readonly nonceSecret: Buffer;
-  /** Challenges offered, in order (RFC 8760 §2.4: preferred first). UAs that read only the first challenge
-   * and know only MD5 (SIPp 3.6, older phones) need MD5 first. */
-  readonly digestAlgorithms: readonly DigestAlgorithm[];
 }
 
 export interface Registrar {
@@ -57,25 +40,10 @@ export function createRegistrar(deps: {
   policy: RegistrarPolicy;
 }): Registrar {
   const { policy } = deps;
-  const digests = new Map<string, DigestServer>();
-  const digestFor = (realm: string) => {
-    let d = digests.get(realm);
-    if (!d) {
-      d = createDigestServer({ realm, secret: policy.nonceSecret, algorithms: policy.digestAlgorithms });
-      digests.set(realm, d);
-    }
-    return d;
-  };
-  const challenge = (reply: Reply, realm: string, stale = false) =>
-    reply(401, 'Unauthorized', { 'WWW-Authenticate': digestFor(realm).challenges(stale) });
+  const auth = createSipAuthenticator(deps);
 
   return {
     async handleRegister(request, reply, source) {
-      const banKey = `sip-auth-fail:${source.remote.address}`;
-      if ((await deps.counters.get(banKey)) >= policy.banThreshold) {
-        reply(403, 'Forbidden', { Warning: '399 voxgate "Too many failed authentications; try later"' });
-        return;
-      }
       // §10.3 step 5: the address-of-record comes from To; an AOR is a SIP or SIPS URI (RFC 4475 §3.3.5).
       const aor = addressOfRecord(header(request, 'To') ?? '');
       if (!aor) {
@@ -88,34 +56,14 @@ export function createRegistrar(deps: {
       const user = aor.slice(aor.indexOf(':') + 1, aor.indexOf('@'));
 
       // §10.3 step 6 and §22: authenticate; an unknown user is indistinguishable from a wrong password.
-      const digest = digestFor(domain);
-      const verdict = await digest.verify(
-        'REGISTER',
-        headerValues(request, 'Authorization'),
-        async (username, algorithm: DigestAlgorithm) => {
-          const creds = await deps.users.findCredentials(domain, username);
-          if (!creds?.enabled || !creds.tenantActive) return undefined;
-          return algorithm === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256;
-        },
-      );
-      if (!verdict.ok) {
-        if (verdict.reason === 'bad-credentials' || verdict.reason === 'malformed') {
-          await deps.counters.incr(banKey, 1, policy.banSeconds);
-        }
-        challenge(reply, domain, verdict.stale);
-        return;
-      }
-      if (verdict.username !== user) {
+      const creds = await auth.authenticate(request, reply, source.remote.address, domain, 'registrar');
+      if (!creds) return;
+      if (creds.username !== user) {
         // §10.3 step 6: "the registrar MUST determine if the authenticated user is authorized to modify
         // registrations for this address-of-record"; users only register themselves.
         reply(403, 'Forbidden', {
           Warning: '399 voxgate "Authenticated user may not register this address"',
         });
-        return;
-      }
-      const creds = await deps.users.findCredentials(domain, user);
-      if (!creds) {
-        challenge(reply, domain);
         return;
       }
 

@@ -1,4 +1,11 @@
-import { validateRequest, type SipRequest, type UasPolicy } from '../sip/index.js';
+import {
+  validateRequest,
+  type InboundContext,
+  type ServerTransaction,
+  type SipRequest,
+  type UasPolicy,
+} from '../sip/index.js';
+import type { B2bua } from './b2bua.js';
 import type { Registrar, Reply, RequestSource } from './registrar.js';
 
 /**
@@ -8,40 +15,76 @@ import type { Registrar, Reply, RequestSource } from './registrar.js';
  */
 export const STATELESS_METHODS: ReadonlySet<string> = new Set(['OPTIONS']);
 
-/** What the gateway accepts as a UAS (RFC 3261 §8.2 checks); the methods grow with the B2BUA. */
+/** Methods of a call the B2BUA handles; REFER is refused (405): transfers are not relayed across legs. */
+export const CALL_METHODS = [
+  'INVITE',
+  'ACK',
+  'CANCEL',
+  'BYE',
+  'UPDATE',
+  'INFO',
+  'PRACK',
+  'NOTIFY',
+  'MESSAGE',
+];
+
+/** Requests relayed inside a call's dialog; anything else with a To tag goes through the §8.2 checks (405). */
+const IN_DIALOG: ReadonlySet<string> = new Set([...CALL_METHODS, 'OPTIONS']);
+
+/** What the gateway accepts as a UAS (RFC 3261 §8.2 checks). */
 export function gatewayPolicy(allowedMethods: readonly string[]): UasPolicy {
   return {
     allowedMethods,
     supportedExtensions: ['path', 'outbound', 'gruu'],
-    acceptedContentTypes: ['application/sdp'],
+    acceptedContentTypes: ['application/sdp', 'application/dtmf-relay', 'application/dtmf', 'text/plain'],
     uriSchemes: ['sip', 'sips', 'tel'],
     responseContentType: 'application/sdp',
     enforceMaxForwards: true,
   };
 }
 
+export type RequestRouter = (
+  request: SipRequest,
+  reply: Reply,
+  source: RequestSource,
+  tx?: ServerTransaction,
+  inbound?: InboundContext,
+) => void;
+
 /**
- * The gateway's request handling: while draining, every new request gets 503 with Retry-After (§21.5.4) so
- * that clients and load balancers move to another instance; otherwise the §8.2 checks, then OPTIONS is
- * answered 200 (§11.2), REGISTER goes to the registrar, and the rest gets 501 until the B2BUA lands.
+ * The gateway's request handling. In-dialog requests (with a To tag) go to their call, even while draining:
+ * calls in progress must be able to end. While draining, every new request gets 503 with Retry-After
+ * (§21.5.4) so that clients and load balancers move to another instance; otherwise the §8.2 checks, then
+ * OPTIONS is answered 200 (§11.2), REGISTER goes to the registrar, INVITE to the B2BUA.
  */
 export function createRequestRouter(deps: {
   registrar?: Registrar;
+  b2bua?: B2bua;
   isDraining: () => boolean;
   onError?: (err: unknown, request: SipRequest) => void;
-}): (request: SipRequest, reply: Reply, source: RequestSource) => void {
-  const allowed = deps.registrar ? ['OPTIONS', 'REGISTER'] : ['OPTIONS'];
+}): RequestRouter {
+  const allowed = ['OPTIONS', ...(deps.registrar ? ['REGISTER'] : []), ...(deps.b2bua ? CALL_METHODS : [])];
   const policy = gatewayPolicy(allowed);
   const allow = allowed.join(', ');
-  return (request, reply, source) => {
-    if (request.method === 'ACK') return; // §17.2.1: an ACK is never answered.
-    if (deps.isDraining()) {
-      reply(503, 'Service Unavailable', { 'Retry-After': '5' });
+  const failed = (request: SipRequest, reply: Reply) => (err: unknown) => {
+    deps.onError?.(err, request);
+    reply(500, 'Server Internal Error');
+  };
+  return (request, reply, source, tx, inbound) => {
+    if (request.method === 'ACK') {
+      // §17.2.1: an ACK is never answered; the ACK of a 2xx belongs to the call's dialog.
+      deps.b2bua?.ack(request);
       return;
     }
-    if (!allowed.includes(request.method)) {
-      // §21.5.2: "The server does not support the functionality required to fulfill the request."
-      reply(501, 'Not Implemented', { Allow: allow });
+    if (request.toTag !== undefined && tx && deps.b2bua && IN_DIALOG.has(request.method)) {
+      if (deps.b2bua.inDialog(request, tx)) return;
+      // §12.2.2: "If the UAS receives a request with a To tag that does not match an existing dialog … it
+      // SHOULD respond 481 (Call/Transaction Does Not Exist)".
+      reply(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (deps.isDraining()) {
+      reply(503, 'Service Unavailable', { 'Retry-After': '5' });
       return;
     }
     const rejection = validateRequest(request, policy);
@@ -50,10 +93,16 @@ export function createRequestRouter(deps: {
       return;
     }
     if (request.method === 'REGISTER' && deps.registrar) {
-      deps.registrar.handleRegister(request, reply, source).catch((err: unknown) => {
-        deps.onError?.(err, request);
-        reply(500, 'Server Internal Error');
-      });
+      deps.registrar.handleRegister(request, reply, source).catch(failed(request, reply));
+      return;
+    }
+    if (request.method === 'INVITE' && deps.b2bua && tx && inbound) {
+      deps.b2bua.invite(request, tx, inbound).catch(failed(request, reply));
+      return;
+    }
+    if (request.method !== 'OPTIONS') {
+      // BYE, UPDATE, INFO … outside a dialog.
+      reply(481, 'Call/Transaction Does Not Exist');
       return;
     }
     // §11.2: "Allow, Accept, Accept-Encoding, Accept-Language, and Supported header fields SHOULD be present".

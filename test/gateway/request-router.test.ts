@@ -13,16 +13,30 @@ describe('gateway request routing over real UDP', () => {
   test('§11.2: OPTIONS gets 200 with Allow, Accept and Supported', async () => {
     const reply = (await udpRequest(gw.port, sipRequest('OPTIONS', gw.port))).toString('latin1');
     assert.match(reply, /^SIP\/2\.0 200 OK\r\n/);
-    assert.match(reply, /\r\nAllow: OPTIONS, REGISTER\r\n/);
+    assert.match(
+      reply,
+      /\r\nAllow: OPTIONS, REGISTER, INVITE, ACK, CANCEL, BYE, UPDATE, INFO, PRACK, NOTIFY, MESSAGE\r\n/,
+    );
     assert.match(reply, /\r\nAccept: application\/sdp\r\n/);
     assert.match(reply, /\r\nSupported: path, outbound, gruu\r\n/);
   });
 
-  test('calls get 501 with Allow until the B2BUA exists', async () => {
-    const invite = sipRequest('INVITE', gw.port, ['Contact: <sip:u@127.0.0.1:9>']);
+  test('§22.3: an INVITE without credentials is challenged with 407 Proxy-Authenticate', async () => {
+    const invite = sipRequest('INVITE', gw.port, ['Contact: <sip:u@127.0.0.1:9>']).replace(
+      'From: <sip:probe@example.com>',
+      'From: <sip:alice@acme.example>',
+    );
     const reply = (await udpRequest(gw.port, invite)).toString('latin1');
-    assert.match(reply, /^SIP\/2\.0 501 Not Implemented\r\n/);
-    assert.match(reply, /\r\nAllow: OPTIONS, REGISTER\r\n/);
+    assert.match(reply, /^SIP\/2\.0 407 Proxy Authentication Required\r\n/);
+    assert.match(reply, /\r\nProxy-Authenticate: Digest realm="acme\.example"/);
+  });
+
+  test('§8.2.1: a known method the gateway does not serve gets 405, an unknown one 501, both with Allow', async () => {
+    const refer = (await udpRequest(gw.port, sipRequest('REFER', gw.port))).toString('latin1');
+    assert.match(refer, /^SIP\/2\.0 405 Method Not Allowed\r\n/);
+    assert.match(refer, /\r\nAllow: OPTIONS, REGISTER, INVITE/);
+    const unknown = (await udpRequest(gw.port, sipRequest('FROB', gw.port))).toString('latin1');
+    assert.match(unknown, /^SIP\/2\.0 501 Not Implemented\r\n/);
   });
 
   test('§8.2.2: an OPTIONS with an unknown URI scheme or Require is refused', async () => {

@@ -1,17 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createRegistrar, createRequestRouter, STATELESS_METHODS } from '../../src/gateway/index.js';
-import {
-  computeHa1,
-  createSipEndpoint,
-  createTransactionLayer,
-  type DigestAlgorithm,
-} from '../../src/sip/index.js';
+import { createMediaAnchor, startGateway as startSipGateway, type Gateway } from '../../src/gateway/index.js';
+import { createNgClient, type NgClient } from '../../src/media/index.js';
+import { computeHa1, type DigestAlgorithm, type TimerSettings } from '../../src/sip/index.js';
 import {
   createSipUserRepository,
   createTenantRepository,
   migrate,
   openDatabase,
+  type Database,
 } from '../../src/store/index.js';
 import { createMemorySharedState, type SharedState } from '../../src/store/shared-state/index.js';
 import { MIGRATIONS_DIR } from './store-backends.js';
@@ -19,71 +16,97 @@ import { MIGRATIONS_DIR } from './store-backends.js';
 export interface GatewayHarness {
   port: number;
   state: SharedState;
+  db: Database;
+  tenantId: string;
+  gateway: Gateway;
   draining: { value: boolean };
+  warnings: { detail: Record<string, unknown>; message: string }[];
   close(): Promise<void>;
 }
 
+export interface HarnessOptions {
+  banThreshold?: number;
+  digestAlgorithms?: readonly DigestAlgorithm[];
+  /** ng relays to anchor media on (host:port); none = media not anchored. */
+  relays?: readonly { host: string; port: number }[];
+  timers?: TimerSettings;
+  ringTimeoutMs?: number;
+  maxDurationMs?: number;
+  tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
+}
+
+/** The users every harness tenant has: name → password. */
+export const HARNESS_USERS = { alice: 's3cret', bob: 'b0bpass', carol: 'c4rol' } as const;
+
 /**
- * The gateway's SIP path as the sip-gateway module wires it — endpoint, transaction layer, router, registrar —
- * over a real UDP/TCP socket, a real (embedded) PostgreSQL with tenant acme.example and user alice/s3cret,
- * and in-memory shared state.
+ * The gateway as the sip-gateway module builds it — listeners, transaction layer, router, registrar, B2BUA —
+ * over real UDP/TCP sockets, a real (embedded) PostgreSQL with tenant acme.example and the users of
+ * HARNESS_USERS, and in-memory shared state.
  */
-export async function startGateway(
-  policy: { banThreshold?: number; digestAlgorithms?: readonly DigestAlgorithm[] } = {},
-): Promise<GatewayHarness> {
+export async function startGateway(options: HarnessOptions = {}): Promise<GatewayHarness> {
   const db = await openDatabase({
     dataDir: 'memory://',
     pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
   });
   await migrate(db, MIGRATIONS_DIR);
-  const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
-  await createSipUserRepository(db).create({
-    tenantId: tenant.id,
-    username: 'alice',
-    ha1Md5: computeHa1('MD5', 'alice', 'acme.example', 's3cret'),
-    ha1Sha256: computeHa1('SHA-256', 'alice', 'acme.example', 's3cret'),
+  const tenant = await createTenantRepository(db).create({
+    name: 'Acme',
+    sipDomain: 'acme.example',
+    ...(options.tenantLimits ?? {}),
   });
+  for (const [username, password] of Object.entries(HARNESS_USERS)) {
+    await createSipUserRepository(db).create({
+      tenantId: tenant.id,
+      username,
+      ha1Md5: computeHa1('MD5', username, 'acme.example', password),
+      ha1Sha256: computeHa1('SHA-256', username, 'acme.example', password),
+    });
+  }
   const state = createMemorySharedState();
   const draining = { value: false };
-  const route = createRequestRouter({
-    registrar: createRegistrar({
-      users: createSipUserRepository(db),
-      registrations: state.registrations,
-      counters: state.counters,
-      policy: {
-        minExpires: 60,
-        maxExpires: 3600,
-        defaultExpires: 3600,
-        banThreshold: policy.banThreshold ?? 10,
-        banSeconds: 300,
-        nonceSecret: randomBytes(32),
-        digestAlgorithms: policy.digestAlgorithms ?? ['SHA-256', 'MD5'],
-      },
-    }),
-    isDraining: () => draining.value,
-  });
-  const layer = createTransactionLayer({
-    tu: {
-      onRequest: (request, tx, inbound) => {
-        if (tx) route(request, (s, r, h) => tx.respond(s, r, h), inbound);
-      },
-    },
-  });
-  const endpoint = await createSipEndpoint({
+  const warnings: GatewayHarness['warnings'] = [];
+  const clients: NgClient[] = (options.relays ?? []).map((r) =>
+    createNgClient({ ...r, timeoutMs: 500, retries: 1 }),
+  );
+  const gateway = await startSipGateway({
     host: '127.0.0.1',
-    udpPort: 0,
-    tcpPort: 0,
-    onRequest: (req, ctx) =>
-      STATELESS_METHODS.has(req.method) ? route(req, ctx.reply, ctx) : layer.handleRequest(req, ctx),
-    onResponse: (res) => layer.handleResponse(res),
+    port: 0,
+    users: createSipUserRepository(db),
+    tenants: createTenantRepository(db),
+    state,
+    media: createMediaAnchor({
+      relays: clients.map((client, i) => ({ name: `relay-${i}`, client })),
+    }),
+    registrar: {
+      minExpires: 60,
+      maxExpires: 3600,
+      defaultExpires: 3600,
+      banThreshold: options.banThreshold ?? 10,
+      banSeconds: 300,
+      nonceSecret: randomBytes(32),
+      digestAlgorithms: options.digestAlgorithms ?? ['SHA-256', 'MD5'],
+    },
+    calls: {
+      ringTimeoutMs: options.ringTimeoutMs ?? 30_000,
+      maxDurationMs: options.maxDurationMs ?? 3_600_000,
+    },
+    ...(options.timers ? { timers: options.timers } : {}),
+    gatewayId: 'test-gateway',
+    isDraining: () => draining.value,
+    warn: (detail, message) => warnings.push({ detail, message }),
+    error: (detail, message) => warnings.push({ detail, message }),
   });
   return {
-    port: endpoint.address().udp!.port,
+    port: gateway.endpoint.address().udp!.port,
     state,
+    db,
+    tenantId: tenant.id,
+    gateway,
     draining,
+    warnings,
     async close() {
-      layer.close();
-      await endpoint.close();
+      await gateway.close();
+      await Promise.all(clients.map((c) => c.close()));
       await state.close();
       await db.close();
     },

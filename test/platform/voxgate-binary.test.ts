@@ -55,15 +55,15 @@ describe('voxgate --target=all on embedded defaults', () => {
     assert.match(text, /^voxgate_build_info\{version="[^"]+",target="all",env="dev"\} 1$/m);
   });
 
-  test('SIP OPTIONS over UDP gets 200 with Allow; calls get 501 until the B2BUA', async () => {
+  test('SIP OPTIONS over UDP gets 200 with Allow; an INVITE without credentials gets 407', async () => {
     const ok = await udpRequest(vx.sipUdpPort!, sipRequest('OPTIONS', vx.sipUdpPort!));
     assert.equal(statusLine(ok), 'SIP/2.0 200 OK');
-    assert.match(ok.toString('latin1'), /\r\nAllow: OPTIONS, REGISTER\r\n/i);
+    assert.match(ok.toString('latin1'), /\r\nAllow: OPTIONS, REGISTER, INVITE, ACK, CANCEL, BYE/i);
     const invite = await udpRequest(
       vx.sipUdpPort!,
       sipRequest('INVITE', vx.sipUdpPort!, ['Contact: <sip:probe@127.0.0.1:9>']),
     );
-    assert.equal(statusLine(invite), 'SIP/2.0 501 Not Implemented');
+    assert.equal(statusLine(invite), 'SIP/2.0 407 Proxy Authentication Required');
   });
 
   test('SIP traffic shows in /metrics, unknown methods under one label', async () => {
@@ -75,7 +75,7 @@ describe('voxgate --target=all on embedded defaults', () => {
     const text = await (await fetch(`${vx.httpUrl}/metrics`)).text();
     assert.match(text, /^voxgate_sip_requests_received_total\{method="OPTIONS",transport="udp"\} [1-9]/m);
     assert.match(text, /^voxgate_sip_requests_received_total\{method="other",transport="udp"\} 1$/m);
-    assert.match(text, /^voxgate_sip_responses_sent_total\{method="INVITE",code="501"\} 1$/m);
+    assert.match(text, /^voxgate_sip_responses_sent_total\{method="INVITE",code="407"\} 1$/m);
     assert.match(text, /^voxgate_sip_parse_errors_total\{code="SIP_PARSE_MISSING_HEADER"\} 1$/m);
   });
 

@@ -18,6 +18,13 @@ export interface Config {
     readonly authBan: { readonly threshold: number; readonly seconds: number };
     readonly nonceSecret?: string;
     readonly digestAlgorithms: readonly ('SHA-256' | 'MD5')[];
+    readonly advertisedHost?: string;
+  };
+  readonly calls: {
+    readonly ringTimeoutMs: number;
+    readonly maxDurationMs: number;
+    /** ng addresses the gateway anchors media on; empty = no anchoring. */
+    readonly relays: readonly { readonly host: string; readonly port: number }[];
   };
   readonly http: { readonly host: string; readonly port: number };
   readonly media: {
@@ -93,6 +100,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       authBan: { threshold: p.VOXGATE_SIP_AUTH_BAN_THRESHOLD, seconds: p.VOXGATE_SIP_AUTH_BAN_SECONDS },
       nonceSecret: p.VOXGATE_SIP_NONCE_SECRET,
       digestAlgorithms: p.VOXGATE_SIP_DIGEST_ALGORITHMS,
+      advertisedHost: p.VOXGATE_SIP_ADVERTISED_HOST,
+    },
+    calls: {
+      ringTimeoutMs: p.VOXGATE_CALL_RING_TIMEOUT_SECONDS * 1000,
+      maxDurationMs: p.VOXGATE_CALL_MAX_DURATION_SECONDS * 1000,
+      relays: relayList(p.VOXGATE_GATEWAY_MEDIA_RELAYS, p.VOXGATE_MEDIA_NG),
     },
     http: { host: p.VOXGATE_API_HOST, port: p.VOXGATE_API_PORT },
     media: { ng: p.VOXGATE_MEDIA_NG, rtpPortMin: p.VOXGATE_RTP_PORT_MIN, rtpPortMax: p.VOXGATE_RTP_PORT_MAX },
@@ -100,6 +113,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     auditRetentionDays: p.VOXGATE_AUDIT_RETENTION_DAYS,
     adminApiKey: p.VOXGATE_ADMIN_API_KEY,
   };
+}
+
+/** `off` → none; unset → the media relay's own ng address; else the comma list. */
+function relayList(
+  value: string | undefined,
+  ownRelay: { host: string; port: number },
+): { host: string; port: number }[] {
+  if (value === 'off') return [];
+  if (value === undefined) return [ownRelay];
+  return value.split(',').map((item) => {
+    const colon = item.lastIndexOf(':');
+    return { host: item.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(item.slice(colon + 1)) };
+  });
 }
 
 /** The nearest known name by edit distance, if it is close enough to be a typo. */

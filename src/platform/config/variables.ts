@@ -143,6 +143,37 @@ export const variables = {
     description: 'key of SIP digest nonces, the same on every gateway replica; unset = random per process',
     secret: true,
   }),
+  VOXGATE_SIP_ADVERTISED_HOST: spec({
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9.:-]+$/)
+      .optional(),
+    expects: 'an IP address or host name',
+    description:
+      'address put in Via and Contact; unset = VOXGATE_SIP_HOST, or the first external IPv4 for 0.0.0.0',
+  }),
+  VOXGATE_CALL_RING_TIMEOUT_SECONDS: spec({
+    schema: z.coerce.number().int().min(1).max(600),
+    expects: 'an integer number of seconds from 1 to 600',
+    description: 'a call not answered after this long is cancelled (480 to the caller)',
+    default: '60',
+  }),
+  VOXGATE_CALL_MAX_DURATION_SECONDS: spec({
+    schema: z.coerce.number().int().min(1).max(86_400),
+    expects: 'an integer number of seconds from 1 to 86400',
+    description: 'an answered call is ended on both legs after this long',
+    default: '14400',
+  }),
+  VOXGATE_GATEWAY_MEDIA_RELAYS: spec({
+    schema: z
+      .string()
+      .regex(
+        /^(off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}(,(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})*)$/,
+      )
+      .optional(),
+    expects: "'off' or a comma list of ng addresses host:port (voxgate relays or RTPengine)",
+    description: 'media relays the gateway anchors calls on; unset = VOXGATE_MEDIA_NG; off = no anchoring',
+  }),
   VOXGATE_API_HOST: spec({
     schema: z.string().min(1),
     expects: 'an IP address to bind',

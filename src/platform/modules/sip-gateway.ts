@@ -1,21 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createRegistrar, createRequestRouter, STATELESS_METHODS } from '../../gateway/index.js';
-import { createSipEndpoint, createTransactionLayer, type SipEndpoint } from '../../sip/index.js';
-import { createSipUserRepository } from '../../store/index.js';
+import { hostname } from 'node:os';
+import { createMediaAnchor, startGateway, type Gateway } from '../../gateway/index.js';
+import { createNgClient } from '../../media/index.js';
+import { createSipUserRepository, createTenantRepository } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 import { collectSipMetrics } from '../sip-metrics.js';
 
 /**
  * The SIP listeners (UDP and TCP on VOXGATE_SIP_PORT, TLS when a certificate is configured), the transaction
- * layer above them, and the gateway's request router (OPTIONS, the registrar; calls arrive with the B2BUA).
+ * layer above them, the registrar and the B2BUA, with media anchored on the configured ng relays.
  */
 export const sipGatewayModule: ModuleDefinition = {
   name: 'sip-gateway',
   deps: ['http-server', 'store', 'shared-state'],
   async init(ctx) {
-    const { sip } = ctx.config;
+    const { sip, calls } = ctx.config;
     const store = requireService(ctx, 'store', 'sip-gateway');
     const state = requireService(ctx, 'sharedState', 'sip-gateway');
     const tls = sip.tls
@@ -26,62 +27,64 @@ export const sipGatewayModule: ModuleDefinition = {
         'VOXGATE_SIP_NONCE_SECRET is unset: digest nonces of one gateway replica fail on the others',
       );
     }
-    const registrar = createRegistrar({
-      users: createSipUserRepository(store),
-      registrations: state.registrations,
-      counters: state.counters,
-      policy: {
-        minExpires: sip.register.minExpires,
-        maxExpires: sip.register.maxExpires,
-        defaultExpires: Math.min(3600, sip.register.maxExpires),
-        banThreshold: sip.authBan.threshold,
-        banSeconds: sip.authBan.seconds,
-        nonceSecret: sip.nonceSecret ? Buffer.from(sip.nonceSecret) : randomBytes(32),
-        digestAlgorithms: sip.digestAlgorithms,
-      },
+    const relays = calls.relays.map((r) => ({
+      name: `${r.host}:${r.port}`,
+      client: createNgClient({ host: r.host, port: r.port, timeoutMs: 500, retries: 2 }),
+    }));
+    const media = createMediaAnchor({
+      relays,
+      onRelayDown: (relay, err) => ctx.logger.warn({ relay, err }, 'media relay out of rotation'),
     });
-    const route = createRequestRouter({
-      registrar,
-      isDraining: ctx.isDraining,
-      onError: (err, request) =>
-        ctx.logger.error({ err, callId: request.callId }, 'SIP request handling failed'),
-    });
-    const layer = createTransactionLayer({
-      tu: {
-        onRequest(request, tx, inbound) {
-          if (!tx) return; // an ACK for a 2xx: belongs to a dialog, none exist before the B2BUA
-          route(request, (status, reason, headers) => tx.respond(status, reason, headers), inbound);
-        },
-      },
-    });
-    let endpoint: SipEndpoint | undefined;
+    let gateway: Gateway | undefined;
     const stopMetrics = collectSipMetrics(ctx.metrics);
     return {
       async start() {
-        endpoint = await createSipEndpoint({
+        gateway = await startGateway({
           host: sip.host,
-          udpPort: sip.port,
-          tcpPort: sip.port,
-          tls,
-          onRequest: (request, inbound) =>
-            STATELESS_METHODS.has(request.method)
-              ? route(request, inbound.reply, inbound)
-              : layer.handleRequest(request, inbound),
-          onResponse: (response) => layer.handleResponse(response),
+          port: sip.port,
+          ...(tls ? { tls } : {}),
+          ...(sip.advertisedHost ? { advertisedHost: sip.advertisedHost } : {}),
+          users: createSipUserRepository(store),
+          tenants: createTenantRepository(store),
+          state,
+          media,
+          registrar: {
+            minExpires: sip.register.minExpires,
+            maxExpires: sip.register.maxExpires,
+            defaultExpires: Math.min(3600, sip.register.maxExpires),
+            banThreshold: sip.authBan.threshold,
+            banSeconds: sip.authBan.seconds,
+            nonceSecret: sip.nonceSecret ? Buffer.from(sip.nonceSecret) : randomBytes(32),
+            digestAlgorithms: sip.digestAlgorithms,
+          },
+          calls: { ringTimeoutMs: calls.ringTimeoutMs, maxDurationMs: calls.maxDurationMs },
+          gatewayId: `${hostname()}:${process.pid}`,
+          isDraining: ctx.isDraining,
+          warn: (detail, message) => ctx.logger.warn(detail, message),
+          error: (detail, message) => ctx.logger.error(detail, message),
         });
-        const address = endpoint.address();
+        const address = gateway.endpoint.address();
         ctx.logger.info(
-          { udp: address.udp?.port, tcp: address.tcp?.port, tls: address.tls?.port ?? 'off' },
+          {
+            udp: address.udp?.port,
+            tcp: address.tcp?.port,
+            tls: address.tls?.port ?? 'off',
+            advertised: gateway.advertised('udp').host,
+            relays: relays.map((r) => r.name),
+          },
           'SIP listening',
         );
       },
       async ready() {
-        if (!endpoint) throw new Error('SIP listeners not open');
+        if (!gateway) throw new Error('SIP listeners not open');
+      },
+      async drain(deadline) {
+        await gateway?.b2bua.drain(deadline);
       },
       async stop() {
         stopMetrics();
-        layer.close();
-        await endpoint?.close();
+        await gateway?.close();
+        await Promise.all(relays.map((r) => r.client.close()));
       },
     };
   },

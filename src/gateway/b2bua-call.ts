@@ -1,0 +1,682 @@
+import { randomBytes } from 'node:crypto';
+import {
+  buildDialogRequest,
+  buildRequest,
+  createUacDialog,
+  createUasDialog,
+  header,
+  maxForwardsOf,
+  newTag,
+  receiveDialogRequest,
+  type ClientTransaction,
+  type Dialog,
+  type ExtraHeaders,
+  type ServerTransaction,
+  type SipHeader,
+  type SipRequest,
+  type SipResponse,
+} from '../sip/index.js';
+import type { CallDirection, CallDisposition, CallEvent, HangupParty } from '../store/index.js';
+import type { MediaSession, MediaTotals } from './media-anchor.js';
+import type { LegTarget, SipOutbound } from './sip-outbound.js';
+
+/** A place the call is offered: a registered contact of a user, or a trunk. */
+export interface ForkTarget {
+  /** The Request-URI of the outgoing INVITE. */
+  readonly uri: string;
+  readonly target: LegTarget;
+  /** The To of the outgoing INVITE (name-addr, no tag); default: the caller's To. */
+  readonly to?: string;
+}
+
+export interface CallSettings {
+  /** RFC 3261 T1/T2, ms: 2xx retransmission to the caller (§13.3.1.4). */
+  readonly t1: number;
+  readonly t2: number;
+  /** No final answer after this long: the forks are cancelled and the caller gets 480. */
+  readonly ringTimeoutMs: number;
+  /** An answered call is ended on both legs after this long. */
+  readonly maxDurationMs: number;
+}
+
+export interface CallHooks {
+  /** Indexes a callee-side Call-ID so in-dialog requests and stray 2xx find this call. */
+  registerLeg(callId: string): void;
+  event(event: CallEvent): void;
+  ended(): void;
+  warn(detail: Record<string, unknown>, message: string): void;
+}
+
+export interface CallIdentity {
+  readonly tenantId: string;
+  readonly direction: CallDirection;
+  readonly from: string;
+  readonly to: string;
+  readonly trunkId?: string;
+  readonly gateway?: string;
+}
+
+type Side = 'caller' | 'callee';
+
+interface Fork {
+  readonly spec: ForkTarget;
+  readonly callId: string;
+  tx?: ClientTransaction;
+  request?: SipRequest;
+  provisional: boolean;
+  final?: { status: number; reason: string; headers: ExtraHeaders };
+  cancelled: boolean;
+  dialog?: Dialog;
+  /** The ACK sent for this fork's 2xx, resent when the 2xx is retransmitted (§13.2.2.4). */
+  ack?: Buffer;
+}
+
+/** Headers a B2BUA copies from one leg to the other; everything else (Via, Contact, Record-Route, Route,
+ * Call-ID, tags, User-Agent, Supported/Require …) stays on its leg: topology hiding. */
+const REQUEST_PASSTHROUGH = [
+  'Allow',
+  'Subject',
+  'Priority',
+  'Alert-Info',
+  'Call-Info',
+  'Event',
+  'Info-Package',
+  'Content-Disposition',
+  'Reason',
+];
+const RESPONSE_PASSTHROUGH = ['Allow', 'Warning', 'Reason', 'Retry-After'];
+
+function copied(message: { headers: readonly SipHeader[] }, names: readonly string[]): SipHeader[] {
+  return message.headers.filter((h) => names.includes(h.name));
+}
+
+function asExtra(headers: readonly SipHeader[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const h of headers) (out[h.name] ??= []).push(h.value);
+  return out;
+}
+
+function withoutTag(value: string): string {
+  return value.replace(/;\s*tag=[^;,\s]*/i, '');
+}
+
+/**
+ * §16.7 step 6, applied by the B2BUA to the forks' final responses: "the proxy MUST choose the best final
+ * response … A proxy SHOULD give preference to response that provide information affecting resubmission of
+ * this request, such as 401, 407, 415, 420, and 484 … If the selected response is a 503 (Service Unavailable)
+ * response, the proxy MUST generate a 500 (Server Error) response". A 6xx wins outright (§16.7 step 5).
+ * Challenges of a callee are ours to answer, not the caller's: they become 480.
+ */
+export function bestFinal(finals: readonly { status: number; reason: string; headers: ExtraHeaders }[]): {
+  status: number;
+  reason: string;
+  headers: ExtraHeaders;
+} {
+  const global = finals.find((f) => f.status >= 600);
+  const pick = global ?? [...finals].sort((a, b) => classRank(a.status) - classRank(b.status))[0];
+  if (!pick) return { status: 480, reason: 'Temporarily Unavailable', headers: {} };
+  if (pick.status === 503) return { status: 500, reason: 'Server Internal Error', headers: {} };
+  if (pick.status === 401 || pick.status === 407) {
+    return { status: 480, reason: 'Temporarily Unavailable', headers: {} };
+  }
+  return pick;
+}
+
+function classRank(status: number): number {
+  // 4xx first (most informative to the caller), then 5xx, then 3xx (redirects are not followed across legs).
+  const cls = Math.floor(status / 100);
+  const order = cls === 4 ? 0 : cls === 5 ? 1 : 2;
+  return order * 1000 + (status === 408 ? 999 : status % 100);
+}
+
+/** How a failed setup is recorded. */
+export function dispositionOf(status: number): CallDisposition {
+  if (status === 486 || status === 600) return 'busy';
+  if (status === 480 || status === 408) return 'no-answer';
+  if (status === 487) return 'cancelled';
+  if (status >= 500 && status < 600) return 'failed';
+  return 'rejected';
+}
+
+/**
+ * One call through the B2BUA: the caller's INVITE server transaction (the A leg) and one client INVITE per
+ * fork (the B legs), each with its own Call-ID, tags, Via and Contact. The first 2xx wins and the other forks
+ * are cancelled; in-dialog requests are re-originated on the other leg; every SDP goes through the relay.
+ */
+export class B2buaCall {
+  readonly startedAt = Date.now();
+  answeredAt: number | undefined;
+  state: 'routing' | 'early' | 'answered' | 'ended' = 'routing';
+
+  private readonly forks: Fork[] = [];
+  private winner: Fork | undefined;
+  private callerDialog: Dialog | undefined;
+  private readonly calleeTag = newTag();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private retransmit2xx: NodeJS.Timeout | undefined;
+  private ackPendingForLateOffer = false;
+  private cancelled = false;
+  /** A re-INVITE/UPDATE in progress (§14.1: a second one gets 491). */
+  private offerInProgress = false;
+  /** CSeq numbers of re-INVITEs we answered 2xx to, whose ACK the caller or callee still sends us. */
+  private readonly absorbedAcks = new Set<string>();
+
+  constructor(
+    private readonly invite: SipRequest,
+    private readonly inviteTx: ServerTransaction,
+    private readonly callerTarget: LegTarget,
+    readonly identity: CallIdentity,
+    private readonly outbound: SipOutbound,
+    private readonly media: MediaSession | undefined,
+    private readonly settings: CallSettings,
+    private readonly hooks: CallHooks,
+  ) {}
+
+  /** A method, not a narrowed field read: the state changes across awaits. */
+  hasEnded(): boolean {
+    return this.state === 'ended';
+  }
+
+  get callId(): string {
+    return this.invite.callId;
+  }
+
+  /** The caller-side dialog tags, for matching in-dialog requests from the caller. */
+  get callerTags(): { local: string; remote: string } {
+    return { local: this.inviteTx.toTag, remote: this.invite.fromTag ?? '' };
+  }
+
+  /** Anchors the offer and sends the INVITE to every fork. */
+  async start(targets: readonly ForkTarget[]): Promise<void> {
+    this.emit('started');
+    let body = this.invite.body;
+    if (body.length > 0 && this.media) {
+      try {
+        body = await this.media.offer('caller', body);
+      } catch (err) {
+        this.hooks.warn({ err, callId: this.callId }, 'media relay refused the offer');
+        this.failSetup(503, 'Service Unavailable', {
+          'Retry-After': '5',
+          Warning: '399 voxgate "Media relay unavailable"',
+        });
+        return;
+      }
+    }
+    if (this.state === 'ended') return; // cancelled while the relay answered
+    this.after(this.settings.ringTimeoutMs, () => this.ringTimeout());
+    for (const spec of targets) this.sendInvite(spec, body);
+  }
+
+  private sendInvite(spec: ForkTarget, body: Buffer): void {
+    const callId = randomBytes(12).toString('hex');
+    const fork: Fork = { spec, callId, provisional: false, cancelled: false };
+    this.forks.push(fork);
+    const maxForwards = maxForwardsOf(this.invite) ?? 70;
+    const headers: SipHeader[] = [
+      { name: 'Via', value: this.outbound.via(spec.target.transport) },
+      { name: 'Max-Forwards', value: String(Math.max(0, maxForwards - 1)) },
+      { name: 'From', value: `${withoutTag(header(this.invite, 'From') ?? '')};tag=${this.calleeTag}` },
+      { name: 'To', value: spec.to ?? withoutTag(header(this.invite, 'To') ?? '') },
+      { name: 'Call-ID', value: callId },
+      { name: 'CSeq', value: '1 INVITE' },
+      { name: 'Contact', value: this.outbound.contact(spec.target.transport) },
+      ...copied(this.invite, REQUEST_PASSTHROUGH),
+      ...(body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
+    ];
+    this.hooks.registerLeg(callId);
+    fork.tx = this.outbound.request(buildRequest('INVITE', spec.uri, headers, body), spec.target, {
+      response: (response) => void this.onForkResponse(fork, response),
+      timeout: () => this.onForkFinal(fork, { status: 408, reason: 'Request Timeout', headers: {} }),
+    });
+    fork.request = fork.tx.request;
+  }
+
+  private async onForkResponse(fork: Fork, response: SipResponse): Promise<void> {
+    const { status } = response;
+    if (status === 100) return;
+    if (status < 200) {
+      fork.provisional = true;
+      if (fork.cancelled) {
+        // §9.1: the CANCEL waited for a provisional response.
+        this.sendCancel(fork);
+        return;
+      }
+      if (this.state !== 'routing' && this.state !== 'early') return;
+      if (response.toTag && fork.request) fork.dialog ??= createUacDialog(fork.request, response);
+      let body = response.body;
+      if (body.length > 0 && this.media && this.invite.body.length > 0) {
+        try {
+          body = await this.media.answer('callee', body);
+        } catch (err) {
+          this.hooks.warn({ err, callId: this.callId }, 'media relay refused an early answer');
+          body = Buffer.alloc(0);
+        }
+      }
+      if (this.state !== 'routing' && this.state !== 'early') return;
+      this.state = 'early';
+      this.inviteTx.respond(status, response.reason, this.responseHeaders(response, body), body);
+      return;
+    }
+    if (status < 300) {
+      await this.onFork2xx(fork, response);
+      return;
+    }
+    this.onForkFinal(fork, {
+      status,
+      reason: response.reason,
+      headers: asExtra(copied(response, RESPONSE_PASSTHROUGH)),
+    });
+  }
+
+  private async onFork2xx(fork: Fork, response: SipResponse): Promise<void> {
+    if (!fork.request) return;
+    if (this.winner === fork) {
+      // RFC 6026: 2xx retransmissions reach the TU; our ACK was lost, send it again (§13.2.2.4).
+      if (fork.ack) this.outbound.send(fork.ack, fork.spec.target);
+      return;
+    }
+    const dialog = createUacDialog(fork.request, response);
+    if (this.winner || this.state === 'ended' || fork.cancelled) {
+      // A fork answered after another won, or after the call was cancelled: it is a dialog of its own that
+      // must be acknowledged and then ended (§13.2.2.4, §15).
+      fork.dialog = dialog;
+      this.ackFork(fork, Buffer.alloc(0));
+      this.sendBye(dialog, fork.spec.target);
+      return;
+    }
+    this.winner = fork;
+    fork.dialog = dialog;
+    this.clearTimers();
+    for (const other of this.forks) if (other !== fork) this.cancelFork(other);
+
+    let body = response.body;
+    const lateOffer = this.invite.body.length === 0;
+    if (body.length > 0 && this.media) {
+      try {
+        body = lateOffer ? await this.media.offer('callee', body) : await this.media.answer('callee', body);
+      } catch (err) {
+        this.hooks.warn({ err, callId: this.callId }, 'media relay refused the answer');
+        this.ackFork(fork, Buffer.alloc(0));
+        this.sendBye(dialog, fork.spec.target);
+        this.failSetup(500, 'Server Internal Error', { Warning: '399 voxgate "Media relay failed"' });
+        return;
+      }
+    }
+    if (this.hasEnded()) {
+      // Cancelled or timed out while the relay answered.
+      this.ackFork(fork, Buffer.alloc(0));
+      this.sendBye(dialog, fork.spec.target);
+      return;
+    }
+    // With an offer in the INVITE the answer is already here: the callee gets its ACK now. With a late offer
+    // the caller's ACK carries the answer and the callee's ACK waits for it.
+    if (lateOffer && body.length > 0) this.ackPendingForLateOffer = true;
+    else this.ackFork(fork, Buffer.alloc(0));
+
+    this.state = 'answered';
+    this.answeredAt = Date.now();
+    this.callerDialog = createUasDialog(this.invite, this.inviteTx.toTag, 200);
+    const headers = this.responseHeaders(response, body);
+    this.inviteTx.respond(response.status, response.reason, headers, body);
+    this.retransmit2xxUntilAck(response.status, response.reason, headers, body);
+    this.emit('answered');
+    this.after(this.settings.maxDurationMs, () => this.hangup('system', 'maximum call duration reached'));
+  }
+
+  /**
+   * §13.3.1.4: "The 2xx response is passed to the transport with an interval that starts at T1 seconds and
+   * doubles for each retransmission until it reaches T2 seconds … If the server retransmits the 2xx response
+   * for 64*T1 seconds without receiving an ACK, the dialog is confirmed, but the session SHOULD be terminated.
+   * This is accomplished with a BYE". Reliable transports carry the 2xx once, but the ACK deadline stays.
+   */
+  private retransmit2xxUntilAck(status: number, reason: string, headers: ExtraHeaders, body: Buffer): void {
+    const began = Date.now();
+    let interval = this.settings.t1;
+    const tick = () => {
+      if (Date.now() - began >= 64 * this.settings.t1) {
+        this.retransmit2xx = undefined;
+        this.hangup('system', 'no ACK for the 2xx');
+        return;
+      }
+      if (this.callerTarget.transport === 'udp') this.inviteTx.respond(status, reason, headers, body);
+      interval = Math.min(2 * interval, this.settings.t2);
+      this.retransmit2xx = setTimeout(
+        tick,
+        this.callerTarget.transport === 'udp' ? interval : 64 * this.settings.t1,
+      );
+    };
+    this.retransmit2xx = setTimeout(
+      tick,
+      this.callerTarget.transport === 'udp' ? interval : 64 * this.settings.t1,
+    );
+  }
+
+  private onForkFinal(fork: Fork, final: { status: number; reason: string; headers: ExtraHeaders }): void {
+    fork.final ??= final;
+    if (this.state === 'answered' || this.state === 'ended') return;
+    if (this.forks.some((f) => !f.final)) return;
+    const best = bestFinal(this.forks.map((f) => f.final!));
+    this.failSetup(best.status, best.reason, best.headers);
+  }
+
+  /** The caller's CANCEL (§9.2): the forks are cancelled and the INVITE gets 487. */
+  cancel(): void {
+    if (this.state === 'answered' || this.state === 'ended') return;
+    this.cancelled = true;
+    for (const fork of this.forks) this.cancelFork(fork);
+    this.inviteTx.respond(487, 'Request Terminated');
+    this.finish('cancelled', 487, 'caller');
+  }
+
+  private ringTimeout(): void {
+    if (this.state !== 'routing' && this.state !== 'early') return;
+    for (const fork of this.forks) this.cancelFork(fork);
+    this.inviteTx.respond(480, 'Temporarily Unavailable', { Reason: 'SIP;cause=480;text="No answer"' });
+    this.finish('no-answer', 480, 'system');
+  }
+
+  private failSetup(status: number, reason: string, headers: ExtraHeaders = {}): void {
+    if (this.state === 'answered' || this.state === 'ended') return;
+    for (const fork of this.forks) this.cancelFork(fork);
+    this.inviteTx.respond(status, reason, headers);
+    this.finish(dispositionOf(status), status, status === 487 ? 'caller' : 'callee');
+  }
+
+  private cancelFork(fork: Fork): void {
+    if (fork.final || fork.cancelled || fork === this.winner) return;
+    fork.cancelled = true;
+    // §9.1: "a CANCEL request SHOULD NOT be sent to cancel an INVITE unless a provisional response has been
+    // received"; otherwise it is sent when one arrives (onForkResponse).
+    if (fork.provisional) this.sendCancel(fork);
+  }
+
+  /**
+   * §9.1: "The Request-URI, Call-ID, To, the numeric part of CSeq, and From header fields in the CANCEL
+   * request MUST be identical to those in the request being cancelled, including tags. A CANCEL constructed by
+   * a client MUST have only a single Via header field value matching the top Via value in the request being
+   * cancelled."
+   */
+  private sendCancel(fork: Fork): void {
+    const request = fork.request;
+    if (!request || fork.final) return;
+    const headers: SipHeader[] = [
+      { name: 'Via', value: request.topVia },
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: header(request, 'From') ?? '' },
+      { name: 'To', value: header(request, 'To') ?? '' },
+      { name: 'Call-ID', value: request.callId },
+      { name: 'CSeq', value: `${request.cseq.seq} CANCEL` },
+      ...request.headers.filter((h) => h.name === 'Route'),
+    ];
+    this.outbound.request(buildRequest('CANCEL', request.uri, headers), fork.spec.target, {
+      response: () => undefined,
+      timeout: () => undefined,
+    });
+  }
+
+  /** §13.2.2.4: the ACK of a 2xx is built by the UAC core like an in-dialog request with the INVITE's CSeq. */
+  private ackFork(fork: Fork, body: Buffer): void {
+    if (!fork.dialog || !fork.request) return;
+    fork.ack = buildDialogRequest(fork.dialog, 'ACK', {
+      via: this.outbound.via(fork.spec.target.transport),
+      cseq: fork.request.cseq.seq,
+      headers: body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : [],
+      body,
+    });
+    this.outbound.send(fork.ack, fork.spec.target);
+  }
+
+  private sendBye(dialog: Dialog, target: LegTarget, reason?: string): void {
+    const bytes = buildDialogRequest(dialog, 'BYE', {
+      via: this.outbound.via(target.transport),
+      headers: reason ? [{ name: 'Reason', value: `SIP;cause=200;text="${reason}"` }] : [],
+    });
+    this.outbound.request(bytes, target, { response: () => undefined, timeout: () => undefined });
+  }
+
+  /** An ACK from the caller for our 2xx (or for a re-INVITE 2xx) or from the callee for a re-INVITE 2xx. */
+  async ack(side: Side, ack: SipRequest): Promise<void> {
+    const key = `${side}:${ack.cseq.seq}`;
+    if (this.absorbedAcks.delete(key)) return;
+    if (side !== 'caller' || ack.cseq.seq !== this.invite.cseq.seq) return;
+    if (this.retransmit2xx) {
+      clearTimeout(this.retransmit2xx);
+      this.retransmit2xx = undefined;
+    }
+    const fork = this.winner;
+    if (!this.ackPendingForLateOffer || !fork) return;
+    this.ackPendingForLateOffer = false;
+    let body = ack.body;
+    if (body.length > 0 && this.media) {
+      try {
+        body = await this.media.answer('caller', body);
+      } catch (err) {
+        this.hooks.warn({ err, callId: this.callId }, 'media relay refused the late answer');
+      }
+    }
+    this.ackFork(fork, body);
+  }
+
+  /** A request inside one of the call's dialogs (anything but ACK and CANCEL). */
+  async inDialog(side: Side, request: SipRequest, tx: ServerTransaction): Promise<void> {
+    const own = side === 'caller' ? this.callerDialog : this.winner?.dialog;
+    if (this.state !== 'answered' || !own) {
+      if (
+        side === 'caller' &&
+        request.method === 'BYE' &&
+        (this.state === 'routing' || this.state === 'early')
+      ) {
+        // A BYE in the caller's early dialog ends the attempt like a CANCEL would (§15).
+        tx.respond(200, 'OK');
+        this.cancel();
+        return;
+      }
+      tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (receiveDialogRequest(own, request) === 500) {
+      // §12.2.2: out-of-order requests "MUST be rejected with a 500 (Server Internal Error) response".
+      tx.respond(500, 'Server Internal Error', { 'Retry-After': '1' });
+      return;
+    }
+    if (request.method === 'BYE') {
+      tx.respond(200, 'OK');
+      this.hangup(side, undefined);
+      return;
+    }
+    const isOffer = request.method === 'INVITE' || request.method === 'UPDATE';
+    if (isOffer && this.offerInProgress) {
+      // §14.1: "a UAS that receives a second INVITE before it sends the final response to a first INVITE with
+      // a lower CSeq sequence number on the same dialog MUST return a 500"; across the B2BUA a crossing offer
+      // from the other side is glare: "it MUST return a 491 (Request Pending) response".
+      tx.respond(491, 'Request Pending');
+      return;
+    }
+    await this.forward(side, request, tx, isOffer);
+  }
+
+  private async forward(
+    side: Side,
+    request: SipRequest,
+    tx: ServerTransaction,
+    isOffer: boolean,
+  ): Promise<void> {
+    const otherSide: Side = side === 'caller' ? 'callee' : 'caller';
+    const other = this.dialogOf(otherSide);
+    if (!other) {
+      tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (isOffer) this.offerInProgress = true;
+    let body = request.body;
+    const anchored = isOffer && body.length > 0 && this.media !== undefined;
+    try {
+      if (anchored) body = await this.media!.offer(side, body);
+    } catch (err) {
+      this.offerInProgress = false;
+      this.hooks.warn({ err, callId: this.callId }, 'media relay refused a re-offer');
+      tx.respond(488, 'Not Acceptable Here', { Warning: '399 voxgate "Media relay refused the offer"' });
+      return;
+    }
+    const contentType = header(request, 'Content-Type');
+    const bytes = buildDialogRequest(other.dialog, request.method, {
+      via: this.outbound.via(other.target.transport),
+      contact: isOffer ? this.outbound.contact(other.target.transport) : undefined,
+      headers: [
+        ...copied(request, REQUEST_PASSTHROUGH),
+        ...(body.length > 0 && contentType ? [{ name: 'Content-Type', value: contentType }] : []),
+      ],
+      body,
+    });
+    const sentSeq = other.dialog.localSeq;
+    this.outbound.request(bytes, other.target, {
+      response: (response) => void this.relayResponse(side, request, tx, response, anchored, sentSeq),
+      timeout: () => {
+        if (isOffer) this.offerInProgress = false;
+        tx.respond(408, 'Request Timeout');
+      },
+    });
+  }
+
+  private async relayResponse(
+    side: Side,
+    request: SipRequest,
+    tx: ServerTransaction,
+    response: SipResponse,
+    anchored: boolean,
+    sentSeq: number | undefined,
+  ): Promise<void> {
+    if (response.status === 100) return;
+    const otherSide: Side = side === 'caller' ? 'callee' : 'caller';
+    let body = response.body;
+    if (response.status >= 200 && response.status < 300 && request.method === 'INVITE') {
+      // The other side's 2xx to our re-INVITE is acknowledged by us at once; the requester's ACK is absorbed.
+      const other = this.dialogOf(otherSide);
+      if (other && sentSeq !== undefined) {
+        const ack = buildDialogRequest(other.dialog, 'ACK', {
+          via: this.outbound.via(other.target.transport),
+          cseq: sentSeq,
+        });
+        this.outbound.send(ack, other.target);
+      }
+      this.absorbedAcks.add(`${side}:${request.cseq.seq}`);
+    }
+    if (response.status >= 200) this.offerInProgress = false;
+    if (anchored && response.status >= 200 && response.status < 300 && body.length > 0) {
+      try {
+        body = await this.media!.answer(otherSide, body);
+      } catch (err) {
+        this.hooks.warn({ err, callId: this.callId }, 'media relay refused a re-answer');
+      }
+    }
+    const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
+    if (request.method === 'INVITE' || request.method === 'UPDATE') {
+      headers.Contact = this.outbound.contact(
+        side === 'caller' ? this.callerTarget.transport : this.winner!.spec.target.transport,
+      );
+    }
+    const contentType = header(response, 'Content-Type');
+    if (body.length > 0 && contentType) headers['Content-Type'] = contentType;
+    tx.respond(response.status, response.reason, headers, body);
+  }
+
+  private dialogOf(side: Side): { dialog: Dialog; target: LegTarget } | undefined {
+    if (side === 'caller')
+      return this.callerDialog ? { dialog: this.callerDialog, target: this.callerTarget } : undefined;
+    const fork = this.winner;
+    return fork?.dialog ? { dialog: fork.dialog, target: fork.spec.target } : undefined;
+  }
+
+  /** Ends an answered call: BYE to whichever side did not hang up. */
+  hangup(by: HangupParty, reason: string | undefined): void {
+    if (this.state === 'ended') return;
+    if (this.state !== 'answered') {
+      this.cancel();
+      return;
+    }
+    if (this.retransmit2xx) clearTimeout(this.retransmit2xx);
+    const caller = this.dialogOf('caller');
+    const callee = this.dialogOf('callee');
+    if (by !== 'caller' && caller) this.sendBye(caller.dialog, caller.target, reason);
+    if (by !== 'callee' && callee) this.sendBye(callee.dialog, callee.target, reason);
+    this.finish('answered', 200, by);
+  }
+
+  private responseHeaders(response: SipResponse, body: Buffer): Record<string, string | string[]> {
+    const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
+    headers.Contact = this.outbound.contact(this.callerTarget.transport);
+    if (body.length > 0) headers['Content-Type'] = header(response, 'Content-Type') ?? 'application/sdp';
+    return headers;
+  }
+
+  private finish(disposition: CallDisposition, sipCode: number, hangupBy: HangupParty): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.clearTimers();
+    if (this.retransmit2xx) clearTimeout(this.retransmit2xx);
+    const endedAt = Date.now();
+    const publish = (media: MediaTotals | undefined) => {
+      this.emit('ended', { endedAt, disposition, sipCode, hangupBy, ...(media ? { media } : {}) });
+      this.hooks.ended();
+    };
+    if (this.media) void this.media.delete().then(publish);
+    else publish(undefined);
+  }
+
+  private emit(type: CallEvent['type'], extra: Partial<CallEvent> = {}): void {
+    this.hooks.event({
+      type,
+      callId: this.callId,
+      tenantId: this.identity.tenantId,
+      direction: this.identity.direction,
+      from: this.identity.from,
+      to: this.identity.to,
+      startedAt: this.startedAt,
+      ...(this.identity.trunkId ? { trunkId: this.identity.trunkId } : {}),
+      ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
+      ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
+      ...extra,
+    });
+  }
+
+  private after(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /** The callee-side Call-IDs of this call (for the call table). */
+  get legCallIds(): string[] {
+    return this.forks.map((f) => f.callId);
+  }
+
+  /** Which side a Call-ID belongs to. */
+  sideOf(callId: string): Side | undefined {
+    if (callId === this.callId) return 'caller';
+    return this.winner?.callId === callId ? 'callee' : undefined;
+  }
+
+  /** A 2xx that matched no transaction (Timer M gone): re-ACK the winner, ACK+BYE anything else. */
+  stray2xx(response: SipResponse): void {
+    const fork = this.forks.find((f) => f.callId === response.callId);
+    if (!fork) return;
+    if (fork === this.winner && fork.ack) {
+      this.outbound.send(fork.ack, fork.spec.target);
+      return;
+    }
+    if (fork !== this.winner && fork.request) {
+      const dialog = createUacDialog(fork.request, response);
+      fork.dialog = dialog;
+      this.ackFork(fork, Buffer.alloc(0));
+      this.sendBye(dialog, fork.spec.target);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { networkInterfaces } from 'node:os';
+import {
+  createSipEndpoint,
+  createTransactionLayer,
+  type SipEndpoint,
+  type TimerSettings,
+  type TransactionLayer,
+  type TransportName,
+} from '../sip/index.js';
+import type { SipUserRepository, TenantRepository } from '../store/index.js';
+import type { SharedState } from '../store/shared-state/index.js';
+import { createB2bua, type B2bua } from './b2bua.js';
+import type { CallSettings } from './b2bua-call.js';
+import type { MediaAnchor } from './media-anchor.js';
+import { createRegistrar, type RegistrarPolicy } from './registrar.js';
+import { createRequestRouter, STATELESS_METHODS } from './request-router.js';
+import { createSipAuthenticator } from './sip-authenticator.js';
+import { createSipOutbound } from './sip-outbound.js';
+
+export interface GatewayOptions {
+  host: string;
+  port: number;
+  tls?: { port: number; cert: Buffer; key: Buffer };
+  /** The address put in Via and Contact; default: `host`, or this machine's first external IPv4 for 0.0.0.0. */
+  advertisedHost?: string;
+  users: Pick<SipUserRepository, 'findCredentials'>;
+  tenants: Pick<TenantRepository, 'findByDomain'>;
+  state: Pick<SharedState, 'registrations' | 'calls' | 'counters' | 'events'>;
+  media: MediaAnchor;
+  registrar: RegistrarPolicy;
+  calls: Omit<CallSettings, 't1' | 't2'>;
+  timers?: TimerSettings;
+  gatewayId: string;
+  isDraining: () => boolean;
+  warn(detail: Record<string, unknown>, message: string): void;
+  error(detail: Record<string, unknown>, message: string): void;
+}
+
+export interface Gateway {
+  readonly endpoint: SipEndpoint;
+  readonly layer: TransactionLayer;
+  readonly b2bua: B2bua;
+  /** The advertised address per transport. */
+  advertised(transport: TransportName): { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/** The address to advertise when bound to a wildcard: the first non-internal IPv4, else loopback. */
+export function defaultAdvertisedHost(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/**
+ * The SIP gateway assembled: listeners, the transaction layer, the request router, the registrar and the
+ * B2BUA. The platform's sip-gateway module and the tests build it the same way.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const timers = options.timers;
+  const auth = createSipAuthenticator({
+    users: options.users,
+    counters: options.state.counters,
+    policy: options.registrar,
+  });
+  const registrar = createRegistrar({
+    users: options.users,
+    registrations: options.state.registrations,
+    counters: options.state.counters,
+    policy: options.registrar,
+  });
+  const opened: { endpoint?: SipEndpoint } = {};
+  const host = options.advertisedHost ?? defaultAdvertisedHost(options.host);
+  const advertised = (transport: TransportName) => {
+    const address = opened.endpoint?.address();
+    const port =
+      (transport === 'tls'
+        ? address?.tls?.port
+        : transport === 'tcp'
+          ? address?.tcp?.port
+          : address?.udp?.port) ?? options.port;
+    return { host, port };
+  };
+  // The layer and the B2BUA refer to each other: the B2BUA starts client transactions on the layer, and the
+  // layer hands requests to the router, which calls the B2BUA.
+  const holder: { layer?: TransactionLayer } = {};
+  const outbound = createSipOutbound({
+    advertised,
+    startTransaction: (bytes, send, opts, events) => holder.layer!.sendRequest(bytes, send, opts, events),
+    sendBytes: (bytes, target) => {
+      if (!opened.endpoint) throw new Error('SIP listeners not open');
+      opened.endpoint.send(bytes, target);
+    },
+  });
+  const b2bua = createB2bua({
+    auth,
+    tenants: options.tenants,
+    users: options.users,
+    state: options.state,
+    outbound,
+    media: options.media,
+    settings: {
+      t1: timers?.t1 ?? 500,
+      t2: timers?.t2 ?? 4000,
+      ...options.calls,
+    },
+    gatewayId: options.gatewayId,
+    warn: options.warn,
+  });
+  const route = createRequestRouter({
+    registrar,
+    b2bua,
+    isDraining: options.isDraining,
+    onError: (err, request) => options.error({ err, callId: request.callId }, 'SIP request handling failed'),
+  });
+  const layer = createTransactionLayer({
+    ...(timers ? { timers } : {}),
+    tu: {
+      onRequest(request, tx, inbound) {
+        route(
+          request,
+          (status, reason, headers) =>
+            tx ? tx.respond(status, reason, headers) : inbound.reply(status, reason, headers),
+          inbound,
+          tx,
+          inbound,
+        );
+      },
+      onCancel: (_cancel, invite) => b2bua.cancel(invite),
+      onStrayResponse: (response) => b2bua.strayResponse(response),
+    },
+  });
+  holder.layer = layer;
+  const endpoint = await createSipEndpoint({
+    host: options.host,
+    udpPort: options.port,
+    tcpPort: options.port,
+    ...(options.tls ? { tls: options.tls } : {}),
+    onRequest: (request, inbound) =>
+      STATELESS_METHODS.has(request.method) && request.toTag === undefined
+        ? route(request, inbound.reply, inbound)
+        : layer.handleRequest(request, inbound),
+    onResponse: (response) => layer.handleResponse(response),
+  });
+  opened.endpoint = endpoint;
+  return {
+    endpoint,
+    layer,
+    b2bua,
+    advertised,
+    async close() {
+      layer.close();
+      await endpoint.close();
+    },
+  };
+}

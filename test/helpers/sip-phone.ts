@@ -1,0 +1,338 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import {
+  answerChallenge,
+  buildRequest,
+  buildResponse,
+  header,
+  headerValues,
+  newTag,
+  parseMessage,
+  type SipHeader,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+} from '../../src/sip/index.js';
+
+/** An SDP offer/answer with one audio stream at `port` on 127.0.0.1. */
+export function sdp(port: number, sessionId = 1): Buffer {
+  return Buffer.from(
+    [
+      'v=0',
+      `o=phone ${sessionId} ${sessionId} IN IP4 127.0.0.1`,
+      's=-',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      `m=audio ${port} RTP/AVP 8 0 101`,
+      'a=rtpmap:8 PCMA/8000',
+      'a=rtpmap:0 PCMU/8000',
+      'a=rtpmap:101 telephone-event/8000',
+      'a=sendrecv',
+      '',
+    ].join('\r\n'),
+  );
+}
+
+const branch = () => `z9hG4bK${randomBytes(8).toString('hex')}`;
+
+/**
+ * A test phone on a real UDP socket: registers with digest, places and answers calls, with every message
+ * it receives kept for assertions. It speaks just enough SIP for the gateway's scenarios; the gateway never
+ * knows it is not a real UA.
+ */
+export class SipPhone {
+  readonly received: SipMessage[] = [];
+  private waiters: { match: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void }[] = [];
+  private cseq = 1;
+  private constructor(
+    readonly user: string,
+    private readonly password: string,
+    private readonly socket: Socket,
+    readonly port: number,
+    private readonly gatewayPort: number,
+    readonly domain: string,
+  ) {
+    socket.on('message', (bytes) => {
+      const message = parseMessage(bytes, { datagram: true });
+      this.received.push(message);
+      const i = this.waiters.findIndex((w) => w.match(message));
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(message);
+    });
+  }
+
+  static async open(
+    user: string,
+    password: string,
+    gatewayPort: number,
+    domain = 'acme.example',
+  ): Promise<SipPhone> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    return new SipPhone(user, password, socket, socket.address().port, gatewayPort, domain);
+  }
+
+  get contact(): string {
+    return `<sip:${this.user}@127.0.0.1:${this.port}>`;
+  }
+
+  send(bytes: Buffer): void {
+    this.socket.send(bytes, this.gatewayPort, '127.0.0.1');
+  }
+
+  /** Resolves with the first message (already received or arriving) matching, or rejects after `ms`. */
+  waitFor(match: (m: SipMessage) => boolean, ms = 5000, what = 'a message'): Promise<SipMessage> {
+    const seen = this.received.find(match);
+    if (seen) {
+      this.received.splice(this.received.indexOf(seen), 1);
+      return Promise.resolve(seen);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.resolve !== done);
+        reject(
+          new Error(
+            `${this.user}: no ${what} within ${ms} ms; got ${this.received.map(describe).join(', ')}`,
+          ),
+        );
+      }, ms);
+      const done = (m: SipMessage) => {
+        clearTimeout(timer);
+        this.received.splice(this.received.indexOf(m), 1);
+        resolve(m);
+      };
+      this.waiters.push({ match, resolve: done });
+    });
+  }
+
+  request(method: string, ms = 5000): Promise<SipRequest> {
+    return this.waitFor(
+      (m) => m.kind === 'request' && m.method === method,
+      ms,
+      method,
+    ) as Promise<SipRequest>;
+  }
+
+  response(
+    callId: string,
+    status: number | ((s: number) => boolean),
+    method?: string,
+    ms = 5000,
+  ): Promise<SipResponse> {
+    const ok = typeof status === 'number' ? (s: number) => s === status : status;
+    return this.waitFor(
+      (m) =>
+        m.kind === 'response' && m.callId === callId && ok(m.status) && (!method || m.cseq.method === method),
+      ms,
+      `response ${String(status)} to ${callId}`,
+    ) as Promise<SipResponse>;
+  }
+
+  /** REGISTER, answering the digest challenge. */
+  async register(expires = 600): Promise<SipResponse> {
+    const callId = randomBytes(8).toString('hex');
+    const uri = `sip:${this.domain}`;
+    const build = (extra: SipHeader[]) =>
+      buildRequest('REGISTER', uri, [
+        { name: 'Via', value: `SIP/2.0/UDP 127.0.0.1:${this.port};branch=${branch()};rport` },
+        { name: 'Max-Forwards', value: '70' },
+        { name: 'From', value: `<sip:${this.user}@${this.domain}>;tag=${newTag()}` },
+        { name: 'To', value: `<sip:${this.user}@${this.domain}>` },
+        { name: 'Call-ID', value: callId },
+        { name: 'CSeq', value: `${this.cseq++} REGISTER` },
+        { name: 'Contact', value: this.contact },
+        { name: 'Expires', value: String(expires) },
+        ...extra,
+      ]);
+    this.send(build([]));
+    const challenge = await this.response(callId, 401);
+    const answer = answerChallenge({
+      challenges: headerValues(challenge, 'WWW-Authenticate'),
+      method: 'REGISTER',
+      uri,
+      username: this.user,
+      password: this.password,
+    });
+    if (!answer) throw new Error('no usable challenge');
+    this.send(build([{ name: 'Authorization', value: answer.authorization }]));
+    return this.response(callId, (s) => s >= 200);
+  }
+
+  /**
+   * Sends an INVITE to `target` (a user of the domain), answers the 407 with credentials, and returns the
+   * call's handle. `body` defaults to an SDP offer; pass an empty buffer for a late offer.
+   */
+  async invite(target: string, body: Buffer = sdp(40000)): Promise<OutgoingCall> {
+    const callId = randomBytes(8).toString('hex');
+    const fromTag = newTag();
+    const uri = `sip:${target}@${this.domain}`;
+    let seq = this.cseq++;
+    const build = (extra: SipHeader[], viaBranch: string) =>
+      buildRequest(
+        'INVITE',
+        uri,
+        [
+          { name: 'Via', value: `SIP/2.0/UDP 127.0.0.1:${this.port};branch=${viaBranch};rport` },
+          { name: 'Max-Forwards', value: '70' },
+          { name: 'From', value: `"${this.user}" <sip:${this.user}@${this.domain}>;tag=${fromTag}` },
+          { name: 'To', value: `<${uri}>` },
+          { name: 'Call-ID', value: callId },
+          { name: 'CSeq', value: `${seq} INVITE` },
+          { name: 'Contact', value: this.contact },
+          ...(body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
+          ...extra,
+        ],
+        body,
+      );
+    const first = branch();
+    this.send(build([], first));
+    const challenge = await this.response(callId, 407);
+    // §17.1.1.3: the ACK of a non-2xx final response is the transaction's own.
+    this.send(
+      buildRequest('ACK', uri, [
+        { name: 'Via', value: `SIP/2.0/UDP 127.0.0.1:${this.port};branch=${first};rport` },
+        { name: 'Max-Forwards', value: '70' },
+        { name: 'From', value: `"${this.user}" <sip:${this.user}@${this.domain}>;tag=${fromTag}` },
+        { name: 'To', value: header(challenge, 'To') ?? '' },
+        { name: 'Call-ID', value: callId },
+        { name: 'CSeq', value: `${seq} ACK` },
+      ]),
+    );
+    const answer = answerChallenge({
+      challenges: headerValues(challenge, 'Proxy-Authenticate'),
+      method: 'INVITE',
+      uri,
+      username: this.user,
+      password: this.password,
+    });
+    if (!answer) throw new Error('no usable proxy challenge');
+    seq = this.cseq++;
+    const inviteBranch = branch();
+    this.send(build([{ name: 'Proxy-Authorization', value: answer.authorization }], inviteBranch));
+    return new OutgoingCall(this, callId, fromTag, uri, seq, inviteBranch);
+  }
+
+  /** Answers `request` with a response (To tag `toTag` unless the request has one). */
+  reply(
+    request: SipRequest,
+    status: number,
+    reason: string,
+    toTag: string,
+    extra: Record<string, string> = {},
+    body?: Buffer,
+  ): void {
+    const headers = { ...extra, ...(body && body.length > 0 ? { 'Content-Type': 'application/sdp' } : {}) };
+    this.socket.send(
+      buildResponse(request, status, reason, { Contact: this.contact, ...headers }, body, toTag),
+      this.gatewayPort,
+      '127.0.0.1',
+    );
+  }
+
+  /** A request inside the dialog an INVITE created, from the side that received it (this phone is UAS). */
+  inDialogAsCallee(invite: SipRequest, toTag: string, method: string, seq: number, body?: Buffer): Buffer {
+    const contact = headerValues(invite, 'Contact')[0] ?? '';
+    const target = /<([^>]*)>/.exec(contact)?.[1] ?? contact;
+    return buildRequest(
+      method,
+      target,
+      [
+        { name: 'Via', value: `SIP/2.0/UDP 127.0.0.1:${this.port};branch=${branch()};rport` },
+        { name: 'Max-Forwards', value: '70' },
+        { name: 'From', value: `${header(invite, 'To')};tag=${toTag}` },
+        { name: 'To', value: header(invite, 'From') ?? '' },
+        { name: 'Call-ID', value: invite.callId },
+        { name: 'CSeq', value: `${seq} ${method}` },
+        { name: 'Contact', value: this.contact },
+        ...(body && body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
+      ],
+      body,
+    );
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** The caller's side of a call placed by `SipPhone.invite`. */
+export class OutgoingCall {
+  toTag: string | undefined;
+  remoteTarget: string | undefined;
+  constructor(
+    private readonly phone: SipPhone,
+    readonly callId: string,
+    readonly fromTag: string,
+    readonly uri: string,
+    private seq: number,
+    readonly branch: string,
+  ) {}
+
+  /** Waits for a final response; remembers the To tag and Contact of a 2xx. */
+  async final(ms = 5000): Promise<SipResponse> {
+    const r = await this.phone.response(this.callId, (s) => s >= 200, 'INVITE', ms);
+    if (r.status < 300) {
+      this.toTag = r.toTag;
+      const contact = headerValues(r, 'Contact')[0] ?? '';
+      this.remoteTarget = /<([^>]*)>/.exec(contact)?.[1] ?? contact;
+    }
+    return r;
+  }
+
+  private dialogRequest(method: string, seq: number, body?: Buffer, viaBranch = branch()): Buffer {
+    return buildRequest(
+      method,
+      this.remoteTarget ?? this.uri,
+      [
+        { name: 'Via', value: `SIP/2.0/UDP 127.0.0.1:${this.phone.port};branch=${viaBranch};rport` },
+        { name: 'Max-Forwards', value: '70' },
+        {
+          name: 'From',
+          value: `"${this.phone.user}" <sip:${this.phone.user}@${this.phone.domain}>;tag=${this.fromTag}`,
+        },
+        { name: 'To', value: `<${this.uri}>${this.toTag ? `;tag=${this.toTag}` : ''}` },
+        { name: 'Call-ID', value: this.callId },
+        { name: 'CSeq', value: `${seq} ${method}` },
+        { name: 'Contact', value: this.phone.contact },
+        ...(body && body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
+      ],
+      body,
+    );
+  }
+
+  ack(body?: Buffer): void {
+    this.phone.send(this.dialogRequest('ACK', this.seq, body));
+  }
+
+  /** §9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via branch as the INVITE. */
+  cancel(): void {
+    this.phone.send(
+      buildRequest('CANCEL', this.uri, [
+        { name: 'Via', value: `SIP/2.0/UDP 127.0.0.1:${this.phone.port};branch=${this.branch};rport` },
+        { name: 'Max-Forwards', value: '70' },
+        {
+          name: 'From',
+          value: `"${this.phone.user}" <sip:${this.phone.user}@${this.phone.domain}>;tag=${this.fromTag}`,
+        },
+        { name: 'To', value: `<${this.uri}>` },
+        { name: 'Call-ID', value: this.callId },
+        { name: 'CSeq', value: `${this.seq} CANCEL` },
+      ]),
+    );
+  }
+
+  /** Sends an in-dialog request and returns its CSeq number. */
+  send(method: string, body?: Buffer): number {
+    const seq = ++this.seq;
+    this.phone.send(this.dialogRequest(method, seq, body));
+    return seq;
+  }
+
+  /** Sends the ACK of an in-dialog INVITE with CSeq `seq`. */
+  ackSeq(seq: number): void {
+    this.phone.send(this.dialogRequest('ACK', seq));
+  }
+}
+
+function describe(m: SipMessage): string {
+  return m.kind === 'request' ? m.method : `${m.status} ${m.cseq.method}`;
+}
