@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createMediaAnchor, startGateway as startSipGateway, type Gateway } from '../../src/gateway/index.js';
+import {
+  createMediaAnchor,
+  startGateway as startSipGateway,
+  type Gateway,
+  type MediaAnchor,
+} from '../../src/gateway/index.js';
 import { createNgClient, type NgClient } from '../../src/media/index.js';
 import { computeHa1, type DigestAlgorithm, type TimerSettings } from '../../src/sip/index.js';
 import {
@@ -19,6 +24,7 @@ export interface GatewayHarness {
   db: Database;
   tenantId: string;
   gateway: Gateway;
+  media: MediaAnchor;
   draining: { value: boolean };
   warnings: { detail: Record<string, unknown>; message: string }[];
   close(): Promise<void>;
@@ -68,15 +74,14 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
   const clients: NgClient[] = (options.relays ?? []).map((r) =>
     createNgClient({ ...r, timeoutMs: 500, retries: 1 }),
   );
+  const media = createMediaAnchor({ relays: clients.map((client, i) => ({ name: `relay-${i}`, client })) });
   const gateway = await startSipGateway({
     host: '127.0.0.1',
     port: 0,
     users: createSipUserRepository(db),
     tenants: createTenantRepository(db),
     state,
-    media: createMediaAnchor({
-      relays: clients.map((client, i) => ({ name: `relay-${i}`, client })),
-    }),
+    media,
     registrar: {
       minExpires: 60,
       maxExpires: 3600,
@@ -102,6 +107,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     db,
     tenantId: tenant.id,
     gateway,
+    media,
     draining,
     warnings,
     async close() {

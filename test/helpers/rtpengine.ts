@@ -1,0 +1,83 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { createNgClient, NgTimeoutError } from '../../src/media/index.js';
+
+/** The rtpengine binary (Debian rtpengine-daemon), or VOXGATE_RTPENGINE; undefined when absent. */
+export function findRtpengine(): string | undefined {
+  const fromEnv = process.env.VOXGATE_RTPENGINE;
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
+  const candidates = fromEnv ? [fromEnv] : dirs.map((dir) => join(dir, 'rtpengine'));
+  return candidates.find((path) => existsSync(path));
+}
+
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address() as AddressInfo;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+export interface RtpengineProcess {
+  readonly ngPort: number;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a userspace RTPengine (`--table=-1`) on loopback and waits until it answers an ng ping. */
+export async function startRtpengine(binary: string): Promise<RtpengineProcess> {
+  const ngPort = await freeUdpPort();
+  const portMin = 20000 + 2 * Math.floor(Math.random() * 4000);
+  const child: ChildProcess = spawn(
+    binary,
+    [
+      '--config-file=none',
+      '--table=-1',
+      '--interface=127.0.0.1',
+      `--listen-ng=127.0.0.1:${ngPort}`,
+      '--foreground',
+      '--log-stderr',
+      '--delete-delay=0',
+      `--port-min=${portMin}`,
+      `--port-max=${portMin + 199}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  let exited = false;
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+  child.on('exit', () => (exited = true));
+  child.on('error', () => (exited = true));
+  const probe = createNgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 100, retries: 0 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (exited) throw new Error(`rtpengine exited during startup: ${stderr}`);
+      try {
+        await probe.ping();
+        break;
+      } catch (err) {
+        if (!(err instanceof NgTimeoutError) || attempt >= 100) {
+          throw new Error(`rtpengine did not answer ping: ${String(err)}\n${stderr}`);
+        }
+      }
+    }
+  } finally {
+    await probe.close();
+  }
+  return {
+    ngPort,
+    stderr: () => stderr,
+    async stop() {
+      if (exited) return;
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+      force.unref();
+      await gone;
+      clearTimeout(force);
+    },
+  };
+}
