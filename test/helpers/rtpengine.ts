@@ -60,7 +60,7 @@ export async function startRtpengine(binary: string): Promise<RtpengineProcess> 
         break;
       } catch (err) {
         if (!(err instanceof NgTimeoutError) || attempt >= 100) {
-          throw new Error(`rtpengine did not answer ping: ${String(err)}\n${stderr}`);
+          throw new Error(`rtpengine did not answer ping: ${String(err)}\n${stderr}`, { cause: err });
         }
       }
     }
