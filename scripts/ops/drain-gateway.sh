@@ -3,8 +3,8 @@
 # it reports no active call on /metrics, then deletes the pod (its replacement starts on another node).
 #   scripts/ops/drain-gateway.sh <node> [namespace]          namespace defaults to voxgate
 # VOXGATE_ACTIVE_CALLS_METRIC names the gauge (default voxgate_calls_active); VOXGATE_DRAIN_TIMEOUT (s,
-# default 3600) bounds the wait. voxgate does not export an active-calls gauge until the B2BUA lands: until
-# then the script stops with an error rather than delete a pod it cannot prove idle.
+# default 3600) bounds the wait. A pod that exports no such gauge stops the script with an error rather than
+# be deleted without proof that it is idle.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=scripts/ops/lib.sh

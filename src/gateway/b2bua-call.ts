@@ -17,8 +17,18 @@ import {
   type SipResponse,
 } from '../sip/index.js';
 import type { CallDirection, CallDisposition, CallEvent, HangupParty } from '../store/index.js';
+import { channel } from 'node:diagnostics_channel';
 import type { MediaSession, MediaTotals } from './media-anchor.js';
 import type { LegTarget, SipOutbound } from './sip-outbound.js';
+
+/** Tracing hook: the first ringing (18x) of a call, with the post-dial delay (`CallProgressEvent`). */
+export const callProgressChannel = channel('voxgate:gateway:call-progress');
+
+export interface CallProgressEvent {
+  callId: string;
+  /** From the caller's INVITE to the first 18x relayed to it. */
+  postDialDelayMs: number;
+}
 
 /** A place the call is offered: a registered contact of a user, or a trunk. */
 export interface ForkTarget {
@@ -253,6 +263,12 @@ export class B2buaCall {
         }
       }
       if (this.state !== 'routing' && this.state !== 'early') return;
+      if (this.state === 'routing' && callProgressChannel.hasSubscribers) {
+        callProgressChannel.publish({
+          callId: this.callId,
+          postDialDelayMs: Date.now() - this.startedAt,
+        } satisfies CallProgressEvent);
+      }
       this.state = 'early';
       this.inviteTx.respond(status, response.reason, this.responseHeaders(response, body), body);
       return;

@@ -13,7 +13,13 @@ export {
   type Reply,
   type RequestSource,
 } from './registrar.js';
-export { createSipAuthenticator, type AuthPolicy, type SipAuthenticator } from './sip-authenticator.js';
+export {
+  createSipAuthenticator,
+  sipAuthChannel,
+  type AuthPolicy,
+  type SipAuthEvent,
+  type SipAuthenticator,
+} from './sip-authenticator.js';
 export { createSipOutbound, type LegTarget, type SipOutbound } from './sip-outbound.js';
 export {
   createMediaAnchor,
@@ -24,7 +30,15 @@ export {
   type MediaSession,
   type MediaTotals,
 } from './media-anchor.js';
-export { B2buaCall, bestFinal, dispositionOf, type CallSettings, type ForkTarget } from './b2bua-call.js';
+export {
+  B2buaCall,
+  bestFinal,
+  callProgressChannel,
+  dispositionOf,
+  type CallProgressEvent,
+  type CallSettings,
+  type ForkTarget,
+} from './b2bua-call.js';
 export {
   createB2bua,
   callEventChannel,

@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import {
   createDigestServer,
   headerValues,
@@ -8,6 +9,15 @@ import {
 } from '../sip/index.js';
 import type { SipCredentials, SipUserRepository } from '../store/index.js';
 import type { Counters } from '../store/shared-state/index.js';
+
+/** Tracing hook: every authentication decision (`SipAuthEvent`). */
+export const sipAuthChannel = channel('voxgate:gateway:sip-auth');
+
+export interface SipAuthEvent {
+  as: Challenger;
+  /** ok; challenged (no or stale credentials); failed (wrong credentials, counted for the ban); banned. */
+  outcome: 'ok' | 'challenged' | 'failed' | 'banned';
+}
 
 export type Reply = (status: number, reason: string, headers?: ExtraHeaders) => void;
 
@@ -61,7 +71,11 @@ export function createSipAuthenticator(deps: {
   return {
     async authenticate(request, reply, sourceAddress, domain, as) {
       const banKey = `sip-auth-fail:${sourceAddress}`;
+      const report = (outcome: SipAuthEvent['outcome']) => {
+        if (sipAuthChannel.hasSubscribers) sipAuthChannel.publish({ as, outcome } satisfies SipAuthEvent);
+      };
       if ((await deps.counters.get(banKey)) >= policy.banThreshold) {
+        report('banned');
         reply(403, 'Forbidden', { Warning: '399 voxgate "Too many failed authentications; try later"' });
         return undefined;
       }
@@ -80,14 +94,15 @@ export function createSipAuthenticator(deps: {
           ? reply(401, 'Unauthorized', { 'WWW-Authenticate': digest.challenges(stale) })
           : reply(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': digest.challenges(stale) });
       if (!verdict.ok) {
-        if (verdict.reason === 'bad-credentials' || verdict.reason === 'malformed') {
-          await deps.counters.incr(banKey, 1, policy.banSeconds);
-        }
+        const failed = verdict.reason === 'bad-credentials' || verdict.reason === 'malformed';
+        if (failed) await deps.counters.incr(banKey, 1, policy.banSeconds);
+        report(failed ? 'failed' : 'challenged');
         challenge(verdict.stale);
         return undefined;
       }
       const creds = await deps.users.findCredentials(domain, verdict.username);
       if (!creds) challenge(false);
+      report(creds ? 'ok' : 'challenged');
       return creds;
     },
   };

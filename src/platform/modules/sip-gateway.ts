@@ -6,6 +6,7 @@ import { createNgClient } from '../../media/index.js';
 import { createSipUserRepository, createTenantRepository } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
+import { collectCallMetrics } from '../call-metrics.js';
 import { collectSipMetrics } from '../sip-metrics.js';
 
 /**
@@ -36,7 +37,8 @@ export const sipGatewayModule: ModuleDefinition = {
       onRelayDown: (relay, err) => ctx.logger.warn({ relay, err }, 'media relay out of rotation'),
     });
     let gateway: Gateway | undefined;
-    const stopMetrics = collectSipMetrics(ctx.metrics);
+    const stopSipMetrics = collectSipMetrics(ctx.metrics);
+    const stopCallMetrics = collectCallMetrics(ctx.metrics);
     return {
       async start() {
         gateway = await startGateway({
@@ -82,7 +84,8 @@ export const sipGatewayModule: ModuleDefinition = {
         await gateway?.b2bua.drain(deadline);
       },
       async stop() {
-        stopMetrics();
+        stopSipMetrics();
+        stopCallMetrics();
         await gateway?.close();
         await Promise.all(relays.map((r) => r.client.close()));
       },
