@@ -1,0 +1,144 @@
+// End-to-end calls through the gateway with SIPp (Debian sip-tester) as both phones: SIPp registers the callee,
+// a SIPp UAS answers (echoing RTP), a SIPp UAC calls and plays G.711 from /usr/share/sip-tester/g711a.pcap.
+// Run without anchoring, and with media anchored on a real RTPengine.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
+import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { findRtpengine, startRtpengine, type RtpengineProcess } from '../helpers/rtpengine.js';
+import { runSipp, sippInstalled, sippPort, sippRegisterArgs, startSipp } from '../helpers/sipp.js';
+
+const FAST = { t1: 100, t2: 800, t4: 1000 };
+
+async function endedEvent(gw: GatewayHarness, group: string): Promise<CallEvent> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, group, 'c', {
+      count: 100,
+      blockMs: 200,
+    })) {
+      const event = decodeCallEvent(e.fields);
+      if (event.type === 'ended') return event;
+    }
+  }
+  throw new Error('no ended call event');
+}
+
+/** Registers bob through SIPp on a port, then runs `callee` there and the caller scenario against the gateway. */
+async function scenario(
+  gw: GatewayHarness,
+  callee: string,
+  caller: string,
+): Promise<{ callee: { code: number | null; logs: string }; caller: { code: number | null; logs: string } }> {
+  const bobPort = sippPort();
+  const reg = await runSipp(
+    'register-digest.xml',
+    `127.0.0.1:${gw.port}`,
+    sippRegisterArgs('bob', HARNESS_USERS.bob, bobPort),
+  );
+  assert.equal(reg.code, 0, `bob did not register\n${reg.logs}`);
+  const uas = startSipp(callee, `127.0.0.1:${gw.port}`, [
+    '-p',
+    String(bobPort),
+    '-m',
+    '1',
+    '-mi',
+    '127.0.0.1',
+    '-mp',
+    String(sippPort() & ~1),
+    '-rtp_echo',
+    '-timeout',
+    '30s',
+    '-timeout_error',
+  ]);
+  // SIPp needs a moment to bind before the gateway forwards the INVITE to it.
+  await new Promise((r) => setTimeout(r, 300));
+  const uac = await runSipp(caller, `127.0.0.1:${gw.port}`, [
+    '-p',
+    String(sippPort()),
+    '-m',
+    '1',
+    '-s',
+    'bob',
+    '-au',
+    'alice',
+    '-ap',
+    HARNESS_USERS.alice,
+    '-key',
+    'domain',
+    'acme.example',
+    '-key',
+    'caller',
+    'alice',
+    '-mi',
+    '127.0.0.1',
+    '-mp',
+    String(sippPort() & ~1),
+    '-timeout',
+    '30s',
+    '-timeout_error',
+  ]);
+  const to = setTimeout(() => uas.kill(), 10_000);
+  const code = await uas.exited;
+  clearTimeout(to);
+  await gw.state.registrations.removeAll('sip:bob@acme.example');
+  return { callee: { code, logs: uas.logs() }, caller: uac };
+}
+
+const sipp = sippInstalled();
+const rtpengine = findRtpengine();
+
+for (const anchoring of ['none', 'rtpengine'] as const) {
+  const skip = !sipp
+    ? 'sipp not installed'
+    : anchoring === 'rtpengine' && !rtpengine && !process.env.CI
+      ? 'rtpengine not installed'
+      : false;
+  describe(`calls between SIPp phones through the gateway, media anchoring: ${anchoring}`, { skip }, () => {
+    let gw: GatewayHarness;
+    let engine: RtpengineProcess | undefined;
+    before(async () => {
+      if (anchoring === 'rtpengine') {
+        assert.ok(rtpengine, 'rtpengine not found on PATH: apt-get install -y rtpengine-daemon');
+        engine = await startRtpengine(rtpengine);
+      }
+      gw = await startGateway({
+        digestAlgorithms: ['MD5', 'SHA-256'],
+        timers: FAST,
+        relays: engine ? [{ host: '127.0.0.1', port: engine.ngPort }] : [],
+      });
+    });
+    after(async () => {
+      await gw?.close();
+      await engine?.stop();
+    });
+
+    test('answered call with RTP, hold and resume by re-INVITE, BYE from the caller', async () => {
+      const run = await scenario(gw, 'uas-answer.xml', 'uac-call.xml');
+      assert.equal(run.caller.code, 0, `caller failed\n${run.caller.logs}`);
+      assert.equal(run.callee.code, 0, `callee failed\n${run.callee.logs}`);
+      const ended = await endedEvent(gw, `events-${anchoring}`);
+      assert.equal(ended.disposition, 'answered');
+      assert.equal(ended.hangupBy, 'caller');
+      if (anchoring === 'rtpengine') {
+        // The caller played the pcap to the relay; the callee echoed it back through the relay.
+        assert.ok((ended.media?.callerToCallee?.packets ?? 0) > 20, JSON.stringify(ended.media));
+        assert.ok((ended.media?.calleeToCaller?.packets ?? 0) > 20, JSON.stringify(ended.media));
+      }
+    });
+
+    test('busy callee: 486 reaches the caller', async () => {
+      const run = await scenario(gw, 'uas-busy.xml', 'uac-call.xml');
+      assert.equal(run.caller.code, 0, `caller failed\n${run.caller.logs}`);
+      assert.equal(run.callee.code, 0, `callee failed\n${run.callee.logs}`);
+      assert.equal((await endedEvent(gw, `events-${anchoring}`)).disposition, 'busy');
+    });
+
+    test('the caller cancels while the callee rings', async () => {
+      const run = await scenario(gw, 'uas-ring-cancel.xml', 'uac-cancel.xml');
+      assert.equal(run.caller.code, 0, `caller failed\n${run.caller.logs}`);
+      assert.equal(run.callee.code, 0, `callee failed\n${run.callee.logs}`);
+      assert.equal((await endedEvent(gw, `events-${anchoring}`)).disposition, 'cancelled');
+    });
+  });
+}
