@@ -47,6 +47,8 @@ export interface CallSettings {
   readonly ringTimeoutMs: number;
   /** An answered call is ended on both legs after this long. */
   readonly maxDurationMs: number;
+  /** An answered, anchored call whose relay saw no new packet for this long is ended; 0 = never. */
+  readonly mediaTimeoutMs: number;
 }
 
 export interface CallHooks {
@@ -337,6 +339,36 @@ export class B2buaCall {
     this.retransmit2xxUntilAck(response.status, response.reason, headers, body);
     this.emit('answered');
     this.after(this.settings.maxDurationMs, () => this.hangup('system', 'maximum call duration reached'));
+    if (this.media && this.settings.mediaTimeoutMs > 0) this.watchMedia(this.media);
+  }
+
+  /**
+   * Dead calls (a phone lost its network, a NAT binding expired) hold ports and licences until someone
+   * notices: the relay's packet counters are polled, and a call whose counters did not move for the media
+   * timeout is ended on both legs. Polling works the same against voxgate's relay and RTPengine.
+   */
+  private watchMedia(media: MediaSession): void {
+    const timeout = this.settings.mediaTimeoutMs;
+    const every = Math.max(100, Math.floor(timeout / 3));
+    let last = -1;
+    let quietSince = Date.now();
+    const poll = async () => {
+      if (this.state !== 'answered') return;
+      const stats = await media.query();
+      if (this.hasEnded()) return;
+      const seen = stats
+        ? (stats.totals.callerToCallee?.packets ?? 0) + (stats.totals.calleeToCaller?.packets ?? 0)
+        : last;
+      if (seen !== last) {
+        last = seen;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= timeout) {
+        this.hangup('system', 'media timeout');
+        return;
+      }
+      this.after(every, () => void poll());
+    };
+    this.after(every, () => void poll());
   }
 
   /**

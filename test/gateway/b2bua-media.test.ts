@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import type { SipRequest } from '../../src/sip/index.js';
+import { header, type SipRequest } from '../../src/sip/index.js';
 import { CALL_EVENTS_STREAM, decodeCallEvent } from '../../src/store/index.js';
 import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { findRtpengine, startRtpengine, type RtpengineProcess } from '../helpers/rtpengine.js';
@@ -59,7 +59,11 @@ describe(
     before(async () => {
       assert.ok(binary, 'rtpengine not found on PATH: apt-get install -y rtpengine-daemon');
       engine = await startRtpengine(binary);
-      gw = await startGateway({ timers: FAST, relays: [{ host: '127.0.0.1', port: engine.ngPort }] });
+      gw = await startGateway({
+        timers: FAST,
+        relays: [{ host: '127.0.0.1', port: engine.ngPort }],
+        mediaTimeoutMs: 1500,
+      });
     });
     after(async () => {
       await gw?.close();
@@ -126,6 +130,26 @@ describe(
         bob.close();
         aliceRtp.socket.close();
         bobRtp.socket.close();
+      }
+    });
+
+    test('no RTP for the media timeout: the call is ended on both legs', async () => {
+      const alice = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
+      const bob = await SipPhone.open('bob', HARNESS_USERS.bob, gw.port);
+      try {
+        await alice.register();
+        await bob.register();
+        const call = await alice.invite('bob');
+        const invite = (await bob.request('INVITE')) as SipRequest;
+        bob.reply(invite, 200, 'OK', 'bm2', {}, sdp(40100, 9));
+        await call.final();
+        call.ack();
+        const [toAlice, toBob] = await Promise.all([alice.request('BYE', 6000), bob.request('BYE', 6000)]);
+        assert.match(header(toAlice, 'Reason') ?? '', /media timeout/);
+        assert.equal(toBob.callId, invite.callId);
+      } finally {
+        alice.close();
+        bob.close();
       }
     });
 

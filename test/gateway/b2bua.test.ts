@@ -287,3 +287,54 @@ describe('B2BUA (RFC 3261 §12-§16 across two legs) over real UDP, without medi
     await alice.response(second.callId, 487, 'INVITE');
   });
 });
+
+describe('B2BUA timers that end calls on both legs', () => {
+  let gw: GatewayHarness;
+  before(async () => {
+    // 64*T1 = 1.28 s without ACK comes before the 2.5 s maximum duration.
+    gw = await startGateway({ timers: { t1: 20, t2: 160, t4: 500 }, maxDurationMs: 2500 });
+  });
+  after(() => gw.close());
+
+  const answered = async () => {
+    const alice = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
+    const bob = await SipPhone.open('bob', HARNESS_USERS.bob, gw.port);
+    await alice.register();
+    await bob.register();
+    const call = await alice.invite('bob');
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(invite, 200, 'OK', 'tm', {}, sdp(42020));
+    await call.final();
+    return { alice, bob, call, invite };
+  };
+
+  test('a call past the maximum duration gets a BYE on each leg', async () => {
+    const { alice, bob, call } = await answered();
+    try {
+      call.ack();
+      await bob.request('ACK');
+      const [toAlice, toBob] = await Promise.all([alice.request('BYE', 5000), bob.request('BYE', 5000)]);
+      assert.equal(toAlice.callId, call.callId);
+      assert.match(header(toBob, 'Reason') ?? '', /maximum call duration/);
+      const [, , ended] = await events(gw, call.callId, 3);
+      assert.equal(ended?.hangupBy, 'system');
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+
+  test('§13.3.1.4: a 2xx never acknowledged is retransmitted, then the call is ended with BYE', async () => {
+    const { alice, bob, call } = await answered();
+    try {
+      // No ACK from alice: the gateway retransmits its 200 (T1, 2T1 …) for 64*T1, then hangs up both legs.
+      await alice.response(call.callId, 200, 'INVITE', 2000);
+      const [toAlice, toBob] = await Promise.all([alice.request('BYE', 6000), bob.request('BYE', 6000)]);
+      assert.match(header(toAlice, 'Reason') ?? '', /no ACK/);
+      assert.equal(toBob.method, 'BYE');
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+});

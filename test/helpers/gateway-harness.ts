@@ -38,6 +38,7 @@ export interface HarnessOptions {
   timers?: TimerSettings;
   ringTimeoutMs?: number;
   maxDurationMs?: number;
+  mediaTimeoutMs?: number;
   tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
 }
 
@@ -94,6 +95,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     calls: {
       ringTimeoutMs: options.ringTimeoutMs ?? 30_000,
       maxDurationMs: options.maxDurationMs ?? 3_600_000,
+      mediaTimeoutMs: options.mediaTimeoutMs ?? 0,
     },
     ...(options.timers ? { timers: options.timers } : {}),
     gatewayId: 'test-gateway',

@@ -164,6 +164,12 @@ export const variables = {
     description: 'an answered call is ended on both legs after this long',
     default: '14400',
   }),
+  VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: spec({
+    schema: z.coerce.number().int().min(0).max(3600),
+    expects: 'an integer number of seconds from 0 (off) to 3600',
+    description: 'an anchored call with no RTP through the relay for this long is ended; 0 = never',
+    default: '60',
+  }),
   VOXGATE_GATEWAY_MEDIA_RELAYS: spec({
     schema: z
       .string()

@@ -59,7 +59,11 @@ export const sipGatewayModule: ModuleDefinition = {
             nonceSecret: sip.nonceSecret ? Buffer.from(sip.nonceSecret) : randomBytes(32),
             digestAlgorithms: sip.digestAlgorithms,
           },
-          calls: { ringTimeoutMs: calls.ringTimeoutMs, maxDurationMs: calls.maxDurationMs },
+          calls: {
+            ringTimeoutMs: calls.ringTimeoutMs,
+            maxDurationMs: calls.maxDurationMs,
+            mediaTimeoutMs: calls.mediaTimeoutMs,
+          },
           gatewayId: `${hostname()}:${process.pid}`,
           isDraining: ctx.isDraining,
           warn: (detail, message) => ctx.logger.warn(detail, message),
