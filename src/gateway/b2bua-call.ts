@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import {
+  answerChallenge,
   buildDialogRequest,
   buildRequest,
   createUacDialog,
   createUasDialog,
   header,
+  headerValues,
   maxForwardsOf,
   newTag,
   receiveDialogRequest,
@@ -37,6 +39,21 @@ export interface ForkTarget {
   readonly target: LegTarget;
   /** The To of the outgoing INVITE (name-addr, no tag); default: the caller's To. */
   readonly to?: string;
+  /** The From of the outgoing INVITE (name-addr, no tag); default: the caller's From. */
+  readonly from?: string;
+  /** Credentials for a 401/407 from this target (a carrier trunk), §22.2. */
+  readonly credentials?: { readonly username: string; readonly password: string };
+}
+
+/**
+ * How the targets are tried: all at once (a user's registered contacts, §16.6 parallel forking), or one after
+ * the other (a route's trunks, failing over on a timeout, 408 or 5xx).
+ */
+export type ForkMode = 'parallel' | 'sequential';
+
+/** Final responses after which the next trunk of a route is tried. */
+export function failsOver(status: number): boolean {
+  return status === 408 || (status >= 500 && status < 600);
 }
 
 export interface CallSettings {
@@ -78,6 +95,8 @@ interface Fork {
   provisional: boolean;
   final?: { status: number; reason: string; headers: ExtraHeaders };
   cancelled: boolean;
+  /** This INVITE already carries credentials: a second challenge is final. */
+  authenticated?: boolean;
   dialog?: Dialog;
   /** The ACK sent for this fork's 2xx, resent when the 2xx is retransmitted (§13.2.2.4). */
   ack?: Buffer;
@@ -161,6 +180,9 @@ export class B2buaCall {
   state: 'routing' | 'early' | 'answered' | 'ended' = 'routing';
 
   private readonly forks: Fork[] = [];
+  /** Targets not tried yet (sequential mode), and the SDP they are offered. */
+  private untried: ForkTarget[] = [];
+  private offer: Buffer = Buffer.alloc(0);
   private winner: Fork | undefined;
   private callerDialog: Dialog | undefined;
   private readonly calleeTag = newTag();
@@ -199,7 +221,7 @@ export class B2buaCall {
   }
 
   /** Anchors the offer and sends the INVITE to every fork. */
-  async start(targets: readonly ForkTarget[]): Promise<void> {
+  async start(targets: readonly ForkTarget[], mode: ForkMode = 'parallel'): Promise<void> {
     this.emit('started');
     let body = this.invite.body;
     if (body.length > 0 && this.media) {
@@ -216,26 +238,51 @@ export class B2buaCall {
     }
     if (this.state === 'ended') return; // cancelled while the relay answered
     this.after(this.settings.ringTimeoutMs, () => this.ringTimeout());
-    for (const spec of targets) this.sendInvite(spec, body);
+    this.offer = body;
+    if (mode === 'parallel') {
+      for (const spec of targets) this.sendInvite(spec);
+      return;
+    }
+    const [first, ...rest] = targets;
+    this.untried = rest;
+    if (first) this.sendInvite(first);
   }
 
-  private sendInvite(spec: ForkTarget, body: Buffer): void {
-    const callId = randomBytes(12).toString('hex');
-    const fork: Fork = { spec, callId, provisional: false, cancelled: false };
+  /**
+   * Sends the INVITE of a fork. A retry with credentials (§22.2: "the client SHOULD re-originate the request
+   * with the same Call-ID, To, From" and a higher CSeq) reuses the fork's Call-ID.
+   */
+  private sendInvite(
+    spec: ForkTarget,
+    retry?: { callId: string; cseq: number; authorization: SipHeader },
+  ): void {
+    const body = this.offer;
+    const callId = retry?.callId ?? randomBytes(12).toString('hex');
+    const fork: Fork = {
+      spec,
+      callId,
+      provisional: false,
+      cancelled: false,
+      authenticated: retry !== undefined,
+    };
     this.forks.push(fork);
     const maxForwards = maxForwardsOf(this.invite) ?? 70;
     const headers: SipHeader[] = [
       { name: 'Via', value: this.outbound.via(spec.target.transport) },
       { name: 'Max-Forwards', value: String(Math.max(0, maxForwards - 1)) },
-      { name: 'From', value: `${withoutTag(header(this.invite, 'From') ?? '')};tag=${this.calleeTag}` },
+      {
+        name: 'From',
+        value: `${spec.from ?? withoutTag(header(this.invite, 'From') ?? '')};tag=${this.calleeTag}`,
+      },
       { name: 'To', value: spec.to ?? withoutTag(header(this.invite, 'To') ?? '') },
       { name: 'Call-ID', value: callId },
-      { name: 'CSeq', value: '1 INVITE' },
+      { name: 'CSeq', value: `${retry?.cseq ?? 1} INVITE` },
       { name: 'Contact', value: this.outbound.contact(spec.target.transport) },
+      ...(retry ? [retry.authorization] : []),
       ...copied(this.invite, REQUEST_PASSTHROUGH),
       ...(body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
     ];
-    this.hooks.registerLeg(callId);
+    if (!retry) this.hooks.registerLeg(callId);
     fork.tx = this.outbound.request(buildRequest('INVITE', spec.uri, headers, body), spec.target, {
       response: (response) => void this.onForkResponse(fork, response),
       timeout: () => this.onForkFinal(fork, { status: 408, reason: 'Request Timeout', headers: {} }),
@@ -279,11 +326,35 @@ export class B2buaCall {
       await this.onFork2xx(fork, response);
       return;
     }
+    if ((status === 401 || status === 407) && this.retryWithCredentials(fork, response)) return;
     this.onForkFinal(fork, {
       status,
       reason: response.reason,
       headers: asExtra(copied(response, RESPONSE_PASSTHROUGH)),
     });
+  }
+
+  /** §22.2/§22.3: a carrier's challenge is answered with the trunk's credentials, once. */
+  private retryWithCredentials(fork: Fork, response: SipResponse): boolean {
+    const credentials = fork.spec.credentials;
+    if (!credentials || fork.authenticated || !fork.request || fork.cancelled || this.state === 'ended')
+      return false;
+    const proxy = response.status === 407;
+    const answer = answerChallenge({
+      challenges: headerValues(response, proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate'),
+      method: 'INVITE',
+      uri: fork.spec.uri,
+      username: credentials.username,
+      password: credentials.password,
+    });
+    if (!answer) return false;
+    fork.final = { status: response.status, reason: response.reason, headers: {} };
+    this.sendInvite(fork.spec, {
+      callId: fork.callId,
+      cseq: fork.request.cseq.seq + 1,
+      authorization: { name: proxy ? 'Proxy-Authorization' : 'Authorization', value: answer.authorization },
+    });
+    return true;
   }
 
   private async onFork2xx(fork: Fork, response: SipResponse): Promise<void> {
@@ -402,6 +473,11 @@ export class B2buaCall {
   private onForkFinal(fork: Fork, final: { status: number; reason: string; headers: ExtraHeaders }): void {
     fork.final ??= final;
     if (this.state === 'answered' || this.state === 'ended') return;
+    const next = failsOver(final.status) && !this.cancelled ? this.untried.shift() : undefined;
+    if (next) {
+      this.sendInvite(next);
+      return;
+    }
     if (this.forks.some((f) => !f.final)) return;
     const best = bestFinal(this.forks.map((f) => f.final!));
     this.failSetup(best.status, best.reason, best.headers);

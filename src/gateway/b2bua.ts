@@ -1,20 +1,35 @@
 import { channel } from 'node:diagnostics_channel';
-import type {
-  InboundContext,
-  ServerTransaction,
-  SipRequest,
-  SipResponse,
-  TransportName,
+import {
+  uriOf,
+  type InboundContext,
+  type ServerTransaction,
+  type SipRequest,
+  type SipResponse,
+  type TransportName,
 } from '../sip/index.js';
 import {
   CALL_EVENTS_STREAM,
   encodeCallEvent,
   type CallEvent,
   type SipUserRepository,
+  type Tenant,
   type TenantRepository,
 } from '../store/index.js';
-import type { SharedState } from '../store/shared-state/index.js';
-import { B2buaCall, type CallSettings, type ForkTarget } from './b2bua-call.js';
+import type { Binding, SharedState } from '../store/shared-state/index.js';
+import {
+  B2buaCall,
+  type CallIdentity,
+  type CallSettings,
+  type ForkMode,
+  type ForkTarget,
+} from './b2bua-call.js';
+import {
+  asE164,
+  normalizeNumber,
+  selectRoute,
+  type GatewayTrunk,
+  type RoutingDirectory,
+} from './call-routing.js';
 import type { MediaAnchor } from './media-anchor.js';
 import { addressOfRecord } from './registrar.js';
 import type { SipAuthenticator } from './sip-authenticator.js';
@@ -54,10 +69,162 @@ export interface B2buaDeps {
   state: Pick<SharedState, 'registrations' | 'calls' | 'counters' | 'events'>;
   outbound: SipOutbound;
   media: MediaAnchor;
+  /** Trunks, numbers and routes; without it only user-to-user calls are routed. */
+  routing?: RoutingDirectory;
+  /** Whether a trunk is in routing (its OPTIONS health check passes); default: always. */
+  trunkUp?: (trunkId: string) => boolean;
   settings: CallSettings;
   /** This instance's name, recorded in live calls and events. */
   gatewayId: string;
   warn(detail: Record<string, unknown>, message: string): void;
+}
+
+function refuse(
+  tx: ServerTransaction,
+  status: number,
+  reasonPhrase: string,
+  reason: CallRefusedEvent['reason'],
+  warning?: string,
+): void {
+  if (callRefusedChannel.hasSubscribers)
+    callRefusedChannel.publish({ status, reason } satisfies CallRefusedEvent);
+  tx.respond(status, reasonPhrase, {
+    ...(warning ? { Warning: `399 voxgate "${warning}"` } : {}),
+    ...(status === 503 ? { 'Retry-After': '1' } : {}),
+  });
+}
+
+interface CallPlan {
+  tenant: Tenant;
+  identity: Omit<CallIdentity, 'tenantId' | 'gateway'>;
+  forks: ForkTarget[];
+  mode: ForkMode;
+}
+
+/** A user's registered contacts as fork targets, through the flow each registered on (RFC 5626). */
+function contactsOf(bindings: readonly Binding[], aor: string): ForkTarget[] {
+  return bindings.map((b) => ({
+    uri: b.contact,
+    to: `<${aor}>`,
+    target: {
+      transport: (b.transport === 'ws' || b.transport === 'wss' ? 'tcp' : b.transport) as TransportName,
+      address: b.source.address,
+      port: b.source.port,
+      ...(b.flowId ? { flowId: b.flowId } : {}),
+    },
+  }));
+}
+
+/** A trunk as the target of an outbound call to `dialled`. */
+function trunkTarget(trunk: GatewayTrunk, dialled: string, from: string): ForkTarget {
+  const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
+  const scheme = trunk.transport === 'tls' ? 'sips' : 'sip';
+  return {
+    uri: `${scheme}:${dialled}@${host}:${trunk.port}${trunk.transport === 'tcp' ? ';transport=tcp' : ''}`,
+    to: `<${scheme}:${dialled}@${host}>`,
+    from,
+    target: { transport: trunk.transport, address: trunk.host, port: trunk.port },
+    ...(trunk.credentials ? { credentials: trunk.credentials } : {}),
+  };
+}
+
+/**
+ * Where an INVITE goes, or undefined when it has been answered already (challenge, 404, 480 …):
+ * - from a trunk (matched by source address): the dialled DID rings the user it is assigned to;
+ * - from an authenticated user to a user of the tenant: that user's registered contacts, in parallel;
+ * - from an authenticated user to anything else: the first matching route's trunks, one after the other.
+ */
+async function planCall(
+  deps: B2buaDeps,
+  request: SipRequest,
+  tx: ServerTransaction,
+  inbound: InboundContext,
+): Promise<CallPlan | undefined> {
+  const dialledUser = uriUser(request.uri);
+  if (!dialledUser) {
+    tx.respond(416, 'Unsupported URI Scheme');
+    return undefined;
+  }
+  const fromValue = request.headers.find((h) => h.name === 'From')?.value ?? '';
+
+  const trunk = deps.routing ? await deps.routing.trunkBySource(inbound.remote.address) : undefined;
+  if (trunk && deps.routing) {
+    const did = asE164(normalizeNumber(dialledUser));
+    const owner = await deps.routing.numberOwner(did);
+    const tenant =
+      owner?.tenantId === trunk.tenantId ? await deps.tenants.findByDomain(owner.sipDomain) : undefined;
+    if (!owner || !tenant || tenant.status !== 'active') {
+      refuse(tx, 404, 'Not Found', 'not-found', 'The number is not assigned');
+      return undefined;
+    }
+    const aor = `sip:${owner.username}@${tenant.sipDomain}`;
+    const bindings = await deps.state.registrations.list(aor);
+    if (bindings.length === 0) {
+      refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The user is not registered');
+      return undefined;
+    }
+    return {
+      tenant,
+      identity: { direction: 'inbound', from: uriOf(fromValue), to: did, trunkId: trunk.id },
+      forks: contactsOf(bindings, aor),
+      mode: 'parallel',
+    };
+  }
+
+  const fromAor = addressOfRecord(fromValue);
+  if (!fromAor) {
+    tx.respond(400, 'Bad Request', { Warning: '399 voxgate "From must be a sip: or sips: URI"' });
+    return undefined;
+  }
+  const domain = fromAor.slice(fromAor.indexOf('@') + 1);
+  // §22.3: a B2BUA acting for its users challenges the caller with 407; the realm is the tenant's domain.
+  const caller = await deps.auth.authenticate(
+    request,
+    tx.respond.bind(tx),
+    inbound.remote.address,
+    domain,
+    'proxy',
+  );
+  if (!caller) return undefined;
+  const tenant = await deps.tenants.findByDomain(domain);
+  if (!tenant || tenant.status !== 'active') {
+    tx.respond(403, 'Forbidden', { Warning: '399 voxgate "Tenant suspended"' });
+    return undefined;
+  }
+
+  const calleeAor = `sip:${dialledUser}@${tenant.sipDomain}`;
+  const callee = await deps.users.findCredentials(tenant.sipDomain, dialledUser);
+  if (callee?.enabled) {
+    const bindings = await deps.state.registrations.list(calleeAor);
+    if (bindings.length === 0) {
+      refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The user is not registered');
+      return undefined;
+    }
+    return {
+      tenant,
+      identity: { direction: 'internal', from: fromAor, to: calleeAor },
+      forks: contactsOf(bindings, calleeAor),
+      mode: 'parallel',
+    };
+  }
+
+  const number = normalizeNumber(dialledUser);
+  const selected = deps.routing ? selectRoute(await deps.routing.routes(tenant.id), number) : undefined;
+  const trunks = selected?.route.trunks.filter((t) => deps.trunkUp?.(t.id) ?? true) ?? [];
+  if (!selected || trunks.length === 0) {
+    refuse(tx, 404, 'Not Found', 'not-found', selected ? 'No trunk of the route is up' : undefined);
+    return undefined;
+  }
+  // The caller's identity towards the carrier: its user part (the caller id) at our address.
+  const display = /^\s*("[^"]*"|[^<]*?)\s*</.exec(fromValue)?.[1]?.trim();
+  const { host } = deps.outbound.address(trunks[0]!.transport);
+  const from = `${display ? `${display} ` : ''}<sip:${caller.username}@${host.includes(':') ? `[${host}]` : host}>`;
+  return {
+    tenant,
+    identity: { direction: 'outbound', from: fromAor, to: selected.dialled, trunkId: trunks[0]!.id },
+    forks: trunks.map((t) => trunkTarget(t, selected.dialled, from)),
+    mode: 'sequential',
+  };
 }
 
 function uriUser(uri: string): string | undefined {
@@ -107,63 +274,15 @@ export function createB2bua(deps: B2buaDeps): B2bua {
     write.catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'live call not recorded'));
   };
 
-  const refuse = (
-    tx: ServerTransaction,
-    status: number,
-    reasonPhrase: string,
-    reason: CallRefusedEvent['reason'],
-    warning?: string,
-  ) => {
-    if (callRefusedChannel.hasSubscribers)
-      callRefusedChannel.publish({ status, reason } satisfies CallRefusedEvent);
-    tx.respond(status, reasonPhrase, {
-      ...(warning ? { Warning: `399 voxgate "${warning}"` } : {}),
-      ...(status === 503 ? { 'Retry-After': '1' } : {}),
-    });
-  };
-
   return {
     get activeCalls() {
       return byCallerCallId.size;
     },
 
     async invite(request, tx, inbound) {
-      const fromAor = addressOfRecord(request.headers.find((h) => h.name === 'From')?.value ?? '');
-      if (!fromAor) {
-        tx.respond(400, 'Bad Request', { Warning: '399 voxgate "From must be a sip: or sips: URI"' });
-        return;
-      }
-      const domain = fromAor.slice(fromAor.indexOf('@') + 1);
-      // §22.3: a B2BUA acting for its users challenges the caller with 407; the realm is the tenant's domain.
-      const caller = await deps.auth.authenticate(
-        request,
-        tx.respond.bind(tx),
-        inbound.remote.address,
-        domain,
-        'proxy',
-      );
-      if (!caller) return;
-      const tenant = await deps.tenants.findByDomain(domain);
-      if (!tenant || tenant.status !== 'active') {
-        tx.respond(403, 'Forbidden', { Warning: '399 voxgate "Tenant suspended"' });
-        return;
-      }
-
-      const calleeUser = uriUser(request.uri);
-      if (!calleeUser) {
-        tx.respond(416, 'Unsupported URI Scheme');
-        return;
-      }
-      const calleeAor = `sip:${calleeUser}@${tenant.sipDomain}`;
-      const bindings = await deps.state.registrations.list(calleeAor);
-      if (bindings.length === 0) {
-        const exists = await deps.users.findCredentials(tenant.sipDomain, calleeUser);
-        if (exists?.enabled)
-          refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The user is not registered');
-        else refuse(tx, 404, 'Not Found', 'not-found');
-        return;
-      }
-
+      const plan = await planCall(deps, request, tx, inbound);
+      if (!plan) return;
+      const { tenant } = plan;
       if (tenant.maxCallsPerSecond !== null) {
         const rate = await deps.state.counters.hit(`gateway:cps:${tenant.id}`, 1);
         if (rate > tenant.maxCallsPerSecond) {
@@ -186,18 +305,6 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       }
       if (tx.state !== 'proceeding' || byCallerCallId.has(request.callId)) return; // cancelled meanwhile
 
-      // §16.6-like forking to every registered contact, through the flow each registered on (RFC 5626).
-      const to = `<${calleeAor}>`;
-      const forks: ForkTarget[] = bindings.map((b) => ({
-        uri: b.contact,
-        to,
-        target: {
-          transport: (b.transport === 'ws' || b.transport === 'wss' ? 'tcp' : b.transport) as TransportName,
-          address: b.source.address,
-          port: b.source.port,
-          ...(b.flowId ? { flowId: b.flowId } : {}),
-        },
-      }));
       const media = deps.media.open({
         callId: request.callId,
         callerTag: request.fromTag ?? '',
@@ -207,7 +314,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
         request,
         tx,
         targetOf(inbound),
-        { tenantId: tenant.id, direction: 'internal', from: fromAor, to: calleeAor, gateway: deps.gatewayId },
+        { ...plan.identity, tenantId: tenant.id, gateway: deps.gatewayId },
         deps.outbound,
         media,
         deps.settings,
@@ -225,7 +332,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       );
       byCallerCallId.set(request.callId, call);
       byInviteTx.set(tx, call);
-      await call.start(forks);
+      await call.start(plan.forks, plan.mode);
     },
 
     inDialog(request, tx) {

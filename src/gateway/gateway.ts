@@ -11,6 +11,7 @@ import type { SipUserRepository, TenantRepository } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { createB2bua, type B2bua } from './b2bua.js';
 import type { CallSettings } from './b2bua-call.js';
+import type { RoutingDirectory } from './call-routing.js';
 import type { MediaAnchor } from './media-anchor.js';
 import { createRegistrar, type RegistrarPolicy } from './registrar.js';
 import { createRequestRouter, STATELESS_METHODS } from './request-router.js';
@@ -27,6 +28,8 @@ export interface GatewayOptions {
   tenants: Pick<TenantRepository, 'findByDomain'>;
   state: Pick<SharedState, 'registrations' | 'calls' | 'counters' | 'events'>;
   media: MediaAnchor;
+  /** Trunks, numbers and routes (unset: user-to-user calls only). */
+  routing?: RoutingDirectory;
   registrar: RegistrarPolicy;
   calls: Omit<CallSettings, 't1' | 't2'>;
   timers?: TimerSettings;
@@ -101,6 +104,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     state: options.state,
     outbound,
     media: options.media,
+    ...(options.routing ? { routing: options.routing } : {}),
     settings: {
       t1: timers?.t1 ?? 500,
       t2: timers?.t2 ?? 4000,

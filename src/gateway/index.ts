@@ -35,6 +35,8 @@ export {
   bestFinal,
   callProgressChannel,
   dispositionOf,
+  failsOver,
+  type ForkMode,
   type CallProgressEvent,
   type CallSettings,
   type ForkTarget,
@@ -47,3 +49,12 @@ export {
   type CallRefusedEvent,
 } from './b2bua.js';
 export { startGateway, defaultAdvertisedHost, type Gateway, type GatewayOptions } from './gateway.js';
+export {
+  asE164,
+  normalizeNumber,
+  selectRoute,
+  type GatewayRoute,
+  type GatewayTrunk,
+  type NumberOwner,
+  type RoutingDirectory,
+} from './call-routing.js';

@@ -16,6 +16,8 @@ export type LegTarget = SendTarget & { readonly transport: TransportName };
 export interface SipOutbound {
   /** A top Via with a fresh branch (§8.1.1.7) and rport (RFC 3581). */
   via(transport: TransportName): string;
+  /** The address we advertise for a transport. */
+  address(transport: TransportName): { host: string; port: number };
   /** Our Contact URI for a transport, as a name-addr. */
   contact(transport: TransportName): string;
   request(
@@ -45,6 +47,7 @@ export function createSipOutbound(deps: {
     return `${host.includes(':') ? `[${host}]` : host}:${port}`;
   };
   return {
+    address: deps.advertised,
     via(transport) {
       return `SIP/2.0/${VIA_TRANSPORT[transport]} ${hostPort(transport)};branch=${newBranch()};rport`;
     },
