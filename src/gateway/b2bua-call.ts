@@ -41,6 +41,8 @@ export interface ForkTarget {
   readonly to?: string;
   /** The From of the outgoing INVITE (name-addr, no tag); default: the caller's From. */
   readonly from?: string;
+  /** Extra headers of the outgoing INVITE (the signed peer hop between replicas). */
+  readonly headers?: readonly SipHeader[];
   /** Credentials for a 401/407 from this target (a carrier trunk), §22.2. */
   readonly credentials?: { readonly username: string; readonly password: string };
 }
@@ -279,6 +281,7 @@ export class B2buaCall {
       { name: 'CSeq', value: `${retry?.cseq ?? 1} INVITE` },
       { name: 'Contact', value: this.outbound.contact(spec.target.transport) },
       ...(retry ? [retry.authorization] : []),
+      ...(spec.headers ?? []),
       ...copied(this.invite, REQUEST_PASSTHROUGH),
       ...(body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
     ];

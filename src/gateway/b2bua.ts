@@ -31,6 +31,7 @@ import {
   type RoutingDirectory,
 } from './call-routing.js';
 import type { MediaAnchor } from './media-anchor.js';
+import { peerHopHeader, verifyPeerHop } from './peer-hop.js';
 import { addressOfRecord } from './registrar.js';
 import type { SipAuthenticator } from './sip-authenticator.js';
 import type { LegTarget, SipOutbound } from './sip-outbound.js';
@@ -69,6 +70,10 @@ export interface B2buaDeps {
   state: Pick<SharedState, 'registrations' | 'calls' | 'counters' | 'events'>;
   outbound: SipOutbound;
   media: MediaAnchor;
+  /** This instance's advertised SIP address (host:port), as registrations record it. */
+  self?: () => string;
+  /** The secret replicas share, signing calls one replica sends through another (peer-hop.ts). */
+  peerSecret?: Buffer;
   /** Trunks, numbers and routes; without it only user-to-user calls are routed. */
   routing?: RoutingDirectory;
   /** Whether a trunk is in routing (its OPTIONS health check passes); default: always. */
@@ -95,24 +100,48 @@ function refuse(
 }
 
 interface CallPlan {
+  /** A callee leg another replica sent through this one: no limits, no anchoring, no events (the first
+   * replica has them). */
+  peerHop?: boolean;
   tenant: Tenant;
   identity: Omit<CallIdentity, 'tenantId' | 'gateway'>;
   forks: ForkTarget[];
   mode: ForkMode;
 }
 
-/** A user's registered contacts as fork targets, through the flow each registered on (RFC 5626). */
-function contactsOf(bindings: readonly Binding[], aor: string): ForkTarget[] {
-  return bindings.map((b) => ({
-    uri: b.contact,
-    to: `<${aor}>`,
-    target: {
-      transport: (b.transport === 'ws' || b.transport === 'wss' ? 'tcp' : b.transport) as TransportName,
-      address: b.source.address,
-      port: b.source.port,
-      ...(b.flowId ? { flowId: b.flowId } : {}),
-    },
-  }));
+/**
+ * A user's registered contacts as fork targets: through the flow each registered on (RFC 5626) when it came
+ * through this replica, else through the replica it came through, with a signed peer hop.
+ */
+function contactsOf(deps: B2buaDeps, bindings: readonly Binding[], aor: string): ForkTarget[] {
+  const self = deps.self?.();
+  return bindings.map((b) => {
+    const peer =
+      b.gateway && self && deps.peerSecret && b.gateway !== self ? splitHostPort(b.gateway) : undefined;
+    if (peer && deps.peerSecret) {
+      return {
+        uri: b.contact,
+        to: `<${aor}>`,
+        target: { transport: 'udp', address: peer.host, port: peer.port },
+        headers: [peerHopHeader(deps.peerSecret, aor)],
+      };
+    }
+    return {
+      uri: b.contact,
+      to: `<${aor}>`,
+      target: {
+        transport: (b.transport === 'ws' || b.transport === 'wss' ? 'tcp' : b.transport) as TransportName,
+        address: b.source.address,
+        port: b.source.port,
+        ...(b.flowId ? { flowId: b.flowId } : {}),
+      },
+    };
+  });
+}
+
+function splitHostPort(value: string): { host: string; port: number } | undefined {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value);
+  return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
 }
 
 /** A trunk as the target of an outbound call to `dialled`. */
@@ -147,6 +176,27 @@ async function planCall(
   }
   const fromValue = request.headers.find((h) => h.name === 'From')?.value ?? '';
 
+  const peerAor = deps.peerSecret ? verifyPeerHop(deps.peerSecret, request) : undefined;
+  if (peerAor) {
+    const self = deps.self?.();
+    const contact = uriOf(request.uri);
+    const bindings = (await deps.state.registrations.list(peerAor)).filter(
+      (b) => b.contact === contact && (!b.gateway || b.gateway === self),
+    );
+    const tenant = await deps.tenants.findByDomain(peerAor.slice(peerAor.indexOf('@') + 1));
+    if (!tenant || bindings.length === 0) {
+      refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The contact is no longer registered here');
+      return undefined;
+    }
+    return {
+      peerHop: true,
+      tenant,
+      identity: { direction: 'internal', from: uriOf(fromValue), to: peerAor },
+      forks: contactsOf({ ...deps, peerSecret: undefined }, bindings, peerAor),
+      mode: 'parallel',
+    };
+  }
+
   const trunk = deps.routing ? await deps.routing.trunkBySource(inbound.remote.address) : undefined;
   if (trunk && deps.routing) {
     const did = asE164(normalizeNumber(dialledUser));
@@ -166,7 +216,7 @@ async function planCall(
     return {
       tenant,
       identity: { direction: 'inbound', from: uriOf(fromValue), to: did, trunkId: trunk.id },
-      forks: contactsOf(bindings, aor),
+      forks: contactsOf(deps, bindings, aor),
       mode: 'parallel',
     };
   }
@@ -203,7 +253,7 @@ async function planCall(
     return {
       tenant,
       identity: { direction: 'internal', from: fromAor, to: calleeAor },
-      forks: contactsOf(bindings, calleeAor),
+      forks: contactsOf(deps, bindings, calleeAor),
       mode: 'parallel',
     };
   }
@@ -283,14 +333,14 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       const plan = await planCall(deps, request, tx, inbound);
       if (!plan) return;
       const { tenant } = plan;
-      if (tenant.maxCallsPerSecond !== null) {
+      if (!plan.peerHop && tenant.maxCallsPerSecond !== null) {
         const rate = await deps.state.counters.hit(`gateway:cps:${tenant.id}`, 1);
         if (rate > tenant.maxCallsPerSecond) {
           refuse(tx, 503, 'Service Unavailable', 'tenant-rate-limit', 'Tenant call rate limit reached');
           return;
         }
       }
-      if (tenant.maxConcurrentCalls !== null) {
+      if (!plan.peerHop && tenant.maxConcurrentCalls !== null) {
         const active = await deps.state.calls.count(tenant.id);
         if (active >= tenant.maxConcurrentCalls) {
           refuse(
@@ -305,11 +355,13 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       }
       if (tx.state !== 'proceeding' || byCallerCallId.has(request.callId)) return; // cancelled meanwhile
 
-      const media = deps.media.open({
-        callId: request.callId,
-        callerTag: request.fromTag ?? '',
-        calleeTag: tx.toTag,
-      });
+      const media = plan.peerHop
+        ? undefined
+        : deps.media.open({
+            callId: request.callId,
+            callerTag: request.fromTag ?? '',
+            calleeTag: tx.toTag,
+          });
       const call: B2buaCall = new B2buaCall(
         request,
         tx,
@@ -320,7 +372,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
         deps.settings,
         {
           registerLeg: (callId) => byCalleeCallId.set(callId, call),
-          event: publish,
+          event: plan.peerHop ? () => undefined : publish,
           ended: () => {
             byCallerCallId.delete(call.callId);
             byInviteTx.delete(tx);

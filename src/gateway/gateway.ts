@@ -68,7 +68,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     counters: options.state.counters,
     policy: options.registrar,
   });
+  const self = () => {
+    const { host: h, port } = advertised('udp');
+    return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+  };
   const registrar = createRegistrar({
+    self,
     users: options.users,
     registrations: options.state.registrations,
     counters: options.state.counters,
@@ -111,6 +116,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...options.calls,
     },
     gatewayId: options.gatewayId,
+    self,
+    peerSecret: options.registrar.nonceSecret,
     warn: options.warn,
   });
   const route = createRequestRouter({

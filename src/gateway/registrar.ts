@@ -38,6 +38,8 @@ export function createRegistrar(deps: {
   registrations: RegistrationStore;
   counters: Counters;
   policy: RegistrarPolicy;
+  /** This instance's advertised SIP address (host:port), recorded in each binding. */
+  self?: () => string;
 }): Registrar {
   const { policy } = deps;
   const auth = createSipAuthenticator(deps);
@@ -119,6 +121,7 @@ export function createRegistrar(deps: {
           cseq: request.cseq.seq,
           userAgent: header(request, 'User-Agent'),
           tenantId: creds.tenantId,
+          ...(deps.self ? { gateway: deps.self() } : {}),
         };
         await deps.registrations.put(aor, binding);
       }

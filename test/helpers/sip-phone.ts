@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import {
   answerChallenge,
   buildRequest,
@@ -42,6 +42,8 @@ const branch = () => `z9hG4bK${randomBytes(8).toString('hex')}`;
  */
 export class SipPhone {
   readonly received: SipMessage[] = [];
+  /** Where each received message came from. */
+  readonly origins = new WeakMap<SipMessage, RemoteInfo>();
   private waiters: { match: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void }[] = [];
   private cseq = 1;
   private constructor(
@@ -52,8 +54,9 @@ export class SipPhone {
     private readonly gatewayPort: number,
     readonly domain: string,
   ) {
-    socket.on('message', (bytes) => {
+    socket.on('message', (bytes, from) => {
       const message = parseMessage(bytes, { datagram: true });
+      this.origins.set(message, from);
       this.received.push(message);
       const i = this.waiters.findIndex((w) => w.match(message));
       if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(message);

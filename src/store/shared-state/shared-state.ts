@@ -14,6 +14,9 @@ export interface Binding {
   cseq: number;
   userAgent?: string;
   tenantId: string;
+  /** The gateway instance (its advertised SIP address, host:port) the REGISTER came through: a NATed UA is
+   * reachable only from there, so other instances send calls for it through that one. */
+  gateway?: string;
 }
 
 export interface LiveCall {
