@@ -10,6 +10,7 @@ import {
 import type { SipUserRepository, TenantRepository } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { createB2bua, type B2bua } from './b2bua.js';
+import { createBindingKeepalive, type BindingKeepalive } from './binding-keepalive.js';
 import type { CallSettings } from './b2bua-call.js';
 import type { RoutingDirectory } from './call-routing.js';
 import type { MediaAnchor } from './media-anchor.js';
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   /** Trunks, numbers and routes (unset: user-to-user calls only). */
   routing?: RoutingDirectory;
   registrar: RegistrarPolicy;
+  /** How often bindings accepted here are pinged (OPTIONS on UDP, CRLF on flows); 0 = never. */
+  keepaliveMs?: number;
   calls: Omit<CallSettings, 't1' | 't2'>;
   timers?: TimerSettings;
   gatewayId: string;
@@ -43,6 +46,7 @@ export interface Gateway {
   readonly endpoint: SipEndpoint;
   readonly layer: TransactionLayer;
   readonly b2bua: B2bua;
+  readonly keepalive: BindingKeepalive | undefined;
   /** The advertised address per transport. */
   advertised(transport: TransportName): { host: string; port: number };
   close(): Promise<void>;
@@ -68,17 +72,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     counters: options.state.counters,
     policy: options.registrar,
   });
-  const self = () => {
-    const { host: h, port } = advertised('udp');
-    return `${h.includes(':') ? `[${h}]` : h}:${port}`;
-  };
-  const registrar = createRegistrar({
-    self,
-    users: options.users,
-    registrations: options.state.registrations,
-    counters: options.state.counters,
-    policy: options.registrar,
-  });
   const opened: { endpoint?: SipEndpoint } = {};
   const host = options.advertisedHost ?? defaultAdvertisedHost(options.host);
   const advertised = (transport: TransportName) => {
@@ -91,17 +84,38 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           : address?.udp?.port) ?? options.port;
     return { host, port };
   };
-  // The layer and the B2BUA refer to each other: the B2BUA starts client transactions on the layer, and the
-  // layer hands requests to the router, which calls the B2BUA.
+  const self = () => {
+    const { host: h, port } = advertised('udp');
+    return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+  };
   const holder: { layer?: TransactionLayer } = {};
   const outbound = createSipOutbound({
-    advertised,
+    advertised: (transport) => advertised(transport),
     startTransaction: (bytes, send, opts, events) => holder.layer!.sendRequest(bytes, send, opts, events),
     sendBytes: (bytes, target) => {
       if (!opened.endpoint) throw new Error('SIP listeners not open');
       opened.endpoint.send(bytes, target);
     },
   });
+  const keepalive = options.keepaliveMs
+    ? createBindingKeepalive({
+        registrations: options.state.registrations,
+        outbound,
+        intervalMs: options.keepaliveMs,
+        self,
+        onDropped: (aor, contact, why) => options.warn({ aor, contact, why }, 'registration dropped'),
+      })
+    : undefined;
+  const registrar = createRegistrar({
+    self,
+    ...(keepalive ? { observer: keepalive } : {}),
+    users: options.users,
+    registrations: options.state.registrations,
+    counters: options.state.counters,
+    policy: options.registrar,
+  });
+  // The layer and the B2BUA refer to each other: the B2BUA starts client transactions on the layer (through
+  // `outbound`), and the layer hands requests to the router, which calls the B2BUA.
   const b2bua = createB2bua({
     auth,
     tenants: options.tenants,
@@ -161,7 +175,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     layer,
     b2bua,
     advertised,
+    keepalive,
     async close() {
+      keepalive?.stop();
       layer.close();
       await endpoint.close();
     },

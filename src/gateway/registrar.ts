@@ -40,6 +40,8 @@ export function createRegistrar(deps: {
   policy: RegistrarPolicy;
   /** This instance's advertised SIP address (host:port), recorded in each binding. */
   self?: () => string;
+  /** Told of every binding accepted or removed here (the NAT keepalive). */
+  observer?: { track(aor: string, binding: Binding): void; untrack(aor: string, contact: string): void };
 }): Registrar {
   const { policy } = deps;
   const auth = createSipAuthenticator(deps);
@@ -105,6 +107,7 @@ export function createRegistrar(deps: {
       for (const w of wanted) {
         if (w.expires === 0) {
           await deps.registrations.remove(aor, w.uri);
+          deps.observer?.untrack(aor, w.uri);
           continue;
         }
         const instance = headerParam(w.contact, '+sip.instance');
@@ -124,6 +127,7 @@ export function createRegistrar(deps: {
           ...(deps.self ? { gateway: deps.self() } : {}),
         };
         await deps.registrations.put(aor, binding);
+        deps.observer?.track(aor, binding);
       }
       // §10.3 step 8: "The response SHOULD contain a Contact header field enumerating all current bindings."
       const current = await deps.registrations.list(aor);

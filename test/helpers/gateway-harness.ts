@@ -39,6 +39,7 @@ export interface HarnessOptions {
   ringTimeoutMs?: number;
   maxDurationMs?: number;
   mediaTimeoutMs?: number;
+  keepaliveMs?: number;
   tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
 }
 
@@ -83,6 +84,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     tenants: createTenantRepository(db),
     state,
     media,
+    ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}),
     registrar: {
       minExpires: 60,
       maxExpires: 3600,

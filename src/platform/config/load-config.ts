@@ -19,6 +19,7 @@ export interface Config {
     readonly nonceSecret?: string;
     readonly digestAlgorithms: readonly ('SHA-256' | 'MD5')[];
     readonly advertisedHost?: string;
+    readonly keepaliveMs: number;
   };
   readonly calls: {
     readonly ringTimeoutMs: number;
@@ -102,6 +103,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       nonceSecret: p.VOXGATE_SIP_NONCE_SECRET,
       digestAlgorithms: p.VOXGATE_SIP_DIGEST_ALGORITHMS,
       advertisedHost: p.VOXGATE_SIP_ADVERTISED_HOST,
+      keepaliveMs: p.VOXGATE_SIP_KEEPALIVE_SECONDS * 1000,
     },
     calls: {
       ringTimeoutMs: p.VOXGATE_CALL_RING_TIMEOUT_SECONDS * 1000,

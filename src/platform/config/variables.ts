@@ -152,6 +152,13 @@ export const variables = {
     description:
       'address put in Via and Contact; unset = VOXGATE_SIP_HOST, or the first external IPv4 for 0.0.0.0',
   }),
+  VOXGATE_SIP_KEEPALIVE_SECONDS: spec({
+    schema: z.coerce.number().int().min(0).max(3600),
+    expects: 'an integer number of seconds from 0 (off) to 3600',
+    description:
+      'how often registered UAs are pinged (OPTIONS on UDP, CRLF on TCP/TLS); dead ones are dropped',
+    default: '30',
+  }),
   VOXGATE_CALL_RING_TIMEOUT_SECONDS: spec({
     schema: z.coerce.number().int().min(1).max(600),
     expects: 'an integer number of seconds from 1 to 600',

@@ -50,6 +50,7 @@ export const sipGatewayModule: ModuleDefinition = {
           tenants: createTenantRepository(store),
           state,
           media,
+          keepaliveMs: sip.keepaliveMs,
           registrar: {
             minExpires: sip.register.minExpires,
             maxExpires: sip.register.maxExpires,

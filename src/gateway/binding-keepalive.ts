@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { buildRequest, newTag, SipTransportError } from '../sip/index.js';
+import type { Binding, RegistrationStore } from '../store/shared-state/index.js';
+import type { LegTarget, SipOutbound } from './sip-outbound.js';
+
+export interface BindingKeepalive {
+  /** A binding this replica accepted: it is pinged from now on. */
+  track(aor: string, binding: Binding): void;
+  /** A binding removed by its UA. */
+  untrack(aor: string, contact: string): void;
+  /** One round of pings now (the timer calls it every interval). */
+  pingAll(): Promise<void>;
+  readonly tracked: number;
+  stop(): void;
+}
+
+export const keepaliveKey = (aor: string, contact: string): string => `${aor}\u0000${contact}`;
+
+/**
+ * Keeps NATed registrations reachable and drops dead ones. Every interval, each binding accepted by this
+ * replica is pinged where it registered from: an OPTIONS over UDP (any response proves the pinhole is open and
+ * refreshes it; Timer F without one means the UA is gone), a CRLF keepalive on TCP/TLS flows (RFC 5626
+ * §4.4.1; a flow that has closed means the UA is gone). A gone UA's binding is removed from shared state, so
+ * calls stop ringing a contact that cannot answer.
+ */
+export function createBindingKeepalive(deps: {
+  registrations: Pick<RegistrationStore, 'list' | 'remove'>;
+  outbound: SipOutbound;
+  intervalMs: number;
+  /** This replica's address as bindings record it: bindings taken over by another replica are not ours. */
+  self: () => string;
+  onDropped?: (aor: string, contact: string, why: string) => void;
+}): BindingKeepalive {
+  const tracked = new Map<string, { aor: string; binding: Binding }>();
+  /** Pings still waiting for an answer (a UDP ping may wait for Timer F, longer than an interval). */
+  const inFlight = new Set<string>();
+  const drop = async (aor: string, contact: string, why: string) => {
+    tracked.delete(keepaliveKey(aor, contact));
+    await deps.registrations.remove(aor, contact);
+    deps.onDropped?.(aor, contact, why);
+  };
+  const ping = async (aor: string, binding: Binding): Promise<void> => {
+    const key = keepaliveKey(aor, binding.contact);
+    const current = (await deps.registrations.list(aor)).find((b) => b.contact === binding.contact);
+    if (!current || (current.gateway && current.gateway !== deps.self())) {
+      tracked.delete(key); // expired, removed, or now registered through another replica
+      return;
+    }
+    const target: LegTarget = {
+      transport: current.transport === 'ws' || current.transport === 'wss' ? 'tcp' : current.transport,
+      address: current.source.address,
+      port: current.source.port,
+      ...(current.flowId ? { flowId: current.flowId } : {}),
+    };
+    if (target.transport !== 'udp') {
+      try {
+        deps.outbound.send(Buffer.from('\r\n\r\n'), target);
+      } catch (err) {
+        if (err instanceof SipTransportError) await drop(aor, binding.contact, 'flow closed');
+        else throw err;
+      }
+      return;
+    }
+    const { host, port } = deps.outbound.address('udp');
+    const bytes = buildRequest('OPTIONS', current.contact, [
+      { name: 'Via', value: deps.outbound.via('udp') },
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: `<sip:keepalive@${host}:${port}>;tag=${newTag()}` },
+      { name: 'To', value: `<${aor}>` },
+      { name: 'Call-ID', value: randomBytes(10).toString('hex') },
+      { name: 'CSeq', value: '1 OPTIONS' },
+    ]);
+    await new Promise<void>((resolve) => {
+      deps.outbound.request(bytes, target, {
+        // Any response, even 404 or 405, comes from the UA through its NAT: it is alive.
+        response: () => resolve(),
+        timeout: () => void drop(aor, current.contact, 'no response to OPTIONS').finally(resolve),
+      });
+    });
+  };
+  const pingAll = async () => {
+    await Promise.all(
+      [...tracked.entries()]
+        .filter(([key]) => !inFlight.has(key))
+        .map(async ([key, { aor, binding }]) => {
+          inFlight.add(key);
+          try {
+            await ping(aor, binding);
+          } catch {
+            // shared state unreachable: try again next round
+          } finally {
+            inFlight.delete(key);
+          }
+        }),
+    );
+  };
+  const timer = setInterval(() => void pingAll(), deps.intervalMs);
+  timer.unref();
+  return {
+    track(aor, binding) {
+      tracked.set(keepaliveKey(aor, binding.contact), { aor, binding });
+    },
+    untrack(aor, contact) {
+      tracked.delete(keepaliveKey(aor, contact));
+    },
+    pingAll,
+    get tracked() {
+      return tracked.size;
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
