@@ -36,3 +36,17 @@ export {
   type HangupParty,
   type MediaStreamStats,
 } from './call-events.js';
+export {
+  createTrunkRepository,
+  type Trunk,
+  type TrunkInput,
+  type TrunkRepository,
+  type TrunkWithSecret,
+} from './repositories/trunk-repository.js';
+export {
+  createNumberRepository,
+  type NumberOwner,
+  type NumberRepository,
+  type PhoneNumber,
+} from './repositories/number-repository.js';
+export { createRouteRepository, type Route, type RouteRepository } from './repositories/route-repository.js';

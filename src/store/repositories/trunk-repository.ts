@@ -1,0 +1,150 @@
+import type { Queryable } from '../database/database.js';
+
+export interface Trunk {
+  id: string;
+  tenantId: string;
+  name: string;
+  host: string;
+  port: number;
+  transport: 'udp' | 'tcp' | 'tls';
+  /** Outbound digest username; the password is read only by `findBySource`/`credentials` for the gateway. */
+  username: string | null;
+  inboundCidrs: string[];
+  register: boolean;
+  enabled: boolean;
+  maxConcurrentCalls: number | null;
+}
+
+export interface TrunkInput {
+  tenantId: string;
+  name: string;
+  host: string;
+  port?: number;
+  transport?: Trunk['transport'];
+  credentials?: { username: string; password: string };
+  inboundCidrs?: string[];
+  register?: boolean;
+  enabled?: boolean;
+  maxConcurrentCalls?: number;
+}
+
+/** A trunk with its outbound password: what the gateway needs to answer a carrier's challenge. */
+export type TrunkWithSecret = Trunk & { password: string | null };
+
+export interface TrunkRepository {
+  create(input: TrunkInput): Promise<Trunk>;
+  get(tenantId: string, id: string): Promise<Trunk | undefined>;
+  /** A page of a tenant's trunks ordered by name, after the cursor (the last name of the previous page). */
+  list(tenantId: string, options: { limit: number; after?: string }): Promise<Trunk[]>;
+  /** The enabled trunk of an active tenant with an inbound CIDR containing `address`, most specific first. */
+  findBySource(address: string): Promise<TrunkWithSecret | undefined>;
+  /** The tenant's trunks by id, with passwords, in the order given (unknown and foreign ids left out). */
+  withSecrets(tenantId: string, ids: readonly string[]): Promise<TrunkWithSecret[]>;
+}
+
+interface Row {
+  id: string;
+  tenant_id: string;
+  name: string;
+  host: string;
+  port: number;
+  transport: Trunk['transport'];
+  username: string | null;
+  password?: string | null;
+  inbound_cidrs: string[] | string;
+  register: boolean;
+  enabled: boolean;
+  max_concurrent_calls: number | null;
+}
+
+/** The selected columns, qualified by a table alias when the query joins. */
+const columns = (t = '') =>
+  `${t}id, ${t}tenant_id, ${t}name, ${t}host, ${t}port, ${t}transport, ${t}username,
+   ${t}inbound_cidrs::text[] AS inbound_cidrs, ${t}register, ${t}enabled, ${t}max_concurrent_calls`;
+const COLUMNS = columns();
+
+/** node-postgres returns text[] as an array, PGlite too; a `{a,b}` literal is parsed for safety. */
+function cidrs(value: string[] | string): string[] {
+  if (Array.isArray(value)) return value;
+  return value
+    .replace(/^\{|\}$/g, '')
+    .split(',')
+    .filter(Boolean);
+}
+
+function toTrunk(r: Row): Trunk {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    name: r.name,
+    host: r.host,
+    port: r.port,
+    transport: r.transport,
+    username: r.username,
+    inboundCidrs: cidrs(r.inbound_cidrs),
+    register: r.register,
+    enabled: r.enabled,
+    maxConcurrentCalls: r.max_concurrent_calls,
+  };
+}
+
+export function createTrunkRepository(db: Queryable): TrunkRepository {
+  return {
+    async create(input) {
+      const { rows } = await db.query<Row>(
+        `INSERT INTO trunks (tenant_id, name, host, port, transport, username, password, inbound_cidrs, register,
+                             enabled, max_concurrent_calls)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9, $10, $11) RETURNING ${COLUMNS}`,
+        [
+          input.tenantId,
+          input.name,
+          input.host,
+          input.port ?? 5060,
+          input.transport ?? 'udp',
+          input.credentials?.username ?? null,
+          input.credentials?.password ?? null,
+          input.inboundCidrs ?? [],
+          input.register ?? false,
+          input.enabled ?? true,
+          input.maxConcurrentCalls ?? null,
+        ],
+      );
+      return toTrunk(rows[0]!);
+    },
+    async get(tenantId, id) {
+      const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM trunks WHERE tenant_id = $1 AND id = $2`, [
+        tenantId,
+        id,
+      ]);
+      return rows[0] && toTrunk(rows[0]);
+    },
+    async list(tenantId, { limit, after }) {
+      const { rows } = await db.query<Row>(
+        `SELECT ${COLUMNS} FROM trunks WHERE tenant_id = $1 AND ($2::text IS NULL OR name > $2)
+          ORDER BY name LIMIT $3`,
+        [tenantId, after ?? null, limit],
+      );
+      return rows.map(toTrunk);
+    },
+    async findBySource(address) {
+      const { rows } = await db.query<Row & { prefix: number }>(
+        `SELECT ${columns('tr.')}, tr.password, max(masklen(c)) AS prefix
+           FROM trunks tr JOIN tenants t ON t.id = tr.tenant_id, unnest(tr.inbound_cidrs) AS c
+          WHERE tr.enabled AND t.status = 'active' AND $1::inet <<= c
+          GROUP BY tr.id ORDER BY prefix DESC, tr.name LIMIT 1`,
+        [address],
+      );
+      const r = rows[0];
+      return r && { ...toTrunk(r), password: r.password ?? null };
+    },
+    async withSecrets(tenantId, ids) {
+      if (ids.length === 0) return [];
+      const { rows } = await db.query<Row>(
+        `SELECT ${COLUMNS}, password FROM trunks WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+        [tenantId, ids],
+      );
+      const byId = new Map(rows.map((r) => [r.id, { ...toTrunk(r), password: r.password ?? null }]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
+    },
+  };
+}
