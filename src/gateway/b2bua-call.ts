@@ -99,6 +99,8 @@ interface Fork {
   cancelled: boolean;
   /** This INVITE already carries credentials: a second challenge is final. */
   authenticated?: boolean;
+  /** Replaced by a retry with credentials: its challenge is not the call's answer. */
+  superseded?: boolean;
   dialog?: Dialog;
   /** The ACK sent for this fork's 2xx, resent when the 2xx is retransmitted (§13.2.2.4). */
   ack?: Buffer;
@@ -352,6 +354,7 @@ export class B2buaCall {
     });
     if (!answer) return false;
     fork.final = { status: response.status, reason: response.reason, headers: {} };
+    fork.superseded = true;
     this.sendInvite(fork.spec, {
       callId: fork.callId,
       cseq: fork.request.cseq.seq + 1,
@@ -482,8 +485,15 @@ export class B2buaCall {
       return;
     }
     if (this.forks.some((f) => !f.final)) return;
-    const best = bestFinal(this.forks.map((f) => f.final!));
+    const best = bestFinal(this.forks.filter((f) => !f.superseded).map((f) => f.final!));
     this.failSetup(best.status, best.reason, best.headers);
+  }
+
+  /** Shutdown: timers stop and the call is forgotten without sending anything (the listeners are closing). */
+  abandon(): void {
+    this.clearTimers();
+    if (this.retransmit2xx) clearTimeout(this.retransmit2xx);
+    this.state = 'ended';
   }
 
   /** The caller's CANCEL (§9.2): the forks are cancelled and the INVITE gets 487. */

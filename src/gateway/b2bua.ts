@@ -61,6 +61,8 @@ export interface B2bua {
   readonly activeCalls: number;
   /** Waits for calls to end until `deadline` (epoch ms), then ends the rest. */
   drain(deadline: number): Promise<void>;
+  /** Forgets every call at once, sending nothing (the listeners are about to close). */
+  close(): void;
 }
 
 export interface B2buaDeps {
@@ -422,6 +424,13 @@ export function createB2bua(deps: B2buaDeps): B2bua {
     strayResponse(response) {
       if (response.status < 200 || response.status >= 300 || response.cseq.method !== 'INVITE') return;
       byCalleeCallId.get(response.callId)?.stray2xx(response);
+    },
+
+    close() {
+      for (const call of byCallerCallId.values()) call.abandon();
+      byCallerCallId.clear();
+      byCalleeCallId.clear();
+      byInviteTx.clear();
     },
 
     async drain(deadline) {

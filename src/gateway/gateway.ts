@@ -178,6 +178,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     keepalive,
     async close() {
       keepalive?.stop();
+      b2bua.close();
       layer.close();
       await endpoint.close();
     },

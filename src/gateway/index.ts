@@ -58,3 +58,4 @@ export {
   type NumberOwner,
   type RoutingDirectory,
 } from './call-routing.js';
+export { createStoreRoutingDirectory } from './store-routing.js';

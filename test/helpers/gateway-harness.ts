@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   createMediaAnchor,
+  createStoreRoutingDirectory,
   startGateway as startSipGateway,
   type Gateway,
   type MediaAnchor,
@@ -84,6 +85,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     tenants: createTenantRepository(db),
     state,
     media,
+    routing: createStoreRoutingDirectory(db),
     ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}),
     registrar: {
       minExpires: 60,

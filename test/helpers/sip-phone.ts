@@ -53,6 +53,7 @@ export class SipPhone {
     readonly port: number,
     private readonly gatewayPort: number,
     readonly domain: string,
+    readonly address = '127.0.0.1',
   ) {
     socket.on('message', (bytes, from) => {
       const message = parseMessage(bytes, { datagram: true });
@@ -68,14 +69,15 @@ export class SipPhone {
     password: string,
     gatewayPort: number,
     domain = 'acme.example',
+    bindAddress = '127.0.0.1',
   ): Promise<SipPhone> {
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    return new SipPhone(user, password, socket, socket.address().port, gatewayPort, domain);
+    await new Promise<void>((resolve) => socket.bind(0, bindAddress, resolve));
+    return new SipPhone(user, password, socket, socket.address().port, gatewayPort, domain, bindAddress);
   }
 
   get contact(): string {
-    return `<sip:${this.user}@127.0.0.1:${this.port}>`;
+    return `<sip:${this.user}@${this.address}:${this.port}>`;
   }
 
   send(bytes: Buffer): void {

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { createMediaAnchor, startGateway, type Gateway } from '../../gateway/index.js';
+import {
+  createMediaAnchor,
+  createStoreRoutingDirectory,
+  startGateway,
+  type Gateway,
+} from '../../gateway/index.js';
 import { createNgClient } from '../../media/index.js';
 import { createSipUserRepository, createTenantRepository } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
@@ -50,6 +55,7 @@ export const sipGatewayModule: ModuleDefinition = {
           tenants: createTenantRepository(store),
           state,
           media,
+          routing: createStoreRoutingDirectory(store),
           keepaliveMs: sip.keepaliveMs,
           registrar: {
             minExpires: sip.register.minExpires,

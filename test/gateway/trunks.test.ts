@@ -1,0 +1,195 @@
+// Calls to and from carriers: outbound routes over ordered trunks with failover and digest answers to the
+// carrier's challenge, inbound calls matched by source CIDR and routed by DID. The carriers are UDP sockets on
+// other loopback addresses (127.0.0.2, 127.0.0.3), so that the phones on 127.0.0.1 are not mistaken for them.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  buildRequest,
+  computeHa1,
+  createDigestServer,
+  header,
+  headerValues,
+  type SipRequest,
+} from '../../src/sip/index.js';
+import {
+  CALL_EVENTS_STREAM,
+  createNumberRepository,
+  createRouteRepository,
+  createSipUserRepository,
+  createTrunkRepository,
+  decodeCallEvent,
+  type CallEvent,
+} from '../../src/store/index.js';
+import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { sdp, SipPhone } from '../helpers/sip-phone.js';
+
+const FAST = { t1: 50, t2: 400, t4: 500 };
+
+async function eventsOf(gw: GatewayHarness, callId: string, count: number): Promise<CallEvent[]> {
+  const out: CallEvent[] = [];
+  const deadline = Date.now() + 5000;
+  while (out.length < count && Date.now() < deadline) {
+    for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, `t-${callId}`, 'c', { blockMs: 200 })) {
+      const event = decodeCallEvent(e.fields);
+      if (event.callId === callId) out.push(event);
+    }
+  }
+  return out;
+}
+
+describe('calls through carrier trunks', () => {
+  let gw: GatewayHarness;
+  let carrierA: SipPhone;
+  let carrierB: SipPhone;
+  const phones: SipPhone[] = [];
+  before(async () => {
+    gw = await startGateway({ timers: FAST });
+    carrierA = await SipPhone.open('carrier-a', '', gw.port, 'acme.example', '127.0.0.2');
+    carrierB = await SipPhone.open('carrier-b', '', gw.port, 'acme.example', '127.0.0.3');
+    const trunks = createTrunkRepository(gw.db);
+    const a = await trunks.create({
+      tenantId: gw.tenantId,
+      name: 'carrier-a',
+      host: '127.0.0.2',
+      port: carrierA.port,
+      credentials: { username: 'acme-out', password: 'carrier-secret' },
+      inboundCidrs: ['127.0.0.2/32'],
+    });
+    const b = await trunks.create({
+      tenantId: gw.tenantId,
+      name: 'carrier-b',
+      host: '127.0.0.3',
+      port: carrierB.port,
+    });
+    await createRouteRepository(gw.db).create({
+      tenantId: gw.tenantId,
+      name: 'national',
+      pattern: '0[1-9]\\d{8,9}',
+      stripDigits: 1,
+      prefix: '+44',
+      trunkIds: [a.id, b.id],
+    });
+    const [bob] = (await createSipUserRepository(gw.db).list(gw.tenantId, { limit: 10 })).filter(
+      (u) => u.username === 'bob',
+    );
+    await createNumberRepository(gw.db).create({
+      tenantId: gw.tenantId,
+      e164: '+442079460000',
+      userId: bob!.id,
+    });
+  });
+  afterEach(() => {
+    for (const p of phones.splice(0)) p.close();
+  });
+  after(async () => {
+    carrierA.close();
+    carrierB.close();
+    await gw.close();
+  });
+  const phone = async (user: keyof typeof HARNESS_USERS) => {
+    const p = await SipPhone.open(user, HARNESS_USERS[user], gw.port);
+    phones.push(p);
+    await p.register();
+    return p;
+  };
+
+  test('outbound: the number is rewritten, the first trunk answers 503, the call fails over to the second', async () => {
+    const alice = await phone('alice');
+    const call = await alice.invite('02079461234');
+    const first = (await carrierA.request('INVITE')) as SipRequest;
+    assert.equal(first.uri, `sip:+442079461234@127.0.0.2:${carrierA.port}`);
+    assert.match(header(first, 'To') ?? '', /^<sip:\+442079461234@127\.0\.0\.2>$/);
+    assert.match(header(first, 'From') ?? '', /"alice" <sip:alice@127\.0\.0\.1>;tag=/);
+    carrierA.reply(first, 503, 'Service Unavailable', 'ca1');
+    const second = (await carrierB.request('INVITE')) as SipRequest;
+    assert.equal(second.uri, `sip:+442079461234@127.0.0.3:${carrierB.port}`);
+    carrierB.reply(second, 200, 'OK', 'cb1', {}, sdp(43000));
+    assert.equal((await call.final()).status, 200);
+    call.ack();
+    await carrierB.request('ACK');
+    call.send('BYE');
+    carrierB.reply(await carrierB.request('BYE'), 200, 'OK', 'cb1');
+    const [started, , ended] = await eventsOf(gw, call.callId, 3);
+    assert.equal(started?.direction, 'outbound');
+    assert.equal(started?.to, '+442079461234');
+    assert.equal(ended?.disposition, 'answered');
+  });
+
+  test("outbound: the carrier's 407 is answered with the trunk credentials (§22.3), same Call-ID, higher CSeq", async () => {
+    const carrierAuth = createDigestServer({
+      realm: 'carrier.example',
+      secret: randomBytes(32),
+      algorithms: ['MD5'],
+    });
+    const alice = await phone('alice');
+    const call = await alice.invite('01134960000');
+    const first = (await carrierA.request('INVITE')) as SipRequest;
+    carrierA.reply(first, 407, 'Proxy Authentication Required', 'ca2', {
+      'Proxy-Authenticate': carrierAuth.challenges()[0]!,
+    });
+    const retry = (await carrierA.request('INVITE')) as SipRequest;
+    assert.equal(retry.callId, first.callId);
+    assert.equal(retry.cseq.seq, first.cseq.seq + 1);
+    const verdict = await carrierAuth.verify('INVITE', headerValues(retry, 'Proxy-Authorization'), (user) =>
+      user === 'acme-out' ? computeHa1('MD5', 'acme-out', 'carrier.example', 'carrier-secret') : undefined,
+    );
+    assert.ok(verdict.ok, 'the credentials are right');
+    carrierA.reply(retry, 486, 'Busy Here', 'ca3');
+    assert.equal((await call.final()).status, 486, 'a 486 is final: no failover');
+    assert.equal(carrierB.received.filter((m) => m.kind === 'request' && m.method === 'INVITE').length, 0);
+  });
+
+  test('inbound: a call from the carrier address to a DID rings the user it is assigned to, unchallenged', async () => {
+    const bob = await phone('bob');
+    const callId = `inbound-${randomBytes(4).toString('hex')}`;
+    carrierA.send(
+      buildRequest(
+        'INVITE',
+        `sip:+442079460000@127.0.0.1:${gw.port}`,
+        [
+          { name: 'Via', value: `SIP/2.0/UDP 127.0.0.2:${carrierA.port};branch=z9hG4bK${callId};rport` },
+          { name: 'Max-Forwards', value: '70' },
+          { name: 'From', value: `<sip:+15550001234@127.0.0.2>;tag=cin` },
+          { name: 'To', value: `<sip:+442079460000@127.0.0.1>` },
+          { name: 'Call-ID', value: callId },
+          { name: 'CSeq', value: '1 INVITE' },
+          { name: 'Contact', value: `<sip:carrier@127.0.0.2:${carrierA.port}>` },
+          { name: 'Content-Type', value: 'application/sdp' },
+        ],
+        sdp(44000),
+      ),
+    );
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    assert.equal(invite.uri, bob.contact.slice(1, -1));
+    bob.reply(invite, 200, 'OK', 'bin', {}, sdp(44002));
+    const ok = await carrierA.response(callId, 200, 'INVITE');
+    assert.match(ok.body.toString(), /m=audio 44002 /);
+    const [started] = await eventsOf(gw, callId, 1);
+    assert.equal(started?.direction, 'inbound');
+    assert.equal(started?.to, '+442079460000');
+    assert.ok(started?.trunkId);
+  });
+
+  test('inbound: an unassigned DID gets 404', async () => {
+    const callId = `inbound-${randomBytes(4).toString('hex')}`;
+    carrierA.send(
+      buildRequest('INVITE', `sip:+442079469999@127.0.0.1:${gw.port}`, [
+        { name: 'Via', value: `SIP/2.0/UDP 127.0.0.2:${carrierA.port};branch=z9hG4bK${callId};rport` },
+        { name: 'Max-Forwards', value: '70' },
+        { name: 'From', value: `<sip:+15550001234@127.0.0.2>;tag=cin2` },
+        { name: 'To', value: `<sip:+442079469999@127.0.0.1>` },
+        { name: 'Call-ID', value: callId },
+        { name: 'CSeq', value: '1 INVITE' },
+        { name: 'Contact', value: `<sip:carrier@127.0.0.2:${carrierA.port}>` },
+      ]),
+    );
+    assert.equal((await carrierA.response(callId, 404, 'INVITE')).status, 404);
+  });
+
+  test('a number no route matches gets 404 without reaching any carrier', async () => {
+    const alice = await phone('alice');
+    const call = await alice.invite('999');
+    assert.equal((await call.final()).status, 404);
+  });
+});
