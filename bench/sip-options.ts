@@ -5,12 +5,12 @@
  * server CPU per 1,000 requests, RSS at the end of the step.
  * Usage: npm run bench:sip [-- --rates=1000,4000,8000 --seconds=5]
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { fmt, runSippStats, stop, usage, waitForOutput, type SippStats } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,32 +22,6 @@ const rates = values.rates.split(',').map(Number);
 const seconds = Number(values.seconds);
 const SCENARIO = join(import.meta.dirname, 'fixtures', 'options-uac.xml');
 const KAMAILIO_CFG = join(import.meta.dirname, 'fixtures', 'kamailio-options.cfg');
-const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
-
-/** CPU ms and RSS bytes of a process and its children (Kamailio forks workers). */
-function usage(pid: number): { cpuMs: number; rssBytes: number } {
-  const pids = [
-    pid,
-    ...spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter(Boolean)
-      .map(Number),
-  ];
-  let ticks = 0;
-  let rssPages = 0;
-  for (const p of pids) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-      rssPages += Number(fields[21]);
-    } catch {
-      // the process ended between pgrep and the read
-    }
-  }
-  return { cpuMs: ticks * TICK_MS, rssBytes: rssPages * 4096 };
-}
-
 interface Row {
   server: string;
   rate: number;
@@ -59,54 +33,25 @@ interface Row {
   rssMiB: number;
 }
 
-function runSipp(port: number, rate: number): Promise<{ ok: number; failed: number; meanMs: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'voxgate-bench-'));
+function runSipp(port: number, rate: number): Promise<SippStats> {
   const local = 20_000 + Math.floor(Math.random() * 20_000);
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'sipp',
-      [
-        '-sf',
-        SCENARIO,
-        `127.0.0.1:${port}`,
-        '-i',
-        '127.0.0.1',
-        '-p',
-        String(local),
-        '-r',
-        String(rate),
-        '-m',
-        String(rate * seconds),
-        '-l',
-        String(rate * 2),
-        '-timeout',
-        `${seconds * 3 + 10}s`,
-        '-nostdin',
-        '-trace_stat',
-        '-fd',
-        '1',
-        '-stf',
-        join(dir, 'stat.csv'),
-      ],
-      { cwd: dir, stdio: 'ignore' },
-    );
-    child.on('error', reject);
-    child.on('exit', () => {
-      try {
-        const lines = readFileSync(join(dir, 'stat.csv'), 'utf8').trim().split('\n');
-        const head = lines[0]!.split(';');
-        const last = lines.at(-1)!.split(';');
-        const col = (name: string) => last[head.indexOf(name)] ?? '0';
-        const rt = col('ResponseTime1(C)').split(':').map(Number); // hh:mm:ss:usec
-        const meanMs = ((rt[0] ?? 0) * 3600 + (rt[1] ?? 0) * 60 + (rt[2] ?? 0)) * 1000 + (rt[3] ?? 0) / 1000;
-        resolve({ ok: Number(col('SuccessfulCall(C)')), failed: Number(col('FailedCall(C)')), meanMs });
-      } catch (err) {
-        reject(err);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
-  });
+  return runSippStats([
+    '-sf',
+    SCENARIO,
+    `127.0.0.1:${port}`,
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(local),
+    '-r',
+    String(rate),
+    '-m',
+    String(rate * seconds),
+    '-l',
+    String(rate * 2),
+    '-timeout',
+    `${seconds * 3 + 10}s`,
+  ]);
 }
 
 async function measure(server: string, child: ChildProcess, port: number): Promise<Row[]> {
@@ -126,28 +71,6 @@ async function measure(server: string, child: ChildProcess, port: number): Promi
     });
   }
   return rows;
-}
-
-function waitForOutput(child: ChildProcess, pattern: RegExp, stream: 'stdout' | 'stderr'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in: ${text.slice(-500)}`)), 30_000);
-    child[stream]!.on('data', (d: Buffer) => {
-      text += d.toString();
-      const m = pattern.exec(text);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1] ?? m[0]);
-      }
-    });
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 const rows: Row[] = [];
@@ -212,7 +135,6 @@ for (const children of [1, 2]) {
   await stop(kam);
 }
 
-const fmt = (n: number, d = 1) => n.toFixed(d);
 console.log(
   '| server | offered rate /s | completed | failed | mean response ms | server CPU ms per 1,000 | RSS MiB |',
 );

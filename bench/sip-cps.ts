@@ -1,0 +1,270 @@
+/**
+ * bench:cps — calls per second through voxgate's B2BUA and, in the same run, through Kamailio 5.6 as a
+ * minimal transaction-stateful proxy (bench/fixtures/kamailio-proxy.cfg). SIPp's built-in UAC plays a carrier
+ * (from 127.0.0.2, matched by the trunk's CIDR) calling a DID; SIPp's built-in UAS plays the phone (registered
+ * with digest for voxgate, the proxy's fixed next hop for Kamailio). Calls are set up and torn down at once
+ * (INVITE, 100, 180, 200, ACK, BYE, 200). For each offered rate: completed and failed calls, server CPU per
+ * call, RSS; with media anchoring off and on (RTPengine in userspace mode, used by both).
+ * Usage: npm run bench:cps [-- --rates=100,200,400,800 --seconds=10 --media=off,rtpengine]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { computeHa1 } from '../src/sip/index.js';
+import {
+  createNumberRepository,
+  createSipUserRepository,
+  createTenantRepository,
+  createTrunkRepository,
+  migrate,
+  openDatabase,
+} from '../src/store/index.js';
+import { findRtpengine, startRtpengine, type RtpengineProcess } from '../test/helpers/rtpengine.js';
+import { fmt, runSippStats, stop, usage, waitForOutput } from './support.js';
+
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '100,200,400,800,1200,1600' },
+    seconds: { type: 'string', default: '10' },
+    media: { type: 'string', default: 'off,rtpengine' },
+  },
+});
+const rates = values.rates.split(',').map(Number);
+const seconds = Number(values.seconds);
+const mediaModes = values.media.split(',') as ('off' | 'rtpengine')[];
+const ROOT = join(import.meta.dirname, '..');
+const KAMAILIO_CFG = join(import.meta.dirname, 'fixtures', 'kamailio-proxy.cfg');
+const REGISTER = join(ROOT, 'test', 'fixtures', 'sipp', 'register-digest.xml');
+const DOMAIN = 'bench.example';
+const DID = '+442079460000';
+
+interface Row {
+  server: string;
+  media: string;
+  rate: number;
+  ok: number;
+  failed: number;
+  cpuMsPerCall: number;
+  rssMiB: number;
+}
+
+const port = () => 21_000 + 2 * Math.floor(Math.random() * 9_000);
+
+/** SIPp's built-in UAS answering every INVITE 180 + 200, on `uasPort`, until stopped. */
+function startUas(uasPort: number): ChildProcess {
+  return spawn('sipp', ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin', '-bg'], {
+    stdio: 'ignore',
+  });
+}
+
+async function ladder(server: string, media: string, pid: number, target: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const rate of rates) {
+    const before = usage(pid);
+    const stats = await runSippStats([
+      '-sn',
+      'uac',
+      target,
+      '-i',
+      '127.0.0.2',
+      '-p',
+      String(port()),
+      '-s',
+      DID,
+      '-r',
+      String(rate),
+      '-m',
+      String(rate * seconds),
+      '-l',
+      String(rate * 4),
+      '-d',
+      '0',
+      '-timeout',
+      `${seconds * 3 + 15}s`,
+    ]);
+    const after = usage(pid);
+    const calls = stats.ok + stats.failed;
+    const row = {
+      server,
+      media,
+      rate,
+      ok: stats.ok,
+      failed: stats.failed + (rate * seconds - calls),
+      cpuMsPerCall: calls ? (after.cpuMs - before.cpuMs) / calls : 0,
+      rssMiB: after.rssBytes / 2 ** 20,
+    };
+    rows.push(row);
+    console.error(`${server} media=${media} ${rate}/s: ${row.ok} ok, ${row.failed} failed`);
+    if (row.failed > rate * seconds * 0.05) break; // far past the breaking point: higher rates say nothing
+  }
+  return rows;
+}
+
+async function provision(url: string): Promise<void> {
+  const db = await openDatabase({ url, dataDir: 'unused' });
+  try {
+    await migrate(db, join(ROOT, 'migrations'));
+    const tenant = await createTenantRepository(db).create({ name: 'Bench', sipDomain: DOMAIN });
+    const bob = await createSipUserRepository(db).create({
+      tenantId: tenant.id,
+      username: 'bob',
+      ha1Md5: computeHa1('MD5', 'bob', DOMAIN, 'bench'),
+      ha1Sha256: computeHa1('SHA-256', 'bob', DOMAIN, 'bench'),
+    });
+    await createNumberRepository(db).create({ tenantId: tenant.id, e164: DID, userId: bob.id });
+    await createTrunkRepository(db).create({
+      tenantId: tenant.id,
+      name: 'carrier',
+      host: '127.0.0.2',
+      inboundCidrs: ['127.0.0.2/32'],
+    });
+  } finally {
+    await db.close();
+  }
+}
+
+async function voxgate(url: string, relay: RtpengineProcess | undefined): Promise<Row[]> {
+  const sipPort = port();
+  const vx = spawn(process.execPath, [join(ROOT, 'dist/src/bin/voxgate.js'), '--target=sip-gateway'], {
+    env: {
+      PATH: process.env.PATH,
+      VOXGATE_DATABASE_URL: url,
+      VOXGATE_SIP_HOST: '127.0.0.1',
+      VOXGATE_SIP_PORT: String(sipPort),
+      VOXGATE_API_HOST: '127.0.0.1',
+      VOXGATE_API_PORT: '0',
+      VOXGATE_LOG_LEVEL: 'info',
+      VOXGATE_SHUTDOWN_GRACE_SECONDS: '1',
+      VOXGATE_SIP_DIGEST_ALGORITHMS: 'MD5,SHA-256',
+      VOXGATE_SIP_KEEPALIVE_SECONDS: '0',
+      VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '0',
+      VOXGATE_GATEWAY_MEDIA_RELAYS: relay ? `127.0.0.1:${relay.ngPort}` : 'off',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await waitForOutput(vx, /"msg":"voxgate started"/, 'stdout');
+    const uasPort = port();
+    const reg = await runSippStats([
+      '-sf',
+      REGISTER,
+      `127.0.0.1:${sipPort}`,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(uasPort),
+      '-m',
+      '1',
+      '-s',
+      'bob',
+      '-au',
+      'bob',
+      '-ap',
+      'bench',
+      '-key',
+      'domain',
+      DOMAIN,
+    ]);
+    if (reg.ok !== 1) throw new Error('the SIPp UAS could not register with voxgate');
+    const uas = startUas(uasPort);
+    await new Promise((r) => setTimeout(r, 500));
+    try {
+      return await ladder(
+        'voxgate (1 process)',
+        relay ? 'RTPengine' : 'off',
+        vx.pid!,
+        `127.0.0.1:${sipPort}`,
+      );
+    } finally {
+      await stop(uas);
+    }
+  } finally {
+    await stop(vx);
+  }
+}
+
+async function kamailio(relay: RtpengineProcess | undefined): Promise<Row[]> {
+  const uasPort = port();
+  const kamPort = port();
+  const defines = ['-A', `UAS="sip:127.0.0.1:${uasPort}"`];
+  if (relay) defines.push('-A', `RTPENGINE="udp:127.0.0.1:${relay.ngPort}"`);
+  const kam = spawn(
+    'kamailio',
+    [
+      '-f',
+      KAMAILIO_CFG,
+      '-DD',
+      '-E',
+      '-l',
+      `udp:127.0.0.1:${kamPort}`,
+      ...defines,
+      '-P',
+      join(tmpdir(), `kamailio-cps-${kamPort}.pid`),
+      '-Y',
+      tmpdir(),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const uas = startUas(uasPort);
+  await new Promise((r) => setTimeout(r, 1500));
+  try {
+    return await ladder(
+      'Kamailio 5.6 (2 workers)',
+      relay ? 'RTPengine' : 'off',
+      kam.pid!,
+      `127.0.0.1:${kamPort}`,
+    );
+  } finally {
+    await stop(uas);
+    await stop(kam);
+  }
+}
+
+const base = process.env.VOXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const dbName = `voxgate_cps_${process.pid}`;
+const admin = new pg.Client({ connectionString: base });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${dbName}`);
+const rows: Row[] = [];
+try {
+  const url = new URL(base);
+  url.pathname = `/${dbName}`;
+  await provision(url.toString());
+  for (const media of mediaModes) {
+    const binary = media === 'rtpengine' ? findRtpengine() : undefined;
+    if (media === 'rtpengine' && !binary)
+      throw new Error('rtpengine not found: apt-get install rtpengine-daemon');
+    const relay = binary ? await startRtpengine(binary) : undefined;
+    try {
+      rows.push(...(await voxgate(url.toString(), relay)));
+      rows.push(...(await kamailio(relay)));
+    } finally {
+      await relay?.stop();
+    }
+  }
+} finally {
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.end();
+}
+
+console.log('| server | media | offered calls/s | completed | failed | server CPU ms per call | RSS MiB |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.server} | ${r.media} | ${r.rate} | ${r.ok} | ${r.failed} | ${fmt(r.cpuMsPerCall, 2)} | ${fmt(r.rssMiB)} |`,
+  );
+}
+console.log('\nHighest rate with under 0.1% failed calls:');
+for (const media of mediaModes.map((m) => (m === 'off' ? 'off' : 'RTPengine'))) {
+  for (const server of [...new Set(rows.map((r) => r.server))]) {
+    const good = rows.filter(
+      (r) => r.server === server && r.media === media && r.failed <= r.rate * seconds * 0.001,
+    );
+    const best = good.at(-1);
+    console.log(
+      `- ${server}, media ${media}: ${best ? `${best.rate}/s at ${fmt(best.cpuMsPerCall, 2)} ms CPU per call` : 'none'}`,
+    );
+  }
+}

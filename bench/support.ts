@@ -1,0 +1,100 @@
+/** Helpers shared by the benchmarks: process CPU/RSS from /proc, SIPp runs with their statistics, lifecycle. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+/** CPU ms and RSS bytes of a process and its children (Kamailio forks workers). */
+export function usage(pid: number): { cpuMs: number; rssBytes: number } {
+  const pids = [
+    pid,
+    ...spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map(Number),
+  ];
+  let ticks = 0;
+  let rssPages = 0;
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      rssPages += Number(fields[21]);
+    } catch {
+      // the process ended between pgrep and the read
+    }
+  }
+  return { cpuMs: ticks * TICK_MS, rssBytes: rssPages * 4096 };
+}
+
+export interface SippStats {
+  ok: number;
+  failed: number;
+  /** Mean of SIPp's response time 1 (whole milliseconds resolution). */
+  meanMs: number;
+}
+
+/** Runs SIPp to completion with `args` and reads the last line of its statistics file. */
+export function runSippStats(args: readonly string[]): Promise<SippStats> {
+  const dir = mkdtempSync(join(tmpdir(), 'voxgate-bench-'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'sipp',
+      [...args, '-nostdin', '-trace_stat', '-fd', '1', '-stf', join(dir, 'stat.csv')],
+      {
+        cwd: dir,
+        stdio: 'ignore',
+      },
+    );
+    child.on('error', reject);
+    child.on('exit', () => {
+      try {
+        const lines = readFileSync(join(dir, 'stat.csv'), 'utf8').trim().split('\n');
+        const head = lines[0]!.split(';');
+        const last = lines.at(-1)!.split(';');
+        const col = (name: string) => last[head.indexOf(name)] ?? '0';
+        const rt = col('ResponseTime1(C)').split(':').map(Number); // hh:mm:ss:usec
+        const meanMs = ((rt[0] ?? 0) * 3600 + (rt[1] ?? 0) * 60 + (rt[2] ?? 0)) * 1000 + (rt[3] ?? 0) / 1000;
+        resolve({ ok: Number(col('SuccessfulCall(C)')), failed: Number(col('FailedCall(C)')), meanMs });
+      } catch (err) {
+        reject(err);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+/** Resolves with the first capture of `pattern` in the child's output (30 s at most). */
+export function waitForOutput(
+  child: ChildProcess,
+  pattern: RegExp,
+  stream: 'stdout' | 'stderr',
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} in: ${text.slice(-500)}`)), 30_000);
+    child[stream]!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = pattern.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] ?? m[0]);
+      }
+    });
+  });
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(force);
+}
+
+export const fmt = (n: number, d = 1): string => n.toFixed(d);
