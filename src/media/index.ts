@@ -59,3 +59,13 @@ export {
   type SdpMediaLine,
   type SdpConnection,
 } from './sdp/sdp-lines.js';
+export {
+  createMediaRelay,
+  mediaTimeoutChannel,
+  type MediaRelay,
+  type MediaRelayOptions,
+  type MediaTimeoutEvent,
+} from './relay/media-relay.js';
+export { offeredStreams, rewriteSdp, type OfferedStream } from './relay/sdp-rewrite.js';
+export { PortAllocator, PortRangeExhaustedError, type PortPair } from './relay/port-allocator.js';
+export { RtpStats, type StreamStats } from './relay/rtp-stats.js';

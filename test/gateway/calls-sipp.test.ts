@@ -1,11 +1,11 @@
 // End-to-end calls through the gateway with SIPp (Debian sip-tester) as both phones: SIPp registers the callee,
 // a SIPp UAS answers (echoing RTP), a SIPp UAC calls and plays G.711 from /usr/share/sip-tester/g711a.pcap.
-// Run without anchoring, and with media anchored on a real RTPengine.
+// Run without anchoring, with media anchored on voxgate's relay, and on a real RTPengine.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
 import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
-import { findRtpengine, startRtpengine, type RtpengineProcess } from '../helpers/rtpengine.js';
+import { relaySkip, startRelay, type RunningRelay } from '../helpers/relays.js';
 import { runSipp, sippInstalled, sippPort, sippRegisterArgs, startSipp } from '../helpers/sipp.js';
 
 const FAST = { t1: 100, t2: 800, t4: 1000 };
@@ -86,22 +86,14 @@ async function scenario(
 }
 
 const sipp = sippInstalled();
-const rtpengine = findRtpengine();
 
-for (const anchoring of ['none', 'rtpengine'] as const) {
-  const skip = !sipp
-    ? 'sipp not installed'
-    : anchoring === 'rtpengine' && !rtpengine && !process.env.CI
-      ? 'rtpengine not installed'
-      : false;
+for (const anchoring of ['none', 'voxgate', 'rtpengine'] as const) {
+  const skip = !sipp ? 'sipp not installed' : anchoring === 'none' ? false : relaySkip(anchoring);
   describe(`calls between SIPp phones through the gateway, media anchoring: ${anchoring}`, { skip }, () => {
     let gw: GatewayHarness;
-    let engine: RtpengineProcess | undefined;
+    let engine: RunningRelay | undefined;
     before(async () => {
-      if (anchoring === 'rtpengine') {
-        assert.ok(rtpengine, 'rtpengine not found on PATH: apt-get install -y rtpengine-daemon');
-        engine = await startRtpengine(rtpengine);
-      }
+      if (anchoring !== 'none') engine = await startRelay(anchoring);
       gw = await startGateway({
         digestAlgorithms: ['MD5', 'SHA-256'],
         timers: FAST,
@@ -120,7 +112,7 @@ for (const anchoring of ['none', 'rtpengine'] as const) {
       const ended = await endedEvent(gw, `events-${anchoring}`);
       assert.equal(ended.disposition, 'answered');
       assert.equal(ended.hangupBy, 'caller');
-      if (anchoring === 'rtpengine') {
+      if (anchoring !== 'none') {
         // The caller played the pcap to the relay; the callee echoed it back through the relay.
         assert.ok((ended.media?.callerToCallee?.packets ?? 0) > 20, JSON.stringify(ended.media));
         assert.ok((ended.media?.calleeToCaller?.packets ?? 0) > 20, JSON.stringify(ended.media));

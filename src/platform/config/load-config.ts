@@ -33,6 +33,8 @@ export interface Config {
     readonly ng: { readonly host: string; readonly port: number };
     readonly rtpPortMin: number;
     readonly rtpPortMax: number;
+    readonly advertisedAddress?: string;
+    readonly timeoutMs: number;
   };
   readonly shutdownGraceMs: number;
   readonly auditRetentionDays: number;
@@ -112,7 +114,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       relays: relayList(p.VOXGATE_GATEWAY_MEDIA_RELAYS, p.VOXGATE_MEDIA_NG),
     },
     http: { host: p.VOXGATE_API_HOST, port: p.VOXGATE_API_PORT },
-    media: { ng: p.VOXGATE_MEDIA_NG, rtpPortMin: p.VOXGATE_RTP_PORT_MIN, rtpPortMax: p.VOXGATE_RTP_PORT_MAX },
+    media: {
+      ng: p.VOXGATE_MEDIA_NG,
+      rtpPortMin: p.VOXGATE_RTP_PORT_MIN,
+      rtpPortMax: p.VOXGATE_RTP_PORT_MAX,
+      advertisedAddress: p.VOXGATE_MEDIA_ADVERTISED_ADDRESS,
+      timeoutMs: p.VOXGATE_MEDIA_TIMEOUT_SECONDS * 1000,
+    },
     shutdownGraceMs: p.VOXGATE_SHUTDOWN_GRACE_SECONDS * 1000,
     auditRetentionDays: p.VOXGATE_AUDIT_RETENTION_DAYS,
     adminApiKey: p.VOXGATE_ADMIN_API_KEY,

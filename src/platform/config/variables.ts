@@ -217,6 +217,21 @@ export const variables = {
     description: 'highest RTP port of the relay',
     default: '40000',
   }),
+  VOXGATE_MEDIA_ADVERTISED_ADDRESS: spec({
+    schema: z
+      .string()
+      .regex(/^[0-9A-Fa-f.:]+$/)
+      .optional(),
+    expects: 'an IPv4 or IPv6 address',
+    description:
+      'address the relay puts in SDP; unset = the VOXGATE_MEDIA_NG host, or the first external IPv4 for 0.0.0.0',
+  }),
+  VOXGATE_MEDIA_TIMEOUT_SECONDS: spec({
+    schema: z.coerce.number().int().min(0).max(3600),
+    expects: 'an integer number of seconds from 0 (off) to 3600',
+    description: 'the relay deletes a call with no packet and no command for this long; 0 = never',
+    default: '60',
+  }),
   VOXGATE_SHUTDOWN_GRACE_SECONDS: spec({
     schema: seconds,
     expects: 'an integer number of seconds from 0 to 86400',

@@ -1,21 +1,43 @@
-import { createNgControlServer, type NgControlServer } from '../../media/index.js';
+import { defaultAdvertisedHost } from '../../gateway/index.js';
+import {
+  createMediaRelay,
+  createNgControlServer,
+  type MediaRelay,
+  type NgControlServer,
+} from '../../media/index.js';
 import { collectMediaMetrics } from '../media-metrics.js';
 import type { ModuleDefinition } from '../module.js';
 
-/** The media relay's ng control listener (RTPengine's protocol) on VOXGATE_MEDIA_NG. */
+/**
+ * The media relay: ng control (RTPengine's protocol) on VOXGATE_MEDIA_NG, RTP/RTCP port pairs from
+ * VOXGATE_RTP_PORT_MIN..MAX on the same interface, the SDP pointing at VOXGATE_MEDIA_ADVERTISED_ADDRESS.
+ */
 export const mediaRelayModule: ModuleDefinition = {
   name: 'media-relay',
   deps: ['http-server'],
   async init(ctx) {
+    const { media } = ctx.config;
     let server: NgControlServer | undefined;
+    let relay: MediaRelay | undefined;
     const stopMetrics = collectMediaMetrics(ctx.metrics);
     return {
       async start() {
-        server = await createNgControlServer({
-          host: ctx.config.media.ng.host,
-          port: ctx.config.media.ng.port,
+        relay = createMediaRelay({
+          bindHost: media.ng.host,
+          advertised: media.advertisedAddress ?? defaultAdvertisedHost(media.ng.host),
+          portMin: media.rtpPortMin,
+          portMax: media.rtpPortMax,
+          timeoutMs: media.timeoutMs,
         });
-        ctx.logger.info({ ng: server.address() }, 'media relay ng control listening');
+        server = await createNgControlServer({
+          host: media.ng.host,
+          port: media.ng.port,
+          handlers: relay.handlers,
+        });
+        ctx.logger.info(
+          { ng: server.address(), rtp: `${media.rtpPortMin}-${media.rtpPortMax}` },
+          'media relay ng control listening',
+        );
       },
       async ready() {
         if (!server) throw new Error('ng control not open');
@@ -23,6 +45,7 @@ export const mediaRelayModule: ModuleDefinition = {
       async stop() {
         stopMetrics();
         await server?.close();
+        relay?.close();
       },
     };
   },

@@ -1,0 +1,113 @@
+import { parseSdp, serializeSdp, type SdpLine } from '../sdp/parse-sdp.js';
+import { formatMediaLine, parseConnectionLine, parseMediaLine } from '../sdp/sdp-lines.js';
+
+/** Where a party wants one of its media streams sent, as its SDP says (RFC 8866 §5.7, §5.14; RFC 3605). */
+export interface OfferedStream {
+  /** Index of the m= section. */
+  index: number;
+  media: string;
+  address: string;
+  rtpPort: number;
+  /** RFC 3605 a=rtcp, else RTP port + 1 (RFC 3550 §11). */
+  rtcpPort: number;
+  /** RFC 5761: RTP and RTCP share the RTP port. */
+  rtcpMux: boolean;
+  /** Port 0: the stream is rejected or removed (RFC 3264 §6, §8.2). */
+  disabled: boolean;
+  /** Clock rates of the payload types, from a=rtpmap (static types of RFC 3551 default to 8000 Hz). */
+  clockRates: Map<number, number>;
+}
+
+const ICE_ATTRIBUTES = new Set([
+  'candidate',
+  'ice-ufrag',
+  'ice-pwd',
+  'ice-options',
+  'ice-lite',
+  'end-of-candidates',
+  'remote-candidates',
+  'ice-mismatch',
+]);
+
+function attr(line: SdpLine): { name: string; value: string | undefined } {
+  const colon = line.value.indexOf(':');
+  return colon === -1
+    ? { name: line.value, value: undefined }
+    : { name: line.value.slice(0, colon), value: line.value.slice(colon + 1) };
+}
+
+/** The media streams of an SDP and where their party receives them. Throws SdpParseError on bad SDP. */
+export function offeredStreams(text: string): OfferedStream[] {
+  const sdp = parseSdp(text);
+  const sessionC = sdp.session.find((l) => l.type === 'c');
+  const sessionAddress = sessionC ? parseConnectionLine(sessionC.value).address : undefined;
+  const sessionMux = sdp.session.some((l) => l.type === 'a' && l.value === 'rtcp-mux');
+  return sdp.media.map((section, index) => {
+    const m = parseMediaLine(section.lines[0]!.value);
+    const c = section.lines.find((l) => l.type === 'c');
+    const address = c ? parseConnectionLine(c.value).address : sessionAddress;
+    const attrs = section.lines.filter((l) => l.type === 'a').map(attr);
+    const rtcp = attrs.find((a) => a.name === 'rtcp')?.value;
+    const rtcpPort = rtcp ? Number(rtcp.split(' ')[0]) : m.port + 1;
+    const clockRates = new Map<number, number>();
+    for (const a of attrs) {
+      if (a.name !== 'rtpmap' || !a.value) continue;
+      const mm = /^(\d+)\s+[^/]+\/(\d+)/.exec(a.value);
+      if (mm) clockRates.set(Number(mm[1]), Number(mm[2]));
+    }
+    return {
+      index,
+      media: m.media,
+      address: address ?? '0.0.0.0',
+      rtpPort: m.port,
+      rtcpPort: Number.isInteger(rtcpPort) && rtcpPort > 0 && rtcpPort < 65536 ? rtcpPort : m.port + 1,
+      rtcpMux: sessionMux || attrs.some((a) => a.name === 'rtcp-mux'),
+      disabled: m.port === 0,
+      clockRates,
+    };
+  });
+}
+
+export interface RewriteOptions {
+  /** The relay's address the receiving party must send to. */
+  address: string;
+  /** Relay RTP port per m= section (RTCP is the next port); undefined keeps a disabled section at port 0. */
+  ports: readonly (number | undefined)[];
+  /** `replace: ["origin"]`: the o= line's address becomes the relay's. */
+  replaceOrigin: boolean;
+  /** `ICE: "remove"`: ICE attributes go, or candidates would let the parties bypass the relay. */
+  removeIce: boolean;
+}
+
+/**
+ * The SDP the other party receives: every connection address and port replaced by the relay's (anchoring),
+ * a=rtcp pointing at the relay's RTCP port, ICE removed when asked. Other lines are kept byte for byte.
+ */
+export function rewriteSdp(text: string, options: RewriteOptions): string {
+  const sdp = parseSdp(text);
+  const ipVersion = options.address.includes(':') ? 'IP6' : 'IP4';
+  const connection = `IN ${ipVersion} ${options.address}`;
+  const keep = (l: SdpLine) => !(options.removeIce && l.type === 'a' && ICE_ATTRIBUTES.has(attr(l).name));
+  sdp.session = sdp.session.filter(keep).map((l) => {
+    if (l.type === 'c') return { ...l, value: connection };
+    if (l.type === 'o' && options.replaceOrigin) {
+      const parts = l.value.split(' ');
+      if (parts.length === 6)
+        return { ...l, value: [...parts.slice(0, 4), ipVersion, options.address].join(' ') };
+    }
+    return l;
+  });
+  sdp.media.forEach((section, i) => {
+    const port = options.ports[i];
+    const m = parseMediaLine(section.lines[0]!.value);
+    section.lines = section.lines.filter(keep).map((l, j) => {
+      if (j === 0) return { ...l, value: formatMediaLine({ ...m, port: port ?? 0 }) };
+      if (l.type === 'c') return { ...l, value: connection };
+      if (l.type === 'a' && attr(l).name === 'rtcp' && port !== undefined) {
+        return { ...l, value: `rtcp:${port + 1} ${connection}` };
+      }
+      return l;
+    });
+  });
+  return serializeSdp(sdp);
+}
