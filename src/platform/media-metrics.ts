@@ -1,5 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Counter, Histogram, type Registry } from '../observability/index.js';
+import type { MediaRelay } from '../media/index.js';
+import { Counter, Gauge, Histogram, type Registry } from '../observability/index.js';
 
 /** ng commands of RTPengine's protocol; anything else shares one label value. */
 const NG_COMMANDS = new Set([
@@ -21,8 +22,36 @@ const NG_COMMANDS = new Set([
   'play DTMF',
 ]);
 
-/** Media relay control metrics from the relay's diagnostics channel; returns the unsubscribe function. */
-export function collectMediaMetrics(registry: Registry): () => void {
+/**
+ * Media relay metrics: ng control from the relay's diagnostics channel, and, given the relay, its sessions,
+ * port pairs and media timeouts. Returns the unsubscribe function.
+ */
+export function collectMediaMetrics(registry: Registry, relay?: () => MediaRelay | undefined): () => void {
+  if (relay) {
+    new Gauge({
+      name: 'voxgate_media_sessions',
+      help: 'Calls the relay anchors now.',
+      registers: [registry],
+      collect() {
+        this.set(relay()?.calls ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'voxgate_media_port_pairs_in_use',
+      help: 'RTP/RTCP port pairs allocated from VOXGATE_RTP_PORT_MIN..MAX.',
+      registers: [registry],
+      collect() {
+        this.set(relay()?.portsInUse ?? 0);
+      },
+    });
+  }
+  const timeouts = new Counter({
+    name: 'voxgate_media_timeouts_total',
+    help: 'Calls the relay deleted because no packet and no command came for VOXGATE_MEDIA_TIMEOUT_SECONDS.',
+    registers: [registry],
+  });
+  const onTimeout = () => timeouts.inc();
+  subscribe('voxgate:media:timeout', onTimeout);
   const commands = new Counter({
     name: 'voxgate_media_ng_commands_total',
     help: 'ng control commands answered, by command and result (ok, pong, error); retransmissions answered from cache counted as cached="true".',
@@ -43,5 +72,8 @@ export function collectMediaMetrics(registry: Registry): () => void {
     if (!e.cached) duration.observe({ command }, e.durationMs / 1000);
   };
   subscribe('voxgate:media:ng-command', onCommand);
-  return () => unsubscribe('voxgate:media:ng-command', onCommand);
+  return () => {
+    unsubscribe('voxgate:media:ng-command', onCommand);
+    unsubscribe('voxgate:media:timeout', onTimeout);
+  };
 }

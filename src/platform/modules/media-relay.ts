@@ -19,7 +19,7 @@ export const mediaRelayModule: ModuleDefinition = {
     const { media } = ctx.config;
     let server: NgControlServer | undefined;
     let relay: MediaRelay | undefined;
-    const stopMetrics = collectMediaMetrics(ctx.metrics);
+    const stopMetrics = collectMediaMetrics(ctx.metrics, () => relay);
     return {
       async start() {
         relay = createMediaRelay({
