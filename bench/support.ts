@@ -6,7 +6,20 @@ import { join } from 'node:path';
 
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
-/** CPU ms and RSS bytes of a process and its children (Kamailio forks workers). */
+/** Proportional set size of a process (shared pages split among their users), in bytes; undefined if unknown. */
+function pss(pid: number): number | undefined {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU ms and memory of a process and its children (Kamailio forks workers that share memory). Memory is the
+ * sum of PSS where the kernel reports it, so shared memory counts once; else the sum of RSS.
+ */
 export function usage(pid: number): { cpuMs: number; rssBytes: number } {
   const pids = [
     pid,
@@ -16,18 +29,18 @@ export function usage(pid: number): { cpuMs: number; rssBytes: number } {
       .map(Number),
   ];
   let ticks = 0;
-  let rssPages = 0;
+  let bytes = 0;
   for (const p of pids) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(fields[11]) + Number(fields[12]);
-      rssPages += Number(fields[21]);
+      bytes += pss(p) ?? Number(fields[21]) * 4096;
     } catch {
       // the process ended between pgrep and the read
     }
   }
-  return { cpuMs: ticks * TICK_MS, rssBytes: rssPages * 4096 };
+  return { cpuMs: ticks * TICK_MS, rssBytes: bytes };
 }
 
 export interface SippStats {

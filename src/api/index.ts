@@ -1,8 +1,12 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ApiKeyRepository, Database } from '../store/index.js';
+import type { SharedState } from '../store/shared-state/index.js';
 import { bearerAuth } from './authenticate.js';
 import { sendProblem } from './problem.js';
+import { registerApiKeyRoutes } from './routes/api-keys.js';
 import { registerAuditRoutes } from './routes/audit.js';
+import { registerCallRoutes } from './routes/calls.js';
+import { registerCarrierRoutes } from './routes/carriers.js';
 import { registerSipUserRoutes, type Ha1Function } from './routes/sip-users.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 import { registerWhoami } from './routes/whoami.js';
@@ -13,7 +17,7 @@ export type { Ha1Function } from './routes/sip-users.js';
 /** Mounts the provisioning API under /v1 on the platform's HTTP server. */
 export async function registerApi(
   app: FastifyInstance,
-  deps: { db: Database; apiKeys: ApiKeyRepository; ha1: Ha1Function },
+  deps: { db: Database; apiKeys: ApiKeyRepository; ha1: Ha1Function; state: SharedState },
 ): Promise<void> {
   await app.register(
     async (v1) => {
@@ -33,6 +37,9 @@ export async function registerApi(
       registerTenantRoutes(v1, deps);
       registerSipUserRoutes(v1, deps);
       registerAuditRoutes(v1, deps);
+      registerCarrierRoutes(v1, deps);
+      registerApiKeyRoutes(v1, deps);
+      registerCallRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );

@@ -59,13 +59,15 @@ export {
   type SdpMediaLine,
   type SdpConnection,
 } from './sdp/sdp-lines.js';
+export { createMediaRelay, type MediaRelay, type MediaRelayOptions } from './relay/media-relay.js';
 export {
-  createMediaRelay,
   mediaTimeoutChannel,
-  type MediaRelay,
-  type MediaRelayOptions,
+  mediaCallEndedChannel,
   type MediaTimeoutEvent,
-} from './relay/media-relay.js';
+  type MediaCallEndedEvent,
+} from './relay/session-table.js';
+export { MediaRelayError, type MediaRelayErrorCode } from './relay/relay-errors.js';
+export type { RelayCounters, CallReport } from './relay/media-call.js';
 export { offeredStreams, rewriteSdp, type OfferedStream } from './relay/sdp-rewrite.js';
 export { PortAllocator, PortRangeExhaustedError, type PortPair } from './relay/port-allocator.js';
 export { RtpStats, type StreamStats } from './relay/rtp-stats.js';

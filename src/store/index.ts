@@ -50,3 +50,9 @@ export {
   type PhoneNumber,
 } from './repositories/number-repository.js';
 export { createRouteRepository, type Route, type RouteRepository } from './repositories/route-repository.js';
+export {
+  createCdrRepository,
+  type Cdr,
+  type CdrFilter,
+  type CdrRepository,
+} from './repositories/cdr-repository.js';

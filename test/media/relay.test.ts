@@ -1,7 +1,6 @@
 // voxgate's media relay through its ng control socket, with real UDP sockets playing the two parties.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import {
   createMediaRelay,
   createNgClient,
@@ -13,77 +12,9 @@ import {
   type NgClient,
   type NgControlServer,
 } from '../../src/media/index.js';
+import { mPort, party, rtp, sdp, until } from './support/rtp-party.js';
 
 const PORT_MIN = 31000 + 2 * Math.floor(Math.random() * 2000);
-
-function sdp(port: number, extra: string[] = []): string {
-  return [
-    'v=0',
-    'o=- 1 1 IN IP4 127.0.0.1',
-    's=-',
-    'c=IN IP4 127.0.0.1',
-    't=0 0',
-    `m=audio ${port} RTP/AVP 8 101`,
-    'a=rtpmap:8 PCMA/8000',
-    'a=rtpmap:101 telephone-event/8000',
-    ...extra,
-    '',
-  ].join('\r\n');
-}
-
-function rtp(seq: number, ssrc: number, ts = seq * 160): Buffer {
-  const p = Buffer.alloc(172, 0xd5);
-  p[0] = 0x80;
-  p[1] = 8;
-  p.writeUInt16BE(seq & 0xffff, 2);
-  p.writeUInt32BE(ts >>> 0, 4);
-  p.writeUInt32BE(ssrc, 8);
-  return p;
-}
-
-interface Party {
-  socket: Socket;
-  port: number;
-  rtcp: Socket;
-  got: Buffer[];
-  gotRtcp: Buffer[];
-}
-
-async function party(): Promise<Party> {
-  // An even port and the next one, as a real phone would use for RTP and RTCP.
-  for (;;) {
-    const socket = createSocket('udp4');
-    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-    const port = socket.address().port;
-    if (port % 2 !== 0) {
-      socket.close();
-      continue;
-    }
-    const rtcp = createSocket('udp4');
-    const ok = await new Promise<boolean>((r) => {
-      rtcp.once('error', () => r(false));
-      rtcp.bind(port + 1, '127.0.0.1', () => r(true));
-    });
-    if (!ok) {
-      socket.close();
-      continue;
-    }
-    const p: Party = { socket, port, rtcp, got: [], gotRtcp: [] };
-    socket.on('message', (m) => p.got.push(m));
-    rtcp.on('message', (m) => p.gotRtcp.push(m));
-    return p;
-  }
-}
-
-const mPort = (s: unknown) => Number(/^m=audio (\d+) /m.exec(String(s))?.[1]);
-
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("voxgate's media relay (ng offer/answer/delete/query over real UDP)", () => {
   let relay: MediaRelay;

@@ -78,7 +78,13 @@ for (const backend of await storeBackends()) {
     test('migrations apply once, in order, and readiness sees none pending', async () => {
       const { db, cleanup } = await backend.open();
       try {
-        const all = ['0001_platform', '0002_sip_users', '0003_audit_log', '0004_trunks_numbers_routes'];
+        const all = [
+          '0001_platform',
+          '0002_sip_users',
+          '0003_audit_log',
+          '0004_trunks_numbers_routes',
+          '0005_cdrs',
+        ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, []);

@@ -1,14 +1,24 @@
-import type { RemoteInfo } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
+import type { SdpFlags } from './ng-args.js';
 import type { PortAllocator, PortPair } from './port-allocator.js';
+import { MediaRelayError } from './relay-errors.js';
 import { RtpStats, type StreamStats } from './rtp-stats.js';
 import { offeredStreams, rewriteSdp, type OfferedStream } from './sdp-rewrite.js';
 
 type Side = 'a' | 'b';
 const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
+const SIDES = ['a', 'b'] as const;
 
 interface Address {
   address: string;
   port: number;
+}
+
+/** Packets the whole relay forwarded and refused, shared by its calls (the `statistics` totals, metrics). */
+export interface RelayCounters {
+  packets: number;
+  bytes: number;
+  errors: number;
 }
 
 /**
@@ -19,24 +29,41 @@ interface Address {
 interface Leg {
   pair: PortPair;
   offered?: OfferedStream;
+  /** Whether the SDP the relay sent this party offered (or accepted) rtcp-mux; undefined before any. */
+  sentMux?: boolean;
   latchedRtp?: Address;
   latchedRtcp?: Address;
   stats: RtpStats;
   dropped: number;
 }
 
-export interface RelayOptions {
+export interface MediaCallOptions {
   /** The address parties are told to send to. */
   advertised: string;
-  /** Only accept a party's packets from the address its SDP gave (no latching to another source). */
-  strictSource?: boolean;
+  counters: RelayCounters;
 }
 
-export interface SdpFlags {
-  replaceOrigin: boolean;
-  removeIce: boolean;
-  strictSource: boolean;
-}
+/** One stream's line in a `query`/`delete` reply (RTPengine's names). */
+// Type aliases, not interfaces: the reply is a bencode dictionary, and only aliases fit its index signature.
+export type StreamReport = {
+  stats: Record<string, number>;
+  'local port': number;
+  endpoint?: { family: string; address: string; port: number };
+};
+
+export type CallReport = {
+  tags: Record<string, { tag: string; medias: { index: number; type: string; streams: StreamReport[] }[] }>;
+  totals: {
+    RTP: { packets: number; bytes: number; errors: number };
+    RTCP: { packets: number; bytes: number; errors: number };
+  };
+};
+
+/** RFC 5761 §4: RTCP packet types 200-204 (SR, RR, SDES, BYE, APP) tell RTCP from RTP on a shared port. */
+const isRtcp = (packet: Buffer) => packet.length > 1 && packet[1]! >= 200 && packet[1]! <= 204;
+
+/** RFC 5761 §5.1.1: multiplexing is used when the offer had a=rtcp-mux and the answer kept it. */
+const muxes = (leg: Leg) => leg.offered !== undefined && leg.offered.rtcpMux && leg.sentMux !== false;
 
 /** One call through the relay: two parties (sides a and b, by their tags), one leg per side and stream. */
 export class MediaCall {
@@ -50,7 +77,7 @@ export class MediaCall {
   constructor(
     readonly callId: string,
     private readonly ports: PortAllocator,
-    private readonly options: RelayOptions,
+    private readonly options: MediaCallOptions,
   ) {}
 
   /** Which side a tag is; a new tag takes side a if free, else b. */
@@ -59,7 +86,9 @@ export class MediaCall {
     if (known) return known;
     const taken = new Set(this.tags.values());
     const side: Side = preferred && !taken.has(preferred) ? preferred : taken.has('a') ? 'b' : 'a';
-    if (taken.has(side)) throw new Error(`call ${this.callId} already has two parties`);
+    if (taken.has(side)) {
+      throw new MediaRelayError('MEDIA_TOO_MANY_PARTIES', `Call ${this.callId} already has two parties`);
+    }
     this.tags.set(tag, side);
     return side;
   }
@@ -77,13 +106,12 @@ export class MediaCall {
   async sdpFrom(fromTag: string, sdp: string, flags: SdpFlags, answerTo?: string): Promise<string> {
     this.lastSignal = Date.now();
     if (flags.strictSource) this.strict = true;
+    const streams = offeredStreams(sdp);
     const offerer = answerTo === undefined ? undefined : this.sideOf(answerTo, 'a');
     const side = this.sideOf(fromTag, offerer ? other(offerer) : 'a');
-    const streams = offeredStreams(sdp);
+    await this.allocateLegs(streams.length);
     for (const stream of streams) {
-      for (const s of ['a', 'b'] as const) {
-        if (!this.legs[s][stream.index]) this.legs[s][stream.index] = await this.newLeg(s, stream.index);
-      }
+      if (flags.sourceAddress && !stream.disabled) stream.address = flags.sourceAddress;
       const leg = this.legs[side][stream.index]!;
       const changed =
         !leg.offered || leg.offered.address !== stream.address || leg.offered.rtpPort !== stream.rtpPort;
@@ -96,19 +124,50 @@ export class MediaCall {
       leg.stats.setClockRates(stream.clockRates);
     }
     const facingOther = this.legs[other(side)];
-    return rewriteSdp(sdp, {
+    const mux = streams.map((s) => muxChoice(flags, s, facingOther[s.index], answerTo !== undefined));
+    const rewritten = rewriteSdp(sdp, {
       address: this.options.advertised,
       ports: streams.map((s) => (s.disabled ? undefined : facingOther[s.index]?.pair.port)),
       replaceOrigin: flags.replaceOrigin,
       removeIce: flags.removeIce,
+      rtcpMux: mux,
     });
+    for (const s of streams) {
+      const leg = facingOther[s.index];
+      if (leg) leg.sentMux = mux[s.index] === 'add' ? true : mux[s.index] === 'remove' ? false : s.rtcpMux;
+    }
+    return rewritten;
+  }
+
+  /**
+   * Port pairs for `count` streams on both sides. All or nothing: when the range runs out half-way, the pairs
+   * this command took are given back, so a refused offer holds no port.
+   */
+  private async allocateLegs(count: number): Promise<void> {
+    const added: [Side, number][] = [];
+    try {
+      for (let index = 0; index < count; index++) {
+        for (const s of SIDES) {
+          if (this.legs[s][index]) continue;
+          this.legs[s][index] = await this.newLeg(s, index);
+          added.push([s, index]);
+        }
+      }
+    } catch (err) {
+      for (const [s, index] of added) {
+        const leg = this.legs[s][index];
+        if (leg) this.ports.release(leg.pair);
+        delete this.legs[s][index];
+      }
+      throw err;
+    }
   }
 
   private async newLeg(side: Side, index: number): Promise<Leg> {
     const pair = await this.ports.allocate();
     if (this.closed) {
       this.ports.release(pair);
-      throw new Error(`call ${this.callId} was deleted`);
+      throw new MediaRelayError('MEDIA_CALL_DELETED', `Call ${this.callId} was deleted`);
     }
     const leg: Leg = { pair, stats: new RtpStats(), dropped: 0 };
     pair.rtp.on('message', (packet, from) => this.receive(side, index, packet, from, false));
@@ -120,76 +179,87 @@ export class MediaCall {
   private receive(side: Side, index: number, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
     const leg = this.legs[side][index];
     if (!leg) return;
-    // RFC 5761 §4: with rtcp-mux, RTCP shares the RTP port; packet types 200-204 (SR, RR, SDES, BYE, APP).
-    const rtcp = rtcpPort || (packet.length > 1 && packet[1]! >= 200 && packet[1]! <= 204);
+    const counters = this.options.counters;
     if (this.strict && leg.offered && from.address !== leg.offered.address) {
+      // RTPengine's strict-source: packets from anywhere but the party's known address are dropped.
       leg.dropped++;
+      counters.errors++;
       return;
     }
-    const now = Date.now();
-    if (rtcp) {
-      leg.latchedRtcp ??= { address: from.address, port: from.port };
-      leg.stats.rtcp(packet, now);
-    } else {
-      // Symmetric RTP latching: the party's first packet tells where it really is (behind NAT, the SDP lies).
-      leg.latchedRtp ??= { address: from.address, port: from.port };
-      leg.stats.rtp(packet, now);
-    }
+    const rtcp = rtcpPort || isRtcp(packet);
+    // Sub-millisecond arrival times: jitter of G.711 at 8 kHz is in 125 µs units.
+    const now = performance.timeOrigin + performance.now();
+    // Symmetric RTP latching: the party's first packet tells where it really is (behind NAT, the SDP lies).
+    if (rtcpPort) leg.latchedRtcp ??= { address: from.address, port: from.port };
+    else leg.latchedRtp ??= { address: from.address, port: from.port };
+    if (rtcp) leg.stats.rtcp(packet, now);
+    else leg.stats.rtp(packet, now);
     const out = this.legs[other(side)][index];
-    const dest = out && destination(out, rtcp, rtcpPort);
-    if (!out || !dest) {
+    const route = out && routeTo(out, rtcp);
+    if (!route) {
       leg.dropped++;
+      counters.errors++;
       return;
     }
-    (rtcpPort ? out.pair.rtcp : out.pair.rtp).send(packet, dest.port, dest.address);
+    route.socket.send(packet, route.port, route.address);
+    counters.packets++;
+    counters.bytes += packet.length;
   }
 
   /** The newest packet of any stream, or the last signal: what the media timeout is measured from. */
   get lastActivity(): number {
     let last = this.lastSignal;
-    for (const side of ['a', 'b'] as const) {
+    for (const side of SIDES) {
       for (const leg of this.legs[side]) if (leg) last = Math.max(last, leg.stats.lastPacketAt);
     }
     return last;
   }
 
+  /** What each stream's party sent, in one list (for metrics at the end of the call). */
+  streamStats(): StreamStats[] {
+    return SIDES.flatMap((side) => this.legs[side].filter(Boolean).map((leg) => leg.stats.snapshot()));
+  }
+
   /** Stats of what each party sent, per stream, shaped like RTPengine's `query` reply. */
-  report(): {
-    tags: Record<string, { medias: { index: number; streams: { stats: Record<string, number> }[] }[] }>;
-    totals: { RTP: { packets: number; bytes: number }; RTCP: { packets: number } };
-  } {
-    const tags: Record<
-      string,
-      { medias: { index: number; streams: { stats: Record<string, number> }[] }[] }
-    > = {};
-    const totals = { RTP: { packets: 0, bytes: 0 }, RTCP: { packets: 0 } };
-    for (const side of ['a', 'b'] as const) {
+  report(): CallReport {
+    const tags: CallReport['tags'] = {};
+    const totals: CallReport['totals'] = {
+      RTP: { packets: 0, bytes: 0, errors: 0 },
+      RTCP: { packets: 0, bytes: 0, errors: 0 },
+    };
+    for (const side of SIDES) {
       const tag = this.tagOf(side);
       const medias = this.legs[side].flatMap((leg, index) => {
         if (!leg) return [];
-        const s: StreamStats = leg.stats.snapshot();
+        const s = leg.stats.snapshot();
         totals.RTP.packets += s.packets;
-        totals.RTP.bytes += s.bytes;
+        totals.RTP.bytes += s.bytes - s.rtcpBytes;
+        totals.RTP.errors += leg.dropped;
         totals.RTCP.packets += s.rtcpPackets;
-        return [
-          {
-            index: index + 1,
-            streams: [
-              {
-                stats: {
-                  packets: s.packets,
-                  bytes: s.bytes,
-                  errors: leg.dropped,
-                  'packets lost': s.lost,
-                  jitter: Math.round(s.jitterMs),
-                  'last packet': Math.floor(s.lastPacketAt / 1000),
-                },
-              },
-            ],
+        totals.RTCP.bytes += s.rtcpBytes;
+        const seen = leg.latchedRtp ?? leg.latchedRtcp;
+        const stream: StreamReport = {
+          'local port': leg.pair.port,
+          stats: {
+            packets: s.packets,
+            bytes: s.bytes,
+            errors: leg.dropped,
+            'packets lost': s.lost,
+            jitter: Math.round(s.jitterMs),
+            'RTCP packets': s.rtcpPackets,
+            'last packet': Math.floor(s.lastPacketAt / 1000),
           },
-        ];
+        };
+        if (seen) {
+          stream.endpoint = {
+            family: seen.address.includes(':') ? 'IP6' : 'IP4',
+            address: seen.address,
+            port: seen.port,
+          };
+        }
+        return [{ index: index + 1, type: leg.offered?.media ?? 'audio', streams: [stream] }];
       });
-      if (tag) tags[tag] = { medias };
+      if (tag) tags[tag] = { tag, medias };
     }
     return { tags, totals };
   }
@@ -197,7 +267,7 @@ export class MediaCall {
   /** Frees every port of the call. */
   close(): void {
     this.closed = true;
-    for (const side of ['a', 'b'] as const) {
+    for (const side of SIDES) {
       for (const leg of this.legs[side]) if (leg) this.ports.release(leg.pair);
       this.legs[side] = [];
     }
@@ -208,18 +278,38 @@ export class MediaCall {
   }
 }
 
-/** Where packets to a party go: where it was seen sending from, else what its SDP said. */
-function destination(leg: Leg, rtcp: boolean, rtcpPort: boolean): Address | undefined {
+/**
+ * What the SDP going to the other party says about rtcp-mux for one stream. ng `rtcp-mux`: `offer`/`require`
+ * add it, `demux`/`reject` take it out (the relay then splits RTCP onto the next port for that party);
+ * `accept` in an answer keeps it for an offerer that offered it even when the answerer declined.
+ */
+function muxChoice(
+  flags: SdpFlags,
+  stream: OfferedStream,
+  receiver: Leg | undefined,
+  answer: boolean,
+): 'add' | 'remove' | undefined {
+  if (stream.disabled) return undefined;
+  const m = flags.rtcpMux;
+  if (m.has('demux') || m.has('reject')) return 'remove';
+  if (m.has('offer') || m.has('require')) return 'add';
+  if (answer && m.has('accept') && receiver?.offered?.rtcpMux) return 'add';
+  return undefined;
+}
+
+/** Where, and from which socket, a packet to the party of `leg` goes; undefined when nowhere yet. */
+function routeTo(leg: Leg, rtcp: boolean): { socket: Socket; address: string; port: number } | undefined {
   const offered = leg.offered;
   if (!offered || offered.disabled) return undefined;
-  // RFC 3264 §8.4 (and RFC 2543 hold): 0.0.0.0 means "send nothing" until the party is seen sending.
-  if (!leg.latchedRtp && (offered.address === '0.0.0.0' || offered.address === '::')) return undefined;
-  if (!rtcp) return leg.latchedRtp ?? { address: offered.address, port: offered.rtpPort };
-  if (!rtcpPort) return leg.latchedRtp ?? { address: offered.address, port: offered.rtpPort }; // muxed
-  return (
-    leg.latchedRtcp ?? {
-      address: offered.address,
-      port: offered.rtcpMux ? offered.rtpPort : offered.rtcpPort,
-    }
-  );
+  // RFC 3264 §8.4: "the offerer can set the connection address to 0.0.0.0" to put a stream on hold; nothing is
+  // sent there until the party is seen sending.
+  const held = offered.address === '0.0.0.0' || offered.address === '::';
+  if (held && !leg.latchedRtp && !leg.latchedRtcp) return undefined;
+  const rtp = leg.latchedRtp ?? { address: offered.address, port: offered.rtpPort };
+  if (!rtcp || muxes(leg)) return { socket: leg.pair.rtp, ...rtp };
+  const rtcpTo = leg.latchedRtcp ?? {
+    address: leg.latchedRtp?.address ?? offered.address,
+    port: offered.rtcpPort,
+  };
+  return { socket: leg.pair.rtcp, ...rtcpTo };
 }

@@ -68,7 +68,8 @@ export class PortAllocator {
       this.used.add(port);
       return { port, rtp, rtcp };
     }
-    throw new PortRangeExhaustedError(`no free RTP port pair in ${this.min}-${this.max}`);
+    // RTPengine's error-reason when its port range is used up.
+    throw new PortRangeExhaustedError(`Ran out of ports (no free RTP port pair in ${this.min}-${this.max})`);
   }
 
   release(pair: PortPair): void {

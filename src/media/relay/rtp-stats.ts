@@ -9,6 +9,8 @@ export interface StreamStats {
   /** Epoch ms of the last packet, 0 before the first. */
   lastPacketAt: number;
   rtcpPackets: number;
+  /** RTCP's share of `bytes`. */
+  rtcpBytes: number;
 }
 
 /**
@@ -20,6 +22,7 @@ export class RtpStats {
   packets = 0;
   bytes = 0;
   rtcpPackets = 0;
+  rtcpBytes = 0;
   lastPacketAt = 0;
   private baseSeq = -1;
   private maxSeq = 0;
@@ -67,6 +70,7 @@ export class RtpStats {
 
   rtcp(packet: Buffer, now: number): void {
     this.rtcpPackets++;
+    this.rtcpBytes += packet.length;
     this.bytes += packet.length;
     this.lastPacketAt = now;
   }
@@ -80,6 +84,7 @@ export class RtpStats {
       jitterMs: Math.round((this.jitter / this.clock) * 1000 * 100) / 100,
       lastPacketAt: this.lastPacketAt,
       rtcpPackets: this.rtcpPackets,
+      rtcpBytes: this.rtcpBytes,
     };
   }
 }

@@ -36,6 +36,16 @@ function attr(line: SdpLine): { name: string; value: string | undefined } {
     : { name: line.value.slice(0, colon), value: line.value.slice(colon + 1) };
 }
 
+const isMux = (l: SdpLine) => l.type === 'a' && l.value === 'rtcp-mux';
+
+/** An a=rtcp-mux line to append to `lines` (the last line gets an end of line if it had none). */
+function muxLine(lines: SdpLine[]): SdpLine {
+  const last = lines[lines.length - 1]!;
+  const eol = last.eol || lines[0]!.eol || '\r\n';
+  lines[lines.length - 1] = { ...last, eol };
+  return { type: 'a', value: 'rtcp-mux', eol: last.eol };
+}
+
 /** The media streams of an SDP and where their party receives them. Throws SdpParseError on bad SDP. */
 export function offeredStreams(text: string): OfferedStream[] {
   const sdp = parseSdp(text);
@@ -77,6 +87,8 @@ export interface RewriteOptions {
   replaceOrigin: boolean;
   /** `ICE: "remove"`: ICE attributes go, or candidates would let the parties bypass the relay. */
   removeIce: boolean;
+  /** Per m= section: `add` a=rtcp-mux, `remove` it, or undefined to keep what the party sent. */
+  rtcpMux?: readonly ('add' | 'remove' | undefined)[];
 }
 
 /**
@@ -87,27 +99,40 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
   const sdp = parseSdp(text);
   const ipVersion = options.address.includes(':') ? 'IP6' : 'IP4';
   const connection = `IN ${ipVersion} ${options.address}`;
+  const mux = options.rtcpMux ?? [];
   const keep = (l: SdpLine) => !(options.removeIce && l.type === 'a' && ICE_ATTRIBUTES.has(attr(l).name));
-  sdp.session = sdp.session.filter(keep).map((l) => {
-    if (l.type === 'c') return { ...l, value: connection };
-    if (l.type === 'o' && options.replaceOrigin) {
-      const parts = l.value.split(' ');
-      if (parts.length === 6)
-        return { ...l, value: [...parts.slice(0, 4), ipVersion, options.address].join(' ') };
-    }
-    return l;
-  });
-  sdp.media.forEach((section, i) => {
-    const port = options.ports[i];
-    const m = parseMediaLine(section.lines[0]!.value);
-    section.lines = section.lines.filter(keep).map((l, j) => {
-      if (j === 0) return { ...l, value: formatMediaLine({ ...m, port: port ?? 0 }) };
+  // A session-level a=rtcp-mux (seen in the wild, though RFC 5761 puts it in media sections) moves to the
+  // sections when they are decided one by one.
+  const sessionMux = mux.some(Boolean) && sdp.session.some(isMux);
+  sdp.session = sdp.session
+    .filter((l) => keep(l) && !(sessionMux && isMux(l)))
+    .map((l) => {
       if (l.type === 'c') return { ...l, value: connection };
-      if (l.type === 'a' && attr(l).name === 'rtcp' && port !== undefined) {
-        return { ...l, value: `rtcp:${port + 1} ${connection}` };
+      if (l.type === 'o' && options.replaceOrigin) {
+        const parts = l.value.split(' ');
+        if (parts.length === 6)
+          return { ...l, value: [...parts.slice(0, 4), ipVersion, options.address].join(' ') };
       }
       return l;
     });
+  sdp.media.forEach((section, i) => {
+    const port = options.ports[i];
+    const m = parseMediaLine(section.lines[0]!.value);
+    if (sessionMux && !section.lines.some(isMux)) section.lines.push(muxLine(section.lines));
+    section.lines = section.lines
+      .filter((l) => keep(l) && !(mux[i] === 'remove' && isMux(l)))
+      .map((l, j) => {
+        if (j === 0) return { ...l, value: formatMediaLine({ ...m, port: port ?? 0 }) };
+        if (l.type === 'c') return { ...l, value: connection };
+        if (l.type === 'a' && attr(l).name === 'rtcp' && port !== undefined) {
+          return { ...l, value: `rtcp:${port + 1} ${connection}` };
+        }
+        return l;
+      });
+    // RFC 5761 §5.1.1: "a=rtcp-mux" in the media section offers (or, in an answer, accepts) multiplexing.
+    if (mux[i] === 'add' && port !== undefined && !section.lines.some(isMux)) {
+      section.lines.push(muxLine(section.lines));
+    }
   });
   return serializeSdp(sdp);
 }

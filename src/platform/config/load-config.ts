@@ -38,6 +38,7 @@ export interface Config {
   };
   readonly shutdownGraceMs: number;
   readonly auditRetentionDays: number;
+  readonly cdrRetentionDays: number;
   readonly adminApiKey?: string;
 }
 
@@ -123,6 +124,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     },
     shutdownGraceMs: p.VOXGATE_SHUTDOWN_GRACE_SECONDS * 1000,
     auditRetentionDays: p.VOXGATE_AUDIT_RETENTION_DAYS,
+    cdrRetentionDays: p.VOXGATE_CDR_RETENTION_DAYS,
     adminApiKey: p.VOXGATE_ADMIN_API_KEY,
   };
 }

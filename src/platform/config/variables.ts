@@ -244,6 +244,12 @@ export const variables = {
     description: 'how long the audit log is kept before the worker purges it',
     default: '365',
   }),
+  VOXGATE_CDR_RETENTION_DAYS: spec({
+    schema: z.coerce.number().int().min(1).max(3650),
+    expects: 'an integer number of days from 1 to 3650',
+    description: 'how long CDRs are kept before the worker purges them',
+    default: '730',
+  }),
   VOXGATE_ADMIN_API_KEY: spec({
     schema: z
       .string()

@@ -13,6 +13,7 @@ export const apiModule: ModuleDefinition = {
     const db = requireService(ctx, 'store', 'api');
     await registerApi(app, {
       db,
+      state: requireService(ctx, 'sharedState', 'api'),
       apiKeys: createApiKeyRepository(db),
       ha1: computeHa1,
     });

@@ -1,0 +1,90 @@
+import { CALL_EVENTS_STREAM, decodeCallEvent, type CdrRepository } from '../store/index.js';
+import type { EventStreams, StreamEntry } from '../store/shared-state/index.js';
+import type { ScheduledJob } from './scheduler.js';
+
+export const CDR_WRITER_GROUP = 'cdr-writer';
+
+/**
+ * Writes CDRs from the call event stream. The stream's consumer group gives at-least-once delivery: entries
+ * are acknowledged only after their CDR is in the store, and the CDR write is idempotent by call id, so a
+ * redelivery writes nothing twice. While the store is down the run fails before acknowledging: the entries
+ * stay pending in the stream and are claimed again (`claimStale`) on a later run, so none is lost. An entry
+ * that is not a call event at all is reported and acknowledged (it would fail forever).
+ */
+export function cdrWriterJob(options: {
+  events: Pick<EventStreams, 'consume' | 'ack' | 'claimStale'>;
+  cdrs: Pick<CdrRepository, 'record'>;
+  /** This worker's consumer name in the group (unique per process). */
+  consumer: string;
+  everyMs?: number;
+  /** How long a delivered entry may stay unacknowledged before another run (or worker) takes it over. */
+  staleMs?: number;
+  batch?: number;
+  onWritten?: (count: number) => void;
+  onPoison?: (entry: StreamEntry, err: unknown) => void;
+}): ScheduledJob {
+  const batch = options.batch ?? 200;
+  const staleMs = options.staleMs ?? 30_000;
+  const write = async (entries: readonly StreamEntry[]): Promise<void> => {
+    if (entries.length === 0) return;
+    let written = 0;
+    for (const entry of entries) {
+      let event;
+      try {
+        event = decodeCallEvent(entry.fields);
+      } catch (err) {
+        options.onPoison?.(entry, err);
+        continue;
+      }
+      // A store error propagates: nothing of this batch is acknowledged and it is delivered again later.
+      if (await options.cdrs.record(event)) written++;
+    }
+    await options.events.ack(
+      CALL_EVENTS_STREAM,
+      CDR_WRITER_GROUP,
+      entries.map((e) => e.id),
+    );
+    if (written > 0) options.onWritten?.(written);
+  };
+  return {
+    name: 'cdr-writer',
+    everyMs: options.everyMs ?? 100,
+    async run(signal) {
+      // Entries another worker (or an earlier failed run) left unacknowledged first, then new ones.
+      await write(
+        await options.events.claimStale(
+          CALL_EVENTS_STREAM,
+          CDR_WRITER_GROUP,
+          options.consumer,
+          staleMs,
+          batch,
+        ),
+      );
+      while (!signal.aborted) {
+        const entries = await options.events.consume(CALL_EVENTS_STREAM, CDR_WRITER_GROUP, options.consumer, {
+          count: batch,
+          blockMs: 500,
+        });
+        if (entries.length === 0) return;
+        await write(entries);
+      }
+    },
+  };
+}
+
+/** Deletes CDRs older than the retention period. */
+export function cdrRetentionJob(options: {
+  cdrs: Pick<CdrRepository, 'purgeBefore'>;
+  retentionDays: number;
+  everyMs?: number;
+  onPurged?: (count: number) => void;
+}): ScheduledJob {
+  return {
+    name: 'cdr-retention',
+    everyMs: options.everyMs ?? 3_600_000,
+    async run() {
+      const count = await options.cdrs.purgeBefore(new Date(Date.now() - options.retentionDays * 86_400_000));
+      if (count > 0) options.onPurged?.(count);
+    },
+  };
+}

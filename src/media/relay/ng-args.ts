@@ -1,0 +1,82 @@
+import type { BencodeValue } from '../ng/bencode.js';
+import type { NgDictionary } from '../ng/ng-message.js';
+import { MediaRelayError } from './relay-errors.js';
+
+/** ng `rtcp-mux` values (RTPengine): what to do with RFC 5761 multiplexing in the SDP the relay sends on. */
+export type RtcpMuxFlag = 'offer' | 'require' | 'demux' | 'reject' | 'accept';
+
+/** The keys of an offer/answer the relay acts on. */
+export interface SdpFlags {
+  /** `replace: [origin]`: the o= line gets the relay's address. */
+  replaceOrigin: boolean;
+  /** `ICE: remove`. */
+  removeIce: boolean;
+  /** `flags: [strict-source]`: packets from anywhere but the party's address are dropped. */
+  strictSource: boolean;
+  /** `rtcp-mux`, as given. */
+  rtcpMux: ReadonlySet<RtcpMuxFlag>;
+  /**
+   * `flags: [SIP-source-address]` with `received-from: [IP4, addr]`: the party's media address is where its
+   * SIP came from, not its SDP's c= line (RTPengine trusts the SDP otherwise, as since its 3.8).
+   */
+  sourceAddress?: string;
+}
+
+export function text(value: BencodeValue | undefined): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('latin1');
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}
+
+/** A list key: a bencoded list of strings, or (as some clients send) one space- or comma-separated string. */
+export function list(value: BencodeValue | undefined): string[] {
+  if (Array.isArray(value)) return value.map((v) => text(v) ?? '').filter(Boolean);
+  const single = text(value);
+  return single ? single.split(/[\s,]+/).filter(Boolean) : [];
+}
+
+/** A key the command cannot do without; RTPengine's reply text when it is missing. */
+export function need(args: NgDictionary, key: string, what: string): string {
+  const value = text(args[key]);
+  if (value === undefined || value === '')
+    throw new MediaRelayError('MEDIA_MISSING_KEY', `No ${what} in message`);
+  return value;
+}
+
+/** RTPengine lower-cases flags and treats spaces, dashes and underscores alike. */
+const normal = (flag: string) => flag.toLowerCase().replace(/[\s_]/g, '-');
+
+const MUX_FLAGS = new Set<string>(['offer', 'require', 'demux', 'reject', 'accept']);
+
+export function sdpFlagsOf(args: NgDictionary): SdpFlags {
+  const replace = list(args.replace).map(normal);
+  const flags = new Set(list(args.flags).map(normal));
+  const rtcpMux = new Set<RtcpMuxFlag>();
+  for (const value of list(args['rtcp-mux']).map(normal)) {
+    if (MUX_FLAGS.has(value)) rtcpMux.add(value as RtcpMuxFlag);
+  }
+  // `direction` names the relay's interfaces for each side ("internal", "external"); with one interface the
+  // relay accepts any names, but the key must be a list when it is there.
+  if (args.direction !== undefined && !Array.isArray(args.direction)) {
+    throw new MediaRelayError('MEDIA_BAD_KEY', "Invalid 'direction' key: must be a list");
+  }
+  const flagsResult: SdpFlags = {
+    replaceOrigin: replace.includes('origin') || flags.has('replace-origin'),
+    removeIce: normal(text(args.ICE) ?? '') === 'remove',
+    strictSource: flags.has('strict-source'),
+    rtcpMux,
+  };
+  if (flags.has('sip-source-address') && !flags.has('trust-address')) {
+    const from = receivedFrom(args['received-from']);
+    if (from) return { ...flagsResult, sourceAddress: from };
+  }
+  return flagsResult;
+}
+
+/** `received-from: ["IP4", "192.0.2.1"]` → the address. */
+function receivedFrom(value: BencodeValue | undefined): string | undefined {
+  const parts = list(value);
+  const address = parts.length >= 2 ? parts[1] : parts[0];
+  return address && /^[0-9A-Fa-f.:]+$/.test(address) ? address : undefined;
+}

@@ -1,0 +1,22 @@
+export type MediaRelayErrorCode =
+  | 'MEDIA_MISSING_KEY'
+  | 'MEDIA_BAD_KEY'
+  | 'MEDIA_UNKNOWN_CALL'
+  | 'MEDIA_BAD_SDP'
+  | 'MEDIA_TOO_MANY_PARTIES'
+  | 'MEDIA_CALL_DELETED';
+
+/**
+ * An ng command the relay refuses. `code` is stable; the message is RTPengine's `error-reason` for the same
+ * situation where it has one, so clients matching on it work against either relay.
+ */
+export class MediaRelayError extends Error {
+  override readonly name = 'MediaRelayError';
+  constructor(
+    readonly code: MediaRelayErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

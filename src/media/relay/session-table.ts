@@ -1,0 +1,145 @@
+import { channel } from 'node:diagnostics_channel';
+import { MediaCall, type CallReport, type RelayCounters } from './media-call.js';
+import type { PortAllocator } from './port-allocator.js';
+import type { StreamStats } from './rtp-stats.js';
+
+/** Tracing hook: a call deleted because no packet and no signal came for the media timeout. */
+export const mediaTimeoutChannel = channel('voxgate:media:timeout');
+export interface MediaTimeoutEvent {
+  callId: string;
+  idleMs: number;
+}
+
+/** Tracing hook: a call left the relay (its ports are free); the stats of every stream, for metrics. */
+export const mediaCallEndedChannel = channel('voxgate:media:call-ended');
+export interface MediaCallEndedEvent {
+  callId: string;
+  reason: 'delete' | 'timeout' | 'shutdown';
+  durationMs: number;
+  streams: StreamStats[];
+}
+
+/** A call the media timeout ended: its final report, kept so that a later `query` or `delete` still gets it. */
+export interface TimedOutCall {
+  created: number;
+  lastSignal: number;
+  timedOutAt: number;
+  report: CallReport;
+}
+
+/** Timed-out calls remembered at most, and for at least this long (or the media timeout, if longer). */
+const TIMED_OUT_KEPT = 10_000;
+const TIMED_OUT_MIN_MS = 60_000;
+
+/**
+ * The relay's calls by ng call-id, the counters all of them share, and the sweep that ends calls idle past the
+ * media timeout: ports freed, `mediaTimeoutChannel` told, the final report kept for a while.
+ */
+export class SessionTable {
+  readonly counters: RelayCounters = { packets: 0, bytes: 0, errors: 0 };
+  readonly totals = { managed: 0, timeouts: 0, deleted: 0 };
+  readonly startedAt = Date.now();
+  private readonly calls = new Map<string, MediaCall>();
+  private readonly timedOut = new Map<string, TimedOutCall>();
+  private readonly sweep: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ports: PortAllocator,
+    private readonly options: { advertised: string; timeoutMs: number },
+  ) {
+    if (options.timeoutMs > 0) {
+      const every = Math.min(1000, Math.max(50, Math.floor(options.timeoutMs / 4)));
+      this.sweep = setInterval(() => this.expire(Date.now()), every);
+      this.sweep.unref();
+    }
+  }
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  ids(): string[] {
+    return [...this.calls.keys()];
+  }
+
+  get(callId: string): MediaCall | undefined {
+    return this.calls.get(callId);
+  }
+
+  timedOutCall(callId: string): TimedOutCall | undefined {
+    return this.timedOut.get(callId);
+  }
+
+  /** The call, created (with no ports yet) when new; a new offer for a timed-out call-id starts afresh. */
+  open(callId: string): MediaCall {
+    let call = this.calls.get(callId);
+    if (!call) {
+      this.timedOut.delete(callId);
+      call = new MediaCall(callId, this.ports, {
+        advertised: this.options.advertised,
+        counters: this.counters,
+      });
+      this.calls.set(callId, call);
+      this.totals.managed++;
+    }
+    return call;
+  }
+
+  /** Ends a call and frees its ports. */
+  end(call: MediaCall, reason: MediaCallEndedEvent['reason']): void {
+    if (this.calls.get(call.callId) !== call) return;
+    const streams = mediaCallEndedChannel.hasSubscribers ? call.streamStats() : [];
+    call.close();
+    this.calls.delete(call.callId);
+    if (reason === 'delete') this.totals.deleted++;
+    if (mediaCallEndedChannel.hasSubscribers) {
+      mediaCallEndedChannel.publish({
+        callId: call.callId,
+        reason,
+        durationMs: Date.now() - call.created,
+        streams,
+      } satisfies MediaCallEndedEvent);
+    }
+  }
+
+  /** Forgets a call that never got a port (its first SDP was refused), without counting it as ended. */
+  discard(call: MediaCall): void {
+    if (call.portPairs !== 0 || this.calls.get(call.callId) !== call) return;
+    call.close();
+    this.calls.delete(call.callId);
+  }
+
+  forgetTimedOut(callId: string): void {
+    this.timedOut.delete(callId);
+  }
+
+  private expire(now: number): void {
+    for (const call of [...this.calls.values()]) {
+      const idle = now - call.lastActivity;
+      if (idle < this.options.timeoutMs) continue;
+      const report = call.report();
+      this.end(call, 'timeout');
+      this.totals.timeouts++;
+      this.timedOut.set(call.callId, {
+        created: call.created,
+        lastSignal: call.lastSignal,
+        timedOutAt: now,
+        report,
+      });
+      if (mediaTimeoutChannel.hasSubscribers) {
+        mediaTimeoutChannel.publish({ callId: call.callId, idleMs: idle } satisfies MediaTimeoutEvent);
+      }
+    }
+    const keepMs = Math.max(TIMED_OUT_MIN_MS, this.options.timeoutMs);
+    for (const [id, entry] of this.timedOut) {
+      if (this.timedOut.size <= TIMED_OUT_KEPT && now - entry.timedOutAt < keepMs) break;
+      this.timedOut.delete(id);
+    }
+  }
+
+  close(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    for (const call of [...this.calls.values()]) this.end(call, 'shutdown');
+    this.timedOut.clear();
+  }
+}

@@ -1,0 +1,146 @@
+import type { CallEvent } from '../call-events.js';
+import type { Queryable } from '../database/database.js';
+
+export interface Cdr {
+  callId: string;
+  tenantId: string;
+  direction: CallEvent['direction'];
+  from: string;
+  to: string;
+  trunkId: string | null;
+  startedAt: Date;
+  answeredAt: Date | null;
+  endedAt: Date;
+  durationSeconds: number;
+  disposition: NonNullable<CallEvent['disposition']>;
+  sipCode: number | null;
+  hangupBy: CallEvent['hangupBy'] | null;
+  media: CallEvent['media'] | null;
+  gateway: string | null;
+}
+
+export interface CdrFilter {
+  /** Calls started at or after / before. */
+  since?: Date;
+  until?: Date;
+  disposition?: Cdr['disposition'];
+  /** Either party contains this text. */
+  party?: string;
+  limit: number;
+  /** Cursor: the call id of the last CDR of the previous page (pages are newest first). */
+  after?: string;
+}
+
+export interface CdrRepository {
+  /**
+   * Writes the CDR of an `ended` event; a second delivery of the same call changes nothing (returns false).
+   * Events of other types are not CDRs (returns false).
+   */
+  record(event: CallEvent): Promise<boolean>;
+  list(tenantId: string, filter: CdrFilter): Promise<Cdr[]>;
+  /** Deletes CDRs of calls started before `cutoff`; returns how many. */
+  purgeBefore(cutoff: Date): Promise<number>;
+}
+
+interface Row {
+  call_id: string;
+  tenant_id: string;
+  direction: Cdr['direction'];
+  from_party: string;
+  to_party: string;
+  trunk_id: string | null;
+  started_at: Date;
+  answered_at: Date | null;
+  ended_at: Date;
+  duration_seconds: number;
+  disposition: Cdr['disposition'];
+  sip_code: number | null;
+  hangup_by: Cdr['hangupBy'];
+  media: Cdr['media'];
+  gateway: string | null;
+}
+
+const toCdr = (r: Row): Cdr => ({
+  callId: r.call_id,
+  tenantId: r.tenant_id,
+  direction: r.direction,
+  from: r.from_party,
+  to: r.to_party,
+  trunkId: r.trunk_id,
+  startedAt: r.started_at,
+  answeredAt: r.answered_at,
+  endedAt: r.ended_at,
+  durationSeconds: r.duration_seconds,
+  disposition: r.disposition,
+  sipCode: r.sip_code,
+  hangupBy: r.hangup_by,
+  media: r.media,
+  gateway: r.gateway,
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function createCdrRepository(db: Queryable): CdrRepository {
+  return {
+    async record(event) {
+      if (event.type !== 'ended') return false;
+      const endedAt = event.endedAt ?? event.startedAt;
+      const duration = event.answeredAt ? Math.max(0, Math.round((endedAt - event.answeredAt) / 1000)) : 0;
+      // A trunk deleted since the call (or an id that is not ours) must not lose the CDR: the trunk is kept
+      // only when it still exists.
+      const { rowCount } = await db.query(
+        `INSERT INTO cdrs (call_id, tenant_id, direction, from_party, to_party, trunk_id, started_at, answered_at,
+                           ended_at, duration_seconds, disposition, sip_code, hangup_by, media, gateway)
+         SELECT $1, $2, $3, $4, $5, (SELECT id FROM trunks WHERE id = $6::uuid), to_timestamp($7 / 1000.0),
+                to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10, $11, $12, $13, $14::jsonb, $15
+         WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)
+         ON CONFLICT (call_id) DO NOTHING`,
+        [
+          event.callId,
+          event.tenantId,
+          event.direction,
+          event.from,
+          event.to,
+          event.trunkId && UUID.test(event.trunkId) ? event.trunkId : null,
+          event.startedAt,
+          event.answeredAt ?? null,
+          endedAt,
+          duration,
+          event.disposition ?? 'failed',
+          event.sipCode ?? null,
+          event.hangupBy ?? null,
+          event.media ? JSON.stringify(event.media) : null,
+          event.gateway ?? null,
+        ],
+      );
+      return rowCount > 0;
+    },
+    async list(tenantId, filter) {
+      const { rows } = await db.query<Row>(
+        `SELECT * FROM cdrs c
+          WHERE tenant_id = $1
+            AND ($2::timestamptz IS NULL OR started_at >= $2)
+            AND ($3::timestamptz IS NULL OR started_at < $3)
+            AND ($4::text IS NULL OR disposition = $4)
+            AND ($5::text IS NULL OR strpos(from_party, $5) > 0 OR strpos(to_party, $5) > 0)
+            AND ($6::text IS NULL OR (started_at, call_id) <
+                 (SELECT started_at, call_id FROM cdrs WHERE call_id = $6 AND tenant_id = $1))
+          ORDER BY started_at DESC, call_id DESC LIMIT $7`,
+        [
+          tenantId,
+          filter.since ?? null,
+          filter.until ?? null,
+          filter.disposition ?? null,
+          filter.party ?? null,
+          filter.after ?? null,
+          filter.limit,
+        ],
+      );
+      return rows.map(toCdr);
+    },
+    async purgeBefore(cutoff) {
+      const { rowCount } = await db.query('DELETE FROM cdrs WHERE started_at < $1', [cutoff]);
+      return rowCount;
+    },
+  };
+}

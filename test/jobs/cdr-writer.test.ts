@@ -1,0 +1,164 @@
+// The CDR writer between the call event stream and the store: at least once, idempotent, and nothing lost
+// while PostgreSQL is unreachable. Against real Redis and a real PostgreSQL whose connections are cut, and
+// against the embedded pair (memory stream, PGlite).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { cdrWriterJob } from '../../src/jobs/index.js';
+import {
+  CALL_EVENTS_STREAM,
+  createCdrRepository,
+  createTenantRepository,
+  encodeCallEvent,
+  migrate,
+  openDatabase,
+  type CallEvent,
+  type Database,
+} from '../../src/store/index.js';
+import {
+  createMemorySharedState,
+  createRedisSharedState,
+  type SharedState,
+} from '../../src/store/shared-state/index.js';
+import { createScratchDatabase, postgresAvailable, POSTGRES_BASE_URL } from '../helpers/postgres.js';
+import { MIGRATIONS_DIR } from '../helpers/store-backends.js';
+
+const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function ended(tenantId: string, n: number): CallEvent {
+  const startedAt = Date.UTC(2026, 10, 24, 9, 0, n);
+  return {
+    type: 'ended',
+    callId: `call-${n}`,
+    tenantId,
+    direction: 'internal',
+    from: 'sip:alice@acme.example',
+    to: 'sip:bob@acme.example',
+    startedAt,
+    answeredAt: startedAt + 2000,
+    endedAt: startedAt + 62_000,
+    disposition: 'answered',
+    sipCode: 200,
+    hangupBy: 'caller',
+    media: { callerToCallee: { packets: 3000, bytes: 516000, lost: 2, jitterMs: 1 } },
+  };
+}
+
+async function count(db: Database): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cdrs');
+  return rows[0]!.n;
+}
+
+async function redisReachable(): Promise<boolean> {
+  try {
+    const state = await createRedisSharedState({ url: REDIS_URL, keyPrefix: 'probe:' });
+    await state.close();
+    return true;
+  } catch (err) {
+    if (process.env.CI) throw err;
+    return false;
+  }
+}
+
+describe('CDR writer', () => {
+  test('embedded (memory stream, PGlite): one CDR per call however often its events are delivered', async () => {
+    const db = await openDatabase({
+      dataDir: 'memory://',
+      pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
+    });
+    const state = createMemorySharedState();
+    try {
+      await migrate(db, MIGRATIONS_DIR);
+      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+      for (const n of [1, 2, 2, 3]) {
+        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, n)));
+      }
+      await state.events.publish(CALL_EVENTS_STREAM, { type: 'started', nonsense: 'x' });
+      await state.events.publish(
+        CALL_EVENTS_STREAM,
+        encodeCallEvent({ ...ended(tenant.id, 9), type: 'started' }),
+      );
+      const poison: string[] = [];
+      const job = cdrWriterJob({
+        events: state.events,
+        cdrs: createCdrRepository(db),
+        consumer: 'w1',
+        onPoison: (entry) => poison.push(entry.id),
+      });
+      await job.run(AbortSignal.timeout(5000));
+      assert.equal(await count(db), 3, 'calls 1, 2 and 3; the duplicate and the started event write nothing');
+      assert.equal(poison.length, 1);
+      const [cdr] = await createCdrRepository(db).list(tenant.id, {
+        limit: 10,
+        disposition: 'answered',
+        party: 'bob',
+      });
+      assert.equal(cdr?.callId, 'call-3', 'newest first');
+      assert.equal(cdr?.durationSeconds, 60);
+      assert.equal(cdr?.media?.callerToCallee?.lost, 2);
+      const page2 = await createCdrRepository(db).list(tenant.id, { limit: 10, after: 'call-2' });
+      assert.deepEqual(
+        page2.map((c) => c.callId),
+        ['call-1'],
+      );
+    } finally {
+      await state.close();
+      await db.close();
+    }
+  });
+
+  test('Redis + PostgreSQL: while PostgreSQL refuses connections the events wait; after it is back all are written once', async (t) => {
+    if (!(await postgresAvailable()) || !(await redisReachable()))
+      return t.skip('PostgreSQL or Redis not reachable');
+    const scratch = await createScratchDatabase();
+    const name = new URL(scratch.url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: POSTGRES_BASE_URL });
+    await admin.connect();
+    const db = await openDatabase({ url: scratch.url, dataDir: 'unused', poolSize: 2 });
+    let state: SharedState | undefined;
+    try {
+      state = await createRedisSharedState({
+        url: REDIS_URL,
+        keyPrefix: `cdr-test-${randomBytes(4).toString('hex')}:`,
+      });
+      await migrate(db, MIGRATIONS_DIR);
+      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+      const job = cdrWriterJob({
+        events: state.events,
+        cdrs: createCdrRepository(db),
+        consumer: 'w1',
+        staleMs: 50,
+      });
+
+      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, 1)));
+      await job.run(AbortSignal.timeout(5000));
+      assert.equal(await count(db), 1);
+
+      // The outage: no new connection is accepted and the open ones are cut.
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+      for (const n of [2, 3, 4])
+        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, n)));
+      await assert.rejects(job.run(AbortSignal.timeout(5000)));
+      await new Promise((r) => setTimeout(r, 100)); // past staleMs: the pending entries are claimed again
+      await assert.rejects(job.run(AbortSignal.timeout(5000)), 'still down: the claimed entries fail again');
+
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      await new Promise((r) => setTimeout(r, 100)); // past staleMs: the failed entries are claimed again
+      await job.run(AbortSignal.timeout(5000));
+      assert.equal(await count(db), 4, 'the events of the outage are written after it');
+      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, 3)));
+      await new Promise((r) => setTimeout(r, 100));
+      await job.run(AbortSignal.timeout(5000));
+      assert.equal(await count(db), 4, 'a redelivered event writes nothing twice');
+    } finally {
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`).catch(() => undefined);
+      await state?.close();
+      await db.close();
+      await admin.end();
+      await scratch.drop();
+    }
+  });
+});

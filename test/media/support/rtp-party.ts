@@ -1,0 +1,99 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+
+/** A one-stream audio SDP at 127.0.0.1 (or `address`) and `port`, PCMA and telephone-event. */
+export function sdp(port: number, extra: string[] = [], address = '127.0.0.1'): string {
+  return [
+    'v=0',
+    `o=- 1 1 IN IP4 ${address}`,
+    's=-',
+    `c=IN IP4 ${address}`,
+    't=0 0',
+    `m=audio ${port} RTP/AVP 8 101`,
+    'a=rtpmap:8 PCMA/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    ...extra,
+    '',
+  ].join('\r\n');
+}
+
+/** A G.711 packet of 20 ms (RTP header + 160 bytes). */
+export function rtp(seq: number, ssrc: number, ts = seq * 160): Buffer {
+  const p = Buffer.alloc(172, 0xd5);
+  p[0] = 0x80;
+  p[1] = 8;
+  p.writeUInt16BE(seq & 0xffff, 2);
+  p.writeUInt32BE(ts >>> 0, 4);
+  p.writeUInt32BE(ssrc, 8);
+  return p;
+}
+
+/** An RTCP receiver report with no report blocks (RFC 3550 §6.4.2), 8 bytes + padding to `size`. */
+export function rtcpRr(ssrc: number, size = 28): Buffer {
+  const p = Buffer.alloc(size);
+  p[0] = 0x80;
+  p[1] = 201;
+  p.writeUInt16BE(size / 4 - 1, 2);
+  p.writeUInt32BE(ssrc, 4);
+  return p;
+}
+
+export interface Party {
+  socket: Socket;
+  port: number;
+  rtcp: Socket;
+  got: Buffer[];
+  gotFrom: RemoteInfo[];
+  gotRtcp: Buffer[];
+  close(): void;
+}
+
+/** A phone's media end: an even port for RTP and the next one for RTCP, both on `host`, recording what comes. */
+export async function party(host = '127.0.0.1'): Promise<Party> {
+  for (;;) {
+    const socket = createSocket('udp4');
+    await new Promise<void>((r) => socket.bind(0, host, r));
+    const port = socket.address().port;
+    if (port % 2 !== 0) {
+      socket.close();
+      continue;
+    }
+    const rtcp = createSocket('udp4');
+    const ok = await new Promise<boolean>((r) => {
+      rtcp.once('error', () => r(false));
+      rtcp.bind(port + 1, host, () => r(true));
+    });
+    if (!ok) {
+      socket.close();
+      continue;
+    }
+    const p: Party = {
+      socket,
+      port,
+      rtcp,
+      got: [],
+      gotFrom: [],
+      gotRtcp: [],
+      close() {
+        socket.close();
+        rtcp.close();
+      },
+    };
+    socket.on('message', (m, from) => {
+      p.got.push(m);
+      p.gotFrom.push(from);
+    });
+    rtcp.on('message', (m) => p.gotRtcp.push(m));
+    return p;
+  }
+}
+
+export const mPort = (s: unknown, media = 'audio') =>
+  Number(new RegExp(`^m=${media} (\\d+) `, 'm').exec(String(s))?.[1]);
+
+export async function until(check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,106 @@
+// What `npm start` gives a newcomer, end to end: the all-in-one process on embedded defaults, a tenant and two
+// users provisioned through the API, two phones registered, a call between them with RTP through the built-in
+// relay, and the CDR written by the worker from the call's events.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import type { SipRequest } from '../../src/sip/index.js';
+import { freeUdpPort } from '../helpers/rtpengine.js';
+import { sdp, SipPhone } from '../helpers/sip-phone.js';
+import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
+
+const KEY = `vxg_e2e${randomBytes(3).toString('hex')}_${randomBytes(24).toString('base64url')}`;
+
+describe('voxgate --target=all: provision, register, call with media, CDR', () => {
+  let vx: VoxgateProcess;
+  let tenantId: string;
+  const api = async (path: string, body?: unknown) => {
+    const res = await fetch(`${vx.httpUrl}/v1${path}`, {
+      method: body ? 'POST' : 'GET',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    assert.ok(res.ok, JSON.stringify(json));
+    return json;
+  };
+  before(async () => {
+    const portMin = 35000 + 2 * Math.floor(Math.random() * 2000);
+    vx = await startVoxgate(['--target=all'], {
+      VOXGATE_ADMIN_API_KEY: KEY,
+      VOXGATE_MEDIA_NG: `127.0.0.1:${await freeUdpPort()}`,
+      VOXGATE_RTP_PORT_MIN: String(portMin),
+      VOXGATE_RTP_PORT_MAX: String(portMin + 99),
+    });
+    tenantId = (await api('/tenants', { name: 'Acme', sipDomain: 'acme.example' })).id as string;
+    await api(`/tenants/${tenantId}/users`, { username: 'alice', password: 'alice-pass' });
+    await api(`/tenants/${tenantId}/users`, { username: 'bob', password: 'bob-pass' });
+  });
+  after(async () => {
+    assert.equal(await vx?.stop(), 0);
+  });
+
+  test('alice calls bob; audio goes through the relay both ways; hang-up; a CDR appears', async () => {
+    const alice = await SipPhone.open('alice', 'alice-pass', vx.sipUdpPort!);
+    const bob = await SipPhone.open('bob', 'bob-pass', vx.sipUdpPort!);
+    const aliceRtp = createSocket('udp4');
+    const bobRtp = createSocket('udp4');
+    const got = { alice: 0, bob: 0 };
+    aliceRtp.on('message', () => got.alice++);
+    bobRtp.on('message', () => got.bob++);
+    await new Promise<void>((r) => aliceRtp.bind(0, '127.0.0.1', r));
+    await new Promise<void>((r) => bobRtp.bind(0, '127.0.0.1', r));
+    try {
+      assert.equal((await alice.register()).status, 200);
+      assert.equal((await bob.register()).status, 200);
+      const call = await alice.invite('bob', sdp(aliceRtp.address().port));
+      const invite = (await bob.request('INVITE')) as SipRequest;
+      const toBob = Number(/^m=audio (\d+)/m.exec(invite.body.toString())?.[1]);
+      bob.reply(invite, 200, 'OK', 'e2e', {}, sdp(bobRtp.address().port));
+      const ok = await call.final();
+      assert.equal(ok.status, 200);
+      const toAlice = Number(/^m=audio (\d+)/m.exec(ok.body.toString())?.[1]);
+      call.ack();
+      const packet = Buffer.concat([
+        Buffer.from([0x80, 8, 0, 1, 0, 0, 0, 160, 0, 0, 0, 1]),
+        Buffer.alloc(160),
+      ]);
+      for (let i = 0; i < 5; i++) {
+        aliceRtp.send(packet, toAlice, '127.0.0.1');
+        bobRtp.send(packet, toBob, '127.0.0.1');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const deadline = Date.now() + 3000;
+      while ((got.alice < 5 || got.bob < 5) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got, { alice: 5, bob: 5 });
+      call.send('BYE');
+      bob.reply(await bob.request('BYE'), 200, 'OK', 'e2e');
+      assert.equal((await alice.response(call.callId, 200, 'BYE')).status, 200);
+
+      const metrics = await (await fetch(`${vx.httpUrl}/metrics`)).text();
+      assert.match(metrics, /^voxgate_calls_total\{disposition="answered"\} 1$/m);
+      assert.match(metrics, /^voxgate_media_sessions 0$/m, 'the relay deleted the call');
+      assert.match(metrics, /^voxgate_media_port_pairs_in_use 0$/m);
+      assert.match(
+        metrics,
+        /^voxgate_media_ng_commands_total\{command="offer",result="ok",cached="false"\} 1$/m,
+      );
+      // The worker writes the CDR from the event stream; poll the store through the process's own logs.
+      const until = Date.now() + 5000;
+      while (!vx.logs.some((l) => l.msg === 'CDRs written') && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(
+        vx.logs.some((l) => l.msg === 'CDRs written'),
+        'the worker wrote the CDR',
+      );
+    } finally {
+      alice.close();
+      bob.close();
+      aliceRtp.close();
+      bobRtp.close();
+    }
+  });
+});
