@@ -29,9 +29,7 @@ describe('RTP stream stats (RFC 3550 loss and jitter)', () => {
       s.rtp(rtp(seq, 1, seq * 160), (t += 20));
     // expected = 65536 + 4 - 65530 + 1 = 11, received 9.
     assert.equal(s.snapshot().lost, 2);
-    s.rtp(rtp(4, 1), (t += 20));
-    s.rtp(rtp(4, 1), (t += 20));
-    s.rtp(rtp(4, 1), (t += 20));
+    for (let i = 1; i <= 3; i++) s.rtp(rtp(4, 1), t + i * 20);
     assert.equal(s.snapshot().lost, 0, 'duplicates offset the loss, never below zero');
   });
 
