@@ -79,7 +79,12 @@ describe('voxgate --target=all: provision, register, call with media, CDR', () =
       bob.reply(await bob.request('BYE'), 200, 'OK', 'e2e');
       assert.equal((await alice.response(call.callId, 200, 'BYE')).status, 200);
 
-      const metrics = await (await fetch(`${vx.httpUrl}/metrics`)).text();
+      // The call ends once the relay has returned its stats: poll until the metrics show it.
+      let metrics = '';
+      for (const stop = Date.now() + 5000; Date.now() < stop; await new Promise((r) => setTimeout(r, 50))) {
+        metrics = await (await fetch(`${vx.httpUrl}/metrics`)).text();
+        if (/^voxgate_calls_total\{disposition="answered"\} 1$/m.test(metrics)) break;
+      }
       assert.match(metrics, /^voxgate_calls_total\{disposition="answered"\} 1$/m);
       assert.match(metrics, /^voxgate_media_sessions 0$/m, 'the relay deleted the call');
       assert.match(metrics, /^voxgate_media_port_pairs_in_use 0$/m);
