@@ -36,6 +36,8 @@ export interface RoutingDirectory {
   numberOwner(e164: string): Promise<NumberOwner | undefined>;
   /** The tenant's routes, highest priority first. */
   routes(tenantId: string): Promise<readonly GatewayRoute[]>;
+  /** Every enabled trunk, for the OPTIONS health checks. */
+  allTrunks(): Promise<readonly Pick<GatewayTrunk, 'id' | 'host' | 'port' | 'transport'>[]>;
 }
 
 /** Visual separators (RFC 3966 §5.1.1) removed; digits and a leading + kept. */

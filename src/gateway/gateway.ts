@@ -18,6 +18,7 @@ import { createRegistrar, type RegistrarPolicy } from './registrar.js';
 import { createRequestRouter, STATELESS_METHODS } from './request-router.js';
 import { createSipAuthenticator } from './sip-authenticator.js';
 import { createSipOutbound } from './sip-outbound.js';
+import { createTrunkMonitor, type TrunkMonitor } from './trunk-monitor.js';
 
 export interface GatewayOptions {
   host: string;
@@ -32,6 +33,8 @@ export interface GatewayOptions {
   /** Trunks, numbers and routes (unset: user-to-user calls only). */
   routing?: RoutingDirectory;
   registrar: RegistrarPolicy;
+  /** How often trunks get an OPTIONS health check; 0 = never (every trunk counts as up). */
+  trunkCheckMs?: number;
   /** How often bindings accepted here are pinged (OPTIONS on UDP, CRLF on flows); 0 = never. */
   keepaliveMs?: number;
   calls: Omit<CallSettings, 't1' | 't2'>;
@@ -47,6 +50,7 @@ export interface Gateway {
   readonly layer: TransactionLayer;
   readonly b2bua: B2bua;
   readonly keepalive: BindingKeepalive | undefined;
+  readonly trunkMonitor: TrunkMonitor | undefined;
   /** The advertised address per transport. */
   advertised(transport: TransportName): { host: string; port: number };
   close(): Promise<void>;
@@ -106,6 +110,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         onDropped: (aor, contact, why) => options.warn({ aor, contact, why }, 'registration dropped'),
       })
     : undefined;
+  const routing = options.routing;
+  const trunkMonitor =
+    options.trunkCheckMs && routing
+      ? createTrunkMonitor({
+          trunks: () => routing.allTrunks(),
+          outbound,
+          intervalMs: options.trunkCheckMs,
+          onChange: (trunkId, up) =>
+            options.warn(
+              { trunkId, up },
+              up ? 'trunk back in routing' : 'trunk out of routing: no answer to OPTIONS',
+            ),
+        })
+      : undefined;
   const registrar = createRegistrar({
     self,
     ...(keepalive ? { observer: keepalive } : {}),
@@ -123,7 +141,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     state: options.state,
     outbound,
     media: options.media,
-    ...(options.routing ? { routing: options.routing } : {}),
+    ...(routing ? { routing } : {}),
+    ...(trunkMonitor ? { trunkUp: trunkMonitor.isUp } : {}),
     settings: {
       t1: timers?.t1 ?? 500,
       t2: timers?.t2 ?? 4000,
@@ -176,8 +195,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     b2bua,
     advertised,
     keepalive,
+    trunkMonitor,
     async close() {
       keepalive?.stop();
+      trunkMonitor?.stop();
       b2bua.close();
       layer.close();
       await endpoint.close();

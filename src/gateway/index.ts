@@ -59,3 +59,5 @@ export {
   type RoutingDirectory,
 } from './call-routing.js';
 export { createStoreRoutingDirectory } from './store-routing.js';
+export { createTrunkMonitor, type MonitoredTrunk, type TrunkMonitor } from './trunk-monitor.js';
+export { createBindingKeepalive, type BindingKeepalive } from './binding-keepalive.js';

@@ -32,6 +32,7 @@ export function createStoreRoutingDirectory(db: Queryable): RoutingDirectory {
       const owner = await numbers.findByE164(e164);
       return owner && { tenantId: owner.tenantId, username: owner.username, sipDomain: owner.sipDomain };
     },
+    allTrunks: () => trunks.listAllEnabled(),
     async routes(tenantId) {
       const list = await routes.listForTenant(tenantId);
       const used = [...new Set(list.flatMap((r) => r.trunkIds))];

@@ -193,3 +193,52 @@ describe('calls through carrier trunks', () => {
     assert.equal((await call.final()).status, 404);
   });
 });
+
+describe('trunk health checks (OPTIONS)', () => {
+  test('a carrier that stops answering OPTIONS leaves routing: calls go straight to the next trunk', async () => {
+    const gw = await startGateway({ timers: { t1: 20, t2: 160, t4: 500 }, trunkCheckMs: 3_600_000 });
+    const silent = await SipPhone.open('carrier-a', '', gw.port, 'acme.example', '127.0.0.2');
+    const alive = await SipPhone.open('carrier-b', '', gw.port, 'acme.example', '127.0.0.3');
+    const alice = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
+    try {
+      const trunks = createTrunkRepository(gw.db);
+      const a = await trunks.create({
+        tenantId: gw.tenantId,
+        name: 'a',
+        host: '127.0.0.2',
+        port: silent.port,
+      });
+      const b = await trunks.create({
+        tenantId: gw.tenantId,
+        name: 'b',
+        host: '127.0.0.3',
+        port: alive.port,
+      });
+      await createRouteRepository(gw.db).create({
+        tenantId: gw.tenantId,
+        name: 'all',
+        pattern: '\\d+',
+        trunkIds: [a.id, b.id],
+      });
+      silent.close();
+      const round = gw.gateway.trunkMonitor!.checkAll();
+      alive.reply((await alive.request('OPTIONS')) as SipRequest, 200, 'OK', 'hb');
+      await round;
+      assert.deepEqual([...gw.gateway.trunkMonitor!.down], [a.id]);
+      assert.ok(
+        gw.warnings.some((w) => w.message.startsWith('trunk out of routing') && w.detail.trunkId === a.id),
+      );
+
+      await alice.register();
+      const call = await alice.invite('5551234');
+      const invite = (await alive.request('INVITE')) as SipRequest;
+      assert.equal(invite.uri, `sip:5551234@127.0.0.3:${alive.port}`);
+      alive.reply(invite, 486, 'Busy Here', 'hb2');
+      assert.equal((await call.final()).status, 486);
+    } finally {
+      alice.close();
+      alive.close();
+      await gw.close();
+    }
+  });
+});

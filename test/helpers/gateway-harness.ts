@@ -41,6 +41,7 @@ export interface HarnessOptions {
   maxDurationMs?: number;
   mediaTimeoutMs?: number;
   keepaliveMs?: number;
+  trunkCheckMs?: number;
   tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
 }
 
@@ -87,6 +88,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     media,
     routing: createStoreRoutingDirectory(db),
     ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}),
+    ...(options.trunkCheckMs ? { trunkCheckMs: options.trunkCheckMs } : {}),
     registrar: {
       minExpires: 60,
       maxExpires: 3600,

@@ -159,6 +159,13 @@ export const variables = {
       'how often registered UAs are pinged (OPTIONS on UDP, CRLF on TCP/TLS); dead ones are dropped',
     default: '30',
   }),
+  VOXGATE_TRUNK_CHECK_SECONDS: spec({
+    schema: z.coerce.number().int().min(0).max(3600),
+    expects: 'an integer number of seconds from 0 (off) to 3600',
+    description:
+      'how often each trunk gets an OPTIONS health check; an unanswered one leaves routing; 0 = never',
+    default: '30',
+  }),
   VOXGATE_CALL_RING_TIMEOUT_SECONDS: spec({
     schema: z.coerce.number().int().min(1).max(600),
     expects: 'an integer number of seconds from 1 to 600',

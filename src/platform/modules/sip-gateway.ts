@@ -57,6 +57,7 @@ export const sipGatewayModule: ModuleDefinition = {
           media,
           routing: createStoreRoutingDirectory(store),
           keepaliveMs: sip.keepaliveMs,
+          trunkCheckMs: calls.trunkCheckMs,
           registrar: {
             minExpires: sip.register.minExpires,
             maxExpires: sip.register.maxExpires,

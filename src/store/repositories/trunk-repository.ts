@@ -38,6 +38,8 @@ export interface TrunkRepository {
   list(tenantId: string, options: { limit: number; after?: string }): Promise<Trunk[]>;
   /** The enabled trunk of an active tenant with an inbound CIDR containing `address`, most specific first. */
   findBySource(address: string): Promise<TrunkWithSecret | undefined>;
+  /** Every enabled trunk of every active tenant (the gateway's health checks). */
+  listAllEnabled(): Promise<Trunk[]>;
   /** The tenant's trunks by id, with passwords, in the order given (unknown and foreign ids left out). */
   withSecrets(tenantId: string, ids: readonly string[]): Promise<TrunkWithSecret[]>;
 }
@@ -136,6 +138,13 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
       );
       const r = rows[0];
       return r && { ...toTrunk(r), password: r.password ?? null };
+    },
+    async listAllEnabled() {
+      const { rows } = await db.query<Row>(
+        `SELECT ${columns('tr.')} FROM trunks tr JOIN tenants t ON t.id = tr.tenant_id
+          WHERE tr.enabled AND t.status = 'active' ORDER BY tr.id`,
+      );
+      return rows.map(toTrunk);
     },
     async withSecrets(tenantId, ids) {
       if (ids.length === 0) return [];

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { buildRequest, newTag } from '../sip/index.js';
+import type { LegTarget, SipOutbound } from './sip-outbound.js';
+
+export interface MonitoredTrunk {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly transport: 'udp' | 'tcp' | 'tls';
+}
+
+export interface TrunkMonitor {
+  /** False while the trunk's last OPTIONS went unanswered: routes skip it. */
+  isUp(trunkId: string): boolean;
+  /** One round of checks now (the timer calls it every interval). */
+  checkAll(): Promise<void>;
+  readonly down: ReadonlySet<string>;
+  stop(): void;
+}
+
+/**
+ * OPTIONS health checks of the carriers' trunks. Any response — 200, but also 404 or 405 from a carrier that
+ * does not serve OPTIONS — proves the trunk is reachable; a check that times out (Timer F) takes the trunk out
+ * of routing until a later check is answered. Each gateway replica checks on its own: what matters is whether
+ * this replica can reach the carrier.
+ */
+export function createTrunkMonitor(deps: {
+  trunks: () => Promise<readonly MonitoredTrunk[]>;
+  outbound: SipOutbound;
+  intervalMs: number;
+  onChange?: (trunkId: string, up: boolean) => void;
+}): TrunkMonitor {
+  const down = new Set<string>();
+  const inFlight = new Set<string>();
+  const check = (trunk: MonitoredTrunk): Promise<void> => {
+    const target: LegTarget = { transport: trunk.transport, address: trunk.host, port: trunk.port };
+    const { host, port } = deps.outbound.address(trunk.transport);
+    const hostPart = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
+    const bytes = buildRequest('OPTIONS', `sip:${hostPart}:${trunk.port}`, [
+      { name: 'Via', value: deps.outbound.via(trunk.transport) },
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: `<sip:healthcheck@${host}:${port}>;tag=${newTag()}` },
+      { name: 'To', value: `<sip:${hostPart}:${trunk.port}>` },
+      { name: 'Call-ID', value: randomBytes(10).toString('hex') },
+      { name: 'CSeq', value: '1 OPTIONS' },
+    ]);
+    const mark = (up: boolean) => {
+      const was = !down.has(trunk.id);
+      if (up) down.delete(trunk.id);
+      else down.add(trunk.id);
+      if (was !== up) deps.onChange?.(trunk.id, up);
+    };
+    return new Promise<void>((resolve) => {
+      try {
+        deps.outbound.request(bytes, target, {
+          response: () => {
+            mark(true);
+            resolve();
+          },
+          timeout: () => {
+            mark(false);
+            resolve();
+          },
+        });
+      } catch {
+        mark(false); // no route to the carrier's transport (e.g. TLS not configured)
+        resolve();
+      }
+    });
+  };
+  const checkAll = async () => {
+    const trunks = await deps.trunks();
+    const known = new Set(trunks.map((t) => t.id));
+    for (const id of down) if (!known.has(id)) down.delete(id); // deleted or disabled since
+    await Promise.all(
+      trunks
+        .filter((t) => !inFlight.has(t.id))
+        .map(async (t) => {
+          inFlight.add(t.id);
+          try {
+            await check(t);
+          } finally {
+            inFlight.delete(t.id);
+          }
+        }),
+    );
+  };
+  const timer = setInterval(() => void checkAll().catch(() => undefined), deps.intervalMs);
+  timer.unref();
+  return {
+    isUp: (id) => !down.has(id),
+    checkAll,
+    down,
+    stop: () => clearInterval(timer),
+  };
+}
