@@ -14,6 +14,10 @@ interface Address {
   port: number;
 }
 
+interface Route extends Address {
+  socket: Socket;
+}
+
 /** Packets the whole relay forwarded and refused, shared by its calls (the `statistics` totals, metrics). */
 export interface RelayCounters {
   packets: number;
@@ -33,6 +37,9 @@ interface Leg {
   sentMux?: boolean;
   latchedRtp?: Address;
   latchedRtcp?: Address;
+  /** Where packets to this party go, computed on the first packet after a change (null: nowhere yet). */
+  rtpRoute?: Route | null;
+  rtcpRoute?: Route | null;
   stats: RtpStats;
   dropped: number;
 }
@@ -116,6 +123,7 @@ export class MediaCall {
       const changed =
         !leg.offered || leg.offered.address !== stream.address || leg.offered.rtpPort !== stream.rtpPort;
       leg.offered = stream;
+      invalidate(leg);
       if (changed) {
         // A new address for the party (re-INVITE to another device, hold with 0.0.0.0): latch again.
         leg.latchedRtp = undefined;
@@ -134,7 +142,9 @@ export class MediaCall {
     });
     for (const s of streams) {
       const leg = facingOther[s.index];
-      if (leg) leg.sentMux = mux[s.index] === 'add' ? true : mux[s.index] === 'remove' ? false : s.rtcpMux;
+      if (!leg) continue;
+      leg.sentMux = mux[s.index] === 'add' ? true : mux[s.index] === 'remove' ? false : s.rtcpMux;
+      invalidate(leg);
     }
     return rewritten;
   }
@@ -190,12 +200,19 @@ export class MediaCall {
     // Sub-millisecond arrival times: jitter of G.711 at 8 kHz is in 125 µs units.
     const now = performance.timeOrigin + performance.now();
     // Symmetric RTP latching: the party's first packet tells where it really is (behind NAT, the SDP lies).
-    if (rtcpPort) leg.latchedRtcp ??= { address: from.address, port: from.port };
-    else leg.latchedRtp ??= { address: from.address, port: from.port };
+    if (rtcpPort ? !leg.latchedRtcp : !leg.latchedRtp) {
+      if (rtcpPort) leg.latchedRtcp = { address: from.address, port: from.port };
+      else leg.latchedRtp = { address: from.address, port: from.port };
+      invalidate(leg);
+    }
     if (rtcp) leg.stats.rtcp(packet, now);
     else leg.stats.rtp(packet, now);
     const out = this.legs[other(side)][index];
-    const route = out && routeTo(out, rtcp);
+    let route: Route | null | undefined;
+    if (out) {
+      if (rtcp) route = out.rtcpRoute === undefined ? (out.rtcpRoute = routeTo(out, true)) : out.rtcpRoute;
+      else route = out.rtpRoute === undefined ? (out.rtpRoute = routeTo(out, false)) : out.rtpRoute;
+    }
     if (!route) {
       leg.dropped++;
       counters.errors++;
@@ -297,14 +314,20 @@ function muxChoice(
   return undefined;
 }
 
-/** Where, and from which socket, a packet to the party of `leg` goes; undefined when nowhere yet. */
-function routeTo(leg: Leg, rtcp: boolean): { socket: Socket; address: string; port: number } | undefined {
+/** Forgets the cached routes to a party whose address, latch or multiplexing changed. */
+function invalidate(leg: Leg): void {
+  leg.rtpRoute = undefined;
+  leg.rtcpRoute = undefined;
+}
+
+/** Where, and from which socket, a packet to the party of `leg` goes; null when nowhere yet. */
+function routeTo(leg: Leg, rtcp: boolean): Route | null {
   const offered = leg.offered;
-  if (!offered || offered.disabled) return undefined;
+  if (!offered || offered.disabled) return null;
   // RFC 3264 §8.4: "the offerer can set the connection address to 0.0.0.0" to put a stream on hold; nothing is
   // sent there until the party is seen sending.
   const held = offered.address === '0.0.0.0' || offered.address === '::';
-  if (held && !leg.latchedRtp && !leg.latchedRtcp) return undefined;
+  if (held && !leg.latchedRtp && !leg.latchedRtcp) return null;
   const rtp = leg.latchedRtp ?? { address: offered.address, port: offered.rtpPort };
   if (!rtcp || muxes(leg)) return { socket: leg.pair.rtp, ...rtp };
   const rtcpTo = leg.latchedRtcp ?? {

@@ -1,0 +1,235 @@
+/**
+ * The load of bench:media: G.711 calls through an ng relay, two streams per call (caller → callee and back),
+ * 50 packets/s each of 12 + 160 bytes. Every packet carries its send time; the receiving end records the
+ * one-way time through the relay and the sequence number, so loss and latency are measured per packet.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { createNgClient, type NgClient } from '../src/media/index.js';
+
+const PACKET = 172;
+const PTIME_MS = 20;
+const RING = 8;
+
+function sdp(port: number): string {
+  return [
+    'v=0',
+    'o=- 1 1 IN IP4 127.0.0.1',
+    's=bench',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${port} RTP/AVP 8`,
+    'a=rtpmap:8 PCMA/8000',
+    'a=ptime:20',
+    '',
+  ].join('\r\n');
+}
+
+const mPort = (body: unknown) => Number(/^m=audio (\d+) /m.exec(String(body))?.[1]);
+
+async function bound(): Promise<Socket> {
+  const socket = createSocket({ type: 'udp4', recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return socket;
+}
+
+/** One direction of a call: a socket sending to the relay, and what the other end received of it. */
+interface Stream {
+  from: Socket;
+  relayPort: number;
+  ring: Buffer[];
+  seq: number;
+  sent: number;
+  received: number;
+}
+
+/** Latencies in 10 µs buckets up to 1 s (enough resolution for loopback, cheap to record). */
+class LatencyHistogram {
+  private readonly buckets = new Uint32Array(100_001);
+  count = 0;
+  record(ms: number): void {
+    this.buckets[Math.min(100_000, Math.max(0, Math.round(ms * 100)))]!++;
+    this.count++;
+  }
+  quantile(q: number): number {
+    const target = Math.ceil(this.count * q);
+    let seen = 0;
+    for (let i = 0; i < this.buckets.length; i++) {
+      seen += this.buckets[i]!;
+      if (seen >= target) return i / 100;
+    }
+    return Infinity;
+  }
+  reset(): void {
+    this.buckets.fill(0);
+    this.count = 0;
+  }
+}
+
+export interface LoadResult {
+  calls: number;
+  /** Packets the load should have sent in the measured window (calls × 100/s). */
+  offered: number;
+  sent: number;
+  received: number;
+  lossPct: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** How late the generator's 20 ms ticks fired at the 99th percentile (its own saturation). */
+  tickLateP99Ms: number;
+  /** Packets sent in the whole run, warm-up included (what the relay's CPU time is divided by). */
+  sentAll: number;
+}
+
+export interface Load {
+  /** Sends for `seconds`, then waits for stragglers; counts only packets sent after `warmupMs`. */
+  run(seconds: number, warmupMs: number): Promise<LoadResult>;
+  close(): Promise<void>;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * Sets up `calls` calls on the relay at `ngPort` (offer, answer) with their sockets; without `ngPort` the two
+ * ends of each call send to each other directly (the generator's and loopback's own latency, for reference).
+ */
+export async function openLoad(ngPort: number | undefined, calls: number, tag: string): Promise<Load> {
+  const ng: NgClient | undefined =
+    ngPort === undefined
+      ? undefined
+      : createNgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 2000, retries: 2 });
+  const streams: Stream[] = [];
+  const sockets: Socket[] = [];
+  const latency = new LatencyHistogram();
+  let counting = false;
+  const ids: string[] = [];
+  for (let i = 0; i < calls; i++) {
+    const caller = await bound();
+    const callee = await bound();
+    sockets.push(caller, callee);
+    const callId = `bench-${tag}-${i}`;
+    ids.push(callId);
+    let toCallee = callee.address().port;
+    let toCaller = caller.address().port;
+    if (ng) {
+      const flags = { replace: ['origin', 'session-connection'], ICE: 'remove' };
+      const offer = await ng.request('offer', {
+        'call-id': callId,
+        'from-tag': 'caller',
+        sdp: sdp(caller.address().port),
+        ...flags,
+      });
+      const answer = await ng.request('answer', {
+        'call-id': callId,
+        'from-tag': 'caller',
+        'to-tag': 'callee',
+        sdp: sdp(callee.address().port),
+        ...flags,
+      });
+      toCallee = mPort(answer.sdp);
+      toCaller = mPort(offer.sdp);
+    }
+    for (const [from, relayPort] of [
+      [caller, toCallee],
+      [callee, toCaller],
+    ] as const) {
+      const index = streams.length;
+      const packet = Buffer.alloc(PACKET, 0xd5);
+      packet[0] = 0x80;
+      packet[1] = 8;
+      packet.writeUInt32BE(0x1000 + index, 8);
+      packet.writeUInt32BE(index, 20);
+      const ring = Array.from({ length: RING }, () => Buffer.from(packet));
+      streams.push({ from, relayPort, ring, seq: 0, sent: 0, received: 0 });
+    }
+  }
+  for (const socket of sockets) {
+    socket.on('message', (packet) => {
+      if (packet.length !== PACKET || !counting) return;
+      const stream = streams[packet.readUInt32BE(20)];
+      if (!stream) return;
+      stream.received++;
+      latency.record(now() - packet.readDoubleLE(12));
+    });
+  }
+
+  let sentAll = 0;
+  const send = (stream: Stream) => {
+    sentAll++;
+    stream.seq = (stream.seq + 1) & 0xffff;
+    // A ring of buffers per stream: dgram holds the buffer until the send completes, so it is not rewritten
+    // while in flight (8 packets = 160 ms of audio), and nothing is allocated per packet.
+    const p = stream.ring[stream.seq % RING]!;
+    p.writeUInt16BE(stream.seq, 2);
+    p.writeUInt32BE((stream.seq * 160) >>> 0, 4);
+    p.writeDoubleLE(now(), 12);
+    stream.from.send(p, stream.relayPort, '127.0.0.1');
+    if (counting) stream.sent++;
+  };
+
+  return {
+    async run(seconds, warmupMs) {
+      // The streams are spread over the 20 ms period in 1 ms slots, as real calls are not in phase.
+      const groups = 20;
+      const tickLate = new LatencyHistogram();
+      const start = now();
+      const due = (slot: number) => start + (slot * PTIME_MS) / groups;
+      let tick = 0;
+      let warm = false;
+      await new Promise<void>((resolve) => {
+        const next = () => {
+          const t = now();
+          if (warm) tickLate.record(Math.max(0, t - due(tick)));
+          // Every slot that is due (a timer fires 1 ms late at best): the generator never drifts behind.
+          while (due(tick) <= t) {
+            const group = tick % groups;
+            for (let i = group; i < streams.length; i += groups) send(streams[i]!);
+            tick++;
+          }
+          const elapsed = now() - start;
+          if (!warm && elapsed >= warmupMs) {
+            warm = true;
+            counting = true;
+            latency.reset();
+          }
+          if (elapsed >= warmupMs + seconds * 1000) return resolve();
+          setTimeout(next, Math.max(0, due(tick) - now()));
+        };
+        next();
+      });
+      counting = false;
+      // Packets in flight when the sending stopped still count as received if they arrive within 200 ms.
+      const sentTotal = streams.reduce((n, s) => n + s.sent, 0);
+      counting = true;
+      const sentFrozen = streams.map((s) => s.sent);
+      await new Promise((r) => setTimeout(r, 200));
+      counting = false;
+      const received = streams.reduce((n, s, i) => n + Math.min(s.received, sentFrozen[i]!), 0);
+      const result: LoadResult = {
+        calls,
+        offered: streams.length * (1000 / PTIME_MS) * seconds,
+        sent: sentTotal,
+        received,
+        lossPct: sentTotal ? ((sentTotal - received) / sentTotal) * 100 : 0,
+        p50Ms: latency.quantile(0.5),
+        p99Ms: latency.quantile(0.99),
+        tickLateP99Ms: tickLate.quantile(0.99),
+        sentAll,
+      };
+      sentAll = 0;
+      for (const s of streams) {
+        s.sent = 0;
+        s.received = 0;
+      }
+      return result;
+    },
+    async close() {
+      if (ng) {
+        for (const id of ids) {
+          await ng.request('delete', { 'call-id': id, 'from-tag': 'caller' }).catch(() => undefined);
+        }
+        await ng.close();
+      }
+      for (const socket of sockets) socket.close();
+    },
+  };
+}

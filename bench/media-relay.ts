@@ -1,0 +1,161 @@
+/**
+ * bench:media — N concurrent G.711 calls (two streams, 50 packets/s each way) relayed by voxgate's media relay
+ * and, in the same run, by RTPengine in userspace mode (`--table=-1`), both driven over ng the same way. For
+ * each relay and call count: loss, one-way latency through the relay (p50/p99; the `direct` rows are the same
+ * load without a relay, so added latency = relay − direct), relay CPU per 1,000 packets, relay memory (PSS).
+ * Usage: npm run bench:media [-- --calls=50,100,200,400,800 --seconds=5 --relays=direct,voxgate,rtpengine]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { findRtpengine, freeUdpPort } from '../test/helpers/rtpengine.js';
+import { openLoad, type LoadResult } from './media-load.js';
+import { fmt, stop, usage, waitForOutput } from './support.js';
+
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '50,100,200,400,600,800,1000,1200,1600' },
+    seconds: { type: 'string', default: '5' },
+    relays: { type: 'string', default: 'direct,voxgate,rtpengine' },
+  },
+});
+const callCounts = values.calls.split(',').map(Number);
+const seconds = Number(values.seconds);
+const relays = values.relays.split(',') as ('direct' | 'voxgate' | 'rtpengine')[];
+const WARMUP_MS = 1000;
+
+interface Row extends LoadResult {
+  relay: string;
+  cpuMsPer1000: number;
+  cpuPct: number;
+  pssMiB: number;
+}
+
+interface RelayProcess {
+  name: string;
+  ngPort?: number;
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+async function startVoxgate(): Promise<RelayProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'media-relay-server.ts'),
+      '--port-min=40000',
+      '--port-max=49999',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const ngPort = Number(await waitForOutput(child, /^ng (\d+)$/m, 'stdout'));
+  return { name: 'voxgate (1 process)', ngPort, pid: child.pid!, stop: () => stop(child) };
+}
+
+async function startRtpengine(): Promise<RelayProcess> {
+  const binary = findRtpengine();
+  if (!binary) throw new Error('rtpengine not found: apt-get install rtpengine-daemon');
+  const ngPort = await freeUdpPort();
+  const child: ChildProcess = spawn(
+    binary,
+    [
+      '--config-file=none',
+      '--table=-1',
+      '--interface=127.0.0.1',
+      `--listen-ng=127.0.0.1:${ngPort}`,
+      '--foreground',
+      '--log-stderr',
+      '--log-level=4',
+      '--delete-delay=0',
+      '--port-min=20000',
+      '--port-max=29999',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  child.stderr!.resume();
+  // RTPengine answers ng once its threads run; the first offer waits for it (the ng client retries).
+  await new Promise((r) => setTimeout(r, 1000));
+  return { name: 'RTPengine userspace', ngPort, pid: child.pid!, stop: () => stop(child) };
+}
+
+/** The generator fell behind its schedule: the step measures the machine, not the relay. */
+const generatorBound = (r: LoadResult) => r.sent < r.offered * 0.99 || r.tickLateP99Ms > 5;
+
+async function ladder(relay: RelayProcess): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const calls of callCounts) {
+    const load = await openLoad(relay.ngPort, calls, `${relay.name.split(' ')[0]}-${calls}`);
+    try {
+      const before = relay.pid ? usage(relay.pid) : undefined;
+      const t0 = performance.now();
+      const result = await load.run(seconds, WARMUP_MS);
+      const wall = performance.now() - t0;
+      const after = relay.pid ? usage(relay.pid) : undefined;
+      const cpuMs = before && after ? after.cpuMs - before.cpuMs : 0;
+      const row: Row = {
+        relay: relay.name,
+        ...result,
+        cpuMsPer1000: result.sentAll ? (cpuMs / result.sentAll) * 1000 : 0,
+        cpuPct: (cpuMs / wall) * 100,
+        pssMiB: (after?.rssBytes ?? 0) / 2 ** 20,
+      };
+      rows.push(row);
+      console.error(
+        `${row.relay} ${calls} calls: sent ${fmt((row.sent / row.offered) * 100, 1)}% of offered, loss ${fmt(row.lossPct, 3)}%, ` +
+          `p50 ${fmt(row.p50Ms, 2)} ms, p99 ${fmt(row.p99Ms, 2)} ms, relay CPU ${fmt(row.cpuMsPer1000, 2)} ms/1000 ` +
+          `(${fmt(row.cpuPct, 0)}%), generator late p99 ${fmt(row.tickLateP99Ms, 2)} ms`,
+      );
+      // Past the breaking point, or past what the generator can offer: higher counts say nothing more.
+      if (row.lossPct > 2 || generatorBound(row)) break;
+    } finally {
+      await load.close();
+    }
+  }
+  return rows;
+}
+
+const rows: Row[] = [];
+for (const kind of relays) {
+  const relay: RelayProcess =
+    kind === 'voxgate'
+      ? await startVoxgate()
+      : kind === 'rtpengine'
+        ? await startRtpengine()
+        : { name: 'direct (no relay)', stop: async () => undefined };
+  try {
+    rows.push(...(await ladder(relay)));
+  } finally {
+    await relay.stop();
+  }
+}
+
+const direct = new Map(rows.filter((r) => r.relay.startsWith('direct')).map((r) => [r.calls, r]));
+const dash = (r: Row, text: string) => (r.relay.startsWith('direct') ? '–' : text);
+console.log(
+  '| relay | calls | packets/s offered | sent % | loss % | p50 / p99 ms | added p50 / p99 ms | relay CPU ms per 1,000 packets | relay CPU % | relay PSS MiB | generator late p99 ms |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  const base = direct.get(r.calls);
+  const added = base ? `${fmt(r.p50Ms - base.p50Ms, 2)} / ${fmt(r.p99Ms - base.p99Ms, 2)}` : '?';
+  console.log(
+    `| ${r.relay} | ${r.calls} | ${r.calls * 100} | ${fmt((r.sent / r.offered) * 100, 1)} | ${fmt(r.lossPct, 3)} | ` +
+      `${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)} | ${dash(r, added)} | ${dash(r, fmt(r.cpuMsPer1000, 2))} | ` +
+      `${dash(r, fmt(r.cpuPct, 0))} | ${dash(r, fmt(r.pssMiB, 1))} | ${fmt(r.tickLateP99Ms, 2)}${generatorBound(r) ? ' (generator-bound)' : ''} |`,
+  );
+}
+console.log('\nHighest call count with under 0.1% loss while the generator kept up, and calls per core:');
+for (const relay of [...new Set(rows.map((r) => r.relay))].filter((r) => !r.startsWith('direct'))) {
+  const mine = rows.filter((r) => r.relay === relay);
+  const best = mine.filter((r) => r.lossPct < 0.1 && !generatorBound(r)).at(-1);
+  // CPU per call-second = 100 packets × CPU per packet; calls per core = 1 s / that. From the valid steps of
+  // 200 calls and more (below, fixed costs weigh in).
+  const steady = mine.filter((r) => r.calls >= 200 && !generatorBound(r));
+  const cpu = steady.length ? steady.reduce((n, r) => n + r.cpuMsPer1000, 0) / steady.length : NaN;
+  console.log(
+    `- ${relay}: ${best ? `${best.calls} calls (${best.calls * 100} packets/s), p99 ${fmt(best.p99Ms, 2)} ms` : 'none'}; ` +
+      `${fmt(cpu, 2)} ms CPU per 1,000 packets → ${fmt(10_000 / cpu, 0)} calls per core`,
+  );
+}
