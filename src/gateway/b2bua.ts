@@ -43,7 +43,14 @@ export const callRefusedChannel = channel('voxgate:gateway:call-refused');
 
 export interface CallRefusedEvent {
   status: number;
-  reason: 'tenant-concurrent-limit' | 'tenant-rate-limit' | 'not-found' | 'unavailable' | 'media';
+  reason:
+    | 'tenant-concurrent-limit'
+    | 'tenant-rate-limit'
+    | 'user-concurrent-limit'
+    | 'trunk-concurrent-limit'
+    | 'not-found'
+    | 'unavailable'
+    | 'media';
 }
 
 export interface B2bua {
@@ -109,7 +116,47 @@ interface CallPlan {
   identity: Omit<CallIdentity, 'tenantId' | 'gateway'>;
   forks: ForkTarget[];
   mode: ForkMode;
+  /** Concurrent-call limits the call counts against (users, trunks); checked and held for its duration. */
+  limits: Limit[];
 }
+
+interface Limit {
+  key: string;
+  max: number;
+  status: number;
+  reasonPhrase: string;
+  reason: CallRefusedEvent['reason'];
+  warning: string;
+}
+
+const userLimit = (userId: string, max: number | null | undefined, as: 'caller' | 'callee'): Limit[] =>
+  max === null || max === undefined
+    ? []
+    : [
+        {
+          key: `gateway:active:user:${userId}`,
+          max,
+          // A caller at its limit may not place the call (403); a callee at its limit is busy (486).
+          status: as === 'caller' ? 403 : 486,
+          reasonPhrase: as === 'caller' ? 'Forbidden' : 'Busy Here',
+          reason: 'user-concurrent-limit',
+          warning: 'User concurrent call limit reached',
+        },
+      ];
+
+const trunkLimit = (trunk: GatewayTrunk): Limit[] =>
+  trunk.maxConcurrentCalls === null || trunk.maxConcurrentCalls === undefined
+    ? []
+    : [
+        {
+          key: `gateway:active:trunk:${trunk.id}`,
+          max: trunk.maxConcurrentCalls,
+          status: 503,
+          reasonPhrase: 'Service Unavailable',
+          reason: 'trunk-concurrent-limit',
+          warning: 'Trunk concurrent call limit reached',
+        },
+      ];
 
 /**
  * A user's registered contacts as fork targets: through the flow each registered on (RFC 5626) when it came
@@ -196,6 +243,7 @@ async function planCall(
       identity: { direction: 'internal', from: uriOf(fromValue), to: peerAor },
       forks: contactsOf({ ...deps, peerSecret: undefined }, bindings, peerAor),
       mode: 'parallel',
+      limits: [],
     };
   }
 
@@ -215,11 +263,16 @@ async function planCall(
       refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The user is not registered');
       return undefined;
     }
+    const callee = await deps.users.findCredentials(tenant.sipDomain, owner.username);
     return {
       tenant,
       identity: { direction: 'inbound', from: uriOf(fromValue), to: did, trunkId: trunk.id },
       forks: contactsOf(deps, bindings, aor),
       mode: 'parallel',
+      limits: [
+        ...trunkLimit(trunk),
+        ...userLimit(callee?.userId ?? owner.username, callee?.maxConcurrentCalls, 'callee'),
+      ],
     };
   }
 
@@ -257,6 +310,10 @@ async function planCall(
       identity: { direction: 'internal', from: fromAor, to: calleeAor },
       forks: contactsOf(deps, bindings, calleeAor),
       mode: 'parallel',
+      limits: [
+        ...userLimit(caller.userId, caller.maxConcurrentCalls, 'caller'),
+        ...userLimit(callee.userId, callee.maxConcurrentCalls, 'callee'),
+      ],
     };
   }
 
@@ -276,6 +333,8 @@ async function planCall(
     identity: { direction: 'outbound', from: fromAor, to: selected.dialled, trunkId: trunks[0]!.id },
     forks: trunks.map((t) => trunkTarget(t, selected.dialled, from)),
     mode: 'sequential',
+    // The call counts against the first trunk tried (a failover does not move the count).
+    limits: [...userLimit(caller.userId, caller.maxConcurrentCalls, 'caller'), ...trunkLimit(trunks[0]!)],
   };
 }
 
@@ -356,6 +415,28 @@ export function createB2bua(deps: B2buaDeps): B2bua {
         }
       }
       if (tx.state !== 'proceeding' || byCallerCallId.has(request.callId)) return; // cancelled meanwhile
+      const ttl = Math.ceil((deps.settings.maxDurationMs + deps.settings.ringTimeoutMs) / 1000) + 60;
+      const held: string[] = [];
+      const release = () => {
+        for (const key of held.splice(0)) {
+          deps.state.counters
+            .incr(key, -1, ttl)
+            .catch((err: unknown) => deps.warn({ err, key }, 'limit not released'));
+        }
+      };
+      for (const limit of plan.limits) {
+        const active = await deps.state.counters.incr(limit.key, 1, ttl);
+        held.push(limit.key);
+        if (active > limit.max) {
+          release();
+          refuse(tx, limit.status, limit.reasonPhrase, limit.reason, limit.warning);
+          return;
+        }
+      }
+      if (tx.state !== 'proceeding') {
+        release();
+        return;
+      }
 
       const media = plan.peerHop
         ? undefined
@@ -376,6 +457,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
           registerLeg: (callId) => byCalleeCallId.set(callId, call),
           event: plan.peerHop ? () => undefined : publish,
           ended: () => {
+            release();
             byCallerCallId.delete(call.callId);
             byInviteTx.delete(tx);
             for (const id of call.legCallIds) byCalleeCallId.delete(id);

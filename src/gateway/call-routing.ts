@@ -9,6 +9,8 @@ export interface GatewayTrunk {
   readonly host: string;
   readonly port: number;
   readonly transport: 'udp' | 'tcp' | 'tls';
+  /** Calls the trunk may carry at once; null or absent = no limit. */
+  readonly maxConcurrentCalls?: number | null;
   /** Outbound digest credentials, when the carrier challenges us. */
   readonly credentials?: { readonly username: string; readonly password: string };
 }

@@ -14,6 +14,7 @@ function toGatewayTrunk(t: TrunkWithSecret): GatewayTrunk {
     host: t.host,
     port: t.port,
     transport: t.transport,
+    maxConcurrentCalls: t.maxConcurrentCalls,
     ...(t.username && t.password ? { credentials: { username: t.username, password: t.password } } : {}),
   };
 }

@@ -338,3 +338,48 @@ describe('B2BUA timers that end calls on both legs', () => {
     }
   });
 });
+
+describe('per-user concurrent call limits', () => {
+  let gw: GatewayHarness;
+  before(async () => {
+    gw = await startGateway({ timers: FAST });
+    await gw.db.query(`UPDATE sip_users SET max_concurrent_calls = 1 WHERE username IN ('bob', 'carol')`);
+  });
+  after(() => gw.close());
+
+  test('a callee at its limit is busy (486); a caller at its limit is refused (403); ended calls free the slot', async () => {
+    const alice = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
+    const bob = await SipPhone.open('bob', HARNESS_USERS.bob, gw.port);
+    const carol = await SipPhone.open('carol', HARNESS_USERS.carol, gw.port);
+    try {
+      for (const p of [alice, bob, carol]) await p.register();
+      const first = await alice.invite('bob');
+      bob.reply((await bob.request('INVITE')) as SipRequest, 180, 'Ringing', 'u1');
+      await alice.response(first.callId, 180);
+      const second = await alice.invite('bob');
+      const busy = await second.final();
+      assert.equal(busy.status, 486);
+      assert.match(header(busy, 'Warning') ?? '', /User concurrent call limit/);
+
+      // carol (limit 1) calls alice, then tries bob while her first call rings: she is at her limit.
+      const c1 = await carol.invite('alice');
+      alice.reply((await alice.request('INVITE')) as SipRequest, 180, 'Ringing', 'u2');
+      await carol.response(c1.callId, 180);
+      const c2 = await carol.invite('alice');
+      assert.equal((await c2.final()).status, 403);
+
+      first.cancel();
+      await alice.response(first.callId, 487, 'INVITE');
+      const third = await alice.invite('bob');
+      assert.ok((await bob.request('INVITE')).kind === 'request', 'the slot is free again');
+      third.cancel();
+      c1.cancel();
+      await alice.response(third.callId, 487, 'INVITE');
+      await carol.response(c1.callId, 487, 'INVITE');
+    } finally {
+      alice.close();
+      bob.close();
+      carol.close();
+    }
+  });
+});

@@ -9,6 +9,8 @@ export interface SipCredentials {
   ha1Sha256: string;
   enabled: boolean;
   tenantActive: boolean;
+  /** Calls the user may have at once (placed and received); null = no limit. */
+  maxConcurrentCalls: number | null;
 }
 
 export interface SipUser {
@@ -76,8 +78,9 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
         ha1_sha256: string;
         enabled: boolean;
         status: string;
+        max_concurrent_calls: number | null;
       }>(
-        `SELECT u.id, u.tenant_id, u.username, u.ha1_md5, u.ha1_sha256, u.enabled, t.status
+        `SELECT u.id, u.tenant_id, u.username, u.ha1_md5, u.ha1_sha256, u.enabled, t.status, u.max_concurrent_calls
            FROM sip_users u JOIN tenants t ON t.id = u.tenant_id
           WHERE t.sip_domain = lower($1) AND u.username = $2`,
         [sipDomain, username],
@@ -92,6 +95,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           ha1Sha256: r.ha1_sha256,
           enabled: r.enabled,
           tenantActive: r.status === 'active',
+          maxConcurrentCalls: r.max_concurrent_calls,
         }
       );
     },
