@@ -13,7 +13,7 @@ export const CDR_WRITER_GROUP = 'cdr-writer';
  */
 export function cdrWriterJob(options: {
   events: Pick<EventStreams, 'consume' | 'ack' | 'claimStale'>;
-  cdrs: Pick<CdrRepository, 'record'>;
+  cdrs: Pick<CdrRepository, 'upsertFromEvent'>;
   /** This worker's consumer name in the group (unique per process). */
   consumer: string;
   everyMs?: number;
@@ -37,7 +37,7 @@ export function cdrWriterJob(options: {
         continue;
       }
       // A store error propagates: nothing of this batch is acknowledged and it is delivered again later.
-      if (await options.cdrs.record(event)) written++;
+      if (await options.cdrs.upsertFromEvent(event)) written++;
     }
     await options.events.ack(
       CALL_EVENTS_STREAM,

@@ -4,6 +4,7 @@ export { migrate, pendingMigrations, readMigrations } from './migrations/migrate
 export {
   createApiKeyRepository,
   parseApiToken,
+  type ApiKeyInfo,
   type ApiKeyRecord,
   type ApiKeyRepository,
   type ApiKeyRole,
@@ -18,6 +19,7 @@ export {
   createSipUserRepository,
   type SipCredentials,
   type SipUser,
+  type SipUserPatch,
   type SipUserRepository,
 } from './repositories/sip-user-repository.js';
 export {
@@ -40,6 +42,7 @@ export {
   createTrunkRepository,
   type Trunk,
   type TrunkInput,
+  type TrunkPatch,
   type TrunkRepository,
   type TrunkWithSecret,
 } from './repositories/trunk-repository.js';
@@ -49,7 +52,14 @@ export {
   type NumberRepository,
   type PhoneNumber,
 } from './repositories/number-repository.js';
-export { createRouteRepository, type Route, type RouteRepository } from './repositories/route-repository.js';
+export {
+  createRouteRepository,
+  type Route,
+  type RouteCursor,
+  type RouteInput,
+  type RoutePatch,
+  type RouteRepository,
+} from './repositories/route-repository.js';
 export {
   createCdrRepository,
   type Cdr,

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  createApiKeyRepository,
   createNumberRepository,
   createRouteRepository,
   createSipUserRepository,
@@ -104,6 +105,143 @@ for (const backend of await storeBackends()) {
           ],
         );
         assert.deepEqual(await routes.listForTenant(other.id), []);
+        assert.deepEqual(
+          listed[0]!.trunks.map((t) => [t.id, t.name]),
+          [
+            [narrow.id, 'carrier-b'],
+            [wide.id, 'carrier-a'],
+          ],
+          'each route carries its trunks in order',
+        );
+        assert.ok(!('password' in listed[0]!.trunks[1]!), 'a route never carries a trunk password');
+      } finally {
+        await db.close();
+        await cleanup();
+      }
+    });
+
+    test('updates and deletes stay inside the tenant; pages of routes and keys follow their cursor', async () => {
+      const { db, cleanup } = await backend.open();
+      try {
+        await migrate(db, MIGRATIONS_DIR);
+        const tenants = createTenantRepository(db);
+        const acme = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
+        const other = await tenants.create({ name: 'Other', sipDomain: 'other.example' });
+        const trunks = createTrunkRepository(db);
+        const a = await trunks.create({
+          tenantId: acme.id,
+          name: 'a',
+          host: '192.0.2.1',
+          credentials: { username: 'u', password: 'p1' },
+          inboundCidrs: ['192.0.2.0/24'],
+        });
+        const b = await trunks.create({ tenantId: acme.id, name: 'b', host: '192.0.2.2' });
+        assert.equal(await trunks.update(other.id, a.id, { port: 5080 }), undefined, 'not in that tenant');
+        const changed = await trunks.update(acme.id, a.id, { port: 5080, inboundCidrs: ['198.51.100.0/24'] });
+        assert.equal(changed?.before.port, 5060);
+        assert.equal(changed?.after.port, 5080);
+        assert.equal(changed?.after.username, 'u', 'credentials kept when not in the patch');
+        assert.equal((await trunks.findBySource('198.51.100.7'))?.password, 'p1');
+        assert.equal(await trunks.findBySource('192.0.2.7'), undefined);
+        await trunks.update(acme.id, a.id, { enabled: false });
+        assert.equal(
+          await trunks.findBySource('198.51.100.7'),
+          undefined,
+          'a disabled trunk matches nothing',
+        );
+        await trunks.update(acme.id, a.id, { enabled: true, credentials: null });
+        assert.equal((await trunks.findBySource('198.51.100.7'))?.password, null);
+        await tenants.update(acme.id, { status: 'suspended' });
+        assert.equal(
+          await trunks.findBySource('198.51.100.7'),
+          undefined,
+          'a suspended tenant matches nothing',
+        );
+        await tenants.update(acme.id, { status: 'active', maxConcurrentCalls: 5 });
+        assert.equal((await tenants.findById(acme.id))?.maxConcurrentCalls, 5);
+
+        const users = createSipUserRepository(db);
+        const bob = await users.create({ tenantId: acme.id, username: 'bob', callerId: '+15550100', ...HA1 });
+        const alice = await users.create({ tenantId: acme.id, username: 'alice', ...HA1 });
+        assert.equal(bob.callerId, '+15550100');
+        const numbers = createNumberRepository(db);
+        const did = await numbers.create({ tenantId: acme.id, e164: '+15550001000', userId: bob.id });
+        assert.equal((await numbers.assign(acme.id, did.id, alice.id))?.after.userId, alice.id);
+        assert.equal(await numbers.assign(other.id, did.id, null), undefined);
+        await assert.rejects(
+          numbers.assign(acme.id, did.id, '00000000-0000-4000-8000-000000000000'),
+          RangeError,
+        );
+        assert.equal((await numbers.findByE164('+15550001000'))?.username, 'alice');
+        await users.update(acme.id, alice.id, { enabled: false });
+        assert.equal(await numbers.findByE164('+15550001000'), undefined, 'a disabled user rings nowhere');
+        assert.equal(
+          (await users.update(acme.id, alice.id, { ha1: { md5: 'c'.repeat(32), sha256: 'd'.repeat(64) } }))
+            ?.after.enabled,
+          false,
+        );
+        assert.equal((await users.findCredentials('acme.example', 'alice'))?.ha1Md5, 'c'.repeat(32));
+        assert.equal((await users.delete(acme.id, alice.id))?.username, 'alice');
+        assert.equal((await numbers.get(acme.id, did.id))?.userId, null, 'its number is unassigned');
+        assert.equal(await numbers.delete(other.id, did.id), undefined);
+        assert.equal((await numbers.delete(acme.id, did.id))?.e164, '+15550001000');
+
+        const routes = createRouteRepository(db);
+        const r1 = await routes.create({ tenantId: acme.id, name: 'r1', pattern: '1\\d+', trunkIds: [a.id] });
+        await routes.create({ tenantId: acme.id, name: 'r0', pattern: '.*', priority: 5, trunkIds: [b.id] });
+        await routes.create({ tenantId: acme.id, name: 'r2', pattern: '2', priority: 100, trunkIds: [b.id] });
+        const moved = await routes.update(acme.id, r1.id, { trunkIds: [b.id, a.id], prefix: '+1' });
+        assert.deepEqual(moved?.before.trunkIds, [a.id]);
+        assert.deepEqual(moved?.after.trunkIds, [b.id, a.id]);
+        assert.equal(moved?.after.prefix, '+1');
+        await assert.rejects(routes.update(acme.id, r1.id, { trunkIds: [a.id, a.id] }), RangeError);
+        assert.equal(await routes.update(other.id, r1.id, { priority: 1 }), undefined);
+        const page1 = await routes.list(acme.id, { limit: 2 });
+        assert.deepEqual(
+          page1.map((r) => r.name),
+          ['r0', 'r1'],
+        );
+        const last = page1.at(-1)!;
+        const page2 = await routes.list(acme.id, {
+          limit: 2,
+          after: { priority: last.priority, name: last.name },
+        });
+        assert.deepEqual(
+          page2.map((r) => r.name),
+          ['r2'],
+        );
+        assert.equal((await trunks.delete(acme.id, a.id))?.name, 'a');
+        assert.deepEqual(
+          (await routes.get(acme.id, r1.id))?.trunkIds,
+          [b.id],
+          'a deleted trunk leaves its routes',
+        );
+        assert.equal((await routes.delete(acme.id, r1.id))?.name, 'r1');
+        assert.equal(await routes.get(acme.id, r1.id), undefined);
+
+        const keys = createApiKeyRepository(db);
+        const platform = await keys.create({ tenantId: null, role: 'admin', name: 'p' });
+        const tenantKey = await keys.create({ tenantId: acme.id, role: 'viewer', name: 't' });
+        await keys.create({ tenantId: other.id, role: 'viewer', name: 'o' });
+        assert.deepEqual(
+          (await keys.list({ limit: 10, tenantId: null })).map((k) => k.id),
+          [platform.id],
+        );
+        assert.deepEqual(
+          (await keys.list({ limit: 10, tenantId: acme.id })).map((k) => k.id),
+          [tenantKey.id],
+        );
+        assert.equal((await keys.list({ limit: 10 })).length, 3);
+        await keys.revoke(tenantKey.id);
+        assert.equal((await keys.list({ limit: 10, tenantId: acme.id, active: true })).length, 0);
+        assert.ok((await keys.get(tenantKey.id))?.revokedAt instanceof Date);
+        assert.ok(
+          !JSON.stringify(await keys.list({ limit: 10 })).includes('hash'),
+          'no hash leaves the store',
+        );
+
+        assert.equal((await tenants.delete(other.id))?.name, 'Other');
+        assert.equal((await keys.list({ limit: 10 })).length, 2, "a deleted tenant's keys go with it");
       } finally {
         await db.close();
         await cleanup();

@@ -13,6 +13,11 @@ export interface ApiKeyRecord {
   lastUsedAt: Date | null;
 }
 
+/** A key as an administrator sees it: never its secret or hash. */
+export interface ApiKeyInfo extends ApiKeyRecord {
+  revokedAt: Date | null;
+}
+
 export interface ApiKeyRepository {
   count(): Promise<number>;
   /** Creates a key; the token (`vxg_<id>_<secret>`) is returned this once and never stored. */
@@ -23,7 +28,21 @@ export interface ApiKeyRepository {
   /** The key a token belongs to, or null if unknown, malformed, wrong or revoked. */
   verify(token: string): Promise<ApiKeyRecord | null>;
   revoke(id: string): Promise<boolean>;
+  get(id: string): Promise<ApiKeyInfo | undefined>;
+  /**
+   * A page ordered by id, after the cursor. `tenantId` undefined = every key, null = platform keys only, a
+   * tenant id = that tenant's keys only. Revoked keys are listed unless `active`.
+   */
+  list(options: {
+    limit: number;
+    after?: string;
+    tenantId?: string | null;
+    active?: boolean;
+  }): Promise<ApiKeyInfo[]>;
 }
+
+/** `last_used_at` is written at most this often per key, not on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 const TOKEN = /^vxg_([A-Za-z0-9]{4,32})_([A-Za-z0-9_-]{20,128})$/;
 
@@ -75,7 +94,9 @@ export function createApiKeyRepository(db: Queryable): ApiKeyRepository {
       if (!row || row.revoked_at) return null;
       const given = Buffer.from(hashSecret(parts.secret), 'hex');
       if (!timingSafeEqual(given, Buffer.from(row.secret_hash, 'hex'))) return null;
-      await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.id]);
+      if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
+        await db.query('UPDATE api_keys SET last_used_at = now() WHERE id = $1', [row.id]);
+      }
       return {
         id: row.id,
         tenantId: row.tenant_id,
@@ -92,5 +113,30 @@ export function createApiKeyRepository(db: Queryable): ApiKeyRepository {
       );
       return rowCount > 0;
     },
+    async get(id) {
+      const { rows } = await db.query<Row>('SELECT * FROM api_keys WHERE id = $1', [id]);
+      return rows[0] && toInfo(rows[0]);
+    },
+    async list({ limit, after, tenantId, active }) {
+      const { rows } = await db.query<Row>(
+        `SELECT * FROM api_keys
+          WHERE ($1::text IS NULL OR id > $1)
+            AND ($2::boolean OR ($3::uuid IS NULL AND tenant_id IS NULL) OR tenant_id = $3::uuid)
+            AND (NOT $4::boolean OR revoked_at IS NULL)
+          ORDER BY id LIMIT $5`,
+        [after ?? null, tenantId === undefined, tenantId ?? null, active ?? false, limit],
+      );
+      return rows.map(toInfo);
+    },
   };
 }
+
+const toInfo = (r: Row): ApiKeyInfo => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  role: r.role,
+  name: r.name,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});

@@ -36,8 +36,9 @@ export interface CdrRepository {
    * Writes the CDR of an `ended` event; a second delivery of the same call changes nothing (returns false).
    * Events of other types are not CDRs (returns false).
    */
-  record(event: CallEvent): Promise<boolean>;
+  upsertFromEvent(event: CallEvent): Promise<boolean>;
   list(tenantId: string, filter: CdrFilter): Promise<Cdr[]>;
+  get(tenantId: string, callId: string): Promise<Cdr | undefined>;
   /** Deletes CDRs of calls started before `cutoff`; returns how many. */
   purgeBefore(cutoff: Date): Promise<number>;
 }
@@ -82,7 +83,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createCdrRepository(db: Queryable): CdrRepository {
   return {
-    async record(event) {
+    async upsertFromEvent(event) {
       if (event.type !== 'ended') return false;
       const endedAt = event.endedAt ?? event.startedAt;
       const duration = event.answeredAt ? Math.max(0, Math.round((endedAt - event.answeredAt) / 1000)) : 0;
@@ -137,6 +138,13 @@ export function createCdrRepository(db: Queryable): CdrRepository {
         ],
       );
       return rows.map(toCdr);
+    },
+    async get(tenantId, callId) {
+      const { rows } = await db.query<Row>('SELECT * FROM cdrs WHERE tenant_id = $1 AND call_id = $2', [
+        tenantId,
+        callId,
+      ]);
+      return rows[0] && toCdr(rows[0]);
     },
     async purgeBefore(cutoff) {
       const { rowCount } = await db.query('DELETE FROM cdrs WHERE started_at < $1', [cutoff]);

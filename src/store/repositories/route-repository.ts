@@ -1,4 +1,5 @@
 import type { Queryable } from '../database/database.js';
+import { createTrunkRepository, type Trunk } from './trunk-repository.js';
 
 export interface Route {
   id: string;
@@ -8,17 +9,51 @@ export interface Route {
   pattern: string;
   /** Lower first. */
   priority: number;
+  /** Digits removed from the front of the dialled number before `prefix` is prepended. */
   stripDigits: number;
   prefix: string;
   /** The trunks in the order they are tried. */
   trunkIds: string[];
+  /** The same trunks, in the same order (without their passwords). */
+  trunks: Trunk[];
+}
+
+export interface RouteInput {
+  tenantId: string;
+  name: string;
+  pattern: string;
+  priority?: number;
+  stripDigits?: number;
+  prefix?: string;
+  trunkIds: string[];
+}
+
+export type RoutePatch = Partial<Omit<RouteInput, 'tenantId'>>;
+
+/** Where a page of routes ends: routes are ordered by priority, then name. */
+export interface RouteCursor {
+  priority: number;
+  name: string;
 }
 
 export interface RouteRepository {
-  /** Creates a route over the tenant's trunks; trunk ids of another tenant are refused. */
-  create(input: Omit<Route, 'id' | 'priority' | 'stripDigits' | 'prefix'> & Partial<Route>): Promise<Route>;
-  /** The tenant's routes, lowest priority number first (ties by name). */
+  /**
+   * Creates a route over the tenant's trunks; a trunk id of another tenant is a RangeError (checked before
+   * anything is written). Call it in a transaction: the route and its trunks are separate statements.
+   */
+  create(input: RouteInput): Promise<Route>;
+  get(tenantId: string, id: string): Promise<Route | undefined>;
+  /** A page of the tenant's routes, lowest priority number first (ties by name), after the cursor. */
+  list(tenantId: string, options: { limit: number; after?: RouteCursor }): Promise<Route[]>;
+  /** Every route of the tenant, lowest priority number first (ties by name), each with its ordered trunks. */
   listForTenant(tenantId: string): Promise<Route[]>;
+  /** Applies `patch` (a new `trunkIds` replaces the list); call it in a transaction. */
+  update(
+    tenantId: string,
+    id: string,
+    patch: RoutePatch,
+  ): Promise<{ before: Route; after: Route } | undefined>;
+  delete(tenantId: string, id: string): Promise<Route | undefined>;
 }
 
 interface Row {
@@ -32,35 +67,71 @@ interface Row {
   trunk_ids: string[] | null;
 }
 
-const toRoute = (r: Row): Route => ({
-  id: r.id,
-  tenantId: r.tenant_id,
-  name: r.name,
-  pattern: r.pattern,
-  priority: r.priority,
-  stripDigits: r.strip_digits,
-  prefix: r.prefix,
-  trunkIds: (r.trunk_ids ?? []).filter(Boolean),
-});
+const SELECT = `SELECT r.id, r.tenant_id, r.name, r.pattern, r.priority, r.strip_digits, r.prefix,
+                       array_agg(rt.trunk_id::text ORDER BY rt.position) AS trunk_ids
+                  FROM routes r LEFT JOIN route_trunks rt ON rt.route_id = r.id`;
 
 export function createRouteRepository(db: Queryable): RouteRepository {
+  const trunkRepository = createTrunkRepository(db);
+
+  /** Rows to routes with their trunks, loaded in one query per tenant. */
+  const hydrate = async (rows: readonly Row[]): Promise<Route[]> => {
+    const tenantId = rows[0]?.tenant_id;
+    if (tenantId === undefined) return [];
+    const ids = [...new Set(rows.flatMap((r) => (r.trunk_ids ?? []).filter(Boolean)))];
+    const trunks = new Map((await trunkRepository.byIds(tenantId, ids)).map((t) => [t.id, t]));
+    return rows.map((r) => {
+      const trunkIds = (r.trunk_ids ?? []).filter(Boolean);
+      return {
+        id: r.id,
+        tenantId: r.tenant_id,
+        name: r.name,
+        pattern: r.pattern,
+        priority: r.priority,
+        stripDigits: r.strip_digits,
+        prefix: r.prefix,
+        trunkIds,
+        trunks: trunkIds.flatMap((id) => trunks.get(id) ?? []),
+      };
+    });
+  };
+
+  /** A RangeError unless every id is a distinct trunk of the tenant. */
+  const checkTrunks = async (tenantId: string, trunkIds: readonly string[]): Promise<void> => {
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM trunks WHERE tenant_id = $1 AND id = ANY($2::uuid[])',
+      [tenantId, trunkIds],
+    );
+    if (rows[0]?.n !== trunkIds.length || trunkIds.length !== new Set(trunkIds).size) {
+      throw new RangeError(`a trunk of the route is not a trunk of tenant ${tenantId}`);
+    }
+  };
+
+  const setTrunks = async (routeId: string, trunkIds: readonly string[]): Promise<void> => {
+    await db.query('DELETE FROM route_trunks WHERE route_id = $1', [routeId]);
+    await db.query(
+      `INSERT INTO route_trunks (route_id, trunk_id, position)
+       SELECT $1, u.trunk_id, u.ord - 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS u(trunk_id, ord)`,
+      [routeId, trunkIds],
+    );
+  };
+
+  const get = async (tenantId: string, id: string, lock = false): Promise<Route | undefined> => {
+    if (lock)
+      await db.query('SELECT 1 FROM routes WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, id]);
+    const { rows } = await db.query<Row>(`${SELECT} WHERE r.tenant_id = $1 AND r.id = $2 GROUP BY r.id`, [
+      tenantId,
+      id,
+    ]);
+    return (await hydrate(rows))[0];
+  };
+
   return {
     async create(input) {
-      const trunkIds = input.trunkIds;
-      // One statement, so the route and its trunks are written together or not at all; the trunks must
-      // belong to the tenant (a foreign id makes the count check fail the statement).
-      const { rows } = await db.query<Row>(
-        `WITH checked AS (
-           SELECT count(*) AS n FROM trunks WHERE tenant_id = $1 AND id = ANY($7::uuid[])
-         ), r AS (
-           INSERT INTO routes (tenant_id, name, pattern, priority, strip_digits, prefix)
-           SELECT $1, $2, $3, $4, $5, $6 FROM checked WHERE checked.n = cardinality($7::uuid[])
-           RETURNING id, tenant_id, name, pattern, priority, strip_digits, prefix
-         ), rt AS (
-           INSERT INTO route_trunks (route_id, trunk_id, position)
-           SELECT r.id, u.trunk_id, u.ord - 1 FROM r, unnest($7::uuid[]) WITH ORDINALITY AS u(trunk_id, ord)
-         )
-         SELECT r.*, $7::uuid[]::text[] AS trunk_ids FROM r`,
+      await checkTrunks(input.tenantId, input.trunkIds);
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO routes (tenant_id, name, pattern, priority, strip_digits, prefix)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
         [
           input.tenantId,
           input.name,
@@ -68,23 +139,55 @@ export function createRouteRepository(db: Queryable): RouteRepository {
           input.priority ?? 100,
           input.stripDigits ?? 0,
           input.prefix ?? '',
-          trunkIds,
         ],
       );
-      if (!rows[0])
-        throw new RangeError(`a trunk of route ${input.name} is not a trunk of tenant ${input.tenantId}`);
-      return toRoute(rows[0]);
+      const id = rows[0]!.id;
+      await setTrunks(id, input.trunkIds);
+      return (await get(input.tenantId, id))!;
+    },
+    get: (tenantId, id) => get(tenantId, id),
+    async list(tenantId, { limit, after }) {
+      const { rows } = await db.query<Row>(
+        `${SELECT} WHERE r.tenant_id = $1
+            AND ($2::integer IS NULL OR (r.priority, r.name) > ($2::integer, $3::text))
+          GROUP BY r.id ORDER BY r.priority, r.name LIMIT $4`,
+        [tenantId, after?.priority ?? null, after?.name ?? null, limit],
+      );
+      return hydrate(rows);
     },
     async listForTenant(tenantId) {
       const { rows } = await db.query<Row>(
-        `SELECT r.id, r.tenant_id, r.name, r.pattern, r.priority, r.strip_digits, r.prefix,
-                array_agg(rt.trunk_id::text ORDER BY rt.position) AS trunk_ids
-           FROM routes r LEFT JOIN route_trunks rt ON rt.route_id = r.id
-          WHERE r.tenant_id = $1
-          GROUP BY r.id ORDER BY r.priority, r.name`,
+        `${SELECT} WHERE r.tenant_id = $1 GROUP BY r.id ORDER BY r.priority, r.name`,
         [tenantId],
       );
-      return rows.map(toRoute);
+      return hydrate(rows);
+    },
+    async update(tenantId, id, patch) {
+      const before = await get(tenantId, id, true);
+      if (!before) return undefined;
+      if (patch.trunkIds) await checkTrunks(tenantId, patch.trunkIds);
+      await db.query(
+        `UPDATE routes SET name = $3, pattern = $4, priority = $5, strip_digits = $6, prefix = $7,
+                updated_at = now()
+          WHERE tenant_id = $1 AND id = $2`,
+        [
+          tenantId,
+          id,
+          patch.name ?? before.name,
+          patch.pattern ?? before.pattern,
+          patch.priority ?? before.priority,
+          patch.stripDigits ?? before.stripDigits,
+          patch.prefix ?? before.prefix,
+        ],
+      );
+      if (patch.trunkIds) await setTrunks(id, patch.trunkIds);
+      return { before, after: (await get(tenantId, id))! };
+    },
+    async delete(tenantId, id) {
+      const before = await get(tenantId, id, true);
+      if (!before) return undefined;
+      await db.query('DELETE FROM routes WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+      return before;
     },
   };
 }

@@ -18,9 +18,46 @@ export interface SipUser {
   tenantId: string;
   username: string;
   displayName: string | null;
+  /** The number or name presented as the caller on calls the user places; null = the username. */
+  callerId: string | null;
   enabled: boolean;
+  maxConcurrentCalls: number | null;
   createdAt: Date;
 }
+
+/** Only the given fields change; new HA1 values replace a password. */
+export interface SipUserPatch {
+  displayName?: string | null;
+  callerId?: string | null;
+  enabled?: boolean;
+  maxConcurrentCalls?: number | null;
+  ha1?: { md5: string; sha256: string };
+}
+
+interface UserRow {
+  id: string;
+  tenant_id: string;
+  username: string;
+  display_name: string | null;
+  caller_id: string | null;
+  enabled: boolean;
+  max_concurrent_calls: number | null;
+  created_at: Date;
+}
+
+const USER_COLUMNS =
+  'id, tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls, created_at';
+
+const toUser = (r: UserRow): SipUser => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  username: r.username,
+  displayName: r.display_name,
+  callerId: r.caller_id,
+  enabled: r.enabled,
+  maxConcurrentCalls: r.max_concurrent_calls,
+  createdAt: r.created_at,
+});
 
 export interface SipUserRepository {
   /** A page of a tenant's users ordered by username, after the cursor (the last username of the previous page). */
@@ -30,9 +67,20 @@ export interface SipUserRepository {
     tenantId: string;
     username: string;
     displayName?: string;
+    callerId?: string;
+    enabled?: boolean;
+    maxConcurrentCalls?: number;
     ha1Md5: string;
     ha1Sha256: string;
-  }): Promise<{ id: string }>;
+  }): Promise<SipUser>;
+  get(tenantId: string, id: string): Promise<SipUser | undefined>;
+  update(
+    tenantId: string,
+    id: string,
+    patch: SipUserPatch,
+  ): Promise<{ before: SipUser; after: SipUser } | undefined>;
+  /** Deletes the user; numbers that rang it become unassigned. */
+  delete(tenantId: string, id: string): Promise<SipUser | undefined>;
   /** Credentials of `username` in the tenant serving `sipDomain`. */
   findCredentials(sipDomain: string, username: string): Promise<SipCredentials | undefined>;
 }
@@ -40,34 +88,70 @@ export interface SipUserRepository {
 export function createSipUserRepository(db: Queryable): SipUserRepository {
   return {
     async list(tenantId, { limit, after }) {
-      const { rows } = await db.query<{
-        id: string;
-        tenant_id: string;
-        username: string;
-        display_name: string | null;
-        enabled: boolean;
-        created_at: Date;
-      }>(
-        `SELECT id, tenant_id, username, display_name, enabled, created_at FROM sip_users
+      const { rows } = await db.query<UserRow>(
+        `SELECT ${USER_COLUMNS} FROM sip_users
           WHERE tenant_id = $1 AND ($2::text IS NULL OR username > $2) ORDER BY username LIMIT $3`,
         [tenantId, after ?? null, limit],
       );
-      return rows.map((r) => ({
-        id: r.id,
-        tenantId: r.tenant_id,
-        username: r.username,
-        displayName: r.display_name,
-        enabled: r.enabled,
-        createdAt: r.created_at,
-      }));
+      return rows.map(toUser);
     },
-    async create({ tenantId, username, displayName, ha1Md5, ha1Sha256 }) {
-      const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO sip_users (tenant_id, username, display_name, ha1_md5, ha1_sha256)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-        [tenantId, username, displayName ?? null, ha1Md5, ha1Sha256],
+    async create(input) {
+      const { rows } = await db.query<UserRow>(
+        `INSERT INTO sip_users (tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls,
+                                ha1_md5, ha1_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${USER_COLUMNS}`,
+        [
+          input.tenantId,
+          input.username,
+          input.displayName ?? null,
+          input.callerId ?? null,
+          input.enabled ?? true,
+          input.maxConcurrentCalls ?? null,
+          input.ha1Md5,
+          input.ha1Sha256,
+        ],
       );
-      return { id: rows[0]!.id };
+      return toUser(rows[0]!);
+    },
+    async get(tenantId, id) {
+      const { rows } = await db.query<UserRow>(
+        `SELECT ${USER_COLUMNS} FROM sip_users WHERE tenant_id = $1 AND id = $2`,
+        [tenantId, id],
+      );
+      return rows[0] && toUser(rows[0]);
+    },
+    async update(tenantId, id, patch) {
+      const { rows: current } = await db.query<UserRow>(
+        `SELECT ${USER_COLUMNS} FROM sip_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+        [tenantId, id],
+      );
+      if (!current[0]) return undefined;
+      const before = toUser(current[0]);
+      const pick = <K extends keyof SipUserPatch & keyof SipUser>(k: K) =>
+        patch[k] === undefined ? before[k] : patch[k];
+      const { rows } = await db.query<UserRow>(
+        `UPDATE sip_users SET display_name = $3, caller_id = $4, enabled = $5, max_concurrent_calls = $6,
+                ha1_md5 = coalesce($7, ha1_md5), ha1_sha256 = coalesce($8, ha1_sha256), updated_at = now()
+          WHERE tenant_id = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
+        [
+          tenantId,
+          id,
+          pick('displayName'),
+          pick('callerId'),
+          pick('enabled'),
+          pick('maxConcurrentCalls'),
+          patch.ha1?.md5 ?? null,
+          patch.ha1?.sha256 ?? null,
+        ],
+      );
+      return { before, after: toUser(rows[0]!) };
+    },
+    async delete(tenantId, id) {
+      const { rows } = await db.query<UserRow>(
+        `DELETE FROM sip_users WHERE tenant_id = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
+        [tenantId, id],
+      );
+      return rows[0] && toUser(rows[0]);
     },
     async findCredentials(sipDomain, username) {
       const { rows } = await db.query<{

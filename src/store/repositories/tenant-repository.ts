@@ -37,6 +37,18 @@ export interface TenantRepository {
   /** The tenant serving a SIP domain (domains are compared lower-cased). */
   findByDomain(sipDomain: string): Promise<Tenant | undefined>;
   findById(id: string): Promise<Tenant | undefined>;
+  /** Changes name, limits (null removes one) or status; the SIP domain is the users' realm and stays. */
+  update(
+    id: string,
+    patch: {
+      name?: string;
+      maxConcurrentCalls?: number | null;
+      maxCallsPerSecond?: number | null;
+      status?: Tenant['status'];
+    },
+  ): Promise<{ before: Tenant; after: Tenant } | undefined>;
+  /** Deletes the tenant and everything it owns. */
+  delete(id: string): Promise<Tenant | undefined>;
   /** A page ordered by id, after the cursor (the last id of the previous page). */
   list(options: { limit: number; after?: string; onlyId?: string }): Promise<Tenant[]>;
 }
@@ -53,6 +65,28 @@ export function createTenantRepository(db: Queryable): TenantRepository {
     },
     async findById(id) {
       const { rows } = await db.query<Row>('SELECT * FROM tenants WHERE id = $1', [id]);
+      return rows[0] && toTenant(rows[0]);
+    },
+    async update(id, patch) {
+      const { rows: current } = await db.query<Row>('SELECT * FROM tenants WHERE id = $1 FOR UPDATE', [id]);
+      if (!current[0]) return undefined;
+      const before = toTenant(current[0]);
+      const { rows } = await db.query<Row>(
+        `UPDATE tenants SET name = $2, max_concurrent_calls = $3, max_calls_per_second = $4, status = $5,
+                updated_at = now()
+          WHERE id = $1 RETURNING *`,
+        [
+          id,
+          patch.name ?? before.name,
+          patch.maxConcurrentCalls === undefined ? before.maxConcurrentCalls : patch.maxConcurrentCalls,
+          patch.maxCallsPerSecond === undefined ? before.maxCallsPerSecond : patch.maxCallsPerSecond,
+          patch.status ?? before.status,
+        ],
+      );
+      return { before, after: toTenant(rows[0]!) };
+    },
+    async delete(id) {
+      const { rows } = await db.query<Row>('DELETE FROM tenants WHERE id = $1 RETURNING *', [id]);
       return rows[0] && toTenant(rows[0]);
     },
     async list({ limit, after, onlyId }) {

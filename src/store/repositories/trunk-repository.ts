@@ -28,18 +28,37 @@ export interface TrunkInput {
   maxConcurrentCalls?: number;
 }
 
+/**
+ * A change to a trunk: only the given fields change. `credentials: null` removes the outbound credentials;
+ * `maxConcurrentCalls: null` removes the limit.
+ */
+export type TrunkPatch = Partial<Omit<TrunkInput, 'tenantId' | 'credentials' | 'maxConcurrentCalls'>> & {
+  credentials?: { username: string; password: string } | null;
+  maxConcurrentCalls?: number | null;
+};
+
 /** A trunk with its outbound password: what the gateway needs to answer a carrier's challenge. */
 export type TrunkWithSecret = Trunk & { password: string | null };
 
 export interface TrunkRepository {
   create(input: TrunkInput): Promise<Trunk>;
   get(tenantId: string, id: string): Promise<Trunk | undefined>;
+  /** Applies `patch` to the tenant's trunk; the trunk before and after, or undefined when it is not there. */
+  update(
+    tenantId: string,
+    id: string,
+    patch: TrunkPatch,
+  ): Promise<{ before: Trunk; after: Trunk } | undefined>;
+  /** Deletes the tenant's trunk (its places in routes go with it); the deleted trunk, or undefined. */
+  delete(tenantId: string, id: string): Promise<Trunk | undefined>;
   /** A page of a tenant's trunks ordered by name, after the cursor (the last name of the previous page). */
   list(tenantId: string, options: { limit: number; after?: string }): Promise<Trunk[]>;
   /** The enabled trunk of an active tenant with an inbound CIDR containing `address`, most specific first. */
   findBySource(address: string): Promise<TrunkWithSecret | undefined>;
   /** Every enabled trunk of every active tenant (the gateway's health checks). */
   listAllEnabled(): Promise<Trunk[]>;
+  /** The tenant's trunks by id, without passwords, in the order given (unknown and foreign ids left out). */
+  byIds(tenantId: string, ids: readonly string[]): Promise<Trunk[]>;
   /** The tenant's trunks by id, with passwords, in the order given (unknown and foreign ids left out). */
   withSecrets(tenantId: string, ids: readonly string[]): Promise<TrunkWithSecret[]>;
 }
@@ -120,6 +139,46 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
       ]);
       return rows[0] && toTrunk(rows[0]);
     },
+    async update(tenantId, id, patch) {
+      const { rows: current } = await db.query<Row>(
+        `SELECT ${COLUMNS} FROM trunks WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+        [tenantId, id],
+      );
+      if (!current[0]) return undefined;
+      const before = toTrunk(current[0]);
+      const keepCredentials = patch.credentials === undefined;
+      const { rows } = await db.query<Row>(
+        `UPDATE trunks SET name = $3, host = $4, port = $5, transport = $6,
+                username = CASE WHEN $7 THEN username ELSE $8 END,
+                password = CASE WHEN $7 THEN password ELSE $9 END,
+                inbound_cidrs = $10::cidr[], register = $11, enabled = $12, max_concurrent_calls = $13,
+                updated_at = now()
+          WHERE tenant_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+        [
+          tenantId,
+          id,
+          patch.name ?? before.name,
+          patch.host ?? before.host,
+          patch.port ?? before.port,
+          patch.transport ?? before.transport,
+          keepCredentials,
+          patch.credentials?.username ?? null,
+          patch.credentials?.password ?? null,
+          patch.inboundCidrs ?? before.inboundCidrs,
+          patch.register ?? before.register,
+          patch.enabled ?? before.enabled,
+          patch.maxConcurrentCalls === undefined ? before.maxConcurrentCalls : patch.maxConcurrentCalls,
+        ],
+      );
+      return { before, after: toTrunk(rows[0]!) };
+    },
+    async delete(tenantId, id) {
+      const { rows } = await db.query<Row>(
+        `DELETE FROM trunks WHERE tenant_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+        [tenantId, id],
+      );
+      return rows[0] && toTrunk(rows[0]);
+    },
     async list(tenantId, { limit, after }) {
       const { rows } = await db.query<Row>(
         `SELECT ${COLUMNS} FROM trunks WHERE tenant_id = $1 AND ($2::text IS NULL OR name > $2)
@@ -145,6 +204,15 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
           WHERE tr.enabled AND t.status = 'active' ORDER BY tr.id`,
       );
       return rows.map(toTrunk);
+    },
+    async byIds(tenantId, ids) {
+      if (ids.length === 0) return [];
+      const { rows } = await db.query<Row>(
+        `SELECT ${COLUMNS} FROM trunks WHERE tenant_id = $1 AND id = ANY($2::uuid[])`,
+        [tenantId, ids],
+      );
+      const byId = new Map(rows.map((r) => [r.id, toTrunk(r)]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
     },
     async withSecrets(tenantId, ids) {
       if (ids.length === 0) return [];
