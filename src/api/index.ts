@@ -1,45 +1,107 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ApiKeyRepository, Database } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { bearerAuth } from './authenticate.js';
-import { sendProblem } from './problem.js';
+import { problemTypeForStatus, sendProblem } from './problem.js';
+import { rateLimitPerKey } from './rate-limit.js';
 import { registerApiKeyRoutes } from './routes/api-keys.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerCallRoutes } from './routes/calls.js';
-import { registerCarrierRoutes } from './routes/carriers.js';
+import { registerDialRoutes } from './routes/dial-routes.js';
+import { registerNumberRoutes } from './routes/numbers.js';
 import { registerSipUserRoutes, type Ha1Function } from './routes/sip-users.js';
 import { registerTenantRoutes } from './routes/tenants.js';
+import { registerTrunkRoutes } from './routes/trunks.js';
 import { registerWhoami } from './routes/whoami.js';
 
 export { sendProblem, problemTypes, type ProblemType } from './problem.js';
+export { maskSecrets } from './audit-trail.js';
 export type { Ha1Function } from './routes/sip-users.js';
 
-/** Mounts the provisioning API under /v1 on the platform's HTTP server. */
-export async function registerApi(
-  app: FastifyInstance,
-  deps: { db: Database; apiKeys: ApiKeyRepository; ha1: Ha1Function; state: SharedState },
-): Promise<void> {
+export interface ApiOptions {
+  db: Database;
+  apiKeys: ApiKeyRepository;
+  ha1: Ha1Function;
+  state: SharedState;
+  /** Requests per minute per API key (all replicas together); 0 = no limit. */
+  rateLimitPerMinute?: number;
+  /** The largest request body accepted under /v1, in bytes. */
+  bodyLimit?: number;
+  version?: string;
+}
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Mounts the provisioning API under /v1 on the platform's HTTP server, its OpenAPI 3.1 document (made from
+ * the route schemas) at /openapi.json and a docs UI at /docs.
+ */
+export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'voxgate provisioning API',
+        version: deps.version ?? '1',
+        description:
+          'Tenants, SIP users, trunks, numbers, routes, API keys, CDRs and live state. Errors are RFC 9457 ' +
+          'application/problem+json; lists are cursor pages (pass nextCursor as after).',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'vxg_<id>_<secret>' } },
+      },
+      security: [{ bearer: [] }],
+    },
+    // Only the API is documented, not /healthz, /readyz and /metrics.
+    transform: ({ schema, url }) => ({
+      schema: url.startsWith('/v1/') ? schema : { ...schema, hide: true },
+      url,
+    }),
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
   await app.register(
     async (v1) => {
-      v1.addHook('preHandler', bearerAuth(deps.apiKeys));
+      const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+      v1.addHook('onRoute', (route) => {
+        route.bodyLimit ??= bodyLimit;
+      });
+      // Authentication and the rate limit come before the body is read: an unauthenticated caller learns
+      // nothing from validation errors and spends no parsing.
+      v1.addHook('onRequest', bearerAuth(deps.apiKeys));
+      v1.addHook('onRequest', rateLimitPerKey(deps.state.counters, deps.rateLimitPerMinute ?? 0));
       v1.setNotFoundHandler((request, reply) =>
         sendProblem(reply, 'not-found', `no route ${request.method} ${request.url}`),
       );
-      // RFC 9457 for every failure: schema validation and unreadable JSON are 400, the rest 500 (logged).
+      // RFC 9457 for every failure: validation and unreadable JSON 400, oversize 413, wrong media type 415;
+      // anything else is a 500 (logged).
       v1.setErrorHandler((err: FastifyError, request, reply) => {
-        if (err.validation || (err.statusCode !== undefined && err.statusCode < 500)) {
-          return sendProblem(reply, 'validation-failed', err.message);
+        if (err.validation) {
+          return sendProblem(reply, 'validation-failed', err.message, {
+            errors: err.validation.map((v) => ({
+              pointer: v.instancePath || undefined,
+              where: err.validationContext,
+              detail: v.message,
+            })),
+          });
         }
+        if (err.statusCode !== undefined && err.statusCode < 500)
+          return sendProblem(reply, problemTypeForStatus(err.statusCode), err.message);
         request.log.error({ err }, 'API request failed');
         return sendProblem(reply, 'internal-error', 'the request failed; the error is logged');
       });
       registerWhoami(v1);
       registerTenantRoutes(v1, deps);
       registerSipUserRoutes(v1, deps);
-      registerAuditRoutes(v1, deps);
-      registerCarrierRoutes(v1, deps);
+      registerTrunkRoutes(v1, deps);
+      registerNumberRoutes(v1, deps);
+      registerDialRoutes(v1, deps);
       registerApiKeyRoutes(v1, deps);
       registerCallRoutes(v1, deps);
+      registerAuditRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );

@@ -1,68 +1,146 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   createApiKeyRepository,
-  createAuditRepository,
+  type ApiKeyInfo,
   type ApiKeyRole,
   type Database,
 } from '../../store/index.js';
-import { inTenantScope, requirePlatformKey, requireRole } from '../authorize.js';
+import { recordMutation } from '../audit-trail.js';
+import { inTenantScope, requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
+import { apiKeySchema, pageOf, pageQueryProperties, responses, roleSchema, uuid } from '../schemas.js';
+import { isForeignKeyViolation, nextCursor, pageLimit } from './route-helpers.js';
+
+const TAGS = ['api-keys'];
+const keyParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9]{4,32}$' } },
+} as const;
+
+/** Whether the calling key may see `key`: a platform key sees every key, a tenant key its tenant's only. */
+function visible(request: FastifyRequest, key: ApiKeyInfo | undefined): key is ApiKeyInfo {
+  const own = request.apiKey?.tenantId ?? null;
+  return key !== undefined && (own === null || key.tenantId === own);
+}
 
 /**
- * `/v1/api-keys`: an admin creates keys with a role (admin, operator, viewer), scoped to the platform (no
- * tenant) or to one tenant; a tenant admin only for its own tenant. The token is in the 201 response once and
- * stored hashed. Revoking is for platform admins.
+ * `/v1/api-keys` (admin role): keys scoped to the platform (no tenant) or to one tenant, with a role
+ * (admin, operator, viewer). The token is in the 201 response once; only a hash of its secret is stored.
+ * A tenant admin manages its own tenant's keys only; other keys are answered as unknown (404).
  */
 export function registerApiKeyRoutes(app: FastifyInstance, deps: { db: Database }): void {
   app.post<{ Body: { name: string; role: ApiKeyRole; tenantId?: string } }>(
     '/api-keys',
     {
       schema: {
+        tags: TAGS,
+        summary: 'Create an API key (admin); the key is shown in this response only',
         body: {
           type: 'object',
           additionalProperties: false,
           required: ['name', 'role'],
           properties: {
             name: { type: 'string', minLength: 1, maxLength: 100 },
-            role: { enum: ['admin', 'operator', 'viewer'] },
-            tenantId: { type: 'string', format: 'uuid' },
+            role: roleSchema,
+            tenantId: { ...uuid, description: "default: the calling key's tenant (none for a platform key)" },
           },
         },
+        response: responses({
+          201: {
+            type: 'object',
+            properties: {
+              ...apiKeySchema.properties,
+              key: { type: 'string', description: 'Authorization: Bearer <key>; not retrievable later' },
+            },
+          },
+        }),
       },
     },
     async (request, reply) => {
       if (!requireRole(request, reply, 'admin')) return reply;
       const own = request.apiKey?.tenantId ?? null;
       const tenantId = request.body.tenantId ?? own;
-      // A tenant key may only create keys of its tenant; another tenant is answered as unknown.
-      if (tenantId !== null && !inTenantScope(request, tenantId)) {
+      if (tenantId !== null && !inTenantScope(request, tenantId))
         return sendProblem(reply, 'not-found', `no tenant ${tenantId}`);
-      }
-      if (tenantId === null && own !== null)
-        return sendProblem(reply, 'forbidden', 'a tenant key cannot create platform keys');
       const { name, role } = request.body;
       try {
         const created = await deps.db.transaction(async (tx) => {
-          const key = await createApiKeyRepository(tx).create({ tenantId, role, name });
-          await createAuditRepository(tx).record({
-            actorKeyId: request.apiKey?.id ?? null,
+          const keys = createApiKeyRepository(tx);
+          const { id, token } = await keys.create({ tenantId, role, name });
+          const info = (await keys.get(id))!;
+          await recordMutation(tx, request, {
             tenantId,
             action: 'create',
             entity: 'api-key',
-            entityId: key.id,
-            before: null,
-            after: { id: key.id, name, role, tenantId, token: '****' },
-            sourceIp: request.ip,
+            entityId: id,
+            after: info,
           });
-          return key;
+          return { ...info, key: token };
         });
-        return reply.code(201).send({ id: created.id, key: created.token, name, role, tenantId });
+        return reply.code(201).header('location', `/v1/api-keys/${created.id}`).send(created);
       } catch (err) {
         // The tenant id is well-formed but unknown: the foreign key refuses it.
-        if ((err as { code?: string }).code === '23503')
-          return sendProblem(reply, 'not-found', `no tenant ${tenantId}`);
+        if (isForeignKeyViolation(err)) return sendProblem(reply, 'not-found', `no tenant ${tenantId}`);
         throw err;
       }
+    },
+  );
+
+  app.get<{
+    Querystring: { limit?: number; after?: string; tenantId?: string; scope?: 'platform'; active?: boolean };
+  }>(
+    '/api-keys',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'List API keys (admin): a tenant admin sees its tenant’s keys',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...pageQueryProperties,
+            tenantId: uuid,
+            scope: { enum: ['platform'], description: 'platform keys only' },
+            active: { type: 'boolean', description: 'leave revoked keys out' },
+          },
+        },
+        response: responses({ 200: pageOf(apiKeySchema) }),
+      },
+    },
+    async (request, reply) => {
+      if (!requireRole(request, reply, 'admin')) return reply;
+      const own = request.apiKey?.tenantId ?? null;
+      const q = request.query;
+      if (own !== null && q.tenantId !== undefined && q.tenantId !== own)
+        return sendProblem(reply, 'not-found', `no tenant ${q.tenantId}`);
+      if (own !== null && q.scope === 'platform') return { items: [], nextCursor: null };
+      const tenantId = own ?? (q.scope === 'platform' ? null : q.tenantId);
+      const limit = pageLimit(q.limit);
+      const items = await createApiKeyRepository(deps.db).list({
+        limit,
+        ...(q.after === undefined ? {} : { after: q.after }),
+        ...(tenantId === undefined ? {} : { tenantId }),
+        ...(q.active ? { active: true } : {}),
+      });
+      return { items, nextCursor: nextCursor(items, limit, (k) => k.id) };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api-keys/:id',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Get an API key (admin); never its secret',
+        params: keyParams,
+        response: responses({ 200: apiKeySchema }),
+      },
+    },
+    async (request, reply) => {
+      if (!requireRole(request, reply, 'admin')) return reply;
+      const key = await createApiKeyRepository(deps.db).get(request.params.id);
+      return visible(request, key) ? key : sendProblem(reply, 'not-found', `no key ${request.params.id}`);
     },
   );
 
@@ -70,30 +148,26 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: { db: Database 
     '/api-keys/:id',
     {
       schema: {
-        params: {
-          type: 'object',
-          required: ['id'],
-          properties: { id: { type: 'string', pattern: '^[A-Za-z0-9]{4,32}$' } },
-        },
+        tags: TAGS,
+        summary: 'Revoke an API key (admin); it stops working at once',
+        params: keyParams,
+        response: responses({ 204: { type: 'null' } }),
       },
     },
     async (request, reply) => {
-      if (!requirePlatformKey(request, reply) || !requireRole(request, reply, 'admin')) return reply;
+      if (!requireRole(request, reply, 'admin')) return reply;
       const revoked = await deps.db.transaction(async (tx) => {
-        const done = await createApiKeyRepository(tx).revoke(request.params.id);
-        if (done) {
-          await createAuditRepository(tx).record({
-            actorKeyId: request.apiKey?.id ?? null,
-            tenantId: null,
-            action: 'delete',
-            entity: 'api-key',
-            entityId: request.params.id,
-            before: { id: request.params.id },
-            after: null,
-            sourceIp: request.ip,
-          });
-        }
-        return done;
+        const keys = createApiKeyRepository(tx);
+        const key = await keys.get(request.params.id);
+        if (!visible(request, key) || key.revokedAt !== null || !(await keys.revoke(key.id))) return false;
+        await recordMutation(tx, request, {
+          tenantId: key.tenantId,
+          action: 'delete',
+          entity: 'api-key',
+          entityId: key.id,
+          before: key,
+        });
+        return true;
       });
       if (!revoked) return sendProblem(reply, 'not-found', `no active key ${request.params.id}`);
       return reply.code(204).send();

@@ -2,24 +2,33 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditRepository, type Database } from '../../store/index.js';
 import { requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
-import { pageLimit } from './route-helpers.js';
+import { auditEntrySchema, pageOf, responses, uuid } from '../schemas.js';
+import { nextCursor, pageLimit } from './route-helpers.js';
 
 /** `GET /v1/audit`: newest first; admins only; a tenant key sees its tenant's entries only. */
 export function registerAuditRoutes(app: FastifyInstance, deps: { db: Database }): void {
   const audit = createAuditRepository(deps.db);
-  app.get<{ Querystring: { limit?: number; before?: string; tenantId?: string } }>(
+  app.get<{ Querystring: { limit?: number; before?: string; after?: string; tenantId?: string } }>(
     '/audit',
     {
       schema: {
+        tags: ['audit'],
+        summary: 'The audit log, newest first (admin; a tenant key sees its tenant)',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             limit: { type: 'integer', minimum: 1, maximum: 500 },
-            before: { type: 'string', pattern: '^[0-9]{1,18}$' },
-            tenantId: { type: 'string', format: 'uuid' },
+            before: { type: 'string', pattern: '^[0-9]{1,18}$', description: 'entries older than this id' },
+            after: {
+              type: 'string',
+              pattern: '^[0-9]{1,18}$',
+              description: 'the nextCursor of the previous page',
+            },
+            tenantId: uuid,
           },
         },
+        response: responses({ 200: pageOf(auditEntrySchema) }),
       },
     },
     async (request, reply) => {
@@ -31,10 +40,10 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { db: Database }
       const limit = pageLimit(request.query.limit);
       const items = await audit.list({
         limit,
-        before: request.query.before,
+        before: request.query.before ?? request.query.after,
         tenantId: own ?? request.query.tenantId,
       });
-      return { items, nextCursor: items.length === limit ? items.at(-1)?.id : null };
+      return { items, nextCursor: nextCursor(items, limit, (e) => e.id) };
     },
   );
 }

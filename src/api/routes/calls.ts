@@ -1,8 +1,39 @@
 import type { FastifyInstance } from 'fastify';
 import { createCdrRepository, type Cdr, type Database } from '../../store/index.js';
 import type { SharedState } from '../../store/shared-state/index.js';
-import { pageLimit } from './route-helpers.js';
-import { pageQuery, tenantOf, tenantParams } from './tenant-resource.js';
+import { sendProblem } from '../problem.js';
+import { cdrSchema, pageOf, pageQueryProperties, responses, tenantParams } from '../schemas.js';
+import { nextCursor, pageLimit } from './route-helpers.js';
+import { tenantOf } from './tenant-resource.js';
+
+const TAGS = ['calls'];
+
+const liveCallSchema = {
+  type: 'object',
+  properties: {
+    callId: { type: 'string' },
+    tenantId: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    state: { enum: ['setup', 'ringing', 'answered', 'ending'] },
+    startedAt: { type: 'integer', description: 'epoch ms' },
+    answeredAt: { type: 'integer', description: 'epoch ms' },
+    gateway: { type: 'string' },
+  },
+} as const;
+
+const registrationSchema = {
+  type: 'object',
+  properties: {
+    aor: { type: 'string' },
+    contact: { type: 'string' },
+    expiresInSeconds: { type: 'integer' },
+    source: { type: 'string' },
+    transport: { type: 'string' },
+    userAgent: { type: ['string', 'null'] },
+    gateway: { type: ['string', 'null'] },
+  },
+} as const;
 
 const CSV_COLUMNS = [
   'callId',
@@ -52,12 +83,14 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
     '/tenants/:tenantId/calls',
     {
       schema: {
+        tags: TAGS,
+        summary: 'CDRs, newest first, filtered by time, party and disposition; format=csv for CSV',
         params: tenantParams,
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            ...pageQuery,
+            ...pageQueryProperties,
             since: { type: 'string', format: 'date-time' },
             until: { type: 'string', format: 'date-time' },
             disposition: {
@@ -67,6 +100,7 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
             format: { enum: ['json', 'csv'] },
           },
         },
+        response: responses({ 200: pageOf(cdrSchema) }),
       },
     },
     async (request, reply) => {
@@ -82,19 +116,57 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
         ...(q.party ? { party: q.party } : {}),
         ...(q.after ? { after: q.after } : {}),
       });
-      const nextCursor = items.length === limit ? (items.at(-1)?.callId ?? null) : null;
+      const next = nextCursor(items, limit, (c) => c.callId);
       if (q.format === 'csv') {
-        if (nextCursor)
-          reply.header('link', `<?after=${encodeURIComponent(nextCursor)}&format=csv>; rel="next"`);
-        return reply.type('text/csv; charset=utf-8').send(toCsv(items));
+        if (next) reply.header('link', `<?after=${encodeURIComponent(next)}&format=csv>; rel="next"`);
+        // The CSV is sent as a string: the JSON response schema does not apply to it.
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="calls-${tenant.id}.csv"`)
+          .serializer((payload) => String(payload))
+          .send(toCsv(items));
       }
-      return { items, nextCursor };
+      return { items, nextCursor: next };
+    },
+  );
+
+  app.get<{ Params: { tenantId: string; callId: string } }>(
+    '/tenants/:tenantId/calls/:callId',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'One CDR by call id',
+        params: {
+          type: 'object',
+          required: ['tenantId', 'callId'],
+          properties: {
+            tenantId: tenantParams.properties.tenantId,
+            callId: { type: 'string', maxLength: 300 },
+          },
+        },
+        response: responses({ 200: cdrSchema }),
+      },
+    },
+    async (request, reply) => {
+      const tenant = await tenantOf(deps.db, request, reply);
+      if (!tenant) return reply;
+      const cdr = await createCdrRepository(deps.db).get(tenant.id, request.params.callId);
+      return cdr ?? sendProblem(reply, 'not-found', `no call ${request.params.callId}`);
     },
   );
 
   app.get<{ Params: { tenantId: string } }>(
     '/tenants/:tenantId/calls/live',
-    { schema: { params: tenantParams } },
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Calls in progress now (shared state)',
+        params: tenantParams,
+        response: responses({
+          200: { type: 'object', properties: { items: { type: 'array', items: liveCallSchema } } },
+        }),
+      },
+    },
     async (request, reply) => {
       const tenant = await tenantOf(deps.db, request, reply);
       if (!tenant) return reply;
@@ -104,7 +176,16 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
 
   app.get<{ Params: { tenantId: string } }>(
     '/tenants/:tenantId/registrations',
-    { schema: { params: tenantParams } },
+    {
+      schema: {
+        tags: ['registrations'],
+        summary: 'Registered contacts of the tenant’s users now (shared state)',
+        params: tenantParams,
+        response: responses({
+          200: { type: 'object', properties: { items: { type: 'array', items: registrationSchema } } },
+        }),
+      },
+    },
     async (request, reply) => {
       const tenant = await tenantOf(deps.db, request, reply);
       if (!tenant) return reply;

@@ -30,6 +30,7 @@ export interface Config {
     readonly relays: readonly { readonly host: string; readonly port: number }[];
   };
   readonly http: { readonly host: string; readonly port: number };
+  readonly api: { readonly rateLimitPerMinute: number };
   readonly media: {
     readonly ng: { readonly host: string; readonly port: number };
     readonly rtpPortMin: number;
@@ -117,6 +118,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       relays: relayList(p.VOXGATE_GATEWAY_MEDIA_RELAYS, p.VOXGATE_MEDIA_NG),
     },
     http: { host: p.VOXGATE_API_HOST, port: p.VOXGATE_API_PORT },
+    api: { rateLimitPerMinute: p.VOXGATE_API_RATE_LIMIT_PER_MINUTE },
     media: {
       ng: p.VOXGATE_MEDIA_NG,
       rtpPortMin: p.VOXGATE_RTP_PORT_MIN,

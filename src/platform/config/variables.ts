@@ -206,6 +206,12 @@ export const variables = {
     description: 'HTTP port',
     default: '8080',
   }),
+  VOXGATE_API_RATE_LIMIT_PER_MINUTE: spec({
+    schema: z.coerce.number().int().min(0).max(1_000_000),
+    expects: 'an integer from 0 to 1000000',
+    description: 'API requests per minute per API key, counted across replicas in shared state; 0 = no limit',
+    default: '600',
+  }),
   VOXGATE_MEDIA_NG: spec({
     schema: hostPort,
     expects: 'host:port, e.g. 127.0.0.1:22222',

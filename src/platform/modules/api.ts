@@ -16,6 +16,7 @@ export const apiModule: ModuleDefinition = {
       state: requireService(ctx, 'sharedState', 'api'),
       apiKeys: createApiKeyRepository(db),
       ha1: computeHa1,
+      rateLimitPerMinute: ctx.config.api.rateLimitPerMinute,
     });
     return { stop: async () => undefined };
   },

@@ -1,0 +1,186 @@
+/**
+ * JSON schemas shared by the routes: they validate requests (unknown properties refused), shape responses
+ * (nothing outside them is serialized: a secret cannot leak by being added to a row) and make the OpenAPI
+ * document.
+ */
+export const uuid = { type: 'string', format: 'uuid' } as const;
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+const nullableInt = { type: ['integer', 'null'] } as const;
+const nullableString = { type: ['string', 'null'] } as const;
+
+export const tenantParams = {
+  type: 'object',
+  required: ['tenantId'],
+  properties: { tenantId: uuid },
+} as const;
+
+export const tenantObjectParams = {
+  type: 'object',
+  required: ['tenantId', 'id'],
+  properties: { tenantId: uuid, id: uuid },
+} as const;
+
+export const pageQueryProperties = {
+  limit: { type: 'integer', minimum: 1, maximum: 500, description: 'items per page (default 50)' },
+  after: { type: 'string', maxLength: 400, description: 'the nextCursor of the previous page' },
+} as const;
+
+export const pageQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: pageQueryProperties,
+} as const;
+
+export const roleSchema = { enum: ['admin', 'operator', 'viewer'] } as const;
+export const e164Schema = { type: 'string', pattern: '^\\+[1-9][0-9]{1,14}$' } as const;
+export const cidrSchema = { type: 'string', pattern: '^[0-9A-Fa-f.:]+/\\d{1,3}$' } as const;
+
+export const problemSchema = {
+  type: 'object',
+  description: 'RFC 9457 problem details (application/problem+json)',
+  required: ['type', 'title', 'status'],
+  additionalProperties: true,
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+  },
+} as const;
+
+export const tenantSchema = {
+  type: 'object',
+  properties: {
+    id: uuid,
+    name: { type: 'string' },
+    sipDomain: { type: 'string' },
+    maxConcurrentCalls: nullableInt,
+    maxCallsPerSecond: nullableInt,
+    status: { enum: ['active', 'suspended'] },
+  },
+} as const;
+
+export const userSchema = {
+  type: 'object',
+  properties: {
+    id: uuid,
+    tenantId: uuid,
+    username: { type: 'string' },
+    sipUri: { type: 'string' },
+    displayName: nullableString,
+    callerId: nullableString,
+    enabled: { type: 'boolean' },
+    maxConcurrentCalls: nullableInt,
+    createdAt: dateTime,
+  },
+} as const;
+
+export const trunkSchema = {
+  type: 'object',
+  description: 'a carrier; the outbound password is write-only',
+  properties: {
+    id: uuid,
+    tenantId: uuid,
+    name: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'integer' },
+    transport: { enum: ['udp', 'tcp', 'tls'] },
+    username: nullableString,
+    hasPassword: { type: 'boolean' },
+    inboundCidrs: { type: 'array', items: { type: 'string' } },
+    register: { type: 'boolean' },
+    enabled: { type: 'boolean' },
+    maxConcurrentCalls: nullableInt,
+  },
+} as const;
+
+export const numberSchema = {
+  type: 'object',
+  properties: { id: uuid, tenantId: uuid, e164: { type: 'string' }, userId: { type: ['string', 'null'] } },
+} as const;
+
+export const routeSchema = {
+  type: 'object',
+  properties: {
+    id: uuid,
+    tenantId: uuid,
+    name: { type: 'string' },
+    pattern: { type: 'string' },
+    priority: { type: 'integer' },
+    stripDigits: { type: 'integer' },
+    prefix: { type: 'string' },
+    trunkIds: { type: 'array', items: { type: 'string' } },
+    trunks: { type: 'array', items: trunkSchema },
+  },
+} as const;
+
+export const apiKeySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    tenantId: { type: ['string', 'null'] },
+    role: roleSchema,
+    name: { type: 'string' },
+    createdAt: dateTime,
+    lastUsedAt: nullableDateTime,
+    revokedAt: nullableDateTime,
+  },
+} as const;
+
+export const cdrSchema = {
+  type: 'object',
+  properties: {
+    callId: { type: 'string' },
+    tenantId: uuid,
+    direction: { enum: ['internal', 'inbound', 'outbound'] },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    trunkId: { type: ['string', 'null'] },
+    startedAt: dateTime,
+    answeredAt: nullableDateTime,
+    endedAt: dateTime,
+    durationSeconds: { type: 'integer' },
+    disposition: { type: 'string' },
+    sipCode: nullableInt,
+    hangupBy: nullableString,
+    media: { type: ['object', 'null'], additionalProperties: true },
+    gateway: nullableString,
+  },
+} as const;
+
+export const auditEntrySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    at: dateTime,
+    actorKeyId: nullableString,
+    tenantId: { type: ['string', 'null'] },
+    action: { enum: ['create', 'update', 'delete'] },
+    entity: { type: 'string' },
+    entityId: { type: 'string' },
+    before: {},
+    after: {},
+    sourceIp: nullableString,
+  },
+} as const;
+
+/** A cursor page of `item`. */
+export function pageOf<T extends object>(item: T) {
+  return {
+    type: 'object',
+    properties: {
+      items: { type: 'array', items: item },
+      nextCursor: {
+        type: ['string', 'null'],
+        description: 'pass as `after` for the next page; null at the end',
+      },
+    },
+  } as const;
+}
+
+/** Success responses plus the problems every authenticated route can answer. */
+export function responses(success: Record<number, unknown>): Record<string, unknown> {
+  return { ...success, '4xx': problemSchema, '5xx': problemSchema };
+}
