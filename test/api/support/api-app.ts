@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
+import { registerApi } from '../../../src/api/index.js';
+import {
+  createApiKeyRepository,
+  createTenantRepository,
+  migrate,
+  type ApiKeyRole,
+  type Database,
+} from '../../../src/store/index.js';
+import { createMemorySharedState, type SharedState } from '../../../src/store/shared-state/index.js';
+import { MIGRATIONS_DIR } from '../../helpers/store-backends.js';
+
+/** HA1 as the SIP layer computes it (H(username:realm:password)), without importing the SIP plane. */
+export const testHa1 = (algorithm: 'MD5' | 'SHA-256', user: string, realm: string, password: string) =>
+  createHash(algorithm === 'MD5' ? 'md5' : 'sha256')
+    .update(`${user}:${realm}:${password}`)
+    .digest('hex');
+
+export interface ApiApp {
+  app: FastifyInstance;
+  db: Database;
+  state: SharedState;
+  /** One request with a bearer key; a body is sent as JSON unless `raw` is given. */
+  call(
+    key: string | undefined,
+    method: string,
+    url: string,
+    body?: unknown,
+    options?: { raw?: string; contentType?: string },
+  ): Promise<LightMyRequestResponse>;
+  /** A key of `tenantId` (null = platform) with `role`. */
+  key(tenantId: string | null, role: ApiKeyRole): Promise<string>;
+  tenant(name: string): Promise<string>;
+  auditCount(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * The API on an in-process Fastify configured like the platform's HTTP server (unknown properties refused),
+ * over a migrated database and memory shared state; requests go through `inject` (no socket).
+ */
+export async function startApiApp(
+  db: Database,
+  options: { rateLimitPerMinute?: number; bodyLimit?: number } = {},
+): Promise<ApiApp> {
+  await migrate(db, MIGRATIONS_DIR);
+  const state = createMemorySharedState();
+  const app = Fastify({ bodyLimit: 1 << 20, ajv: { customOptions: { removeAdditional: false } } });
+  await registerApi(app, {
+    db,
+    state,
+    apiKeys: createApiKeyRepository(db),
+    ha1: testHa1,
+    ...options,
+  });
+  await app.ready();
+  let n = 0;
+  return {
+    app,
+    db,
+    state,
+    call(key, method, url, body, opts = {}) {
+      const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
+      return app.inject({
+        method: method as 'GET',
+        url,
+        headers: {
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...(payload === undefined ? {} : { 'content-type': opts.contentType ?? 'application/json' }),
+        },
+        ...(payload === undefined ? {} : { payload }),
+      });
+    },
+    async key(tenantId, role) {
+      return (await createApiKeyRepository(db).create({ tenantId, role, name: `${role}-${++n}` })).token;
+    },
+    async tenant(name) {
+      return (await createTenantRepository(db).create({ name, sipDomain: `${name.toLowerCase()}.example` }))
+        .id;
+    },
+    async auditCount() {
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
+      return rows[0]?.n ?? 0;
+    },
+    async close() {
+      await app.close();
+      await state.close();
+    },
+  };
+}
