@@ -7,7 +7,6 @@ import {
   createNumberRepository,
   createRouteRepository,
   createSipUserRepository,
-  createTenantRepository,
   createTrunkRepository,
   type ApiKeyRole,
 } from '../../src/store/index.js';
