@@ -81,55 +81,68 @@ async function startRtpengine(): Promise<RelayProcess> {
 }
 
 /** The generator fell behind its schedule: the step measures the machine, not the relay. */
-const generatorBound = (r: LoadResult) => r.sent < r.offered * 0.99 || r.tickLateP99Ms > 5;
+const generatorBound = (r: LoadResult) => r.sent < r.offered * 0.99 || r.tickLateP99Ms > 20;
 
-async function ladder(relay: RelayProcess): Promise<Row[]> {
-  const rows: Row[] = [];
+/** One step: `calls` calls on `relay` for `seconds`; the relay's CPU and memory from /proc around it. */
+async function step(relay: RelayProcess, calls: number): Promise<Row> {
+  const load = await openLoad(relay.ngPort, calls, `${relay.name.split(' ')[0]}-${calls}`);
+  try {
+    const before = relay.pid ? usage(relay.pid) : undefined;
+    const t0 = performance.now();
+    const result = await load.run(seconds, WARMUP_MS);
+    const wall = performance.now() - t0;
+    const after = relay.pid ? usage(relay.pid) : undefined;
+    const cpuMs = before && after ? after.cpuMs - before.cpuMs : 0;
+    const row: Row = {
+      relay: relay.name,
+      ...result,
+      cpuMsPer1000: result.sentAll ? (cpuMs / result.sentAll) * 1000 : 0,
+      cpuPct: (cpuMs / wall) * 100,
+      pssMiB: (after?.rssBytes ?? 0) / 2 ** 20,
+    };
+    console.error(
+      `${row.relay} ${calls} calls: sent ${fmt((row.sent / row.offered) * 100, 1)}% of offered, loss ${fmt(row.lossPct, 3)}%, ` +
+        `p50 ${fmt(row.p50Ms, 2)} ms, p99 ${fmt(row.p99Ms, 2)} ms, relay CPU ${fmt(row.cpuMsPer1000, 2)} ms/1000 ` +
+        `(${fmt(row.cpuPct, 0)}%), generator late p99 ${fmt(row.tickLateP99Ms, 2)} ms`,
+    );
+    return row;
+  } finally {
+    await load.close();
+  }
+}
+
+// All relays run for the whole bench and take turns at each call count, so that the background load of the
+// machine (the generator shares it) weighs on each the same way.
+const running: RelayProcess[] = [];
+const rows: Row[] = [];
+try {
+  for (const kind of relays) {
+    running.push(
+      kind === 'voxgate'
+        ? await startVoxgate()
+        : kind === 'rtpengine'
+          ? await startRtpengine()
+          : { name: 'direct (no relay)', stop: async () => undefined },
+    );
+  }
+  const done = new Set<RelayProcess>();
   for (const calls of callCounts) {
-    const load = await openLoad(relay.ngPort, calls, `${relay.name.split(' ')[0]}-${calls}`);
-    try {
-      const before = relay.pid ? usage(relay.pid) : undefined;
-      const t0 = performance.now();
-      const result = await load.run(seconds, WARMUP_MS);
-      const wall = performance.now() - t0;
-      const after = relay.pid ? usage(relay.pid) : undefined;
-      const cpuMs = before && after ? after.cpuMs - before.cpuMs : 0;
-      const row: Row = {
-        relay: relay.name,
-        ...result,
-        cpuMsPer1000: result.sentAll ? (cpuMs / result.sentAll) * 1000 : 0,
-        cpuPct: (cpuMs / wall) * 100,
-        pssMiB: (after?.rssBytes ?? 0) / 2 ** 20,
-      };
+    for (const relay of running) {
+      if (done.has(relay)) continue;
+      const row = await step(relay, calls);
       rows.push(row);
-      console.error(
-        `${row.relay} ${calls} calls: sent ${fmt((row.sent / row.offered) * 100, 1)}% of offered, loss ${fmt(row.lossPct, 3)}%, ` +
-          `p50 ${fmt(row.p50Ms, 2)} ms, p99 ${fmt(row.p99Ms, 2)} ms, relay CPU ${fmt(row.cpuMsPer1000, 2)} ms/1000 ` +
-          `(${fmt(row.cpuPct, 0)}%), generator late p99 ${fmt(row.tickLateP99Ms, 2)} ms`,
-      );
       // Past the breaking point, or past what the generator can offer: higher counts say nothing more.
-      if (row.lossPct > 2 || generatorBound(row)) break;
-    } finally {
-      await load.close();
+      if (row.lossPct > 2 || generatorBound(row)) done.add(relay);
     }
   }
-  return rows;
+} finally {
+  for (const relay of running) await relay.stop();
 }
-
-const rows: Row[] = [];
-for (const kind of relays) {
-  const relay: RelayProcess =
-    kind === 'voxgate'
-      ? await startVoxgate()
-      : kind === 'rtpengine'
-        ? await startRtpengine()
-        : { name: 'direct (no relay)', stop: async () => undefined };
-  try {
-    rows.push(...(await ladder(relay)));
-  } finally {
-    await relay.stop();
-  }
-}
+rows.sort(
+  (x, y) =>
+    relays.findIndex((k) => x.relay.toLowerCase().startsWith(k)) -
+      relays.findIndex((k) => y.relay.toLowerCase().startsWith(k)) || x.calls - y.calls,
+);
 
 const direct = new Map(rows.filter((r) => r.relay.startsWith('direct')).map((r) => [r.calls, r]));
 const dash = (r: Row, text: string) => (r.relay.startsWith('direct') ? '–' : text);

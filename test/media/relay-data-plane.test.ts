@@ -313,16 +313,11 @@ describe('media relay data plane', () => {
     const calls = r.relay.calls;
     const ports = r.relay.portsInUse;
     assert.match(await errorReason(r.ng.request('query', {})), /No call-id in message/);
-    assert.match(await errorReason(r.ng.request('delete', { 'call-id': 'nope' })), /Unknown call-id/);
+    const gone = await r.ng.request('delete', { 'call-id': 'nope' });
+    assert.equal(gone.warning, "Call-ID not found or tags didn't match", 'as RTPengine: ok with a warning');
     assert.match(
       await errorReason(r.ng.request('answer', { 'call-id': 'x', 'from-tag': 'a', sdp: sdp(4000) })),
       /No to-tag in message/,
-    );
-    assert.match(
-      await errorReason(
-        r.ng.request('offer', { 'call-id': 'x', 'from-tag': 'a', sdp: sdp(4000), direction: 'up' }),
-      ),
-      /Invalid 'direction'/,
     );
     assert.match(
       await errorReason(

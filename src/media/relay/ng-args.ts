@@ -56,11 +56,8 @@ export function sdpFlagsOf(args: NgDictionary): SdpFlags {
   for (const value of list(args['rtcp-mux']).map(normal)) {
     if (MUX_FLAGS.has(value)) rtcpMux.add(value as RtcpMuxFlag);
   }
-  // `direction` names the relay's interfaces for each side ("internal", "external"); with one interface the
-  // relay accepts any names, but the key must be a list when it is there.
-  if (args.direction !== undefined && !Array.isArray(args.direction)) {
-    throw new MediaRelayError('MEDIA_BAD_KEY', "Invalid 'direction' key: must be a list");
-  }
+  // `direction` names the relay's interfaces for each side ("internal", "external"); with one interface there
+  // is nothing to choose, and RTPengine too accepts any value.
   const flagsResult: SdpFlags = {
     replaceOrigin: replace.includes('origin') || flags.has('replace-origin'),
     removeIce: normal(text(args.ICE) ?? '') === 'remove',

@@ -79,6 +79,11 @@ export function ngRelayHandlers(table: SessionTable): NgHandlers {
     answer: (args) => sdpCommand(args, true),
     delete: (args) => {
       const callId = need(args, 'call-id', 'call-id');
+      // RTPengine answers a delete of a call it does not know with `ok` and this warning (deleting twice, or
+      // after the media timeout, is not an error).
+      if (!table.get(callId) && !table.timedOutCall(callId)) {
+        return { warning: "Call-ID not found or tags didn't match" };
+      }
       const reply = reportOf(callId);
       const call = table.get(callId);
       if (call) table.end(call, 'delete');

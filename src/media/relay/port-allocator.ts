@@ -32,6 +32,9 @@ async function bind(host: string, port: number): Promise<Socket | undefined> {
     });
     socket.bind(port, host, () => {
       socket.removeAllListeners('error');
+      // A socket error must not end the process (an 'error' event without a listener throws); the relay sends
+      // without callbacks, and a failed receive only loses that packet.
+      socket.on('error', () => undefined);
       resolve(socket);
     });
   });

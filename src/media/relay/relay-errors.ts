@@ -1,6 +1,5 @@
 export type MediaRelayErrorCode =
   | 'MEDIA_MISSING_KEY'
-  | 'MEDIA_BAD_KEY'
   | 'MEDIA_UNKNOWN_CALL'
   | 'MEDIA_BAD_SDP'
   | 'MEDIA_TOO_MANY_PARTIES'
