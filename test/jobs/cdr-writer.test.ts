@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { cdrWriterJob } from '../../src/jobs/index.js';
+import { CDR_WRITER_GROUP, cdrRetentionJob, cdrWriterJob } from '../../src/jobs/index.js';
 import {
   CALL_EVENTS_STREAM,
   createCdrRepository,
@@ -159,6 +159,56 @@ describe('CDR writer', () => {
       await db.close();
       await admin.end();
       await scratch.drop();
+    }
+  });
+
+  test('a worker that dies before acking: another claims its entries once they are stale; retention purges old CDRs', async () => {
+    const db = await openDatabase({ dataDir: 'memory://' });
+    const state = createMemorySharedState();
+    try {
+      await migrate(db, MIGRATIONS_DIR);
+      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+      for (const n of [1, 2, 3])
+        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, n)));
+      // Worker 1 takes the entries and dies before writing or acknowledging them.
+      const taken = await state.events.consume(CALL_EVENTS_STREAM, CDR_WRITER_GROUP, 'dead-worker', {
+        count: 10,
+      });
+      assert.equal(taken.length, 3);
+      const survivor = cdrWriterJob({
+        events: state.events,
+        cdrs: createCdrRepository(db),
+        consumer: 'w2',
+        staleMs: 50,
+      });
+      await survivor.run(AbortSignal.timeout(2000));
+      assert.equal(await count(db), 0, 'not stale yet: still the dead worker’s');
+      await new Promise((r) => setTimeout(r, 80));
+      await survivor.run(AbortSignal.timeout(2000));
+      assert.equal(await count(db), 3, 'claimed from the dead worker and written');
+      await new Promise((r) => setTimeout(r, 80));
+      assert.deepEqual(
+        await state.events.claimStale(CALL_EVENTS_STREAM, CDR_WRITER_GROUP, 'w3', 0, 10),
+        [],
+        'and acknowledged: nothing is pending any more',
+      );
+
+      const purged: number[] = [];
+      const retention = cdrRetentionJob({
+        cdrs: createCdrRepository(db),
+        retentionDays: 30,
+        onPurged: (n) => purged.push(n),
+      });
+      await db.query("UPDATE cdrs SET started_at = now() - interval '31 days' WHERE call_id = 'call-1'");
+      await db.query("UPDATE cdrs SET started_at = now() - interval '29 days' WHERE call_id = 'call-2'");
+      await db.query("UPDATE cdrs SET started_at = now() WHERE call_id = 'call-3'");
+      await retention.run(AbortSignal.timeout(2000));
+      assert.deepEqual(purged, [1]);
+      const left = await createCdrRepository(db).list(tenant.id, { limit: 10 });
+      assert.deepEqual(left.map((c) => c.callId).sort(), ['call-2', 'call-3']);
+    } finally {
+      await state.close();
+      await db.close();
     }
   });
 });
