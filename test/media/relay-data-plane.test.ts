@@ -200,6 +200,31 @@ describe('media relay data plane', () => {
     await r.ng.request('delete', { 'call-id': 'mux-offer' });
   });
 
+  test('SRTP (SDES) passes through: a=crypto kept in the SDP, packets relayed byte for byte', async () => {
+    const a = await newParty();
+    const b = await newParty();
+    const crypto = 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
+    const savp = (port: number) => sdp(port, [crypto]).replace('RTP/AVP', 'RTP/SAVP');
+    const offer = await r.ng.request('offer', { 'call-id': 'srtp', 'from-tag': 'ta', sdp: savp(a.port) });
+    const answer = await r.ng.request('answer', {
+      'call-id': 'srtp',
+      'from-tag': 'ta',
+      'to-tag': 'tb',
+      sdp: savp(b.port),
+    });
+    assert.match(String(offer.sdp), /^m=audio \d+ RTP\/SAVP 8 101\r$/m);
+    assert.ok(String(offer.sdp).includes(crypto), 'the key goes end to end');
+    // An SRTP packet: a clear RTP header, then ciphertext and an authentication tag the relay cannot read.
+    const packet = Buffer.concat([
+      rtp(1, 0xa).subarray(0, 12),
+      Buffer.from(Array.from({ length: 170 }, (_, i) => (i * 37) & 0xff)),
+    ]);
+    a.socket.send(packet, mPort(answer.sdp), '127.0.0.1');
+    await until(() => b.got.length === 1);
+    assert.ok(b.got[0]!.equals(packet));
+    await r.ng.request('delete', { 'call-id': 'srtp' });
+  });
+
   test('SIP-source-address with received-from: media goes to where the SIP came from, with the SDP port', async () => {
     const a = await newParty();
     const b = await newParty();
