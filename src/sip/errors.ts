@@ -37,11 +37,18 @@ export class SipParseError extends Error {
 export const sipTransportErrorCodes = [
   /** No listener or connection for the transport a message should leave on. */
   'SIP_TRANSPORT_UNAVAILABLE',
+  /** RFC 3263 server location found no address to try for a URI (no NAPTR/SRV/A/AAAA answer). */
+  'SIP_LOCATE_NO_TARGET',
+  /** RFC 3263 server location was asked for a URI it cannot resolve (not sip/sips, or a transport we lack). */
+  'SIP_LOCATE_UNSUPPORTED',
 ] as const;
 
 export type SipTransportErrorCode = (typeof sipTransportErrorCodes)[number];
 
-/** A message could not be sent (a local configuration problem, never caused by received input). */
+/**
+ * A message could not be sent: a local configuration problem (never caused by received input), or no server
+ * could be located for the destination (RFC 3263).
+ */
 export class SipTransportError extends Error {
   override readonly name = 'SipTransportError';
   constructor(

@@ -49,7 +49,12 @@ export {
   type SipResponse,
 } from './message/sip-message.js';
 export { buildResponse, newTag, type ExtraHeaders } from './message/build-response.js';
-export type { InboundContext, Peer, TransportName } from './transport/inbound-context.js';
+export type {
+  InboundContext,
+  Peer,
+  TransportName,
+  WebSocketTransportName,
+} from './transport/inbound-context.js';
 export { StreamFramer } from './transport/stream-framer.js';
 export {
   createSipEndpoint,
@@ -59,9 +64,25 @@ export {
   type SipEndpointOptions,
 } from './transport/sip-endpoint.js';
 export { UdpTransport } from './transport/udp-transport.js';
-export { StreamTransport, type StreamTransportOptions } from './transport/stream-transport.js';
+export {
+  PONG_TIMEOUT_MS,
+  StreamTransport,
+  type FlowClosedEvent,
+  type FlowClosedHandler,
+  type FlowCloseReason,
+  type KeepaliveOptions,
+  type StreamPeer,
+  type StreamTransportOptions,
+} from './transport/stream-transport.js';
 export { TcpTransport } from './transport/tcp-transport.js';
-export { TlsTransport } from './transport/tls-transport.js';
+export { TlsTransport, type TlsClientOptions } from './transport/tls-transport.js';
+export {
+  SIP_WS_SUBPROTOCOL,
+  WsTransport,
+  type WsClientTlsOptions,
+  type WsMessageHandler,
+  type WsTransportOptions,
+} from './transport/ws-transport.js';
 export type { ResponseContext } from './transport/message-receiver.js';
 export { validateRequest, KNOWN_METHODS, type UasPolicy, type Rejection } from './uas/validate-request.js';
 export { buildRequest } from './message/build-response.js';

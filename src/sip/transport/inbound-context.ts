@@ -2,6 +2,13 @@ import type { ExtraHeaders } from '../message/build-response.js';
 
 export type TransportName = 'udp' | 'tcp' | 'tls';
 
+/**
+ * RFC 7118 §5.2.2: the Via transport of SIP over WebSocket is "WS", and "WSS" over a secure WebSocket. A
+ * WebSocket flow runs on a TCP (ws) or TLS (wss) connection, which is what `InboundContext.transport` says for
+ * it, so that code written for UDP/TCP/TLS keeps working; `webSocket` tells the two apart.
+ */
+export type WebSocketTransportName = 'ws' | 'wss';
+
 export interface Peer {
   readonly address: string;
   readonly port: number;
@@ -15,6 +22,11 @@ export interface InboundContext {
   readonly flowId?: string;
   /** Whether the transport is reliable (TCP, TLS): transactions skip retransmission timers then (§17). */
   readonly reliable: boolean;
+  /**
+   * Set when the message came in a SIP WebSocket message (RFC 7118): 'ws' (then `transport` is 'tcp') or
+   * 'wss' (then 'tls'). Answers and requests sent with this `flowId` go back on that WebSocket.
+   */
+  readonly webSocket?: WebSocketTransportName;
   /** Sends a response to the request this context belongs to, where §18.2.2 says responses go. */
   reply(status: number, reason: string, headers?: ExtraHeaders, body?: Buffer): void;
   /** Sends already-serialized response bytes to that same destination (transaction retransmissions). */

@@ -3,7 +3,7 @@ import { SipParseError } from '../errors.js';
 import { buildErrorResponseForRaw, buildResponse } from '../message/build-response.js';
 import { parseMessage } from '../message/parse-message.js';
 import type { SipRequest, SipResponse } from '../message/sip-message.js';
-import type { InboundContext, Peer, TransportName } from './inbound-context.js';
+import type { InboundContext, Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
 import { responseDestination, stampTopVia } from './via-received.js';
 
 export type ResponseContext = Omit<InboundContext, 'reply' | 'send'>;
@@ -18,6 +18,8 @@ export interface Arrival {
   readonly transport: TransportName;
   readonly remote: Peer;
   readonly flowId?: string;
+  /** Set when the message was one WebSocket message (RFC 7118); `transport` is then 'tcp' or 'tls'. */
+  readonly webSocket?: WebSocketTransportName;
   /** Sends bytes back: on UDP to the given peer, on a stream on the flow the message came in on. */
   readonly send: (bytes: Buffer, to: Peer) => void;
 }
@@ -29,11 +31,13 @@ export interface Arrival {
  * replies where §18.2.2 says. Nothing a peer sends can make this throw.
  */
 export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) => void {
-  return ({ bytes, transport, remote, flowId, send }) => {
+  return ({ bytes, transport, remote, flowId, webSocket, send }) => {
     if (sipChannels.messageIn.hasSubscribers) sipChannels.messageIn.publish({ transport, remote, bytes });
     let message;
     try {
-      message = parseMessage(bytes, { datagram: transport === 'udp' });
+      // RFC 7118 §5.1: a WebSocket message carries exactly one SIP message, whose boundaries the WebSocket
+      // framing preserves, so Content-Length is optional there: it is read like a datagram.
+      message = parseMessage(bytes, { datagram: transport === 'udp' || webSocket !== undefined });
     } catch (err) {
       if (!(err instanceof SipParseError)) throw err;
       if (sipChannels.parseError.hasSubscribers)
@@ -49,7 +53,13 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
     }
     const reliable = transport !== 'udp';
     if (message.kind === 'response') {
-      handlers.onResponse?.(message, { transport, remote, flowId, reliable });
+      handlers.onResponse?.(message, {
+        transport,
+        remote,
+        flowId,
+        reliable,
+        ...(webSocket ? { webSocket } : {}),
+      });
       return;
     }
     const request: SipRequest = { ...message, headers: stampTopVia(message.headers, remote) };
@@ -62,6 +72,7 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
       remote,
       flowId,
       reliable,
+      ...(webSocket ? { webSocket } : {}),
       reply: (status, reason, headers, body) => {
         if (sipChannels.responseOut.hasSubscribers)
           sipChannels.responseOut.publish({ method: request.method, status });

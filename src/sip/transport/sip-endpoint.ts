@@ -2,38 +2,80 @@ import type { AddressInfo } from 'node:net';
 import { sipChannels } from '../diagnostics.js';
 import { SipTransportError } from '../errors.js';
 import type { SipRequest, SipResponse } from '../message/sip-message.js';
-import type { InboundContext, Peer, TransportName } from './inbound-context.js';
+import type { InboundContext, Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
 import { createReceiver, type ResponseContext } from './message-receiver.js';
-import type { StreamTransportOptions } from './stream-transport.js';
+import type {
+  FlowClosedHandler,
+  KeepaliveOptions,
+  StreamTransport,
+  StreamTransportOptions,
+} from './stream-transport.js';
 import { TcpTransport } from './tcp-transport.js';
-import { TlsTransport } from './tls-transport.js';
+import { TlsTransport, type TlsClientOptions } from './tls-transport.js';
 import { UdpTransport } from './udp-transport.js';
+import { WsTransport } from './ws-transport.js';
 
 export interface SipEndpointOptions {
   host: string;
   udpPort?: number;
   tcpPort?: number;
   tls?: { port: number; key: string | Buffer; cert: string | Buffer };
+  /**
+   * SIP over WebSocket (RFC 7118) on this port: an HTTP listener that upgrades to WebSocket with the "sip"
+   * subprotocol. Messages from it reach `onRequest`/`onResponse` with `ctx.webSocket` 'ws' (and transport
+   * 'tcp'); what is sent with their `flowId` goes back on the same WebSocket.
+   */
+  ws?: { port: number };
+  /** SIP over secure WebSocket (RFC 7118, wss): the same over HTTPS with this key and certificate. */
+  wss?: { port: number; key: string | Buffer; cert: string | Buffer };
+  /**
+   * Outbound TLS (and wss) connections: trust anchors, verification and an optional client certificate. Without
+   * it, TLS connections this endpoint opens trust Node's bundled CAs. Outbound TLS works with or without a
+   * `tls` listener.
+   */
+  tlsClient?: TlsClientOptions;
   /** Largest message accepted, in bytes (default 65,535: the largest UDP datagram). */
   maxMessageSize?: number;
   /** Idle stream connections are closed after this long (default 5 minutes). */
   tcpIdleTimeoutMs?: number;
+  /**
+   * RFC 5626 §4.4.1 CRLF keepalive on the TCP/TLS flows this endpoint opens (pings every `intervalMs`, the flow
+   * fails without a pong within `pongTimeoutMs`, default 10 s). Off by default. Inbound flows are never pinged,
+   * but pings on them are always answered.
+   */
+  keepalive?: KeepaliveOptions;
+  /** Called when a TCP, TLS or WebSocket flow ends (reason 'keepalive' when its pong did not come). */
+  onFlowClosed?: FlowClosedHandler;
   onRequest(request: SipRequest, ctx: InboundContext): void;
   onResponse?(response: SipResponse, ctx: ResponseContext): void;
 }
 
 export interface SendTarget extends Peer {
-  /** Default 'udp'. */
-  readonly transport?: TransportName;
-  /** For TCP/TLS: the flow (connection) to use, e.g. a registered client's (RFC 5626). */
+  /** Default 'udp'. 'ws'/'wss' need a WebSocket listener of that kind. */
+  readonly transport?: TransportName | WebSocketTransportName;
+  /**
+   * For TCP/TLS/WebSocket: the flow (connection) to use, e.g. a registered client's (RFC 5626). A WebSocket
+   * flow is used whatever `transport` says, since WebSocket messages report transport 'tcp' or 'tls'.
+   */
   readonly flowId?: string;
+  /**
+   * For TLS (and wss) connections this endpoint opens: the name the server's certificate must match, i.e. the
+   * host of the sips:/transport=tls URI (RFC 5922 §7) when `address` came from DNS. Default: `address`.
+   */
+  readonly serverName?: string;
 }
 
 export interface SipEndpoint {
-  address(): { udp?: AddressInfo; tcp?: AddressInfo; tls?: AddressInfo };
+  address(): {
+    udp?: AddressInfo;
+    tcp?: AddressInfo;
+    tls?: AddressInfo;
+    ws?: AddressInfo;
+    wss?: AddressInfo;
+  };
   /**
-   * Sends serialized bytes (a request of a client transaction, §18.1.1, or a response). On TCP/TLS it uses the
-   * given flow, else an open connection to the peer, else (TCP) a new one. Returns the flow id on streams.
+   * Sends serialized bytes (a request of a client transaction, §18.1.1, or a response). On TCP/TLS/WebSocket it
+   * uses the given flow, else an open connection to the peer, else a new one. Returns the flow id on streams.
    * Throws SipTransportError when the transport is not open.
    */
   send(bytes: Buffer, to: SendTarget): string | undefined;
@@ -46,22 +88,51 @@ export interface SipEndpoint {
 export { sipChannels };
 
 /**
- * SIP listeners on UDP, TCP and TLS, one class per channel, sharing one receive path (message-receiver.ts).
- * With port 0 for both UDP and TCP, TCP takes the port UDP got, so one SIP port serves both transports.
+ * SIP listeners on UDP, TCP, TLS and WebSocket, one class per channel, sharing one receive path
+ * (message-receiver.ts). With port 0 for both UDP and TCP, TCP takes the port UDP got, so one SIP port serves
+ * both transports.
  */
 export async function createSipEndpoint(options: SipEndpointOptions): Promise<SipEndpoint> {
   const maxMessageSize = options.maxMessageSize ?? 65_535;
+  const idleTimeoutMs = options.tcpIdleTimeoutMs ?? 300_000;
   const receive = createReceiver(options);
   const streamOptions: StreamTransportOptions = {
     host: options.host,
     maxMessageSize,
-    idleTimeoutMs: options.tcpIdleTimeoutMs ?? 300_000,
+    idleTimeoutMs,
     onMessage: (bytes, remote, flowId, write, transport) =>
       receive({ bytes, transport, remote, flowId, send: write }),
+    ...(options.keepalive ? { keepalive: options.keepalive } : {}),
+    ...(options.onFlowClosed ? { onFlowClosed: options.onFlowClosed } : {}),
+  };
+  const wsOptions = {
+    host: options.host,
+    maxMessageSize,
+    idleTimeoutMs,
+    // A WebSocket flow runs on TCP (ws) or TLS (wss): that is its `transport`, `webSocket` says which.
+    onMessage: (
+      bytes: Buffer,
+      remote: Peer,
+      flowId: string,
+      write: (bytes: Buffer) => void,
+      webSocket: WebSocketTransportName,
+    ) =>
+      receive({
+        bytes,
+        transport: webSocket === 'wss' ? 'tls' : 'tcp',
+        webSocket,
+        remote,
+        flowId,
+        send: write,
+      }),
+    ...(options.onFlowClosed ? { onFlowClosed: options.onFlowClosed } : {}),
   };
   let udp: UdpTransport | undefined;
   let tcp: TcpTransport | undefined;
   let tls: TlsTransport | undefined;
+  let ws: WsTransport | undefined;
+  let wss: WsTransport | undefined;
+  const closeAll = () => Promise.all([udp?.close(), tcp?.close(), tls?.close(), ws?.close(), wss?.close()]);
   try {
     if (options.udpPort !== undefined) {
       udp = await UdpTransport.bind(options.host, options.udpPort, maxMessageSize, (bytes, remote) =>
@@ -72,12 +143,20 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       tcp = new TcpTransport(streamOptions);
       await tcp.listen(options.tcpPort === 0 && udp ? udp.address().port : options.tcpPort);
     }
-    if (options.tls) {
-      tls = new TlsTransport(streamOptions, options.tls);
-      await tls.listen(options.tls.port);
+    if (options.tls || options.tlsClient) {
+      tls = new TlsTransport(streamOptions, options.tls, options.tlsClient);
+      if (options.tls) await tls.listen(options.tls.port);
+    }
+    if (options.ws) {
+      ws = new WsTransport(wsOptions);
+      await ws.listen(options.ws.port);
+    }
+    if (options.wss) {
+      wss = new WsTransport(wsOptions, options.wss, options.tlsClient);
+      await wss.listen(options.wss.port);
     }
   } catch (err) {
-    await Promise.all([udp?.close(), tcp?.close(), tls?.close()]);
+    await closeAll();
     throw err;
   }
   const sendUdp = (bytes: Buffer, to: Peer): void => {
@@ -85,20 +164,42 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     udp.send(bytes, to);
   };
   return {
-    address: () => ({ udp: udp?.address(), tcp: tcp?.address(), tls: tls?.address() }),
+    address: () => ({
+      udp: udp?.address(),
+      tcp: tcp?.address(),
+      tls: tls?.address(),
+      ws: ws?.address(),
+      wss: wss?.address(),
+    }),
     sendUdp,
     send(bytes, to) {
       const transport = to.transport ?? 'udp';
+      // RFC 7118 §5: requests to a WebSocket client can only reach it on its WebSocket, whatever transport the
+      // caller recorded for it (its messages reported 'tcp' or 'tls').
+      if (to.flowId !== undefined) {
+        const socket = [ws, wss].find((channel) => channel?.hasFlow(to.flowId!));
+        if (socket) return socket.send(bytes, to, to.flowId);
+      }
       if (transport === 'udp') {
         sendUdp(bytes, to);
         return undefined;
       }
-      const channel = transport === 'tcp' ? tcp : tls;
-      if (!channel) throw new SipTransportError('SIP_TRANSPORT_UNAVAILABLE', `no ${transport} listener`);
+      if (transport === 'ws' || transport === 'wss') {
+        const socket = transport === 'ws' ? ws : wss;
+        if (!socket) throw new SipTransportError('SIP_TRANSPORT_UNAVAILABLE', `no ${transport} listener`);
+        return socket.send(bytes, to, to.flowId);
+      }
+      const channel: StreamTransport | undefined = transport === 'tcp' ? tcp : tls;
+      if (!channel) {
+        throw new SipTransportError(
+          'SIP_TRANSPORT_UNAVAILABLE',
+          transport === 'tls' ? 'no TLS listener or tlsClient settings' : `no ${transport} listener`,
+        );
+      }
       return channel.send(bytes, to, to.flowId);
     },
     async close() {
-      await Promise.all([udp?.close(), tcp?.close(), tls?.close()]);
+      await closeAll();
     },
   };
 }

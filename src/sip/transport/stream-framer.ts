@@ -14,7 +14,15 @@ export type Frame = { kind: 'message'; bytes: Buffer } | { kind: 'ping' };
 export class StreamFramer {
   private buffer: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly maxMessageSize: number) {}
+  /**
+   * `onPong` (optional) is called for every CRLF that is not part of a ping: the RFC 5626 §4.4.1 pong that
+   * proves an outbound flow alive. With it, a CRLF is consumed as soon as it arrives: a ping split across two
+   * reads is then taken for two pongs, which only the side that pings (never pinged itself) may accept.
+   */
+  constructor(
+    private readonly maxMessageSize: number,
+    private readonly onPong?: () => void,
+  ) {}
 
   push(chunk: Buffer): Frame[] {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
@@ -27,10 +35,13 @@ export class StreamFramer {
         continue;
       }
       if (b[0] === 0x0d || b[0] === 0x0a) {
-        // Could still become a ping ("\r\n\r" so far): wait for the next bytes.
-        if (b.length < 4 && CRLFCRLF.subarray(0, b.length).equals(b)) return frames;
+        const crlf = b[0] === 0x0d && b[1] === 0x0a;
+        // Could still become a ping ("\r\n\r" so far): wait for the next bytes. Not on a flow that pings
+        // (`onPong` given): there a CRLF is the answer, and two quick answers must not make a ping.
+        if (b.length < 4 && CRLFCRLF.subarray(0, b.length).equals(b) && !(crlf && this.onPong)) return frames;
         // A lone CRLF is a pong, and CRLFs before a start line are ignored (§7.5).
-        this.buffer = b.subarray(b[0] === 0x0d && b[1] === 0x0a ? 2 : 1);
+        if (crlf) this.onPong?.();
+        this.buffer = b.subarray(crlf ? 2 : 1);
         continue;
       }
       if (this.buffer.length === 0) return frames;

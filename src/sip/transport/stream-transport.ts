@@ -2,7 +2,7 @@ import { connect as netConnect, type AddressInfo, type Server, type Socket } fro
 import { sipChannels } from '../diagnostics.js';
 import { SipParseError } from '../errors.js';
 import { buildErrorResponseForRaw } from '../message/build-response.js';
-import type { Peer } from './inbound-context.js';
+import type { Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
 import { StreamFramer } from './stream-framer.js';
 import { stampTopVia } from './via-received.js';
 
@@ -14,25 +14,66 @@ export type StreamMessageHandler = (
   transport: 'tcp' | 'tls',
 ) => void;
 
+/** Why a flow (a TCP, TLS or WebSocket connection) ended. */
+export type FlowCloseReason = 'closed' | 'error' | 'idle' | 'framing' | 'keepalive';
+
+export interface FlowClosedEvent {
+  readonly flowId: string;
+  readonly transport: Exclude<TransportName, 'udp'> | WebSocketTransportName;
+  readonly remote: Peer;
+  /** 'keepalive': no pong within the pong timeout (RFC 5626 §4.4.1, the flow failed). */
+  readonly reason: FlowCloseReason;
+}
+
+export type FlowClosedHandler = (event: FlowClosedEvent) => void;
+
+/**
+ * RFC 5626 §4.4.1 CRLF keepalive of the flows this side opened: a double-CRLF ping every `intervalMs` (picked
+ * at random between 80% and 100% of it, so that pings of many flows do not synchronize), a single-CRLF pong
+ * expected within `pongTimeoutMs` (default 10 s, the RFC's figure).
+ */
+export interface KeepaliveOptions {
+  readonly intervalMs: number;
+  readonly pongTimeoutMs?: number;
+}
+
+/** §4.4.1: "If a pong is not received within 10 seconds after sending a ping ... then the client MUST treat
+ * the flow as failed." */
+export const PONG_TIMEOUT_MS = 10_000;
+
 export interface StreamTransportOptions {
   readonly host: string;
   readonly maxMessageSize: number;
   readonly idleTimeoutMs: number;
   readonly onMessage: StreamMessageHandler;
+  /** CRLF keepalive of outbound flows (connections this transport opened); none by default. */
+  readonly keepalive?: KeepaliveOptions;
+  /** Called once when a flow ends, whoever ended it. */
+  readonly onFlowClosed?: FlowClosedHandler;
 }
 
+/** A destination on a stream: `serverName` is the name a TLS connection authenticates (RFC 5922). */
+export type StreamPeer = Peer & { readonly serverName?: string };
+
 const CRLF = Buffer.from('\r\n');
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+interface Flow {
+  readonly socket: Socket;
+  /** The peer as addressed (outbound) or as accepted (inbound): known before an outbound connect completes. */
+  readonly remote: Peer;
+}
 
 /**
  * A connection-oriented channel (TCP, TLS): every connection is a flow (RFC 5626) with its own framer.
  * RFC 3261 §18.3: "the Content-Length header field MUST be used to determine the end of each SIP message in
  * a stream"; a stream whose framing fails cannot be resynchronized, so the connection is answered (when the
- * head can be read) and closed. RFC 5626 §4.4.1: a double-CRLF ping is answered with a single CRLF pong.
- * A connection idle for `idleTimeoutMs` is closed.
+ * head can be read) and closed. RFC 5626 §4.4.1: a double-CRLF ping is answered with a single CRLF pong, and
+ * with `keepalive` this side pings the flows it opened. A connection idle for `idleTimeoutMs` is closed.
  */
 export abstract class StreamTransport {
   abstract readonly name: 'tcp' | 'tls';
-  private readonly flows = new Map<string, Socket>();
+  private readonly flows = new Map<string, Flow>();
   private nextFlow = 1;
   protected server: Server | undefined;
 
@@ -41,7 +82,7 @@ export abstract class StreamTransport {
   protected abstract createServer(onConnection: (socket: Socket) => void): Server;
 
   async listen(port: number): Promise<void> {
-    const server = this.createServer((socket) => this.adopt(socket));
+    const server = this.createServer((socket) => this.adopt(socket, remoteOf(socket), false));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.options.host, () => {
@@ -56,54 +97,71 @@ export abstract class StreamTransport {
     return (this.server?.address() as AddressInfo | null) ?? undefined;
   }
 
+  /** Whether `flowId` is an open connection of this channel. */
+  hasFlow(flowId: string): boolean {
+    return this.flows.has(flowId);
+  }
+
   /**
-   * Sends on flow `flowId`, else on an open connection to `to`, else (TCP only) on a new connection, as
-   * §18.1.1 lets a client open one. Returns the flow used.
+   * Sends on flow `flowId`, else on an open connection to `to`, else on a new connection, as §18.1.1 lets a
+   * client open one. Returns the flow used.
    */
-  send(bytes: Buffer, to: Peer, flowId?: string): string {
+  send(bytes: Buffer, to: StreamPeer, flowId?: string): string {
     let flow = flowId === undefined ? undefined : this.flows.get(flowId);
     if (!flow) {
-      for (const [id, socket] of this.flows) {
-        if (socket.remoteAddress === to.address && socket.remotePort === to.port) {
+      for (const [id, candidate] of this.flows) {
+        if (candidate.remote.address === to.address && candidate.remote.port === to.port) {
           flowId = id;
-          flow = socket;
+          flow = candidate;
           break;
         }
       }
     }
     if (!flow) {
-      flow = this.connect(to);
-      flowId = this.adopt(flow);
+      const socket = this.connect(to);
+      flowId = this.adopt(socket, { address: to.address, port: to.port }, true);
+      flow = this.flows.get(flowId)!;
     }
     if (sipChannels.messageOut.hasSubscribers)
       sipChannels.messageOut.publish({ transport: this.name, to, bytes });
-    if (!flow.destroyed) flow.write(bytes);
+    if (!flow.socket.destroyed) flow.socket.write(bytes);
     return flowId!;
   }
 
-  /** Opens an outbound connection (TCP only: TLS needs the peer's name and trust settings). */
-  protected connect(to: Peer): Socket {
+  /** Opens an outbound connection (§18.1.1). */
+  protected connect(to: StreamPeer): Socket {
     return netConnect(to.port, to.address);
   }
 
   async close(): Promise<void> {
-    for (const socket of this.flows.values()) socket.destroy();
+    for (const flow of this.flows.values()) flow.socket.destroy();
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private adopt(socket: Socket): string {
+  private adopt(socket: Socket, remote: Peer, outbound: boolean): string {
     const flowId = `${this.name}-${this.nextFlow++}`;
-    this.flows.set(flowId, socket);
-    const framer = new StreamFramer(this.options.maxMessageSize);
+    this.flows.set(flowId, { socket, remote });
+    let reason: FlowCloseReason = 'closed';
+    const keepalive = outbound ? this.startKeepalive(socket, () => (reason = 'keepalive')) : undefined;
+    const framer = new StreamFramer(this.options.maxMessageSize, keepalive?.pong);
     const write = (bytes: Buffer) => {
       if (sipChannels.messageOut.hasSubscribers)
         sipChannels.messageOut.publish({ transport: this.name, to: remoteOf(socket), bytes });
       if (!socket.destroyed) socket.write(bytes);
     };
-    socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy());
-    socket.on('close', () => this.flows.delete(flowId));
-    socket.on('error', () => undefined);
+    socket.setTimeout(this.options.idleTimeoutMs, () => {
+      reason = 'idle';
+      socket.destroy();
+    });
+    socket.on('close', () => {
+      keepalive?.stop();
+      this.flows.delete(flowId);
+      this.options.onFlowClosed?.({ flowId, transport: this.name, remote, reason });
+    });
+    socket.on('error', () => {
+      if (reason === 'closed') reason = 'error';
+    });
     socket.on('data', (chunk: Buffer) => {
       let frames;
       try {
@@ -113,6 +171,7 @@ export abstract class StreamTransport {
         if (sipChannels.parseError.hasSubscribers) {
           sipChannels.parseError.publish({ transport: this.name, remote: remoteOf(socket), error: err });
         }
+        reason = 'framing';
         // §18.3 (RFC 4475 §3.1.2.19 ncl, §3.3.11 mcl01): answer what can be answered, then close.
         const response =
           err.status === 'drop'
@@ -130,6 +189,52 @@ export abstract class StreamTransport {
       }
     });
     return flowId;
+  }
+
+  /**
+   * RFC 5626 §4.4.1 on a flow this side opened: ping with a double CRLF, expect a CRLF back. Pings start once
+   * the connection is up; the idle timeout does not close a kept-alive flow, since pings are traffic.
+   */
+  private startKeepalive(
+    socket: Socket,
+    onFailed: () => void,
+  ): { pong: () => void; stop: () => void } | undefined {
+    const settings = this.options.keepalive;
+    if (!settings) return undefined;
+    const pongTimeout = settings.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+    let pingTimer: NodeJS.Timeout | undefined;
+    let pongTimer: NodeJS.Timeout | undefined;
+    const schedule = () => {
+      const delay = settings.intervalMs * (0.8 + 0.2 * Math.random());
+      pingTimer = setTimeout(ping, delay);
+      pingTimer.unref();
+    };
+    const ping = () => {
+      if (socket.destroyed) return;
+      socket.write(CRLFCRLF);
+      // §4.4.1: "If a pong is not received within 10 seconds after sending a ping ... then the client MUST
+      // treat the flow as failed."
+      pongTimer = setTimeout(() => {
+        onFailed();
+        socket.destroy();
+      }, pongTimeout);
+      pongTimer.unref();
+    };
+    const connected = socket.connecting ? undefined : true;
+    if (connected) schedule();
+    else socket.once(this.name === 'tls' ? 'secureConnect' : 'connect', schedule);
+    return {
+      pong: () => {
+        if (pongTimer === undefined) return;
+        clearTimeout(pongTimer);
+        pongTimer = undefined;
+        schedule();
+      },
+      stop: () => {
+        clearTimeout(pingTimer);
+        clearTimeout(pongTimer);
+      },
+    };
   }
 }
 

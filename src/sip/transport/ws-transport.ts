@@ -1,0 +1,231 @@
+import { isUtf8 } from 'node:buffer';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { SecureContextOptions } from 'node:tls';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { sipChannels } from '../diagnostics.js';
+import type { Peer, WebSocketTransportName } from './inbound-context.js';
+import type { FlowClosedHandler } from './stream-transport.js';
+
+export type WsMessageHandler = (
+  bytes: Buffer,
+  remote: Peer,
+  flowId: string,
+  send: (bytes: Buffer) => void,
+  transport: WebSocketTransportName,
+) => void;
+
+export interface WsTransportOptions {
+  readonly host: string;
+  /** Largest WebSocket message accepted (the connection is closed with 1009 above it). */
+  readonly maxMessageSize: number;
+  readonly idleTimeoutMs: number;
+  readonly onMessage: WsMessageHandler;
+  readonly onFlowClosed?: FlowClosedHandler;
+}
+
+/** Trust settings for WebSocket connections this side opens over TLS (wss). */
+export interface WsClientTlsOptions {
+  readonly ca?: SecureContextOptions['ca'];
+  readonly rejectUnauthorized?: boolean;
+}
+
+/** RFC 7118 §4.1: the WebSocket subprotocol of SIP. */
+export const SIP_WS_SUBPROTOCOL = 'sip';
+
+const PING = Buffer.from('\r\n\r\n');
+const PONG = Buffer.from('\r\n');
+
+interface Flow {
+  readonly socket: WebSocket;
+  readonly remote: Peer;
+  /** Messages written before an outbound connection finished its handshake. */
+  queue: Buffer[] | undefined;
+  idle: NodeJS.Timeout;
+}
+
+/**
+ * The WebSocket channel (RFC 7118), `ws` over TCP or `wss` over TLS: one class per channel like TCP and TLS,
+ * every WebSocket connection a flow (RFC 5626). RFC 7118 §5.1 (paraphrased): each SIP message travels in exactly
+ * one WebSocket message, and a WebSocket message carries no more than one SIP message. So there is no stream
+ * framing: each WebSocket message is handed up whole and parsed like a datagram (Content-Length optional). A
+ * WebSocket message that is a double CRLF is a keepalive ping (RFC 5626 §4.4.1, which SIP.js sends) and is
+ * answered with one CRLF. A connection idle for `idleTimeoutMs` is closed.
+ */
+export class WsTransport {
+  readonly name: WebSocketTransportName;
+  private readonly flows = new Map<string, Flow>();
+  private nextFlow = 1;
+  private server: Server | undefined;
+  private readonly wss: WebSocketServer;
+
+  constructor(
+    private readonly options: WsTransportOptions,
+    private readonly credentials?: { key: string | Buffer; cert: string | Buffer },
+    private readonly client: WsClientTlsOptions = {},
+  ) {
+    this.name = credentials ? 'wss' : 'ws';
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxMessageSize,
+      // RFC 7118 §4.1: the server selects the "sip" subprotocol the client offered (the upgrade handler has
+      // already refused handshakes that did not offer it).
+      handleProtocols: (protocols) =>
+        [...protocols].find((p) => p.toLowerCase() === SIP_WS_SUBPROTOCOL) ?? false,
+    });
+  }
+
+  async listen(port: number): Promise<void> {
+    const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+      // Only WebSocket handshakes are served here (RFC 6455 §4.2.2: 426 tells the client to upgrade).
+      res.writeHead(426, { Upgrade: 'websocket', Connection: 'Upgrade', 'Content-Length': '0' }).end();
+    };
+    const server = this.credentials
+      ? createHttpsServer({ key: this.credentials.key, cert: this.credentials.cert }, onRequest)
+      : createHttpServer(onRequest);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head),
+    );
+    server.on('clientError', (_err, socket: Duplex) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  address(): AddressInfo | undefined {
+    return (this.server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** Whether `flowId` is an open WebSocket connection of this channel. */
+  hasFlow(flowId: string): boolean {
+    return this.flows.has(flowId);
+  }
+
+  /**
+   * Sends one SIP message as one WebSocket message on flow `flowId`, else on an open connection to `to`, else
+   * on a new connection this side opens to `ws(s)://address:port` offering the "sip" subprotocol. Returns the
+   * flow used.
+   */
+  send(bytes: Buffer, to: Peer & { readonly serverName?: string }, flowId?: string): string {
+    let id = flowId !== undefined && this.flows.has(flowId) ? flowId : undefined;
+    if (id === undefined) {
+      for (const [candidate, flow] of this.flows) {
+        if (flow.remote.address === to.address && flow.remote.port === to.port) {
+          id = candidate;
+          break;
+        }
+      }
+    }
+    id ??= this.connect(to);
+    const flow = this.flows.get(id)!;
+    this.write(flow, bytes);
+    return id;
+  }
+
+  async close(): Promise<void> {
+    for (const flow of this.flows.values()) flow.socket.terminate();
+    this.wss.close();
+    const server = this.server;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const offered = (req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim().toLowerCase());
+    if (!offered.includes(SIP_WS_SUBPROTOCOL)) {
+      // RFC 7118 §4.1: a SIP WebSocket server only accepts handshakes that negotiate the "sip" subprotocol.
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.adopt(
+        ws,
+        { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 },
+        undefined,
+      );
+    });
+  }
+
+  private connect(to: Peer & { readonly serverName?: string }): string {
+    const host = to.serverName ?? (to.address.includes(':') ? `[${to.address}]` : to.address);
+    const url = `${this.name}://${host}:${to.port}`;
+    const ws = new WebSocket(url, SIP_WS_SUBPROTOCOL, {
+      maxPayload: this.options.maxMessageSize,
+      ...(this.name === 'wss'
+        ? {
+            ...(this.client.ca !== undefined ? { ca: this.client.ca } : {}),
+            rejectUnauthorized: this.client.rejectUnauthorized ?? true,
+            ...(to.serverName !== undefined ? { servername: to.serverName } : {}),
+          }
+        : {}),
+    });
+    return this.adopt(ws, { address: to.address, port: to.port }, []);
+  }
+
+  private adopt(socket: WebSocket, remote: Peer, queue: Buffer[] | undefined): string {
+    const flowId = `${this.name}-${this.nextFlow++}`;
+    const idle = setTimeout(() => socket.terminate(), this.options.idleTimeoutMs);
+    idle.unref();
+    const flow: Flow = { socket, remote, queue, idle };
+    this.flows.set(flowId, flow);
+    let closeReason: 'idle' | 'error' | 'closed' = 'closed';
+    socket.on('open', () => {
+      const pending = flow.queue ?? [];
+      flow.queue = undefined;
+      for (const bytes of pending) this.write(flow, bytes);
+    });
+    socket.on('error', () => (closeReason = 'error'));
+    socket.on('close', () => {
+      clearTimeout(flow.idle);
+      this.flows.delete(flowId);
+      this.options.onFlowClosed?.({ flowId, transport: this.name, remote, reason: closeReason });
+    });
+    socket.on('message', (data: RawData) => {
+      flow.idle.refresh();
+      const bytes = toBuffer(data);
+      if (bytes.equals(PING)) {
+        this.write(flow, PONG);
+        return;
+      }
+      if (bytes.equals(PONG)) return;
+      this.options.onMessage(bytes, remote, flowId, (out) => this.write(flow, out), this.name);
+    });
+    return flowId;
+  }
+
+  private write(flow: Flow, bytes: Buffer): void {
+    if (flow.queue) {
+      flow.queue.push(bytes);
+      return;
+    }
+    if (flow.socket.readyState !== WebSocket.OPEN) return;
+    if (sipChannels.messageOut.hasSubscribers)
+      sipChannels.messageOut.publish({ transport: this.name, to: flow.remote, bytes });
+    flow.idle.refresh();
+    // RFC 7118 §4.2: text frames must carry UTF-8 (RFC 6455 §5.6), so a message with a body that is not UTF-8
+    // goes in a binary frame; SIP messages are otherwise sent as text, which browsers' SIP stacks expect.
+    flow.socket.send(bytes, { binary: !isUtf8(bytes) });
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
