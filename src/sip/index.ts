@@ -84,6 +84,13 @@ export {
   type WsTransportOptions,
 } from './transport/ws-transport.js';
 export type { ResponseContext } from './transport/message-receiver.js';
+export {
+  locateServer,
+  orderSrv,
+  type DnsResolver,
+  type LocatedTarget,
+  type LocateOptions,
+} from './transport/locate-server.js';
 export { validateRequest, KNOWN_METHODS, type UasPolicy, type Rejection } from './uas/validate-request.js';
 export { buildRequest } from './message/build-response.js';
 export { DEFAULT_TIMERS, type TimerSettings } from './transaction/timers.js';
