@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -16,6 +17,21 @@ import {
 } from '../../src/media/index.js';
 import { freeUdpPort } from '../helpers/rtpengine.js';
 import { runSipp, sippInstalled, sippPort, startSipp } from '../helpers/sipp.js';
+
+/** Resolves once something holds UDP `port` on 127.0.0.1 (binding it fails), or after `ms`. */
+async function untilBound(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const probe = createSocket('udp4');
+    const free = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    probe.close();
+    if (!free) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 const CONFIG = join(import.meta.dirname, '..', '..', 'bench', 'fixtures', 'kamailio-proxy.cfg');
 const kamailio = spawnSync('which', ['kamailio']).status === 0;
@@ -96,7 +112,8 @@ describe("Kamailio's rtpengine module drives voxgate's relay", { skip }, () => {
       '20s',
       '-timeout_error',
     ]);
-    await new Promise((r) => setTimeout(r, 300));
+    // Under load SIPp takes a while to start: the call goes only once the UAS holds its port.
+    await untilBound(uasPort, 5000);
     const uac = await runSipp('uac-proxy-call.xml', `127.0.0.1:${proxyPort}`, [
       '-p',
       String(sippPort()),
@@ -109,9 +126,9 @@ describe("Kamailio's rtpengine module drives voxgate's relay", { skip }, () => {
       '-timeout_error',
     ]);
     const uasCode = await uas.exited;
-    assert.equal(uac.code, 0, uac.logs);
-    assert.equal(uasCode, 0, uas.logs());
     const seen = commands.map((c) => `${c.command}:${c.result}`);
+    assert.equal(uac.code, 0, `${uac.logs}\n--- UAS\n${uas.logs()}\n--- ng: ${seen.join(' ')}`);
+    assert.equal(uasCode, 0, uas.logs());
     assert.ok(seen.includes('offer:ok'), seen.join(' '));
     assert.ok(seen.includes('answer:ok'), seen.join(' '));
     assert.ok(seen.includes('delete:ok'), seen.join(' '));
