@@ -118,7 +118,9 @@ export class MediaCall {
     const side = this.sideOf(fromTag, offerer ? other(offerer) : 'a');
     await this.allocateLegs(streams.length);
     for (const stream of streams) {
-      if (flags.sourceAddress && !stream.disabled) stream.address = flags.sourceAddress;
+      // The SIP source replaces the SDP's address, except 0.0.0.0, which puts the stream on hold (RFC 3264 §8.4).
+      const held = stream.address === '0.0.0.0' || stream.address === '::';
+      if (flags.sourceAddress && !stream.disabled && !held) stream.address = flags.sourceAddress;
       const leg = this.legs[side][stream.index]!;
       const changed =
         !leg.offered || leg.offered.address !== stream.address || leg.offered.rtpPort !== stream.rtpPort;
