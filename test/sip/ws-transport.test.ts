@@ -151,7 +151,13 @@ describe('SIP over WebSocket (RFC 7118)', () => {
     // Without the flow id, the open connection to that peer is found by its address.
     assert.equal(endpoint.send(invite, { ...target, transport: 'ws' }), ctx.flowId);
     assert.match((await client.next()).text, /^INVITE /);
+    const closed = new Promise((r) => client.socket.once('close', r));
     client.socket.close();
+    await closed;
+    await new Promise((r) => setTimeout(r, 50));
+    // Once closed, the flow is not replaced by a TCP connection to the browser's source port (this endpoint has
+    // no TCP listener: that would throw): the message is dropped.
+    assert.equal(endpoint.send(invite, { ...target, flowId: ctx.flowId }), ctx.flowId);
   });
 
   test('RFC 5626 §4.4.1 over WebSocket: a double-CRLF message is answered with a CRLF', async () => {

@@ -55,12 +55,13 @@ export interface SendTarget extends Peer {
   readonly transport?: TransportName | WebSocketTransportName;
   /**
    * For TCP/TLS/WebSocket: the flow (connection) to use, e.g. a registered client's (RFC 5626). A WebSocket
-   * flow is used whatever `transport` says, since WebSocket messages report transport 'tcp' or 'tls'.
+   * flow is used whatever `transport` says, since WebSocket messages report transport 'tcp' or 'tls'; when that
+   * WebSocket has closed, the message is dropped.
    */
   readonly flowId?: string;
   /**
    * For TLS (and wss) connections this endpoint opens: the name the server's certificate must match, i.e. the
-   * host of the sips:/transport=tls URI (RFC 5922 §7) when `address` came from DNS. Default: `address`.
+   * host of the sips:/transport=tls URI (RFC 5922) when `address` came from DNS. Default: `address`.
    */
   readonly serverName?: string;
 }
@@ -179,6 +180,9 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       if (to.flowId !== undefined) {
         const socket = [ws, wss].find((channel) => channel?.hasFlow(to.flowId!));
         if (socket) return socket.send(bytes, to, to.flowId);
+        // A WebSocket client that closed its connection cannot be reached by opening one toward its source
+        // port: the message is dropped (the client transaction times out) rather than sent to that port.
+        if ((ws || wss) && /^wss?-\d+$/.test(to.flowId)) return to.flowId;
       }
       if (transport === 'udp') {
         sendUdp(bytes, to);
