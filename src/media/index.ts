@@ -63,9 +63,13 @@ export { createMediaRelay, type MediaRelay, type MediaRelayOptions } from './rel
 export {
   mediaTimeoutChannel,
   mediaCallEndedChannel,
+  mediaRecordingChannel,
   type MediaTimeoutEvent,
   type MediaCallEndedEvent,
+  type MediaRecordingEvent,
+  type RecordingOptions,
 } from './relay/session-table.js';
+export { createFolderStore, ObjectKeyError, type ObjectStore } from './recording/object-store.js';
 export { MediaRelayError, type MediaRelayErrorCode } from './relay/relay-errors.js';
 export type { RelayCounters, CallReport } from './relay/media-call.js';
 export { offeredStreams, rewriteSdp, type OfferedStream } from './relay/sdp-rewrite.js';

@@ -1,4 +1,5 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
+import type { CallRecorder } from '../recording/call-recorder.js';
 import type { SdpFlags } from './ng-args.js';
 import type { PortAllocator, PortPair } from './port-allocator.js';
 import { MediaRelayError } from './relay-errors.js';
@@ -76,6 +77,8 @@ const muxes = (leg: Leg) => leg.offered !== undefined && leg.offered.rtcpMux && 
 export class MediaCall {
   readonly created = Date.now();
   lastSignal = Date.now();
+  /** While the call is recorded: every packet received goes to it too. */
+  recorder: CallRecorder | undefined;
   private readonly tags = new Map<string, Side>();
   private readonly legs: Record<Side, Leg[]> = { a: [], b: [] };
   private strict = false;
@@ -209,6 +212,10 @@ export class MediaCall {
     }
     if (rtcp) leg.stats.rtcp(packet, now);
     else leg.stats.rtp(packet, now);
+    if (this.recorder) {
+      const to = { address: this.options.advertised, port: leg.pair.port + (rtcpPort ? 1 : 0) };
+      this.recorder.packet(this.tagOf(side) ?? side, index + 1, from, to, packet, rtcp, now);
+    }
     const out = this.legs[other(side)][index];
     let route: Route | null | undefined;
     if (out) {

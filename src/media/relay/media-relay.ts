@@ -2,7 +2,7 @@ import type { NgHandlers } from '../ng/ng-default-handlers.js';
 import type { RelayCounters } from './media-call.js';
 import { ngRelayHandlers } from './ng-relay-handlers.js';
 import { PortAllocator } from './port-allocator.js';
-import { SessionTable } from './session-table.js';
+import { SessionTable, type RecordingOptions } from './session-table.js';
 
 export interface MediaRelayOptions {
   /** Address the RTP sockets bind to. */
@@ -13,6 +13,8 @@ export interface MediaRelayOptions {
   portMax: number;
   /** A call with no RTP/RTCP and no signalling for this long is deleted; 0 = never. */
   timeoutMs: number;
+  /** Call recording (ng `record call`, `start recording`, `stop recording`); absent = refused. */
+  recording?: RecordingOptions;
 }
 
 export interface MediaRelay {
@@ -32,7 +34,11 @@ export interface MediaRelay {
  */
 export function createMediaRelay(options: MediaRelayOptions): MediaRelay {
   const ports = new PortAllocator(options.bindHost, options.portMin, options.portMax);
-  const table = new SessionTable(ports, { advertised: options.advertised, timeoutMs: options.timeoutMs });
+  const table = new SessionTable(ports, {
+    advertised: options.advertised,
+    timeoutMs: options.timeoutMs,
+    recording: options.recording,
+  });
   return {
     handlers: ngRelayHandlers(table),
     get calls() {

@@ -20,6 +20,8 @@ export interface SdpFlags {
    * SIP came from, not its SDP's c= line (RTPengine trusts the SDP otherwise, as since its 3.8).
    */
   sourceAddress?: string;
+  /** `record call: yes` (or `flags: [record-call]`): record this call. */
+  recordCall: boolean;
 }
 
 export function text(value: BencodeValue | undefined): string | undefined {
@@ -63,6 +65,7 @@ export function sdpFlagsOf(args: NgDictionary): SdpFlags {
     removeIce: normal(text(args.ICE) ?? '') === 'remove',
     strictSource: flags.has('strict-source'),
     rtcpMux,
+    recordCall: normal(text(args['record call']) ?? '') === 'yes' || flags.has('record-call'),
   };
   if (flags.has('sip-source-address') && !flags.has('trust-address')) {
     const from = receivedFrom(args['received-from']);

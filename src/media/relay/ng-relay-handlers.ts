@@ -50,6 +50,12 @@ export function ngRelayHandlers(table: SessionTable): NgHandlers {
     };
   };
 
+  const known = (args: NgDictionary) => {
+    const call = table.get(need(args, 'call-id', 'call-id'));
+    if (!call) throw new MediaRelayError('MEDIA_UNKNOWN_CALL', 'Unknown call-id');
+    return call;
+  };
+
   const sdpCommand = async (args: NgDictionary, answer: boolean): Promise<NgDictionary> => {
     const callId = need(args, 'call-id', 'call-id');
     const fromTag = need(args, 'from-tag', 'from-tag');
@@ -63,6 +69,14 @@ export function ngRelayHandlers(table: SessionTable): NgHandlers {
       const rewritten = toTag
         ? await call.sdpFrom(toTag, sdp, flags, fromTag)
         : await call.sdpFrom(fromTag, sdp, flags);
+      if (flags.recordCall) {
+        // A recording that cannot start does not fail the call: the reply says why in a warning.
+        const refused = await table.startRecording(call).then(
+          () => undefined,
+          (err: unknown) => (err instanceof Error ? err.message : String(err)),
+        );
+        if (refused) return { sdp: rewritten, warning: refused };
+      }
       return { sdp: rewritten };
     } catch (err) {
       table.discard(call);
@@ -91,6 +105,11 @@ export function ngRelayHandlers(table: SessionTable): NgHandlers {
       return reply;
     },
     query: (args) => reportOf(need(args, 'call-id', 'call-id')),
+    'start recording': async (args) => {
+      await table.startRecording(known(args));
+      return {};
+    },
+    'stop recording': async (args) => ({ recordings: await table.stopRecording(known(args)) }),
     list: () => ({ calls: table.ids() }),
     statistics: () => ({
       statistics: {

@@ -3,7 +3,8 @@ export type MediaRelayErrorCode =
   | 'MEDIA_UNKNOWN_CALL'
   | 'MEDIA_BAD_SDP'
   | 'MEDIA_TOO_MANY_PARTIES'
-  | 'MEDIA_CALL_DELETED';
+  | 'MEDIA_CALL_DELETED'
+  | 'MEDIA_RECORDING_OFF';
 
 /**
  * An ng command the relay refuses. `code` is stable; the message is RTPengine's `error-reason` for the same

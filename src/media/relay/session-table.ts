@@ -1,7 +1,20 @@
 import { channel } from 'node:diagnostics_channel';
+import { CallRecorder } from '../recording/call-recorder.js';
+import type { ObjectStore } from '../recording/object-store.js';
 import { MediaCall, type CallReport, type RelayCounters } from './media-call.js';
 import type { PortAllocator } from './port-allocator.js';
+import { MediaRelayError } from './relay-errors.js';
 import type { StreamStats } from './rtp-stats.js';
+
+/** Tracing hook: a call's recording was stored (its object keys), or failed to be. */
+export const mediaRecordingChannel = channel('voxgate:media:recording');
+export type MediaRecordingEvent = { callId: string; keys: string[] } | { callId: string; error: string };
+
+/** Where recordings are spooled while the call goes on, and stored when it ends. */
+export interface RecordingOptions {
+  store: ObjectStore;
+  spoolDir: string;
+}
 
 /** Tracing hook: a call deleted because no packet and no signal came for the media timeout. */
 export const mediaTimeoutChannel = channel('voxgate:media:timeout');
@@ -45,7 +58,7 @@ export class SessionTable {
 
   constructor(
     private readonly ports: PortAllocator,
-    private readonly options: { advertised: string; timeoutMs: number },
+    private readonly options: { advertised: string; timeoutMs: number; recording?: RecordingOptions },
   ) {
     if (options.timeoutMs > 0) {
       const every = Math.min(1000, Math.max(50, Math.floor(options.timeoutMs / 4)));
@@ -85,9 +98,45 @@ export class SessionTable {
     return call;
   }
 
-  /** Ends a call and frees its ports. */
+  /** Starts recording a call (ng `start recording`, or `record call` in an offer or answer). */
+  async startRecording(call: MediaCall): Promise<void> {
+    const recording = this.options.recording;
+    if (!recording) throw new MediaRelayError('MEDIA_RECORDING_OFF', 'Call recording not enabled');
+    if (call.recorder) return;
+    const recorder = await CallRecorder.open(call.callId, recording.spoolDir, recording.store);
+    if (call.recorder || this.calls.get(call.callId) !== call) {
+      void recorder.finish().catch(() => undefined); // raced with another start, or the call ended meanwhile
+      return;
+    }
+    call.recorder = recorder;
+  }
+
+  /** Stops recording a call and stores the files; resolves with their keys (none when not recording). */
+  async stopRecording(call: MediaCall): Promise<string[]> {
+    const recorder = call.recorder;
+    call.recorder = undefined;
+    if (!recorder) return [];
+    try {
+      const keys = await recorder.finish();
+      if (mediaRecordingChannel.hasSubscribers) {
+        mediaRecordingChannel.publish({ callId: call.callId, keys } satisfies MediaRecordingEvent);
+      }
+      return keys;
+    } catch (err) {
+      if (mediaRecordingChannel.hasSubscribers) {
+        mediaRecordingChannel.publish({
+          callId: call.callId,
+          error: String(err),
+        } satisfies MediaRecordingEvent);
+      }
+      throw err;
+    }
+  }
+
+  /** Ends a call and frees its ports; its recording, if any, is stored in the background. */
   end(call: MediaCall, reason: MediaCallEndedEvent['reason']): void {
     if (this.calls.get(call.callId) !== call) return;
+    if (call.recorder) void this.stopRecording(call).catch(() => undefined);
     const streams = mediaCallEndedChannel.hasSubscribers ? call.streamStats() : [];
     call.close();
     this.calls.delete(call.callId);

@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { defaultAdvertisedHost } from '../../gateway/index.js';
 import {
+  createFolderStore,
   createMediaRelay,
   createNgControlServer,
   type MediaRelay,
@@ -11,6 +13,7 @@ import type { ModuleDefinition } from '../module.js';
 /**
  * The media relay: ng control (RTPengine's protocol) on VOXGATE_MEDIA_NG, RTP/RTCP port pairs from
  * VOXGATE_RTP_PORT_MIN..MAX on the same interface, the SDP pointing at VOXGATE_MEDIA_ADVERTISED_ADDRESS.
+ * Calls asked to be recorded are written under VOXGATE_DATA_DIR/recordings (spooled in its `.spool`).
  */
 export const mediaRelayModule: ModuleDefinition = {
   name: 'media-relay',
@@ -22,12 +25,16 @@ export const mediaRelayModule: ModuleDefinition = {
     const stopMetrics = collectMediaMetrics(ctx.metrics, () => relay);
     return {
       async start() {
+        const recordings = join(ctx.config.dataDir, 'recordings');
+        // Created on the first recording: a relay that records nothing writes nothing.
+        const spoolDir = join(recordings, '.spool');
         relay = createMediaRelay({
           bindHost: media.ng.host,
           advertised: media.advertisedAddress ?? defaultAdvertisedHost(media.ng.host),
           portMin: media.rtpPortMin,
           portMax: media.rtpPortMax,
           timeoutMs: media.timeoutMs,
+          recording: { store: createFolderStore(recordings), spoolDir },
         });
         server = await createNgControlServer({
           host: media.ng.host,

@@ -1,0 +1,119 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ObjectStore } from './object-store.js';
+import { PcapFile, type Endpoint } from './pcap-file.js';
+import { WavFile, type G711Law } from './wav-file.js';
+
+/** RFC 3551 static payload types of G.711: 0 = PCMU (µ-law), 8 = PCMA (A-law). */
+const G711: ReadonlyMap<number, G711Law> = new Map([
+  [0, 'ulaw'],
+  [8, 'alaw'],
+]);
+/** The code of silence in each law (G.711: zero amplitude). */
+const SILENCE: Record<G711Law, number> = { alaw: 0xd5, ulaw: 0xff };
+/** Lost packets filled with silence at most, so that a sequence jump does not write minutes of nothing. */
+const MAX_GAP = 50;
+
+/** RFC 3550 §5.1: the payload after the fixed header, CSRCs, header extension; padding removed. */
+function rtpPayload(packet: Buffer): Buffer | undefined {
+  if (packet.length < 12 || packet[0]! >> 6 !== 2) return undefined;
+  let offset = 12 + 4 * (packet[0]! & 0x0f);
+  if (packet[0]! & 0x10) {
+    if (packet.length < offset + 4) return undefined;
+    offset += 4 + 4 * packet.readUInt16BE(offset + 2);
+  }
+  let end = packet.length;
+  if (packet[0]! & 0x20) end -= packet[packet.length - 1]!;
+  return offset <= end ? packet.subarray(offset, end) : undefined;
+}
+
+const safe = (name: string) => name.replace(/[^A-Za-z0-9._@-]/g, '_').slice(0, 100) || '_';
+
+interface Track {
+  wav: WavFile;
+  lastSeq: number;
+  samplesPerPacket: number;
+}
+
+/**
+ * One call's recording: every packet the relay receives goes to one pcap file, and the G.711 audio each
+ * party sends to one WAV file per party and stream (lost packets as silence). Files are spooled locally and
+ * handed to the object store when the recording ends, under `<date>/<call-id>/`.
+ */
+export class CallRecorder {
+  private readonly tracks = new Map<string, Track>();
+  private readonly started = new Date();
+  private finished: Promise<string[]> | undefined;
+
+  private constructor(
+    readonly callId: string,
+    private readonly dir: string,
+    private readonly pcap: PcapFile,
+    private readonly store: ObjectStore,
+  ) {}
+
+  static async open(callId: string, spoolDir: string, store: ObjectStore): Promise<CallRecorder> {
+    await mkdir(spoolDir, { recursive: true });
+    const dir = await mkdtemp(join(spoolDir, 'rec-'));
+    return new CallRecorder(callId, dir, new PcapFile(join(dir, 'call.pcap')), store);
+  }
+
+  /** A packet from `party` (its tag) on stream `index` (1-based), as it reached the relay. */
+  packet(
+    party: string,
+    index: number,
+    from: Endpoint,
+    to: Endpoint,
+    packet: Buffer,
+    rtcp: boolean,
+    atMs: number,
+  ): void {
+    if (this.finished) return;
+    this.pcap.packet(atMs, from, to, packet);
+    if (rtcp) return;
+    const law = G711.get(packet[1]! & 0x7f);
+    const payload = law && rtpPayload(packet);
+    if (!law || !payload) return;
+    const key = `${safe(party)}-${index}`;
+    const seq = packet.readUInt16BE(2);
+    let track = this.tracks.get(key);
+    if (!track) {
+      track = {
+        wav: new WavFile(join(this.dir, `${key}.wav`), law),
+        lastSeq: seq - 1,
+        samplesPerPacket: payload.length,
+      };
+      this.tracks.set(key, track);
+    }
+    const delta = (seq - track.lastSeq + 65536) % 65536;
+    if (delta === 0 || delta >= 32768) return; // a duplicate or a late packet: its place is already written
+    if (delta > 1 && delta <= MAX_GAP) {
+      track.wav.append(Buffer.alloc((delta - 1) * track.samplesPerPacket, SILENCE[track.wav.law]));
+    }
+    track.lastSeq = seq;
+    track.samplesPerPacket = payload.length;
+    track.wav.append(payload);
+  }
+
+  /** Closes the files and stores them; resolves with their keys. Later packets are ignored. */
+  finish(): Promise<string[]> {
+    this.finished ??= (async () => {
+      const prefix = `${this.started.toISOString().slice(0, 10)}/${safe(this.callId)}`;
+      const keys: string[] = [];
+      try {
+        await this.pcap.close();
+        await this.store.putFile(`${prefix}/call.pcap`, this.pcap.path);
+        keys.push(`${prefix}/call.pcap`);
+        for (const [key, track] of this.tracks) {
+          await track.wav.close();
+          await this.store.putFile(`${prefix}/${key}.wav`, track.wav.path);
+          keys.push(`${prefix}/${key}.wav`);
+        }
+        return keys;
+      } finally {
+        await rm(this.dir, { recursive: true, force: true });
+      }
+    })();
+    return this.finished;
+  }
+}

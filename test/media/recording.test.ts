@@ -1,0 +1,204 @@
+// Call recording through ng (`record call` in the offer, `start recording` / `stop recording`): a pcap of every
+// packet and a G.711 WAV per party and stream, stored in a folder, read back and checked byte for byte.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createFolderStore,
+  createMediaRelay,
+  createNgClient,
+  createNgControlServer,
+  mediaRecordingChannel,
+  NgErrorReply,
+  type MediaRecordingEvent,
+  type MediaRelay,
+  type NgClient,
+  type NgControlServer,
+} from '../../src/media/index.js';
+import { mPort, party, rtp, rtcpRr, sdp, until, type Party } from './support/rtp-party.js';
+
+/** A PCMA packet whose 160 samples are all `sample`. */
+function alaw(seq: number, ssrc: number, sample: number): Buffer {
+  const p = rtp(seq, ssrc);
+  p.fill(sample, 12);
+  return p;
+}
+
+function wavInfo(wav: Buffer) {
+  return {
+    riff: wav.toString('latin1', 0, 4),
+    format: wav.readUInt16LE(20),
+    rate: wav.readUInt32LE(24),
+    dataBytes: wav.readUInt32LE(40),
+    data: wav.subarray(44),
+  };
+}
+
+/** Records of a pcap file: [UDP destination port, UDP payload]. */
+function pcapPackets(pcap: Buffer): { dport: number; payload: Buffer }[] {
+  assert.equal(pcap.readUInt32LE(0), 0xa1b2c3d4);
+  assert.equal(pcap.readUInt32LE(20), 101, 'LINKTYPE_RAW');
+  const out = [];
+  for (let at = 24; at < pcap.length;) {
+    const length = pcap.readUInt32LE(at + 8);
+    const ip = pcap.subarray(at + 16, at + 16 + length);
+    out.push({ dport: ip.readUInt16BE(22), payload: ip.subarray(28) });
+    at += 16 + length;
+  }
+  return out;
+}
+
+describe('call recording', () => {
+  let dir: string;
+  let relay: MediaRelay;
+  let server: NgControlServer;
+  let ng: NgClient;
+  const parties: Party[] = [];
+  const events: MediaRecordingEvent[] = [];
+  const onEvent = (m: unknown) => events.push(m as MediaRecordingEvent);
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'voxgate-rec-'));
+    const portMin = 45000 + 2 * Math.floor(Math.random() * 1000);
+    relay = createMediaRelay({
+      bindHost: '127.0.0.1',
+      advertised: '127.0.0.1',
+      portMin,
+      portMax: portMin + 39,
+      timeoutMs: 0,
+      recording: { store: createFolderStore(join(dir, 'store')), spoolDir: join(dir, 'spool') },
+    });
+    server = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: relay.handlers });
+    ng = createNgClient({ host: '127.0.0.1', port: server.address().port, timeoutMs: 1000, retries: 1 });
+    mediaRecordingChannel.subscribe(onEvent);
+  });
+  after(async () => {
+    mediaRecordingChannel.unsubscribe(onEvent);
+    for (const p of parties) p.close();
+    await ng.close();
+    await server.close();
+    relay.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('record call: a WAV per party (lost packets as silence) and a pcap of every packet, stored at delete', async () => {
+    const a = await party();
+    const b = await party();
+    parties.push(a, b);
+    const offer = await ng.request('offer', {
+      'call-id': 'rec-1',
+      'from-tag': 'caller',
+      sdp: sdp(a.port),
+      'record call': 'yes',
+    });
+    const answer = await ng.request('answer', {
+      'call-id': 'rec-1',
+      'from-tag': 'caller',
+      'to-tag': 'callee',
+      sdp: sdp(b.port),
+    });
+    for (let seq = 1; seq <= 10; seq++) {
+      if (seq !== 4) a.socket.send(alaw(seq, 0xa, 0x11 + seq), mPort(answer.sdp), '127.0.0.1'); // 4 is lost
+      b.socket.send(alaw(seq, 0xb, 0x55), mPort(offer.sdp), '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    a.rtcp.send(rtcpRr(0xa), mPort(answer.sdp) + 1, '127.0.0.1');
+    await until(() => b.got.length === 9 && a.got.length === 10 && b.gotRtcp.length === 1);
+    await ng.request('delete', { 'call-id': 'rec-1' });
+    await until(() => events.some((e) => e.callId === 'rec-1'));
+    const event = events.find((e) => e.callId === 'rec-1')!;
+    assert.ok('keys' in event, JSON.stringify(event));
+    const day = new Date().toISOString().slice(0, 10);
+    assert.deepEqual(event.keys.sort(), [
+      `${day}/rec-1/call.pcap`,
+      `${day}/rec-1/callee-1.wav`,
+      `${day}/rec-1/caller-1.wav`,
+    ]);
+
+    const caller = wavInfo(await readFile(join(dir, 'store', day, 'rec-1', 'caller-1.wav')));
+    assert.equal(caller.riff, 'RIFF');
+    assert.equal(caller.format, 6, 'WAVE_FORMAT_ALAW');
+    assert.equal(caller.rate, 8000);
+    assert.equal(caller.dataBytes, 10 * 160, 'nine packets and one of silence');
+    assert.equal(caller.data.length, caller.dataBytes);
+    assert.equal(caller.data[0], 0x12);
+    assert.equal(caller.data[3 * 160], 0xd5, 'the lost packet is A-law silence');
+    assert.equal(caller.data[9 * 160], 0x11 + 10);
+    const callee = wavInfo(await readFile(join(dir, 'store', day, 'rec-1', 'callee-1.wav')));
+    assert.equal(callee.dataBytes, 10 * 160);
+
+    const packets = pcapPackets(await readFile(join(dir, 'store', day, 'rec-1', 'call.pcap')));
+    assert.equal(packets.length, 9 + 10 + 1, 'RTP both ways and the RTCP');
+    assert.ok(packets.some((p) => p.payload[1] === 201 && p.dport === mPort(answer.sdp) + 1));
+    assert.ok(packets.some((p) => p.payload.equals(alaw(10, 0xa, 0x11 + 10))));
+    assert.deepEqual(await readdir(join(dir, 'spool')), [], 'nothing left in the spool');
+  });
+
+  test('start and stop recording by command; the reply of stop lists the stored files', async () => {
+    const a = await party();
+    const b = await party();
+    parties.push(a, b);
+    await ng.request('offer', { 'call-id': 'rec-2', 'from-tag': 'caller', sdp: sdp(a.port) });
+    const answer = await ng.request('answer', {
+      'call-id': 'rec-2',
+      'from-tag': 'caller',
+      'to-tag': 'callee',
+      sdp: sdp(b.port),
+    });
+    a.socket.send(alaw(1, 0xa, 0x20), mPort(answer.sdp), '127.0.0.1'); // before: not recorded
+    await until(() => b.got.length === 1);
+    await ng.request('start recording', { 'call-id': 'rec-2' });
+    a.socket.send(alaw(2, 0xa, 0x21), mPort(answer.sdp), '127.0.0.1');
+    await until(() => b.got.length === 2);
+    const stopped = await ng.request('stop recording', { 'call-id': 'rec-2' });
+    a.socket.send(alaw(3, 0xa, 0x22), mPort(answer.sdp), '127.0.0.1'); // after: not recorded
+    await until(() => b.got.length === 3);
+    const keys = stopped.recordings as string[];
+    assert.equal(keys.length, 2);
+    const wav = wavInfo(
+      await readFile(join(dir, 'store', ...keys.find((k) => k.endsWith('.wav'))!.split('/'))),
+    );
+    assert.equal(wav.dataBytes, 160);
+    assert.equal(wav.data[0], 0x21);
+    await ng.request('delete', { 'call-id': 'rec-2' });
+  });
+
+  test('recording asked of a relay without a store: a warning on the offer, an error for the command', async () => {
+    await assert.rejects(ng.request('start recording', { 'call-id': 'nope' }), /Unknown call-id/);
+    const portMin = 47000 + 2 * Math.floor(Math.random() * 1000);
+    const plain = createMediaRelay({
+      bindHost: '127.0.0.1',
+      advertised: '127.0.0.1',
+      portMin,
+      portMax: portMin + 9,
+      timeoutMs: 0,
+    });
+    const plainServer = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: plain.handlers });
+    const client = createNgClient({
+      host: '127.0.0.1',
+      port: plainServer.address().port,
+      timeoutMs: 1000,
+      retries: 0,
+    });
+    try {
+      const offer = await client.request('offer', {
+        'call-id': 'r',
+        'from-tag': 'a',
+        sdp: sdp(4000),
+        'record call': 'yes',
+      });
+      assert.equal(offer.warning, 'Call recording not enabled', 'the call goes on, unrecorded');
+      await assert.rejects(
+        client.request('start recording', { 'call-id': 'r' }),
+        (err: unknown) => err instanceof NgErrorReply && /Call recording not enabled/.test(err.message),
+      );
+      await client.request('delete', { 'call-id': 'r' });
+      assert.equal(plain.portsInUse, 0);
+    } finally {
+      await client.close();
+      await plainServer.close();
+      plain.close();
+    }
+  });
+});
