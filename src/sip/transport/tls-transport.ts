@@ -22,7 +22,7 @@ export interface TlsClientOptions {
 /**
  * The TLS channel (RFC 3261 §26.2.1, RFC 5630): the TCP framing over TLS. It accepts connections with the given
  * key and certificate, and opens them toward `sips:` and `transport=tls` targets (§18.1.1), authenticating the
- * server by the name it is reached by (RFC 5922 §7: the domain of the URI, passed as `serverName`; the IP
+ * server by the name it is reached by (RFC 5922: the domain of the URI, passed as `serverName`; the IP
  * address itself when there is none).
  */
 export class TlsTransport extends StreamTransport {
