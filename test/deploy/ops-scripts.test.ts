@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,12 +25,6 @@ describe('ops scripts', () => {
     );
     const r = spawnSync('shellcheck', ['-x', ...scripts], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
-  });
-
-  test('rotate-admin-key fails clearly while the API has no key endpoint', () => {
-    const r = run('scripts/ops/rotate-admin-key.sh', [], {});
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /no API-key management endpoint yet/);
   });
 
   describe('verify.sh against a local all-in-one voxgate', () => {
@@ -85,6 +79,41 @@ describe('ops scripts', () => {
       assert.equal(r.status, 1);
       assert.match(r.stderr, /FAILED: .*readyz/);
     });
+  });
+
+  test('rotate-admin-key.sh: a new admin key is written, works, and the old one is revoked', async () => {
+    const oldKey = `vxg_rot${Date.now().toString(36)}_${'k'.repeat(32)}`;
+    const dir = await mkdtemp(join(tmpdir(), 'voxgate-rotate-'));
+    const vx = await startVoxgate(['--target=api'], { VOXGATE_ADMIN_API_KEY: oldKey });
+    try {
+      const out = join(dir, 'new.key');
+      const child = spawn('bash', ['scripts/ops/rotate-admin-key.sh'], {
+        env: {
+          ...process.env,
+          VOXGATE_API_URL: vx.httpUrl,
+          VOXGATE_ADMIN_API_KEY: oldKey,
+          VOXGATE_NEW_KEY_FILE: out,
+        },
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      assert.equal(await new Promise<number | null>((resolve) => child.on('exit', resolve)), 0, stderr);
+      const newKey = (await readFile(out, 'utf8')).trim();
+      const who = (key: string) =>
+        fetch(`${vx.httpUrl}/v1/whoami`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal((await who(newKey)).status, 200);
+      assert.equal((await who(oldKey)).status, 401, 'the old key is revoked');
+      const again = run('scripts/ops/rotate-admin-key.sh', [], {
+        VOXGATE_API_URL: vx.httpUrl,
+        VOXGATE_ADMIN_API_KEY: newKey,
+        VOXGATE_NEW_KEY_FILE: out,
+      });
+      assert.equal(again.status, 1);
+      assert.match(again.stderr, /refusing to overwrite/);
+    } finally {
+      await vx.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('backup.sh then restore-test.sh against the real PostgreSQL', async (t) => {
