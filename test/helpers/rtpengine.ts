@@ -28,9 +28,10 @@ export interface RtpengineProcess {
 }
 
 /** Starts a userspace RTPengine (`--table=-1`) on loopback and waits until it answers an ng ping. */
-export async function startRtpengine(binary: string): Promise<RtpengineProcess> {
+export async function startRtpengine(binary: string, ports = 200): Promise<RtpengineProcess> {
   const ngPort = await freeUdpPort();
-  const portMin = 20000 + 2 * Math.floor(Math.random() * 4000);
+  // Each anchored call takes two port pairs (one per side): `ports` / 4 calls at once.
+  const portMin = ports > 1000 ? 20000 : 20000 + 2 * Math.floor(Math.random() * 4000);
   const child: ChildProcess = spawn(
     binary,
     [
@@ -42,7 +43,7 @@ export async function startRtpengine(binary: string): Promise<RtpengineProcess> 
       '--log-stderr',
       '--delete-delay=0',
       `--port-min=${portMin}`,
-      `--port-max=${portMin + 199}`,
+      `--port-max=${portMin + ports - 1}`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
