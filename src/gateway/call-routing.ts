@@ -1,3 +1,5 @@
+import type { RegisteringTrunk } from './trunk-registration.js';
+
 /**
  * What the B2BUA needs to know about a tenant's carriers: which trunk an INVITE came from, who a dialled
  * number (DID) rings, and where a call to the outside goes. The platform binds it to the store's
@@ -40,6 +42,8 @@ export interface RoutingDirectory {
   routes(tenantId: string): Promise<readonly GatewayRoute[]>;
   /** Every enabled trunk, for the OPTIONS health checks. */
   allTrunks(): Promise<readonly Pick<GatewayTrunk, 'id' | 'host' | 'port' | 'transport'>[]>;
+  /** Every enabled trunk with `register` set and credentials, for outbound registration. */
+  registeringTrunks(): Promise<readonly RegisteringTrunk[]>;
 }
 
 /** Visual separators (RFC 3966 §5.1.1) removed; digits and a leading + kept. */

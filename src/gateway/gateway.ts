@@ -19,6 +19,7 @@ import { createRequestRouter, STATELESS_METHODS } from './request-router.js';
 import { createSipAuthenticator } from './sip-authenticator.js';
 import { createSipOutbound } from './sip-outbound.js';
 import { createTrunkMonitor, type TrunkMonitor } from './trunk-monitor.js';
+import { createTrunkRegistrar, type TrunkRegistrar } from './trunk-registration.js';
 
 export interface GatewayOptions {
   host: string;
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   registrar: RegistrarPolicy;
   /** How often trunks get an OPTIONS health check; 0 = never (every trunk counts as up). */
   trunkCheckMs?: number;
+  /** Outbound registration of trunks with `register` set (unset: none). */
+  trunkRegistration?: { expiresSec: number; syncMs?: number; retryMs?: number };
   /** How often bindings accepted here are pinged (OPTIONS on UDP, CRLF on flows); 0 = never. */
   keepaliveMs?: number;
   calls: Omit<CallSettings, 't1' | 't2'>;
@@ -42,6 +45,7 @@ export interface GatewayOptions {
   gatewayId: string;
   isDraining: () => boolean;
   warn(detail: Record<string, unknown>, message: string): void;
+  info?(detail: Record<string, unknown>, message: string): void;
   error(detail: Record<string, unknown>, message: string): void;
 }
 
@@ -51,6 +55,7 @@ export interface Gateway {
   readonly b2bua: B2bua;
   readonly keepalive: BindingKeepalive | undefined;
   readonly trunkMonitor: TrunkMonitor | undefined;
+  readonly trunkRegistrar: TrunkRegistrar | undefined;
   /** The advertised address per transport. */
   advertised(transport: TransportName): { host: string; port: number };
   close(): Promise<void>;
@@ -122,6 +127,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               { trunkId, up },
               up ? 'trunk back in routing' : 'trunk out of routing: no answer to OPTIONS',
             ),
+        })
+      : undefined;
+  const trunkRegistrar =
+    options.trunkRegistration && routing
+      ? createTrunkRegistrar({
+          trunks: () => routing.registeringTrunks(),
+          outbound,
+          counters: options.state.counters,
+          expiresSec: options.trunkRegistration.expiresSec,
+          syncMs: options.trunkRegistration.syncMs ?? 30_000,
+          retryMs: options.trunkRegistration.retryMs ?? 30_000,
+          onChange: ({ trunkId, state, code }) => {
+            const message = `trunk registration ${state}`;
+            if (state === 'failed') options.warn({ trunkId, code }, message);
+            else options.info?.({ trunkId, code }, message);
+          },
         })
       : undefined;
   const registrar = createRegistrar({
@@ -196,9 +217,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     advertised,
     keepalive,
     trunkMonitor,
+    trunkRegistrar,
     async close() {
       keepalive?.stop();
       trunkMonitor?.stop();
+      trunkRegistrar?.stop();
       b2bua.close();
       layer.close();
       await endpoint.close();

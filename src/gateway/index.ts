@@ -59,5 +59,13 @@ export {
   type RoutingDirectory,
 } from './call-routing.js';
 export { createStoreRoutingDirectory } from './store-routing.js';
+export {
+  createTrunkRegistrar,
+  trunkRegistrationChannel,
+  type RegisteringTrunk,
+  type TrunkRegistrar,
+  type TrunkRegistrationEvent,
+  type TrunkRegistrationState,
+} from './trunk-registration.js';
 export { createTrunkMonitor, type MonitoredTrunk, type TrunkMonitor } from './trunk-monitor.js';
 export { createBindingKeepalive, type BindingKeepalive } from './binding-keepalive.js';

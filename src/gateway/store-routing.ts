@@ -34,6 +34,21 @@ export function createStoreRoutingDirectory(db: Queryable): RoutingDirectory {
       return owner && { tenantId: owner.tenantId, username: owner.username, sipDomain: owner.sipDomain };
     },
     allTrunks: () => trunks.listAllEnabled(),
+    async registeringTrunks() {
+      return (await trunks.listRegistering()).flatMap((t) =>
+        t.username && t.password
+          ? [
+              {
+                id: t.id,
+                host: t.host,
+                port: t.port,
+                transport: t.transport,
+                credentials: { username: t.username, password: t.password },
+              },
+            ]
+          : [],
+      );
+    },
     async routes(tenantId) {
       const list = await routes.listForTenant(tenantId);
       const used = [...new Set(list.flatMap((r) => r.trunkIds))];

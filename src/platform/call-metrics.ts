@@ -5,6 +5,8 @@ import {
   callProgressChannel,
   callRefusedChannel,
   sipAuthChannel,
+  trunkRegistrationChannel,
+  type TrunkRegistrationEvent,
   type CallProgressEvent,
   type CallRefusedEvent,
   type SipAuthEvent,
@@ -51,6 +53,12 @@ export function collectCallMetrics(registry: Registry): () => void {
     labelNames: ['as', 'outcome'],
     registers: [registry],
   });
+  const trunkRegistrations = new Counter({
+    name: 'voxgate_trunk_registrations_total',
+    help: 'REGISTER outcomes towards carriers (trunks with register set), by state (registered, failed, unregistered).',
+    labelNames: ['state'],
+    registers: [registry],
+  });
   const onCall = (m: unknown) => {
     const event = m as CallEvent;
     if (event.type === 'started') active.inc();
@@ -70,11 +78,14 @@ export function collectCallMetrics(registry: Registry): () => void {
     const { as, outcome } = m as SipAuthEvent;
     auth.inc({ as, outcome });
   };
+  const onTrunkRegistration = (m: unknown) =>
+    trunkRegistrations.inc({ state: (m as TrunkRegistrationEvent).state });
   const channels: [string, (m: unknown) => void][] = [
     [callEventChannel.name as string, onCall],
     [callProgressChannel.name as string, onProgress],
     [callRefusedChannel.name as string, onRefused],
     [sipAuthChannel.name as string, onAuth],
+    [trunkRegistrationChannel.name as string, onTrunkRegistration],
   ];
   for (const [name, fn] of channels) subscribe(name, fn);
   return () => {

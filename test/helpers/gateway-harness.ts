@@ -42,6 +42,7 @@ export interface HarnessOptions {
   mediaTimeoutMs?: number;
   keepaliveMs?: number;
   trunkCheckMs?: number;
+  trunkRegistration?: { expiresSec: number; syncMs?: number; retryMs?: number };
   tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
 }
 
@@ -89,6 +90,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     routing: createStoreRoutingDirectory(db),
     ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}),
     ...(options.trunkCheckMs ? { trunkCheckMs: options.trunkCheckMs } : {}),
+    ...(options.trunkRegistration ? { trunkRegistration: options.trunkRegistration } : {}),
     registrar: {
       minExpires: 60,
       maxExpires: 3600,

@@ -26,6 +26,7 @@ export interface Config {
     readonly maxDurationMs: number;
     readonly mediaTimeoutMs: number;
     readonly trunkCheckMs: number;
+    readonly trunkRegisterExpiresSec: number;
     /** ng addresses the gateway anchors media on; empty = no anchoring. */
     readonly relays: readonly { readonly host: string; readonly port: number }[];
   };
@@ -115,6 +116,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxDurationMs: p.VOXGATE_CALL_MAX_DURATION_SECONDS * 1000,
       mediaTimeoutMs: p.VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS * 1000,
       trunkCheckMs: p.VOXGATE_TRUNK_CHECK_SECONDS * 1000,
+      trunkRegisterExpiresSec: p.VOXGATE_TRUNK_REGISTER_EXPIRES_SECONDS,
       relays: relayList(p.VOXGATE_GATEWAY_MEDIA_RELAYS, p.VOXGATE_MEDIA_NG),
     },
     http: { host: p.VOXGATE_API_HOST, port: p.VOXGATE_API_PORT },

@@ -166,6 +166,13 @@ export const variables = {
       'how often each trunk gets an OPTIONS health check; an unanswered one leaves routing; 0 = never',
     default: '30',
   }),
+  VOXGATE_TRUNK_REGISTER_EXPIRES_SECONDS: spec({
+    schema: z.coerce.number().int().min(60).max(86_400),
+    expects: 'an integer number of seconds from 60 to 86400',
+    description:
+      'expiration asked of carriers for trunks with register set (refreshed at a third of what they grant)',
+    default: '600',
+  }),
   VOXGATE_CALL_RING_TIMEOUT_SECONDS: spec({
     schema: z.coerce.number().int().min(1).max(600),
     expects: 'an integer number of seconds from 1 to 600',

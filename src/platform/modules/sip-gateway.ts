@@ -58,6 +58,7 @@ export const sipGatewayModule: ModuleDefinition = {
           routing: createStoreRoutingDirectory(store),
           keepaliveMs: sip.keepaliveMs,
           trunkCheckMs: calls.trunkCheckMs,
+          trunkRegistration: { expiresSec: calls.trunkRegisterExpiresSec },
           registrar: {
             minExpires: sip.register.minExpires,
             maxExpires: sip.register.maxExpires,
@@ -75,6 +76,7 @@ export const sipGatewayModule: ModuleDefinition = {
           gatewayId: `${hostname()}:${process.pid}`,
           isDraining: ctx.isDraining,
           warn: (detail, message) => ctx.logger.warn(detail, message),
+          info: (detail, message) => ctx.logger.info(detail, message),
           error: (detail, message) => ctx.logger.error(detail, message),
         });
         const address = gateway.endpoint.address();

@@ -57,6 +57,8 @@ export interface TrunkRepository {
   findBySource(address: string): Promise<TrunkWithSecret | undefined>;
   /** Every enabled trunk of every active tenant (the gateway's health checks). */
   listAllEnabled(): Promise<Trunk[]>;
+  /** Every enabled trunk of an active tenant with `register` set and credentials, with its password. */
+  listRegistering(): Promise<TrunkWithSecret[]>;
   /** The tenant's trunks by id, without passwords, in the order given (unknown and foreign ids left out). */
   byIds(tenantId: string, ids: readonly string[]): Promise<Trunk[]>;
   /** The tenant's trunks by id, with passwords, in the order given (unknown and foreign ids left out). */
@@ -204,6 +206,14 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
           WHERE tr.enabled AND t.status = 'active' ORDER BY tr.id`,
       );
       return rows.map(toTrunk);
+    },
+    async listRegistering() {
+      const { rows } = await db.query<Row>(
+        `SELECT ${columns('tr.')}, tr.password FROM trunks tr JOIN tenants t ON t.id = tr.tenant_id
+          WHERE tr.enabled AND tr.register AND t.status = 'active'
+            AND tr.username IS NOT NULL AND tr.password IS NOT NULL ORDER BY tr.id`,
+      );
+      return rows.map((r) => ({ ...toTrunk(r), password: r.password ?? null }));
     },
     async byIds(tenantId, ids) {
       if (ids.length === 0) return [];

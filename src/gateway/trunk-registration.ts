@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
+import {
+  answerChallenge,
+  buildRequest,
+  contactsOf,
+  header,
+  headerValues,
+  newTag,
+  paramValue,
+  type SipResponse,
+} from '../sip/index.js';
+import type { Counters } from '../store/shared-state/index.js';
+import type { LegTarget, SipOutbound } from './sip-outbound.js';
+
+/** A carrier trunk with `register` set: voxgate registers to it as `username` (RFC 3261 §10.2). */
+export interface RegisteringTrunk {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly transport: 'udp' | 'tcp' | 'tls';
+  readonly credentials: { readonly username: string; readonly password: string };
+}
+
+export type TrunkRegistrationState = 'registered' | 'failed' | 'unregistered';
+
+/** Published on `trunkRegistrationChannel` at each outcome of a REGISTER sent to a carrier. */
+export interface TrunkRegistrationEvent {
+  readonly trunkId: string;
+  readonly state: TrunkRegistrationState;
+  /** The final status code, or 408 for a transaction timeout. */
+  readonly code: number;
+  /** The expiration the carrier granted, for `registered`. */
+  readonly expires?: number;
+}
+
+export const trunkRegistrationChannel = channel('voxgate:gateway:trunk-registration');
+
+export interface TrunkRegistrar {
+  /** This replica's view of a trunk's registration (undefined: never sent from here). */
+  status(trunkId: string): { state: TrunkRegistrationState; code: number; expiresAt?: number } | undefined;
+  /** Re-reads the trunks now: new ones are registered, removed ones unregistered (the timer does it too). */
+  sync(): Promise<void>;
+  stop(): void;
+}
+
+interface Entry {
+  trunk: RegisteringTrunk;
+  /** §10.2: "the same Call-ID for all registrations during a single boot cycle". */
+  readonly callId: string;
+  readonly fromTag: string;
+  cseq: number;
+  expires: number;
+  timer?: NodeJS.Timeout;
+  state?: TrunkRegistrationState;
+  code: number;
+  expiresAt?: number;
+  inFlight: boolean;
+}
+
+const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
+/**
+ * Outbound registration to carriers: each trunk with `register` set gets a REGISTER with its credentials,
+ * refreshed before the granted expiration. Several gateway replicas share the work through a counter window
+ * in shared state: in each refresh window only the replica that counts first sends the refresh, so a carrier
+ * sees one registration flow, not one per replica (the contact is the advertised address, which replicas
+ * behind one load balancer share). Stopping a replica does not unregister: the others keep refreshing; a trunk
+ * whose `register` flag is cleared or that is deleted is unregistered (expires=0) by the replica that last
+ * registered it.
+ */
+export function createTrunkRegistrar(deps: {
+  trunks: () => Promise<readonly RegisteringTrunk[]>;
+  outbound: SipOutbound;
+  counters: Pick<Counters, 'hit'>;
+  /** The expiration asked for (the carrier may grant less, or demand more with 423). */
+  expiresSec: number;
+  /** How often the trunk list is re-read. */
+  syncMs: number;
+  /** Wait before a failed registration is tried again. */
+  retryMs: number;
+  onChange?: (event: TrunkRegistrationEvent) => void;
+}): TrunkRegistrar {
+  const entries = new Map<string, Entry>();
+  let stopped = false;
+
+  const publish = (entry: Entry, state: TrunkRegistrationState, code: number) => {
+    const changed = entry.state !== state;
+    entry.state = state;
+    entry.code = code;
+    const event: TrunkRegistrationEvent = {
+      trunkId: entry.trunk.id,
+      state,
+      code,
+      ...(state === 'registered' ? { expires: entry.expires } : {}),
+    };
+    if (trunkRegistrationChannel.hasSubscribers) trunkRegistrationChannel.publish(event);
+    if (changed) deps.onChange?.(event);
+  };
+
+  /** A refresh window: a third of the expiration, so a missed window still leaves the binding alive. */
+  const windowSec = (entry: Entry) => Math.max(1, Math.floor(entry.expires / 3));
+
+  const schedule = (entry: Entry, ms: number, task: () => void) => {
+    clearTimeout(entry.timer);
+    if (stopped) return;
+    entry.timer = setTimeout(task, ms);
+    entry.timer.unref();
+  };
+
+  const sendRegister = (entry: Entry, expires: number, authorization?: { name: string; value: string }) => {
+    const { trunk } = entry;
+    const { host, port } = deps.outbound.address(trunk.transport);
+    const aor = `sip:${trunk.credentials.username}@${hostPart(trunk.host)}`;
+    const transportParam = trunk.transport === 'udp' ? '' : `;transport=${trunk.transport}`;
+    const contactScheme = trunk.transport === 'tls' ? 'sips' : 'sip';
+    const requestUri = `sip:${hostPart(trunk.host)}:${trunk.port}${transportParam}`;
+    entry.cseq += 1;
+    const bytes = buildRequest('REGISTER', requestUri, [
+      { name: 'Via', value: deps.outbound.via(trunk.transport) },
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: `<${aor}>;tag=${entry.fromTag}` },
+      { name: 'To', value: `<${aor}>` },
+      { name: 'Call-ID', value: entry.callId },
+      { name: 'CSeq', value: `${entry.cseq} REGISTER` },
+      {
+        name: 'Contact',
+        value: `<${contactScheme}:${trunk.credentials.username}@${hostPart(host)}:${port}${transportParam}>`,
+      },
+      { name: 'Expires', value: String(expires) },
+      ...(authorization ? [authorization] : []),
+    ]);
+    const target: LegTarget = { transport: trunk.transport, address: trunk.host, port: trunk.port };
+    return new Promise<SipResponse | undefined>((resolve) => {
+      try {
+        deps.outbound.request(bytes, target, {
+          response: (response) => {
+            if (response.status >= 200) resolve(response);
+          },
+          timeout: () => resolve(undefined),
+        });
+      } catch {
+        resolve(undefined); // no listener for the trunk's transport (e.g. TLS not configured)
+      }
+    });
+  };
+
+  /** The expiration the registrar granted our contact (§10.2.4): its `expires` parameter, else Expires. */
+  const grantedExpires = (entry: Entry, response: SipResponse, requested: number): number => {
+    const contacts = contactsOf(response);
+    const own = contacts === '*' ? [] : contacts;
+    const { host, port } = deps.outbound.address(entry.trunk.transport);
+    const ours = own.find((c) => c.uriText.includes(`@${hostPart(host)}:${port}`)) ?? own[0];
+    const fromParam = ours ? Number(paramValue(ours.params, 'expires')) : NaN;
+    if (Number.isInteger(fromParam) && fromParam > 0) return fromParam;
+    const fromHeader = Number(header(response, 'Expires'));
+    return Number.isInteger(fromHeader) && fromHeader > 0 ? fromHeader : requested;
+  };
+
+  /** One registration (or un-registration) with its challenge and 423 rounds. */
+  const register = async (entry: Entry, expires: number): Promise<number> => {
+    let response = await sendRegister(entry, expires);
+    let uses = 0;
+    let minExpiresTried = false;
+    for (;;) {
+      if (!response) return 408;
+      const status = response.status;
+      if ((status === 401 || status === 407) && uses < 2) {
+        // §22.2: "the client SHOULD retry the request" with credentials; a second challenge is only answered
+        // when it says the nonce was stale (RFC 2617 §3.2.1), otherwise the credentials are wrong.
+        const challenges = headerValues(response, status === 407 ? 'Proxy-Authenticate' : 'WWW-Authenticate');
+        if (uses === 1 && !challenges.some((c) => /stale\s*=\s*"?true/i.test(c))) return status;
+        const trunk = entry.trunk;
+        const answer = answerChallenge({
+          challenges,
+          method: 'REGISTER',
+          uri: `sip:${hostPart(trunk.host)}:${trunk.port}${trunk.transport === 'udp' ? '' : `;transport=${trunk.transport}`}`,
+          username: trunk.credentials.username,
+          password: trunk.credentials.password,
+        });
+        if (!answer) return status;
+        uses += 1;
+        response = await sendRegister(entry, expires, {
+          name: status === 407 ? 'Proxy-Authorization' : 'Authorization',
+          value: answer.authorization,
+        });
+        continue;
+      }
+      if (status === 423 && !minExpiresTried && expires > 0) {
+        // §10.2.8: "the client MAY retry the registration with an expiration interval ... greater than or equal
+        // to the one in the Min-Expires header field".
+        const min = Number(header(response, 'Min-Expires'));
+        if (!Number.isInteger(min) || min <= expires) return status;
+        minExpiresTried = true;
+        entry.expires = min;
+        expires = min;
+        response = await sendRegister(entry, expires);
+        continue;
+      }
+      if (status >= 200 && status < 300 && expires > 0)
+        entry.expires = grantedExpires(entry, response, expires);
+      return status;
+    }
+  };
+
+  const refresh = async (entry: Entry, viaWindow: boolean): Promise<void> => {
+    if (stopped || entry.inFlight) return;
+    const window = windowSec(entry);
+    if (viaWindow) {
+      const count = await deps.counters.hit(`trunk-register:${entry.trunk.id}`, window).catch(() => 1); // shared state down: register from here rather than let the binding lapse
+      if (count > 1) {
+        schedule(entry, window * 1000, () => void refresh(entry, true));
+        return;
+      }
+    }
+    entry.inFlight = true;
+    let code: number;
+    try {
+      code = await register(entry, entry.expires);
+    } finally {
+      entry.inFlight = false;
+    }
+    if (stopped || !entries.has(entry.trunk.id)) return;
+    if (code >= 200 && code < 300) {
+      entry.expiresAt = Date.now() + entry.expires * 1000;
+      publish(entry, 'registered', code);
+      schedule(entry, windowSec(entry) * 1000, () => void refresh(entry, true));
+    } else {
+      entry.expiresAt = undefined;
+      publish(entry, 'failed', code);
+      schedule(entry, deps.retryMs, () => void refresh(entry, false));
+    }
+  };
+
+  const unregister = async (entry: Entry) => {
+    clearTimeout(entry.timer);
+    entries.delete(entry.trunk.id);
+    if (entry.state !== 'registered') return;
+    // §10.2.2: "a UA requests the immediate removal of a binding by specifying an expiration interval of "0"".
+    const code = await register(entry, 0);
+    entry.expiresAt = undefined;
+    publish(entry, 'unregistered', code);
+  };
+
+  const sync = async () => {
+    const trunks = await deps.trunks();
+    const seen = new Set<string>();
+    for (const trunk of trunks) {
+      seen.add(trunk.id);
+      const known = entries.get(trunk.id);
+      if (known) {
+        const moved =
+          known.trunk.host !== trunk.host ||
+          known.trunk.port !== trunk.port ||
+          known.trunk.transport !== trunk.transport ||
+          known.trunk.credentials.username !== trunk.credentials.username ||
+          known.trunk.credentials.password !== trunk.credentials.password;
+        known.trunk = trunk;
+        if (moved) void refresh(known, false);
+        continue;
+      }
+      const entry: Entry = {
+        trunk,
+        callId: randomBytes(12).toString('hex'),
+        fromTag: newTag(),
+        cseq: 0,
+        expires: deps.expiresSec,
+        code: 0,
+        inFlight: false,
+      };
+      entries.set(trunk.id, entry);
+      void refresh(entry, true);
+    }
+    await Promise.all([...entries.values()].filter((e) => !seen.has(e.trunk.id)).map(unregister));
+  };
+
+  const timer = setInterval(() => void sync().catch(() => undefined), deps.syncMs);
+  timer.unref();
+  void sync().catch(() => undefined);
+
+  return {
+    status(trunkId) {
+      const e = entries.get(trunkId);
+      if (!e?.state) return undefined;
+      return { state: e.state, code: e.code, ...(e.expiresAt ? { expiresAt: e.expiresAt } : {}) };
+    },
+    sync,
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      for (const e of entries.values()) clearTimeout(e.timer);
+    },
+  };
+}

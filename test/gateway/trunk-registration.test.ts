@@ -1,0 +1,167 @@
+// Outbound registration to carriers (RFC 3261 §10.2): a trunk with `register` set is registered with its
+// credentials, refreshed before the granted expiration, retried after a failure and unregistered when the
+// flag is cleared. The carrier's registrar is a UDP socket on 127.0.0.2 answering through the repo's digest
+// server, over real sockets.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  computeHa1,
+  createDigestServer,
+  header,
+  headerValues,
+  type SipRequest,
+} from '../../src/sip/index.js';
+import { createTrunkRepository } from '../../src/store/index.js';
+import { startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { SipPhone } from '../helpers/sip-phone.js';
+
+const FAST = { t1: 50, t2: 400, t4: 500 };
+const REALM = 'carrier.example';
+
+describe('outbound registration of trunks (§10.2)', () => {
+  let gw: GatewayHarness;
+  let carrier: SipPhone;
+  const digest = createDigestServer({
+    realm: REALM,
+    secret: randomBytes(32),
+    algorithms: ['SHA-256', 'MD5'],
+  });
+  const ha1 = (algorithm: 'MD5' | 'SHA-256', user: string) =>
+    user === 'acme-reg' ? computeHa1(algorithm, 'acme-reg', REALM, 'reg-secret') : undefined;
+
+  before(async () => {
+    gw = await startGateway({
+      timers: FAST,
+      trunkRegistration: { expiresSec: 600, syncMs: 60_000, retryMs: 300 },
+    });
+    carrier = await SipPhone.open('registrar', '', gw.port, REALM, '127.0.0.2');
+  });
+  after(async () => {
+    carrier.close();
+    await gw.close();
+  });
+
+  /** Challenges the next REGISTER with 401 and returns the answered one, checked. */
+  async function authenticated(): Promise<SipRequest> {
+    const first = await carrier.request('REGISTER');
+    assert.equal(headerValues(first, 'Authorization').length, 0);
+    carrier.reply(first, 401, 'Unauthorized', 'r1', { 'WWW-Authenticate': digest.challenges()[0]! });
+    const second = await carrier.request('REGISTER');
+    assert.equal(second.callId, first.callId, '§10.2: the same Call-ID');
+    assert.equal(second.cseq.seq, first.cseq.seq + 1, '§10.2: CSeq incremented');
+    const verdict = await digest.verify(
+      'REGISTER',
+      headerValues(second, 'Authorization'),
+      (user, algorithm) => ha1(algorithm, user),
+    );
+    assert.ok(verdict.ok, 'the trunk credentials answer the challenge');
+    return second;
+  }
+
+  test('a trunk with register set is registered, and refreshed within the granted expiration', async () => {
+    const trunks = createTrunkRepository(gw.db);
+    const trunk = await trunks.create({
+      tenantId: gw.tenantId,
+      name: 'registered-carrier',
+      host: '127.0.0.2',
+      port: carrier.port,
+      credentials: { username: 'acme-reg', password: 'reg-secret' },
+      register: true,
+    });
+    await gw.gateway.trunkRegistrar!.sync();
+    const register = await authenticated();
+    assert.match(header(register, 'To') ?? '', /^<sip:acme-reg@127\.0\.0\.2>$/);
+    assert.equal(header(register, 'Expires'), '600');
+    const contact = header(register, 'Contact') ?? '';
+    assert.match(
+      contact,
+      new RegExp(`^<sip:acme-reg@127\\.0\\.0\\.1:${gw.port}>$`),
+      'our advertised address',
+    );
+    // The carrier grants 3 s: the refresh comes at a third of it, with the same Call-ID.
+    carrier.reply(register, 200, 'OK', 'r1', { Contact: `${contact};expires=3` });
+    const refresh = await carrier.request('REGISTER', 3000);
+    assert.equal(refresh.callId, register.callId);
+    assert.ok(refresh.cseq.seq > register.cseq.seq);
+    assert.deepEqual(gw.gateway.trunkRegistrar!.status(trunk.id)?.state, 'registered');
+    carrier.reply(refresh, 200, 'OK', 'r1', { Contact: `${contact};expires=600` });
+
+    // Clearing the flag unregisters (§10.2.2: expires 0).
+    await trunks.update(gw.tenantId, trunk.id, { register: false });
+    const sync = gw.gateway.trunkRegistrar!.sync();
+    const removal = await carrier.request('REGISTER');
+    assert.equal(header(removal, 'Expires'), '0');
+    carrier.reply(removal, 200, 'OK', 'r1', {});
+    await sync;
+    assert.equal(gw.gateway.trunkRegistrar!.status(trunk.id), undefined);
+    await trunks.delete(gw.tenantId, trunk.id);
+  });
+
+  test('423 Interval Too Brief: registered again with the Min-Expires asked for (§10.2.8)', async () => {
+    const trunks = createTrunkRepository(gw.db);
+    const trunk = await trunks.create({
+      tenantId: gw.tenantId,
+      name: 'min-expires-carrier',
+      host: '127.0.0.2',
+      port: carrier.port,
+      credentials: { username: 'acme-reg', password: 'reg-secret' },
+      register: true,
+    });
+    await gw.gateway.trunkRegistrar!.sync();
+    const register = await authenticated();
+    carrier.reply(register, 423, 'Interval Too Brief', 'r2', { 'Min-Expires': '1200' });
+    const again = await carrier.request('REGISTER');
+    assert.equal(header(again, 'Expires'), '1200');
+    carrier.reply(again, 200, 'OK', 'r2', { Expires: '1200' });
+    await waitUntil(() => gw.gateway.trunkRegistrar!.status(trunk.id)?.state === 'registered');
+    await trunks.update(gw.tenantId, trunk.id, { enabled: false });
+    const sync = gw.gateway.trunkRegistrar!.sync();
+    carrier.reply(await carrier.request('REGISTER'), 200, 'OK', 'r2', {});
+    await sync;
+    await trunks.delete(gw.tenantId, trunk.id);
+  });
+
+  test('wrong credentials: the registration fails with the carrier code, and is tried again later', async () => {
+    const trunks = createTrunkRepository(gw.db);
+    const trunk = await trunks.create({
+      tenantId: gw.tenantId,
+      name: 'wrong-password-carrier',
+      host: '127.0.0.2',
+      port: carrier.port,
+      credentials: { username: 'acme-reg', password: 'not-the-secret' },
+      register: true,
+    });
+    await gw.gateway.trunkRegistrar!.sync();
+    const first = await carrier.request('REGISTER');
+    carrier.reply(first, 401, 'Unauthorized', 'r3', { 'WWW-Authenticate': digest.challenges()[0]! });
+    const answered = await carrier.request('REGISTER');
+    const verdict = await digest.verify(
+      'REGISTER',
+      headerValues(answered, 'Authorization'),
+      (user, algorithm) => ha1(algorithm, user),
+    );
+    assert.equal(verdict.ok, false);
+    // Not stale: a second challenge means the credentials are wrong; no third attempt in this round.
+    carrier.reply(answered, 401, 'Unauthorized', 'r3', { 'WWW-Authenticate': digest.challenges()[0]! });
+    await waitUntil(() => gw.gateway.trunkRegistrar!.status(trunk.id)?.state === 'failed');
+    assert.equal(gw.gateway.trunkRegistrar!.status(trunk.id)?.code, 401);
+    assert.ok(
+      gw.warnings.some((w) => w.message === 'trunk registration failed' && w.detail.trunkId === trunk.id),
+      'the failure is logged',
+    );
+    // Retried after retryMs (300 ms here).
+    const retry = await carrier.request('REGISTER', 3000);
+    assert.equal(retry.callId, first.callId);
+    await trunks.delete(gw.tenantId, trunk.id);
+    await gw.gateway.trunkRegistrar!.sync();
+  });
+});
+
+async function waitUntil(check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
