@@ -6,6 +6,7 @@
  * (INVITE, 100, 180, 200, ACK, 200 ms, BYE, 200). For each offered rate: completed and failed calls, server CPU per
  * call, RSS; with media anchoring off and on (RTPengine in userspace mode, used by both).
  * Usage: npm run bench:cps [-- --rates=100,200,400,800 --seconds=10 --media=off,rtpengine]
+ * BENCH_NODE_ARGS are node options for the voxgate process (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -134,7 +135,10 @@ async function provision(url: string): Promise<void> {
 
 async function voxgate(url: string, relay: RtpengineProcess | undefined): Promise<Row[]> {
   const sipPort = port();
-  const vx = spawn(process.execPath, [join(ROOT, 'dist/src/bin/voxgate.js'), '--target=sip-gateway'], {
+  // Profiling the server under load: BENCH_NODE_ARGS='--cpu-prof' or '--heapsnapshot-signal=SIGUSR2'.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const script = join(ROOT, 'dist/src/bin/voxgate.js');
+  const vx = spawn(process.execPath, [...nodeArgs, script, '--target=sip-gateway'], {
     env: {
       PATH: process.env.PATH,
       VOXGATE_DATABASE_URL: url,

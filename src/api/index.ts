@@ -5,6 +5,7 @@ import type { ApiKeyRepository, Database } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { bearerAuth } from './authenticate.js';
 import { problemTypeForStatus, sendProblem } from './problem.js';
+import { announceProvisioningChanges } from './provisioning-changes.js';
 import { rateLimitPerKey } from './rate-limit.js';
 import { registerApiKeyRoutes } from './routes/api-keys.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -73,6 +74,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
       // nothing from validation errors and spends no parsing.
       v1.addHook('onRequest', bearerAuth(deps.apiKeys));
       v1.addHook('onRequest', rateLimitPerKey(deps.state.counters, deps.rateLimitPerMinute ?? 0));
+      v1.addHook('onResponse', announceProvisioningChanges(deps.state.events));
       v1.setNotFoundHandler((request, reply) =>
         sendProblem(reply, 'not-found', `no route ${request.method} ${request.url}`),
       );

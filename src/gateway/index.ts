@@ -59,6 +59,8 @@ export {
   type RoutingDirectory,
 } from './call-routing.js';
 export { createStoreRoutingDirectory } from './store-routing.js';
+export { createDirectoryCache, type DirectoryCache } from './directory-cache.js';
+export { followProvisioningChanges } from './provisioning-follower.js';
 export {
   createTrunkRegistrar,
   trunkRegistrationChannel,

@@ -28,6 +28,11 @@ export {
   type AuditRepository,
 } from './repositories/audit-repository.js';
 export {
+  PROVISIONING_CHANGES_STREAM,
+  encodeProvisioningChange,
+  type ProvisioningChange,
+} from './provisioning-changes.js';
+export {
   CALL_EVENTS_STREAM,
   decodeCallEvent,
   encodeCallEvent,

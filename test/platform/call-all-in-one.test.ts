@@ -15,13 +15,13 @@ const KEY = `vxg_e2e${randomBytes(3).toString('hex')}_${randomBytes(24).toString
 describe('voxgate --target=all: provision, register, call with media, CDR', () => {
   let vx: VoxgateProcess;
   let tenantId: string;
-  const api = async (path: string, body?: unknown) => {
+  const api = async (path: string, body?: unknown, method = body ? 'POST' : 'GET') => {
     const res = await fetch(`${vx.httpUrl}/v1${path}`, {
-      method: body ? 'POST' : 'GET',
+      method,
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
-    const json = (await res.json()) as Record<string, unknown>;
+    const json = (res.status === 204 ? {} : await res.json()) as Record<string, unknown>;
     assert.ok(res.ok, JSON.stringify(json));
     return json;
   };
@@ -107,5 +107,24 @@ describe('voxgate --target=all: provision, register, call with media, CDR', () =
       aliceRtp.close();
       bobRtp.close();
     }
+  });
+
+  test('API changes reach the running gateway at once: a new user registers, a changed password applies', async () => {
+    const registerAs = async (user: string, password: string) => {
+      const phone = await SipPhone.open(user, password, vx.sipUdpPort!);
+      try {
+        return (await phone.register()).status;
+      } finally {
+        phone.close();
+      }
+    };
+    // Looked up (and remembered as unknown) before it exists, then provisioned: the next REGISTER succeeds.
+    assert.notEqual(await registerAs('carol', 'carol-pass'), 200);
+    const carol = (await api(`/tenants/${tenantId}/users`, { username: 'carol', password: 'carol-pass' })).id;
+    assert.equal(await registerAs('carol', 'carol-pass'), 200);
+    // Credentials remembered by the gateway, then the password changed: the old one no longer works.
+    await api(`/tenants/${tenantId}/users/${String(carol)}`, { password: 'carol-new' }, 'PATCH');
+    assert.notEqual(await registerAs('carol', 'carol-pass'), 200);
+    assert.equal(await registerAs('carol', 'carol-new'), 200);
   });
 });

@@ -27,6 +27,8 @@ export interface Config {
     readonly mediaTimeoutMs: number;
     readonly trunkCheckMs: number;
     readonly trunkRegisterExpiresSec: number;
+    /** How long store lookups are cached by the gateway; 0 = not cached. */
+    readonly directoryCacheMs: number;
     /** ng addresses the gateway anchors media on; empty = no anchoring. */
     readonly relays: readonly { readonly host: string; readonly port: number }[];
   };
@@ -117,6 +119,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       mediaTimeoutMs: p.VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS * 1000,
       trunkCheckMs: p.VOXGATE_TRUNK_CHECK_SECONDS * 1000,
       trunkRegisterExpiresSec: p.VOXGATE_TRUNK_REGISTER_EXPIRES_SECONDS,
+      directoryCacheMs: p.VOXGATE_DIRECTORY_CACHE_SECONDS * 1000,
       relays: relayList(p.VOXGATE_GATEWAY_MEDIA_RELAYS, p.VOXGATE_MEDIA_NG),
     },
     http: { host: p.VOXGATE_API_HOST, port: p.VOXGATE_API_PORT },

@@ -166,6 +166,14 @@ export const variables = {
       'how often each trunk gets an OPTIONS health check; an unanswered one leaves routing; 0 = never',
     default: '30',
   }),
+  VOXGATE_DIRECTORY_CACHE_SECONDS: spec({
+    schema: z.coerce.number().int().min(0).max(3600),
+    expects: 'an integer number of seconds from 0 (no cache) to 3600',
+    description:
+      'how long the gateway keeps tenants, users, trunks, numbers and routes read from the store; API changes ' +
+      'drop the cache at once (provisioning change stream), this bounds staleness if an announcement is lost',
+    default: '60',
+  }),
   VOXGATE_TRUNK_REGISTER_EXPIRES_SECONDS: spec({
     schema: z.coerce.number().int().min(60).max(86_400),
     expects: 'an integer number of seconds from 60 to 86400',

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import {
+  createDirectoryCache,
+  followProvisioningChanges,
   createMediaAnchor,
   createStoreRoutingDirectory,
   startGateway,
@@ -41,6 +43,16 @@ export const sipGatewayModule: ModuleDefinition = {
       relays,
       onRelayDown: (relay, err) => ctx.logger.warn({ relay, err }, 'media relay out of rotation'),
     });
+    const gatewayId = `${hostname()}:${process.pid}`;
+    const directory = createDirectoryCache(
+      {
+        routing: createStoreRoutingDirectory(store),
+        tenants: createTenantRepository(store),
+        users: createSipUserRepository(store),
+      },
+      { ttlMs: calls.directoryCacheMs, maxEntries: 100_000 },
+    );
+    let changes: { stop(): Promise<void> } | undefined;
     let gateway: Gateway | undefined;
     const stopSipMetrics = collectSipMetrics(ctx.metrics);
     const stopCallMetrics = collectCallMetrics(ctx.metrics);
@@ -51,11 +63,11 @@ export const sipGatewayModule: ModuleDefinition = {
           port: sip.port,
           ...(tls ? { tls } : {}),
           ...(sip.advertisedHost ? { advertisedHost: sip.advertisedHost } : {}),
-          users: createSipUserRepository(store),
-          tenants: createTenantRepository(store),
+          users: directory.users,
+          tenants: directory.tenants,
           state,
           media,
-          routing: createStoreRoutingDirectory(store),
+          routing: directory.routing,
           keepaliveMs: sip.keepaliveMs,
           trunkCheckMs: calls.trunkCheckMs,
           trunkRegistration: { expiresSec: calls.trunkRegisterExpiresSec },
@@ -73,11 +85,17 @@ export const sipGatewayModule: ModuleDefinition = {
             maxDurationMs: calls.maxDurationMs,
             mediaTimeoutMs: calls.mediaTimeoutMs,
           },
-          gatewayId: `${hostname()}:${process.pid}`,
+          gatewayId,
           isDraining: ctx.isDraining,
           warn: (detail, message) => ctx.logger.warn(detail, message),
           info: (detail, message) => ctx.logger.info(detail, message),
           error: (detail, message) => ctx.logger.error(detail, message),
+        });
+        changes = followProvisioningChanges({
+          events: state.events,
+          group: `gateway:${gatewayId}`,
+          onChange: () => directory.invalidate(),
+          onError: (err) => ctx.logger.warn({ err }, 'reading provisioning changes failed; retrying'),
         });
         const address = gateway.endpoint.address();
         ctx.logger.info(
@@ -100,6 +118,7 @@ export const sipGatewayModule: ModuleDefinition = {
       async stop() {
         stopSipMetrics();
         stopCallMetrics();
+        await changes?.stop();
         await gateway?.close();
         await Promise.all(relays.map((r) => r.client.close()));
       },
