@@ -81,10 +81,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     counters: options.state.counters,
     policy: options.registrar,
   });
-  const opened: { endpoint?: SipEndpoint } = {};
+  // The listening address is read once the listeners are open: asking the sockets per message is a syscall.
+  const opened: { endpoint?: SipEndpoint; address?: ReturnType<SipEndpoint['address']> } = {};
   const host = options.advertisedHost ?? defaultAdvertisedHost(options.host);
   const advertised = (transport: TransportName) => {
-    const address = opened.endpoint?.address();
+    const address = opened.address;
     const port =
       (transport === 'tls'
         ? address?.tls?.port
@@ -210,6 +211,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     onResponse: (response) => layer.handleResponse(response),
   });
   opened.endpoint = endpoint;
+  opened.address = endpoint.address();
   return {
     endpoint,
     layer,

@@ -48,6 +48,7 @@ export {
   type SipRequest,
   type SipResponse,
 } from './message/sip-message.js';
+export { randomHex, randomBase64url } from './random-token.js';
 export { buildResponse, newTag, type ExtraHeaders } from './message/build-response.js';
 export type {
   InboundContext,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../random-token.js';
 import { buildRequest } from '../message/build-response.js';
 import {
   header,
@@ -157,5 +157,5 @@ export function receiveDialogRequest(dialog: Dialog, request: SipRequest): 500 |
 
 /** A fresh branch for a new client transaction (§8.1.1.7: the magic cookie, then enough randomness). */
 export function newBranch(): string {
-  return `z9hG4bK${randomBytes(10).toString('base64url')}`;
+  return `z9hG4bK${randomBase64url(10)}`;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random-token.js';
 import { parseHeaders, splitHeaderLines, findHeadEnd } from './parse-message.js';
 import { headerParam, type SipHeader, type SipRequest } from './sip-message.js';
 
@@ -6,7 +6,7 @@ export type ExtraHeaders = Readonly<Record<string, string | readonly string[]>>;
 
 /** A fresh To tag (§19.3: at least 32 bits of randomness). */
 export function newTag(): string {
-  return randomBytes(6).toString('hex');
+  return randomHex(6);
 }
 
 /**
