@@ -1,8 +1,20 @@
+import { channel } from 'node:diagnostics_channel';
 import { CALL_EVENTS_STREAM, decodeCallEvent, type CdrRepository } from '../store/index.js';
 import type { EventStreams, StreamEntry } from '../store/shared-state/index.js';
 import type { ScheduledJob } from './scheduler.js';
 
 export const CDR_WRITER_GROUP = 'cdr-writer';
+
+/** Tracing hook, one message per call event handled: `CdrWriteEvent`. */
+export const cdrWriteChannel = channel('voxgate:jobs:cdr-write');
+
+export interface CdrWriteEvent {
+  callId: string;
+  eventType: string;
+  /** False when the event changed nothing (a redelivery, or an event that does not end the call). */
+  written: boolean;
+  durationMs: number;
+}
 
 /**
  * Writes CDRs from the call event stream. The stream's consumer group gives at-least-once delivery: entries
@@ -37,7 +49,17 @@ export function cdrWriterJob(options: {
         continue;
       }
       // A store error propagates: nothing of this batch is acknowledged and it is delivered again later.
-      if (await options.cdrs.upsertFromEvent(event)) written++;
+      const began = performance.now();
+      const changed = await options.cdrs.upsertFromEvent(event);
+      if (changed) written++;
+      if (cdrWriteChannel.hasSubscribers) {
+        cdrWriteChannel.publish({
+          callId: event.callId,
+          eventType: event.type,
+          written: changed,
+          durationMs: performance.now() - began,
+        } satisfies CdrWriteEvent);
+      }
     }
     await options.events.ack(
       CALL_EVENTS_STREAM,

@@ -1,3 +1,9 @@
 export { createScheduler, type ScheduledJob, type Scheduler } from './scheduler.js';
 export { auditRetentionJob } from './audit-retention.js';
-export { cdrWriterJob, cdrRetentionJob, CDR_WRITER_GROUP } from './cdr-writer.js';
+export {
+  cdrWriterJob,
+  cdrRetentionJob,
+  cdrWriteChannel,
+  CDR_WRITER_GROUP,
+  type CdrWriteEvent,
+} from './cdr-writer.js';

@@ -1,10 +1,12 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { callTraceIds } from './tracing.js';
 
 export type { Logger } from 'pino';
 
 /**
  * JSON logs on stdout (pino), one object per line, with the labels Loki indexes (`service`, `target`, `env`)
- * on every line. Call-scoped fields (callId, tenantId, traceId) are added with `logger.child()`.
+ * on every line. Call-scoped fields (callId, tenantId) are added by the caller; a line with a `callId` gets the
+ * call's `traceId` (`callTraceIds`), so that Grafana links the line to the call's trace in Tempo.
  */
 export function createLogger(options: {
   level: LevelWithSilent;
@@ -17,7 +19,13 @@ export function createLogger(options: {
       level: options.level,
       base: { service: 'voxgate', target: options.target, env: options.env },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (fields) =>
+          typeof fields.callId === 'string' && fields.traceId === undefined
+            ? { ...fields, traceId: callTraceIds(fields.callId).traceId }
+            : fields,
+      },
     },
     options.destination ?? process.stdout,
   );

@@ -7,6 +7,7 @@ import type { Config } from './config/index.js';
 /** Every module voxgate can run. A target is a set of these plus their dependencies. */
 export type ModuleName =
   | 'http-server'
+  | 'tracing'
   | 'store'
   | 'shared-state'
   | 'admin-bootstrap'

@@ -54,8 +54,19 @@ describe('docker compose files', () => {
       assert.ok(doc.services[name], name);
     const grafana = doc.services.grafana!.volumes ?? [];
     assert.ok(grafana.some((v) => v.startsWith('../../observability/grafana/dashboards:')));
-    const obs = yaml.parse(readFileSync(OBS, 'utf8')) as { services: Record<string, unknown> };
-    assert.deepEqual(Object.keys(obs.services).sort(), ['alertmanager', 'tempo']);
+    const obs = yaml.parse(readFileSync(OBS, 'utf8')) as {
+      services: Record<string, { environment?: Record<string, string> }>;
+    };
+    assert.deepEqual(Object.keys(obs.services).sort(), [
+      'alertmanager',
+      'media-relay',
+      'sip-gateway',
+      'tempo',
+      'worker',
+    ]);
+    // The targets that see calls send their traces to Tempo's OTLP/HTTP port.
+    for (const name of ['sip-gateway', 'media-relay', 'worker'])
+      assert.equal(obs.services[name]?.environment?.VOXGATE_TRACES_OTLP_ENDPOINT, 'http://tempo:4318');
   });
 
   test('Prometheus scrapes every target with a job the alert rules match', async (t) => {

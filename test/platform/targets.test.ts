@@ -32,7 +32,7 @@ describe('targets and the module graph', () => {
   test('each target runs only what it needs', () => {
     const names = (t: Parameters<typeof resolveModules>[0]) =>
       resolveModules(t, moduleRegistry).map((m) => m.name);
-    assert.deepEqual(names(['media-relay']), ['http-server', 'media-relay']);
+    assert.deepEqual(names(['media-relay']), ['http-server', 'tracing', 'media-relay']);
     assert.ok(!names(['api']).includes('sip-gateway'));
     assert.ok(names(['api']).includes('admin-bootstrap'));
     assert.deepEqual(new Set(names(['all'])), new Set(moduleRegistry.keys()));

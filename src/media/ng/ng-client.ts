@@ -42,6 +42,8 @@ export const ngClientChannel = channel('voxgate:media:ng-client');
 
 export interface NgClientEvent {
   command: string;
+  /** The request's `call-id`, when it has one. */
+  callId?: string;
   cookie: string;
   attempts: number;
   /** `ok`, or the code of the error the request failed with. */
@@ -136,8 +138,10 @@ export function createNgClient(options: NgClientOptions): NgClient {
           track(cookie, undefined);
           if (ngClientChannel.hasSubscribers) {
             const error = 'error' in outcome ? outcome.error : undefined;
+            const callId = text(args['call-id']);
             ngClientChannel.publish({
               command,
+              ...(callId === undefined ? {} : { callId }),
               cookie,
               attempts: entry.attempts,
               outcome: error === undefined ? 'ok' : error.code,

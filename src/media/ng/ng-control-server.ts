@@ -31,6 +31,8 @@ export const ngDropChannel = channel('voxgate:media:ng-drop');
 
 export interface NgCommandEvent {
   command: string | undefined;
+  /** The command's `call-id`, when it has one. */
+  callId?: string;
   cookie: string;
   from: string;
   result: string;
@@ -55,6 +57,7 @@ export const REASON_UNKNOWN_COMMAND = 'Unrecognized command';
 interface Outcome {
   reply: Buffer;
   command: string | undefined;
+  callId?: string;
   result: string;
   parseError?: string;
 }
@@ -123,9 +126,11 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
     if (command === undefined) {
       return { reply: errorReply(cookie, REASON_NO_COMMAND), command, result: 'error' };
     }
+    const id = body['call-id'];
+    const callId = typeof id === 'string' ? id : Buffer.isBuffer(id) ? id.toString('utf8') : undefined;
     const handler = Object.hasOwn(handlers, command) ? handlers[command] : undefined;
     if (handler === undefined) {
-      return { reply: errorReply(cookie, REASON_UNKNOWN_COMMAND), command, result: 'error' };
+      return { reply: errorReply(cookie, REASON_UNKNOWN_COMMAND), command, callId, result: 'error' };
     }
     try {
       const answer: unknown = await handler(body, from);
@@ -133,12 +138,17 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
       const replyBody: NgDictionary = { result: 'ok', ...answer };
       const reply = formatNgMessage(cookie, replyBody);
       if (reply.length > MAX_DATAGRAM) {
-        return { reply: errorReply(cookie, 'Reply too large for one datagram'), command, result: 'error' };
+        return {
+          reply: errorReply(cookie, 'Reply too large for one datagram'),
+          command,
+          callId,
+          result: 'error',
+        };
       }
-      return { reply, command, result: resultOf(replyBody) };
+      return { reply, command, callId, result: resultOf(replyBody) };
     } catch (err) {
       const reason = err instanceof Error && err.message !== '' ? err.message : 'Internal error';
-      return { reply: errorReply(cookie, reason), command, result: 'error' };
+      return { reply: errorReply(cookie, reason), command, callId, result: 'error' };
     }
   };
 
@@ -159,6 +169,7 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
       if (ngCommandChannel.hasSubscribers) {
         ngCommandChannel.publish({
           command: cached.command,
+          ...(cached.callId === undefined ? {} : { callId: cached.callId }),
           cookie,
           from: where,
           result: cached.result,
@@ -172,7 +183,7 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
     inFlight.add(key);
     const began = performance.now();
     void execute(datagram, cookie, from).then((outcome) => {
-      const { reply, command, result, parseError } = outcome;
+      const { reply, command, callId, result, parseError } = outcome;
       inFlight.delete(key);
       if (closed) return;
       cache.set(key, outcome);
@@ -180,6 +191,7 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
       if (ngCommandChannel.hasSubscribers) {
         ngCommandChannel.publish({
           command,
+          ...(callId === undefined ? {} : { callId }),
           cookie,
           from: where,
           result,

@@ -7,6 +7,8 @@ type Parsed = { [K in VariableName]: (typeof variables)[K]['schema']['_output'] 
 export interface Config {
   readonly env: Parsed['VOXGATE_ENV'];
   readonly logLevel: Parsed['VOXGATE_LOG_LEVEL'];
+  /** OTLP/HTTP endpoint for traces; unset = tracing off. */
+  readonly tracesEndpoint?: string;
   readonly dataDir: string;
   readonly database: { readonly url?: string; readonly poolSize: number };
   readonly redis: { readonly url?: string };
@@ -93,6 +95,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   return {
     env: p.VOXGATE_ENV,
     logLevel: p.VOXGATE_LOG_LEVEL,
+    tracesEndpoint: p.VOXGATE_TRACES_OTLP_ENDPOINT,
     dataDir: p.VOXGATE_DATA_DIR,
     database: { url: p.VOXGATE_DATABASE_URL, poolSize: p.VOXGATE_DATABASE_POOL_SIZE },
     redis: { url: p.VOXGATE_REDIS_URL },

@@ -62,6 +62,11 @@ export const variables = {
     description: 'PostgreSQL; unset = embedded PGlite in VOXGATE_DATA_DIR',
     secret: true,
   }),
+  VOXGATE_TRACES_OTLP_ENDPOINT: spec({
+    schema: urlWithScheme(['http', 'https']).optional(),
+    expects: 'an http:// or https:// URL (the OTLP/HTTP receiver, e.g. http://tempo:4318)',
+    description: 'OpenTelemetry traces of calls posted to <url>/v1/traces; unset = no tracing',
+  }),
   VOXGATE_DATABASE_POOL_SIZE: spec({
     schema: z.coerce.number().int().min(1).max(200),
     expects: 'an integer from 1 to 200',

@@ -17,7 +17,7 @@ import type { ModuleDefinition } from '../module.js';
  */
 export const mediaRelayModule: ModuleDefinition = {
   name: 'media-relay',
-  deps: ['http-server'],
+  deps: ['http-server', 'tracing'],
   async init(ctx) {
     const { media } = ctx.config;
     let server: NgControlServer | undefined;

@@ -22,7 +22,7 @@ import { collectSipMetrics } from '../sip-metrics.js';
  */
 export const sipGatewayModule: ModuleDefinition = {
   name: 'sip-gateway',
-  deps: ['http-server', 'store', 'shared-state'],
+  deps: ['http-server', 'tracing', 'store', 'shared-state'],
   async init(ctx) {
     const { sip, calls } = ctx.config;
     const store = requireService(ctx, 'store', 'sip-gateway');

@@ -13,7 +13,7 @@ import { requireService } from '../module.js';
 /** Background jobs: the CDR writer (call events → CDRs), CDR and audit retention. */
 export const workerModule: ModuleDefinition = {
   name: 'worker',
-  deps: ['http-server', 'store', 'shared-state'],
+  deps: ['http-server', 'tracing', 'store', 'shared-state'],
   async init(ctx) {
     const db = requireService(ctx, 'store', 'worker');
     const state = requireService(ctx, 'sharedState', 'worker');
