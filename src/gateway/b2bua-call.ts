@@ -751,6 +751,10 @@ export class B2buaCall {
     this.state = 'ended';
     this.clearTimers();
     if (this.retransmit2xx) clearTimeout(this.retransmit2xx);
+    // RFC 6026 keeps an answered INVITE client transaction for Timer M (64*T1) only so that 2xx retransmissions
+    // reach us for a new ACK; once the call is over a late 2xx is dropped like any stray one (`stray2xx` finds
+    // no call), so the transactions go now rather than hold the whole call in memory for 32 s.
+    for (const fork of this.forks) if (fork.tx?.state === 'accepted') fork.tx.terminate();
     const endedAt = Date.now();
     const publish = (media: MediaTotals | undefined) => {
       this.emit('ended', { endedAt, disposition, sipCode, hangupBy, ...(media ? { media } : {}) });

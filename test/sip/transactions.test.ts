@@ -93,7 +93,7 @@ describe('transaction layer over real UDP (RFC 3261 §17, RFC 6026)', () => {
       tu: {
         onRequest: (request, tx) => onRequest(request, tx),
         onCancel: (_cancel, invite) => {
-          cancelled.push(invite.request.callId);
+          cancelled.push(invite.request!.callId);
           invite.respond(487, 'Request Terminated');
         },
       },
@@ -186,6 +186,26 @@ describe('transaction layer over real UDP (RFC 3261 §17, RFC 6026)', () => {
     peer.send(request('ACK', peer.port, 'z9hG4bK-ack-2xx'), port);
     await pause(20);
     assert.deepEqual(seen, ['INVITE', 'ACK']);
+  });
+
+  test('after the final response a server transaction keeps its bytes only; a TU 2xx retransmission resends them', async () => {
+    const txs: ServerTransaction[] = [];
+    onRequest = (req, t) => {
+      if (!t) return;
+      txs.push(t);
+      assert.equal(t.request, req, 'the request is there until the final response');
+      if (req.method === 'INVITE') t.respond(180, 'Ringing');
+      t.respond(200, 'OK', { Contact: '<sip:service@127.0.0.1>' });
+    };
+    peer.send(request('OPTIONS', peer.port, 'z9hG4bK-keep-1'), port);
+    peer.send(request('INVITE', peer.port, 'z9hG4bK-keep-2'), port);
+    await peer.waitFor(/^SIP\/2\.0 200/, 2);
+    assert.equal(txs.length, 2);
+    for (const t of txs) assert.equal(t.request, undefined, `${t.state}: the parsed request is released`);
+    // RFC 6026 §7.1: in "Accepted" the TU retransmits its 2xx through the transaction: the same bytes go out.
+    txs[1]!.respond(200, 'OK', { Contact: '<sip:service@127.0.0.1>' });
+    const oks = await peer.waitFor(/^SIP\/2\.0 200 OK[\s\S]*CSeq: 1 INVITE/, 2);
+    assert.equal(oks[0], oks[1]);
   });
 
   test('§9.2 CANCEL: 200 for the CANCEL, 487 for the INVITE; an unmatched CANCEL gets 481', async () => {

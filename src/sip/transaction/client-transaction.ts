@@ -48,14 +48,19 @@ export function createInviteClientTransaction(
   events: ClientTransactionEvents,
 ): ClientTransaction {
   const t = new TransactionTimers<'A' | 'B' | 'D' | 'M'>();
+  const { terminated } = events;
   let state: InviteClientState = 'calling';
+  // The TU's callbacks, dropped once the transaction will never call them again ("Completed": responses are
+  // absorbed): a finished call's state is not kept alive by a transaction waiting out Timer D.
+  let tu: Pick<ClientTransactionEvents, 'response' | 'timeout'> | undefined = events;
   let ack: Buffer | undefined;
   let a = timers.t1;
   const terminate = () => {
     if (state === 'terminated') return;
     state = 'terminated';
     t.stopAll();
-    events.terminated();
+    tu = undefined;
+    terminated();
   };
   send(bytes);
   // §17.1.1.2: "If an unreliable transport is being used, the client transaction MUST start timer A with a
@@ -67,7 +72,7 @@ export function createInviteClientTransaction(
   };
   if (!reliable) t.start('A', a, retransmit);
   t.start('B', 64 * timers.t1, () => {
-    events.timeout();
+    tu?.timeout();
     terminate();
   });
 
@@ -85,7 +90,7 @@ export function createInviteClientTransaction(
           // state, it transitions to the "Proceeding" state … and SHOULD NOT retransmit the request any more."
           t.stop('B');
           state = 'proceeding';
-          events.response(response);
+          tu?.response(response);
         } else if (status < 300) {
           // RFC 6026 §8.4: "If a 2xx response is received while the client INVITE state machine is in the
           // "Calling" or "Proceeding" states, it MUST transition to the "Accepted" state … and set Timer M to
@@ -93,7 +98,7 @@ export function createInviteClientTransaction(
           t.stop('B');
           state = 'accepted';
           t.start('M', 64 * timers.t1, terminate);
-          events.response(response);
+          tu?.response(response);
         } else {
           // §17.1.1.2: "When in either the "Calling" or "Proceeding" states, reception of a response with
           // status code from 300-699 MUST cause the client transaction to transition to "Completed". The
@@ -104,7 +109,9 @@ export function createInviteClientTransaction(
           ack = buildNon2xxAck(request, response);
           send(ack);
           t.start('D', reliable ? 0 : Math.max(32_000, 64 * timers.t1), terminate);
-          events.response(response);
+          const last = tu;
+          tu = undefined;
+          last?.response(response);
         }
       } else if (state === 'completed' && status >= 300 && ack) {
         // "Any retransmissions of the final response that are received while in the "Completed" state MUST
@@ -113,7 +120,7 @@ export function createInviteClientTransaction(
         send(ack);
       } else if (state === 'accepted' && status >= 200 && status < 300) {
         // RFC 6026 §8.4: "any 2xx responses that match this client transaction … MUST be passed up to the TU".
-        events.response(response);
+        tu?.response(response);
       }
     },
     terminate,
@@ -131,12 +138,16 @@ export function createNonInviteClientTransaction(
 ): ClientTransaction {
   const t = new TransactionTimers<'E' | 'F' | 'K'>();
   let state: NonInviteClientState = 'trying';
+  const { terminated } = events;
+  // Dropped on the final response: in "Completed" the TU is not called again (see the INVITE transaction).
+  let tu: Pick<ClientTransactionEvents, 'response' | 'timeout'> | undefined = events;
   let e = timers.t1;
   const terminate = () => {
     if (state === 'terminated') return;
     state = 'terminated';
     t.stopAll();
-    events.terminated();
+    tu = undefined;
+    terminated();
   };
   send(bytes);
   // §17.1.2.2: "If an unreliable transport is in use, the client transaction MUST set timer E to fire in T1
@@ -148,7 +159,7 @@ export function createNonInviteClientTransaction(
   };
   if (!reliable) t.start('E', e, retransmit);
   t.start('F', 64 * timers.t1, () => {
-    events.timeout();
+    tu?.timeout();
     terminate();
   });
   return {
@@ -165,7 +176,7 @@ export function createNonInviteClientTransaction(
           t.start('E', e, retransmit);
         }
         state = 'proceeding';
-        events.response(response);
+        tu?.response(response);
         return;
       }
       // §17.1.2.2: on a final response "the client transaction MUST transition to the "Completed" state …
@@ -173,7 +184,9 @@ export function createNonInviteClientTransaction(
       t.stop('E');
       t.stop('F');
       state = 'completed';
-      events.response(response);
+      const last = tu;
+      tu = undefined;
+      last?.response(response);
       t.start('K', reliable ? 0 : timers.t4, terminate);
     },
     terminate,

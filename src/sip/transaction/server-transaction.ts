@@ -15,7 +15,11 @@ export interface ServerTransactionEvents {
 }
 
 export interface ServerTransaction {
-  readonly request: SipRequest;
+  /**
+   * The request, until the final response is sent: the transaction then keeps only that response's bytes for
+   * retransmissions (Timers G/H/J/L last up to 32 s, and a finished call must not keep its parsed messages).
+   */
+  readonly request: SipRequest | undefined;
   readonly state: InviteServerState | NonInviteServerState;
   /** The To tag every response of this transaction carries (one per UAS dialog, §12.1.1). */
   readonly toTag: string;
@@ -38,8 +42,12 @@ export function createInviteServerTransaction(
 ): ServerTransaction {
   const t = new TransactionTimers<'G' | 'H' | 'I' | 'L' | 'TRYING'>();
   const toTag = request.toTag ?? newTag();
+  // Closures below use these, not `ctx` or `request`: the transaction outlives the call by up to 32 s and must
+  // not keep the parsed request (which `ctx.reply` holds) alive.
+  const { send: sendBytes, reliable } = ctx;
   let state: InviteServerState = 'proceeding';
   let lastResponse: Buffer | undefined;
+  let held: SipRequest | undefined = request;
   let g = timers.t1;
 
   const terminate = () => {
@@ -50,27 +58,29 @@ export function createInviteServerTransaction(
   };
   const send = (bytes: Buffer) => {
     lastResponse = bytes;
-    ctx.send(bytes);
+    sendBytes(bytes);
   };
   // §17.2.1: "If there is a chance that the TU will not generate a provisional or final response within 200 ms,
   // then it SHOULD generate a 100 (Trying) response" — the transaction does so when the TU has not.
   t.start('TRYING', 200, () => {
-    if (state === 'proceeding' && !lastResponse) send(buildResponse(request, 100, 'Trying'));
+    if (state === 'proceeding' && !lastResponse && held) send(buildResponse(held, 100, 'Trying'));
   });
 
   return {
-    request,
+    get request() {
+      return held;
+    },
     toTag,
     get state() {
       return state;
     },
     respond(status, reason, headers, body) {
       if (sipChannels.responseOut.hasSubscribers)
-        sipChannels.responseOut.publish({ method: request.method, status });
-      const bytes = buildResponse(request, status, reason, headers, body, toTag);
-      if (state === 'proceeding') {
+        sipChannels.responseOut.publish({ method: 'INVITE', status });
+      if (state === 'proceeding' && held) {
         t.stop('TRYING');
-        send(bytes);
+        send(buildResponse(held, status, reason, headers, body, toTag));
+        if (status >= 200) held = undefined;
         if (status >= 200 && status < 300) {
           // RFC 6026 §7.1: "If, while in the "Proceeding" state, the TU passes a 2xx response to the server
           // transaction, the server transaction MUST pass this response to the transport layer for
@@ -82,19 +92,20 @@ export function createInviteServerTransaction(
           // is set to fire in T1 seconds … timer H MUST be set to fire in 64*T1 seconds for all transports."
           state = 'completed';
           const retransmit = () => {
-            if (lastResponse) ctx.send(lastResponse);
+            if (lastResponse) sendBytes(lastResponse);
             g = Math.min(2 * g, timers.t2);
             t.start('G', g, retransmit);
           };
-          if (!ctx.reliable) t.start('G', g, retransmit);
+          if (!reliable) t.start('G', g, retransmit);
           t.start('H', 64 * timers.t1, () => {
             events.timeout?.();
             terminate();
           });
         }
-      } else if (state === 'accepted' && status >= 200 && status < 300) {
-        // RFC 6026 §7.1: 2xx retransmissions from the TU are passed to the transport in "Accepted".
-        ctx.send(bytes);
+      } else if (state === 'accepted' && status >= 200 && status < 300 && lastResponse) {
+        // RFC 6026 §7.1: 2xx retransmissions from the TU are passed to the transport in "Accepted". A
+        // retransmission is the same response: its bytes are sent again (the request is no longer kept).
+        sendBytes(lastResponse);
       }
     },
     receive(incoming) {
@@ -106,14 +117,14 @@ export function createInviteServerTransaction(
           state = 'confirmed';
           t.stop('G');
           t.stop('H');
-          t.start('I', ctx.reliable ? 0 : timers.t4, terminate);
+          t.start('I', reliable ? 0 : timers.t4, terminate);
         }
         return;
       }
       // §17.2.1: "If a request retransmission is received while in the "Proceeding" state, the most recent
       // provisional response that was received from the TU MUST be passed to the transport layer for
       // retransmission." In "Completed", the final response is retransmitted. RFC 6026: absorbed in "Accepted".
-      if ((state === 'proceeding' || state === 'completed') && lastResponse) ctx.send(lastResponse);
+      if ((state === 'proceeding' || state === 'completed') && lastResponse) sendBytes(lastResponse);
     },
     terminate,
   };
@@ -128,8 +139,12 @@ export function createNonInviteServerTransaction(
 ): ServerTransaction {
   const t = new TransactionTimers<'J'>();
   const toTag = request.toTag ?? newTag();
+  // Closures below use these, not `ctx` or `request`: the transaction outlives the call by up to 32 s and must
+  // not keep the parsed request (which `ctx.reply` holds) alive.
+  const { send: sendBytes, reliable } = ctx;
   let state: NonInviteServerState = 'trying';
   let lastResponse: Buffer | undefined;
+  let held: SipRequest | undefined = request;
   const terminate = () => {
     if (state === 'terminated') return;
     state = 'terminated';
@@ -137,30 +152,33 @@ export function createNonInviteServerTransaction(
     events.terminated();
   };
   return {
-    request,
+    get request() {
+      return held;
+    },
     toTag,
     get state() {
       return state;
     },
     respond(status, reason, headers, body) {
-      if (state === 'completed' || state === 'terminated') return;
+      if (state === 'completed' || state === 'terminated' || !held) return;
       if (sipChannels.responseOut.hasSubscribers)
-        sipChannels.responseOut.publish({ method: request.method, status });
-      lastResponse = buildResponse(request, status, reason, headers, body, toTag);
-      ctx.send(lastResponse);
+        sipChannels.responseOut.publish({ method: held.method, status });
+      lastResponse = buildResponse(held, status, reason, headers, body, toTag);
+      sendBytes(lastResponse);
       if (status < 200) {
         state = 'proceeding';
         return;
       }
+      held = undefined;
       // §17.2.2: "When the server transaction enters the "Completed" state, it MUST set Timer J to fire in
       // 64*T1 seconds for unreliable transports, and zero seconds for reliable transports."
       state = 'completed';
-      t.start('J', ctx.reliable ? 0 : 64 * timers.t1, terminate);
+      t.start('J', reliable ? 0 : 64 * timers.t1, terminate);
     },
     receive() {
       // §17.2.2: in "Trying", "any further request retransmissions are discarded"; in "Proceeding" and
       // "Completed" the last response "MUST be passed to the transport layer for retransmission".
-      if ((state === 'proceeding' || state === 'completed') && lastResponse) ctx.send(lastResponse);
+      if ((state === 'proceeding' || state === 'completed') && lastResponse) sendBytes(lastResponse);
     },
     terminate,
   };

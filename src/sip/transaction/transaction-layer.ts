@@ -102,12 +102,15 @@ export function createTransactionLayer(options: {
       if (key === undefined) throw new TypeError('the request has no Via branch');
       const create =
         request.method === 'INVITE' ? createInviteClientTransaction : createNonInviteClientTransaction;
+      // The TU's callbacks are passed on, not closed over: the transaction drops them when it no longer needs
+      // them, and nothing here keeps them (and the TU's state) alive until Timer D/K/M.
+      const { terminated } = events;
       const tx = create(request, bytes, send, reliable, timers, {
         response: events.response,
         timeout: events.timeout,
         terminated: () => {
           clients.delete(key);
-          events.terminated?.();
+          terminated?.();
         },
       });
       if (tx.state !== 'terminated') clients.set(key, tx);

@@ -73,12 +73,8 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
       flowId,
       reliable,
       ...(webSocket ? { webSocket } : {}),
-      reply: (status, reason, headers, body) => {
-        if (sipChannels.responseOut.hasSubscribers)
-          sipChannels.responseOut.publish({ method: request.method, status });
-        send(buildResponse(request, status, reason, headers, body), destination);
-      },
-      send: (out) => send(out, destination),
+      reply: replyTo(request, send, destination),
+      send: sendTo(send, destination),
     };
     try {
       handlers.onRequest(request, ctx);
@@ -87,6 +83,22 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
       // §17.1.1.3 / §17.2.1: an ACK is never answered.
       if (request.method !== 'ACK') ctx.reply(500, 'Server Internal Error');
     }
+  };
+}
+
+/**
+ * `ctx.send` and `ctx.reply` are made in scopes of their own: a closure keeps its whole scope alive, and a
+ * server transaction keeps `send` for up to 32 s (Timers G/H/J/L) — it must not keep the parsed request too.
+ */
+function sendTo(send: Arrival['send'], destination: Peer): InboundContext['send'] {
+  return (bytes) => send(bytes, destination);
+}
+
+function replyTo(request: SipRequest, send: Arrival['send'], destination: Peer): InboundContext['reply'] {
+  return (status, reason, headers, body) => {
+    if (sipChannels.responseOut.hasSubscribers)
+      sipChannels.responseOut.publish({ method: request.method, status });
+    send(buildResponse(request, status, reason, headers, body), destination);
   };
 }
 
