@@ -249,7 +249,12 @@ async function planCall(
 
   const trunk = deps.routing ? await deps.routing.trunkBySource(inbound.remote.address) : undefined;
   if (trunk && deps.routing) {
-    const did = asE164(normalizeNumber(dialledUser));
+    // A carrier we register to (trunk-registration.ts) sends its calls to the Contact we registered,
+    // sip:<username>@us; the number dialled is then in the To, which §8.1.1.2 says "first and foremost
+    // specifies the desired "logical" recipient of the request".
+    const toValue = request.headers.find((h) => h.name === 'To')?.value ?? '';
+    const registered = trunk.credentials !== undefined && dialledUser === trunk.credentials.username;
+    const did = asE164(normalizeNumber((registered ? uriUser(uriOf(toValue)) : undefined) ?? dialledUser));
     const owner = await deps.routing.numberOwner(did);
     const tenant =
       owner?.tenantId === trunk.tenantId ? await deps.tenants.findByDomain(owner.sipDomain) : undefined;

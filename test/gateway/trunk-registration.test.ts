@@ -12,9 +12,14 @@ import {
   headerValues,
   type SipRequest,
 } from '../../src/sip/index.js';
-import { createTrunkRepository } from '../../src/store/index.js';
-import { startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
-import { SipPhone } from '../helpers/sip-phone.js';
+import {
+  createNumberRepository,
+  createSipUserRepository,
+  createTrunkRepository,
+} from '../../src/store/index.js';
+import { buildRequest } from '../../src/sip/index.js';
+import { HARNESS_USERS, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
 const REALM = 'carrier.example';
@@ -155,6 +160,61 @@ describe('outbound registration of trunks (§10.2)', () => {
     assert.equal(retry.callId, first.callId);
     await trunks.delete(gw.tenantId, trunk.id);
     await gw.gateway.trunkRegistrar!.sync();
+  });
+
+  test('a call the carrier sends to our registered Contact rings the user of the DID in its To', async () => {
+    const trunks = createTrunkRepository(gw.db);
+    const trunk = await trunks.create({
+      tenantId: gw.tenantId,
+      name: 'registered-inbound',
+      host: '127.0.0.2',
+      port: carrier.port,
+      credentials: { username: 'acme-reg', password: 'reg-secret' },
+      inboundCidrs: ['127.0.0.2/32'],
+      register: true,
+    });
+    await gw.gateway.trunkRegistrar!.sync();
+    carrier.reply(await authenticated(), 200, 'OK', 'r4', { Expires: '600' });
+    const [bobUser] = (await createSipUserRepository(gw.db).list(gw.tenantId, { limit: 10 })).filter(
+      (u) => u.username === 'bob',
+    );
+    await createNumberRepository(gw.db).create({
+      tenantId: gw.tenantId,
+      e164: '+442079460077',
+      userId: bobUser!.id,
+    });
+    const bob = await SipPhone.open('bob', HARNESS_USERS.bob, gw.port);
+    try {
+      assert.equal((await bob.register()).status, 200);
+      const callId = `reg-inbound-${randomBytes(4).toString('hex')}`;
+      carrier.send(
+        buildRequest(
+          'INVITE',
+          `sip:acme-reg@127.0.0.1:${gw.port}`,
+          [
+            { name: 'Via', value: `SIP/2.0/UDP 127.0.0.2:${carrier.port};branch=z9hG4bK${callId};rport` },
+            { name: 'Max-Forwards', value: '70' },
+            { name: 'From', value: '<sip:+15550001234@carrier.example>;tag=cr' },
+            { name: 'To', value: '<sip:+442079460077@carrier.example>' },
+            { name: 'Call-ID', value: callId },
+            { name: 'CSeq', value: '1 INVITE' },
+            { name: 'Contact', value: `<sip:carrier@127.0.0.2:${carrier.port}>` },
+            { name: 'Content-Type', value: 'application/sdp' },
+          ],
+          sdp(44100),
+        ),
+      );
+      const invite = (await bob.request('INVITE')) as SipRequest;
+      bob.reply(invite, 486, 'Busy Here', 'bb');
+      assert.equal((await carrier.response(callId, 486, 'INVITE')).status, 486);
+    } finally {
+      bob.close();
+      await trunks.update(gw.tenantId, trunk.id, { register: false });
+      const sync = gw.gateway.trunkRegistrar!.sync();
+      carrier.reply(await carrier.request('REGISTER'), 200, 'OK', 'r4', {});
+      await sync;
+      await trunks.delete(gw.tenantId, trunk.id);
+    }
   });
 });
 
