@@ -1,0 +1,340 @@
+// Every transaction timer of RFC 3261 §17 (A–K) and RFC 6026 (L, M) on a fake clock: the state machines are
+// driven directly, their sends recorded, and time advanced with node:test's mock timers, so each timer is
+// checked at its exact value (Table 4: T1 = 500 ms, T2 = 4 s, T4 = 5 s) — one millisecond early it has not
+// fired, at its value it has.
+import { afterEach, beforeEach, describe, mock, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildResponse, parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
+import {
+  createInviteClientTransaction,
+  createNonInviteClientTransaction,
+} from '../../src/sip/transaction/client-transaction.js';
+import {
+  createInviteServerTransaction,
+  createNonInviteServerTransaction,
+} from '../../src/sip/transaction/server-transaction.js';
+import { DEFAULT_TIMERS } from '../../src/sip/transaction/timers.js';
+import type { InboundContext } from '../../src/sip/transport/inbound-context.js';
+
+const { t1: T1, t2: T2, t4: T4 } = DEFAULT_TIMERS;
+
+function requestBytes(method: string): Buffer {
+  return Buffer.from(
+    [
+      `${method} sip:bob@example.com SIP/2.0`,
+      'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKtimers',
+      'Max-Forwards: 70',
+      'From: <sip:alice@example.com>;tag=a',
+      'To: <sip:bob@example.com>',
+      'Call-ID: timers@192.0.2.1',
+      `CSeq: 1 ${method}`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+    'latin1',
+  );
+}
+const parse = (b: Buffer) => parseMessage(b, { datagram: true });
+const req = (method: string) => parse(requestBytes(method)) as SipRequest;
+const res = (request: SipRequest, status: number) =>
+  parse(buildResponse(request, status, 'X', {}, undefined, 'b')) as SipResponse;
+const startLine = (b: Buffer) => b.toString('latin1').split('\r\n')[0]!;
+
+/** A server-side context on UDP or TCP that records what the transaction sends. */
+function context(reliable: boolean, sent: Buffer[]): InboundContext {
+  return {
+    transport: reliable ? 'tcp' : 'udp',
+    remote: { address: '192.0.2.1', port: 5060 },
+    reliable,
+    reply: () => undefined,
+    send: (b) => sent.push(b),
+  };
+}
+
+describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  describe('INVITE client (§17.1.1)', () => {
+    test('Timer A doubles from T1 until a response; Timer B = 64*T1 times out on UDP', () => {
+      const sent: Buffer[] = [];
+      let timedOut = 0;
+      const tx = createInviteClientTransaction(
+        req('INVITE'),
+        requestBytes('INVITE'),
+        (b) => sent.push(b),
+        false,
+        DEFAULT_TIMERS,
+        {
+          response: () => undefined,
+          timeout: () => timedOut++,
+          terminated: () => undefined,
+        },
+      );
+      assert.equal(sent.length, 1);
+      // Retransmissions at T1, 3*T1, 7*T1, …: intervals T1, 2*T1, 4*T1 (§17.1.1.2, no T2 cap for INVITE).
+      let at = 0;
+      for (const [i, interval] of [T1, 2 * T1, 4 * T1, 8 * T1, 16 * T1].entries()) {
+        mock.timers.tick(interval - 1);
+        assert.equal(sent.length, i + 1, `not yet at ${at + interval - 1} ms`);
+        mock.timers.tick(1);
+        at += interval;
+        assert.equal(sent.length, i + 2, `retransmitted at ${at} ms`);
+      }
+      mock.timers.tick(64 * T1 - at - 1);
+      assert.equal(timedOut, 0);
+      mock.timers.tick(1);
+      assert.equal(timedOut, 1, 'Timer B at 64*T1');
+      assert.equal(tx.state, 'terminated');
+    });
+
+    test('on TCP neither Timer A runs; Timer B still does', () => {
+      const sent: Buffer[] = [];
+      let timedOut = 0;
+      createInviteClientTransaction(
+        req('INVITE'),
+        requestBytes('INVITE'),
+        (b) => sent.push(b),
+        true,
+        DEFAULT_TIMERS,
+        {
+          response: () => undefined,
+          timeout: () => timedOut++,
+          terminated: () => undefined,
+        },
+      );
+      mock.timers.tick(64 * T1 - 1);
+      assert.equal(sent.length, 1);
+      assert.equal(timedOut, 0);
+      mock.timers.tick(1);
+      assert.equal(timedOut, 1);
+    });
+
+    test('Timer D: the Completed state lasts 32 s on UDP (ACK re-sent for retransmitted finals), 0 on TCP', () => {
+      for (const reliable of [false, true]) {
+        const sent: Buffer[] = [];
+        const invite = req('INVITE');
+        const tx = createInviteClientTransaction(
+          invite,
+          requestBytes('INVITE'),
+          (b) => sent.push(b),
+          reliable,
+          DEFAULT_TIMERS,
+          {
+            response: () => undefined,
+            timeout: () => undefined,
+            terminated: () => undefined,
+          },
+        );
+        tx.receive(res(invite, 486));
+        assert.equal(tx.state, 'completed');
+        assert.equal(startLine(sent.at(-1)!), 'ACK sip:bob@example.com SIP/2.0');
+        if (reliable) {
+          mock.timers.tick(0);
+          assert.equal(tx.state, 'terminated', 'Timer D = 0 on a reliable transport');
+          continue;
+        }
+        tx.receive(res(invite, 486));
+        assert.equal(sent.filter((b) => startLine(b).startsWith('ACK')).length, 2);
+        mock.timers.tick(32_000 - 1);
+        assert.equal(tx.state, 'completed');
+        mock.timers.tick(1);
+        assert.equal(tx.state, 'terminated', 'Timer D at 32 s');
+      }
+    });
+
+    test('RFC 6026 Timer M = 64*T1 in Accepted; 2xx retransmissions go to the TU meanwhile', () => {
+      const invite = req('INVITE');
+      const got: number[] = [];
+      const tx = createInviteClientTransaction(
+        invite,
+        requestBytes('INVITE'),
+        () => undefined,
+        false,
+        DEFAULT_TIMERS,
+        {
+          response: (r) => got.push(r.status),
+          timeout: () => undefined,
+          terminated: () => undefined,
+        },
+      );
+      tx.receive(res(invite, 200));
+      assert.equal(tx.state, 'accepted');
+      mock.timers.tick(64 * T1 - 1);
+      tx.receive(res(invite, 200));
+      assert.deepEqual(got, [200, 200]);
+      mock.timers.tick(1);
+      assert.equal(tx.state, 'terminated', 'Timer M at 64*T1');
+    });
+  });
+
+  describe('non-INVITE client (§17.1.2)', () => {
+    test('Timer E doubles from T1 up to T2, then every T2 in Proceeding; Timer F = 64*T1', () => {
+      const sent: number[] = [];
+      let timedOut = 0;
+      const options = req('OPTIONS');
+      const tx = createNonInviteClientTransaction(
+        options,
+        requestBytes('OPTIONS'),
+        () => sent.push(Date.now()),
+        false,
+        DEFAULT_TIMERS,
+        {
+          response: () => undefined,
+          timeout: () => timedOut++,
+          terminated: () => undefined,
+        },
+      );
+      // Trying: T1, 2*T1, 4*T1, then capped at T2 (500, 1000, 2000, 4000, 4000 …).
+      let at = 0;
+      for (const interval of [T1, 2 * T1, 4 * T1, T2, T2]) {
+        const before: number = sent.length;
+        mock.timers.tick(interval - 1);
+        assert.equal(sent.length, before);
+        mock.timers.tick(1);
+        at += interval;
+        assert.equal(sent.length, before + 1, `retransmitted at ${at} ms`);
+      }
+      // A provisional moves to Proceeding: from then on, every T2.
+      tx.receive(res(options, 100));
+      const before: number = sent.length;
+      mock.timers.tick(T2 - 1);
+      assert.equal(sent.length, before);
+      mock.timers.tick(1);
+      assert.equal(sent.length, before + 1);
+      at += T2;
+      mock.timers.tick(64 * T1 - at - 1);
+      assert.equal(timedOut, 0);
+      mock.timers.tick(1);
+      assert.equal(timedOut, 1, 'Timer F at 64*T1');
+    });
+
+    test('Timer K = T4 on UDP after a final response, 0 on TCP', () => {
+      for (const reliable of [false, true]) {
+        const options = req('OPTIONS');
+        const tx = createNonInviteClientTransaction(
+          options,
+          requestBytes('OPTIONS'),
+          () => undefined,
+          reliable,
+          DEFAULT_TIMERS,
+          {
+            response: () => undefined,
+            timeout: () => undefined,
+            terminated: () => undefined,
+          },
+        );
+        tx.receive(res(options, 200));
+        assert.equal(tx.state, 'completed');
+        if (reliable) {
+          mock.timers.tick(0);
+          assert.equal(tx.state, 'terminated');
+          continue;
+        }
+        mock.timers.tick(T4 - 1);
+        assert.equal(tx.state, 'completed');
+        mock.timers.tick(1);
+        assert.equal(tx.state, 'terminated', 'Timer K at T4');
+      }
+    });
+  });
+
+  describe('INVITE server (§17.2.1, RFC 6026 §7.1)', () => {
+    test('100 Trying after 200 ms when the TU is silent', () => {
+      const sent: Buffer[] = [];
+      createInviteServerTransaction(req('INVITE'), context(false, sent), DEFAULT_TIMERS, {
+        terminated: () => undefined,
+      });
+      mock.timers.tick(199);
+      assert.equal(sent.length, 0);
+      mock.timers.tick(1);
+      assert.equal(startLine(sent[0]!), 'SIP/2.0 100 Trying');
+    });
+
+    test('Timer G retransmits a non-2xx from T1, doubling up to T2; Timer H = 64*T1 gives up without ACK', () => {
+      const sent: Buffer[] = [];
+      let timedOut = 0;
+      const tx = createInviteServerTransaction(req('INVITE'), context(false, sent), DEFAULT_TIMERS, {
+        terminated: () => undefined,
+        timeout: () => timedOut++,
+      });
+      tx.respond(486, 'Busy Here');
+      assert.equal(sent.length, 1);
+      let at = 0;
+      for (const interval of [T1, 2 * T1, 4 * T1, T2, T2]) {
+        const before: number = sent.length;
+        mock.timers.tick(interval - 1);
+        assert.equal(sent.length, before);
+        mock.timers.tick(1);
+        at += interval;
+        assert.equal(sent.length, before + 1, `Timer G at ${at} ms`);
+      }
+      mock.timers.tick(64 * T1 - at - 1);
+      assert.equal(timedOut, 0);
+      mock.timers.tick(1);
+      assert.equal(timedOut, 1, 'Timer H at 64*T1');
+      assert.equal(tx.state, 'terminated');
+    });
+
+    test('Timer I = T4 in Confirmed on UDP, 0 on TCP; no Timer G on TCP', () => {
+      for (const reliable of [false, true]) {
+        const sent: Buffer[] = [];
+        const tx = createInviteServerTransaction(req('INVITE'), context(reliable, sent), DEFAULT_TIMERS, {
+          terminated: () => undefined,
+        });
+        tx.respond(486, 'Busy Here');
+        if (reliable) {
+          mock.timers.tick(10 * T1);
+          assert.equal(sent.length, 1, 'no retransmission on TCP');
+        }
+        tx.receive(req('ACK'));
+        assert.equal(tx.state, 'confirmed');
+        if (reliable) {
+          mock.timers.tick(0);
+          assert.equal(tx.state, 'terminated');
+          continue;
+        }
+        mock.timers.tick(T4 - 1);
+        assert.equal(tx.state, 'confirmed');
+        mock.timers.tick(1);
+        assert.equal(tx.state, 'terminated', 'Timer I at T4');
+      }
+    });
+
+    test('RFC 6026 Timer L = 64*T1 in Accepted', () => {
+      const tx = createInviteServerTransaction(req('INVITE'), context(false, []), DEFAULT_TIMERS, {
+        terminated: () => undefined,
+      });
+      tx.respond(200, 'OK');
+      assert.equal(tx.state, 'accepted');
+      mock.timers.tick(64 * T1 - 1);
+      assert.equal(tx.state, 'accepted');
+      mock.timers.tick(1);
+      assert.equal(tx.state, 'terminated', 'Timer L at 64*T1');
+    });
+  });
+
+  describe('non-INVITE server (§17.2.2)', () => {
+    test('Timer J = 64*T1 on UDP (retransmissions answered meanwhile), 0 on TCP', () => {
+      for (const reliable of [false, true]) {
+        const sent: Buffer[] = [];
+        const tx = createNonInviteServerTransaction(req('OPTIONS'), context(reliable, sent), DEFAULT_TIMERS, {
+          terminated: () => undefined,
+        });
+        tx.respond(200, 'OK');
+        assert.equal(tx.state, 'completed');
+        if (reliable) {
+          mock.timers.tick(0);
+          assert.equal(tx.state, 'terminated');
+          continue;
+        }
+        mock.timers.tick(64 * T1 - 1);
+        tx.receive(req('OPTIONS'));
+        assert.equal(sent.length, 2, 'the retransmitted request gets the final response again');
+        mock.timers.tick(1);
+        assert.equal(tx.state, 'terminated', 'Timer J at 64*T1');
+      }
+    });
+  });
+});
