@@ -28,6 +28,7 @@ describe('voxgate --target=all on embedded defaults', () => {
       new Set(started?.modules as string[]),
       new Set([
         'http-server',
+        'tracing',
         'store',
         'shared-state',
         'admin-bootstrap',
