@@ -83,8 +83,12 @@ const canonical = new Map<string, string>(
   ].map((n) => [n.toLowerCase(), n]),
 );
 
+/** Names already written canonically (what most UAs send): found without lower-casing a copy first. */
+const alreadyCanonical = new Set(canonical.values());
+
 /** The canonical spelling of a header name (compact forms expanded; unknown names kept as written). */
 export function canonicalHeaderName(name: string): string {
+  if (alreadyCanonical.has(name)) return name;
   if (name.length === 1) {
     const full = compact[name.toLowerCase()];
     if (full) return full;

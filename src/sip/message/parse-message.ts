@@ -26,6 +26,11 @@ import type { SipHeader, SipMessage, SipRequest, SipResponse } from './sip-messa
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 const HEADER_LINE = /^([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*)$/s;
 const SIP_VERSION = /^SIP\/(\d+)\.(\d+)$/i;
+/**
+ * A plain `sip:user@host[:port][;params]` Request-URI — no `?headers`, escapes, brackets or quotes — needs no
+ * full parse here: the parse only looks for URI headers, and the UAS checks the rest (§8.2.2.1, 416).
+ */
+const URI_FAST_PATH = /^sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;+]+@)?[A-Za-z0-9\-.]+(?::\d{1,5})?(?:;[A-Za-z0-9\-_.!~*'()&=+$]+)*$/i;
 /** Headers that may appear once only (§20: not a comma list); a second one is a 400 (RFC 4475 §3.3.11). */
 const SINGLETONS = ['Call-ID', 'CSeq', 'From', 'To', 'Max-Forwards', 'Content-Type', 'Expires'] as const;
 
@@ -133,9 +138,9 @@ function parseRequestLine(line: string): Pick<SipRequest, 'method' | 'uri' | 've
   if (uri.startsWith('<')) {
     throw new SipParseError('SIP_PARSE_START_LINE', `Request-URI in <> "${uri.slice(0, 80)}"`);
   }
-  const parsed = parseUri(uri);
+  const parsed = URI_FAST_PATH.test(uri) ? undefined : parseUri(uri);
   // §19.1.1 Table 1: headers are "not allowed" in a SIP Request-URI (RFC 4475 §3.1.2.11, escruri).
-  if (isSipUri(parsed) && parsed.headers.length > 0) {
+  if (parsed && isSipUri(parsed) && parsed.headers.length > 0) {
     throw new SipParseError('SIP_PARSE_START_LINE', `headers in a SIP Request-URI "${uri.slice(0, 80)}"`);
   }
   return { method, uri, version };
