@@ -29,15 +29,18 @@ async function scenario(
   gw: GatewayHarness,
   callee: string,
   caller: string,
+  transport: 'udp' | 'tcp' = 'udp',
 ): Promise<{ callee: { code: number | null; logs: string }; caller: { code: number | null; logs: string } }> {
+  // SIPp's -t t1: one TCP connection per SIPp instance (u1 is its default, UDP).
+  const t = transport === 'tcp' ? ['-t', 't1'] : [];
   const bobPort = sippPort();
-  const reg = await runSipp(
-    'register-digest.xml',
-    `127.0.0.1:${gw.port}`,
-    sippRegisterArgs('bob', HARNESS_USERS.bob, bobPort),
-  );
+  const reg = await runSipp('register-digest.xml', `127.0.0.1:${gw.port}`, [
+    ...t,
+    ...sippRegisterArgs('bob', HARNESS_USERS.bob, bobPort),
+  ]);
   assert.equal(reg.code, 0, `bob did not register\n${reg.logs}`);
   const uas = startSipp(callee, `127.0.0.1:${gw.port}`, [
+    ...t,
     '-p',
     String(bobPort),
     '-m',
@@ -54,6 +57,7 @@ async function scenario(
   // SIPp needs a moment to bind before the gateway forwards the INVITE to it.
   await new Promise((r) => setTimeout(r, 300));
   const uac = await runSipp(caller, `127.0.0.1:${gw.port}`, [
+    ...t,
     '-p',
     String(sippPort()),
     '-m',
@@ -134,3 +138,26 @@ for (const anchoring of ['none', 'voxgate', 'rtpengine'] as const) {
     });
   });
 }
+
+describe('SIPp phones over TCP, and a call nobody answers', { skip: !sipp && 'sipp not installed' }, () => {
+  let gw: GatewayHarness;
+  before(async () => {
+    gw = await startGateway({ digestAlgorithms: ['MD5', 'SHA-256'], timers: FAST, ringTimeoutMs: 2000 });
+  });
+  after(() => gw?.close());
+
+  test('over TCP: register, call with hold and resume, BYE', async () => {
+    const run = await scenario(gw, 'uas-answer.xml', 'uac-call.xml', 'tcp');
+    assert.equal(run.caller.code, 0, `caller failed\n${run.caller.logs}`);
+    assert.equal(run.callee.code, 0, `callee failed\n${run.callee.logs}`);
+    const ended = await endedEvent(gw, 'events-extra');
+    assert.equal(ended.disposition, 'answered');
+  });
+
+  test('no answer: the ring timeout cancels the callee and gives the caller 480', async () => {
+    const run = await scenario(gw, 'uas-ring-cancel.xml', 'uac-no-answer.xml');
+    assert.equal(run.caller.code, 0, `caller failed\n${run.caller.logs}`);
+    assert.equal(run.callee.code, 0, `callee failed\n${run.callee.logs}`);
+    assert.equal((await endedEvent(gw, 'events-extra')).disposition, 'no-answer');
+  });
+});

@@ -28,6 +28,19 @@ describe(
       assert.equal(binding?.userAgent, 'SIPp');
     });
 
+    test('SIPp registers over TCP: the binding records the transport and the flow', async () => {
+      const localPort = sippPort();
+      const { code, logs } = await runSipp('register-digest.xml', `127.0.0.1:${gw.port}`, [
+        '-t',
+        't1',
+        ...register('carol', 'c4rol', localPort),
+      ]);
+      assert.equal(code, 0, `sipp exited ${code}\n${logs}`);
+      const [binding] = await gw.state.registrations.list('sip:carol@acme.example');
+      assert.equal(binding?.transport, 'tcp');
+      assert.ok(binding?.flowId, 'the TCP connection it came on');
+    });
+
     test('SIPp with a wrong password is refused', async () => {
       const { code } = await runSipp(
         'register-digest.xml',
