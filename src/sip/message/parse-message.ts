@@ -30,7 +30,8 @@ const SIP_VERSION = /^SIP\/(\d+)\.(\d+)$/i;
  * A plain `sip:user@host[:port][;params]` Request-URI — no `?headers`, escapes, brackets or quotes — needs no
  * full parse here: the parse only looks for URI headers, and the UAS checks the rest (§8.2.2.1, 416).
  */
-const URI_FAST_PATH = /^sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;+]+@)?[A-Za-z0-9\-.]+(?::\d{1,5})?(?:;[A-Za-z0-9\-_.!~*'()&=+$]+)*$/i;
+const URI_FAST_PATH =
+  /^sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;+]+@)?[A-Za-z0-9\-.]+(?::\d{1,5})?(?:;[A-Za-z0-9\-_.!~*'()&=+$]+)*$/i;
 /** Headers that may appear once only (§20: not a comma list); a second one is a 400 (RFC 4475 §3.3.11). */
 const SINGLETONS = ['Call-ID', 'CSeq', 'From', 'To', 'Max-Forwards', 'Content-Type', 'Expires'] as const;
 
