@@ -1,4 +1,10 @@
-export { createScheduler, type ScheduledJob, type Scheduler } from './scheduler.js';
+export {
+  createScheduler,
+  jobRunChannel,
+  type JobRunEvent,
+  type ScheduledJob,
+  type Scheduler,
+} from './scheduler.js';
 export { auditRetentionJob } from './audit-retention.js';
 export {
   cdrWriterJob,

@@ -1,3 +1,14 @@
+import { channel } from 'node:diagnostics_channel';
+
+/** Tracing hook, one message per job run: `JobRunEvent`. */
+export const jobRunChannel = channel('voxgate:jobs:run');
+
+export interface JobRunEvent {
+  readonly job: string;
+  readonly ok: boolean;
+  readonly durationMs: number;
+}
+
 /** A job the worker runs periodically. `run` gets a signal that aborts when the worker drains. */
 export interface ScheduledJob {
   readonly name: string;
@@ -29,9 +40,24 @@ export function createScheduler(
     if (stopped) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
+      const began = performance.now();
+      const report = (ok: boolean) => {
+        if (jobRunChannel.hasSubscribers)
+          jobRunChannel.publish({
+            job: job.name,
+            ok,
+            durationMs: performance.now() - began,
+          } satisfies JobRunEvent);
+      };
       const run = job
         .run(abort.signal)
-        .catch((err: unknown) => onError(job.name, err))
+        .then(
+          () => report(true),
+          (err: unknown) => {
+            report(false);
+            onError(job.name, err);
+          },
+        )
         .finally(() => {
           running.delete(run);
           schedule(job);

@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Counter, type Registry } from '../observability/index.js';
+import { Counter, Gauge, type Registry } from '../observability/index.js';
 import { KNOWN_METHODS, type SipParseError } from '../sip/index.js';
 
 /** Unknown methods share one label value, so a stream of invented methods cannot grow the series count. */
@@ -11,7 +11,42 @@ function methodLabel(method: string): string {
  * SIP metrics from the stack's diagnostics channels: the stack knows nothing of Prometheus, and publishes only
  * while someone subscribes. Returns the function that unsubscribes.
  */
-export function collectSipMetrics(registry: Registry): () => void {
+export function collectSipMetrics(
+  registry: Registry,
+  live?: {
+    /** Transactions in the layer now. */
+    transactions(): { server: number; client: number };
+    /** Bindings this replica accepted and keeps alive (undefined when keepalive is off). */
+    registrations(): number | undefined;
+  },
+): () => void {
+  const retransmissions = new Counter({
+    name: 'voxgate_sip_retransmissions_total',
+    help: 'SIP retransmissions: requests and responses we sent again (request-sent, response-sent), retransmitted requests we received (request-absorbed).',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  if (live) {
+    new Gauge({
+      name: 'voxgate_sip_transactions',
+      help: 'SIP transactions in progress (RFC 3261 §17), by kind (server, client).',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        const size = live.transactions();
+        this.set({ kind: 'server' }, size.server);
+        this.set({ kind: 'client' }, size.client);
+      },
+    });
+    new Gauge({
+      name: 'voxgate_registrations',
+      help: 'Registered contacts (bindings) this gateway replica accepted and keeps alive.',
+      registers: [registry],
+      collect() {
+        this.set(live.registrations() ?? 0);
+      },
+    });
+  }
   const requests = new Counter({
     name: 'voxgate_sip_requests_received_total',
     help: 'SIP requests received that parsed, by method and transport.',
@@ -39,6 +74,8 @@ export function collectSipMetrics(registry: Registry): () => void {
     responses.inc({ method: methodLabel(method), code: String(status) });
   };
   const onParseError = (m: unknown) => parseErrors.inc({ code: (m as { error: SipParseError }).error.code });
+  const onRetransmission = (m: unknown) => retransmissions.inc({ kind: (m as { kind: string }).kind });
+  subscribe('voxgate:sip:retransmission', onRetransmission);
   subscribe('voxgate:sip:request-in', onRequest);
   subscribe('voxgate:sip:response-out', onResponse);
   subscribe('voxgate:sip:parse-error', onParseError);
@@ -46,5 +83,6 @@ export function collectSipMetrics(registry: Registry): () => void {
     unsubscribe('voxgate:sip:request-in', onRequest);
     unsubscribe('voxgate:sip:response-out', onResponse);
     unsubscribe('voxgate:sip:parse-error', onParseError);
+    unsubscribe('voxgate:sip:retransmission', onRetransmission);
   };
 }

@@ -10,4 +10,16 @@ export const sipChannels = {
   requestIn: channel('voxgate:sip:request-in'),
   /** `{ method, status }` for every response sent to a request. */
   responseOut: channel('voxgate:sip:response-out'),
+  /**
+   * `{ kind }` for every retransmission: 'request-sent' (Timers A/E), 'response-sent' (Timer G, or a final
+   * response repeated for a retransmitted request), 'request-absorbed' (a retransmitted request matched).
+   */
+  retransmission: channel('voxgate:sip:retransmission'),
 };
+
+export type RetransmissionKind = 'request-sent' | 'response-sent' | 'request-absorbed';
+
+/** Publishes one retransmission (nothing when no one listens). */
+export function countRetransmission(kind: RetransmissionKind): void {
+  if (sipChannels.retransmission.hasSubscribers) sipChannels.retransmission.publish({ kind });
+}

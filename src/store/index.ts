@@ -71,3 +71,4 @@ export {
   type CdrFilter,
   type CdrRepository,
 } from './repositories/cdr-repository.js';
+export { storeQueryChannel, type StoreQueryEvent } from './database/store-diagnostics.js';

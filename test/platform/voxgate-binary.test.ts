@@ -80,6 +80,21 @@ describe('voxgate --target=all on embedded defaults', () => {
     assert.match(text, /^voxgate_sip_parse_errors_total\{code="SIP_PARSE_MISSING_HEADER"\} 1$/m);
   });
 
+  test('store, job, transaction and registration metrics are exported', async () => {
+    // The INVITE of an earlier test left a server transaction (Timer H/L); the worker's jobs have run.
+    let text = '';
+    for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      text = await (await fetch(`${vx.httpUrl}/metrics`)).text();
+      if (/^voxgate_job_runs_total\{job="cdr-writer",outcome="ok"\} [1-9]/m.test(text)) break;
+    }
+    assert.match(text, /^voxgate_job_runs_total\{job="cdr-writer",outcome="ok"\} [1-9]/m);
+    assert.match(text, /^voxgate_job_duration_seconds_count\{job="cdr-writer"\} [1-9]/m);
+    assert.match(text, /^voxgate_store_query_duration_seconds_count\{outcome="ok"\} [1-9]/m);
+    assert.match(text, /^voxgate_sip_transactions\{kind="server"\} \d+$/m);
+    assert.match(text, /^voxgate_registrations \d+$/m);
+    assert.match(text, /^# TYPE voxgate_sip_retransmissions_total counter$/m);
+  });
+
   test('the media relay answers an ng ping', async () => {
     const reply = await udpRequest(vx.ngPort!, 'c00kie d7:command4:pinge');
     assert.equal(reply.toString(), 'c00kie d6:result4:ponge');

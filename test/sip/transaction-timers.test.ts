@@ -4,6 +4,7 @@
 // fired, at its value it has.
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { buildResponse, parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
 import {
   createInviteClientTransaction,
@@ -57,7 +58,11 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
   afterEach(() => mock.timers.reset());
 
   describe('INVITE client (§17.1.1)', () => {
-    test('Timer A doubles from T1 until a response; Timer B = 64*T1 times out on UDP', () => {
+    test('Timer A doubles from T1 until a response; Timer B = 64*T1 times out on UDP', (t) => {
+      const retransmissions: string[] = [];
+      const count = (m: unknown) => retransmissions.push((m as { kind: string }).kind);
+      subscribe('voxgate:sip:retransmission', count);
+      t.after(() => unsubscribe('voxgate:sip:retransmission', count));
       const sent: Buffer[] = [];
       let timedOut = 0;
       const tx = createInviteClientTransaction(
@@ -86,6 +91,7 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
       assert.equal(timedOut, 0);
       mock.timers.tick(1);
       assert.equal(timedOut, 1, 'Timer B at 64*T1');
+      assert.equal(retransmissions.filter((k) => k === 'request-sent').length, 6, 'each one on the channel');
       assert.equal(tx.state, 'terminated');
     });
 

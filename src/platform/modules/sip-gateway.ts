@@ -54,7 +54,10 @@ export const sipGatewayModule: ModuleDefinition = {
     );
     let changes: { stop(): Promise<void> } | undefined;
     let gateway: Gateway | undefined;
-    const stopSipMetrics = collectSipMetrics(ctx.metrics);
+    const stopSipMetrics = collectSipMetrics(ctx.metrics, {
+      transactions: () => gateway?.layer.size ?? { server: 0, client: 0 },
+      registrations: () => gateway?.keepalive?.tracked,
+    });
     const stopCallMetrics = collectCallMetrics(ctx.metrics);
     return {
       async start() {

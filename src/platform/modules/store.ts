@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { findPackageRoot } from '../package-root.js';
 import { migrate, openDatabase, pendingMigrations } from '../../store/index.js';
+import { collectDataMetrics } from '../data-metrics.js';
 import type { ModuleDefinition } from '../module.js';
 
 /**
@@ -29,6 +30,7 @@ export const storeModule: ModuleDefinition = {
       throw err;
     }
     ctx.services.store = db;
+    const stopMetrics = collectDataMetrics(ctx.metrics, db);
     return {
       async ready() {
         await db.ping();
@@ -36,6 +38,7 @@ export const storeModule: ModuleDefinition = {
         if (pending.length > 0) throw new Error(`pending migrations: ${pending.join(', ')}`);
       },
       async stop() {
+        stopMetrics();
         await db.close();
       },
     };

@@ -1,6 +1,7 @@
 import { buildRequest } from '../message/build-response.js';
 import { header, type SipHeader, type SipRequest, type SipResponse } from '../message/sip-message.js';
 import { TransactionTimers, type TimerSettings } from './timers.js';
+import { countRetransmission } from '../diagnostics.js';
 
 export type InviteClientState = 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
 export type NonInviteClientState = 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -66,6 +67,7 @@ export function createInviteClientTransaction(
   // §17.1.1.2: "If an unreliable transport is being used, the client transaction MUST start timer A with a
   // value of T1 … For any transport, the client transaction MUST start timer B with a value of 64*T1".
   const retransmit = () => {
+    countRetransmission('request-sent');
     send(bytes);
     a *= 2;
     t.start('A', a, retransmit);
@@ -153,6 +155,7 @@ export function createNonInviteClientTransaction(
   // §17.1.2.2: "If an unreliable transport is in use, the client transaction MUST set timer E to fire in T1
   // seconds" … "timer E … MIN(2*T1, T2) … MIN(4*T1, T2)"; in "Proceeding" it fires every T2. Timer F = 64*T1.
   const retransmit = () => {
+    countRetransmission('request-sent');
     send(bytes);
     e = state === 'proceeding' ? timers.t2 : Math.min(2 * e, timers.t2);
     t.start('E', e, retransmit);

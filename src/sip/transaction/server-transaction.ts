@@ -1,4 +1,4 @@
-import { sipChannels } from '../diagnostics.js';
+import { countRetransmission, sipChannels } from '../diagnostics.js';
 import { buildResponse, newTag, type ExtraHeaders } from '../message/build-response.js';
 import type { SipRequest } from '../message/sip-message.js';
 import type { InboundContext } from '../transport/inbound-context.js';
@@ -92,6 +92,7 @@ export function createInviteServerTransaction(
           // is set to fire in T1 seconds … timer H MUST be set to fire in 64*T1 seconds for all transports."
           state = 'completed';
           const retransmit = () => {
+            countRetransmission('response-sent');
             if (lastResponse) sendBytes(lastResponse);
             g = Math.min(2 * g, timers.t2);
             t.start('G', g, retransmit);
@@ -124,7 +125,11 @@ export function createInviteServerTransaction(
       // §17.2.1: "If a request retransmission is received while in the "Proceeding" state, the most recent
       // provisional response that was received from the TU MUST be passed to the transport layer for
       // retransmission." In "Completed", the final response is retransmitted. RFC 6026: absorbed in "Accepted".
-      if ((state === 'proceeding' || state === 'completed') && lastResponse) sendBytes(lastResponse);
+      countRetransmission('request-absorbed');
+      if ((state === 'proceeding' || state === 'completed') && lastResponse) {
+        countRetransmission('response-sent');
+        sendBytes(lastResponse);
+      }
     },
     terminate,
   };
@@ -178,7 +183,11 @@ export function createNonInviteServerTransaction(
     receive() {
       // §17.2.2: in "Trying", "any further request retransmissions are discarded"; in "Proceeding" and
       // "Completed" the last response "MUST be passed to the transport layer for retransmission".
-      if ((state === 'proceeding' || state === 'completed') && lastResponse) sendBytes(lastResponse);
+      countRetransmission('request-absorbed');
+      if ((state === 'proceeding' || state === 'completed') && lastResponse) {
+        countRetransmission('response-sent');
+        sendBytes(lastResponse);
+      }
     },
     terminate,
   };

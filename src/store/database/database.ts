@@ -16,4 +16,6 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Connection pool occupancy (PostgreSQL only; PGlite is one in-process connection). */
+  pool?(): { total: number; idle: number; waiting: number; max: number };
 }

@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
+import { observed } from './store-diagnostics.js';
 
 /**
  * Embedded PostgreSQL (PGlite, WASM) in `<dataDir>/pglite`, or in memory for `memory://`.
@@ -38,13 +39,15 @@ export async function openPglite(dataDir: string, templateFile?: string): Promis
   };
   return {
     kind: 'pglite',
-    query: (sql, params) => exclusive(() => run(db, sql, params)),
+    query: observed('pglite', (sql: string, params?: readonly unknown[]) =>
+      exclusive(() => run(db, sql, params)),
+    ),
     exec: (sql) => exclusive(async () => void (await db.exec(sql))),
     transaction: (fn) =>
       exclusive(() =>
         db.transaction(async (t) => {
           const tx: Queryable = {
-            query: (sql, params) => run(t, sql, params),
+            query: observed('pglite', (sql: string, params?: readonly unknown[]) => run(t, sql, params)),
             exec: async (sql) => void (await t.exec(sql)),
           };
           return fn(tx);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { StoreError } from '../store-error.js';
 import type { Database, Queryable, QueryResult } from './database.js';
+import { observed } from './store-diagnostics.js';
 
 /** Where the URL points, without user or password, for messages. */
 export function describeUrl(url: string): string {
@@ -32,14 +33,16 @@ export async function openPostgres(url: string, poolSize: number): Promise<Datab
     const result = await q.query(sql, params as unknown[] | undefined);
     return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 } satisfies QueryResult<R>;
   };
+  const timed = observed('postgres', run);
   return {
     kind: 'postgres',
-    query: (sql, params) => run(pool, sql, params),
+    pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize }),
+    query: (sql, params) => timed(pool, sql, params),
     exec: async (sql) => void (await pool.query(sql)),
     async transaction(fn) {
       const client = await pool.connect();
       const tx: Queryable = {
-        query: (sql, params) => run(client, sql, params),
+        query: (sql, params) => timed(client, sql, params),
         exec: async (sql) => void (await client.query(sql)),
       };
       try {
