@@ -10,6 +10,7 @@ import {
   type Gateway,
 } from '../../gateway/index.js';
 import { createNgClient } from '../../media/index.js';
+import { Gauge } from '../../observability/index.js';
 import { createSipUserRepository, createTenantRepository } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
@@ -54,6 +55,22 @@ export const sipGatewayModule: ModuleDefinition = {
     );
     let changes: { stop(): Promise<void> } | undefined;
     let gateway: Gateway | undefined;
+    new Gauge({
+      name: 'voxgate_media_relays_configured',
+      help: 'ng media relays this gateway is configured to anchor calls on (VOXGATE_GATEWAY_MEDIA_RELAYS).',
+      registers: [ctx.metrics],
+      collect() {
+        this.set(relays.length);
+      },
+    });
+    new Gauge({
+      name: 'voxgate_media_relays_in_rotation',
+      help: 'Configured media relays in rotation: a relay that failed an ng request is out for 30 s.',
+      registers: [ctx.metrics],
+      collect() {
+        this.set(media.healthy().length);
+      },
+    });
     const stopSipMetrics = collectSipMetrics(ctx.metrics, {
       transactions: () => gateway?.layer.size ?? { server: 0, client: 0 },
       registrations: () => gateway?.keepalive?.tracked,
