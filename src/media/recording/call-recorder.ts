@@ -100,19 +100,18 @@ export class CallRecorder {
     this.finished ??= (async () => {
       const prefix = `${this.started.toISOString().slice(0, 10)}/${safe(this.callId)}`;
       const keys: string[] = [];
-      try {
-        await this.pcap.close();
-        await this.store.putFile(`${prefix}/call.pcap`, this.pcap.path);
-        keys.push(`${prefix}/call.pcap`);
-        for (const [key, track] of this.tracks) {
-          await track.wav.close();
-          await this.store.putFile(`${prefix}/${key}.wav`, track.wav.path);
-          keys.push(`${prefix}/${key}.wav`);
-        }
-        return keys;
-      } finally {
-        await rm(this.dir, { recursive: true, force: true });
+      await this.pcap.close();
+      for (const [, track] of this.tracks) await track.wav.close();
+      // A store that fails (S3 unreachable) leaves the files in the spool directory: the recording is kept for
+      // an operator to upload, never deleted unstored. The directory goes once everything is stored.
+      await this.store.putFile(`${prefix}/call.pcap`, this.pcap.path);
+      keys.push(`${prefix}/call.pcap`);
+      for (const [key, track] of this.tracks) {
+        await this.store.putFile(`${prefix}/${key}.wav`, track.wav.path);
+        keys.push(`${prefix}/${key}.wav`);
       }
+      await rm(this.dir, { recursive: true, force: true });
+      return keys;
     })();
     return this.finished;
   }

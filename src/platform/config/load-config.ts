@@ -42,6 +42,13 @@ export interface Config {
     readonly rtpPortMax: number;
     readonly advertisedAddress?: string;
     readonly timeoutMs: number;
+    /** S3 destination of recordings; unset = a local folder. */
+    readonly recordings?: {
+      readonly url: string;
+      readonly endpoint?: string;
+      readonly region: string;
+      readonly forcePathStyle: boolean;
+    };
   };
   readonly shutdownGraceMs: number;
   readonly auditRetentionDays: number;
@@ -133,6 +140,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       rtpPortMax: p.VOXGATE_RTP_PORT_MAX,
       advertisedAddress: p.VOXGATE_MEDIA_ADVERTISED_ADDRESS,
       timeoutMs: p.VOXGATE_MEDIA_TIMEOUT_SECONDS * 1000,
+      ...(p.VOXGATE_RECORDINGS_URL
+        ? {
+            recordings: {
+              url: p.VOXGATE_RECORDINGS_URL,
+              ...(p.VOXGATE_S3_ENDPOINT ? { endpoint: p.VOXGATE_S3_ENDPOINT } : {}),
+              region: p.VOXGATE_S3_REGION,
+              forcePathStyle:
+                p.VOXGATE_S3_FORCE_PATH_STYLE === 'auto'
+                  ? p.VOXGATE_S3_ENDPOINT !== undefined
+                  : p.VOXGATE_S3_FORCE_PATH_STYLE === 'true',
+            },
+          }
+        : {}),
     },
     shutdownGraceMs: p.VOXGATE_SHUTDOWN_GRACE_SECONDS * 1000,
     auditRetentionDays: p.VOXGATE_AUDIT_RETENTION_DAYS,

@@ -265,6 +265,33 @@ export const variables = {
     description: 'the relay deletes a call with no packet and no command for this long; 0 = never',
     default: '60',
   }),
+  VOXGATE_RECORDINGS_URL: spec({
+    schema: z
+      .string()
+      .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/)
+      .optional(),
+    expects: 'an s3://bucket[/prefix] URL',
+    description:
+      'where the media relay stores call recordings; unset = the folder VOXGATE_DATA_DIR/recordings',
+  }),
+  VOXGATE_S3_ENDPOINT: spec({
+    schema: urlWithScheme(['http', 'https']).optional(),
+    expects: 'an http:// or https:// URL',
+    description: 'an S3-compatible endpoint (MinIO, Ceph) for VOXGATE_RECORDINGS_URL; unset = AWS S3',
+  }),
+  VOXGATE_S3_REGION: spec({
+    schema: z.string().regex(/^[a-z0-9-]+$/),
+    expects: 'a region name such as eu-west-1',
+    description: 'the S3 region (credentials come from the AWS SDK default chain: env, IRSA, instance role)',
+    default: 'us-east-1',
+  }),
+  VOXGATE_S3_FORCE_PATH_STYLE: spec({
+    schema: z.enum(['auto', 'true', 'false']),
+    expects: 'auto, true or false',
+    description:
+      'bucket in the URL path rather than the host name; auto = true when VOXGATE_S3_ENDPOINT is set',
+    default: 'auto',
+  }),
   VOXGATE_SHUTDOWN_GRACE_SECONDS: spec({
     schema: seconds,
     expects: 'an integer number of seconds from 0 to 86400',

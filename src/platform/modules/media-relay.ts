@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { defaultAdvertisedHost } from '../../gateway/index.js';
 import {
   createFolderStore,
+  createS3Store,
   createMediaRelay,
   createNgControlServer,
   type MediaRelay,
@@ -13,7 +14,8 @@ import type { ModuleDefinition } from '../module.js';
 /**
  * The media relay: ng control (RTPengine's protocol) on VOXGATE_MEDIA_NG, RTP/RTCP port pairs from
  * VOXGATE_RTP_PORT_MIN..MAX on the same interface, the SDP pointing at VOXGATE_MEDIA_ADVERTISED_ADDRESS.
- * Calls asked to be recorded are written under VOXGATE_DATA_DIR/recordings (spooled in its `.spool`).
+ * Calls asked to be recorded are spooled under VOXGATE_DATA_DIR/recordings/.spool and stored in that folder,
+ * or uploaded to VOXGATE_RECORDINGS_URL (S3 or S3-compatible) when it is set.
  */
 export const mediaRelayModule: ModuleDefinition = {
   name: 'media-relay',
@@ -22,6 +24,7 @@ export const mediaRelayModule: ModuleDefinition = {
     const { media } = ctx.config;
     let server: NgControlServer | undefined;
     let relay: MediaRelay | undefined;
+    const s3 = media.recordings ? createS3Store(media.recordings) : undefined;
     const stopMetrics = collectMediaMetrics(ctx.metrics, () => relay);
     return {
       async start() {
@@ -34,7 +37,7 @@ export const mediaRelayModule: ModuleDefinition = {
           portMin: media.rtpPortMin,
           portMax: media.rtpPortMax,
           timeoutMs: media.timeoutMs,
-          recording: { store: createFolderStore(recordings), spoolDir },
+          recording: { store: s3 ?? createFolderStore(recordings), spoolDir },
         });
         server = await createNgControlServer({
           host: media.ng.host,
@@ -42,7 +45,11 @@ export const mediaRelayModule: ModuleDefinition = {
           handlers: relay.handlers,
         });
         ctx.logger.info(
-          { ng: server.address(), rtp: `${media.rtpPortMin}-${media.rtpPortMax}` },
+          {
+            ng: server.address(),
+            rtp: `${media.rtpPortMin}-${media.rtpPortMax}`,
+            recordings: media.recordings?.url ?? recordings,
+          },
           'media relay ng control listening',
         );
       },
@@ -53,6 +60,7 @@ export const mediaRelayModule: ModuleDefinition = {
         stopMetrics();
         await server?.close();
         relay?.close();
+        s3?.close();
       },
     };
   },
