@@ -93,6 +93,34 @@ export const trunkSchema = {
     register: { type: 'boolean' },
     enabled: { type: 'boolean' },
     maxConcurrentCalls: nullableInt,
+    health: {
+      type: 'object',
+      description:
+        "on reads: up when a gateway's last OPTIONS check reached the trunk, down when none did, unknown " +
+        'without reports; per gateway, that check and the outbound registration (trunks with register set)',
+      properties: {
+        state: { enum: ['up', 'down', 'unknown'] },
+        gateways: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              gateway: { type: 'string' },
+              reachable: { type: 'boolean' },
+              checkedAt: { type: 'string', format: 'date-time' },
+              registration: {
+                type: 'object',
+                properties: {
+                  state: { enum: ['registered', 'failed', 'unregistered'] },
+                  code: { type: 'integer' },
+                  expiresAt: { type: 'string', format: 'date-time' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
   },
 } as const;
 

@@ -29,7 +29,7 @@ export interface GatewayOptions {
   advertisedHost?: string;
   users: Pick<SipUserRepository, 'findCredentials'>;
   tenants: Pick<TenantRepository, 'findByDomain'>;
-  state: Pick<SharedState, 'registrations' | 'calls' | 'counters' | 'events'>;
+  state: Pick<SharedState, 'registrations' | 'calls' | 'counters' | 'events' | 'trunkStatus'>;
   media: MediaAnchor;
   /** Trunks, numbers and routes (unset: user-to-user calls only). */
   routing?: RoutingDirectory;
@@ -98,7 +98,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const { host: h, port } = advertised('udp');
     return `${h.includes(':') ? `[${h}]` : h}:${port}`;
   };
-  const holder: { layer?: TransactionLayer } = {};
+  const holder: { layer?: TransactionLayer; trunkRegistrar?: TrunkRegistrar } = {};
   const outbound = createSipOutbound({
     advertised: (transport) => advertised(transport),
     startTransaction: (bytes, send, opts, events) => holder.layer!.sendRequest(bytes, send, opts, events),
@@ -128,6 +128,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               { trunkId, up },
               up ? 'trunk back in routing' : 'trunk out of routing: no answer to OPTIONS',
             ),
+          // Each replica's view goes to shared state, where the API reads it (a trunk's `health`); it lapses
+          // when the replica stops reporting.
+          onChecked: (trunkId, up, at) => {
+            const registration = holder.trunkRegistrar?.status(trunkId);
+            options.state.trunkStatus
+              .report(
+                trunkId,
+                { gateway: self(), reachable: up, checkedAt: at, ...(registration ? { registration } : {}) },
+                Math.max(60, Math.ceil((3 * (options.trunkCheckMs ?? 0)) / 1000)),
+              )
+              .catch((err: unknown) => options.warn({ err, trunkId }, 'trunk status not shared'));
+          },
         })
       : undefined;
   const trunkRegistrar =
@@ -146,6 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           },
         })
       : undefined;
+  holder.trunkRegistrar = trunkRegistrar;
   const registrar = createRegistrar({
     self,
     ...(keepalive ? { observer: keepalive } : {}),

@@ -29,6 +29,8 @@ export function createTrunkMonitor(deps: {
   outbound: SipOutbound;
   intervalMs: number;
   onChange?: (trunkId: string, up: boolean) => void;
+  /** After every check, its outcome (the gateway shares it in shared state for the API). */
+  onChecked?: (trunkId: string, up: boolean, at: number) => void;
 }): TrunkMonitor {
   const down = new Set<string>();
   const inFlight = new Set<string>();
@@ -49,6 +51,7 @@ export function createTrunkMonitor(deps: {
       if (up) down.delete(trunk.id);
       else down.add(trunk.id);
       if (was !== up) deps.onChange?.(trunk.id, up);
+      deps.onChecked?.(trunk.id, up, Date.now());
     };
     return new Promise<void>((resolve) => {
       try {

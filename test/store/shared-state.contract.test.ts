@@ -264,6 +264,37 @@ for (const impl of implementations) {
     );
 
     test(
+      'trunk status: one report per gateway replica, replaced by the next, gone after its TTL',
+      withState(async (s) => {
+        const id = `trunk-${Math.random().toString(36).slice(2)}`;
+        await s.trunkStatus.report(id, { gateway: 'gw-1:5060', reachable: true, checkedAt: 1 }, 60);
+        await s.trunkStatus.report(
+          id,
+          {
+            gateway: 'gw-2:5060',
+            reachable: false,
+            checkedAt: 2,
+            registration: { state: 'failed', code: 403 },
+          },
+          1,
+        );
+        await s.trunkStatus.report(id, { gateway: 'gw-1:5060', reachable: false, checkedAt: 3 }, 60);
+        const now = (await s.trunkStatus.list([id, 'unknown-trunk'])).get(id) ?? [];
+        assert.deepEqual(now.map((r) => [r.gateway, r.reachable, r.checkedAt, r.registration?.code]).sort(), [
+          ['gw-1:5060', false, 3, undefined],
+          ['gw-2:5060', false, 2, 403],
+        ]);
+        assert.equal((await s.trunkStatus.list(['unknown-trunk'])).size, 0);
+        await new Promise((r) => setTimeout(r, 1100));
+        assert.deepEqual(
+          ((await s.trunkStatus.list([id])).get(id) ?? []).map((r) => r.gateway),
+          ['gw-1:5060'],
+          "gw-2's report expired",
+        );
+      }),
+    );
+
+    test(
       'ping answers; nothing works after close',
       withState(async (s) => {
         await s.ping();

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createTrunkRepository, type Database, type Trunk, type TrunkPatch } from '../../store/index.js';
+import type { SharedState, TrunkStatus } from '../../store/shared-state/index.js';
 import { recordMutation } from '../audit-trail.js';
 import { requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
@@ -14,6 +15,32 @@ import {
 } from '../schemas.js';
 import { isInvalidText, isUniqueViolation, nextCursor, pageLimit } from './route-helpers.js';
 import { tenantOf } from './tenant-resource.js';
+
+/**
+ * A trunk's health from the gateway replicas' reports: `up` when one of them reached it with its last OPTIONS
+ * check, `down` when all that report failed, `unknown` when none reports (health checks off, no gateway).
+ */
+function healthOf(reports: readonly TrunkStatus[]) {
+  return {
+    state: reports.length === 0 ? 'unknown' : reports.some((r) => r.reachable) ? 'up' : 'down',
+    gateways: reports.map((r) => ({
+      gateway: r.gateway,
+      reachable: r.reachable,
+      checkedAt: new Date(r.checkedAt).toISOString(),
+      ...(r.registration
+        ? {
+            registration: {
+              state: r.registration.state,
+              code: r.registration.code,
+              ...(r.registration.expiresAt
+                ? { expiresAt: new Date(r.registration.expiresAt).toISOString() }
+                : {}),
+            },
+          }
+        : {}),
+    })),
+  };
+}
 
 /** A trunk as the API and the audit log show it: the outbound password never leaves the store. */
 function publicTrunk(t: Trunk) {
@@ -56,9 +83,20 @@ const TAGS = ['trunks'];
 
 /**
  * `/v1/tenants/{tenantId}/trunks`: the tenant's carriers. The outbound password is write-only (never
- * returned, masked in the audit log). The gateway reads trunks per call, so a change applies to the next call.
+ * returned, masked in the audit log). Reads include `health`, the gateways' last OPTIONS check and outbound
+ * registration as shared state holds them. A change applies to the gateways' next call (announced on the
+ * provisioning change stream).
  */
-export function registerTrunkRoutes(app: FastifyInstance, deps: { db: Database }): void {
+export function registerTrunkRoutes(
+  app: FastifyInstance,
+  deps: { db: Database; state: Pick<SharedState, 'trunkStatus'> },
+): void {
+  /** Trunks as listed, each with its health as the gateway replicas last reported it. */
+  const withHealth = async (trunks: Trunk[]) => {
+    const reports = await deps.state.trunkStatus.list(trunks.map((t) => t.id));
+    return trunks.map((t) => ({ ...publicTrunk(t), health: healthOf(reports.get(t.id) ?? []) }));
+  };
+
   app.post<{ Params: { tenantId: string }; Body: TrunkBody }>(
     '/tenants/:tenantId/trunks',
     {
@@ -129,7 +167,7 @@ export function registerTrunkRoutes(app: FastifyInstance, deps: { db: Database }
         limit,
         after: request.query.after,
       });
-      return { items: items.map(publicTrunk), nextCursor: nextCursor(items, limit, (t) => t.name) };
+      return { items: await withHealth(items), nextCursor: nextCursor(items, limit, (t) => t.name) };
     },
   );
 
@@ -147,7 +185,9 @@ export function registerTrunkRoutes(app: FastifyInstance, deps: { db: Database }
       const tenant = await tenantOf(deps.db, request, reply);
       if (!tenant) return reply;
       const trunk = await createTrunkRepository(deps.db).get(tenant.id, request.params.id);
-      return trunk ? publicTrunk(trunk) : sendProblem(reply, 'not-found', `no trunk ${request.params.id}`);
+      return trunk
+        ? (await withHealth([trunk]))[0]
+        : sendProblem(reply, 'not-found', `no trunk ${request.params.id}`);
     },
   );
 

@@ -5,6 +5,7 @@ import {
   type LiveCall,
   type SharedState,
   type StreamEntry,
+  type TrunkStatus,
 } from './shared-state.js';
 
 interface Group {
@@ -35,6 +36,7 @@ export function createMemorySharedState(
   const calls = new Map<string, LiveCall>();
   const counters = new Map<string, { value: number; expiresAt: number }>();
   const streams = new Map<string, Stream>();
+  const trunkStatuses = new Map<string, Map<string, { status: TrunkStatus; until: number }>>();
   let closed = false;
 
   const live = (b: Binding, now: number) => b.expiresAt > now;
@@ -145,6 +147,29 @@ export function createMemorySharedState(
         let n = 0;
         for (const c of calls.values()) if (c.tenantId === tenantId) n++;
         return n;
+      },
+    },
+    trunkStatus: {
+      async report(trunkId, status, ttlSec) {
+        check();
+        const byGateway =
+          trunkStatuses.get(trunkId) ?? new Map<string, { status: TrunkStatus; until: number }>();
+        byGateway.set(status.gateway, { status: structuredClone(status), until: Date.now() + ttlSec * 1000 });
+        trunkStatuses.set(trunkId, byGateway);
+      },
+      async list(trunkIds) {
+        check();
+        const now = Date.now();
+        const out = new Map<string, TrunkStatus[]>();
+        for (const id of trunkIds) {
+          const live = [...(trunkStatuses.get(id)?.values() ?? [])].filter((e) => e.until > now);
+          if (live.length > 0)
+            out.set(
+              id,
+              live.map((e) => structuredClone(e.status)),
+            );
+        }
+        return out;
       },
     },
     counters: {

@@ -7,6 +7,7 @@ import {
   type LiveCall,
   type SharedState,
   type StreamEntry,
+  type TrunkStatus,
 } from './shared-state.js';
 
 type Client = Redis | Cluster;
@@ -102,6 +103,7 @@ export async function createRedisSharedState(options: {
     callsTenant: (tenant: string) => `${prefix}calls:{${tenant}}`,
     counter: (key: string) => `${prefix}ctr:{${key}}`,
     stream: (name: string) => `${prefix}stream:{${name}}`,
+    trunkStatus: (trunkId: string) => `${prefix}trunk-status:{${trunkId}}`,
   };
   const knownGroups = new Set<string>();
   const ensureGroup = async (stream: string, group: string) => {
@@ -183,6 +185,32 @@ export async function createRedisSharedState(options: {
         return out;
       },
       count: (tenantId) => client.scard(k.callsTenant(tenantId)),
+    },
+    trunkStatus: {
+      // One hash per trunk, a field per gateway replica; each value carries its own deadline (hash fields have
+      // no TTL before Redis 7.4), and the key expires after the longest one.
+      async report(trunkId, status, ttlSec) {
+        const value = JSON.stringify({ status, until: Date.now() + ttlSec * 1000 });
+        const key = k.trunkStatus(trunkId);
+        await client.multi().hset(key, status.gateway, value).expire(key, ttlSec).exec();
+      },
+      async list(trunkIds) {
+        const now = Date.now();
+        const out = new Map<string, TrunkStatus[]>();
+        const pipeline = client.pipeline();
+        for (const id of trunkIds) pipeline.hgetall(k.trunkStatus(id));
+        const replies = (await pipeline.exec()) ?? [];
+        trunkIds.forEach((id, i) => {
+          const [err, fields] = replies[i] ?? [null, {}];
+          if (err) throw err;
+          const live = Object.values((fields ?? {}) as Record<string, string>)
+            .map((v) => JSON.parse(v) as { status: TrunkStatus; until: number })
+            .filter((e) => e.until > now)
+            .map((e) => e.status);
+          if (live.length > 0) out.set(id, live);
+        });
+        return out;
+      },
     },
     counters: {
       async incr(key, by = 1, ttlSec = 86_400) {

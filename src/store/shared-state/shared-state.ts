@@ -86,6 +86,25 @@ export interface EventStreams {
   ): Promise<StreamEntry[]>;
 }
 
+/** One gateway replica's view of a carrier trunk, as its health checks and outbound registration see it. */
+export interface TrunkStatus {
+  /** The replica (its advertised SIP address) that reported. */
+  gateway: string;
+  /** Its last OPTIONS health check was answered. */
+  reachable: boolean;
+  /** Epoch ms of that check. */
+  checkedAt: number;
+  /** Outbound registration, for trunks with `register` set: its state and the carrier's last answer. */
+  registration?: { state: 'registered' | 'failed' | 'unregistered'; code: number; expiresAt?: number };
+}
+
+export interface TrunkStatusStore {
+  /** Records a replica's view of a trunk; it disappears `ttlSec` after the last report. */
+  report(trunkId: string, status: TrunkStatus, ttlSec: number): Promise<void>;
+  /** The live reports of each trunk (one per reporting replica); trunks with none are absent. */
+  list(trunkIds: readonly string[]): Promise<Map<string, TrunkStatus[]>>;
+}
+
 /** Live state shared by every voxgate instance: Redis in production, memory for one embedded process. */
 export interface SharedState {
   readonly kind: 'memory' | 'redis';
@@ -93,6 +112,7 @@ export interface SharedState {
   readonly calls: CallStore;
   readonly counters: Counters;
   readonly events: EventStreams;
+  readonly trunkStatus: TrunkStatusStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
