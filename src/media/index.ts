@@ -69,8 +69,7 @@ export {
   type MediaRecordingEvent,
   type RecordingOptions,
 } from './relay/session-table.js';
-export { createFolderStore, ObjectKeyError, type ObjectStore } from './recording/object-store.js';
-export { createS3Store, parseS3Url, type S3StoreOptions } from './recording/s3-store.js';
+export type { ObjectStore } from './recording/object-store.js';
 export { MediaRelayError, type MediaRelayErrorCode } from './relay/relay-errors.js';
 export type { RelayCounters, CallReport } from './relay/media-call.js';
 export { offeredStreams, rewriteSdp, type OfferedStream } from './relay/sdp-rewrite.js';

@@ -72,3 +72,12 @@ export {
   type CdrRepository,
 } from './repositories/cdr-repository.js';
 export { storeQueryChannel, type StoreQueryEvent } from './database/store-diagnostics.js';
+export {
+  checkKey,
+  createFolderStore,
+  createS3Store,
+  ObjectStoreError,
+  parseS3Url,
+  type ObjectStore,
+  type S3StoreOptions,
+} from './objects/index.js';

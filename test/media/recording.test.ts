@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createFolderStore } from '../../src/store/index.js';
 import {
-  createFolderStore,
   createMediaRelay,
   createNgClient,
   createNgControlServer,

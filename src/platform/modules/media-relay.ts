@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import { defaultAdvertisedHost } from '../../gateway/index.js';
 import {
-  createFolderStore,
-  createS3Store,
   createMediaRelay,
   createNgControlServer,
   type MediaRelay,
   type NgControlServer,
 } from '../../media/index.js';
+import { createFolderStore, createS3Store } from '../../store/index.js';
 import { collectMediaMetrics } from '../media-metrics.js';
 import type { ModuleDefinition } from '../module.js';
 

@@ -1,0 +1,42 @@
+import { copyFile, mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { checkKey, type ObjectStore } from './object-store.js';
+
+/** A local folder as the object store (embedded mode): the key is the path under `root`. */
+export function createFolderStore(root: string): ObjectStore {
+  const pathOf = (key: string) => {
+    checkKey(key);
+    return join(root, ...key.split('/'));
+  };
+  return {
+    async putFile(key, localPath) {
+      const target = pathOf(key);
+      await mkdir(dirname(target), { recursive: true });
+      try {
+        await rename(localPath, target);
+      } catch {
+        // Another file system (EXDEV): copy, then drop the spooled file.
+        await copyFile(localPath, target);
+        await unlink(localPath);
+      }
+    },
+    async getFile(key, localPath) {
+      await copyFile(pathOf(key), localPath);
+    },
+    async list(prefix) {
+      const base = prefix === '' ? root : join(root, ...prefix.replace(/\/+$/, '').split('/'));
+      const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return [];
+          throw err;
+        },
+      );
+      return entries
+        .filter((e) => e.isFile())
+        .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'))
+        .filter((k) => !k.split('/').some((part) => part.startsWith('.')))
+        .sort();
+    },
+    close: () => undefined,
+  };
+}
