@@ -43,6 +43,18 @@ COPY --chown=0:0 package.json ./
 COPY --from=build --chown=0:0 /src/dist ./dist
 COPY --chown=0:0 migrations/ ./migrations/
 COPY --chown=0:0 config/ ./config/
+# pg_dump/pg_restore for the worker's backup and restore test, from PostgreSQL's own repository: the client
+# must be at least the server's major version (RDS runs 16, see deploy/terraform; Debian bookworm ships 15).
+ARG PG_CLIENT_MAJOR=16
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && install -d /usr/share/postgresql-common/pgdg \
+ && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+ && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+      > /etc/apt/sources.list.d/pgdg.list \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}" \
+ && apt-get purge -y curl && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 # Application files stay root-owned and read-only for the runtime user; only the data dir is its own.
 RUN mkdir -p /var/lib/voxgate && chown 1000:1000 /var/lib/voxgate && chmod 0750 /var/lib/voxgate
 VOLUME ["/var/lib/voxgate"]

@@ -13,3 +13,10 @@ export {
   CDR_WRITER_GROUP,
   type CdrWriteEvent,
 } from './cdr-writer.js';
+export {
+  BACKUP_PREFIX,
+  databaseBackupJob,
+  restoreTestJob,
+  rowCounts,
+  type BackupManifest,
+} from './database-backup.js';

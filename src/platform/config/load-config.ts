@@ -50,6 +50,17 @@ export interface Config {
       readonly forcePathStyle: boolean;
     };
   };
+  readonly backups: {
+    /** S3 destination; unset = a folder under the data directory. */
+    readonly s3?: {
+      readonly url: string;
+      readonly endpoint?: string;
+      readonly region: string;
+      readonly forcePathStyle: boolean;
+    };
+    readonly intervalMs: number;
+    readonly restoreTestIntervalMs: number;
+  };
   readonly shutdownGraceMs: number;
   readonly auditRetentionDays: number;
   readonly cdrRetentionDays: number;
@@ -86,6 +97,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     v[name] = result.data;
   }
   const p = v as Parsed;
+  // S3 access shared by recordings and backups: endpoint, region, addressing style.
+  const s3Access = {
+    ...(p.VOXGATE_S3_ENDPOINT ? { endpoint: p.VOXGATE_S3_ENDPOINT } : {}),
+    region: p.VOXGATE_S3_REGION,
+    forcePathStyle:
+      p.VOXGATE_S3_FORCE_PATH_STYLE === 'auto'
+        ? p.VOXGATE_S3_ENDPOINT !== undefined
+        : p.VOXGATE_S3_FORCE_PATH_STYLE === 'true',
+  };
   if (p.VOXGATE_RTP_PORT_MIN >= p.VOXGATE_RTP_PORT_MAX) {
     throw new ConfigError(
       'CONFIG_INVALID_VALUE',
@@ -140,19 +160,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       rtpPortMax: p.VOXGATE_RTP_PORT_MAX,
       advertisedAddress: p.VOXGATE_MEDIA_ADVERTISED_ADDRESS,
       timeoutMs: p.VOXGATE_MEDIA_TIMEOUT_SECONDS * 1000,
-      ...(p.VOXGATE_RECORDINGS_URL
-        ? {
-            recordings: {
-              url: p.VOXGATE_RECORDINGS_URL,
-              ...(p.VOXGATE_S3_ENDPOINT ? { endpoint: p.VOXGATE_S3_ENDPOINT } : {}),
-              region: p.VOXGATE_S3_REGION,
-              forcePathStyle:
-                p.VOXGATE_S3_FORCE_PATH_STYLE === 'auto'
-                  ? p.VOXGATE_S3_ENDPOINT !== undefined
-                  : p.VOXGATE_S3_FORCE_PATH_STYLE === 'true',
-            },
-          }
-        : {}),
+      ...(p.VOXGATE_RECORDINGS_URL ? { recordings: { url: p.VOXGATE_RECORDINGS_URL, ...s3Access } } : {}),
+    },
+    backups: {
+      ...(p.VOXGATE_BACKUP_URL ? { s3: { url: p.VOXGATE_BACKUP_URL, ...s3Access } } : {}),
+      intervalMs: p.VOXGATE_BACKUP_INTERVAL_HOURS * 3_600_000,
+      restoreTestIntervalMs: p.VOXGATE_RESTORE_TEST_INTERVAL_DAYS * 86_400_000,
     },
     shutdownGraceMs: p.VOXGATE_SHUTDOWN_GRACE_SECONDS * 1000,
     auditRetentionDays: p.VOXGATE_AUDIT_RETENTION_DAYS,

@@ -274,10 +274,33 @@ export const variables = {
     description:
       'where the media relay stores call recordings; unset = the folder VOXGATE_DATA_DIR/recordings',
   }),
+  VOXGATE_BACKUP_URL: spec({
+    schema: z
+      .string()
+      .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/)
+      .optional(),
+    expects: 'an s3://bucket[/prefix] URL',
+    description:
+      'where the worker stores database backups (pg_dump); unset = the folder VOXGATE_DATA_DIR/backups',
+  }),
+  VOXGATE_BACKUP_INTERVAL_HOURS: spec({
+    schema: z.coerce.number().int().min(0).max(596),
+    expects: 'an integer number of hours from 0 (off) to 596',
+    description: 'how often the worker backs up PostgreSQL (not PGlite: back up VOXGATE_DATA_DIR); 0 = never',
+    default: '24',
+  }),
+  VOXGATE_RESTORE_TEST_INTERVAL_DAYS: spec({
+    schema: z.coerce.number().int().min(0).max(24),
+    expects: 'an integer number of days from 0 (off) to 24',
+    description:
+      'how often the worker restores the latest backup into a scratch database and checks it; 0 = never',
+    default: '7',
+  }),
   VOXGATE_S3_ENDPOINT: spec({
     schema: urlWithScheme(['http', 'https']).optional(),
     expects: 'an http:// or https:// URL',
-    description: 'an S3-compatible endpoint (MinIO, Ceph) for VOXGATE_RECORDINGS_URL; unset = AWS S3',
+    description:
+      'an S3-compatible endpoint (MinIO, Ceph) for VOXGATE_RECORDINGS_URL and VOXGATE_BACKUP_URL; unset = AWS S3',
   }),
   VOXGATE_S3_REGION: spec({
     schema: z.string().regex(/^[a-z0-9-]+$/),

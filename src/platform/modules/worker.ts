@@ -1,16 +1,27 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import {
   auditRetentionJob,
   cdrRetentionJob,
   cdrWriterJob,
   createScheduler,
+  databaseBackupJob,
+  restoreTestJob,
   type ScheduledJob,
 } from '../../jobs/index.js';
-import { createAuditRepository, createCdrRepository } from '../../store/index.js';
+import {
+  createAuditRepository,
+  createCdrRepository,
+  createFolderStore,
+  createS3Store,
+} from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 
-/** Background jobs: the CDR writer (call events → CDRs), CDR and audit retention. */
+/**
+ * Background jobs: the CDR writer (call events → CDRs), CDR and audit retention, and on PostgreSQL the
+ * database backup (VOXGATE_BACKUP_URL, or VOXGATE_DATA_DIR/backups) and its restore test.
+ */
 export const workerModule: ModuleDefinition = {
   name: 'worker',
   deps: ['http-server', 'tracing', 'store', 'shared-state'],
@@ -38,6 +49,42 @@ export const workerModule: ModuleDefinition = {
         onPurged: (count) => ctx.logger.info({ count }, 'purged audit entries past retention'),
       }),
     ];
+    const { backups } = ctx.config;
+    const databaseUrl = ctx.config.database.url;
+    const objects = backups.s3
+      ? createS3Store(backups.s3)
+      : createFolderStore(join(ctx.config.dataDir, 'backups'));
+    const spoolDir = join(ctx.config.dataDir, 'backups', '.spool');
+    if (databaseUrl && backups.intervalMs > 0) {
+      jobs.push(
+        databaseBackupJob({
+          db,
+          databaseUrl,
+          store: objects,
+          spoolDir,
+          everyMs: backups.intervalMs,
+          onStored: (m) =>
+            ctx.logger.info(
+              { key: m.dumpKey, bytes: m.sizeBytes, tables: m.tables },
+              'database backup stored',
+            ),
+        }),
+      );
+    }
+    if (databaseUrl && backups.restoreTestIntervalMs > 0) {
+      jobs.push(
+        restoreTestJob({
+          db,
+          databaseUrl,
+          store: objects,
+          spoolDir,
+          everyMs: backups.restoreTestIntervalMs,
+          onChecked: (m) => ctx.logger.info({ key: m.dumpKey }, 'restore test passed'),
+        }),
+      );
+    }
+    if (!databaseUrl)
+      ctx.logger.info('embedded PGlite: no database backup job; back up VOXGATE_DATA_DIR instead');
     const scheduler = createScheduler(jobs, (job, err) => ctx.logger.error({ err, job }, 'job run failed'));
     return {
       async start() {
@@ -47,6 +94,7 @@ export const workerModule: ModuleDefinition = {
       drain: (deadline) => scheduler.drain(deadline),
       async stop() {
         await scheduler.drain(Date.now());
+        objects.close();
       },
     };
   },
