@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   answerChallenge,
+  contactsOf,
   buildDialogRequest,
   buildRequest,
   createUacDialog,
@@ -76,6 +77,11 @@ export interface CallHooks {
   event(event: CallEvent): void;
   ended(): void;
   warn(detail: Record<string, unknown>, message: string): void;
+  /**
+   * Where a 3xx's Contact URIs lead for this call, by the B2BUA's policy (targets of the caller's own tenant
+   * only); undefined when none is acceptable, and the 3xx is then the call's answer like any failure.
+   */
+  redirect?(uris: readonly string[]): Promise<{ targets: ForkTarget[]; mode: ForkMode } | undefined>;
 }
 
 export interface CallIdentity {
@@ -104,7 +110,12 @@ interface Fork {
   dialog?: Dialog;
   /** The ACK sent for this fork's 2xx, resent when the 2xx is retransmitted (§13.2.2.4). */
   ack?: Buffer;
+  /** The Contact URIs of this fork's 3xx. */
+  redirectTo?: string[];
 }
+
+/** Redirects followed per call, at most: a loop of 3xx between two targets ends there. */
+const MAX_REDIRECTS = 3;
 
 /** Headers a B2BUA copies from one leg to the other; everything else (Via, Contact, Record-Route, Route,
  * Call-ID, tags, User-Agent, Supported/Require …) stays on its leg: topology hiding. */
@@ -158,7 +169,7 @@ export function bestFinal(finals: readonly { status: number; reason: string; hea
 }
 
 function classRank(status: number): number {
-  // 4xx first (most informative to the caller), then 5xx, then 3xx (redirects are not followed across legs).
+  // 4xx first (most informative to the caller), then 5xx, then 3xx (a redirect the B2BUA did not follow).
   const cls = Math.floor(status / 100);
   const order = cls === 4 ? 0 : cls === 5 ? 1 : 2;
   return order * 1000 + (status === 408 ? 999 : status % 100);
@@ -186,6 +197,9 @@ export class B2buaCall {
   private readonly forks: Fork[] = [];
   /** Targets not tried yet (sequential mode), and the SDP they are offered. */
   private untried: ForkTarget[] = [];
+  private redirects = 0;
+  /** Redirect lookups in progress: the call's answer waits for them. */
+  private redirecting = 0;
   private offer: Buffer = Buffer.alloc(0);
   private winner: Fork | undefined;
   private callerDialog: Dialog | undefined;
@@ -332,6 +346,10 @@ export class B2buaCall {
       return;
     }
     if ((status === 401 || status === 407) && this.retryWithCredentials(fork, response)) return;
+    if (status < 400) {
+      const contacts = contactsOf(response);
+      fork.redirectTo = contacts === '*' ? [] : contacts.map((c) => c.uriText);
+    }
     this.onForkFinal(fork, {
       status,
       reason: response.reason,
@@ -479,14 +497,57 @@ export class B2buaCall {
   private onForkFinal(fork: Fork, final: { status: number; reason: string; headers: ExtraHeaders }): void {
     fork.final ??= final;
     if (this.state === 'answered' || this.state === 'ended') return;
+    if (final.status >= 300 && final.status < 400 && fork.redirectTo?.length && this.followRedirect(fork))
+      return;
     const next = failsOver(final.status) && !this.cancelled ? this.untried.shift() : undefined;
     if (next) {
       this.sendInvite(next);
       return;
     }
-    if (this.forks.some((f) => !f.final)) return;
+    this.settleIfDone();
+  }
+
+  /** Once every fork has its final response and no redirect is being looked up, the best one is the answer. */
+  private settleIfDone(): void {
+    if (this.state === 'answered' || this.state === 'ended') return;
+    if (this.forks.some((f) => !f.final) || this.redirecting > 0) return;
     const best = bestFinal(this.forks.filter((f) => !f.superseded).map((f) => f.final!));
     this.failSetup(best.status, best.reason, best.headers);
+  }
+
+  /**
+   * §8.1.3.4: "Upon receipt of a redirection response (for example, a 301 response status code), clients
+   * SHOULD use the URI(s) in the Contact header field to formulate one or more new requests based on the
+   * redirected request." Here the B2BUA's policy decides what a URI may lead to (`hooks.redirect`: users and
+   * routes of the caller's tenant, never the host a peer names), at most MAX_REDIRECTS times per call.
+   */
+  private followRedirect(fork: Fork): boolean {
+    const redirect = this.hooks.redirect;
+    if (!redirect || this.cancelled || this.redirects >= MAX_REDIRECTS) return false;
+    this.redirects += 1;
+    this.redirecting += 1;
+    void redirect(fork.redirectTo ?? [])
+      .catch((err: unknown) => {
+        this.hooks.warn({ err, callId: this.callId }, 'redirect lookup failed');
+        return undefined;
+      })
+      .then((plan) => {
+        this.redirecting -= 1;
+        if (this.state === 'answered' || this.state === 'ended' || this.cancelled) return;
+        const [first, ...rest] = plan?.targets ?? [];
+        if (!plan || !first) {
+          this.settleIfDone();
+          return;
+        }
+        fork.superseded = true; // the redirect is not the call's answer: where it leads is
+        if (plan.mode === 'parallel') {
+          for (const target of plan.targets) this.sendInvite(target);
+        } else {
+          this.untried = [...rest, ...this.untried];
+          this.sendInvite(first);
+        }
+      });
+    return true;
   }
 
   /** Shutdown: timers stop and the call is forgotten without sending anything (the listeners are closing). */

@@ -188,6 +188,42 @@ function contactsOf(deps: B2buaDeps, bindings: readonly Binding[], aor: string):
   });
 }
 
+const fromValueOf = (request: SipRequest): string =>
+  request.headers.find((h) => h.name === 'From')?.value ?? '';
+
+/**
+ * Where a redirect (3xx Contact URIs, tried in order) may take a call: a registered user of the caller's
+ * tenant (`user@<tenant domain>`), or a number through the tenant's routes and trunks. Never the host a
+ * Contact names: following a peer to an arbitrary address would make the gateway an open relay there.
+ */
+async function redirectTargets(
+  deps: B2buaDeps,
+  tenant: { id: string; sipDomain: string },
+  uris: readonly string[],
+  fromValue: string,
+): Promise<{ targets: ForkTarget[]; mode: ForkMode } | undefined> {
+  for (const uri of uris) {
+    const m = /^sips?:([^@;?>]+)@([^;?>:]+)/i.exec(uri);
+    if (!m) continue;
+    const user = m[1]!;
+    if (m[2]!.toLowerCase() === tenant.sipDomain) {
+      const creds = await deps.users.findCredentials(tenant.sipDomain, user);
+      const aor = `sip:${user}@${tenant.sipDomain}`;
+      const bindings = creds?.enabled ? await deps.state.registrations.list(aor) : [];
+      if (bindings.length > 0) return { targets: contactsOf(deps, bindings, aor), mode: 'parallel' };
+    }
+    const number = normalizeNumber(user);
+    if (!deps.routing || !/^\+?\d+$/.test(number)) continue;
+    const selected = selectRoute(await deps.routing.routes(tenant.id), number);
+    const trunks = selected?.route.trunks.filter((t) => deps.trunkUp?.(t.id) ?? true) ?? [];
+    if (!selected || trunks.length === 0) continue;
+    const { host } = deps.outbound.address(trunks[0]!.transport);
+    const from = `<sip:${uriUser(uriOf(fromValue)) ?? 'anonymous'}@${host.includes(':') ? `[${host}]` : host}>`;
+    return { targets: trunks.map((t) => trunkTarget(t, selected.dialled, from)), mode: 'sequential' };
+  }
+  return undefined;
+}
+
 function splitHostPort(value: string): { host: string; port: number } | undefined {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value);
   return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
@@ -469,6 +505,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
             if (byCallerCallId.size === 0) for (const wake of idle.splice(0)) wake();
           },
           warn: deps.warn,
+          redirect: (uris) => redirectTargets(deps, plan.tenant, uris, fromValueOf(request)),
         },
       );
       byCallerCallId.set(request.callId, call);
