@@ -139,6 +139,7 @@ export const routeSchema = {
     priority: { type: 'integer' },
     stripDigits: { type: 'integer' },
     prefix: { type: 'string' },
+    mediaBypass: { type: 'boolean' },
     trunkIds: { type: 'array', items: { type: 'string' } },
     trunks: { type: 'array', items: trunkSchema },
   },

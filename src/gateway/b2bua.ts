@@ -112,6 +112,8 @@ interface CallPlan {
   /** A callee leg another replica sent through this one: no limits, no anchoring, no events (the first
    * replica has them). */
   peerHop?: boolean;
+  /** The route says: no media anchoring for this call. */
+  mediaBypass?: boolean;
   tenant: Tenant;
   identity: Omit<CallIdentity, 'tenantId' | 'gateway'>;
   forks: ForkTarget[];
@@ -374,6 +376,7 @@ async function planCall(
     identity: { direction: 'outbound', from: fromAor, to: selected.dialled, trunkId: trunks[0]!.id },
     forks: trunks.map((t) => trunkTarget(t, selected.dialled, from)),
     mode: 'sequential',
+    ...(selected.route.mediaBypass ? { mediaBypass: true } : {}),
     // The call counts against the first trunk tried (a failover does not move the count).
     limits: [...userLimit(caller.userId, caller.maxConcurrentCalls, 'caller'), ...trunkLimit(trunks[0]!)],
   };
@@ -479,13 +482,14 @@ export function createB2bua(deps: B2buaDeps): B2bua {
         return;
       }
 
-      const media = plan.peerHop
-        ? undefined
-        : deps.media.open({
-            callId: request.callId,
-            callerTag: request.fromTag ?? '',
-            calleeTag: tx.toTag,
-          });
+      const media =
+        plan.peerHop || plan.mediaBypass
+          ? undefined
+          : deps.media.open({
+              callId: request.callId,
+              callerTag: request.fromTag ?? '',
+              calleeTag: tx.toTag,
+            });
       const call: B2buaCall = new B2buaCall(
         request,
         tx,

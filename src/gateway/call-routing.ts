@@ -25,6 +25,8 @@ export interface GatewayRoute {
   readonly prefix: string;
   /** Tried in order; the next one on a timeout, 408 or 5xx. */
   readonly trunks: readonly GatewayTrunk[];
+  /** Media of calls on this route is not anchored on a relay. */
+  readonly mediaBypass?: boolean;
 }
 
 export interface NumberOwner {

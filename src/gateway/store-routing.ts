@@ -59,6 +59,7 @@ export function createStoreRoutingDirectory(db: Queryable): RoutingDirectory {
         pattern: r.pattern,
         stripDigits: r.stripDigits,
         prefix: r.prefix,
+        mediaBypass: r.mediaBypass,
         trunks: r.trunkIds.flatMap((id) => {
           const t = byId.get(id);
           return t ? [toGatewayTrunk(t)] : [];

@@ -85,6 +85,7 @@ for (const backend of await storeBackends()) {
           '0004_trunks_numbers_routes',
           '0005_cdrs',
           '0006_api_resources',
+          '0007_route_media_bypass',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);

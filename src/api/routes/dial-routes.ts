@@ -35,6 +35,10 @@ const routeFields = {
   priority: { type: 'integer', minimum: 0, maximum: 100000, description: 'lower is tried first' },
   stripDigits: { type: 'integer', minimum: 0, maximum: 15, description: 'digits removed from the front' },
   prefix: { type: 'string', pattern: '^\\+?[0-9]{0,15}$', description: 'prepended after stripping' },
+  mediaBypass: {
+    type: 'boolean',
+    description: 'calls on this route keep their media off the relays (the SDP passes unchanged)',
+  },
   trunkIds: {
     type: 'array',
     minItems: 1,

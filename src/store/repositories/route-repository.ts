@@ -12,6 +12,8 @@ export interface Route {
   /** Digits removed from the front of the dialled number before `prefix` is prepended. */
   stripDigits: number;
   prefix: string;
+  /** Calls on this route keep their media off the relays (SDP passed through unchanged). */
+  mediaBypass: boolean;
   /** The trunks in the order they are tried. */
   trunkIds: string[];
   /** The same trunks, in the same order (without their passwords). */
@@ -25,6 +27,7 @@ export interface RouteInput {
   priority?: number;
   stripDigits?: number;
   prefix?: string;
+  mediaBypass?: boolean;
   trunkIds: string[];
 }
 
@@ -64,10 +67,11 @@ interface Row {
   priority: number;
   strip_digits: number;
   prefix: string;
+  media_bypass: boolean;
   trunk_ids: string[] | null;
 }
 
-const SELECT = `SELECT r.id, r.tenant_id, r.name, r.pattern, r.priority, r.strip_digits, r.prefix,
+const SELECT = `SELECT r.id, r.tenant_id, r.name, r.pattern, r.priority, r.strip_digits, r.prefix, r.media_bypass,
                        array_agg(rt.trunk_id::text ORDER BY rt.position) AS trunk_ids
                   FROM routes r LEFT JOIN route_trunks rt ON rt.route_id = r.id`;
 
@@ -90,6 +94,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
         priority: r.priority,
         stripDigits: r.strip_digits,
         prefix: r.prefix,
+        mediaBypass: r.media_bypass,
         trunkIds,
         trunks: trunkIds.flatMap((id) => trunks.get(id) ?? []),
       };
@@ -130,8 +135,8 @@ export function createRouteRepository(db: Queryable): RouteRepository {
     async create(input) {
       await checkTrunks(input.tenantId, input.trunkIds);
       const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO routes (tenant_id, name, pattern, priority, strip_digits, prefix)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+        `INSERT INTO routes (tenant_id, name, pattern, priority, strip_digits, prefix, media_bypass)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
         [
           input.tenantId,
           input.name,
@@ -139,6 +144,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
           input.priority ?? 100,
           input.stripDigits ?? 0,
           input.prefix ?? '',
+          input.mediaBypass ?? false,
         ],
       );
       const id = rows[0]!.id;
@@ -168,7 +174,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
       if (patch.trunkIds) await checkTrunks(tenantId, patch.trunkIds);
       await db.query(
         `UPDATE routes SET name = $3, pattern = $4, priority = $5, strip_digits = $6, prefix = $7,
-                updated_at = now()
+                media_bypass = $8, updated_at = now()
           WHERE tenant_id = $1 AND id = $2`,
         [
           tenantId,
@@ -178,6 +184,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
           patch.priority ?? before.priority,
           patch.stripDigits ?? before.stripDigits,
           patch.prefix ?? before.prefix,
+          patch.mediaBypass ?? before.mediaBypass,
         ],
       );
       if (patch.trunkIds) await setTrunks(id, patch.trunkIds);
