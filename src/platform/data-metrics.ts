@@ -20,21 +20,20 @@ export function collectDataMetrics(registry: Registry, db: Database | undefined)
     help: 'Store queries that failed (connection lost, constraint violated, timeout …).',
     registers: [registry],
   });
-  if (db?.pool) {
-    const pool = db.pool.bind(db);
-    new Gauge({
-      name: 'voxgate_store_pool_connections',
-      help: 'PostgreSQL pool connections by state (idle, busy), and requests waiting for one (waiting).',
-      labelNames: ['state'],
-      registers: [registry],
-      collect() {
-        const p = pool();
-        this.set({ state: 'idle' }, p.idle);
-        this.set({ state: 'busy' }, p.total - p.idle);
-        this.set({ state: 'waiting' }, p.waiting);
-      },
-    });
-  }
+  const pool = db?.pool?.bind(db);
+  new Gauge({
+    name: 'voxgate_store_pool_connections',
+    help: 'PostgreSQL pool connections by state (idle, busy), and requests waiting for one (waiting); no series on PGlite.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      if (!pool) return;
+      const p = pool();
+      this.set({ state: 'idle' }, p.idle);
+      this.set({ state: 'busy' }, p.total - p.idle);
+      this.set({ state: 'waiting' }, p.waiting);
+    },
+  });
   const runs = new Counter({
     name: 'voxgate_job_runs_total',
     help: 'Worker job runs, by job and outcome (ok, error).',
