@@ -286,7 +286,7 @@ export class B2buaCall {
     this.forks.push(fork);
     const maxForwards = maxForwardsOf(this.invite) ?? 70;
     const headers: SipHeader[] = [
-      { name: 'Via', value: this.outbound.via(spec.target.transport) },
+      { name: 'Via', value: this.outbound.via(spec.target) },
       { name: 'Max-Forwards', value: String(Math.max(0, maxForwards - 1)) },
       {
         name: 'From',
@@ -295,7 +295,7 @@ export class B2buaCall {
       { name: 'To', value: spec.to ?? withoutTag(header(this.invite, 'To') ?? '') },
       { name: 'Call-ID', value: callId },
       { name: 'CSeq', value: `${retry?.cseq ?? 1} INVITE` },
-      { name: 'Contact', value: this.outbound.contact(spec.target.transport) },
+      { name: 'Contact', value: this.outbound.contact(spec.target) },
       ...(retry ? [retry.authorization] : []),
       ...(spec.headers ?? []),
       ...copied(this.invite, REQUEST_PASSTHROUGH),
@@ -616,7 +616,7 @@ export class B2buaCall {
   private ackFork(fork: Fork, body: Buffer): void {
     if (!fork.dialog || !fork.request) return;
     fork.ack = buildDialogRequest(fork.dialog, 'ACK', {
-      via: this.outbound.via(fork.spec.target.transport),
+      via: this.outbound.via(fork.spec.target),
       cseq: fork.request.cseq.seq,
       headers: body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : [],
       body,
@@ -626,7 +626,7 @@ export class B2buaCall {
 
   private sendBye(dialog: Dialog, target: LegTarget, reason?: string): void {
     const bytes = buildDialogRequest(dialog, 'BYE', {
-      via: this.outbound.via(target.transport),
+      via: this.outbound.via(target),
       headers: reason ? [{ name: 'Reason', value: `SIP;cause=200;text="${reason}"` }] : [],
     });
     this.outbound.request(bytes, target, { response: () => undefined, timeout: () => undefined });
@@ -718,8 +718,8 @@ export class B2buaCall {
     }
     const contentType = header(request, 'Content-Type');
     const bytes = buildDialogRequest(other.dialog, request.method, {
-      via: this.outbound.via(other.target.transport),
-      contact: isOffer ? this.outbound.contact(other.target.transport) : undefined,
+      via: this.outbound.via(other.target),
+      contact: isOffer ? this.outbound.contact(other.target) : undefined,
       headers: [
         ...copied(request, REQUEST_PASSTHROUGH),
         ...(body.length > 0 && contentType ? [{ name: 'Content-Type', value: contentType }] : []),
@@ -752,7 +752,7 @@ export class B2buaCall {
       const other = this.dialogOf(otherSide);
       if (other && sentSeq !== undefined) {
         const ack = buildDialogRequest(other.dialog, 'ACK', {
-          via: this.outbound.via(other.target.transport),
+          via: this.outbound.via(other.target),
           cseq: sentSeq,
         });
         this.outbound.send(ack, other.target);
@@ -770,7 +770,7 @@ export class B2buaCall {
     const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
     if (request.method === 'INVITE' || request.method === 'UPDATE') {
       headers.Contact = this.outbound.contact(
-        side === 'caller' ? this.callerTarget.transport : this.winner!.spec.target.transport,
+        side === 'caller' ? this.callerTarget : this.winner!.spec.target,
       );
     }
     const contentType = header(response, 'Content-Type');
@@ -802,7 +802,7 @@ export class B2buaCall {
 
   private responseHeaders(response: SipResponse, body: Buffer): Record<string, string | string[]> {
     const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
-    headers.Contact = this.outbound.contact(this.callerTarget.transport);
+    headers.Contact = this.outbound.contact(this.callerTarget);
     if (body.length > 0) headers['Content-Type'] = header(response, 'Content-Type') ?? 'application/sdp';
     return headers;
   }

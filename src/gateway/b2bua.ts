@@ -181,10 +181,16 @@ function contactsOf(deps: B2buaDeps, bindings: readonly Binding[], aor: string):
       uri: b.contact,
       to: `<${aor}>`,
       target: {
-        transport: (b.transport === 'ws' || b.transport === 'wss' ? 'tcp' : b.transport) as TransportName,
+        // A WebSocket binding is reached on its flow (RFC 7118 §5), which runs over TCP (ws) or TLS (wss).
+        transport: (b.transport === 'ws'
+          ? 'tcp'
+          : b.transport === 'wss'
+            ? 'tls'
+            : b.transport) as TransportName,
         address: b.source.address,
         port: b.source.port,
         ...(b.flowId ? { flowId: b.flowId } : {}),
+        ...(b.transport === 'ws' || b.transport === 'wss' ? { webSocket: b.transport } : {}),
       },
     };
   });
@@ -393,6 +399,7 @@ function targetOf(inbound: InboundContext): LegTarget {
     address: inbound.remote.address,
     port: inbound.remote.port,
     ...(inbound.flowId ? { flowId: inbound.flowId } : {}),
+    ...(inbound.webSocket ? { webSocket: inbound.webSocket } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type TimerSettings,
   type TransactionLayer,
   type TransportName,
+  type WebSocketTransportName,
 } from '../sip/index.js';
 import type { SipUserRepository, TenantRepository } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
@@ -25,6 +26,9 @@ export interface GatewayOptions {
   host: string;
   port: number;
   tls?: { port: number; cert: Buffer; key: Buffer };
+  /** SIP over WebSocket (RFC 7118) for browser and WebRTC clients; wss needs `tls`'s certificate. */
+  ws?: { port: number };
+  wss?: { port: number };
   /** The address put in Via and Contact; default: `host`, or this machine's first external IPv4 for 0.0.0.0. */
   advertisedHost?: string;
   users: Pick<SipUserRepository, 'findCredentials'>;
@@ -57,7 +61,7 @@ export interface Gateway {
   readonly trunkMonitor: TrunkMonitor | undefined;
   readonly trunkRegistrar: TrunkRegistrar | undefined;
   /** The advertised address per transport. */
-  advertised(transport: TransportName): { host: string; port: number };
+  advertised(transport: TransportName | WebSocketTransportName): { host: string; port: number };
   close(): Promise<void>;
 }
 
@@ -84,14 +88,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // The listening address is read once the listeners are open: asking the sockets per message is a syscall.
   const opened: { endpoint?: SipEndpoint; address?: ReturnType<SipEndpoint['address']> } = {};
   const host = options.advertisedHost ?? defaultAdvertisedHost(options.host);
-  const advertised = (transport: TransportName) => {
+  const advertised = (transport: TransportName | WebSocketTransportName) => {
     const address = opened.address;
-    const port =
-      (transport === 'tls'
-        ? address?.tls?.port
-        : transport === 'tcp'
-          ? address?.tcp?.port
-          : address?.udp?.port) ?? options.port;
+    const port = address?.[transport]?.port ?? options.port;
     return { host, port };
   };
   const self = () => {
@@ -217,6 +216,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     udpPort: options.port,
     tcpPort: options.port,
     ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.ws ? { ws: options.ws } : {}),
+    ...(options.wss && options.tls
+      ? { wss: { port: options.wss.port, cert: options.tls.cert, key: options.tls.key } }
+      : {}),
     onRequest: (request, inbound) =>
       STATELESS_METHODS.has(request.method) && request.toTag === undefined
         ? route(request, inbound.reply, inbound)

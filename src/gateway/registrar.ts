@@ -9,6 +9,8 @@ export interface RequestSource {
   readonly remote: { address: string; port: number };
   readonly transport: 'udp' | 'tcp' | 'tls';
   readonly flowId?: string;
+  /** Set when the REGISTER came on a SIP WebSocket (RFC 7118): the binding's transport is then ws/wss. */
+  readonly webSocket?: 'ws' | 'wss';
 }
 
 export interface RegistrarPolicy extends AuthPolicy {
@@ -116,7 +118,7 @@ export function createRegistrar(deps: {
           contact: w.uri,
           expiresAt: now + Math.min(w.expires, policy.maxExpires) * 1000,
           source: source.remote,
-          transport: source.transport,
+          transport: source.webSocket ?? source.transport,
           flowId: source.flowId,
           instanceId: instance?.replace(/^"|"$/g, ''),
           q: q === undefined ? undefined : Number(q),

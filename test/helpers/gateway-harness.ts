@@ -43,6 +43,8 @@ export interface HarnessOptions {
   keepaliveMs?: number;
   trunkCheckMs?: number;
   trunkRegistration?: { expiresSec: number; syncMs?: number; retryMs?: number };
+  /** A SIP WebSocket listener (RFC 7118); port 0 = any free port. */
+  ws?: { port: number };
   tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
 }
 
@@ -91,6 +93,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}),
     ...(options.trunkCheckMs ? { trunkCheckMs: options.trunkCheckMs } : {}),
     ...(options.trunkRegistration ? { trunkRegistration: options.trunkRegistration } : {}),
+    ...(options.ws ? { ws: options.ws } : {}),
     registrar: {
       minExpires: 60,
       maxExpires: 3600,

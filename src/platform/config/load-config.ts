@@ -16,6 +16,8 @@ export interface Config {
     readonly host: string;
     readonly port: number;
     readonly tls?: { readonly port: number; readonly certFile: string; readonly keyFile: string };
+    readonly wsPort?: number;
+    readonly wssPort?: number;
     readonly register: { readonly minExpires: number; readonly maxExpires: number };
     readonly authBan: { readonly threshold: number; readonly seconds: number };
     readonly nonceSecret?: string;
@@ -112,6 +114,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       `VOXGATE_RTP_PORT_MIN=${p.VOXGATE_RTP_PORT_MIN} is invalid: expected less than VOXGATE_RTP_PORT_MAX=${p.VOXGATE_RTP_PORT_MAX}`,
     );
   }
+  if (p.VOXGATE_SIP_WSS_PORT !== undefined && !p.VOXGATE_SIP_TLS_CERT) {
+    throw new ConfigError(
+      'CONFIG_INVALID_VALUE',
+      `VOXGATE_SIP_WSS_PORT=${p.VOXGATE_SIP_WSS_PORT} is invalid: wss needs VOXGATE_SIP_TLS_CERT and VOXGATE_SIP_TLS_KEY`,
+    );
+  }
   if (Boolean(p.VOXGATE_SIP_TLS_CERT) !== Boolean(p.VOXGATE_SIP_TLS_KEY)) {
     const missing = p.VOXGATE_SIP_TLS_CERT ? 'VOXGATE_SIP_TLS_KEY' : 'VOXGATE_SIP_TLS_CERT';
     throw new ConfigError(
@@ -141,6 +149,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       nonceSecret: p.VOXGATE_SIP_NONCE_SECRET,
       digestAlgorithms: p.VOXGATE_SIP_DIGEST_ALGORITHMS,
       advertisedHost: p.VOXGATE_SIP_ADVERTISED_HOST,
+      wsPort: p.VOXGATE_SIP_WS_PORT,
+      wssPort: p.VOXGATE_SIP_WSS_PORT,
       keepaliveMs: p.VOXGATE_SIP_KEEPALIVE_SECONDS * 1000,
     },
     calls: {

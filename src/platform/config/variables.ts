@@ -97,6 +97,16 @@ export const variables = {
     description: 'SIP over TLS port (listens only when certificate and key are set)',
     default: '5061',
   }),
+  VOXGATE_SIP_WS_PORT: spec({
+    schema: z.coerce.number().int().min(1).max(65535).optional(),
+    expects: 'an integer port from 1 to 65535',
+    description: 'SIP over WebSocket (RFC 7118) for browser/WebRTC clients; unset = no WebSocket listener',
+  }),
+  VOXGATE_SIP_WSS_PORT: spec({
+    schema: z.coerce.number().int().min(1).max(65535).optional(),
+    expects: 'an integer port from 1 to 65535',
+    description: 'SIP over secure WebSocket (wss), with the TLS certificate and key; unset = none',
+  }),
   VOXGATE_SIP_TLS_CERT: spec({
     schema: z.string().min(1).optional(),
     expects: 'a path to a PEM certificate chain',

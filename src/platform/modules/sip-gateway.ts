@@ -82,6 +82,8 @@ export const sipGatewayModule: ModuleDefinition = {
           host: sip.host,
           port: sip.port,
           ...(tls ? { tls } : {}),
+          ...(sip.wsPort ? { ws: { port: sip.wsPort } } : {}),
+          ...(sip.wssPort ? { wss: { port: sip.wssPort } } : {}),
           ...(sip.advertisedHost ? { advertisedHost: sip.advertisedHost } : {}),
           users: directory.users,
           tenants: directory.tenants,
