@@ -46,8 +46,10 @@ export function createBindingKeepalive(deps: {
       tracked.delete(key); // expired, removed, or now registered through another replica
       return;
     }
+    // RFC 7118 clients keep their WebSocket alive with WebSocket pings; a CRLF is not a message they expect.
+    if (current.transport === 'ws' || current.transport === 'wss') return;
     const target: LegTarget = {
-      transport: current.transport === 'ws' || current.transport === 'wss' ? 'tcp' : current.transport,
+      transport: current.transport,
       address: current.source.address,
       port: current.source.port,
       ...(current.flowId ? { flowId: current.flowId } : {}),
