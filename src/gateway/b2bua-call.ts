@@ -6,11 +6,16 @@ import {
   buildRequest,
   createUacDialog,
   createUasDialog,
+  formatRAck,
+  hasOptionTag,
   header,
   headerValues,
   maxForwardsOf,
   newTag,
+  parseRAck,
+  parseRSeq,
   receiveDialogRequest,
+  ReliableProvisionals,
   type ClientTransaction,
   type Dialog,
   type ExtraHeaders,
@@ -112,6 +117,28 @@ interface Fork {
   ack?: Buffer;
   /** The Contact URIs of this fork's 3xx. */
   redirectTo?: string[];
+  /** The early dialogs of this fork's provisional responses, by To tag (§12.1.2; a forking proxy beyond the
+   * callee may create several). */
+  early?: Map<string, EarlyLeg>;
+}
+
+/** An early dialog with the callee, and what RFC 3262 keeps for it. */
+interface EarlyLeg {
+  dialog: Dialog;
+  /** RFC 3262 §4: "the most recently received in-order reliable provisional response". */
+  rseq?: number;
+  /** The SDP relayed to the caller for this early dialog's offer (a late-offer INVITE answered reliably). */
+  offer?: Buffer;
+}
+
+/** A callee's reliable provisional response relayed reliably to the caller, awaiting the caller's PRACK. */
+interface RelayedReliable {
+  readonly fork: Fork;
+  readonly leg: EarlyLeg;
+  /** The callee's RSeq, which the PRACK re-originated on its leg acknowledges. */
+  readonly rseq: number;
+  /** It carried the callee's offer: the caller's PRACK carries the answer (RFC 3262 §5). */
+  readonly carriesOffer: boolean;
 }
 
 /** Redirects followed per call, at most: a loop of 3xx between two targets ends there. */
@@ -130,7 +157,10 @@ const REQUEST_PASSTHROUGH = [
   'Content-Disposition',
   'Reason',
 ];
-const RESPONSE_PASSTHROUGH = ['Allow', 'Warning', 'Reason', 'Retry-After'];
+const RESPONSE_PASSTHROUGH = ['Allow', 'Warning', 'Reason', 'Retry-After', 'Unsupported'];
+/** §21.4.16 / RFC 3262 §3: a 421 (Extension Required) "MUST contain a Require header field listing the
+ * required extensions" — the caller needs them to retry. */
+const EXTENSION_REQUIRED_PASSTHROUGH = [...RESPONSE_PASSTHROUGH, 'Require'];
 
 function copied(message: { headers: readonly SipHeader[] }, names: readonly string[]): SipHeader[] {
   return message.headers.filter((h) => names.includes(h.name));
@@ -212,6 +242,12 @@ export class B2buaCall {
   private offerInProgress = false;
   /** CSeq numbers of re-INVITEs we answered 2xx to, whose ACK the caller or callee still sends us. */
   private readonly absorbedAcks = new Set<string>();
+  /** The caller takes reliable provisional responses (RFC 3262 §4: Supported or Require 100rel): so may the
+   * callee leg, and the callee's reliable ones are relayed reliably, PRACK for PRACK. */
+  private readonly callerReliable: boolean;
+  private readonly callerRequiresReliable: boolean;
+  /** The caller leg's reliable provisional responses (RSeq, retransmission, PRACK matching). */
+  private reliable: ReliableProvisionals<RelayedReliable> | undefined;
 
   constructor(
     private readonly invite: SipRequest,
@@ -222,7 +258,10 @@ export class B2buaCall {
     private readonly media: MediaSession | undefined,
     private readonly settings: CallSettings,
     private readonly hooks: CallHooks,
-  ) {}
+  ) {
+    this.callerRequiresReliable = hasOptionTag(invite, 'Require', '100rel');
+    this.callerReliable = this.callerRequiresReliable || hasOptionTag(invite, 'Supported', '100rel');
+  }
 
   /** A method, not a narrowed field read: the state changes across awaits. */
   hasEnded(): boolean {
@@ -297,6 +336,8 @@ export class B2buaCall {
       { name: 'CSeq', value: `${retry?.cseq ?? 1} INVITE` },
       { name: 'Contact', value: this.outbound.contact(spec.target) },
       ...(retry ? [retry.authorization] : []),
+      ...(this.callerReliable ? [{ name: 'Supported', value: '100rel' }] : []),
+      ...(this.callerRequiresReliable ? [{ name: 'Require', value: '100rel' }] : []),
       ...(spec.headers ?? []),
       ...copied(this.invite, REQUEST_PASSTHROUGH),
       ...(body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
@@ -320,16 +361,12 @@ export class B2buaCall {
         return;
       }
       if (this.state !== 'routing' && this.state !== 'early') return;
-      if (response.toTag && fork.request) fork.dialog ??= createUacDialog(fork.request, response);
-      let body = response.body;
-      if (body.length > 0 && this.media && this.invite.body.length > 0) {
-        try {
-          body = await this.media.answer('callee', body);
-        } catch (err) {
-          this.hooks.warn({ err, callId: this.callId }, 'media relay refused an early answer');
-          body = Buffer.alloc(0);
-        }
-      }
+      const leg = this.earlyLeg(fork, response);
+      const rseq = hasOptionTag(response, 'Require', '100rel')
+        ? this.acceptReliable(leg, response)
+        : undefined;
+      if (rseq === null) return;
+      const { body, carriesOffer } = await this.earlySdp(response, leg, rseq !== undefined);
       if (this.state !== 'routing' && this.state !== 'early') return;
       if (this.state === 'routing' && callProgressChannel.hasSubscribers) {
         callProgressChannel.publish({
@@ -338,7 +375,21 @@ export class B2buaCall {
         } satisfies CallProgressEvent);
       }
       this.state = 'early';
-      this.inviteTx.respond(status, response.reason, this.responseHeaders(response, body), body);
+      const headers = this.responseHeaders(response, body);
+      if (rseq !== undefined && leg) {
+        if (this.callerReliable) {
+          this.callerDialog ??= createUasDialog(this.invite, this.inviteTx.toTag, status);
+          this.reliableSender().send(
+            { status, reason: response.reason, headers, body },
+            { fork, leg, rseq, carriesOffer },
+          );
+          return;
+        }
+        // A reliable provisional response we did not offer to take (the INVITE had no 100rel): acknowledged on
+        // the callee's leg at once, relayed to the caller as an ordinary one.
+        this.prackCallee(fork, leg, rseq);
+      }
+      this.inviteTx.respond(status, response.reason, headers, body);
       return;
     }
     if (status < 300) {
@@ -353,7 +404,145 @@ export class B2buaCall {
     this.onForkFinal(fork, {
       status,
       reason: response.reason,
-      headers: asExtra(copied(response, RESPONSE_PASSTHROUGH)),
+      headers: asExtra(
+        copied(response, status === 421 ? EXTENSION_REQUIRED_PASSTHROUGH : RESPONSE_PASSTHROUGH),
+      ),
+    });
+  }
+
+  /** The early dialog a provisional response with a To tag creates or belongs to (§12.1.2). */
+  private earlyLeg(fork: Fork, response: SipResponse): EarlyLeg | undefined {
+    const tag = response.toTag;
+    if (!tag || !fork.request) return undefined;
+    fork.early ??= new Map();
+    let leg = fork.early.get(tag);
+    if (!leg) {
+      leg = { dialog: createUacDialog(fork.request, response) };
+      fork.early.set(tag, leg);
+    }
+    return leg;
+  }
+
+  /**
+   * RFC 3262 §4 for a reliable provisional response from the callee: its RSeq, or null when it is not to be
+   * processed. "If the UAC receives another reliable provisional response to the same request, and its RSeq
+   * value is not one higher than the value of the sequence number, that response MUST NOT be acknowledged
+   * with a PRACK, and MUST NOT be processed further by the UAC" — a retransmission (our PRACK has not reached
+   * the callee yet, or the caller has not sent its own) or one out of order. Without a To tag or a valid RSeq
+   * it cannot be acknowledged at all.
+   */
+  private acceptReliable(leg: EarlyLeg | undefined, response: SipResponse): number | null {
+    if (!leg) return null;
+    let rseq: number;
+    try {
+      rseq = parseRSeq(header(response, 'RSeq') ?? '');
+    } catch {
+      this.hooks.warn({ callId: this.callId }, 'reliable provisional response without a valid RSeq ignored');
+      return null;
+    }
+    if (leg.rseq !== undefined && rseq !== leg.rseq + 1) return null;
+    leg.rseq = rseq;
+    return rseq;
+  }
+
+  /**
+   * The SDP of a callee's provisional response, as relayed to the caller. With an offer in the INVITE it is
+   * the callee's answer, anchored. With a late offer, the first reliable provisional response with SDP carries
+   * the callee's offer (RFC 3262 §5), anchored, and the caller's PRACK the answer; an SDP in an unreliable one
+   * is no offer and is not relayed through an anchored call (it would show the callee's media address).
+   */
+  private async earlySdp(
+    response: SipResponse,
+    leg: EarlyLeg | undefined,
+    reliable: boolean,
+  ): Promise<{ body: Buffer; carriesOffer: boolean }> {
+    const none = { body: Buffer.alloc(0), carriesOffer: false };
+    const body = response.body;
+    if (body.length === 0) return none;
+    if (this.invite.body.length > 0) {
+      if (!this.media) return { body, carriesOffer: false };
+      try {
+        return { body: await this.media.answer('callee', body), carriesOffer: false };
+      } catch (err) {
+        this.hooks.warn({ err, callId: this.callId }, 'media relay refused an early answer');
+        return none;
+      }
+    }
+    if (leg?.offer) return { body: leg.offer, carriesOffer: false }; // the session already offered
+    if (!reliable || !leg || !this.callerReliable) return this.media ? none : { body, carriesOffer: false };
+    try {
+      leg.offer = this.media ? await this.media.offer('callee', body) : body;
+    } catch (err) {
+      this.hooks.warn({ err, callId: this.callId }, 'media relay refused an early offer');
+      return none;
+    }
+    return { body: leg.offer, carriesOffer: true };
+  }
+
+  private reliableSender(): ReliableProvisionals<RelayedReliable> {
+    this.reliable ??= new ReliableProvisionals<RelayedReliable>({
+      t1: this.settings.t1,
+      unreliable: this.callerTarget.transport === 'udp',
+      send: (r) => this.inviteTx.respond(r.status, r.reason, r.headers, r.body),
+      expired: () =>
+        this.failSetup(500, 'Server Internal Error', {
+          Warning: '399 voxgate "No PRACK for a reliable provisional response"',
+        }),
+    });
+    return this.reliable;
+  }
+
+  /** RFC 3262 §7.2: a PRACK in the callee's early dialog acknowledging its response `rseq`. */
+  private prackCallee(fork: Fork, leg: EarlyLeg, rseq: number): void {
+    if (!fork.request) return;
+    const bytes = buildDialogRequest(leg.dialog, 'PRACK', {
+      via: this.outbound.via(fork.spec.target),
+      headers: [this.rackFor(fork, rseq)],
+    });
+    this.outbound.request(bytes, fork.spec.target, { response: () => undefined, timeout: () => undefined });
+  }
+
+  private rackFor(fork: Fork, rseq: number): SipHeader {
+    return { name: 'RAck', value: formatRAck({ rseq, cseq: fork.request!.cseq.seq, method: 'INVITE' }) };
+  }
+
+  /**
+   * The caller's PRACK for a reliable provisional response we relayed. It is re-originated in the callee's
+   * early dialog, acknowledging the callee's own RSeq, so that each side sees reliability end to end and an
+   * SDP answer (or a new offer) in the PRACK reaches the callee; the callee's 2xx answers the caller.
+   */
+  private async prack(request: SipRequest, tx: ServerTransaction): Promise<void> {
+    const own = this.callerDialog;
+    if (!own || !this.reliable) {
+      tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    let rack;
+    try {
+      rack = parseRAck(header(request, 'RAck') ?? '');
+    } catch {
+      tx.respond(400, 'Bad Request', { Warning: '399 voxgate "Missing or malformed RAck"' });
+      return;
+    }
+    if (receiveDialogRequest(own, request) === 500) {
+      tx.respond(500, 'Server Internal Error', { 'Retry-After': '1' });
+      return;
+    }
+    const relayed = this.reliable.prack(rack, this.invite.cseq);
+    if (!relayed) {
+      tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    const { fork, leg, rseq, carriesOffer } = relayed;
+    if (fork.cancelled || fork.final || (this.winner && fork !== this.winner) || this.state === 'ended') {
+      // The callee's leg is over: the PRACK is answered here (§3: "it MUST be responded to with a 2xx").
+      tx.respond(200, 'OK');
+      return;
+    }
+    await this.forward('caller', request, tx, {
+      sdp: carriesOffer ? 'answer' : 'offer',
+      leg: { dialog: leg.dialog, target: fork.spec.target },
+      headers: [this.rackFor(fork, rseq)],
     });
   }
 
@@ -389,6 +578,14 @@ export class B2buaCall {
       return;
     }
     const dialog = createUacDialog(fork.request, response);
+    const early = response.toTag ? fork.early?.get(response.toTag) : undefined;
+    if (early) {
+      // §13.2.2.4: "If the dialog identifier in the 2xx response matches the dialog identifier of an existing
+      // dialog, the dialog MUST be transitioned to the "confirmed" state, and the route set for the dialog
+      // MUST be recomputed based on the 2xx response" — the CSeq space of its PRACKs carries on.
+      dialog.localSeq = Math.max(dialog.localSeq ?? 0, early.dialog.localSeq ?? 0);
+      early.dialog = dialog;
+    }
     if (this.winner || this.state === 'ended' || fork.cancelled) {
       // A fork answered after another won, or after the call was cancelled: it is a dialog of its own that
       // must be acknowledged and then ended (§13.2.2.4, §15).
@@ -404,7 +601,12 @@ export class B2buaCall {
 
     let body = response.body;
     const lateOffer = this.invite.body.length === 0;
-    if (body.length > 0 && this.media) {
+    // RFC 3262 §5: a late offer answered in a reliable provisional response and the caller's PRACK is
+    // negotiated already; the 2xx repeats that session (RFC 6337 §3.1.1) and the ACKs carry no answer.
+    const negotiatedEarly = lateOffer && early?.offer !== undefined;
+    if (negotiatedEarly) {
+      if (body.length > 0) body = early.offer!;
+    } else if (body.length > 0 && this.media) {
       try {
         body = lateOffer ? await this.media.offer('callee', body) : await this.media.answer('callee', body);
       } catch (err) {
@@ -423,12 +625,15 @@ export class B2buaCall {
     }
     // With an offer in the INVITE the answer is already here: the callee gets its ACK now. With a late offer
     // the caller's ACK carries the answer and the callee's ACK waits for it.
-    if (lateOffer && body.length > 0) this.ackPendingForLateOffer = true;
+    if (lateOffer && body.length > 0 && !negotiatedEarly) this.ackPendingForLateOffer = true;
     else this.ackFork(fork, Buffer.alloc(0));
 
     this.state = 'answered';
     this.answeredAt = Date.now();
-    this.callerDialog = createUasDialog(this.invite, this.inviteTx.toTag, 200);
+    // The early dialog of relayed reliable provisional responses (and its PRACK CSeqs) becomes confirmed.
+    if (this.callerDialog) this.callerDialog.state = 'confirmed';
+    else this.callerDialog = createUasDialog(this.invite, this.inviteTx.toTag, 200);
+    this.reliable?.finalResponseSent();
     const headers = this.responseHeaders(response, body);
     this.inviteTx.respond(response.status, response.reason, headers, body);
     this.retransmit2xxUntilAck(response.status, response.reason, headers, body);
@@ -657,6 +862,10 @@ export class B2buaCall {
 
   /** A request inside one of the call's dialogs (anything but ACK and CANCEL). */
   async inDialog(side: Side, request: SipRequest, tx: ServerTransaction): Promise<void> {
+    if (side === 'caller' && request.method === 'PRACK') {
+      await this.prack(request, tx);
+      return;
+    }
     const own = side === 'caller' ? this.callerDialog : this.winner?.dialog;
     if (this.state !== 'answered' || !own) {
       if (
@@ -690,26 +899,38 @@ export class B2buaCall {
       tx.respond(491, 'Request Pending');
       return;
     }
-    await this.forward(side, request, tx, isOffer);
+    await this.forward(side, request, tx, { sdp: isOffer ? 'offer' : 'none' });
   }
 
+  /**
+   * Re-originates a request on the other leg (in its confirmed dialog, or in `how.leg`) and relays the
+   * response back. `how.sdp` says what a body is: an offer (anchored; the response's SDP is the answer), an
+   * answer (anchored), or opaque (INFO's DTMF, passed as is).
+   */
   private async forward(
     side: Side,
     request: SipRequest,
     tx: ServerTransaction,
-    isOffer: boolean,
+    how: {
+      sdp: 'offer' | 'answer' | 'none';
+      leg?: { dialog: Dialog; target: LegTarget };
+      headers?: readonly SipHeader[];
+    },
   ): Promise<void> {
     const otherSide: Side = side === 'caller' ? 'callee' : 'caller';
-    const other = this.dialogOf(otherSide);
+    const other = how.leg ?? this.dialogOf(otherSide);
     if (!other) {
       tx.respond(481, 'Call/Transaction Does Not Exist');
       return;
     }
+    const isOffer = request.method === 'INVITE' || request.method === 'UPDATE';
     if (isOffer) this.offerInProgress = true;
     let body = request.body;
-    const anchored = isOffer && body.length > 0 && this.media !== undefined;
+    const anchored = how.sdp === 'offer' && body.length > 0 && this.media !== undefined;
     try {
       if (anchored) body = await this.media!.offer(side, body);
+      else if (how.sdp === 'answer' && body.length > 0 && this.media)
+        body = await this.media.answer(side, body);
     } catch (err) {
       this.offerInProgress = false;
       this.hooks.warn({ err, callId: this.callId }, 'media relay refused a re-offer');
@@ -721,6 +942,7 @@ export class B2buaCall {
       via: this.outbound.via(other.target),
       contact: isOffer ? this.outbound.contact(other.target) : undefined,
       headers: [
+        ...(how.headers ?? []),
         ...copied(request, REQUEST_PASSTHROUGH),
         ...(body.length > 0 && contentType ? [{ name: 'Content-Type', value: contentType }] : []),
       ],
@@ -812,6 +1034,7 @@ export class B2buaCall {
     this.state = 'ended';
     this.clearTimers();
     if (this.retransmit2xx) clearTimeout(this.retransmit2xx);
+    this.reliable?.finalResponseSent();
     // RFC 6026 keeps an answered INVITE client transaction for Timer M (64*T1) only so that 2xx retransmissions
     // reach us for a new ACK; once the call is over a late 2xx is dropped like any stray one (`stray2xx` finds
     // no call), so the transactions go now rather than hold the whole call in memory for 32 s.

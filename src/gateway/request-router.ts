@@ -35,7 +35,9 @@ const IN_DIALOG: ReadonlySet<string> = new Set([...CALL_METHODS, 'OPTIONS']);
 export function gatewayPolicy(allowedMethods: readonly string[]): UasPolicy {
   return {
     allowedMethods,
-    supportedExtensions: ['path', 'outbound', 'gruu'],
+    // 100rel: a caller's Require/Supported 100rel is carried to the callee leg and its reliable provisional
+    // responses relayed PRACK for PRACK (RFC 3262, b2bua-call.ts); a callee without it answers 420 itself.
+    supportedExtensions: ['path', 'outbound', 'gruu', '100rel'],
     acceptedContentTypes: ['application/sdp', 'application/dtmf-relay', 'application/dtmf', 'text/plain'],
     uriSchemes: ['sip', 'sips', 'tel'],
     responseContentType: 'application/sdp',

@@ -11,6 +11,7 @@ export { serializeMessage } from './message/serialize-message.js';
 export {
   contactsOf,
   fromOf,
+  hasOptionTag,
   maxForwardsOf,
   requestUriOf,
   toOf,
@@ -22,6 +23,8 @@ export { parseCallId } from './headers/call-id.js';
 export { parseContact } from './headers/contact.js';
 export { parseContentLength } from './headers/content-length.js';
 export { parseCSeq, type CSeq } from './headers/cseq.js';
+export { formatRAck, parseRAck, type RAck } from './headers/rack.js';
+export { parseRSeq } from './headers/rseq.js';
 export { parseFrom, type FromTo } from './headers/from.js';
 export { parseMaxForwards } from './headers/max-forwards.js';
 export { parseNameAddr, type NameAddr } from './headers/name-addr.js';
@@ -93,6 +96,11 @@ export {
   type LocateOptions,
 } from './transport/locate-server.js';
 export { validateRequest, KNOWN_METHODS, type UasPolicy, type Rejection } from './uas/validate-request.js';
+export {
+  ReliableProvisionals,
+  type Provisional,
+  type ReliableProvisionalsOptions,
+} from './uas/reliable-provisionals.js';
 export { buildRequest } from './message/build-response.js';
 export { DEFAULT_TIMERS, type TimerSettings } from './transaction/timers.js';
 export {

@@ -164,14 +164,20 @@ export class SipPhone {
 
   /**
    * Sends an INVITE to `target` (a user of the domain), answers the 407 with credentials, and returns the
-   * call's handle. `body` defaults to an SDP offer; pass an empty buffer for a late offer.
+   * call's handle. `body` defaults to an SDP offer; pass an empty buffer for a late offer. `extra` headers go
+   * on both INVITEs (Supported, Require …).
    */
-  async invite(target: string, body: Buffer = sdp(40000)): Promise<OutgoingCall> {
+  async invite(
+    target: string,
+    body: Buffer = sdp(40000),
+    extra: readonly SipHeader[] = [],
+  ): Promise<OutgoingCall> {
     const callId = randomBytes(8).toString('hex');
     const fromTag = newTag();
     const uri = `sip:${target}@${this.domain}`;
     let seq = this.cseq++;
-    const build = (extra: SipHeader[], viaBranch: string) =>
+    const headers = extra;
+    const build = (more: SipHeader[], viaBranch: string) =>
       buildRequest(
         'INVITE',
         uri,
@@ -184,7 +190,8 @@ export class SipPhone {
           { name: 'CSeq', value: `${seq} INVITE` },
           { name: 'Contact', value: this.contact },
           ...(body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
-          ...extra,
+          ...headers,
+          ...more,
         ],
         body,
       );
@@ -270,7 +277,12 @@ export class OutgoingCall {
     readonly uri: string,
     private seq: number,
     readonly branch: string,
-  ) {}
+  ) {
+    this.inviteSeq = seq;
+  }
+
+  /** The CSeq number of the INVITE (its ACK and CANCEL reuse it; PRACK's RAck names it). */
+  readonly inviteSeq: number;
 
   /** Waits for a final response; remembers the To tag and Contact of a 2xx. */
   async final(ms = 5000): Promise<SipResponse> {
@@ -283,7 +295,13 @@ export class OutgoingCall {
     return r;
   }
 
-  private dialogRequest(method: string, seq: number, body?: Buffer, viaBranch = branch()): Buffer {
+  private dialogRequest(
+    method: string,
+    seq: number,
+    body?: Buffer,
+    viaBranch = branch(),
+    extra: readonly SipHeader[] = [],
+  ): Buffer {
     return buildRequest(
       method,
       this.remoteTarget ?? this.uri,
@@ -298,6 +316,7 @@ export class OutgoingCall {
         { name: 'Call-ID', value: this.callId },
         { name: 'CSeq', value: `${seq} ${method}` },
         { name: 'Contact', value: this.phone.contact },
+        ...extra,
         ...(body && body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
       ],
       body,
@@ -305,7 +324,26 @@ export class OutgoingCall {
   }
 
   ack(body?: Buffer): void {
-    this.phone.send(this.dialogRequest('ACK', this.seq, body));
+    this.phone.send(this.dialogRequest('ACK', this.inviteSeq, body));
+  }
+
+  /** Enters the early dialog of a provisional response (its To tag and Contact), RFC 3261 §12.1.2. */
+  early(response: SipResponse): void {
+    this.toTag = response.toTag;
+    const contact = headerValues(response, 'Contact')[0] ?? '';
+    this.remoteTarget = /<([^>]*)>/.exec(contact)?.[1] ?? contact;
+  }
+
+  /**
+   * RFC 3262 §7.2: a PRACK for a reliable provisional response (RAck = its RSeq, the INVITE's CSeq). `rack`
+   * overrides the RAck value. Returns the PRACK's CSeq number.
+   */
+  prack(response: SipResponse, body?: Buffer, rack?: string): number {
+    this.early(response);
+    const seq = ++this.seq;
+    const value = rack ?? `${header(response, 'RSeq') ?? ''} ${this.inviteSeq} INVITE`;
+    this.phone.send(this.dialogRequest('PRACK', seq, body, branch(), [{ name: 'RAck', value }]));
+    return seq;
   }
 
   /** §9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via branch as the INVITE. */
@@ -320,7 +358,7 @@ export class OutgoingCall {
         },
         { name: 'To', value: `<${this.uri}>` },
         { name: 'Call-ID', value: this.callId },
-        { name: 'CSeq', value: `${this.seq} CANCEL` },
+        { name: 'CSeq', value: `${this.inviteSeq} CANCEL` },
       ]),
     );
   }

@@ -81,6 +81,22 @@ export function optionTagsOf(
   return message.headers.filter((h) => h.name === name).flatMap((h) => cachedParse(h, parseOptionTags));
 }
 
+/**
+ * Whether header `name` lists option tag `tag` (compared without case, as the §8.2.2.3 check does). A
+ * malformed list counts as not listing it: the question is asked of headers no §8.2 check has parsed.
+ */
+export function hasOptionTag(
+  message: WithHeaders,
+  name: 'Require' | 'Proxy-Require' | 'Supported' | 'Unsupported',
+  tag: string,
+): boolean {
+  try {
+    return optionTagsOf(message, name).some((t) => t.toLowerCase() === tag);
+  } catch {
+    return false;
+  }
+}
+
 const requestUris = new WeakMap<object, Uri>();
 
 /** The parsed Request-URI (sip, sips, tel, or any other scheme as an absolute URI). */
