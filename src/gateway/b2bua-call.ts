@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   answerChallenge,
   contactsOf,
@@ -14,6 +13,7 @@ import {
   newTag,
   parseRAck,
   parseRSeq,
+  randomHex,
   receiveDialogRequest,
   ReliableProvisionals,
   type ClientTransaction,
@@ -314,7 +314,7 @@ export class B2buaCall {
     retry?: { callId: string; cseq: number; authorization: SipHeader },
   ): void {
     const body = this.offer;
-    const callId = retry?.callId ?? randomBytes(12).toString('hex');
+    const callId = retry?.callId ?? randomHex(12);
     const fork: Fork = {
       spec,
       callId,

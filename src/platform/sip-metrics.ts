@@ -47,17 +47,16 @@ export function collectSipMetrics(
       },
     });
   }
-  const requests = new Counter({
+  // Counted per message: tallied in a plain map and handed to prom-client when scraped (pairCounter).
+  const countRequest = pairCounter(registry, {
     name: 'voxgate_sip_requests_received_total',
     help: 'SIP requests received that parsed, by method and transport.',
     labelNames: ['method', 'transport'],
-    registers: [registry],
   });
-  const responses = new Counter({
+  const countResponse = pairCounter(registry, {
     name: 'voxgate_sip_responses_sent_total',
     help: 'SIP responses sent, by request method and status code.',
     labelNames: ['method', 'code'],
-    registers: [registry],
   });
   const parseErrors = new Counter({
     name: 'voxgate_sip_parse_errors_total',
@@ -67,11 +66,11 @@ export function collectSipMetrics(
   });
   const onRequest = (m: unknown) => {
     const { method, transport } = m as { method: string; transport: string };
-    requests.inc({ method: methodLabel(method), transport });
+    countRequest(methodLabel(method), transport);
   };
   const onResponse = (m: unknown) => {
     const { method, status } = m as { method: string; status: number };
-    responses.inc({ method: methodLabel(method), code: String(status) });
+    countResponse(methodLabel(method), String(status));
   };
   const onParseError = (m: unknown) => parseErrors.inc({ code: (m as { error: SipParseError }).error.code });
   const onRetransmission = (m: unknown) => retransmissions.inc({ kind: (m as { kind: string }).kind });
@@ -84,5 +83,35 @@ export function collectSipMetrics(
     unsubscribe('voxgate:sip:response-out', onResponse);
     unsubscribe('voxgate:sip:parse-error', onParseError);
     unsubscribe('voxgate:sip:retransmission', onRetransmission);
+  };
+}
+
+/**
+ * A counter with two labels incremented on the hot path (every SIP message): increments are tallied in a map
+ * keyed by the label values and added to the prom-client counter at scrape time, which costs one map lookup
+ * per message instead of prom-client's label hashing. Scrapes see every increment made before them.
+ */
+function pairCounter<A extends string, B extends string>(
+  registry: Registry,
+  config: { name: string; help: string; labelNames: [A, B] },
+): (a: string, b: string) => void {
+  const [nameA, nameB] = config.labelNames;
+  const tallies = new Map<string, { a: string; b: string; n: number }>();
+  new Counter({
+    ...config,
+    registers: [registry],
+    collect() {
+      for (const t of tallies.values()) {
+        if (t.n === 0) continue;
+        this.inc({ [nameA]: t.a, [nameB]: t.b } as Record<A | B, string>, t.n);
+        t.n = 0;
+      }
+    },
+  });
+  return (a, b) => {
+    const key = `${a}\u0000${b}`;
+    const tally = tallies.get(key);
+    if (tally) tally.n += 1;
+    else tallies.set(key, { a, b, n: 1 });
   };
 }

@@ -50,7 +50,9 @@ export interface CallEvent {
 /** Flat string fields for `EventStreams.publish`. */
 export function encodeCallEvent(event: CallEvent): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const [key, value] of Object.entries(event)) {
+  // for…in over an object literal: no entries array per event (three events per call on the hot path).
+  for (const key in event) {
+    const value = event[key as keyof CallEvent];
     if (value === undefined) continue;
     fields[key] = typeof value === 'object' ? JSON.stringify(value) : String(value);
   }

@@ -194,7 +194,9 @@ export function createMemorySharedState(
         }
         const id = `${s.lastMs}-${s.seq}`;
         s.entries.push({ id, fields: { ...fields } });
-        if (s.entries.length > maxLen) {
+        // Trimmed like Redis's approximate MAXLEN ~: in steps of a tenth, not one entry per publish (each
+        // splice moves the whole array).
+        if (s.entries.length > maxLen + Math.ceil(maxLen / 10)) {
           const drop = s.entries.length - maxLen;
           s.entries.splice(0, drop);
           s.trimmed += drop;
