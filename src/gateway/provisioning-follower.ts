@@ -4,10 +4,10 @@ import type { EventStreams } from '../store/shared-state/index.js';
 /**
  * Reads the provisioning change stream in this gateway's own consumer group (every replica sees every change)
  * and calls `onChange` once per batch of announcements, then acknowledges them. A failed read is reported and
- * retried a second later. `stop` ends the loop after the read in progress.
+ * retried a second later. `stop` ends the loop after the read in progress and drops the group.
  */
 export function followProvisioningChanges(options: {
-  events: Pick<EventStreams, 'consume' | 'ack'>;
+  events: Pick<EventStreams, 'consume' | 'ack' | 'dropGroup'>;
   group: string;
   onChange: () => void;
   onError: (err: unknown) => void;
@@ -42,9 +42,13 @@ export function followProvisioningChanges(options: {
   };
   const running = loop();
   return {
+    /** Ends the loop and deletes this replica's group: a replica stopping for good leaves nothing behind. */
     async stop() {
       stopped = true;
       await running;
+      await options.events
+        .dropGroup(PROVISIONING_CHANGES_STREAM, options.group)
+        .catch((err: unknown) => options.onError(err));
     },
   };
 }

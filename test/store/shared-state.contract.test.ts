@@ -240,6 +240,18 @@ for (const impl of implementations) {
     );
 
     test(
+      'a dropped consumer group is gone with its pending entries; read again, it starts over',
+      withState(async (s) => {
+        await s.events.publish('changes', { n: '1' });
+        assert.equal((await s.events.consume('changes', 'gateway:a', 'gateway:a')).length, 1);
+        assert.equal(await s.events.dropGroup('changes', 'gateway:a'), true);
+        assert.equal(await s.events.dropGroup('changes', 'gateway:a'), false);
+        assert.deepEqual(await s.events.claimStale('changes', 'gateway:a', 'gateway:a', 0), []);
+        assert.equal((await s.events.consume('changes', 'gateway:a', 'gateway:a')).length, 1);
+      }),
+    );
+
+    test(
       'a blocking consume wakes on publish',
       withState(async (s) => {
         const waiting = s.events.consume('invalidate', 'gw', 'gw-1', { blockMs: 5000 });

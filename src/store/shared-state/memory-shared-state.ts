@@ -245,6 +245,10 @@ export function createMemorySharedState(
         }
         return out;
       },
+      async dropGroup(name, groupName) {
+        check();
+        return streams.get(name)?.groups.delete(groupName) ?? false;
+      },
     },
     async ping() {
       check();

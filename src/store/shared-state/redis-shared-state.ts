@@ -238,8 +238,15 @@ export async function createRedisSharedState(options: {
         const args = ['GROUP', group, consumer, 'COUNT', String(count)];
         if (blockMs > 0) args.push('BLOCK', String(blockMs));
         const conn = blockMs > 0 ? blockingFor(consumer) : client;
-        const reply = (await conn.call('XREADGROUP', ...args, 'STREAMS', k.stream(stream), '>')) as
-          unknown[] | null;
+        let reply: unknown[] | null;
+        try {
+          reply = (await conn.call('XREADGROUP', ...args, 'STREAMS', k.stream(stream), '>')) as
+            unknown[] | null;
+        } catch (err) {
+          // The group was destroyed under us (dropGroup elsewhere, or by hand): created again on the next read.
+          if (String((err as Error).message).startsWith('NOGROUP')) knownGroups.delete(`${stream}\0${group}`);
+          throw err;
+        }
         if (!reply || reply.length === 0) return [];
         // One stream asked for: ioredis 6 answers [key, entries]; the raw RESP2 shape is [[key, entries]].
         return toEntries(typeof reply[0] === 'string' ? reply[1] : (reply[0] as unknown[])[1]);
@@ -261,6 +268,10 @@ export async function createRedisSharedState(options: {
           String(count),
         )) as [string, unknown];
         return toEntries(reply[1]);
+      },
+      async dropGroup(stream, group) {
+        knownGroups.delete(`${stream}\0${group}`);
+        return Number(await client.call('XGROUP', 'DESTROY', k.stream(stream), group)) === 1;
       },
     },
     async ping() {

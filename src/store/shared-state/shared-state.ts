@@ -84,6 +84,8 @@ export interface EventStreams {
     minIdleMs: number,
     count?: number,
   ): Promise<StreamEntry[]>;
+  /** Deletes a consumer group and its pending entries (a replica going away for good). True if it existed. */
+  dropGroup(stream: string, group: string): Promise<boolean>;
 }
 
 /** One gateway replica's view of a carrier trunk, as its health checks and outbound registration see it. */
