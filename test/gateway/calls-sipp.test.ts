@@ -136,6 +136,13 @@ for (const anchoring of ['none', 'voxgate', 'rtpengine'] as const) {
       assert.equal(run.callee.code, 0, `callee failed\n${run.callee.logs}`);
       assert.equal((await endedEvent(gw, `events-${anchoring}`)).disposition, 'cancelled');
     });
+
+    test('reliable 183 (RFC 3262): PRACK end to end, then answered', async () => {
+      const run = await scenario(gw, 'uas-prack.xml', 'uac-prack.xml');
+      assert.equal(run.caller.code, 0, `caller failed\n${run.caller.logs}`);
+      assert.equal(run.callee.code, 0, `callee failed\n${run.callee.logs}`);
+      assert.equal((await endedEvent(gw, `events-${anchoring}`)).disposition, 'answered');
+    });
   });
 }
 
