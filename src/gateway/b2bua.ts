@@ -246,6 +246,7 @@ function trunkTarget(trunk: GatewayTrunk, dialled: string, from: string): ForkTa
     to: `<${scheme}:${dialled}@${host}>`,
     from,
     target: { transport: trunk.transport, address: trunk.host, port: trunk.port },
+    trunkId: trunk.id,
     ...(trunk.credentials ? { credentials: trunk.credentials } : {}),
   };
 }
@@ -292,38 +293,7 @@ async function planCall(
   }
 
   const trunk = deps.routing ? await deps.routing.trunkBySource(inbound.remote.address) : undefined;
-  if (trunk && deps.routing) {
-    // A carrier we register to (trunk-registration.ts) sends its calls to the Contact we registered,
-    // sip:<username>@us; the number dialled is then in the To, which §8.1.1.2 says "first and foremost
-    // specifies the desired "logical" recipient of the request".
-    const toValue = request.headers.find((h) => h.name === 'To')?.value ?? '';
-    const registered = trunk.credentials !== undefined && dialledUser === trunk.credentials.username;
-    const did = asE164(normalizeNumber((registered ? uriUser(uriOf(toValue)) : undefined) ?? dialledUser));
-    const owner = await deps.routing.numberOwner(did);
-    const tenant =
-      owner?.tenantId === trunk.tenantId ? await deps.tenants.findByDomain(owner.sipDomain) : undefined;
-    if (!owner || !tenant || tenant.status !== 'active') {
-      refuse(tx, 404, 'Not Found', 'not-found', 'The number is not assigned');
-      return undefined;
-    }
-    const aor = `sip:${owner.username}@${tenant.sipDomain}`;
-    const bindings = await deps.state.registrations.list(aor);
-    if (bindings.length === 0) {
-      refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The user is not registered');
-      return undefined;
-    }
-    const callee = await deps.users.findCredentials(tenant.sipDomain, owner.username);
-    return {
-      tenant,
-      identity: { direction: 'inbound', from: uriOf(fromValue), to: did, trunkId: trunk.id },
-      forks: contactsOf(deps, bindings, aor),
-      mode: 'parallel',
-      limits: [
-        ...trunkLimit(trunk),
-        ...userLimit(callee?.userId ?? owner.username, callee?.maxConcurrentCalls, 'callee'),
-      ],
-    };
-  }
+  if (trunk) return inboundPlan(deps, request, tx, trunk, dialledUser);
 
   const fromAor = addressOfRecord(fromValue);
   if (!fromAor) {
@@ -331,6 +301,16 @@ async function planCall(
     return undefined;
   }
   const domain = fromAor.slice(fromAor.indexOf('@') + 1);
+  if (deps.routing && !(await deps.tenants.findByDomain(domain))) {
+    // No tenant's domain in From: a trunk on addresses no CIDR of it matches (a PBX, a carrier on changing
+    // addresses) authenticates with its credentials; its calls are then routed like any trunk's, by DID.
+    const digestTrunk = await deps.auth.authenticateTrunk(
+      request,
+      tx.respond.bind(tx),
+      inbound.remote.address,
+    );
+    return digestTrunk && inboundPlan(deps, request, tx, digestTrunk, dialledUser);
+  }
   // §22.3: a B2BUA acting for its users challenges the caller with 407; the realm is the tenant's domain.
   const caller = await deps.auth.authenticate(
     request,
@@ -385,6 +365,49 @@ async function planCall(
     ...(selected.route.mediaBypass ? { mediaBypass: true } : {}),
     // The call counts against the first trunk tried (a failover does not move the count).
     limits: [...userLimit(caller.userId, caller.maxConcurrentCalls, 'caller'), ...trunkLimit(trunks[0]!)],
+  };
+}
+
+/** A call from a trunk (matched by source address or digest): the dialled DID rings the user it is assigned to. */
+async function inboundPlan(
+  deps: B2buaDeps,
+  request: SipRequest,
+  tx: ServerTransaction,
+  trunk: GatewayTrunk,
+  dialledUser: string,
+): Promise<CallPlan | undefined> {
+  const routing = deps.routing;
+  if (!routing) return undefined;
+  const fromValue = fromValueOf(request);
+  // A carrier we register to (trunk-registration.ts) sends its calls to the Contact we registered,
+  // sip:<username>@us; the number dialled is then in the To, which §8.1.1.2 says "first and foremost
+  // specifies the desired "logical" recipient of the request".
+  const toValue = request.headers.find((h) => h.name === 'To')?.value ?? '';
+  const registered = trunk.credentials !== undefined && dialledUser === trunk.credentials.username;
+  const did = asE164(normalizeNumber((registered ? uriUser(uriOf(toValue)) : undefined) ?? dialledUser));
+  const owner = await routing.numberOwner(did);
+  const tenant =
+    owner?.tenantId === trunk.tenantId ? await deps.tenants.findByDomain(owner.sipDomain) : undefined;
+  if (!owner || !tenant || tenant.status !== 'active') {
+    refuse(tx, 404, 'Not Found', 'not-found', 'The number is not assigned');
+    return undefined;
+  }
+  const aor = `sip:${owner.username}@${tenant.sipDomain}`;
+  const bindings = await deps.state.registrations.list(aor);
+  if (bindings.length === 0) {
+    refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The user is not registered');
+    return undefined;
+  }
+  const callee = await deps.users.findCredentials(tenant.sipDomain, owner.username);
+  return {
+    tenant,
+    identity: { direction: 'inbound', from: uriOf(fromValue), to: did, trunkId: trunk.id },
+    forks: contactsOf(deps, bindings, aor),
+    mode: 'parallel',
+    limits: [
+      ...trunkLimit(trunk),
+      ...userLimit(callee?.userId ?? owner.username, callee?.maxConcurrentCalls, 'callee'),
+    ],
   };
 }
 

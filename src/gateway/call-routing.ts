@@ -38,6 +38,8 @@ export interface NumberOwner {
 export interface RoutingDirectory {
   /** The enabled trunk of an active tenant whose inbound CIDRs contain `address`. */
   trunkBySource(address: string): Promise<GatewayTrunk | undefined>;
+  /** The enabled trunk of an active tenant whose credentials have `username` (unique), for digest. */
+  trunkByUsername(username: string): Promise<GatewayTrunk | undefined>;
   /** The user a DID rings (E.164, with its leading +). */
   numberOwner(e164: string): Promise<NumberOwner | undefined>;
   /** The tenant's routes, highest priority first. */

@@ -70,6 +70,8 @@ export function createDirectoryCache(
   return {
     routing: {
       trunkBySource: (address) => cached(`trunk-source\0${address}`, () => routing.trunkBySource(address)),
+      trunkByUsername: (username) =>
+        cached(`trunk-user\0${username}`, () => routing.trunkByUsername(username)),
       numberOwner: (e164) => cached(`number\0${e164}`, () => routing.numberOwner(e164)),
       routes: (tenantId) => cached(`routes\0${tenantId}`, () => routing.routes(tenantId)),
       allTrunks: () => routing.allTrunks(),

@@ -80,8 +80,10 @@ export function defaultAdvertisedHost(host: string): string {
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const timers = options.timers;
+  const routing = options.routing;
   const auth = createSipAuthenticator({
     users: options.users,
+    ...(routing ? { trunkByUsername: (username: string) => routing.trunkByUsername(username) } : {}),
     counters: options.state.counters,
     policy: options.registrar,
   });
@@ -115,7 +117,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         onDropped: (aor, contact, why) => options.warn({ aor, contact, why }, 'registration dropped'),
       })
     : undefined;
-  const routing = options.routing;
   const trunkMonitor =
     options.trunkCheckMs && routing
       ? createTrunkMonitor({

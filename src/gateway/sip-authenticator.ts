@@ -1,5 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import {
+  computeHa1,
   createDigestServer,
   headerValues,
   type DigestAlgorithm,
@@ -9,6 +10,13 @@ import {
 } from '../sip/index.js';
 import type { SipCredentials, SipUserRepository } from '../store/index.js';
 import type { Counters } from '../store/shared-state/index.js';
+import type { GatewayTrunk } from './call-routing.js';
+
+/**
+ * The realm trunks authenticate in: a trunk is no tenant user and its calls name no tenant domain. UAs take
+ * the realm from the challenge (§22.4).
+ */
+export const TRUNK_REALM = 'voxgate';
 
 /** Tracing hook: every authentication decision (`SipAuthEvent`). */
 export const sipAuthChannel = channel('voxgate:gateway:sip-auth');
@@ -50,11 +58,19 @@ export interface SipAuthenticator {
     domain: string,
     as: Challenger,
   ): Promise<SipCredentials | undefined>;
+  /**
+   * Digest-verifies an INVITE from a trunk that is not recognised by its source address (a PBX or carrier on
+   * changing addresses), against the trunks' credentials in realm TRUNK_REALM, with the same challenge, ban
+   * and no-enumeration rules as users (407, §22.3). Returns the trunk, or undefined once it has answered.
+   */
+  authenticateTrunk(request: SipRequest, reply: Reply, sourceAddress: string): Promise<GatewayTrunk | undefined>;
 }
 
 /** Digest authentication of the tenants' SIP users, with a temporary ban of sources that keep failing. */
 export function createSipAuthenticator(deps: {
   users: Pick<SipUserRepository, 'findCredentials'>;
+  /** Trunks by credentials username; without it no trunk authenticates with digest. */
+  trunkByUsername?: (username: string) => Promise<GatewayTrunk | undefined>;
   counters: Counters;
   policy: AuthPolicy;
 }): SipAuthenticator {
@@ -68,42 +84,80 @@ export function createSipAuthenticator(deps: {
     }
     return d;
   };
+  /**
+   * The digest exchange for one realm: 403 while the source is banned; a challenge when credentials are
+   * missing, stale or wrong (the failure counted towards the ban); otherwise what `find` says the verified
+   * username is. An unknown username fails exactly like a wrong password (§22: no way to enumerate).
+   */
+  const verify = async <T>(
+    request: SipRequest,
+    reply: Reply,
+    sourceAddress: string,
+    realm: string,
+    as: Challenger,
+    find: (username: string) => Promise<{ ha1Md5: string; ha1Sha256: string; value: T } | undefined>,
+  ): Promise<T | undefined> => {
+    const banKey = `sip-auth-fail:${sourceAddress}`;
+    const report = (outcome: SipAuthEvent['outcome']) => {
+      if (sipAuthChannel.hasSubscribers) sipAuthChannel.publish({ as, outcome } satisfies SipAuthEvent);
+    };
+    if ((await deps.counters.get(banKey)) >= policy.banThreshold) {
+      report('banned');
+      reply(403, 'Forbidden', { Warning: '399 voxgate "Too many failed authentications; try later"' });
+      return undefined;
+    }
+    const digest = digestFor(realm);
+    const verdict = await digest.verify(
+      request.method,
+      headerValues(request, as === 'registrar' ? 'Authorization' : 'Proxy-Authorization'),
+      async (username, algorithm) => {
+        const found = await find(username);
+        return found && (algorithm === 'MD5' ? found.ha1Md5 : found.ha1Sha256);
+      },
+    );
+    const challenge = (stale: boolean) =>
+      as === 'registrar'
+        ? reply(401, 'Unauthorized', { 'WWW-Authenticate': digest.challenges(stale) })
+        : reply(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': digest.challenges(stale) });
+    if (!verdict.ok) {
+      const failed = verdict.reason === 'bad-credentials' || verdict.reason === 'malformed';
+      if (failed) await deps.counters.incr(banKey, 1, policy.banSeconds);
+      report(failed ? 'failed' : 'challenged');
+      challenge(verdict.stale);
+      return undefined;
+    }
+    const found = await find(verdict.username);
+    if (!found) challenge(false);
+    report(found ? 'ok' : 'challenged');
+    return found?.value;
+  };
+
   return {
-    async authenticate(request, reply, sourceAddress, domain, as) {
-      const banKey = `sip-auth-fail:${sourceAddress}`;
-      const report = (outcome: SipAuthEvent['outcome']) => {
-        if (sipAuthChannel.hasSubscribers) sipAuthChannel.publish({ as, outcome } satisfies SipAuthEvent);
-      };
-      if ((await deps.counters.get(banKey)) >= policy.banThreshold) {
-        report('banned');
-        reply(403, 'Forbidden', { Warning: '399 voxgate "Too many failed authentications; try later"' });
-        return undefined;
-      }
-      const digest = digestFor(domain);
-      const verdict = await digest.verify(
-        request.method,
-        headerValues(request, as === 'registrar' ? 'Authorization' : 'Proxy-Authorization'),
-        async (username, algorithm) => {
-          const creds = await deps.users.findCredentials(domain, username);
-          if (!creds?.enabled || !creds.tenantActive) return undefined;
-          return algorithm === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256;
-        },
-      );
-      const challenge = (stale: boolean) =>
-        as === 'registrar'
-          ? reply(401, 'Unauthorized', { 'WWW-Authenticate': digest.challenges(stale) })
-          : reply(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': digest.challenges(stale) });
-      if (!verdict.ok) {
-        const failed = verdict.reason === 'bad-credentials' || verdict.reason === 'malformed';
-        if (failed) await deps.counters.incr(banKey, 1, policy.banSeconds);
-        report(failed ? 'failed' : 'challenged');
-        challenge(verdict.stale);
-        return undefined;
-      }
-      const creds = await deps.users.findCredentials(domain, verdict.username);
-      if (!creds) challenge(false);
-      report(creds ? 'ok' : 'challenged');
-      return creds;
+    authenticate(request, reply, sourceAddress, domain, as) {
+      return verify(request, reply, sourceAddress, domain, as, async (username) => {
+        const creds = await deps.users.findCredentials(domain, username);
+        if (!creds?.enabled || !creds.tenantActive) return undefined;
+        return { ha1Md5: creds.ha1Md5, ha1Sha256: creds.ha1Sha256, value: creds };
+      });
+    },
+
+    authenticateTrunk(request, reply, sourceAddress) {
+      const ha1s = new Map<string, { ha1Md5: string; ha1Sha256: string }>();
+      return verify(request, reply, sourceAddress, TRUNK_REALM, 'proxy', async (username) => {
+        const trunk = await deps.trunkByUsername?.(username);
+        const credentials = trunk?.credentials;
+        if (!trunk || !credentials) return undefined;
+        // Trunk passwords are kept in clear (we answer carriers' challenges with them): the HA1s are derived.
+        let ha1 = ha1s.get(username);
+        if (!ha1) {
+          ha1 = {
+            ha1Md5: computeHa1('MD5', username, TRUNK_REALM, credentials.password),
+            ha1Sha256: computeHa1('SHA-256', username, TRUNK_REALM, credentials.password),
+          };
+          ha1s.set(username, ha1);
+        }
+        return { ...ha1, value: trunk };
+      });
     },
   };
 }

@@ -29,6 +29,10 @@ export function createStoreRoutingDirectory(db: Queryable): RoutingDirectory {
       const trunk = await trunks.findBySource(address);
       return trunk && toGatewayTrunk(trunk);
     },
+    async trunkByUsername(username) {
+      const trunk = await trunks.findByUsername(username);
+      return trunk && toGatewayTrunk(trunk);
+    },
     async numberOwner(e164) {
       const owner = await numbers.findByE164(e164);
       return owner && { tenantId: owner.tenantId, username: owner.username, sipDomain: owner.sipDomain };

@@ -171,6 +171,37 @@ describe('calls through carrier trunks', () => {
     assert.ok(started?.trunkId);
   });
 
+  test('inbound: a trunk on an address no CIDR matches authenticates with digest (realm "voxgate") and its DID call rings the user', async () => {
+    const bob = await phone('bob');
+    // A PBX on 127.0.0.4 (no trunk's CIDR) with trunk carrier-a's credentials; its From names no tenant domain.
+    const pbx = await SipPhone.open('acme-out', 'carrier-secret', gw.port, 'pbx.example', '127.0.0.4');
+    phones.push(pbx);
+    const call = await pbx.invite('+442079460000', sdp(44010));
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(invite, 200, 'OK', 'bdig', {}, sdp(44012));
+    assert.equal((await call.final()).status, 200);
+    call.ack();
+    const [started] = await eventsOf(gw, call.callId, 1);
+    assert.equal(started?.direction, 'inbound');
+    assert.equal(started?.to, '+442079460000');
+    const carrierA = (await createTrunkRepository(gw.db).list(gw.tenantId, { limit: 10 })).find(
+      (t) => t.name === 'carrier-a',
+    );
+    assert.equal(started?.trunkId, carrierA?.id);
+    call.send('BYE');
+    const bye = await bob.request('BYE');
+    bob.reply(bye, 200, 'OK', 'bdig');
+  });
+
+  test('inbound digest: the challenge names realm "voxgate"; a wrong trunk password is challenged again, never routed', async () => {
+    const pbx = await SipPhone.open('acme-out', 'wrong-secret', gw.port, 'pbx.example', '127.0.0.4');
+    phones.push(pbx);
+    const call = await pbx.invite('+442079460000', sdp(44014));
+    const again = await call.final();
+    assert.equal(again.status, 407);
+    assert.match(header(again, 'Proxy-Authenticate') ?? '', /realm="voxgate"/);
+  });
+
   test('inbound: an unassigned DID gets 404', async () => {
     const callId = `inbound-${randomBytes(4).toString('hex')}`;
     carrierA.send(

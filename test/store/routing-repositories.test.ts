@@ -48,6 +48,20 @@ for (const backend of await storeBackends()) {
         assert.equal(matched?.password, 'pw', 'the gateway gets the password to answer challenges');
         assert.equal((await trunks.findBySource('2001:db8::5'))?.id, narrow.id);
         assert.equal(await trunks.findBySource('203.0.113.1'), undefined);
+        // Digest-authenticated trunks are found by their credentials' username, only when it is unambiguous.
+        assert.equal((await trunks.findByUsername('acme'))?.password, 'pw');
+        assert.equal(await trunks.findByUsername('nobody'), undefined);
+        const twin = await trunks.create({
+          tenantId: other.id,
+          name: 'twin',
+          host: '198.51.100.2',
+          credentials: { username: 'acme', password: 'other' },
+        });
+        assert.equal(await trunks.findByUsername('acme'), undefined, 'two trunks share the username');
+        await trunks.update(acme.id, wide.id, { enabled: false });
+        assert.equal((await trunks.findByUsername('acme'))?.id, twin.id, 'disabled trunks do not count');
+        await trunks.update(acme.id, wide.id, { enabled: true });
+        await trunks.delete(other.id, twin.id);
         assert.deepEqual(
           (await trunks.withSecrets(acme.id, [narrow.id, foreign.id, wide.id])).map((t) => t.id),
           [narrow.id, wide.id],

@@ -52,7 +52,14 @@ const trunkFields = {
   host: { type: 'string', pattern: '^[A-Za-z0-9.:-]{1,253}$' },
   port: { type: 'integer', minimum: 1, maximum: 65535 },
   transport: { enum: ['udp', 'tcp', 'tls'] },
-  username: { type: 'string', minLength: 1, maxLength: 128, description: 'outbound digest username' },
+  username: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 128,
+    description:
+      "digest username: answers the carrier's challenges, and lets the trunk authenticate its own calls " +
+      '(realm "voxgate") from addresses outside inboundCidrs; unique among enabled trunks for the latter',
+  },
   password: { type: 'string', minLength: 1, maxLength: 128, writeOnly: true },
   inboundCidrs: { type: 'array', maxItems: 50, items: cidrSchema },
   register: { type: 'boolean' },

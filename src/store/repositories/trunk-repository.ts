@@ -55,6 +55,12 @@ export interface TrunkRepository {
   list(tenantId: string, options: { limit: number; after?: string }): Promise<Trunk[]>;
   /** The enabled trunk of an active tenant with an inbound CIDR containing `address`, most specific first. */
   findBySource(address: string): Promise<TrunkWithSecret | undefined>;
+  /**
+   * The enabled trunk of an active tenant whose credentials have `username`, with its password, for calls a
+   * trunk authenticates with digest; undefined when none or several have it (the username cannot tell them
+   * apart).
+   */
+  findByUsername(username: string): Promise<TrunkWithSecret | undefined>;
   /** Every enabled trunk of every active tenant (the gateway's health checks). */
   listAllEnabled(): Promise<Trunk[]>;
   /** Every enabled trunk of an active tenant with `register` set and credentials, with its password. */
@@ -198,6 +204,16 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
         [address],
       );
       const r = rows[0];
+      return r && { ...toTrunk(r), password: r.password ?? null };
+    },
+    async findByUsername(username) {
+      const { rows } = await db.query<Row>(
+        `SELECT ${columns('tr.')}, tr.password FROM trunks tr JOIN tenants t ON t.id = tr.tenant_id
+          WHERE tr.enabled AND t.status = 'active' AND tr.username = $1 AND tr.password IS NOT NULL
+          LIMIT 2`,
+        [username],
+      );
+      const r = rows.length === 1 ? rows[0] : undefined;
       return r && { ...toTrunk(r), password: r.password ?? null };
     },
     async listAllEnabled() {
