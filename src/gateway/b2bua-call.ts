@@ -51,6 +51,8 @@ export interface ForkTarget {
   readonly headers?: readonly SipHeader[];
   /** Credentials for a 401/407 from this target (a carrier trunk), §22.2. */
   readonly credentials?: { readonly username: string; readonly password: string };
+  /** The trunk this target is (outbound calls): the call's events name the trunk that carried it. */
+  readonly trunkId?: string;
 }
 
 /**
@@ -225,6 +227,8 @@ export class B2buaCall {
   state: 'routing' | 'early' | 'answered' | 'ended' = 'routing';
 
   private readonly forks: Fork[] = [];
+  /** The trunk last offered the call (the one that answered, once answered); starts as the identity's. */
+  private trunkId: string | undefined;
   /** Targets not tried yet (sequential mode), and the SDP they are offered. */
   private untried: ForkTarget[] = [];
   private redirects = 0;
@@ -259,6 +263,7 @@ export class B2buaCall {
     private readonly settings: CallSettings,
     private readonly hooks: CallHooks,
   ) {
+    this.trunkId = identity.trunkId;
     this.callerRequiresReliable = hasOptionTag(invite, 'Require', '100rel');
     this.callerReliable = this.callerRequiresReliable || hasOptionTag(invite, 'Supported', '100rel');
   }
@@ -314,6 +319,7 @@ export class B2buaCall {
     retry?: { callId: string; cseq: number; authorization: SipHeader },
   ): void {
     const body = this.offer;
+    if (spec.trunkId) this.trunkId = spec.trunkId; // a failover: the next trunk carries the call
     const callId = retry?.callId ?? randomHex(12);
     const fork: Fork = {
       spec,
@@ -1057,7 +1063,7 @@ export class B2buaCall {
       from: this.identity.from,
       to: this.identity.to,
       startedAt: this.startedAt,
-      ...(this.identity.trunkId ? { trunkId: this.identity.trunkId } : {}),
+      ...(this.trunkId ? { trunkId: this.trunkId } : {}),
       ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
       ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
       ...extra,
