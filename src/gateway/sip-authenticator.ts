@@ -63,7 +63,11 @@ export interface SipAuthenticator {
    * changing addresses), against the trunks' credentials in realm TRUNK_REALM, with the same challenge, ban
    * and no-enumeration rules as users (407, §22.3). Returns the trunk, or undefined once it has answered.
    */
-  authenticateTrunk(request: SipRequest, reply: Reply, sourceAddress: string): Promise<GatewayTrunk | undefined>;
+  authenticateTrunk(
+    request: SipRequest,
+    reply: Reply,
+    sourceAddress: string,
+  ): Promise<GatewayTrunk | undefined>;
 }
 
 /** Digest authentication of the tenants' SIP users, with a temporary ban of sources that keep failing. */
