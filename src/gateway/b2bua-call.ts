@@ -252,6 +252,9 @@ export class B2buaCall {
   private readonly callerRequiresReliable: boolean;
   /** The caller leg's reliable provisional responses (RSeq, retransmission, PRACK matching). */
   private reliable: ReliableProvisionals<RelayedReliable> | undefined;
+  /** The callee's early dialog paired with the caller's before the answer: the one whose reliable provisional
+   * response was relayed last. UPDATE and INFO pass between the two. */
+  private earlyPeer: { fork: Fork; leg: EarlyLeg } | undefined;
 
   constructor(
     private readonly invite: SipRequest,
@@ -385,6 +388,7 @@ export class B2buaCall {
       if (rseq !== undefined && leg) {
         if (this.callerReliable) {
           this.callerDialog ??= createUasDialog(this.invite, this.inviteTx.toTag, status);
+          this.earlyPeer = { fork, leg };
           this.reliableSender().send(
             { status, reason: response.reason, headers, body },
             { fork, leg, rseq, carriesOffer },
@@ -590,6 +594,7 @@ export class B2buaCall {
       // dialog, the dialog MUST be transitioned to the "confirmed" state, and the route set for the dialog
       // MUST be recomputed based on the 2xx response" — the CSeq space of its PRACKs carries on.
       dialog.localSeq = Math.max(dialog.localSeq ?? 0, early.dialog.localSeq ?? 0);
+      dialog.remoteSeq = early.dialog.remoteSeq;
       early.dialog = dialog;
     }
     if (this.winner || this.state === 'ended' || fork.cancelled) {
@@ -872,6 +877,10 @@ export class B2buaCall {
       await this.prack(request, tx);
       return;
     }
+    if (this.state === 'early' && (request.method === 'UPDATE' || request.method === 'INFO')) {
+      await this.inEarlyDialog(side, request, tx);
+      return;
+    }
     const own = side === 'caller' ? this.callerDialog : this.winner?.dialog;
     if (this.state !== 'answered' || !own) {
       if (
@@ -906,6 +915,43 @@ export class B2buaCall {
       return;
     }
     await this.forward(side, request, tx, { sdp: isOffer ? 'offer' : 'none' });
+  }
+
+  /**
+   * RFC 3311 (abstract): UPDATE is "like a re-INVITE, but unlike re-INVITE, it can be sent before the initial
+   * INVITE has been completed. This makes it very useful for updating session parameters within early
+   * dialogs." Across the B2BUA the caller's early dialog is paired with the callee's early dialog whose reliable provisional response
+   * was relayed last (an early dialog exists on the caller's leg only through reliable provisionals); UPDATE
+   * and INFO pass between them like in a confirmed call.
+   */
+  private async inEarlyDialog(side: Side, request: SipRequest, tx: ServerTransaction): Promise<void> {
+    const peer = this.earlyPeer;
+    const callerEarly = this.callerDialog;
+    const live = peer && callerEarly && !peer.fork.cancelled && !peer.fork.final;
+    const fromPeer =
+      side === 'caller' ||
+      (peer?.fork.callId === request.callId && peer.leg.dialog.id.remoteTag === request.fromTag);
+    if (!live || !fromPeer) {
+      tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    const own = side === 'caller' ? callerEarly : peer.leg.dialog;
+    if (receiveDialogRequest(own, request) === 500) {
+      tx.respond(500, 'Server Internal Error', { 'Retry-After': '1' });
+      return;
+    }
+    const isOffer = request.method === 'UPDATE';
+    if (isOffer && this.offerInProgress) {
+      tx.respond(491, 'Request Pending');
+      return;
+    }
+    await this.forward(side, request, tx, {
+      sdp: isOffer ? 'offer' : 'none',
+      leg:
+        side === 'caller'
+          ? { dialog: peer.leg.dialog, target: peer.fork.spec.target }
+          : { dialog: callerEarly, target: this.callerTarget },
+    });
   }
 
   /**
@@ -997,8 +1043,9 @@ export class B2buaCall {
     }
     const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
     if (request.method === 'INVITE' || request.method === 'UPDATE') {
+      const callee = this.winner ?? this.earlyPeer?.fork;
       headers.Contact = this.outbound.contact(
-        side === 'caller' ? this.callerTarget : this.winner!.spec.target,
+        side === 'caller' || !callee ? this.callerTarget : callee.spec.target,
       );
     }
     const contentType = header(response, 'Content-Type');
@@ -1092,7 +1139,8 @@ export class B2buaCall {
   /** Which side a Call-ID belongs to. */
   sideOf(callId: string): Side | undefined {
     if (callId === this.callId) return 'caller';
-    return this.winner?.callId === callId ? 'callee' : undefined;
+    // Before the answer, the callee's early dialog paired with the caller's (inEarlyDialog).
+    return (this.winner ?? this.earlyPeer?.fork)?.callId === callId ? 'callee' : undefined;
   }
 
   /** A 2xx that matched no transaction (Timer M gone): re-ACK the winner, ACK+BYE anything else. */

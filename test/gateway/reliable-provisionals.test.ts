@@ -84,6 +84,62 @@ describe('RFC 3262 reliable provisional responses through the B2BUA (no media an
     assert.equal(await gw.state.calls.count(gw.tenantId), 0);
   });
 
+  test('UPDATE in the early dialog (RFC 3311), both ways, between the caller and the callee that sent the reliable 183', async () => {
+    const alice = await phone('alice');
+    const bob = await phone('bob');
+    const call = await alice.invite('bob', sdp(41010), SUPPORTED);
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(invite, 183, 'Session Progress', 'b7', { Require: '100rel', RSeq: '1' }, sdp(42010));
+    const progress = await alice.response(call.callId, 183);
+    call.prack(progress);
+    bob.reply((await bob.request('PRACK')) as SipRequest, 200, 'OK', 'b7');
+    await alice.response(call.callId, 200, 'PRACK');
+
+    // The caller updates the early session: the callee gets it in its early dialog.
+    const updateSeq = call.send('UPDATE', sdp(41012));
+    const update = (await bob.request('UPDATE')) as SipRequest;
+    assert.equal(update.callId, invite.callId);
+    assert.equal(update.toTag, 'b7');
+    assert.match(update.body.toString(), /m=audio 41012 /);
+    bob.reply(update, 200, 'OK', 'b7', {}, sdp(42012));
+    const updated = await alice.response(call.callId, 200, 'UPDATE');
+    assert.equal(updated.cseq.seq, updateSeq);
+    assert.match(updated.body.toString(), /m=audio 42012 /);
+
+    // The callee updates it back: the caller gets it in its own early dialog (its Call-ID, its tags).
+    bob.send(bob.inDialogAsCallee(invite, 'b7', 'UPDATE', 1, sdp(42014)));
+    const back = (await alice.request('UPDATE')) as SipRequest;
+    assert.equal(back.callId, call.callId);
+    assert.equal(back.toTag, call.fromTag);
+    assert.equal(back.fromTag, progress.toTag);
+    alice.reply(back, 200, 'OK', call.fromTag, {}, sdp(41014));
+    const backOk = await bob.response(invite.callId, 200, 'UPDATE');
+    assert.match(backOk.body.toString(), /m=audio 41014 /);
+
+    bob.reply(invite, 200, 'OK', 'b7', {}, sdp(42014));
+    assert.equal((await call.final()).status, 200);
+    call.ack();
+    await bob.request('ACK');
+    call.send('BYE');
+    const bye = await bob.request('BYE');
+    assert.ok(bye.cseq.seq > update.cseq.seq, 'the confirmed dialog continues the early CSeq space');
+    bob.reply(bye, 200, 'OK', 'b7');
+    await alice.response(call.callId, 200, 'BYE');
+  });
+
+  test('UPDATE in an early dialog without reliable provisionals has no peer: 481', async () => {
+    const alice = await phone('alice');
+    const bob = await phone('bob');
+    const call = await alice.invite('bob', sdp(41016));
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(invite, 180, 'Ringing', 'b8');
+    call.early(await alice.response(call.callId, 180));
+    call.send('UPDATE', sdp(41018));
+    assert.equal((await alice.response(call.callId, 481, 'UPDATE')).status, 481);
+    bob.reply(invite, 486, 'Busy Here', 'b8');
+    assert.equal((await call.final()).status, 486);
+  });
+
   test('a second reliable provisional waits for the PRACK of the first; its RSeq is one higher', async () => {
     const alice = await phone('alice');
     const bob = await phone('bob');
