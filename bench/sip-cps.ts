@@ -253,13 +253,16 @@ try {
     const binary = media === 'rtpengine' ? findRtpengine() : undefined;
     if (media === 'rtpengine' && !binary)
       throw new Error('rtpengine not found: apt-get install rtpengine-daemon');
-    // 20,000 ports: 5,000 calls at once, far above what any step holds (a short range would refuse calls).
-    const relay = binary ? await startRtpengine(binary, 20_000) : undefined;
-    try {
-      if (servers.has('voxgate')) rows.push(...(await voxgate(url.toString(), relay)));
-      if (servers.has('kamailio')) rows.push(...(await kamailio(relay)));
-    } finally {
-      await relay?.stop();
+    for (const server of ['voxgate', 'kamailio'].filter((s) => servers.has(s))) {
+      // A fresh RTPengine per server: a step past the breaking point leaves sessions whose offer timed out
+      // at the server but reached RTPengine, alive until RTPengine's own timeout, and the next server would
+      // pay for them. 20,000 ports: 5,000 calls at once, far above what any step holds.
+      const relay = binary ? await startRtpengine(binary, 20_000) : undefined;
+      try {
+        rows.push(...(server === 'voxgate' ? await voxgate(url.toString(), relay) : await kamailio(relay)));
+      } finally {
+        await relay?.stop();
+      }
     }
   }
 } finally {

@@ -60,23 +60,34 @@ const CH_I = 0x69;
 const CH_L = 0x6c;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
 export function encode(value: BencodeValue, limits: BencodeLimits = {}): Buffer {
   const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  // Text goes into one string, turned into bytes once; a byte string (Buffer) closes it. An ng command is
+  // all text: one Buffer per message, not one per token.
   const parts: Buffer[] = [];
+  let text = '';
   const fail = (message: string): never => {
     throw new BencodeError('BENCODE_TYPE', message, -1);
   };
-  const text = (s: string): Buffer => {
+  const string = (s: string): void => {
     if (LONE_SURROGATE.test(s)) fail('cannot encode a string with a lone UTF-16 surrogate');
-    return Buffer.from(s, 'utf8');
+    text += `${Buffer.byteLength(s, 'utf8')}:${s}`;
   };
-  const bytes = (b: Buffer) => parts.push(Buffer.from(`${b.length}:`, 'latin1'), b);
+  const bytes = (b: Buffer): void => {
+    parts.push(Buffer.from(`${text}${b.length}:`, 'utf8'), b);
+    text = '';
+  };
   const walk = (v: unknown, depth: number): void => {
     if (typeof v === 'number') {
       if (!Number.isSafeInteger(v)) fail(`cannot encode ${v}: only safe integers`);
-      parts.push(Buffer.from(`i${v}e`, 'latin1'));
+      text += `i${v === 0 ? 0 : v}e`;
     } else if (typeof v === 'string') {
-      bytes(text(v));
+      string(v);
     } else if (Buffer.isBuffer(v)) {
       bytes(v);
     } else if (typeof v !== 'object' || v === null) {
@@ -86,25 +97,28 @@ export function encode(value: BencodeValue, limits: BencodeLimits = {}): Buffer 
         throw new BencodeError('BENCODE_TOO_DEEP', `nesting deeper than ${maxDepth}`, -1);
       }
       if (Array.isArray(v)) {
-        parts.push(Buffer.from('l'));
+        text += 'l';
         for (const item of v) walk(item, depth + 1);
-        parts.push(Buffer.from('e'));
+        text += 'e';
         return;
       }
-      const entries = Object.entries(v as Record<string, unknown>)
-        .filter(([, item]) => item !== undefined)
-        .map(([key, item]) => [text(key), item] as const)
-        // Bencode orders keys by their raw bytes, which is not JS (UTF-16) order beyond the BMP.
-        .sort(([a], [b]) => Buffer.compare(a, b));
-      parts.push(Buffer.from('d'));
-      for (const [key, item] of entries) {
-        bytes(key);
-        walk(item, depth + 1);
+      const dict = v as Record<string, unknown>;
+      const keys = Object.keys(dict).filter((key) => dict[key] !== undefined);
+      // Bencode orders keys by their raw bytes: UTF-16 order (the default sort) is the same for ASCII keys,
+      // not beyond the BMP.
+      if (keys.every(isAscii)) keys.sort();
+      else keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+      text += 'd';
+      for (const key of keys) {
+        string(key);
+        walk(dict[key], depth + 1);
       }
-      parts.push(Buffer.from('e'));
+      text += 'e';
     }
   };
   walk(value, 0);
+  if (parts.length === 0) return Buffer.from(text, 'utf8');
+  parts.push(Buffer.from(text, 'utf8'));
   return Buffer.concat(parts);
 }
 
@@ -141,7 +155,10 @@ export function decode(input: Buffer, options: DecodeOptions = {}): BencodeValue
       fail('BENCODE_SYNTAX', 'leading zero or -0', start);
     }
     if (digits > 16) fail('BENCODE_INTEGER_RANGE', 'number beyond 2^53', start);
-    const n = Number(input.toString('latin1', start, pos));
+    // Digits accumulated in place: no string per number (a relay's reply is mostly numbers).
+    let n = 0;
+    for (let i = firstDigit; i < pos; i++) n = n * 10 + (input[i]! - CH_0);
+    if (firstDigit > start) n = -n;
     if (!Number.isSafeInteger(n)) fail('BENCODE_INTEGER_RANGE', 'number beyond 2^53', start);
     pos++; // the terminator
     return n;
@@ -155,12 +172,25 @@ export function decode(input: Buffer, options: DecodeOptions = {}): BencodeValue
     return bytes;
   };
 
+  /** The string `bytes` as text when it is UTF-8 (ASCII checked in place: most strings are). */
+  const textOf = (bytes: Buffer): string | undefined => {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return bytes.toString('latin1');
+    return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
+  };
+
   const value = (depth: number): BencodeValue => {
     if (pos >= input.length) fail('BENCODE_TRUNCATED', 'input ends where a value should start');
     const c = input[pos]!;
     if (c >= CH_0 && c <= CH_9) {
       const bytes = rawString();
-      return asText && isUtf8(bytes) ? bytes.toString('utf8') : Buffer.from(bytes);
+      return (asText ? textOf(bytes) : undefined) ?? Buffer.from(bytes);
     }
     if (c === CH_I) {
       pos++;
@@ -179,17 +209,20 @@ export function decode(input: Buffer, options: DecodeOptions = {}): BencodeValue
       const keyAt = pos;
       const first = input[pos]!;
       if (first < CH_0 || first > CH_9) fail('BENCODE_SYNTAX', 'dictionary key is not a string');
-      const keyBytes = rawString();
-      if (!isUtf8(keyBytes)) fail('BENCODE_KEY_ENCODING', 'dictionary key is not UTF-8', keyAt);
-      const key = keyBytes.toString('utf8');
+      const key = textOf(rawString());
+      if (key === undefined) return fail('BENCODE_KEY_ENCODING', 'dictionary key is not UTF-8', keyAt);
       if (Object.hasOwn(dict, key)) fail('BENCODE_DUPLICATE_KEY', `duplicate key "${key}"`, keyAt);
-      // defineProperty, not assignment: a key named "__proto__" must stay an own, plain key.
-      Object.defineProperty(dict, key, {
-        value: value(depth + 1),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      const item = value(depth + 1);
+      // A key named "__proto__" must stay an own, plain key: defineProperty for it alone (defining every key
+      // that way turns each dictionary into a slow, dictionary-mode object).
+      if (key === '__proto__')
+        Object.defineProperty(dict, key, {
+          value: item,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else dict[key] = item;
     }
     return dict;
   };
