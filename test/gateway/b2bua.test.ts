@@ -2,7 +2,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { header, headerValues, type SipRequest } from '../../src/sip/index.js';
 import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
-import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
@@ -25,21 +25,11 @@ async function events(gw: GatewayHarness, callId: string, count: number): Promis
 
 describe('B2BUA (RFC 3261 §12-§16 across two legs) over real UDP, without media anchoring', () => {
   let gw: GatewayHarness;
-  const phones: SipPhone[] = [];
-  const phone = async (user: keyof typeof HARNESS_USERS) => {
-    const p = await SipPhone.open(user, HARNESS_USERS[user], gw.port);
-    phones.push(p);
-    assert.equal((await p.register()).status, 200);
-    return p;
-  };
+  const { phone, track, reset } = phoneBook(() => gw);
   before(async () => {
     gw = await startGateway({ timers: FAST, ringTimeoutMs: 1500, tenantLimits: { maxConcurrentCalls: 2 } });
   });
-  afterEach(async () => {
-    for (const p of phones.splice(0)) p.close();
-    for (const { aor } of await gw.state.registrations.listByTenant(gw.tenantId))
-      await gw.state.registrations.removeAll(aor);
-  });
+  afterEach(() => reset());
   after(() => gw.close());
 
   test('a user-to-user call: separate legs, 180/200/ACK relayed, BYE from the caller ends both, events emitted', async () => {
@@ -260,8 +250,7 @@ describe('B2BUA (RFC 3261 §12-§16 across two legs) over real UDP, without medi
 
   test('§22.3: a caller with a wrong password is challenged again and never reaches the callee', async () => {
     await phone('bob');
-    const mallory = await SipPhone.open('alice', 'wrong', gw.port);
-    phones.push(mallory);
+    const mallory = track(await SipPhone.open('alice', 'wrong', gw.port));
     const call = await mallory.invite('bob');
     assert.equal((await mallory.response(call.callId, 407)).status, 407);
   });

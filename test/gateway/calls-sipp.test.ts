@@ -3,26 +3,11 @@
 // Run without anchoring, with media anchored on voxgate's relay, and on a real RTPengine.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
-import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { endedEvent, HARNESS_USERS, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { relaySkip, startRelay, type RunningRelay } from '../helpers/relays.js';
 import { runSipp, sippInstalled, sippPort, sippRegisterArgs, startSipp } from '../helpers/sipp.js';
 
 const FAST = { t1: 100, t2: 800, t4: 1000 };
-
-async function endedEvent(gw: GatewayHarness, group: string): Promise<CallEvent> {
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, group, 'c', {
-      count: 100,
-      blockMs: 200,
-    })) {
-      const event = decodeCallEvent(e.fields);
-      if (event.type === 'ended') return event;
-    }
-  }
-  throw new Error('no ended call event');
-}
 
 /** Registers bob through SIPp on a port, then runs `callee` there and the caller scenario against the gateway. */
 async function scenario(

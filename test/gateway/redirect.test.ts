@@ -3,28 +3,18 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SipRequest } from '../../src/sip/index.js';
-import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
-import { sdp, SipPhone } from '../helpers/sip-phone.js';
+import { phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { sdp } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
 
 describe('3xx redirects (§8.1.3.4)', () => {
   let gw: GatewayHarness;
-  const phones: SipPhone[] = [];
-  const phone = async (user: keyof typeof HARNESS_USERS) => {
-    const p = await SipPhone.open(user, HARNESS_USERS[user], gw.port);
-    phones.push(p);
-    assert.equal((await p.register()).status, 200);
-    return p;
-  };
+  const { phone, reset } = phoneBook(() => gw);
   before(async () => {
     gw = await startGateway({ timers: FAST });
   });
-  afterEach(async () => {
-    for (const p of phones.splice(0)) p.close();
-    for (const { aor } of await gw.state.registrations.listByTenant(gw.tenantId))
-      await gw.state.registrations.removeAll(aor);
-  });
+  afterEach(() => reset());
   after(() => gw.close());
 
   test("bob's phone forwards to carol with 302: carol rings and answers; alice sees only the answer", async () => {

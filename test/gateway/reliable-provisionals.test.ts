@@ -4,7 +4,7 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { header, type SipRequest, type SipResponse } from '../../src/sip/index.js';
-import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { relaySkip, startRelay, type RelayKind, type RunningRelay } from '../helpers/relays.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
@@ -18,21 +18,11 @@ function rseqOf(r: SipResponse): number {
 
 describe('RFC 3262 reliable provisional responses through the B2BUA (no media anchoring)', () => {
   let gw: GatewayHarness;
-  const phones: SipPhone[] = [];
-  const phone = async (user: keyof typeof HARNESS_USERS) => {
-    const p = await SipPhone.open(user, HARNESS_USERS[user], gw.port);
-    phones.push(p);
-    assert.equal((await p.register()).status, 200);
-    return p;
-  };
+  const { phone, reset } = phoneBook(() => gw);
   before(async () => {
     gw = await startGateway({ timers: FAST, ringTimeoutMs: 5000 });
   });
-  afterEach(async () => {
-    for (const p of phones.splice(0)) p.close();
-    for (const { aor } of await gw.state.registrations.listByTenant(gw.tenantId))
-      await gw.state.registrations.removeAll(aor);
-  });
+  afterEach(() => reset());
   after(() => gw.close());
 
   test("a reliable 183 is relayed with the caller leg's own RSeq; the PRACK reaches the callee with the callee's RSeq; the dialog CSeq space carries on", async () => {

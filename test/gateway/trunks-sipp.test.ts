@@ -6,15 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CALL_EVENTS_STREAM,
   createNumberRepository,
   createRouteRepository,
   createSipUserRepository,
   createTrunkRepository,
-  decodeCallEvent,
   type CallEvent,
 } from '../../src/store/index.js';
-import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { endedEvent, HARNESS_USERS, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import {
   runSipp,
   sippInstalled,
@@ -30,21 +28,9 @@ const SIPP_TIMEOUT = ['-timeout', '30s', '-timeout_error'];
 type SippResult = { code: number | null; logs: string };
 
 let groups = 0;
-/** The first `ended` call event `match` accepts, read on a consumer group of its own (from the stream start). */
-async function endedEvent(gw: GatewayHarness, match: (e: CallEvent) => boolean): Promise<CallEvent> {
-  const group = `trunks-sipp-${++groups}`;
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, group, 'c', {
-      count: 100,
-      blockMs: 200,
-    })) {
-      const event = decodeCallEvent(e.fields);
-      if (event.type === 'ended' && match(event)) return event;
-    }
-  }
-  throw new Error('no ended call event');
-}
+/** The first `ended` call event `match` accepts, on a consumer group of its own (from the stream start). */
+const endedEventOf = (gw: GatewayHarness, match: (e: CallEvent) => boolean): Promise<CallEvent> =>
+  endedEvent(gw, `trunks-sipp-${++groups}`, match);
 
 /** A SIPp UAS (a carrier or a registered phone) on `ip`:`port`, answering one call with scenario `name`. */
 function startUas(gw: GatewayHarness, name: string, ip: string, port: number): SippRun {
@@ -178,7 +164,7 @@ describe(
       );
       assert.match(a.logs, /SIP\/2\.0 503 Service Unavailable/);
       assert.equal(b.code, 0, `carrier B failed\n${b.logs}`);
-      const ended = await endedEvent(gw, (e) => e.to === '+442079461234');
+      const ended = await endedEventOf(gw, (e) => e.to === '+442079461234');
       assert.equal(ended.direction, 'outbound');
       assert.equal(ended.disposition, 'answered');
       assert.equal(ended.sipCode, 200);
@@ -210,7 +196,7 @@ describe(
         const callee = await finished(bob);
         assert.equal(carrier.code, 0, `carrier failed\n${carrier.logs}`);
         assert.equal(callee.code, 0, `bob failed\n${callee.logs}`);
-        const ended = await endedEvent(gw, (e) => e.to === '+442079460000');
+        const ended = await endedEventOf(gw, (e) => e.to === '+442079460000');
         assert.equal(ended.direction, 'inbound');
         assert.equal(ended.disposition, 'answered');
         assert.equal(ended.hangupBy, 'caller');
@@ -259,7 +245,7 @@ describe(
         assert.equal(refused.code, 0, `the second call was not refused as expected\n${refused.logs}`);
         assert.equal(first.code, 0, `the held call failed\n${first.logs}`);
         assert.equal(callee.code, 0, `bob failed\n${callee.logs}`);
-        const ended = await endedEvent(gw, (e) => e.to === 'sip:bob@acme.example');
+        const ended = await endedEventOf(gw, (e) => e.to === 'sip:bob@acme.example');
         assert.equal(ended.disposition, 'answered');
       } finally {
         await gw.state.registrations.removeAll('sip:bob@acme.example');

@@ -10,14 +10,19 @@ import {
 import { createNgClient, type NgClient } from '../../src/media/index.js';
 import { computeHa1, type DigestAlgorithm, type TimerSettings } from '../../src/sip/index.js';
 import {
+  CALL_EVENTS_STREAM,
   createSipUserRepository,
   createTenantRepository,
+  decodeCallEvent,
   migrate,
+  type CallEvent,
   openDatabase,
   type Database,
 } from '../../src/store/index.js';
 import { createMemorySharedState, type SharedState } from '../../src/store/shared-state/index.js';
+import assert from 'node:assert/strict';
 import { MIGRATIONS_DIR } from './store-backends.js';
+import { SipPhone } from './sip-phone.js';
 
 export interface GatewayHarness {
   port: number;
@@ -130,4 +135,57 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
       await db.close();
     },
   };
+}
+
+/**
+ * Registered test phones for a describe block: `phone(user)` opens one and registers it with its password;
+ * `track(p)` adds one opened otherwise; `reset()` (afterEach) closes them and removes every registration of the harness tenant.
+ */
+export function phoneBook(harness: () => GatewayHarness): {
+  phone(user: keyof typeof HARNESS_USERS): Promise<SipPhone>;
+  /** Closes `p` with the others at reset (a phone opened some other way). */
+  track(p: SipPhone): SipPhone;
+  reset(): Promise<void>;
+} {
+  const phones: SipPhone[] = [];
+  return {
+    async phone(user) {
+      const p = await SipPhone.open(user, HARNESS_USERS[user], harness().port);
+      phones.push(p);
+      assert.equal((await p.register()).status, 200);
+      return p;
+    },
+    track(p) {
+      phones.push(p);
+      return p;
+    },
+    async reset() {
+      for (const p of phones.splice(0)) p.close();
+      const gw = harness();
+      for (const { aor } of await gw.state.registrations.listByTenant(gw.tenantId))
+        await gw.state.registrations.removeAll(aor);
+    },
+  };
+}
+
+/**
+ * The next `ended` call event that `match` accepts, read through consumer group `group` (a group reads the
+ * stream once from its start: reuse one to take calls in turn, use a new one to search them all).
+ */
+export async function endedEvent(
+  gw: GatewayHarness,
+  group: string,
+  match: (e: CallEvent) => boolean = () => true,
+): Promise<CallEvent> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, group, 'c', {
+      count: 100,
+      blockMs: 200,
+    })) {
+      const event = decodeCallEvent(e.fields);
+      if (event.type === 'ended' && match(event)) return event;
+    }
+  }
+  throw new Error('no ended call event');
 }
