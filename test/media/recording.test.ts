@@ -78,7 +78,7 @@ describe('call recording', () => {
     for (const p of parties) p.close();
     await ng.close();
     await server.close();
-    relay.close();
+    await relay.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -199,6 +199,57 @@ describe('call recording', () => {
       await client.close();
       await plainServer.close();
       plain.close();
+    }
+  });
+});
+
+describe('relay shutdown with recordings being stored', () => {
+  test('close() ends the recorded calls and resolves once their files are stored, not before', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'voxgate-rec-close-'));
+    const folder = createFolderStore(join(dir, 'store'));
+    const stored: string[] = [];
+    // A slow store (S3 across a network): each file takes 150 ms.
+    const slow = {
+      async putFile(key: string, path: string) {
+        await new Promise((r) => setTimeout(r, 150));
+        await folder.putFile(key, path);
+        stored.push(key);
+      },
+    };
+    const portMin = 47000 + 2 * Math.floor(Math.random() * 1000);
+    const relay = createMediaRelay({
+      bindHost: '127.0.0.1',
+      advertised: '127.0.0.1',
+      portMin,
+      portMax: portMin + 19,
+      timeoutMs: 0,
+      recording: { store: slow, spoolDir: join(dir, 'spool') },
+    });
+    const server = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: relay.handlers });
+    const ng = createNgClient({
+      host: '127.0.0.1',
+      port: server.address().port,
+      timeoutMs: 1000,
+      retries: 1,
+    });
+    const a = await party();
+    try {
+      const offer = await ng.request('offer', {
+        'call-id': 'rec-close',
+        'from-tag': 'caller',
+        sdp: sdp(a.port),
+        'record call': 'yes',
+      });
+      assert.ok(offer.sdp);
+      await ng.close();
+      await server.close();
+      await relay.close();
+      assert.equal(stored.length, 1, `the pcap was stored before close() resolved: ${stored.join(', ')}`);
+      assert.match(stored[0]!, /rec-close\/call\.pcap$/);
+      assert.deepEqual(await readdir(join(dir, 'spool')), [], 'nothing left in the spool');
+    } finally {
+      a.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

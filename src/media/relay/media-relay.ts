@@ -25,7 +25,8 @@ export interface MediaRelay {
   readonly portsInUse: number;
   /** Packets and bytes relayed, packets refused, since the relay started. */
   readonly counters: Readonly<RelayCounters>;
-  close(): void;
+  /** Ends every call and waits (up to `waitMs`, default 30 s) for their recordings to be stored. */
+  close(waitMs?: number): Promise<void>;
 }
 
 /**
@@ -48,8 +49,8 @@ export function createMediaRelay(options: MediaRelayOptions): MediaRelay {
       return ports.inUse;
     },
     counters: table.counters,
-    close() {
-      table.close();
+    close(waitMs) {
+      return table.close(waitMs);
     },
   };
 }

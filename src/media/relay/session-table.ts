@@ -54,6 +54,8 @@ export class SessionTable {
   readonly startedAt = Date.now();
   private readonly calls = new Map<string, MediaCall>();
   private readonly timedOut = new Map<string, TimedOutCall>();
+  /** Recordings of ended calls being stored. */
+  private readonly storing = new Set<Promise<unknown>>();
   private readonly sweep: NodeJS.Timeout | undefined;
 
   constructor(
@@ -133,10 +135,15 @@ export class SessionTable {
     }
   }
 
-  /** Ends a call and frees its ports; its recording, if any, is stored in the background. */
+  /** Ends a call and frees its ports; its recording, if any, is stored in the background (see `close`). */
   end(call: MediaCall, reason: MediaCallEndedEvent['reason']): void {
     if (this.calls.get(call.callId) !== call) return;
-    if (call.recorder) void this.stopRecording(call).catch(() => undefined);
+    if (call.recorder) {
+      // A failure is published on the recording channel; the files stay in the spool directory.
+      const storing = this.stopRecording(call).catch(() => undefined);
+      this.storing.add(storing);
+      void storing.finally(() => this.storing.delete(storing));
+    }
     const streams = mediaCallEndedChannel.hasSubscribers ? call.streamStats() : [];
     call.close();
     this.calls.delete(call.callId);
@@ -186,9 +193,20 @@ export class SessionTable {
     }
   }
 
-  close(): void {
+  /**
+   * Ends every call, then waits for the recordings being stored (up to `waitMs`): the object store must not be
+   * closed under an upload. What is not stored by then stays in the spool directory, never deleted.
+   */
+  async close(waitMs = 30_000): Promise<void> {
     if (this.sweep) clearInterval(this.sweep);
     for (const call of [...this.calls.values()]) this.end(call, 'shutdown');
     this.timedOut.clear();
+    if (this.storing.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.storing),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]);
+    clearTimeout(timer);
   }
 }

@@ -58,7 +58,8 @@ export const mediaRelayModule: ModuleDefinition = {
       async stop() {
         stopMetrics();
         await server?.close();
-        relay?.close();
+        // Recordings of the calls just ended are uploaded before the S3 client goes.
+        await relay?.close();
         s3?.close();
       },
     };
