@@ -103,7 +103,8 @@ async function ladder(server: string, media: string, pid: number, target: string
     rows.push(row);
     console.error(
       `${server} media=${media} ${rate}/s: ${row.ok} ok, ${row.failed} failed, ` +
-        `${fmt(row.cpuMsPerCall, 2)} ms CPU/call, ${fmt(row.rssMiB)} MiB`,
+        `${fmt(row.cpuMsPerCall, 2)} ms CPU/call, ${fmt(row.rssMiB)} MiB` +
+        (Object.keys(stats.failures).length > 0 ? ` (failures: ${JSON.stringify(stats.failures)})` : ''),
     );
     if (row.failed > rate * seconds * 0.05) break; // far past the breaking point: higher rates say nothing
   }

@@ -48,6 +48,8 @@ export interface SippStats {
   failed: number;
   /** Mean of SIPp's response time 1 (whole milliseconds resolution). */
   meanMs: number;
+  /** Why calls failed, SIPp's cumulative Failed…(C) counters that are not zero (`MaxUDPRetrans: 3`). */
+  failures: Record<string, number>;
 }
 
 /** Runs SIPp to completion with `args` and reads the last line of its statistics file. */
@@ -71,7 +73,18 @@ export function runSippStats(args: readonly string[]): Promise<SippStats> {
         const col = (name: string) => last[head.indexOf(name)] ?? '0';
         const rt = col('ResponseTime1(C)').split(':').map(Number); // hh:mm:ss:usec
         const meanMs = ((rt[0] ?? 0) * 3600 + (rt[1] ?? 0) * 60 + (rt[2] ?? 0)) * 1000 + (rt[3] ?? 0) / 1000;
-        resolve({ ok: Number(col('SuccessfulCall(C)')), failed: Number(col('FailedCall(C)')), meanMs });
+        const failures: Record<string, number> = {};
+        for (const name of head) {
+          const cause = /^Failed(.+)\(C\)$/.exec(name)?.[1];
+          const n = Number(col(name));
+          if (cause && cause !== 'Call' && n > 0) failures[cause] = n;
+        }
+        resolve({
+          ok: Number(col('SuccessfulCall(C)')),
+          failed: Number(col('FailedCall(C)')),
+          meanMs,
+          failures,
+        });
       } catch (err) {
         reject(err);
       } finally {
