@@ -78,6 +78,29 @@ describe('B2BUA (RFC 3261 §12-§16 across two legs) over real UDP, without medi
     assert.equal(await gw.state.calls.count(gw.tenantId), 0);
   });
 
+  test('RFC 6026: an ACK of the 2xx that reuses the INVITE branch still stops the 2xx retransmissions', async () => {
+    const alice = await phone('alice');
+    const bob = await phone('bob');
+    const call = await alice.invite('bob', sdp(41020));
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(invite, 200, 'OK', 'bta', {}, sdp(42020));
+    await call.final();
+    call.ack(undefined, call.branch);
+    await bob.request('ACK');
+    // T1 is 50 ms: unacknowledged, the 2xx would come again at 50, 150 and 350 ms.
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(
+      alice.received.filter((m) => m.kind === 'response' && m.status === 200 && m.cseq.method === 'INVITE')
+        .length,
+      0,
+      'no 2xx retransmission after the ACK',
+    );
+    call.send('BYE');
+    const bye = await bob.request('BYE');
+    bob.reply(bye, 200, 'OK', 'bta');
+    await alice.response(call.callId, 200, 'BYE');
+  });
+
   test('the callee hangs up: the caller gets the BYE in its own dialog', async () => {
     const alice = await phone('alice');
     const bob = await phone('bob');

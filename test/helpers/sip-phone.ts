@@ -323,8 +323,9 @@ export class OutgoingCall {
     );
   }
 
-  ack(body?: Buffer): void {
-    this.phone.send(this.dialogRequest('ACK', this.inviteSeq, body));
+  /** The ACK of the 2xx; `viaBranch` reuses a branch (the INVITE's, as some UAs do) instead of a new one. */
+  ack(body?: Buffer, viaBranch?: string): void {
+    this.phone.send(this.dialogRequest('ACK', this.inviteSeq, body, viaBranch));
   }
 
   /** Enters the early dialog of a provisional response (its To tag and Contact), RFC 3261 §12.1.2. */

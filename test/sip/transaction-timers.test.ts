@@ -319,6 +319,22 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
       mock.timers.tick(1);
       assert.equal(tx.state, 'terminated', 'Timer L at 64*T1');
     });
+
+    test('RFC 6026: an ACK matched in Accepted goes to the TU; in Completed the transaction absorbs it', () => {
+      const accepted = createInviteServerTransaction(req('INVITE'), context(false, []), DEFAULT_TIMERS, {
+        terminated: () => undefined,
+      });
+      accepted.respond(200, 'OK');
+      assert.equal(accepted.receive(req('ACK')), 'to-tu');
+      assert.equal(accepted.state, 'accepted', 'the 2xx ACK does not change the transaction');
+      const completed = createInviteServerTransaction(req('INVITE'), context(false, []), DEFAULT_TIMERS, {
+        terminated: () => undefined,
+      });
+      completed.respond(486, 'Busy Here');
+      assert.equal(completed.receive(req('ACK')), 'absorbed');
+      assert.equal(completed.state, 'confirmed');
+      assert.equal(completed.receive(req('INVITE')), 'absorbed');
+    });
   });
 
   describe('non-INVITE server (§17.2.2)', () => {

@@ -25,8 +25,11 @@ export interface ServerTransaction {
   readonly toTag: string;
   /** Sends a response from the TU through the state machine. */
   respond(status: number, reason: string, headers?: ExtraHeaders, body?: Buffer): void;
-  /** A request the layer matched to this transaction: a retransmission, or the ACK of an INVITE. */
-  receive(request: SipRequest): void;
+  /**
+   * A request the layer matched to this transaction: a retransmission, or the ACK of an INVITE. Returns
+   * `'to-tu'` for an ACK the TU must see (RFC 6026: the ACK of a 2xx that reuses the INVITE's branch).
+   */
+  receive(request: SipRequest): 'absorbed' | 'to-tu';
   /** Ends the transaction at once (shutdown). */
   terminate(): void;
 }
@@ -120,7 +123,9 @@ export function createInviteServerTransaction(
           t.stop('H');
           t.start('I', reliable ? 0 : timers.t4, terminate);
         }
-        return;
+        // RFC 6026 §7.1 (figure 5): in "Accepted" an ACK is passed "to TU" — the ACK of the 2xx, whose
+        // retransmissions the TU stops, even when the UAC reused the INVITE's branch for it.
+        return state === 'accepted' ? 'to-tu' : 'absorbed';
       }
       // §17.2.1: "If a request retransmission is received while in the "Proceeding" state, the most recent
       // provisional response that was received from the TU MUST be passed to the transport layer for
@@ -130,6 +135,7 @@ export function createInviteServerTransaction(
         countRetransmission('response-sent');
         sendBytes(lastResponse);
       }
+      return 'absorbed';
     },
     terminate,
   };
@@ -188,6 +194,7 @@ export function createNonInviteServerTransaction(
         countRetransmission('response-sent');
         sendBytes(lastResponse);
       }
+      return 'absorbed';
     },
     terminate,
   };

@@ -66,7 +66,7 @@ export function createTransactionLayer(options: {
       const key = serverTransactionKey(request);
       const existing = servers.get(key);
       if (existing) {
-        existing.receive(request);
+        if (existing.receive(request) === 'to-tu') options.tu.onRequest(request, undefined, ctx);
         return;
       }
       if (request.method === 'ACK') {
