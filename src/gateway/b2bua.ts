@@ -301,7 +301,8 @@ async function planCall(
     return undefined;
   }
   const domain = fromAor.slice(fromAor.indexOf('@') + 1);
-  if (deps.routing && !(await deps.tenants.findByDomain(domain))) {
+  const tenant = await deps.tenants.findByDomain(domain);
+  if (deps.routing && !tenant) {
     // No tenant's domain in From: a trunk on addresses no CIDR of it matches (a PBX, a carrier on changing
     // addresses) authenticates with its credentials; its calls are then routed like any trunk's, by DID.
     const digestTrunk = await deps.auth.authenticateTrunk(
@@ -320,7 +321,6 @@ async function planCall(
     'proxy',
   );
   if (!caller) return undefined;
-  const tenant = await deps.tenants.findByDomain(domain);
   if (!tenant || tenant.status !== 'active') {
     tx.respond(403, 'Forbidden', { Warning: '399 voxgate "Tenant suspended"' });
     return undefined;

@@ -90,8 +90,9 @@ export function createSipAuthenticator(deps: {
   };
   /**
    * The digest exchange for one realm: 403 while the source is banned; a challenge when credentials are
-   * missing, stale or wrong (the failure counted towards the ban); otherwise what `find` says the verified
-   * username is. An unknown username fails exactly like a wrong password (§22: no way to enumerate).
+   * missing, stale or wrong (the failure counted towards the ban); otherwise what `find` said of the verified
+   * username (looked up once, by the digest check). An unknown username fails exactly like a wrong password
+   * (§22: no way to enumerate).
    */
   const verify = async <T>(
     request: SipRequest,
@@ -99,7 +100,7 @@ export function createSipAuthenticator(deps: {
     sourceAddress: string,
     realm: string,
     as: Challenger,
-    find: (username: string) => Promise<{ ha1Md5: string; ha1Sha256: string; value: T } | undefined>,
+    find: (username: string) => Promise<{ ha1(algorithm: DigestAlgorithm): string; value: T } | undefined>,
   ): Promise<T | undefined> => {
     const banKey = `sip-auth-fail:${sourceAddress}`;
     const report = (outcome: SipAuthEvent['outcome']) => {
@@ -111,12 +112,14 @@ export function createSipAuthenticator(deps: {
       return undefined;
     }
     const digest = digestFor(realm);
+    let found: { value: T } | undefined;
     const verdict = await digest.verify(
       request.method,
       headerValues(request, as === 'registrar' ? 'Authorization' : 'Proxy-Authorization'),
       async (username, algorithm) => {
-        const found = await find(username);
-        return found && (algorithm === 'MD5' ? found.ha1Md5 : found.ha1Sha256);
+        const known = await find(username);
+        found = known;
+        return known?.ha1(algorithm);
       },
     );
     const challenge = (stale: boolean) =>
@@ -130,7 +133,6 @@ export function createSipAuthenticator(deps: {
       challenge(verdict.stale);
       return undefined;
     }
-    const found = await find(verdict.username);
     if (!found) challenge(false);
     report(found ? 'ok' : 'challenged');
     return found?.value;
@@ -141,26 +143,18 @@ export function createSipAuthenticator(deps: {
       return verify(request, reply, sourceAddress, domain, as, async (username) => {
         const creds = await deps.users.findCredentials(domain, username);
         if (!creds?.enabled || !creds.tenantActive) return undefined;
-        return { ha1Md5: creds.ha1Md5, ha1Sha256: creds.ha1Sha256, value: creds };
+        return { ha1: (a) => (a === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256), value: creds };
       });
     },
 
     authenticateTrunk(request, reply, sourceAddress) {
-      const ha1s = new Map<string, { ha1Md5: string; ha1Sha256: string }>();
       return verify(request, reply, sourceAddress, TRUNK_REALM, 'proxy', async (username) => {
         const trunk = await deps.trunkByUsername?.(username);
         const credentials = trunk?.credentials;
         if (!trunk || !credentials) return undefined;
-        // Trunk passwords are kept in clear (we answer carriers' challenges with them): the HA1s are derived.
-        let ha1 = ha1s.get(username);
-        if (!ha1) {
-          ha1 = {
-            ha1Md5: computeHa1('MD5', username, TRUNK_REALM, credentials.password),
-            ha1Sha256: computeHa1('SHA-256', username, TRUNK_REALM, credentials.password),
-          };
-          ha1s.set(username, ha1);
-        }
-        return { ...ha1, value: trunk };
+        // Trunk passwords are kept in clear (we answer carriers' challenges with them): the HA1 is derived,
+        // for the one algorithm the credentials use.
+        return { ha1: (a) => computeHa1(a, username, TRUNK_REALM, credentials.password), value: trunk };
       });
     },
   };
