@@ -877,12 +877,14 @@ export class B2buaCall {
       await this.prack(request, tx);
       return;
     }
-    if (this.state === 'early' && (request.method === 'UPDATE' || request.method === 'INFO')) {
-      await this.inEarlyDialog(side, request, tx);
-      return;
-    }
-    const own = side === 'caller' ? this.callerDialog : this.winner?.dialog;
-    if (this.state !== 'answered' || !own) {
+    const early =
+      this.state === 'early' && (request.method === 'UPDATE' || request.method === 'INFO')
+        ? this.earlyPair(side, request)
+        : undefined;
+    const own =
+      early?.own ??
+      (this.state === 'answered' ? (side === 'caller' ? this.callerDialog : this.winner?.dialog) : undefined);
+    if (!own) {
       if (
         side === 'caller' &&
         request.method === 'BYE' &&
@@ -914,44 +916,33 @@ export class B2buaCall {
       tx.respond(491, 'Request Pending');
       return;
     }
-    await this.forward(side, request, tx, { sdp: isOffer ? 'offer' : 'none' });
+    await this.forward(side, request, tx, {
+      sdp: isOffer ? 'offer' : 'none',
+      ...(early ? { leg: early.other } : {}),
+    });
   }
 
   /**
    * RFC 3311 (abstract): UPDATE is "like a re-INVITE, but unlike re-INVITE, it can be sent before the initial
    * INVITE has been completed. This makes it very useful for updating session parameters within early
-   * dialogs." Across the B2BUA the caller's early dialog is paired with the callee's early dialog whose reliable provisional response
-   * was relayed last (an early dialog exists on the caller's leg only through reliable provisionals); UPDATE
-   * and INFO pass between them like in a confirmed call.
+   * dialogs." Across the B2BUA the caller's early dialog is paired with the callee's early dialog whose
+   * reliable provisional response was relayed last (an early dialog exists on the caller's leg only through
+   * reliable provisionals); UPDATE and INFO pass between them like in a confirmed call. Undefined (481) when
+   * there is no such pair, or the request comes from another of the callee's early dialogs.
    */
-  private async inEarlyDialog(side: Side, request: SipRequest, tx: ServerTransaction): Promise<void> {
+  private earlyPair(
+    side: Side,
+    request: SipRequest,
+  ): { own: Dialog; other: { dialog: Dialog; target: LegTarget } } | undefined {
     const peer = this.earlyPeer;
-    const callerEarly = this.callerDialog;
-    const live = peer && callerEarly && !peer.fork.cancelled && !peer.fork.final;
-    const fromPeer =
-      side === 'caller' ||
-      (peer?.fork.callId === request.callId && peer.leg.dialog.id.remoteTag === request.fromTag);
-    if (!live || !fromPeer) {
-      tx.respond(481, 'Call/Transaction Does Not Exist');
-      return;
-    }
-    const own = side === 'caller' ? callerEarly : peer.leg.dialog;
-    if (receiveDialogRequest(own, request) === 500) {
-      tx.respond(500, 'Server Internal Error', { 'Retry-After': '1' });
-      return;
-    }
-    const isOffer = request.method === 'UPDATE';
-    if (isOffer && this.offerInProgress) {
-      tx.respond(491, 'Request Pending');
-      return;
-    }
-    await this.forward(side, request, tx, {
-      sdp: isOffer ? 'offer' : 'none',
-      leg:
-        side === 'caller'
-          ? { dialog: peer.leg.dialog, target: peer.fork.spec.target }
-          : { dialog: callerEarly, target: this.callerTarget },
-    });
+    const caller = this.callerDialog;
+    if (!peer || !caller || peer.fork.cancelled || peer.fork.final) return undefined;
+    const callee = { dialog: peer.leg.dialog, target: peer.fork.spec.target };
+    if (side === 'caller') return { own: caller, other: callee };
+    const fromPeer = peer.fork.callId === request.callId && peer.leg.dialog.id.remoteTag === request.fromTag;
+    return fromPeer
+      ? { own: peer.leg.dialog, other: { dialog: caller, target: this.callerTarget } }
+      : undefined;
   }
 
   /**
