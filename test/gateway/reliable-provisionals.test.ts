@@ -4,9 +4,9 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { header, type SipRequest, type SipResponse } from '../../src/sip/index.js';
-import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { relaySkip, startRelay, type RelayKind, type RunningRelay } from '../helpers/relays.js';
-import { sdp, SipPhone } from '../helpers/sip-phone.js';
+import { sdp } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
 const SUPPORTED = [{ name: 'Supported', value: '100rel' }];
@@ -211,6 +211,7 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
     () => {
       let engine: RunningRelay;
       let gw: GatewayHarness;
+      const { phone, reset } = phoneBook(() => gw);
       before(async () => {
         engine = await startRelay(kind);
         gw = await startGateway({ timers: FAST, relays: [{ host: '127.0.0.1', port: engine.ngPort }] });
@@ -219,48 +220,40 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
         await gw?.close();
         await engine?.stop();
       });
+      afterEach(() => reset());
 
       test("a late-offer INVITE: the reliable 183 carries the callee's offer and the PRACK the caller's answer, both through the relay", async () => {
-        const alice = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
-        const bob = await SipPhone.open('bob', HARNESS_USERS.bob, gw.port);
-        try {
-          await alice.register();
-          await bob.register();
-          const call = await alice.invite('bob', empty, SUPPORTED);
-          const invite = (await bob.request('INVITE')) as SipRequest;
-          assert.equal(invite.body.length, 0);
-          bob.reply(invite, 183, 'Session Progress', 'b6', { Require: '100rel', RSeq: '77' }, sdp(43000));
-          const progress = await alice.response(call.callId, 183);
-          assert.match(progress.body.toString(), /m=audio \d+ /);
-          assert.doesNotMatch(progress.body.toString(), /m=audio 43000 /, "the caller sees the relay's port");
+        const alice = await phone('alice');
+        const bob = await phone('bob');
+        await alice.register();
+        await bob.register();
+        const call = await alice.invite('bob', empty, SUPPORTED);
+        const invite = (await bob.request('INVITE')) as SipRequest;
+        assert.equal(invite.body.length, 0);
+        bob.reply(invite, 183, 'Session Progress', 'b6', { Require: '100rel', RSeq: '77' }, sdp(43000));
+        const progress = await alice.response(call.callId, 183);
+        assert.match(progress.body.toString(), /m=audio \d+ /);
+        assert.doesNotMatch(progress.body.toString(), /m=audio 43000 /, "the caller sees the relay's port");
 
-          call.prack(progress, sdp(44000));
-          const prack = (await bob.request('PRACK')) as SipRequest;
-          assert.equal(header(prack, 'RAck'), `77 ${invite.cseq.seq} INVITE`);
-          assert.match(prack.body.toString(), /m=audio \d+ /, 'the answer reaches the callee in the PRACK');
-          assert.doesNotMatch(prack.body.toString(), /m=audio 44000 /, "the callee sees the relay's port");
-          bob.reply(prack, 200, 'OK', 'b6');
-          await alice.response(call.callId, 200, 'PRACK');
+        call.prack(progress, sdp(44000));
+        const prack = (await bob.request('PRACK')) as SipRequest;
+        assert.equal(header(prack, 'RAck'), `77 ${invite.cseq.seq} INVITE`);
+        assert.match(prack.body.toString(), /m=audio \d+ /, 'the answer reaches the callee in the PRACK');
+        assert.doesNotMatch(prack.body.toString(), /m=audio 44000 /, "the callee sees the relay's port");
+        bob.reply(prack, 200, 'OK', 'b6');
+        await alice.response(call.callId, 200, 'PRACK');
 
-          bob.reply(invite, 200, 'OK', 'b6', {}, sdp(43000));
-          const ok = await call.final();
-          assert.equal(ok.status, 200);
-          assert.equal(
-            ok.body.toString(),
-            progress.body.toString(),
-            'the 2xx repeats the negotiated session',
-          );
-          call.ack();
-          const ack = await bob.request('ACK');
-          assert.equal(ack.body.length, 0, 'no second answer: offer/answer completed in the early dialog');
-          call.send('BYE');
-          const bye = await bob.request('BYE');
-          bob.reply(bye, 200, 'OK', 'b6');
-          await alice.response(call.callId, 200, 'BYE');
-        } finally {
-          alice.close();
-          bob.close();
-        }
+        bob.reply(invite, 200, 'OK', 'b6', {}, sdp(43000));
+        const ok = await call.final();
+        assert.equal(ok.status, 200);
+        assert.equal(ok.body.toString(), progress.body.toString(), 'the 2xx repeats the negotiated session');
+        call.ack();
+        const ack = await bob.request('ACK');
+        assert.equal(ack.body.length, 0, 'no second answer: offer/answer completed in the early dialog');
+        call.send('BYE');
+        const bye = await bob.request('BYE');
+        bob.reply(bye, 200, 'OK', 'b6');
+        await alice.response(call.callId, 200, 'BYE');
       });
     },
   );
