@@ -141,6 +141,55 @@ for (const impl of implementations) {
     );
 
     test(
+      'registrations by gateway replica: what a restarted replica keeps alive',
+      withState(async (s) => {
+        const gw1 = '192.0.2.1:5060';
+        const gw2 = '192.0.2.2:5060';
+        await s.registrations.put(
+          'sip:alice@acme.example',
+          binding('sip:alice@192.0.2.10:5062', 60_000, { gateway: gw1, reach: 'contact' }),
+        );
+        await s.registrations.put(
+          'sip:bob@acme.example',
+          binding('sip:bob@192.0.2.11', 60_000, { gateway: gw1 }),
+        );
+        await s.registrations.put(
+          'sip:bob@acme.example',
+          binding('sip:bob@192.0.2.12', 60_000, { gateway: gw2 }),
+        );
+        await s.registrations.put(
+          'sip:carol@acme.example',
+          binding('sip:carol@192.0.2.13', 40, { gateway: gw1 }),
+        );
+        await s.registrations.put('sip:dave@acme.example', binding('sip:dave@192.0.2.14', 60_000));
+        await new Promise((r) => setTimeout(r, 60));
+        const mine = (await s.registrations.listByGateway(gw1))
+          .map((e) => `${e.aor} ${e.binding.contact}`)
+          .sort();
+        assert.deepEqual(mine, [
+          'sip:alice@acme.example sip:alice@192.0.2.10:5062',
+          'sip:bob@acme.example sip:bob@192.0.2.11',
+        ]);
+        assert.equal(
+          (await s.registrations.listByGateway(gw1)).find((e) => e.aor === 'sip:alice@acme.example')?.binding
+            .reach,
+          'contact',
+        );
+        // Registered again through the other replica: no longer the first one's.
+        await s.registrations.put(
+          'sip:alice@acme.example',
+          binding('sip:alice@192.0.2.10:5062', 60_000, { gateway: gw2 }),
+        );
+        assert.deepEqual(
+          (await s.registrations.listByGateway(gw1)).map((e) => e.aor),
+          ['sip:bob@acme.example'],
+        );
+        assert.equal((await s.registrations.listByGateway(gw2)).length, 2);
+        assert.deepEqual(await s.registrations.listByGateway('192.0.2.3:5060'), []);
+      }),
+    );
+
+    test(
       'live calls by tenant',
       withState(async (s) => {
         const call = {

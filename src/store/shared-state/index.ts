@@ -1,15 +1,31 @@
-import { createMemorySharedState } from './memory-shared-state.js';
+import { createMemorySharedState, type RegistrationsPersistence } from './memory-shared-state.js';
 import { createRedisSharedState } from './redis-shared-state.js';
 import type { SharedState } from './shared-state.js';
 
 export * from './shared-state.js';
 export { parseRedisUrl } from './redis-url.js';
-export { createMemorySharedState } from './memory-shared-state.js';
+export { createMemorySharedState, type RegistrationsPersistence } from './memory-shared-state.js';
 export { createRedisSharedState } from './redis-shared-state.js';
+export {
+  createRegistrationsWriter,
+  loadRegistrations,
+  type LoadedRegistrations,
+  type PersistedBinding,
+  type RegistrationsWriter,
+} from './registrations-file.js';
 
-/** Redis when a URL is given, otherwise memory (one process only). */
-export function createSharedState(options: { redisUrl?: string; keyPrefix?: string }): Promise<SharedState> {
+/**
+ * Redis when a URL is given, otherwise memory (one process only), whose registrations are kept in
+ * `persistence.file` when given (Redis keeps its own).
+ */
+export function createSharedState(options: {
+  redisUrl?: string;
+  keyPrefix?: string;
+  persistence?: RegistrationsPersistence;
+}): Promise<SharedState> {
   return options.redisUrl
     ? createRedisSharedState({ url: options.redisUrl, keyPrefix: options.keyPrefix })
-    : Promise.resolve(createMemorySharedState());
+    : Promise.resolve(
+        createMemorySharedState(options.persistence ? { persistence: options.persistence } : {}),
+      );
 }

@@ -7,6 +7,12 @@ import {
   type StreamEntry,
   type TrunkStatus,
 } from './shared-state.js';
+import {
+  createRegistrationsWriter,
+  loadRegistrations,
+  type LoadedRegistrations,
+  type PersistedBinding,
+} from './registrations-file.js';
 
 interface Group {
   /** Index in the stream's entries of the next entry never delivered to this group. */
@@ -24,15 +30,52 @@ interface Stream {
   waiters: Set<() => void>;
 }
 
+/** Where and how often the memory state keeps its registrations on disk. */
+export interface RegistrationsPersistence {
+  /** The registrations file (e.g. `<VOXGATE_DATA_DIR>/registrations.json`); its folder must exist. */
+  file: string;
+  /** At most one write per interval (default 1000 ms); `close` writes what is left. */
+  intervalMs?: number;
+  /** What was read at start (restored, expired, a damaged file moved aside). */
+  onLoad?: (loaded: LoadedRegistrations) => void;
+  /** A write failed (it is tried again an interval later). */
+  onError?: (err: unknown) => void;
+}
+
 /**
  * Shared state inside one process, for the embedded mode. Same semantics as the Redis implementation (the
- * contract tests run against both); expiry is checked on read and swept periodically.
+ * contract tests run against both); expiry is checked on read and swept periodically. With `persistence`, the
+ * registrations — and only they: calls, counters and streams are about this process's life — survive a
+ * restart: read from the file at start (expired ones dropped) and written behind (`registrations-file.ts`).
  */
 export function createMemorySharedState(
-  options: { streamMaxLen?: number; sweepMs?: number } = {},
+  options: { streamMaxLen?: number; sweepMs?: number; persistence?: RegistrationsPersistence } = {},
 ): SharedState {
   const maxLen = options.streamMaxLen ?? DEFAULT_STREAM_MAXLEN;
   const bindings = new Map<string, Map<string, Binding>>();
+  const persistence = options.persistence;
+  if (persistence) {
+    const loaded = loadRegistrations(persistence.file);
+    for (const { aor, binding } of loaded.entries) {
+      let contacts = bindings.get(aor);
+      if (!contacts) bindings.set(aor, (contacts = new Map()));
+      contacts.set(binding.contact, binding);
+    }
+    persistence.onLoad?.(loaded);
+  }
+  const writer =
+    persistence &&
+    createRegistrationsWriter({
+      file: persistence.file,
+      intervalMs: persistence.intervalMs ?? 1000,
+      snapshot: () => {
+        const out: PersistedBinding[] = [];
+        for (const [aor, contacts] of bindings)
+          for (const binding of contacts.values()) out.push({ aor, binding });
+        return out;
+      },
+      ...(persistence.onError ? { onError: persistence.onError } : {}),
+    });
   const calls = new Map<string, LiveCall>();
   const counters = new Map<string, { value: number; expiresAt: number }>();
   const streams = new Map<string, Stream>();
@@ -97,15 +140,18 @@ export function createMemorySharedState(
         let contacts = bindings.get(aor);
         if (!contacts) bindings.set(aor, (contacts = new Map()));
         contacts.set(binding.contact, { ...binding });
+        writer?.changed();
       },
       async remove(aor, contact) {
         check();
-        return bindings.get(aor)?.delete(contact) ?? false;
+        const removed = bindings.get(aor)?.delete(contact) ?? false;
+        if (removed) writer?.changed();
+        return removed;
       },
       async removeAll(aor) {
         check();
         const n = (await this.list(aor)).length;
-        bindings.delete(aor);
+        if (bindings.delete(aor)) writer?.changed();
         return n;
       },
       async list(aor) {
@@ -120,6 +166,16 @@ export function createMemorySharedState(
         for (const [aor, contacts] of bindings) {
           for (const b of contacts.values())
             if (b.tenantId === tenantId && live(b, now)) out.push({ aor, binding: { ...b } });
+        }
+        return out;
+      },
+      async listByGateway(gateway) {
+        check();
+        const now = Date.now();
+        const out: { aor: string; binding: Binding }[] = [];
+        for (const [aor, contacts] of bindings) {
+          for (const b of contacts.values())
+            if (b.gateway === gateway && live(b, now)) out.push({ aor, binding: { ...b } });
         }
         return out;
       },
@@ -254,9 +310,11 @@ export function createMemorySharedState(
       check();
     },
     async close() {
+      if (closed) return;
       closed = true;
       clearInterval(sweeper);
       for (const s of streams.values()) for (const wake of s.waiters) wake();
+      await writer?.close();
     },
   };
 }

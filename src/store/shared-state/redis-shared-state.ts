@@ -99,6 +99,7 @@ export async function createRedisSharedState(options: {
   const k = {
     reg: (aor: string) => `${prefix}reg:{${aor}}`,
     regTenant: (tenant: string) => `${prefix}reg-tenant:{${tenant}}`,
+    regGateway: (gateway: string) => `${prefix}reg-gateway:{${gateway}}`,
     call: (id: string) => `${prefix}call:{${id}}`,
     callsTenant: (tenant: string) => `${prefix}calls:{${tenant}}`,
     counter: (key: string) => `${prefix}ctr:{${key}}`,
@@ -137,6 +138,7 @@ export async function createRedisSharedState(options: {
         const ttl = Math.max(1, binding.expiresAt - Date.now());
         await client.eval(PUT_BINDING, 1, k.reg(aor), binding.contact, JSON.stringify(binding), ttl);
         await client.sadd(k.regTenant(binding.tenantId), aor);
+        if (binding.gateway) await client.sadd(k.regGateway(binding.gateway), aor);
       },
       async remove(aor, contact) {
         return (await client.hdel(k.reg(aor), contact)) > 0;
@@ -153,6 +155,18 @@ export async function createRedisSharedState(options: {
         for (const aor of aors) {
           const bindings = (await liveBindings(aor)).filter((b) => b.tenantId === tenantId);
           if (bindings.length === 0) await client.srem(k.regTenant(tenantId), aor);
+          for (const binding of bindings) out.push({ aor, binding });
+        }
+        return out;
+      },
+      // The AORs a replica accepted are indexed like a tenant's; an AOR none of whose live bindings is the
+      // replica's any more (expired, removed, registered again through another replica) leaves the index.
+      async listByGateway(gateway) {
+        const aors = await client.smembers(k.regGateway(gateway));
+        const out: { aor: string; binding: Binding }[] = [];
+        for (const aor of aors) {
+          const bindings = (await liveBindings(aor)).filter((b) => b.gateway === gateway);
+          if (bindings.length === 0) await client.srem(k.regGateway(gateway), aor);
           for (const binding of bindings) out.push({ aor, binding });
         }
         return out;

@@ -17,6 +17,13 @@ export interface Binding {
   /** The gateway instance (its advertised SIP address, host:port) the REGISTER came through: a NATed UA is
    * reachable only from there, so other instances send calls for it through that one. */
   gateway?: string;
+  /**
+   * Where requests to this contact go, decided by the registrar when it accepted the REGISTER (as Kamailio's
+   * nathelper keeps a `received` only for contacts it found behind NAT): `source`, the address and flow the
+   * REGISTER came from (RFC 3581, RFC 5626); `contact`, the host and port of the Contact URI (RFC 3261
+   * §10.3). Absent (bindings written by earlier versions): `source`.
+   */
+  reach?: 'source' | 'contact';
 }
 
 export interface LiveCall {
@@ -44,6 +51,11 @@ export interface RegistrationStore {
   list(aor: string): Promise<Binding[]>;
   /** Unexpired bindings of a tenant, by AOR. */
   listByTenant(tenantId: string): Promise<{ aor: string; binding: Binding }[]>;
+  /**
+   * Unexpired bindings accepted through one gateway replica (`binding.gateway`, its advertised SIP address),
+   * by AOR: what a replica starting again keeps alive.
+   */
+  listByGateway(gateway: string): Promise<{ aor: string; binding: Binding }[]>;
 }
 
 export interface CallStore {

@@ -1,0 +1,162 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createMemorySharedState,
+  createRegistrationsWriter,
+  loadRegistrations,
+  type Binding,
+  type LoadedRegistrations,
+} from '../../src/store/shared-state/index.js';
+
+function binding(contact: string, ttlMs: number, extra: Partial<Binding> = {}): Binding {
+  return {
+    contact,
+    expiresAt: Date.now() + ttlMs,
+    source: { address: '192.0.2.10', port: 5062 },
+    transport: 'udp',
+    callId: 'reg-1',
+    cseq: 1,
+    tenantId: 't1',
+    gateway: '192.0.2.1:5060',
+    ...extra,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function withFolder(fn: (dir: string) => Promise<void>) {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'voxgate-registrations-'));
+    try {
+      await fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+describe('registrations file (memory shared state persistence)', () => {
+  test(
+    'bindings survive a close and a new start; expired ones are not restored',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      const first = createMemorySharedState({ persistence: { file, intervalMs: 60_000 } });
+      await first.registrations.put('sip:alice@acme.example', binding('sip:alice@192.0.2.10:5062', 60_000));
+      await first.registrations.put(
+        'sip:alice@acme.example',
+        binding('sip:alice@192.0.2.20:5060', 60_000, { reach: 'contact', userAgent: 'Phone/1.0' }),
+      );
+      await first.registrations.put('sip:bob@acme.example', binding('sip:bob@192.0.2.11', 150));
+      await first.registrations.put('sip:carol@acme.example', binding('sip:carol@192.0.2.12', 60_000));
+      await first.registrations.remove('sip:carol@acme.example', 'sip:carol@192.0.2.12');
+      // The write-behind interval is a minute: only close writes, as on SIGTERM.
+      assert.equal(existsSync(file), false);
+      await first.close();
+      assert.equal(existsSync(file), true);
+      assert.deepEqual(readdirSync(dir), ['registrations.json'], 'no temporary file left');
+
+      await sleep(200); // bob's binding expires while "the process is down"
+      let loaded: LoadedRegistrations | undefined;
+      const second = createMemorySharedState({ persistence: { file, onLoad: (l) => (loaded = l) } });
+      try {
+        assert.equal(loaded?.entries.length, 2);
+        assert.equal(loaded?.expired, 1);
+        const alice = await second.registrations.list('sip:alice@acme.example');
+        assert.deepEqual(alice.map((b) => b.contact).sort(), [
+          'sip:alice@192.0.2.10:5062',
+          'sip:alice@192.0.2.20:5060',
+        ]);
+        assert.equal(alice.find((b) => b.reach === 'contact')?.userAgent, 'Phone/1.0');
+        assert.deepEqual(await second.registrations.list('sip:bob@acme.example'), []);
+        assert.deepEqual(await second.registrations.list('sip:carol@acme.example'), []);
+        assert.equal((await second.registrations.listByGateway('192.0.2.1:5060')).length, 2);
+        assert.equal((await second.registrations.listByTenant('t1')).length, 2);
+      } finally {
+        await second.close();
+      }
+    }),
+  );
+
+  test(
+    'writes are batched: a flood of changes is one write per interval',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      let snapshots = 0;
+      const writer = createRegistrationsWriter({
+        file,
+        intervalMs: 300,
+        snapshot: () => {
+          snapshots++;
+          return [{ aor: 'sip:a@x', binding: binding('sip:a@192.0.2.1', 60_000, { cseq: snapshots }) }];
+        },
+      });
+      for (let i = 0; i < 1000; i++) writer.changed();
+      await sleep(100);
+      assert.equal(snapshots, 1, 'the first change is written at once');
+      for (let i = 0; i < 1000; i++) writer.changed();
+      await sleep(100);
+      assert.equal(snapshots, 1, 'changes within the interval wait for its end');
+      await sleep(250);
+      assert.equal(snapshots, 2, 'then they are written together');
+      writer.changed();
+      await writer.close();
+      assert.equal(snapshots, 3, 'close writes what is left without waiting');
+      writer.changed();
+      await sleep(400);
+      assert.equal(snapshots, 3, 'nothing is written after close');
+      assert.equal(loadRegistrations(file).entries[0]?.binding.cseq, 3);
+    }),
+  );
+
+  test(
+    'a write failure is reported and retried',
+    withFolder(async (dir) => {
+      const file = join(dir, 'missing-folder', 'registrations.json');
+      const errors: unknown[] = [];
+      const writer = createRegistrationsWriter({
+        file,
+        intervalMs: 50,
+        snapshot: () => [],
+        onError: (err) => errors.push(err),
+      });
+      writer.changed();
+      await sleep(180);
+      assert.ok(errors.length >= 2, `retried (${errors.length} failures)`);
+      await writer.close();
+    }),
+  );
+
+  test(
+    'a damaged file is moved aside and the state starts empty',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      writeFileSync(file, '{"format":"voxgate-registrations","version":1,"bindings":[');
+      const loaded = loadRegistrations(file);
+      assert.deepEqual(loaded.entries, []);
+      assert.ok(loaded.error?.movedTo, 'moved aside');
+      assert.equal(existsSync(file), false);
+      assert.match(readFileSync(loaded.error.movedTo, 'utf8'), /voxgate-registrations/);
+
+      writeFileSync(
+        file,
+        JSON.stringify({
+          format: 'voxgate-registrations',
+          version: 1,
+          bindings: [
+            { aor: 'sip:a@x', binding: { contact: 42 } },
+            { aor: 'sip:b@x', binding: binding('sip:b@y', 60_000) },
+          ],
+        }),
+      );
+      const partly = loadRegistrations(file);
+      assert.equal(partly.invalid, 1);
+      assert.deepEqual(
+        partly.entries.map((e) => e.aor),
+        ['sip:b@x'],
+      );
+    }),
+  );
+});
