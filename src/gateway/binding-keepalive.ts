@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { buildRequest, newTag, SipTransportError } from '../sip/index.js';
+import { buildRequest, newTag, type SendFailure } from '../sip/index.js';
 import type { Binding, RegistrationStore } from '../store/shared-state/index.js';
 import type { LegTarget, SipOutbound } from './sip-outbound.js';
+
+/** How long a CRLF ping waits to learn that its flow could not carry it. */
+const FLOW_FAILURE_WAIT_MS = 2000;
 
 export interface BindingKeepalive {
   /** A binding this replica accepted: it is pinged from now on. */
@@ -55,12 +58,13 @@ export function createBindingKeepalive(deps: {
       ...(current.flowId ? { flowId: current.flowId } : {}),
     };
     if (target.transport !== 'udp') {
-      try {
-        deps.outbound.send(Buffer.from('\r\n\r\n'), target);
-      } catch (err) {
-        if (err instanceof SipTransportError) await drop(aor, binding.contact, 'flow closed');
-        else throw err;
-      }
+      // A flow that has closed (or cannot be opened again) is a binding no longer reachable.
+      const failure = await new Promise<SendFailure | undefined>((resolve) => {
+        deps.outbound.send(Buffer.from('\r\n\r\n'), target, resolve);
+        // A connection that has not failed within this time is taken as up.
+        setTimeout(() => resolve(undefined), FLOW_FAILURE_WAIT_MS).unref();
+      });
+      if (failure) await drop(aor, binding.contact, 'flow closed');
       return;
     }
     const { host, port } = deps.outbound.address('udp');

@@ -103,9 +103,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const outbound = createSipOutbound({
     advertised: (transport) => advertised(transport),
     startTransaction: (bytes, send, opts, events) => holder.layer!.sendRequest(bytes, send, opts, events),
-    sendBytes: (bytes, target) => {
-      if (!opened.endpoint) throw new Error('SIP listeners not open');
-      opened.endpoint.send(bytes, target);
+    sendBytes: (bytes, target, onFailure) => {
+      // Nothing is originated before the listeners are open (the layer and B2BUA start with them).
+      if (opened.endpoint) opened.endpoint.send(bytes, target, onFailure);
+      else if (onFailure) {
+        const failure = { reason: 'no-transport', transport: target.transport, to: target } as const;
+        queueMicrotask(() => onFailure(failure));
+      }
     },
   });
   const keepalive = options.keepaliveMs

@@ -2,7 +2,9 @@ import {
   newBranch,
   type ClientTransaction,
   type ClientTransactionEvents,
+  type SendFailureHandler,
   type SendTarget,
+  type TransactionSend,
   type TransportName,
   type WebSocketTransportName,
 } from '../sip/index.js';
@@ -35,7 +37,8 @@ export interface SipOutbound {
     target: LegTarget,
     events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
   ): ClientTransaction;
-  send(bytes: Buffer, target: LegTarget): void;
+  /** Sends without a transaction; never throws (a failure is counted, and told to `onFailure` if given). */
+  send(bytes: Buffer, target: LegTarget, onFailure?: SendFailureHandler): void;
 }
 
 const VIA_TRANSPORT: Record<TransportName | WebSocketTransportName, string> = {
@@ -56,11 +59,11 @@ export function createSipOutbound(deps: {
   advertised: (transport: TransportName | WebSocketTransportName) => { host: string; port: number };
   startTransaction: (
     bytes: Buffer,
-    send: (bytes: Buffer) => void,
+    send: TransactionSend,
     options: { reliable: boolean },
     events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
   ) => ClientTransaction;
-  sendBytes: (bytes: Buffer, target: LegTarget) => void;
+  sendBytes: (bytes: Buffer, target: LegTarget, onFailure?: SendFailureHandler) => void;
 }): SipOutbound {
   const hostPort = (transport: TransportName | WebSocketTransportName) => {
     const { host, port } = deps.advertised(transport);
@@ -82,13 +85,13 @@ export function createSipOutbound(deps: {
     request(bytes, target, events) {
       return deps.startTransaction(
         bytes,
-        (b) => deps.sendBytes(b, target),
+        (b, onFailure) => deps.sendBytes(b, target, onFailure),
         { reliable: target.transport !== 'udp' },
         events,
       );
     },
-    send(bytes, target) {
-      deps.sendBytes(bytes, target);
+    send(bytes, target, onFailure) {
+      deps.sendBytes(bytes, target, onFailure);
     },
   };
 }

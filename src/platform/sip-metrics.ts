@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Counter, Gauge, type Registry } from '../observability/index.js';
-import { KNOWN_METHODS, type SipParseError } from '../sip/index.js';
+import { KNOWN_METHODS, type SendFailure, type SipParseError } from '../sip/index.js';
 
 /** Unknown methods share one label value, so a stream of invented methods cannot grow the series count. */
 function methodLabel(method: string): string {
@@ -64,6 +64,16 @@ export function collectSipMetrics(
     labelNames: ['code'],
     registers: [registry],
   });
+  const transportErrors = new Counter({
+    name: 'voxgate_sip_transport_errors_total',
+    help: 'SIP messages the transport could not send, by transport and reason (bad-port, unspecified-address, broadcast, multicast, scoped-address, unresolved-host, address-family, no-transport, flow-closed, connect-failed, socket-error).',
+    labelNames: ['transport', 'reason'],
+    registers: [registry],
+  });
+  const onTransportError = (m: unknown) => {
+    const { transport, reason } = m as SendFailure;
+    transportErrors.inc({ transport, reason });
+  };
   const onRequest = (m: unknown) => {
     const { method, transport } = m as { method: string; transport: string };
     countRequest(methodLabel(method), transport);
@@ -78,7 +88,9 @@ export function collectSipMetrics(
   subscribe('voxgate:sip:request-in', onRequest);
   subscribe('voxgate:sip:response-out', onResponse);
   subscribe('voxgate:sip:parse-error', onParseError);
+  subscribe('voxgate:sip:transport-error', onTransportError);
   return () => {
+    unsubscribe('voxgate:sip:transport-error', onTransportError);
     unsubscribe('voxgate:sip:request-in', onRequest);
     unsubscribe('voxgate:sip:response-out', onResponse);
     unsubscribe('voxgate:sip:parse-error', onParseError);

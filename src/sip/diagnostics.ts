@@ -15,6 +15,8 @@ export const sipChannels = {
    * response repeated for a retransmitted request), 'request-absorbed' (a retransmitted request matched).
    */
   retransmission: channel('voxgate:sip:retransmission'),
+  /** `SendFailure` (`{ reason, transport, to, detail }`) for every message the transport could not send. */
+  transportError: channel('voxgate:sip:transport-error'),
 };
 
 export type RetransmissionKind = 'request-sent' | 'response-sent' | 'request-absorbed';

@@ -69,6 +69,12 @@ export {
 } from './transport/sip-endpoint.js';
 export { UdpTransport } from './transport/udp-transport.js';
 export {
+  refusedDestination,
+  type SendFailure,
+  type SendFailureHandler,
+  type SendFailureReason,
+} from './transport/send-failure.js';
+export {
   PONG_TIMEOUT_MS,
   StreamTransport,
   type FlowClosedEvent,
@@ -112,8 +118,10 @@ export {
 export type { ServerTransaction } from './transaction/server-transaction.js';
 export {
   buildNon2xxAck,
+  transportFailureResponse,
   type ClientTransaction,
   type ClientTransactionEvents,
+  type TransactionSend,
 } from './transaction/client-transaction.js';
 export {
   createTransactionLayer,

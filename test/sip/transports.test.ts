@@ -5,7 +5,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import {
   createSipEndpoint,
-  SipTransportError,
+  type SendFailure,
   type ResponseContext,
   type SipEndpoint,
   type SipResponse,
@@ -163,10 +163,21 @@ describe('transports: one class per channel behind createSipEndpoint (RFC 3261 Â
     }
   });
 
-  test('send on a transport that is not open throws SipTransportError', () => {
-    assert.throws(
-      () => endpoint.send(Buffer.from('x'), { address: '127.0.0.1', port: 9, transport: 'tls' }),
-      (err: unknown) => err instanceof SipTransportError && err.code === 'SIP_TRANSPORT_UNAVAILABLE',
-    );
+  test('send on a transport that is not open is a failure told to the sender, not an exception', async () => {
+    let returned = false;
+    const failure = await new Promise<SendFailure>((resolve) => {
+      const flow = endpoint.send(
+        Buffer.from('x'),
+        { address: '127.0.0.1', port: 9, transport: 'tls' },
+        (f) => {
+          assert.ok(returned, 'told after send returned');
+          resolve(f);
+        },
+      );
+      assert.equal(flow, undefined);
+      returned = true;
+    });
+    assert.equal(failure.reason, 'no-transport');
+    assert.equal(failure.transport, 'tls');
   });
 });

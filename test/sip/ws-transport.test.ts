@@ -7,6 +7,7 @@ import {
   header,
   newBranch,
   type InboundContext,
+  type SendFailure,
   type SipEndpoint,
   type SipRequest,
   type SipResponse,
@@ -155,9 +156,12 @@ describe('SIP over WebSocket (RFC 7118)', () => {
     client.socket.close();
     await closed;
     await new Promise((r) => setTimeout(r, 50));
-    // Once closed, the flow is not replaced by a TCP connection to the browser's source port (this endpoint has
-    // no TCP listener: that would throw): the message is dropped.
-    assert.equal(endpoint.send(invite, { ...target, flowId: ctx.flowId }), ctx.flowId);
+    // Once closed, the flow is not replaced by a TCP connection to the browser's source port: the message is
+    // not sent, and the sender is told the flow has closed.
+    const failure = await new Promise<SendFailure>((resolve) => {
+      assert.equal(endpoint.send(invite, { ...target, flowId: ctx.flowId }, resolve), undefined);
+    });
+    assert.equal(failure.reason, 'flow-closed');
   });
 
   test('RFC 5626 §4.4.1 over WebSocket: a double-CRLF message is answered with a CRLF', async () => {

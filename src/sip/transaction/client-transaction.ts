@@ -1,13 +1,21 @@
-import { buildRequest } from '../message/build-response.js';
+import { buildRequest, buildResponse } from '../message/build-response.js';
+import { parseMessage } from '../message/parse-message.js';
 import { header, type SipHeader, type SipRequest, type SipResponse } from '../message/sip-message.js';
+import type { SendFailure, SendFailureHandler } from '../transport/send-failure.js';
 import { TransactionTimers, type TimerSettings } from './timers.js';
 import { countRetransmission } from '../diagnostics.js';
 
 export type InviteClientState = 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
 export type NonInviteClientState = 'trying' | 'proceeding' | 'completed' | 'terminated';
 
+/** How a client transaction hands bytes to the transport: a failure is reported later, never thrown. */
+export type TransactionSend = (bytes: Buffer, onFailure: SendFailureHandler) => void;
+
 export interface ClientTransactionEvents {
-  /** A response for the TU (retransmissions absorbed, except 2xx to an INVITE: RFC 6026). */
+  /**
+   * A response for the TU (retransmissions absorbed, except 2xx to an INVITE: RFC 6026). A transport failure
+   * comes here too, as a locally made 503 (§8.1.3.1).
+   */
   response(response: SipResponse): void;
   /** Timer B or F fired: the TU treats this as a 408 (§8.1.3.1). */
   timeout(): void;
@@ -39,11 +47,27 @@ export function buildNon2xxAck(request: SipRequest, response: SipResponse): Buff
   return buildRequest('ACK', request.uri, headers);
 }
 
+/**
+ * §8.1.3.1: "If a fatal transport error is reported by the transport layer (generally, due to fatal ICMP errors
+ * in UDP or connection failures in TCP), the condition MUST be treated as a 503 (Service Unavailable) status
+ * code." The 503 is made here, from the request, so that the TU handles it like any 503 (a B2BUA fails over).
+ */
+export function transportFailureResponse(request: SipRequest, failure: SendFailure): SipResponse {
+  const response = parseMessage(
+    buildResponse(request, 503, 'Service Unavailable', {
+      Warning: `399 voxgate "Transport failure: ${failure.reason}"`,
+    }),
+    { datagram: false },
+  );
+  if (response.kind !== 'response') throw new TypeError('a built response parses as a response');
+  return response;
+}
+
 /** The INVITE client transaction, RFC 3261 §17.1.1 as updated by RFC 6026 §8.4 (the Accepted state). */
 export function createInviteClientTransaction(
   request: SipRequest,
   bytes: Buffer,
-  send: (bytes: Buffer) => void,
+  transportSend: TransactionSend,
   reliable: boolean,
   timers: TimerSettings,
   events: ClientTransactionEvents,
@@ -63,6 +87,16 @@ export function createInviteClientTransaction(
     tu = undefined;
     terminated();
   };
+  // §17.1.4: "the client transaction SHOULD inform the TU that a transport failure has occurred, and the
+  // client transaction SHOULD transition directly to the "Terminated" state." Only while the request is
+  // outstanding: a failed ACK retransmission in "Completed" changes nothing.
+  const failed = (failure: SendFailure) => {
+    if (state !== 'calling' && state !== 'proceeding') return;
+    const last = tu;
+    terminate();
+    last?.response(transportFailureResponse(request, failure));
+  };
+  const send = (out: Buffer) => transportSend(out, failed);
   send(bytes);
   // §17.1.1.2: "If an unreliable transport is being used, the client transaction MUST start timer A with a
   // value of T1 … For any transport, the client transaction MUST start timer B with a value of 64*T1".
@@ -133,7 +167,7 @@ export function createInviteClientTransaction(
 export function createNonInviteClientTransaction(
   request: SipRequest,
   bytes: Buffer,
-  send: (bytes: Buffer) => void,
+  transportSend: TransactionSend,
   reliable: boolean,
   timers: TimerSettings,
   events: ClientTransactionEvents,
@@ -151,6 +185,14 @@ export function createNonInviteClientTransaction(
     tu = undefined;
     terminated();
   };
+  // §17.1.4: a transport failure ends the transaction; the TU sees it as a 503 (§8.1.3.1).
+  const failed = (failure: SendFailure) => {
+    if (state !== 'trying' && state !== 'proceeding') return;
+    const last = tu;
+    terminate();
+    last?.response(transportFailureResponse(request, failure));
+  };
+  const send = (out: Buffer) => transportSend(out, failed);
   send(bytes);
   // §17.1.2.2: "If an unreliable transport is in use, the client transaction MUST set timer E to fire in T1
   // seconds" … "timer E … MIN(2*T1, T2) … MIN(4*T1, T2)"; in "Proceeding" it fires every T2. Timer F = 64*T1.

@@ -59,9 +59,15 @@ export function createInviteServerTransaction(
     t.stopAll();
     events.terminated();
   };
+  // §17.2.4: "If the transport layer indicates a failure while sending a response … the server transaction
+  // SHOULD inform the TU that a failure has occurred, and SHOULD transition to the terminated state."
+  const failed = () => terminate();
+  const resend = () => {
+    if (lastResponse) sendBytes(lastResponse, failed);
+  };
   const send = (bytes: Buffer) => {
     lastResponse = bytes;
-    sendBytes(bytes);
+    sendBytes(bytes, failed);
   };
   // §17.2.1: "If there is a chance that the TU will not generate a provisional or final response within 200 ms,
   // then it SHOULD generate a 100 (Trying) response" — the transaction does so when the TU has not.
@@ -78,9 +84,9 @@ export function createInviteServerTransaction(
       return state;
     },
     respond(status, reason, headers, body) {
-      if (sipChannels.responseOut.hasSubscribers)
-        sipChannels.responseOut.publish({ method: 'INVITE', status });
       if (state === 'proceeding' && held) {
+        if (sipChannels.responseOut.hasSubscribers)
+          sipChannels.responseOut.publish({ method: 'INVITE', status });
         t.stop('TRYING');
         send(buildResponse(held, status, reason, headers, body, toTag));
         if (status >= 200) held = undefined;
@@ -96,7 +102,7 @@ export function createInviteServerTransaction(
           state = 'completed';
           const retransmit = () => {
             countRetransmission('response-sent');
-            if (lastResponse) sendBytes(lastResponse);
+            resend();
             g = Math.min(2 * g, timers.t2);
             t.start('G', g, retransmit);
           };
@@ -108,8 +114,10 @@ export function createInviteServerTransaction(
         }
       } else if (state === 'accepted' && status >= 200 && status < 300 && lastResponse) {
         // RFC 6026 §7.1: 2xx retransmissions from the TU are passed to the transport in "Accepted". A
-        // retransmission is the same response: its bytes are sent again (the request is no longer kept).
-        sendBytes(lastResponse);
+        // retransmission is the same response: its bytes are sent again (the request is no longer kept). It is
+        // counted as a retransmission, not as one more response sent.
+        countRetransmission('response-sent');
+        resend();
       }
     },
     receive(incoming) {
@@ -133,7 +141,7 @@ export function createInviteServerTransaction(
       countRetransmission('request-absorbed');
       if ((state === 'proceeding' || state === 'completed') && lastResponse) {
         countRetransmission('response-sent');
-        sendBytes(lastResponse);
+        resend();
       }
       return 'absorbed';
     },
@@ -162,6 +170,8 @@ export function createNonInviteServerTransaction(
     t.stopAll();
     events.terminated();
   };
+  // §17.2.4: a response the transport cannot send ends the transaction.
+  const failed = () => terminate();
   return {
     get request() {
       return held;
@@ -175,7 +185,7 @@ export function createNonInviteServerTransaction(
       if (sipChannels.responseOut.hasSubscribers)
         sipChannels.responseOut.publish({ method: held.method, status });
       lastResponse = buildResponse(held, status, reason, headers, body, toTag);
-      sendBytes(lastResponse);
+      sendBytes(lastResponse, failed);
       if (status < 200) {
         state = 'proceeding';
         return;
@@ -192,7 +202,7 @@ export function createNonInviteServerTransaction(
       countRetransmission('request-absorbed');
       if ((state === 'proceeding' || state === 'completed') && lastResponse) {
         countRetransmission('response-sent');
-        sendBytes(lastResponse);
+        sendBytes(lastResponse, failed);
       }
       return 'absorbed';
     },

@@ -6,6 +6,7 @@ import {
   createNonInviteClientTransaction,
   type ClientTransaction,
   type ClientTransactionEvents,
+  type TransactionSend,
 } from './client-transaction.js';
 import {
   createInviteServerTransaction,
@@ -35,7 +36,7 @@ export interface TransactionLayer {
   /** Starts a client transaction for serialized request bytes (the top Via must carry a fresh branch). */
   sendRequest(
     bytes: Buffer,
-    send: (bytes: Buffer) => void,
+    send: TransactionSend,
     options: { reliable: boolean },
     events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
   ): ClientTransaction;

@@ -1,4 +1,5 @@
 import type { ExtraHeaders } from '../message/build-response.js';
+import type { SendFailureHandler } from './send-failure.js';
 
 export type TransportName = 'udp' | 'tcp' | 'tls';
 
@@ -29,6 +30,9 @@ export interface InboundContext {
   readonly webSocket?: WebSocketTransportName;
   /** Sends a response to the request this context belongs to, where §18.2.2 says responses go. */
   reply(status: number, reason: string, headers?: ExtraHeaders, body?: Buffer): void;
-  /** Sends already-serialized response bytes to that same destination (transaction retransmissions). */
-  send(bytes: Buffer): void;
+  /**
+   * Sends already-serialized response bytes to that same destination (transaction retransmissions). Never
+   * throws; a failure is told to `onFailure` after the call returns (§17.2.4).
+   */
+  send(bytes: Buffer, onFailure?: SendFailureHandler): void;
 }

@@ -4,6 +4,7 @@ import { buildErrorResponseForRaw, buildResponse } from '../message/build-respon
 import { parseMessage } from '../message/parse-message.js';
 import type { SipRequest, SipResponse } from '../message/sip-message.js';
 import type { InboundContext, Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
+import type { SendFailureHandler } from './send-failure.js';
 import { responseDestination, stampTopVia } from './via-received.js';
 
 export type ResponseContext = Omit<InboundContext, 'reply' | 'send'>;
@@ -20,8 +21,11 @@ export interface Arrival {
   readonly flowId?: string;
   /** Set when the message was one WebSocket message (RFC 7118); `transport` is then 'tcp' or 'tls'. */
   readonly webSocket?: WebSocketTransportName;
-  /** Sends bytes back: on UDP to the given peer, on a stream on the flow the message came in on. */
-  readonly send: (bytes: Buffer, to: Peer) => void;
+  /**
+   * Sends bytes back: on UDP to the given peer, on a stream on the flow the message came in on. Never throws;
+   * a failure is counted and told to `onFailure` (§17.2.4).
+   */
+  readonly send: (bytes: Buffer, to: Peer, onFailure?: SendFailureHandler) => void;
 }
 
 /**
@@ -91,7 +95,7 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
  * server transaction keeps `send` for up to 32 s (Timers G/H/J/L) — it must not keep the parsed request too.
  */
 function sendTo(send: Arrival['send'], destination: Peer): InboundContext['send'] {
-  return (bytes) => send(bytes, destination);
+  return (bytes, onFailure) => send(bytes, destination, onFailure);
 }
 
 function replyTo(request: SipRequest, send: Arrival['send'], destination: Peer): InboundContext['reply'] {

@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { sipChannels } from '../diagnostics.js';
-import { SipTransportError } from '../errors.js';
 import type { SipRequest, SipResponse } from '../message/sip-message.js';
 import type { InboundContext, Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
 import { createReceiver, type ResponseContext } from './message-receiver.js';
+import { publishSendFailure, type SendFailure, type SendFailureHandler } from './send-failure.js';
 import type {
   FlowClosedHandler,
   KeepaliveOptions,
@@ -77,16 +77,35 @@ export interface SipEndpoint {
   /**
    * Sends serialized bytes (a request of a client transaction, §18.1.1, or a response). On TCP/TLS/WebSocket it
    * uses the given flow, else an open connection to the peer, else a new one. Returns the flow id on streams.
-   * Throws SipTransportError when the transport is not open.
+   * Never throws: a message that cannot be sent (a destination that must not be used, no such transport, a
+   * closed flow, a connection that does not open) is counted on `voxgate:sip:transport-error` and reported to
+   * `onFailure` after this call returns (§8.1.3.1: the sender treats it as a 503; §17.2.4).
    */
-  send(bytes: Buffer, to: SendTarget): string | undefined;
+  send(bytes: Buffer, to: SendTarget, onFailure?: SendFailureHandler): string | undefined;
   /** Sends bytes as a datagram from the UDP listener (same as send with transport 'udp'). */
-  sendUdp(bytes: Buffer, to: Peer): void;
+  sendUdp(bytes: Buffer, to: Peer, onFailure?: SendFailureHandler): void;
   /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
 
 export { sipChannels };
+
+/** Answers on the flow a message came in on; a flow closed meanwhile is a failure of that send. */
+function onFlow(
+  write: (bytes: Buffer) => boolean,
+  transport: string,
+  remote: Peer,
+): (bytes: Buffer, to: Peer, onFailure?: SendFailureHandler) => void {
+  return (bytes, _to, onFailure) => {
+    if (!write(bytes)) failed({ reason: 'flow-closed', transport, to: remote }, onFailure);
+  };
+}
+
+/** Counts a failed send and tells its sender, after the send call has returned. */
+function failed(failure: SendFailure, onFailure: SendFailureHandler | undefined): void {
+  publishSendFailure(failure);
+  if (onFailure) queueMicrotask(() => onFailure(failure));
+}
 
 /**
  * SIP listeners on UDP, TCP, TLS and WebSocket, one class per channel, sharing one receive path
@@ -102,7 +121,7 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     maxMessageSize,
     idleTimeoutMs,
     onMessage: (bytes, remote, flowId, write, transport) =>
-      receive({ bytes, transport, remote, flowId, send: write }),
+      receive({ bytes, transport, remote, flowId, send: onFlow(write, transport, remote) }),
     ...(options.keepalive ? { keepalive: options.keepalive } : {}),
     ...(options.onFlowClosed ? { onFlowClosed: options.onFlowClosed } : {}),
   };
@@ -115,7 +134,7 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       bytes: Buffer,
       remote: Peer,
       flowId: string,
-      write: (bytes: Buffer) => void,
+      write: (bytes: Buffer) => boolean,
       webSocket: WebSocketTransportName,
     ) =>
       receive({
@@ -124,7 +143,7 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
         webSocket,
         remote,
         flowId,
-        send: write,
+        send: onFlow(write, webSocket, remote),
       }),
     ...(options.onFlowClosed ? { onFlowClosed: options.onFlowClosed } : {}),
   };
@@ -137,7 +156,12 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
   try {
     if (options.udpPort !== undefined) {
       udp = await UdpTransport.bind(options.host, options.udpPort, maxMessageSize, (bytes, remote) =>
-        receive({ bytes, transport: 'udp', remote, send: (out, to) => udp!.send(out, to) }),
+        receive({
+          bytes,
+          transport: 'udp',
+          remote,
+          send: (out, to, onFailure) => sendUdp(out, to, onFailure),
+        }),
       );
     }
     if (options.tcpPort !== undefined) {
@@ -160,9 +184,44 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     await closeAll();
     throw err;
   }
-  const sendUdp = (bytes: Buffer, to: Peer): void => {
-    if (!udp) throw new SipTransportError('SIP_TRANSPORT_UNAVAILABLE', 'no UDP listener');
-    udp.send(bytes, to);
+  const sendUdp = (bytes: Buffer, to: Peer, onFailure?: SendFailureHandler): void => {
+    const failure = udp
+      ? udp.send(bytes, to, (late) => failed(late, onFailure))
+      : ({ reason: 'no-transport', transport: 'udp', to, detail: 'no UDP listener' } as const);
+    if (failure) failed(failure, onFailure);
+  };
+  const send = (bytes: Buffer, to: SendTarget, onFailure?: SendFailureHandler): string | undefined => {
+    const transport = to.transport ?? 'udp';
+    const onConnectFailure = onFailure
+      ? (failure: SendFailure) => failed(failure, onFailure)
+      : (failure: SendFailure) => publishSendFailure(failure);
+    const settle = (outcome: string | SendFailure): string | undefined => {
+      if (typeof outcome === 'string') return outcome;
+      failed(outcome, onFailure);
+      return undefined;
+    };
+    // RFC 7118 §5: requests to a WebSocket client can only reach it on its WebSocket, whatever transport the
+    // caller recorded for it (its messages reported 'tcp' or 'tls').
+    if (to.flowId !== undefined) {
+      const socket = [ws, wss].find((channel) => channel?.hasFlow(to.flowId!));
+      if (socket) return settle(socket.send(bytes, to, to.flowId, onConnectFailure));
+      // A WebSocket client that closed its connection cannot be reached by opening one toward its source
+      // port: the message is not sent to that port.
+      if ((ws || wss) && /^wss?-\d+$/.test(to.flowId)) {
+        return settle({ reason: 'flow-closed', transport, to, detail: to.flowId });
+      }
+    }
+    if (transport === 'udp') {
+      sendUdp(bytes, to, onFailure);
+      return undefined;
+    }
+    const channel = transport === 'ws' ? ws : transport === 'wss' ? wss : transport === 'tcp' ? tcp : tls;
+    if (!channel) {
+      const detail =
+        transport === 'tls' ? 'no TLS listener or tlsClient settings' : `no ${transport} listener`;
+      return settle({ reason: 'no-transport', transport, to, detail });
+    }
+    return settle(channel.send(bytes, to, to.flowId, onConnectFailure));
   };
   return {
     address: () => ({
@@ -173,35 +232,7 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       wss: wss?.address(),
     }),
     sendUdp,
-    send(bytes, to) {
-      const transport = to.transport ?? 'udp';
-      // RFC 7118 §5: requests to a WebSocket client can only reach it on its WebSocket, whatever transport the
-      // caller recorded for it (its messages reported 'tcp' or 'tls').
-      if (to.flowId !== undefined) {
-        const socket = [ws, wss].find((channel) => channel?.hasFlow(to.flowId!));
-        if (socket) return socket.send(bytes, to, to.flowId);
-        // A WebSocket client that closed its connection cannot be reached by opening one toward its source
-        // port: the message is dropped (the client transaction times out) rather than sent to that port.
-        if ((ws || wss) && /^wss?-\d+$/.test(to.flowId)) return to.flowId;
-      }
-      if (transport === 'udp') {
-        sendUdp(bytes, to);
-        return undefined;
-      }
-      if (transport === 'ws' || transport === 'wss') {
-        const socket = transport === 'ws' ? ws : wss;
-        if (!socket) throw new SipTransportError('SIP_TRANSPORT_UNAVAILABLE', `no ${transport} listener`);
-        return socket.send(bytes, to, to.flowId);
-      }
-      const channel: StreamTransport | undefined = transport === 'tcp' ? tcp : tls;
-      if (!channel) {
-        throw new SipTransportError(
-          'SIP_TRANSPORT_UNAVAILABLE',
-          transport === 'tls' ? 'no TLS listener or tlsClient settings' : `no ${transport} listener`,
-        );
-      }
-      return channel.send(bytes, to, to.flowId);
-    },
+    send,
     async close() {
       await closeAll();
     },

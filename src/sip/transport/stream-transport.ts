@@ -3,6 +3,7 @@ import { sipChannels } from '../diagnostics.js';
 import { SipParseError } from '../errors.js';
 import { buildErrorResponseForRaw } from '../message/build-response.js';
 import type { Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
+import { refusedDestination, type SendFailure } from './send-failure.js';
 import { StreamFramer } from './stream-framer.js';
 import { stampTopVia } from './via-received.js';
 
@@ -10,7 +11,8 @@ export type StreamMessageHandler = (
   bytes: Buffer,
   remote: Peer,
   flowId: string,
-  send: (bytes: Buffer) => void,
+  /** Writes on the flow the message came in on; false when that flow has closed. */
+  send: (bytes: Buffer) => boolean,
   transport: 'tcp' | 'tls',
 ) => void;
 
@@ -104,9 +106,16 @@ export abstract class StreamTransport {
 
   /**
    * Sends on flow `flowId`, else on an open connection to `to`, else on a new connection, as §18.1.1 lets a
-   * client open one. Returns the flow used.
+   * client open one. Returns the flow used, or the failure when no flow can carry the message now (a
+   * destination that must not be used, a socket that throws). A new connection that then fails to open
+   * reports `connect-failed` to `onConnectFailure`, once.
    */
-  send(bytes: Buffer, to: StreamPeer, flowId?: string): string {
+  send(
+    bytes: Buffer,
+    to: StreamPeer,
+    flowId?: string,
+    onConnectFailure?: (failure: SendFailure) => void,
+  ): string | SendFailure {
     let flow = flowId === undefined ? undefined : this.flows.get(flowId);
     if (!flow) {
       for (const [id, candidate] of this.flows) {
@@ -118,7 +127,24 @@ export abstract class StreamTransport {
       }
     }
     if (!flow) {
-      const socket = this.connect(to);
+      const refused = refusedDestination(to);
+      if (refused) return { reason: refused, transport: this.name, to };
+      let socket: Socket;
+      try {
+        socket = this.connect(to);
+      } catch (err) {
+        return { reason: 'socket-error', transport: this.name, to, detail: (err as Error).message };
+      }
+      if (onConnectFailure) {
+        const connected = this.name === 'tls' ? 'secureConnect' : 'connect';
+        const failed = (err: Error) => {
+          socket.off(connected, opened);
+          onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message });
+        };
+        const opened = () => socket.off('error', failed);
+        socket.once('error', failed);
+        socket.once(connected, opened);
+      }
       flowId = this.adopt(socket, { address: to.address, port: to.port }, true);
       flow = this.flows.get(flowId)!;
     }
@@ -145,10 +171,12 @@ export abstract class StreamTransport {
     let reason: FlowCloseReason = 'closed';
     const keepalive = outbound ? this.startKeepalive(socket, () => (reason = 'keepalive')) : undefined;
     const framer = new StreamFramer(this.options.maxMessageSize, keepalive?.pong);
-    const write = (bytes: Buffer) => {
+    const write = (bytes: Buffer): boolean => {
+      if (socket.destroyed || socket.writableEnded) return false;
       if (sipChannels.messageOut.hasSubscribers)
         sipChannels.messageOut.publish({ transport: this.name, to: remoteOf(socket), bytes });
-      if (!socket.destroyed) socket.write(bytes);
+      socket.write(bytes);
+      return true;
     };
     socket.setTimeout(this.options.idleTimeoutMs, () => {
       reason = 'idle';

@@ -1,7 +1,9 @@
 import { createSocket, type Socket } from 'node:dgram';
-import type { AddressInfo } from 'node:net';
+import { lookup } from 'node:dns';
+import { isIP, type AddressInfo } from 'node:net';
 import { sipChannels } from '../diagnostics.js';
 import type { Peer } from './inbound-context.js';
+import { refusedDestination, type SendFailure } from './send-failure.js';
 
 export type DatagramHandler = (bytes: Buffer, remote: Peer) => void;
 
@@ -11,7 +13,10 @@ export type DatagramHandler = (bytes: Buffer, remote: Peer) => void;
  * stop the listener.
  */
 export class UdpTransport {
-  private constructor(private readonly socket: Socket) {}
+  private constructor(
+    private readonly socket: Socket,
+    private readonly family: 4 | 6,
+  ) {}
 
   static async bind(
     host: string,
@@ -37,13 +42,39 @@ export class UdpTransport {
       });
     });
     socket.on('error', () => undefined);
-    return new UdpTransport(socket);
+    return new UdpTransport(socket, host.includes(':') ? 6 : 4);
   }
 
-  send(bytes: Buffer, to: Peer): void {
+  /**
+   * Sends one datagram; never throws. A destination that must not be used (port 0, broadcast …), an address of
+   * the other family, or a socket that throws (closed) is returned as a failure. A host name is resolved
+   * first; a name that does not resolve is told to `onLateFailure`. Errors the kernel reports later (ICMP
+   * unreachable) arrive as socket errors and stop nothing.
+   */
+  send(bytes: Buffer, to: Peer, onLateFailure?: (failure: SendFailure) => void): SendFailure | undefined {
+    const refused = refusedDestination(to);
+    if (refused) return { reason: refused, transport: 'udp', to };
+    if (isIP(to.address) === 0) {
+      lookup(to.address, { family: this.family }, (err, address) => {
+        const failure = err
+          ? ({ reason: 'unresolved-host', transport: 'udp', to, detail: err.message } as const)
+          : this.send(bytes, { address, port: to.port });
+        if (failure) onLateFailure?.(failure);
+      });
+      return undefined;
+    }
+    // A udp6 socket reaches IPv4 peers through mapped addresses; a udp4 socket cannot reach IPv6 ones.
+    if (this.family === 4 && to.address.includes(':')) {
+      return { reason: 'address-family', transport: 'udp', to };
+    }
     if (sipChannels.messageOut.hasSubscribers)
       sipChannels.messageOut.publish({ transport: 'udp', to, bytes });
-    this.socket.send(bytes, to.port, to.address);
+    try {
+      this.socket.send(bytes, to.port, to.address);
+    } catch (err) {
+      return { reason: 'socket-error', transport: 'udp', to, detail: (err as Error).message };
+    }
+    return undefined;
   }
 
   address(): AddressInfo {

@@ -13,12 +13,14 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { sipChannels } from '../diagnostics.js';
 import type { Peer, WebSocketTransportName } from './inbound-context.js';
 import type { FlowClosedHandler } from './stream-transport.js';
+import { refusedDestination, type SendFailure } from './send-failure.js';
 
 export type WsMessageHandler = (
   bytes: Buffer,
   remote: Peer,
   flowId: string,
-  send: (bytes: Buffer) => void,
+  /** Sends on the WebSocket the message came in on; false when it has closed. */
+  send: (bytes: Buffer) => boolean,
   transport: WebSocketTransportName,
 ) => void;
 
@@ -118,7 +120,12 @@ export class WsTransport {
    * on a new connection this side opens to `ws(s)://address:port` offering the "sip" subprotocol. Returns the
    * flow used.
    */
-  send(bytes: Buffer, to: Peer & { readonly serverName?: string }, flowId?: string): string {
+  send(
+    bytes: Buffer,
+    to: Peer & { readonly serverName?: string },
+    flowId?: string,
+    onConnectFailure?: (failure: SendFailure) => void,
+  ): string | SendFailure {
     let id = flowId !== undefined && this.flows.has(flowId) ? flowId : undefined;
     if (id === undefined) {
       for (const [candidate, flow] of this.flows) {
@@ -128,7 +135,15 @@ export class WsTransport {
         }
       }
     }
-    id ??= this.connect(to);
+    if (id === undefined) {
+      const refused = refusedDestination(to);
+      if (refused) return { reason: refused, transport: this.name, to };
+      try {
+        id = this.connect(to, onConnectFailure);
+      } catch (err) {
+        return { reason: 'socket-error', transport: this.name, to, detail: (err as Error).message };
+      }
+    }
     const flow = this.flows.get(id)!;
     this.write(flow, bytes);
     return id;
@@ -162,7 +177,10 @@ export class WsTransport {
     });
   }
 
-  private connect(to: Peer & { readonly serverName?: string }): string {
+  private connect(
+    to: Peer & { readonly serverName?: string },
+    onConnectFailure?: (failure: SendFailure) => void,
+  ): string {
     const host = to.serverName ?? (to.address.includes(':') ? `[${to.address}]` : to.address);
     const url = `${this.name}://${host}:${to.port}`;
     const ws = new WebSocket(url, SIP_WS_SUBPROTOCOL, {
@@ -175,6 +193,15 @@ export class WsTransport {
           }
         : {}),
     });
+    if (onConnectFailure) {
+      const failed = (err: Error) => {
+        ws.off('open', opened);
+        onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message });
+      };
+      const opened = () => ws.off('error', failed);
+      ws.once('error', failed);
+      ws.once('open', opened);
+    }
     return this.adopt(ws, { address: to.address, port: to.port }, []);
   }
 
@@ -209,18 +236,19 @@ export class WsTransport {
     return flowId;
   }
 
-  private write(flow: Flow, bytes: Buffer): void {
+  private write(flow: Flow, bytes: Buffer): boolean {
     if (flow.queue) {
       flow.queue.push(bytes);
-      return;
+      return true;
     }
-    if (flow.socket.readyState !== WebSocket.OPEN) return;
+    if (flow.socket.readyState !== WebSocket.OPEN) return false;
     if (sipChannels.messageOut.hasSubscribers)
       sipChannels.messageOut.publish({ transport: this.name, to: flow.remote, bytes });
     flow.idle.refresh();
     // RFC 7118 §4.2: text frames must carry UTF-8 (RFC 6455 §5.6), so a message with a body that is not UTF-8
     // goes in a binary frame; SIP messages are otherwise sent as text, which browsers' SIP stacks expect.
     flow.socket.send(bytes, { binary: !isUtf8(bytes) });
+    return true;
   }
 }
 
