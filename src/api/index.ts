@@ -1,10 +1,11 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ApiKeyRepository, Database } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { bearerAuth } from './authenticate.js';
-import { problemTypeForStatus, sendProblem } from './problem.js';
+import { apiErrorHandler } from './error-handler.js';
+import { sendProblem } from './problem.js';
 import { announceProvisioningChanges } from './provisioning-changes.js';
 import { rateLimitPerKey } from './rate-limit.js';
 import { registerApiKeyRoutes } from './routes/api-keys.js';
@@ -18,6 +19,7 @@ import { registerTrunkRoutes } from './routes/trunks.js';
 import { registerWhoami } from './routes/whoami.js';
 
 export { sendProblem, problemTypes, type ProblemType } from './problem.js';
+export { apiServerOptions } from './server-options.js';
 export { maskSecrets } from './audit-trail.js';
 export type { Ha1Function } from './routes/sip-users.js';
 
@@ -62,6 +64,10 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
     }),
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  // Outside /v1 too, an unknown path is a problem (the /v1 scope has its own, behind authentication).
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 'not-found', `no route ${request.method} ${request.url}`),
+  );
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(
@@ -78,23 +84,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
       v1.setNotFoundHandler((request, reply) =>
         sendProblem(reply, 'not-found', `no route ${request.method} ${request.url}`),
       );
-      // RFC 9457 for every failure: validation and unreadable JSON 400, oversize 413, wrong media type 415;
-      // anything else is a 500 (logged).
-      v1.setErrorHandler((err: FastifyError, request, reply) => {
-        if (err.validation) {
-          return sendProblem(reply, 'validation-failed', err.message, {
-            errors: err.validation.map((v) => ({
-              pointer: v.instancePath || undefined,
-              where: err.validationContext,
-              detail: v.message,
-            })),
-          });
-        }
-        if (err.statusCode !== undefined && err.statusCode < 500)
-          return sendProblem(reply, problemTypeForStatus(err.statusCode), err.message);
-        request.log.error({ err }, 'API request failed');
-        return sendProblem(reply, 'internal-error', 'the request failed; the error is logged');
-      });
+      v1.setErrorHandler(apiErrorHandler);
       registerWhoami(v1);
       registerTenantRoutes(v1, deps);
       registerSipUserRoutes(v1, deps);

@@ -8,19 +8,22 @@ export const problemTypes = {
   'not-found': { status: 404, title: 'No such resource' },
   conflict: { status: 409, title: 'The resource already exists' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'uri-too-long': { status: 414, title: 'A path segment of the request is too long' },
   'unsupported-media-type': { status: 415, title: 'The request body must be application/json' },
   'rate-limited': { status: 429, title: 'Too many requests for this API key' },
   'internal-error': { status: 500, title: 'Internal error' },
+  'store-unavailable': { status: 503, title: 'The database is unavailable; retry later' },
 } as const;
 export type ProblemType = keyof typeof problemTypes;
 
-/** The problem type for a status Fastify itself answered with (body parsing, limits). */
+/** Seconds a client is asked to wait (`Retry-After`) when the database is unavailable. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
+/** The problem type for a client error Fastify itself answered with (body parsing, limits, routing). */
 export function problemTypeForStatus(status: number): ProblemType {
-  if (status === 413) return 'payload-too-large';
-  if (status === 415) return 'unsupported-media-type';
-  if (status === 429) return 'rate-limited';
-  if (status === 404) return 'not-found';
-  return status >= 500 ? 'internal-error' : 'validation-failed';
+  if (status >= 500) return 'internal-error';
+  const known = Object.entries(problemTypes).find(([, p]) => p.status === status);
+  return known ? (known[0] as ProblemType) : 'validation-failed';
 }
 
 /** Sends an RFC 9457 `application/problem+json` response. */
@@ -32,6 +35,7 @@ export function sendProblem(
 ): FastifyReply {
   const { status, title } = problemTypes[type];
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="voxgate"');
+  if (status === 503) reply.header('retry-after', String(STORE_RETRY_AFTER_SECONDS));
   return reply
     .code(status)
     .type('application/problem+json')

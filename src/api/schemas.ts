@@ -5,6 +5,78 @@
  */
 export const uuid = { type: 'string', format: 'uuid' } as const;
 const dateTime = { type: 'string', format: 'date-time' } as const;
+
+/*
+ * Requests carry nothing PostgreSQL cannot store: these are the only string, integer and date-time schemas
+ * of request fields (a value outside them would be a 500 from the database instead of a 400 naming the field).
+ */
+
+/** The largest PostgreSQL `integer` (int4): a larger value is refused by the database (SQLSTATE 22003). */
+export const PG_INTEGER_MAX = 2_147_483_647;
+
+/**
+ * Text PostgreSQL can store: no NUL (U+0000, refused in text: 22021) and no unpaired surrogate (not UTF-8:
+ * mangled in text, refused in the audit log's jsonb). Ajv compiles patterns with the `u` flag, so a valid
+ * surrogate pair is one character here and passes.
+ */
+export const STORABLE_TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
+
+/**
+ * A date-time that is a real instant: `format: date-time` checks the calendar (no month 13, no February 30)
+ * but lets a leap second (`23:59:60`) through, which no clock (nor JavaScript, nor PostgreSQL) can place.
+ */
+export const INSTANT_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-5][0-9]';
+
+const storableText = new RegExp(STORABLE_TEXT_PATTERN, 'u');
+
+/** Whether `value` is text PostgreSQL can store (for client input that no schema checks, like a cursor's content). */
+export function isStorableText(value: string): boolean {
+  return storableText.test(value);
+}
+
+interface TextLimits {
+  minLength?: number;
+  maxLength: number;
+  description?: string;
+}
+
+/** A free-text request field (a name, a password, a cursor): storable text, always with a maximum length. */
+export function text(limits: TextLimits) {
+  return { type: 'string', pattern: STORABLE_TEXT_PATTERN, ...limits } as const;
+}
+
+/** `text` or null (null clears the field). */
+export function nullableText(limits: TextLimits) {
+  return { type: ['string', 'null'], pattern: STORABLE_TEXT_PATTERN, ...limits } as const;
+}
+
+interface IntegerLimits {
+  minimum: number;
+  /** At most the column's maximum; PostgreSQL `integer` when omitted. */
+  maximum?: number;
+  description?: string;
+}
+
+/** An integer request field stored in a PostgreSQL `integer` column. */
+export function integer({ maximum = PG_INTEGER_MAX, ...rest }: IntegerLimits) {
+  return { type: 'integer', maximum: Math.min(maximum, PG_INTEGER_MAX), ...rest } as const;
+}
+
+/** `integer` or null (null clears the field). */
+export function nullableInteger({ maximum = PG_INTEGER_MAX, ...rest }: IntegerLimits) {
+  return { type: ['integer', 'null'], maximum: Math.min(maximum, PG_INTEGER_MAX), ...rest } as const;
+}
+
+/** A date-time request field (RFC 3339) that is a real instant. */
+export const instant = {
+  type: 'string',
+  format: 'date-time',
+  pattern: INSTANT_PATTERN,
+  maxLength: 64,
+} as const;
+
+/** A SIP Call-ID as a path parameter: real ones can be long. */
+export const CALL_ID_MAX_LENGTH = 300;
 const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const nullableInt = { type: ['integer', 'null'] } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -22,8 +94,8 @@ export const tenantObjectParams = {
 } as const;
 
 export const pageQueryProperties = {
-  limit: { type: 'integer', minimum: 1, maximum: 500, description: 'items per page (default 50)' },
-  after: { type: 'string', maxLength: 400, description: 'the nextCursor of the previous page' },
+  limit: integer({ minimum: 1, maximum: 500, description: 'items per page (default 50)' }),
+  after: text({ maxLength: 400, description: 'the nextCursor of the previous page' }),
 } as const;
 
 export const pageQuery = {
@@ -47,6 +119,18 @@ export const problemSchema = {
     status: { type: 'integer' },
     detail: { type: 'string' },
     instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      description: 'validation-failed: each invalid member of the request',
+      items: {
+        type: 'object',
+        properties: {
+          where: { enum: ['body', 'querystring', 'params', 'headers'] },
+          pointer: { type: 'string', description: 'RFC 6901 JSON pointer into that part, e.g. /name' },
+          detail: { type: 'string' },
+        },
+      },
+    },
   },
 } as const;
 
@@ -174,6 +258,7 @@ export const cdrSchema = {
     disposition: { type: 'string' },
     sipCode: nullableInt,
     hangupBy: nullableString,
+    reason: nullableString,
     media: { type: ['object', 'null'], additionalProperties: true },
     gateway: nullableString,
   },

@@ -1,9 +1,14 @@
-/** Errors of the relational store, with stable codes. Messages never contain credentials. */
+/**
+ * Errors of the relational store, with stable codes. Messages never contain credentials.
+ * `STORE_UNAVAILABLE`: the database cannot serve now (connection refused or cut, server shutting down or out
+ * of connections, store closed); the same request may succeed later.
+ */
 export class StoreError extends Error {
   override readonly name = 'StoreError';
   constructor(
     readonly code:
       | 'STORE_UNREACHABLE'
+      | 'STORE_UNAVAILABLE'
       | 'STORE_MIGRATION_CHANGED'
       | 'STORE_MIGRATION_FAILED'
       | 'STORE_INVALID_TOKEN'

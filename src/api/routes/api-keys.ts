@@ -8,7 +8,7 @@ import {
 import { recordMutation } from '../audit-trail.js';
 import { inTenantScope, requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
-import { apiKeySchema, pageOf, pageQueryProperties, responses, roleSchema, uuid } from '../schemas.js';
+import { apiKeySchema, pageOf, pageQueryProperties, responses, roleSchema, text, uuid } from '../schemas.js';
 import { isForeignKeyViolation, nextCursor, pageLimit } from './route-helpers.js';
 
 const TAGS = ['api-keys'];
@@ -41,7 +41,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: { db: Database 
           additionalProperties: false,
           required: ['name', 'role'],
           properties: {
-            name: { type: 'string', minLength: 1, maxLength: 100 },
+            name: text({ minLength: 1, maxLength: 100 }),
             role: roleSchema,
             tenantId: { ...uuid, description: "default: the calling key's tenant (none for a platform key)" },
           },

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditRepository, type Database } from '../../store/index.js';
 import { requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
-import { auditEntrySchema, pageOf, responses, uuid } from '../schemas.js';
+import { auditEntrySchema, integer, pageOf, responses, uuid } from '../schemas.js';
 import { nextCursor, pageLimit } from './route-helpers.js';
 
 /** `GET /v1/audit`: newest first; admins only; a tenant key sees its tenant's entries only. */
@@ -18,7 +18,7 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { db: Database }
           type: 'object',
           additionalProperties: false,
           properties: {
-            limit: { type: 'integer', minimum: 1, maximum: 500 },
+            limit: integer({ minimum: 1, maximum: 500 }),
             before: { type: 'string', pattern: '^[0-9]{1,18}$', description: 'entries older than this id' },
             after: {
               type: 'string',

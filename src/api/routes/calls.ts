@@ -2,7 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import { createCdrRepository, type Cdr, type Database } from '../../store/index.js';
 import type { SharedState } from '../../store/shared-state/index.js';
 import { sendProblem } from '../problem.js';
-import { cdrSchema, pageOf, pageQueryProperties, responses, tenantParams } from '../schemas.js';
+import {
+  CALL_ID_MAX_LENGTH,
+  cdrSchema,
+  instant,
+  pageOf,
+  pageQueryProperties,
+  responses,
+  tenantParams,
+  text,
+} from '../schemas.js';
 import { nextCursor, pageLimit } from './route-helpers.js';
 import { tenantOf } from './tenant-resource.js';
 
@@ -48,6 +57,7 @@ const CSV_COLUMNS = [
   'disposition',
   'sipCode',
   'hangupBy',
+  'reason',
 ] as const;
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
@@ -91,12 +101,12 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
           additionalProperties: false,
           properties: {
             ...pageQueryProperties,
-            since: { type: 'string', format: 'date-time' },
-            until: { type: 'string', format: 'date-time' },
+            since: instant,
+            until: instant,
             disposition: {
               enum: ['answered', 'busy', 'no-answer', 'cancelled', 'rejected', 'failed', 'limited'],
             },
-            party: { type: 'string', minLength: 1, maxLength: 200 },
+            party: text({ minLength: 1, maxLength: 200 }),
             format: { enum: ['json', 'csv'] },
           },
         },
@@ -141,7 +151,7 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
           required: ['tenantId', 'callId'],
           properties: {
             tenantId: tenantParams.properties.tenantId,
-            callId: { type: 'string', maxLength: 300 },
+            callId: text({ minLength: 1, maxLength: CALL_ID_MAX_LENGTH }),
           },
         },
         response: responses({ 200: cdrSchema }),

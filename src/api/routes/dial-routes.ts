@@ -11,12 +11,16 @@ import { requireRole } from '../authorize.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { sendProblem } from '../problem.js';
 import {
+  integer,
+  isStorableText,
   pageOf,
   pageQuery,
+  PG_INTEGER_MAX,
   responses,
   routeSchema,
   tenantObjectParams,
   tenantParams,
+  text,
   uuid,
 } from '../schemas.js';
 import { isUniqueViolation, nextCursor, pageLimit } from './route-helpers.js';
@@ -25,15 +29,14 @@ import { tenantOf } from './tenant-resource.js';
 const TAGS = ['routes'];
 
 const routeFields = {
-  name: { type: 'string', minLength: 1, maxLength: 100 },
-  pattern: {
-    type: 'string',
+  name: text({ minLength: 1, maxLength: 100 }),
+  pattern: text({
     minLength: 1,
     maxLength: 200,
     description: 'regular expression the whole dialled number must match, e.g. 00\\d+ or \\+44\\d+',
-  },
-  priority: { type: 'integer', minimum: 0, maximum: 100000, description: 'lower is tried first' },
-  stripDigits: { type: 'integer', minimum: 0, maximum: 15, description: 'digits removed from the front' },
+  }),
+  priority: integer({ minimum: 0, maximum: 100000, description: 'lower is tried first' }),
+  stripDigits: integer({ minimum: 0, maximum: 15, description: 'digits removed from the front' }),
   prefix: { type: 'string', pattern: '^\\+?[0-9]{0,15}$', description: 'prepended after stripping' },
   mediaBypass: {
     type: 'boolean',
@@ -60,11 +63,14 @@ function patternError(pattern: string | undefined): string | undefined {
   }
 }
 
+/** A cursor this list made: a priority and a name the database can compare with (the cursor is client input). */
 const isRouteCursor = (v: unknown): v is RouteCursor =>
   typeof v === 'object' &&
   v !== null &&
   Number.isInteger((v as RouteCursor).priority) &&
-  typeof (v as RouteCursor).name === 'string';
+  Math.abs((v as RouteCursor).priority) <= PG_INTEGER_MAX &&
+  typeof (v as RouteCursor).name === 'string' &&
+  isStorableText((v as RouteCursor).name);
 
 /**
  * `/v1/tenants/{tenantId}/routes`: where calls to numbers go: a pattern, a priority, number rewriting and

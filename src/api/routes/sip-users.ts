@@ -9,7 +9,18 @@ import {
 import { recordMutation } from '../audit-trail.js';
 import { requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
-import { pageOf, pageQuery, responses, tenantObjectParams, tenantParams, userSchema } from '../schemas.js';
+import {
+  integer,
+  nullableInteger,
+  nullableText,
+  pageOf,
+  pageQuery,
+  responses,
+  tenantObjectParams,
+  tenantParams,
+  text,
+  userSchema,
+} from '../schemas.js';
 import { isUniqueViolation, nextCursor, pageLimit } from './route-helpers.js';
 import { tenantOf } from './tenant-resource.js';
 
@@ -25,11 +36,11 @@ const TAGS = ['users'];
 
 const userFields = {
   username: { type: 'string', pattern: "^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,64}$" },
-  password: { type: 'string', minLength: 8, maxLength: 128, writeOnly: true },
-  displayName: { type: 'string', maxLength: 200 },
-  callerId: { type: 'string', minLength: 1, maxLength: 64 },
+  password: { ...text({ minLength: 8, maxLength: 128 }), writeOnly: true },
+  displayName: text({ maxLength: 200 }),
+  callerId: text({ minLength: 1, maxLength: 64 }),
   enabled: { type: 'boolean' },
-  maxConcurrentCalls: { type: 'integer', minimum: 0 },
+  maxConcurrentCalls: integer({ minimum: 0 }),
 } as const;
 
 interface UserBody {
@@ -173,10 +184,10 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
           minProperties: 1,
           properties: {
             password: userFields.password,
-            displayName: { type: ['string', 'null'], maxLength: 200 },
-            callerId: { type: ['string', 'null'], minLength: 1, maxLength: 64 },
+            displayName: nullableText({ maxLength: 200 }),
+            callerId: nullableText({ minLength: 1, maxLength: 64 }),
             enabled: userFields.enabled,
-            maxConcurrentCalls: { type: ['integer', 'null'], minimum: 0 },
+            maxConcurrentCalls: nullableInteger({ minimum: 0 }),
           },
         },
         response: responses({ 200: userSchema }),

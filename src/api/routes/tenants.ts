@@ -3,14 +3,23 @@ import { createTenantRepository, type Database, type Tenant } from '../../store/
 import { recordMutation } from '../audit-trail.js';
 import { inTenantScope, requirePlatformKey, requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
-import { pageOf, responses, tenantParams, tenantSchema, uuid } from '../schemas.js';
+import {
+  integer,
+  nullableInteger,
+  pageOf,
+  responses,
+  tenantParams,
+  tenantSchema,
+  text,
+  uuid,
+} from '../schemas.js';
 import { isUniqueViolation, nextCursor, pageLimit } from './route-helpers.js';
 
 const TAGS = ['tenants'];
 
 const limits = {
-  maxConcurrentCalls: { type: 'integer', minimum: 0 },
-  maxCallsPerSecond: { type: 'integer', minimum: 0 },
+  maxConcurrentCalls: integer({ minimum: 0 }),
+  maxCallsPerSecond: integer({ minimum: 0 }),
 } as const;
 
 interface TenantPatchBody {
@@ -40,7 +49,7 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
           additionalProperties: false,
           required: ['name', 'sipDomain'],
           properties: {
-            name: { type: 'string', minLength: 1, maxLength: 200 },
+            name: text({ minLength: 1, maxLength: 200 }),
             sipDomain: {
               type: 'string',
               pattern: '^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\\.)*[A-Za-z0-9-]{1,63}$',
@@ -88,7 +97,7 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 500 }, after: uuid },
+          properties: { limit: integer({ minimum: 1, maximum: 500 }), after: uuid },
         },
         response: responses({ 200: pageOf(tenantSchema) }),
       },
@@ -131,9 +140,9 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
           additionalProperties: false,
           minProperties: 1,
           properties: {
-            name: { type: 'string', minLength: 1, maxLength: 200 },
-            maxConcurrentCalls: { type: ['integer', 'null'], minimum: 0 },
-            maxCallsPerSecond: { type: ['integer', 'null'], minimum: 0 },
+            name: text({ minLength: 1, maxLength: 200 }),
+            maxConcurrentCalls: nullableInteger({ minimum: 0 }),
+            maxCallsPerSecond: nullableInteger({ minimum: 0 }),
             status: { enum: ['active', 'suspended'] },
           },
         },

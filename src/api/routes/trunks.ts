@@ -6,11 +6,15 @@ import { requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
 import {
   cidrSchema,
+  integer,
+  nullableInteger,
+  nullableText,
   pageOf,
   pageQuery,
   responses,
   tenantObjectParams,
   tenantParams,
+  text,
   trunkSchema,
 } from '../schemas.js';
 import { isInvalidText, isUniqueViolation, nextCursor, pageLimit } from './route-helpers.js';
@@ -48,23 +52,22 @@ function publicTrunk(t: Trunk) {
 }
 
 const trunkFields = {
-  name: { type: 'string', minLength: 1, maxLength: 100 },
+  name: text({ minLength: 1, maxLength: 100 }),
   host: { type: 'string', pattern: '^[A-Za-z0-9.:-]{1,253}$' },
-  port: { type: 'integer', minimum: 1, maximum: 65535 },
+  port: integer({ minimum: 1, maximum: 65535 }),
   transport: { enum: ['udp', 'tcp', 'tls'] },
-  username: {
-    type: 'string',
+  username: text({
     minLength: 1,
     maxLength: 128,
     description:
       "digest username: answers the carrier's challenges, and lets the trunk authenticate its own calls " +
       '(realm "voxgate") from addresses outside inboundCidrs; unique among enabled trunks for the latter',
-  },
-  password: { type: 'string', minLength: 1, maxLength: 128, writeOnly: true },
+  }),
+  password: { ...text({ minLength: 1, maxLength: 128 }), writeOnly: true },
   inboundCidrs: { type: 'array', maxItems: 50, items: cidrSchema },
   register: { type: 'boolean' },
   enabled: { type: 'boolean' },
-  maxConcurrentCalls: { type: 'integer', minimum: 0 },
+  maxConcurrentCalls: integer({ minimum: 0 }),
 } as const;
 
 interface TrunkBody {
@@ -211,8 +214,8 @@ export function registerTrunkRoutes(
           minProperties: 1,
           properties: {
             ...trunkFields,
-            username: { type: ['string', 'null'], minLength: 1, maxLength: 128 },
-            maxConcurrentCalls: { type: ['integer', 'null'], minimum: 0 },
+            username: nullableText({ minLength: 1, maxLength: 128 }),
+            maxConcurrentCalls: nullableInteger({ minimum: 0 }),
           },
           dependencies: { username: ['password'], password: ['username'] },
         },

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { apiServerOptions } from '../../api/index.js';
 import { Histogram } from '../../observability/index.js';
 import type { ModuleDefinition } from '../module.js';
 
@@ -14,6 +15,7 @@ export const httpServerModule: ModuleDefinition = {
     // Fastify logs each request at info; the access log is the duration histogram, so Fastify's own logger
     // only passes warnings and errors (handler failures) through.
     const app = Fastify({
+      ...apiServerOptions,
       loggerInstance: ctx.logger.child({}, { level: 'warn' }) as FastifyBaseLogger,
       bodyLimit: 1 << 20,
       // Unknown properties are refused (400), not silently dropped: a typo must not look like success.

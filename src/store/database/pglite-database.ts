@@ -5,6 +5,21 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 import { observed } from './store-diagnostics.js';
 
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/**
+ * A Date as PostgreSQL timestamptz text, as node-postgres sends it: PGlite's own `toISOString()` is refused
+ * outside the years 1-9999 (year 0 is 1 BC, +010000 is not a year), which any instant near those ends
+ * reaches through a time zone offset.
+ */
+function timestampParam(value: unknown): unknown {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) return value;
+  const year = value.getUTCFullYear();
+  const date = `${pad(year > 0 ? year : 1 - year, 4)}-${pad(value.getUTCMonth() + 1, 2)}-${pad(value.getUTCDate(), 2)}`;
+  const time = `${pad(value.getUTCHours(), 2)}:${pad(value.getUTCMinutes(), 2)}:${pad(value.getUTCSeconds(), 2)}`;
+  return `${date} ${time}.${pad(value.getUTCMilliseconds(), 3)}+00${year > 0 ? '' : ' BC'}`;
+}
+
 /**
  * Embedded PostgreSQL (PGlite, WASM) in `<dataDir>/pglite`, or in memory for `memory://`.
  * PGlite has one connection, so a transaction holds it exclusively: queries from outside the transaction wait
@@ -31,7 +46,7 @@ export async function openPglite(dataDir: string, templateFile?: string): Promis
     return next;
   };
   const run = async <R>(q: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]) => {
-    const result = await q.query<R>(sql, params as unknown[] | undefined);
+    const result = await q.query<R>(sql, params?.map(timestampParam));
     return {
       rows: result.rows,
       rowCount: result.affectedRows ?? result.rows.length,

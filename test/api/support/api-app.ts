@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import { registerApi } from '../../../src/api/index.js';
+import { apiServerOptions, registerApi } from '../../../src/api/index.js';
 import {
   createApiKeyRepository,
   createTenantRepository,
@@ -33,12 +33,15 @@ export interface ApiApp {
   key(tenantId: string | null, role: ApiKeyRole): Promise<string>;
   tenant(name: string): Promise<string>;
   auditCount(): Promise<number>;
+  /** Listens on a free loopback port and returns the base URL (http://127.0.0.1:port). */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
 /**
- * The API on an in-process Fastify configured like the platform's HTTP server (unknown properties refused),
- * over a migrated database and memory shared state; requests go through `inject` (no socket).
+ * The API on an in-process Fastify configured like the platform's HTTP server (unknown properties refused,
+ * the API's server options), over a migrated database and memory shared state; requests go through `inject`
+ * (no socket), or over real HTTP after `listen()`.
  */
 export async function startApiApp(
   db: Database,
@@ -46,7 +49,11 @@ export async function startApiApp(
 ): Promise<ApiApp> {
   await migrate(db, MIGRATIONS_DIR);
   const state = createMemorySharedState();
-  const app = Fastify({ bodyLimit: 1 << 20, ajv: { customOptions: { removeAdditional: false } } });
+  const app = Fastify({
+    ...apiServerOptions,
+    bodyLimit: 1 << 20,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   await registerApi(app, {
     db,
     state,
@@ -83,6 +90,7 @@ export async function startApiApp(
       const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log');
       return rows[0]?.n ?? 0;
     },
+    listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
     async close() {
       await app.close();
       await state.close();
