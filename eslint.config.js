@@ -19,6 +19,15 @@ export default tseslint.config(
     },
   },
   {
+    // A promise nobody handles stops the process when it rejects (Node's default for unhandled rejections):
+    // in src/ every promise is awaited, returned, or given a rejection handler — `void` does not count.
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }],
+    },
+  },
+  {
     files: ['test/**', 'scripts/**', 'bench/**', 'eslint/**', 'src/bin/**'],
     rules: { 'no-console': 'off' },
   },

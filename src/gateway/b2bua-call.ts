@@ -143,6 +143,9 @@ interface RelayedReliable {
   readonly carriesOffer: boolean;
 }
 
+/** The reason recorded when the relay could not anchor a call's media. */
+const MEDIA_RELAY_FAILED = 'media relay failed';
+
 /** Redirects followed per call, at most: a loop of 3xx between two targets ends there. */
 const MAX_REDIRECTS = 3;
 
@@ -294,10 +297,7 @@ export class B2buaCall {
         body = await this.media.offer('caller', body);
       } catch (err) {
         this.hooks.warn({ err, callId: this.callId }, 'media relay refused the offer');
-        this.failSetup(503, 'Service Unavailable', {
-          'Retry-After': '5',
-          Warning: '399 voxgate "Media relay unavailable"',
-        });
+        this.relayFailedBeforeAnswer();
         return;
       }
     }
@@ -353,7 +353,7 @@ export class B2buaCall {
     ];
     if (!retry) this.hooks.registerLeg(callId);
     fork.tx = this.outbound.request(buildRequest('INVITE', spec.uri, headers, body), spec.target, {
-      response: (response) => void this.onForkResponse(fork, response),
+      response: (response) => this.run(this.onForkResponse(fork, response)),
       timeout: () => this.onForkFinal(fork, { status: 408, reason: 'Request Timeout', headers: {} }),
     });
     fork.request = fork.tx.request;
@@ -495,9 +495,12 @@ export class B2buaCall {
       unreliable: this.callerTarget.transport === 'udp',
       send: (r) => this.inviteTx.respond(r.status, r.reason, r.headers, r.body),
       expired: () =>
-        this.failSetup(500, 'Server Internal Error', {
-          Warning: '399 voxgate "No PRACK for a reliable provisional response"',
-        }),
+        this.failSetup(
+          500,
+          'Server Internal Error',
+          { Warning: '399 voxgate "No PRACK for a reliable provisional response"' },
+          { by: 'system', why: 'no PRACK' },
+        ),
     });
     return this.reliable;
   }
@@ -624,7 +627,7 @@ export class B2buaCall {
         this.hooks.warn({ err, callId: this.callId }, 'media relay refused the answer');
         this.ackFork(fork, Buffer.alloc(0));
         this.sendBye(dialog, fork.spec.target);
-        this.failSetup(500, 'Server Internal Error', { Warning: '399 voxgate "Media relay failed"' });
+        this.relayFailedBeforeAnswer();
         return;
       }
     }
@@ -677,9 +680,9 @@ export class B2buaCall {
         this.hangup('system', 'media timeout');
         return;
       }
-      this.after(every, () => void poll());
+      this.after(every, () => this.run(poll()));
     };
-    this.after(every, () => void poll());
+    this.after(every, () => this.run(poll()));
   }
 
   /**
@@ -742,12 +745,12 @@ export class B2buaCall {
     if (!redirect || this.cancelled || this.redirects >= MAX_REDIRECTS) return false;
     this.redirects += 1;
     this.redirecting += 1;
-    void redirect(fork.redirectTo ?? [])
-      .catch((err: unknown) => {
-        this.hooks.warn({ err, callId: this.callId }, 'redirect lookup failed');
-        return undefined;
-      })
-      .then((plan) => {
+    const lookup = redirect(fork.redirectTo ?? []).catch((err: unknown) => {
+      this.hooks.warn({ err, callId: this.callId }, 'redirect lookup failed');
+      return undefined;
+    });
+    this.run(
+      lookup.then((plan) => {
         this.redirecting -= 1;
         if (this.state === 'answered' || this.state === 'ended' || this.cancelled) return;
         const [first, ...rest] = plan?.targets ?? [];
@@ -762,7 +765,8 @@ export class B2buaCall {
           this.untried = [...rest, ...this.untried];
           this.sendInvite(first);
         }
-      });
+      }),
+    );
     return true;
   }
 
@@ -786,14 +790,55 @@ export class B2buaCall {
     if (this.state !== 'routing' && this.state !== 'early') return;
     for (const fork of this.forks) this.cancelFork(fork);
     this.inviteTx.respond(480, 'Temporarily Unavailable', { Reason: 'SIP;cause=480;text="No answer"' });
-    this.finish('no-answer', 480, 'system');
+    this.finish('no-answer', 480, 'system', 'ring timeout');
   }
 
-  private failSetup(status: number, reason: string, headers: ExtraHeaders = {}): void {
+  /**
+   * Ends the call before the answer with `status` to the caller. By default the callee's answer (the best of
+   * its forks' finals, §16.7); `ended` says otherwise (the gateway itself, and why).
+   */
+  private failSetup(
+    status: number,
+    reason: string,
+    headers: ExtraHeaders = {},
+    ended?: { by: HangupParty; why: string },
+  ): void {
     if (this.state === 'answered' || this.state === 'ended') return;
     for (const fork of this.forks) this.cancelFork(fork);
     this.inviteTx.respond(status, reason, headers);
-    this.finish(dispositionOf(status), status, status === 487 ? 'caller' : 'callee');
+    this.finish(
+      dispositionOf(status),
+      status,
+      ended?.by ?? (status === 487 ? 'caller' : 'callee'),
+      ended?.why,
+    );
+  }
+
+  /**
+   * The relay could not anchor the call's media before the answer: the caller gets 503 (§21.5.4, "temporarily
+   * unable to process the request"), never the other party's SDP (which would expose its media address on a
+   * call that must be anchored), and the record blames the relay, not the callee.
+   */
+  private relayFailedBeforeAnswer(): void {
+    this.failSetup(
+      503,
+      'Service Unavailable',
+      { 'Retry-After': '5', Warning: '399 voxgate "Media relay unavailable"' },
+      { by: 'system', why: MEDIA_RELAY_FAILED },
+    );
+  }
+
+  /**
+   * Runs an asynchronous step of the call (a response, a poll, a lookup). A step that throws ends the call —
+   * 500 to the caller before the answer, BYE on both legs after — instead of becoming an unhandled rejection
+   * that would stop the process.
+   */
+  private run(step: Promise<void>): void {
+    step.catch((err: unknown) => {
+      this.hooks.warn({ err, callId: this.callId }, 'call step failed: the call is ended');
+      if (this.state === 'answered') this.hangup('system', 'internal error');
+      else this.failSetup(500, 'Server Internal Error', {}, { by: 'system', why: 'internal error' });
+    });
   }
 
   private cancelFork(fork: Fork): void {
@@ -865,7 +910,12 @@ export class B2buaCall {
       try {
         body = await this.media.answer('caller', body);
       } catch (err) {
+        // The caller's raw answer must not reach the callee: its 2xx is acknowledged without one and the call,
+        // which cannot have media through the relay, is ended.
         this.hooks.warn({ err, callId: this.callId }, 'media relay refused the late answer');
+        this.ackFork(fork, Buffer.alloc(0));
+        this.hangup('system', MEDIA_RELAY_FAILED);
+        return;
       }
     }
     this.ackFork(fork, body);
@@ -993,7 +1043,7 @@ export class B2buaCall {
     });
     const sentSeq = other.dialog.localSeq;
     this.outbound.request(bytes, other.target, {
-      response: (response) => void this.relayResponse(side, request, tx, response, anchored, sentSeq),
+      response: (response) => this.run(this.relayResponse(side, request, tx, response, anchored, sentSeq)),
       timeout: () => {
         if (isOffer) this.offerInProgress = false;
         tx.respond(408, 'Request Timeout');
@@ -1029,7 +1079,11 @@ export class B2buaCall {
       try {
         body = await this.media!.answer(otherSide, body);
       } catch (err) {
+        // Never the other party's raw answer: the session cannot go on through the relay, so the call ends.
         this.hooks.warn({ err, callId: this.callId }, 'media relay refused a re-answer');
+        tx.respond(503, 'Service Unavailable', { Warning: '399 voxgate "Media relay unavailable"' });
+        this.hangup('system', MEDIA_RELAY_FAILED);
+        return;
       }
     }
     const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
@@ -1063,7 +1117,7 @@ export class B2buaCall {
     const callee = this.dialogOf('callee');
     if (by !== 'caller' && caller) this.sendBye(caller.dialog, caller.target, reason);
     if (by !== 'callee' && callee) this.sendBye(callee.dialog, callee.target, reason);
-    this.finish('answered', 200, by);
+    this.finish('answered', 200, by, reason);
   }
 
   private responseHeaders(response: SipResponse, body: Buffer): Record<string, string | string[]> {
@@ -1073,7 +1127,12 @@ export class B2buaCall {
     return headers;
   }
 
-  private finish(disposition: CallDisposition, sipCode: number, hangupBy: HangupParty): void {
+  private finish(
+    disposition: CallDisposition,
+    sipCode: number,
+    hangupBy: HangupParty,
+    reason?: string,
+  ): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.clearTimers();
@@ -1085,10 +1144,18 @@ export class B2buaCall {
     for (const fork of this.forks) if (fork.tx?.state === 'accepted') fork.tx.terminate();
     const endedAt = Date.now();
     const publish = (media: MediaTotals | undefined) => {
-      this.emit('ended', { endedAt, disposition, sipCode, hangupBy, ...(media ? { media } : {}) });
+      this.emit('ended', {
+        endedAt,
+        disposition,
+        sipCode,
+        hangupBy,
+        ...(reason ? { reason } : {}),
+        ...(media ? { media } : {}),
+      });
       this.hooks.ended();
     };
-    if (this.media) void this.media.delete().then(publish);
+    // The call is recorded and released whatever the relay answers (its stats are then missing).
+    if (this.media) this.media.delete().then(publish, () => publish(undefined));
     else publish(undefined);
   }
 

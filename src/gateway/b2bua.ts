@@ -548,27 +548,34 @@ export function createB2bua(deps: B2buaDeps): B2bua {
     },
 
     inDialog(request, tx) {
+      // A request that fails inside the call is answered 500 (§21.5.1) rather than left to time out.
+      const failed = (err: unknown) => {
+        deps.warn({ err, callId: request.callId, method: request.method }, 'in-dialog request failed');
+        tx.respond(500, 'Server Internal Error');
+      };
       const asCaller = byCallerCallId.get(request.callId);
       if (asCaller && request.toTag === asCaller.callerTags.local) {
-        void asCaller.inDialog('caller', request, tx);
+        asCaller.inDialog('caller', request, tx).catch(failed);
         return true;
       }
       const asCallee = byCalleeCallId.get(request.callId);
       if (asCallee?.sideOf(request.callId) === 'callee') {
-        void asCallee.inDialog('callee', request, tx);
+        asCallee.inDialog('callee', request, tx).catch(failed);
         return true;
       }
       return false;
     },
 
     ack(request) {
+      // An ACK is never answered (§17.2.1): a failure is only reported.
+      const failed = (err: unknown) => deps.warn({ err, callId: request.callId }, 'ACK handling failed');
       const asCaller = byCallerCallId.get(request.callId);
       if (asCaller) {
-        void asCaller.ack('caller', request);
+        asCaller.ack('caller', request).catch(failed);
         return;
       }
       const asCallee = byCalleeCallId.get(request.callId);
-      if (asCallee) void asCallee.ack('callee', request);
+      if (asCallee) asCallee.ack('callee', request).catch(failed);
     },
 
     cancel(invite) {

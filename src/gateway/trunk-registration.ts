@@ -209,7 +209,7 @@ export function createTrunkRegistrar(deps: {
     if (viaWindow) {
       const count = await deps.counters.hit(`trunk-register:${entry.trunk.id}`, window).catch(() => 1); // shared state down: register from here rather than let the binding lapse
       if (count > 1) {
-        schedule(entry, window * 1000, () => void refresh(entry, true));
+        schedule(entry, window * 1000, () => attempt(entry, true));
         return;
       }
     }
@@ -224,12 +224,22 @@ export function createTrunkRegistrar(deps: {
     if (code >= 200 && code < 300) {
       entry.expiresAt = Date.now() + entry.expires * 1000;
       publish(entry, 'registered', code);
-      schedule(entry, windowSec(entry) * 1000, () => void refresh(entry, true));
+      schedule(entry, windowSec(entry) * 1000, () => attempt(entry, true));
     } else {
       entry.expiresAt = undefined;
       publish(entry, 'failed', code);
-      schedule(entry, deps.retryMs, () => void refresh(entry, false));
+      schedule(entry, deps.retryMs, () => attempt(entry, false));
     }
+  };
+
+  // A refresh that throws counts as a failed one, retried later: never an unhandled rejection.
+  const attempt = (entry: Entry, viaWindow: boolean): void => {
+    refresh(entry, viaWindow).catch(() => {
+      if (stopped || !entries.has(entry.trunk.id)) return;
+      entry.expiresAt = undefined;
+      publish(entry, 'failed', 500);
+      schedule(entry, deps.retryMs, () => attempt(entry, false));
+    });
   };
 
   const unregister = async (entry: Entry) => {
@@ -256,7 +266,7 @@ export function createTrunkRegistrar(deps: {
           known.trunk.credentials.username !== trunk.credentials.username ||
           known.trunk.credentials.password !== trunk.credentials.password;
         known.trunk = trunk;
-        if (moved) void refresh(known, false);
+        if (moved) attempt(known, false);
         continue;
       }
       const entry: Entry = {
@@ -269,14 +279,14 @@ export function createTrunkRegistrar(deps: {
         inFlight: false,
       };
       entries.set(trunk.id, entry);
-      void refresh(entry, true);
+      attempt(entry, true);
     }
     await Promise.all([...entries.values()].filter((e) => !seen.has(e.trunk.id)).map(unregister));
   };
 
-  const timer = setInterval(() => void sync().catch(() => undefined), deps.syncMs);
+  const timer = setInterval(() => sync().catch(() => undefined), deps.syncMs);
   timer.unref();
-  void sync().catch(() => undefined);
+  sync().catch(() => undefined);
 
   return {
     status(trunkId) {

@@ -5,6 +5,10 @@ export const sipChannels = {
   messageIn: channel('voxgate:sip:message-in'),
   messageOut: channel('voxgate:sip:message-out'),
   parseError: channel('voxgate:sip:parse-error'),
+  /**
+   * `{ request | response | timer, error }`: the stack's user threw while handling a message or a transaction
+   * timer; the stack answered 500 where it could and went on.
+   */
   handlerError: channel('voxgate:sip:handler-error'),
   /** `{ method, transport }` for every request that parsed. */
   requestIn: channel('voxgate:sip:request-in'),

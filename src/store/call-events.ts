@@ -41,6 +41,13 @@ export interface CallEvent {
   /** Final SIP status of the call setup (200 for an answered call). */
   sipCode?: number;
   hangupBy?: HangupParty;
+  /** Only on `ended`: why, in a few words, when the code does not say it (e.g. `media relay failed`). */
+  reason?: string;
+  /**
+   * Only on `ended`: the call was refused before it was offered anywhere (not registered, a limit, no route):
+   * no `started` event came before it, and it never was a live call.
+   */
+  refused?: boolean;
   /** Only on `ended`, when the relay reported them: per direction. */
   media?: { callerToCallee?: MediaStreamStats; calleeToCaller?: MediaStreamStats };
   /** The gateway instance that handled the call. */
@@ -107,6 +114,8 @@ export function decodeCallEvent(fields: Record<string, string>): CallEvent {
   const sipCode = num('sipCode');
   if (sipCode !== undefined) event.sipCode = sipCode;
   if (fields.hangupBy) event.hangupBy = fields.hangupBy as HangupParty;
+  if (fields.reason) event.reason = fields.reason;
+  if (fields.refused === 'true') event.refused = true;
   if (media) event.media = media;
   if (fields.gateway) event.gateway = fields.gateway;
   return event;

@@ -182,25 +182,28 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
     if (inFlight.has(key)) return drop('in-flight');
     inFlight.add(key);
     const began = performance.now();
-    void execute(datagram, cookie, from).then((outcome) => {
-      const { reply, command, callId, result, parseError } = outcome;
-      inFlight.delete(key);
-      if (closed) return;
-      cache.set(key, outcome);
-      send(reply, from);
-      if (ngCommandChannel.hasSubscribers) {
-        ngCommandChannel.publish({
-          command,
-          ...(callId === undefined ? {} : { callId }),
-          cookie,
-          from: where,
-          result,
-          cached: false,
-          durationMs: performance.now() - began,
-          ...(parseError === undefined ? {} : { parseError }),
-        } satisfies NgCommandEvent);
-      }
-    });
+    execute(datagram, cookie, from).then(
+      (outcome) => {
+        const { reply, command, callId, result, parseError } = outcome;
+        inFlight.delete(key);
+        if (closed) return;
+        cache.set(key, outcome);
+        send(reply, from);
+        if (ngCommandChannel.hasSubscribers) {
+          ngCommandChannel.publish({
+            command,
+            ...(callId === undefined ? {} : { callId }),
+            cookie,
+            from: where,
+            result,
+            cached: false,
+            durationMs: performance.now() - began,
+            ...(parseError === undefined ? {} : { parseError }),
+          } satisfies NgCommandEvent);
+        }
+      },
+      () => inFlight.delete(key),
+    );
   });
 
   try {

@@ -142,7 +142,10 @@ export class SessionTable {
       // A failure is published on the recording channel; the files stay in the spool directory.
       const storing = this.stopRecording(call).catch(() => undefined);
       this.storing.add(storing);
-      void storing.finally(() => this.storing.delete(storing));
+      storing.then(
+        () => this.storing.delete(storing),
+        () => this.storing.delete(storing),
+      );
     }
     const streams = mediaCallEndedChannel.hasSubscribers ? call.streamStats() : [];
     call.close();

@@ -11,7 +11,13 @@ export interface TimerSettings {
 
 export const DEFAULT_TIMERS: TimerSettings = { t1: 500, t2: 4000, t4: 5000 };
 
-/** A transaction's named timers (A–M as in the RFC); all are unref'd and cleared on termination. */
+import { sipChannels } from '../diagnostics.js';
+
+/**
+ * A transaction's named timers (A–M as in the RFC); all are unref'd and cleared on termination. A timer whose
+ * work throws (the TU's handling of a timeout) is reported on `voxgate:sip:handler-error`, never thrown into the
+ * event loop, where it would stop the process.
+ */
 export class TransactionTimers<Name extends string> {
   private readonly running = new Map<Name, NodeJS.Timeout>();
 
@@ -19,7 +25,11 @@ export class TransactionTimers<Name extends string> {
     this.stop(name);
     const timer = setTimeout(() => {
       this.running.delete(name);
-      fire();
+      try {
+        fire();
+      } catch (error) {
+        if (sipChannels.handlerError.hasSubscribers) sipChannels.handlerError.publish({ timer: name, error });
+      }
     }, ms);
     timer.unref();
     this.running.set(name, timer);

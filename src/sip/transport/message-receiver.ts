@@ -57,13 +57,19 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
     }
     const reliable = transport !== 'udp';
     if (message.kind === 'response') {
-      handlers.onResponse?.(message, {
-        transport,
-        remote,
-        flowId,
-        reliable,
-        ...(webSocket ? { webSocket } : {}),
-      });
+      try {
+        handlers.onResponse?.(message, {
+          transport,
+          remote,
+          flowId,
+          reliable,
+          ...(webSocket ? { webSocket } : {}),
+        });
+      } catch (err) {
+        // A response is never answered; the failure is reported, and the listener goes on.
+        if (sipChannels.handlerError.hasSubscribers)
+          sipChannels.handlerError.publish({ response: message, error: err });
+      }
       return;
     }
     const request: SipRequest = { ...message, headers: stampTopVia(message.headers, remote) };

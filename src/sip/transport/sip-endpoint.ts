@@ -4,12 +4,7 @@ import type { SipRequest, SipResponse } from '../message/sip-message.js';
 import type { InboundContext, Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
 import { createReceiver, type ResponseContext } from './message-receiver.js';
 import { publishSendFailure, type SendFailure, type SendFailureHandler } from './send-failure.js';
-import type {
-  FlowClosedHandler,
-  KeepaliveOptions,
-  StreamTransport,
-  StreamTransportOptions,
-} from './stream-transport.js';
+import type { FlowClosedHandler, KeepaliveOptions, StreamTransportOptions } from './stream-transport.js';
 import { TcpTransport } from './tcp-transport.js';
 import { TlsTransport, type TlsClientOptions } from './tls-transport.js';
 import { UdpTransport } from './udp-transport.js';

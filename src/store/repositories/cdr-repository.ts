@@ -15,6 +15,8 @@ export interface Cdr {
   disposition: NonNullable<CallEvent['disposition']>;
   sipCode: number | null;
   hangupBy: CallEvent['hangupBy'] | null;
+  /** Why the call ended, when the code does not say it (not registered, a limit, the media relay …). */
+  reason: string | null;
   media: CallEvent['media'] | null;
   gateway: string | null;
 }
@@ -57,6 +59,7 @@ interface Row {
   disposition: Cdr['disposition'];
   sip_code: number | null;
   hangup_by: Cdr['hangupBy'];
+  reason: string | null;
   media: Cdr['media'];
   gateway: string | null;
 }
@@ -75,6 +78,7 @@ const toCdr = (r: Row): Cdr => ({
   disposition: r.disposition,
   sipCode: r.sip_code,
   hangupBy: r.hangup_by,
+  reason: r.reason,
   media: r.media,
   gateway: r.gateway,
 });
@@ -91,9 +95,9 @@ export function createCdrRepository(db: Queryable): CdrRepository {
       // only when it still exists.
       const { rowCount } = await db.query(
         `INSERT INTO cdrs (call_id, tenant_id, direction, from_party, to_party, trunk_id, started_at, answered_at,
-                           ended_at, duration_seconds, disposition, sip_code, hangup_by, media, gateway)
+                           ended_at, duration_seconds, disposition, sip_code, hangup_by, media, gateway, reason)
          SELECT $1, $2, $3, $4, $5, (SELECT id FROM trunks WHERE id = $6::uuid), to_timestamp($7 / 1000.0),
-                to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10, $11, $12, $13, $14::jsonb, $15
+                to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10, $11, $12, $13, $14::jsonb, $15, $16
          WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)
          ON CONFLICT (call_id) DO NOTHING`,
         [
@@ -112,6 +116,7 @@ export function createCdrRepository(db: Queryable): CdrRepository {
           event.hangupBy ?? null,
           event.media ? JSON.stringify(event.media) : null,
           event.gateway ?? null,
+          event.reason ?? null,
         ],
       );
       return rowCount > 0;
