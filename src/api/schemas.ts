@@ -57,14 +57,31 @@ interface IntegerLimits {
   description?: string;
 }
 
+/**
+ * The type once more after the range: Ajv coerces a string like "1e400" or "Infinity" (query strings, and
+ * bodies too) to Infinity and then skips `minimum`/`maximum` for a value that is not finite; a second type
+ * check refuses it.
+ */
+const finite = <T>(type: T) => ({ allOf: [{ type }] }) as const;
+
 /** An integer request field stored in a PostgreSQL `integer` column. */
 export function integer({ maximum = PG_INTEGER_MAX, ...rest }: IntegerLimits) {
-  return { type: 'integer', maximum: Math.min(maximum, PG_INTEGER_MAX), ...rest } as const;
+  return {
+    type: 'integer',
+    maximum: Math.min(maximum, PG_INTEGER_MAX),
+    ...rest,
+    ...finite('integer' as const),
+  } as const;
 }
 
 /** `integer` or null (null clears the field). */
 export function nullableInteger({ maximum = PG_INTEGER_MAX, ...rest }: IntegerLimits) {
-  return { type: ['integer', 'null'], maximum: Math.min(maximum, PG_INTEGER_MAX), ...rest } as const;
+  return {
+    type: ['integer', 'null'],
+    maximum: Math.min(maximum, PG_INTEGER_MAX),
+    ...rest,
+    ...finite(['integer', 'null'] as const),
+  } as const;
 }
 
 /** A date-time request field (RFC 3339) that is a real instant. */
