@@ -1,6 +1,8 @@
-import { header, headerParam, headerValues, uriOf, type SipRequest } from '../sip/index.js';
+import { channel } from 'node:diagnostics_channel';
+import { header, headerParam, headerValues, topViaOf, uriOf, type SipRequest } from '../sip/index.js';
 import type { SipUserRepository } from '../store/index.js';
 import type { Binding, Counters, RegistrationStore } from '../store/shared-state/index.js';
+import { decideReach, type NatMode, type NatReason } from './nat-detection.js';
 import { createSipAuthenticator, type AuthPolicy, type Reply } from './sip-authenticator.js';
 
 export type { Reply } from './sip-authenticator.js';
@@ -19,6 +21,38 @@ export interface RegistrarPolicy extends AuthPolicy {
   readonly maxExpires: number;
   readonly defaultExpires: number;
 }
+
+/** A change of a user's registration, published on `registrationChannel` (the platform logs them). */
+export interface RegistrationEvent {
+  /**
+   * `registered`: a new contact; `refreshed`: a contact registered again; `unregistered`: removed by its UA
+   * (expires 0, `Contact: *`) or by the keepalive (no answer, flow closed; `reason` says which); `expired`: its
+   * time ran out without a refresh (seen by the keepalive of the replica that accepted it).
+   */
+  readonly kind: 'registered' | 'refreshed' | 'unregistered' | 'expired';
+  readonly aor: string;
+  readonly contact: string;
+  readonly tenantId?: string;
+  /** Where the REGISTER came from (host:port). */
+  readonly source?: string;
+  readonly transport?: Binding['transport'];
+  readonly userAgent?: string;
+  /** Where calls to the contact go, and why (`nat-detection.ts`). */
+  readonly reach?: 'source' | 'contact';
+  readonly nat?: NatMode;
+  readonly natReasons?: readonly NatReason[];
+  readonly expiresInSeconds?: number;
+  readonly reason?: string;
+}
+
+export const registrationChannel = channel('voxgate:gateway:registration');
+
+export const publishRegistration = (event: RegistrationEvent): void => {
+  if (registrationChannel.hasSubscribers) registrationChannel.publish(event);
+};
+
+const hostPort = (p: { address: string; port: number }) =>
+  `${p.address.includes(':') ? `[${p.address}]` : p.address}:${p.port}`;
 
 export interface Registrar {
   handleRegister(request: SipRequest, reply: Reply, source: RequestSource): Promise<void>;
@@ -86,7 +120,21 @@ export function createRegistrar(deps: {
           });
           return;
         }
+        const removed = await deps.registrations.list(aor);
         await deps.registrations.removeAll(aor);
+        for (const b of removed) {
+          deps.observer?.untrack(aor, b.contact);
+          publishRegistration({
+            kind: 'unregistered',
+            aor,
+            contact: b.contact,
+            tenantId: creds.tenantId,
+            source: hostPort(source.remote),
+            transport: source.webSocket ?? source.transport,
+            userAgent: header(request, 'User-Agent'),
+            reason: 'Contact: *',
+          });
+        }
         reply(200, 'OK', { Date: new Date().toUTCString() });
         return;
       }
@@ -106,12 +154,41 @@ export function createRegistrar(deps: {
         return;
       }
       const now = Date.now();
+      const userAgent = header(request, 'User-Agent');
+      const from = hostPort(source.remote);
+      const transport = source.webSocket ?? source.transport;
+      // What was there before tells a new registration from a refresh (for the log).
+      const existing = new Set((await deps.registrations.list(aor)).map((b) => b.contact));
+      const via = topViaOf(request);
+      const nat = creds.nat ?? 'auto';
       for (const w of wanted) {
         if (w.expires === 0) {
-          await deps.registrations.remove(aor, w.uri);
+          // §10.3 step 7: an expiration of zero removes the binding (logged only when there was one).
+          const removed = await deps.registrations.remove(aor, w.uri);
           deps.observer?.untrack(aor, w.uri);
+          if (removed) {
+            publishRegistration({
+              kind: 'unregistered',
+              aor,
+              contact: w.uri,
+              tenantId: creds.tenantId,
+              source: from,
+              transport,
+              userAgent,
+              reason: 'expires 0',
+            });
+          }
           continue;
         }
+        // Where calls to this contact will go: its Contact, or back where the REGISTER came from when the UA is
+        // behind NAT or needs its flow (`nat-detection.ts`, the user's `nat` setting).
+        const decision = decideReach(nat, {
+          source: source.remote,
+          transport: source.transport,
+          ...(source.webSocket ? { webSocket: source.webSocket } : {}),
+          contact: w.contact,
+          ...(via ? { via: { host: via.host, port: via.port } } : {}),
+        });
         const instance = headerParam(w.contact, '+sip.instance');
         const q = headerParam(w.contact, 'q');
         const binding: Binding = {
@@ -124,12 +201,26 @@ export function createRegistrar(deps: {
           q: q === undefined ? undefined : Number(q),
           callId: request.callId,
           cseq: request.cseq.seq,
-          userAgent: header(request, 'User-Agent'),
+          userAgent,
           tenantId: creds.tenantId,
           ...(deps.self ? { gateway: deps.self() } : {}),
+          reach: decision.reach,
         };
         await deps.registrations.put(aor, binding);
         deps.observer?.track(aor, binding);
+        publishRegistration({
+          kind: existing.has(w.uri) ? 'refreshed' : 'registered',
+          aor,
+          contact: w.uri,
+          tenantId: creds.tenantId,
+          source: from,
+          transport,
+          userAgent,
+          reach: decision.reach,
+          nat,
+          natReasons: decision.reasons,
+          expiresInSeconds: Math.round((binding.expiresAt - now) / 1000),
+        });
       }
       // §10.3 step 8: "The response SHOULD contain a Contact header field enumerating all current bindings."
       const current = await deps.registrations.list(aor);

@@ -8,6 +8,8 @@ import {
   type TransportName,
   type WebSocketTransportName,
 } from '../sip/index.js';
+import type { Binding } from '../store/shared-state/index.js';
+import { contactDestination } from './nat-detection.js';
 
 /**
  * Where a leg's requests go: the transport, the address and, on TCP/TLS, the flow a NATed UA registered on;
@@ -17,6 +19,28 @@ export type LegTarget = Omit<SendTarget, 'transport'> & {
   readonly transport: TransportName;
   readonly webSocket?: WebSocketTransportName;
 };
+
+/**
+ * Where requests to a registered contact go, as the registrar decided (`binding.reach`, `nat-detection.ts`):
+ * the Contact's own address and port (RFC 3261 §10.3, a UA not behind NAT), or where the REGISTER came from —
+ * its address and port (RFC 3581) and, on TCP/TLS/WebSocket, its flow (RFC 5626 §5.3; a WebSocket binding is
+ * reached only on its flow, RFC 7118 §5, which runs over TCP for ws or TLS for wss). A binding of an earlier
+ * version (no `reach`) goes to the source, as it always did; so does a Contact with no address in it.
+ */
+export function bindingTarget(b: Binding): LegTarget {
+  const contact =
+    b.reach === 'contact' && b.transport !== 'ws' && b.transport !== 'wss'
+      ? contactDestination(b.contact)
+      : undefined;
+  if (contact) return contact;
+  return {
+    transport: b.transport === 'ws' ? 'tcp' : b.transport === 'wss' ? 'tls' : b.transport,
+    address: b.source.address,
+    port: b.source.port,
+    ...(b.flowId ? { flowId: b.flowId } : {}),
+    ...(b.transport === 'ws' || b.transport === 'wss' ? { webSocket: b.transport } : {}),
+  };
+}
 
 /** A transport, or a leg's target (whose WebSocket, if any, decides what Via and Contact say). */
 type Towards = TransportName | LegTarget;

@@ -86,6 +86,7 @@ for (const backend of await storeBackends()) {
           '0005_cdrs',
           '0006_api_resources',
           '0007_route_media_bypass',
+          '0008_nat_mode',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);

@@ -16,6 +16,7 @@ import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 import { collectCallMetrics } from '../call-metrics.js';
 import { collectSipMetrics } from '../sip-metrics.js';
+import { logRegistrations } from '../registration-log.js';
 
 /**
  * The SIP listeners (UDP and TCP on VOXGATE_SIP_PORT, TLS when a certificate is configured), the transaction
@@ -76,6 +77,7 @@ export const sipGatewayModule: ModuleDefinition = {
       registrations: () => gateway?.keepalive?.tracked,
     });
     const stopCallMetrics = collectCallMetrics(ctx.metrics);
+    const registrationLog = logRegistrations(ctx.logger);
     return {
       async start() {
         gateway = await startGateway({
@@ -119,6 +121,17 @@ export const sipGatewayModule: ModuleDefinition = {
           onChange: () => directory.invalidate(),
           onError: (err) => ctx.logger.warn({ err }, 'reading provisioning changes failed; retrying'),
         });
+        // The bindings this replica accepted before it stopped (Redis, or the memory state's file) are kept
+        // alive again from now on, not only those registered after the start.
+        const keepalive = gateway.keepalive;
+        keepalive
+          ?.restore()
+          .then((n) =>
+            ctx.logger.info({ bindings: n }, 'keepalive resumed for registrations of this replica'),
+          )
+          .catch((err: unknown) =>
+            ctx.logger.warn({ err }, 'registrations of this replica not read; the keepalive tries again'),
+          );
         const address = gateway.endpoint.address();
         ctx.logger.info(
           {
@@ -140,6 +153,7 @@ export const sipGatewayModule: ModuleDefinition = {
       async stop() {
         stopSipMetrics();
         stopCallMetrics();
+        registrationLog.stop();
         await changes?.stop();
         await gateway?.close();
         await Promise.all(relays.map((r) => r.client.close()));

@@ -1,5 +1,11 @@
 import type { Queryable } from '../database/database.js';
 
+/**
+ * Where calls to a registered contact go: `auto` decides per REGISTER (behind NAT → where it came from, else
+ * its Contact), `force` always where the REGISTER came from, `off` always the Contact.
+ */
+export type NatMode = 'auto' | 'force' | 'off';
+
 /** What the registrar needs to authenticate a user: the HA1 values, never a password. */
 export interface SipCredentials {
   userId: string;
@@ -11,6 +17,8 @@ export interface SipCredentials {
   tenantActive: boolean;
   /** Calls the user may have at once (placed and received); null = no limit. */
   maxConcurrentCalls: number | null;
+  /** Where calls to the user's registered contacts go (read at each REGISTER). */
+  nat: NatMode;
 }
 
 export interface SipUser {
@@ -22,6 +30,7 @@ export interface SipUser {
   callerId: string | null;
   enabled: boolean;
   maxConcurrentCalls: number | null;
+  nat: NatMode;
   createdAt: Date;
 }
 
@@ -31,6 +40,7 @@ export interface SipUserPatch {
   callerId?: string | null;
   enabled?: boolean;
   maxConcurrentCalls?: number | null;
+  nat?: NatMode;
   ha1?: { md5: string; sha256: string };
 }
 
@@ -42,11 +52,12 @@ interface UserRow {
   caller_id: string | null;
   enabled: boolean;
   max_concurrent_calls: number | null;
+  nat: NatMode;
   created_at: Date;
 }
 
 const USER_COLUMNS =
-  'id, tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls, created_at';
+  'id, tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls, nat, created_at';
 
 const toUser = (r: UserRow): SipUser => ({
   id: r.id,
@@ -56,6 +67,7 @@ const toUser = (r: UserRow): SipUser => ({
   callerId: r.caller_id,
   enabled: r.enabled,
   maxConcurrentCalls: r.max_concurrent_calls,
+  nat: r.nat,
   createdAt: r.created_at,
 });
 
@@ -70,6 +82,7 @@ export interface SipUserRepository {
     callerId?: string;
     enabled?: boolean;
     maxConcurrentCalls?: number;
+    nat?: NatMode;
     ha1Md5: string;
     ha1Sha256: string;
   }): Promise<SipUser>;
@@ -98,8 +111,8 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
     async create(input) {
       const { rows } = await db.query<UserRow>(
         `INSERT INTO sip_users (tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls,
-                                ha1_md5, ha1_sha256)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${USER_COLUMNS}`,
+                                ha1_md5, ha1_sha256, nat)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${USER_COLUMNS}`,
         [
           input.tenantId,
           input.username,
@@ -109,6 +122,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           input.maxConcurrentCalls ?? null,
           input.ha1Md5,
           input.ha1Sha256,
+          input.nat ?? 'auto',
         ],
       );
       return toUser(rows[0]!);
@@ -131,7 +145,8 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
         patch[k] === undefined ? before[k] : patch[k];
       const { rows } = await db.query<UserRow>(
         `UPDATE sip_users SET display_name = $3, caller_id = $4, enabled = $5, max_concurrent_calls = $6,
-                ha1_md5 = coalesce($7, ha1_md5), ha1_sha256 = coalesce($8, ha1_sha256), updated_at = now()
+                ha1_md5 = coalesce($7, ha1_md5), ha1_sha256 = coalesce($8, ha1_sha256), nat = $9,
+                updated_at = now()
           WHERE tenant_id = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
         [
           tenantId,
@@ -142,6 +157,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           pick('maxConcurrentCalls'),
           patch.ha1?.md5 ?? null,
           patch.ha1?.sha256 ?? null,
+          pick('nat'),
         ],
       );
       return { before, after: toUser(rows[0]!) };
@@ -163,8 +179,10 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
         enabled: boolean;
         status: string;
         max_concurrent_calls: number | null;
+        nat: NatMode;
       }>(
-        `SELECT u.id, u.tenant_id, u.username, u.ha1_md5, u.ha1_sha256, u.enabled, t.status, u.max_concurrent_calls
+        `SELECT u.id, u.tenant_id, u.username, u.ha1_md5, u.ha1_sha256, u.enabled, t.status, u.max_concurrent_calls,
+                u.nat
            FROM sip_users u JOIN tenants t ON t.id = u.tenant_id
           WHERE t.sip_domain = lower($1) AND u.username = $2`,
         [sipDomain, username],
@@ -180,6 +198,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           enabled: r.enabled,
           tenantActive: r.status === 'active',
           maxConcurrentCalls: r.max_concurrent_calls,
+          nat: r.nat,
         }
       );
     },

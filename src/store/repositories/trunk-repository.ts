@@ -1,4 +1,5 @@
 import type { Queryable } from '../database/database.js';
+import type { NatMode } from './sip-user-repository.js';
 
 export interface Trunk {
   id: string;
@@ -13,6 +14,12 @@ export interface Trunk {
   register: boolean;
   enabled: boolean;
   maxConcurrentCalls: number | null;
+  /**
+   * Where requests to the carrier go once it has given an address of its own (`auto` | `force` | `off`, as for
+   * users). Stored and served; the gateway sends every request to a trunk at `host:port` today (see
+   * docs/architecture.md, "NAT").
+   */
+  nat: NatMode;
 }
 
 export interface TrunkInput {
@@ -26,6 +33,7 @@ export interface TrunkInput {
   register?: boolean;
   enabled?: boolean;
   maxConcurrentCalls?: number;
+  nat?: NatMode;
 }
 
 /**
@@ -84,12 +92,13 @@ interface Row {
   register: boolean;
   enabled: boolean;
   max_concurrent_calls: number | null;
+  nat: NatMode;
 }
 
 /** The selected columns, qualified by a table alias when the query joins. */
 const columns = (t = '') =>
   `${t}id, ${t}tenant_id, ${t}name, ${t}host, ${t}port, ${t}transport, ${t}username,
-   ${t}inbound_cidrs::text[] AS inbound_cidrs, ${t}register, ${t}enabled, ${t}max_concurrent_calls`;
+   ${t}inbound_cidrs::text[] AS inbound_cidrs, ${t}register, ${t}enabled, ${t}max_concurrent_calls, ${t}nat`;
 const COLUMNS = columns();
 
 /** node-postgres returns text[] as an array, PGlite too; a `{a,b}` literal is parsed for safety. */
@@ -114,6 +123,7 @@ function toTrunk(r: Row): Trunk {
     register: r.register,
     enabled: r.enabled,
     maxConcurrentCalls: r.max_concurrent_calls,
+    nat: r.nat,
   };
 }
 
@@ -122,8 +132,8 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
     async create(input) {
       const { rows } = await db.query<Row>(
         `INSERT INTO trunks (tenant_id, name, host, port, transport, username, password, inbound_cidrs, register,
-                             enabled, max_concurrent_calls)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9, $10, $11) RETURNING ${COLUMNS}`,
+                             enabled, max_concurrent_calls, nat)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9, $10, $11, $12) RETURNING ${COLUMNS}`,
         [
           input.tenantId,
           input.name,
@@ -136,6 +146,7 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
           input.register ?? false,
           input.enabled ?? true,
           input.maxConcurrentCalls ?? null,
+          input.nat ?? 'auto',
         ],
       );
       return toTrunk(rows[0]!);
@@ -160,7 +171,7 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
                 username = CASE WHEN $7 THEN username ELSE $8 END,
                 password = CASE WHEN $7 THEN password ELSE $9 END,
                 inbound_cidrs = $10::cidr[], register = $11, enabled = $12, max_concurrent_calls = $13,
-                updated_at = now()
+                nat = $14, updated_at = now()
           WHERE tenant_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
         [
           tenantId,
@@ -176,6 +187,7 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
           patch.register ?? before.register,
           patch.enabled ?? before.enabled,
           patch.maxConcurrentCalls === undefined ? before.maxConcurrentCalls : patch.maxConcurrentCalls,
+          patch.nat ?? before.nat,
         ],
       );
       return { before, after: toTrunk(rows[0]!) };
