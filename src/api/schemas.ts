@@ -125,6 +125,15 @@ export const roleSchema = { enum: ['admin', 'operator', 'viewer'] } as const;
 export const e164Schema = { type: 'string', pattern: '^\\+[1-9][0-9]{1,14}$' } as const;
 export const cidrSchema = { type: 'string', pattern: '^[0-9A-Fa-f.:]+/\\d{1,3}$' } as const;
 
+/**
+ * Where calls to a registered contact go: `auto` (behind NAT → the address and flow its REGISTER came from,
+ * else its Contact), `force` (always the source), `off` (always the Contact). See docs/architecture.md, NAT.
+ */
+export const natSchema = {
+  enum: ['auto', 'force', 'off'],
+  description: 'auto: the source when behind NAT, else the Contact; force: the source; off: the Contact',
+} as const;
+
 export const problemSchema = {
   type: 'object',
   description: 'RFC 9457 problem details (application/problem+json)',
@@ -174,6 +183,7 @@ export const userSchema = {
     callerId: nullableString,
     enabled: { type: 'boolean' },
     maxConcurrentCalls: nullableInt,
+    nat: natSchema,
     createdAt: dateTime,
   },
 } as const;
@@ -194,6 +204,7 @@ export const trunkSchema = {
     register: { type: 'boolean' },
     enabled: { type: 'boolean' },
     maxConcurrentCalls: nullableInt,
+    nat: natSchema,
     health: {
       type: 'object',
       description:

@@ -11,6 +11,7 @@ import { requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
 import {
   integer,
+  natSchema,
   nullableInteger,
   nullableText,
   pageOf,
@@ -41,6 +42,7 @@ const userFields = {
   callerId: text({ minLength: 1, maxLength: 64 }),
   enabled: { type: 'boolean' },
   maxConcurrentCalls: integer({ minimum: 0 }),
+  nat: natSchema,
 } as const;
 
 interface UserBody {
@@ -50,6 +52,7 @@ interface UserBody {
   callerId?: string;
   enabled?: boolean;
   maxConcurrentCalls?: number;
+  nat?: 'auto' | 'force' | 'off';
 }
 
 interface UserPatchBody {
@@ -58,6 +61,7 @@ interface UserPatchBody {
   callerId?: string | null;
   enabled?: boolean;
   maxConcurrentCalls?: number | null;
+  nat?: 'auto' | 'force' | 'off';
 }
 
 const publicUser = (user: SipUser, tenant: Tenant) => ({
@@ -176,7 +180,7 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
     {
       schema: {
         tags: TAGS,
-        summary: 'Change a SIP user (operator): password, names, limits, enabled',
+        summary: 'Change a SIP user (operator): password, names, limits, enabled, nat',
         params: tenantObjectParams,
         body: {
           type: 'object',
@@ -188,6 +192,7 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
             callerId: nullableText({ minLength: 1, maxLength: 64 }),
             enabled: userFields.enabled,
             maxConcurrentCalls: nullableInteger({ minimum: 0 }),
+            nat: userFields.nat,
           },
         },
         response: responses({ 200: userSchema }),

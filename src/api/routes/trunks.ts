@@ -7,6 +7,7 @@ import { sendProblem } from '../problem.js';
 import {
   cidrSchema,
   integer,
+  natSchema,
   nullableInteger,
   nullableText,
   pageOf,
@@ -68,6 +69,7 @@ const trunkFields = {
   register: { type: 'boolean' },
   enabled: { type: 'boolean' },
   maxConcurrentCalls: integer({ minimum: 0 }),
+  nat: natSchema,
 } as const;
 
 interface TrunkBody {
@@ -81,6 +83,7 @@ interface TrunkBody {
   register?: boolean;
   enabled?: boolean;
   maxConcurrentCalls?: number;
+  nat?: Trunk['nat'];
 }
 
 type TrunkPatchBody = Partial<Omit<TrunkBody, 'maxConcurrentCalls' | 'username' | 'password'>> & {
