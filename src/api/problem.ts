@@ -6,11 +6,13 @@ export const problemTypes = {
   unauthorized: { status: 401, title: 'Missing or invalid API key' },
   forbidden: { status: 403, title: 'The API key lacks the role for this operation' },
   'not-found': { status: 404, title: 'No such resource' },
+  'request-timeout': { status: 408, title: 'The request was not received in time' },
   conflict: { status: 409, title: 'The resource already exists' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'uri-too-long': { status: 414, title: 'A path segment of the request is too long' },
   'unsupported-media-type': { status: 415, title: 'The request body must be application/json' },
   'rate-limited': { status: 429, title: 'Too many requests for this API key' },
+  'headers-too-large': { status: 431, title: 'The request headers are too large' },
   'internal-error': { status: 500, title: 'Internal error' },
   'store-unavailable': { status: 503, title: 'The database is unavailable; retry later' },
 } as const;
@@ -26,6 +28,18 @@ export function problemTypeForStatus(status: number): ProblemType {
   return known ? (known[0] as ProblemType) : 'validation-failed';
 }
 
+/** The RFC 9457 body of a problem. */
+export function problemBody(type: ProblemType, detail: string, instance?: string) {
+  const { status, title } = problemTypes[type];
+  return {
+    type: `/problems/${type}`,
+    title,
+    status,
+    detail,
+    ...(instance === undefined ? {} : { instance }),
+  };
+}
+
 /** Sends an RFC 9457 `application/problem+json` response. */
 export function sendProblem(
   reply: FastifyReply,
@@ -33,11 +47,11 @@ export function sendProblem(
   detail: string,
   extra: Record<string, unknown> = {},
 ): FastifyReply {
-  const { status, title } = problemTypes[type];
+  const { status } = problemTypes[type];
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="voxgate"');
   if (status === 503) reply.header('retry-after', String(STORE_RETRY_AFTER_SECONDS));
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({ type: `/problems/${type}`, title, status, detail, instance: reply.request.url, ...extra });
+    .send({ ...problemBody(type, detail, reply.request.url), ...extra });
 }
