@@ -364,6 +364,43 @@ for (const impl of implementations) {
   });
 }
 
+describe(
+  'shared state in Redis: bindings written before the replica index',
+  {
+    skip: redisUp ? false : `Redis not reachable at ${REDIS_URL}`,
+  },
+  () => {
+    test('listByGateway finds them by SCAN and indexes them', async () => {
+      const prefix = `voxgate-test-${randomBytes(4).toString('hex')}:`;
+      const state = await createRedisSharedState({ url: REDIS_URL, keyPrefix: prefix });
+      const admin = new Redis(REDIS_URL);
+      try {
+        const gw = '192.0.2.1:5060';
+        await state.registrations.put(
+          'sip:alice@acme.example',
+          binding('sip:alice@192.0.2.10', 60_000, { gateway: gw }),
+        );
+        await state.registrations.put(
+          'sip:bob@acme.example',
+          binding('sip:bob@192.0.2.11', 60_000, { gateway: '192.0.2.2:5060' }),
+        );
+        // As an earlier version left them: no index of the replica's AORs.
+        await admin.del(`${prefix}reg-gateway:{${gw}}`);
+        assert.deepEqual(
+          (await state.registrations.listByGateway(gw)).map((e) => e.aor),
+          ['sip:alice@acme.example'],
+        );
+        assert.deepEqual(await admin.smembers(`${prefix}reg-gateway:{${gw}}`), ['sip:alice@acme.example']);
+      } finally {
+        await state.close();
+        const keys = await admin.keys(`${prefix}*`);
+        if (keys.length > 0) await admin.del(...keys);
+        admin.disconnect();
+      }
+    });
+  },
+);
+
 describe('shared state: selection and Redis URLs', () => {
   test('no URL = memory', async () => {
     const s = await createSharedState({});

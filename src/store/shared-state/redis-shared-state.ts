@@ -117,6 +117,22 @@ export async function createRedisSharedState(options: {
     }
     knownGroups.add(id);
   };
+  /** Every AOR with bindings, by SCAN of their keys on each master (a Cluster spreads them over its nodes). */
+  const scanAors = async (): Promise<string[]> => {
+    const start = `${prefix}reg:{`;
+    const pattern = `${start.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    const aors = new Set<string>();
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) if (key.endsWith('}')) aors.add(key.slice(start.length, -1));
+      } while (cursor !== '0');
+    }
+    return [...aors];
+  };
   const liveBindings = async (aor: string): Promise<Binding[]> => {
     const all = await client.hgetall(k.reg(aor));
     const now = Date.now();
@@ -161,12 +177,16 @@ export async function createRedisSharedState(options: {
       },
       // The AORs a replica accepted are indexed like a tenant's; an AOR none of whose live bindings is the
       // replica's any more (expired, removed, registered again through another replica) leaves the index.
+      // Without an index (bindings written before it existed, or none left) the AORs are found by a SCAN of
+      // the bindings — once per start of a replica — and indexed.
       async listByGateway(gateway) {
-        const aors = await client.smembers(k.regGateway(gateway));
+        const indexed = (await client.exists(k.regGateway(gateway))) === 1;
+        const aors = indexed ? await client.smembers(k.regGateway(gateway)) : await scanAors();
         const out: { aor: string; binding: Binding }[] = [];
         for (const aor of aors) {
           const bindings = (await liveBindings(aor)).filter((b) => b.gateway === gateway);
-          if (bindings.length === 0) await client.srem(k.regGateway(gateway), aor);
+          if (bindings.length === 0 && indexed) await client.srem(k.regGateway(gateway), aor);
+          if (bindings.length > 0 && !indexed) await client.sadd(k.regGateway(gateway), aor);
           for (const binding of bindings) out.push({ aor, binding });
         }
         return out;
