@@ -134,6 +134,37 @@ for (const backend of await storeBackends()) {
       }
     });
 
+    test('nat of users and trunks: auto by default, set, changed, read by the registrar with the credentials', async () => {
+      const { db, cleanup } = await backend.open();
+      try {
+        await migrate(db, MIGRATIONS_DIR);
+        const acme = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+        const users = createSipUserRepository(db);
+        const alice = await users.create({ tenantId: acme.id, username: 'alice', ...HA1 });
+        assert.equal(alice.nat, 'auto');
+        const bob = await users.create({ tenantId: acme.id, username: 'bob', nat: 'force', ...HA1 });
+        assert.equal((await users.findCredentials('acme.example', 'bob'))?.nat, 'force');
+        const changed = await users.update(acme.id, bob.id, { nat: 'off' });
+        assert.deepEqual([changed?.before.nat, changed?.after.nat], ['force', 'off']);
+        assert.equal((await users.update(acme.id, bob.id, { enabled: false }))?.after.nat, 'off', 'kept');
+        assert.equal((await users.findCredentials('acme.example', 'bob'))?.nat, 'off');
+
+        const trunks = createTrunkRepository(db);
+        const carrier = await trunks.create({ tenantId: acme.id, name: 'c', host: '192.0.2.10' });
+        assert.equal(carrier.nat, 'auto');
+        assert.equal((await trunks.update(acme.id, carrier.id, { nat: 'force' }))?.after.nat, 'force');
+        assert.equal((await trunks.update(acme.id, carrier.id, { port: 5080 }))?.after.nat, 'force');
+        assert.equal((await trunks.listAllEnabled())[0]?.nat, 'force');
+        await assert.rejects(
+          db.query(`UPDATE trunks SET nat = 'sometimes' WHERE id = $1`, [carrier.id]),
+          'the column takes auto, force or off only',
+        );
+      } finally {
+        await db.close();
+        await cleanup();
+      }
+    });
+
     test('updates and deletes stay inside the tenant; pages of routes and keys follow their cursor', async () => {
       const { db, cleanup } = await backend.open();
       try {
