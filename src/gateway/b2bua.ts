@@ -18,6 +18,7 @@ import {
 import type { Binding, SharedState } from '../store/shared-state/index.js';
 import {
   B2buaCall,
+  dispositionOf,
   type CallIdentity,
   type CallSettings,
   type ForkMode,
@@ -93,19 +94,98 @@ export interface B2buaDeps {
   warn(detail: Record<string, unknown>, message: string): void;
 }
 
-function refuse(
-  tx: ServerTransaction,
-  status: number,
-  reasonPhrase: string,
-  reason: CallRefusedEvent['reason'],
-  warning?: string,
+/**
+ * Who a refused call attempt was, once the caller is known (authenticated, or a recognised trunk): such an
+ * attempt is recorded like any call, so that CDRs count every attempt (ASR) and say why it failed.
+ */
+type Attempt = Omit<CallIdentity, 'gateway'>;
+
+/** Why a refused attempt's record says it failed, by refusal reason. */
+const REFUSAL_TEXT: Record<CallRefusedEvent['reason'], string> = {
+  'tenant-concurrent-limit': 'tenant concurrent call limit',
+  'tenant-rate-limit': 'tenant call rate limit',
+  'user-concurrent-limit': 'user concurrent call limit',
+  'trunk-concurrent-limit': 'trunk concurrent call limit',
+  'not-found': 'not found',
+  unavailable: 'not registered',
+  media: 'media relay failed',
+};
+
+/**
+ * Publishes a call event: on the tracing hook, onto the call-events stream (the worker writes CDRs from it),
+ * and into the live calls of shared state — except for a refused attempt, which never was a live call.
+ */
+function publishCallEvent(deps: B2buaDeps, event: CallEvent): void {
+  if (callEventChannel.hasSubscribers) callEventChannel.publish(event);
+  deps.state.events
+    .publish(CALL_EVENTS_STREAM, encodeCallEvent(event))
+    .catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'call event not published'));
+  if (event.refused) return;
+  const live = {
+    callId: event.callId,
+    tenantId: event.tenantId,
+    from: event.from,
+    to: event.to,
+    startedAt: event.startedAt,
+    gateway: deps.gatewayId,
+  };
+  const write =
+    event.type === 'started'
+      ? deps.state.calls.put({ ...live, state: 'setup' })
+      : event.type === 'answered'
+        ? deps.state.calls.put({ ...live, state: 'answered', answeredAt: event.answeredAt })
+        : deps.state.calls.remove(event.callId);
+  write.catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'live call not recorded'));
+}
+
+/** The record of an attempt that ended before it was offered anywhere. */
+function recordAttempt(
+  deps: B2buaDeps,
+  request: SipRequest,
+  attempt: Attempt,
+  ended: { status: number; reason: string; limited?: boolean; hangupBy?: CallEvent['hangupBy'] },
 ): void {
+  const now = Date.now();
+  publishCallEvent(deps, {
+    type: 'ended',
+    callId: request.callId,
+    ...attempt,
+    startedAt: now,
+    endedAt: now,
+    disposition: ended.limited ? 'limited' : dispositionOf(ended.status),
+    sipCode: ended.status,
+    hangupBy: ended.hangupBy ?? 'system',
+    reason: ended.reason,
+    refused: true,
+    gateway: deps.gatewayId,
+  });
+}
+
+/**
+ * Refuses a call before it rings anywhere: counted by reason, and — when the caller is known (`attempt`) —
+ * recorded with its code and reason.
+ */
+function refuse(
+  deps: B2buaDeps,
+  request: SipRequest,
+  tx: ServerTransaction,
+  refusal: { status: number; phrase: string; reason: CallRefusedEvent['reason']; warning?: string },
+  attempt?: Attempt,
+): void {
+  const { status, reason, warning } = refusal;
   if (callRefusedChannel.hasSubscribers)
     callRefusedChannel.publish({ status, reason } satisfies CallRefusedEvent);
-  tx.respond(status, reasonPhrase, {
+  tx.respond(status, refusal.phrase, {
     ...(warning ? { Warning: `399 voxgate "${warning}"` } : {}),
     ...(status === 503 ? { 'Retry-After': '1' } : {}),
   });
+  if (attempt) {
+    recordAttempt(deps, request, attempt, {
+      status,
+      reason: REFUSAL_TEXT[reason],
+      limited: reason.endsWith('-limit'),
+    });
+  }
 }
 
 interface CallPlan {
@@ -279,7 +359,12 @@ async function planCall(
     );
     const tenant = await deps.tenants.findByDomain(peerAor.slice(peerAor.indexOf('@') + 1));
     if (!tenant || bindings.length === 0) {
-      refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The contact is no longer registered here');
+      refuse(deps, request, tx, {
+        status: 480,
+        phrase: 'Temporarily Unavailable',
+        reason: 'unavailable',
+        warning: 'The contact is no longer registered here',
+      });
       return undefined;
     }
     return {
@@ -321,17 +406,36 @@ async function planCall(
     'proxy',
   );
   if (!caller) return undefined;
+  const calleeAor = `sip:${dialledUser}@${tenant?.sipDomain ?? domain}`;
   if (!tenant || tenant.status !== 'active') {
     tx.respond(403, 'Forbidden', { Warning: '399 voxgate "Tenant suspended"' });
+    if (tenant) {
+      recordAttempt(
+        deps,
+        request,
+        { tenantId: tenant.id, direction: 'internal', from: fromAor, to: calleeAor },
+        { status: 403, reason: 'tenant suspended' },
+      );
+    }
     return undefined;
   }
 
-  const calleeAor = `sip:${dialledUser}@${tenant.sipDomain}`;
   const callee = await deps.users.findCredentials(tenant.sipDomain, dialledUser);
   if (callee?.enabled) {
     const bindings = await deps.state.registrations.list(calleeAor);
     if (bindings.length === 0) {
-      refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The user is not registered');
+      refuse(
+        deps,
+        request,
+        tx,
+        {
+          status: 480,
+          phrase: 'Temporarily Unavailable',
+          reason: 'unavailable',
+          warning: 'The user is not registered',
+        },
+        { tenantId: tenant.id, direction: 'internal', from: fromAor, to: calleeAor },
+      );
       return undefined;
     }
     return {
@@ -350,7 +454,18 @@ async function planCall(
   const selected = deps.routing ? selectRoute(await deps.routing.routes(tenant.id), number) : undefined;
   const trunks = selected?.route.trunks.filter((t) => deps.trunkUp?.(t.id) ?? true) ?? [];
   if (!selected || trunks.length === 0) {
-    refuse(tx, 404, 'Not Found', 'not-found', selected ? 'No trunk of the route is up' : undefined);
+    refuse(
+      deps,
+      request,
+      tx,
+      {
+        status: 404,
+        phrase: 'Not Found',
+        reason: 'not-found',
+        ...(selected ? { warning: 'No trunk of the route is up' } : {}),
+      },
+      { tenantId: tenant.id, direction: 'outbound', from: fromAor, to: selected?.dialled ?? number },
+    );
     return undefined;
   }
   // The caller's identity towards the carrier: its user part (the caller id) at our address.
@@ -388,14 +503,38 @@ async function inboundPlan(
   const owner = await routing.numberOwner(did);
   const tenant =
     owner?.tenantId === trunk.tenantId ? await deps.tenants.findByDomain(owner.sipDomain) : undefined;
+  const attempt: Attempt = {
+    tenantId: trunk.tenantId,
+    direction: 'inbound',
+    from: uriOf(fromValue),
+    to: did,
+    trunkId: trunk.id,
+  };
   if (!owner || !tenant || tenant.status !== 'active') {
-    refuse(tx, 404, 'Not Found', 'not-found', 'The number is not assigned');
+    refuse(
+      deps,
+      request,
+      tx,
+      { status: 404, phrase: 'Not Found', reason: 'not-found', warning: 'The number is not assigned' },
+      attempt,
+    );
     return undefined;
   }
   const aor = `sip:${owner.username}@${tenant.sipDomain}`;
   const bindings = await deps.state.registrations.list(aor);
   if (bindings.length === 0) {
-    refuse(tx, 480, 'Temporarily Unavailable', 'unavailable', 'The user is not registered');
+    refuse(
+      deps,
+      request,
+      tx,
+      {
+        status: 480,
+        phrase: 'Temporarily Unavailable',
+        reason: 'unavailable',
+        warning: 'The user is not registered',
+      },
+      attempt,
+    );
     return undefined;
   }
   const callee = await deps.users.findCredentials(tenant.sipDomain, owner.username);
@@ -437,27 +576,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
   const byInviteTx = new Map<ServerTransaction, B2buaCall>();
   const idle: (() => void)[] = [];
 
-  const publish = (event: CallEvent) => {
-    if (callEventChannel.hasSubscribers) callEventChannel.publish(event);
-    deps.state.events
-      .publish(CALL_EVENTS_STREAM, encodeCallEvent(event))
-      .catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'call event not published'));
-    const live = {
-      callId: event.callId,
-      tenantId: event.tenantId,
-      from: event.from,
-      to: event.to,
-      startedAt: event.startedAt,
-      gateway: deps.gatewayId,
-    };
-    const write =
-      event.type === 'started'
-        ? deps.state.calls.put({ ...live, state: 'setup' })
-        : event.type === 'answered'
-          ? deps.state.calls.put({ ...live, state: 'answered', answeredAt: event.answeredAt })
-          : deps.state.calls.remove(event.callId);
-    write.catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'live call not recorded'));
-  };
+  const publish = (event: CallEvent) => publishCallEvent(deps, event);
 
   return {
     get activeCalls() {
@@ -468,10 +587,25 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       const plan = await planCall(deps, request, tx, inbound);
       if (!plan) return;
       const { tenant } = plan;
+      // A peer hop is the first replica's call: recorded there.
+      const attempt: Attempt | undefined = plan.peerHop
+        ? undefined
+        : { ...plan.identity, tenantId: tenant.id };
       if (!plan.peerHop && tenant.maxCallsPerSecond !== null) {
         const rate = await deps.state.counters.hit(`gateway:cps:${tenant.id}`, 1);
         if (rate > tenant.maxCallsPerSecond) {
-          refuse(tx, 503, 'Service Unavailable', 'tenant-rate-limit', 'Tenant call rate limit reached');
+          refuse(
+            deps,
+            request,
+            tx,
+            {
+              status: 503,
+              phrase: 'Service Unavailable',
+              reason: 'tenant-rate-limit',
+              warning: 'Tenant call rate limit reached',
+            },
+            attempt,
+          );
           return;
         }
       }
@@ -479,16 +613,30 @@ export function createB2bua(deps: B2buaDeps): B2bua {
         const active = await deps.state.calls.count(tenant.id);
         if (active >= tenant.maxConcurrentCalls) {
           refuse(
+            deps,
+            request,
             tx,
-            503,
-            'Service Unavailable',
-            'tenant-concurrent-limit',
-            'Tenant concurrent call limit reached',
+            {
+              status: 503,
+              phrase: 'Service Unavailable',
+              reason: 'tenant-concurrent-limit',
+              warning: 'Tenant concurrent call limit reached',
+            },
+            attempt,
           );
           return;
         }
       }
-      if (tx.state !== 'proceeding' || byCallerCallId.has(request.callId)) return; // cancelled meanwhile
+      // §9.2: cancelled while it was planned (the CANCEL answered the INVITE 487).
+      const cancelledMeanwhile = () => {
+        if (attempt)
+          recordAttempt(deps, request, attempt, { status: 487, reason: 'cancelled', hangupBy: 'caller' });
+      };
+      if (byCallerCallId.has(request.callId)) return; // a second INVITE of a call in progress
+      if (tx.state !== 'proceeding') {
+        cancelledMeanwhile();
+        return;
+      }
       const ttl = Math.ceil((deps.settings.maxDurationMs + deps.settings.ringTimeoutMs) / 1000) + 60;
       const held: string[] = [];
       const release = () => {
@@ -503,12 +651,24 @@ export function createB2bua(deps: B2buaDeps): B2bua {
         held.push(limit.key);
         if (active > limit.max) {
           release();
-          refuse(tx, limit.status, limit.reasonPhrase, limit.reason, limit.warning);
+          refuse(
+            deps,
+            request,
+            tx,
+            {
+              status: limit.status,
+              phrase: limit.reasonPhrase,
+              reason: limit.reason,
+              warning: limit.warning,
+            },
+            attempt,
+          );
           return;
         }
       }
       if (tx.state !== 'proceeding') {
         release();
+        cancelledMeanwhile();
         return;
       }
 

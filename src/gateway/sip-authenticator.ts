@@ -25,6 +25,14 @@ export interface SipAuthEvent {
   as: Challenger;
   /** ok; challenged (no or stale credentials); failed (wrong credentials, counted for the ban); banned. */
   outcome: 'ok' | 'challenged' | 'failed' | 'banned';
+  /** The address the request came from (the ban's key). */
+  source: string;
+  realm: string;
+  method: string;
+  /** The username the credentials named, when there were any. */
+  username?: string;
+  /** Why the credentials were refused, when they were (bad-credentials, malformed, stale …). */
+  reason?: string;
 }
 
 export type Reply = (status: number, reason: string, headers?: ExtraHeaders) => void;
@@ -103,8 +111,18 @@ export function createSipAuthenticator(deps: {
     find: (username: string) => Promise<{ ha1(algorithm: DigestAlgorithm): string; value: T } | undefined>,
   ): Promise<T | undefined> => {
     const banKey = `sip-auth-fail:${sourceAddress}`;
-    const report = (outcome: SipAuthEvent['outcome']) => {
-      if (sipAuthChannel.hasSubscribers) sipAuthChannel.publish({ as, outcome } satisfies SipAuthEvent);
+    let claimed: string | undefined;
+    const report = (outcome: SipAuthEvent['outcome'], reason?: string) => {
+      if (!sipAuthChannel.hasSubscribers) return;
+      sipAuthChannel.publish({
+        as,
+        outcome,
+        source: sourceAddress,
+        realm,
+        method: request.method,
+        ...(claimed !== undefined ? { username: claimed } : {}),
+        ...(reason !== undefined ? { reason } : {}),
+      } satisfies SipAuthEvent);
     };
     if ((await deps.counters.get(banKey)) >= policy.banThreshold) {
       report('banned');
@@ -117,6 +135,7 @@ export function createSipAuthenticator(deps: {
       request.method,
       headerValues(request, as === 'registrar' ? 'Authorization' : 'Proxy-Authorization'),
       async (username, algorithm) => {
+        claimed = username;
         const known = await find(username);
         found = known;
         return known?.ha1(algorithm);
@@ -129,7 +148,7 @@ export function createSipAuthenticator(deps: {
     if (!verdict.ok) {
       const failed = verdict.reason === 'bad-credentials' || verdict.reason === 'malformed';
       if (failed) await deps.counters.incr(banKey, 1, policy.banSeconds);
-      report(failed ? 'failed' : 'challenged');
+      report(failed ? 'failed' : 'challenged', verdict.reason);
       challenge(verdict.stale);
       return undefined;
     }

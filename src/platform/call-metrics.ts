@@ -25,7 +25,7 @@ export function collectCallMetrics(registry: Registry): () => void {
   });
   const ended = new Counter({
     name: 'voxgate_calls_total',
-    help: 'Calls ended, by disposition (answered, busy, no-answer, cancelled, rejected, failed, limited).',
+    help: 'Call attempts ended, by disposition (answered, busy, no-answer, cancelled, rejected, failed, limited), including those refused before ringing once the caller was known (one per CDR).',
     labelNames: ['disposition'],
     registers: [registry],
   });
@@ -65,7 +65,7 @@ export function collectCallMetrics(registry: Registry): () => void {
     else if (event.type === 'answered' && event.answeredAt) {
       answer.observe((event.answeredAt - event.startedAt) / 1000);
     } else if (event.type === 'ended') {
-      active.dec();
+      if (!event.refused) active.dec(); // a refused attempt never was active
       ended.inc({ disposition: event.disposition ?? 'failed' });
     }
   };

@@ -245,8 +245,20 @@ describe(
         assert.equal(refused.code, 0, `the second call was not refused as expected\n${refused.logs}`);
         assert.equal(first.code, 0, `the held call failed\n${first.logs}`);
         assert.equal(callee.code, 0, `bob failed\n${callee.logs}`);
-        const ended = await endedEventOf(gw, (e) => e.to === 'sip:bob@acme.example');
-        assert.equal(ended.disposition, 'answered');
+        // Both attempts are recorded: the held call answered, carol's refused as over the limit.
+        const answered = await endedEventOf(
+          gw,
+          (e) => e.to === 'sip:bob@acme.example' && e.from === 'sip:alice@acme.example',
+        );
+        assert.equal(answered.disposition, 'answered');
+        const limited = await endedEventOf(
+          gw,
+          (e) => e.to === 'sip:bob@acme.example' && e.from === 'sip:carol@acme.example',
+        );
+        assert.deepEqual(
+          [limited.disposition, limited.sipCode, limited.reason],
+          ['limited', 503, 'tenant concurrent call limit'],
+        );
       } finally {
         await gw.state.registrations.removeAll('sip:bob@acme.example');
       }

@@ -16,6 +16,7 @@ import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 import { collectCallMetrics } from '../call-metrics.js';
 import { collectSipMetrics } from '../sip-metrics.js';
+import { logCalls } from '../call-log.js';
 import { logRegistrations } from '../registration-log.js';
 
 /**
@@ -78,6 +79,7 @@ export const sipGatewayModule: ModuleDefinition = {
     });
     const stopCallMetrics = collectCallMetrics(ctx.metrics);
     const registrationLog = logRegistrations(ctx.logger);
+    const callLog = logCalls(ctx.logger);
     return {
       async start() {
         gateway = await startGateway({
@@ -154,6 +156,7 @@ export const sipGatewayModule: ModuleDefinition = {
         stopSipMetrics();
         stopCallMetrics();
         registrationLog.stop();
+        callLog.stop();
         await changes?.stop();
         await gateway?.close();
         await Promise.all(relays.map((r) => r.client.close()));
