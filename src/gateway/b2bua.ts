@@ -5,7 +5,6 @@ import {
   type ServerTransaction,
   type SipRequest,
   type SipResponse,
-  type TransportName,
 } from '../sip/index.js';
 import {
   CALL_EVENTS_STREAM,
@@ -35,7 +34,7 @@ import type { MediaAnchor } from './media-anchor.js';
 import { peerHopHeader, verifyPeerHop } from './peer-hop.js';
 import { addressOfRecord } from './registrar.js';
 import type { SipAuthenticator } from './sip-authenticator.js';
-import type { LegTarget, SipOutbound } from './sip-outbound.js';
+import { bindingTarget, type LegTarget, type SipOutbound } from './sip-outbound.js';
 
 /** Tracing hook: every call event (started, answered, ended) as the gateway publishes it. */
 export const callEventChannel = channel('voxgate:gateway:call-event');
@@ -257,22 +256,8 @@ function contactsOf(deps: B2buaDeps, bindings: readonly Binding[], aor: string):
         headers: [peerHopHeader(deps.peerSecret, aor)],
       };
     }
-    return {
-      uri: b.contact,
-      to: `<${aor}>`,
-      target: {
-        // A WebSocket binding is reached on its flow (RFC 7118 §5), which runs over TCP (ws) or TLS (wss).
-        transport: (b.transport === 'ws'
-          ? 'tcp'
-          : b.transport === 'wss'
-            ? 'tls'
-            : b.transport) as TransportName,
-        address: b.source.address,
-        port: b.source.port,
-        ...(b.flowId ? { flowId: b.flowId } : {}),
-        ...(b.transport === 'ws' || b.transport === 'wss' ? { webSocket: b.transport } : {}),
-      },
-    };
+    // Its Contact, or its source flow for a UA behind NAT, as the registrar decided (nat-detection.ts).
+    return { uri: b.contact, to: `<${aor}>`, target: bindingTarget(b) };
   });
 }
 

@@ -107,12 +107,6 @@ async function register(
   assert.ok(await from.next(isReply(200), 5000), 'registered');
 }
 
-/**
- * The B2BUA (b2bua.ts `contactsOf`, not this change's file) still sends every fork to the binding's source; the
- * cases where calls go to the Contact pass once it takes its target from `bindingTarget(binding)`.
- */
-const CONTACT_ROUTING = { todo: 'b2bua.ts contactsOf to take its target from bindingTarget' };
-
 describe('where calls to a registered phone go: its Contact or its source (NAT), over real UDP', () => {
   let gw: GatewayHarness;
   const book = phoneBook(() => gw);
@@ -169,15 +163,11 @@ describe('where calls to a registered phone go: its Contact or its source (NAT),
     return { on: landed?.on ?? 'none', binding };
   }
 
-  test(
-    'auto, a phone not behind NAT (its Via is its source) whose Contact names another socket: the Contact',
-    CONTACT_ROUTING,
-    async () => {
-      const { on, binding } = await callLandsOn({ nat: 'auto', via: (a) => `127.0.0.1:${a.port}` });
-      assert.equal(binding?.reach, 'contact');
-      assert.equal(on, 'b');
-    },
-  );
+  test('auto, a phone not behind NAT (its Via is its source) whose Contact names another socket: the Contact', async () => {
+    const { on, binding } = await callLandsOn({ nat: 'auto', via: (a) => `127.0.0.1:${a.port}` });
+    assert.equal(binding?.reach, 'contact');
+    assert.equal(on, 'b');
+  });
 
   test('auto, the Via port is not the source port (nathelper flag 16, a NAT mapped it): the source', async () => {
     const { on, binding } = await callLandsOn({ nat: 'auto', via: (_a, b) => `127.0.0.1:${b.port}` });
@@ -212,7 +202,7 @@ describe('where calls to a registered phone go: its Contact or its source (NAT),
     assert.equal(on, 'a');
   });
 
-  test('off: the Contact, even for a phone that looks behind NAT', CONTACT_ROUTING, async () => {
+  test('off: the Contact, even for a phone that looks behind NAT', async () => {
     const { on, binding } = await callLandsOn({ nat: 'off', via: (_a, b) => `127.0.0.1:${b.port}` });
     assert.equal(binding?.reach, 'contact');
     assert.equal(on, 'b');
