@@ -156,7 +156,7 @@ export function createRegistrationsWriter(options: {
     timer = setTimeout(
       () => {
         timer = undefined;
-        void run();
+        run().catch(() => undefined); // a failed write is reported and retried inside `run`
       },
       Math.max(0, lastWriteAt + intervalMs - Date.now()),
     );
