@@ -232,7 +232,7 @@ for (const backend of backends) {
       const lines = csv.body.trim().split('\r\n');
       assert.equal(
         lines[0],
-        'callId,direction,from,to,trunkId,startedAt,answeredAt,endedAt,durationSeconds,disposition,sipCode,hangupBy',
+        'callId,direction,from,to,trunkId,startedAt,answeredAt,endedAt,durationSeconds,disposition,sipCode,hangupBy,reason',
       );
       assert.equal(lines.length, 4);
       assert.match(lines[1]!, /^c5,outbound,sip:alice@acme.example,\+44207946005,,2026-01-01T00:05:00.000Z,/);
