@@ -21,7 +21,8 @@ export interface CdrWriteEvent {
  * are acknowledged only after their CDR is in the store, and the CDR write is idempotent by call id, so a
  * redelivery writes nothing twice. While the store is down the run fails before acknowledging: the entries
  * stay pending in the stream and are claimed again (`claimStale`) on a later run, so none is lost. An entry
- * that is not a call event at all is reported and acknowledged (it would fail forever).
+ * that is not a call event at all, or whose values PostgreSQL refuses, is reported and acknowledged (it would
+ * fail forever and hold every later one back).
  */
 export function cdrWriterJob(options: {
   events: Pick<EventStreams, 'consume' | 'ack' | 'claimStale'>;
@@ -48,9 +49,19 @@ export function cdrWriterJob(options: {
         options.onPoison?.(entry, err);
         continue;
       }
-      // A store error propagates: nothing of this batch is acknowledged and it is delivered again later.
+      // A store error propagates: nothing of this batch is acknowledged and it is delivered again later —
+      // unless PostgreSQL refused this event's data itself (SQLSTATE class 22 data exception, 23 integrity
+      // constraint violation), which no retry can fix: that event is reported and the stream goes on, rather
+      // than every later CDR waiting behind it forever.
       const began = performance.now();
-      const changed = await options.cdrs.upsertFromEvent(event);
+      let changed: boolean;
+      try {
+        changed = await options.cdrs.upsertFromEvent(event);
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        options.onPoison?.(entry, err);
+        continue;
+      }
       if (changed) written++;
       if (cdrWriteChannel.hasSubscribers) {
         cdrWriteChannel.publish({
@@ -92,6 +103,12 @@ export function cdrWriterJob(options: {
       }
     },
   };
+}
+
+/** PostgreSQL refused the values themselves (SQLSTATE classes 22 and 23): retrying cannot succeed. */
+function isDataError(err: unknown): boolean {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
 /** Deletes CDRs older than the retention period. */

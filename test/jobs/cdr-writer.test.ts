@@ -109,6 +109,49 @@ describe('CDR writer', () => {
     }
   });
 
+  test('an event PostgreSQL refuses does not hold back the ones after it; a NUL in a party is kept replaced', async () => {
+    const db = await openDatabase({
+      dataDir: 'memory://',
+      pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
+    });
+    const state = createMemorySharedState();
+    try {
+      await migrate(db, MIGRATIONS_DIR);
+      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+      // sip_code must be 100-699 (CHECK, SQLSTATE 23514): no retry can ever store this one.
+      await state.events.publish(
+        CALL_EVENTS_STREAM,
+        encodeCallEvent({ ...ended(tenant.id, 1), sipCode: 999 }),
+      );
+      await state.events.publish(
+        CALL_EVENTS_STREAM,
+        encodeCallEvent({ ...ended(tenant.id, 2), from: 'sip:al\u0000ice@acme.example' }),
+      );
+      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, 3)));
+      const poison: unknown[] = [];
+      const job = cdrWriterJob({
+        events: state.events,
+        cdrs: createCdrRepository(db),
+        consumer: 'w1',
+        onPoison: (_entry, err) => poison.push(err),
+      });
+      await job.run(AbortSignal.timeout(5000));
+      assert.equal(poison.length, 1);
+      assert.equal((poison[0] as { code?: string }).code, '23514');
+      const cdrs = createCdrRepository(db);
+      assert.equal((await cdrs.get(tenant.id, 'call-2'))?.from, 'sip:al\uFFFDice@acme.example');
+      assert.ok(await cdrs.get(tenant.id, 'call-3'), 'the event after the refused one is written');
+      // Nothing is left pending: a second run finds nothing to redo.
+      assert.equal(
+        (await state.events.claimStale(CALL_EVENTS_STREAM, CDR_WRITER_GROUP, 'w2', 0, 10)).length,
+        0,
+      );
+    } finally {
+      await state.close();
+      await db.close();
+    }
+  });
+
   test('Redis + PostgreSQL: while PostgreSQL refuses connections the events wait; after it is back all are written once', async (t) => {
     if (!(await postgresAvailable()) || !(await redisReachable()))
       return t.skip('PostgreSQL or Redis not reachable');

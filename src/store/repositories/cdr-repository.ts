@@ -83,6 +83,14 @@ const toCdr = (r: Row): Cdr => ({
   gateway: r.gateway,
 });
 
+/**
+ * PostgreSQL's text cannot hold U+0000 (SQLSTATE 22021): a party or Call-ID that carries one is kept with the
+ * replacement character instead, so the call still has its record.
+ */
+function storable(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createCdrRepository(db: Queryable): CdrRepository {
@@ -101,11 +109,11 @@ export function createCdrRepository(db: Queryable): CdrRepository {
          WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)
          ON CONFLICT (call_id) DO NOTHING`,
         [
-          event.callId,
+          storable(event.callId),
           event.tenantId,
           event.direction,
-          event.from,
-          event.to,
+          storable(event.from),
+          storable(event.to),
           event.trunkId && UUID.test(event.trunkId) ? event.trunkId : null,
           event.startedAt,
           event.answeredAt ?? null,
@@ -116,7 +124,7 @@ export function createCdrRepository(db: Queryable): CdrRepository {
           event.hangupBy ?? null,
           event.media ? JSON.stringify(event.media) : null,
           event.gateway ?? null,
-          event.reason ?? null,
+          event.reason === undefined ? null : storable(event.reason),
         ],
       );
       return rowCount > 0;
