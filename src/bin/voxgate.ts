@@ -48,6 +48,12 @@ async function main(): Promise<void> {
     return;
   }
   held.platform = outcome.platform;
+  // A defect that escapes every handler still stops the process (its state can no longer be trusted; the
+  // orchestrator restarts it), but first says so as a JSON line with the stack, where the logs are read.
+  const logger = held.platform.logger;
+  process.on('uncaughtExceptionMonitor', (err, origin) =>
+    logger.fatal({ err, origin }, 'uncaught exception: the process stops'),
+  );
   if (held.pending) drain(held.platform, held.pending);
 }
 
