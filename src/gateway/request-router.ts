@@ -5,6 +5,7 @@ import {
   type SipRequest,
   type UasPolicy,
 } from '../sip/index.js';
+import { isBackendUnavailable } from './backend-unavailable.js';
 import type { B2bua } from './b2bua.js';
 import type { Registrar, Reply, RequestSource } from './registrar.js';
 
@@ -70,7 +71,9 @@ export function createRequestRouter(deps: {
   const allow = allowed.join(', ');
   const failed = (request: SipRequest, reply: Reply) => (err: unknown) => {
     deps.onError?.(err, request);
-    reply(500, 'Server Internal Error');
+    // §21.5.4: a backend that cannot serve now (the store or Redis) is a 503 with Retry-After, not a defect.
+    if (isBackendUnavailable(err)) reply(503, 'Service Unavailable', { 'Retry-After': '5' });
+    else reply(500, 'Server Internal Error');
   };
   return (request, reply, source, tx, inbound) => {
     if (request.method === 'ACK') {

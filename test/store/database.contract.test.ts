@@ -87,6 +87,7 @@ for (const backend of await storeBackends()) {
           '0006_api_resources',
           '0007_route_media_bypass',
           '0008_nat_mode',
+          '0009_cdr_reason',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);

@@ -16,6 +16,7 @@ import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 import { collectCallMetrics } from '../call-metrics.js';
 import { collectSipMetrics } from '../sip-metrics.js';
+import { createRateLimitedLog } from '../../observability/rate-limited-log.js';
 import { logCalls } from '../call-log.js';
 import { logRegistrations } from '../registration-log.js';
 
@@ -80,6 +81,7 @@ export const sipGatewayModule: ModuleDefinition = {
     const stopCallMetrics = collectCallMetrics(ctx.metrics);
     const registrationLog = logRegistrations(ctx.logger);
     const callLog = logCalls(ctx.logger);
+    const gatewayLog = createRateLimitedLog(ctx.logger, { burst: 20, perSecond: 2 });
     return {
       async start() {
         gateway = await startGateway({
@@ -113,9 +115,11 @@ export const sipGatewayModule: ModuleDefinition = {
           },
           gatewayId,
           isDraining: ctx.isDraining,
-          warn: (detail, message) => ctx.logger.warn(detail, message),
-          info: (detail, message) => ctx.logger.info(detail, message),
-          error: (detail, message) => ctx.logger.error(detail, message),
+          // Per message, rate-limited: an outage (the store, Redis, a relay) fails every request the same way,
+          // and must not turn into one line per request.
+          warn: (detail, message) => gatewayLog.log(message, 'warn', detail, message),
+          info: (detail, message) => gatewayLog.log(message, 'info', detail, message),
+          error: (detail, message) => gatewayLog.log(message, 'error', detail, message),
         });
         changes = followProvisioningChanges({
           events: state.events,
@@ -157,6 +161,7 @@ export const sipGatewayModule: ModuleDefinition = {
         stopCallMetrics();
         registrationLog.stop();
         callLog.stop();
+        gatewayLog.flush();
         await changes?.stop();
         await gateway?.close();
         await Promise.all(relays.map((r) => r.client.close()));
