@@ -41,7 +41,6 @@ export function createBindingKeepalive(deps: {
   intervalMs: number;
   /** This replica's address as bindings record it: bindings taken over by another replica are not ours. */
   self: () => string;
-  onDropped?: (aor: string, contact: string, why: string) => void;
 }): BindingKeepalive {
   const tracked = new Map<string, { aor: string; binding: Binding }>();
   /** Pings still waiting for an answer (a UDP ping may wait for Timer F, longer than an interval). */
@@ -49,7 +48,6 @@ export function createBindingKeepalive(deps: {
   const drop = async (aor: string, binding: Binding, why: string) => {
     tracked.delete(keepaliveKey(aor, binding.contact));
     await deps.registrations.remove(aor, binding.contact);
-    deps.onDropped?.(aor, binding.contact, why);
     publishRegistration({ ...describe(aor, binding), kind: 'unregistered', reason: why });
   };
   const describe = (aor: string, b: Binding) => ({

@@ -118,7 +118,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         outbound,
         intervalMs: options.keepaliveMs,
         self,
-        onDropped: (aor, contact, why) => options.warn({ aor, contact, why }, 'registration dropped'),
       })
     : undefined;
   const trunkMonitor =

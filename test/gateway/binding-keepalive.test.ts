@@ -1,5 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { registrationChannel, type RegistrationEvent } from '../../src/gateway/registrar.js';
 import type { SipRequest } from '../../src/sip/index.js';
 import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { SipPhone } from '../helpers/sip-phone.js';
@@ -15,6 +17,9 @@ describe('NAT keepalive of registrations (OPTIONS pings over UDP)', () => {
   test('a UA that answers the OPTIONS ping keeps its binding; one that is gone loses it', async () => {
     const alive = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
     const gone = await SipPhone.open('bob', HARNESS_USERS.bob, gw.port);
+    const events: RegistrationEvent[] = [];
+    const onEvent = (m: unknown) => events.push(m as RegistrationEvent);
+    subscribe(registrationChannel.name as string, onEvent);
     try {
       await alive.register();
       await gone.register();
@@ -29,11 +34,16 @@ describe('NAT keepalive of registrations (OPTIONS pings over UDP)', () => {
       assert.equal((await gw.state.registrations.list('sip:bob@acme.example')).length, 0);
       assert.equal(gw.gateway.keepalive?.tracked, 1);
       assert.ok(
-        gw.warnings.some(
-          (w) => w.message === 'registration dropped' && w.detail.aor === 'sip:bob@acme.example',
+        events.some(
+          (e) =>
+            e.kind === 'unregistered' &&
+            e.aor === 'sip:bob@acme.example' &&
+            e.reason === 'no response to OPTIONS',
         ),
+        'the drop is published (and logged) as an unregistration with its reason',
       );
     } finally {
+      unsubscribe(registrationChannel.name as string, onEvent);
       alive.close();
     }
   });
