@@ -1,12 +1,12 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { StoreError } from '../store/index.js';
+import { isBackendUnavailable } from '../store/index.js';
 import { problemTypeForStatus, sendProblem, STORE_RETRY_AFTER_SECONDS } from './problem.js';
 import { invalidMembers } from './validation-problem.js';
 
 /**
  * The API's error handler: RFC 9457 for every failure. Schema validation is a 400 naming each invalid member
  * (`errors: [{where, pointer, detail}]`); what Fastify refuses itself keeps its 4xx (unreadable JSON 400,
- * oversize 413, wrong media type 415); an unavailable database is a 503 with `Retry-After`; anything else is
+ * oversize 413, wrong media type 415); an unavailable database or Redis is a 503 with `Retry-After`; anything else is
  * a 500, logged.
  */
 export function apiErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
@@ -14,12 +14,13 @@ export function apiErrorHandler(err: FastifyError, request: FastifyRequest, repl
     const { detail, errors } = invalidMembers(err.validation, err.validationContext);
     return sendProblem(reply, 'validation-failed', detail, { errors });
   }
-  if (err instanceof StoreError && err.code === 'STORE_UNAVAILABLE') {
-    request.log.warn({ reason: err.message }, 'API request failed: database unavailable');
+  // The database, or Redis (shared state: rate limits, live calls, registrations), cannot serve now.
+  if (isBackendUnavailable(err)) {
+    request.log.warn({ reason: err.message }, 'API request failed: database or shared state unavailable');
     return sendProblem(
       reply,
       'store-unavailable',
-      `the database is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS} seconds`,
+      `the database or shared state is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS} seconds`,
     );
   }
   if (err.statusCode !== undefined && err.statusCode < 500)

@@ -5,7 +5,7 @@ import {
   type SipRequest,
   type UasPolicy,
 } from '../sip/index.js';
-import { isBackendUnavailable } from './backend-unavailable.js';
+import { isBackendUnavailable } from '../store/index.js';
 import type { B2bua } from './b2bua.js';
 import type { Registrar, Reply, RequestSource } from './registrar.js';
 

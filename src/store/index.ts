@@ -10,6 +10,7 @@ export {
   type ApiKeyRole,
 } from './repositories/api-key-repository.js';
 export { StoreError } from './store-error.js';
+export { isBackendUnavailable } from './backend-unavailable.js';
 export {
   createTenantRepository,
   type Tenant,

@@ -1,10 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { createCdrRepository, openDatabase, StoreError } from '../../src/store/index.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { storeBackends } from '../helpers/store-backends.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
 import { startApiApp, type ApiApp } from './support/api-app.js';
 
@@ -510,40 +511,10 @@ interface OpenApi {
 async function startProxy(
   target: URL,
 ): Promise<{ url: string; kill: () => Promise<void>; revive: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const listen = async () => {
-    const s = createServer((client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('error', () => undefined);
-        socket.on('close', () => {
-          sockets.delete(socket);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => s.listen(port, '127.0.0.1', resolve));
-    port = (s.address() as AddressInfo).port;
-    server = s;
-  };
-  await listen();
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
   const url = new URL(target);
-  url.host = `127.0.0.1:${port}`;
-  return {
-    url: url.toString(),
-    async kill() {
-      const s = server;
-      server = undefined;
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
-    },
-    revive: listen,
-  };
+  url.host = `127.0.0.1:${proxy.port}`;
+  return { url: url.toString(), kill: () => proxy.kill(), revive: () => proxy.revive() };
 }
 
 /** The requests of an outage: authentication, a read and a write all meet the database. */

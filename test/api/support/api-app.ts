@@ -45,10 +45,10 @@ export interface ApiApp {
  */
 export async function startApiApp(
   db: Database,
-  options: { rateLimitPerMinute?: number; bodyLimit?: number } = {},
+  options: { rateLimitPerMinute?: number; bodyLimit?: number; state?: SharedState } = {},
 ): Promise<ApiApp> {
   await migrate(db, MIGRATIONS_DIR);
-  const state = createMemorySharedState();
+  const { state = createMemorySharedState(), ...apiOptions } = options;
   const app = Fastify({
     ...apiServerOptions,
     bodyLimit: 1 << 20,
@@ -59,7 +59,7 @@ export async function startApiApp(
     state,
     apiKeys: createApiKeyRepository(db),
     ha1: testHa1,
-    ...options,
+    ...apiOptions,
   });
   await app.ready();
   let n = 0;

@@ -1,4 +1,4 @@
-import { StoreError } from '../store/index.js';
+import { StoreError } from './store-error.js';
 
 /**
  * Whether a request failed because a backend it needs cannot serve now — the relational store
