@@ -118,6 +118,9 @@ async function main(): Promise<number> {
     `  processes started: ${summary.processes}; max RSS ${Math.round(summary.maxRssBytes / 2 ** 20)} MiB`,
   );
   console.log(`  fuzzed INVITEs that reached the callee through the relay: ${summary.invitesReachingCallee}`);
+  console.log(
+    `  dialogs the gateway set up for fuzzed INVITEs (in-dialog requests went there): ${summary.dialogs}`,
+  );
   console.log(`  crashes: ${summary.crashes}`);
   for (const [signature, n] of summary.distinctCrashes) console.log(`    ${n}× ${signature}`);
   for (const c of summary.crashList) console.log(`    ${c.savedTo ?? ''}`);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { DialogBook, inDialogRequest } from './dialogs.js';
 import { NgGenerator } from './ng-generator.js';
 import { Prng } from './prng.js';
 import { sipMessage, type CorpusEntry, type FuzzMessage, type SipTargetInfo } from './sip-generator.js';
@@ -109,25 +110,47 @@ export interface FuzzSummary extends FuzzProgress {
   invitesReachingCallee: number;
   /** Processes started (1 + restarts after crashes). */
   processes: number;
+  /** Dialogs (18x/2xx with a To tag) the gateway set up for fuzzed INVITEs; in-dialog requests went there. */
+  dialogs: number;
 }
 
-/** `RangeError [ERR_SOCKET_BAD_PORT]: … @ sip/transport/udp-transport.js` from Node's uncaught-exception output. */
-export function crashSignature(stderr: string): string {
-  const lines = stderr.split('\n');
-  const errorAt = lines.findIndex((l) => /^(\w*Error|Error)\b|^\w+ \[ERR_/.test(l) || /^Uncaught\b/.test(l));
-  if (errorAt < 0) {
-    const last = lines
-      .filter((l) => l.trim() !== '')
-      .slice(-3)
-      .join(' | ');
-    return `no stack: ${last.slice(0, 200) || '(empty stderr)'}`;
+/**
+ * `RangeError [ERR_SOCKET_BAD_PORT]: … @ sip/transport/udp-transport.js (UdpTransport.send)`: the error line
+ * and the first voxgate frame of Node's uncaught-exception output on stderr or, failing that, of the stack in
+ * the process's fatal JSON log line.
+ */
+export function crashSignature(stderr: string, logTail: readonly string[] = []): string {
+  const fromStack = (text: string): string | undefined => {
+    const lines = text.split('\n');
+    const errorAt = lines.findIndex(
+      (l) => /^(\w*Error|Error)\b|^\w+ \[ERR_/.test(l) || /^Uncaught\b/.test(l),
+    );
+    if (errorAt < 0) return undefined;
+    const error = lines[errorAt]!.replace(/\d+/g, 'N').slice(0, 160);
+    const frame = lines
+      .slice(errorAt + 1)
+      .map((l) => /^\s+at (?:(\S+) )?\(?(?:file:\/\/)?\S*?\/(?:dist\/)?src\/([^:)]+)/.exec(l))
+      .find((m) => m !== null);
+    return frame ? `${error} @ ${frame[2]}${frame[1] ? ` (${frame[1]})` : ''}` : error;
+  };
+  const fromStderr = fromStack(stderr);
+  if (fromStderr) return fromStderr;
+  for (const line of [...logTail].reverse()) {
+    try {
+      const entry = JSON.parse(line) as { level?: number; err?: { stack?: string } };
+      const stack = entry.level === 60 ? entry.err?.stack : undefined;
+      const signature = stack ? fromStack(stack) : undefined;
+      if (signature) return signature;
+    } catch {
+      // not JSON
+    }
   }
-  const error = lines[errorAt]!.replace(/\d+/g, 'N').slice(0, 160);
-  const frame = lines
-    .slice(errorAt + 1)
-    .map((l) => /^\s+at (?:(\S+) )?\(?(?:file:\/\/)?\S*?\/(?:dist\/)?src\/([^:)]+)/.exec(l))
-    .find((m) => m !== null);
-  return frame ? `${error} @ ${frame[2]}${frame[1] ? ` (${frame[1]})` : ''}` : error;
+  const last = stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-3)
+    .join(' | ');
+  return `no stack: ${last.slice(0, 200) || '(empty stderr)'}`;
 }
 
 /** Writes a crash's report and its last messages (one file each, replayable with `--replay`). */
@@ -185,10 +208,12 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     maxRssBytes: 0,
     invitesReachingCallee: 0,
     processes: 0,
+    dialogs: 0,
     perTransport: {},
   };
   const recent: SentMessage[] = [];
   let target: VoxgateTarget | undefined;
+  let book = new DialogBook();
   const senders = new Map<TransportName, Sender>();
   const closeSenders = async () => {
     await Promise.all([...senders.values()].map((s) => s.close().catch(() => undefined)));
@@ -196,12 +221,14 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
   };
   const startTarget = async () => {
     target = await VoxgateTarget.start(options.bin ? { bin: options.bin } : {});
+    summary.dialogs += book.recorded;
+    book = new DialogBook();
     summary.processes++;
   };
   const recordCrash = async (t: VoxgateTarget, transport: TransportName) => {
     const death = t.death()!;
     const crash: Crash = {
-      signature: crashSignature(death.stderr),
+      signature: crashSignature(death.stderr, death.logTail),
       seed: options.seed,
       index: recent.at(-1)?.index ?? -1,
       transport,
@@ -224,7 +251,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
       batch++;
       let sender = senders.get(transport);
       if (!sender) {
-        sender = await openSender(transport, t.ports);
+        sender = await openSender(transport, t.ports, book);
         senders.set(transport, sender);
       }
       const info: SipTargetInfo | undefined =
@@ -242,9 +269,18 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
       const batchBegan = performance.now();
       // Each batch draws its own generator, so a restart after a crash does not shift later batches.
       const rng = master.fork();
+      // In-dialog requests depend on the dialogs the target set up (timing): they draw from their own
+      // generator so that the rest of the run stays the same for a seed.
+      const dialogRng = master.fork();
+      const stateful = transport === 'udp' || transport === 'ws' || transport === 'wss';
       let died = false;
       for (let i = 0; i < n; i++) {
-        const message = info ? sipMessage(rng, info, corpus) : ng.next();
+        let message: FuzzMessage;
+        if (!info) message = ng.next();
+        else if (rng.chance(0.2) && stateful) {
+          const dialog = book.pick(dialogRng);
+          message = dialog ? inDialogRequest(dialogRng, info, dialog) : sipMessage(dialogRng, info, corpus);
+        } else message = sipMessage(rng, info, corpus);
         if (options.skip?.(message, transport)) {
           summary.skipped++;
           continue;
@@ -319,6 +355,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
       summary.invitesReachingCallee += target.invitesReachingCallee;
       await target.stop();
     }
+    summary.dialogs += book.recorded;
     summary.elapsedMs = performance.now() - began;
   }
   return summary;
@@ -357,7 +394,7 @@ export async function replay(
       survived: false,
       ...(culprit === undefined ? {} : { culprit }),
       death,
-      signature: crashSignature(death.stderr),
+      signature: crashSignature(death.stderr, death.logTail),
     };
   } finally {
     await Promise.all([...senders.values()].map((s) => s.close().catch(() => undefined)));

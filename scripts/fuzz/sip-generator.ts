@@ -336,7 +336,7 @@ export function structuredRequest(rng: Prng, target: SipTargetInfo): FuzzMessage
     for (let i = rng.chance(0.3) ? rng.range(1, 5) : 0; i > 0; i--)
       headers.push(`Via: ${viaValue(rng, target).value}`);
   } else {
-    const rport = rng.chance(0.5) ? ';rport' : '';
+    const rport = rng.chance(0.8) ? ';rport' : '';
     headers.push(
       `Via: SIP/2.0/${target.via} 127.0.0.1:${rng.range(1024, 65535)};branch=${branch(rng)}${rport}`,
     );

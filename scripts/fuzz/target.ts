@@ -15,6 +15,7 @@ import {
   newTag,
   parseMessage,
   type SipHeader,
+  type SipRequest,
   type SipResponse,
 } from '../../src/sip/index.js';
 import { selfSigned } from '../../test/sip/support/self-signed.js';
@@ -59,12 +60,16 @@ async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
 }
 
 /**
- * A callee for the fuzzed INVITEs: registered as the user the fuzzer's number rings, it turns every INVITE
- * down at once (486) so that each anchored call is deleted from the relay again, and answers anything else 200.
+ * A callee for the fuzzed INVITEs, registered as the user the fuzzer's number rings. It turns most INVITEs down
+ * at once (486), so that their anchored calls are deleted from the relay again; it answers some (180, then
+ * 200 with SDP) so that the fuzzer has dialogs to send in-dialog requests into, and lets some ring (180 only)
+ * so that the fuzzer can CANCEL them. Anything else gets 200 (a CANCEL also 487 to its INVITE).
  */
 class Callee {
   private cseq = 1;
   private pending = new Map<string, (r: SipResponse) => void>();
+  /** INVITEs left ringing, by Call-ID, for the 487 after a CANCEL. */
+  private ringing = new Map<string, SipRequest>();
   invites = 0;
 
   private constructor(
@@ -72,6 +77,11 @@ class Callee {
     readonly port: number,
     private readonly gatewayPort: number,
   ) {
+    const reply = (request: SipRequest, status: number, reason: string, body?: Buffer, toTag = newTag()) => {
+      const extra: Record<string, string> = { Contact: `<sip:callee@127.0.0.1:${port}>` };
+      if (body) extra['Content-Type'] = 'application/sdp';
+      socket.send(buildResponse(request, status, reason, extra, body, toTag), gatewayPort, '127.0.0.1');
+    };
     socket.on('message', (bytes) => {
       let message;
       try {
@@ -84,9 +94,26 @@ class Callee {
         return;
       }
       if (message.method === 'ACK') return;
-      if (message.method === 'INVITE') this.invites++;
-      const [status, reason] = message.method === 'INVITE' ? [486, 'Busy Here'] : [200, 'OK'];
-      socket.send(buildResponse(message, status, reason, {}, undefined, newTag()), gatewayPort, '127.0.0.1');
+      if (message.method === 'CANCEL') {
+        reply(message, 200, 'OK');
+        const invite = this.ringing.get(message.callId);
+        this.ringing.delete(message.callId);
+        if (invite) reply(invite, 487, 'Request Terminated');
+        return;
+      }
+      if (message.method !== 'INVITE' || message.toTag) {
+        const answer = message.method === 'INVITE' ? sdpAnswer(port) : undefined;
+        reply(message, 200, 'OK', answer, message.toTag);
+        return;
+      }
+      this.invites++;
+      const policy = this.invites % 8;
+      if (policy < 5) return reply(message, 486, 'Busy Here');
+      const tag = newTag();
+      reply(message, 180, 'Ringing', undefined, tag);
+      if (policy < 7) return reply(message, 200, 'OK', sdpAnswer(port), tag);
+      this.ringing.set(message.callId, message);
+      if (this.ringing.size > 1000) this.ringing.delete(this.ringing.keys().next().value!);
     });
   }
 
@@ -145,6 +172,20 @@ class Callee {
   close(): void {
     this.socket.close();
   }
+}
+
+function sdpAnswer(port: number): Buffer {
+  return Buffer.from(
+    [
+      'v=0',
+      'o=callee 1 1 IN IP4 127.0.0.1',
+      's=-',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      `m=audio ${port + 1} RTP/AVP 0`,
+      '',
+    ].join('\r\n'),
+  );
 }
 
 export const FUZZ_DOMAIN = 'fuzz.example';
@@ -221,6 +262,11 @@ export class VoxgateTarget {
       VOXGATE_RTP_PORT_MIN: String(rtpMin),
       VOXGATE_RTP_PORT_MAX: String(rtpMin + 3999),
       VOXGATE_SHUTDOWN_GRACE_SECONDS: '2',
+      // Calls the fuzz leaves ringing or answered end soon, with their relay ports.
+      VOXGATE_CALL_RING_TIMEOUT_SECONDS: '5',
+      VOXGATE_CALL_MAX_DURATION_SECONDS: '30',
+      VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '15',
+      VOXGATE_MEDIA_TIMEOUT_SECONDS: '20',
       VOXGATE_ADMIN_API_KEY: key,
     });
     const child = spawn(process.execPath, [bin, '--target=all'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

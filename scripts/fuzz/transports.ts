@@ -3,6 +3,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
+import type { DialogBook } from './dialogs.js';
 import type { Prng } from './prng.js';
 import type { FuzzMessage } from './sip-generator.js';
 import type { TargetPorts } from './target.js';
@@ -43,11 +44,13 @@ class DatagramSender implements Sender {
     private readonly port: number,
     private readonly probe: (id: string) => Buffer,
     private readonly probeId: (reply: Buffer) => string | undefined,
+    book?: DialogBook,
   ) {
     for (const s of sockets) {
       s.on('message', (reply) => {
         const id = this.probeId(reply);
         if (id !== undefined) this.probes.get(id)?.();
+        else book?.record(reply);
       });
       s.on('error', () => undefined);
     }
@@ -57,6 +60,7 @@ class DatagramSender implements Sender {
     port: number,
     probe: (id: string) => Buffer,
     probeId: (reply: Buffer) => string | undefined,
+    book?: DialogBook,
   ): Promise<DatagramSender> {
     const sockets = await Promise.all(
       Array.from({ length: 4 }, async () => {
@@ -65,7 +69,7 @@ class DatagramSender implements Sender {
         return s;
       }),
     );
-    return new DatagramSender(sockets, port, probe, probeId);
+    return new DatagramSender(sockets, port, probe, probeId, book);
   }
 
   async send(message: FuzzMessage, rng?: Prng): Promise<string> {
@@ -254,7 +258,10 @@ class WebSocketSender implements Sender {
   private used = 0;
   private budget = 0;
 
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    private readonly book?: DialogBook,
+  ) {}
 
   private connect(protocol: string | undefined): Promise<WebSocket | undefined> {
     return new Promise((resolve) => {
@@ -263,7 +270,7 @@ class WebSocketSender implements Sender {
         handshakeTimeout: 5000,
       });
       ws.on('error', () => resolve(undefined));
-      ws.on('message', () => undefined);
+      ws.on('message', (data: Buffer) => this.book?.record(data));
       ws.once('open', () => resolve(ws));
       ws.once('close', () => resolve(undefined));
       ws.once('unexpected-response', () => resolve(undefined));
@@ -333,10 +340,14 @@ class WebSocketSender implements Sender {
 }
 
 /** Opens the sender for one transport against the target's listeners. */
-export async function openSender(name: TransportName, ports: TargetPorts): Promise<Sender> {
+export async function openSender(
+  name: TransportName,
+  ports: TargetPorts,
+  book?: DialogBook,
+): Promise<Sender> {
   switch (name) {
     case 'udp':
-      return DatagramSender.open(ports.udp, (id) => sipProbe(ports.udp, id), sipProbeId);
+      return DatagramSender.open(ports.udp, (id) => sipProbe(ports.udp, id), sipProbeId, book);
     case 'ng':
       return DatagramSender.open(
         ports.ng,
@@ -354,8 +365,8 @@ export async function openSender(name: TransportName, ports: TargetPorts): Promi
         (id) => sipProbe(ports.tls, id, 'TLS'),
       );
     case 'ws':
-      return new WebSocketSender(`ws://127.0.0.1:${ports.ws}`);
+      return new WebSocketSender(`ws://127.0.0.1:${ports.ws}`, book);
     case 'wss':
-      return new WebSocketSender(`wss://127.0.0.1:${ports.wss}`);
+      return new WebSocketSender(`wss://127.0.0.1:${ports.wss}`, book);
   }
 }
