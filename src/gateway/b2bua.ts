@@ -160,6 +160,14 @@ function recordAttempt(
   });
 }
 
+/** §21.4.18 480: the callee exists but has no registered contact. */
+const NOT_REGISTERED = {
+  status: 480,
+  phrase: 'Temporarily Unavailable',
+  reason: 'unavailable',
+  warning: 'The user is not registered',
+} as const;
+
 /**
  * Refuses a call before it rings anywhere: counted by reason, and — when the caller is known (`attempt`) —
  * recorded with its code and reason.
@@ -409,18 +417,12 @@ async function planCall(
   if (callee?.enabled) {
     const bindings = await deps.state.registrations.list(calleeAor);
     if (bindings.length === 0) {
-      refuse(
-        deps,
-        request,
-        tx,
-        {
-          status: 480,
-          phrase: 'Temporarily Unavailable',
-          reason: 'unavailable',
-          warning: 'The user is not registered',
-        },
-        { tenantId: tenant.id, direction: 'internal', from: fromAor, to: calleeAor },
-      );
+      refuse(deps, request, tx, NOT_REGISTERED, {
+        tenantId: tenant.id,
+        direction: 'internal',
+        from: fromAor,
+        to: calleeAor,
+      });
       return undefined;
     }
     return {
@@ -508,18 +510,7 @@ async function inboundPlan(
   const aor = `sip:${owner.username}@${tenant.sipDomain}`;
   const bindings = await deps.state.registrations.list(aor);
   if (bindings.length === 0) {
-    refuse(
-      deps,
-      request,
-      tx,
-      {
-        status: 480,
-        phrase: 'Temporarily Unavailable',
-        reason: 'unavailable',
-        warning: 'The user is not registered',
-      },
-      attempt,
-    );
+    refuse(deps, request, tx, NOT_REGISTERED, attempt);
     return undefined;
   }
   const callee = await deps.users.findCredentials(tenant.sipDomain, owner.username);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { header, type SipRequest } from '../../src/sip/index.js';
 import { CALL_EVENTS_STREAM, decodeCallEvent } from '../../src/store/index.js';
-import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { endedEvent, startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { relaySkip, startRelay, type RelayKind, type RunningRelay } from '../helpers/relays.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
@@ -164,6 +164,12 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
           assert.equal(bob.received.filter((m) => m.kind === 'request' && m.method === 'INVITE').length, 0);
           assert.equal(dead.gateway.b2bua.activeCalls, 0);
           assert.deepEqual(dead.media.healthy(), [], 'the silent relay is out of rotation');
+          // The record blames the relay, not the callee.
+          const ended = await endedEvent(dead, 'relay-down', (e) => e.callId === call.callId);
+          assert.deepEqual(
+            [ended.hangupBy, ended.reason, ended.sipCode],
+            ['system', 'media relay failed', 503],
+          );
         } finally {
           alice.close();
           bob.close();
