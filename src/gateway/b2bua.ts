@@ -160,6 +160,9 @@ function recordAttempt(
   });
 }
 
+/** How long a drain waits, after ending the calls still up, for their ended events. */
+const ENDED_EVENTS_WAIT_MS = 3000;
+
 /** §21.4.18 480: the callee exists but has no registered contact. */
 const NOT_REGISTERED = {
   status: 480,
@@ -742,6 +745,14 @@ export function createB2bua(deps: B2buaDeps): B2bua {
         ]);
       }
       for (const call of [...byCallerCallId.values()]) call.hangup('system', 'gateway shutting down');
+      // Each call's ended event is published once the relay has returned its stats: waited for (bounded by
+      // the ng timeout) so that the worker, which stops after every drain, can still write their CDRs.
+      if (byCallerCallId.size > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => idle.push(resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, ENDED_EVENTS_WAIT_MS).unref()),
+        ]);
+      }
     },
   };
 }

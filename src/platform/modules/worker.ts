@@ -18,6 +18,9 @@ import {
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 
+/** How long the last CDR run at stop may take. */
+const FINAL_CDR_RUN_MS = 5000;
+
 /**
  * Background jobs: the CDR writer (call events → CDRs), CDR and audit retention, and on PostgreSQL the
  * database backup (VOXGATE_BACKUP_URL, or VOXGATE_DATA_DIR/backups) and its restore test.
@@ -29,15 +32,16 @@ export const workerModule: ModuleDefinition = {
     const db = requireService(ctx, 'store', 'worker');
     const state = requireService(ctx, 'sharedState', 'worker');
     const cdrs = createCdrRepository(db);
+    const cdrWriter = cdrWriterJob({
+      events: state.events,
+      cdrs,
+      consumer: `${hostname()}:${process.pid}`,
+      onWritten: (count) => ctx.logger.info({ count }, 'CDRs written'),
+      onPoison: (entry, err) =>
+        ctx.logger.error({ err, entry: entry.id }, 'call event is not readable; skipped'),
+    });
     const jobs: ScheduledJob[] = [
-      cdrWriterJob({
-        events: state.events,
-        cdrs,
-        consumer: `${hostname()}:${process.pid}`,
-        onWritten: (count) => ctx.logger.info({ count }, 'CDRs written'),
-        onPoison: (entry, err) =>
-          ctx.logger.error({ err, entry: entry.id }, 'call event is not readable; skipped'),
-      }),
+      cdrWriter,
       cdrRetentionJob({
         cdrs,
         retentionDays: ctx.config.cdrRetentionDays,
@@ -94,6 +98,14 @@ export const workerModule: ModuleDefinition = {
       drain: (deadline) => scheduler.drain(deadline),
       async stop() {
         await scheduler.drain(Date.now());
+        // Modules stop after every drain: the calls the gateway ended at the grace have published their ended
+        // events by now. One last CDR run writes them, so that none is lost with an embedded (memory) stream;
+        // on Redis what it cannot write stays pending for the next worker.
+        await cdrWriter
+          .run(AbortSignal.timeout(FINAL_CDR_RUN_MS))
+          .catch((err: unknown) =>
+            ctx.logger.warn({ err }, 'last CDR run at stop failed; events stay pending'),
+          );
         objects.close();
       },
     };
