@@ -77,6 +77,12 @@ export interface FuzzOptions {
   restartAfterCrash?: boolean;
   /** Messages the run should not send (e.g. a known crash awaiting its fix). */
   skip?: (message: FuzzMessage, transport: TransportName) => boolean;
+  /**
+   * After the last batch, wait up to this long for the calls the fuzz left to end (ring timeout, media
+   * timeout, maximum duration: a few seconds each on the target), then check once more: a crash on a timer
+   * (a BYE built from a fuzzed route set …) shows only then. Default 15 s.
+   */
+  settleMs?: number;
   /** Binary to run (default dist/src/bin/voxgate.js). */
   bin?: string;
   onProgress?: (progress: FuzzProgress) => void;
@@ -126,12 +132,20 @@ export function crashSignature(stderr: string, logTail: readonly string[] = []):
       (l) => /^(\w*Error|Error)\b|^\w+ \[ERR_/.test(l) || /^Uncaught\b/.test(l),
     );
     if (errorAt < 0) return undefined;
-    const error = lines[errorAt]!.replace(/\d+/g, 'N').slice(0, 160);
-    const frame = lines
+    const error = lines[errorAt]!.replace(/"[^"]*"/g, '"…"')
+      .replace(/\d+/g, 'N')
+      .slice(0, 160);
+    const frames = lines
       .slice(errorAt + 1)
       .map((l) => /^\s+at (?:(\S+) )?\(?(?:file:\/\/)?\S*?\/(?:dist\/)?src\/([^:)]+)/.exec(l))
-      .find((m) => m !== null);
-    return frame ? `${error} @ ${frame[2]}${frame[1] ? ` (${frame[1]})` : ''}` : error;
+      .filter((m) => m !== null)
+      .map((m) => `${m[2]}${m[1] ? ` (${m[1]})` : ''}`);
+    if (frames.length === 0) return error;
+    // Where it was thrown, the first frame above the parsers and the outermost frame shown: the same parser
+    // error reached from two places is two bugs.
+    const caller = frames.find((f) => !/^sip\/(uri|message|headers)\//.test(f));
+    const path = [...new Set([frames[0]!, ...(caller ? [caller] : []), frames.at(-1)!])];
+    return `${error} @ ${path.join(' ← ')}`;
   };
   const fromStderr = fromStack(stderr);
   if (fromStderr) return fromStderr;
@@ -348,6 +362,33 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
         perTransport: summary.perTransport,
         ...(summary.maxRssBytes ? { rssBytes: summary.maxRssBytes } : {}),
       });
+    }
+    const t = target as VoxgateTarget | undefined;
+    if (t?.alive && (options.settleMs ?? 15_000) > 0) {
+      const until = performance.now() + (options.settleMs ?? 15_000);
+      while (t.alive && performance.now() < until && (await t.activeCalls()) !== 0) {
+        await Promise.race([t.whenExited(), new Promise((r) => setTimeout(r, 500))]);
+      }
+      const transport = recent.at(-1)?.transport ?? options.transports[0]!;
+      const index = summary.sent + summary.skipped - 1;
+      if (t.alive) {
+        if ((await t.options()) === undefined)
+          summary.checkFailures.push({
+            index,
+            transport,
+            problem: 'no answer to an OPTIONS after the settle',
+          });
+        const health = await t.healthz();
+        if (health !== 200)
+          summary.checkFailures.push({
+            index,
+            transport,
+            problem: `GET /healthz after the settle: ${health}`,
+          });
+      }
+      if (!t.alive) {
+        await recordCrash(t, transport);
+      }
     }
   } finally {
     await closeSenders();

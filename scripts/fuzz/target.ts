@@ -264,9 +264,9 @@ export class VoxgateTarget {
       VOXGATE_SHUTDOWN_GRACE_SECONDS: '2',
       // Calls the fuzz leaves ringing or answered end soon, with their relay ports.
       VOXGATE_CALL_RING_TIMEOUT_SECONDS: '5',
-      VOXGATE_CALL_MAX_DURATION_SECONDS: '30',
-      VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '15',
-      VOXGATE_MEDIA_TIMEOUT_SECONDS: '20',
+      VOXGATE_CALL_MAX_DURATION_SECONDS: '10',
+      VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '5',
+      VOXGATE_MEDIA_TIMEOUT_SECONDS: '10',
       VOXGATE_ADMIN_API_KEY: key,
     });
     const child = spawn(process.execPath, [bin, '--target=all'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -371,6 +371,20 @@ export class VoxgateTarget {
       const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
       const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
       return kb === undefined ? undefined : Number(kb) * 1024;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** `voxgate_calls_active` summed over its labels (undefined when /metrics does not answer). */
+  async activeCalls(): Promise<number | undefined> {
+    try {
+      const res = await fetch(`${this.ports.http}/metrics`, { signal: AbortSignal.timeout(5000) });
+      const text = await res.text();
+      return [...text.matchAll(/^voxgate_calls_active(?:\{[^}]*\})? (\S+)$/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
     } catch {
       return undefined;
     }

@@ -101,7 +101,22 @@ describe('socket fuzz engine', () => {
     assert.equal(
       crashSignature(stderr),
       'RangeError [ERR_SOCKET_BAD_PORT]: Port should be > N and < N. Received type number (N). @ ' +
-        'sip/transport/udp-transport.js (UdpTransport.send)',
+        'sip/transport/udp-transport.js (UdpTransport.send) ← sip/transport/sip-endpoint.js (send)',
+    );
+    const parserThrow = [
+      'SipParseError: malformed host in URI "sip::5060"',
+      '    at fail (file:///w/dist/src/sip/uri/parse-uri.js:39:12)',
+      '    at parseMessage (file:///w/dist/src/sip/message/parse-message.js:84:50)',
+      '    at Object.sendRequest (file:///w/dist/src/sip/transaction/transaction-layer.js:55:29)',
+      '    at B2buaCall.hangup (file:///w/dist/src/gateway/b2bua-call.js:952:18) {',
+    ].join('\n');
+    assert.equal(
+      crashSignature('', [
+        '{"level":30,"msg":"x"}',
+        JSON.stringify({ level: 60, err: { stack: parserThrow } }),
+      ]),
+      'SipParseError: malformed host in URI "…" @ sip/uri/parse-uri.js (fail) ← ' +
+        'sip/transaction/transaction-layer.js (Object.sendRequest) ← gateway/b2bua-call.js (B2buaCall.hangup)',
     );
     assert.match(crashSignature('Killed\n'), /^no stack: Killed/);
   });
