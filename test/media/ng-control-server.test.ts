@@ -278,6 +278,38 @@ describe('ng control server lifecycle and cache bounds', () => {
     }
   });
 
+  test('cacheMaxBytes bounds the bytes the cached replies hold: large replies evict the oldest', async () => {
+    // Found by the socket fuzzer: offers whose rewritten SDP is near 64 KiB, each under a fresh cookie, kept
+    // 10,000 replies (about 640 MiB) in the cache for 30 s.
+    let runs = 0;
+    const server = await createNgControlServer({
+      host: '127.0.0.1',
+      port: 0,
+      cacheMaxBytes: 2500,
+      handlers: {
+        big: () => ({ runs: ++runs, blob: 'x'.repeat(1000) }),
+        huge: () => ({ runs: ++runs, blob: 'x'.repeat(3000) }),
+      },
+    });
+    const probe = await createUdpProbe();
+    const port = server.address().port;
+    const ask = async (cookie: string, command = 'big') =>
+      readReply(await probe.exchange(wire(cookie, { command }), port, cookie)).body.runs;
+    try {
+      assert.deepEqual([await ask('a'), await ask('b')], [1, 2]);
+      assert.equal(await ask('b'), 2, 'two replies of ~1 KiB fit: b is cached');
+      assert.equal(await ask('a'), 1, 'a is cached');
+      assert.equal(await ask('c'), 3, 'c runs');
+      assert.equal(await ask('a'), 4, 'a, the oldest, made room for c and ran again');
+      assert.equal(await ask('c'), 3, 'c is cached');
+      assert.equal(await ask('h', 'huge'), 5);
+      assert.equal(await ask('h', 'huge'), 6, 'a reply over the whole bound is not kept');
+    } finally {
+      await probe.close();
+      await server.close();
+    }
+  });
+
   test('cached replies expire after cacheTtlMs', async () => {
     let runs = 0;
     const server = await createNgControlServer({

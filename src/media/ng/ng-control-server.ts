@@ -17,6 +17,11 @@ export interface NgControlServerOptions {
   cacheTtlMs?: number;
   /** Most replies kept; the oldest go first. Default 10,000. */
   cacheMaxEntries?: number;
+  /**
+   * Most bytes the kept replies hold together; the oldest go first. Default 32 MiB: a reply can be 64 KiB, and
+   * 10,000 of them would otherwise hold 640 MiB (a client sending large offers under fresh cookies).
+   */
+  cacheMaxBytes?: number;
 }
 
 export interface NgControlServer {
@@ -99,6 +104,8 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
   const cache = createReplyCache<Outcome>({
     ttlMs: options.cacheTtlMs ?? 30_000,
     maxEntries: options.cacheMaxEntries ?? 10_000,
+    maxBytes: options.cacheMaxBytes ?? 32 * 1024 * 1024,
+    sizeOf: (outcome) => outcome.reply.length,
   });
   const inFlight = new Set<string>();
   const socket = createSocket(isIP(options.host) === 6 ? 'udp6' : 'udp4');
