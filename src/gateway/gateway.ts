@@ -38,6 +38,8 @@ export interface GatewayOptions {
   /** Trunks, numbers and routes (unset: user-to-user calls only). */
   routing?: RoutingDirectory;
   registrar: RegistrarPolicy;
+  /** Key of X-Voxgate-Peer hops between replicas (the same on each); default: the registrar's nonce secret. */
+  peerSecret?: Buffer;
   /** How often trunks get an OPTIONS health check; 0 = never (every trunk counts as up). */
   trunkCheckMs?: number;
   /** Outbound registration of trunks with `register` set (unset: none). */
@@ -188,7 +190,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     gatewayId: options.gatewayId,
     self,
-    peerSecret: options.registrar.nonceSecret,
+    peerSecret: options.peerSecret ?? options.registrar.nonceSecret,
     warn: options.warn,
   });
   const route = createRequestRouter({

@@ -1,12 +1,5 @@
 import { parseArgs } from 'node:util';
-import {
-  ConfigError,
-  formatEffectiveConfig,
-  loadConfig,
-  readEnvFile,
-  variableNames,
-  variables,
-} from './config/index.js';
+import { ConfigError, formatEffectiveConfig, loadConfig, readEnvFile, settingsHelp } from './config/index.js';
 import { startPlatform, type Platform } from './platform.js';
 import { parseTargets, TARGETS, targetModules } from './targets.js';
 import { VERSION } from './version.js';
@@ -23,12 +16,6 @@ export interface CliIo {
 export type CliOutcome = { exitCode: number } | { platform: Platform };
 
 function helpText(): string {
-  const width = Math.max(...variableNames.map((n) => n.length));
-  const vars = variableNames.map((name) => {
-    const s = variables[name];
-    const dflt = s.default !== undefined ? ` [default ${s.default}]` : '';
-    return `  ${name.padEnd(width)}  ${s.description}${dflt}`;
-  });
   const targets = TARGETS.map((t) => `  ${t.padEnd(12)}  ${targetModules[t].join(', ')}`);
   return [
     `voxgate ${VERSION} — SIP gateway, media relay, provisioning API and jobs in one binary`,
@@ -46,8 +33,8 @@ function helpText(): string {
     '  --env-file=<path>   read VOXGATE_* settings from a file, e.g. config/environments/dev.env;',
     '                      variables already in the environment take precedence',
     '',
-    'Settings (environment variables):',
-    ...vars,
+    'Settings (environment variables, by module):',
+    ...settingsHelp(),
     '',
     'Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain), 78 for a configuration error, 1 otherwise.',
   ].join('\n');
@@ -77,7 +64,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
     const env = { ...fileEnv, ...io.env };
     const command = positionals.join(' ');
     if (command === 'config print') {
-      loadConfig(env);
+      loadConfig(env, { onDeprecated: (message) => io.err(`voxgate: warning: ${message}`) });
       io.out(formatEffectiveConfig(env));
       return { exitCode: 0 };
     }
@@ -85,8 +72,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
       throw new ConfigError('CONFIG_INVALID_TARGET', `unknown command '${command}'; run 'voxgate --help'`);
     }
     const targets = parseTargets(values.target ?? env.VOXGATE_TARGET ?? 'all');
-    const config = loadConfig(env);
-    return { platform: await startPlatform({ config, targets }) };
+    const deprecations: string[] = [];
+    const config = loadConfig(env, { onDeprecated: (message) => deprecations.push(message) });
+    const platform = await startPlatform({ config, targets });
+    for (const message of deprecations) platform.logger.warn(message);
+    return { platform };
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`voxgate: configuration error: ${err.message}`);

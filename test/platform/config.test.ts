@@ -2,9 +2,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ConfigError,
+  deprecatedNames,
   formatEffectiveConfig,
   loadConfig,
   parseEnvText,
+  parseHostPort,
+  variables,
 } from '../../src/platform/config/index.js';
 
 function configError(fn: () => unknown): ConfigError {
@@ -111,5 +114,114 @@ describe('configuration', () => {
     });
     const err = configError(() => parseEnvText('VOXGATE_ENV=dev\nthis is not a setting\n', 'x.env'));
     assert.equal(err.message, 'x.env:2: expected KEY=VALUE, got "this is not a setting"');
+  });
+
+  test('every setting has a type, a default or a required flag, and a description', () => {
+    assert.ok(variables.size >= 45);
+    for (const [name, { setting }] of variables) {
+      assert.match(name, /^VOXGATE_[A-Z0-9_]+$/);
+      assert.ok(setting.type, `${name} has a type`);
+      assert.ok(setting.expects.length > 0, `${name} says what it expects`);
+      assert.ok(setting.description.length > 10, `${name} has a description`);
+      assert.equal(typeof setting.required, 'boolean', `${name} has a required flag`);
+      assert.ok(setting.default === undefined || !setting.required, `${name}: a default is not required`);
+      if (setting.default !== undefined) {
+        assert.ok(
+          setting.schema.safeParse(setting.default).success,
+          `${name}'s default ${setting.default} is valid`,
+        );
+      }
+    }
+  });
+
+  test('an invalid value of any setting is one line naming the variable', () => {
+    for (const [name, { setting }] of variables) {
+      if (setting.schema.safeParse('\u0000 not valid').success) continue;
+      const err = configError(() => loadConfig({ [name]: '\u0000 not valid' }));
+      assert.equal(err.code, 'CONFIG_INVALID_VALUE');
+      assert.ok(err.message.startsWith(`${name}=`), err.message);
+      assert.ok(err.message.includes(`expected ${setting.expects}`), err.message);
+      assert.ok(!err.message.includes('\n'), err.message);
+    }
+  });
+
+  test('host:port is read once, IPv6 aware, for the ng address and the gateway relays', () => {
+    assert.deepEqual(parseHostPort('[::1]:5060'), { host: '::1', port: 5060 });
+    assert.deepEqual(parseHostPort('relay.example:22222'), { host: 'relay.example', port: 22222 });
+    assert.equal(parseHostPort('::1:5060'), undefined);
+    assert.equal(parseHostPort('relay:70000'), undefined);
+    assert.equal(parseHostPort('relay'), undefined);
+    assert.deepEqual(
+      loadConfig({ VOXGATE_GATEWAY_MEDIA_RELAYS: '[2001:db8::1]:2223,r2:2224' }).calls.relays,
+      [
+        { host: '2001:db8::1', port: 2223 },
+        { host: 'r2', port: 2224 },
+      ],
+    );
+    assert.deepEqual(loadConfig({ VOXGATE_GATEWAY_MEDIA_RELAYS: 'off' }).calls.relays, []);
+    assert.deepEqual(loadConfig({ VOXGATE_MEDIA_NG: '10.0.0.5:2000' }).calls.relays, [
+      { host: '10.0.0.5', port: 2000 },
+    ]);
+    assert.match(
+      configError(() => loadConfig({ VOXGATE_MEDIA_NG: '[::1]:99999' })).message,
+      /^VOXGATE_MEDIA_NG="\[::1\]:99999" is invalid: expected host:port/,
+    );
+  });
+
+  test('the two media timeouts have distinct names; the former names still work, with one warning each', () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.media.idleSessionMs, 60_000);
+    assert.equal(defaults.calls.noRtpHangupMs, 60_000);
+    const renamed = loadConfig({
+      VOXGATE_RELAY_IDLE_SESSION_SECONDS: '90',
+      VOXGATE_CALL_NO_RTP_HANGUP_SECONDS: '20',
+    });
+    assert.equal(renamed.media.idleSessionMs, 90_000);
+    assert.equal(renamed.calls.noRtpHangupMs, 20_000);
+    const warnings: string[] = [];
+    const old = loadConfig(
+      { VOXGATE_MEDIA_TIMEOUT_SECONDS: '45', VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '15' },
+      { onDeprecated: (message) => warnings.push(message) },
+    );
+    assert.equal(old.media.idleSessionMs, 45_000);
+    assert.equal(old.calls.noRtpHangupMs, 15_000);
+    assert.equal(warnings.length, 2);
+    assert.ok(
+      warnings.some((w) =>
+        /^VOXGATE_MEDIA_TIMEOUT_SECONDS is deprecated: use VOXGATE_RELAY_IDLE_SESSION_SECONDS/.test(w),
+      ),
+    );
+    assert.ok(
+      warnings.some((w) =>
+        /^VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS is deprecated: use VOXGATE_CALL_NO_RTP_HANGUP_SECONDS/.test(w),
+      ),
+    );
+    assert.equal(deprecatedNames.get('VOXGATE_MEDIA_TIMEOUT_SECONDS'), 'VOXGATE_RELAY_IDLE_SESSION_SECONDS');
+    assert.match(
+      configError(() => loadConfig({ VOXGATE_MEDIA_TIMEOUT_SECONDS: 'soon' })).message,
+      /^VOXGATE_MEDIA_TIMEOUT_SECONDS="soon" is invalid/,
+    );
+    assert.match(
+      formatEffectiveConfig({ VOXGATE_MEDIA_TIMEOUT_SECONDS: '45' }),
+      /^VOXGATE_RELAY_IDLE_SESSION_SECONDS=45 {2}# set as VOXGATE_MEDIA_TIMEOUT_SECONDS \(deprecated\)/m,
+    );
+  });
+
+  test('the peer secret defaults to the nonce secret and is masked', () => {
+    const nonce = 'n'.repeat(32);
+    const peer = 'p'.repeat(40);
+    assert.equal(loadConfig({ VOXGATE_SIP_NONCE_SECRET: nonce }).sip.peerSecret, nonce);
+    assert.equal(
+      loadConfig({ VOXGATE_SIP_NONCE_SECRET: nonce, VOXGATE_SIP_PEER_SECRET: peer }).sip.peerSecret,
+      peer,
+    );
+    assert.equal(loadConfig({}).sip.peerSecret, undefined);
+    const text = formatEffectiveConfig({ VOXGATE_SIP_PEER_SECRET: peer });
+    assert.match(text, /^VOXGATE_SIP_PEER_SECRET=\*\*\*\* {2}# set/m);
+    assert.ok(!text.includes(peer));
+    assert.match(
+      configError(() => loadConfig({ VOXGATE_SIP_PEER_SECRET: 'short' })).message,
+      /^VOXGATE_SIP_PEER_SECRET=\(secret, not shown\) is invalid: expected at least 32 characters$/,
+    );
   });
 });

@@ -1,19 +1,23 @@
-import { variableNames, variables } from './variables.js';
+import { givenValue, type Env } from './raw-value.js';
+import { variables } from './schema.js';
 
 /**
  * The effective configuration as `NAME=value` lines (env-file syntax, so it can be saved and reused),
  * secrets masked: a URL keeps its scheme, host and path and loses its password; other secrets are `****`.
  */
-export function formatEffectiveConfig(env: Readonly<Record<string, string | undefined>>): string {
-  return variableNames
-    .map((name) => {
-      const s = variables[name];
-      const given = env[name];
-      const value = given === undefined || given === '' ? (s.default ?? '') : given;
-      const secret = 'secret' in s && s.secret;
-      const origin =
-        given === undefined || given === '' ? (s.default === undefined ? 'unset' : 'default') : 'set';
-      return `${name}=${secret && value ? mask(value) : value}  # ${origin}: ${s.description}`;
+export function formatEffectiveConfig(env: Env): string {
+  return [...variables]
+    .map(([name, { setting }]) => {
+      const given = givenValue(env, name, setting);
+      const value = given?.raw ?? setting.default ?? '';
+      const origin = given
+        ? given.as === name
+          ? 'set'
+          : `set as ${given.as} (deprecated)`
+        : setting.default === undefined
+          ? 'unset'
+          : 'default';
+      return `${name}=${setting.secret && value ? mask(value) : value}  # ${origin}: ${setting.description}`;
     })
     .join('\n');
 }

@@ -35,7 +35,7 @@ export const mediaRelayModule: ModuleDefinition = {
           advertised: media.advertisedAddress ?? defaultAdvertisedHost(media.ng.host),
           portMin: media.rtpPortMin,
           portMax: media.rtpPortMax,
-          timeoutMs: media.timeoutMs,
+          timeoutMs: media.idleSessionMs,
           recording: { store: s3 ?? createFolderStore(recordings), spoolDir },
         });
         server = await createNgControlServer({

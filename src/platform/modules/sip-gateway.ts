@@ -39,6 +39,9 @@ export const sipGatewayModule: ModuleDefinition = {
         'VOXGATE_SIP_NONCE_SECRET is unset: digest nonces of one gateway replica fail on the others',
       );
     }
+    // Unset, the peer secret is the nonce secret (random per process when that is unset too).
+    const nonceSecret = sip.nonceSecret ? Buffer.from(sip.nonceSecret) : randomBytes(32);
+    const peerSecret = sip.peerSecret ? Buffer.from(sip.peerSecret) : nonceSecret;
     const relays = calls.relays.map((r) => ({
       name: `${r.host}:${r.port}`,
       client: createNgClient({ host: r.host, port: r.port, timeoutMs: 500, retries: 2 }),
@@ -105,14 +108,15 @@ export const sipGatewayModule: ModuleDefinition = {
             defaultExpires: Math.min(3600, sip.register.maxExpires),
             banThreshold: sip.authBan.threshold,
             banSeconds: sip.authBan.seconds,
-            nonceSecret: sip.nonceSecret ? Buffer.from(sip.nonceSecret) : randomBytes(32),
+            nonceSecret,
             digestAlgorithms: sip.digestAlgorithms,
           },
           calls: {
             ringTimeoutMs: calls.ringTimeoutMs,
             maxDurationMs: calls.maxDurationMs,
-            mediaTimeoutMs: calls.mediaTimeoutMs,
+            mediaTimeoutMs: calls.noRtpHangupMs,
           },
+          peerSecret,
           gatewayId,
           isDraining: ctx.isDraining,
           // Per message, rate-limited: an outage (the store, Redis, a relay) fails every request the same way,

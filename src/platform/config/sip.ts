@@ -1,0 +1,153 @@
+import { custom, integer, optional, port, text } from './kinds.js';
+import { section } from './setting.js';
+
+type DigestAlgorithm = 'SHA-256' | 'MD5';
+
+/** `SHA-256`, `MD5`, or both in order of preference. */
+function digestAlgorithms(raw: string): DigestAlgorithm[] | undefined {
+  if (!/^(SHA-256|MD5)(,(SHA-256|MD5))?$/.test(raw)) return undefined;
+  return [...new Set(raw.split(',') as DigestAlgorithm[])];
+}
+
+const secret = (description: string) =>
+  optional(
+    text({ type: 'text', expects: 'at least 32 characters', minLength: 32, description, secret: true }),
+  );
+
+/** The `sip-gateway` module's listeners, registrar and digest authentication. */
+export const sipSection = section({
+  name: 'sip-gateway',
+  settings: {
+    VOXGATE_SIP_HOST: text({
+      type: 'address',
+      expects: 'an IP address to bind',
+      description: 'SIP listen address',
+      default: '0.0.0.0',
+    }),
+    VOXGATE_SIP_PORT: port({ description: 'SIP port, UDP and TCP', default: 5060 }),
+    VOXGATE_SIP_TLS_PORT: port({
+      description: 'SIP over TLS port (listens only when certificate and key are set)',
+      default: 5061,
+    }),
+    VOXGATE_SIP_WS_PORT: optional(
+      port({
+        min: 1,
+        description:
+          'SIP over WebSocket (RFC 7118) for browser/WebRTC clients; unset = no WebSocket listener',
+      }),
+    ),
+    VOXGATE_SIP_WSS_PORT: optional(
+      port({
+        min: 1,
+        description: 'SIP over secure WebSocket (wss), with the TLS certificate and key; unset = none',
+      }),
+    ),
+    VOXGATE_SIP_TLS_CERT: optional(
+      text({
+        type: 'path',
+        expects: 'a path to a PEM certificate chain',
+        description: 'certificate for SIP over TLS',
+      }),
+    ),
+    VOXGATE_SIP_TLS_KEY: optional(
+      text({
+        type: 'path',
+        expects: 'a path to a PEM private key',
+        description: 'private key for SIP over TLS',
+        secret: true,
+      }),
+    ),
+    VOXGATE_SIP_REGISTER_MIN_EXPIRES: integer({
+      min: 1,
+      max: 3600,
+      unit: 'seconds',
+      description: 'shortest registration accepted (shorter gets 423 Interval Too Brief)',
+      default: 60,
+    }),
+    VOXGATE_SIP_REGISTER_MAX_EXPIRES: integer({
+      min: 60,
+      max: 86_400,
+      unit: 'seconds',
+      description: 'longest registration granted (longer requests are shortened)',
+      default: 3600,
+    }),
+    VOXGATE_SIP_AUTH_BAN_THRESHOLD: integer({
+      min: 1,
+      max: 10_000,
+      description: 'failed SIP authentications from one address before it is refused',
+      default: 10,
+    }),
+    VOXGATE_SIP_AUTH_BAN_SECONDS: integer({
+      min: 1,
+      max: 86_400,
+      unit: 'seconds',
+      description: 'how long failures are counted and an address stays refused',
+      default: 300,
+    }),
+    VOXGATE_SIP_DIGEST_ALGORITHMS: custom(digestAlgorithms, {
+      type: 'list',
+      expects: 'SHA-256, MD5, or both comma-separated in order of preference',
+      description:
+        'digest challenges offered, preferred first (MD5 first for UAs that read only the first one)',
+      default: 'SHA-256,MD5',
+    }),
+    VOXGATE_SIP_NONCE_SECRET: secret(
+      'key of SIP digest nonces, the same on every gateway replica; unset = random per process',
+    ),
+    VOXGATE_SIP_PEER_SECRET: secret(
+      'key that signs calls handed between gateway replicas (X-Voxgate-Peer), the same on every replica; ' +
+        'unset = VOXGATE_SIP_NONCE_SECRET',
+    ),
+    VOXGATE_SIP_ADVERTISED_HOST: optional(
+      text({
+        type: 'address',
+        expects: 'an IP address or host name',
+        pattern: /^[A-Za-z0-9.:-]+$/,
+        description:
+          'address put in Via and Contact; unset = VOXGATE_SIP_HOST, or the first external IPv4 for 0.0.0.0',
+      }),
+    ),
+    VOXGATE_SIP_KEEPALIVE_SECONDS: integer({
+      min: 0,
+      max: 3600,
+      unit: 'seconds',
+      zero: 'off',
+      description:
+        'how often registered UAs are pinged (OPTIONS on UDP, CRLF on TCP/TLS); dead ones are dropped',
+      default: 30,
+    }),
+  },
+  check(v) {
+    if (v.VOXGATE_SIP_WSS_PORT !== undefined && !v.VOXGATE_SIP_TLS_CERT) {
+      return `VOXGATE_SIP_WSS_PORT=${v.VOXGATE_SIP_WSS_PORT} is invalid: wss needs VOXGATE_SIP_TLS_CERT and VOXGATE_SIP_TLS_KEY`;
+    }
+    if (Boolean(v.VOXGATE_SIP_TLS_CERT) !== Boolean(v.VOXGATE_SIP_TLS_KEY)) {
+      const missing = v.VOXGATE_SIP_TLS_CERT ? 'VOXGATE_SIP_TLS_KEY' : 'VOXGATE_SIP_TLS_CERT';
+      return `${missing} is missing: SIP over TLS needs both VOXGATE_SIP_TLS_CERT and VOXGATE_SIP_TLS_KEY`;
+    }
+    return undefined;
+  },
+  build: (v) => ({
+    sip: {
+      host: v.VOXGATE_SIP_HOST,
+      port: v.VOXGATE_SIP_PORT,
+      tls:
+        v.VOXGATE_SIP_TLS_CERT && v.VOXGATE_SIP_TLS_KEY
+          ? { port: v.VOXGATE_SIP_TLS_PORT, certFile: v.VOXGATE_SIP_TLS_CERT, keyFile: v.VOXGATE_SIP_TLS_KEY }
+          : undefined,
+      wsPort: v.VOXGATE_SIP_WS_PORT,
+      wssPort: v.VOXGATE_SIP_WSS_PORT,
+      register: {
+        minExpires: v.VOXGATE_SIP_REGISTER_MIN_EXPIRES,
+        maxExpires: v.VOXGATE_SIP_REGISTER_MAX_EXPIRES,
+      },
+      authBan: { threshold: v.VOXGATE_SIP_AUTH_BAN_THRESHOLD, seconds: v.VOXGATE_SIP_AUTH_BAN_SECONDS },
+      nonceSecret: v.VOXGATE_SIP_NONCE_SECRET,
+      /** Signs peer hops between replicas; unset = the nonce secret (deployments that predate it keep working). */
+      peerSecret: v.VOXGATE_SIP_PEER_SECRET ?? v.VOXGATE_SIP_NONCE_SECRET,
+      digestAlgorithms: v.VOXGATE_SIP_DIGEST_ALGORITHMS,
+      advertisedHost: v.VOXGATE_SIP_ADVERTISED_HOST,
+      keepaliveMs: v.VOXGATE_SIP_KEEPALIVE_SECONDS * 1000,
+    },
+  }),
+});
