@@ -107,6 +107,11 @@ export {
   type Provisional,
   type ReliableProvisionalsOptions,
 } from './uas/reliable-provisionals.js';
+export {
+  retransmit2xxUntilAck,
+  type Retransmit2xx,
+  type Retransmit2xxOptions,
+} from './uas/retransmit-2xx.js';
 export { buildRequest } from './message/build-response.js';
 export { DEFAULT_TIMERS, type TimerSettings } from './transaction/timers.js';
 export {
@@ -117,6 +122,7 @@ export {
 } from './transaction/transaction-key.js';
 export type { ServerTransaction } from './transaction/server-transaction.js';
 export {
+  buildCancel,
   buildNon2xxAck,
   transportFailureResponse,
   type ClientTransaction,

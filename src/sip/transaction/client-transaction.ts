@@ -48,6 +48,26 @@ export function buildNon2xxAck(request: SipRequest, response: SipResponse): Buff
 }
 
 /**
+ * §9.1: "The Request-URI, Call-ID, To, the numeric part of CSeq, and From header fields in the CANCEL request
+ * MUST be identical to those in the request being cancelled, including tags. A CANCEL constructed by a client
+ * MUST have only a single Via header field value matching the top Via value in the request being cancelled."
+ * "If the request being cancelled contains a Route header field, the CANCEL request MUST include that Route
+ * header field's values."
+ */
+export function buildCancel(request: SipRequest): Buffer {
+  const headers: SipHeader[] = [
+    { name: 'Via', value: request.topVia },
+    { name: 'Max-Forwards', value: '70' },
+    { name: 'From', value: header(request, 'From') ?? '' },
+    { name: 'To', value: header(request, 'To') ?? '' },
+    { name: 'Call-ID', value: request.callId },
+    { name: 'CSeq', value: `${request.cseq.seq} CANCEL` },
+    ...request.headers.filter((h) => h.name === 'Route'),
+  ];
+  return buildRequest('CANCEL', request.uri, headers);
+}
+
+/**
  * §8.1.3.1: "If a fatal transport error is reported by the transport layer (generally, due to fatal ICMP errors
  * in UDP or connection failures in TCP), the condition MUST be treated as a 503 (Service Unavailable) status
  * code." The 503 is made here, from the request, so that the TU handles it like any 503 (a B2BUA fails over).
