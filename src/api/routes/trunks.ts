@@ -1,25 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { createTrunkRepository, type Database, type Trunk, type TrunkPatch } from '../../store/index.js';
 import type { SharedState, TrunkStatus } from '../../store/shared-state/index.js';
-import { recordMutation } from '../audit-trail.js';
-import { requireRole } from '../authorize.js';
-import { sendProblem } from '../problem.js';
 import {
   cidrSchema,
   integer,
   natSchema,
   nullableInteger,
   nullableText,
-  pageOf,
-  pageQuery,
-  responses,
-  tenantObjectParams,
-  tenantParams,
   text,
   trunkSchema,
 } from '../schemas.js';
-import { isInvalidText, isUniqueViolation, nextCursor, pageLimit } from './route-helpers.js';
-import { tenantOf } from './tenant-resource.js';
+import { registerTenantResource } from './resource-routes.js';
+import { isInvalidText, isUniqueViolation } from './route-helpers.js';
 
 /**
  * A trunk's health from the gateway replicas' reports: `up` when one of them reached it with its last OPTIONS
@@ -92,7 +84,14 @@ type TrunkPatchBody = Partial<Omit<TrunkBody, 'maxConcurrentCalls' | 'username' 
   password?: string;
 };
 
-const TAGS = ['trunks'];
+/** The trunk's credentials as the store takes them: both or none; a null username removes them. */
+function credentialsOf({ username, password }: TrunkPatchBody): Pick<TrunkPatch, 'credentials'> {
+  if (username === null) return { credentials: null };
+  return username && password ? { credentials: { username, password } } : {};
+}
+
+const cidrRefused = (err: unknown) =>
+  isInvalidText(err) ? (['validation-failed', 'an inbound CIDR is not a valid network'] as const) : undefined;
 
 /**
  * `/v1/tenants/{tenantId}/trunks`: the tenant's carriers. The outbound password is write-only (never
@@ -105,192 +104,74 @@ export function registerTrunkRoutes(
   deps: { db: Database; state: Pick<SharedState, 'trunkStatus'> },
 ): void {
   /** Trunks as listed, each with its health as the gateway replicas last reported it. */
-  const withHealth = async (trunks: Trunk[]) => {
+  const withHealth = async (trunks: readonly Trunk[]) => {
     const reports = await deps.state.trunkStatus.list(trunks.map((t) => t.id));
     return trunks.map((t) => ({ ...publicTrunk(t), health: healthOf(reports.get(t.id) ?? []) }));
   };
+  const credentialRules = { dependencies: { username: ['password'], password: ['username'] } };
 
-  app.post<{ Params: { tenantId: string }; Body: TrunkBody }>(
-    '/tenants/:tenantId/trunks',
-    {
-      schema: {
-        tags: TAGS,
-        summary: 'Create a trunk (operator)',
-        params: tenantParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['name', 'host'],
-          properties: trunkFields,
-          dependencies: { username: ['password'], password: ['username'] },
+  registerTenantResource<Trunk, TrunkBody, TrunkPatchBody, { after?: string }>(app, deps.db, {
+    path: 'trunks',
+    tag: 'trunks',
+    entity: 'trunk',
+    noun: 'trunk',
+    role: 'operator',
+    schemas: {
+      item: trunkSchema,
+      create: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'host'],
+        properties: trunkFields,
+        ...credentialRules,
+      },
+      update: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: {
+          ...trunkFields,
+          username: nullableText({ minLength: 1, maxLength: 128 }),
+          maxConcurrentCalls: nullableInteger({ minimum: 0 }),
         },
-        response: responses({ 201: trunkSchema }),
+        ...credentialRules,
       },
     },
-    async (request, reply) => {
-      const tenant = await tenantOf(deps.db, request, reply);
-      if (!tenant || !requireRole(request, reply, 'operator')) return reply;
-      const { username, password, ...rest } = request.body;
-      try {
-        const trunk = await deps.db.transaction(async (tx) => {
-          const created = await createTrunkRepository(tx).create({
-            ...rest,
-            tenantId: tenant.id,
-            ...(username && password ? { credentials: { username, password } } : {}),
-          });
-          await recordMutation(tx, request, {
-            tenantId: tenant.id,
-            action: 'create',
-            entity: 'trunk',
-            entityId: created.id,
-            after: { ...publicTrunk(created), password: password ?? null },
-          });
-          return created;
-        });
-        return reply
-          .code(201)
-          .header('location', `/v1/tenants/${tenant.id}/trunks/${trunk.id}`)
-          .send(publicTrunk(trunk));
-      } catch (err) {
-        if (isUniqueViolation(err))
-          return sendProblem(reply, 'conflict', `trunk ${rest.name} already exists`);
-        if (isInvalidText(err))
-          return sendProblem(reply, 'validation-failed', 'an inbound CIDR is not a valid network');
-        throw err;
-      }
+    summaries: {
+      create: 'Create a trunk (operator)',
+      list: 'List trunks by name',
+      get: 'Get a trunk',
+      update: 'Change a trunk (operator); username null removes the credentials',
+      delete: 'Delete a trunk (operator); it leaves every route it was in',
     },
-  );
-
-  app.get<{ Params: { tenantId: string }; Querystring: { limit?: number; after?: string } }>(
-    '/tenants/:tenantId/trunks',
-    {
-      schema: {
-        tags: TAGS,
-        summary: 'List trunks by name',
-        params: tenantParams,
-        querystring: pageQuery,
-        response: responses({ 200: pageOf(trunkSchema) }),
-      },
-    },
-    async (request, reply) => {
-      const tenant = await tenantOf(deps.db, request, reply);
-      if (!tenant) return reply;
-      const limit = pageLimit(request.query.limit);
-      const items = await createTrunkRepository(deps.db).list(tenant.id, {
-        limit,
-        after: request.query.after,
-      });
-      return { items: await withHealth(items), nextCursor: nextCursor(items, limit, (t) => t.name) };
-    },
-  );
-
-  app.get<{ Params: { tenantId: string; id: string } }>(
-    '/tenants/:tenantId/trunks/:id',
-    {
-      schema: {
-        tags: TAGS,
-        summary: 'Get a trunk',
-        params: tenantObjectParams,
-        response: responses({ 200: trunkSchema }),
-      },
-    },
-    async (request, reply) => {
-      const tenant = await tenantOf(deps.db, request, reply);
-      if (!tenant) return reply;
-      const trunk = await createTrunkRepository(deps.db).get(tenant.id, request.params.id);
-      return trunk
-        ? (await withHealth([trunk]))[0]
-        : sendProblem(reply, 'not-found', `no trunk ${request.params.id}`);
-    },
-  );
-
-  app.patch<{ Params: { tenantId: string; id: string }; Body: TrunkPatchBody }>(
-    '/tenants/:tenantId/trunks/:id',
-    {
-      schema: {
-        tags: TAGS,
-        summary: 'Change a trunk (operator); username null removes the credentials',
-        params: tenantObjectParams,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          minProperties: 1,
-          properties: {
-            ...trunkFields,
-            username: nullableText({ minLength: 1, maxLength: 128 }),
-            maxConcurrentCalls: nullableInteger({ minimum: 0 }),
-          },
-          dependencies: { username: ['password'], password: ['username'] },
-        },
-        response: responses({ 200: trunkSchema }),
-      },
-    },
-    async (request, reply) => {
-      const tenant = await tenantOf(deps.db, request, reply);
-      if (!tenant || !requireRole(request, reply, 'operator')) return reply;
-      const { username, password, ...rest } = request.body;
-      if (username === null && password !== undefined)
-        return sendProblem(reply, 'validation-failed', 'a password needs a username');
-      const patch: TrunkPatch = {
+    list: (db, tenant, { limit, query }) =>
+      createTrunkRepository(db).list(tenant.id, { limit, after: query.after }),
+    get: (db, tenant, id) => createTrunkRepository(db).get(tenant.id, id),
+    create: (tx, tenant, { username, password, ...rest }) =>
+      createTrunkRepository(tx).create({
         ...rest,
-        ...(username === null ? { credentials: null } : {}),
+        tenantId: tenant.id,
         ...(username && password ? { credentials: { username, password } } : {}),
-      };
-      try {
-        const changed = await deps.db.transaction(async (tx) => {
-          const result = await createTrunkRepository(tx).update(tenant.id, request.params.id, patch);
-          if (result) {
-            await recordMutation(tx, request, {
-              tenantId: tenant.id,
-              action: 'update',
-              entity: 'trunk',
-              entityId: request.params.id,
-              before: publicTrunk(result.before),
-              after: { ...publicTrunk(result.after), ...(password ? { password } : {}) },
-            });
-          }
-          return result;
-        });
-        if (!changed) return sendProblem(reply, 'not-found', `no trunk ${request.params.id}`);
-        return publicTrunk(changed.after);
-      } catch (err) {
-        if (isUniqueViolation(err))
-          return sendProblem(reply, 'conflict', `trunk ${rest.name} already exists`);
-        if (isInvalidText(err))
-          return sendProblem(reply, 'validation-failed', 'an inbound CIDR is not a valid network');
-        throw err;
-      }
+      }),
+    update: (tx, tenant, id, { username, password, ...rest }) =>
+      createTrunkRepository(tx).update(tenant.id, id, { ...rest, ...credentialsOf({ username, password }) }),
+    remove: (tx, tenant, id) => createTrunkRepository(tx).delete(tenant.id, id),
+    cursor: (t) => t.name,
+    refuse: (body) =>
+      body.username === null && body.password !== undefined
+        ? ['validation-failed', 'a password needs a username']
+        : undefined,
+    failure: (err, body) =>
+      isUniqueViolation(err) ? ['conflict', `trunk ${body.name} already exists`] : cidrRefused(err),
+    show: (trunks, _tenant, use) => (use === 'read' ? withHealth(trunks) : trunks.map(publicTrunk)),
+    audit: {
+      view: publicTrunk,
+      written: (body, action) =>
+        action === 'create'
+          ? { password: body.password ?? null }
+          : body.password
+            ? { password: body.password }
+            : {},
     },
-  );
-
-  app.delete<{ Params: { tenantId: string; id: string } }>(
-    '/tenants/:tenantId/trunks/:id',
-    {
-      schema: {
-        tags: TAGS,
-        summary: 'Delete a trunk (operator); it leaves every route it was in',
-        params: tenantObjectParams,
-        response: responses({ 204: { type: 'null' } }),
-      },
-    },
-    async (request, reply) => {
-      const tenant = await tenantOf(deps.db, request, reply);
-      if (!tenant || !requireRole(request, reply, 'operator')) return reply;
-      const deleted = await deps.db.transaction(async (tx) => {
-        const trunk = await createTrunkRepository(tx).delete(tenant.id, request.params.id);
-        if (trunk) {
-          await recordMutation(tx, request, {
-            tenantId: tenant.id,
-            action: 'delete',
-            entity: 'trunk',
-            entityId: trunk.id,
-            before: publicTrunk(trunk),
-          });
-        }
-        return trunk;
-      });
-      if (!deleted) return sendProblem(reply, 'not-found', `no trunk ${request.params.id}`);
-      return reply.code(204).send();
-    },
-  );
+  });
 }
