@@ -1,0 +1,56 @@
+/**
+ * What the call tells the world: its `started`, `answered` and `ended` events (with the identity, the trunk
+ * that carries it and its times), and the tracing hook of its first ringing.
+ */
+import { channel } from 'node:diagnostics_channel';
+import type { CallEvent } from '../../store/index.js';
+import type { CallHooks, CallIdentity } from './call-types.js';
+
+/** Tracing hook: the first ringing (18x) of a call, with the post-dial delay (`CallProgressEvent`). */
+export const callProgressChannel = channel('voxgate:gateway:call-progress');
+
+export interface CallProgressEvent {
+  callId: string;
+  /** From the caller's INVITE to the first 18x relayed to it. */
+  postDialDelayMs: number;
+}
+
+export class CallRecord {
+  readonly startedAt = Date.now();
+  answeredAt: number | undefined;
+  /** The trunk last offered the call (the one that answered, once answered); starts as the identity's. */
+  trunkId: string | undefined;
+
+  constructor(
+    private readonly callId: string,
+    readonly identity: CallIdentity,
+    private readonly hooks: CallHooks,
+  ) {
+    this.trunkId = identity.trunkId;
+  }
+
+  /** The first provisional response relayed to the caller. */
+  progress(): void {
+    if (!callProgressChannel.hasSubscribers) return;
+    callProgressChannel.publish({
+      callId: this.callId,
+      postDialDelayMs: Date.now() - this.startedAt,
+    } satisfies CallProgressEvent);
+  }
+
+  emit(type: CallEvent['type'], extra: Partial<CallEvent> = {}): void {
+    this.hooks.event({
+      type,
+      callId: this.callId,
+      tenantId: this.identity.tenantId,
+      direction: this.identity.direction,
+      from: this.identity.from,
+      to: this.identity.to,
+      startedAt: this.startedAt,
+      ...(this.trunkId ? { trunkId: this.trunkId } : {}),
+      ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
+      ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
+      ...extra,
+    });
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The public vocabulary of a call through the B2BUA: where it is offered (`ForkTarget`, `ForkMode`), its
+ * settings, the hooks the B2BUA gives it, and the identity its events carry.
+ */
+import type { ExtraHeaders, SipHeader } from '../../sip/index.js';
+import type { CallDirection, CallEvent } from '../../store/index.js';
+import type { LegTarget } from '../sip-outbound.js';
+
+/** A place the call is offered: a registered contact of a user, or a trunk. */
+export interface ForkTarget {
+  /** The Request-URI of the outgoing INVITE. */
+  readonly uri: string;
+  readonly target: LegTarget;
+  /** The To of the outgoing INVITE (name-addr, no tag); default: the caller's To. */
+  readonly to?: string;
+  /** The From of the outgoing INVITE (name-addr, no tag); default: the caller's From. */
+  readonly from?: string;
+  /** Extra headers of the outgoing INVITE (the signed peer hop between replicas). */
+  readonly headers?: readonly SipHeader[];
+  /** Credentials for a 401/407 from this target (a carrier trunk), §22.2. */
+  readonly credentials?: { readonly username: string; readonly password: string };
+  /** The trunk this target is (outbound calls): the call's events name the trunk that carried it. */
+  readonly trunkId?: string;
+}
+
+/**
+ * How the targets are tried: all at once (a user's registered contacts, §16.6 parallel forking), or one after
+ * the other (a route's trunks, failing over on a timeout, 408 or 5xx).
+ */
+export type ForkMode = 'parallel' | 'sequential';
+
+export interface CallSettings {
+  /** RFC 3261 T1/T2, ms: 2xx retransmission to the caller (§13.3.1.4). */
+  readonly t1: number;
+  readonly t2: number;
+  /** No final answer after this long: the forks are cancelled and the caller gets 480. */
+  readonly ringTimeoutMs: number;
+  /** An answered call is ended on both legs after this long. */
+  readonly maxDurationMs: number;
+  /** An answered, anchored call whose relay saw no new packet for this long is ended; 0 = never. */
+  readonly mediaTimeoutMs: number;
+}
+
+export interface CallHooks {
+  /** Indexes a callee-side Call-ID so in-dialog requests and stray 2xx find this call. */
+  registerLeg(callId: string): void;
+  event(event: CallEvent): void;
+  ended(): void;
+  warn(detail: Record<string, unknown>, message: string): void;
+  /**
+   * Where a 3xx's Contact URIs lead for this call, by the B2BUA's policy (targets of the caller's own tenant
+   * only); undefined when none is acceptable, and the 3xx is then the call's answer like any failure.
+   */
+  redirect?(uris: readonly string[]): Promise<{ targets: ForkTarget[]; mode: ForkMode } | undefined>;
+}
+
+export interface CallIdentity {
+  readonly tenantId: string;
+  readonly direction: CallDirection;
+  readonly from: string;
+  readonly to: string;
+  readonly trunkId?: string;
+  readonly gateway?: string;
+}
+
+/** The two sides of a call: the caller's leg (A) and the callee's (B). */
+export type Side = 'caller' | 'callee';
+
+/** A final response as the call keeps it: what the caller would be told. */
+export interface FinalResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: ExtraHeaders;
+}
