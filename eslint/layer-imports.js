@@ -1,4 +1,4 @@
-// ESLint rule: imports between the planes of src/ go downward only (DEVELOPERS.md, "Architecture").
+// ESLint rule: imports between the planes of src/ go downward only (docs/architecture.md, "Planes (source layout)").
 // Each plane lists the planes it may import; anything else is reported with both planes named.
 import { dirname, relative, resolve, sep } from 'node:path';
 
@@ -28,7 +28,7 @@ export default {
     schema: [],
     messages: {
       upward:
-        "src/{{from}} may not import from src/{{to}} (allowed: {{allowed}}); see 'Architecture' in DEVELOPERS.md",
+        "src/{{from}} may not import from src/{{to}} (allowed: {{allowed}}); see 'Planes (source layout)' in docs/architecture.md",
     },
   },
   create(context) {

@@ -25,7 +25,7 @@ describe('lint: planes import downward only', () => {
       "import { openDatabase } from '../../store/index.js';\nvoid openDatabase;\n",
     );
     assert.deepEqual(errors, [
-      "src/sip may not import from src/store (allowed: nothing); see 'Architecture' in DEVELOPERS.md",
+      "src/sip may not import from src/store (allowed: nothing); see 'Planes (source layout)' in docs/architecture.md",
     ]);
   });
 
