@@ -121,6 +121,7 @@ async function main(): Promise<number> {
   console.log(
     `  dialogs the gateway set up for fuzzed INVITEs (in-dialog requests went there): ${summary.dialogs}`,
   );
+  console.log(`  REGISTERs with fuzzed Contacts the registrar accepted: ${summary.registrations}`);
   console.log(`  crashes: ${summary.crashes}`);
   for (const [signature, n] of summary.distinctCrashes) console.log(`    ${n}× ${signature}`);
   for (const c of summary.crashList) console.log(`    ${c.savedTo ?? ''}`);

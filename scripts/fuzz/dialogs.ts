@@ -1,4 +1,4 @@
-import { header, parseMessage, topViaOf } from '../../src/sip/index.js';
+import { answerChallenge, header, headerValues, parseMessage, topViaOf } from '../../src/sip/index.js';
 import type { Prng } from './prng.js';
 import { sdpBody, type FuzzMessage, type SipTargetInfo } from './sip-generator.js';
 
@@ -25,6 +25,10 @@ export interface FuzzDialog {
 export class DialogBook {
   private readonly dialogs: FuzzDialog[] = [];
   recorded = 0;
+  /** The last digest challenge to a REGISTER of the fuzz's own user, and how often its nonce was used. */
+  challenge?: { values: string[]; uses: number };
+  /** REGISTERs of the fuzz's own user the registrar accepted (200). */
+  registered = 0;
 
   record(bytes: Buffer): void {
     let message;
@@ -33,7 +37,14 @@ export class DialogBook {
     } catch {
       return;
     }
-    if (message.kind !== 'response' || message.cseq.method !== 'INVITE' || !message.toTag) return;
+    if (message.kind !== 'response') return;
+    if (message.cseq.method === 'REGISTER' && message.status === 200) this.registered++;
+    if (message.cseq.method === 'REGISTER' && message.status === 401) {
+      const values = headerValues(message, 'WWW-Authenticate');
+      if (values.length > 0) this.challenge = { values, uses: 0 };
+      return;
+    }
+    if (message.cseq.method !== 'INVITE' || !message.toTag) return;
     if (message.status < 180 || message.status >= 300) return;
     const to = header(message, 'To');
     const from = header(message, 'From');
@@ -132,4 +143,81 @@ export function inDialogRequest(rng: Prng, target: SipTargetInfo, dialog: FuzzDi
   headers.push(`Content-Length: ${length}`);
   const text = `${method} ${ruri} SIP/2.0${CRLF}${headers.join(CRLF)}${CRLF}${CRLF}${body}`;
   return { bytes: Buffer.from(text, 'latin1'), kind: kinds.join(',') };
+}
+
+/** The fuzz's own registering user (not the callee: a fuzzed `Contact: *` must not unregister the callee). */
+export const ROAMER = { user: 'roamer', password: 'roamer-pass' };
+
+const ODD_CONTACT_HOSTS = [
+  '127.0.0.1',
+  '[::1]',
+  '::1',
+  '[fe80::1%eth0]',
+  '0.0.0.0',
+  '255.255.255.255',
+  '224.0.0.1',
+  'no-such-host.invalid',
+  '',
+  '[]',
+  '2001:db8::1]',
+];
+const ODD_PORTS = ['', ':0', ':1', ':65535', ':65536', ':99999', ':-1', ':abc', ':'];
+
+/**
+ * A REGISTER of the fuzz's own user with valid credentials for the last challenge (or without any, to get
+ * one): what reaches the registrar's binding store, and through it the keepalive and the forks of later
+ * INVITEs, is the fuzzed Contact set — odd hosts and ports, transports, expires, instance ids, many contacts.
+ */
+export function registerRequest(rng: Prng, target: SipTargetInfo, book: DialogBook): FuzzMessage {
+  const uri = `sip:${target.domain}`;
+  const contact = () =>
+    rng.weighted<string>([
+      [4, `<sip:${ROAMER.user}@${rng.pick(ODD_CONTACT_HOSTS)}${rng.pick(ODD_PORTS)}>`],
+      [
+        2,
+        `<sip:${ROAMER.user}@127.0.0.1:${rng.range(1, 65535)};transport=${rng.pick(['udp', 'tcp', 'tls', 'ws', 'wss', 'sctp', 'x'])}>`,
+      ],
+      [
+        1,
+        `<sip:${ROAMER.user}@127.0.0.1:${rng.range(1, 65535)}>;expires=${rng.pick(['0', '1', '-1', '4294967296', 'x'])}`,
+      ],
+      [
+        1,
+        `<sip:${ROAMER.user}@127.0.0.1:${rng.range(1, 65535)};ob>;reg-id=${rng.pick(['1', '0', '-1', 'x'])};+sip.instance="<urn:uuid:${rng.token(8)}>"`,
+      ],
+      [1, `<sips:${ROAMER.user}@127.0.0.1:${rng.range(1, 65535)}>`],
+      [1, `<tel:+1555${rng.range(0, 9999)}>`],
+      [1, rng.pick(['*', '<>', '<sip:>', `<sip:${ROAMER.user}@127.0.0.1:5060;maddr=224.0.0.1>`])],
+    ]);
+  const contacts = Array.from({ length: rng.chance(0.9) ? 1 : rng.range(2, 50) }, contact);
+  const headers = [
+    `Via: SIP/2.0/${target.via} 127.0.0.1:${rng.range(1024, 65535)};branch=z9hG4bK${rng.token(12)};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:${ROAMER.user}@${target.domain}>;tag=${rng.token(8)}`,
+    `To: <sip:${ROAMER.user}@${target.domain}>`,
+    `Call-ID: ${rng.token(12)}@roamer`,
+    `CSeq: ${rng.range(1, 1e6)} REGISTER`,
+    `Contact: ${contacts.join(', ')}`,
+  ];
+  if (rng.chance(0.7))
+    headers.push(`Expires: ${rng.pick(['60', '3600', '0', '1', '59', '86401', '-1', 'x'])}`);
+  let kind = 'register:unauthenticated';
+  const challenge = book.challenge;
+  if (challenge) {
+    const answer = answerChallenge({
+      challenges: challenge.values,
+      method: 'REGISTER',
+      uri,
+      username: ROAMER.user,
+      password: ROAMER.password,
+      previousUses: challenge.uses++,
+    });
+    if (answer) {
+      headers.push(`Authorization: ${answer.authorization}`);
+      kind = 'register:authenticated';
+    }
+  }
+  headers.push('Content-Length: 0');
+  const text = `REGISTER ${uri} SIP/2.0${CRLF}${headers.join(CRLF)}${CRLF}${CRLF}`;
+  return { bytes: Buffer.from(text, 'latin1'), kind: `${kind},contacts=${contacts.length}` };
 }

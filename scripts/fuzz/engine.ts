@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DialogBook, inDialogRequest } from './dialogs.js';
+import { DialogBook, inDialogRequest, registerRequest } from './dialogs.js';
 import { NgGenerator } from './ng-generator.js';
 import { Prng } from './prng.js';
 import { sipMessage, type CorpusEntry, type FuzzMessage, type SipTargetInfo } from './sip-generator.js';
-import { FUZZ_DID, FUZZ_DOMAIN, VoxgateTarget, type Death } from './target.js';
+import { FUZZ_DID, FUZZ_DOMAIN, FUZZ_ROAMER_DID, VoxgateTarget, type Death } from './target.js';
 import { openSender, VIA_TOKEN, type Sender, type TransportName } from './transports.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -118,6 +118,8 @@ export interface FuzzSummary extends FuzzProgress {
   processes: number;
   /** Dialogs (18x/2xx with a To tag) the gateway set up for fuzzed INVITEs; in-dialog requests went there. */
   dialogs: number;
+  /** REGISTERs with fuzzed Contacts the registrar accepted. */
+  registrations: number;
 }
 
 /**
@@ -223,6 +225,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     invitesReachingCallee: 0,
     processes: 0,
     dialogs: 0,
+    registrations: 0,
     perTransport: {},
   };
   const recent: SentMessage[] = [];
@@ -236,6 +239,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
   const startTarget = async () => {
     target = await VoxgateTarget.start(options.bin ? { bin: options.bin } : {});
     summary.dialogs += book.recorded;
+    summary.registrations += book.registered;
     book = new DialogBook();
     summary.processes++;
   };
@@ -276,6 +280,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
               host: '127.0.0.1',
               port: t.ports[transport],
               did: FUZZ_DID,
+              roamerDid: FUZZ_ROAMER_DID,
               domain: FUZZ_DOMAIN,
             };
       const n = Math.min(batchSize, options.count - summary.sent - summary.skipped);
@@ -292,8 +297,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
         let message: FuzzMessage;
         if (!info) message = ng.next();
         else if (rng.chance(0.2) && stateful) {
-          const dialog = book.pick(dialogRng);
-          message = dialog ? inDialogRequest(dialogRng, info, dialog) : sipMessage(dialogRng, info, corpus);
+          const dialog = dialogRng.chance(0.7) ? book.pick(dialogRng) : undefined;
+          message = dialog
+            ? inDialogRequest(dialogRng, info, dialog)
+            : registerRequest(dialogRng, info, book);
         } else message = sipMessage(rng, info, corpus);
         if (options.skip?.(message, transport)) {
           summary.skipped++;
@@ -329,8 +336,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
           summary.maxRssBytes = Math.max(summary.maxRssBytes, rss);
           if (rss > rssLimit) problems.push(`RSS ${Math.round(rss / 2 ** 20)} MiB over the bound`);
         }
-        for (const problem of problems) summary.checkFailures.push({ index, transport, problem });
-        if (problems.length > 0 && !t.alive) died = true;
+        // A process that died during the checks is a crash, not a failed check.
+        if (t.alive)
+          for (const problem of problems) summary.checkFailures.push({ index, transport, problem });
+        else died = true;
       } else {
         died = true;
       }
@@ -397,6 +406,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
       await target.stop();
     }
     summary.dialogs += book.recorded;
+    summary.registrations += book.registered;
     summary.elapsedMs = performance.now() - began;
   }
   return summary;

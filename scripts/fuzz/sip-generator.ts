@@ -14,6 +14,8 @@ export interface SipTargetInfo {
   port: number;
   /** A number assigned to a registered user: INVITEs to it from a trunk address reach the media relay. */
   did: string;
+  /** A number whose user the fuzz registers itself with fuzzed Contacts. */
+  roamerDid?: string;
   /** The tenant's SIP domain. */
   domain: string;
 }
@@ -306,8 +308,9 @@ export function structuredRequest(rng: Prng, target: SipTargetInfo): FuzzMessage
     wild('start') && rng.chance(0.3)
       ? rng.pick(['SIP/2.1', 'SIP/1.0', 'sip/2.0', 'SIP/2.0.0', 'SIP/20', 'HTTP/1.1', '', 'SIP/2.0 extra'])
       : 'SIP/2.0';
+  const dialled = target.roamerDid && rng.chance(0.2) ? target.roamerDid : target.did;
   const ruri = !wild('start')
-    ? `sip:${target.did}@${target.host}:${target.port}`
+    ? `sip:${dialled}@${target.host}:${target.port}`
     : rng.weighted<string>([
         [4, uri(rng, target, target.did)],
         [3, uri(rng, target)],

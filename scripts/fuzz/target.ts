@@ -19,6 +19,7 @@ import {
   type SipResponse,
 } from '../../src/sip/index.js';
 import { selfSigned } from '../../test/sip/support/self-signed.js';
+import { ROAMER } from './dialogs.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 /** The built binary (`npm run build`): the fuzzer attacks what ships, not the sources through a loader. */
@@ -190,6 +191,8 @@ function sdpAnswer(port: number): Buffer {
 
 export const FUZZ_DOMAIN = 'fuzz.example';
 export const FUZZ_DID = '+15550100';
+/** The number of the user the fuzz registers with fuzzed Contacts. */
+export const FUZZ_ROAMER_DID = '+15550101';
 
 /**
  * An all-in-one `voxgate` (api + sip-gateway + media-relay + worker) on loopback with every listener the
@@ -264,6 +267,8 @@ export class VoxgateTarget {
       VOXGATE_SHUTDOWN_GRACE_SECONDS: '2',
       // Calls the fuzz leaves ringing or answered end soon, with their relay ports.
       VOXGATE_CALL_RING_TIMEOUT_SECONDS: '5',
+      // Bindings with fuzzed Contacts are pinged soon.
+      VOXGATE_SIP_KEEPALIVE_SECONDS: '5',
       VOXGATE_CALL_MAX_DURATION_SECONDS: '10',
       VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '5',
       VOXGATE_MEDIA_TIMEOUT_SECONDS: '10',
@@ -354,6 +359,11 @@ export class VoxgateTarget {
     const user = (await api(`/tenants/${tenant}/users`, { username: 'callee', password: 'callee-pass' }))
       .id as string;
     await api(`/tenants/${tenant}/numbers`, { e164: FUZZ_DID, userId: user });
+    // The user the fuzz registers itself, with fuzzed Contacts; calls to its number fork to them.
+    const roamer = (
+      await api(`/tenants/${tenant}/users`, { username: ROAMER.user, password: ROAMER.password })
+    ).id as string;
+    await api(`/tenants/${tenant}/numbers`, { e164: FUZZ_ROAMER_DID, userId: roamer });
     await api(`/tenants/${tenant}/trunks`, {
       name: 'loopback',
       host: '127.0.0.1',

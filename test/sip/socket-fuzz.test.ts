@@ -22,12 +22,22 @@ import type { TransportName } from '../../scripts/fuzz/transports.js';
 const SEED = Number(process.env.VOXGATE_SOCKET_FUZZ_SEED ?? 20261203);
 const SCALE = Number(process.env.VOXGATE_SOCKET_FUZZ_COUNT ?? 0);
 
+/** Bytes as text, control characters other than CR/LF escaped. */
+function printable(bytes: Buffer | undefined): string {
+  let text = '';
+  for (const byte of bytes ?? []) {
+    const printableByte = byte === 0x0a || byte === 0x0d || (byte >= 0x20 && byte !== 0x7f);
+    text += printableByte ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return text;
+}
+
 function describeFailures(summary: FuzzSummary): string {
   const crashes = summary.crashList.map(
     (c) =>
       `crash after message ${c.index} (${c.transport}, seed ${c.seed}): ${c.signature}\n` +
       `last message (${c.lastMessages.at(-1)?.kind ?? '-'}):\n` +
-      `${c.lastMessages.at(-1)?.bytes.toString('latin1').slice(0, 2000) ?? ''}\n` +
+      `${printable(c.lastMessages.at(-1)?.bytes.subarray(0, 2000))}\n` +
       `stderr:\n${c.death.stderr.slice(-3000)}`,
   );
   const checks = summary.checkFailures.map((f) => `after message ${f.index} (${f.transport}): ${f.problem}`);
