@@ -2,18 +2,19 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isBadViaPort, replay, runFuzz, type Crash, type FuzzProgress } from './engine.js';
+import { isBadViaPort, isKnownCrash, replay, runFuzz, type Crash, type FuzzProgress } from './engine.js';
 import { TRANSPORTS, type TransportName } from './transports.js';
 
 const USAGE = `Usage: npm run fuzz:sip -- [--count N] [--seed S] [--transports udp,tcp,tls,ws,wss,ng]
-                          [--batch N] [--crash-dir DIR] [--rss-limit-mb N] [--skip-bad-via-port]
+                          [--batch N] [--crash-dir DIR] [--rss-limit-mb N] [--skip-bad-via-port | --skip-known]
        npm run fuzz:sip -- --replay CRASH_DIR [--minimize]
 
 Sends N fuzzed messages (default 100000) to an all-in-one voxgate started from dist/ (run \`npm run build\`
 first), checking after each batch that it is alive, answers OPTIONS and /healthz, and stays under the RSS
 bound. A crash is saved to CRASH_DIR (default ${join(tmpdir(), 'voxgate-fuzz-crashes')}) with the seed, the
 child's stderr and the last messages sent; the run then goes on with a new process. --replay sends a saved
-crash's messages to a fresh process; --minimize then looks for the shortest tail of them that still kills it.`;
+crash's messages to a fresh process; --minimize then looks for the shortest tail of them that still kills it.
+--skip-bad-via-port / --skip-known leave out the messages that trigger the crashes known on 2026-12-03.`;
 
 function rate(sent: number, ms: number): string {
   return ms > 0 ? `${Math.round((sent * 1000) / ms)}/s` : '-';
@@ -64,6 +65,7 @@ async function main(): Promise<number> {
       'crash-dir': { type: 'string', default: join(tmpdir(), 'voxgate-fuzz-crashes') },
       'rss-limit-mb': { type: 'string', default: '1024' },
       'skip-bad-via-port': { type: 'boolean', default: false },
+      'skip-known': { type: 'boolean', default: false },
       replay: { type: 'string' },
       minimize: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -95,6 +97,7 @@ async function main(): Promise<number> {
     crashDir: values['crash-dir'],
     restartAfterCrash: true,
     ...(values['skip-bad-via-port'] ? { skip: isBadViaPort } : {}),
+    ...(values['skip-known'] ? { skip: isKnownCrash } : {}),
     onProgress(p) {
       if (p.elapsedMs - lastPrint < 5000 && p.sent < p.count) return;
       lastPrint = p.elapsedMs;

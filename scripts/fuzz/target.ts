@@ -236,7 +236,18 @@ export class VoxgateTarget {
     return this.exited ? Promise.resolve() : new Promise((r) => this.exitWaiters.push(r));
   }
 
+  /** Starts a target; a start that fails (a free port taken in the meantime: EADDRINUSE) is tried again. */
   static async start(options: { bin?: string; logLevel?: string } = {}): Promise<VoxgateTarget> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await VoxgateTarget.startOnce(options);
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(options: { bin?: string; logLevel?: string }): Promise<VoxgateTarget> {
     const bin = options.bin ?? VOXGATE_BIN;
     if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` first`);
     const dir = await mkdtemp(join(tmpdir(), 'voxgate-fuzz-'));

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   crashSignature,
+  hasUnparseableTarget,
   isBadViaPort,
   loadCorpus,
   runFuzz,
@@ -141,5 +142,22 @@ describe('socket fuzz engine', () => {
     assert.equal(isBadViaPort(request('SIP/2.0/UDP 127.0.0.1:0;branch=z9hG4bKx;rport'), 'udp'), false);
     assert.equal(isBadViaPort(request('SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx'), 'udp'), false);
     assert.equal(isBadViaPort(request('SIP/2.0/TCP 127.0.0.1:0;branch=z9hG4bKx'), 'tcp'), false);
+  });
+
+  test('the known unparseable-target filter picks dialog-creating requests whose Contact or Record-Route URI the stack refuses', () => {
+    const invite = (extra: string, method = 'INVITE') => ({
+      bytes: Buffer.from(
+        `${method} sip:+1555@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx;rport\r\n` +
+          `From: <sip:a@x.example>;tag=1\r\nTo: <sip:+1555@x.example>\r\nCall-ID: c@x\r\nCSeq: 1 ${method}\r\n` +
+          `Max-Forwards: 70\r\n${extra}\r\nContent-Length: 0\r\n\r\n`,
+      ),
+      kind: '',
+    });
+    assert.equal(hasUnparseableTarget(invite('Contact: *')), true);
+    assert.equal(hasUnparseableTarget(invite('Record-Route: <sip::5060>')), true);
+    assert.equal(hasUnparseableTarget(invite('Contact: <sip:a@fe80::1%eth0:5060>')), true);
+    assert.equal(hasUnparseableTarget(invite('Contact: <sip:a@127.0.0.1:5070>')), false);
+    assert.equal(hasUnparseableTarget(invite('Record-Route: <sip:127.0.0.1;lr>')), false);
+    assert.equal(hasUnparseableTarget(invite('Contact: *', 'REGISTER')), false);
   });
 });
