@@ -21,9 +21,9 @@ import { CallRecord } from './call-record.js';
 import { ANSWERED, CallStateMachine, SETTING_UP, type CallState } from './call-state.js';
 import type { CallHooks, CallIdentity, CallSettings, ForkMode, ForkTarget, Side } from './call-types.js';
 import { dispositionOf } from './final-responses.js';
-import { InDialogRelay } from './in-dialog-relay.js';
-import { MediaLeg } from './media-leg.js';
-import { ProvisionalRelay } from './provisional-relay.js';
+import { InDialogRelay, type InDialogCall } from './in-dialog-relay.js';
+import { MediaLeg, type MediaLegCall } from './media-leg.js';
+import { ProvisionalRelay, type ProvisionalRelayCall } from './provisional-relay.js';
 import { TargetSet } from './target-set.js';
 
 export class B2buaCall {
@@ -49,20 +49,16 @@ export class B2buaCall {
   ) {
     this.caller = new CallerLeg(invite, inviteTx, callerTarget, outbound);
     this.record = new CallRecord(invite.callId, identity, hooks);
-    const call = {
+    // What the concerns may ask of the call: its state, and the ends they can bring about.
+    const call: MediaLegCall & ProvisionalRelayCall & InDialogCall = {
       callId: invite.callId,
       machine: this.machine,
       t1: settings.t1,
-      warn: (detail: Record<string, unknown>, message: string) => hooks.warn(detail, message),
-      hangup: (by: HangupParty, reason: string | undefined) => this.hangup(by, reason),
-      failSetup: (
-        status: number,
-        reason: string,
-        headers: ExtraHeaders,
-        ended: { by: HangupParty; why: string },
-      ) => this.failSetup(status, reason, headers, ended),
+      warn: (detail, message) => hooks.warn(detail, message),
+      hangup: (by, reason) => this.hangup(by, reason),
+      failSetup: (status, reason, headers, ended) => this.failSetup(status, reason, headers, ended),
       cancel: () => this.cancel(),
-      run: (step: Promise<void>) => this.run(step),
+      run: (step) => this.run(step),
       winner: () => this.targets.winner,
       ringing: () => this.ringing(),
     };
