@@ -407,6 +407,59 @@ describe('B2buaCall with a fake SIP outbound', () => {
     assert.equal(s.ended()?.disposition, 'busy');
   });
 
+  test("late offer: the callee's offer goes to the caller anchored, its ACK waits for the caller's answer", async () => {
+    const media = new FakeMedia();
+    const s = setup({ media, body: Buffer.alloc(0) });
+    await s.start([target('bob')]);
+    const invite = s.outbound.last('INVITE');
+    assert.equal(invite.request.body.length, 0);
+    invite.tx.reply(200, 'b1', {}, sdp('bob'));
+    await settle();
+    await settle();
+    assert.match(s.inviteTx.final()!.body.toString(), /anchored offer from callee/);
+    assert.equal(s.outbound.all('ACK', invite.request.callId).length, 0, 'the ACK waits for the answer');
+    await s.ack(sdp('alice'));
+    const ack = s.outbound.last('ACK', invite.request.callId);
+    assert.match(ack.request.body.toString(), /anchored answer from caller/);
+  });
+
+  test("late offer, the relay refuses the caller's answer: the callee's ACK has none, both legs hung up", async () => {
+    const media = new FakeMedia();
+    const s = setup({ media, body: Buffer.alloc(0) });
+    await s.start([target('bob')]);
+    const invite = s.outbound.last('INVITE');
+    invite.tx.reply(200, 'b1', {}, sdp('bob'));
+    await settle();
+    await settle();
+    media.failAnswers = true;
+    await s.ack(sdp('alice'));
+    assert.equal(
+      s.outbound.last('ACK', invite.request.callId).request.body.length,
+      0,
+      'never the raw answer',
+    );
+    assert.equal(s.outbound.all('BYE').length, 2);
+    await settle();
+    assert.equal(s.ended()?.reason, 'media relay failed');
+    assert.equal(s.ended()?.hangupBy, 'system');
+  });
+
+  test('a stray 2xx (Timer M gone): the winner is ACKed again, a loser ACKed and ended', async () => {
+    const s = setup();
+    await s.start([target('bob1'), target('bob2')]);
+    const [a, b] = s.outbound.transactions('INVITE');
+    assert.ok(a && b);
+    const answer = a.tx.reply(200, 'a1', {}, sdp('bob1'));
+    await settle();
+    s.call.stray2xx(answer);
+    assert.equal(s.outbound.all('ACK', a.request.callId).length, 2);
+    assert.equal(s.call.sideOf(a.request.callId), 'callee');
+    assert.equal(s.call.sideOf(b.request.callId), undefined);
+    s.call.stray2xx(b.tx.response(200, 'b1', {}, sdp('bob2')));
+    assert.equal(s.outbound.all('ACK', b.request.callId).length, 1);
+    assert.equal(s.outbound.all('BYE', b.request.callId).length, 1);
+  });
+
   test('shutdown abandons the call silently', async () => {
     const s = setup({ settings: { ringTimeoutMs: 30 } });
     await s.call.start([target('bob')]);

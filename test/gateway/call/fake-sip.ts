@@ -38,16 +38,21 @@ export class FakeClientTransaction implements ClientTransaction {
 
   /** The callee answers: a response with `toTag` (and a Contact for 1xx/2xx to INVITE). */
   reply(status: number, toTag: string, extra: ExtraHeaders = {}, body?: Buffer): SipResponse {
-    const headers: ExtraHeaders =
-      status > 100 && status < 300 ? { Contact: '<sip:callee@192.0.2.20:5060>', ...extra } : extra;
-    const response = parse<SipResponse>(
-      buildResponse(this.request, status, status === 100 ? 'Trying' : 'Reason', headers, body, toTag),
-    );
+    const response = this.response(status, toTag, extra, body);
     if (status >= 200)
       this.state = status < 300 && this.request.method === 'INVITE' ? 'accepted' : 'completed';
     else this.state = 'proceeding';
     this.events.response(response);
     return response;
+  }
+
+  /** A response of the callee that this transaction does not see (a stray 2xx after Timer M). */
+  response(status: number, toTag: string, extra: ExtraHeaders = {}, body?: Buffer): SipResponse {
+    const headers: ExtraHeaders =
+      status > 100 && status < 300 ? { Contact: '<sip:callee@192.0.2.20:5060>', ...extra } : extra;
+    return parse<SipResponse>(
+      buildResponse(this.request, status, status === 100 ? 'Trying' : 'Reason', headers, body, toTag),
+    );
   }
 
   /** Timer B/F fired. */
