@@ -160,4 +160,3 @@ export {
   type Dialog,
   type DialogId,
 } from './dialog/dialog.js';
-export { DialogStore } from './dialog/dialog-store.js';

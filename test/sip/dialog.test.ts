@@ -4,7 +4,6 @@ import {
   buildDialogRequest,
   createUacDialog,
   createUasDialog,
-  DialogStore,
   header,
   headerValues,
   parseMessage,
@@ -128,20 +127,5 @@ describe('dialogs (RFC 3261 §12)', () => {
     assert.equal(receiveDialogRequest(d, inDialog('INFO', 314159)), 500);
     assert.equal(receiveDialogRequest(d, inDialog('BYE', 314161)), undefined);
     assert.equal(d.state, 'terminated');
-  });
-
-  test('a store matches requests and responses by Call-ID and tags; forked early dialogs are told apart', () => {
-    const store = new DialogStore();
-    const a = createUacDialog(invite, response('180 Ringing', 'fork-a', 'sip:bob@192.0.2.4'));
-    const b = createUacDialog(invite, response('183 Session Progress', 'fork-b', 'sip:bob@192.0.2.5'));
-    store.add(a);
-    store.add(b);
-    assert.equal(store.matchResponse(response('200 OK', 'fork-b', 'sip:bob@192.0.2.5')), b);
-    assert.deepEqual(store.otherEarly('a84b4c76e66710', b.id), [a]);
-    const uas = createUasDialog(invite, 'bobtag', 200);
-    store.add(uas);
-    const bye = { ...invite, method: 'BYE', toTag: 'bobtag' } as SipRequest;
-    assert.equal(store.matchRequest(bye), uas);
-    assert.equal(store.matchRequest({ ...bye, toTag: 'other' } as SipRequest), undefined);
   });
 });
