@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCdrRepository } from '../../src/store/index.js';
 import { storeBackends } from '../helpers/store-backends.js';
-import { startApiApp, type ApiApp } from './support/api-app.js';
+import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 
 const backends = (await storeBackends()).filter((b) => b.name !== 'PGlite (data directory)');
 

@@ -11,7 +11,7 @@ import {
   type ApiKeyRole,
 } from '../../src/store/index.js';
 import { storeBackends } from '../helpers/store-backends.js';
-import { startApiApp, testHa1, type ApiApp } from './support/api-app.js';
+import { startApiApp, testHa1, type ApiApp } from '../helpers/api-app.js';
 
 type Scope = 'platform' | 'own' | 'foreign';
 const RANK: Record<ApiKeyRole, number> = { viewer: 0, operator: 1, admin: 2 };

@@ -7,7 +7,7 @@ import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js
 import { storeBackends } from '../helpers/store-backends.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
-import { startApiApp, type ApiApp } from './support/api-app.js';
+import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 
 /*
  * Input PostgreSQL cannot store, the router's own refusals and a database outage, over real HTTP against

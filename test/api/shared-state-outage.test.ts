@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../src/store/index.js';
 import { createRedisSharedState } from '../../src/store/shared-state/index.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { startApiApp } from './support/api-app.js';
+import { startApiApp } from '../helpers/api-app.js';
 
 const REDIS = new URL(process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
 

@@ -1,11 +1,10 @@
 // Calls to and from carriers: outbound routes over ordered trunks with failover and digest answers to the
-// carrier's challenge, inbound calls matched by source CIDR and routed by DID. The carriers are UDP sockets on
+// carrier's challenge, inbound calls matched by source CIDR and routed by DID. The carriers are FakeCarriers on
 // other loopback addresses (127.0.0.2, 127.0.0.3), so that the phones on 127.0.0.1 are not mistaken for them.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  buildRequest,
   computeHa1,
   createDigestServer,
   header,
@@ -21,6 +20,7 @@ import {
   decodeCallEvent,
   type CallEvent,
 } from '../../src/store/index.js';
+import { FakeCarrier } from '../helpers/fake-carrier.js';
 import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
@@ -40,13 +40,13 @@ async function eventsOf(gw: GatewayHarness, callId: string, count: number): Prom
 
 describe('calls through carrier trunks', () => {
   let gw: GatewayHarness;
-  let carrierA: SipPhone;
-  let carrierB: SipPhone;
+  let carrierA: FakeCarrier;
+  let carrierB: FakeCarrier;
   const phones: SipPhone[] = [];
   before(async () => {
     gw = await startGateway({ timers: FAST });
-    carrierA = await SipPhone.open('carrier-a', '', gw.port, 'acme.example', '127.0.0.2');
-    carrierB = await SipPhone.open('carrier-b', '', gw.port, 'acme.example', '127.0.0.3');
+    carrierA = await FakeCarrier.open(gw.port, '127.0.0.2');
+    carrierB = await FakeCarrier.open(gw.port, '127.0.0.3');
     const trunks = createTrunkRepository(gw.db);
     const a = await trunks.create({
       tenantId: gw.tenantId,
@@ -97,19 +97,19 @@ describe('calls through carrier trunks', () => {
   test('outbound: the number is rewritten, the first trunk answers 503, the call fails over to the second', async () => {
     const alice = await phone('alice');
     const call = await alice.invite('02079461234');
-    const first = (await carrierA.request('INVITE')) as SipRequest;
+    const first = await carrierA.next('INVITE');
     assert.equal(first.uri, `sip:+442079461234@127.0.0.2:${carrierA.port}`);
     assert.match(header(first, 'To') ?? '', /^<sip:\+442079461234@127\.0\.0\.2>$/);
     assert.match(header(first, 'From') ?? '', /"alice" <sip:alice@127\.0\.0\.1>;tag=/);
-    carrierA.reply(first, 503, 'Service Unavailable', 'ca1');
-    const second = (await carrierB.request('INVITE')) as SipRequest;
+    carrierA.reply(first, 503);
+    const second = await carrierB.next('INVITE');
     assert.equal(second.uri, `sip:+442079461234@127.0.0.3:${carrierB.port}`);
-    carrierB.reply(second, 200, 'OK', 'cb1', {}, sdp(43000));
+    carrierB.reply(second, 200, { body: sdp(43000), toTag: 'cb1' });
     assert.equal((await call.final()).status, 200);
     call.ack();
-    await carrierB.request('ACK');
+    await carrierB.next('ACK');
     call.send('BYE');
-    carrierB.reply(await carrierB.request('BYE'), 200, 'OK', 'cb1');
+    carrierB.reply(await carrierB.next('BYE'), 200);
     const [started, , ended] = await eventsOf(gw, call.callId, 3);
     assert.equal(started?.direction, 'outbound');
     assert.equal(started?.to, '+442079461234');
@@ -124,48 +124,29 @@ describe('calls through carrier trunks', () => {
     });
     const alice = await phone('alice');
     const call = await alice.invite('01134960000');
-    const first = (await carrierA.request('INVITE')) as SipRequest;
-    carrierA.reply(first, 407, 'Proxy Authentication Required', 'ca2', {
-      'Proxy-Authenticate': carrierAuth.challenges()[0]!,
-    });
-    const retry = (await carrierA.request('INVITE')) as SipRequest;
+    const first = await carrierA.next('INVITE');
+    carrierA.reply(first, 407, { headers: { 'Proxy-Authenticate': carrierAuth.challenges()[0]! } });
+    const retry = await carrierA.next('INVITE');
     assert.equal(retry.callId, first.callId);
     assert.equal(retry.cseq.seq, first.cseq.seq + 1);
     const verdict = await carrierAuth.verify('INVITE', headerValues(retry, 'Proxy-Authorization'), (user) =>
       user === 'acme-out' ? computeHa1('MD5', 'acme-out', 'carrier.example', 'carrier-secret') : undefined,
     );
     assert.ok(verdict.ok, 'the credentials are right');
-    carrierA.reply(retry, 486, 'Busy Here', 'ca3');
+    carrierA.reply(retry, 486);
     assert.equal((await call.final()).status, 486, 'a 486 is final: no failover');
-    assert.equal(carrierB.received.filter((m) => m.kind === 'request' && m.method === 'INVITE').length, 0);
+    assert.equal(carrierB.requests.filter((m) => m.method === 'INVITE').length, 0);
   });
 
   test('inbound: a call from the carrier address to a DID rings the user it is assigned to, unchallenged', async () => {
     const bob = await phone('bob');
-    const callId = `inbound-${randomBytes(4).toString('hex')}`;
-    carrierA.send(
-      buildRequest(
-        'INVITE',
-        `sip:+442079460000@127.0.0.1:${gw.port}`,
-        [
-          { name: 'Via', value: `SIP/2.0/UDP 127.0.0.2:${carrierA.port};branch=z9hG4bK${callId};rport` },
-          { name: 'Max-Forwards', value: '70' },
-          { name: 'From', value: `<sip:+15550001234@127.0.0.2>;tag=cin` },
-          { name: 'To', value: `<sip:+442079460000@127.0.0.1>` },
-          { name: 'Call-ID', value: callId },
-          { name: 'CSeq', value: '1 INVITE' },
-          { name: 'Contact', value: `<sip:carrier@127.0.0.2:${carrierA.port}>` },
-          { name: 'Content-Type', value: 'application/sdp' },
-        ],
-        sdp(44000),
-      ),
-    );
+    const inbound = carrierA.invite('+442079460000', { body: sdp(44000) });
     const invite = (await bob.request('INVITE')) as SipRequest;
     assert.equal(invite.uri, bob.contact.slice(1, -1));
     bob.reply(invite, 200, 'OK', 'bin', {}, sdp(44002));
-    const ok = await carrierA.response(callId, 200, 'INVITE');
+    const ok = await inbound.response(200);
     assert.match(ok.body.toString(), /m=audio 44002 /);
-    const [started] = await eventsOf(gw, callId, 1);
+    const [started] = await eventsOf(gw, inbound.callId, 1);
     assert.equal(started?.direction, 'inbound');
     assert.equal(started?.to, '+442079460000');
     assert.ok(started?.trunkId);
@@ -203,19 +184,8 @@ describe('calls through carrier trunks', () => {
   });
 
   test('inbound: an unassigned DID gets 404', async () => {
-    const callId = `inbound-${randomBytes(4).toString('hex')}`;
-    carrierA.send(
-      buildRequest('INVITE', `sip:+442079469999@127.0.0.1:${gw.port}`, [
-        { name: 'Via', value: `SIP/2.0/UDP 127.0.0.2:${carrierA.port};branch=z9hG4bK${callId};rport` },
-        { name: 'Max-Forwards', value: '70' },
-        { name: 'From', value: `<sip:+15550001234@127.0.0.2>;tag=cin2` },
-        { name: 'To', value: `<sip:+442079469999@127.0.0.1>` },
-        { name: 'Call-ID', value: callId },
-        { name: 'CSeq', value: '1 INVITE' },
-        { name: 'Contact', value: `<sip:carrier@127.0.0.2:${carrierA.port}>` },
-      ]),
-    );
-    assert.equal((await carrierA.response(callId, 404, 'INVITE')).status, 404);
+    const inbound = carrierA.invite('+442079469999');
+    assert.equal((await inbound.response(404)).status, 404);
   });
 
   test('a number no route matches gets 404 without reaching any carrier', async () => {
@@ -228,8 +198,8 @@ describe('calls through carrier trunks', () => {
 describe('trunk health checks (OPTIONS)', () => {
   test('a carrier that stops answering OPTIONS leaves routing: calls go straight to the next trunk', async () => {
     const gw = await startGateway({ timers: { t1: 20, t2: 160, t4: 500 }, trunkCheckMs: 3_600_000 });
-    const silent = await SipPhone.open('carrier-a', '', gw.port, 'acme.example', '127.0.0.2');
-    const alive = await SipPhone.open('carrier-b', '', gw.port, 'acme.example', '127.0.0.3');
+    const silent = await FakeCarrier.open(gw.port, '127.0.0.2');
+    const alive = await FakeCarrier.open(gw.port, '127.0.0.3');
     const alice = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
     try {
       const trunks = createTrunkRepository(gw.db);
@@ -251,10 +221,9 @@ describe('trunk health checks (OPTIONS)', () => {
         pattern: '\\d+',
         trunkIds: [a.id, b.id],
       });
-      silent.close();
-      const round = gw.gateway.trunkMonitor!.checkAll();
-      alive.reply((await alive.request('OPTIONS')) as SipRequest, 200, 'OK', 'hb');
-      await round;
+      silent.answer('OPTIONS', 'ignore');
+      alive.answer('OPTIONS', { status: 200 });
+      await gw.gateway.trunkMonitor!.checkAll();
       assert.deepEqual([...gw.gateway.trunkMonitor!.down], [a.id]);
       assert.ok(
         gw.warnings.some((w) => w.message.startsWith('trunk out of routing') && w.detail.trunkId === a.id),
@@ -262,12 +231,13 @@ describe('trunk health checks (OPTIONS)', () => {
 
       await alice.register();
       const call = await alice.invite('5551234');
-      const invite = (await alive.request('INVITE')) as SipRequest;
+      const invite = await alive.next('INVITE');
       assert.equal(invite.uri, `sip:5551234@127.0.0.3:${alive.port}`);
-      alive.reply(invite, 486, 'Busy Here', 'hb2');
+      alive.reply(invite, 486);
       assert.equal((await call.final()).status, 486);
     } finally {
       alice.close();
+      silent.close();
       alive.close();
       await gw.close();
     }

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import { apiServerOptions, registerApi } from '../../../src/api/index.js';
+import { apiServerOptions, registerApi } from '../../src/api/index.js';
 import {
   createApiKeyRepository,
   createTenantRepository,
   migrate,
   type ApiKeyRole,
   type Database,
-} from '../../../src/store/index.js';
-import { createMemorySharedState, type SharedState } from '../../../src/store/shared-state/index.js';
-import { MIGRATIONS_DIR } from '../../helpers/store-backends.js';
+} from '../../src/store/index.js';
+import { createMemorySharedState, type SharedState } from '../../src/store/shared-state/index.js';
+import { MIGRATIONS_DIR } from './store-backends.js';
 
 /** HA1 as the SIP layer computes it (H(username:realm:password)), without importing the SIP plane. */
 export const testHa1 = (algorithm: 'MD5' | 'SHA-256', user: string, realm: string, password: string) =>

@@ -13,9 +13,9 @@ import {
   type SipEndpoint,
   type SipRequest,
   type UasPolicy,
-} from '../../../src/sip/index.js';
+} from '../../src/sip/index.js';
 
-const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'sip');
+const fixtures = join(import.meta.dirname, '..', 'fixtures', 'sip');
 
 export function loadFixture(corpus: 'rfc4475' | 'rfc5118', name: string): Buffer {
   return readFileSync(join(fixtures, corpus, `${name}.dat`));

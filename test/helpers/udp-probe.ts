@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { decode, type BencodeDictionary } from '../../../src/media/index.js';
+import { decode, type BencodeDictionary } from '../../src/media/index.js';
 
 /**
  * One UDP socket on 127.0.0.1 for driving an ng server by hand: sends raw datagrams and waits for the reply that

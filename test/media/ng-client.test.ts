@@ -15,8 +15,8 @@ import {
   type NgCommandEvent,
   type NgControlServer,
 } from '../../src/media/index.js';
-import { createLossyRelay } from './support/lossy-relay.js';
-import { createUdpProbe, type UdpProbe } from './support/udp-probe.js';
+import { createLossyRelay } from '../helpers/lossy-relay.js';
+import { createUdpProbe, type UdpProbe } from '../helpers/udp-probe.js';
 
 /** Collects what a diagnostics channel publishes while `fn` runs. */
 async function recording<T>(name: string | symbol, fn: () => Promise<void>): Promise<T[]> {

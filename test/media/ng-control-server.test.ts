@@ -12,7 +12,7 @@ import {
   type NgControlServer,
   type NgDropEvent,
 } from '../../src/media/index.js';
-import { createUdpProbe, readReply, type UdpProbe } from './support/udp-probe.js';
+import { createUdpProbe, readReply, type UdpProbe } from '../helpers/udp-probe.js';
 
 function wire(cookie: string, body: Parameters<typeof encode>[0]): Buffer {
   return Buffer.concat([Buffer.from(`${cookie} `), encode(body)]);

@@ -17,7 +17,7 @@ import {
   type NgClient,
   type NgControlServer,
 } from '../../src/media/index.js';
-import { mPort, party, rtp, rtcpRr, sdp, until, type Party } from './support/rtp-party.js';
+import { mPort, party, rtp, rtcpRr, sdp, until, type Party } from '../helpers/rtp-party.js';
 
 /** A PCMA packet whose 160 samples are all `sample`. */
 function alaw(seq: number, ssrc: number, sample: number): Buffer {

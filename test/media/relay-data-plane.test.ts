@@ -15,7 +15,7 @@ import {
   type NgControlServer,
   type NgDictionary,
 } from '../../src/media/index.js';
-import { mPort, party, rtcpRr, rtp, sdp, until, type Party } from './support/rtp-party.js';
+import { mPort, party, rtcpRr, rtp, sdp, until, type Party } from '../helpers/rtp-party.js';
 
 interface Relay {
   relay: MediaRelay;

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createNgClient, NgErrorReply, type NgClient, type NgDictionary } from '../../src/media/index.js';
 import { relaySkip, startRelay, type RelayKind, type RunningRelay } from '../helpers/relays.js';
-import { mPort, party, rtp, sdp, until, type Party } from './support/rtp-party.js';
+import { mPort, party, rtp, sdp, until, type Party } from '../helpers/rtp-party.js';
 
 type Stats = Record<string, number>;
 /** A tag's first stream stats, the way the gateway reads them (`media-anchor.ts`). */

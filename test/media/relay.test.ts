@@ -12,7 +12,7 @@ import {
   type NgClient,
   type NgControlServer,
 } from '../../src/media/index.js';
-import { mPort, party, rtp, sdp, until } from './support/rtp-party.js';
+import { mPort, party, rtp, sdp, until } from '../helpers/rtp-party.js';
 
 const PORT_MIN = 31000 + 2 * Math.floor(Math.random() * 2000);
 

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RtpStats } from '../../src/media/index.js';
-import { rtp } from './support/rtp-party.js';
+import { rtp } from '../helpers/rtp-party.js';
 
 describe('RTP stream stats (RFC 3550 loss and jitter)', () => {
   test('packets on time have no jitter; one late by 10 ms gives J = D/16 (RFC 3550 §6.4.1)', () => {

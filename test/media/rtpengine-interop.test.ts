@@ -15,8 +15,8 @@ import {
   type NgClient,
   type NgControlServer,
 } from '../../src/media/index.js';
-import { createLossyRelay } from './support/lossy-relay.js';
-import { createUdpProbe, readReply, type UdpProbe } from './support/udp-probe.js';
+import { createLossyRelay } from '../helpers/lossy-relay.js';
+import { createUdpProbe, readReply, type UdpProbe } from '../helpers/udp-probe.js';
 
 function findRtpengine(): string | undefined {
   const fromEnv = process.env.VOXGATE_RTPENGINE;

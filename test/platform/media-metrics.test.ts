@@ -10,7 +10,7 @@ import {
 } from '../../src/media/index.js';
 import { Registry } from '../../src/observability/index.js';
 import { collectMediaMetrics } from '../../src/platform/media-metrics.js';
-import { mPort, party, rtp, sdp, until } from '../media/support/rtp-party.js';
+import { mPort, party, rtp, sdp, until } from '../helpers/rtp-party.js';
 
 describe('media relay metrics', () => {
   let relay: MediaRelay;

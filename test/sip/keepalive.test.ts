@@ -9,7 +9,7 @@ import {
   type SipEndpoint,
 } from '../../src/sip/index.js';
 import { sipRequest } from '../helpers/udp.js';
-import { selfSigned } from './support/self-signed.js';
+import { selfSigned } from '../helpers/self-signed.js';
 
 const tcp = (method: string, port: number) =>
   Buffer.from(sipRequest(method, port).replace('SIP/2.0/UDP', 'SIP/2.0/TCP'));

@@ -10,7 +10,7 @@ import {
   stillAnswers,
   tcpUntilClosed,
   udpExchange,
-} from './support/torture-uas.js';
+} from '../helpers/torture-uas.js';
 
 /**
  * RFC 4475 "SIP Torture Test Messages", each sent as a datagram over a real UDP socket to an endpoint running

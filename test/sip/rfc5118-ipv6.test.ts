@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMessage, requestUriOf, topViaOf, type SipEndpoint, type SipUri } from '../../src/sip/index.js';
-import { loadFixture, startTortureUas, statusOf, udpExchange } from './support/torture-uas.js';
+import { loadFixture, startTortureUas, statusOf, udpExchange } from '../helpers/torture-uas.js';
 
 /**
  * RFC 5118 "SIP Torture Test Messages for IPv6", over a real UDP socket (sent from 127.0.0.42 at the Via port)

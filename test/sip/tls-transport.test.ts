@@ -9,7 +9,7 @@ import {
   type SipResponse,
 } from '../../src/sip/index.js';
 import { sipRequest } from '../helpers/udp.js';
-import { selfSigned } from './support/self-signed.js';
+import { selfSigned } from '../helpers/self-signed.js';
 
 describe('SIP over TLS (RFC 3261 §26.2, sips)', () => {
   let endpoint: SipEndpoint;

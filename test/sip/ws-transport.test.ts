@@ -12,7 +12,7 @@ import {
   type SipRequest,
   type SipResponse,
 } from '../../src/sip/index.js';
-import { selfSigned } from './support/self-signed.js';
+import { selfSigned } from '../helpers/self-signed.js';
 
 /** A request as a browser SIP stack sends it over WebSocket (RFC 7118 §5.2: Via WS, a .invalid sent-by). */
 function wsRequest(

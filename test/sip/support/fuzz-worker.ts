@@ -15,7 +15,7 @@ import {
   viaOf,
   type SipMessage,
 } from '../../../src/sip/index.js';
-import { policy } from './torture-uas.js';
+import { policy } from '../../helpers/torture-uas.js';
 
 /**
  * Runs in a worker so that the test can tell a parser that hangs (a loop, catastrophic regex backtracking)
