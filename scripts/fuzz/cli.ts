@@ -7,13 +7,14 @@ import { TRANSPORTS, type TransportName } from './transports.js';
 
 const USAGE = `Usage: npm run fuzz:sip -- [--count N] [--seed S] [--transports udp,tcp,tls,ws,wss,ng]
                           [--batch N] [--crash-dir DIR] [--rss-limit-mb N] [--skip-bad-via-port | --skip-known]
-       npm run fuzz:sip -- --replay CRASH_DIR [--minimize]
+       npm run fuzz:sip -- --replay CRASH_DIR [--minimize] [--settle-ms MS]
 
 Sends N fuzzed messages (default 100000) to an all-in-one voxgate started from dist/ (run \`npm run build\`
 first), checking after each batch that it is alive, answers OPTIONS and /healthz, and stays under the RSS
 bound. A crash is saved to CRASH_DIR (default ${join(tmpdir(), 'voxgate-fuzz-crashes')}) with the seed, the
 child's stderr and the last messages sent; the run then goes on with a new process. --replay sends a saved
-crash's messages to a fresh process; --minimize then looks for the shortest tail of them that still kills it.
+crash's messages to a fresh process and waits (up to --settle-ms, default 20 s) for the calls they set up to
+end; --minimize then looks for the shortest tail of them that still kills it.
 --skip-bad-via-port / --skip-known leave out the messages that trigger the crashes known on 2026-12-03.`;
 
 function rate(sent: number, ms: number): string {
@@ -26,7 +27,7 @@ function perTransport(p: FuzzProgress): string {
     .join(', ');
 }
 
-async function replayCommand(dir: string, minimize: boolean): Promise<number> {
+async function replayCommand(dir: string, minimize: boolean, settleMs: number): Promise<number> {
   const report = JSON.parse(await readFile(join(dir, 'crash.json'), 'utf8')) as {
     signature: string;
     messages: { file: string; transport: TransportName }[];
@@ -35,14 +36,14 @@ async function replayCommand(dir: string, minimize: boolean): Promise<number> {
     report.messages.map(async (m) => ({ transport: m.transport, bytes: await readFile(join(dir, m.file)) })),
   );
   console.log(`replaying ${messages.length} messages of ${dir} (recorded: ${report.signature})`);
-  const all = await replay(messages);
+  const all = await replay(messages, { settleMs });
   console.log(all.survived ? 'survived: not reproduced' : `died: ${all.signature}`);
   if (all.survived || !minimize) return all.survived ? 0 : 1;
   // The message after which it died, alone on a fresh process; else the tail that ends with it.
   const last = all.culprit ?? messages.length - 1;
   for (const from of [last, ...Array.from({ length: last }, (_, i) => last - 1 - i)]) {
     const tail = messages.slice(from, last + 1);
-    const outcome = await replay(tail);
+    const outcome = await replay(tail, { settleMs });
     if (!outcome.survived) {
       console.log(`reproduced with ${tail.length} message(s): ${outcome.signature}`);
       for (const m of tail) console.log(`--- ${m.transport}\n${m.bytes.toString('latin1')}`);
@@ -68,6 +69,7 @@ async function main(): Promise<number> {
       'skip-known': { type: 'boolean', default: false },
       replay: { type: 'string' },
       minimize: { type: 'boolean', default: false },
+      'settle-ms': { type: 'string', default: '20000' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -75,7 +77,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.replay) return replayCommand(values.replay, values.minimize);
+  if (values.replay) return replayCommand(values.replay, values.minimize, Number(values['settle-ms']));
   const transports = values.transports.split(',').map((t) => t.trim()) as TransportName[];
   const unknown = transports.filter((t) => !TRANSPORTS.includes(t));
   const count = Number(values.count);

@@ -118,6 +118,11 @@ export interface FuzzOptions {
    * (a BYE built from a fuzzed route set …) shows only then. Default 15 s.
    */
   settleMs?: number;
+  /**
+   * No new batch starts after this long (the run is then a prefix of the seed's messages): keeps a test
+   * inside its runner's timeout on a slow or busy machine. Default: none.
+   */
+  budgetMs?: number;
   /** Binary to run (default dist/src/bin/voxgate.js). */
   bin?: string;
   onProgress?: (progress: FuzzProgress) => void;
@@ -155,6 +160,8 @@ export interface FuzzSummary extends FuzzProgress {
   dialogs: number;
   /** REGISTERs with fuzzed Contacts the registrar accepted. */
   registrations: number;
+  /** The run stopped at `budgetMs` before `count` messages. */
+  budgetExhausted: boolean;
 }
 
 /**
@@ -261,6 +268,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     processes: 0,
     dialogs: 0,
     registrations: 0,
+    budgetExhausted: false,
     perTransport: {},
   };
   const recent: SentMessage[] = [];
@@ -299,6 +307,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
     await startTarget();
     let batch = 0;
     while (summary.sent + summary.skipped < options.count) {
+      if (options.budgetMs !== undefined && performance.now() - began > options.budgetMs) {
+        summary.budgetExhausted = true;
+        break;
+      }
       const t = target!;
       const transport = options.transports[batch % options.transports.length]!;
       batch++;
@@ -473,7 +485,12 @@ export async function replay(
         break;
       }
     }
-    await Promise.race([target.whenExited(), new Promise((r) => setTimeout(r, options.settleMs ?? 1000))]);
+    // Then until the calls they set up have ended (their BYEs, timers), up to settleMs.
+    const until = performance.now() + (options.settleMs ?? 1000);
+    do {
+      await Promise.race([target.whenExited(), new Promise((r) => setTimeout(r, 250))]);
+    } while (target.alive && performance.now() < until && (await target.activeCalls()) !== 0);
+    await Promise.race([target.whenExited(), new Promise((r) => setTimeout(r, 250))]);
     if (target.alive) return { survived: true };
     const death = target.death()!;
     return {
