@@ -1,4 +1,6 @@
 import { randomBase64url } from '../random-token.js';
+import { SipParseError } from '../errors.js';
+import { parseContact } from '../headers/contact.js';
 import { buildRequest } from '../message/build-response.js';
 import {
   header,
@@ -55,6 +57,8 @@ function withoutTag(value: string): string {
  */
 export function createUasDialog(request: SipRequest, localTag: string, status: number): Dialog {
   const contact = headerValues(request, 'Contact')[0];
+  const routeSet = headerValues(request, 'Record-Route');
+  checkTargets(contact, routeSet);
   return {
     id: { callId: request.callId, localTag, remoteTag: request.fromTag ?? '' },
     state: status < 200 ? 'early' : 'confirmed',
@@ -63,7 +67,7 @@ export function createUasDialog(request: SipRequest, localTag: string, status: n
     localUri: withoutTag(header(request, 'To') ?? ''),
     remoteUri: withoutTag(header(request, 'From') ?? ''),
     remoteTarget: contact ? uriOf(contact) : request.uri,
-    routeSet: headerValues(request, 'Record-Route'),
+    routeSet,
     secure: request.uri.toLowerCase().startsWith('sips:'),
   };
 }
@@ -77,6 +81,8 @@ export function createUasDialog(request: SipRequest, localTag: string, status: n
  */
 export function createUacDialog(request: SipRequest, response: SipResponse): Dialog {
   const contact = headerValues(response, 'Contact')[0];
+  const recordRoute = headerValues(response, 'Record-Route');
+  checkTargets(contact, recordRoute);
   return {
     id: { callId: request.callId, localTag: request.fromTag ?? '', remoteTag: response.toTag ?? '' },
     state: response.status < 200 ? 'early' : 'confirmed',
@@ -85,7 +91,7 @@ export function createUacDialog(request: SipRequest, response: SipResponse): Dia
     localUri: withoutTag(header(request, 'From') ?? ''),
     remoteUri: withoutTag(header(request, 'To') ?? ''),
     remoteTarget: contact ? uriOf(contact) : request.uri,
-    routeSet: [...headerValues(response, 'Record-Route')].reverse(),
+    routeSet: [...recordRoute].reverse(),
     secure: request.uri.toLowerCase().startsWith('sips:'),
   };
 }
@@ -132,6 +138,34 @@ export function buildDialogRequest(
   return buildRequest(method, requestUri, headers, options.body);
 }
 
+/**
+ * The remote target and route set of a new dialog must be URIs the dialog's later requests can carry (a
+ * Request-URI, Route values): a Contact of `*` or a URI that does not parse would make every in-dialog request
+ * — the BYE that ends the call included — unbuildable. Throws SipParseError so that the dialog is refused when
+ * the message that would create it arrives (§8.2: 400 to a request; a response is not processed), not when
+ * the call is torn down.
+ */
+export function checkTargets(contact: string | undefined, routes: readonly string[]): void {
+  if (contact !== undefined && !isTarget(contact)) {
+    throw new SipParseError('SIP_PARSE_ADDRESS', `Contact "${contact}" is not one SIP URI`);
+  }
+  for (const route of routes) {
+    if (parseContact(route) === '*') {
+      throw new SipParseError('SIP_PARSE_ADDRESS', `Record-Route "${route}" is not a URI`);
+    }
+  }
+}
+
+function isTarget(contact: string): boolean {
+  try {
+    const parsed = parseContact(contact);
+    return parsed !== '*' && parsed.length === 1;
+  } catch (err) {
+    if (err instanceof SipParseError) return false;
+    throw err;
+  }
+}
+
 /** Methods whose Contact replaces the remote target (§12.2: re-INVITE; RFC 3311 UPDATE). */
 const TARGET_REFRESH = new Set(['INVITE', 'UPDATE']);
 
@@ -148,8 +182,10 @@ export function receiveDialogRequest(dialog: Dialog, request: SipRequest): 500 |
   if (dialog.remoteSeq !== undefined && seq <= dialog.remoteSeq) return 500;
   dialog.remoteSeq = seq;
   if (TARGET_REFRESH.has(request.method)) {
+    // A Contact that is not one SIP URI cannot be a remote target (it could not even be a Request-URI):
+    // the dialog keeps the one it has.
     const contact = headerValues(request, 'Contact')[0];
-    if (contact) dialog.remoteTarget = uriOf(contact);
+    if (contact && isTarget(contact)) dialog.remoteTarget = uriOf(contact);
   }
   if (request.method === 'BYE') dialog.state = 'terminated';
   return undefined;

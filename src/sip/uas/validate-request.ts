@@ -8,10 +8,13 @@ import {
   optionTagsOf,
   requestUriOf,
 } from '../message/header-access.js';
-import { header, type SipRequest } from '../message/sip-message.js';
+import { header, headerValues, type SipRequest } from '../message/sip-message.js';
+import { checkTargets } from '../dialog/dialog.js';
 import type { ExtraHeaders } from '../message/build-response.js';
 
 const MANDATORY = ['Via', 'To', 'From', 'CSeq', 'Call-ID'] as const;
+/** Methods whose request creates a dialog (§12.1; RFC 6665 SUBSCRIBE, RFC 3515 REFER). */
+const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 const SINGLETONS = ['Call-ID', 'CSeq', 'From', 'To', 'Max-Forwards', 'Content-Type', 'Expires'] as const;
 
 /** Methods of RFC 3261 and its common extensions: an unlisted one is unknown (501), a listed one not allowed here is 405. */
@@ -146,6 +149,11 @@ function structuralDefect(request: SipRequest): Rejection | undefined {
   try {
     maxForwardsOf(request);
     contactsOf(request);
+    // §12.1.1: a request that creates a dialog gives its remote target (Contact) and route set (Record-Route);
+    // both must be usable as the Request-URI and Route of every later request in it (the BYE included).
+    if (request.toTag === undefined && DIALOG_CREATING.has(request.method)) {
+      checkTargets(headerValues(request, 'Contact')[0], headerValues(request, 'Record-Route'));
+    }
     requestUriOf(request);
     optionTagsOf(request, 'Require');
     contentTypeOf(request);
