@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRole, Database, Queryable, Tenant } from '../../store/index.js';
 import { recordMutation } from '../audit-trail.js';
 import { requireRole } from '../authorize.js';
@@ -77,6 +77,32 @@ export function registerTenantResource<
   const showOne = async (item: T, tenant: Tenant, use: 'read' | 'written') =>
     r.show ? (await r.show([item], tenant, use))[0] : item;
   const notFound = (id: string) => `no ${r.noun} ${id}`;
+  const options = (
+    operation: keyof TenantResource<T, Create, Patch, Query>['summaries'],
+    params: object,
+    response: Record<number, unknown>,
+    request: { body?: object; querystring?: object } = {},
+  ) => ({
+    schema: {
+      tags: [r.tag],
+      summary: r.summaries[operation],
+      params,
+      ...request,
+      response: responses(response),
+    },
+  });
+  /** The tenant when the key may change this resource and the body passes its rules; else answered. */
+  const changing = async (
+    request: FastifyRequest<{ Params: { tenantId: string } }>,
+    reply: FastifyReply,
+    body?: Create | Patch,
+  ): Promise<Tenant | undefined> => {
+    const tenant = await tenantOf(db, request, reply);
+    if (!tenant || !requireRole(request, reply, r.role)) return undefined;
+    const refused = body === undefined ? undefined : r.refuse?.(body);
+    if (refused) return void sendProblem(reply, ...refused);
+    return tenant;
+  };
   const refusalOf = (err: unknown, body: Create | Patch) => {
     const refusal = r.failure?.(err, body);
     if (!refusal) throw err;
@@ -85,21 +111,11 @@ export function registerTenantResource<
 
   app.post<{ Params: { tenantId: string } }>(
     collection,
-    {
-      schema: {
-        tags: [r.tag],
-        summary: r.summaries.create,
-        params: tenantParams,
-        body: r.schemas.create,
-        response: responses({ 201: r.schemas.item }),
-      },
-    },
+    options('create', tenantParams, { 201: r.schemas.item }, { body: r.schemas.create }),
     async (request, reply) => {
-      const tenant = await tenantOf(db, request, reply);
-      if (!tenant || !requireRole(request, reply, r.role)) return reply;
       const body = request.body as Create; // validated by schemas.create
-      const refused = r.refuse?.(body);
-      if (refused) return sendProblem(reply, ...refused);
+      const tenant = await changing(request, reply, body);
+      if (!tenant) return reply;
       let created: T;
       try {
         created = await db.transaction(async (tx) => {
@@ -125,15 +141,12 @@ export function registerTenantResource<
 
   app.get<{ Params: { tenantId: string } }>(
     collection,
-    {
-      schema: {
-        tags: [r.tag],
-        summary: r.summaries.list,
-        params: tenantParams,
-        querystring: r.schemas.query ?? pageQuery,
-        response: responses({ 200: pageOf(r.schemas.item) }),
-      },
-    },
+    options(
+      'list',
+      tenantParams,
+      { 200: pageOf(r.schemas.item) },
+      { querystring: r.schemas.query ?? pageQuery },
+    ),
     async (request, reply) => {
       const tenant = await tenantOf(db, request, reply);
       if (!tenant) return reply;
@@ -150,14 +163,7 @@ export function registerTenantResource<
 
   app.get<{ Params: { tenantId: string; id: string } }>(
     member,
-    {
-      schema: {
-        tags: [r.tag],
-        summary: r.summaries.get,
-        params: tenantObjectParams,
-        response: responses({ 200: r.schemas.item }),
-      },
-    },
+    options('get', tenantObjectParams, { 200: r.schemas.item }),
     async (request, reply) => {
       const tenant = await tenantOf(db, request, reply);
       if (!tenant) return reply;
@@ -170,21 +176,11 @@ export function registerTenantResource<
 
   app.patch<{ Params: { tenantId: string; id: string } }>(
     member,
-    {
-      schema: {
-        tags: [r.tag],
-        summary: r.summaries.update,
-        params: tenantObjectParams,
-        body: r.schemas.update,
-        response: responses({ 200: r.schemas.item }),
-      },
-    },
+    options('update', tenantObjectParams, { 200: r.schemas.item }, { body: r.schemas.update }),
     async (request, reply) => {
-      const tenant = await tenantOf(db, request, reply);
-      if (!tenant || !requireRole(request, reply, r.role)) return reply;
       const body = request.body as Patch; // validated by schemas.update
-      const refused = r.refuse?.(body);
-      if (refused) return sendProblem(reply, ...refused);
+      const tenant = await changing(request, reply, body);
+      if (!tenant) return reply;
       const { id } = request.params;
       let changed: { before: T; after: T } | undefined;
       try {
@@ -213,17 +209,10 @@ export function registerTenantResource<
 
   app.delete<{ Params: { tenantId: string; id: string } }>(
     member,
-    {
-      schema: {
-        tags: [r.tag],
-        summary: r.summaries.delete,
-        params: tenantObjectParams,
-        response: responses({ 204: { type: 'null' } }),
-      },
-    },
+    options('delete', tenantObjectParams, { 204: { type: 'null' } }),
     async (request, reply) => {
-      const tenant = await tenantOf(db, request, reply);
-      if (!tenant || !requireRole(request, reply, r.role)) return reply;
+      const tenant = await changing(request, reply);
+      if (!tenant) return reply;
       const deleted = await db.transaction(async (tx) => {
         const item = await r.remove(tx, tenant, request.params.id);
         if (item) {
