@@ -9,6 +9,7 @@ import {
   parseHostPort,
   variables,
 } from '../../src/platform/config/index.js';
+import { runCli } from '../../src/platform/cli.js';
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -223,5 +224,30 @@ describe('configuration', () => {
       configError(() => loadConfig({ VOXGATE_SIP_PEER_SECRET: 'short' })).message,
       /^VOXGATE_SIP_PEER_SECRET=\(secret, not shown\) is invalid: expected at least 32 characters$/,
     );
+  });
+
+  test('voxgate config print warns once about a former name; --help lists settings by module with type and default', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = {
+      env: { VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '15' },
+      out: (l: string) => out.push(l),
+      err: (l: string) => err.push(l),
+    };
+    assert.deepEqual(await runCli(['config', 'print'], io), { exitCode: 0 });
+    assert.deepEqual(err, [
+      'voxgate: warning: VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS is deprecated: use VOXGATE_CALL_NO_RTP_HANGUP_SECONDS (the same setting; VOXGATE_CALL_NO_RTP_HANGUP_SECONDS wins if both are set)',
+    ]);
+    assert.match(
+      out.join('\n'),
+      /^VOXGATE_CALL_NO_RTP_HANGUP_SECONDS=15 {2}# set as VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS/m,
+    );
+    out.length = 0;
+    await runCli(['--help'], { ...io, env: {} });
+    const help = out.join('\n');
+    assert.match(help, /^ {2}media-relay:$/m);
+    assert.match(help, /^ {4}VOXGATE_SIP_PORT +<port> SIP port, UDP and TCP \[default 5060\]$/m);
+    assert.match(help, /^ {4}VOXGATE_SIP_PEER_SECRET +<text, secret> /m);
+    assert.match(help, /formerly VOXGATE_MEDIA_TIMEOUT_SECONDS, still read/);
   });
 });
