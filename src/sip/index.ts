@@ -27,11 +27,13 @@ export { formatRAck, parseRAck, type RAck } from './headers/rack.js';
 export { parseRSeq } from './headers/rseq.js';
 export { parseFrom, type FromTo } from './headers/from.js';
 export { parseMaxForwards } from './headers/max-forwards.js';
-export { parseNameAddr, type NameAddr } from './headers/name-addr.js';
+export { formatNameAddr, parseNameAddr, withoutTag, type NameAddr } from './headers/name-addr.js';
 export { paramValue, type HeaderParam } from './headers/params.js';
 export { parseTo } from './headers/to.js';
 export { parseVia, type Via } from './headers/via.js';
 export { parseSipUri, parseTelUri, parseUri, uriParam } from './uri/parse-uri.js';
+export { bareHost, formatHost, formatHostPort, parseHostPort } from './uri/host-port.js';
+export { uriUser } from './uri/uri-user.js';
 export { isWellEscaped, unescapeUri } from './uri/escape.js';
 export {
   isSipUri,
@@ -46,6 +48,7 @@ export {
   headerValues,
   headerParam,
   splitList,
+  topLevelComma,
   type SipHeader,
   type SipMessage,
   type SipRequest,

@@ -1,3 +1,4 @@
+import { withoutTag } from '../headers/name-addr.js';
 import { randomBase64url } from '../random-token.js';
 import { SipParseError } from '../errors.js';
 import { parseContact } from '../headers/contact.js';
@@ -41,11 +42,6 @@ export function dialogKey(id: DialogId): string {
 export function uriOf(value: string): string {
   const m = /<([^>]*)>/.exec(value);
   return (m ? m[1]! : value.split(';')[0]!).trim();
-}
-
-/** A header value without its `tag` parameter, for storing the local/remote URI. */
-function withoutTag(value: string): string {
-  return value.replace(/;\s*tag=[^;,\s]*/i, '');
 }
 
 /**

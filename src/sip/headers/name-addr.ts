@@ -84,3 +84,23 @@ export function parseNameAddr(header: string, value: string): NameAddr {
   if (end !== value.length) throw bad(header, value, 'unexpected text after the address');
   return addr;
 }
+
+/**
+ * A From/To value without its `tag` parameter (§19.3), as a B2BUA's new leg or a dialog's stored URI needs it.
+ * Only the header parameters after the `<…>` are looked at: a `;tag=` inside the URI is the URI's own.
+ */
+export function withoutTag(value: string): string {
+  const gt = value.lastIndexOf('>');
+  const params = value.slice(gt + 1);
+  const stripped = params.replace(/;\s*tag\s*=[^;,\s]*/i, '');
+  return stripped === params ? value : value.slice(0, gt + 1) + stripped;
+}
+
+/**
+ * A name-addr (§20.10) for `uri` with `displayName` (unquoted, as `NameAddr.displayName` holds it), written as a
+ * quoted-string with `"` and `\` escaped (§25.1 quoted-pair), which any display name may be; without a display
+ * name, `<uri>`.
+ */
+export function formatNameAddr(displayName: string | undefined, uri: string): string {
+  return displayName ? `"${displayName.replace(/["\\]/g, '\\$&')}" <${uri}>` : `<${uri}>`;
+}

@@ -20,7 +20,13 @@ import { isSipUri } from '../uri/uri-types.js';
 import { newHeader, rememberParse } from './header-cache.js';
 import { canonicalHeaderName } from './header-names.js';
 import { markPristine } from './serialize-message.js';
-import type { SipHeader, SipMessage, SipRequest, SipResponse } from './sip-message.js';
+import {
+  topLevelComma,
+  type SipHeader,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+} from './sip-message.js';
 
 /** RFC 3261 §25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") */
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
@@ -209,16 +215,4 @@ function common(headers: SipHeader[]) {
     toTag: toParsed.tag,
     topVia: topViaEnd === -1 ? via.value : via.value.slice(0, topViaEnd).trim(),
   };
-}
-
-/** The first comma outside a quoted string (Via params may be quoted). */
-function topLevelComma(value: string): number {
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (quoted && c === '\\') i++;
-    else if (c === '"') quoted = !quoted;
-    else if (c === ',' && !quoted) return i;
-  }
-  return -1;
 }

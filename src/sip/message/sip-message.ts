@@ -78,6 +78,28 @@ export function headerValues(message: { headers: readonly SipHeader[] }, name: s
   return out;
 }
 
+/**
+ * The index of the first comma outside a quoted string (with its quoted-pairs) and outside `<…>`, or -1: where
+ * the first element of a comma-separated header value (§7.3.1) ends — the top via-parm of a Via, the first
+ * contact of a Contact.
+ */
+export function topLevelComma(value: string): number {
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '<') depth++;
+    else if (c === '>') depth = Math.max(0, depth - 1);
+    else if (c === ',' && depth === 0) return i;
+  }
+  return -1;
+}
+
+/** A comma-separated header value (§7.3.1) split into its elements, trimmed, empty ones dropped. */
 export function splitList(value: string): string[] {
   const parts: string[] = [];
   let depth = 0;

@@ -1,14 +1,17 @@
+import type { Via } from '../headers/via.js';
+import { topViaOf } from '../message/header-access.js';
 import { headerParam, type SipMessage } from '../message/sip-message.js';
 
 /** §8.1.1.7: "The branch ID inserted by an element compliant with this specification MUST always begin with the characters "z9hG4bK"." */
 export const MAGIC_COOKIE = 'z9hG4bK';
 
-/** The sent-by (host[:port]) of a Via value, lower-cased, default port made explicit per transport. */
-export function sentBy(via: string): string {
-  const m = /^SIP\s*\/\s*2\.0\s*\/\s*(\S+)\s+(\[[^\]]+\]|[^;:\s]+)(?:\s*:\s*(\d+))?/i.exec(via);
-  if (!m) return via;
-  const port = m[3] ?? (/^TLS$/i.test(m[1] ?? '') ? '5061' : '5060');
-  return `${(m[2] ?? '').toLowerCase()}:${port}`;
+/**
+ * The sent-by (host[:port]) of a via-parm, lower-cased, the default port made explicit per transport (§18.2.1:
+ * "the default port value is transport specific": 5061 for TLS, else 5060).
+ */
+export function sentBy(via: Via): string {
+  const port = via.port ?? (via.transport === 'TLS' ? 5061 : 5060);
+  return `${via.host.toLowerCase()}:${port}`;
 }
 
 /**
@@ -22,7 +25,11 @@ export function sentBy(via: string): string {
 export function serverTransactionKey(request: SipMessage & { kind: 'request' }): string {
   const method = request.method === 'ACK' ? 'INVITE' : request.method;
   const branch = headerParam(request.topVia, 'branch');
-  if (branch?.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy(request.topVia)}|${method}`;
+  if (branch?.startsWith(MAGIC_COOKIE)) {
+    // The parser has read the top Via already: a message without one does not get this far.
+    const via = topViaOf(request);
+    return `${branch}|${via ? sentBy(via) : request.topVia}|${method}`;
+  }
   return [
     '2543',
     request.uri,

@@ -2,7 +2,7 @@ import { sipChannels } from '../diagnostics.js';
 import { SipParseError } from '../errors.js';
 import { buildErrorResponseForRaw, buildResponse } from '../message/build-response.js';
 import { parseMessage } from '../message/parse-message.js';
-import type { SipRequest, SipResponse } from '../message/sip-message.js';
+import type { SipHeader, SipRequest, SipResponse } from '../message/sip-message.js';
 import type { InboundContext, Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
 import type { SendFailureHandler } from './send-failure.js';
 import { responseDestination, stampTopVia } from './via-received.js';
@@ -49,10 +49,15 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
       // §18.1.2 / §16.7: malformed responses are silently discarded.
       if (err.status === 'drop') return;
       // §18.2.1 / RFC 3581 apply to the top Via of what could be read, so the answer goes where it should.
-      const response = buildErrorResponseForRaw(bytes, err.status, err.reason, (headers) =>
-        stampTopVia(headers, remote),
-      );
-      if (response) send(response, transport === 'udp' ? destinationOfRaw(response, remote) : remote);
+      // §18.2.2: the answer to a datagram goes where its (copied, stamped) top Via says.
+      let via: SipHeader | undefined;
+      const response = buildErrorResponseForRaw(bytes, err.status, err.reason, (headers) => {
+        const stamped = stampTopVia(headers, remote);
+        via = stamped.find((h) => h.name === 'Via');
+        return stamped;
+      });
+      const destination = transport === 'udp' && via ? responseDestination(via, remote) : remote;
+      if (response) send(response, destination);
       return;
     }
     const reliable = transport !== 'udp';
@@ -76,7 +81,8 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
     if (sipChannels.requestIn.hasSubscribers)
       sipChannels.requestIn.publish({ method: message.method, transport });
     // §18.2.2: on a reliable transport the response goes back on the connection the request came in on.
-    const destination = reliable ? remote : responseDestination(message.topVia, remote);
+    const topVia = request.headers.find((h) => h.name === 'Via');
+    const destination = reliable || !topVia ? remote : responseDestination(topVia, remote);
     const ctx: InboundContext = {
       transport,
       remote,
@@ -110,10 +116,4 @@ function replyTo(request: SipRequest, send: Arrival['send'], destination: Peer):
       sipChannels.responseOut.publish({ method: request.method, status });
     send(buildResponse(request, status, reason, headers, body), destination);
   };
-}
-
-/** Where a stateless error response to an unparsed datagram goes: §18.2.2 from its (copied) top Via. */
-function destinationOfRaw(response: Buffer, remote: Peer): Peer {
-  const via = /\r\nVia: ([^\r]*)/.exec(response.toString('latin1'))?.[1];
-  return via === undefined ? remote : responseDestination(via, remote);
 }

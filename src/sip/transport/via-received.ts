@@ -1,5 +1,19 @@
-import { headerParam, type SipHeader } from '../message/sip-message.js';
+import { SipParseError } from '../errors.js';
+import { parseVia, type Via } from '../headers/via.js';
+import { cachedParse } from '../message/header-cache.js';
+import { headerParam, topLevelComma, type SipHeader } from '../message/sip-message.js';
+import { bareHost } from '../uri/host-port.js';
 import type { Peer } from './inbound-context.js';
+
+/** The top via-parm of a Via header, or undefined when the header does not parse (an unparsed datagram's). */
+function topVia(header: SipHeader): Via | undefined {
+  try {
+    return cachedParse(header, parseVia)[0];
+  } catch (err) {
+    if (err instanceof SipParseError) return undefined;
+    throw err;
+  }
+}
 
 /**
  * RFC 3261 §18.2.1: "the server transport MUST add a 'received' parameter" when the sent-by host differs from
@@ -10,21 +24,31 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
   const index = headers.findIndex((h) => h.name === 'Via');
   if (index === -1) return [...headers];
   const via = headers[index]!;
+  const parsed = topVia(via);
   const comma = topLevelComma(via.value);
   let top = comma === -1 ? via.value : via.value.slice(0, comma);
   const rest = comma === -1 ? '' : via.value.slice(comma);
-  const sentBy = /^SIP\s*\/\s*2\.0\s*\/\s*[A-Za-z0-9-]+\s+(\[[^\]]+\]|[^;:\s]+)/i.exec(top)?.[1];
   if (
-    sentBy !== undefined &&
-    sentBy.replace(/^\[|\]$/g, '') !== remote.address &&
+    parsed !== undefined &&
+    bareHost(parsed.host) !== remote.address &&
     headerParam(top, 'received') === undefined
   ) {
     top = `${top};received=${remote.address}`;
   }
   if (headerParam(top, 'rport') === '') top = top.replace(/;\s*rport(?=\s*(;|$))/i, `;rport=${remote.port}`);
   const out = [...headers];
-  out[index] = { name: 'Via', value: top + rest };
+  if (top + rest !== via.value) out[index] = { name: 'Via', value: top + rest };
   return out;
+}
+
+/**
+ * The sent-by port of a top via-parm the Via parser refuses, read leniently: the answer to a request that did
+ * not parse still goes to the port its Via names, so that a port no socket can send to (0, past 65535) is
+ * refused and counted by the transport rather than replaced by 5060.
+ */
+function lenientSentByPort(topVia: string): number | undefined {
+  const port = /^\s*SIP\s*\/\s*2\.0\s*\/\s*\S+\s+(?:\[[^\]]+\]|[^;:\s]+)\s*:\s*(\d+)/i.exec(topVia)?.[1];
+  return port === undefined ? undefined : Number(port);
 }
 
 /**
@@ -32,18 +56,11 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
  * the received address (the source) at the sent-by port, default 5060. Never the Via host itself: a response
  * is not sent to an address the request did not come from (RFC 4475 §3.3.14, bcast).
  */
-export function responseDestination(topVia: string, remote: Peer): Peer {
-  if (headerParam(topVia, 'rport') !== undefined) return remote;
-  const port = /^SIP\s*\/\s*2\.0\s*\/\s*\S+\s+(?:\[[^\]]+\]|[^;:\s]+):(\d+)/i.exec(topVia)?.[1];
-  return { address: remote.address, port: port ? Number(port) : 5060 };
-}
-
-function topLevelComma(value: string): number {
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '"') quoted = !quoted;
-    else if (c === ',' && !quoted) return i;
-  }
-  return -1;
+export function responseDestination(via: SipHeader, remote: Peer): Peer {
+  const top = topVia(via);
+  const comma = topLevelComma(via.value);
+  const topText = comma === -1 ? via.value : via.value.slice(0, comma);
+  const rport = top ? top.rport : headerParam(topText, 'rport');
+  if (rport !== undefined) return remote;
+  return { address: remote.address, port: (top ? top.port : lenientSentByPort(topText)) ?? 5060 };
 }

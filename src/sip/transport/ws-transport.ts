@@ -14,6 +14,7 @@ import { sipChannels } from '../diagnostics.js';
 import type { Peer, WebSocketTransportName } from './inbound-context.js';
 import type { FlowClosedHandler } from './stream-transport.js';
 import { refusedDestination, type SendFailure } from './send-failure.js';
+import { formatHostPort } from '../uri/host-port.js';
 
 export type WsMessageHandler = (
   bytes: Buffer,
@@ -181,8 +182,7 @@ export class WsTransport {
     to: Peer & { readonly serverName?: string },
     onConnectFailure?: (failure: SendFailure) => void,
   ): string {
-    const host = to.serverName ?? (to.address.includes(':') ? `[${to.address}]` : to.address);
-    const url = `${this.name}://${host}:${to.port}`;
+    const url = `${this.name}://${formatHostPort(to.serverName ?? to.address, to.port)}`;
     const ws = new WebSocket(url, SIP_WS_SUBPROTOCOL, {
       maxPayload: this.options.maxMessageSize,
       ...(this.name === 'wss'
