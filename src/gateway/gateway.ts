@@ -2,9 +2,11 @@ import { networkInterfaces } from 'node:os';
 import {
   createSipEndpoint,
   createTransactionLayer,
+  formatHostPort,
   type SipEndpoint,
   type TimerSettings,
   type TransactionLayer,
+  type TransactionUser,
   type TransportName,
   type WebSocketTransportName,
 } from '../sip/index.js';
@@ -20,6 +22,7 @@ import { createRequestRouter, STATELESS_METHODS } from './request-router.js';
 import { createSipAuthenticator } from './sip-authenticator.js';
 import { createSipOutbound } from './sip-outbound.js';
 import { createTrunkMonitor, type TrunkMonitor } from './trunk-monitor.js';
+import { createTrunkLocator, type TrunkLocator } from './trunk-locator.js';
 import { createTrunkRegistrar, type TrunkRegistrar } from './trunk-registration.js';
 
 export interface GatewayOptions {
@@ -40,6 +43,8 @@ export interface GatewayOptions {
   registrar: RegistrarPolicy;
   /** Key of X-Voxgate-Peer hops between replicas (the same on each); default: the registrar's nonce secret. */
   peerSecret?: Buffer;
+  /** Where trunks' requests go (RFC 3263); default: located with the system's DNS, kept 30 s. */
+  trunkLocator?: TrunkLocator;
   /** How often trunks get an OPTIONS health check; 0 = never (every trunk counts as up). */
   trunkCheckMs?: number;
   /** Outbound registration of trunks with `register` set (unset: none). */
@@ -77,6 +82,30 @@ export function defaultAdvertisedHost(host: string): string {
 }
 
 /**
+ * A transaction user whose handlers are given once, after the layer that calls them was made: the layer is
+ * created before the B2BUA that sends on it, the router that handles its requests after. A message before
+ * `bind` is a wiring error — the listeners open only once everything is bound — and throws, never waits.
+ */
+function lateBoundTransactionUser(): { user: TransactionUser; bind(handlers: TransactionUser): void } {
+  let bound: TransactionUser | undefined;
+  const handlers = (): TransactionUser => {
+    if (!bound) throw new Error('gateway: the transaction layer received a message before its TU was bound');
+    return bound;
+  };
+  return {
+    user: {
+      onRequest: (request, tx, ctx) => handlers().onRequest(request, tx, ctx),
+      onCancel: (cancel, invite) => handlers().onCancel?.(cancel, invite),
+      onStrayResponse: (response) => handlers().onStrayResponse?.(response),
+    },
+    bind(next) {
+      if (bound) throw new Error('gateway: the transaction user is bound once');
+      bound = next;
+    },
+  };
+}
+
+/**
  * The SIP gateway assembled: listeners, the transaction layer, the request router, the registrar and the
  * B2BUA. The platform's sip-gateway module and the tests build it the same way.
  */
@@ -99,12 +128,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const self = () => {
     const { host: h, port } = advertised('udp');
-    return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+    return formatHostPort(h, port);
   };
-  const holder: { layer?: TransactionLayer; trunkRegistrar?: TrunkRegistrar } = {};
+  // The transaction layer comes first and the B2BUA starts client transactions on it; the layer's TU — the
+  // request router, which calls the B2BUA — is bound once both exist, before the listeners open.
+  const locateTrunk = options.trunkLocator ?? createTrunkLocator({ warn: options.warn });
+  const tu = lateBoundTransactionUser();
+  const layer = createTransactionLayer({ ...(timers ? { timers } : {}), tu: tu.user });
   const outbound = createSipOutbound({
     advertised: (transport) => advertised(transport),
-    startTransaction: (bytes, send, opts, events) => holder.layer!.sendRequest(bytes, send, opts, events),
+    startTransaction: (bytes, send, opts, events) => layer.sendRequest(bytes, send, opts, events),
     sendBytes: (bytes, target, onFailure) => {
       // Nothing is originated before the listeners are open (the layer and B2BUA start with them).
       if (opened.endpoint) opened.endpoint.send(bytes, target, onFailure);
@@ -122,36 +155,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         self,
       })
     : undefined;
-  const trunkMonitor =
-    options.trunkCheckMs && routing
-      ? createTrunkMonitor({
-          trunks: () => routing.allTrunks(),
-          outbound,
-          intervalMs: options.trunkCheckMs,
-          onChange: (trunkId, up) =>
-            options.warn(
-              { trunkId, up },
-              up ? 'trunk back in routing' : 'trunk out of routing: no answer to OPTIONS',
-            ),
-          // Each replica's view goes to shared state, where the API reads it (a trunk's `health`); it lapses
-          // when the replica stops reporting.
-          onChecked: (trunkId, up, at) => {
-            const registration = holder.trunkRegistrar?.status(trunkId);
-            options.state.trunkStatus
-              .report(
-                trunkId,
-                { gateway: self(), reachable: up, checkedAt: at, ...(registration ? { registration } : {}) },
-                Math.max(60, Math.ceil((3 * (options.trunkCheckMs ?? 0)) / 1000)),
-              )
-              .catch((err: unknown) => options.warn({ err, trunkId }, 'trunk status not shared'));
-          },
-        })
-      : undefined;
   const trunkRegistrar =
     options.trunkRegistration && routing
       ? createTrunkRegistrar({
           trunks: () => routing.registeringTrunks(),
           outbound,
+          locate: locateTrunk,
           counters: options.state.counters,
           expiresSec: options.trunkRegistration.expiresSec,
           syncMs: options.trunkRegistration.syncMs ?? 30_000,
@@ -163,7 +172,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           },
         })
       : undefined;
-  holder.trunkRegistrar = trunkRegistrar;
+  const trunkMonitor =
+    options.trunkCheckMs && routing
+      ? createTrunkMonitor({
+          trunks: () => routing.allTrunks(),
+          outbound,
+          locate: locateTrunk,
+          intervalMs: options.trunkCheckMs,
+          onChange: (trunkId, up) =>
+            options.warn(
+              { trunkId, up },
+              up ? 'trunk back in routing' : 'trunk out of routing: no answer to OPTIONS',
+            ),
+          // Each replica's view goes to shared state, where the API reads it (a trunk's `health`); it lapses
+          // when the replica stops reporting.
+          onChecked: (trunkId, up, at) => {
+            const registration = trunkRegistrar?.status(trunkId);
+            options.state.trunkStatus
+              .report(
+                trunkId,
+                { gateway: self(), reachable: up, checkedAt: at, ...(registration ? { registration } : {}) },
+                Math.max(60, Math.ceil((3 * (options.trunkCheckMs ?? 0)) / 1000)),
+              )
+              .catch((err: unknown) => options.warn({ err, trunkId }, 'trunk status not shared'));
+          },
+        })
+      : undefined;
   const registrar = createRegistrar({
     self,
     ...(keepalive ? { observer: keepalive } : {}),
@@ -172,8 +206,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     counters: options.state.counters,
     policy: options.registrar,
   });
-  // The layer and the B2BUA refer to each other: the B2BUA starts client transactions on the layer (through
-  // `outbound`), and the layer hands requests to the router, which calls the B2BUA.
   const b2bua = createB2bua({
     auth,
     tenants: options.tenants,
@@ -183,6 +215,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     media: options.media,
     ...(routing ? { routing } : {}),
     ...(trunkMonitor ? { trunkUp: trunkMonitor.isUp } : {}),
+    locateTrunk,
     settings: {
       t1: timers?.t1 ?? 500,
       t2: timers?.t2 ?? 4000,
@@ -199,24 +232,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     isDraining: options.isDraining,
     onError: (err, request) => options.error({ err, callId: request.callId }, 'SIP request handling failed'),
   });
-  const layer = createTransactionLayer({
-    ...(timers ? { timers } : {}),
-    tu: {
-      onRequest(request, tx, inbound) {
-        route(
-          request,
-          (status, reason, headers) =>
-            tx ? tx.respond(status, reason, headers) : inbound.reply(status, reason, headers),
-          inbound,
-          tx,
-          inbound,
-        );
-      },
-      onCancel: (_cancel, invite) => b2bua.cancel(invite),
-      onStrayResponse: (response) => b2bua.strayResponse(response),
+  tu.bind({
+    onRequest(request, tx, inbound) {
+      route(
+        request,
+        (status, reason, headers) =>
+          tx ? tx.respond(status, reason, headers) : inbound.reply(status, reason, headers),
+        inbound,
+        tx,
+        inbound,
+      );
     },
+    onCancel: (_cancel, invite) => b2bua.cancel(invite),
+    onStrayResponse: (response) => b2bua.strayResponse(response),
   });
-  holder.layer = layer;
   const endpoint = await createSipEndpoint({
     host: options.host,
     udpPort: options.port,

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { headerParam, parseSipUri, uriOf, uriParam, type SipUri } from '../sip/index.js';
+import { bareHost, headerParam, parseSipUri, uriOf, uriParam, type SipUri } from '../sip/index.js';
 
 /**
  * Where requests to a registered contact go (per user and per trunk): `auto` decides from the REGISTER (below),
@@ -52,7 +52,7 @@ LOOPBACK.addAddress('::1', 'ipv6');
 
 /** An IP literal without brackets, IPv4-mapped IPv6 as IPv4, IPv6 in its canonical form; undefined otherwise. */
 export function normalizeAddress(host: string): string | undefined {
-  const bare = host.replace(/^\[|\]$/g, '');
+  const bare = bareHost(host);
   const kind = isIP(bare);
   if (kind === 4) return bare;
   if (kind !== 6) return undefined;

@@ -1,5 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { SipHeader, SipRequest } from '../sip/index.js';
+import {
+  paramValue,
+  parseNameAddr,
+  SipParseError,
+  type NameAddr,
+  type SipHeader,
+  type SipRequest,
+} from '../sip/index.js';
 
 /**
  * Gateway replicas share one location service, but a UA behind NAT (or on a TCP/TLS flow) is reachable only
@@ -20,12 +27,25 @@ export function peerHopHeader(secret: Buffer, aor: string, now = Date.now()): Si
   return { name: PEER_HOP_HEADER, value: `<${aor}>;ts=${now};mac=${mac(secret, aor, now)}` };
 }
 
+/** The header's `<aor>;ts=…;mac=…`, or undefined when it is no name-addr. */
+function nameAddrOf(value: string): NameAddr | undefined {
+  try {
+    return parseNameAddr(PEER_HOP_HEADER, value);
+  } catch (err) {
+    if (err instanceof SipParseError) return undefined;
+    throw err;
+  }
+}
+
 /** The AOR a valid peer hop is for; undefined without the header or when it is forged or stale. */
 export function verifyPeerHop(secret: Buffer, request: SipRequest, now = Date.now()): string | undefined {
   const value = request.headers.find((h) => h.name.toLowerCase() === 'x-voxgate-peer')?.value;
-  const m = value ? /^<([^>]+)>;ts=(\d+);mac=([\w-]+)$/.exec(value) : null;
-  if (!m) return undefined;
-  const [, aor, tsText, given] = m as unknown as [string, string, string, string];
+  const hop = value === undefined ? undefined : nameAddrOf(value);
+  if (!hop?.bracketed) return undefined;
+  const aor = hop.uriText;
+  const tsText = paramValue(hop.params, 'ts');
+  const given = paramValue(hop.params, 'mac');
+  if (!tsText || !/^\d+$/.test(tsText) || !given) return undefined;
   const ts = Number(tsText);
   if (Math.abs(now - ts) > MAX_AGE_MS) return undefined;
   const expected = Buffer.from(mac(secret, aor, ts));

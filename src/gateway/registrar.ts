@@ -1,5 +1,15 @@
 import { channel } from 'node:diagnostics_channel';
-import { header, headerParam, headerValues, topViaOf, uriOf, type SipRequest } from '../sip/index.js';
+import {
+  formatHostPort,
+  header,
+  headerParam,
+  headerValues,
+  parseSipUri,
+  SipParseError,
+  topViaOf,
+  uriOf,
+  type SipRequest,
+} from '../sip/index.js';
 import type { SipUserRepository } from '../store/index.js';
 import type { Binding, Counters, RegistrationStore } from '../store/shared-state/index.js';
 import { decideReach, type NatMode, type NatReason } from './nat-detection.js';
@@ -51,8 +61,7 @@ export const publishRegistration = (event: RegistrationEvent): void => {
   if (registrationChannel.hasSubscribers) registrationChannel.publish(event);
 };
 
-const hostPort = (p: { address: string; port: number }) =>
-  `${p.address.includes(':') ? `[${p.address}]` : p.address}:${p.port}`;
+const hostPort = (p: { address: string; port: number }) => formatHostPort(p.address, p.port);
 
 export interface Registrar {
   handleRegister(request: SipRequest, reply: Reply, source: RequestSource): Promise<void>;
@@ -60,9 +69,14 @@ export interface Registrar {
 
 /** `sip:user@host` of a To/From value, lower-cased host, without parameters; undefined unless sip/sips. */
 export function addressOfRecord(value: string): string | undefined {
-  const uri = uriOf(value);
-  const m = /^(sips?):([^@;?]+)@([^;?>:]+)/i.exec(uri);
-  return m ? `${m[1]!.toLowerCase()}:${m[2]}@${m[3]!.toLowerCase()}` : undefined;
+  let uri;
+  try {
+    uri = parseSipUri(uriOf(value));
+  } catch (err) {
+    if (err instanceof SipParseError) return undefined;
+    throw err;
+  }
+  return uri.user === undefined ? undefined : `${uri.scheme}:${uri.user}@${uri.host.toLowerCase()}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  formatHostPort,
   newBranch,
   type ClientTransaction,
   type ClientTransactionEvents,
@@ -91,7 +92,7 @@ export function createSipOutbound(deps: {
 }): SipOutbound {
   const hostPort = (transport: TransportName | WebSocketTransportName) => {
     const { host, port } = deps.advertised(transport);
-    return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return formatHostPort(host, port);
   };
   return {
     address: deps.advertised,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { buildRequest, newTag } from '../sip/index.js';
+import { buildRequest, formatHost, newTag } from '../sip/index.js';
 import type { LegTarget, SipOutbound } from './sip-outbound.js';
+import type { TrunkLocator } from './trunk-locator.js';
 
 export interface MonitoredTrunk {
   readonly id: string;
@@ -27,6 +28,8 @@ export interface TrunkMonitor {
 export function createTrunkMonitor(deps: {
   trunks: () => Promise<readonly MonitoredTrunk[]>;
   outbound: SipOutbound;
+  /** Where a trunk's requests go (RFC 3263, `trunk-locator.ts`); default: its host and port as written. */
+  locate?: TrunkLocator;
   intervalMs: number;
   onChange?: (trunkId: string, up: boolean) => void;
   /** After every check, its outcome (the gateway shares it in shared state for the API). */
@@ -34,10 +37,10 @@ export function createTrunkMonitor(deps: {
 }): TrunkMonitor {
   const down = new Set<string>();
   const inFlight = new Set<string>();
-  const check = (trunk: MonitoredTrunk): Promise<void> => {
-    const target: LegTarget = { transport: trunk.transport, address: trunk.host, port: trunk.port };
+  /** One OPTIONS to one of the trunk's addresses: whether anything answered it. */
+  const ask = (trunk: MonitoredTrunk, target: LegTarget): Promise<boolean> => {
     const { host, port } = deps.outbound.address(trunk.transport);
-    const hostPart = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
+    const hostPart = formatHost(trunk.host);
     const bytes = buildRequest('OPTIONS', `sip:${hostPart}:${trunk.port}`, [
       { name: 'Via', value: deps.outbound.via(trunk.transport) },
       { name: 'Max-Forwards', value: '70' },
@@ -46,30 +49,35 @@ export function createTrunkMonitor(deps: {
       { name: 'Call-ID', value: randomBytes(10).toString('hex') },
       { name: 'CSeq', value: '1 OPTIONS' },
     ]);
-    const mark = (up: boolean) => {
-      const was = !down.has(trunk.id);
-      if (up) down.delete(trunk.id);
-      else down.add(trunk.id);
-      if (was !== up) deps.onChange?.(trunk.id, up);
-      deps.onChecked?.(trunk.id, up, Date.now());
-    };
-    return new Promise<void>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       try {
         deps.outbound.request(bytes, target, {
-          response: () => {
-            mark(true);
-            resolve();
-          },
-          timeout: () => {
-            mark(false);
-            resolve();
-          },
+          response: () => resolve(true),
+          timeout: () => resolve(false),
         });
       } catch {
-        mark(false); // no route to the carrier's transport (e.g. TLS not configured)
-        resolve();
+        resolve(false); // no route to the carrier's transport (e.g. TLS not configured)
       }
     });
+  };
+  /**
+   * A trunk is up when one of its addresses answers, asked in their RFC 3263 order (§4.3: on a failure "the
+   * next SHOULD be tried").
+   */
+  const check = async (trunk: MonitoredTrunk): Promise<void> => {
+    const targets = deps.locate
+      ? await deps.locate(trunk)
+      : [{ transport: trunk.transport, address: trunk.host, port: trunk.port }];
+    let up = false;
+    for (const target of targets) {
+      up = await ask(trunk, target);
+      if (up) break;
+    }
+    const was = !down.has(trunk.id);
+    if (up) down.delete(trunk.id);
+    else down.add(trunk.id);
+    if (was !== up) deps.onChange?.(trunk.id, up);
+    deps.onChecked?.(trunk.id, up, Date.now());
   };
   const checkAll = async () => {
     const trunks = await deps.trunks();

@@ -3,6 +3,7 @@ import { channel } from 'node:diagnostics_channel';
 import {
   answerChallenge,
   buildRequest,
+  formatHost,
   contactsOf,
   header,
   headerValues,
@@ -12,6 +13,7 @@ import {
 } from '../sip/index.js';
 import type { Counters } from '../store/shared-state/index.js';
 import type { LegTarget, SipOutbound } from './sip-outbound.js';
+import type { TrunkLocator } from './trunk-locator.js';
 
 /** A carrier trunk with `register` set: voxgate registers to it as `username` (RFC 3261 §10.2). */
 export interface RegisteringTrunk {
@@ -58,7 +60,8 @@ interface Entry {
   inFlight: boolean;
 }
 
-const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
+/** A trunk host in a URI (an IPv6 address bracketed). */
+const hostPart = formatHost;
 
 /**
  * Outbound registration to carriers: each trunk with `register` set gets a REGISTER with its credentials,
@@ -72,6 +75,8 @@ const hostPart = (host: string) => (host.includes(':') ? `[${host}]` : host);
 export function createTrunkRegistrar(deps: {
   trunks: () => Promise<readonly RegisteringTrunk[]>;
   outbound: SipOutbound;
+  /** Where a trunk's requests go (RFC 3263, `trunk-locator.ts`); default: its host and port as written. */
+  locate?: TrunkLocator;
   counters: Pick<Counters, 'hit'>;
   /** The expiration asked for (the carrier may grant less, or demand more with 423). */
   expiresSec: number;
@@ -108,7 +113,12 @@ export function createTrunkRegistrar(deps: {
     entry.timer.unref();
   };
 
-  const sendRegister = (entry: Entry, expires: number, authorization?: { name: string; value: string }) => {
+  const sendRegisterTo = (
+    entry: Entry,
+    expires: number,
+    target: LegTarget,
+    authorization?: { name: string; value: string },
+  ) => {
     const { trunk } = entry;
     const { host, port } = deps.outbound.address(trunk.transport);
     const aor = `sip:${trunk.credentials.username}@${hostPart(trunk.host)}`;
@@ -130,7 +140,6 @@ export function createTrunkRegistrar(deps: {
       { name: 'Expires', value: String(expires) },
       ...(authorization ? [authorization] : []),
     ]);
-    const target: LegTarget = { transport: trunk.transport, address: trunk.host, port: trunk.port };
     return new Promise<SipResponse | undefined>((resolve) => {
       try {
         deps.outbound.request(bytes, target, {
@@ -143,6 +152,27 @@ export function createTrunkRegistrar(deps: {
         resolve(undefined); // no listener for the trunk's transport (e.g. TLS not configured)
       }
     });
+  };
+
+  /**
+   * A REGISTER to the carrier's addresses in their RFC 3263 order, the next one after a timeout or a 503 (§4.3:
+   * "If an attempt should fail … the next SHOULD be tried"); the last answer, or undefined when none came.
+   */
+  const sendRegister = async (
+    entry: Entry,
+    expires: number,
+    authorization?: { name: string; value: string },
+  ): Promise<SipResponse | undefined> => {
+    const { trunk } = entry;
+    const targets = deps.locate
+      ? await deps.locate(trunk)
+      : [{ transport: trunk.transport, address: trunk.host, port: trunk.port }];
+    let response: SipResponse | undefined;
+    for (const target of targets) {
+      response = await sendRegisterTo(entry, expires, target, authorization);
+      if (response && response.status !== 503) return response;
+    }
+    return response;
   };
 
   /** The expiration the registrar granted our contact (§10.2.4): its `expires` parameter, else Expires. */

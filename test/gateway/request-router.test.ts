@@ -31,6 +31,14 @@ describe('gateway request routing over real UDP', () => {
     assert.match(reply, /\r\nProxy-Authenticate: Digest realm="acme\.example"/);
   });
 
+  test('§19.1.1: an INVITE to a URI naming a host only (no user part) rings nobody: 404, not the host as a user', async () => {
+    const invite = sipRequest('INVITE', gw.port, ['Contact: <sip:u@127.0.0.1:9>'])
+      .replace(`INVITE sip:gateway@127.0.0.1:${gw.port} `, 'INVITE sip:acme.example ')
+      .replace('From: <sip:probe@example.com>', 'From: <sip:alice@acme.example>');
+    const reply = (await udpRequest(gw.port, invite)).toString('latin1');
+    assert.match(reply, /^SIP\/2\.0 404 Not Found\r\n/);
+  });
+
   test('§8.2.1: a known method the gateway does not serve gets 405, an unknown one 501, both with Allow', async () => {
     const refer = (await udpRequest(gw.port, sipRequest('REFER', gw.port))).toString('latin1');
     assert.match(refer, /^SIP\/2\.0 405 Method Not Allowed\r\n/);

@@ -1,0 +1,410 @@
+/**
+ * Call planning: where an INVITE outside a dialog goes, or its refusal. A call another replica sends through
+ * this one (signed peer hop) goes to the contact it names; a call from a trunk (by source CIDR, or by digest
+ * with the trunk's credentials) rings the user its DID is assigned to; a call from an authenticated user rings
+ * the dialled user's registered contacts, or — for a number — goes through the tenant's first matching route
+ * to its trunks. The same route → trunks → From step serves a 3xx followed to a number (`redirectTargets`).
+ */
+import {
+  formatHost,
+  formatNameAddr,
+  fromOf,
+  parseHostPort,
+  parseSipUri,
+  requestUriOf,
+  SipParseError,
+  uriOf,
+  uriUser,
+  type InboundContext,
+  type ServerTransaction,
+  type SipRequest,
+  type SipUri,
+} from '../sip/index.js';
+import type { SipUserRepository, Tenant, TenantRepository } from '../store/index.js';
+import type { Binding, SharedState } from '../store/shared-state/index.js';
+import type { CallIdentity, ForkMode, ForkTarget } from './b2bua-call.js';
+import { trunkLimit, userLimit, type Limit } from './call-admission.js';
+import {
+  asE164,
+  normalizeNumber,
+  selectRoute,
+  type GatewayRoute,
+  type GatewayTrunk,
+  type RoutingDirectory,
+} from './call-routing.js';
+import { NOT_REGISTERED, recordAttempt, refuse, type Attempt, type CallRecordDeps } from './call-records.js';
+import { peerHopHeader, verifyPeerHop } from './peer-hop.js';
+import { addressOfRecord } from './registrar.js';
+import type { SipAuthenticator } from './sip-authenticator.js';
+import { bindingTarget, type LegTarget, type SipOutbound } from './sip-outbound.js';
+import type { TrunkLocator } from './trunk-locator.js';
+
+export interface PlanningDeps extends CallRecordDeps {
+  auth: SipAuthenticator;
+  tenants: Pick<TenantRepository, 'findByDomain'>;
+  users: Pick<SipUserRepository, 'findCredentials'>;
+  state: Pick<SharedState, 'registrations' | 'calls' | 'events'>;
+  outbound: SipOutbound;
+  /** This instance's advertised SIP address (host:port), as registrations record it. */
+  self?: () => string;
+  /** The secret replicas share, signing calls one replica sends through another (peer-hop.ts). */
+  peerSecret?: Buffer;
+  /** Trunks, numbers and routes; without it only user-to-user calls are routed. */
+  routing?: RoutingDirectory;
+  /** Whether a trunk is in routing (its OPTIONS health check passes); default: always. */
+  trunkUp?: (trunkId: string) => boolean;
+  /** Where a trunk's requests go (RFC 3263, `trunk-locator.ts`); default: its host and port as written. */
+  locateTrunk?: TrunkLocator;
+}
+
+export interface CallPlan {
+  /** A callee leg another replica sent through this one: no limits, no anchoring, no events (the first
+   * replica has them). */
+  peerHop?: boolean;
+  /** The route says: no media anchoring for this call. */
+  mediaBypass?: boolean;
+  tenant: Tenant;
+  identity: Omit<CallIdentity, 'tenantId' | 'gateway'>;
+  forks: ForkTarget[];
+  mode: ForkMode;
+  /** Concurrent-call limits the call counts against (users, trunks); checked and held for its duration. */
+  limits: Limit[];
+}
+
+/** The Request-URI's scheme, lower-cased; undefined when it does not parse (§8.2 has answered such a one). */
+function schemeOf(request: SipRequest): string | undefined {
+  try {
+    return requestUriOf(request).scheme;
+  } catch (err) {
+    if (err instanceof SipParseError) return undefined;
+    throw err;
+  }
+}
+
+/** A sip/sips URI parsed, or undefined when the text is not one. */
+function sipUriOf(text: string): SipUri | undefined {
+  try {
+    return parseSipUri(text);
+  } catch (err) {
+    if (err instanceof SipParseError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * A user's registered contacts as fork targets: through the flow each registered on (RFC 5626) when it came
+ * through this replica, else through the replica it came through, with a signed peer hop.
+ */
+function contactsOf(deps: PlanningDeps, bindings: readonly Binding[], aor: string): ForkTarget[] {
+  const self = deps.self?.();
+  return bindings.map((b) => {
+    const peer =
+      b.gateway && self && deps.peerSecret && b.gateway !== self ? parseHostPort(b.gateway) : undefined;
+    if (peer && deps.peerSecret) {
+      return {
+        uri: b.contact,
+        to: `<${aor}>`,
+        target: { transport: 'udp', address: peer.host, port: peer.port },
+        headers: [peerHopHeader(deps.peerSecret, aor)],
+      };
+    }
+    // Its Contact, or its source flow for a UA behind NAT, as the registrar decided (nat-detection.ts).
+    return { uri: b.contact, to: `<${aor}>`, target: bindingTarget(b) };
+  });
+}
+
+/** A trunk as the target of an outbound call to `dialled`, sent to `target` (one of its located addresses). */
+function trunkTarget(trunk: GatewayTrunk, dialled: string, from: string, target: LegTarget): ForkTarget {
+  const host = formatHost(trunk.host);
+  const scheme = trunk.transport === 'tls' ? 'sips' : 'sip';
+  return {
+    uri: `${scheme}:${dialled}@${host}:${trunk.port}${trunk.transport === 'tcp' ? ';transport=tcp' : ''}`,
+    to: `<${scheme}:${dialled}@${host}>`,
+    from,
+    target,
+    trunkId: trunk.id,
+    ...(trunk.credentials ? { credentials: trunk.credentials } : {}),
+  };
+}
+
+interface RoutedNumber {
+  /** The first of the tenant's routes matching the number, and the number rewritten for it. */
+  selected?: { route: GatewayRoute; dialled: string };
+  /** The route's trunks in routing (up), in order; empty when there is no route or none is up. */
+  trunks: GatewayTrunk[];
+  /** The trunks as targets tried one after the other: each trunk's located addresses in order (RFC 3263
+   * §4.3: "If an attempt should fail … the next SHOULD be tried"), then the next trunk's. */
+  forks: ForkTarget[];
+}
+
+/**
+ * A number through the tenant's routes: the first matching route, its trunks that are up, and those as
+ * targets whose From is the caller's identity towards the carrier — its user part (the caller id) at our
+ * address on the first trunk's transport.
+ */
+async function routeNumber(
+  deps: PlanningDeps,
+  tenantId: string,
+  number: string,
+  caller: { user: string; displayName?: string | undefined },
+): Promise<RoutedNumber> {
+  const selected = deps.routing ? selectRoute(await deps.routing.routes(tenantId), number) : undefined;
+  const trunks = selected?.route.trunks.filter((t) => deps.trunkUp?.(t.id) ?? true) ?? [];
+  if (!selected || trunks.length === 0) return { ...(selected ? { selected } : {}), trunks: [], forks: [] };
+  const { host } = deps.outbound.address(trunks[0]!.transport);
+  const from = formatNameAddr(caller.displayName, `sip:${caller.user}@${formatHost(host)}`);
+  const located = await Promise.all(
+    trunks.map(async (trunk) => ({
+      trunk,
+      targets: deps.locateTrunk
+        ? await deps.locateTrunk(trunk)
+        : [{ transport: trunk.transport, address: trunk.host, port: trunk.port }],
+    })),
+  );
+  const forks = located.flatMap(({ trunk, targets }) =>
+    targets.map((target) => trunkTarget(trunk, selected.dialled, from, target)),
+  );
+  return { selected, trunks, forks };
+}
+
+/**
+ * Where a redirect (3xx Contact URIs, tried in order) may take a call: a registered user of the caller's
+ * tenant (`user@<tenant domain>`), or a number through the tenant's routes and trunks. Never the host a
+ * Contact names: following a peer to an arbitrary address would make the gateway an open relay there.
+ */
+export async function redirectTargets(
+  deps: PlanningDeps,
+  tenant: { id: string; sipDomain: string },
+  uris: readonly string[],
+  request: SipRequest,
+): Promise<{ targets: ForkTarget[]; mode: ForkMode } | undefined> {
+  for (const text of uris) {
+    const uri = sipUriOf(text);
+    const user = uri?.user;
+    if (!uri || user === undefined) continue;
+    if (uri.host.toLowerCase() === tenant.sipDomain) {
+      const creds = await deps.users.findCredentials(tenant.sipDomain, user);
+      const aor = `sip:${user}@${tenant.sipDomain}`;
+      const bindings = creds?.enabled ? await deps.state.registrations.list(aor) : [];
+      if (bindings.length > 0) return { targets: contactsOf(deps, bindings, aor), mode: 'parallel' };
+    }
+    const number = normalizeNumber(user);
+    if (!/^\+?\d+$/.test(number)) continue;
+    const callerUser = uriUser(fromOf(request)?.uriText ?? '') ?? 'anonymous';
+    const { forks } = await routeNumber(deps, tenant.id, number, { user: callerUser });
+    if (forks.length > 0) return { targets: forks, mode: 'sequential' };
+  }
+  return undefined;
+}
+
+/** A callee leg another replica sent through this one (a signed peer hop) to a contact registered here. */
+async function peerHopPlan(
+  deps: PlanningDeps,
+  request: SipRequest,
+  tx: ServerTransaction,
+  peerAor: string,
+): Promise<CallPlan | undefined> {
+  const self = deps.self?.();
+  const contact = uriOf(request.uri);
+  const bindings = (await deps.state.registrations.list(peerAor)).filter(
+    (b) => b.contact === contact && (!b.gateway || b.gateway === self),
+  );
+  const tenant = await deps.tenants.findByDomain(peerAor.slice(peerAor.indexOf('@') + 1));
+  if (!tenant || bindings.length === 0) {
+    refuse(deps, request, tx, {
+      status: 480,
+      phrase: 'Temporarily Unavailable',
+      reason: 'unavailable',
+      warning: 'The contact is no longer registered here',
+    });
+    return undefined;
+  }
+  return {
+    peerHop: true,
+    tenant,
+    identity: { direction: 'internal', from: fromOf(request)?.uriText ?? '', to: peerAor },
+    forks: contactsOf({ ...deps, peerSecret: undefined }, bindings, peerAor),
+    mode: 'parallel',
+    limits: [],
+  };
+}
+
+/**
+ * Where an INVITE goes, or undefined when it has been answered already (challenge, 404, 480 …):
+ * - from a trunk (matched by source address): the dialled DID rings the user it is assigned to;
+ * - from an authenticated user to a user of the tenant: that user's registered contacts, in parallel;
+ * - from an authenticated user to anything else: the first matching route's trunks, one after the other.
+ */
+export async function planCall(
+  deps: PlanningDeps,
+  request: SipRequest,
+  tx: ServerTransaction,
+  inbound: InboundContext,
+): Promise<CallPlan | undefined> {
+  const dialledUser = uriUser(request.uri);
+  if (!dialledUser) {
+    // A sip/sips URI naming a host only has no user to ring (§19.1.1): "the user does not exist at the domain
+    // specified in the Request-URI" (§21.4.4, 404); any scheme other than sip, sips and tel is not routed (416).
+    if (schemeOf(request) === 'sip' || schemeOf(request) === 'sips') tx.respond(404, 'Not Found');
+    else tx.respond(416, 'Unsupported URI Scheme');
+    return undefined;
+  }
+  const from = fromOf(request);
+  const fromValue = request.headers.find((h) => h.name === 'From')?.value ?? '';
+
+  const peerAor = deps.peerSecret ? verifyPeerHop(deps.peerSecret, request) : undefined;
+  if (peerAor) return peerHopPlan(deps, request, tx, peerAor);
+
+  const trunk = deps.routing ? await deps.routing.trunkBySource(inbound.remote.address) : undefined;
+  if (trunk) return inboundPlan(deps, request, tx, trunk, dialledUser);
+
+  const fromAor = addressOfRecord(fromValue);
+  if (!fromAor) {
+    tx.respond(400, 'Bad Request', { Warning: '399 voxgate "From must be a sip: or sips: URI"' });
+    return undefined;
+  }
+  const domain = fromAor.slice(fromAor.indexOf('@') + 1);
+  const tenant = await deps.tenants.findByDomain(domain);
+  if (deps.routing && !tenant) {
+    // No tenant's domain in From: a trunk on addresses no CIDR of it matches (a PBX, a carrier on changing
+    // addresses) authenticates with its credentials; its calls are then routed like any trunk's, by DID.
+    const digestTrunk = await deps.auth.authenticateTrunk(
+      request,
+      tx.respond.bind(tx),
+      inbound.remote.address,
+    );
+    return digestTrunk && inboundPlan(deps, request, tx, digestTrunk, dialledUser);
+  }
+  // §22.3: a B2BUA acting for its users challenges the caller with 407; the realm is the tenant's domain.
+  const caller = await deps.auth.authenticate(
+    request,
+    tx.respond.bind(tx),
+    inbound.remote.address,
+    domain,
+    'proxy',
+  );
+  if (!caller) return undefined;
+  const calleeAor = `sip:${dialledUser}@${tenant?.sipDomain ?? domain}`;
+  if (!tenant || tenant.status !== 'active') {
+    tx.respond(403, 'Forbidden', { Warning: '399 voxgate "Tenant suspended"' });
+    if (tenant) {
+      recordAttempt(
+        deps,
+        request,
+        { tenantId: tenant.id, direction: 'internal', from: fromAor, to: calleeAor },
+        { status: 403, reason: 'tenant suspended' },
+      );
+    }
+    return undefined;
+  }
+
+  const callee = await deps.users.findCredentials(tenant.sipDomain, dialledUser);
+  if (callee?.enabled) {
+    const bindings = await deps.state.registrations.list(calleeAor);
+    if (bindings.length === 0) {
+      refuse(deps, request, tx, NOT_REGISTERED, {
+        tenantId: tenant.id,
+        direction: 'internal',
+        from: fromAor,
+        to: calleeAor,
+      });
+      return undefined;
+    }
+    return {
+      tenant,
+      identity: { direction: 'internal', from: fromAor, to: calleeAor },
+      forks: contactsOf(deps, bindings, calleeAor),
+      mode: 'parallel',
+      limits: [
+        ...userLimit(caller.userId, caller.maxConcurrentCalls, 'caller'),
+        ...userLimit(callee.userId, callee.maxConcurrentCalls, 'callee'),
+      ],
+    };
+  }
+
+  const number = normalizeNumber(dialledUser);
+  const { selected, trunks, forks } = await routeNumber(deps, tenant.id, number, {
+    user: caller.username,
+    displayName: from?.displayName,
+  });
+  if (!selected || trunks.length === 0) {
+    refuse(
+      deps,
+      request,
+      tx,
+      {
+        status: 404,
+        phrase: 'Not Found',
+        reason: 'not-found',
+        ...(selected ? { warning: 'No trunk of the route is up' } : {}),
+      },
+      { tenantId: tenant.id, direction: 'outbound', from: fromAor, to: selected?.dialled ?? number },
+    );
+    return undefined;
+  }
+  return {
+    tenant,
+    identity: { direction: 'outbound', from: fromAor, to: selected.dialled, trunkId: trunks[0]!.id },
+    forks,
+    mode: 'sequential',
+    ...(selected.route.mediaBypass ? { mediaBypass: true } : {}),
+    // The call counts against the first trunk tried (a failover does not move the count).
+    limits: [...userLimit(caller.userId, caller.maxConcurrentCalls, 'caller'), ...trunkLimit(trunks[0]!)],
+  };
+}
+
+/** A call from a trunk (matched by source address or digest): the dialled DID rings the user it is assigned to. */
+async function inboundPlan(
+  deps: PlanningDeps,
+  request: SipRequest,
+  tx: ServerTransaction,
+  trunk: GatewayTrunk,
+  dialledUser: string,
+): Promise<CallPlan | undefined> {
+  const routing = deps.routing;
+  if (!routing) return undefined;
+  const from = fromOf(request)?.uriText ?? '';
+  // A carrier we register to (trunk-registration.ts) sends its calls to the Contact we registered,
+  // sip:<username>@us; the number dialled is then in the To, which §8.1.1.2 says "first and foremost
+  // specifies the desired "logical" recipient of the request".
+  const toValue = request.headers.find((h) => h.name === 'To')?.value ?? '';
+  const registered = trunk.credentials !== undefined && dialledUser === trunk.credentials.username;
+  const did = asE164(normalizeNumber((registered ? uriUser(uriOf(toValue)) : undefined) ?? dialledUser));
+  const owner = await routing.numberOwner(did);
+  const tenant =
+    owner?.tenantId === trunk.tenantId ? await deps.tenants.findByDomain(owner.sipDomain) : undefined;
+  const attempt: Attempt = {
+    tenantId: trunk.tenantId,
+    direction: 'inbound',
+    from,
+    to: did,
+    trunkId: trunk.id,
+  };
+  if (!owner || !tenant || tenant.status !== 'active') {
+    refuse(
+      deps,
+      request,
+      tx,
+      { status: 404, phrase: 'Not Found', reason: 'not-found', warning: 'The number is not assigned' },
+      attempt,
+    );
+    return undefined;
+  }
+  const aor = `sip:${owner.username}@${tenant.sipDomain}`;
+  const bindings = await deps.state.registrations.list(aor);
+  if (bindings.length === 0) {
+    refuse(deps, request, tx, NOT_REGISTERED, attempt);
+    return undefined;
+  }
+  const callee = await deps.users.findCredentials(tenant.sipDomain, owner.username);
+  return {
+    tenant,
+    identity: { direction: 'inbound', from, to: did, trunkId: trunk.id },
+    forks: contactsOf(deps, bindings, aor),
+    mode: 'parallel',
+    limits: [
+      ...trunkLimit(trunk),
+      ...userLimit(callee?.userId ?? owner.username, callee?.maxConcurrentCalls, 'callee'),
+    ],
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * The call table: the calls in progress in this process, by the caller leg's Call-ID, by each callee leg's
+ * Call-ID and by the caller's INVITE server transaction; it hands in-dialog requests, ACKs, CANCELs and stray
+ * 2xx responses to the call they belong to, and drains or forgets them at shutdown.
+ */
+import type { ServerTransaction, SipRequest, SipResponse } from '../sip/index.js';
+import type { B2buaCall, CallHooks } from './b2bua-call.js';
+
+export interface CallTable {
+  readonly size: number;
+  /** Whether a call with this caller-side Call-ID is in progress. */
+  has(callId: string): boolean;
+  /**
+   * Adds the call `create` makes for the INVITE `tx` of Call-ID `callId`, giving it the hooks that index its
+   * callee legs and remove it when it ends (`release` is called then).
+   */
+  add(
+    callId: string,
+    tx: ServerTransaction,
+    release: () => void,
+    create: (hooks: Pick<CallHooks, 'registerLeg' | 'ended'>) => B2buaCall,
+  ): B2buaCall;
+  /** A request with a To tag: true when it belonged to a call (and was handled). */
+  inDialog(request: SipRequest, tx: ServerTransaction): boolean;
+  /** An ACK without a server transaction (the ACK of a 2xx, §13.3.1.4). */
+  ack(request: SipRequest): void;
+  /** A CANCEL matched to an INVITE server transaction (§9.2). */
+  cancel(invite: ServerTransaction): void;
+  /** A response that matched no client transaction. */
+  strayResponse(response: SipResponse): void;
+  /** Waits for calls to end until `deadline` (epoch ms), then ends the rest. */
+  drain(deadline: number): Promise<void>;
+  /** Forgets every call at once, sending nothing. */
+  close(): void;
+}
+
+export function createCallTable(warn: (detail: Record<string, unknown>, message: string) => void): CallTable {
+  const byCallerCallId = new Map<string, B2buaCall>();
+  const byCalleeCallId = new Map<string, B2buaCall>();
+  const byInviteTx = new Map<ServerTransaction, B2buaCall>();
+  const idle: (() => void)[] = [];
+
+  return {
+    get size() {
+      return byCallerCallId.size;
+    },
+
+    has: (callId) => byCallerCallId.has(callId),
+
+    add(callId, tx, release, create) {
+      const call: B2buaCall = create({
+        registerLeg: (legCallId) => byCalleeCallId.set(legCallId, call),
+        ended: () => {
+          release();
+          byCallerCallId.delete(call.callId);
+          byInviteTx.delete(tx);
+          for (const id of call.legCallIds) byCalleeCallId.delete(id);
+          if (byCallerCallId.size === 0) for (const wake of idle.splice(0)) wake();
+        },
+      });
+      byCallerCallId.set(callId, call);
+      byInviteTx.set(tx, call);
+      return call;
+    },
+
+    inDialog(request, tx) {
+      // A request that fails inside the call is answered 500 (§21.5.1) rather than left to time out.
+      const failed = (err: unknown) => {
+        warn({ err, callId: request.callId, method: request.method }, 'in-dialog request failed');
+        tx.respond(500, 'Server Internal Error');
+      };
+      const asCaller = byCallerCallId.get(request.callId);
+      if (asCaller && request.toTag === asCaller.callerTags.local) {
+        asCaller.inDialog('caller', request, tx).catch(failed);
+        return true;
+      }
+      const asCallee = byCalleeCallId.get(request.callId);
+      if (asCallee?.sideOf(request.callId) === 'callee') {
+        asCallee.inDialog('callee', request, tx).catch(failed);
+        return true;
+      }
+      return false;
+    },
+
+    ack(request) {
+      // An ACK is never answered (§17.2.1): a failure is only reported.
+      const failed = (err: unknown) => warn({ err, callId: request.callId }, 'ACK handling failed');
+      const asCaller = byCallerCallId.get(request.callId);
+      if (asCaller) {
+        asCaller.ack('caller', request).catch(failed);
+        return;
+      }
+      const asCallee = byCalleeCallId.get(request.callId);
+      if (asCallee) asCallee.ack('callee', request).catch(failed);
+    },
+
+    cancel(invite) {
+      const call = byInviteTx.get(invite);
+      if (call) call.cancel();
+      // Still authenticating or looking up the callee: §9.2 "the UAS … SHOULD respond to the INVITE with a
+      // 487"; the routing sees the transaction is no longer proceeding and stops.
+      else if (invite.state === 'proceeding') invite.respond(487, 'Request Terminated');
+    },
+
+    strayResponse(response) {
+      if (response.status < 200 || response.status >= 300 || response.cseq.method !== 'INVITE') return;
+      byCalleeCallId.get(response.callId)?.stray2xx(response);
+    },
+
+    close() {
+      for (const call of byCallerCallId.values()) call.abandon();
+      byCallerCallId.clear();
+      byCalleeCallId.clear();
+      byInviteTx.clear();
+    },
+
+    async drain(deadline) {
+      if (byCallerCallId.size > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => idle.push(resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
+        ]);
+      }
+      for (const call of [...byCallerCallId.values()]) call.hangup('system', 'gateway shutting down');
+    },
+  };
+}
