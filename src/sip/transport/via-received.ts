@@ -24,13 +24,13 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
   const index = headers.findIndex((h) => h.name === 'Via');
   if (index === -1) return [...headers];
   const via = headers[index]!;
-  const parsed = topVia(via);
   const comma = topLevelComma(via.value);
   let top = comma === -1 ? via.value : via.value.slice(0, comma);
   const rest = comma === -1 ? '' : via.value.slice(comma);
+  const sentBy = topVia(via) ?? lenientSentBy(top);
   if (
-    parsed !== undefined &&
-    bareHost(parsed.host) !== remote.address &&
+    sentBy !== undefined &&
+    bareHost(sentBy.host) !== remote.address &&
     headerParam(top, 'received') === undefined
   ) {
     top = `${top};received=${remote.address}`;
@@ -42,13 +42,13 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
 }
 
 /**
- * The sent-by port of a top via-parm the Via parser refuses, read leniently: the answer to a request that did
- * not parse still goes to the port its Via names, so that a port no socket can send to (0, past 65535) is
- * refused and counted by the transport rather than replaced by 5060.
+ * The sent-by of a top via-parm the Via parser refuses, read leniently: the answer to a request that did not
+ * parse still carries `received` and goes to the port its Via names, so that a port no socket can send to (0,
+ * past 65535) is refused and counted by the transport rather than replaced by 5060.
  */
-function lenientSentByPort(topVia: string): number | undefined {
-  const port = /^\s*SIP\s*\/\s*2\.0\s*\/\s*\S+\s+(?:\[[^\]]+\]|[^;:\s]+)\s*:\s*(\d+)/i.exec(topVia)?.[1];
-  return port === undefined ? undefined : Number(port);
+function lenientSentBy(topVia: string): { host: string; port: number | undefined } | undefined {
+  const m = /^\s*SIP\s*\/\s*2\.0\s*\/\s*\S+\s+(\[[^\]]+\]|[^;:\s]+)(?:\s*:\s*(\d+))?/i.exec(topVia);
+  return m ? { host: m[1]!, port: m[2] === undefined ? undefined : Number(m[2]) } : undefined;
 }
 
 /**
@@ -62,5 +62,5 @@ export function responseDestination(via: SipHeader, remote: Peer): Peer {
   const topText = comma === -1 ? via.value : via.value.slice(0, comma);
   const rport = top ? top.rport : headerParam(topText, 'rport');
   if (rport !== undefined) return remote;
-  return { address: remote.address, port: (top ? top.port : lenientSentByPort(topText)) ?? 5060 };
+  return { address: remote.address, port: (top ? top.port : lenientSentBy(topText)?.port) ?? 5060 };
 }
