@@ -7,7 +7,8 @@
 import type { InboundContext, ServerTransaction, SipRequest, SipResponse } from '../sip/index.js';
 import { B2buaCall, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
-import { planCall, redirectTargets, type PlanningDeps } from './call-planning.js';
+import { planCall, type PlanningDeps } from './call-planning.js';
+import { redirectTargets } from './call-redirect.js';
 import { publishCallEvent, recordAttempt, type Attempt } from './call-records.js';
 import { createCallTable } from './call-table.js';
 import type { MediaAnchor } from './media-anchor.js';

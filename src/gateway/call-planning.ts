@@ -3,14 +3,13 @@
  * this one (signed peer hop) goes to the contact it names; a call from a trunk (by source CIDR, or by digest
  * with the trunk's credentials) rings the user its DID is assigned to; a call from an authenticated user rings
  * the dialled user's registered contacts, or — for a number — goes through the tenant's first matching route
- * to its trunks. The same route → trunks → From step serves a 3xx followed to a number (`redirectTargets`).
+ * to its trunks. The same route → trunks → From step serves a 3xx followed to a number (`call-redirect.ts`).
  */
 import {
   formatHost,
   formatNameAddr,
   fromOf,
   parseHostPort,
-  parseSipUri,
   requestUriOf,
   SipParseError,
   uriOf,
@@ -18,7 +17,6 @@ import {
   type InboundContext,
   type ServerTransaction,
   type SipRequest,
-  type SipUri,
 } from '../sip/index.js';
 import type { SipUserRepository, Tenant, TenantRepository } from '../store/index.js';
 import type { Binding, SharedState } from '../store/shared-state/index.js';
@@ -81,21 +79,11 @@ function schemeOf(request: SipRequest): string | undefined {
   }
 }
 
-/** A sip/sips URI parsed, or undefined when the text is not one. */
-function sipUriOf(text: string): SipUri | undefined {
-  try {
-    return parseSipUri(text);
-  } catch (err) {
-    if (err instanceof SipParseError) return undefined;
-    throw err;
-  }
-}
-
 /**
  * A user's registered contacts as fork targets: through the flow each registered on (RFC 5626) when it came
  * through this replica, else through the replica it came through, with a signed peer hop.
  */
-function contactsOf(deps: PlanningDeps, bindings: readonly Binding[], aor: string): ForkTarget[] {
+export function contactsOf(deps: PlanningDeps, bindings: readonly Binding[], aor: string): ForkTarget[] {
   const self = deps.self?.();
   return bindings.map((b) => {
     const peer =
@@ -142,7 +130,7 @@ interface RoutedNumber {
  * targets whose From is the caller's identity towards the carrier — its user part (the caller id) at our
  * address on the first trunk's transport.
  */
-async function routeNumber(
+export async function routeNumber(
   deps: PlanningDeps,
   tenantId: string,
   number: string,
@@ -165,36 +153,6 @@ async function routeNumber(
     targets.map((target) => trunkTarget(trunk, selected.dialled, from, target)),
   );
   return { selected, trunks, forks };
-}
-
-/**
- * Where a redirect (3xx Contact URIs, tried in order) may take a call: a registered user of the caller's
- * tenant (`user@<tenant domain>`), or a number through the tenant's routes and trunks. Never the host a
- * Contact names: following a peer to an arbitrary address would make the gateway an open relay there.
- */
-export async function redirectTargets(
-  deps: PlanningDeps,
-  tenant: { id: string; sipDomain: string },
-  uris: readonly string[],
-  request: SipRequest,
-): Promise<{ targets: ForkTarget[]; mode: ForkMode } | undefined> {
-  for (const text of uris) {
-    const uri = sipUriOf(text);
-    const user = uri?.user;
-    if (!uri || user === undefined) continue;
-    if (uri.host.toLowerCase() === tenant.sipDomain) {
-      const creds = await deps.users.findCredentials(tenant.sipDomain, user);
-      const aor = `sip:${user}@${tenant.sipDomain}`;
-      const bindings = creds?.enabled ? await deps.state.registrations.list(aor) : [];
-      if (bindings.length > 0) return { targets: contactsOf(deps, bindings, aor), mode: 'parallel' };
-    }
-    const number = normalizeNumber(user);
-    if (!/^\+?\d+$/.test(number)) continue;
-    const callerUser = uriUser(fromOf(request)?.uriText ?? '') ?? 'anonymous';
-    const { forks } = await routeNumber(deps, tenant.id, number, { user: callerUser });
-    if (forks.length > 0) return { targets: forks, mode: 'sequential' };
-  }
-  return undefined;
 }
 
 /** A callee leg another replica sent through this one (a signed peer hop) to a contact registered here. */
