@@ -6,6 +6,9 @@
 import type { ServerTransaction, SipRequest, SipResponse } from '../sip/index.js';
 import type { B2buaCall, CallHooks } from './b2bua-call.js';
 
+/** How long a drain waits, after ending the calls still up, for their ended events. */
+const ENDED_EVENTS_WAIT_MS = 3000;
+
 export interface CallTable {
   readonly size: number;
   /** Whether a call with this caller-side Call-ID is in progress. */
@@ -122,6 +125,14 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
         ]);
       }
       for (const call of [...byCallerCallId.values()]) call.hangup('system', 'gateway shutting down');
+      // Each call's ended event is published once the relay has returned its stats: waited for (bounded by
+      // the ng timeout) so that the worker, which stops after every drain, can still write their CDRs.
+      if (byCallerCallId.size > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => idle.push(resolve)),
+          new Promise<void>((resolve) => setTimeout(resolve, ENDED_EVENTS_WAIT_MS).unref()),
+        ]);
+      }
     },
   };
 }
