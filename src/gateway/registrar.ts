@@ -30,7 +30,16 @@ export interface RegistrarPolicy extends AuthPolicy {
   readonly minExpires: number;
   readonly maxExpires: number;
   readonly defaultExpires: number;
+  /**
+   * Contacts one AOR may have at once (default 10). Every call to the user forks to all of them, so without a
+   * bound a client registering ever new Contacts would make each call to it cost without limit. A new contact
+   * beyond the bound replaces the binding that expires first (a phone whose NAT binding changed keeps
+   * registering; the stale contact goes).
+   */
+  readonly maxContacts?: number;
 }
+
+const DEFAULT_MAX_CONTACTS = 10;
 
 /** A change of a user's registration, published on `registrationChannel` (the platform logs them). */
 export interface RegistrationEvent {
@@ -95,6 +104,39 @@ export function createRegistrar(deps: {
 }): Registrar {
   const { policy } = deps;
   const auth = createSipAuthenticator(deps);
+  const maxContacts = policy.maxContacts ?? DEFAULT_MAX_CONTACTS;
+
+  /**
+   * Removes the bindings that expire first until the contacts this REGISTER adds fit under `maxContacts`
+   * (those it refreshes or removes are counted as they will be).
+   */
+  const makeRoom = async (
+    aor: string,
+    before: readonly Binding[],
+    wanted: readonly { uri: string; expires: number }[],
+    tenantId: string,
+  ): Promise<void> => {
+    const removing = new Set(wanted.filter((w) => w.expires === 0).map((w) => w.uri));
+    const adding = new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri));
+    const kept = before.filter((b) => !removing.has(b.contact) && !adding.has(b.contact));
+    const excess = kept.length + adding.size - maxContacts;
+    if (excess <= 0) return;
+    const evicted = [...kept].sort((a, b) => a.expiresAt - b.expiresAt).slice(0, excess);
+    for (const b of evicted) {
+      await deps.registrations.remove(aor, b.contact);
+      deps.observer?.untrack(aor, b.contact);
+      publishRegistration({
+        kind: 'unregistered',
+        aor,
+        contact: b.contact,
+        tenantId,
+        source: hostPort(b.source),
+        transport: b.transport,
+        ...(b.userAgent ? { userAgent: b.userAgent } : {}),
+        reason: `replaced: more than ${maxContacts} contacts`,
+      });
+    }
+  };
 
   return {
     async handleRegister(request, reply, source) {
@@ -172,7 +214,16 @@ export function createRegistrar(deps: {
       const from = hostPort(source.remote);
       const transport = source.webSocket ?? source.transport;
       // What was there before tells a new registration from a refresh (for the log).
-      const existing = new Set((await deps.registrations.list(aor)).map((b) => b.contact));
+      if (new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri)).size > maxContacts) {
+        // One REGISTER naming more contacts than a user may have: refused whole, nothing changed.
+        reply(403, 'Forbidden', {
+          Warning: `399 voxgate "At most ${maxContacts} contacts may be registered for one user"`,
+        });
+        return;
+      }
+      const before = await deps.registrations.list(aor);
+      const existing = new Set(before.map((b) => b.contact));
+      await makeRoom(aor, before, wanted, creds.tenantId);
       const via = topViaOf(request);
       const nat = creds.nat ?? 'auto';
       for (const w of wanted) {

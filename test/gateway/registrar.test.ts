@@ -101,6 +101,28 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
     assert.deepEqual(await gw.state.registrations.list('sip:alice@acme.example'), []);
   });
 
+  test('at most 10 contacts per user: a new one replaces the one expiring first; 11 in one REGISTER get 403', async () => {
+    const contact = (n: number) => `<sip:alice@192.0.2.${n}:5060>`;
+    for (let n = 1; n <= 11; n++) {
+      // Later contacts expire later: the first one is the one to go.
+      assert.equal(
+        status(await registerWithAuth(gw.port, { contacts: [contact(n)], expires: 600 + n })),
+        200,
+      );
+    }
+    const kept = (await gw.state.registrations.list('sip:alice@acme.example')).map((b) => b.contact).sort();
+    assert.equal(kept.length, 10);
+    assert.ok(!kept.includes('sip:alice@192.0.2.1:5060'), 'the binding expiring first was replaced');
+    assert.ok(kept.includes('sip:alice@192.0.2.11:5060'));
+    const many = await registerWithAuth(gw.port, {
+      contacts: Array.from({ length: 11 }, (_, i) => contact(100 + i)),
+      expires: 600,
+    });
+    assert.equal(status(many), 403);
+    assert.equal((await gw.state.registrations.list('sip:alice@acme.example')).length, 10, 'nothing changed');
+    assert.equal(status(await registerWithAuth(gw.port, { contacts: ['*'], expires: 0 })), 200);
+  });
+
   test('an interval below the minimum gets 423 with Min-Expires', async () => {
     const brief = await registerWithAuth(gw.port, { expires: 30 });
     assert.equal(status(brief), 423);

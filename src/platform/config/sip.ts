@@ -71,6 +71,13 @@ export const sipSection = section({
       description: 'longest registration granted (longer requests are shortened)',
       default: 3600,
     }),
+    VOXGATE_SIP_REGISTER_MAX_CONTACTS: integer({
+      min: 1,
+      max: 100,
+      description:
+        'contacts one user may have registered at once; a new one beyond replaces the one expiring first (every call forks to all of them)',
+      default: 10,
+    }),
     VOXGATE_SIP_AUTH_BAN_THRESHOLD: integer({
       min: 1,
       max: 10_000,
@@ -140,6 +147,7 @@ export const sipSection = section({
       register: {
         minExpires: v.VOXGATE_SIP_REGISTER_MIN_EXPIRES,
         maxExpires: v.VOXGATE_SIP_REGISTER_MAX_EXPIRES,
+        maxContacts: v.VOXGATE_SIP_REGISTER_MAX_CONTACTS,
       },
       authBan: { threshold: v.VOXGATE_SIP_AUTH_BAN_THRESHOLD, seconds: v.VOXGATE_SIP_AUTH_BAN_SECONDS },
       nonceSecret: v.VOXGATE_SIP_NONCE_SECRET,

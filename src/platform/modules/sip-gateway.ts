@@ -105,6 +105,7 @@ export const sipGatewayModule: ModuleDefinition = {
           registrar: {
             minExpires: sip.register.minExpires,
             maxExpires: sip.register.maxExpires,
+            maxContacts: sip.register.maxContacts,
             defaultExpires: Math.min(3600, sip.register.maxExpires),
             banThreshold: sip.authBan.threshold,
             banSeconds: sip.authBan.seconds,
