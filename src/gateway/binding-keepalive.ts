@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { buildRequest, newTag, type SendFailure } from '../sip/index.js';
+import { buildRequest, formatHostPort, newTag, type SendFailure } from '../sip/index.js';
 import type { Binding, RegistrationStore } from '../store/shared-state/index.js';
 import { publishRegistration } from './registrar.js';
 import { bindingTarget, type SipOutbound } from './sip-outbound.js';
@@ -54,7 +54,7 @@ export function createBindingKeepalive(deps: {
     aor,
     contact: b.contact,
     tenantId: b.tenantId,
-    source: `${b.source.address.includes(':') ? `[${b.source.address}]` : b.source.address}:${b.source.port}`,
+    source: formatHostPort(b.source.address, b.source.port),
     transport: b.transport,
     ...(b.userAgent ? { userAgent: b.userAgent } : {}),
     ...(b.reach ? { reach: b.reach } : {}),

@@ -12,6 +12,7 @@ import {
   header,
   headerValues,
   maxForwardsOf,
+  withoutTag,
   type ClientTransaction,
   type Dialog,
   type SipHeader,
@@ -21,7 +22,7 @@ import {
 import type { LegTarget, SipOutbound } from '../sip-outbound.js';
 import type { CallerLeg } from './caller-leg.js';
 import type { FinalResponse, ForkTarget } from './call-types.js';
-import { copied, REQUEST_PASSTHROUGH, withoutTag } from './passthrough.js';
+import { copied, REQUEST_PASSTHROUGH } from './passthrough.js';
 
 /** An early dialog with the callee, and what RFC 3262 keeps for it. */
 export interface EarlyLeg {

@@ -29,7 +29,3 @@ export function asExtra(headers: readonly SipHeader[]): Record<string, string[]>
   for (const h of headers) (out[h.name] ??= []).push(h.value);
   return out;
 }
-
-export function withoutTag(value: string): string {
-  return value.replace(/;\s*tag=[^;,\s]*/i, '');
-}
