@@ -15,7 +15,8 @@ bound. A crash is saved to CRASH_DIR (default ${join(tmpdir(), 'voxgate-fuzz-cra
 child's stderr and the last messages sent; the run then goes on with a new process. --replay sends a saved
 crash's messages to a fresh process and waits (up to --settle-ms, default 20 s) for the calls they set up to
 end; --minimize then looks for the shortest tail of them that still kills it.
---skip-bad-via-port / --skip-known leave out the messages that trigger the crashes known on 2026-12-03.`;
+--skip-bad-via-port / --skip-known leave out the messages that triggered the crashes found (and fixed) on
+2026-12-03: only useful against a build from before the fixes.`;
 
 function rate(sent: number, ms: number): string {
   return ms > 0 ? `${Math.round((sent * 1000) / ms)}/s` : '-';

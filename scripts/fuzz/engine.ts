@@ -23,8 +23,8 @@ export function loadCorpus(): CorpusEntry[] {
 }
 
 /**
- * A top Via on UDP with a port out of range (0, or over 65535) and no rport: the crash known on 2026-12-03
- * (dgram's ERR_SOCKET_BAD_PORT when the response is sent there), awaiting its fix.
+ * A top Via on UDP with a port out of range (0, or over 65535) and no rport: the crash found on 2026-12-03
+ * (dgram's ERR_SOCKET_BAD_PORT when the response is sent there), fixed since (sends are total).
  */
 export function isBadViaPort(message: FuzzMessage, transport: TransportName): boolean {
   if (transport !== 'udp') return false;
@@ -37,8 +37,8 @@ export function isBadViaPort(message: FuzzMessage, transport: TransportName): bo
 /**
  * A request that would set up a dialog (INVITE, UPDATE, SUBSCRIBE …) whose Contact or Record-Route holds a URI
  * the stack's own parser refuses (`*`, `sip::5060`, `sip:fe80::1%eth0:5060` …): the crash found on 2026-12-03
- * (the BYE built on that route set or remote target throws SipParseError out of B2buaCall.hangup), awaiting
- * its fix.
+ * (the BYE built on that route set or remote target throws SipParseError out of B2buaCall.hangup), fixed since
+ * (such dialogs are refused when they would be created).
  */
 export function hasUnparseableTarget(message: FuzzMessage): boolean {
   let parsed;
@@ -63,7 +63,10 @@ export function hasUnparseableTarget(message: FuzzMessage): boolean {
   return false;
 }
 
-/** Every crash known on 2026-12-03 and awaiting its fix: `--skip-known` explores past them. */
+/**
+ * Every crash found on 2026-12-03 (all fixed since): `--skip-known` leaves them out, to explore past them on a
+ * build from before the fixes.
+ */
 export function isKnownCrash(message: FuzzMessage, transport: TransportName): boolean {
   return isBadViaPort(message, transport) || hasUnparseableTarget(message);
 }
