@@ -146,7 +146,10 @@ export function createSipAuthenticator(deps: {
         ? reply(401, 'Unauthorized', { 'WWW-Authenticate': digest.challenges(stale) })
         : reply(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': digest.challenges(stale) });
     if (!verdict.ok) {
-      const failed = verdict.reason === 'bad-credentials' || verdict.reason === 'malformed';
+      const failed =
+        verdict.reason === 'bad-credentials' ||
+        verdict.reason === 'malformed' ||
+        verdict.reason === 'qop-required';
       if (failed) await deps.counters.incr(banKey, 1, policy.banSeconds);
       report(failed ? 'failed' : 'challenged', verdict.reason);
       challenge(verdict.stale);

@@ -64,7 +64,10 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
     assert.equal(status(reply), 401);
     const offered = challenges(reply);
     assert.equal(offered.length, 2);
-    assert.match(offered[0]!, /^Digest realm="acme\.example", nonce="[^"]+", algorithm=SHA-256, qop=auth$/);
+    assert.match(
+      offered[0]!,
+      /^Digest realm="acme\.example", nonce="[^"]+", opaque="[^"]+", algorithm=SHA-256, qop="auth"$/,
+    );
     assert.match(offered[1]!, /algorithm=MD5/);
   });
 

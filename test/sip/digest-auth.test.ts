@@ -36,7 +36,7 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
   const lookup = (username: string, algorithm: DigestAlgorithm) =>
     users[username] === undefined ? undefined : computeHa1(algorithm, username, realm, users[username]);
 
-  test('challenges offer SHA-256 before MD5, with qop=auth; the client picks SHA-256 and is accepted', async () => {
+  test('challenges offer SHA-256 before MD5, with qop="auth" quoted (§25.1 qop-options); the client picks SHA-256 and is accepted', async () => {
     const server = createDigestServer({ realm, secret: randomBytes(32) });
     const challenges = server.challenges();
     assert.deepEqual(
@@ -45,7 +45,7 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
     );
     assert.match(
       challenges[0]!,
-      /^Digest realm="acme\.example", nonce="[^"]+", algorithm=SHA-256, qop=auth$/,
+      /^Digest realm="acme\.example", nonce="[^"]+", opaque="[^"]+", algorithm=SHA-256, qop="auth"$/,
     );
     const answer = answerChallenge({
       challenges,
@@ -139,7 +139,7 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
       reason: 'stale',
       stale: true,
     });
-    assert.match(server.challenges(true)[0]!, /, stale=true$/);
+    assert.match(server.challenges(true)[0]!, /, stale=TRUE$/);
 
     const other = createDigestServer({ realm, secret: randomBytes(32) });
     const forged = answerChallenge({
@@ -155,6 +155,56 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
       reason: 'bad-credentials',
       stale: false,
     });
+  });
+
+  test('RFC 7616 §3.4: an answer without qop to a challenge that offered it (RFC 2069 style) is refused', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32) });
+    const params = parseAuthHeader(server.challenges()[1]!)!.params; // MD5
+    const ha1 = computeHa1('MD5', 'alice', realm, 's3cret');
+    const response = computeResponse('MD5', {
+      ha1,
+      nonce: params.nonce!,
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+    });
+    const rfc2069 = `Digest username="alice", realm="${realm}", nonce="${params.nonce}", uri="sip:acme.example", response="${response}", algorithm=MD5`;
+    assert.deepEqual(await server.verify('REGISTER', [rfc2069], lookup), {
+      ok: false,
+      reason: 'qop-required',
+      stale: false,
+    });
+  });
+
+  test('the opaque is echoed by the client and checked: another one is refused', async () => {
+    const server = createDigestServer({ realm, secret: randomBytes(32) });
+    const answer = answerChallenge({
+      challenges: server.challenges(),
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+    })!;
+    const sent = parseAuthHeader(answer.authorization)!.params.opaque;
+    assert.equal(sent, parseAuthHeader(server.challenges()[0]!)!.params.opaque, 'echoed unchanged');
+    const tampered = answer.authorization.replace(/opaque="[^"]*"/, 'opaque="other"');
+    assert.deepEqual(await server.verify('REGISTER', [tampered], lookup), {
+      ok: false,
+      reason: 'malformed',
+      stale: false,
+    });
+    assert.equal((await server.verify('REGISTER', [answer.authorization], lookup)).ok, true);
+  });
+
+  test('credentials keep qop, nc and algorithm as tokens (§25.1 message-qop, nonce-count)', () => {
+    const answer = answerChallenge({
+      challenges: createDigestServer({ realm, secret: randomBytes(32) }).challenges(),
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+    })!;
+    assert.match(answer.authorization, /, qop=auth, nc=00000001$/);
+    assert.match(answer.authorization, /, algorithm=SHA-256, /);
   });
 
   test('RFC 4475 §3.3.9: credentials of an unknown scheme are ignored (the request is challenged)', async () => {

@@ -27,12 +27,32 @@ export function parseAuthHeader(value: string): AuthHeader | undefined {
   return { scheme: m[1], params };
 }
 
-const TOKEN_PARAMS = new Set(['algorithm', 'qop', 'nc', 'stale']);
+/*
+ * Which parameters are tokens, by §25.1 (RFC 7616 §3.3/§3.4 alike):
+ *   challenge:   algorithm = "algorithm" EQUAL ( "MD5" / "MD5-sess" / token )
+ *                stale     = "stale" EQUAL ( "true" / "false" )
+ *                qop-options = "qop" EQUAL LDQUOT qop-value *("," qop-value) RDQUOT   — quoted
+ *   credentials: algorithm, message-qop = "qop" EQUAL qop-value, nonce-count = "nc" EQUAL 8LHEX — tokens
+ * Strict clients ignore a bare `qop=auth` in a challenge and fall back to RFC 2069 digest without cnonce or
+ * nonce count.
+ */
+const TOKEN_PARAMS = {
+  challenge: new Set(['algorithm', 'stale']),
+  credentials: new Set(['algorithm', 'qop', 'nc']),
+} as const;
 
-/** Formats a Digest challenge or credentials; token-valued parameters unquoted as §25.1 requires. */
-export function formatAuthHeader(scheme: string, params: Record<string, string | undefined>): string {
+/**
+ * Formats a Digest challenge (WWW-/Proxy-Authenticate) or credentials (Authorization); token-valued parameters
+ * unquoted and the others quoted, as §25.1 requires for each.
+ */
+export function formatAuthHeader(
+  scheme: string,
+  params: Record<string, string | undefined>,
+  kind: 'challenge' | 'credentials' = 'credentials',
+): string {
+  const tokens = TOKEN_PARAMS[kind];
   const parts = Object.entries(params)
     .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => (TOKEN_PARAMS.has(k) ? `${k}=${v}` : `${k}="${v.replace(/(["\\])/g, '\\$1')}"`));
+    .map(([k, v]) => (tokens.has(k) ? `${k}=${v}` : `${k}="${v.replace(/(["\\])/g, '\\$1')}"`));
   return `${scheme} ${parts.join(', ')}`;
 }

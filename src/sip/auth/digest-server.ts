@@ -19,7 +19,9 @@ export type DigestVerdict =
         | 'replay'
         | 'unsupported-algorithm'
         | 'uri-mismatch'
-        | 'bad-credentials';
+        | 'bad-credentials'
+        /** The challenge offered qop and the credentials answered without it (RFC 2069 style). */
+        | 'qop-required';
       /** Re-challenge with stale=true: the credentials were right but the nonce is no longer usable. */
       stale: boolean;
     };
@@ -72,17 +74,29 @@ export function createDigestServer(options: {
     lastCount.set(nonce, nc);
   };
 
+  // RFC 7616 §3.3: opaque "SHOULD be returned by the client unchanged in the Authorization header field of
+  // subsequent requests with URIs in the same protection space". One per realm and secret.
+  const opaque = mac(`opaque:${options.realm}`);
+
   return {
     challenges(stale = false) {
       const nonce = newNonce();
+      // §25.1 / RFC 8760 §2.4: one challenge per algorithm, in the configured order.
       return algorithms.map((algorithm) =>
-        formatAuthHeader('Digest', {
-          realm: options.realm,
-          nonce,
-          algorithm,
-          qop: 'auth',
-          stale: stale ? 'true' : undefined,
-        }),
+        formatAuthHeader(
+          'Digest',
+          {
+            realm: options.realm,
+            nonce,
+            opaque,
+            algorithm,
+            qop: 'auth',
+            // RFC 2617 §3.2.1: "stale … If stale is TRUE, the client may wish to simply retry the request with a
+            // new encrypted response, without reprompting the user for a new username and password."
+            stale: stale ? 'TRUE' : undefined,
+          },
+          'challenge',
+        ),
       );
     },
     async verify(method, authorization, lookup) {
@@ -102,8 +116,16 @@ export function createDigestServer(options: {
       if (qop === null || (qop === 'auth' && (!p.cnonce || !/^[0-9a-fA-F]{8}$/.test(p.nc ?? '')))) {
         return { ok: false, reason: 'malformed', stale: false };
       }
+      // RFC 7616 §3.4: "If the qop parameter is present in the challenge, the client MUST … send … qop, cnonce
+      // and nc" — every challenge here offers qop="auth", so an answer without it is an RFC 2069 downgrade that
+      // drops the client nonce and nonce count guarding against replay: refused.
+      if (qop === undefined) return { ok: false, reason: 'qop-required', stale: false };
+
       const state = nonceState(p.nonce);
       if (state === 'forged') return { ok: false, reason: 'bad-credentials', stale: false };
+      // The opaque is checked when the client sends it: a different one is not an answer to our challenge.
+      if (p.opaque !== undefined && p.opaque !== opaque)
+        return { ok: false, reason: 'malformed', stale: false };
 
       const known = await lookup(p.username, algorithm);
       const ha1 = known ?? mac(`no-such-user:${p.username}`);
@@ -124,7 +146,7 @@ export function createDigestServer(options: {
       // nonce value was stale" — the client may retry with the new nonce without asking the user again.
       if (state === 'expired') return { ok: false, reason: 'stale', stale: true };
       // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".
-      const nc = qop === 'auth' ? parseInt(p.nc!, 16) : Number.MAX_SAFE_INTEGER;
+      const nc = parseInt(p.nc!, 16);
       const previous = lastCount.get(p.nonce);
       if (previous !== undefined && nc <= previous) return { ok: false, reason: 'replay', stale: true };
       remember(p.nonce, nc);
