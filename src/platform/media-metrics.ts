@@ -83,7 +83,7 @@ export function collectMediaMetrics(registry: Registry, relay?: () => MediaRelay
   }
   const timeouts = new Counter({
     name: 'voxgate_media_timeouts_total',
-    help: 'Calls the relay deleted because no packet and no command came for VOXGATE_MEDIA_TIMEOUT_SECONDS.',
+    help: 'Calls the relay deleted because no packet and no command came for VOXGATE_RELAY_IDLE_SESSION_SECONDS.',
     registers: [registry],
   });
   const onTimeout = () => timeouts.inc();
