@@ -85,6 +85,9 @@ export interface SipEndpoint {
 
 export { sipChannels };
 
+/** Tries at finding a port free on both UDP and TCP when both are asked for port 0. */
+const SHARED_PORT_ATTEMPTS = 10;
+
 /** Answers on the flow a message came in on; a flow closed meanwhile is a failure of that send. */
 function onFlow(
   write: (bytes: Buffer) => boolean,
@@ -149,8 +152,8 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
   let wss: WsTransport | undefined;
   const closeAll = () => Promise.all([udp?.close(), tcp?.close(), tls?.close(), ws?.close(), wss?.close()]);
   try {
-    if (options.udpPort !== undefined) {
-      udp = await UdpTransport.bind(options.host, options.udpPort, maxMessageSize, (bytes, remote) =>
+    const bindUdp = (port: number) =>
+      UdpTransport.bind(options.host, port, maxMessageSize, (bytes, remote) =>
         receive({
           bytes,
           transport: 'udp',
@@ -158,10 +161,26 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
           send: (out, to, onFailure) => sendUdp(out, to, onFailure),
         }),
       );
-    }
+    if (options.udpPort !== undefined) udp = await bindUdp(options.udpPort);
     if (options.tcpPort !== undefined) {
       tcp = new TcpTransport(streamOptions);
-      await tcp.listen(options.tcpPort === 0 && udp ? udp.address().port : options.tcpPort);
+      if (options.tcpPort === 0 && options.udpPort === 0 && udp) {
+        // One SIP port for both: the port UDP got may already be taken on TCP (another socket's ephemeral
+        // port); then UDP takes another free port and TCP tries again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await tcp.listen(udp.address().port);
+            break;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= SHARED_PORT_ATTEMPTS)
+              throw err;
+            await udp.close();
+            udp = await bindUdp(0);
+          }
+        }
+      } else {
+        await tcp.listen(options.tcpPort === 0 && udp ? udp.address().port : options.tcpPort);
+      }
     }
     if (options.tls || options.tlsClient) {
       tls = new TlsTransport(streamOptions, options.tls, options.tlsClient);
