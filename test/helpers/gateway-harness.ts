@@ -87,6 +87,13 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     createNgClient({ ...r, timeoutMs: 500, retries: 1 }),
   );
   const media = createMediaAnchor({ relays: clients.map((client, i) => ({ name: `relay-${i}`, client })) });
+  // A gateway that fails to start must not leave the database, shared state and ng clients open: the test
+  // process would then never exit and time out instead of reporting the failure.
+  const release = async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await state.close();
+    await db.close();
+  };
   const gateway = await startSipGateway({
     host: '127.0.0.1',
     port: 0,
@@ -118,6 +125,9 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     isDraining: () => draining.value,
     warn: (detail, message) => warnings.push({ detail, message }),
     error: (detail, message) => warnings.push({ detail, message }),
+  }).catch(async (err: unknown) => {
+    await release();
+    throw err;
   });
   return {
     port: gateway.endpoint.address().udp!.port,
@@ -130,9 +140,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     warnings,
     async close() {
       await gateway.close();
-      await Promise.all(clients.map((c) => c.close()));
-      await state.close();
-      await db.close();
+      await release();
     },
   };
 }
