@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { callEventChannel } from '../../src/gateway/index.js';
 import { logCalls } from '../../src/platform/call-log.js';
-import type { LogLevel, LogSink } from '../../src/observability/rate-limited-log.js';
 import {
   CALL_EVENTS_STREAM,
   createCdrRepository,
@@ -15,27 +14,10 @@ import {
 } from '../../src/store/index.js';
 import type { SipRequest } from '../../src/sip/index.js';
 import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { recordLogs } from '../helpers/log-recorder.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
-
-/** A pino-like sink that keeps the lines it is given. */
-function memorySink(): LogSink & {
-  lines: { level: LogLevel; detail: Record<string, unknown>; message: string }[];
-} {
-  const lines: { level: LogLevel; detail: Record<string, unknown>; message: string }[] = [];
-  const at = (level: LogLevel) => (detail: object, message: string) =>
-    lines.push({ level, detail: detail as Record<string, unknown>, message });
-  return {
-    lines,
-    fatal: at('fatal'),
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-    trace: at('trace'),
-  };
-}
 
 /** Every `ended` event on the stream so far (a fresh consumer group reads it from its start). */
 async function endedEvents(gw: GatewayHarness): Promise<CallEvent[]> {
@@ -63,7 +45,7 @@ async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Pro
 describe('one record per call attempt that passed authentication', () => {
   let gw: GatewayHarness;
   const phones = phoneBook(() => gw);
-  const sink = memorySink();
+  const { sink, lines } = recordLogs();
   let callLog: ReturnType<typeof logCalls>;
   before(async () => {
     gw = await startGateway({ timers: FAST });
@@ -133,17 +115,15 @@ describe('one record per call attempt that passed authentication', () => {
     assert.equal(cdr?.sipCode, 480);
 
     // The logs tell why, one line per attempt, and the failed authentication with its source.
-    const refusedLine = sink.lines.find(
-      (l) => l.message === 'call refused' && l.detail.callId === toCarol.callId,
-    );
+    const refusedLine = lines.find((l) => l.message === 'call refused' && l.detail.callId === toCarol.callId);
     assert.equal(refusedLine?.level, 'info');
     assert.equal(refusedLine?.detail.code, 480);
     assert.equal(refusedLine?.detail.reason, 'not registered');
     assert.ok(
-      sink.lines.some((l) => l.message === 'call ended' && l.detail.callId === answered.callId),
+      lines.some((l) => l.message === 'call ended' && l.detail.callId === answered.callId),
       'an answered call logs "call ended"',
     );
-    const authLine = sink.lines.find((l) => l.message === 'SIP authentication failed');
+    const authLine = lines.find((l) => l.message === 'SIP authentication failed');
     assert.equal(authLine?.level, 'warn');
     assert.equal(authLine?.detail.source, '127.0.0.1');
     assert.equal(authLine?.detail.username, 'alice');
@@ -180,7 +160,7 @@ describe('one record per call attempt that passed authentication', () => {
     await tenants.update(gw.tenantId, { status: 'suspended' });
     try {
       const before = (await endedEvents(gw)).length;
-      const failedBefore = sink.lines.filter((l) => l.message === 'SIP authentication failed').length;
+      const failedBefore = lines.filter((l) => l.message === 'SIP authentication failed').length;
       const call = await alice.invite('bob');
       assert.equal((await call.final()).status, 407);
       assert.equal(
@@ -188,10 +168,7 @@ describe('one record per call attempt that passed authentication', () => {
         before,
         'no record for a caller that did not authenticate',
       );
-      assert.equal(
-        sink.lines.filter((l) => l.message === 'SIP authentication failed').length,
-        failedBefore + 1,
-      );
+      assert.equal(lines.filter((l) => l.message === 'SIP authentication failed').length, failedBefore + 1);
     } finally {
       await tenants.update(gw.tenantId, { status: 'active' });
     }
@@ -200,7 +177,7 @@ describe('one record per call attempt that passed authentication', () => {
 
 describe('call log lines are rate-limited', () => {
   test('a flood of refused calls writes at most the burst, then one line counting the rest', () => {
-    const sink = memorySink();
+    const { sink, lines } = recordLogs();
     const logs = logCalls(sink, { burst: 5, perSecond: 0 });
     try {
       const event: CallEvent = {
@@ -219,9 +196,9 @@ describe('call log lines are rate-limited', () => {
         refused: true,
       };
       for (let i = 0; i < 100; i++) callEventChannel.publish({ ...event, callId: `flood-${i}` });
-      assert.equal(sink.lines.filter((l) => l.message === 'call refused').length, 5);
+      assert.equal(lines.filter((l) => l.message === 'call refused').length, 5);
       logs.stop();
-      const summary = sink.lines.find((l) => l.message === 'log lines suppressed by rate limit');
+      const summary = lines.find((l) => l.message === 'log lines suppressed by rate limit');
       assert.equal(summary?.detail.suppressed, 95);
     } finally {
       logs.stop();

@@ -1,36 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { registrationChannel, type RegistrationEvent } from '../../src/gateway/registrar.js';
-import {
-  createRateLimitedLog,
-  type LogLevel,
-  type LogSink,
-} from '../../src/observability/rate-limited-log.js';
+import { createRateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { logRegistrations } from '../../src/platform/registration-log.js';
-
-function recorder(enabled: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info']) {
-  const lines: { level: LogLevel; detail: Record<string, unknown>; message: string }[] = [];
-  const at =
-    (level: LogLevel) =>
-    (detail: object, message: string): void => {
-      lines.push({ level, detail: detail as Record<string, unknown>, message });
-    };
-  const sink: LogSink = {
-    fatal: at('fatal'),
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-    trace: at('trace'),
-    isLevelEnabled: (level) => enabled.includes(level),
-  };
-  return { sink, lines };
-}
+import { recordLogs } from '../helpers/log-recorder.js';
 
 describe('rate-limited log (token bucket per kind)', () => {
   test('a burst passes, the rest is counted, and the count is logged once the bucket refills', () => {
     let now = 0;
-    const { sink, lines } = recorder();
+    const { sink, lines } = recordLogs();
     const log = createRateLimitedLog(sink, { burst: 3, perSecond: 1, now: () => now });
     for (let i = 0; i < 10; i++) log.log('register', 'info', { i }, 'registered');
     assert.equal(lines.length, 3);
@@ -52,7 +30,7 @@ describe('rate-limited log (token bucket per kind)', () => {
 
   test('kinds have their own buckets; a disabled level takes no token; flush reports what is left', () => {
     let now = 0;
-    const { sink, lines } = recorder();
+    const { sink, lines } = recordLogs();
     const log = createRateLimitedLog(sink, { burst: 1, perSecond: 1, now: () => now });
     log.log('a', 'info', {}, 'a1');
     log.log('a', 'info', {}, 'a2');
@@ -72,7 +50,7 @@ describe('rate-limited log (token bucket per kind)', () => {
   });
 
   test('bounded: at most maxKinds buckets, the forgotten one reports its count', () => {
-    const { sink, lines } = recorder();
+    const { sink, lines } = recordLogs();
     const log = createRateLimitedLog(sink, { burst: 1, perSecond: 0, maxKinds: 2, now: () => 0 });
     log.log('a', 'info', {}, 'a1');
     log.log('a', 'info', {}, 'a2');
@@ -88,7 +66,7 @@ describe('rate-limited log (token bucket per kind)', () => {
 
 describe('registration log lines', () => {
   test('added/removed/expired at info, refreshed at debug, a flood limited per kind', () => {
-    const { sink, lines } = recorder(['fatal', 'error', 'warn', 'info', 'debug']);
+    const { sink, lines } = recordLogs(['fatal', 'error', 'warn', 'info', 'debug']);
     const { stop } = logRegistrations(sink, { burst: 2, perSecond: 0 });
     const event = (kind: RegistrationEvent['kind'], n: number): RegistrationEvent => ({
       kind,
