@@ -69,44 +69,39 @@ export async function admitToTenant(
   tenant: Pick<Tenant, 'id' | 'maxCallsPerSecond' | 'maxConcurrentCalls'>,
   attempt: Attempt | undefined,
 ): Promise<boolean> {
-  if (tenant.maxCallsPerSecond !== null) {
-    const rate = await deps.state.counters.hit(`gateway:cps:${tenant.id}`, 1);
-    if (rate > tenant.maxCallsPerSecond) {
-      refuse(
-        deps,
-        request,
-        tx,
-        {
-          status: 503,
-          phrase: 'Service Unavailable',
-          reason: 'tenant-rate-limit',
-          warning: 'Tenant call rate limit reached',
-        },
-        attempt,
-      );
-      return false;
+  // Checked in order; the first limit reached refuses the call.
+  const over = async (): Promise<Refusal | undefined> => {
+    if (tenant.maxCallsPerSecond !== null) {
+      const rate = await deps.state.counters.hit(`gateway:cps:${tenant.id}`, 1);
+      if (rate > tenant.maxCallsPerSecond) return TENANT_RATE_LIMIT;
     }
-  }
-  if (tenant.maxConcurrentCalls !== null) {
-    const active = await deps.state.calls.count(tenant.id);
-    if (active >= tenant.maxConcurrentCalls) {
-      refuse(
-        deps,
-        request,
-        tx,
-        {
-          status: 503,
-          phrase: 'Service Unavailable',
-          reason: 'tenant-concurrent-limit',
-          warning: 'Tenant concurrent call limit reached',
-        },
-        attempt,
-      );
-      return false;
+    if (tenant.maxConcurrentCalls !== null) {
+      const active = await deps.state.calls.count(tenant.id);
+      if (active >= tenant.maxConcurrentCalls) return TENANT_CONCURRENT_LIMIT;
     }
-  }
-  return true;
+    return undefined;
+  };
+  const refusal = await over();
+  if (!refusal) return true;
+  refuse(deps, request, tx, refusal, attempt);
+  return false;
 }
+
+type Refusal = Parameters<typeof refuse>[3];
+
+/** §21.5.4 503: the tenant is over its calls-per-second or concurrent-call limit. */
+const TENANT_RATE_LIMIT: Refusal = {
+  status: 503,
+  phrase: 'Service Unavailable',
+  reason: 'tenant-rate-limit',
+  warning: 'Tenant call rate limit reached',
+};
+const TENANT_CONCURRENT_LIMIT: Refusal = {
+  status: 503,
+  phrase: 'Service Unavailable',
+  reason: 'tenant-concurrent-limit',
+  warning: 'Tenant concurrent call limit reached',
+};
 
 /**
  * Counts the call against each of `limits`: the release function to call when the call ends, or undefined
