@@ -99,6 +99,16 @@ function onFlow(
   };
 }
 
+/** The flow a stream send used, or its failure counted and told to the sender (then no flow). */
+function settled(
+  outcome: string | SendFailure,
+  onFailure: SendFailureHandler | undefined,
+): string | undefined {
+  if (typeof outcome === 'string') return outcome;
+  failed(outcome, onFailure);
+  return undefined;
+}
+
 /** Counts a failed send and tells its sender, after the send call has returned. */
 function failed(failure: SendFailure, onFailure: SendFailureHandler | undefined): void {
   publishSendFailure(failure);
@@ -206,23 +216,17 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
   };
   const send = (bytes: Buffer, to: SendTarget, onFailure?: SendFailureHandler): string | undefined => {
     const transport = to.transport ?? 'udp';
-    const onConnectFailure = onFailure
-      ? (failure: SendFailure) => failed(failure, onFailure)
-      : (failure: SendFailure) => publishSendFailure(failure);
-    const settle = (outcome: string | SendFailure): string | undefined => {
-      if (typeof outcome === 'string') return outcome;
-      failed(outcome, onFailure);
-      return undefined;
-    };
+    // Stream sends only (a UDP datagram has no connection to fail later): made here, not per datagram.
+    const onConnectFailure = () => (failure: SendFailure) => failed(failure, onFailure);
     // RFC 7118 §5: requests to a WebSocket client can only reach it on its WebSocket, whatever transport the
     // caller recorded for it (its messages reported 'tcp' or 'tls').
     if (to.flowId !== undefined) {
       const socket = [ws, wss].find((channel) => channel?.hasFlow(to.flowId!));
-      if (socket) return settle(socket.send(bytes, to, to.flowId, onConnectFailure));
+      if (socket) return settled(socket.send(bytes, to, to.flowId, onConnectFailure()), onFailure);
       // A WebSocket client that closed its connection cannot be reached by opening one toward its source
       // port: the message is not sent to that port.
       if ((ws || wss) && /^wss?-\d+$/.test(to.flowId)) {
-        return settle({ reason: 'flow-closed', transport, to, detail: to.flowId });
+        return settled({ reason: 'flow-closed', transport, to, detail: to.flowId }, onFailure);
       }
     }
     if (transport === 'udp') {
@@ -233,9 +237,9 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     if (!channel) {
       const detail =
         transport === 'tls' ? 'no TLS listener or tlsClient settings' : `no ${transport} listener`;
-      return settle({ reason: 'no-transport', transport, to, detail });
+      return settled({ reason: 'no-transport', transport, to, detail }, onFailure);
     }
-    return settle(channel.send(bytes, to, to.flowId, onConnectFailure));
+    return settled(channel.send(bytes, to, to.flowId, onConnectFailure()), onFailure);
   };
   return {
     address: () => ({
