@@ -34,8 +34,10 @@ LABEL org.opencontainers.image.title="voxgate" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
+# SIP listens on every interface of the container (the binary's default is 127.0.0.1, for a laptop).
 ENV NODE_ENV=production \
     VOXGATE_DATA_DIR=/var/lib/voxgate \
+    VOXGATE_SIP_HOST=0.0.0.0 \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
 COPY --from=prod-deps --chown=0:0 /app/node_modules ./node_modules

@@ -27,7 +27,7 @@ describe('two sip-gateway processes on one PostgreSQL and one Redis', async () =
       VOXGATE_REDIS_URL: REDIS_URL,
       VOXGATE_SIP_NONCE_SECRET: randomBytes(24).toString('hex'),
       VOXGATE_GATEWAY_MEDIA_RELAYS: 'off',
-      VOXGATE_SIP_ADVERTISED_HOST: '127.0.0.1',
+      VOXGATE_SIP_ADVERTISED_ADDRESS: '127.0.0.1',
       VOXGATE_SIP_DIGEST_ALGORITHMS: 'SHA-256,MD5',
     };
     one = await startVoxgate(['--target=sip-gateway'], env);

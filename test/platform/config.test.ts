@@ -10,6 +10,8 @@ import {
   variables,
 } from '../../src/platform/config/index.js';
 import { runCli } from '../../src/platform/cli.js';
+import { advertisedAddresses } from '../../src/platform/advertised-addresses.js';
+import { defaultAdvertisedHost } from '../../src/gateway/index.js';
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -206,6 +208,71 @@ describe('configuration', () => {
       formatEffectiveConfig({ VOXGATE_MEDIA_TIMEOUT_SECONDS: '45' }),
       /^VOXGATE_RELAY_IDLE_SESSION_SECONDS=45 {2}# set as VOXGATE_MEDIA_TIMEOUT_SECONDS \(deprecated\)/m,
     );
+  });
+
+  test('SIP and media advertise one address: by default 127.0.0.1, where both listen', () => {
+    const config = loadConfig({});
+    assert.equal(config.sip.host, '127.0.0.1');
+    assert.equal(config.sip.advertisedAddress, undefined);
+    assert.equal(config.media.advertisedAddress, undefined);
+    assert.deepEqual(advertisedAddresses(config), { sip: '127.0.0.1', media: '127.0.0.1' });
+    // A specific listen address is advertised as it is.
+    assert.deepEqual(
+      advertisedAddresses(loadConfig({ VOXGATE_SIP_HOST: '10.1.2.3', VOXGATE_MEDIA_NG: '10.1.2.3:22222' })),
+      { sip: '10.1.2.3', media: '10.1.2.3' },
+    );
+    // Both on a wildcard: the one shared choice of the machine, for both.
+    const wildcard = advertisedAddresses(
+      loadConfig({ VOXGATE_SIP_HOST: '0.0.0.0', VOXGATE_MEDIA_NG: '0.0.0.0:22222' }),
+    );
+    assert.equal(wildcard.sip, defaultAdvertisedHost('0.0.0.0'));
+    assert.equal(wildcard.media, wildcard.sip);
+  });
+
+  test('VOXGATE_ADVERTISED_ADDRESS sets both; the SIP and media names override it for one', () => {
+    const both = loadConfig({ VOXGATE_SIP_HOST: '0.0.0.0', VOXGATE_ADVERTISED_ADDRESS: '192.0.2.10' });
+    assert.deepEqual(advertisedAddresses(both), { sip: '192.0.2.10', media: '192.0.2.10' });
+    const split = loadConfig({
+      VOXGATE_ADVERTISED_ADDRESS: '192.0.2.10',
+      VOXGATE_SIP_ADVERTISED_ADDRESS: 'sip.example.net',
+      VOXGATE_MEDIA_ADVERTISED_ADDRESS: '198.51.100.7',
+    });
+    assert.deepEqual(advertisedAddresses(split), { sip: 'sip.example.net', media: '198.51.100.7' });
+    assert.match(
+      configError(() => loadConfig({ VOXGATE_ADVERTISED_ADDRESS: 'pbx.example.net' })).message,
+      /^VOXGATE_ADVERTISED_ADDRESS="pbx.example.net" is invalid: expected an IPv4 or IPv6 address$/,
+    );
+  });
+
+  test('VOXGATE_SIP_ADVERTISED_HOST is a deprecated alias of VOXGATE_SIP_ADVERTISED_ADDRESS, with one warning', async () => {
+    assert.equal(deprecatedNames.get('VOXGATE_SIP_ADVERTISED_HOST'), 'VOXGATE_SIP_ADVERTISED_ADDRESS');
+    const warnings: string[] = [];
+    const old = loadConfig(
+      { VOXGATE_SIP_ADVERTISED_HOST: '203.0.113.5' },
+      { onDeprecated: (message) => warnings.push(message) },
+    );
+    assert.equal(old.sip.advertisedAddress, '203.0.113.5');
+    assert.deepEqual(advertisedAddresses(old), { sip: '203.0.113.5', media: '127.0.0.1' });
+    assert.deepEqual(warnings, [
+      'VOXGATE_SIP_ADVERTISED_HOST is deprecated: use VOXGATE_SIP_ADVERTISED_ADDRESS (the same setting; VOXGATE_SIP_ADVERTISED_ADDRESS wins if both are set)',
+    ]);
+    const both = loadConfig({
+      VOXGATE_SIP_ADVERTISED_HOST: '203.0.113.5',
+      VOXGATE_SIP_ADVERTISED_ADDRESS: '203.0.113.6',
+    });
+    assert.equal(both.sip.advertisedAddress, '203.0.113.6');
+    assert.match(
+      formatEffectiveConfig({ VOXGATE_SIP_ADVERTISED_HOST: '203.0.113.5' }),
+      /^VOXGATE_SIP_ADVERTISED_ADDRESS=203\.0\.113\.5 {2}# set as VOXGATE_SIP_ADVERTISED_HOST \(deprecated\)/m,
+    );
+    const err: string[] = [];
+    const io = {
+      env: { VOXGATE_SIP_ADVERTISED_HOST: '203.0.113.5' },
+      out: () => undefined,
+      err: (l: string) => err.push(l),
+    };
+    assert.deepEqual(await runCli(['config', 'print'], io), { exitCode: 0 });
+    assert.deepEqual(err, [`voxgate: warning: ${warnings[0]}`]);
   });
 
   test('the peer secret defaults to the nonce secret and is masked', () => {

@@ -1,3 +1,4 @@
+import { advertisedAddressSetting } from './general.js';
 import { hostPort, integer, optional, s3Url, text } from './kinds.js';
 import { objectStorageSettings, s3Access } from './object-storage.js';
 import { section } from './setting.js';
@@ -25,13 +26,13 @@ export const mediaRelaySection = section({
       description: 'highest RTP port of the relay',
       default: 40000,
     }),
+    VOXGATE_ADVERTISED_ADDRESS: advertisedAddressSetting,
     VOXGATE_MEDIA_ADVERTISED_ADDRESS: optional(
       text({
         type: 'address',
         expects: 'an IPv4 or IPv6 address',
         pattern: /^[0-9A-Fa-f.:]+$/,
-        description:
-          'address the relay puts in SDP; unset = the VOXGATE_MEDIA_NG host, or the first external IPv4 for 0.0.0.0',
+        description: 'address the relay puts in SDP; unset = VOXGATE_ADVERTISED_ADDRESS',
       }),
     ),
     VOXGATE_RELAY_IDLE_SESSION_SECONDS: integer({
@@ -63,7 +64,8 @@ export const mediaRelaySection = section({
       ng: v.VOXGATE_MEDIA_NG,
       rtpPortMin: v.VOXGATE_RTP_PORT_MIN,
       rtpPortMax: v.VOXGATE_RTP_PORT_MAX,
-      advertisedAddress: v.VOXGATE_MEDIA_ADVERTISED_ADDRESS,
+      /** Unset = the ng host, or for a wildcard the machine's (`defaultAdvertisedHost`), as for SIP. */
+      advertisedAddress: v.VOXGATE_MEDIA_ADVERTISED_ADDRESS ?? v.VOXGATE_ADVERTISED_ADDRESS,
       /** The relay's own timeout: an idle session is ended; the gateway's hangup is `calls.noRtpHangupMs`. */
       idleSessionMs: v.VOXGATE_RELAY_IDLE_SESSION_SECONDS * 1000,
       /** S3 destination of recordings; unset = a local folder. */

@@ -1,3 +1,4 @@
+import { advertisedAddressSetting } from './general.js';
 import { custom, integer, optional, port, text } from './kinds.js';
 import { section } from './setting.js';
 
@@ -21,8 +22,8 @@ export const sipSection = section({
     VOXGATE_SIP_HOST: text({
       type: 'address',
       expects: 'an IP address to bind',
-      description: 'SIP listen address',
-      default: '0.0.0.0',
+      description: 'SIP listen address; 0.0.0.0 = every interface, for phones on other machines',
+      default: '127.0.0.1',
     }),
     VOXGATE_SIP_PORT: port({ description: 'SIP port, UDP and TCP', default: 5060 }),
     VOXGATE_SIP_TLS_PORT: port({
@@ -105,13 +106,14 @@ export const sipSection = section({
       'key that signs calls handed between gateway replicas (X-Voxgate-Peer), the same on every replica; ' +
         'unset = VOXGATE_SIP_NONCE_SECRET',
     ),
-    VOXGATE_SIP_ADVERTISED_HOST: optional(
+    VOXGATE_ADVERTISED_ADDRESS: advertisedAddressSetting,
+    VOXGATE_SIP_ADVERTISED_ADDRESS: optional(
       text({
         type: 'address',
         expects: 'an IP address or host name',
         pattern: /^[A-Za-z0-9.:-]+$/,
-        description:
-          'address put in Via and Contact; unset = VOXGATE_SIP_HOST, or the first external IPv4 for 0.0.0.0',
+        description: 'address put in SIP Via and Contact; unset = VOXGATE_ADVERTISED_ADDRESS',
+        deprecatedNames: ['VOXGATE_SIP_ADVERTISED_HOST'],
       }),
     ),
     VOXGATE_SIP_KEEPALIVE_SECONDS: integer({
@@ -154,7 +156,8 @@ export const sipSection = section({
       /** Signs peer hops between replicas; unset = the nonce secret (deployments that predate it keep working). */
       peerSecret: v.VOXGATE_SIP_PEER_SECRET ?? v.VOXGATE_SIP_NONCE_SECRET,
       digestAlgorithms: v.VOXGATE_SIP_DIGEST_ALGORITHMS,
-      advertisedHost: v.VOXGATE_SIP_ADVERTISED_HOST,
+      /** Unset = the listen address, or for a wildcard the machine's (`defaultAdvertisedHost`). */
+      advertisedAddress: v.VOXGATE_SIP_ADVERTISED_ADDRESS ?? v.VOXGATE_ADVERTISED_ADDRESS,
       keepaliveMs: v.VOXGATE_SIP_KEEPALIVE_SECONDS * 1000,
     },
   }),

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { defaultAdvertisedHost } from '../../gateway/index.js';
 import {
   createMediaRelay,
   createNgControlServer,
@@ -8,11 +7,13 @@ import {
 } from '../../media/index.js';
 import { createFolderStore, createS3Store } from '../../store/index.js';
 import { collectMediaMetrics } from '../media-metrics.js';
+import { advertisedAddresses } from '../advertised-addresses.js';
 import type { ModuleDefinition } from '../module.js';
 
 /**
  * The media relay: ng control (RTPengine's protocol) on VOXGATE_MEDIA_NG, RTP/RTCP port pairs from
- * VOXGATE_RTP_PORT_MIN..MAX on the same interface, the SDP pointing at VOXGATE_MEDIA_ADVERTISED_ADDRESS.
+ * VOXGATE_RTP_PORT_MIN..MAX on the same interface, the SDP pointing at the advertised
+ * address (`advertisedAddresses`: VOXGATE_MEDIA_ADVERTISED_ADDRESS, VOXGATE_ADVERTISED_ADDRESS or the ng host).
  * Calls asked to be recorded are spooled under VOXGATE_DATA_DIR/recordings/.spool and stored in that folder,
  * or uploaded to VOXGATE_RECORDINGS_URL (S3 or S3-compatible) when it is set.
  */
@@ -30,9 +31,10 @@ export const mediaRelayModule: ModuleDefinition = {
         const recordings = join(ctx.config.dataDir, 'recordings');
         // Created on the first recording: a relay that records nothing writes nothing.
         const spoolDir = join(recordings, '.spool');
+        const advertised = advertisedAddresses(ctx.config).media;
         relay = createMediaRelay({
           bindHost: media.ng.host,
-          advertised: media.advertisedAddress ?? defaultAdvertisedHost(media.ng.host),
+          advertised,
           portMin: media.rtpPortMin,
           portMax: media.rtpPortMax,
           timeoutMs: media.idleSessionMs,
@@ -46,6 +48,7 @@ export const mediaRelayModule: ModuleDefinition = {
         ctx.logger.info(
           {
             ng: server.address(),
+            advertised,
             rtp: `${media.rtpPortMin}-${media.rtpPortMax}`,
             recordings: media.recordings?.url ?? recordings,
           },

@@ -18,6 +18,7 @@ import { collectCallMetrics } from '../call-metrics.js';
 import { collectSipMetrics } from '../sip-metrics.js';
 import { createRateLimitedLog } from '../../observability/rate-limited-log.js';
 import { logCalls } from '../call-log.js';
+import { advertisedAddresses } from '../advertised-addresses.js';
 import { logRegistrations } from '../registration-log.js';
 
 /**
@@ -93,7 +94,7 @@ export const sipGatewayModule: ModuleDefinition = {
           ...(tls ? { tls } : {}),
           ...(sip.wsPort ? { ws: { port: sip.wsPort } } : {}),
           ...(sip.wssPort ? { wss: { port: sip.wssPort } } : {}),
-          ...(sip.advertisedHost ? { advertisedHost: sip.advertisedHost } : {}),
+          advertisedHost: advertisedAddresses(ctx.config).sip,
           users: directory.users,
           tenants: directory.tenants,
           state,
