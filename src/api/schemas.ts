@@ -4,7 +4,8 @@
  * document.
  */
 export const uuid = { type: 'string', format: 'uuid' } as const;
-const dateTime = { type: 'string', format: 'date-time' } as const;
+/** Every instant the API gives is ISO 8601 (RFC 3339, UTC): CDRs, live calls, keys, audit entries. */
+export const dateTime = { type: 'string', format: 'date-time' } as const;
 
 /*
  * Requests carry nothing PostgreSQL cannot store: these are the only string, integer and date-time schemas
@@ -94,7 +95,7 @@ export const instant = {
 
 /** A SIP Call-ID as a path parameter: real ones can be long. */
 export const CALL_ID_MAX_LENGTH = 300;
-const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+export const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const nullableInt = { type: ['integer', 'null'] } as const;
 const nullableString = { type: ['string', 'null'] } as const;
 

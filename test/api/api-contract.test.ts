@@ -243,6 +243,71 @@ for (const backend of backends) {
       );
     });
 
+    test('every instant is ISO 8601: a live call reads like its CDR, and the OpenAPI document says so', async () => {
+      const tenant = await api.tenant('Clock');
+      const admin = await api.key(null, 'admin');
+      const started = Date.parse('2026-02-03T04:05:06.789Z');
+      const party = { tenantId: tenant, from: 'sip:alice@clock.example', to: 'sip:bob@clock.example' };
+      await api.state.calls.put({
+        ...party,
+        callId: 'live-answered',
+        state: 'answered',
+        startedAt: started,
+        answeredAt: started + 2000,
+        gateway: 'gw-1',
+      });
+      await api.state.calls.put({ ...party, callId: 'live-ringing', state: 'ringing', startedAt: started });
+      const live = await api.call(admin, 'GET', `/v1/tenants/${tenant}/calls/live`);
+      assert.equal(live.statusCode, 200, live.body);
+      const items = live.json<{ items: { callId: string }[] }>().items;
+      assert.deepEqual(
+        items.sort((a, b) => a.callId.localeCompare(b.callId)),
+        [
+          {
+            ...party,
+            callId: 'live-answered',
+            state: 'answered',
+            startedAt: '2026-02-03T04:05:06.789Z',
+            answeredAt: '2026-02-03T04:05:08.789Z',
+            gateway: 'gw-1',
+          },
+          {
+            ...party,
+            callId: 'live-ringing',
+            state: 'ringing',
+            startedAt: '2026-02-03T04:05:06.789Z',
+            answeredAt: null,
+          },
+        ],
+      );
+      await createCdrRepository(api.db).upsertFromEvent({
+        ...party,
+        type: 'ended',
+        callId: 'live-answered',
+        direction: 'internal',
+        startedAt: started,
+        answeredAt: started + 2000,
+        endedAt: started + 5000,
+        disposition: 'answered',
+      });
+      const cdr = (await api.call(admin, 'GET', `/v1/tenants/${tenant}/calls/live-answered`)).json<{
+        startedAt: string;
+        answeredAt: string;
+      }>();
+      assert.equal(cdr.startedAt, '2026-02-03T04:05:06.789Z');
+      assert.equal(cdr.answeredAt, '2026-02-03T04:05:08.789Z');
+
+      const doc = (await api.app.inject({ url: '/openapi.json' })).json<{
+        paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+      }>();
+      const text = JSON.stringify(doc.paths);
+      assert.ok(!/epoch/i.test(text), 'no epoch timestamps documented');
+      const liveSchema = JSON.stringify(
+        doc.paths['/v1/tenants/{tenantId}/calls/live']?.get?.responses['200'],
+      );
+      assert.match(liveSchema, /"startedAt":\{"type":"string","format":"date-time"\}/);
+    });
+
     test('OpenAPI 3.1 from the route schemas at /openapi.json, every /v1 route in it; docs UI at /docs', async () => {
       const doc = (await api.app.inject({ url: '/openapi.json' })).json<{
         openapi: string;

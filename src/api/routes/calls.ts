@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { createCdrRepository, type Cdr, type Database } from '../../store/index.js';
-import type { SharedState } from '../../store/shared-state/index.js';
+import type { LiveCall, SharedState } from '../../store/shared-state/index.js';
 import { sendProblem } from '../problem.js';
 import {
   CALL_ID_MAX_LENGTH,
   cdrSchema,
+  dateTime,
   instant,
   pageOf,
+  nullableDateTime,
   pageQueryProperties,
   responses,
   tenantParams,
@@ -25,11 +27,23 @@ const liveCallSchema = {
     from: { type: 'string' },
     to: { type: 'string' },
     state: { enum: ['setup', 'ringing', 'answered', 'ending'] },
-    startedAt: { type: 'integer', description: 'epoch ms' },
-    answeredAt: { type: 'integer', description: 'epoch ms' },
+    startedAt: dateTime,
+    answeredAt: { ...nullableDateTime, description: 'null until the call is answered' },
     gateway: { type: 'string' },
   },
 } as const;
+
+/**
+ * A live call as the API gives it: instants in ISO 8601 like a CDR's (shared state keeps epoch milliseconds),
+ * `answeredAt` null until the answer.
+ */
+function liveCallView({ startedAt, answeredAt, ...call }: LiveCall) {
+  return {
+    ...call,
+    startedAt: new Date(startedAt).toISOString(),
+    answeredAt: answeredAt === undefined ? null : new Date(answeredAt).toISOString(),
+  };
+}
 
 const registrationSchema = {
   type: 'object',
@@ -180,7 +194,7 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
     async (request, reply) => {
       const tenant = await tenantOf(deps.db, request, reply);
       if (!tenant) return reply;
-      return { items: await deps.state.calls.listByTenant(tenant.id) };
+      return { items: (await deps.state.calls.listByTenant(tenant.id)).map(liveCallView) };
     },
   );
 
