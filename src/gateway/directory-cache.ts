@@ -2,7 +2,7 @@ import type { SipUserRepository, TenantRepository } from '../store/index.js';
 import type { RoutingDirectory } from './call-routing.js';
 
 type Tenants = Pick<TenantRepository, 'findByDomain'>;
-type Users = Pick<SipUserRepository, 'findCredentials'>;
+type Users = Pick<SipUserRepository, 'findCredentials' | 'digestAlgorithms'>;
 
 export interface DirectoryCache {
   readonly routing: RoutingDirectory;
@@ -20,7 +20,8 @@ interface Slot {
 
 /**
  * What the gateway reads from the store per call and per REGISTER — the tenant of a domain, a user's
- * credentials, the trunk of a source address, the owner of a DID, a tenant's routes — kept in memory for
+ * credentials, a realm's digest algorithms, the trunk of a source address, the owner of a DID, a tenant's
+ * routes — kept in memory for
  * `ttlMs`, answers "not found" included (a scanner trying extensions must not become one query per try).
  * A change made through the API is announced on the provisioning change stream and `invalidate` drops
  * everything at once; `ttlMs` bounds how stale an entry can be if an announcement is lost. Concurrent
@@ -83,6 +84,8 @@ export function createDirectoryCache(
     users: {
       findCredentials: (domain, username) =>
         cached(`user\0${domain.toLowerCase()}\0${username}`, () => users.findCredentials(domain, username)),
+      digestAlgorithms: (domain) =>
+        cached(`digest\0${domain.toLowerCase()}`, () => users.digestAlgorithms(domain)),
     },
     invalidate() {
       generation += 1;

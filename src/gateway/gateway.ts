@@ -34,7 +34,7 @@ export interface GatewayOptions {
   wss?: { port: number };
   /** The address put in Via and Contact; default: `host`, or this machine's first external IPv4 for 0.0.0.0. */
   advertisedHost?: string;
-  users: Pick<SipUserRepository, 'findCredentials'>;
+  users: Pick<SipUserRepository, 'findCredentials' | 'digestAlgorithms'>;
   tenants: Pick<TenantRepository, 'findByDomain'>;
   state: Pick<SharedState, 'registrations' | 'calls' | 'counters' | 'events' | 'trunkStatus'>;
   media: MediaAnchor;

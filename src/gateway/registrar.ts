@@ -93,7 +93,7 @@ export function addressOfRecord(value: string): string | undefined {
  * store (the realm is the tenant's SIP domain), bindings in shared state with the flow they came on.
  */
 export function createRegistrar(deps: {
-  users: Pick<SipUserRepository, 'findCredentials'>;
+  users: Pick<SipUserRepository, 'findCredentials' | 'digestAlgorithms'>;
   registrations: RegistrationStore;
   counters: Counters;
   policy: RegistrarPolicy;

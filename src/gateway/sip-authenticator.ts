@@ -2,13 +2,16 @@ import { channel } from 'node:diagnostics_channel';
 import {
   computeHa1,
   createDigestServer,
+  header,
   headerValues,
+  uriOf,
+  uriUser,
   type DigestAlgorithm,
   type DigestServer,
   type ExtraHeaders,
   type SipRequest,
 } from '../sip/index.js';
-import type { SipCredentials, SipUserRepository } from '../store/index.js';
+import type { RealmDigestAlgorithms, SipCredentials, SipUserRepository } from '../store/index.js';
 import type { Counters } from '../store/shared-state/index.js';
 import type { GatewayTrunk } from './call-routing.js';
 
@@ -43,7 +46,10 @@ export interface AuthPolicy {
   readonly banSeconds: number;
   /** HMAC key of the digest nonces; the same on every gateway replica so any of them can verify. */
   readonly nonceSecret: Buffer;
-  /** Challenges offered, in order (RFC 8760 §2.4: preferred first). */
+  /**
+   * Challenges offered, in order (RFC 8760 §2.4: preferred first), where neither the tenant nor the user has
+   * a list of its own.
+   */
   readonly digestAlgorithms: readonly DigestAlgorithm[];
 }
 
@@ -58,6 +64,11 @@ export interface SipAuthenticator {
    * Digest-verifies the request for the tenant realm `domain`. On success returns the user's credentials; on
    * failure it has answered (a challenge, or 403 while the source is banned) and returns undefined. An unknown
    * user is answered exactly like a wrong password (§22: no way to enumerate users).
+   *
+   * The challenges offered are those of the user the request names — To of a REGISTER (§10.3: the
+   * address-of-record), From otherwise — when that user has a list of its own, else the tenant's, else the
+   * platform's; an answer for any of them is accepted if it is also one the answering user may use. A user's
+   * own list changes the challenge, so it tells a caller that the user exists; a tenant's list does not.
    */
   authenticate(
     request: SipRequest,
@@ -80,7 +91,7 @@ export interface SipAuthenticator {
 
 /** Digest authentication of the tenants' SIP users, with a temporary ban of sources that keep failing. */
 export function createSipAuthenticator(deps: {
-  users: Pick<SipUserRepository, 'findCredentials'>;
+  users: Pick<SipUserRepository, 'findCredentials' | 'digestAlgorithms'>;
   /** Trunks by credentials username; without it no trunk authenticates with digest. */
   trunkByUsername?: (username: string) => Promise<GatewayTrunk | undefined>;
   counters: Counters;
@@ -99,8 +110,9 @@ export function createSipAuthenticator(deps: {
   /**
    * The digest exchange for one realm: 403 while the source is banned; a challenge when credentials are
    * missing, stale or wrong (the failure counted towards the ban); otherwise what `find` said of the verified
-   * username (looked up once, by the digest check). An unknown username fails exactly like a wrong password
-   * (§22: no way to enumerate).
+   * username (looked up once, by the digest check). An unknown username, or an algorithm its `ha1` does not
+   * give, fails exactly like a wrong password (§22: no way to enumerate). `offered` are the challenges of this
+   * request, read after the ban check.
    */
   const verify = async <T>(
     request: SipRequest,
@@ -108,7 +120,10 @@ export function createSipAuthenticator(deps: {
     sourceAddress: string,
     realm: string,
     as: Challenger,
-    find: (username: string) => Promise<{ ha1(algorithm: DigestAlgorithm): string; value: T } | undefined>,
+    offered: () => Promise<readonly DigestAlgorithm[]>,
+    find: (
+      username: string,
+    ) => Promise<{ ha1(algorithm: DigestAlgorithm): string | undefined; value: T } | undefined>,
   ): Promise<T | undefined> => {
     const banKey = `sip-auth-fail:${sourceAddress}`;
     let claimed: string | undefined;
@@ -130,6 +145,7 @@ export function createSipAuthenticator(deps: {
       return undefined;
     }
     const digest = digestFor(realm);
+    const algorithms = await offered();
     let found: { value: T } | undefined;
     const verdict = await digest.verify(
       request.method,
@@ -137,14 +153,18 @@ export function createSipAuthenticator(deps: {
       async (username, algorithm) => {
         claimed = username;
         const known = await find(username);
-        found = known;
-        return known?.ha1(algorithm);
+        const ha1 = known?.ha1(algorithm);
+        found = ha1 === undefined ? undefined : known;
+        return ha1;
       },
+      algorithms,
     );
     const challenge = (stale: boolean) =>
       as === 'registrar'
-        ? reply(401, 'Unauthorized', { 'WWW-Authenticate': digest.challenges(stale) })
-        : reply(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': digest.challenges(stale) });
+        ? reply(401, 'Unauthorized', { 'WWW-Authenticate': digest.challenges(stale, algorithms) })
+        : reply(407, 'Proxy Authentication Required', {
+            'Proxy-Authenticate': digest.challenges(stale, algorithms),
+          });
     if (!verdict.ok) {
       const failed =
         verdict.reason === 'bad-credentials' ||
@@ -160,17 +180,41 @@ export function createSipAuthenticator(deps: {
     return found?.value;
   };
 
+  const platform = async () => policy.digestAlgorithms;
+  /** A user's list, else the tenant's, else the platform's. */
+  const algorithmsOf = (realm: RealmDigestAlgorithms | undefined, username: string | undefined) =>
+    (username === undefined ? undefined : realm?.users.get(username)) ??
+    realm?.tenant ??
+    policy.digestAlgorithms;
+
   return {
     authenticate(request, reply, sourceAddress, domain, as) {
-      return verify(request, reply, sourceAddress, domain, as, async (username) => {
-        const creds = await deps.users.findCredentials(domain, username);
-        if (!creds?.enabled || !creds.tenantActive) return undefined;
-        return { ha1: (a) => (a === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256), value: creds };
-      });
+      // Read once for the request (the directory cache keeps it per realm): the challenges and the check of the
+      // answering user's algorithm both come from it.
+      let realm: Promise<RealmDigestAlgorithms | undefined> | undefined;
+      const realmAlgorithms = () => (realm ??= deps.users.digestAlgorithms(domain));
+      return verify(
+        request,
+        reply,
+        sourceAddress,
+        domain,
+        as,
+        async () => algorithmsOf(await realmAlgorithms(), namedUser(request)),
+        async (username) => {
+          const creds = await deps.users.findCredentials(domain, username);
+          if (!creds?.enabled || !creds.tenantActive) return undefined;
+          // The answering user's own list holds whatever user the request names (From may name another).
+          const allowed = algorithmsOf(await realmAlgorithms(), username);
+          return {
+            ha1: (a) => (!allowed.includes(a) ? undefined : a === 'MD5' ? creds.ha1Md5 : creds.ha1Sha256),
+            value: creds,
+          };
+        },
+      );
     },
 
     authenticateTrunk(request, reply, sourceAddress) {
-      return verify(request, reply, sourceAddress, TRUNK_REALM, 'proxy', async (username) => {
+      return verify(request, reply, sourceAddress, TRUNK_REALM, 'proxy', platform, async (username) => {
         const trunk = await deps.trunkByUsername?.(username);
         const credentials = trunk?.credentials;
         if (!trunk || !credentials) return undefined;
@@ -180,4 +224,10 @@ export function createSipAuthenticator(deps: {
       });
     },
   };
+}
+
+/** The user a request is about: To of a REGISTER (§10.3: the address-of-record), From of anything else. */
+function namedUser(request: SipRequest): string | undefined {
+  const value = header(request, request.method === 'REGISTER' ? 'To' : 'From');
+  return value === undefined ? undefined : uriUser(uriOf(value));
 }

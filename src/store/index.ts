@@ -13,11 +13,13 @@ export { StoreError } from './store-error.js';
 export { isBackendUnavailable } from './backend-unavailable.js';
 export {
   createTenantRepository,
+  type SipDigestAlgorithm,
   type Tenant,
   type TenantRepository,
 } from './repositories/tenant-repository.js';
 export {
   createSipUserRepository,
+  type RealmDigestAlgorithms,
   type SipCredentials,
   type SipUser,
   type SipUserPatch,

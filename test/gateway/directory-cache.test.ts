@@ -18,7 +18,7 @@ import { MIGRATIONS_DIR } from '../helpers/store-backends.js';
 describe('directory cache', () => {
   let db: Database;
   let tenantId: string;
-  const calls = { findCredentials: 0, findByDomain: 0 };
+  const calls = { findCredentials: 0, findByDomain: 0, digestAlgorithms: 0 };
   let failNext = false;
   const source = () => {
     const users = createSipUserRepository(db);
@@ -39,6 +39,10 @@ describe('directory cache', () => {
             throw new Error('connection reset');
           }
           return users.findCredentials(d, u);
+        },
+        digestAlgorithms: (d: string) => {
+          calls.digestAlgorithms += 1;
+          return users.digestAlgorithms(d);
         },
       },
     };
@@ -109,6 +113,17 @@ describe('directory cache', () => {
     await cache.users.findCredentials('cache.example', 'b');
     await cache.users.findCredentials('cache.example', 'c');
     assert.equal(cache.stats.size, 2);
+  });
+
+  test("a realm's digest algorithms are read once per realm, whatever user a request names", async () => {
+    const cache = createDirectoryCache(source(), { ttlMs: 60_000, maxEntries: 100 });
+    calls.digestAlgorithms = 0;
+    const first = await cache.users.digestAlgorithms('cache.example');
+    assert.equal(first?.tenant, null);
+    assert.equal(await cache.users.digestAlgorithms('CACHE.example'), first);
+    assert.equal(await cache.users.digestAlgorithms('nowhere.example'), undefined);
+    assert.equal(await cache.users.digestAlgorithms('nowhere.example'), undefined);
+    assert.equal(calls.digestAlgorithms, 2, 'one query per realm, "no such realm" included');
   });
 
   test('ttl 0: no cache at all', async () => {

@@ -60,6 +60,7 @@ describe('trunk location (RFC 3263)', () => {
       maxConcurrentCalls: null,
       maxCallsPerSecond: null,
       status: 'active' as const,
+      sipDigestAlgorithms: null,
     };
     gateway = await startGateway({
       host: '127.0.0.1',
@@ -81,6 +82,7 @@ describe('trunk location (RFC 3263)', () => {
                 }
               : undefined,
           ),
+        digestAlgorithms: () => Promise.resolve(undefined),
       },
       tenants: { findByDomain: (d) => Promise.resolve(d === 'acme.example' ? tenant : undefined) },
       state: createMemorySharedState(),

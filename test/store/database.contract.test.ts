@@ -88,6 +88,7 @@ for (const backend of await storeBackends()) {
           '0007_route_media_bypass',
           '0008_nat_mode',
           '0009_cdr_reason',
+          '0010_sip_digest_algorithms',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);
@@ -184,6 +185,92 @@ for (const backend of await storeBackends()) {
           users.create({ tenantId: acme.id, username: 'carol', ha1Md5: 'not-a-hash', ha1Sha256: sha }),
           /check constraint/,
         );
+      } finally {
+        await db.close();
+        await cleanup();
+      }
+    });
+
+    test('digest algorithms: a list per tenant and per user, null inherits, only MD5 and SHA-256 once each', async () => {
+      const { db, cleanup } = await backend.open();
+      try {
+        await migrate(db, MIGRATIONS_DIR);
+        const tenants = createTenantRepository(db);
+        const users = createSipUserRepository(db);
+        const hashes = { ha1Md5: 'a'.repeat(32), ha1Sha256: 'b'.repeat(64) };
+        const acme = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
+        assert.equal(acme.sipDigestAlgorithms, null, 'inherits the platform list by default');
+        const strong = await tenants.create({
+          name: 'Strong',
+          sipDomain: 'strong.example',
+          sipDigestAlgorithms: ['SHA-256', 'MD5'],
+        });
+        assert.deepEqual(strong.sipDigestAlgorithms, ['SHA-256', 'MD5']);
+        assert.deepEqual((await tenants.findByDomain('strong.example'))?.sipDigestAlgorithms, [
+          'SHA-256',
+          'MD5',
+        ]);
+
+        const alice = await users.create({ tenantId: acme.id, username: 'alice', ...hashes });
+        assert.equal(alice.sipDigestAlgorithms, null);
+        const bob = await users.create({
+          tenantId: acme.id,
+          username: 'bob',
+          sipDigestAlgorithms: ['SHA-256'],
+          ...hashes,
+        });
+        assert.deepEqual(bob.sipDigestAlgorithms, ['SHA-256']);
+        assert.deepEqual((await users.get(acme.id, bob.id))?.sipDigestAlgorithms, ['SHA-256']);
+        assert.deepEqual(
+          (await users.list(acme.id, { limit: 10 })).map((u) => u.sipDigestAlgorithms),
+          [null, ['SHA-256']],
+        );
+
+        // The realm's lists at once: the tenant's and those of the users that have one.
+        const realm = await users.digestAlgorithms('ACME.example');
+        assert.equal(realm?.tenant, null);
+        assert.deepEqual([...(realm?.users ?? [])], [['bob', ['SHA-256']]]);
+        assert.equal(await users.digestAlgorithms('nowhere.example'), undefined);
+
+        // Changes: a list replaces the other, null inherits again, an absent field stays.
+        const changed = await users.update(acme.id, alice.id, { sipDigestAlgorithms: ['MD5', 'SHA-256'] });
+        assert.deepEqual(changed?.after.sipDigestAlgorithms, ['MD5', 'SHA-256']);
+        assert.equal(changed?.before.sipDigestAlgorithms, null);
+        assert.deepEqual(
+          (await users.update(acme.id, alice.id, { enabled: false }))?.after.sipDigestAlgorithms,
+          ['MD5', 'SHA-256'],
+        );
+        assert.equal(
+          (await users.update(acme.id, bob.id, { sipDigestAlgorithms: null }))?.after.sipDigestAlgorithms,
+          null,
+        );
+        const tenantChange = await tenants.update(acme.id, { sipDigestAlgorithms: ['SHA-256', 'MD5'] });
+        assert.deepEqual(tenantChange?.after.sipDigestAlgorithms, ['SHA-256', 'MD5']);
+        assert.deepEqual((await tenants.update(acme.id, { name: 'Acme Ltd' }))?.after.sipDigestAlgorithms, [
+          'SHA-256',
+          'MD5',
+        ]);
+        const after = await users.digestAlgorithms('acme.example');
+        assert.deepEqual(after?.tenant, ['SHA-256', 'MD5']);
+        assert.deepEqual([...(after?.users ?? [])], [['alice', ['MD5', 'SHA-256']]]);
+        assert.equal(
+          (await tenants.update(acme.id, { sipDigestAlgorithms: null }))?.after.sipDigestAlgorithms,
+          null,
+        );
+
+        // The database refuses what the API's schema refuses: another algorithm, a repeat, an empty list.
+        for (const bad of [['SHA-512'], ['MD5', 'MD5'], [], ['MD5', 'SHA-256', 'MD5']]) {
+          await assert.rejects(
+            db.query('UPDATE sip_users SET sip_digest_algorithms = $1::text[] WHERE id = $2', [bad, bob.id]),
+            /check constraint/,
+            JSON.stringify(bad),
+          );
+          await assert.rejects(
+            db.query('UPDATE tenants SET sip_digest_algorithms = $1::text[] WHERE id = $2', [bad, acme.id]),
+            /check constraint/,
+            JSON.stringify(bad),
+          );
+        }
       } finally {
         await db.close();
         await cleanup();

@@ -27,9 +27,18 @@ export type DigestVerdict =
     };
 
 export interface DigestServer {
-  /** One challenge per algorithm, strongest first (RFC 8760 §2.4), for WWW-/Proxy-Authenticate. */
-  challenges(stale?: boolean): string[];
-  verify(method: string, authorization: readonly string[], lookup: Ha1Lookup): Promise<DigestVerdict>;
+  /**
+   * One challenge per algorithm, preferred first (RFC 8760 §2.4), for WWW-/Proxy-Authenticate: the server's
+   * algorithms, or `algorithms` for this request (a list chosen per user or tenant).
+   */
+  challenges(stale?: boolean, algorithms?: readonly DigestAlgorithm[]): string[];
+  /** Accepts an answer for any of the server's algorithms, or of `algorithms` when given. */
+  verify(
+    method: string,
+    authorization: readonly string[],
+    lookup: Ha1Lookup,
+    algorithms?: readonly DigestAlgorithm[],
+  ): Promise<DigestVerdict>;
 }
 
 /**
@@ -79,10 +88,10 @@ export function createDigestServer(options: {
   const opaque = mac(`opaque:${options.realm}`);
 
   return {
-    challenges(stale = false) {
+    challenges(stale = false, offered = algorithms) {
       const nonce = newNonce();
       // §25.1 / RFC 8760 §2.4: one challenge per algorithm, in the configured order.
-      return algorithms.map((algorithm) =>
+      return offered.map((algorithm) =>
         formatAuthHeader(
           'Digest',
           {
@@ -99,7 +108,7 @@ export function createDigestServer(options: {
         ),
       );
     },
-    async verify(method, authorization, lookup) {
+    async verify(method, authorization, lookup, accepted = algorithms) {
       // §22.4 / RFC 4475 §3.3.9 (regaut01): credentials of an unknown scheme or another realm are ignored.
       const ours = authorization
         .map(parseAuthHeader)
@@ -109,7 +118,7 @@ export function createDigestServer(options: {
       if (!p.username || !p.nonce || !p.uri || !p.response)
         return { ok: false, reason: 'malformed', stale: false };
       const algorithm = parseAlgorithm(p.algorithm);
-      if (!algorithm || !algorithms.includes(algorithm)) {
+      if (!algorithm || !accepted.includes(algorithm)) {
         return { ok: false, reason: 'unsupported-algorithm', stale: false };
       }
       const qop = p.qop === undefined ? undefined : p.qop === 'auth' ? 'auth' : null;

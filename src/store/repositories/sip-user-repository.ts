@@ -1,4 +1,5 @@
 import type { Queryable } from '../database/database.js';
+import type { SipDigestAlgorithm } from './tenant-repository.js';
 
 /**
  * Where calls to a registered contact go: `auto` decides per REGISTER (behind NAT → where it came from, else
@@ -21,6 +22,17 @@ export interface SipCredentials {
   nat: NatMode;
 }
 
+/**
+ * The digest algorithms of a tenant's realm: the tenant's list (null = the platform's) and the users that
+ * have one of their own. Read once per realm, so that choosing a request's challenges costs no query per
+ * username.
+ */
+export interface RealmDigestAlgorithms {
+  readonly tenant: SipDigestAlgorithm[] | null;
+  /** By username: only users with a list of their own. */
+  readonly users: ReadonlyMap<string, SipDigestAlgorithm[]>;
+}
+
 export interface SipUser {
   id: string;
   tenantId: string;
@@ -31,6 +43,8 @@ export interface SipUser {
   enabled: boolean;
   maxConcurrentCalls: number | null;
   nat: NatMode;
+  /** The user's own digest challenges, preferred first; null = the tenant's (then the platform's). */
+  sipDigestAlgorithms: SipDigestAlgorithm[] | null;
   createdAt: Date;
 }
 
@@ -41,6 +55,7 @@ export interface SipUserPatch {
   enabled?: boolean;
   maxConcurrentCalls?: number | null;
   nat?: NatMode;
+  sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
   ha1?: { md5: string; sha256: string };
 }
 
@@ -53,11 +68,13 @@ interface UserRow {
   enabled: boolean;
   max_concurrent_calls: number | null;
   nat: NatMode;
+  sip_digest_algorithms: SipDigestAlgorithm[] | null;
   created_at: Date;
 }
 
 const USER_COLUMNS =
-  'id, tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls, nat, created_at';
+  'id, tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls, nat, sip_digest_algorithms, ' +
+  'created_at';
 
 const toUser = (r: UserRow): SipUser => ({
   id: r.id,
@@ -68,6 +85,7 @@ const toUser = (r: UserRow): SipUser => ({
   enabled: r.enabled,
   maxConcurrentCalls: r.max_concurrent_calls,
   nat: r.nat,
+  sipDigestAlgorithms: r.sip_digest_algorithms,
   createdAt: r.created_at,
 });
 
@@ -83,6 +101,7 @@ export interface SipUserRepository {
     enabled?: boolean;
     maxConcurrentCalls?: number;
     nat?: NatMode;
+    sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
     ha1Md5: string;
     ha1Sha256: string;
   }): Promise<SipUser>;
@@ -96,6 +115,8 @@ export interface SipUserRepository {
   delete(tenantId: string, id: string): Promise<SipUser | undefined>;
   /** Credentials of `username` in the tenant serving `sipDomain`. */
   findCredentials(sipDomain: string, username: string): Promise<SipCredentials | undefined>;
+  /** The digest algorithms of the tenant serving `sipDomain` and of its users that have their own. */
+  digestAlgorithms(sipDomain: string): Promise<RealmDigestAlgorithms | undefined>;
 }
 
 export function createSipUserRepository(db: Queryable): SipUserRepository {
@@ -111,8 +132,8 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
     async create(input) {
       const { rows } = await db.query<UserRow>(
         `INSERT INTO sip_users (tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls,
-                                ha1_md5, ha1_sha256, nat)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${USER_COLUMNS}`,
+                                ha1_md5, ha1_sha256, nat, sip_digest_algorithms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[]) RETURNING ${USER_COLUMNS}`,
         [
           input.tenantId,
           input.username,
@@ -123,6 +144,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           input.ha1Md5,
           input.ha1Sha256,
           input.nat ?? 'auto',
+          input.sipDigestAlgorithms ?? null,
         ],
       );
       return toUser(rows[0]!);
@@ -146,7 +168,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
       const { rows } = await db.query<UserRow>(
         `UPDATE sip_users SET display_name = $3, caller_id = $4, enabled = $5, max_concurrent_calls = $6,
                 ha1_md5 = coalesce($7, ha1_md5), ha1_sha256 = coalesce($8, ha1_sha256), nat = $9,
-                updated_at = now()
+                sip_digest_algorithms = $10::text[], updated_at = now()
           WHERE tenant_id = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
         [
           tenantId,
@@ -158,6 +180,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           patch.ha1?.md5 ?? null,
           patch.ha1?.sha256 ?? null,
           pick('nat'),
+          pick('sipDigestAlgorithms'),
         ],
       );
       return { before, after: toUser(rows[0]!) };
@@ -201,6 +224,24 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           nat: r.nat,
         }
       );
+    },
+    async digestAlgorithms(sipDomain) {
+      const { rows } = await db.query<{
+        tenant_algorithms: SipDigestAlgorithm[] | null;
+        username: string | null;
+        user_algorithms: SipDigestAlgorithm[] | null;
+      }>(
+        `SELECT t.sip_digest_algorithms AS tenant_algorithms, u.username, u.sip_digest_algorithms AS user_algorithms
+           FROM tenants t
+           LEFT JOIN sip_users u ON u.tenant_id = t.id AND u.sip_digest_algorithms IS NOT NULL
+          WHERE t.sip_domain = lower($1)`,
+        [sipDomain],
+      );
+      if (!rows[0]) return undefined;
+      const users = new Map<string, SipDigestAlgorithm[]>();
+      for (const r of rows)
+        if (r.username !== null && r.user_algorithms) users.set(r.username, r.user_algorithms);
+      return { tenant: rows[0].tenant_algorithms, users };
     },
   };
 }

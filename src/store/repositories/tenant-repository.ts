@@ -1,5 +1,8 @@
 import type { Queryable } from '../database/database.js';
 
+/** A digest algorithm a SIP user may be challenged with (RFC 3261 §22.4 MD5, RFC 8760 SHA-256). */
+export type SipDigestAlgorithm = 'MD5' | 'SHA-256';
+
 export interface Tenant {
   id: string;
   name: string;
@@ -7,6 +10,11 @@ export interface Tenant {
   maxConcurrentCalls: number | null;
   maxCallsPerSecond: number | null;
   status: 'active' | 'suspended';
+  /**
+   * The digest challenges offered to the tenant's users, preferred first, where a user has no list of its own;
+   * null = the platform's (VOXGATE_SIP_DIGEST_ALGORITHMS).
+   */
+  sipDigestAlgorithms: SipDigestAlgorithm[] | null;
 }
 
 interface Row {
@@ -16,6 +24,7 @@ interface Row {
   max_concurrent_calls: number | null;
   max_calls_per_second: number | null;
   status: 'active' | 'suspended';
+  sip_digest_algorithms: SipDigestAlgorithm[] | null;
 }
 
 const toTenant = (r: Row): Tenant => ({
@@ -25,6 +34,7 @@ const toTenant = (r: Row): Tenant => ({
   maxConcurrentCalls: r.max_concurrent_calls,
   maxCallsPerSecond: r.max_calls_per_second,
   status: r.status,
+  sipDigestAlgorithms: r.sip_digest_algorithms,
 });
 
 export interface TenantRepository {
@@ -33,11 +43,15 @@ export interface TenantRepository {
     sipDomain: string;
     maxConcurrentCalls?: number;
     maxCallsPerSecond?: number;
+    sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
   }): Promise<Tenant>;
   /** The tenant serving a SIP domain (domains are compared lower-cased). */
   findByDomain(sipDomain: string): Promise<Tenant | undefined>;
   findById(id: string): Promise<Tenant | undefined>;
-  /** Changes name, limits (null removes one) or status; the SIP domain is the users' realm and stays. */
+  /**
+   * Changes name, limits (null removes one), status or digest algorithms (null inherits the platform's); the
+   * SIP domain is the users' realm and stays.
+   */
   update(
     id: string,
     patch: {
@@ -45,6 +59,7 @@ export interface TenantRepository {
       maxConcurrentCalls?: number | null;
       maxCallsPerSecond?: number | null;
       status?: Tenant['status'];
+      sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
     },
   ): Promise<{ before: Tenant; after: Tenant } | undefined>;
   /** Deletes the tenant and everything it owns. */
@@ -55,11 +70,11 @@ export interface TenantRepository {
 
 export function createTenantRepository(db: Queryable): TenantRepository {
   return {
-    async create({ name, sipDomain, maxConcurrentCalls, maxCallsPerSecond }) {
+    async create({ name, sipDomain, maxConcurrentCalls, maxCallsPerSecond, sipDigestAlgorithms }) {
       const { rows } = await db.query<Row>(
-        `INSERT INTO tenants (name, sip_domain, max_concurrent_calls, max_calls_per_second)
-         VALUES ($1, lower($2), $3, $4) RETURNING *`,
-        [name, sipDomain, maxConcurrentCalls ?? null, maxCallsPerSecond ?? null],
+        `INSERT INTO tenants (name, sip_domain, max_concurrent_calls, max_calls_per_second, sip_digest_algorithms)
+         VALUES ($1, lower($2), $3, $4, $5::text[]) RETURNING *`,
+        [name, sipDomain, maxConcurrentCalls ?? null, maxCallsPerSecond ?? null, sipDigestAlgorithms ?? null],
       );
       return toTenant(rows[0]!);
     },
@@ -73,7 +88,7 @@ export function createTenantRepository(db: Queryable): TenantRepository {
       const before = toTenant(current[0]);
       const { rows } = await db.query<Row>(
         `UPDATE tenants SET name = $2, max_concurrent_calls = $3, max_calls_per_second = $4, status = $5,
-                updated_at = now()
+                sip_digest_algorithms = $6::text[], updated_at = now()
           WHERE id = $1 RETURNING *`,
         [
           id,
@@ -81,6 +96,7 @@ export function createTenantRepository(db: Queryable): TenantRepository {
           patch.maxConcurrentCalls === undefined ? before.maxConcurrentCalls : patch.maxConcurrentCalls,
           patch.maxCallsPerSecond === undefined ? before.maxCallsPerSecond : patch.maxCallsPerSecond,
           patch.status ?? before.status,
+          patch.sipDigestAlgorithms === undefined ? before.sipDigestAlgorithms : patch.sipDigestAlgorithms,
         ],
       );
       return { before, after: toTenant(rows[0]!) };
