@@ -336,6 +336,8 @@ export interface DialogState {
 export class FarEndCall {
   /** The SDP direction attribute of each offer received (the first INVITE's, then each re-INVITE's). */
   readonly offeredDirections: string[] = [];
+  /** The SDP of each offer received, in order. */
+  readonly offers: Buffer[] = [];
   /** In-dialog requests received, by method, in order. */
   readonly requests: string[] = [];
   ended = false;
@@ -360,6 +362,7 @@ export class FarEndCall {
 
   /** 180 then 200 with the media answer; the 200 is retransmitted until the ACK (§13.3.1.4, T1 doubling). */
   answerInvite(request: SipRequest, from: RemoteInfo): void {
+    this.offers.push(request.body);
     this.offeredDirections.push(direction(request.body));
     this.media.applyRemote(request.body);
     this.ua.reply(request, from, 180, 'Ringing', this.dialog.localTag);
@@ -394,6 +397,7 @@ export class FarEndCall {
         return;
       case 'INVITE': {
         // A re-INVITE (hold, resume, or a refresh): answer by the offer's direction (RFC 3264 §6.1).
+        this.offers.push(request.body);
         this.offeredDirections.push(direction(request.body));
         this.media.applyRemote(request.body);
         this.ua.reply(request, from, 200, 'OK', undefined, this.media.answer(request.body));

@@ -15,6 +15,10 @@ export interface ClientReport {
   /** The client's working configuration per transport, as users would write it. */
   readonly configSamples: Readonly<Record<string, string>>;
   readonly quirks: readonly string[];
+  /** What ran as each server, e.g. { reference: 'Kamailio 5.6.3 + RTPengine …', voxgate: 'voxgate 0.1.0' }. */
+  readonly servers?: Readonly<Record<string, string>>;
+  /** What the suite saw on the wire with this client, per server (codecs offered …). */
+  readonly observations?: readonly string[];
 }
 
 /** Writes one client's report and check results as interop-results/<client>.json. */

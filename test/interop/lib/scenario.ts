@@ -44,9 +44,12 @@ export async function runClientSuite(
   writeToneWav(toneFile, CLIENT_TONE_HZ, 120);
   let identity = { name: suite.make().name, version: '', stack: '' };
   const samples: Record<string, string> = {};
+  const serverNames: Record<string, string> = {};
+  const observations: string[] = [];
 
   for (const factory of servers) {
     const server = await factory.start();
+    serverNames[server.name] = server.description;
     const far = await FarEnd.open(server, server.account('bob'), FAR_END_TONE_HZ);
     try {
       await far.register();
@@ -107,6 +110,11 @@ export async function runClientSuite(
           if (out && farCall) {
             await sleep(TALK_MS);
             const call = farCall;
+            const offered = codecs(call.offers[0]);
+            if (offered)
+              observations.push(
+                `${server.name}, ${transport}: the call's offer reached the far end with ${offered}`,
+              );
             checkAudio(record, `call out ${transport}: audio at far end`, server, call);
             if (first) {
               if (client.hold && client.resume) {
@@ -197,7 +205,14 @@ export async function runClientSuite(
   }
 
   recordResults(
-    { ...identity, transports: suite.transports, configSamples: samples, quirks: suite.quirks ?? [] },
+    {
+      ...identity,
+      transports: suite.transports,
+      configSamples: samples,
+      quirks: suite.quirks ?? [],
+      servers: serverNames,
+      observations,
+    },
     results,
   );
   return results;
@@ -256,6 +271,13 @@ async function checkRecording(
   } catch (err) {
     record(check, 'failed', (err as Error).message);
   }
+}
+
+/** The codecs of an SDP offer, as "PCMU/8000, PCMA/8000, telephone-event/8000". */
+function codecs(sdp: Buffer | undefined): string | undefined {
+  if (!sdp) return undefined;
+  const names = [...sdp.toString('latin1').matchAll(/^a=rtpmap:\d+ (\S+)/gm)].map((m) => m[1]!);
+  return names.length > 0 ? names.join(', ') : undefined;
 }
 
 async function waitAnyDirection(call: FarEndCall, dirs: string[], ms = 10_000): Promise<void> {
