@@ -1,5 +1,14 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, formatEffectiveConfig, loadConfig, readEnvFile, settingsHelp } from './config/index.js';
+import {
+  ConfigError,
+  formatEffectiveConfig,
+  loadConfig,
+  readEnvFile,
+  settingsHelp,
+  type Config,
+} from './config/index.js';
+import { resetAdminKey } from './admin-key.js';
+import { openMigratedStore, type OpenedStore } from './open-store.js';
 import { startPlatform, type Platform } from './platform.js';
 import { parseTargets, TARGETS, targetModules } from './targets.js';
 import { VERSION } from './version.js';
@@ -23,6 +32,9 @@ function helpText(): string {
     'Usage:',
     '  voxgate [--target=<list>] [--env-file=<path>]   run the platform (targets as a comma list)',
     '  voxgate config print [--env-file=<path>]       show the effective configuration, secrets masked',
+    '  voxgate admin reset-key [--env-file=<path>]    new platform admin API key on stdout (shown once);',
+    '                                                 revokes the earlier admin keys. Same store settings',
+    '                                                 as the server; stop an embedded (PGlite) server first',
     '  voxgate --help | --version',
     '',
     'Targets (each also starts the modules it depends on: http-server, store, shared-state, ...):',
@@ -38,6 +50,35 @@ function helpText(): string {
     '',
     'Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain), 78 for a configuration error, 1 otherwise.',
   ].join('\n');
+}
+
+/**
+ * `voxgate admin reset-key`: the new key alone on stdout (for `KEY=$(voxgate admin reset-key)`), what was
+ * done on stderr. A store that cannot be opened is one line and exit 1.
+ */
+async function adminResetKey(config: Config, io: CliIo): Promise<number> {
+  let opened: OpenedStore;
+  try {
+    opened = await openMigratedStore(config);
+  } catch (err) {
+    io.err(
+      `voxgate: admin reset-key: cannot open the store: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return 1;
+  }
+  try {
+    const { id, token, revoked } = await resetAdminKey(opened.db);
+    io.out(token);
+    io.err(`voxgate: new platform admin API key ${id}: shown this once above, only its hash is stored`);
+    io.err(
+      revoked.length > 0
+        ? `voxgate: revoked the earlier platform admin key${revoked.length > 1 ? 's' : ''} ${revoked.join(', ')}: they no longer work`
+        : 'voxgate: there was no earlier platform admin key to revoke',
+    );
+    return 0;
+  } finally {
+    await opened.db.close();
+  }
 }
 
 /**
@@ -67,6 +108,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
       loadConfig(env, { onDeprecated: (message) => io.err(`voxgate: warning: ${message}`) });
       io.out(formatEffectiveConfig(env));
       return { exitCode: 0 };
+    }
+    if (command === 'admin reset-key') {
+      const config = loadConfig(env, { onDeprecated: (message) => io.err(`voxgate: warning: ${message}`) });
+      return { exitCode: await adminResetKey(config, io) };
     }
     if (command !== '') {
       throw new ConfigError('CONFIG_INVALID_TARGET', `unknown command '${command}'; run 'voxgate --help'`);

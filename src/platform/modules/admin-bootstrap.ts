@@ -1,9 +1,7 @@
 import { createApiKeyRepository } from '../../store/index.js';
+import { ADMIN_KEY_LOCK } from '../admin-key.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
-
-/** Arbitrary constant naming the advisory lock that serializes first-start bootstrap across replicas. */
-const BOOTSTRAP_LOCK = 0x766f7867; // "voxg"
 
 /**
  * First start: on a store without any API key, create the platform admin key — the one from
@@ -15,7 +13,7 @@ export const adminBootstrapModule: ModuleDefinition = {
   async init(ctx) {
     const db = requireService(ctx, 'store', 'admin-bootstrap');
     const created = await db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_KEY_LOCK]);
       const keys = createApiKeyRepository(tx);
       if ((await keys.count()) > 0) return undefined;
       return keys.create({

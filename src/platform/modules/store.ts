@@ -1,8 +1,7 @@
-import { join } from 'node:path';
-import { findPackageRoot } from '../package-root.js';
-import { migrate, openDatabase, pendingMigrations } from '../../store/index.js';
+import { pendingMigrations } from '../../store/index.js';
 import { collectDataMetrics } from '../data-metrics.js';
 import type { ModuleDefinition } from '../module.js';
+import { openMigratedStore } from '../open-store.js';
 
 /**
  * The relational store: PostgreSQL when VOXGATE_DATABASE_URL is set, otherwise PGlite in VOXGATE_DATA_DIR.
@@ -13,22 +12,8 @@ export const storeModule: ModuleDefinition = {
   name: 'store',
   deps: [],
   async init(ctx) {
-    const { url, poolSize } = ctx.config.database;
-    const root = findPackageRoot();
-    const db = await openDatabase({
-      url,
-      dataDir: ctx.config.dataDir,
-      poolSize,
-      pgliteTemplate: join(root, 'dist', 'pglite-template.tar.gz'),
-    });
-    const migrationsDir = join(root, 'migrations');
-    try {
-      const { applied } = await migrate(db, migrationsDir);
-      ctx.logger.info({ kind: db.kind, applied }, 'store ready');
-    } catch (err) {
-      await db.close();
-      throw err;
-    }
+    const { db, applied, migrationsDir } = await openMigratedStore(ctx.config);
+    ctx.logger.info({ kind: db.kind, applied }, 'store ready');
     ctx.services.store = db;
     const stopMetrics = collectDataMetrics(ctx.metrics, db);
     return {
