@@ -1,7 +1,7 @@
 // Outbound registration to carriers (RFC 3261 §10.2): a trunk with `register` set is registered with its
 // credentials, refreshed before the granted expiration, retried after a failure and unregistered when the
-// flag is cleared. The carrier's registrar is a UDP socket on 127.0.0.2 answering through the repo's digest
-// server, over real sockets.
+// flag is cleared. The carrier's registrar is a FakeCarrier on 127.0.0.2 whose challenges are the repo's digest
+// server's, over real sockets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +17,7 @@ import {
   createSipUserRepository,
   createTrunkRepository,
 } from '../../src/store/index.js';
-import { buildRequest } from '../../src/sip/index.js';
+import { FakeCarrier } from '../helpers/fake-carrier.js';
 import { HARNESS_USERS, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
@@ -26,7 +26,7 @@ const REALM = 'carrier.example';
 
 describe('outbound registration of trunks (§10.2)', () => {
   let gw: GatewayHarness;
-  let carrier: SipPhone;
+  let carrier: FakeCarrier;
   const digest = createDigestServer({
     realm: REALM,
     secret: randomBytes(32),
@@ -40,19 +40,24 @@ describe('outbound registration of trunks (§10.2)', () => {
       timers: FAST,
       trunkRegistration: { expiresSec: 600, syncMs: 60_000, retryMs: 300 },
     });
-    carrier = await SipPhone.open('registrar', '', gw.port, REALM, '127.0.0.2');
+    carrier = await FakeCarrier.open(gw.port, '127.0.0.2');
   });
   after(async () => {
     carrier.close();
     await gw.close();
   });
 
+  /** Challenges the REGISTER with 401 and returns the request that answers the challenge, unchecked. */
+  async function challenged(first: SipRequest): Promise<SipRequest> {
+    carrier.reply(first, 401, { headers: { 'WWW-Authenticate': digest.challenges()[0]! } });
+    return carrier.next('REGISTER');
+  }
+
   /** Challenges the next REGISTER with 401 and returns the answered one, checked. */
   async function authenticated(): Promise<SipRequest> {
-    const first = await carrier.request('REGISTER');
+    const first = await carrier.next('REGISTER');
     assert.equal(headerValues(first, 'Authorization').length, 0);
-    carrier.reply(first, 401, 'Unauthorized', 'r1', { 'WWW-Authenticate': digest.challenges()[0]! });
-    const second = await carrier.request('REGISTER');
+    const second = await challenged(first);
     assert.equal(second.callId, first.callId, '§10.2: the same Call-ID');
     assert.equal(second.cseq.seq, first.cseq.seq + 1, '§10.2: CSeq incremented');
     const verdict = await digest.verify(
@@ -85,19 +90,19 @@ describe('outbound registration of trunks (§10.2)', () => {
       'our advertised address',
     );
     // The carrier grants 3 s: the refresh comes at a third of it, with the same Call-ID.
-    carrier.reply(register, 200, 'OK', 'r1', { Contact: `${contact};expires=3` });
-    const refresh = await carrier.request('REGISTER', 3000);
+    carrier.reply(register, 200, { headers: { Contact: `${contact};expires=3` } });
+    const refresh = await carrier.next('REGISTER', 3000);
     assert.equal(refresh.callId, register.callId);
     assert.ok(refresh.cseq.seq > register.cseq.seq);
     assert.deepEqual(gw.gateway.trunkRegistrar!.status(trunk.id)?.state, 'registered');
-    carrier.reply(refresh, 200, 'OK', 'r1', { Contact: `${contact};expires=600` });
+    carrier.reply(refresh, 200, { headers: { Contact: `${contact};expires=600` } });
 
     // Clearing the flag unregisters (§10.2.2: expires 0).
     await trunks.update(gw.tenantId, trunk.id, { register: false });
     const sync = gw.gateway.trunkRegistrar!.sync();
-    const removal = await carrier.request('REGISTER');
+    const removal = await carrier.next('REGISTER');
     assert.equal(header(removal, 'Expires'), '0');
-    carrier.reply(removal, 200, 'OK', 'r1', {});
+    carrier.reply(removal, 200);
     await sync;
     assert.equal(gw.gateway.trunkRegistrar!.status(trunk.id), undefined);
     await trunks.delete(gw.tenantId, trunk.id);
@@ -115,14 +120,14 @@ describe('outbound registration of trunks (§10.2)', () => {
     });
     await gw.gateway.trunkRegistrar!.sync();
     const register = await authenticated();
-    carrier.reply(register, 423, 'Interval Too Brief', 'r2', { 'Min-Expires': '1200' });
-    const again = await carrier.request('REGISTER');
+    carrier.reply(register, 423, { reason: 'Interval Too Brief', headers: { 'Min-Expires': '1200' } });
+    const again = await carrier.next('REGISTER');
     assert.equal(header(again, 'Expires'), '1200');
-    carrier.reply(again, 200, 'OK', 'r2', { Expires: '1200' });
+    carrier.reply(again, 200, { headers: { Expires: '1200' } });
     await waitUntil(() => gw.gateway.trunkRegistrar!.status(trunk.id)?.state === 'registered');
     await trunks.update(gw.tenantId, trunk.id, { enabled: false });
     const sync = gw.gateway.trunkRegistrar!.sync();
-    carrier.reply(await carrier.request('REGISTER'), 200, 'OK', 'r2', {});
+    carrier.reply(await carrier.next('REGISTER'), 200);
     await sync;
     await trunks.delete(gw.tenantId, trunk.id);
   });
@@ -138,9 +143,8 @@ describe('outbound registration of trunks (§10.2)', () => {
       register: true,
     });
     await gw.gateway.trunkRegistrar!.sync();
-    const first = await carrier.request('REGISTER');
-    carrier.reply(first, 401, 'Unauthorized', 'r3', { 'WWW-Authenticate': digest.challenges()[0]! });
-    const answered = await carrier.request('REGISTER');
+    const first = await carrier.next('REGISTER');
+    const answered = await challenged(first);
     const verdict = await digest.verify(
       'REGISTER',
       headerValues(answered, 'Authorization'),
@@ -148,7 +152,7 @@ describe('outbound registration of trunks (§10.2)', () => {
     );
     assert.equal(verdict.ok, false);
     // Not stale: a second challenge means the credentials are wrong; no third attempt in this round.
-    carrier.reply(answered, 401, 'Unauthorized', 'r3', { 'WWW-Authenticate': digest.challenges()[0]! });
+    carrier.reply(answered, 401, { headers: { 'WWW-Authenticate': digest.challenges()[0]! } });
     await waitUntil(() => gw.gateway.trunkRegistrar!.status(trunk.id)?.state === 'failed');
     assert.equal(gw.gateway.trunkRegistrar!.status(trunk.id)?.code, 401);
     assert.ok(
@@ -156,7 +160,7 @@ describe('outbound registration of trunks (§10.2)', () => {
       'the failure is logged',
     );
     // Retried after retryMs (300 ms here).
-    const retry = await carrier.request('REGISTER', 3000);
+    const retry = await carrier.next('REGISTER', 3000);
     assert.equal(retry.callId, first.callId);
     await trunks.delete(gw.tenantId, trunk.id);
     await gw.gateway.trunkRegistrar!.sync();
@@ -174,7 +178,7 @@ describe('outbound registration of trunks (§10.2)', () => {
       register: true,
     });
     await gw.gateway.trunkRegistrar!.sync();
-    carrier.reply(await authenticated(), 200, 'OK', 'r4', { Expires: '600' });
+    carrier.reply(await authenticated(), 200, { headers: { Expires: '600' } });
     const [bobUser] = (await createSipUserRepository(gw.db).list(gw.tenantId, { limit: 10 })).filter(
       (u) => u.username === 'bob',
     );
@@ -186,32 +190,16 @@ describe('outbound registration of trunks (§10.2)', () => {
     const bob = await SipPhone.open('bob', HARNESS_USERS.bob, gw.port);
     try {
       assert.equal((await bob.register()).status, 200);
-      const callId = `reg-inbound-${randomBytes(4).toString('hex')}`;
-      carrier.send(
-        buildRequest(
-          'INVITE',
-          `sip:acme-reg@127.0.0.1:${gw.port}`,
-          [
-            { name: 'Via', value: `SIP/2.0/UDP 127.0.0.2:${carrier.port};branch=z9hG4bK${callId};rport` },
-            { name: 'Max-Forwards', value: '70' },
-            { name: 'From', value: '<sip:+15550001234@carrier.example>;tag=cr' },
-            { name: 'To', value: '<sip:+442079460077@carrier.example>' },
-            { name: 'Call-ID', value: callId },
-            { name: 'CSeq', value: '1 INVITE' },
-            { name: 'Contact', value: `<sip:carrier@127.0.0.2:${carrier.port}>` },
-            { name: 'Content-Type', value: 'application/sdp' },
-          ],
-          sdp(44100),
-        ),
-      );
-      const invite = (await bob.request('INVITE')) as SipRequest;
+      // To our registered Contact (sip:acme-reg@us), the DID in To.
+      const inbound = carrier.invite('+442079460077', { body: sdp(44100), requestUser: 'acme-reg' });
+      const invite = await bob.request('INVITE');
       bob.reply(invite, 486, 'Busy Here', 'bb');
-      assert.equal((await carrier.response(callId, 486, 'INVITE')).status, 486);
+      assert.equal((await inbound.response(486)).status, 486);
     } finally {
       bob.close();
       await trunks.update(gw.tenantId, trunk.id, { register: false });
       const sync = gw.gateway.trunkRegistrar!.sync();
-      carrier.reply(await carrier.request('REGISTER'), 200, 'OK', 'r4', {});
+      carrier.reply(await carrier.next('REGISTER'), 200);
       await sync;
       await trunks.delete(gw.tenantId, trunk.id);
     }

@@ -1,6 +1,7 @@
 // A carrier for gateway tests: one UDP socket on its own loopback address (127.0.0.2, 127.0.0.3 …, so that the
 // phones on 127.0.0.1 are not mistaken for it) that answers the INVITE, OPTIONS and REGISTER requests the
-// gateway sends as a test tells it, and places inbound calls to the gateway's DIDs.
+// gateway sends as a test tells it, and places inbound calls to the gateway's DIDs (or to the Contact the
+// gateway registered with it).
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import {
@@ -44,6 +45,8 @@ const REASONS: Record<number, string> = {
 };
 
 const token = () => randomBytes(6).toString('hex');
+const transactionKey = (request: SipRequest) =>
+  `${request.callId} ${request.cseq.seq} ${request.cseq.method}`;
 
 /** An INVITE the carrier sent to the gateway: its Call-ID and the gateway's responses to it. */
 export interface InboundCall {
@@ -60,6 +63,12 @@ export class FakeCarrier {
   /** Responses received that no waiter took yet. */
   private readonly pending: SipMessage[] = [];
   private readonly rules = new Map<string, CarrierRule>();
+  /**
+   * The transactions seen (Call-ID, CSeq), with the response sent if any: a retransmitted request is absorbed
+   * as a UAS transaction would (§17.2), the last response sent again, so that a slow test does not take a
+   * retransmission for the gateway's next request.
+   */
+  private readonly transactions = new Map<string, Buffer | undefined>();
   private waiters: { match: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void }[] = [];
 
   private constructor(
@@ -101,14 +110,18 @@ export class FakeCarrier {
     this.respond(request, { status, ...options });
   }
 
-  /** Places a call from the carrier's address to `number` at the gateway (an inbound call to a DID). */
-  invite(number: string, options: { body?: Buffer; from?: string } = {}): InboundCall {
+  /**
+   * Places a call from the carrier's address to `number` at the gateway (an inbound call to a DID). With
+   * `requestUser` the Request-URI names that user instead of the number (a carrier that sends its calls to the
+   * Contact the gateway registered with it, the number staying in To).
+   */
+  invite(number: string, options: { body?: Buffer; from?: string; requestUser?: string } = {}): InboundCall {
     const callId = `carrier-${token()}`;
     const { body } = options;
     this.sendToGateway(
       buildRequest(
         'INVITE',
-        `sip:${number}@127.0.0.1:${this.gatewayPort}`,
+        `sip:${options.requestUser ?? number}@127.0.0.1:${this.gatewayPort}`,
         [
           { name: 'Via', value: `SIP/2.0/UDP ${this.address}:${this.port};branch=z9hG4bK${token()};rport` },
           { name: 'Max-Forwards', value: '70' },
@@ -141,6 +154,15 @@ export class FakeCarrier {
 
   private receive(message: SipMessage): void {
     this.received.push(message);
+    if (message.kind === 'request' && message.method !== 'ACK') {
+      const key = transactionKey(message);
+      if (this.transactions.has(key)) {
+        const last = this.transactions.get(key);
+        if (last) this.sendToGateway(last);
+        return;
+      }
+      this.transactions.set(key, undefined);
+    }
     if (message.kind === 'request') {
       const rule = this.rules.get(message.method);
       const decided = typeof rule === 'function' ? rule(message) : rule;
@@ -176,13 +198,16 @@ export class FakeCarrier {
     if (request.method === 'ACK') return;
     const { body } = response;
     const headers = {
-      Contact: this.contact,
+      // A registrar's response lists the registered bindings in Contact (§10.3), never the registrar itself.
+      ...(request.method === 'REGISTER' ? {} : { Contact: this.contact }),
       ...response.headers,
       ...(body && body.length > 0 ? { 'Content-Type': 'application/sdp' } : {}),
     };
     const reason = response.reason ?? REASONS[response.status] ?? 'Response';
     const toTag = response.toTag ?? `c${token()}`;
-    this.sendToGateway(buildResponse(request, response.status, reason, headers, body, toTag));
+    const bytes = buildResponse(request, response.status, reason, headers, body, toTag);
+    this.transactions.set(transactionKey(request), bytes);
+    this.sendToGateway(bytes);
   }
 
   private sendToGateway(bytes: Buffer): void {
