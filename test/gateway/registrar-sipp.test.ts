@@ -10,8 +10,9 @@ describe(
     let gw: GatewayHarness;
     before(async () => {
       // SIPp 3.6 reads only the first challenge and knows only MD5 ("createAuthHeader: authentication must use
-      // MD5 or AKAv1-MD5"), like many deployed phones: VOXGATE_SIP_DIGEST_ALGORITHMS=MD5,SHA-256 serves them.
-      gw = await startGateway({ digestAlgorithms: ['MD5', 'SHA-256'] });
+      // MD5 or AKAv1-MD5"), like many deployed phones: the default (VOXGATE_SIP_DIGEST_ALGORITHMS=MD5, one
+      // challenge) serves them as it is.
+      gw = await startGateway();
     });
     after(() => gw.close());
 

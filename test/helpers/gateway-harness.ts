@@ -113,7 +113,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
       banThreshold: options.banThreshold ?? 10,
       banSeconds: 300,
       nonceSecret: randomBytes(32),
-      digestAlgorithms: options.digestAlgorithms ?? ['SHA-256', 'MD5'],
+      digestAlgorithms: options.digestAlgorithms ?? ['MD5'],
     },
     calls: {
       ringTimeoutMs: options.ringTimeoutMs ?? 30_000,

@@ -70,8 +70,12 @@ describe('configuration', () => {
     assert.match(err.message, /unknown setting VOXGATE_SIP_POTR \(did you mean VOXGATE_SIP_PORT\?\)/);
   });
 
-  test('digest algorithms: an ordered list of SHA-256 and MD5', () => {
-    assert.deepEqual(loadConfig({}).sip.digestAlgorithms, ['SHA-256', 'MD5']);
+  test('digest algorithms: an ordered list of SHA-256 and MD5, MD5 alone by default (one challenge)', () => {
+    assert.deepEqual(loadConfig({}).sip.digestAlgorithms, ['MD5']);
+    assert.deepEqual(loadConfig({ VOXGATE_SIP_DIGEST_ALGORITHMS: 'SHA-256,MD5' }).sip.digestAlgorithms, [
+      'SHA-256',
+      'MD5',
+    ]);
     assert.deepEqual(loadConfig({ VOXGATE_SIP_DIGEST_ALGORITHMS: 'MD5,SHA-256' }).sip.digestAlgorithms, [
       'MD5',
       'SHA-256',

@@ -96,8 +96,9 @@ export const sipSection = section({
       type: 'list',
       expects: 'SHA-256, MD5, or both comma-separated in order of preference',
       description:
-        'digest challenges offered, preferred first (MD5 first for UAs that read only the first one)',
-      default: 'SHA-256,MD5',
+        'digest challenges offered, preferred first, where the tenant or user has no sipDigestAlgorithms of its ' +
+        'own; MD5 alone by default: many phones read only the first challenge or fail on SHA-256',
+      default: 'MD5',
     }),
     VOXGATE_SIP_NONCE_SECRET: secret(
       'key of SIP digest nonces, the same on every gateway replica; unset = random per process',
