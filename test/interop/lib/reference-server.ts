@@ -1,0 +1,329 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect as connectTcp } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { connect as connectTls } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { createNgClient } from '../../../src/media/index.js';
+import { ACCOUNTS, DOMAIN, account } from './accounts.js';
+import { writeTlsFiles } from './tls-files.js';
+import type { SipServer } from './types.js';
+
+const CONFIG = fileURLToPath(new URL('../fixtures/kamailio-reference.cfg', import.meta.url));
+const ADDRESS = '127.0.0.1';
+/** voxgate keeps 5060/5061 in the same namespace; the reference takes the next free pair of the usual kind. */
+const SIP_PORT = 5080;
+const TLS_PORT = 5081;
+const NG_PORT = 2223;
+/** voxgate's relay uses 30000-40000 and the far end 50000-59999. */
+const RTP_PORTS: readonly [number, number] = [42000, 43999];
+const START_MS = 20_000;
+
+/**
+ * The reference the interop suite compares voxgate with: Kamailio 5.6 + RTPengine as an operator deploys them
+ * in front of phones (test/interop/fixtures/kamailio-reference.cfg) — registrar for the suite's domain with
+ * MD5 digest (qop=auth) over UDP, TCP and TLS, a record-routing proxy that authenticates its users' INVITEs
+ * (407), finds the callee (404 when not registered) and anchors every call's media on a userspace RTPengine.
+ * Both run in the foreground with their logs kept for `logTail()`. The accounts are those of accounts.ts, put
+ * into a Kamailio htable at start (no database).
+ */
+export async function startReference(): Promise<SipServer> {
+  const kamailioBin = findBinary('kamailio');
+  const rtpengineBin = findBinary('rtpengine');
+  const description = `Kamailio ${kamailioVersion(kamailioBin)} + RTPengine ${rtpengineVersion(rtpengineBin)}`;
+
+  const work = await mkdtemp(join(tmpdir(), 'interop-reference-'));
+  const tls = writeTlsFiles(join(work, 'tls'), DOMAIN);
+  const cfg = join(work, 'kamailio.cfg');
+  await copyFile(CONFIG, cfg);
+  await writeFile(join(work, 'accounts.cfg'), accountsCfg());
+
+  const log: string[] = [];
+  const keep = (line: string) => {
+    log.push(line);
+    if (log.length > 5000) log.splice(0, log.length - 5000);
+  };
+  const logTail = (n = 80) => log.slice(-n).join('\n');
+  const processes: Daemon[] = [];
+  const stop = async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await rm(work, { recursive: true, force: true });
+  };
+
+  try {
+    const rtpengine = daemon(
+      'rtpengine',
+      rtpengineBin,
+      [
+        '--config-file=none',
+        '--table=-1',
+        `--interface=${ADDRESS}`,
+        `--listen-ng=${ADDRESS}:${NG_PORT}`,
+        '--foreground',
+        '--log-stderr',
+        '--log-level=6',
+        '--delete-delay=0',
+        `--port-min=${RTP_PORTS[0]}`,
+        `--port-max=${RTP_PORTS[1]}`,
+      ],
+      work,
+      keep,
+    );
+    processes.push(rtpengine);
+    await waitReady('rtpengine', rtpengine, pingRtpengine);
+
+    const kamailio = daemon(
+      'kamailio',
+      kamailioBin,
+      [
+        '-f',
+        cfg,
+        // Foreground main process (-DD) with its workers, logging to stderr (-E).
+        '-DD',
+        '-E',
+        '-m',
+        '64',
+        '-M',
+        '8',
+        '-l',
+        `udp:${ADDRESS}:${SIP_PORT}`,
+        '-l',
+        `tcp:${ADDRESS}:${SIP_PORT}`,
+        '-l',
+        `tls:${ADDRESS}:${TLS_PORT}`,
+        '-A',
+        `DOMAIN="${DOMAIN}"`,
+        '-A',
+        `RTPENGINE_SOCK="udp:${ADDRESS}:${NG_PORT}"`,
+        '-A',
+        `TLS_CERT="${tls.certFile}"`,
+        '-A',
+        `TLS_KEY="${tls.keyFile}"`,
+        '-P',
+        join(work, 'kamailio.pid'),
+        '-Y',
+        work,
+        '-w',
+        work,
+      ],
+      work,
+      keep,
+    );
+    processes.push(kamailio);
+    await waitReady('kamailio', kamailio, async () => {
+      await sipOptions();
+      await tcpOpens();
+      await tlsOpens(tls.certFile);
+    });
+  } catch (err) {
+    const tail = logTail(200);
+    await stop();
+    throw new Error(`reference: ${err instanceof Error ? err.message : String(err)}\n${tail}`, {
+      cause: err,
+    });
+  }
+
+  return {
+    name: 'reference',
+    description,
+    domain: DOMAIN,
+    address: ADDRESS,
+    ports: { udp: SIP_PORT, tcp: SIP_PORT, tls: TLS_PORT },
+    caFile: tls.certFile,
+    rtpPorts: RTP_PORTS,
+    account,
+    logTail,
+    stop,
+  };
+}
+
+/** The htable's content: one `$sht(users=>name) = "password";` per account (included by the config). */
+function accountsCfg(): string {
+  const lines = Object.values(ACCOUNTS).map((a) => {
+    if (!/^[A-Za-z0-9._-]+$/.test(a.username)) {
+      throw new Error(`reference: username ${a.username} cannot be an htable key`);
+    }
+    const password = a.password.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+    return `$sht(users=>${a.username}) = "${password}";`;
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+interface Daemon {
+  readonly name: string;
+  exited(): boolean;
+  /** Resolves when the process has exited. */
+  readonly gone: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `bin` as the leader of its own process group (Kamailio forks workers: a SIGKILL of the main process
+ * alone would leave them), its stdout and stderr lines kept in the log with the daemon's name.
+ */
+function daemon(
+  name: string,
+  bin: string,
+  args: string[],
+  cwd: string,
+  keep: (line: string) => void,
+): Daemon {
+  const child: ChildProcess = spawn(bin, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let exited = false;
+  const gone = new Promise<void>((resolve) => {
+    const done = (why: string) => {
+      if (exited) return;
+      exited = true;
+      keep(`${name}: ${why}`);
+      resolve();
+    };
+    child.on('exit', (code, signal) => done(`exited (${signal ?? `code ${String(code)}`})`));
+    child.on('error', (err) => done(`failed to run ${bin}: ${err.message}`));
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => keep(`${name}: ${line}`));
+  }
+  const signalGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // ESRCH: the group has no process left.
+    }
+  };
+  return {
+    name,
+    exited: () => exited,
+    gone,
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        const force = setTimeout(() => signalGroup('SIGKILL'), 5000);
+        await gone;
+        clearTimeout(force);
+      }
+      // Kamailio's main process ends its workers on SIGTERM; whatever is left of the group does not outlive it.
+      signalGroup('SIGKILL');
+    },
+  };
+}
+
+/** Retries `probe` until it succeeds; rejects when the daemon exits or START_MS passes. */
+async function waitReady(name: string, d: Daemon, probe: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + START_MS;
+  let last: unknown;
+  for (;;) {
+    if (d.exited()) throw new Error(`${name} exited during startup`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${name} not ready within ${START_MS} ms: ${last instanceof Error ? last.message : ''}`,
+      );
+    }
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      last = err;
+      await Promise.race([new Promise((r) => setTimeout(r, 200)), d.gone]);
+    }
+  }
+}
+
+async function pingRtpengine(): Promise<void> {
+  const ng = createNgClient({ host: ADDRESS, port: NG_PORT, timeoutMs: 200, retries: 0 });
+  try {
+    await ng.ping();
+  } finally {
+    await ng.close();
+  }
+}
+
+/** An OPTIONS to the server over UDP, answered 200 (Kamailio's workers are up). */
+function sipOptions(): Promise<void> {
+  const socket = createSocket('udp4');
+  const tag = randomBytes(6).toString('hex');
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error('no answer to OPTIONS')), 500);
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      socket.close();
+      if (err) reject(err);
+      else resolve();
+    };
+    socket.on('error', (err) => finish(err));
+    socket.on('message', (msg) => {
+      const status = /^SIP\/2\.0 (\d{3})/.exec(msg.toString('latin1'))?.[1];
+      if (status === '200') finish();
+      else finish(new Error(`OPTIONS answered ${status ?? 'with garbage'}`));
+    });
+    socket.bind(0, ADDRESS, () => {
+      const port = socket.address().port;
+      const request = [
+        `OPTIONS sip:${ADDRESS}:${SIP_PORT} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${ADDRESS}:${port};branch=z9hG4bK${tag};rport`,
+        'Max-Forwards: 70',
+        `From: <sip:probe@${ADDRESS}>;tag=${tag}`,
+        `To: <sip:${ADDRESS}:${SIP_PORT}>`,
+        `Call-ID: probe-${tag}`,
+        'CSeq: 1 OPTIONS',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      socket.send(request, SIP_PORT, ADDRESS);
+    });
+  });
+}
+
+function tcpOpens(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp({ host: ADDRESS, port: SIP_PORT }, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** A TLS handshake with the SIP TLS port, verifying the certificate against the one written for it. */
+function tlsOpens(caFile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTls({ host: ADDRESS, port: TLS_PORT, ca: readFileSync(caFile) }, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.on('error', reject);
+  });
+}
+
+function findBinary(name: string): string {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/sbin'];
+  const found = dirs
+    .filter(Boolean)
+    .map((dir) => join(dir, name))
+    .find((path) => existsSync(path));
+  if (!found) throw new Error(`reference: ${name} is not installed (Debian package ${name})`);
+  return found;
+}
+
+/** What `bin arg` prints on stdout and stderr (rtpengine prints its version on stderr). */
+function output(bin: string, arg: string): string {
+  const run = spawnSync(bin, [arg], { encoding: 'utf8', timeout: 10_000 });
+  return `${run.stdout}${run.stderr}`;
+}
+
+/** "5.6.3" from `kamailio -v` ("version: kamailio 5.6.3 (x86_64/linux)"). */
+function kamailioVersion(bin: string): string {
+  return /kamailio (\S+)/.exec(output(bin, '-v'))?.[1] ?? 'unknown version';
+}
+
+/** "10.5.3.5" from `rtpengine --version` ("Version: 10.5.3.5-1+deb12u1"; the Debian revision dropped). */
+function rtpengineVersion(bin: string): string {
+  const full = /Version:\s*(\S+)/i.exec(output(bin, '--version'))?.[1];
+  return full ? full.replace(/-[^-]*$/, '') : 'unknown version';
+}
