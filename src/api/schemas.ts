@@ -135,6 +135,21 @@ export const natSchema = {
   description: 'auto: the source when behind NAT, else the Contact; force: the source; off: the Contact',
 } as const;
 
+/**
+ * The digest challenges (RFC 8760) offered to a tenant's or a user's phones, preferred first; null inherits
+ * (a user's from its tenant, a tenant's from VOXGATE_SIP_DIGEST_ALGORITHMS). See docs/api.md.
+ */
+export const digestAlgorithmsSchema = {
+  type: ['array', 'null'],
+  items: { enum: ['MD5', 'SHA-256'] },
+  minItems: 1,
+  maxItems: 2,
+  uniqueItems: true,
+  description:
+    'digest challenges offered, preferred first (one challenge per algorithm); null = inherit (user → tenant → ' +
+    'the platform setting VOXGATE_SIP_DIGEST_ALGORITHMS, MD5 by default)',
+} as const;
+
 export const problemSchema = {
   type: 'object',
   description: 'RFC 9457 problem details (application/problem+json)',
@@ -170,6 +185,7 @@ export const tenantSchema = {
     maxConcurrentCalls: nullableInt,
     maxCallsPerSecond: nullableInt,
     status: { enum: ['active', 'suspended'] },
+    sipDigestAlgorithms: digestAlgorithmsSchema,
   },
 } as const;
 
@@ -185,6 +201,7 @@ export const userSchema = {
     enabled: { type: 'boolean' },
     maxConcurrentCalls: nullableInt,
     nat: natSchema,
+    sipDigestAlgorithms: digestAlgorithmsSchema,
     createdAt: dateTime,
   },
 } as const;

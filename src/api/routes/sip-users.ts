@@ -2,11 +2,20 @@ import type { FastifyInstance } from 'fastify';
 import {
   createSipUserRepository,
   type Database,
+  type SipDigestAlgorithm,
   type SipUser,
   type SipUserPatch,
   type Tenant,
 } from '../../store/index.js';
-import { integer, natSchema, nullableInteger, nullableText, text, userSchema } from '../schemas.js';
+import {
+  digestAlgorithmsSchema,
+  integer,
+  natSchema,
+  nullableInteger,
+  nullableText,
+  text,
+  userSchema,
+} from '../schemas.js';
 import { registerTenantResource } from './resource-routes.js';
 import { isUniqueViolation } from './route-helpers.js';
 
@@ -26,6 +35,7 @@ const userFields = {
   enabled: { type: 'boolean' },
   maxConcurrentCalls: integer({ minimum: 0 }),
   nat: natSchema,
+  sipDigestAlgorithms: digestAlgorithmsSchema,
 } as const;
 
 interface UserBody {
@@ -36,6 +46,7 @@ interface UserBody {
   enabled?: boolean;
   maxConcurrentCalls?: number;
   nat?: 'auto' | 'force' | 'off';
+  sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
 }
 
 interface UserPatchBody {
@@ -45,6 +56,7 @@ interface UserPatchBody {
   enabled?: boolean;
   maxConcurrentCalls?: number | null;
   nat?: 'auto' | 'force' | 'off';
+  sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
 }
 
 const publicUser = (user: SipUser, tenant: Tenant) => ({
@@ -87,6 +99,7 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
           enabled: userFields.enabled,
           maxConcurrentCalls: nullableInteger({ minimum: 0 }),
           nat: userFields.nat,
+          sipDigestAlgorithms: userFields.sipDigestAlgorithms,
         },
       },
     },
@@ -94,7 +107,7 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
       create: 'Create a SIP user (operator)',
       list: 'List SIP users by username',
       get: 'Get a SIP user',
-      update: 'Change a SIP user (operator): password, names, limits, enabled, nat',
+      update: 'Change a SIP user (operator): password, names, limits, enabled, nat, digest algorithms',
       delete: 'Delete a SIP user (operator); its numbers become unassigned',
     },
     list: (db, tenant, { limit, query }) =>

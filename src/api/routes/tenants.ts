@@ -1,9 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { createTenantRepository, type Database, type Tenant } from '../../store/index.js';
+import {
+  createTenantRepository,
+  type Database,
+  type SipDigestAlgorithm,
+  type Tenant,
+} from '../../store/index.js';
 import { recordMutation } from '../audit-trail.js';
 import { inTenantScope, requirePlatformKey, requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
 import {
+  digestAlgorithmsSchema,
   integer,
   nullableInteger,
   pageOf,
@@ -27,6 +33,7 @@ interface TenantPatchBody {
   maxConcurrentCalls?: number | null;
   maxCallsPerSecond?: number | null;
   status?: Tenant['status'];
+  sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
 }
 
 /**
@@ -37,7 +44,13 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
   const tenants = createTenantRepository(deps.db);
 
   app.post<{
-    Body: { name: string; sipDomain: string; maxConcurrentCalls?: number; maxCallsPerSecond?: number };
+    Body: {
+      name: string;
+      sipDomain: string;
+      maxConcurrentCalls?: number;
+      maxCallsPerSecond?: number;
+      sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
+    };
   }>(
     '/tenants',
     {
@@ -55,6 +68,7 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
               pattern: '^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\\.)*[A-Za-z0-9-]{1,63}$',
             },
             ...limits,
+            sipDigestAlgorithms: digestAlgorithmsSchema,
           },
         },
         response: responses({ 201: tenantSchema }),
@@ -133,7 +147,8 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
     {
       schema: {
         tags: TAGS,
-        summary: 'Change name, limits or status of a tenant (platform admin); suspended refuses its calls',
+        summary:
+          'Change name, limits, status or digest algorithms of a tenant (platform admin); suspended refuses its calls',
         params: tenantParams,
         body: {
           type: 'object',
@@ -144,6 +159,7 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
             maxConcurrentCalls: nullableInteger({ minimum: 0 }),
             maxCallsPerSecond: nullableInteger({ minimum: 0 }),
             status: { enum: ['active', 'suspended'] },
+            sipDigestAlgorithms: digestAlgorithmsSchema,
           },
         },
         response: responses({ 200: tenantSchema }),
