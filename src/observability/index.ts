@@ -1,5 +1,13 @@
 export { createLogger, type Logger } from './logger.js';
-export { createMetricsRegistry, Registry, Counter, Gauge, Histogram } from './metrics.js';
+export {
+  createMetricsRegistry,
+  metricsIn,
+  Registry,
+  Counter,
+  Gauge,
+  Histogram,
+  type MetricOptions,
+} from './metrics.js';
 export {
   callTraceIds,
   createCallTracer,

@@ -1,4 +1,4 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { subscribeChannels } from './channel-subscriptions.js';
 import { callEventChannel, sipAuthChannel, type SipAuthEvent } from '../gateway/index.js';
 import {
   createRateLimitedLog,
@@ -92,16 +92,15 @@ export function logCalls(
       'SIP message handling failed',
     );
   };
-  const channels: [string, (m: unknown) => void][] = [
-    [callEventChannel.name as string, onCall],
-    [sipAuthChannel.name as string, onAuth],
-    [HANDLER_ERROR_CHANNEL, onHandlerError],
-  ];
-  for (const [name, fn] of channels) subscribe(name, fn);
+  const unsubscribe = subscribeChannels({
+    [callEventChannel.name as string]: onCall,
+    [sipAuthChannel.name as string]: onAuth,
+    [HANDLER_ERROR_CHANNEL]: onHandlerError,
+  });
   return {
     log,
     stop() {
-      for (const [name, fn] of channels) unsubscribe(name, fn);
+      unsubscribe();
       log.flush();
     },
   };

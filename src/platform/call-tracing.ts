@@ -1,4 +1,3 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { callEventChannel } from '../gateway/index.js';
 import { cdrWriteChannel, type CdrWriteEvent } from '../jobs/index.js';
 import {
@@ -9,6 +8,7 @@ import {
 } from '../media/index.js';
 import { SpanKind, SpanStatusCode, type CallTracer, type Span } from '../observability/index.js';
 import type { CallEvent } from '../store/index.js';
+import { subscribeChannels } from './channel-subscriptions.js';
 
 /** At most this many calls have an open root span; beyond it (a bug upstream) the oldest is ended. */
 const MAX_OPEN_CALLS = 200_000;
@@ -95,15 +95,14 @@ export function traceCalls(tracer: CallTracer): () => void {
       attributes: { 'voxgate.cdr.written': e.written },
     });
   };
-  const channels: [string, (m: unknown) => void][] = [
-    [callEventChannel.name as string, onCall],
-    [ngClientChannel.name as string, onNgClient],
-    [ngCommandChannel.name as string, onNgCommand],
-    [cdrWriteChannel.name as string, onCdrWrite],
-  ];
-  for (const [name, fn] of channels) subscribe(name, fn);
+  const unsubscribe = subscribeChannels({
+    [callEventChannel.name as string]: onCall,
+    [ngClientChannel.name as string]: onNgClient,
+    [ngCommandChannel.name as string]: onNgCommand,
+    [cdrWriteChannel.name as string]: onCdrWrite,
+  });
   return () => {
-    for (const [name, fn] of channels) unsubscribe(name, fn);
+    unsubscribe();
     for (const span of open.values()) span.end();
     open.clear();
   };

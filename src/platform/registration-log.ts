@@ -1,4 +1,4 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { subscribeChannels } from './channel-subscriptions.js';
 import { registrationChannel, type RegistrationEvent } from '../gateway/registrar.js';
 import {
   createRateLimitedLog,
@@ -34,12 +34,11 @@ export function logRegistrations(
       MESSAGES[kind],
     );
   };
-  const name = registrationChannel.name as string;
-  subscribe(name, onEvent);
+  const unsubscribe = subscribeChannels({ [registrationChannel.name as string]: onEvent });
   return {
     log,
     stop() {
-      unsubscribe(name, onEvent);
+      unsubscribe();
       log.flush();
     },
   };
