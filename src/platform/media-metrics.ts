@@ -77,6 +77,22 @@ export function collectMediaMetrics(registry: Registry, relay?: () => MediaRelay
       ],
     ];
     for (const [name, help, read] of totals) followTotal(metric, name, help, read);
+    const seenDrops = { malformed: 0, auth: 0, replay: 0 };
+    metric.counter(
+      'voxgate_media_srtp_dropped_total',
+      'SRTP/SRTCP packets the relay refused where it ends SRTP: malformed, failed authentication, replayed.',
+      {
+        labelNames: ['reason'],
+        collect(counter) {
+          const drops = relay()?.counters.srtpDropped;
+          if (!drops) return;
+          for (const reason of ['malformed', 'auth', 'replay'] as const) {
+            if (drops[reason] > seenDrops[reason]) counter.inc({ reason }, drops[reason] - seenDrops[reason]);
+            seenDrops[reason] = drops[reason];
+          }
+        },
+      },
+    );
   }
   const timeouts = metric.counter(
     'voxgate_media_timeouts_total',

@@ -4,9 +4,9 @@ import type { SdpFlags } from './ng-args.js';
 import type { PortAllocator, PortPair } from './port-allocator.js';
 import { MediaRelayError } from './relay-errors.js';
 import { RtpStats, type StreamStats } from './rtp-stats.js';
+import { SdesBridge, type CryptoEdit, type Side } from './sdes-bridge.js';
 import { offeredStreams, rewriteSdp, type OfferedStream } from './sdp-rewrite.js';
 
-type Side = 'a' | 'b';
 const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
 const SIDES = ['a', 'b'] as const;
 
@@ -24,6 +24,8 @@ export interface RelayCounters {
   packets: number;
   bytes: number;
   errors: number;
+  /** SRTP/SRTCP packets refused, by why (`voxgate_media_srtp_dropped_total`). */
+  srtpDropped: { malformed: number; auth: number; replay: number };
 }
 
 /**
@@ -81,6 +83,8 @@ export class MediaCall {
   recorder: CallRecorder | undefined;
   private readonly tags = new Map<string, Side>();
   private readonly legs: Record<Side, Leg[]> = { a: [], b: [] };
+  /** SDES-SRTP per stream: which side the relay decrypts and encrypts, with which keys. */
+  private readonly crypto: SdesBridge[] = [];
   private strict = false;
   private closed = false;
 
@@ -138,12 +142,20 @@ export class MediaCall {
     }
     const facingOther = this.legs[other(side)];
     const mux = streams.map((s) => muxChoice(flags, s, facingOther[s.index], answerTo !== undefined));
+    const edits: CryptoEdit[] = streams.map((s) => {
+      const bridge = (this.crypto[s.index] ??= new SdesBridge());
+      return answerTo === undefined
+        ? bridge.offer(side, s, flags.transportProtocol, flags.sdes)
+        : bridge.answer(side, s);
+    });
     const rewritten = rewriteSdp(sdp, {
       address: this.options.advertised,
       ports: streams.map((s) => (s.disabled ? undefined : facingOther[s.index]?.pair.port)),
       replaceOrigin: flags.replaceOrigin,
       removeIce: flags.removeIce,
       rtcpMux: mux,
+      protocols: edits.map((e) => e.protocol),
+      cryptos: edits.map((e) => e.crypto),
     });
     for (const s of streams) {
       const leg = facingOther[s.index];
@@ -202,6 +214,19 @@ export class MediaCall {
       return;
     }
     const rtcp = rtcpPort || isRtcp(packet);
+    const bridge = this.crypto[index];
+    const rx = bridge?.rx(side);
+    if (rx) {
+      // SRTP ended here (RFC 3711 §3.3): a packet that does not authenticate, or replays, goes no further.
+      const opened = rtcp ? rx.unprotectRtcp(packet) : rx.unprotectRtp(packet);
+      if (!opened.ok) {
+        leg.dropped++;
+        counters.errors++;
+        counters.srtpDropped[opened.reason]++;
+        return;
+      }
+      packet = opened.packet;
+    }
     // Sub-millisecond arrival times: jitter of G.711 at 8 kHz is in 125 µs units.
     const now = performance.timeOrigin + performance.now();
     // Symmetric RTP latching: the party's first packet tells where it really is (behind NAT, the SDP lies).
@@ -226,6 +251,17 @@ export class MediaCall {
       leg.dropped++;
       counters.errors++;
       return;
+    }
+    const tx = bridge?.tx(other(side));
+    if (tx) {
+      const sealed = rtcp ? tx.protectRtcp(packet) : tx.protectRtp(packet);
+      if (!sealed) {
+        leg.dropped++;
+        counters.errors++;
+        counters.srtpDropped.malformed++;
+        return;
+      }
+      packet = sealed;
     }
     route.socket.send(packet, route.port, route.address);
     counters.packets++;

@@ -1,6 +1,8 @@
 import type { BencodeValue } from '../ng/bencode.js';
 import type { NgDictionary } from '../ng/ng-message.js';
+import { SRTP_SUITES } from '../srtp/srtp-suites.js';
 import { MediaRelayError } from './relay-errors.js';
+import { DEFAULT_SDES_POLICY, type SdesPolicy } from './sdes-bridge.js';
 
 /** ng `rtcp-mux` values (RTPengine): what to do with RFC 5761 multiplexing in the SDP the relay sends on. */
 export type RtcpMuxFlag = 'offer' | 'require' | 'demux' | 'reject' | 'accept';
@@ -22,7 +24,19 @@ export interface SdpFlags {
   sourceAddress?: string;
   /** `record call: yes` (or `flags: [record-call]`): record this call. */
   recordCall: boolean;
+  /** `transport-protocol`: the profile of the SDP the other party gets (RTP/AVP ↔ RTP/SAVP bridges SRTP). */
+  transportProtocol?: string;
+  /** `SDES`: which suites the relay offers and accepts. */
+  sdes: SdesPolicy;
 }
+
+/** The profiles `transport-protocol` may name (RTPengine's list, as written in m= lines). */
+const TRANSPORT_PROTOCOLS = new Map(
+  ['RTP/AVP', 'RTP/SAVP', 'RTP/AVPF', 'RTP/SAVPF', 'UDP/TLS/RTP/SAVP', 'UDP/TLS/RTP/SAVPF'].map((p) => [
+    p.toLowerCase(),
+    p,
+  ]),
+);
 
 export function text(value: BencodeValue | undefined): string | undefined {
   if (typeof value === 'string') return value;
@@ -66,12 +80,35 @@ export function sdpFlagsOf(args: NgDictionary): SdpFlags {
     strictSource: flags.has('strict-source'),
     rtcpMux,
     recordCall: normal(text(args['record call']) ?? '') === 'yes' || flags.has('record-call'),
+    sdes: sdesPolicy(list(args.SDES).map(normal)),
   };
+  const protocol = text(args['transport-protocol']) ?? text(args['transport protocol']);
+  if (protocol !== undefined) {
+    const known = TRANSPORT_PROTOCOLS.get(protocol.trim().toLowerCase());
+    if (!known)
+      throw new MediaRelayError('MEDIA_BAD_FLAG', `Unknown transport protocol '${protocol.slice(0, 40)}'`);
+    flagsResult.transportProtocol = known;
+  }
   if (flags.has('sip-source-address') && !flags.has('trust-address')) {
     const from = receivedFrom(args['received-from']);
     if (from) return { ...flagsResult, sourceAddress: from };
   }
   return flagsResult;
+}
+
+/**
+ * RTPengine's `SDES` list: `off` (no a=crypto offered), `no-<suite>` (never that suite), `only-<suite>` (those
+ * suites only). Unknown entries (`pad`, `lifetime`, `unencrypted_srtp` …) change nothing here.
+ */
+function sdesPolicy(entries: string[]): SdesPolicy {
+  if (entries.length === 0) return DEFAULT_SDES_POLICY;
+  const upper = (e: string, prefix: string) => e.slice(prefix.length).toUpperCase().replace(/-/g, '_');
+  const no = new Set(entries.filter((e) => e.startsWith('no-')).map((e) => upper(e, 'no-')));
+  const only = new Set(entries.filter((e) => e.startsWith('only-')).map((e) => upper(e, 'only-')));
+  return {
+    off: entries.includes('off'),
+    suites: SRTP_SUITES.filter((s) => !no.has(s.name) && (only.size === 0 || only.has(s.name))),
+  };
 }
 
 /** `received-from: ["IP4", "192.0.2.1"]` → the address. */

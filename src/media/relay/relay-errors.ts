@@ -4,7 +4,9 @@ export type MediaRelayErrorCode =
   | 'MEDIA_BAD_SDP'
   | 'MEDIA_TOO_MANY_PARTIES'
   | 'MEDIA_CALL_DELETED'
-  | 'MEDIA_RECORDING_OFF';
+  | 'MEDIA_RECORDING_OFF'
+  | 'MEDIA_BAD_FLAG'
+  | 'MEDIA_SDES_NO_SUITE';
 
 /**
  * An ng command the relay refuses. `code` is stable; the message is RTPengine's `error-reason` for the same

@@ -1,5 +1,6 @@
 import { parseSdp, serializeSdp, type SdpLine } from '../sdp/parse-sdp.js';
 import { formatMediaLine, parseConnectionLine, parseMediaLine } from '../sdp/sdp-lines.js';
+import { formatCrypto, parseCrypto, type CryptoAttribute } from '../srtp/sdes.js';
 
 /** Where a party wants one of its media streams sent, as its SDP says (RFC 8866 §5.7, §5.14; RFC 3605). */
 export interface OfferedStream {
@@ -16,6 +17,10 @@ export interface OfferedStream {
   disabled: boolean;
   /** Clock rates of the payload types, from a=rtpmap (static types of RFC 3551 default to 8000 Hz). */
   clockRates: Map<number, number>;
+  /** The m= line's transport protocol (RTP/AVP, RTP/SAVP, UDP/TLS/RTP/SAVPF …). */
+  protocol: string;
+  /** The a=crypto lines (RFC 4568) the relay can use, in the party's order; lines it cannot use are left out. */
+  cryptos: CryptoAttribute[];
 }
 
 const ICE_ATTRIBUTES = new Set([
@@ -38,12 +43,12 @@ function attr(line: SdpLine): { name: string; value: string | undefined } {
 
 const isMux = (l: SdpLine) => l.type === 'a' && l.value === 'rtcp-mux';
 
-/** An a=rtcp-mux line to append to `lines` (the last line gets an end of line if it had none). */
-function muxLine(lines: SdpLine[]): SdpLine {
+/** An a= line to append to `lines` (the last line gets an end of line if it had none). */
+function attributeLine(lines: SdpLine[], value: string): SdpLine {
   const last = lines[lines.length - 1]!;
   const eol = last.eol || lines[0]!.eol || '\r\n';
   lines[lines.length - 1] = { ...last, eol };
-  return { type: 'a', value: 'rtcp-mux', eol: last.eol };
+  return { type: 'a', value, eol: last.eol };
 }
 
 /** The media streams of an SDP and where their party receives them. Throws SdpParseError on bad SDP. */
@@ -74,6 +79,11 @@ export function offeredStreams(text: string): OfferedStream[] {
       rtcpMux: sessionMux || attrs.some((a) => a.name === 'rtcp-mux'),
       disabled: m.port === 0,
       clockRates,
+      protocol: m.proto,
+      cryptos: attrs.flatMap((a) => {
+        const parsed = a.name === 'crypto' && a.value ? parseCrypto(a.value) : undefined;
+        return parsed ? [parsed] : [];
+      }),
     };
   });
 }
@@ -89,7 +99,13 @@ export interface RewriteOptions {
   removeIce: boolean;
   /** Per m= section: `add` a=rtcp-mux, `remove` it, or undefined to keep what the party sent. */
   rtcpMux?: readonly ('add' | 'remove' | undefined)[];
+  /** Per m= section: a new transport protocol for the m= line, or undefined to keep it. */
+  protocols?: readonly (string | undefined)[];
+  /** Per m= section: a=crypto lines replacing the party's, or `keep` (also when undefined). */
+  cryptos?: readonly ('keep' | readonly CryptoAttribute[] | undefined)[];
 }
+
+const isCrypto = (l: SdpLine) => l.type === 'a' && l.value.startsWith('crypto:');
 
 /**
  * The SDP the other party receives: every connection address and port replaced by the relay's (anchoring),
@@ -117,10 +133,14 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
     });
   sdp.media.forEach((section, i) => {
     const port = options.ports[i];
-    const m = parseMediaLine(section.lines[0]!.value);
-    if (sessionMux && !section.lines.some(isMux)) section.lines.push(muxLine(section.lines));
+    const parsed = parseMediaLine(section.lines[0]!.value);
+    const m = { ...parsed, proto: options.protocols?.[i] ?? parsed.proto };
+    const cryptos = options.cryptos?.[i];
+    const replaceCrypto = cryptos !== undefined && cryptos !== 'keep';
+    if (sessionMux && !section.lines.some(isMux))
+      section.lines.push(attributeLine(section.lines, 'rtcp-mux'));
     section.lines = section.lines
-      .filter((l) => keep(l) && !(mux[i] === 'remove' && isMux(l)))
+      .filter((l) => keep(l) && !(mux[i] === 'remove' && isMux(l)) && !(replaceCrypto && isCrypto(l)))
       .map((l, j) => {
         if (j === 0) return { ...l, value: formatMediaLine({ ...m, port: port ?? 0 }) };
         if (l.type === 'c') return { ...l, value: connection };
@@ -131,7 +151,11 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
       });
     // RFC 5761 §5.1.1: "a=rtcp-mux" in the media section offers (or, in an answer, accepts) multiplexing.
     if (mux[i] === 'add' && port !== undefined && !section.lines.some(isMux)) {
-      section.lines.push(muxLine(section.lines));
+      section.lines.push(attributeLine(section.lines, 'rtcp-mux'));
+    }
+    if (replaceCrypto) {
+      for (const crypto of cryptos)
+        section.lines.push(attributeLine(section.lines, `crypto:${formatCrypto(crypto)}`));
     }
   });
   return serializeSdp(sdp);

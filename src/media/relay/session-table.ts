@@ -49,7 +49,12 @@ const TIMED_OUT_MIN_MS = 60_000;
  * media timeout: ports freed, `mediaTimeoutChannel` told, the final report kept for a while.
  */
 export class SessionTable {
-  readonly counters: RelayCounters = { packets: 0, bytes: 0, errors: 0 };
+  readonly counters: RelayCounters = {
+    packets: 0,
+    bytes: 0,
+    errors: 0,
+    srtpDropped: { malformed: 0, auth: 0, replay: 0 },
+  };
   readonly totals = { managed: 0, timeouts: 0, deleted: 0 };
   readonly startedAt = Date.now();
   private readonly calls = new Map<string, MediaCall>();

@@ -1,0 +1,278 @@
+import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveSessionKeys, type SessionKeys } from './srtp-kdf.js';
+import type { SrtpSuite } from './srtp-suites.js';
+
+/** Why a packet was refused; counted by the relay (`voxgate_media_srtp_dropped_total{reason}`). */
+export type SrtpDropReason = 'malformed' | 'auth' | 'replay';
+
+export type Unprotected = { ok: true; packet: Buffer } | { ok: false; reason: SrtpDropReason };
+
+/** RFC 3711 §3.3.2: "a replay list … window size of at least 64 MUST be supported". */
+const REPLAY_WINDOW = 64n;
+/** SSRCs one direction keeps state for; a party changing SSRC often (or forging them) evicts the oldest. */
+const MAX_SSRCS = 32;
+
+/** Per-SSRC state of one direction (RFC 3711 §3.2.1: ROC, s_l, the replay list). */
+interface StreamState {
+  roc: number;
+  /** s_l: the highest sequence number received (or sent), once one was. */
+  highestSeq: number;
+  /** Highest index authenticated, and the replay bitmap below it (bit i: index highest - i seen). */
+  highestIndex: bigint;
+  window: bigint;
+  started: boolean;
+  /** SRTCP: the index of the next packet sent (31 bits, RFC 3711 §3.4). */
+  rtcpIndex: number;
+  rtcpHighest: number;
+  rtcpWindow: bigint;
+  rtcpStarted: boolean;
+}
+
+/**
+ * One direction of SRTP and SRTCP under one master key (RFC 3711): what the relay decrypts from a party with
+ * the party's key, or encrypts to a party with the key the relay gave it. AES-CM with HMAC-SHA1 (§4.1.1,
+ * §4.2.1); rollover counter and index estimation (§3.3.1, Appendix A); a 64-packet replay window (§3.3.2);
+ * state per SSRC, so a party changing SSRC (a new source after hold, a transfer) starts a new stream.
+ */
+export class SrtpSession {
+  private readonly rtpKeys: SessionKeys;
+  private readonly rtcpKeys: SessionKeys;
+  private readonly streams = new Map<number, StreamState>();
+
+  constructor(
+    readonly suite: SrtpSuite,
+    masterKey: Buffer,
+    masterSalt: Buffer,
+  ) {
+    const keys = deriveSessionKeys(suite, masterKey, masterSalt);
+    this.rtpKeys = keys.srtp;
+    this.rtcpKeys = keys.srtcp;
+  }
+
+  /** RTP → SRTP: the payload encrypted, the authentication tag appended (§3.1). */
+  protectRtp(packet: Buffer): Buffer | undefined {
+    const header = rtpHeaderLength(packet);
+    if (header === undefined) return undefined;
+    const ssrc = packet.readUInt32BE(8);
+    const seq = packet.readUInt16BE(2);
+    const state = this.state(ssrc);
+    // The sender's ROC (§3.3.1) counts wraps of the sequence number. The relay sends what it received, maybe
+    // reordered, so it places each packet as a receiver would (Appendix A) and moves forward only.
+    const v = state.started ? estimateRoc(state.roc, state.highestSeq, seq) : state.roc;
+    if (!state.started || v > state.roc || (v === state.roc && seqNewer(seq, state.highestSeq))) {
+      state.roc = v;
+      state.highestSeq = seq;
+    }
+    state.started = true;
+    const index = BigInt(v) * 65536n + BigInt(seq);
+    const tagLength = this.suite.srtpTagLength;
+    const out = Buffer.allocUnsafe(packet.length + tagLength);
+    packet.copy(out, 0, 0, header);
+    const cipher = createCipheriv(
+      'aes-128-ctr',
+      this.rtpKeys.cipherKey,
+      rtpIv(this.rtpKeys.salt, ssrc, index),
+    );
+    const encrypted = cipher.update(packet.subarray(header));
+    encrypted.copy(out, header);
+    const tag = this.rtpTag(out.subarray(0, packet.length), v);
+    tag.copy(out, packet.length, 0, tagLength);
+    return out;
+  }
+
+  /** SRTP → RTP: authenticated, checked against replay, decrypted (§3.3). */
+  unprotectRtp(packet: Buffer): Unprotected {
+    const tagLength = this.suite.srtpTagLength;
+    const header = rtpHeaderLength(packet);
+    if (header === undefined || packet.length < header + tagLength) return { ok: false, reason: 'malformed' };
+    const ssrc = packet.readUInt32BE(8);
+    const seq = packet.readUInt16BE(2);
+    const known = this.streams.get(ssrc);
+    const state = known ?? newState();
+    const v = state.started ? estimateRoc(state.roc, state.highestSeq, seq) : state.roc;
+    const index = BigInt(v) * 65536n + BigInt(seq);
+    const body = packet.subarray(0, packet.length - tagLength);
+    // §3.3: "the replay list … SHOULD be checked" before authentication, and updated only after it succeeds.
+    if (state.started && isReplay(index, state.highestIndex, state.window))
+      return { ok: false, reason: 'replay' };
+    const expected = this.rtpTag(body, v).subarray(0, tagLength);
+    if (!timingSafeEqual(expected, packet.subarray(packet.length - tagLength)))
+      return { ok: false, reason: 'auth' };
+    if (!known) this.remember(ssrc, state);
+    const cipher = createCipheriv(
+      'aes-128-ctr',
+      this.rtpKeys.cipherKey,
+      rtpIv(this.rtpKeys.salt, ssrc, index),
+    );
+    const plain = Buffer.allocUnsafe(body.length);
+    body.copy(plain, 0, 0, header);
+    cipher.update(body.subarray(header)).copy(plain, header);
+    // §3.3.1: ROC and s_l are updated from the authenticated packet's index.
+    if (!state.started || index > state.highestIndex) {
+      const shift = state.started ? index - state.highestIndex : 0n;
+      state.window =
+        shift >= REPLAY_WINDOW ? 1n : ((state.window << shift) | 1n) & ((1n << REPLAY_WINDOW) - 1n);
+      state.highestIndex = index;
+      state.roc = v;
+      state.highestSeq = seq;
+      state.started = true;
+    } else {
+      state.window |= 1n << (state.highestIndex - index);
+    }
+    return { ok: true, packet: plain };
+  }
+
+  /** RTCP → SRTCP: all but the first 8 bytes encrypted, E flag and index appended, then the tag (§3.4). */
+  protectRtcp(packet: Buffer): Buffer | undefined {
+    if (packet.length < 8) return undefined;
+    const ssrc = packet.readUInt32BE(4);
+    const state = this.state(ssrc);
+    const index = state.rtcpIndex;
+    state.rtcpIndex = (state.rtcpIndex + 1) & 0x7fffffff;
+    const tagLength = this.suite.srtcpTagLength;
+    const out = Buffer.allocUnsafe(packet.length + 4 + tagLength);
+    packet.copy(out, 0, 0, 8);
+    const cipher = createCipheriv(
+      'aes-128-ctr',
+      this.rtcpKeys.cipherKey,
+      rtcpIv(this.rtcpKeys.salt, ssrc, index),
+    );
+    cipher.update(packet.subarray(8)).copy(out, 8);
+    out.writeUInt32BE((0x80000000 | index) >>> 0, packet.length);
+    const tag = createHmac('sha1', this.rtcpKeys.authKey)
+      .update(out.subarray(0, packet.length + 4))
+      .digest();
+    tag.copy(out, packet.length + 4, 0, tagLength);
+    return out;
+  }
+
+  /** SRTCP → RTCP (§3.4): authenticated, replay-checked, decrypted when its E flag says so. */
+  unprotectRtcp(packet: Buffer): Unprotected {
+    const tagLength = this.suite.srtcpTagLength;
+    if (packet.length < 8 + 4 + tagLength) return { ok: false, reason: 'malformed' };
+    const end = packet.length - tagLength;
+    const authenticated = packet.subarray(0, end);
+    const expected = createHmac('sha1', this.rtcpKeys.authKey)
+      .update(authenticated)
+      .digest()
+      .subarray(0, tagLength);
+    if (!timingSafeEqual(expected, packet.subarray(end))) return { ok: false, reason: 'auth' };
+    const word = packet.readUInt32BE(end - 4);
+    const encrypted = (word & 0x80000000) !== 0;
+    const index = word & 0x7fffffff;
+    const ssrc = packet.readUInt32BE(4);
+    const state = this.state(ssrc);
+    if (state.rtcpStarted) {
+      const delta = index - state.rtcpHighest;
+      if (delta <= 0) {
+        const bit = BigInt(-delta);
+        if (bit >= REPLAY_WINDOW || (state.rtcpWindow >> bit) & 1n) return { ok: false, reason: 'replay' };
+        state.rtcpWindow |= 1n << bit;
+      } else {
+        const shift = BigInt(delta);
+        state.rtcpWindow =
+          shift >= REPLAY_WINDOW ? 1n : ((state.rtcpWindow << shift) | 1n) & ((1n << REPLAY_WINDOW) - 1n);
+        state.rtcpHighest = index;
+      }
+    } else {
+      state.rtcpStarted = true;
+      state.rtcpHighest = index;
+      state.rtcpWindow = 1n;
+    }
+    const body = packet.subarray(0, end - 4);
+    if (!encrypted) return { ok: true, packet: Buffer.from(body) };
+    const plain = Buffer.allocUnsafe(body.length);
+    body.copy(plain, 0, 0, 8);
+    const cipher = createCipheriv(
+      'aes-128-ctr',
+      this.rtcpKeys.cipherKey,
+      rtcpIv(this.rtcpKeys.salt, ssrc, index),
+    );
+    cipher.update(body.subarray(8)).copy(plain, 8);
+    return { ok: true, packet: plain };
+  }
+
+  private rtpTag(authenticated: Buffer, roc: number): Buffer {
+    // §4.2: the authenticated portion is the header and encrypted payload, followed by the ROC (M = … || ROC).
+    const rocBytes = Buffer.allocUnsafe(4);
+    rocBytes.writeUInt32BE(roc >>> 0);
+    return createHmac('sha1', this.rtpKeys.authKey).update(authenticated).update(rocBytes).digest();
+  }
+
+  private state(ssrc: number): StreamState {
+    let s = this.streams.get(ssrc);
+    if (!s) {
+      s = newState();
+      this.remember(ssrc, s);
+    }
+    return s;
+  }
+
+  private remember(ssrc: number, state: StreamState): void {
+    if (this.streams.size >= MAX_SSRCS) {
+      const oldest = this.streams.keys().next().value;
+      if (oldest !== undefined) this.streams.delete(oldest);
+    }
+    this.streams.set(ssrc, state);
+  }
+}
+
+function newState(): StreamState {
+  return {
+    roc: 0,
+    highestSeq: 0,
+    highestIndex: 0n,
+    window: 0n,
+    started: false,
+    rtcpIndex: 0,
+    rtcpHighest: 0,
+    rtcpWindow: 0n,
+    rtcpStarted: false,
+  };
+}
+
+/** The RTP header's length (RFC 3550 §5.1: 12 bytes, CSRCs, an extension); undefined when it is not RTP. */
+function rtpHeaderLength(packet: Buffer): number | undefined {
+  if (packet.length < 12 || packet[0]! >> 6 !== 2) return undefined;
+  let length = 12 + 4 * (packet[0]! & 0x0f);
+  if (packet[0]! & 0x10) {
+    if (packet.length < length + 4) return undefined;
+    length += 4 + 4 * packet.readUInt16BE(length + 2);
+  }
+  return length <= packet.length ? length : undefined;
+}
+
+/**
+ * RFC 3711 Appendix A: the receiver's guess of the sender's ROC for sequence number `seq` (never below 0: a
+ * packet from before the first one seen is placed in ROC 0, where it fails authentication or the window).
+ */
+function estimateRoc(roc: number, highestSeq: number, seq: number): number {
+  if (highestSeq < 0x8000) return seq - highestSeq > 0x8000 ? Math.max(0, roc - 1) : roc;
+  return highestSeq - 0x8000 > seq ? (roc + 1) % 0x100000000 : roc;
+}
+
+const seqNewer = (seq: number, than: number) =>
+  ((seq - than) & 0xffff) !== 0 && ((seq - than) & 0xffff) < 0x8000;
+
+function isReplay(index: bigint, highest: bigint, window: bigint): boolean {
+  if (index > highest) return false;
+  const age = highest - index;
+  return age >= REPLAY_WINDOW || ((window >> age) & 1n) === 1n;
+}
+
+/** §4.1.1: IV = (k_s · 2^16) XOR (SSRC · 2^64) XOR (i · 2^16). */
+function rtpIv(salt: Buffer, ssrc: number, index: bigint): Buffer {
+  const iv = Buffer.alloc(16);
+  salt.copy(iv, 0, 0, 14);
+  iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
+  const high = Number(index >> 32n) & 0xffff;
+  const low = Number(index & 0xffffffffn);
+  iv.writeUInt16BE(iv.readUInt16BE(8) ^ high, 8);
+  iv.writeUInt32BE((iv.readUInt32BE(10) ^ low) >>> 0, 10);
+  return iv;
+}
+
+/** §3.4 with §4.1.1: the SRTCP index (31 bits) takes the place of the RTP packet index. */
+function rtcpIv(salt: Buffer, ssrc: number, index: number): Buffer {
+  return rtpIv(salt, ssrc, BigInt(index));
+}
