@@ -189,26 +189,29 @@ function daemon(
     if (stream) createInterface({ input: stream }).on('line', (line) => keep(`${name}: ${line}`));
   }
   const signalGroup = (signal: NodeJS.Signals) => {
-    if (child.pid === undefined) return;
+    if (child.pid === undefined || exited) return;
     try {
       process.kill(-child.pid, signal);
     } catch {
       // ESRCH: the group has no process left.
     }
   };
+  // A test process that ends without stop() (a crash, a test timeout) does not leave the daemons running.
+  const onExit = () => signalGroup('SIGKILL');
+  process.once('exit', onExit);
+  void gone.then(() => process.off('exit', onExit));
   return {
     name,
     exited: () => exited,
     gone,
     async stop() {
-      if (!exited) {
-        child.kill('SIGTERM');
-        const force = setTimeout(() => signalGroup('SIGKILL'), 5000);
-        await gone;
-        clearTimeout(force);
-      }
-      // Kamailio's main process ends its workers on SIGTERM; whatever is left of the group does not outlive it.
-      signalGroup('SIGKILL');
+      if (exited) return;
+      // Kamailio's main process ends its workers on SIGTERM; when it does not exit in time, the whole group
+      // (main and workers) is killed.
+      child.kill('SIGTERM');
+      const force = setTimeout(() => signalGroup('SIGKILL'), 5000);
+      await gone;
+      clearTimeout(force);
     },
   };
 }
