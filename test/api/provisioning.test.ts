@@ -148,6 +148,51 @@ describe('provisioning API over real HTTP, then SIP registration with what it cr
     assert.ok(!JSON.stringify(user).includes('correct horse'));
   });
 
+  test("digest challenges: MD5 alone by default; a tenant's and then a user's sipDigestAlgorithms reach the running gateway", async () => {
+    const port = vx.sipUdpPort!;
+    const challengeOf = async () => {
+      const request = [
+        'REGISTER sip:acme.example SIP/2.0',
+        `Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
+        'Max-Forwards: 70',
+        'From: <sip:alice@acme.example>;tag=api2',
+        'To: <sip:alice@acme.example>',
+        'Call-ID: api-digest@127.0.0.1',
+        'CSeq: 1 REGISTER',
+        'Contact: <sip:alice@192.0.2.77:5060>',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      const reply = (await udpRequest(port, request)).toString('latin1');
+      return [...reply.matchAll(/\r\nWWW-Authenticate: [^\r]*algorithm=([A-Z0-9-]+)/g)].map((m) => m[1]!);
+    };
+    /** The gateway drops its directory cache when the change is announced: soon, not at once. */
+    const eventually = async (expected: string[]) => {
+      const deadline = Date.now() + 10_000;
+      let seen = await challengeOf();
+      while (JSON.stringify(seen) !== JSON.stringify(expected) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = await challengeOf();
+      }
+      assert.deepEqual(seen, expected);
+    };
+    assert.deepEqual(await challengeOf(), ['MD5'], 'one challenge, MD5, on the defaults');
+    const tenant = await api(`/tenants/${tenantId}`, {
+      method: 'PATCH',
+      body: { sipDigestAlgorithms: ['SHA-256', 'MD5'] },
+    });
+    assert.equal(tenant.status, 200);
+    await eventually(['SHA-256', 'MD5']);
+    const users = (await (await api(`/tenants/${tenantId}/users`)).json()) as { items: { id: string }[] };
+    const user = await api(`/tenants/${tenantId}/users/${users.items[0]!.id}`, {
+      method: 'PATCH',
+      body: { sipDigestAlgorithms: ['MD5'] },
+    });
+    assert.equal(user.status, 200);
+    await eventually(['MD5']);
+  });
+
   test('without a valid key every route is a 401 problem', async () => {
     const res = await api('/tenants', { key: 'vxg_nope_aaaaaaaaaaaaaaaaaaaaaaaaaaaa' });
     assert.equal(res.status, 401);
