@@ -87,7 +87,9 @@ export function baresipConfigSample(server: SipServer, transport: Transport): st
   return [
     '# ~/.baresip/config (excerpt)',
     'sip_listen\t\t127.0.0.1:15060',
-    ...(transport === 'tls' ? ['sip_cafile\t\t/path/to/server-ca.pem'] : []),
+    ...(transport === 'tls'
+      ? ['sip_cafile\t\t/path/to/server-ca.pem\t# loaded, but baresip 1.0 does not verify the server']
+      : []),
     'module\t\t\tg711.so',
     'module_tmp\t\taccount.so',
     '',
@@ -147,14 +149,21 @@ export class Baresip implements Softphone {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    this.exited = new Promise((resolve) =>
+    this.exited = new Promise((resolve) => {
       child.on('exit', (code) => {
         this.exitCode = code;
         this.notify();
         resolve();
-      }),
-    );
-    child.on('error', (err) => this.keep(`spawn error: ${err.message}`));
+      });
+      // Not started at all (no stdbuf or baresip): there will be no 'exit'.
+      child.on('error', (err) => {
+        this.keep(`spawn error: ${err.message}`);
+        if (child.pid === undefined) {
+          this.exitCode = null;
+          resolve();
+        }
+      });
+    });
     createInterface({ input: child.stdout! }).on('line', (line) => this.keep(line));
     createInterface({ input: child.stderr! }).on('line', (line) => this.keep(line));
 
