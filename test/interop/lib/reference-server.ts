@@ -16,7 +16,7 @@ import type { SipServer } from './types.js';
 
 const CONFIG = fileURLToPath(new URL('../fixtures/kamailio-reference.cfg', import.meta.url));
 const ADDRESS = '127.0.0.1';
-/** voxgate keeps 5060/5061 in the same namespace; the reference takes the next free pair of the usual kind. */
+/** SIP over UDP and TCP, and over TLS: voxgate keeps 5060/5061 in the same namespace (both may run at once). */
 const SIP_PORT = 5080;
 const TLS_PORT = 5081;
 const NG_PORT = 2223;
