@@ -234,7 +234,11 @@ export class FarEnd {
     toTag?: string,
     body?: Buffer,
   ): void {
-    const extra: Record<string, string> = { Contact: this.contact };
+    const extra: Record<string, string | readonly string[]> = { Contact: this.contact };
+    // §12.1.1: a UAS copies the request's Record-Route into its dialog-creating responses; without it a
+    // record-routing proxy (the reference) drops out of the dialog.
+    const recordRoute = headerValues(request, 'Record-Route');
+    if (recordRoute.length > 0 && status > 100 && status < 300) extra['Record-Route'] = recordRoute;
     if (body) extra['Content-Type'] = 'application/sdp';
     this.send(buildResponse(request, status, reason, extra, body, toTag), {
       host: from.address,
