@@ -97,6 +97,8 @@ export function createB2bua(deps: B2buaDeps): B2bua {
               callId: request.callId,
               callerTag: request.fromTag ?? '',
               calleeTag: tx.toTag,
+              // Carriers speak plain RTP: an SRTP phone's call out is decrypted and encrypted at the relay.
+              ...(plan.identity.direction === 'outbound' ? { profiles: { callee: 'rtp' } } : {}),
             });
       const call = table.add(
         request.callId,

@@ -9,7 +9,18 @@ export interface MediaCallRef {
   readonly callId: string;
   readonly callerTag: string;
   readonly calleeTag: string;
+  /**
+   * The media each side must get, when the gateway decides it: `rtp` (plain RTP/AVP, what carriers speak) or
+   * `srtp` (SDES-SRTP, RTP/SAVP). A side with none gets the profile the other side offered; the relay then
+   * passes SRTP through end to end, or ends it where the two profiles differ.
+   */
+  readonly profiles?: Partial<Record<'caller' | 'callee', MediaProfile>>;
 }
+
+export type MediaProfile = 'rtp' | 'srtp';
+
+/** ng `transport-protocol` for each profile (RTPengine's key and values). */
+const TRANSPORT_PROTOCOL: Record<MediaProfile, string> = { rtp: 'RTP/AVP', srtp: 'RTP/SAVP' };
 
 /** Per-direction stats the relay reported when the call was deleted. */
 export interface MediaTotals {
@@ -163,7 +174,14 @@ export function createMediaAnchor(options: {
           return relay?.name ?? 'none';
         },
         async offer(side, sdp) {
-          const args: NgDictionary = { 'call-id': ref.callId, ...tagsFor(side), sdp, ...OFFER_FLAGS };
+          const receiver = ref.profiles?.[side === 'caller' ? 'callee' : 'caller'];
+          const args: NgDictionary = {
+            'call-id': ref.callId,
+            ...tagsFor(side),
+            sdp,
+            ...OFFER_FLAGS,
+            ...(receiver ? { 'transport-protocol': TRANSPORT_PROTOCOL[receiver] } : {}),
+          };
           if (side === 'caller' && !relay) {
             // The first offer chooses the relay; a relay that does not answer is skipped for the next one.
             let lastError: unknown;
