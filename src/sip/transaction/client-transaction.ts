@@ -30,21 +30,29 @@ export interface ClientTransaction {
 }
 
 /**
+ * An ACK or CANCEL sent hop by hop with the request it goes with: the request's top Via alone, its Request-URI,
+ * From, Call-ID, CSeq number and Route header fields, and the To given.
+ */
+function hopByHopRequest(method: 'ACK' | 'CANCEL', request: SipRequest, to: string): Buffer {
+  const headers: SipHeader[] = [
+    { name: 'Via', value: request.topVia },
+    { name: 'Max-Forwards', value: '70' },
+    { name: 'From', value: header(request, 'From') ?? '' },
+    { name: 'To', value: to },
+    { name: 'Call-ID', value: request.callId },
+    { name: 'CSeq', value: `${request.cseq.seq} ${method}` },
+    ...request.headers.filter((h) => h.name === 'Route'),
+  ];
+  return buildRequest(method, request.uri, headers);
+}
+
+/**
  * §17.1.1.3: the ACK for a non-2xx final response "MUST contain a single Via header field, and this MUST be
  * equal to the top Via header field of the original request", the same Request-URI, Call-ID, From and CSeq
  * number (method ACK), the To of the response, and the Route header fields of the request.
  */
 export function buildNon2xxAck(request: SipRequest, response: SipResponse): Buffer {
-  const headers: SipHeader[] = [
-    { name: 'Via', value: request.topVia },
-    { name: 'Max-Forwards', value: '70' },
-    { name: 'From', value: header(request, 'From') ?? '' },
-    { name: 'To', value: header(response, 'To') ?? '' },
-    { name: 'Call-ID', value: request.callId },
-    { name: 'CSeq', value: `${request.cseq.seq} ACK` },
-    ...request.headers.filter((h) => h.name === 'Route'),
-  ];
-  return buildRequest('ACK', request.uri, headers);
+  return hopByHopRequest('ACK', request, header(response, 'To') ?? '');
 }
 
 /**
@@ -55,16 +63,7 @@ export function buildNon2xxAck(request: SipRequest, response: SipResponse): Buff
  * header field's values."
  */
 export function buildCancel(request: SipRequest): Buffer {
-  const headers: SipHeader[] = [
-    { name: 'Via', value: request.topVia },
-    { name: 'Max-Forwards', value: '70' },
-    { name: 'From', value: header(request, 'From') ?? '' },
-    { name: 'To', value: header(request, 'To') ?? '' },
-    { name: 'Call-ID', value: request.callId },
-    { name: 'CSeq', value: `${request.cseq.seq} CANCEL` },
-    ...request.headers.filter((h) => h.name === 'Route'),
-  ];
-  return buildRequest('CANCEL', request.uri, headers);
+  return hopByHopRequest('CANCEL', request, header(request, 'To') ?? '');
 }
 
 /**
@@ -83,6 +82,103 @@ export function transportFailureResponse(request: SipRequest, failure: SendFailu
   return response;
 }
 
+/** The TU's callbacks a client transaction holds until it hands the TU the final response. */
+type TransactionUser = Pick<ClientTransactionEvents, 'response' | 'timeout'>;
+
+/** What sets the INVITE and non-INVITE client transactions apart in what they do alike. */
+interface ClientMachine<S extends string, T extends string> {
+  readonly initial: S;
+  /** The states in which the request is outstanding: a transport failure ends the transaction only in these. */
+  readonly outstanding: readonly S[];
+  /** The timer that retransmits the request on an unreliable transport (A, E) and the one that gives up (B, F). */
+  readonly retransmitTimer: T;
+  readonly timeoutTimer: T;
+  /** The retransmission interval after `previous` in `state`. */
+  nextInterval(previous: number, state: S | 'terminated'): number;
+}
+
+/**
+ * The part both client transactions share: the request sent, retransmitted on an unreliable transport from T1 on
+ * (§17.1.1.2 timer A, §17.1.2.2 timer E), given up after 64*T1 with the TU's timeout (timers B and F); §17.1.4,
+ * "the client transaction SHOULD inform the TU that a transport failure has occurred, and the client transaction
+ * SHOULD transition directly to the "Terminated" state" — only while the request is outstanding (a failed ACK
+ * retransmission in "Completed" changes nothing), the failure handed to the TU as a 503 (§8.1.3.1). The TU's
+ * callbacks are dropped once the transaction will never call them again ("Completed": responses are absorbed):
+ * a finished call's state is not kept alive by a transaction waiting out its last timer.
+ */
+class ClientCore<S extends string, T extends string> {
+  state: S | 'terminated';
+  readonly timers = new TransactionTimers<T>();
+  private tu: TransactionUser | undefined;
+  /** Kept apart from the TU's callbacks, which are dropped. */
+  private readonly terminated: () => void;
+  private interval: number;
+
+  constructor(
+    private readonly request: SipRequest,
+    private readonly bytes: Buffer,
+    private readonly transportSend: TransactionSend,
+    reliable: boolean,
+    timers: TimerSettings,
+    events: ClientTransactionEvents,
+    private readonly machine: ClientMachine<S, T>,
+  ) {
+    this.state = machine.initial;
+    this.tu = events;
+    this.terminated = events.terminated;
+    this.interval = timers.t1;
+    this.send(bytes);
+    if (!reliable) this.retransmitIn(this.interval);
+    this.timers.start(machine.timeoutTimer, 64 * timers.t1, () => {
+      this.tu?.timeout();
+      this.terminate();
+    });
+  }
+
+  readonly terminate = (): void => {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    this.timers.stopAll();
+    this.tu = undefined;
+    this.terminated();
+  };
+
+  send(out: Buffer): void {
+    this.transportSend(out, this.failed);
+  }
+
+  /** (Re)starts the retransmission timer: the request is sent again in `ms`, then at the machine's intervals. */
+  retransmitIn(ms: number): void {
+    this.interval = ms;
+    this.timers.start(this.machine.retransmitTimer, ms, this.retransmit);
+  }
+
+  /** Passes a response to the TU. */
+  toTu(response: SipResponse): void {
+    this.tu?.response(response);
+  }
+
+  /** Passes the final response to the TU, which is not called again. */
+  finalToTu(response: SipResponse): void {
+    const last = this.tu;
+    this.tu = undefined;
+    last?.response(response);
+  }
+
+  private readonly retransmit = (): void => {
+    countRetransmission('request-sent');
+    this.send(this.bytes);
+    this.retransmitIn(this.machine.nextInterval(this.interval, this.state));
+  };
+
+  private readonly failed = (failure: SendFailure): void => {
+    if (!(this.machine.outstanding as readonly string[]).includes(this.state)) return;
+    const last = this.tu;
+    this.terminate();
+    last?.response(transportFailureResponse(this.request, failure));
+  };
+}
+
 /** The INVITE client transaction, RFC 3261 §17.1.1 as updated by RFC 6026 §8.4 (the Accepted state). */
 export function createInviteClientTransaction(
   request: SipRequest,
@@ -92,94 +188,73 @@ export function createInviteClientTransaction(
   timers: TimerSettings,
   events: ClientTransactionEvents,
 ): ClientTransaction {
-  const t = new TransactionTimers<'A' | 'B' | 'D' | 'M'>();
-  const { terminated } = events;
-  let state: InviteClientState = 'calling';
-  // The TU's callbacks, dropped once the transaction will never call them again ("Completed": responses are
-  // absorbed): a finished call's state is not kept alive by a transaction waiting out Timer D.
-  let tu: Pick<ClientTransactionEvents, 'response' | 'timeout'> | undefined = events;
-  let ack: Buffer | undefined;
-  let a = timers.t1;
-  const terminate = () => {
-    if (state === 'terminated') return;
-    state = 'terminated';
-    t.stopAll();
-    tu = undefined;
-    terminated();
-  };
-  // §17.1.4: "the client transaction SHOULD inform the TU that a transport failure has occurred, and the
-  // client transaction SHOULD transition directly to the "Terminated" state." Only while the request is
-  // outstanding: a failed ACK retransmission in "Completed" changes nothing.
-  const failed = (failure: SendFailure) => {
-    if (state !== 'calling' && state !== 'proceeding') return;
-    const last = tu;
-    terminate();
-    last?.response(transportFailureResponse(request, failure));
-  };
-  const send = (out: Buffer) => transportSend(out, failed);
-  send(bytes);
   // §17.1.1.2: "If an unreliable transport is being used, the client transaction MUST start timer A with a
-  // value of T1 … For any transport, the client transaction MUST start timer B with a value of 64*T1".
-  const retransmit = () => {
-    countRetransmission('request-sent');
-    send(bytes);
-    a *= 2;
-    t.start('A', a, retransmit);
-  };
-  if (!reliable) t.start('A', a, retransmit);
-  t.start('B', 64 * timers.t1, () => {
-    tu?.timeout();
-    terminate();
-  });
+  // value of T1 … For any transport, the client transaction MUST start timer B with a value of 64*T1"; timer A
+  // doubles at every retransmission.
+  const core = new ClientCore<InviteClientState, 'A' | 'B' | 'D' | 'M'>(
+    request,
+    bytes,
+    transportSend,
+    reliable,
+    timers,
+    events,
+    {
+      initial: 'calling',
+      outstanding: ['calling', 'proceeding'],
+      retransmitTimer: 'A',
+      timeoutTimer: 'B',
+      nextInterval: (previous) => 2 * previous,
+    },
+  );
+  const t = core.timers;
+  let ack: Buffer | undefined;
 
   return {
     request,
     get state() {
-      return state;
+      return core.state;
     },
     receive(response) {
       const { status } = response;
-      if (state === 'calling' || state === 'proceeding') {
+      if (core.state === 'calling' || core.state === 'proceeding') {
         t.stop('A');
         if (status < 200) {
           // §17.1.1.2: "If the client transaction receives a provisional response while in the "Calling"
           // state, it transitions to the "Proceeding" state … and SHOULD NOT retransmit the request any more."
           t.stop('B');
-          state = 'proceeding';
-          tu?.response(response);
+          core.state = 'proceeding';
+          core.toTu(response);
         } else if (status < 300) {
           // RFC 6026 §8.4: "If a 2xx response is received while the client INVITE state machine is in the
           // "Calling" or "Proceeding" states, it MUST transition to the "Accepted" state … and set Timer M to
           // 64*T1."
           t.stop('B');
-          state = 'accepted';
-          t.start('M', 64 * timers.t1, terminate);
-          tu?.response(response);
+          core.state = 'accepted';
+          t.start('M', 64 * timers.t1, core.terminate);
+          core.toTu(response);
         } else {
           // §17.1.1.2: "When in either the "Calling" or "Proceeding" states, reception of a response with
           // status code from 300-699 MUST cause the client transaction to transition to "Completed". The
           // client transaction MUST pass the received response up to the TU, and the client transaction MUST
           // generate an ACK request". Timer D: at least 32 s unreliable, zero reliable.
           t.stop('B');
-          state = 'completed';
+          core.state = 'completed';
           ack = buildNon2xxAck(request, response);
-          send(ack);
-          t.start('D', reliable ? 0 : Math.max(32_000, 64 * timers.t1), terminate);
-          const last = tu;
-          tu = undefined;
-          last?.response(response);
+          core.send(ack);
+          t.start('D', reliable ? 0 : Math.max(32_000, 64 * timers.t1), core.terminate);
+          core.finalToTu(response);
         }
-      } else if (state === 'completed' && status >= 300 && ack) {
+      } else if (core.state === 'completed' && status >= 300 && ack) {
         // "Any retransmissions of the final response that are received while in the "Completed" state MUST
         // cause the ACK to be re-passed to the transport layer for retransmission, but the newly received
         // response MUST NOT be passed up to the TU."
-        send(ack);
-      } else if (state === 'accepted' && status >= 200 && status < 300) {
+        core.send(ack);
+      } else if (core.state === 'accepted' && status >= 200 && status < 300) {
         // RFC 6026 §8.4: "any 2xx responses that match this client transaction … MUST be passed up to the TU".
-        tu?.response(response);
+        core.toTu(response);
       }
     },
-    terminate,
+    terminate: core.terminate,
   };
 }
 
@@ -192,68 +267,46 @@ export function createNonInviteClientTransaction(
   timers: TimerSettings,
   events: ClientTransactionEvents,
 ): ClientTransaction {
-  const t = new TransactionTimers<'E' | 'F' | 'K'>();
-  let state: NonInviteClientState = 'trying';
-  const { terminated } = events;
-  // Dropped on the final response: in "Completed" the TU is not called again (see the INVITE transaction).
-  let tu: Pick<ClientTransactionEvents, 'response' | 'timeout'> | undefined = events;
-  let e = timers.t1;
-  const terminate = () => {
-    if (state === 'terminated') return;
-    state = 'terminated';
-    t.stopAll();
-    tu = undefined;
-    terminated();
-  };
-  // §17.1.4: a transport failure ends the transaction; the TU sees it as a 503 (§8.1.3.1).
-  const failed = (failure: SendFailure) => {
-    if (state !== 'trying' && state !== 'proceeding') return;
-    const last = tu;
-    terminate();
-    last?.response(transportFailureResponse(request, failure));
-  };
-  const send = (out: Buffer) => transportSend(out, failed);
-  send(bytes);
   // §17.1.2.2: "If an unreliable transport is in use, the client transaction MUST set timer E to fire in T1
   // seconds" … "timer E … MIN(2*T1, T2) … MIN(4*T1, T2)"; in "Proceeding" it fires every T2. Timer F = 64*T1.
-  const retransmit = () => {
-    countRetransmission('request-sent');
-    send(bytes);
-    e = state === 'proceeding' ? timers.t2 : Math.min(2 * e, timers.t2);
-    t.start('E', e, retransmit);
-  };
-  if (!reliable) t.start('E', e, retransmit);
-  t.start('F', 64 * timers.t1, () => {
-    tu?.timeout();
-    terminate();
-  });
+  const core = new ClientCore<NonInviteClientState, 'E' | 'F' | 'K'>(
+    request,
+    bytes,
+    transportSend,
+    reliable,
+    timers,
+    events,
+    {
+      initial: 'trying',
+      outstanding: ['trying', 'proceeding'],
+      retransmitTimer: 'E',
+      timeoutTimer: 'F',
+      nextInterval: (previous, state) =>
+        state === 'proceeding' ? timers.t2 : Math.min(2 * previous, timers.t2),
+    },
+  );
+  const t = core.timers;
   return {
     request,
     get state() {
-      return state;
+      return core.state;
     },
     receive(response) {
-      if (state !== 'trying' && state !== 'proceeding') return; // "Completed": retransmissions absorbed
+      if (core.state !== 'trying' && core.state !== 'proceeding') return; // "Completed": retransmissions absorbed
       if (response.status < 200) {
-        if (state === 'trying' && !reliable) {
-          state = 'proceeding';
-          e = timers.t2;
-          t.start('E', e, retransmit);
-        }
-        state = 'proceeding';
-        tu?.response(response);
+        if (core.state === 'trying' && !reliable) core.retransmitIn(timers.t2);
+        core.state = 'proceeding';
+        core.toTu(response);
         return;
       }
       // §17.1.2.2: on a final response "the client transaction MUST transition to the "Completed" state …
       // timer K … T4 seconds for unreliable transports, and zero seconds for reliable transports."
       t.stop('E');
       t.stop('F');
-      state = 'completed';
-      const last = tu;
-      tu = undefined;
-      last?.response(response);
-      t.start('K', reliable ? 0 : timers.t4, terminate);
+      core.state = 'completed';
+      core.finalToTu(response);
+      t.start('K', reliable ? 0 : timers.t4, core.terminate);
     },
-    terminate,
+    terminate: core.terminate,
   };
 }

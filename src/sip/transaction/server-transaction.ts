@@ -35,6 +35,80 @@ export interface ServerTransaction {
 }
 
 /**
+ * The part both server transactions share: the To tag of their responses; the request, kept until the final
+ * response and then only that response's bytes (Timers G/H/J/L last up to 32 s, and a finished call must not
+ * keep its parsed messages: nothing here holds `ctx` or the request beyond `held`); the last response sent
+ * again for a retransmitted request; §17.2.4, "If the transport layer indicates a failure while sending a
+ * response … the server transaction SHOULD inform the TU that a failure has occurred, and SHOULD transition to
+ * the terminated state."
+ */
+class ServerCore<S extends string, T extends string> {
+  state: S | 'terminated';
+  readonly timers = new TransactionTimers<T>();
+  readonly toTag: string;
+  readonly reliable: boolean;
+  held: SipRequest | undefined;
+  lastResponse: Buffer | undefined;
+  private readonly sendBytes: InboundContext['send'];
+  private readonly terminated: () => void;
+
+  constructor(request: SipRequest, ctx: InboundContext, events: ServerTransactionEvents, initial: S) {
+    this.state = initial;
+    this.toTag = request.toTag ?? newTag();
+    this.held = request;
+    this.sendBytes = ctx.send;
+    this.reliable = ctx.reliable;
+    this.terminated = events.terminated;
+  }
+
+  readonly terminate = (): void => {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    this.timers.stopAll();
+    this.terminated();
+  };
+
+  /** Sends `bytes` as the transaction's response, the one a retransmitted request gets again. */
+  send(bytes: Buffer): void {
+    this.lastResponse = bytes;
+    this.sendBytes(bytes, this.failed);
+  }
+
+  /** Sends the TU's response to the held request, with the transaction's To tag (and counted as sent). */
+  respondToHeld(
+    held: SipRequest,
+    status: number,
+    reason: string,
+    headers?: ExtraHeaders,
+    body?: Buffer,
+  ): void {
+    if (sipChannels.responseOut.hasSubscribers)
+      sipChannels.responseOut.publish({ method: held.method, status });
+    this.send(buildResponse(held, status, reason, headers, body, this.toTag));
+  }
+
+  /** Sends the last response again. */
+  resend(): void {
+    if (this.lastResponse) this.sendBytes(this.lastResponse, this.failed);
+  }
+
+  /**
+   * A retransmitted request: in "Proceeding" and "Completed" the last response "MUST be passed to the transport
+   * layer for retransmission" (§17.2.1, §17.2.2); otherwise it is discarded.
+   */
+  absorb(): 'absorbed' {
+    countRetransmission('request-absorbed');
+    if ((this.state === 'proceeding' || this.state === 'completed') && this.lastResponse) {
+      countRetransmission('response-sent');
+      this.resend();
+    }
+    return 'absorbed';
+  }
+
+  private readonly failed = (): void => this.terminate();
+}
+
+/**
  * The INVITE server transaction, RFC 3261 §17.2.1 as updated by RFC 6026 §7.1 (the Accepted state).
  */
 export function createInviteServerTransaction(
@@ -43,81 +117,62 @@ export function createInviteServerTransaction(
   timers: TimerSettings,
   events: ServerTransactionEvents,
 ): ServerTransaction {
-  const t = new TransactionTimers<'G' | 'H' | 'I' | 'L' | 'TRYING'>();
-  const toTag = request.toTag ?? newTag();
-  // Closures below use these, not `ctx` or `request`: the transaction outlives the call by up to 32 s and must
-  // not keep the parsed request (which `ctx.reply` holds) alive.
-  const { send: sendBytes, reliable } = ctx;
-  let state: InviteServerState = 'proceeding';
-  let lastResponse: Buffer | undefined;
-  let held: SipRequest | undefined = request;
+  const core = new ServerCore<InviteServerState, 'G' | 'H' | 'I' | 'L' | 'TRYING'>(
+    request,
+    ctx,
+    events,
+    'proceeding',
+  );
+  const { timers: t, reliable } = core;
   let g = timers.t1;
-
-  const terminate = () => {
-    if (state === 'terminated') return;
-    state = 'terminated';
-    t.stopAll();
-    events.terminated();
-  };
-  // §17.2.4: "If the transport layer indicates a failure while sending a response … the server transaction
-  // SHOULD inform the TU that a failure has occurred, and SHOULD transition to the terminated state."
-  const failed = () => terminate();
-  const resend = () => {
-    if (lastResponse) sendBytes(lastResponse, failed);
-  };
-  const send = (bytes: Buffer) => {
-    lastResponse = bytes;
-    sendBytes(bytes, failed);
-  };
   // §17.2.1: "If there is a chance that the TU will not generate a provisional or final response within 200 ms,
   // then it SHOULD generate a 100 (Trying) response" — the transaction does so when the TU has not.
   t.start('TRYING', 200, () => {
-    if (state === 'proceeding' && !lastResponse && held) send(buildResponse(held, 100, 'Trying'));
+    if (core.state === 'proceeding' && !core.lastResponse && core.held)
+      core.send(buildResponse(core.held, 100, 'Trying'));
   });
 
   return {
     get request() {
-      return held;
+      return core.held;
     },
-    toTag,
+    toTag: core.toTag,
     get state() {
-      return state;
+      return core.state;
     },
     respond(status, reason, headers, body) {
-      if (state === 'proceeding' && held) {
-        if (sipChannels.responseOut.hasSubscribers)
-          sipChannels.responseOut.publish({ method: 'INVITE', status });
+      if (core.state === 'proceeding' && core.held) {
         t.stop('TRYING');
-        send(buildResponse(held, status, reason, headers, body, toTag));
-        if (status >= 200) held = undefined;
+        core.respondToHeld(core.held, status, reason, headers, body);
+        if (status >= 200) core.held = undefined;
         if (status >= 200 && status < 300) {
           // RFC 6026 §7.1: "If, while in the "Proceeding" state, the TU passes a 2xx response to the server
           // transaction, the server transaction MUST pass this response to the transport layer for
           // transmission. … The server transaction MUST then transition to the "Accepted" state." Timer L = 64*T1.
-          state = 'accepted';
-          t.start('L', 64 * timers.t1, terminate);
+          core.state = 'accepted';
+          t.start('L', 64 * timers.t1, core.terminate);
         } else if (status >= 300) {
           // §17.2.1: "the state machine MUST enter the "Completed" state … For unreliable transports, timer G
           // is set to fire in T1 seconds … timer H MUST be set to fire in 64*T1 seconds for all transports."
-          state = 'completed';
+          core.state = 'completed';
           const retransmit = () => {
             countRetransmission('response-sent');
-            resend();
+            core.resend();
             g = Math.min(2 * g, timers.t2);
             t.start('G', g, retransmit);
           };
           if (!reliable) t.start('G', g, retransmit);
           t.start('H', 64 * timers.t1, () => {
             events.timeout?.();
-            terminate();
+            core.terminate();
           });
         }
-      } else if (state === 'accepted' && status >= 200 && status < 300 && lastResponse) {
+      } else if (core.state === 'accepted' && status >= 200 && status < 300 && core.lastResponse) {
         // RFC 6026 §7.1: 2xx retransmissions from the TU are passed to the transport in "Accepted". A
         // retransmission is the same response: its bytes are sent again (the request is no longer kept). It is
         // counted as a retransmission, not as one more response sent.
         countRetransmission('response-sent');
-        resend();
+        core.resend();
       }
     },
     receive(incoming) {
@@ -125,27 +180,22 @@ export function createInviteServerTransaction(
         // §17.2.1: "If an ACK is received while the server transaction is in the "Completed" state, the server
         // transaction MUST transition to the "Confirmed" state … timer I is set to fire in T4 seconds for
         // unreliable transports, and zero seconds for reliable transports."
-        if (state === 'completed') {
-          state = 'confirmed';
+        if (core.state === 'completed') {
+          core.state = 'confirmed';
           t.stop('G');
           t.stop('H');
-          t.start('I', reliable ? 0 : timers.t4, terminate);
+          t.start('I', reliable ? 0 : timers.t4, core.terminate);
         }
         // RFC 6026 §7.1 (figure 5): in "Accepted" an ACK is passed "to TU" — the ACK of the 2xx, whose
         // retransmissions the TU stops, even when the UAC reused the INVITE's branch for it.
-        return state === 'accepted' ? 'to-tu' : 'absorbed';
+        return core.state === 'accepted' ? 'to-tu' : 'absorbed';
       }
       // §17.2.1: "If a request retransmission is received while in the "Proceeding" state, the most recent
       // provisional response that was received from the TU MUST be passed to the transport layer for
       // retransmission." In "Completed", the final response is retransmitted. RFC 6026: absorbed in "Accepted".
-      countRetransmission('request-absorbed');
-      if ((state === 'proceeding' || state === 'completed') && lastResponse) {
-        countRetransmission('response-sent');
-        resend();
-      }
-      return 'absorbed';
+      return core.absorb();
     },
-    terminate,
+    terminate: core.terminate,
   };
 }
 
@@ -156,56 +206,31 @@ export function createNonInviteServerTransaction(
   timers: TimerSettings,
   events: ServerTransactionEvents,
 ): ServerTransaction {
-  const t = new TransactionTimers<'J'>();
-  const toTag = request.toTag ?? newTag();
-  // Closures below use these, not `ctx` or `request`: the transaction outlives the call by up to 32 s and must
-  // not keep the parsed request (which `ctx.reply` holds) alive.
-  const { send: sendBytes, reliable } = ctx;
-  let state: NonInviteServerState = 'trying';
-  let lastResponse: Buffer | undefined;
-  let held: SipRequest | undefined = request;
-  const terminate = () => {
-    if (state === 'terminated') return;
-    state = 'terminated';
-    t.stopAll();
-    events.terminated();
-  };
-  // §17.2.4: a response the transport cannot send ends the transaction.
-  const failed = () => terminate();
+  const core = new ServerCore<NonInviteServerState, 'J'>(request, ctx, events, 'trying');
   return {
     get request() {
-      return held;
+      return core.held;
     },
-    toTag,
+    toTag: core.toTag,
     get state() {
-      return state;
+      return core.state;
     },
     respond(status, reason, headers, body) {
-      if (state === 'completed' || state === 'terminated' || !held) return;
-      if (sipChannels.responseOut.hasSubscribers)
-        sipChannels.responseOut.publish({ method: held.method, status });
-      lastResponse = buildResponse(held, status, reason, headers, body, toTag);
-      sendBytes(lastResponse, failed);
+      if (core.state === 'completed' || core.state === 'terminated' || !core.held) return;
+      core.respondToHeld(core.held, status, reason, headers, body);
       if (status < 200) {
-        state = 'proceeding';
+        core.state = 'proceeding';
         return;
       }
-      held = undefined;
+      core.held = undefined;
       // §17.2.2: "When the server transaction enters the "Completed" state, it MUST set Timer J to fire in
       // 64*T1 seconds for unreliable transports, and zero seconds for reliable transports."
-      state = 'completed';
-      t.start('J', reliable ? 0 : 64 * timers.t1, terminate);
+      core.state = 'completed';
+      core.timers.start('J', core.reliable ? 0 : 64 * timers.t1, core.terminate);
     },
-    receive() {
-      // §17.2.2: in "Trying", "any further request retransmissions are discarded"; in "Proceeding" and
-      // "Completed" the last response "MUST be passed to the transport layer for retransmission".
-      countRetransmission('request-absorbed');
-      if ((state === 'proceeding' || state === 'completed') && lastResponse) {
-        countRetransmission('response-sent');
-        sendBytes(lastResponse, failed);
-      }
-      return 'absorbed';
-    },
-    terminate,
+    // §17.2.2: in "Trying", "any further request retransmissions are discarded"; in "Proceeding" and
+    // "Completed" the last response "MUST be passed to the transport layer for retransmission".
+    receive: () => core.absorb(),
+    terminate: core.terminate,
   };
 }
