@@ -17,9 +17,11 @@ test(
         configSample: twinkleConfigSample,
         quirks: [
           'registrar and outbound_proxy must be host:port: with a sip: scheme Twinkle ignores them without a word',
-          'answers only an MD5 digest challenge: a SHA-256 one beside it is skipped (RFC 8760 allows either)',
+          'offered SHA-256 and MD5 challenges (RFC 8760), it skips the SHA-256 one and answers MD5 (qop=auth, cnonce, nc)',
           "Debian's build has no SIP over TLS (sip_transport is udp, tcp or auto)",
-          'headless, the microphone and speaker are ALSA file plugins over the null device (~/.asoundrc); on hold it closes both and reopens them on retrieve',
+          'by default its speex VAD (speex_dsp_vad, on for every codec) takes a steady sound for noise after about 1.5 s and stops sending RTP; the suite turns VAD, AGC and noise reduction off',
+          'sends PUBLISH (presence) at start-up: voxgate answers 405, the reference 404; registration and calls are unaffected',
+          'hold (a=sendonly re-INVITE) stops its RTP session and audio devices, retrieve starts new ones; digits typed while no RTP session runs are dropped silently',
         ],
       },
       await servers(),

@@ -58,7 +58,7 @@ export function twinkleSys(opts: { readonly sipPort: number; readonly rtpPort: n
 
 /**
  * The user profile. `registrar` and `outbound_proxy` are host:port (Twinkle silently ignores them with a
- * `sip:` scheme); every request goes to the server as outbound proxy over the profile's transport.
+ * `sip:` scheme); requests outside a dialog go to the server as outbound proxy over the profile's transport.
  */
 export function twinkleProfile(
   server: SipServer,
@@ -79,7 +79,8 @@ export function twinkleProfile(
     'register_at_startup=yes',
     'registration_time=600',
     `outbound_proxy=${hostPort}`,
-    'all_requests_to_proxy=yes',
+    // Twinkle's default: requests in a dialog follow its route set (RFC 3261 §12.2.1.1), not the proxy.
+    'all_requests_to_proxy=no',
     '# RTP AUDIO',
     'codecs=g711u,g711a',
     'ptime=20',
