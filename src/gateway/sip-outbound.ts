@@ -55,8 +55,13 @@ export interface SipOutbound {
   via(towards: Towards): string;
   /** The address we advertise for a transport. */
   address(transport: TransportName | WebSocketTransportName): { host: string; port: number };
-  /** Our Contact URI for a transport (`;transport=ws` towards a WebSocket flow), as a name-addr. */
-  contact(towards: Towards): string;
+  /**
+   * Our Contact URI for a transport (`;transport=ws` towards a WebSocket flow), as a name-addr. A `sips:` URI
+   * only in a secure dialog (§8.1.1.8: "if the Request-URI or top Route header field value contains a SIPS URI,
+   * the Contact header field MUST contain a SIPS URI"); over TLS in a `sip:` dialog it is `sip:…;transport=tls`,
+   * which every UA can send to (libre, for one, cannot send to a `sips:` remote target it did not ask for).
+   */
+  contact(towards: Towards, secure?: boolean): string;
   request(
     bytes: Buffer,
     target: LegTarget,
@@ -101,11 +106,11 @@ export function createSipOutbound(deps: {
       const transport = named(towards);
       return `SIP/2.0/${VIA_TRANSPORT[transport]} ${hostPort(transport)};branch=${newBranch()};rport`;
     },
-    contact(towards) {
+    contact(towards, secure = false) {
       const transport = named(towards);
-      const scheme = transport === 'tls' || transport === 'wss' ? 'sips' : 'sip';
-      const param = transport === 'udp' || transport === 'tls' ? '' : `;transport=${transport}`;
-      return `<${scheme}:${hostPort(transport)}${param}>`;
+      const sips = (secure && transport === 'tls') || transport === 'wss';
+      const param = transport === 'udp' || (sips && transport === 'tls') ? '' : `;transport=${transport}`;
+      return `<${sips ? 'sips' : 'sip'}:${hostPort(transport)}${param}>`;
     },
     request(bytes, target, events) {
       return deps.startTransaction(

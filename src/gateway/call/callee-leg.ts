@@ -96,7 +96,7 @@ export class CalleeLeg {
       { name: 'To', value: spec.to ?? withoutTag(header(caller.invite, 'To') ?? '') },
       { name: 'Call-ID', value: callId },
       { name: 'CSeq', value: `${retry?.cseq ?? 1} INVITE` },
-      { name: 'Contact', value: outbound.contact(spec.target) },
+      { name: 'Contact', value: outbound.contact(spec.target, spec.uri.toLowerCase().startsWith('sips:')) },
       ...(retry ? [retry.authorization] : []),
       ...(caller.reliable ? [{ name: 'Supported', value: '100rel' }] : []),
       ...(caller.requiresReliable ? [{ name: 'Require', value: '100rel' }] : []),

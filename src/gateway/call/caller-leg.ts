@@ -73,7 +73,7 @@ export class CallerLeg {
   /** The headers of a callee's response relayed to the caller: passthrough, our Contact, the body's type. */
   relayedHeaders(response: SipResponse, body: Buffer): Record<string, string | string[]> {
     const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
-    headers.Contact = this.outbound.contact(this.target);
+    headers.Contact = this.outbound.contact(this.target, this.invite.uri.toLowerCase().startsWith('sips:'));
     if (body.length > 0) headers['Content-Type'] = header(response, 'Content-Type') ?? 'application/sdp';
     return headers;
   }

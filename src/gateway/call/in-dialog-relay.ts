@@ -137,7 +137,7 @@ export class InDialogRelay {
     const contentType = header(request, 'Content-Type');
     const bytes = buildDialogRequest(to.dialog, request.method, {
       via: this.outbound.via(to.target),
-      contact: isOffer ? this.outbound.contact(to.target) : undefined,
+      contact: isOffer ? this.outbound.contact(to.target, to.dialog.secure) : undefined,
       headers: [
         ...(how.headers ?? []),
         ...copied(request, REQUEST_PASSTHROUGH),
@@ -192,8 +192,10 @@ export class InDialogRelay {
     const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
     if (request.method === 'INVITE' || request.method === 'UPDATE') {
       const callee = this.targets.winner ?? this.provisionals.peer?.leg;
+      // The request came to our Contact: its scheme says whether that dialog is secure.
       headers.Contact = this.outbound.contact(
         side === 'caller' || !callee ? this.caller.target : callee.target,
+        request.uri.toLowerCase().startsWith('sips:'),
       );
     }
     const contentType = header(response, 'Content-Type');
