@@ -69,11 +69,13 @@ async function adminResetKey(config: Config, io: CliIo): Promise<number> {
   try {
     const { id, token, revoked } = await resetAdminKey(opened.db);
     io.out(token);
-    io.err(`voxgate: new platform admin API key ${id}: shown this once above, only its hash is stored`);
+    io.err(`voxgate: new platform admin API key ${id} (on stdout): shown this once, only its hash is stored`);
     io.err(
-      revoked.length > 0
-        ? `voxgate: revoked the earlier platform admin key${revoked.length > 1 ? 's' : ''} ${revoked.join(', ')}: they no longer work`
-        : 'voxgate: there was no earlier platform admin key to revoke',
+      revoked.length === 0
+        ? 'voxgate: there was no earlier platform admin key to revoke'
+        : revoked.length === 1
+          ? `voxgate: revoked the earlier platform admin key ${revoked.join('')}: it no longer works`
+          : `voxgate: revoked the earlier platform admin keys ${revoked.join(', ')}: they no longer work`,
     );
     return 0;
   } finally {

@@ -56,10 +56,13 @@ describe('voxgate admin reset-key on the embedded store (PGlite in VOXGATE_DATA_
 
     const reset = await resetKey({ VOXGATE_DATA_DIR: dataDir });
     assert.notEqual(reset.id, oldId);
-    assert.match(reset.said, new RegExp(`new platform admin API key ${reset.id}: shown this once`));
     assert.match(
       reset.said,
-      new RegExp(`revoked the earlier platform admin key ${oldId}: they no longer work`),
+      new RegExp(`new platform admin API key ${reset.id} \\(on stdout\\): shown this once`),
+    );
+    assert.match(
+      reset.said,
+      new RegExp(`revoked the earlier platform admin key ${oldId}: it no longer works`),
     );
 
     vx = await startVoxgate(['--target=api'], {}, { dataDir });
@@ -89,18 +92,31 @@ describe('voxgate admin reset-key on PostgreSQL (VOXGATE_DATABASE_URL)', async (
   });
 
   test(
-    'migrates an empty store and makes the first key; run again, the first is revoked',
+    'migrates an empty store and makes the first key; run again, every platform admin key is revoked, a viewer key is not',
     { skip },
     async () => {
       const env = { VOXGATE_DATABASE_URL: db!.url, VOXGATE_DATA_DIR: 'memory://' };
       const first = await resetKey(env);
       assert.match(first.said, /there was no earlier platform admin key to revoke/);
-      const second = await resetKey(env);
-      assert.match(second.said, new RegExp(`revoked the earlier platform admin key ${first.id}:`));
       const store = await openDatabase({ url: db!.url, dataDir: 'unused' });
       try {
         const keys = createApiKeyRepository(store);
+        const other = await keys.create({ tenantId: null, role: 'admin', name: 'second admin' });
+        const viewer = await keys.create({ tenantId: null, role: 'viewer', name: 'dashboards' });
+        const second = await resetKey(env);
+        assert.match(
+          second.said,
+          new RegExp(
+            `revoked the earlier platform admin keys ${[first.id, other.id].sort().join(', ')}: they no longer work`,
+          ),
+        );
         assert.equal(await keys.verify(first.token), null);
+        assert.equal(await keys.verify(other.token), null);
+        assert.equal(
+          (await keys.verify(viewer.token))?.role,
+          'viewer',
+          'a platform viewer key keeps working',
+        );
         assert.equal((await keys.verify(second.token))?.role, 'admin');
         assert.equal((await keys.verify(second.token))?.tenantId, null);
       } finally {
