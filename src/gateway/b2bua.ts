@@ -97,8 +97,10 @@ export function createB2bua(deps: B2buaDeps): B2bua {
               callId: request.callId,
               callerTag: request.fromTag ?? '',
               calleeTag: tx.toTag,
-              // Carriers speak plain RTP: an SRTP phone's call out is decrypted and encrypted at the relay.
-              ...(plan.identity.direction === 'outbound' ? { profiles: { callee: 'rtp' } } : {}),
+              // Callees get plain RTP: carriers speak it, and a plain phone refuses an RTP/SAVP offer (488)
+              // while every phone takes RTP/AVP. An SRTP caller keeps SRTP up to the relay, which bridges.
+              // Browsers (SIP over WebSocket) are left to the WebRTC profile.
+              ...(plan.forks.some((f) => f.target.webSocket) ? {} : { profiles: { callee: 'rtp' } }),
             });
       const call = table.add(
         request.callId,
