@@ -82,8 +82,28 @@ export function transportFailureResponse(request: SipRequest, failure: SendFailu
   return response;
 }
 
+/** Makes the client transaction that sends `request` (serialized as `bytes`) through `transportSend`. */
+export type ClientTransactionFactory = (
+  request: SipRequest,
+  bytes: Buffer,
+  transportSend: TransactionSend,
+  reliable: boolean,
+  timers: TimerSettings,
+  events: ClientTransactionEvents,
+) => ClientTransaction;
+
 /** The TU's callbacks a client transaction holds until it hands the TU the final response. */
 type TransactionUser = Pick<ClientTransactionEvents, 'response' | 'timeout'>;
+
+/** What a client transaction is made of: the request, its bytes, how they are sent, and to whom it answers. */
+interface ClientSetup {
+  readonly request: SipRequest;
+  readonly bytes: Buffer;
+  readonly transportSend: TransactionSend;
+  readonly reliable: boolean;
+  readonly timers: TimerSettings;
+  readonly events: ClientTransactionEvents;
+}
 
 /** What sets the INVITE and non-INVITE client transactions apart in what they do alike. */
 interface ClientMachine<S extends string, T extends string> {
@@ -114,15 +134,18 @@ class ClientCore<S extends string, T extends string> {
   private readonly terminated: () => void;
   private interval: number;
 
+  readonly request: SipRequest;
+  private readonly bytes: Buffer;
+  private readonly transportSend: TransactionSend;
+
   constructor(
-    private readonly request: SipRequest,
-    private readonly bytes: Buffer,
-    private readonly transportSend: TransactionSend,
-    reliable: boolean,
-    timers: TimerSettings,
-    events: ClientTransactionEvents,
+    setup: ClientSetup,
     private readonly machine: ClientMachine<S, T>,
   ) {
+    const { request, bytes, transportSend, reliable, timers, events } = setup;
+    this.request = request;
+    this.bytes = bytes;
+    this.transportSend = transportSend;
     this.state = machine.initial;
     this.tu = events;
     this.terminated = events.terminated;
@@ -179,42 +202,45 @@ class ClientCore<S extends string, T extends string> {
   };
 }
 
+/**
+ * A kind of client transaction: its machine (given the timer settings) and its handling of a response (given
+ * the core and what the transaction is made of); the rest is the core's.
+ */
+function clientTransactionKind<S extends InviteClientState | NonInviteClientState, T extends string>(
+  machine: (timers: TimerSettings) => ClientMachine<S, T>,
+  receiver: (core: ClientCore<S, T>, setup: ClientSetup) => (response: SipResponse) => void,
+): ClientTransactionFactory {
+  return (request, bytes, transportSend, reliable, timers, events) => {
+    const setup = { request, bytes, transportSend, reliable, timers, events };
+    const core = new ClientCore(setup, machine(timers));
+    const receive = receiver(core, setup);
+    return {
+      request,
+      get state() {
+        return core.state;
+      },
+      receive,
+      terminate: core.terminate,
+    };
+  };
+}
+
 /** The INVITE client transaction, RFC 3261 §17.1.1 as updated by RFC 6026 §8.4 (the Accepted state). */
-export function createInviteClientTransaction(
-  request: SipRequest,
-  bytes: Buffer,
-  transportSend: TransactionSend,
-  reliable: boolean,
-  timers: TimerSettings,
-  events: ClientTransactionEvents,
-): ClientTransaction {
+export const createInviteClientTransaction = clientTransactionKind<InviteClientState, 'A' | 'B' | 'D' | 'M'>(
   // §17.1.1.2: "If an unreliable transport is being used, the client transaction MUST start timer A with a
   // value of T1 … For any transport, the client transaction MUST start timer B with a value of 64*T1"; timer A
   // doubles at every retransmission.
-  const core = new ClientCore<InviteClientState, 'A' | 'B' | 'D' | 'M'>(
-    request,
-    bytes,
-    transportSend,
-    reliable,
-    timers,
-    events,
-    {
-      initial: 'calling',
-      outstanding: ['calling', 'proceeding'],
-      retransmitTimer: 'A',
-      timeoutTimer: 'B',
-      nextInterval: (previous) => 2 * previous,
-    },
-  );
-  const t = core.timers;
-  let ack: Buffer | undefined;
-
-  return {
-    request,
-    get state() {
-      return core.state;
-    },
-    receive(response) {
+  () => ({
+    initial: 'calling',
+    outstanding: ['calling', 'proceeding'],
+    retransmitTimer: 'A',
+    timeoutTimer: 'B',
+    nextInterval: (previous) => 2 * previous,
+  }),
+  (core, { request, reliable, timers }) => {
+    const t = core.timers;
+    let ack: Buffer | undefined;
+    return (response) => {
       const { status } = response;
       if (core.state === 'calling' || core.state === 'proceeding') {
         t.stop('A');
@@ -253,45 +279,25 @@ export function createInviteClientTransaction(
         // RFC 6026 §8.4: "any 2xx responses that match this client transaction … MUST be passed up to the TU".
         core.toTu(response);
       }
-    },
-    terminate: core.terminate,
-  };
-}
+    };
+  },
+);
 
 /** The non-INVITE client transaction, RFC 3261 §17.1.2. */
-export function createNonInviteClientTransaction(
-  request: SipRequest,
-  bytes: Buffer,
-  transportSend: TransactionSend,
-  reliable: boolean,
-  timers: TimerSettings,
-  events: ClientTransactionEvents,
-): ClientTransaction {
+export const createNonInviteClientTransaction = clientTransactionKind<NonInviteClientState, 'E' | 'F' | 'K'>(
   // §17.1.2.2: "If an unreliable transport is in use, the client transaction MUST set timer E to fire in T1
   // seconds" … "timer E … MIN(2*T1, T2) … MIN(4*T1, T2)"; in "Proceeding" it fires every T2. Timer F = 64*T1.
-  const core = new ClientCore<NonInviteClientState, 'E' | 'F' | 'K'>(
-    request,
-    bytes,
-    transportSend,
-    reliable,
-    timers,
-    events,
-    {
-      initial: 'trying',
-      outstanding: ['trying', 'proceeding'],
-      retransmitTimer: 'E',
-      timeoutTimer: 'F',
-      nextInterval: (previous, state) =>
-        state === 'proceeding' ? timers.t2 : Math.min(2 * previous, timers.t2),
-    },
-  );
-  const t = core.timers;
-  return {
-    request,
-    get state() {
-      return core.state;
-    },
-    receive(response) {
+  (timers) => ({
+    initial: 'trying',
+    outstanding: ['trying', 'proceeding'],
+    retransmitTimer: 'E',
+    timeoutTimer: 'F',
+    nextInterval: (previous, state) =>
+      state === 'proceeding' ? timers.t2 : Math.min(2 * previous, timers.t2),
+  }),
+  (core, { reliable, timers }) =>
+    (response) => {
+      const t = core.timers;
       if (core.state !== 'trying' && core.state !== 'proceeding') return; // "Completed": retransmissions absorbed
       if (response.status < 200) {
         if (core.state === 'trying' && !reliable) core.retransmitIn(timers.t2);
@@ -307,6 +313,4 @@ export function createNonInviteClientTransaction(
       core.finalToTu(response);
       t.start('K', reliable ? 0 : timers.t4, core.terminate);
     },
-    terminate: core.terminate,
-  };
-}
+);

@@ -108,6 +108,25 @@ class ServerCore<S extends string, T extends string> {
   private readonly failed = (): void => this.terminate();
 }
 
+/** The transaction the layer holds: the core's request, To tag and state, the machine's respond and receive. */
+function serverTransaction<S extends InviteServerState | NonInviteServerState, T extends string>(
+  core: ServerCore<S, T>,
+  machine: Pick<ServerTransaction, 'respond' | 'receive'>,
+): ServerTransaction {
+  return {
+    get request() {
+      return core.held;
+    },
+    toTag: core.toTag,
+    get state() {
+      return core.state;
+    },
+    respond: machine.respond,
+    receive: machine.receive,
+    terminate: core.terminate,
+  };
+}
+
 /**
  * The INVITE server transaction, RFC 3261 §17.2.1 as updated by RFC 6026 §7.1 (the Accepted state).
  */
@@ -132,14 +151,7 @@ export function createInviteServerTransaction(
       core.send(buildResponse(core.held, 100, 'Trying'));
   });
 
-  return {
-    get request() {
-      return core.held;
-    },
-    toTag: core.toTag,
-    get state() {
-      return core.state;
-    },
+  return serverTransaction(core, {
     respond(status, reason, headers, body) {
       if (core.state === 'proceeding' && core.held) {
         t.stop('TRYING');
@@ -195,8 +207,7 @@ export function createInviteServerTransaction(
       // retransmission." In "Completed", the final response is retransmitted. RFC 6026: absorbed in "Accepted".
       return core.absorb();
     },
-    terminate: core.terminate,
-  };
+  });
 }
 
 /** The non-INVITE server transaction, RFC 3261 §17.2.2. */
@@ -207,14 +218,7 @@ export function createNonInviteServerTransaction(
   events: ServerTransactionEvents,
 ): ServerTransaction {
   const core = new ServerCore<NonInviteServerState, 'J'>(request, ctx, events, 'trying');
-  return {
-    get request() {
-      return core.held;
-    },
-    toTag: core.toTag,
-    get state() {
-      return core.state;
-    },
+  return serverTransaction(core, {
     respond(status, reason, headers, body) {
       if (core.state === 'completed' || core.state === 'terminated' || !core.held) return;
       core.respondToHeld(core.held, status, reason, headers, body);
@@ -231,6 +235,5 @@ export function createNonInviteServerTransaction(
     // §17.2.2: in "Trying", "any further request retransmissions are discarded"; in "Proceeding" and
     // "Completed" the last response "MUST be passed to the transport layer for retransmission".
     receive: () => core.absorb(),
-    terminate: core.terminate,
-  };
+  });
 }
