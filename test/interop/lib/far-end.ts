@@ -247,7 +247,7 @@ export class FarEnd {
   }
 
   close(): void {
-    for (const call of this.calls.values()) call.media.close();
+    for (const call of this.calls.values()) call.dispose();
     this.socket.close();
   }
 
@@ -360,6 +360,13 @@ export class FarEndCall {
     return this.dialog.callId;
   }
 
+  /** Stops the 2xx retransmission and the media (the far end is closing; its socket goes next). */
+  dispose(): void {
+    clearTimeout(this.retransmit);
+    this.retransmit = undefined;
+    this.media.close();
+  }
+
   acked(seq: number): boolean {
     return this.ackedSeqs.has(seq);
   }
@@ -372,16 +379,18 @@ export class FarEndCall {
     this.ua.reply(request, from, 180, 'Ringing', this.dialog.localTag);
     const answer = this.media.answer(request.body);
     const send = () => this.ua.reply(request, from, 200, 'OK', this.dialog.localTag, answer);
-    setTimeout(() => {
+    // §13.3.1.4: retransmitted at T1 doubling up to T2, given up after 64·T1 without an ACK.
+    const giveUp = Date.now() + 32_000;
+    let interval = 500;
+    const again = () => {
+      this.retransmit = setTimeout(() => {
+        send();
+        interval = Math.min(interval * 2, 4000);
+        if (Date.now() < giveUp) again();
+      }, interval);
+    };
+    this.retransmit = setTimeout(() => {
       send();
-      let interval = 500;
-      const again = () => {
-        this.retransmit = setTimeout(() => {
-          send();
-          interval = Math.min(interval * 2, 4000);
-          again();
-        }, interval);
-      };
       again();
     }, 200);
   }
