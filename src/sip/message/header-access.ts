@@ -23,6 +23,12 @@ function first(message: WithHeaders, name: string): SipHeader | undefined {
   return undefined;
 }
 
+/** The first `name` header as `parse` reads it (cached), or undefined when there is none. */
+function firstParsed<T>(message: WithHeaders, name: string, parse: (value: string) => T): T | undefined {
+  const h = first(message, name);
+  return h && cachedParse(h, parse);
+}
+
 /** Every via-parm of every Via header, topmost first. */
 export function viaOf(message: WithHeaders): Via[] {
   return message.headers.filter((h) => h.name === 'Via').flatMap((h) => cachedParse(h, parseVia));
@@ -30,18 +36,15 @@ export function viaOf(message: WithHeaders): Via[] {
 
 /** The topmost via-parm. */
 export function topViaOf(message: WithHeaders): Via | undefined {
-  const h = first(message, 'Via');
-  return h && cachedParse(h, parseVia)[0];
+  return firstParsed(message, 'Via', parseVia)?.[0];
 }
 
 export function fromOf(message: WithHeaders): FromTo | undefined {
-  const h = first(message, 'From');
-  return h && cachedParse(h, parseFrom);
+  return firstParsed(message, 'From', parseFrom);
 }
 
 export function toOf(message: WithHeaders): FromTo | undefined {
-  const h = first(message, 'To');
-  return h && cachedParse(h, parseTo);
+  return firstParsed(message, 'To', parseTo);
 }
 
 /** Every contact of every Contact header; '*' for a wildcard; [] when there is none. */
@@ -57,14 +60,12 @@ export function contactsOf(message: WithHeaders): '*' | NameAddr[] {
 }
 
 export function maxForwardsOf(message: WithHeaders): number | undefined {
-  const h = first(message, 'Max-Forwards');
-  return h && cachedParse(h, parseMaxForwards);
+  return firstParsed(message, 'Max-Forwards', parseMaxForwards);
 }
 
 /** The Content-Type's media type, or undefined when there is none. */
 export function contentTypeOf(message: WithHeaders): MediaType | undefined {
-  const h = first(message, 'Content-Type');
-  return h && cachedParse(h, parseContentType);
+  return firstParsed(message, 'Content-Type', parseContentType);
 }
 
 /** Every media-range of every Accept header; undefined when the message has no Accept. */

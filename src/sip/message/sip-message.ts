@@ -79,14 +79,14 @@ export function headerValues(message: { headers: readonly SipHeader[] }, name: s
 }
 
 /**
- * The index of the first comma outside a quoted string (with its quoted-pairs) and outside `<…>`, or -1: where
- * the first element of a comma-separated header value (§7.3.1) ends — the top via-parm of a Via, the first
- * contact of a Contact.
+ * The index of the first comma outside a quoted string (with its quoted-pairs) and outside `<…>`, from `from`
+ * on (a position outside both), or -1: where the first element of a comma-separated header value (§7.3.1) ends
+ * — the top via-parm of a Via, the first contact of a Contact.
  */
-export function topLevelComma(value: string): number {
+export function topLevelComma(value: string, from = 0): number {
   let depth = 0;
   let quoted = false;
-  for (let i = 0; i < value.length; i++) {
+  for (let i = from; i < value.length; i++) {
     const c = value[i];
     if (quoted) {
       if (c === '\\') i++;
@@ -102,21 +102,10 @@ export function topLevelComma(value: string): number {
 /** A comma-separated header value (§7.3.1) split into its elements, trimmed, empty ones dropped. */
 export function splitList(value: string): string[] {
   const parts: string[] = [];
-  let depth = 0;
-  let quoted = false;
   let start = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (quoted) {
-      if (c === '\\') i++;
-      else if (c === '"') quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === '<') depth++;
-    else if (c === '>') depth = Math.max(0, depth - 1);
-    else if (c === ',' && depth === 0) {
-      parts.push(value.slice(start, i).trim());
-      start = i + 1;
-    }
+  for (let comma = topLevelComma(value); comma >= 0; comma = topLevelComma(value, start)) {
+    parts.push(value.slice(start, comma).trim());
+    start = comma + 1;
   }
   parts.push(value.slice(start).trim());
   return parts.filter((p) => p.length > 0);
