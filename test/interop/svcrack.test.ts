@@ -43,9 +43,11 @@ test(
       detail?: string,
     ) => results.push({ client: CLIENT, server, check, outcome, ...(detail ? { detail } : {}) });
     let sample = '';
+    const described: Record<string, string> = {};
 
     for (const factory of await servers()) {
       const server = await factory.start();
+      described[server.name] = server.description;
       const dir = join(work, server.name);
       mkdirSync(dir, { recursive: true });
       try {
@@ -131,8 +133,9 @@ test(
           'Without --domain it uses the target address as domain and realm (To: sip:mallory@127.0.0.1): voxgate ' +
             'knows no such domain and every guess fails; the reference checked only the user name and found the ' +
             'password all the same.',
-          ...notes,
         ],
+        servers: described,
+        observations: notes,
       },
       results,
     );

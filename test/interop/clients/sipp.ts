@@ -314,8 +314,10 @@ export class Sipp implements Softphone {
       }
     } finally {
       this.registration = undefined;
-      // Closing the twin connection ends SIPp ("3PCC controller A has ended -> exiting"); SIGKILL if it does not.
-      this.twin?.destroy();
+      // Closing the twin connection ends SIPp ("3PCC controller A has ended -> exiting"); without one (a failed
+      // start) SIGTERM; SIGKILL if it is still there after 3 s.
+      if (this.twin) this.twin.destroy();
+      else if (this.exitCode === undefined) child.kill('SIGTERM');
       this.twin = undefined;
       if (this.exitCode === undefined) {
         const force = setTimeout(() => child.kill('SIGKILL'), 3000);
