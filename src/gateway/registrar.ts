@@ -163,6 +163,17 @@ export function createRegistrar(deps: {
         return;
       }
 
+      const userAgent = header(request, 'User-Agent');
+      const transport = source.webSocket ?? source.transport;
+      // What every registration event of this REGISTER says besides its kind: whose contact, from where, how.
+      const about = (contact: string) => ({
+        aor,
+        contact,
+        tenantId: creds.tenantId,
+        source: hostPort(source.remote),
+        transport,
+        userAgent,
+      });
       const contacts = headerValues(request, 'Contact');
       const expiresHeader = header(request, 'Expires');
       const headerExpires =
@@ -180,16 +191,7 @@ export function createRegistrar(deps: {
         await deps.registrations.removeAll(aor);
         for (const b of removed) {
           deps.observer?.untrack(aor, b.contact);
-          publishRegistration({
-            kind: 'unregistered',
-            aor,
-            contact: b.contact,
-            tenantId: creds.tenantId,
-            source: hostPort(source.remote),
-            transport: source.webSocket ?? source.transport,
-            userAgent: header(request, 'User-Agent'),
-            reason: 'Contact: *',
-          });
+          publishRegistration({ kind: 'unregistered', ...about(b.contact), reason: 'Contact: *' });
         }
         reply(200, 'OK', { Date: new Date().toUTCString() });
         return;
@@ -210,9 +212,6 @@ export function createRegistrar(deps: {
         return;
       }
       const now = Date.now();
-      const userAgent = header(request, 'User-Agent');
-      const from = hostPort(source.remote);
-      const transport = source.webSocket ?? source.transport;
       // What was there before tells a new registration from a refresh (for the log).
       if (new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri)).size > maxContacts) {
         // One REGISTER naming more contacts than a user may have: refused whole, nothing changed.
@@ -232,16 +231,7 @@ export function createRegistrar(deps: {
           const removed = await deps.registrations.remove(aor, w.uri);
           deps.observer?.untrack(aor, w.uri);
           if (removed) {
-            publishRegistration({
-              kind: 'unregistered',
-              aor,
-              contact: w.uri,
-              tenantId: creds.tenantId,
-              source: from,
-              transport,
-              userAgent,
-              reason: 'expires 0',
-            });
+            publishRegistration({ kind: 'unregistered', ...about(w.uri), reason: 'expires 0' });
           }
           continue;
         }
@@ -260,7 +250,7 @@ export function createRegistrar(deps: {
           contact: w.uri,
           expiresAt: now + Math.min(w.expires, policy.maxExpires) * 1000,
           source: source.remote,
-          transport: source.webSocket ?? source.transport,
+          transport,
           flowId: source.flowId,
           instanceId: instance?.replace(/^"|"$/g, ''),
           q: q === undefined ? undefined : Number(q),
@@ -275,12 +265,7 @@ export function createRegistrar(deps: {
         deps.observer?.track(aor, binding);
         publishRegistration({
           kind: existing.has(w.uri) ? 'refreshed' : 'registered',
-          aor,
-          contact: w.uri,
-          tenantId: creds.tenantId,
-          source: from,
-          transport,
-          userAgent,
+          ...about(w.uri),
           reach: decision.reach,
           nat,
           natReasons: decision.reasons,
