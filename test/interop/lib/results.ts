@@ -24,7 +24,13 @@ export interface ClientReport {
 /** Writes one client's report and check results as interop-results/<client>.json. */
 export function recordResults(client: ClientReport, results: readonly CheckResult[]): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `${client.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.json`);
+  const file = join(
+    RESULTS_DIR,
+    `${client.name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')}.json`,
+  );
   writeFileSync(
     file,
     `${JSON.stringify({ ...client, ranAt: new Date().toISOString(), results }, null, 2)}\n`,

@@ -273,10 +273,23 @@ async function checkRecording(
   }
 }
 
-/** The codecs of an SDP offer, as "PCMU/8000, PCMA/8000, telephone-event/8000". */
+/** Static payload types a party may offer without a=rtpmap (RFC 3551 §6). */
+const STATIC_PAYLOADS: Record<string, string> = {
+  '0': 'PCMU/8000',
+  '3': 'GSM/8000',
+  '4': 'G723/8000',
+  '8': 'PCMA/8000',
+  '9': 'G722/8000',
+  '18': 'G729/8000',
+};
+
+/** The codecs of an SDP offer in m= line order, as "opus/48000/2, PCMU/8000, telephone-event/8000". */
 function codecs(sdp: Buffer | undefined): string | undefined {
   if (!sdp) return undefined;
-  const names = [...sdp.toString('latin1').matchAll(/^a=rtpmap:\d+ (\S+)/gm)].map((m) => m[1]!);
+  const text = sdp.toString('latin1');
+  const formats = /^m=audio \d+ \S+ ([\d ]+)/m.exec(text)?.[1]?.trim().split(/\s+/) ?? [];
+  const mapped = new Map([...text.matchAll(/^a=rtpmap:(\d+) (\S+)/gm)].map((m) => [m[1]!, m[2]!]));
+  const names = formats.map((pt) => mapped.get(pt) ?? STATIC_PAYLOADS[pt] ?? `payload ${pt}`);
   return names.length > 0 ? names.join(', ') : undefined;
 }
 
