@@ -4,22 +4,30 @@
  * one-way time through the relay and the sequence number, so loss and latency are measured per packet.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
 import { createNgClient, type NgClient } from '../src/media/index.js';
+import { SrtpSession } from '../src/media/srtp/srtp-session.js';
+import { parseCrypto } from '../src/media/srtp/sdes.js';
+import { suiteNamed } from '../src/media/srtp/srtp-suites.js';
 
 const PACKET = 172;
 const PTIME_MS = 20;
 const RING = 8;
 
-function sdp(port: number): string {
+const SUITE = suiteNamed('AES_CM_128_HMAC_SHA1_80')!;
+
+/** A one-stream PCMA SDP; with `key` (30 bytes) an SDES-SRTP one (RTP/SAVP and its a=crypto line). */
+function sdp(port: number, key?: Buffer): string {
   return [
     'v=0',
     'o=- 1 1 IN IP4 127.0.0.1',
     's=bench',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=audio ${port} RTP/AVP 8`,
+    `m=audio ${port} ${key ? 'RTP/SAVP' : 'RTP/AVP'} 8`,
     'a=rtpmap:8 PCMA/8000',
     'a=ptime:20',
+    ...(key ? [`a=crypto:1 ${SUITE.name} inline:${key.toString('base64')}`] : []),
     '',
   ].join('\r\n');
 }
@@ -40,6 +48,8 @@ interface Stream {
   seq: number;
   sent: number;
   received: number;
+  /** SRTP: encrypts what this stream sends (the caller's key), when the caller speaks SRTP. */
+  protect?: SrtpSession;
 }
 
 /** Latencies in 10 µs buckets up to 1 s (enough resolution for loopback, cheap to record). */
@@ -92,7 +102,17 @@ const now = () => performance.timeOrigin + performance.now();
  * Sets up `calls` calls on the relay at `ngPort` (offer, answer) with their sockets; without `ngPort` the two
  * ends of each call send to each other directly (the generator's and loopback's own latency, for reference).
  */
-export async function openLoad(ngPort: number | undefined, calls: number, tag: string): Promise<Load> {
+export async function openLoad(
+  ngPort: number | undefined,
+  calls: number,
+  tag: string,
+  options: { srtp?: boolean } = {},
+): Promise<Load> {
+  // With `srtp`, each caller speaks SDES-SRTP and each callee plain RTP: the relay decrypts one direction and
+  // encrypts the other (`transport-protocol: RTP/AVP` towards the callee), as for an SRTP phone and a carrier.
+  const srtp = options.srtp === true && ngPort !== undefined;
+  /** Decrypts what reaches each caller, by SSRC (the relay's key for that caller). */
+  const unprotect = new Map<number, SrtpSession>();
   const ng: NgClient | undefined =
     ngPort === undefined
       ? undefined
@@ -110,13 +130,16 @@ export async function openLoad(ngPort: number | undefined, calls: number, tag: s
     ids.push(callId);
     let toCallee = callee.address().port;
     let toCaller = caller.address().port;
+    const callerKey = srtp ? randomBytes(30) : undefined;
+    let relayKey: Buffer | undefined;
     if (ng) {
       const flags = { replace: ['origin', 'session-connection'], ICE: 'remove' };
       const offer = await ng.request('offer', {
         'call-id': callId,
         'from-tag': 'caller',
-        sdp: sdp(caller.address().port),
+        sdp: sdp(caller.address().port, callerKey),
         ...flags,
+        ...(srtp ? { 'transport-protocol': 'RTP/AVP' } : {}),
       });
       const answer = await ng.request('answer', {
         'call-id': callId,
@@ -127,6 +150,15 @@ export async function openLoad(ngPort: number | undefined, calls: number, tag: s
       });
       toCallee = mPort(answer.sdp);
       toCaller = mPort(offer.sdp);
+      if (srtp) {
+        const line = /^a=crypto:(.+)$/m.exec(String(answer.sdp))?.[1]?.trim();
+        const crypto = line ? parseCrypto(line) : undefined;
+        if (!crypto)
+          throw new Error(
+            `the relay answered the SRTP caller without a usable a=crypto: ${String(answer.sdp)}`,
+          );
+        relayKey = Buffer.concat([crypto.key, crypto.salt]);
+      }
     }
     for (const [from, relayPort] of [
       [caller, toCallee],
@@ -139,12 +171,30 @@ export async function openLoad(ngPort: number | undefined, calls: number, tag: s
       packet.writeUInt32BE(0x1000 + index, 8);
       packet.writeUInt32BE(index, 20);
       const ring = Array.from({ length: RING }, () => Buffer.from(packet));
-      streams.push({ from, relayPort, ring, seq: 0, sent: 0, received: 0 });
+      const stream: Stream = { from, relayPort, ring, seq: 0, sent: 0, received: 0 };
+      if (callerKey && from === caller) {
+        stream.protect = new SrtpSession(SUITE, callerKey.subarray(0, 16), callerKey.subarray(16));
+      }
+      if (relayKey && from === callee) {
+        unprotect.set(
+          0x1000 + index,
+          new SrtpSession(SUITE, relayKey.subarray(0, 16), relayKey.subarray(16)),
+        );
+      }
+      streams.push(stream);
     }
   }
   for (const socket of sockets) {
-    socket.on('message', (packet) => {
-      if (packet.length !== PACKET || !counting) return;
+    socket.on('message', (received) => {
+      if (!counting) return;
+      let packet: Buffer = received;
+      const session = srtp && packet.length > 12 ? unprotect.get(packet.readUInt32BE(8)) : undefined;
+      if (session) {
+        const opened = session.unprotectRtp(packet);
+        if (!opened.ok) return;
+        packet = opened.packet;
+      }
+      if (packet.length !== PACKET) return;
       const stream = streams[packet.readUInt32BE(20)];
       if (!stream) return;
       stream.received++;
@@ -162,7 +212,8 @@ export async function openLoad(ngPort: number | undefined, calls: number, tag: s
     p.writeUInt16BE(stream.seq, 2);
     p.writeUInt32BE((stream.seq * 160) >>> 0, 4);
     p.writeDoubleLE(now(), 12);
-    stream.from.send(p, stream.relayPort, '127.0.0.1');
+    const out = stream.protect ? stream.protect.protectRtp(p)! : p;
+    stream.from.send(out, stream.relayPort, '127.0.0.1');
     if (counting) stream.sent++;
   };
 

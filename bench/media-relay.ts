@@ -3,7 +3,10 @@
  * and, in the same run, by RTPengine in userspace mode (`--table=-1`), both driven over ng the same way. For
  * each relay and call count: loss, one-way latency through the relay (p50/p99; the `direct` rows are the same
  * load without a relay, so added latency = relay − direct), relay CPU per 1,000 packets, relay memory (PSS).
- * Usage: npm run bench:media [-- --calls=50,100,200,400,800 --seconds=5 --relays=direct,voxgate,rtpengine]
+ * With `--srtp=yes` (the default) each relay also runs the same load with every caller speaking SDES-SRTP
+ * and every callee plain RTP (`transport-protocol: RTP/AVP`, the relay decrypting one way and encrypting the
+ * other): the `… SRTP↔RTP` rows.
+ * Usage: npm run bench:media [-- --calls=50,100,200,400,800 --seconds=5 --relays=direct,voxgate,rtpengine --srtp=no]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -17,6 +20,7 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '50,100,200,400,600,800,1000,1200,1600' },
     seconds: { type: 'string', default: '5' },
     relays: { type: 'string', default: 'direct,voxgate,rtpengine' },
+    srtp: { type: 'string', default: 'yes' },
   },
 });
 const callCounts = values.calls.split(',').map(Number);
@@ -35,6 +39,8 @@ interface RelayProcess {
   name: string;
   ngPort?: number;
   pid?: number;
+  /** The callers speak SDES-SRTP, the callees plain RTP. */
+  srtp?: boolean;
   stop(): Promise<void>;
 }
 
@@ -85,7 +91,12 @@ const generatorBound = (r: LoadResult) => r.sent < r.offered * 0.99 || r.tickLat
 
 /** One step: `calls` calls on `relay` for `seconds`; the relay's CPU and memory from /proc around it. */
 async function step(relay: RelayProcess, calls: number): Promise<Row> {
-  const load = await openLoad(relay.ngPort, calls, `${relay.name.split(' ')[0]}-${calls}`);
+  const load = await openLoad(
+    relay.ngPort,
+    calls,
+    `${relay.name.split(' ')[0]}-${relay.srtp ? 'srtp-' : ''}${calls}`,
+    { srtp: relay.srtp === true },
+  );
   try {
     const before = relay.pid ? usage(relay.pid) : undefined;
     const t0 = performance.now();
@@ -125,6 +136,12 @@ try {
           : { name: 'direct (no relay)', stop: async () => undefined },
     );
   }
+  if (values.srtp === 'yes') {
+    // The same processes, SRTP on the callers' side: rows of their own, taking turns like the others.
+    for (const relay of running.filter((r) => r.ngPort !== undefined && !r.srtp)) {
+      running.push({ ...relay, name: `${relay.name} SRTP↔RTP`, srtp: true, stop: async () => undefined });
+    }
+  }
   const done = new Set<RelayProcess>();
   for (const calls of callCounts) {
     for (const relay of running) {
@@ -141,7 +158,9 @@ try {
 rows.sort(
   (x, y) =>
     relays.findIndex((k) => x.relay.toLowerCase().startsWith(k)) -
-      relays.findIndex((k) => y.relay.toLowerCase().startsWith(k)) || x.calls - y.calls,
+      relays.findIndex((k) => y.relay.toLowerCase().startsWith(k)) ||
+    Number(x.relay.includes('SRTP')) - Number(y.relay.includes('SRTP')) ||
+    x.calls - y.calls,
 );
 
 const direct = new Map(rows.filter((r) => r.relay.startsWith('direct')).map((r) => [r.calls, r]));
