@@ -1,20 +1,10 @@
 import type { AuditRepository } from '../store/index.js';
+import { retentionJob, type RetentionOptions } from './retention.js';
 import type { ScheduledJob } from './scheduler.js';
 
 /** Purges audit entries older than the retention period (the seed's "audit log kept 12 months"). */
-export function auditRetentionJob(options: {
-  audit: Pick<AuditRepository, 'purgeOlderThan'>;
-  retentionDays: number;
-  everyMs?: number;
-  onPurged?: (count: number) => void;
-}): ScheduledJob {
-  return {
-    name: 'audit-retention',
-    everyMs: options.everyMs ?? 3_600_000,
-    async run() {
-      const cutoff = new Date(Date.now() - options.retentionDays * 86_400_000);
-      const count = await options.audit.purgeOlderThan(cutoff);
-      if (count > 0) options.onPurged?.(count);
-    },
-  };
+export function auditRetentionJob(
+  options: RetentionOptions & { audit: Pick<AuditRepository, 'purgeOlderThan'> },
+): ScheduledJob {
+  return retentionJob('audit-retention', (cutoff) => options.audit.purgeOlderThan(cutoff), options);
 }

@@ -1,6 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { CALL_EVENTS_STREAM, decodeCallEvent, type CdrRepository } from '../store/index.js';
 import type { EventStreams, StreamEntry } from '../store/shared-state/index.js';
+import { retentionJob, type RetentionOptions } from './retention.js';
 import type { ScheduledJob } from './scheduler.js';
 
 export const CDR_WRITER_GROUP = 'cdr-writer';
@@ -112,18 +113,8 @@ function isDataError(err: unknown): boolean {
 }
 
 /** Deletes CDRs older than the retention period. */
-export function cdrRetentionJob(options: {
-  cdrs: Pick<CdrRepository, 'purgeBefore'>;
-  retentionDays: number;
-  everyMs?: number;
-  onPurged?: (count: number) => void;
-}): ScheduledJob {
-  return {
-    name: 'cdr-retention',
-    everyMs: options.everyMs ?? 3_600_000,
-    async run() {
-      const count = await options.cdrs.purgeBefore(new Date(Date.now() - options.retentionDays * 86_400_000));
-      if (count > 0) options.onPurged?.(count);
-    },
-  };
+export function cdrRetentionJob(
+  options: RetentionOptions & { cdrs: Pick<CdrRepository, 'purgeBefore'> },
+): ScheduledJob {
+  return retentionJob('cdr-retention', (cutoff) => options.cdrs.purgeBefore(cutoff), options);
 }

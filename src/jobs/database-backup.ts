@@ -150,16 +150,10 @@ export function databaseBackupJob(options: {
       options.onStored?.(manifest);
       return manifest;
     } finally {
-      await rm(dumpPath, { force: true });
-      await rm(manifestPath, { force: true });
+      await removeSpooled(dumpPath, manifestPath);
     }
   };
-  return {
-    name: 'database-backup',
-    everyMs: options.everyMs,
-    run: async () => void (await backup()),
-    runNow: backup,
-  };
+  return runnableJob('database-backup', options.everyMs, backup);
 }
 
 /**
@@ -224,14 +218,22 @@ export function restoreTestJob(options: {
       return manifest;
     } finally {
       if (created) await options.db.query(`DROP DATABASE IF EXISTS "${scratch}" WITH (FORCE)`);
-      await rm(manifestPath, { force: true });
-      await rm(dumpPath, { force: true });
+      await removeSpooled(manifestPath, dumpPath);
     }
   };
-  return {
-    name: 'restore-test',
-    everyMs: options.everyMs,
-    run: async () => void (await check()),
-    runNow: check,
-  };
+  return runnableJob('restore-test', options.everyMs, check);
+}
+
+/** A scheduled job whose run can also be asked for at once (`runNow`), which gives its result. */
+function runnableJob<R>(
+  name: string,
+  everyMs: number,
+  work: () => Promise<R>,
+): ScheduledJob & { runNow(): Promise<R> } {
+  return { name, everyMs, run: async () => void (await work()), runNow: work };
+}
+
+/** Removes the spooled files of a run, whether they were written or not. */
+async function removeSpooled(...paths: string[]): Promise<void> {
+  for (const path of paths) await rm(path, { force: true });
 }
