@@ -83,6 +83,16 @@ export function createMemorySharedState(
   let closed = false;
 
   const live = (b: Binding, now: number) => b.expiresAt > now;
+  /** Copies of the live bindings of every AOR that `keep` accepts. */
+  const liveWhere = (keep: (b: Binding) => boolean): { aor: string; binding: Binding }[] => {
+    check();
+    const now = Date.now();
+    const out: { aor: string; binding: Binding }[] = [];
+    for (const [aor, contacts] of bindings) {
+      for (const b of contacts.values()) if (keep(b) && live(b, now)) out.push({ aor, binding: { ...b } });
+    }
+    return out;
+  };
   const sweep = () => {
     const now = Date.now();
     for (const [aor, contacts] of bindings) {
@@ -160,24 +170,10 @@ export function createMemorySharedState(
         return [...(bindings.get(aor)?.values() ?? [])].filter((b) => live(b, now)).map((b) => ({ ...b }));
       },
       async listByTenant(tenantId) {
-        check();
-        const now = Date.now();
-        const out: { aor: string; binding: Binding }[] = [];
-        for (const [aor, contacts] of bindings) {
-          for (const b of contacts.values())
-            if (b.tenantId === tenantId && live(b, now)) out.push({ aor, binding: { ...b } });
-        }
-        return out;
+        return liveWhere((b) => b.tenantId === tenantId);
       },
       async listByGateway(gateway) {
-        check();
-        const now = Date.now();
-        const out: { aor: string; binding: Binding }[] = [];
-        for (const [aor, contacts] of bindings) {
-          for (const b of contacts.values())
-            if (b.gateway === gateway && live(b, now)) out.push({ aor, binding: { ...b } });
-        }
-        return out;
+        return liveWhere((b) => b.gateway === gateway);
       },
     },
     calls: {
