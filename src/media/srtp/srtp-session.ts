@@ -1,4 +1,4 @@
-import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHmac, timingSafeEqual, type Cipher } from 'node:crypto';
 import { deriveSessionKeys, type SessionKeys } from './srtp-kdf.js';
 import type { SrtpSuite } from './srtp-suites.js';
 
@@ -11,6 +11,45 @@ export type Unprotected = { ok: true; packet: Buffer } | { ok: false; reason: Sr
 const REPLAY_WINDOW = 64n;
 /** SSRCs one direction keeps state for; a party changing SSRC often (or forging them) evicts the oldest. */
 const MAX_SSRCS = 32;
+
+/**
+ * AES-CM (RFC 3711 §4.1.1) without a cipher object per packet: one AES-ECB context per session key encrypts
+ * the packet's counter blocks (IV, IV+1, …) into the keystream, which is XORed onto the payload — the same
+ * bytes as AES-CTR, without the per-packet key schedule that dominated the cost.
+ */
+class CounterMode {
+  private readonly ecb: Cipher;
+  private counters = Buffer.alloc(16 * 12);
+
+  constructor(key: Buffer) {
+    this.ecb = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+  }
+
+  /** XORs the keystream of `iv` onto `data` into `out` (which may be `data`). */
+  apply(iv: Buffer, data: Buffer, out: Buffer): void {
+    const blocks = Math.ceil(data.length / 16);
+    if (this.counters.length < blocks * 16) this.counters = Buffer.alloc(blocks * 16);
+    for (let b = 0; b < blocks; b++) {
+      const at = b * 16;
+      iv.copy(this.counters, at);
+      // The block counter is the IV's last 16 bits plus b (the IV ends in 16 zero bits, so no carry).
+      this.counters.writeUInt16BE((iv.readUInt16BE(14) + b) & 0xffff, at + 14);
+    }
+    const stream = this.ecb.update(this.counters.subarray(0, blocks * 16));
+    for (let i = 0; i < data.length; i++) out[i] = data[i]! ^ stream[i]!;
+  }
+}
+
+/** HMAC-SHA1 (RFC 2104) keyed with one session's authentication key. */
+class Sha1Mac {
+  constructor(private readonly key: Buffer) {}
+
+  tag(...parts: Buffer[]): Buffer {
+    const mac = createHmac('sha1', this.key);
+    for (const part of parts) mac.update(part);
+    return mac.digest();
+  }
+}
 
 /** Per-SSRC state of one direction (RFC 3711 §3.2.1: ROC, s_l, the replay list). */
 interface StreamState {
@@ -37,6 +76,11 @@ interface StreamState {
 export class SrtpSession {
   private readonly rtpKeys: SessionKeys;
   private readonly rtcpKeys: SessionKeys;
+  private readonly rtpCipher: CounterMode;
+  private readonly rtcpCipher: CounterMode;
+  private readonly rtpMac: Sha1Mac;
+  private readonly rtcpMac: Sha1Mac;
+  private readonly rocBytes = Buffer.alloc(4);
   private readonly streams = new Map<number, StreamState>();
 
   constructor(
@@ -47,6 +91,10 @@ export class SrtpSession {
     const keys = deriveSessionKeys(suite, masterKey, masterSalt);
     this.rtpKeys = keys.srtp;
     this.rtcpKeys = keys.srtcp;
+    this.rtpCipher = new CounterMode(keys.srtp.cipherKey);
+    this.rtcpCipher = new CounterMode(keys.srtcp.cipherKey);
+    this.rtpMac = new Sha1Mac(keys.srtp.authKey);
+    this.rtcpMac = new Sha1Mac(keys.srtcp.authKey);
   }
 
   /** RTP → SRTP: the payload encrypted, the authentication tag appended (§3.1). */
@@ -68,13 +116,11 @@ export class SrtpSession {
     const tagLength = this.suite.srtpTagLength;
     const out = Buffer.allocUnsafe(packet.length + tagLength);
     packet.copy(out, 0, 0, header);
-    const cipher = createCipheriv(
-      'aes-128-ctr',
-      this.rtpKeys.cipherKey,
+    this.rtpCipher.apply(
       rtpIv(this.rtpKeys.salt, ssrc, index),
+      packet.subarray(header),
+      out.subarray(header),
     );
-    const encrypted = cipher.update(packet.subarray(header));
-    encrypted.copy(out, header);
     const tag = this.rtpTag(out.subarray(0, packet.length), v);
     tag.copy(out, packet.length, 0, tagLength);
     return out;
@@ -99,14 +145,13 @@ export class SrtpSession {
     if (!timingSafeEqual(expected, packet.subarray(packet.length - tagLength)))
       return { ok: false, reason: 'auth' };
     if (!known) this.remember(ssrc, state);
-    const cipher = createCipheriv(
-      'aes-128-ctr',
-      this.rtpKeys.cipherKey,
-      rtpIv(this.rtpKeys.salt, ssrc, index),
-    );
     const plain = Buffer.allocUnsafe(body.length);
     body.copy(plain, 0, 0, header);
-    cipher.update(body.subarray(header)).copy(plain, header);
+    this.rtpCipher.apply(
+      rtpIv(this.rtpKeys.salt, ssrc, index),
+      body.subarray(header),
+      plain.subarray(header),
+    );
     // §3.3.1: ROC and s_l are updated from the authenticated packet's index.
     if (!state.started || index > state.highestIndex) {
       const shift = state.started ? index - state.highestIndex : 0n;
@@ -132,16 +177,9 @@ export class SrtpSession {
     const tagLength = this.suite.srtcpTagLength;
     const out = Buffer.allocUnsafe(packet.length + 4 + tagLength);
     packet.copy(out, 0, 0, 8);
-    const cipher = createCipheriv(
-      'aes-128-ctr',
-      this.rtcpKeys.cipherKey,
-      rtcpIv(this.rtcpKeys.salt, ssrc, index),
-    );
-    cipher.update(packet.subarray(8)).copy(out, 8);
+    this.rtcpCipher.apply(rtcpIv(this.rtcpKeys.salt, ssrc, index), packet.subarray(8), out.subarray(8));
     out.writeUInt32BE((0x80000000 | index) >>> 0, packet.length);
-    const tag = createHmac('sha1', this.rtcpKeys.authKey)
-      .update(out.subarray(0, packet.length + 4))
-      .digest();
+    const tag = this.rtcpMac.tag(out.subarray(0, packet.length + 4));
     tag.copy(out, packet.length + 4, 0, tagLength);
     return out;
   }
@@ -152,10 +190,7 @@ export class SrtpSession {
     if (packet.length < 8 + 4 + tagLength) return { ok: false, reason: 'malformed' };
     const end = packet.length - tagLength;
     const authenticated = packet.subarray(0, end);
-    const expected = createHmac('sha1', this.rtcpKeys.authKey)
-      .update(authenticated)
-      .digest()
-      .subarray(0, tagLength);
+    const expected = this.rtcpMac.tag(authenticated).subarray(0, tagLength);
     if (!timingSafeEqual(expected, packet.subarray(end))) return { ok: false, reason: 'auth' };
     const word = packet.readUInt32BE(end - 4);
     const encrypted = (word & 0x80000000) !== 0;
@@ -183,20 +218,14 @@ export class SrtpSession {
     if (!encrypted) return { ok: true, packet: Buffer.from(body) };
     const plain = Buffer.allocUnsafe(body.length);
     body.copy(plain, 0, 0, 8);
-    const cipher = createCipheriv(
-      'aes-128-ctr',
-      this.rtcpKeys.cipherKey,
-      rtcpIv(this.rtcpKeys.salt, ssrc, index),
-    );
-    cipher.update(body.subarray(8)).copy(plain, 8);
+    this.rtcpCipher.apply(rtcpIv(this.rtcpKeys.salt, ssrc, index), body.subarray(8), plain.subarray(8));
     return { ok: true, packet: plain };
   }
 
   private rtpTag(authenticated: Buffer, roc: number): Buffer {
     // §4.2: the authenticated portion is the header and encrypted payload, followed by the ROC (M = … || ROC).
-    const rocBytes = Buffer.allocUnsafe(4);
-    rocBytes.writeUInt32BE(roc >>> 0);
-    return createHmac('sha1', this.rtpKeys.authKey).update(authenticated).update(rocBytes).digest();
+    this.rocBytes.writeUInt32BE(roc >>> 0);
+    return this.rtpMac.tag(authenticated, this.rocBytes);
   }
 
   private state(ssrc: number): StreamState {
