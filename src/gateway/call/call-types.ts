@@ -1,10 +1,12 @@
 /**
  * The public vocabulary of a call through the B2BUA: where it is offered (`ForkTarget`, `ForkMode`), its
- * settings, the hooks the B2BUA gives it, and the identity its events carry.
+ * settings, the hooks the B2BUA gives it, and the identity its events carry; and what the call's parts are
+ * given of the call (`CallPart`, `SetupFailing`).
  */
 import type { ExtraHeaders, SipHeader } from '../../sip/index.js';
-import type { CallDirection, CallEvent } from '../../store/index.js';
+import type { CallDirection, CallEvent, HangupParty } from '../../store/index.js';
 import type { LegTarget } from '../sip-outbound.js';
+import type { CallStateMachine } from './call-state.js';
 
 /** A place the call is offered: a registered contact of a user, or a trunk. */
 export interface ForkTarget {
@@ -61,6 +63,24 @@ export interface CallIdentity {
   readonly to: string;
   readonly trunkId?: string;
   readonly gateway?: string;
+}
+
+/** What each part of a call (media leg, provisional relay, in-dialog relay) is given of the call itself. */
+export interface CallPart {
+  readonly callId: string;
+  readonly machine: CallStateMachine;
+  warn(detail: Record<string, unknown>, message: string): void;
+}
+
+/** A part of a call that may end it before the answer. */
+export interface SetupFailing {
+  /** Ends a call before the answer with `status` to the caller; `ended` says who ended it and why. */
+  failSetup(
+    status: number,
+    reason: string,
+    headers: ExtraHeaders,
+    ended: { by: HangupParty; why: string },
+  ): void;
 }
 
 /** The two sides of a call: the caller's leg (A) and the callee's (B). */

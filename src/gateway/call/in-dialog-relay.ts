@@ -15,18 +15,14 @@ import {
 import type { HangupParty } from '../../store/index.js';
 import type { LegTarget, SipOutbound } from '../sip-outbound.js';
 import type { CallerLeg } from './caller-leg.js';
-import type { CallStateMachine } from './call-state.js';
-import type { Side } from './call-types.js';
+import type { CallPart, Side } from './call-types.js';
 import type { MediaLeg } from './media-leg.js';
 import { asExtra, copied, REQUEST_PASSTHROUGH, RESPONSE_PASSTHROUGH } from './passthrough.js';
 import type { Forwarding, ProvisionalRelay } from './provisional-relay.js';
 import type { TargetSet } from './target-set.js';
 
 /** What the in-dialog relay needs of its call. */
-export interface InDialogCall {
-  readonly callId: string;
-  readonly machine: CallStateMachine;
-  warn(detail: Record<string, unknown>, message: string): void;
+export interface InDialogCall extends CallPart {
   /** Ends the call: BYE to the side that did not hang up (a CANCEL before the answer). */
   hangup(by: HangupParty, reason: string | undefined): void;
   /** The caller's CANCEL (or a BYE in its early dialog). */

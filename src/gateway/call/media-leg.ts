@@ -3,30 +3,19 @@
  * anchored), the one policy for a relay that fails, and the watchdog that ends a call whose media stopped.
  * An anchored call never carries the other party's raw SDP: it would expose that party's media address.
  */
-import type { ExtraHeaders, SipResponse } from '../../sip/index.js';
+import type { SipResponse } from '../../sip/index.js';
 import type { HangupParty } from '../../store/index.js';
 import type { MediaSession, MediaTotals } from '../media-anchor.js';
-import type { CallStateMachine } from './call-state.js';
 import type { EarlyLeg } from './callee-leg.js';
-import type { Side } from './call-types.js';
+import type { CallPart, SetupFailing, Side } from './call-types.js';
 
 /** The reason recorded when the relay could not anchor a call's media. */
 export const MEDIA_RELAY_FAILED = 'media relay failed';
 
 /** What the media leg needs of its call to apply its policies. */
-export interface MediaLegCall {
-  readonly callId: string;
-  readonly machine: CallStateMachine;
-  warn(detail: Record<string, unknown>, message: string): void;
+export interface MediaLegCall extends CallPart, SetupFailing {
   /** Ends an answered call on both legs. */
   hangup(by: HangupParty, reason: string): void;
-  /** Ends a call before the answer with `status` to the caller. */
-  failSetup(
-    status: number,
-    reason: string,
-    headers: ExtraHeaders,
-    ended: { by: HangupParty; why: string },
-  ): void;
   /** Runs an asynchronous step of the call, which ends the call if it fails. */
   run(step: Promise<void>): void;
 }

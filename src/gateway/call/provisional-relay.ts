@@ -12,18 +12,15 @@ import {
   receiveDialogRequest,
   ReliableProvisionals,
   type Dialog,
-  type ExtraHeaders,
   type ServerTransaction,
   type SipHeader,
   type SipRequest,
   type SipResponse,
 } from '../../sip/index.js';
-import type { HangupParty } from '../../store/index.js';
 import type { LegTarget } from '../sip-outbound.js';
 import type { CallerLeg } from './caller-leg.js';
 import type { CalleeLeg, EarlyLeg } from './callee-leg.js';
-import type { CallStateMachine } from './call-state.js';
-import type { Side } from './call-types.js';
+import type { CallPart, SetupFailing, Side } from './call-types.js';
 import type { MediaLeg } from './media-leg.js';
 
 /** A callee's reliable provisional response relayed reliably to the caller, awaiting the caller's PRACK. */
@@ -44,21 +41,12 @@ export interface Forwarding {
 }
 
 /** What the provisional relay needs of its call. */
-export interface ProvisionalRelayCall {
-  readonly callId: string;
-  readonly machine: CallStateMachine;
+export interface ProvisionalRelayCall extends CallPart, SetupFailing {
   readonly t1: number;
-  warn(detail: Record<string, unknown>, message: string): void;
   /** The winning callee leg, once a 2xx won. */
   winner(): CalleeLeg | undefined;
   /** A provisional response is being relayed to the caller. */
   ringing(): void;
-  failSetup(
-    status: number,
-    reason: string,
-    headers: ExtraHeaders,
-    ended: { by: HangupParty; why: string },
-  ): void;
 }
 
 export class ProvisionalRelay {
