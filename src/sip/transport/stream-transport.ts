@@ -1,8 +1,9 @@
-import { connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect as netConnect, type Server, type Socket } from 'node:net';
 import { sipChannels } from '../diagnostics.js';
 import { SipParseError } from '../errors.js';
 import { buildErrorResponseForRaw } from '../message/build-response.js';
 import type { Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
+import { FlowChannel, watchConnect } from './flow-channel.js';
 import { refusedDestination, type SendFailure } from './send-failure.js';
 import { StreamFramer } from './stream-framer.js';
 import { stampTopVia } from './via-received.js';
@@ -73,35 +74,20 @@ interface Flow {
  * head can be read) and closed. RFC 5626 §4.4.1: a double-CRLF ping is answered with a single CRLF pong, and
  * with `keepalive` this side pings the flows it opened. A connection idle for `idleTimeoutMs` is closed.
  */
-export abstract class StreamTransport {
+export abstract class StreamTransport extends FlowChannel<Flow> {
   abstract readonly name: 'tcp' | 'tls';
-  private readonly flows = new Map<string, Flow>();
-  private nextFlow = 1;
-  protected server: Server | undefined;
 
-  constructor(protected readonly options: StreamTransportOptions) {}
+  constructor(protected readonly options: StreamTransportOptions) {
+    super(options.host);
+  }
 
   protected abstract createServer(onConnection: (socket: Socket) => void): Server;
 
   async listen(port: number): Promise<void> {
-    const server = this.createServer((socket) => this.adopt(socket, remoteOf(socket), false));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-  }
-
-  address(): AddressInfo | undefined {
-    return (this.server?.address() as AddressInfo | null) ?? undefined;
-  }
-
-  /** Whether `flowId` is an open connection of this channel. */
-  hasFlow(flowId: string): boolean {
-    return this.flows.has(flowId);
+    await this.listenWith(
+      this.createServer((socket) => this.adopt(socket, remoteOf(socket), false)),
+      port,
+    );
   }
 
   /**
@@ -116,17 +102,8 @@ export abstract class StreamTransport {
     flowId?: string,
     onConnectFailure?: (failure: SendFailure) => void,
   ): string | SendFailure {
-    let flow = flowId === undefined ? undefined : this.flows.get(flowId);
-    if (!flow) {
-      for (const [id, candidate] of this.flows) {
-        if (candidate.remote.address === to.address && candidate.remote.port === to.port) {
-          flowId = id;
-          flow = candidate;
-          break;
-        }
-      }
-    }
-    if (!flow) {
+    let id = this.flowFor(to, flowId);
+    if (id === undefined) {
       const refused = refusedDestination(to);
       if (refused) return { reason: refused, transport: this.name, to };
       let socket: Socket;
@@ -136,22 +113,17 @@ export abstract class StreamTransport {
         return { reason: 'socket-error', transport: this.name, to, detail: (err as Error).message };
       }
       if (onConnectFailure) {
-        const connected = this.name === 'tls' ? 'secureConnect' : 'connect';
-        const failed = (err: Error) => {
-          socket.off(connected, opened);
-          onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message });
-        };
-        const opened = () => socket.off('error', failed);
-        socket.once('error', failed);
-        socket.once(connected, opened);
+        watchConnect(socket, this.name === 'tls' ? 'secureConnect' : 'connect', (err) =>
+          onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message }),
+        );
       }
-      flowId = this.adopt(socket, { address: to.address, port: to.port }, true);
-      flow = this.flows.get(flowId)!;
+      id = this.adopt(socket, { address: to.address, port: to.port }, true);
     }
+    const flow = this.flows.get(id)!;
     if (sipChannels.messageOut.hasSubscribers)
       sipChannels.messageOut.publish({ transport: this.name, to, bytes });
     if (!flow.socket.destroyed) flow.socket.write(bytes);
-    return flowId!;
+    return id;
   }
 
   /** Opens an outbound connection (§18.1.1). */
@@ -166,8 +138,7 @@ export abstract class StreamTransport {
   }
 
   private adopt(socket: Socket, remote: Peer, outbound: boolean): string {
-    const flowId = `${this.name}-${this.nextFlow++}`;
-    this.flows.set(flowId, { socket, remote });
+    const flowId = this.addFlow(this.name, { socket, remote });
     let reason: FlowCloseReason = 'closed';
     const keepalive = outbound ? this.startKeepalive(socket, () => (reason = 'keepalive')) : undefined;
     const framer = new StreamFramer(this.options.maxMessageSize, keepalive?.pong);

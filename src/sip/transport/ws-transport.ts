@@ -6,12 +6,12 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { sipChannels } from '../diagnostics.js';
 import type { Peer, WebSocketTransportName } from './inbound-context.js';
+import { FlowChannel, watchConnect } from './flow-channel.js';
 import type { FlowClosedHandler } from './stream-transport.js';
 import { refusedDestination, type SendFailure } from './send-failure.js';
 import { formatHostPort } from '../uri/host-port.js';
@@ -62,11 +62,8 @@ interface Flow {
  * WebSocket message that is a double CRLF is a keepalive ping (RFC 5626 §4.4.1, which SIP.js sends) and is
  * answered with one CRLF. A connection idle for `idleTimeoutMs` is closed.
  */
-export class WsTransport {
+export class WsTransport extends FlowChannel<Flow, Server> {
   readonly name: WebSocketTransportName;
-  private readonly flows = new Map<string, Flow>();
-  private nextFlow = 1;
-  private server: Server | undefined;
   private readonly wss: WebSocketServer;
 
   constructor(
@@ -74,6 +71,7 @@ export class WsTransport {
     private readonly credentials?: { key: string | Buffer; cert: string | Buffer },
     private readonly client: WsClientTlsOptions = {},
   ) {
+    super(options.host);
     this.name = credentials ? 'wss' : 'ws';
     this.wss = new WebSocketServer({
       noServer: true,
@@ -97,23 +95,7 @@ export class WsTransport {
       this.upgrade(req, socket, head),
     );
     server.on('clientError', (_err, socket: Duplex) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-  }
-
-  address(): AddressInfo | undefined {
-    return (this.server?.address() as AddressInfo | null) ?? undefined;
-  }
-
-  /** Whether `flowId` is an open WebSocket connection of this channel. */
-  hasFlow(flowId: string): boolean {
-    return this.flows.has(flowId);
+    await this.listenWith(server, port);
   }
 
   /**
@@ -127,15 +109,7 @@ export class WsTransport {
     flowId?: string,
     onConnectFailure?: (failure: SendFailure) => void,
   ): string | SendFailure {
-    let id = flowId !== undefined && this.flows.has(flowId) ? flowId : undefined;
-    if (id === undefined) {
-      for (const [candidate, flow] of this.flows) {
-        if (flow.remote.address === to.address && flow.remote.port === to.port) {
-          id = candidate;
-          break;
-        }
-      }
-    }
+    let id = this.flowFor(to, flowId);
     if (id === undefined) {
       const refused = refusedDestination(to);
       if (refused) return { reason: refused, transport: this.name, to };
@@ -194,23 +168,18 @@ export class WsTransport {
         : {}),
     });
     if (onConnectFailure) {
-      const failed = (err: Error) => {
-        ws.off('open', opened);
-        onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message });
-      };
-      const opened = () => ws.off('error', failed);
-      ws.once('error', failed);
-      ws.once('open', opened);
+      watchConnect(ws, 'open', (err) =>
+        onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message }),
+      );
     }
     return this.adopt(ws, { address: to.address, port: to.port }, []);
   }
 
   private adopt(socket: WebSocket, remote: Peer, queue: Buffer[] | undefined): string {
-    const flowId = `${this.name}-${this.nextFlow++}`;
     const idle = setTimeout(() => socket.terminate(), this.options.idleTimeoutMs);
     idle.unref();
     const flow: Flow = { socket, remote, queue, idle };
-    this.flows.set(flowId, flow);
+    const flowId = this.addFlow(this.name, flow);
     let closeReason: 'idle' | 'error' | 'closed' = 'closed';
     socket.on('open', () => {
       const pending = flow.queue ?? [];

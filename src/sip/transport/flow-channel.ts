@@ -1,0 +1,67 @@
+import type { EventEmitter } from 'node:events';
+import type { AddressInfo, Server } from 'node:net';
+import type { Peer } from './inbound-context.js';
+
+/**
+ * What the connection-oriented channels share — TCP and TLS (`StreamTransport`), ws and wss (`WsTransport`):
+ * every connection is a flow (RFC 5626) kept by id; a message goes on the flow asked for, else on an open
+ * connection to its destination, else on a new one (§18.1.1); the server listens on the channel's host.
+ */
+export abstract class FlowChannel<F extends { readonly remote: Peer }, S extends Server = Server> {
+  protected readonly flows = new Map<string, F>();
+  protected server: S | undefined;
+  private nextFlow = 1;
+
+  protected constructor(private readonly host: string) {}
+
+  address(): AddressInfo | undefined {
+    return (this.server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** Whether `flowId` is an open connection of this channel. */
+  hasFlow(flowId: string): boolean {
+    return this.flows.has(flowId);
+  }
+
+  /** Listens on `port` of the channel's host with `server`, which becomes the channel's. */
+  protected async listenWith(server: S, port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  /** The open flow `flowId`, else an open connection to `to`; undefined when a new connection is needed. */
+  protected flowFor(to: Peer, flowId: string | undefined): string | undefined {
+    if (flowId !== undefined && this.flows.has(flowId)) return flowId;
+    for (const [id, flow] of this.flows) {
+      if (flow.remote.address === to.address && flow.remote.port === to.port) return id;
+    }
+    return undefined;
+  }
+
+  /** Keeps `flow` under a new id, `<prefix>-<n>`, and returns the id. */
+  protected addFlow(prefix: string, flow: F): string {
+    const flowId = `${prefix}-${this.nextFlow++}`;
+    this.flows.set(flowId, flow);
+    return flowId;
+  }
+}
+
+/**
+ * Tells `onFailure`, once, when a connection this side opens fails before `openEvent` (connect, TLS or
+ * WebSocket handshake); nothing once it has opened.
+ */
+export function watchConnect(socket: EventEmitter, openEvent: string, onFailure: (err: Error) => void): void {
+  const failed = (err: Error) => {
+    socket.off(openEvent, opened);
+    onFailure(err);
+  };
+  const opened = () => socket.off('error', failed);
+  socket.once('error', failed);
+  socket.once(openEvent, opened);
+}
