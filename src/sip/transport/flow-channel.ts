@@ -1,6 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 import type { Peer } from './inbound-context.js';
+import { refusedDestination, type SendFailure } from './send-failure.js';
+
+/** A destination on a connection: `serverName` is the name a TLS connection authenticates (RFC 5922). */
+export type FlowPeer = Peer & { readonly serverName?: string };
 
 /**
  * What the connection-oriented channels share — TCP and TLS (`StreamTransport`), ws and wss (`WsTransport`):
@@ -8,6 +12,7 @@ import type { Peer } from './inbound-context.js';
  * connection to its destination, else on a new one (§18.1.1); the server listens on the channel's host.
  */
 export abstract class FlowChannel<F extends { readonly remote: Peer }, S extends Server = Server> {
+  abstract readonly name: string;
   protected readonly flows = new Map<string, F>();
   protected server: S | undefined;
   private nextFlow = 1;
@@ -22,6 +27,46 @@ export abstract class FlowChannel<F extends { readonly remote: Peer }, S extends
   hasFlow(flowId: string): boolean {
     return this.flows.has(flowId);
   }
+
+  /**
+   * Sends on flow `flowId`, else on an open connection to `to`, else on a new connection (`open`), as §18.1.1
+   * lets a client open one. Returns the flow used, or the failure when no flow can carry the message now (a
+   * destination that must not be used, a socket that throws). A new connection that then fails to open
+   * reports `connect-failed` to `onConnectFailure`, once.
+   */
+  send(
+    bytes: Buffer,
+    to: FlowPeer,
+    flowId?: string,
+    onConnectFailure?: (failure: SendFailure) => void,
+  ): string | SendFailure {
+    let id = this.flowFor(to, flowId);
+    if (id === undefined) {
+      const refused = refusedDestination(to);
+      if (refused) return { reason: refused, transport: this.name, to };
+      try {
+        id = this.open(
+          to,
+          onConnectFailure &&
+            ((err) =>
+              onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message })),
+        );
+      } catch (err) {
+        return { reason: 'socket-error', transport: this.name, to, detail: (err as Error).message };
+      }
+    }
+    this.sendOn(this.flows.get(id)!, bytes, to);
+    return id;
+  }
+
+  /**
+   * Opens a connection to `to` and keeps it as a flow (returning its id); `onFailure`, when given, is told
+   * once if the connection fails before it opens (see `watchConnect`). May throw when the socket cannot be made.
+   */
+  protected abstract open(to: FlowPeer, onFailure: ((err: Error) => void) | undefined): string;
+
+  /** Writes one message on an open or opening flow. */
+  protected abstract sendOn(flow: F, bytes: Buffer, to: FlowPeer): void;
 
   /** Listens on `port` of the channel's host with `server`, which becomes the channel's. */
   protected async listenWith(server: S, port: number): Promise<void> {

@@ -3,8 +3,7 @@ import { sipChannels } from '../diagnostics.js';
 import { SipParseError } from '../errors.js';
 import { buildErrorResponseForRaw } from '../message/build-response.js';
 import type { Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
-import { FlowChannel, watchConnect } from './flow-channel.js';
-import { refusedDestination, type SendFailure } from './send-failure.js';
+import { FlowChannel, watchConnect, type FlowPeer } from './flow-channel.js';
 import { StreamFramer } from './stream-framer.js';
 import { stampTopVia } from './via-received.js';
 
@@ -56,7 +55,7 @@ export interface StreamTransportOptions {
 }
 
 /** A destination on a stream: `serverName` is the name a TLS connection authenticates (RFC 5922). */
-export type StreamPeer = Peer & { readonly serverName?: string };
+export type StreamPeer = FlowPeer;
 
 const CRLF = Buffer.from('\r\n');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -75,7 +74,7 @@ interface Flow {
  * with `keepalive` this side pings the flows it opened. A connection idle for `idleTimeoutMs` is closed.
  */
 export abstract class StreamTransport extends FlowChannel<Flow> {
-  abstract readonly name: 'tcp' | 'tls';
+  abstract override readonly name: 'tcp' | 'tls';
 
   constructor(protected readonly options: StreamTransportOptions) {
     super(options.host);
@@ -90,40 +89,16 @@ export abstract class StreamTransport extends FlowChannel<Flow> {
     );
   }
 
-  /**
-   * Sends on flow `flowId`, else on an open connection to `to`, else on a new connection, as §18.1.1 lets a
-   * client open one. Returns the flow used, or the failure when no flow can carry the message now (a
-   * destination that must not be used, a socket that throws). A new connection that then fails to open
-   * reports `connect-failed` to `onConnectFailure`, once.
-   */
-  send(
-    bytes: Buffer,
-    to: StreamPeer,
-    flowId?: string,
-    onConnectFailure?: (failure: SendFailure) => void,
-  ): string | SendFailure {
-    let id = this.flowFor(to, flowId);
-    if (id === undefined) {
-      const refused = refusedDestination(to);
-      if (refused) return { reason: refused, transport: this.name, to };
-      let socket: Socket;
-      try {
-        socket = this.connect(to);
-      } catch (err) {
-        return { reason: 'socket-error', transport: this.name, to, detail: (err as Error).message };
-      }
-      if (onConnectFailure) {
-        watchConnect(socket, this.name === 'tls' ? 'secureConnect' : 'connect', (err) =>
-          onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message }),
-        );
-      }
-      id = this.adopt(socket, { address: to.address, port: to.port }, true);
-    }
-    const flow = this.flows.get(id)!;
+  protected open(to: StreamPeer, onFailure: ((err: Error) => void) | undefined): string {
+    const socket = this.connect(to);
+    if (onFailure) watchConnect(socket, this.name === 'tls' ? 'secureConnect' : 'connect', onFailure);
+    return this.adopt(socket, { address: to.address, port: to.port }, true);
+  }
+
+  protected sendOn(flow: Flow, bytes: Buffer, to: StreamPeer): void {
     if (sipChannels.messageOut.hasSubscribers)
       sipChannels.messageOut.publish({ transport: this.name, to, bytes });
     if (!flow.socket.destroyed) flow.socket.write(bytes);
-    return id;
   }
 
   /** Opens an outbound connection (§18.1.1). */

@@ -11,9 +11,8 @@ import type { SecureContextOptions } from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { sipChannels } from '../diagnostics.js';
 import type { Peer, WebSocketTransportName } from './inbound-context.js';
-import { FlowChannel, watchConnect } from './flow-channel.js';
+import { FlowChannel, watchConnect, type FlowPeer } from './flow-channel.js';
 import type { FlowClosedHandler } from './stream-transport.js';
-import { refusedDestination, type SendFailure } from './send-failure.js';
 import { formatHostPort } from '../uri/host-port.js';
 
 export type WsMessageHandler = (
@@ -98,30 +97,9 @@ export class WsTransport extends FlowChannel<Flow, Server> {
     await this.listenWith(server, port);
   }
 
-  /**
-   * Sends one SIP message as one WebSocket message on flow `flowId`, else on an open connection to `to`, else
-   * on a new connection this side opens to `ws(s)://address:port` offering the "sip" subprotocol. Returns the
-   * flow used.
-   */
-  send(
-    bytes: Buffer,
-    to: Peer & { readonly serverName?: string },
-    flowId?: string,
-    onConnectFailure?: (failure: SendFailure) => void,
-  ): string | SendFailure {
-    let id = this.flowFor(to, flowId);
-    if (id === undefined) {
-      const refused = refusedDestination(to);
-      if (refused) return { reason: refused, transport: this.name, to };
-      try {
-        id = this.connect(to, onConnectFailure);
-      } catch (err) {
-        return { reason: 'socket-error', transport: this.name, to, detail: (err as Error).message };
-      }
-    }
-    const flow = this.flows.get(id)!;
+  /** Every SIP message travels in one WebSocket message (`write`). */
+  protected sendOn(flow: Flow, bytes: Buffer): void {
     this.write(flow, bytes);
-    return id;
   }
 
   async close(): Promise<void> {
@@ -152,10 +130,8 @@ export class WsTransport extends FlowChannel<Flow, Server> {
     });
   }
 
-  private connect(
-    to: Peer & { readonly serverName?: string },
-    onConnectFailure?: (failure: SendFailure) => void,
-  ): string {
+  /** Opens a connection to `ws(s)://address:port` offering the "sip" subprotocol. */
+  protected open(to: FlowPeer, onFailure: ((err: Error) => void) | undefined): string {
     const url = `${this.name}://${formatHostPort(to.serverName ?? to.address, to.port)}`;
     const ws = new WebSocket(url, SIP_WS_SUBPROTOCOL, {
       maxPayload: this.options.maxMessageSize,
@@ -167,11 +143,7 @@ export class WsTransport extends FlowChannel<Flow, Server> {
           }
         : {}),
     });
-    if (onConnectFailure) {
-      watchConnect(ws, 'open', (err) =>
-        onConnectFailure({ reason: 'connect-failed', transport: this.name, to, detail: err.message }),
-      );
-    }
+    if (onFailure) watchConnect(ws, 'open', onFailure);
     return this.adopt(ws, { address: to.address, port: to.port }, []);
   }
 
