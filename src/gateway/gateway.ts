@@ -155,12 +155,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         self,
       })
     : undefined;
+  // The trunk registrar and monitor reach carriers the same way: located by RFC 3263, over the outbound side.
+  const toCarriers = { outbound, locate: locateTrunk };
   const trunkRegistrar =
     options.trunkRegistration && routing
       ? createTrunkRegistrar({
+          ...toCarriers,
           trunks: () => routing.registeringTrunks(),
-          outbound,
-          locate: locateTrunk,
           counters: options.state.counters,
           expiresSec: options.trunkRegistration.expiresSec,
           syncMs: options.trunkRegistration.syncMs ?? 30_000,
@@ -175,9 +176,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const trunkMonitor =
     options.trunkCheckMs && routing
       ? createTrunkMonitor({
+          ...toCarriers,
           trunks: () => routing.allTrunks(),
-          outbound,
-          locate: locateTrunk,
           intervalMs: options.trunkCheckMs,
           onChange: (trunkId, up) =>
             options.warn(
