@@ -30,17 +30,8 @@ export {
   type MediaSession,
   type MediaTotals,
 } from './media-anchor.js';
-export {
-  B2buaCall,
-  bestFinal,
-  callProgressChannel,
-  dispositionOf,
-  failsOver,
-  type ForkMode,
-  type CallProgressEvent,
-  type CallSettings,
-  type ForkTarget,
-} from './b2bua-call.js';
+// The call as the gateway exposes it: b2bua-call.ts is its one list.
+export * from './b2bua-call.js';
 export {
   createB2bua,
   callEventChannel,
