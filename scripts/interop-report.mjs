@@ -90,7 +90,7 @@ for (const r of reports) {
       lines.push(`${transport.toUpperCase()}:`, '', '```', sample.trimEnd(), '```', '');
     }
   }
-  const seen = [...(r.quirks ?? []), ...(r.observations ?? [])];
+  const seen = [...(r.quirks ?? []), ...grouped(r.observations ?? [])];
   if (seen.length > 0) {
     lines.push('Seen on the wire:', '', ...seen.map((q) => `- ${q}`), '');
   }
@@ -100,6 +100,18 @@ writeFileSync(out, `${lines.join('\n').trimEnd()}\n`);
 // Formatted as the rest of the repository is (npm test checks it).
 spawnSync(process.execPath, ['node_modules/prettier/bin/prettier.cjs', '--write', out], { stdio: 'ignore' });
 console.log(`interop-report: wrote ${out} from ${reports.length} client(s)`);
+
+/** "server, transport: text" observations with the same text in one line naming where each was seen. */
+function grouped(observations) {
+  const where = new Map();
+  for (const o of observations) {
+    const m = /^([^,]+), ([^:]+): (.*)$/.exec(o);
+    const [text, place] = m ? [m[3], `${m[1]} ${m[2]}`] : [o, undefined];
+    if (!where.has(text)) where.set(text, []);
+    if (place) where.get(text).push(place);
+  }
+  return [...where].map(([text, places]) => (places.length ? `${text} (${places.join(', ')})` : text));
+}
 
 function firstLine(text) {
   return (text ?? '').split('\n')[0].replace(/\|/g, '\\|');
