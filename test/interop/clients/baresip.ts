@@ -20,6 +20,32 @@ const CTRL_PORTS: readonly [number, number] = [14444, 14999];
 /** baresip's own RTP ports: below voxgate's relay (30000-40000) and the reference's (42000-43999). */
 const RTP_PORTS = '20000-20999';
 
+/**
+ * baresip's media encryption (its `mediaenc` account parameter, module srtp.so): `srtp-mand` offers RTP/SAVP
+ * with a=crypto and refuses (488) an offer without SRTP; `srtp` offers RTP/AVP with a=crypto (best effort).
+ */
+export type BaresipMediaEnc = 'srtp-mand' | 'srtp';
+
+/** What a `Baresip` driver is made with; none of it is set for the suite's plain baresip. */
+export interface BaresipOptions {
+  /** Media encryption of the account (`;mediaenc=…`); plain RTP when absent. */
+  readonly mediaenc?: BaresipMediaEnc;
+}
+
+/** One SIP message of baresip's trace (`-s`): who sent it to whom, its start line, headers and body. */
+export interface BaresipTracedMessage {
+  /** "127.0.0.1:5061": the sender's address and port as baresip printed them. */
+  readonly from: string;
+  readonly to: string;
+  /** "TLS", "TCP", "UDP". */
+  readonly transport: string;
+  /** "INVITE sip:… SIP/2.0" or "SIP/2.0 200 OK". */
+  readonly startLine: string;
+  readonly headers: readonly string[];
+  /** The body's lines joined with CRLF ("" when there is none). */
+  readonly body: string;
+}
+
 /** One message of ctrl_tcp: an event (`event: true`) or the response to a command (`response: true`). */
 interface CtrlMessage {
   readonly event?: boolean;
@@ -43,6 +69,8 @@ export function baresipConfig(opts: {
   readonly toneFile: string;
   readonly recordDir: string;
   readonly caFile?: string;
+  /** Loads srtp.so (needed by an account with `mediaenc=srtp…`). */
+  readonly srtp?: boolean;
 }): string {
   return [
     'poll_method\t\tepoll',
@@ -61,6 +89,7 @@ export function baresipConfig(opts: {
     'module\t\t\taufile.so',
     'module\t\t\talsa.so',
     'module\t\t\tsndfile.so',
+    ...(opts.srtp ? ['module\t\t\tsrtp.so'] : []),
     'module_tmp\t\taccount.so',
     'module_app\t\tmenu.so',
     'module_app\t\tctrl_tcp.so',
@@ -70,19 +99,28 @@ export function baresipConfig(opts: {
   ].join('\n');
 }
 
-/** The `accounts` line: the AOR with its transport, the password, the server as outbound proxy, auto-answer. */
+/**
+ * The `accounts` line: the AOR with its transport, the password, the server as outbound proxy, auto-answer,
+ * and the media encryption when one is given.
+ */
 export function baresipAccount(
   server: SipServer,
   transport: Transport,
   username: string,
   password: string,
+  mediaenc?: BaresipMediaEnc,
 ): string {
   const outbound = `sip:${server.address}:${server.ports[transport]};transport=${transport}`;
-  return `<sip:${username}@${server.domain};transport=${transport}>;auth_pass=${password};outbound="${outbound}";answermode=auto;regint=600\n`;
+  const encryption = mediaenc ? `;mediaenc=${mediaenc}` : '';
+  return `<sip:${username}@${server.domain};transport=${transport}>;auth_pass=${password};outbound="${outbound}";answermode=auto;regint=600${encryption}\n`;
 }
 
 /** The config sample for docs/interop.md: the lines of `config` and `accounts` that matter for this server. */
-export function baresipConfigSample(server: SipServer, transport: Transport): string {
+export function baresipConfigSample(
+  server: SipServer,
+  transport: Transport,
+  mediaenc?: BaresipMediaEnc,
+): string {
   const account = server.account('alice');
   return [
     '# ~/.baresip/config (excerpt)',
@@ -91,10 +129,11 @@ export function baresipConfigSample(server: SipServer, transport: Transport): st
       ? ['sip_cafile\t\t/path/to/server-ca.pem\t# loaded, but baresip 1.0 does not verify the server']
       : []),
     'module\t\t\tg711.so',
+    ...(mediaenc ? ['module\t\t\tsrtp.so'] : []),
     'module_tmp\t\taccount.so',
     '',
     '# ~/.baresip/accounts',
-    baresipAccount(server, transport, account.username, '<password>').trimEnd(),
+    baresipAccount(server, transport, account.username, '<password>', mediaenc).trimEnd(),
   ].join('\n');
 }
 
@@ -118,6 +157,8 @@ export class Baresip implements Softphone {
   private lastDecoded: string | undefined;
   private exitCode: number | null | undefined;
 
+  constructor(private readonly options: BaresipOptions = {}) {}
+
   async start(options: ClientOptions): Promise<void> {
     const { server, transport, account, workDir, toneFile } = options;
     const configDir = join(workDir, '.baresip');
@@ -134,11 +175,12 @@ export class Baresip implements Softphone {
         toneFile,
         recordDir,
         ...(transport === 'tls' ? { caFile: server.caFile } : {}),
+        ...(this.options.mediaenc ? { srtp: true } : {}),
       }),
     );
     writeFileSync(
       join(configDir, 'accounts'),
-      baresipAccount(server, transport, account.username, account.password),
+      baresipAccount(server, transport, account.username, account.password, this.options.mediaenc),
     );
     writeFileSync(join(configDir, 'contacts'), '');
 
@@ -238,6 +280,45 @@ export class Baresip implements Softphone {
       'baresip: sndfile never said where it dumps the decoded audio ("sndfile: dumping decode audio to …")',
     );
     return this.lastDecoded!;
+  }
+
+  /**
+   * The SIP messages baresip traced (`-s`) in the log kept so far, sent and received, in order. Each is printed
+   * as a `#` line, `TLS 127.0.0.1:5061 -> 127.0.0.1:40000`, the start line, the headers, an empty line and
+   * Content-Length bytes of body (its line ends lost to the line reader).
+   */
+  sipTrace(): BaresipTracedMessage[] {
+    const messages: BaresipTracedMessage[] = [];
+    for (let i = 0; i < this.log.length; i++) {
+      const route = /^(UDP|TCP|TLS|WSS?) (\S+) -> (\S+)$/.exec(this.log[i]!.trim());
+      if (!route || this.log[i - 1]?.trim() !== '#') continue;
+      const startLine = this.log[i + 1] ?? '';
+      if (!/^(SIP\/2\.0 \d{3}|[A-Z]+ \S+ SIP\/2\.0$)/.test(startLine)) continue;
+      const headers: string[] = [];
+      let at = i + 2;
+      while (at < this.log.length && this.log[at] !== '') headers.push(this.log[at++]!);
+      at++;
+      const length = Number(
+        headers.map((h) => /^(?:Content-Length|l)\s*:\s*(\d+)/i.exec(h)?.[1]).find(Boolean) ?? 0,
+      );
+      const body: string[] = [];
+      let size = 0;
+      while (size < length && at < this.log.length) {
+        const line = this.log[at++]!;
+        body.push(line);
+        size += Buffer.byteLength(line) + 2;
+      }
+      messages.push({
+        transport: route[1]!,
+        from: route[2]!,
+        to: route[3]!,
+        startLine,
+        headers,
+        body: body.length > 0 ? `${body.join('\r\n')}\r\n` : '',
+      });
+      i = at - 1;
+    }
+    return messages;
   }
 
   logTail(lines = 60): string {

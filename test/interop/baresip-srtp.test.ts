@@ -1,0 +1,315 @@
+// The interop test of issue #15: baresip 1.0 (Debian baresip-core, libre) with SDES-SRTP (RFC 4568;
+// `mediaenc=srtp-mand`, module srtp.so) registered over TLS calls the far end, a plain RTP/AVP phone on UDP,
+// and each side must hear the other's tone — on the reference (Kamailio + RTPengine, rtpengine_manage with its
+// default flags) and on voxgate on its defaults, whose relay ends SRTP for the SRTP caller and offers every
+// callee plain RTP/AVP (docs/architecture.md, "The media relay"). Then the far end calls baresip: an
+// SRTP-mandatory phone refuses (488) an RTP/AVP offer, so that call only works where the server offers
+// baresip RTP/SAVP. The driver is test/interop/clients/baresip.ts; the rule is the suite's: a check the
+// reference passes, voxgate passes.
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  Baresip,
+  baresipConfigSample,
+  type BaresipMediaEnc,
+  type BaresipTracedMessage,
+} from './clients/baresip.js';
+import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, hears, readWav, writeToneWav } from './lib/audio.js';
+import { FarEnd, type FarEndCall } from './lib/far-end.js';
+import { recordResults } from './lib/results.js';
+import { assertVoxgateMatchesReference, sleep } from './lib/scenario.js';
+import { servers } from './lib/servers.js';
+import type { CheckResult, SipServer, Transport } from './lib/types.js';
+
+const CLIENT = 'baresip (SRTP, srtp-mand)';
+const MEDIAENC: BaresipMediaEnc = 'srtp-mand';
+const TRANSPORT: Transport = 'tls';
+/** How long audio flows before it is judged (as in scenario.ts: the tone must be heard for 1 s of it). */
+const TALK_MS = 3000;
+
+type Recorder = (check: string, outcome: CheckResult['outcome'], detail?: string) => void;
+
+test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP far end, on the reference and voxgate', async () => {
+  const results: CheckResult[] = [];
+  const work = mkdtempSync(join(tmpdir(), 'interop-srtp-'));
+  const toneFile = join(work, 'client-tone.wav');
+  writeToneWav(toneFile, CLIENT_TONE_HZ, 120);
+  let identity = { version: '', stack: '' };
+  const samples: { [transport: string]: string } = {};
+  const serverNames: { [server: string]: string } = {};
+  const observations: string[] = [];
+
+  for (const factory of await servers()) {
+    const server = await factory.start();
+    serverNames[server.name] = server.description;
+    samples[TRANSPORT] = baresipConfigSample(server, TRANSPORT, MEDIAENC);
+    const record: Recorder = (check, outcome, detail) =>
+      results.push({ client: CLIENT, server: server.name, check, outcome, ...(detail ? { detail } : {}) });
+    const observe = (text: string) => observations.push(`${server.name}, ${TRANSPORT}: ${text}`);
+    const far = await FarEnd.open(server, server.account('bob'), FAR_END_TONE_HZ);
+    const client = new Baresip({ mediaenc: MEDIAENC });
+    const log = () => client.logTail();
+    const attempt = async (check: string, body: () => Promise<void>): Promise<boolean> => {
+      try {
+        await body();
+        record(check, 'passed');
+        return true;
+      } catch (err) {
+        record(
+          check,
+          'failed',
+          `${(err as Error).message}\n--- client log ---\n${log()}\n--- server log ---\n${server.logTail(40)}`,
+        );
+        return false;
+      }
+    };
+    try {
+      await far.register();
+      const clientDir = join(work, server.name);
+      mkdirSync(clientDir, { recursive: true });
+      const account = server.account('alice');
+      const registered = await attempt(`register ${TRANSPORT}`, () =>
+        client.start({ server, transport: TRANSPORT, account, workDir: clientDir, toneFile }),
+      );
+      identity = { version: client.version, stack: client.stack };
+      if (!registered) continue;
+
+      // Call out: baresip (RTP/SAVP) calls the far end (RTP/AVP).
+      const outCall: { call?: FarEndCall } = {};
+      const traced = client.sipTrace().length;
+      const out = await attempt(`call out ${TRANSPORT}`, async () => {
+        const incoming = far.nextCall(20_000);
+        await client.call(`sip:bob@${server.domain}`);
+        outCall.call = await incoming;
+      });
+      if (out && outCall.call) {
+        const call = outCall.call;
+        await sleep(TALK_MS);
+        const trace = client.sipTrace().slice(traced);
+        const offer = lastSdp(trace, (m) => sent(m, server) && m.startLine.startsWith('INVITE '));
+        const answer = lastSdp(
+          trace,
+          (m) => !sent(m, server) && /^SIP\/2\.0 2\d\d /.test(m.startLine) && cseqMethod(m) === 'INVITE',
+        );
+        if (offer) observe(`baresip offered ${describeSdp(offer)}`);
+        const toFarEnd = call.offers[0]?.toString('latin1');
+        if (toFarEnd) observe(`the far end (plain RTP/AVP) was offered ${describeSdp(toFarEnd)}`);
+        if (answer) observe(`baresip was answered ${describeSdp(answer)}`);
+
+        checkAudio(record, `call out ${TRANSPORT}: audio at far end`, server, call);
+        const plain = toFarEnd ? plainOfferProblems(toFarEnd) : ['no offer reached the far end'];
+        record(
+          `call out ${TRANSPORT}: the far end is offered RTP/AVP without a=crypto`,
+          plain.length === 0 ? 'passed' : 'failed',
+          plain.length === 0
+            ? undefined
+            : `${plain.join('; ')} (a plain phone answers 488 to RTP/SAVP; this far end accepts any profile)\n${toFarEnd ?? ''}`,
+        );
+        const problems = answer
+          ? srtpAnswerProblems(answer, offer)
+          : ["no 2xx with SDP to baresip's INVITE in its SIP trace"];
+        record(
+          `call out ${TRANSPORT}: baresip is answered RTP/SAVP with one AES_CM_128 a=crypto`,
+          problems.length === 0 ? 'passed' : 'failed',
+          problems.length === 0 ? undefined : `${problems.join('; ')}\n${answer ?? ''}`,
+        );
+        await attempt(`hangup by client ${TRANSPORT}`, async () => {
+          await client.hangup();
+          await call.waitEnded();
+        });
+        await checkRecording(record, `call out ${TRANSPORT}: audio at client`, client);
+      }
+
+      // Call in: the far end (RTP/AVP) calls baresip, which refuses any offer without SRTP.
+      const inCall: { call?: FarEndCall } = {};
+      const tracedIn = client.sipTrace().length;
+      const answered = client.waitAnswered();
+      // Awaited below; a refused call rejects it, which must not go unhandled meanwhile.
+      answered.catch(() => undefined);
+      await attempt(`call in ${TRANSPORT}`, async () => {
+        try {
+          inCall.call = await far.call(account.username);
+          await answered;
+        } catch (err) {
+          throw new Error(
+            `${refusalReason(server, client.sipTrace().slice(tracedIn))}\n${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
+        }
+      });
+      const traceIn = client.sipTrace().slice(tracedIn);
+      const offeredIn = lastSdp(traceIn, (m) => !sent(m, server) && m.startLine.startsWith('INVITE '));
+      const answerIn = traceIn.find(
+        (m) => sent(m, server) && /^SIP\/2\.0 [2-6]\d\d /.test(m.startLine) && cseqMethod(m) === 'INVITE',
+      );
+      if (offeredIn) observe(`baresip was called with ${describeSdp(offeredIn)}`);
+      if (answerIn) observe(`baresip answered that call ${answerIn.startLine.slice(8)}`);
+      if (inCall.call && !inCall.call.ended) {
+        const call = inCall.call;
+        await sleep(TALK_MS);
+        checkAudio(record, `call in ${TRANSPORT}: audio at far end`, server, call);
+        await attempt(`hangup by far end ${TRANSPORT}`, async () => {
+          await call.bye();
+          await client.waitEnded();
+        });
+        await checkRecording(record, `call in ${TRANSPORT}: audio at client`, client);
+      }
+    } finally {
+      await client.stop().catch(() => undefined);
+      await far.unregister();
+      far.close();
+      await server.stop();
+    }
+  }
+
+  recordResults(
+    {
+      name: CLIENT,
+      ...identity,
+      transports: [TRANSPORT],
+      configSamples: samples,
+      quirks: [
+        '`mediaenc=srtp-mand` (module srtp.so): the offer is RTP/SAVP with exactly one ' +
+          '`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:<40 base64 characters>` (no lifetime, no MKI), ' +
+          'a=rtcp-rsize and no rtcp-mux; an RTP/AVP offer is refused with 488 ("No audio codecs").',
+        'It takes the first suite it knows from an offer and echoes its tag; it logs ' +
+          '"srtp: audio: SRTP is Enabled (cryptosuite=…)" once the answer is applied.',
+        'The far end of this test answers RTP/AVP whatever profile it is offered (a real plain phone answers ' +
+          '488 to RTP/SAVP): the check "the far end is offered RTP/AVP without a=crypto" says what such a ' +
+          'phone would get.',
+      ],
+      servers: serverNames,
+      observations,
+    },
+    results,
+  );
+  assertVoxgateMatchesReference(results);
+});
+
+/** Why a call to baresip failed, from what its SIP trace shows it was offered and how it answered. */
+function refusalReason(server: SipServer, trace: readonly BaresipTracedMessage[]): string {
+  const offered = lastSdp(trace, (m) => !sent(m, server) && m.startLine.startsWith('INVITE '));
+  const refusal = trace.find(
+    (m) => sent(m, server) && /^SIP\/2\.0 [3-6]\d\d /.test(m.startLine) && cseqMethod(m) === 'INVITE',
+  );
+  if (!offered) return 'baresip received no INVITE with SDP';
+  if (profileOf(offered) === 'RTP/SAVP') return `baresip was offered ${describeSdp(offered)}`;
+  return (
+    `${server.name} offered baresip ${describeSdp(offered)}; an SRTP-mandatory phone refuses it` +
+    `${refusal ? ` (${refusal.startLine.slice(8)})` : ''}: ` +
+    (server.name === 'voxgate'
+      ? 'voxgate offers every callee plain RTP/AVP by default (src/gateway/b2bua.ts: profiles callee rtp) and ' +
+        'has no per-user SRTP setting to provision alice with'
+      : "rtpengine_manage with its default flags keeps the caller's profile (the far end's RTP/AVP)")
+  );
+}
+
+/** Whether baresip sent `m` (its source is not the server's SIP port). */
+function sent(m: BaresipTracedMessage, server: SipServer): boolean {
+  return m.from !== `${server.address}:${server.ports[TRANSPORT]}`;
+}
+
+function cseqMethod(m: BaresipTracedMessage): string | undefined {
+  return m.headers.map((h) => /^CSeq\s*:\s*\d+\s+(\S+)/i.exec(h)?.[1]).find(Boolean);
+}
+
+/** The SDP body of the last traced message that `match`es and has one. */
+function lastSdp(
+  trace: readonly BaresipTracedMessage[],
+  match: (m: BaresipTracedMessage) => boolean,
+): string | undefined {
+  return trace.filter((m) => match(m) && /^m=/m.test(m.body)).at(-1)?.body;
+}
+
+function profileOf(sdp: string): string | undefined {
+  return /^m=audio \d+ (\S+)/m.exec(sdp)?.[1];
+}
+
+function cryptoLines(sdp: string): string[] {
+  return [...sdp.matchAll(/^a=crypto:(.*)$/gm)].map((m) => m[1]!.trim());
+}
+
+/** "RTP/SAVP with 1 a=crypto line (1 AES_CM_128_HMAC_SHA1_80)" for the report. */
+function describeSdp(sdp: string): string {
+  const lines = cryptoLines(sdp);
+  const suites = lines.map((l) => l.split(/\s+/).slice(0, 2).join(' '));
+  const shown = suites.length > 3 ? [...suites.slice(0, 3), '…'] : suites;
+  return (
+    `${profileOf(sdp) ?? 'no m=audio'} with ${lines.length} a=crypto line${lines.length === 1 ? '' : 's'}` +
+    (lines.length > 0 ? ` (${shown.join(', ')})` : '')
+  );
+}
+
+/** What keeps the far end's offer from being one a plain RTP/AVP phone takes. */
+function plainOfferProblems(sdp: string): string[] {
+  const problems: string[] = [];
+  const profile = profileOf(sdp);
+  if (profile !== 'RTP/AVP') problems.push(`offered profile ${profile ?? '(no m=audio)'}`);
+  const crypto = cryptoLines(sdp).length;
+  if (crypto > 0) problems.push(`${crypto} a=crypto line${crypto === 1 ? '' : 's'}`);
+  return problems;
+}
+
+/**
+ * What is wrong with the answer baresip got (RFC 4568): it must be RTP/SAVP with exactly one a=crypto line of
+ * an AES_CM_128 suite whose inline key is padded base64 of 30 bytes (16-byte key, 14-byte salt), with the tag
+ * of baresip's offered line and a key of the answerer's own (never the one baresip offered).
+ */
+function srtpAnswerProblems(answer: string, offer: string | undefined): string[] {
+  const problems: string[] = [];
+  if (profileOf(answer) !== 'RTP/SAVP') problems.push(`profile ${profileOf(answer) ?? '(no m=audio)'}`);
+  const lines = cryptoLines(answer);
+  if (lines.length !== 1) problems.push(`${lines.length} a=crypto lines`);
+  const line = lines[0];
+  if (!line) return problems;
+  const [tag, suite, keyParams] = line.split(/\s+/);
+  if (!/^AES_CM_128_HMAC_SHA1_(80|32)$/.test(suite ?? '')) problems.push(`suite ${suite ?? '(none)'}`);
+  const key = /^inline:([^|\s]+)/.exec(keyParams ?? '')?.[1];
+  if (!key) problems.push(`key parameters ${keyParams ?? '(none)'}`);
+  else if (!/^[A-Za-z0-9+/]*={0,2}$/.test(key) || key.length % 4 !== 0)
+    problems.push(`key ${key} is not padded base64`);
+  else if (Buffer.from(key, 'base64').length !== 30)
+    problems.push(`key is ${Buffer.from(key, 'base64').length} bytes, not 30`);
+  const offered = offer ? cryptoLines(offer)[0]?.split(/\s+/) : undefined;
+  if (offered && offered[0] !== tag) problems.push(`tag ${tag ?? ''} is not the offered tag ${offered[0]}`);
+  if (offered && key && offered[2]?.startsWith(`inline:${key}`))
+    problems.push("the answer repeats baresip's key");
+  return problems;
+}
+
+/** scenario.ts's audio check at the far end: RTP only from the relay's ports, the client's tone heard. */
+function checkAudio(record: Recorder, check: string, server: SipServer, call: FarEndCall): void {
+  const [low, high] = server.rtpPorts;
+  const foreign = [...call.media.sources].filter((p) => p < low || p > high);
+  if (call.media.packets === 0) return record(check, 'failed', 'no RTP reached the far end');
+  if (foreign.length > 0)
+    return record(check, 'failed', `RTP from ports outside the relay's range: ${foreign.join(', ')}`);
+  if (!hears(call.media.pcm(), CLIENT_TONE_HZ)) {
+    return record(
+      check,
+      'failed',
+      `RTP arrived (${call.media.packets} packets) but the client's ${CLIENT_TONE_HZ} Hz tone was not heard`,
+    );
+  }
+  record(check, 'passed');
+}
+
+/** scenario.ts's audio check at the client: the far end's tone in what baresip decoded and recorded. */
+async function checkRecording(record: Recorder, check: string, client: Baresip): Promise<void> {
+  try {
+    const path = await client.recording();
+    if (hears(readWav(path), FAR_END_TONE_HZ)) record(check, 'passed');
+    else
+      record(
+        check,
+        'failed',
+        `the far end's ${FAR_END_TONE_HZ} Hz tone is not in the client's recording ${path}`,
+      );
+  } catch (err) {
+    record(check, 'failed', (err as Error).message);
+  }
+}
