@@ -24,6 +24,8 @@ export interface Services {
 }
 
 export interface ModuleContext {
+  /** The module this context is given to (it names the module in errors). */
+  readonly module: ModuleName;
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: Registry;
@@ -61,11 +63,10 @@ export interface ModuleDefinition {
 export function requireService<K extends keyof Services>(
   ctx: ModuleContext,
   key: K,
-  by: ModuleName,
 ): NonNullable<Services[K]> {
   const service = ctx.services[key];
   if (service === undefined || service === null) {
-    throw new Error(`module ${by} needs service '${key}' but no module provided it; check its deps`);
+    throw new Error(`module ${ctx.module} needs service '${key}' but no module provided it; check its deps`);
   }
   return service as NonNullable<Services[K]>;
 }

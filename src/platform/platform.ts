@@ -56,7 +56,7 @@ export async function startPlatform(options: {
     return { ready, checks };
   };
 
-  const ctx: ModuleContext = {
+  const ctx: Omit<ModuleContext, 'module'> = {
     config,
     logger,
     metrics,
@@ -79,7 +79,7 @@ export async function startPlatform(options: {
   const began = performance.now();
   try {
     for (const def of definitions) {
-      const module = await def.init({ ...ctx, logger: logger.child({ module: def.name }) });
+      const module = await def.init({ ...ctx, module: def.name, logger: logger.child({ module: def.name }) });
       running.push({ def, module, started: false });
     }
     for (const entry of running) {

@@ -11,7 +11,7 @@ export const adminBootstrapModule: ModuleDefinition = {
   name: 'admin-bootstrap',
   deps: ['store'],
   async init(ctx) {
-    const db = requireService(ctx, 'store', 'admin-bootstrap');
+    const db = requireService(ctx, 'store');
     const created = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_KEY_LOCK]);
       const keys = createApiKeyRepository(tx);

@@ -9,11 +9,11 @@ export const apiModule: ModuleDefinition = {
   name: 'api',
   deps: ['http-server', 'store', 'shared-state', 'admin-bootstrap'],
   async init(ctx) {
-    const app = requireService(ctx, 'http', 'api');
-    const db = requireService(ctx, 'store', 'api');
+    const app = requireService(ctx, 'http');
+    const db = requireService(ctx, 'store');
     await registerApi(app, {
       db,
-      state: requireService(ctx, 'sharedState', 'api'),
+      state: requireService(ctx, 'sharedState'),
       apiKeys: createApiKeyRepository(db),
       ha1: computeHa1,
       rateLimitPerMinute: ctx.config.api.rateLimitPerMinute,

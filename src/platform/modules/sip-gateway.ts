@@ -30,8 +30,8 @@ export const sipGatewayModule: ModuleDefinition = {
   deps: ['http-server', 'tracing', 'store', 'shared-state'],
   async init(ctx) {
     const { sip, calls } = ctx.config;
-    const store = requireService(ctx, 'store', 'sip-gateway');
-    const state = requireService(ctx, 'sharedState', 'sip-gateway');
+    const store = requireService(ctx, 'store');
+    const state = requireService(ctx, 'sharedState');
     const tls = sip.tls
       ? { port: sip.tls.port, cert: await readFile(sip.tls.certFile), key: await readFile(sip.tls.keyFile) }
       : undefined;

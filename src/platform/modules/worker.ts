@@ -29,8 +29,8 @@ export const workerModule: ModuleDefinition = {
   name: 'worker',
   deps: ['http-server', 'tracing', 'store', 'shared-state'],
   async init(ctx) {
-    const db = requireService(ctx, 'store', 'worker');
-    const state = requireService(ctx, 'sharedState', 'worker');
+    const db = requireService(ctx, 'store');
+    const state = requireService(ctx, 'sharedState');
     const cdrs = createCdrRepository(db);
     const cdrWriter = cdrWriterJob({
       events: state.events,
