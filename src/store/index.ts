@@ -19,6 +19,7 @@ export {
 } from './repositories/tenant-repository.js';
 export {
   createSipUserRepository,
+  type MediaEncryption,
   type RealmDigestAlgorithms,
   type SipCredentials,
   type SipUser,

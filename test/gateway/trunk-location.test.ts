@@ -79,6 +79,7 @@ describe('trunk location (RFC 3263)', () => {
                   tenantActive: true,
                   maxConcurrentCalls: null,
                   nat: 'auto' as const,
+                  mediaEncryption: 'auto' as const,
                 }
               : undefined,
           ),

@@ -89,6 +89,7 @@ for (const backend of await storeBackends()) {
           '0008_nat_mode',
           '0009_cdr_reason',
           '0010_sip_digest_algorithms',
+          '0011_media_encryption',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);

@@ -165,6 +165,101 @@ for (const backend of await storeBackends()) {
       }
     });
 
+    test('mediaEncryption of users, trunks and routes: auto by default, set, kept, read by the gateway', async () => {
+      const { db, cleanup } = await backend.open();
+      try {
+        await migrate(db, MIGRATIONS_DIR);
+        const acme = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+        const users = createSipUserRepository(db);
+        const alice = await users.create({ tenantId: acme.id, username: 'alice', ...HA1 });
+        assert.equal(alice.mediaEncryption, 'auto');
+        assert.equal((await users.findCredentials('acme.example', 'alice'))?.mediaEncryption, 'auto');
+        const bob = await users.create({
+          tenantId: acme.id,
+          username: 'bob',
+          mediaEncryption: 'sdes',
+          ...HA1,
+        });
+        assert.equal((await users.findCredentials('acme.example', 'bob'))?.mediaEncryption, 'sdes');
+        const changed = await users.update(acme.id, bob.id, { mediaEncryption: 'none' });
+        assert.deepEqual([changed?.before.mediaEncryption, changed?.after.mediaEncryption], ['sdes', 'none']);
+        assert.equal((await users.update(acme.id, bob.id, { nat: 'force' }))?.after.mediaEncryption, 'none');
+        assert.equal((await users.get(acme.id, bob.id))?.mediaEncryption, 'none');
+
+        const trunks = createTrunkRepository(db);
+        const carrier = await trunks.create({
+          tenantId: acme.id,
+          name: 'c',
+          host: '192.0.2.10',
+          inboundCidrs: ['192.0.2.10/32'],
+        });
+        assert.equal(carrier.mediaEncryption, 'auto');
+        const secure = await trunks.create({
+          tenantId: acme.id,
+          name: 's',
+          host: '192.0.2.11',
+          mediaEncryption: 'sdes',
+        });
+        assert.equal(secure.mediaEncryption, 'sdes');
+        assert.equal(
+          (await trunks.update(acme.id, carrier.id, { mediaEncryption: 'sdes' }))?.after.mediaEncryption,
+          'sdes',
+        );
+        assert.equal(
+          (await trunks.update(acme.id, carrier.id, { port: 5080 }))?.after.mediaEncryption,
+          'sdes',
+        );
+        assert.equal((await trunks.findBySource('192.0.2.10'))?.mediaEncryption, 'sdes');
+        assert.deepEqual(
+          (await trunks.withSecrets(acme.id, [secure.id, carrier.id])).map((t) => t.mediaEncryption),
+          ['sdes', 'sdes'],
+        );
+
+        const routes = createRouteRepository(db);
+        const plain = await routes.create({
+          tenantId: acme.id,
+          name: 'r',
+          pattern: '\\d+',
+          trunkIds: [carrier.id],
+        });
+        assert.equal(plain.mediaEncryption, 'auto');
+        const forced = await routes.create({
+          tenantId: acme.id,
+          name: 'f',
+          pattern: '9\\d+',
+          trunkIds: [secure.id],
+          mediaEncryption: 'none',
+        });
+        assert.equal(forced.mediaEncryption, 'none');
+        assert.equal(forced.trunks[0]?.mediaEncryption, 'sdes', "a route's trunks carry their own setting");
+        const updated = await routes.update(acme.id, plain.id, { mediaEncryption: 'sdes' });
+        assert.deepEqual([updated?.before.mediaEncryption, updated?.after.mediaEncryption], ['auto', 'sdes']);
+        assert.equal(
+          (await routes.update(acme.id, plain.id, { priority: 5 }))?.after.mediaEncryption,
+          'sdes',
+        );
+        assert.deepEqual(
+          (await routes.listForTenant(acme.id)).map((r) => [r.name, r.mediaEncryption]),
+          [
+            ['r', 'sdes'],
+            ['f', 'none'],
+          ],
+        );
+
+        for (const table of ['sip_users', 'trunks', 'routes']) {
+          for (const bad of ['dtls', 'SDES', '']) {
+            await assert.rejects(
+              db.query(`UPDATE ${table} SET media_encryption = $1`, [bad]),
+              `${table}.media_encryption takes auto, none or sdes only, not ${JSON.stringify(bad)}`,
+            );
+          }
+        }
+      } finally {
+        await db.close();
+        await cleanup();
+      }
+    });
+
     test('updates and deletes stay inside the tenant; pages of routes and keys follow their cursor', async () => {
       const { db, cleanup } = await backend.open();
       try {

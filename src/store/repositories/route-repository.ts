@@ -1,4 +1,5 @@
 import type { Queryable } from '../database/database.js';
+import type { MediaEncryption } from './sip-user-repository.js';
 import { createTrunkRepository, type Trunk } from './trunk-repository.js';
 
 export interface Route {
@@ -14,6 +15,11 @@ export interface Route {
   prefix: string;
   /** Calls on this route keep their media off the relays (SDP passed through unchanged). */
   mediaBypass: boolean;
+  /**
+   * The media on the trunk leg of calls on this route: `sdes` SRTP (RTP/SAVP) whatever the trunk says, `none`
+   * plain RTP whatever the trunk says, `auto` as the trunk says.
+   */
+  mediaEncryption: MediaEncryption;
   /** The trunks in the order they are tried. */
   trunkIds: string[];
   /** The same trunks, in the same order (without their passwords). */
@@ -28,6 +34,7 @@ export interface RouteInput {
   stripDigits?: number;
   prefix?: string;
   mediaBypass?: boolean;
+  mediaEncryption?: MediaEncryption;
   trunkIds: string[];
 }
 
@@ -68,11 +75,12 @@ interface Row {
   strip_digits: number;
   prefix: string;
   media_bypass: boolean;
+  media_encryption: MediaEncryption;
   trunk_ids: string[] | null;
 }
 
 const SELECT = `SELECT r.id, r.tenant_id, r.name, r.pattern, r.priority, r.strip_digits, r.prefix, r.media_bypass,
-                       array_agg(rt.trunk_id::text ORDER BY rt.position) AS trunk_ids
+                       r.media_encryption, array_agg(rt.trunk_id::text ORDER BY rt.position) AS trunk_ids
                   FROM routes r LEFT JOIN route_trunks rt ON rt.route_id = r.id`;
 
 export function createRouteRepository(db: Queryable): RouteRepository {
@@ -95,6 +103,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
         stripDigits: r.strip_digits,
         prefix: r.prefix,
         mediaBypass: r.media_bypass,
+        mediaEncryption: r.media_encryption,
         trunkIds,
         trunks: trunkIds.flatMap((id) => trunks.get(id) ?? []),
       };
@@ -135,8 +144,8 @@ export function createRouteRepository(db: Queryable): RouteRepository {
     async create(input) {
       await checkTrunks(input.tenantId, input.trunkIds);
       const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO routes (tenant_id, name, pattern, priority, strip_digits, prefix, media_bypass)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+        `INSERT INTO routes (tenant_id, name, pattern, priority, strip_digits, prefix, media_bypass, media_encryption)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
         [
           input.tenantId,
           input.name,
@@ -145,6 +154,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
           input.stripDigits ?? 0,
           input.prefix ?? '',
           input.mediaBypass ?? false,
+          input.mediaEncryption ?? 'auto',
         ],
       );
       const id = rows[0]!.id;
@@ -174,7 +184,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
       if (patch.trunkIds) await checkTrunks(tenantId, patch.trunkIds);
       await db.query(
         `UPDATE routes SET name = $3, pattern = $4, priority = $5, strip_digits = $6, prefix = $7,
-                media_bypass = $8, updated_at = now()
+                media_bypass = $8, media_encryption = $9, updated_at = now()
           WHERE tenant_id = $1 AND id = $2`,
         [
           tenantId,
@@ -185,6 +195,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
           patch.stripDigits ?? before.stripDigits,
           patch.prefix ?? before.prefix,
           patch.mediaBypass ?? before.mediaBypass,
+          patch.mediaEncryption ?? before.mediaEncryption,
         ],
       );
       if (patch.trunkIds) await setTrunks(id, patch.trunkIds);

@@ -7,6 +7,14 @@ import type { SipDigestAlgorithm } from './tenant-repository.js';
  */
 export type NatMode = 'auto' | 'force' | 'off';
 
+/**
+ * Whether the media of a party's calls is encrypted: `auto` leaves it to the offers (each party is answered in
+ * the profile it offered), `none` is plain RTP (RTP/AVP), `sdes` SDES-SRTP (RTP/SAVP with a=crypto keys, RFC
+ * 4568). The same setting exists on users, trunks and routes; docs/architecture.md says what the gateway does
+ * with it.
+ */
+export type MediaEncryption = 'auto' | 'none' | 'sdes';
+
 /** What the registrar needs to authenticate a user: the HA1 values, never a password. */
 export interface SipCredentials {
   userId: string;
@@ -20,6 +28,8 @@ export interface SipCredentials {
   maxConcurrentCalls: number | null;
   /** Where calls to the user's registered contacts go (read at each REGISTER). */
   nat: NatMode;
+  /** The media the user's phones must get and send (read per call). */
+  mediaEncryption: MediaEncryption;
 }
 
 /**
@@ -43,6 +53,7 @@ export interface SipUser {
   enabled: boolean;
   maxConcurrentCalls: number | null;
   nat: NatMode;
+  mediaEncryption: MediaEncryption;
   /** The user's own digest challenges, preferred first; null = the tenant's (then the platform's). */
   sipDigestAlgorithms: SipDigestAlgorithm[] | null;
   createdAt: Date;
@@ -55,6 +66,7 @@ export interface SipUserPatch {
   enabled?: boolean;
   maxConcurrentCalls?: number | null;
   nat?: NatMode;
+  mediaEncryption?: MediaEncryption;
   sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
   ha1?: { md5: string; sha256: string };
 }
@@ -68,13 +80,14 @@ interface UserRow {
   enabled: boolean;
   max_concurrent_calls: number | null;
   nat: NatMode;
+  media_encryption: MediaEncryption;
   sip_digest_algorithms: SipDigestAlgorithm[] | null;
   created_at: Date;
 }
 
 const USER_COLUMNS =
-  'id, tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls, nat, sip_digest_algorithms, ' +
-  'created_at';
+  'id, tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls, nat, media_encryption, ' +
+  'sip_digest_algorithms, created_at';
 
 const toUser = (r: UserRow): SipUser => ({
   id: r.id,
@@ -85,6 +98,7 @@ const toUser = (r: UserRow): SipUser => ({
   enabled: r.enabled,
   maxConcurrentCalls: r.max_concurrent_calls,
   nat: r.nat,
+  mediaEncryption: r.media_encryption,
   sipDigestAlgorithms: r.sip_digest_algorithms,
   createdAt: r.created_at,
 });
@@ -101,6 +115,7 @@ export interface SipUserRepository {
     enabled?: boolean;
     maxConcurrentCalls?: number;
     nat?: NatMode;
+    mediaEncryption?: MediaEncryption;
     sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
     ha1Md5: string;
     ha1Sha256: string;
@@ -132,8 +147,8 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
     async create(input) {
       const { rows } = await db.query<UserRow>(
         `INSERT INTO sip_users (tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls,
-                                ha1_md5, ha1_sha256, nat, sip_digest_algorithms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[]) RETURNING ${USER_COLUMNS}`,
+                                ha1_md5, ha1_sha256, nat, sip_digest_algorithms, media_encryption)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11) RETURNING ${USER_COLUMNS}`,
         [
           input.tenantId,
           input.username,
@@ -145,6 +160,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           input.ha1Sha256,
           input.nat ?? 'auto',
           input.sipDigestAlgorithms ?? null,
+          input.mediaEncryption ?? 'auto',
         ],
       );
       return toUser(rows[0]!);
@@ -168,7 +184,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
       const { rows } = await db.query<UserRow>(
         `UPDATE sip_users SET display_name = $3, caller_id = $4, enabled = $5, max_concurrent_calls = $6,
                 ha1_md5 = coalesce($7, ha1_md5), ha1_sha256 = coalesce($8, ha1_sha256), nat = $9,
-                sip_digest_algorithms = $10::text[], updated_at = now()
+                sip_digest_algorithms = $10::text[], media_encryption = $11, updated_at = now()
           WHERE tenant_id = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
         [
           tenantId,
@@ -181,6 +197,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           patch.ha1?.sha256 ?? null,
           pick('nat'),
           pick('sipDigestAlgorithms'),
+          pick('mediaEncryption'),
         ],
       );
       return { before, after: toUser(rows[0]!) };
@@ -203,9 +220,10 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
         status: string;
         max_concurrent_calls: number | null;
         nat: NatMode;
+        media_encryption: MediaEncryption;
       }>(
         `SELECT u.id, u.tenant_id, u.username, u.ha1_md5, u.ha1_sha256, u.enabled, t.status, u.max_concurrent_calls,
-                u.nat
+                u.nat, u.media_encryption
            FROM sip_users u JOIN tenants t ON t.id = u.tenant_id
           WHERE t.sip_domain = lower($1) AND u.username = $2`,
         [sipDomain, username],
@@ -222,6 +240,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           tenantActive: r.status === 'active',
           maxConcurrentCalls: r.max_concurrent_calls,
           nat: r.nat,
+          mediaEncryption: r.media_encryption,
         }
       );
     },

@@ -1,5 +1,5 @@
 import type { Queryable } from '../database/database.js';
-import type { NatMode } from './sip-user-repository.js';
+import type { MediaEncryption, NatMode } from './sip-user-repository.js';
 
 export interface Trunk {
   id: string;
@@ -20,6 +20,8 @@ export interface Trunk {
    * docs/architecture.md, "NAT").
    */
   nat: NatMode;
+  /** The media calls to the carrier are offered: `sdes` SRTP (RTP/SAVP), `none` and `auto` plain RTP. */
+  mediaEncryption: MediaEncryption;
 }
 
 export interface TrunkInput {
@@ -34,6 +36,7 @@ export interface TrunkInput {
   enabled?: boolean;
   maxConcurrentCalls?: number;
   nat?: NatMode;
+  mediaEncryption?: MediaEncryption;
 }
 
 /**
@@ -93,12 +96,14 @@ interface Row {
   enabled: boolean;
   max_concurrent_calls: number | null;
   nat: NatMode;
+  media_encryption: MediaEncryption;
 }
 
 /** The selected columns, qualified by a table alias when the query joins. */
 const columns = (t = '') =>
   `${t}id, ${t}tenant_id, ${t}name, ${t}host, ${t}port, ${t}transport, ${t}username,
-   ${t}inbound_cidrs::text[] AS inbound_cidrs, ${t}register, ${t}enabled, ${t}max_concurrent_calls, ${t}nat`;
+   ${t}inbound_cidrs::text[] AS inbound_cidrs, ${t}register, ${t}enabled, ${t}max_concurrent_calls, ${t}nat,
+   ${t}media_encryption`;
 const COLUMNS = columns();
 
 /** node-postgres returns text[] as an array, PGlite too; a `{a,b}` literal is parsed for safety. */
@@ -124,6 +129,7 @@ function toTrunk(r: Row): Trunk {
     enabled: r.enabled,
     maxConcurrentCalls: r.max_concurrent_calls,
     nat: r.nat,
+    mediaEncryption: r.media_encryption,
   };
 }
 
@@ -132,8 +138,8 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
     async create(input) {
       const { rows } = await db.query<Row>(
         `INSERT INTO trunks (tenant_id, name, host, port, transport, username, password, inbound_cidrs, register,
-                             enabled, max_concurrent_calls, nat)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9, $10, $11, $12) RETURNING ${COLUMNS}`,
+                             enabled, max_concurrent_calls, nat, media_encryption)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::cidr[], $9, $10, $11, $12, $13) RETURNING ${COLUMNS}`,
         [
           input.tenantId,
           input.name,
@@ -147,6 +153,7 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
           input.enabled ?? true,
           input.maxConcurrentCalls ?? null,
           input.nat ?? 'auto',
+          input.mediaEncryption ?? 'auto',
         ],
       );
       return toTrunk(rows[0]!);
@@ -171,7 +178,7 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
                 username = CASE WHEN $7 THEN username ELSE $8 END,
                 password = CASE WHEN $7 THEN password ELSE $9 END,
                 inbound_cidrs = $10::cidr[], register = $11, enabled = $12, max_concurrent_calls = $13,
-                nat = $14, updated_at = now()
+                nat = $14, media_encryption = $15, updated_at = now()
           WHERE tenant_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
         [
           tenantId,
@@ -188,6 +195,7 @@ export function createTrunkRepository(db: Queryable): TrunkRepository {
           patch.enabled ?? before.enabled,
           patch.maxConcurrentCalls === undefined ? before.maxConcurrentCalls : patch.maxConcurrentCalls,
           patch.nat ?? before.nat,
+          patch.mediaEncryption ?? before.mediaEncryption,
         ],
       );
       return { before, after: toTrunk(rows[0]!) };
