@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { rtpHeaderLength } from '../rtp-header.js';
 import type { ObjectStore } from './object-store.js';
 import { PcapFile, type Endpoint } from './pcap-file.js';
 import { WavFile, type G711Law } from './wav-file.js';
@@ -16,12 +17,8 @@ const MAX_GAP = 50;
 
 /** RFC 3550 §5.1: the payload after the fixed header, CSRCs, header extension; padding removed. */
 function rtpPayload(packet: Buffer): Buffer | undefined {
-  if (packet.length < 12 || packet[0]! >> 6 !== 2) return undefined;
-  let offset = 12 + 4 * (packet[0]! & 0x0f);
-  if (packet[0]! & 0x10) {
-    if (packet.length < offset + 4) return undefined;
-    offset += 4 + 4 * packet.readUInt16BE(offset + 2);
-  }
+  const offset = rtpHeaderLength(packet);
+  if (offset === undefined) return undefined;
   let end = packet.length;
   if (packet[0]! & 0x20) end -= packet[packet.length - 1]!;
   return offset <= end ? packet.subarray(offset, end) : undefined;

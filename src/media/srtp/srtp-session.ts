@@ -1,4 +1,5 @@
 import { createCipheriv, createHmac, timingSafeEqual, type Cipher } from 'node:crypto';
+import { rtpHeaderLength } from '../rtp-header.js';
 import { deriveSessionKeys, type SessionKeys } from './srtp-kdf.js';
 import type { SrtpSuite } from './srtp-suites.js';
 
@@ -258,17 +259,6 @@ function newState(): StreamState {
     rtcpWindow: 0n,
     rtcpStarted: false,
   };
-}
-
-/** The RTP header's length (RFC 3550 §5.1: 12 bytes, CSRCs, an extension); undefined when it is not RTP. */
-function rtpHeaderLength(packet: Buffer): number | undefined {
-  if (packet.length < 12 || packet[0]! >> 6 !== 2) return undefined;
-  let length = 12 + 4 * (packet[0]! & 0x0f);
-  if (packet[0]! & 0x10) {
-    if (packet.length < length + 4) return undefined;
-    length += 4 + 4 * packet.readUInt16BE(length + 2);
-  }
-  return length <= packet.length ? length : undefined;
 }
 
 /**
