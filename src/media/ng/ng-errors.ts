@@ -1,3 +1,4 @@
+import { MediaPlaneError } from '../media-error.js';
 import type { BencodeDictionary } from './bencode.js';
 
 export type NgErrorCode =
@@ -10,15 +11,8 @@ export type NgErrorCode =
   | 'NG_CLIENT_CLOSED';
 
 /** Base of the ng protocol's errors; `code` is stable, the message is for people. */
-export class NgError extends Error {
+export class NgError extends MediaPlaneError<NgErrorCode> {
   override readonly name: string = 'NgError';
-  constructor(
-    readonly code: NgErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** A datagram that is not `<cookie> <bencoded dictionary>` (the bencode itself fails with BencodeError). */

@@ -1,3 +1,5 @@
+import { MediaPlaneError } from '../media-error.js';
+
 export type MediaRelayErrorCode =
   | 'MEDIA_MISSING_KEY'
   | 'MEDIA_UNKNOWN_CALL'
@@ -12,13 +14,6 @@ export type MediaRelayErrorCode =
  * An ng command the relay refuses. `code` is stable; the message is RTPengine's `error-reason` for the same
  * situation where it has one, so clients matching on it work against either relay.
  */
-export class MediaRelayError extends Error {
+export class MediaRelayError extends MediaPlaneError<MediaRelayErrorCode> {
   override readonly name = 'MediaRelayError';
-  constructor(
-    readonly code: MediaRelayErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
