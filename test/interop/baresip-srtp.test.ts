@@ -158,6 +158,49 @@ test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP fa
         });
         await checkRecording(record, `call in ${TRANSPORT}: audio at client`, client);
       }
+
+      // The same call with alice provisioned to require SDES-SRTP, where voxgate has that per-user setting (the
+      // server's account, not the client's): its callee side must then be offered RTP/SAVP with a=crypto.
+      if (server.name === 'voxgate') {
+        const unavailable = await requireSdes(server, account.username);
+        if (unavailable) observe(`no per-user SRTP setting to try the call in with: ${unavailable}`);
+        else {
+          const check = `call in ${TRANSPORT}, alice mediaEncryption sdes`;
+          const sdesCall: { call?: FarEndCall } = {};
+          const from = client.sipTrace().length;
+          const sdesAnswered = client.waitAnswered();
+          sdesAnswered.catch(() => undefined);
+          const ok = await attempt(check, async () => {
+            try {
+              sdesCall.call = await far.call(account.username);
+              await sdesAnswered;
+            } catch (err) {
+              throw new Error(
+                `${refusalReason(server, client.sipTrace().slice(from), true)}\n${(err as Error).message}`,
+                {
+                  cause: err,
+                },
+              );
+            }
+          });
+          const offered = lastSdp(
+            client.sipTrace().slice(from),
+            (m) => !sent(m, server) && m.startLine.startsWith('INVITE '),
+          );
+          if (offered)
+            observe(`with alice's mediaEncryption sdes, baresip was called with ${describeSdp(offered)}`);
+          if (ok && sdesCall.call && !sdesCall.call.ended) {
+            const call = sdesCall.call;
+            await sleep(TALK_MS);
+            checkAudio(record, `${check}: audio at far end`, server, call);
+            await attempt(`hangup by far end ${TRANSPORT}, alice mediaEncryption sdes`, async () => {
+              await call.bye();
+              await client.waitEnded();
+            });
+            await checkRecording(record, `${check}: audio at client`, client);
+          }
+        }
+      }
     } finally {
       await client.stop().catch(() => undefined);
       await far.unregister();
@@ -190,20 +233,74 @@ test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP fa
   assertVoxgateMatchesReference(results);
 });
 
+/** The admin key voxgate-server.ts starts voxgate with (the suite's own, for provisioning). */
+const VOXGATE_ADMIN_KEY = 'vxg_interop_interopAdminKeyOnlyForTheSuite0';
+
+/**
+ * Sets `mediaEncryption: "sdes"` on the voxgate user `username` through the API (PATCH
+ * /v1/tenants/{tenant}/users/{id}); resolves undefined when done, else with why it could not be set (a build
+ * without that setting refuses the unknown property with 400).
+ */
+async function requireSdes(server: SipServer, username: string): Promise<string | undefined> {
+  const http = server
+    .logTail(5000)
+    .split('\n')
+    .map((line) =>
+      /"msg":"HTTP listening".*"address":"([^"]+)"|"address":"([^"]+)".*"msg":"HTTP listening"/.exec(line),
+    )
+    .find(Boolean);
+  const base = http?.[1] ?? http?.[2];
+  if (!base) return "voxgate's HTTP address is not in its log";
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${VOXGATE_ADMIN_KEY}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, json: (await res.json()) as { [key: string]: unknown } };
+  };
+  const items = (json: { [key: string]: unknown }) =>
+    (Array.isArray(json.items) ? json.items : []) as { [key: string]: unknown }[];
+  const tenants = await call('GET', '/v1/tenants');
+  const tenant = items(tenants.json).find((t) => t.sipDomain === server.domain);
+  if (!tenant) return `GET /v1/tenants: ${tenants.status}, no tenant of ${server.domain}`;
+  const users = await call('GET', `/v1/tenants/${String(tenant.id)}/users`);
+  const user = items(users.json).find((u) => u.username === username);
+  if (!user) return `GET /v1/tenants/…/users: ${users.status}, no user ${username}`;
+  const patched = await call('PATCH', `/v1/tenants/${String(tenant.id)}/users/${String(user.id)}`, {
+    mediaEncryption: 'sdes',
+  });
+  if (patched.status !== 200 || patched.json.mediaEncryption !== 'sdes') {
+    const why = typeof patched.json.detail === 'string' ? patched.json.detail : JSON.stringify(patched.json);
+    return `PATCH /v1/tenants/…/users/… {"mediaEncryption":"sdes"} answered ${patched.status} (${why})`;
+  }
+  return undefined;
+}
+
 /** Why a call to baresip failed, from what its SIP trace shows it was offered and how it answered. */
-function refusalReason(server: SipServer, trace: readonly BaresipTracedMessage[]): string {
+function refusalReason(server: SipServer, trace: readonly BaresipTracedMessage[], sdes = false): string {
   const offered = lastSdp(trace, (m) => !sent(m, server) && m.startLine.startsWith('INVITE '));
   const refusal = trace.find(
     (m) => sent(m, server) && /^SIP\/2\.0 [3-6]\d\d /.test(m.startLine) && cseqMethod(m) === 'INVITE',
   );
   if (!offered) return 'baresip received no INVITE with SDP';
-  if (profileOf(offered) === 'RTP/SAVP') return `baresip was offered ${describeSdp(offered)}`;
+  if (profileOf(offered) === 'RTP/SAVP') {
+    return `baresip was offered ${describeSdp(offered)}${refusal ? ` and answered ${refusal.startLine.slice(8)}` : ''}`;
+  }
+  if (sdes) {
+    return (
+      `voxgate offered baresip ${describeSdp(offered)} although alice's mediaEncryption is sdes` +
+      `${refusal ? ` (baresip: ${refusal.startLine.slice(8)})` : ''}`
+    );
+  }
   return (
     `${server.name} offered baresip ${describeSdp(offered)}; an SRTP-mandatory phone refuses it` +
     `${refusal ? ` (${refusal.startLine.slice(8)})` : ''}: ` +
     (server.name === 'voxgate'
-      ? 'voxgate offers every callee plain RTP/AVP by default (src/gateway/b2bua.ts: profiles callee rtp) and ' +
-        'has no per-user SRTP setting to provision alice with'
+      ? 'voxgate offers every callee plain RTP/AVP by default (src/gateway/b2bua.ts: profiles callee rtp)'
       : "rtpengine_manage with its default flags keeps the caller's profile (the far end's RTP/AVP)")
   );
 }
