@@ -4,9 +4,8 @@
 // states read from its console — and the config sample the suite reports for it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { consecutive, freePort } from '../lib/free-ports.js';
 import type { ClientOptions, SipServer, Softphone, Transport } from '../lib/types.js';
 
 /** How long linphonec gets for each step (registration, an answer, a hang-up) before the driver gives up. */
@@ -142,8 +141,8 @@ export class Linphone implements Softphone {
     // liblinphone keeps its sqlite files in $HOME/.local/share/linphone; without the folder it never leaves
     // LinphoneGlobalStartup (no listening, no registration).
     mkdirSync(join(workDir, '.local', 'share', 'linphone'), { recursive: true });
-    const sipPort = await freePort(SIP_PORTS, transport === 'udp' ? 'udp' : 'tcp', 1);
-    const rtpPort = await freePort(RTP_PORTS, 'udp', 2);
+    const sipPort = await freePort(SIP_PORTS, consecutive(1, transport === 'udp' ? 'udp' : 'tcp'));
+    const rtpPort = await freePort(RTP_PORTS, consecutive(2, 'udp'), 2);
     const rc = join(workDir, 'linphonerc');
     writeFileSync(
       rc,
@@ -436,42 +435,4 @@ function linphonecVersion(): string {
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** The first port of `range` (even, for RTP when `count` is 2) where `count` consecutive ports are free. */
-async function freePort(
-  range: readonly [number, number],
-  kind: 'udp' | 'tcp',
-  count: number,
-): Promise<number> {
-  const step = count === 2 ? 2 : 1;
-  const first = count === 2 && range[0] % 2 === 1 ? range[0] + 1 : range[0];
-  for (let port = first; port + count - 1 <= range[1]; port += step) {
-    let free = true;
-    for (let p = port; p < port + count && free; p++) {
-      // linphonec binds 0.0.0.0.
-      free = kind === 'udp' ? await canBindUdp(p) : await canBindTcp(p);
-    }
-    if (free) return port;
-  }
-  throw new Error(`linphone driver: no free ${kind} port in ${range[0]}-${range[1]}`);
-}
-
-function canBindTcp(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
-  });
-}
-
-function canBindUdp(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    socket.once('error', () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind(port, '0.0.0.0', () => socket.close(() => resolve(true)));
-  });
 }

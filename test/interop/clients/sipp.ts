@@ -5,12 +5,12 @@
 // the config sample (the command line) the suite reports. SIPp cannot record what it hears: recording() is
 // absent.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { linearToUlaw, readWav } from '../lib/audio.js';
+import { consecutive, freePort } from '../lib/free-ports.js';
 import type { ClientOptions, SipServer, Softphone, Transport } from '../lib/types.js';
 
 const SCENARIO = fileURLToPath(new URL('../fixtures/sipp/phone.xml', import.meta.url));
@@ -195,9 +195,9 @@ export class Sipp implements Softphone {
     const scenario = join(options.workDir, 'phone.xml');
     copyFileSync(SCENARIO, scenario);
     writeTonePcap(join(options.workDir, 'tone.pcap'), options.toneFile);
-    const sipPort = await freePort(SIP_PORTS, options.transport === 'udp' ? 'udp' : 'tcp');
-    const mediaPort = await freePort(RTP_PORTS, 'udp', true);
-    const twinPort = await freePort(TWIN_PORTS, 'tcp');
+    const sipPort = await freePort(SIP_PORTS, consecutive(1, options.transport === 'udp' ? 'udp' : 'tcp'));
+    const mediaPort = await freePort(RTP_PORTS, consecutive(2, 'udp'), 2);
+    const twinPort = await freePort(TWIN_PORTS, consecutive(1, 'tcp'));
     const args = sippCommand({
       server: options.server,
       transport: options.transport,
@@ -411,38 +411,6 @@ export class Sipp implements Softphone {
     const path = join(this.workDir, file);
     return existsSync(path) ? readFileSync(path, 'latin1').split('\n') : [];
   }
-}
-
-/** A port of `range` nothing listens on for `protocol` (an even one, and the next, for RTP). */
-async function freePort(
-  range: readonly [number, number],
-  protocol: 'udp' | 'tcp',
-  rtp = false,
-): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    let port = range[0] + Math.floor(Math.random() * (range[1] - range[0]));
-    if (rtp) port -= port % 2;
-    const ports = rtp ? [port, port + 1] : [port];
-    const free = await Promise.all(ports.map((p) => (protocol === 'udp' ? udpFree(p) : tcpFree(p))));
-    if (free.every(Boolean)) return port;
-  }
-  throw new Error(`SIPp driver: no free ${protocol} port in ${range[0]}-${range[1]}`);
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    socket.once('error', () => resolve(false));
-    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-  });
-}
-
-function tcpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 function sleep(ms: number): Promise<void> {

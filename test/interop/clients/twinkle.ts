@@ -4,7 +4,6 @@
 // WAV files the speaker — commands on stdin, events read from its console output — and the config sample the
 // suite reports for it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import {
   closeSync,
   constants,
@@ -17,9 +16,9 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { readWav } from '../lib/audio.js';
+import { readWav, writeWav } from '../lib/audio.js';
+import { consecutive, freePort } from '../lib/free-ports.js';
 import type { ClientOptions, SipServer, Softphone, Transport } from '../lib/types.js';
 
 /** How long Twinkle gets for each step (registration, an answer, a re-INVITE, a hang-up) before the driver gives up. */
@@ -171,11 +170,8 @@ export class Twinkle implements Softphone {
     const made = spawnSync('mkfifo', [micFifo], { encoding: 'utf8' });
     if (made.status !== 0) throw new Error(`twinkle: mkfifo ${micFifo} failed: ${made.stderr}`);
 
-    const sipPort = await freePort(SIP_PORTS, (p) => [
-      { port: p, udp: true },
-      { port: p, udp: false },
-    ]);
-    const rtpPort = await freePort(RTP_PORTS, (p) => [0, 1, 2, 3].map((i) => ({ port: p + i, udp: true })));
+    const sipPort = await freePort(SIP_PORTS, consecutive(1, 'udp', 'tcp'), 2);
+    const rtpPort = await freePort(RTP_PORTS, consecutive(4, 'udp'), 2);
     writeFileSync(join(dotTwinkle, 'twinkle.sys'), twinkleSys({ sipPort, rtpPort }));
     const profile = join(dotTwinkle, `${PROFILE}.cfg`);
     writeFileSync(profile, twinkleProfile(server, transport, account.username, account.password));
@@ -491,55 +487,6 @@ class MicFeeder {
 function sequence(name: string): number {
   const m = /\.(\d{4})$/.exec(name);
   return m ? Number(m[1]) : 0;
-}
-
-function writeWav(path: string, samples: Int16Array, sampleRate: number): void {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(36 + samples.byteLength, 4);
-  header.write('WAVEfmt ', 8, 'latin1');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'latin1');
-  header.writeUInt32LE(samples.byteLength, 40);
-  writeFileSync(
-    path,
-    Buffer.concat([header, Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)]),
-  );
-}
-
-/** The first port of `range` (stepping by 2) whose sockets all bind on every address. */
-async function freePort(
-  range: readonly [number, number],
-  sockets: (port: number) => { port: number; udp: boolean }[],
-): Promise<number> {
-  for (let port = range[0]; port <= range[1]; port += 2) {
-    const results = await Promise.all(sockets(port).map((s) => canBind(s.port, s.udp)));
-    if (results.every(Boolean)) return port;
-  }
-  throw new Error(`twinkle: no free port in ${range[0]}-${range[1]}`);
-}
-
-function canBind(port: number, udp: boolean): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (udp) {
-      const socket = createSocket('udp4');
-      socket.once('error', () => {
-        socket.close();
-        resolve(false);
-      });
-      socket.bind(port, '0.0.0.0', () => socket.close(() => resolve(true)));
-    } else {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
-    }
-  });
 }
 
 /** True when Debian's twinkle-console is installed (the test skips otherwise). */

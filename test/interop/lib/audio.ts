@@ -27,10 +27,14 @@ export function sine(
 
 /** A mono 16-bit PCM WAV of `seconds` of a `hz` tone. */
 export function writeToneWav(path: string, hz: number, seconds = 60, sampleRate = 8000): void {
-  const pcm = sine(hz, sampleRate, Math.round(seconds * sampleRate));
+  writeWav(path, sine(hz, sampleRate, Math.round(seconds * sampleRate)), sampleRate);
+}
+
+/** Writes mono 16-bit PCM `samples` as a WAV file. */
+export function writeWav(path: string, samples: Int16Array, sampleRate: number): void {
   const header = Buffer.alloc(44);
   header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(36 + pcm.byteLength, 4);
+  header.writeUInt32LE(36 + samples.byteLength, 4);
   header.write('WAVEfmt ', 8, 'latin1');
   header.writeUInt32LE(16, 16);
   header.writeUInt16LE(1, 20);
@@ -40,8 +44,11 @@ export function writeToneWav(path: string, hz: number, seconds = 60, sampleRate 
   header.writeUInt16LE(2, 32);
   header.writeUInt16LE(16, 34);
   header.write('data', 36, 'latin1');
-  header.writeUInt32LE(pcm.byteLength, 40);
-  writeFileSync(path, Buffer.concat([header, Buffer.from(pcm.buffer)]));
+  header.writeUInt32LE(samples.byteLength, 40);
+  writeFileSync(
+    path,
+    Buffer.concat([header, Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)]),
+  );
 }
 
 export interface Pcm {
