@@ -136,6 +136,18 @@ export const natSchema = {
 } as const;
 
 /**
+ * Whether the media of a user's, trunk's or route's calls is encrypted (SDES-SRTP, RFC 4568). Only `auto`,
+ * `none` and `sdes` are taken; `dtls` (DTLS-SRTP) is kept for later. See docs/api.md, "Media encryption".
+ */
+export const mediaEncryptionSchema = {
+  enum: ['auto', 'none', 'sdes'],
+  description:
+    'sdes: SDES-SRTP (RTP/SAVP with a=crypto) is required of the party (calls to it are offered SRTP; a user ' +
+    'or trunk calling with plain RTP gets 488); none: plain RTP towards it; auto (default): SRTP only where ' +
+    'the other side asks for it',
+} as const;
+
+/**
  * The digest challenges (RFC 8760) offered to a tenant's or a user's phones, preferred first; null inherits
  * (a user's from its tenant, a tenant's from VOXGATE_SIP_DIGEST_ALGORITHMS). See docs/api.md.
  */
@@ -201,6 +213,7 @@ export const userSchema = {
     enabled: { type: 'boolean' },
     maxConcurrentCalls: nullableInt,
     nat: natSchema,
+    mediaEncryption: mediaEncryptionSchema,
     sipDigestAlgorithms: digestAlgorithmsSchema,
     createdAt: dateTime,
   },
@@ -223,6 +236,7 @@ export const trunkSchema = {
     enabled: { type: 'boolean' },
     maxConcurrentCalls: nullableInt,
     nat: natSchema,
+    mediaEncryption: mediaEncryptionSchema,
     health: {
       type: 'object',
       description:
@@ -270,6 +284,7 @@ export const routeSchema = {
     stripDigits: { type: 'integer' },
     prefix: { type: 'string' },
     mediaBypass: { type: 'boolean' },
+    mediaEncryption: mediaEncryptionSchema,
     trunkIds: { type: 'array', items: { type: 'string' } },
     trunks: { type: 'array', items: trunkSchema },
   },

@@ -8,7 +8,15 @@ import {
   type RoutePatch,
 } from '../../store/index.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { integer, isStorableText, PG_INTEGER_MAX, routeSchema, text, uuid } from '../schemas.js';
+import {
+  integer,
+  isStorableText,
+  mediaEncryptionSchema,
+  PG_INTEGER_MAX,
+  routeSchema,
+  text,
+  uuid,
+} from '../schemas.js';
 import { registerTenantResource } from './resource-routes.js';
 import { isUniqueViolation } from './route-helpers.js';
 
@@ -25,6 +33,12 @@ const routeFields = {
   mediaBypass: {
     type: 'boolean',
     description: 'calls on this route keep their media off the relays (the SDP passes unchanged)',
+  },
+  mediaEncryption: {
+    ...mediaEncryptionSchema,
+    description:
+      'the media on the trunk leg: sdes requires SDES-SRTP (the trunk is offered RTP/SAVP), none plain RTP, ' +
+      "auto (default) the trunk's own mediaEncryption",
   },
   trunkIds: {
     type: 'array',

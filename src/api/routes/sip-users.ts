@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   createSipUserRepository,
   type Database,
+  type MediaEncryption,
   type SipDigestAlgorithm,
   type SipUser,
   type SipUserPatch,
@@ -10,6 +11,7 @@ import {
 import {
   digestAlgorithmsSchema,
   integer,
+  mediaEncryptionSchema,
   natSchema,
   nullableInteger,
   nullableText,
@@ -35,6 +37,7 @@ const userFields = {
   enabled: { type: 'boolean' },
   maxConcurrentCalls: integer({ minimum: 0 }),
   nat: natSchema,
+  mediaEncryption: mediaEncryptionSchema,
   sipDigestAlgorithms: digestAlgorithmsSchema,
 } as const;
 
@@ -46,6 +49,7 @@ interface UserBody {
   enabled?: boolean;
   maxConcurrentCalls?: number;
   nat?: 'auto' | 'force' | 'off';
+  mediaEncryption?: MediaEncryption;
   sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
 }
 
@@ -56,6 +60,7 @@ interface UserPatchBody {
   enabled?: boolean;
   maxConcurrentCalls?: number | null;
   nat?: 'auto' | 'force' | 'off';
+  mediaEncryption?: MediaEncryption;
   sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
 }
 
@@ -99,6 +104,7 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
           enabled: userFields.enabled,
           maxConcurrentCalls: nullableInteger({ minimum: 0 }),
           nat: userFields.nat,
+          mediaEncryption: userFields.mediaEncryption,
           sipDigestAlgorithms: userFields.sipDigestAlgorithms,
         },
       },
@@ -107,7 +113,8 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
       create: 'Create a SIP user (operator)',
       list: 'List SIP users by username',
       get: 'Get a SIP user',
-      update: 'Change a SIP user (operator): password, names, limits, enabled, nat, digest algorithms',
+      update:
+        'Change a SIP user (operator): password, names, limits, enabled, nat, media encryption, digest algorithms',
       delete: 'Delete a SIP user (operator); its numbers become unassigned',
     },
     list: (db, tenant, { limit, query }) =>

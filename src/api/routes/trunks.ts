@@ -4,6 +4,7 @@ import type { SharedState, TrunkStatus } from '../../store/shared-state/index.js
 import {
   cidrSchema,
   integer,
+  mediaEncryptionSchema,
   natSchema,
   nullableInteger,
   nullableText,
@@ -62,6 +63,7 @@ const trunkFields = {
   enabled: { type: 'boolean' },
   maxConcurrentCalls: integer({ minimum: 0 }),
   nat: natSchema,
+  mediaEncryption: mediaEncryptionSchema,
 } as const;
 
 interface TrunkBody {
@@ -76,6 +78,7 @@ interface TrunkBody {
   enabled?: boolean;
   maxConcurrentCalls?: number;
   nat?: Trunk['nat'];
+  mediaEncryption?: Trunk['mediaEncryption'];
 }
 
 type TrunkPatchBody = Partial<Omit<TrunkBody, 'maxConcurrentCalls' | 'username' | 'password'>> & {
