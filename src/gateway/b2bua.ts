@@ -7,9 +7,9 @@
 import type { InboundContext, ServerTransaction, SipRequest, SipResponse } from '../sip/index.js';
 import { B2buaCall, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
-import { planCall, type PlanningDeps } from './call-planning.js';
+import { offersPlainRtp, planCall, SRTP_REQUIRED, type PlanningDeps } from './call-planning.js';
 import { redirectTargets } from './call-redirect.js';
-import { publishCallEvent, recordAttempt, type Attempt } from './call-records.js';
+import { publishCallEvent, recordAttempt, refuse, type Attempt } from './call-records.js';
 import { createCallTable } from './call-table.js';
 import type { MediaAnchor } from './media-anchor.js';
 import type { LegTarget } from './sip-outbound.js';
@@ -71,6 +71,10 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       const attempt: Attempt | undefined = plan.peerHop
         ? undefined
         : { ...plan.identity, tenantId: tenant.id };
+      if (plan.profiles?.caller === 'srtp' && offersPlainRtp(request.body)) {
+        refuse(deps, request, tx, SRTP_REQUIRED, attempt);
+        return;
+      }
       if (!plan.peerHop && !(await admitToTenant(deps, request, tx, tenant, attempt))) return;
       // §9.2: cancelled while it was planned (the CANCEL answered the INVITE 487).
       const cancelledMeanwhile = () => {
@@ -97,10 +101,16 @@ export function createB2bua(deps: B2buaDeps): B2bua {
               callId: request.callId,
               callerTag: request.fromTag ?? '',
               calleeTag: tx.toTag,
-              // Callees get plain RTP: carriers speak it, and a plain phone refuses an RTP/SAVP offer (488)
-              // while every phone takes RTP/AVP. An SRTP caller keeps SRTP up to the relay, which bridges.
-              // Browsers (SIP over WebSocket) are left to the WebRTC profile.
-              ...(plan.forks.some((f) => f.target.webSocket) ? {} : { profiles: { callee: 'rtp' } }),
+              // Callees get plain RTP unless their mediaEncryption says sdes: carriers speak it, and a plain
+              // phone refuses an RTP/SAVP offer (488) while every phone takes RTP/AVP. An SRTP caller keeps
+              // SRTP up to the relay, which bridges. Browsers (SIP over WebSocket) are left to the WebRTC
+              // profile.
+              profiles: {
+                ...(plan.profiles?.caller ? { caller: plan.profiles.caller } : {}),
+                ...(plan.forks.some((f) => f.target.webSocket)
+                  ? {}
+                  : { callee: plan.profiles?.callee ?? 'rtp' }),
+              },
             });
       const call = table.add(
         request.callId,

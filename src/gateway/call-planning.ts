@@ -18,7 +18,8 @@ import {
   type ServerTransaction,
   type SipRequest,
 } from '../sip/index.js';
-import type { SipUserRepository, Tenant, TenantRepository } from '../store/index.js';
+import { offeredStreams, SdpParseError } from '../media/index.js';
+import type { MediaEncryption, SipUserRepository, Tenant, TenantRepository } from '../store/index.js';
 import type { Binding, SharedState } from '../store/shared-state/index.js';
 import type { CallIdentity, ForkMode, ForkTarget } from './b2bua-call.js';
 import { trunkLimit, userLimit, type Limit } from './call-admission.js';
@@ -30,7 +31,15 @@ import {
   type GatewayTrunk,
   type RoutingDirectory,
 } from './call-routing.js';
-import { NOT_REGISTERED, recordAttempt, refuse, type Attempt, type CallRecordDeps } from './call-records.js';
+import {
+  NOT_REGISTERED,
+  recordAttempt,
+  refuse,
+  type Attempt,
+  type CallRecordDeps,
+  type Refusal,
+} from './call-records.js';
+import type { MediaProfile } from './media-anchor.js';
 import { peerHopHeader, verifyPeerHop } from './peer-hop.js';
 import { addressOfRecord } from './registrar.js';
 import type { SipAuthenticator } from './sip-authenticator.js';
@@ -67,6 +76,45 @@ export interface CallPlan {
   mode: ForkMode;
   /** Concurrent-call limits the call counts against (users, trunks); checked and held for its duration. */
   limits: Limit[];
+  /**
+   * The media each side gets from the relay, from the `mediaEncryption` of the parties: the callee's — the
+   * dialled user's (all its contacts alike), or the route's unless `auto`, else the first trunk's — and `srtp`
+   * for a caller (user or trunk) that requires it, whose plain offer is refused (`offersPlainRtp`).
+   */
+  profiles?: { readonly caller?: MediaProfile; readonly callee: MediaProfile };
+}
+
+/** §21.4.26 488: a caller that must send SRTP (`mediaEncryption: sdes`) offered plain RTP. */
+export const SRTP_REQUIRED = {
+  status: 488,
+  phrase: 'Not Acceptable Here',
+  reason: 'media-encryption',
+  warning: 'SRTP (RTP/SAVP with a=crypto) is required of this caller; the offer is plain RTP/AVP',
+} as const satisfies Refusal;
+
+/** The profile a party is offered: SRTP for `sdes`, plain RTP for `none` and `auto`. */
+const offeredTo = (setting: MediaEncryption | undefined): MediaProfile =>
+  setting === 'sdes' ? 'srtp' : 'rtp';
+
+/** The profiles of a call: the callee's, and the caller's when it requires SRTP. */
+function profilesOf(caller: MediaEncryption | undefined, callee: MediaProfile): CallPlan['profiles'] {
+  return { ...(caller === 'sdes' ? { caller: 'srtp' as const } : {}), callee };
+}
+
+/**
+ * Whether an INVITE's offer has an RTP stream in use with a plain profile (RTP/AVP, RTP/AVPF). No body (a late
+ * offer: the relay then offers the caller its profile) or a body that is no SDP is not such an offer.
+ */
+export function offersPlainRtp(body: Buffer): boolean {
+  if (body.length === 0) return false;
+  try {
+    return offeredStreams(body.toString('latin1')).some(
+      (s) => !s.disabled && ['RTP/AVP', 'RTP/AVPF'].includes(s.protocol.toUpperCase()),
+    );
+  } catch (err) {
+    if (err instanceof SdpParseError) return false;
+    throw err;
+  }
 }
 
 /** The Request-URI's scheme, lower-cased; undefined when it does not parse (§8.2 has answered such a one). */
@@ -277,6 +325,7 @@ export async function planCall(
         ...userLimit(caller.userId, caller.maxConcurrentCalls, 'caller'),
         ...userLimit(callee.userId, callee.maxConcurrentCalls, 'callee'),
       ],
+      profiles: profilesOf(caller.mediaEncryption, offeredTo(callee.mediaEncryption)),
     };
   }
 
@@ -308,6 +357,15 @@ export async function planCall(
     ...(selected.route.mediaBypass ? { mediaBypass: true } : {}),
     // The call counts against the first trunk tried (a failover does not move the count).
     limits: [...userLimit(caller.userId, caller.maxConcurrentCalls, 'caller'), ...trunkLimit(trunks[0]!)],
+    // One offer serves every trunk the call fails over to: the first trunk tried decides with the route.
+    profiles: profilesOf(
+      caller.mediaEncryption,
+      offeredTo(
+        selected.route.mediaEncryption && selected.route.mediaEncryption !== 'auto'
+          ? selected.route.mediaEncryption
+          : trunks[0]!.mediaEncryption,
+      ),
+    ),
   };
 }
 
@@ -364,5 +422,6 @@ async function inboundPlan(
       ...trunkLimit(trunk),
       ...userLimit(callee?.userId ?? owner.username, callee?.maxConcurrentCalls, 'callee'),
     ],
+    profiles: profilesOf(trunk.mediaEncryption, offeredTo(callee?.mediaEncryption)),
   };
 }

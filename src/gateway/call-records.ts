@@ -25,7 +25,8 @@ export interface CallRefusedEvent {
     | 'trunk-concurrent-limit'
     | 'not-found'
     | 'unavailable'
-    | 'media';
+    | 'media'
+    | 'media-encryption';
 }
 
 export interface CallRecordDeps {
@@ -55,6 +56,7 @@ const REFUSAL_TEXT: Record<CallRefusedEvent['reason'], string> = {
   'not-found': 'not found',
   unavailable: 'not registered',
   media: 'media relay failed',
+  'media-encryption': 'SRTP required',
 };
 
 /** §21.4.18 480: the callee exists but has no registered contact. */

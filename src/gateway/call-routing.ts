@@ -1,3 +1,4 @@
+import type { MediaEncryption } from '../store/index.js';
 import type { RegisteringTrunk } from './trunk-registration.js';
 
 /**
@@ -15,6 +16,8 @@ export interface GatewayTrunk {
   readonly maxConcurrentCalls?: number | null;
   /** Outbound digest credentials, when the carrier challenges us. */
   readonly credentials?: { readonly username: string; readonly password: string };
+  /** `sdes`: calls to the carrier are offered SRTP, and its calls must offer it; default `auto`. */
+  readonly mediaEncryption?: MediaEncryption;
 }
 
 export interface GatewayRoute {
@@ -27,6 +30,8 @@ export interface GatewayRoute {
   readonly trunks: readonly GatewayTrunk[];
   /** Media of calls on this route is not anchored on a relay. */
   readonly mediaBypass?: boolean;
+  /** The trunk leg's media: `sdes` SRTP, `none` plain RTP, `auto` (default) as the trunk says. */
+  readonly mediaEncryption?: MediaEncryption;
 }
 
 export interface NumberOwner {

@@ -15,6 +15,7 @@ function toGatewayTrunk(t: TrunkWithSecret): GatewayTrunk {
     port: t.port,
     transport: t.transport,
     maxConcurrentCalls: t.maxConcurrentCalls,
+    mediaEncryption: t.mediaEncryption,
     ...(t.username && t.password ? { credentials: { username: t.username, password: t.password } } : {}),
   };
 }
@@ -64,6 +65,7 @@ export function createStoreRoutingDirectory(db: Queryable): RoutingDirectory {
         stripDigits: r.stripDigits,
         prefix: r.prefix,
         mediaBypass: r.mediaBypass,
+        mediaEncryption: r.mediaEncryption,
         trunks: r.trunkIds.flatMap((id) => {
           const t = byId.get(id);
           return t ? [toGatewayTrunk(t)] : [];
