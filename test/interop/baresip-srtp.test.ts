@@ -189,6 +189,14 @@ test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP fa
           );
           if (offered)
             observe(`with alice's mediaEncryption sdes, baresip was called with ${describeSdp(offered)}`);
+          const offerProblems = offered
+            ? srtpOfferProblems(offered)
+            : ['baresip received no INVITE with SDP'];
+          record(
+            `${check}: baresip is offered RTP/SAVP, AES_CM_128 first`,
+            offerProblems.length === 0 ? 'passed' : 'failed',
+            offerProblems.length === 0 ? undefined : `${offerProblems.join('; ')}\n${offered ?? ''}`,
+          );
           if (ok && sdesCall.call && !sdesCall.call.ended) {
             const call = sdesCall.call;
             await sleep(TALK_MS);
@@ -352,6 +360,38 @@ function plainOfferProblems(sdp: string): string[] {
 }
 
 /**
+ * What is wrong with an inline key (RFC 4568 §6.1, §6.2): an AES_CM_128 key and salt are 30 bytes, written as
+ * padded base64.
+ */
+function keyProblem(keyParams: string | undefined): string | undefined {
+  const key = /^inline:([^|\s]+)/.exec(keyParams ?? '')?.[1];
+  if (!key) return `key parameters ${keyParams ?? '(none)'}`;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(key) || key.length % 4 !== 0) return `key ${key} is not padded base64`;
+  const bytes = Buffer.from(key, 'base64').length;
+  return bytes === 30 ? undefined : `key is ${bytes} bytes, not 30`;
+}
+
+/**
+ * What keeps an offer to baresip from working (notes of issue #15: baresip takes the first suite it knows, and
+ * an AEAD_AES_256_GCM one first, with an unpadded key, left it silent): RTP/SAVP, the first a=crypto line an
+ * AES_CM_128 suite, every AES_CM_128 key padded base64 of 30 bytes.
+ */
+function srtpOfferProblems(offer: string): string[] {
+  const problems: string[] = [];
+  if (profileOf(offer) !== 'RTP/SAVP') problems.push(`profile ${profileOf(offer) ?? '(no m=audio)'}`);
+  const lines = cryptoLines(offer).map((l) => l.split(/\s+/));
+  if (lines.length === 0) problems.push('no a=crypto line');
+  const first = lines[0]?.[1];
+  if (first && !/^AES_CM_128_HMAC_SHA1_(80|32)$/.test(first)) problems.push(`first suite ${first}`);
+  for (const [tag, suite, keyParams] of lines) {
+    if (!/^AES_CM_128_/.test(suite ?? '')) continue;
+    const problem = keyProblem(keyParams);
+    if (problem) problems.push(`a=crypto:${tag ?? ''}: ${problem}`);
+  }
+  return problems;
+}
+
+/**
  * What is wrong with the answer baresip got (RFC 4568): it must be RTP/SAVP with exactly one a=crypto line of
  * an AES_CM_128 suite whose inline key is padded base64 of 30 bytes (16-byte key, 14-byte salt), with the tag
  * of baresip's offered line and a key of the answerer's own (never the one baresip offered).
@@ -366,11 +406,8 @@ function srtpAnswerProblems(answer: string, offer: string | undefined): string[]
   const [tag, suite, keyParams] = line.split(/\s+/);
   if (!/^AES_CM_128_HMAC_SHA1_(80|32)$/.test(suite ?? '')) problems.push(`suite ${suite ?? '(none)'}`);
   const key = /^inline:([^|\s]+)/.exec(keyParams ?? '')?.[1];
-  if (!key) problems.push(`key parameters ${keyParams ?? '(none)'}`);
-  else if (!/^[A-Za-z0-9+/]*={0,2}$/.test(key) || key.length % 4 !== 0)
-    problems.push(`key ${key} is not padded base64`);
-  else if (Buffer.from(key, 'base64').length !== 30)
-    problems.push(`key is ${Buffer.from(key, 'base64').length} bytes, not 30`);
+  const problem = keyProblem(keyParams);
+  if (problem) problems.push(problem);
   const offered = offer ? cryptoLines(offer)[0]?.split(/\s+/) : undefined;
   if (offered && offered[0] !== tag) problems.push(`tag ${tag ?? ''} is not the offered tag ${offered[0]}`);
   if (offered && key && offered[2]?.startsWith(`inline:${key}`))
