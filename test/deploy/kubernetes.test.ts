@@ -201,7 +201,9 @@ for (const env of ENVIRONMENTS) {
       assert.ok(docs.some((d) => d.kind === 'PrometheusRule'));
       const certs = docs.filter((d) => d.kind === 'Certificate').map((c) => c.spec.secretName);
       assert.deepEqual(certs.sort(), ['voxgate-api-tls', 'voxgate-sip-tls']);
-      const secrets = docs.find((d) => d.kind === 'ExternalSecret' && d.spec.target.name === 'voxgate-secrets');
+      const secrets = docs.find(
+        (d) => d.kind === 'ExternalSecret' && d.spec.target.name === 'voxgate-secrets',
+      );
       assert.ok(secrets, 'ExternalSecret voxgate-secrets');
       // Every secret has its own entry in the secret store: none is another's value under a second name.
       const remoteKeys = new Map<string, string>(
