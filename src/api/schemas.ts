@@ -142,9 +142,9 @@ export const natSchema = {
 export const mediaEncryptionSchema = {
   enum: ['auto', 'none', 'sdes'],
   description:
-    'sdes: SDES-SRTP (RTP/SAVP with a=crypto) is required of the party (calls to it are offered SRTP; a user ' +
-    'or trunk calling with plain RTP gets 488); none: plain RTP towards it; auto (default): SRTP only where ' +
-    'the other side asks for it',
+    'sdes: SDES-SRTP (RTP/SAVP with a=crypto) is required: calls to it are offered SRTP, its calls must ' +
+    'offer SRTP (a plain RTP/AVP offer gets 488); none and auto (default): calls to it are offered plain ' +
+    'RTP, its calls are answered in the profile they offer; dtls is not taken yet',
 } as const;
 
 /**
