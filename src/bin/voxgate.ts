@@ -12,6 +12,8 @@ import type { Platform } from '../platform/platform.js';
  */
 async function main(): Promise<void> {
   const held: { platform?: Platform; pending?: NodeJS.Signals; signalled?: boolean } = {};
+  // A one-shot command that follows (`voxgate ctl tail`) stops when this is aborted.
+  const stopCommand = new AbortController();
 
   const drain = (running: Platform, signal: NodeJS.Signals): void => {
     running.shutdown(signal).then(
@@ -31,7 +33,10 @@ async function main(): Promise<void> {
     }
     held.signalled = true;
     if (held.platform) drain(held.platform, signal);
-    else held.pending = signal;
+    else {
+      held.pending = signal;
+      stopCommand.abort();
+    }
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -40,6 +45,7 @@ async function main(): Promise<void> {
     env: process.env,
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
+    signal: stopCommand.signal,
   });
   if ('exitCode' in outcome) {
     process.exitCode = outcome.exitCode;

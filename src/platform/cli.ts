@@ -8,6 +8,7 @@ import {
   type Config,
 } from './config/index.js';
 import { resetAdminKey } from './admin-key.js';
+import { runCtl } from './ctl/ctl.js';
 import { openMigratedStore, type OpenedStore } from './open-store.js';
 import { startPlatform, type Platform } from './platform.js';
 import { parseTargets, TARGETS, targetModules } from './targets.js';
@@ -20,6 +21,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Aborted on SIGINT/SIGTERM before a platform runs: stops a one-shot command that follows (`ctl tail`). */
+  signal?: AbortSignal;
 }
 
 export type CliOutcome = { exitCode: number } | { platform: Platform };
@@ -35,6 +38,9 @@ function helpText(): string {
     '  voxgate admin reset-key [--env-file=<path>]    new platform admin API key on stdout (shown once);',
     '                                                 revokes the earlier admin keys. Same store settings',
     '                                                 as the server; stop an embedded (PGlite) server first',
+    '  voxgate ctl <command> [--json]                 operate a running voxgate over its API: tenants,',
+    '                                                 registrations, calls, cdrs, trunks, tail',
+    "                                                 (VOXGATE_API_URL, VOXGATE_API_KEY); 'voxgate ctl --help'",
     '  voxgate --help | --version',
     '',
     'Targets (each also starts the modules it depends on: http-server, store, shared-state, ...):',
@@ -88,6 +94,8 @@ async function adminResetKey(config: Config, io: CliIo): Promise<number> {
  * Configuration problems come back as one line on `err` and EXIT_CONFIG.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOutcome> {
+  // `ctl` has options of its own and reads no settings: the API's URL and key are all it needs.
+  if (argv[0] === 'ctl') return { exitCode: await runCtl(argv.slice(1), io) };
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],

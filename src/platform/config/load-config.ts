@@ -8,8 +8,8 @@ export interface LoadOptions {
   onDeprecated?(message: string): void;
 }
 
-/** Variables that share the prefix but are not settings of the process. */
-const NOT_SETTINGS = /^VOXGATE_(TEST_|TARGET$)/;
+/** Variables that share the prefix but are not settings of the process (`voxgate ctl` reads the API's). */
+const NOT_SETTINGS = /^VOXGATE_(TEST_|TARGET$|API_URL$|API_KEY$)/;
 
 /**
  * Validates `VOXGATE_*` variables against every module's settings and builds the configuration. The first
