@@ -16,10 +16,16 @@ import {
   type BaresipMediaEnc,
   type BaresipTracedMessage,
 } from './clients/baresip.js';
-import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, hears, readWav, writeToneWav } from './lib/audio.js';
+import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, writeToneWav } from './lib/audio.js';
 import { FarEnd, type FarEndCall } from './lib/far-end.js';
 import { recordResults } from './lib/results.js';
-import { assertVoxgateMatchesReference, sleep } from './lib/scenario.js';
+import {
+  assertVoxgateMatchesReference,
+  checkAudio,
+  checkRecording,
+  sleep,
+  type Recorder,
+} from './lib/scenario.js';
 import { servers } from './lib/servers.js';
 import type { CheckResult, SipServer, Transport } from './lib/types.js';
 
@@ -28,8 +34,6 @@ const MEDIAENC: BaresipMediaEnc = 'srtp-mand';
 const TRANSPORT: Transport = 'tls';
 /** How long audio flows before it is judged (as in scenario.ts: the tone must be heard for 1 s of it). */
 const TALK_MS = 3000;
-
-type Recorder = (check: string, outcome: CheckResult['outcome'], detail?: string) => void;
 
 test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP far end, on the reference and voxgate', async () => {
   const results: CheckResult[] = [];
@@ -161,8 +165,11 @@ test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP fa
 
       // The same call with alice provisioned to require SDES-SRTP, where voxgate has that per-user setting (the
       // server's account, not the client's): its callee side must then be offered RTP/SAVP with a=crypto.
-      if (server.name === 'voxgate') {
-        const unavailable = await requireSdes(server, account.username);
+      if (server.updateAccount) {
+        const unavailable = await server.updateAccount(account.username, { mediaEncryption: 'sdes' }).then(
+          () => undefined,
+          (err: unknown) => (err as Error).message,
+        );
         if (unavailable) observe(`no per-user SRTP setting to try the call in with: ${unavailable}`);
         else {
           const check = `call in ${TRANSPORT}, alice mediaEncryption sdes`;
@@ -240,53 +247,6 @@ test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP fa
   );
   assertVoxgateMatchesReference(results);
 });
-
-/** The admin key voxgate-server.ts starts voxgate with (the suite's own, for provisioning). */
-const VOXGATE_ADMIN_KEY = 'vxg_interop_interopAdminKeyOnlyForTheSuite0';
-
-/**
- * Sets `mediaEncryption: "sdes"` on the voxgate user `username` through the API (PATCH
- * /v1/tenants/{tenant}/users/{id}); resolves undefined when done, else with why it could not be set (a build
- * without that setting refuses the unknown property with 400).
- */
-async function requireSdes(server: SipServer, username: string): Promise<string | undefined> {
-  const http = server
-    .logTail(5000)
-    .split('\n')
-    .map((line) =>
-      /"msg":"HTTP listening".*"address":"([^"]+)"|"address":"([^"]+)".*"msg":"HTTP listening"/.exec(line),
-    )
-    .find(Boolean);
-  const base = http?.[1] ?? http?.[2];
-  if (!base) return "voxgate's HTTP address is not in its log";
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${VOXGATE_ADMIN_KEY}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, json: (await res.json()) as { [key: string]: unknown } };
-  };
-  const items = (json: { [key: string]: unknown }) =>
-    (Array.isArray(json.items) ? json.items : []) as { [key: string]: unknown }[];
-  const tenants = await call('GET', '/v1/tenants');
-  const tenant = items(tenants.json).find((t) => t.sipDomain === server.domain);
-  if (!tenant) return `GET /v1/tenants: ${tenants.status}, no tenant of ${server.domain}`;
-  const users = await call('GET', `/v1/tenants/${String(tenant.id)}/users`);
-  const user = items(users.json).find((u) => u.username === username);
-  if (!user) return `GET /v1/tenants/…/users: ${users.status}, no user ${username}`;
-  const patched = await call('PATCH', `/v1/tenants/${String(tenant.id)}/users/${String(user.id)}`, {
-    mediaEncryption: 'sdes',
-  });
-  if (patched.status !== 200 || patched.json.mediaEncryption !== 'sdes') {
-    const why = typeof patched.json.detail === 'string' ? patched.json.detail : JSON.stringify(patched.json);
-    return `PATCH /v1/tenants/…/users/… {"mediaEncryption":"sdes"} answered ${patched.status} (${why})`;
-  }
-  return undefined;
-}
 
 /** Why a call to baresip failed, from what its SIP trace shows it was offered and how it answered. */
 function refusalReason(server: SipServer, trace: readonly BaresipTracedMessage[], sdes = false): string {
@@ -413,37 +373,4 @@ function srtpAnswerProblems(answer: string, offer: string | undefined): string[]
   if (offered && key && offered[2]?.startsWith(`inline:${key}`))
     problems.push("the answer repeats baresip's key");
   return problems;
-}
-
-/** scenario.ts's audio check at the far end: RTP only from the relay's ports, the client's tone heard. */
-function checkAudio(record: Recorder, check: string, server: SipServer, call: FarEndCall): void {
-  const [low, high] = server.rtpPorts;
-  const foreign = [...call.media.sources].filter((p) => p < low || p > high);
-  if (call.media.packets === 0) return record(check, 'failed', 'no RTP reached the far end');
-  if (foreign.length > 0)
-    return record(check, 'failed', `RTP from ports outside the relay's range: ${foreign.join(', ')}`);
-  if (!hears(call.media.pcm(), CLIENT_TONE_HZ)) {
-    return record(
-      check,
-      'failed',
-      `RTP arrived (${call.media.packets} packets) but the client's ${CLIENT_TONE_HZ} Hz tone was not heard`,
-    );
-  }
-  record(check, 'passed');
-}
-
-/** scenario.ts's audio check at the client: the far end's tone in what baresip decoded and recorded. */
-async function checkRecording(record: Recorder, check: string, client: Baresip): Promise<void> {
-  try {
-    const path = await client.recording();
-    if (hears(readWav(path), FAR_END_TONE_HZ)) record(check, 'passed');
-    else
-      record(
-        check,
-        'failed',
-        `the far end's ${FAR_END_TONE_HZ} Hz tone is not in the client's recording ${path}`,
-      );
-  } catch (err) {
-    record(check, 'failed', (err as Error).message);
-  }
 }

@@ -232,12 +232,11 @@ export function assertVoxgateMatchesReference(results: readonly CheckResult[]): 
   assert.deepEqual(failed, [], `passed on the reference, not on voxgate:\n${failed.join('\n\n')}`);
 }
 
-function checkAudio(
-  record: (check: string, outcome: CheckResult['outcome'], detail?: string) => void,
-  check: string,
-  server: SipServer,
-  call: FarEndCall,
-): void {
+/** Records one check's outcome. */
+export type Recorder = (check: string, outcome: CheckResult['outcome'], detail?: string) => void;
+
+/** The far end heard the client's tone, in RTP that came only from the relay's ports. */
+export function checkAudio(record: Recorder, check: string, server: SipServer, call: FarEndCall): void {
   const [low, high] = server.rtpPorts;
   const foreign = [...call.media.sources].filter((p) => p < low || p > high);
   if (call.media.packets === 0) return record(check, 'failed', 'no RTP reached the far end');
@@ -253,11 +252,8 @@ function checkAudio(
   record(check, 'passed');
 }
 
-async function checkRecording(
-  record: (check: string, outcome: CheckResult['outcome'], detail?: string) => void,
-  check: string,
-  client: Softphone,
-): Promise<void> {
+/** The client's recording of the call holds the far end's tone (not drivable when it cannot record). */
+export async function checkRecording(record: Recorder, check: string, client: Softphone): Promise<void> {
   if (!client.recording) return record(check, 'not drivable');
   try {
     const path = await client.recording();

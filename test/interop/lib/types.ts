@@ -30,6 +30,11 @@ export interface SipServer {
   readonly rtpPorts: readonly [number, number];
   /** Accounts by name: alice, bob, carol, dave, erin (one per client role; see accounts.ts). */
   account(name: string): Account;
+  /**
+   * Changes a provisioned account's server-side settings (voxgate: PATCH of the SIP user through the API, e.g.
+   * `{ mediaEncryption: 'sdes' }`); absent where the server has no such setting. Rejects with the API's problem.
+   */
+  updateAccount?(name: string, settings: Record<string, unknown>): Promise<void>;
   /** A line of the server's own log since start (for diagnosing a failed check). */
   logTail(lines?: number): string;
   stop(): Promise<void>;

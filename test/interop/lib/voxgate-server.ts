@@ -66,16 +66,17 @@ export async function startVoxgate(options: { env?: Record<string, string> } = {
   const http = lines.find((l) => l.msg === 'HTTP listening')?.address as string;
   const version = (lines.find((l) => l.msg === 'voxgate started')?.version as string | undefined) ?? '';
 
-  const api = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+  const api = async (method: string, path: string, body: unknown): Promise<Record<string, unknown>> => {
     const res = await fetch(`${http}${path}`, {
-      method: 'POST',
+      method,
       headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(json)}`);
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
+  const userIds = new Map<string, string>();
   const stop = async () => {
     if (child.exitCode === null) child.kill('SIGTERM');
     const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -84,9 +85,13 @@ export async function startVoxgate(options: { env?: Record<string, string> } = {
     await rm(work, { recursive: true, force: true });
   };
   try {
-    const tenant = await api('/v1/tenants', { name: 'Interop', sipDomain: DOMAIN });
+    const tenant = await api('POST', '/v1/tenants', { name: 'Interop', sipDomain: DOMAIN });
     for (const a of Object.values(ACCOUNTS)) {
-      await api(`/v1/tenants/${String(tenant.id)}/users`, { username: a.username, password: a.password });
+      const user = await api('POST', `/v1/tenants/${String(tenant.id)}/users`, {
+        username: a.username,
+        password: a.password,
+      });
+      userIds.set(a.username, `/v1/tenants/${String(tenant.id)}/users/${String(user.id)}`);
     }
   } catch (err) {
     await stop();
@@ -106,6 +111,11 @@ export async function startVoxgate(options: { env?: Record<string, string> } = {
     caFile: tls.certFile,
     rtpPorts: [30000, 40000],
     account,
+    async updateAccount(name, settings) {
+      const path = userIds.get(account(name).username);
+      if (!path) throw new Error(`interop: voxgate has no user ${name}`);
+      await api('PATCH', path, settings);
+    },
     logTail: (n = 80) => log.slice(-n).join('\n'),
     stop,
   };
