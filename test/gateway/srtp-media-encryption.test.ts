@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { header, type SipRequest } from '../../src/sip/index.js';
+import { offersPlainRtp } from '../../src/gateway/call-planning.js';
 import { formatCrypto, newCrypto, parseCrypto, type CryptoAttribute } from '../../src/media/srtp/sdes.js';
 import { SrtpSession } from '../../src/media/srtp/srtp-session.js';
 import { suiteNamed } from '../../src/media/srtp/srtp-suites.js';
@@ -333,3 +334,24 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
       });
     },
   );
+
+describe('offersPlainRtp: what a caller with sdes may not offer', () => {
+  const sdpOf = (...media: string[]) =>
+    Buffer.from(
+      ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', ...media, ''].join('\r\n'),
+    );
+  test('an RTP/AVP or RTP/AVPF stream in use is plain; SAVP, a disabled stream, no body or no SDP is not', () => {
+    assert.equal(offersPlainRtp(sdpOf('m=audio 4000 RTP/AVP 0')), true);
+    assert.equal(offersPlainRtp(sdpOf('m=audio 4000 RTP/AVPF 0')), true);
+    assert.equal(
+      offersPlainRtp(sdpOf('m=audio 4000 RTP/SAVP 0', 'm=video 4002 RTP/AVP 96')),
+      true,
+      'any stream',
+    );
+    assert.equal(offersPlainRtp(sdpOf('m=audio 4000 RTP/SAVP 0')), false);
+    assert.equal(offersPlainRtp(sdpOf('m=audio 4000 UDP/TLS/RTP/SAVPF 111')), false);
+    assert.equal(offersPlainRtp(sdpOf('m=audio 4000 RTP/SAVP 0', 'm=video 0 RTP/AVP 96')), false, 'disabled');
+    assert.equal(offersPlainRtp(Buffer.alloc(0)), false, 'a late offer');
+    assert.equal(offersPlainRtp(Buffer.from('not an SDP')), false);
+  });
+});
