@@ -179,7 +179,8 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
     await command.run({ api, out: io.out, json: values.json === true, now: Date.now }, values, io);
     return 0;
   } catch (err) {
-    if (io.signal?.aborted) return 130;
+    // Stopped by a signal: how tail ends (0); any other command was interrupted (130, as a shell says).
+    if (io.signal?.aborted) return name === 'tail' ? 0 : 130;
     if (err instanceof CtlError) {
       io.err(`voxgate ctl: ${name}: ${err.message}`);
       return err.exitCode;

@@ -1,6 +1,7 @@
 import type { ApiClient } from './api-client.js';
 import {
   listPages,
+  listTenantsByDomain,
   tenantPath,
   type Cdr,
   type LiveCall,
@@ -38,7 +39,7 @@ const printJson = (ctx: CtlContext, doc: unknown) => ctx.out(JSON.stringify(doc,
 
 /** `voxgate ctl tenants`: every tenant the key sees (a tenant key: its own). */
 export async function listTenants(ctx: CtlContext): Promise<void> {
-  const { items } = await listPages<Tenant>(ctx.api, '/v1/tenants');
+  const items = await listTenantsByDomain(ctx.api);
   if (ctx.json) return printJson(ctx, { items });
   show(
     ctx,

@@ -103,5 +103,11 @@ export async function listPages<T>(
   }
 }
 
+/** Every tenant the key sees, by SIP domain (the API lists them by id). */
+export async function listTenantsByDomain(api: ApiClient): Promise<Tenant[]> {
+  const { items } = await listPages<Tenant>(api, '/v1/tenants');
+  return items.sort((a, b) => a.sipDomain.localeCompare(b.sipDomain));
+}
+
 export const tenantPath = (tenant: Tenant, rest: string) =>
   `/v1/tenants/${encodeURIComponent(tenant.id)}${rest}`;

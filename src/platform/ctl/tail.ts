@@ -112,6 +112,7 @@ export async function tailCalls(ctx: CtlContext, options: TailOptions, io: TailI
   };
 
   // What is there when tail starts is the baseline: live calls (shown with --live), CDRs not shown.
+  // Stopped meanwhile: the request in flight rejects with the abort, which `voxgate ctl` takes as the end.
   await readLive(true);
   const newest = await ctx.api.get<{ items: Cdr[] }>(cdrPath, { limit: 1 });
   for (const cdr of newest.items) newestStart = Math.max(newestStart, ms(cdr.startedAt));

@@ -1,6 +1,6 @@
 import { CtlError, EXIT_USAGE, type ApiClient } from './api-client.js';
 import { printable } from './printable.js';
-import { listPages, type Tenant, type Whoami } from './resources.js';
+import { listTenantsByDomain, type Tenant, type Whoami } from './resources.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How many SIP domains an ambiguous choice names before "…". */
@@ -14,7 +14,7 @@ export async function resolveTenant(api: ApiClient, given: string | undefined): 
   if (given !== undefined) {
     if (UUID.test(given)) return api.get<Tenant>(`/v1/tenants/${encodeURIComponent(given)}`);
     const wanted = given.toLowerCase();
-    const { items } = await listPages<Tenant>(api, '/v1/tenants');
+    const items = await listTenantsByDomain(api);
     const found = items.find((t) => t.sipDomain.toLowerCase() === wanted);
     if (!found) {
       throw new CtlError(
@@ -25,7 +25,7 @@ export async function resolveTenant(api: ApiClient, given: string | undefined): 
   }
   const me = await api.get<Whoami>('/v1/whoami');
   if (me.tenantId !== null) return api.get<Tenant>(`/v1/tenants/${encodeURIComponent(me.tenantId)}`);
-  const { items } = await listPages<Tenant>(api, '/v1/tenants');
+  const items = await listTenantsByDomain(api);
   const [only, ...others] = items;
   if (!only) throw new CtlError('there is no tenant yet: create one with POST /v1/tenants');
   if (others.length === 0) return only;
