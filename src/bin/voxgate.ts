@@ -40,6 +40,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (process.argv[2] === 'ctl') {
+    // `voxgate ctl tail | head`: the reader went away. Stop quietly, as SIGPIPE stops a C tool; any other
+    // write error stays what it is without a listener, an uncaught error.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(0);
+    });
+  }
 
   const outcome = await runCli(process.argv.slice(2), {
     env: process.env,

@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/platform/config/index.js';
 import { createCdrRepository, type CallEvent } from '../../src/store/index.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 import { storeBackends } from '../helpers/store-backends.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { isolatedEnv, runVoxgate } from '../helpers/voxgate-process.js';
 
 const pglite = (await storeBackends()).find((b) => b.name === 'PGlite (memory://)')!;
@@ -31,6 +32,20 @@ async function closedPort(): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
+}
+
+/** Waits until `done()` holds (or, with `settle`, for that long while it holds), else fails naming `what`. */
+async function waitFor(done: () => boolean, what: string, settle = 0): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  if (settle > 0) {
+    await new Promise((r) => setTimeout(r, settle));
+    assert.ok(done(), `not ${what}`);
+    return;
+  }
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`no ${what} within 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 describe('voxgate ctl: the operator CLI over the API', () => {
@@ -425,7 +440,52 @@ describe('voxgate ctl: the operator CLI over the API', () => {
     });
   });
 
-  test('the binary: `voxgate ctl` prints to stdout and exits with the code; Ctrl-C ends tail with 0', async () => {
+  test('tail: an API that goes away is said once on stderr, retried every second, and followed again', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', Number(new URL(url).port));
+    const out: string[] = [];
+    const err: string[] = [];
+    const stop = new AbortController();
+    const tailing = runCli(['ctl', 'tail'], {
+      env: { VOXGATE_API_URL: `http://127.0.0.1:${proxy.port}`, VOXGATE_API_KEY: acmeKey },
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      signal: stop.signal,
+    });
+    try {
+      await waitFor(() => err.length === 0 && out.length === 0, 'tail started', 1500);
+      await proxy.kill();
+      await waitFor(() => err.length >= 1, 'the outage said');
+      assert.match(
+        err[0] ?? '',
+        new RegExp(
+          `^voxgate ctl: tail: cannot reach the API at http://127\\.0\\.0\\.1:${proxy.port}: .*; retrying every second$`,
+        ),
+      );
+      // A call that ends while the API is unreachable is shown once it answers again.
+      await createCdrRepository(api.db).upsertFromEvent(
+        ended('during-outage', {
+          startedAt: Date.now() - 3000,
+          answeredAt: Date.now() - 2000,
+          endedAt: Date.now(),
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(err.length, 1, 'said once per outage');
+      await proxy.revive();
+      await waitFor(() => out.some((l) => l.includes('during-outage')), 'the call ended meanwhile');
+      assert.deepEqual(err.slice(1), ['voxgate ctl: tail: the API answers again']);
+      assert.match(
+        out.find((l) => l.includes('during-outage')) ?? '',
+        /^\S+Z {2}ended {5}during-outage {2}sip:alice@acme\.example -> sip:bob@acme\.example {2}answered 200 {2}0:00:0\d$/,
+      );
+    } finally {
+      stop.abort();
+      assert.deepEqual(await tailing, { exitCode: 0 });
+      await proxy.kill();
+    }
+  });
+
+  test('the binary: `voxgate ctl` prints to stdout and exits with the code; a closed pipe and Ctrl-C end it with 0', async () => {
     const env = { VOXGATE_API_URL: url, VOXGATE_API_KEY: admin };
     const listed = await runVoxgate(['ctl', 'tenants'], env);
     assert.equal(listed.code, 0, listed.stderr);
@@ -433,6 +493,22 @@ describe('voxgate ctl: the operator CLI over the API', () => {
     const hangup = await runVoxgate(['ctl', 'hangup'], env);
     assert.equal(hangup.code, 1);
     assert.equal(hangup.stderr.trim().split('\n').length, 1);
+
+    // `voxgate ctl … | head`: the reader gone before the output, no stack trace, exit 0.
+    const piped = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/bin/voxgate.ts', 'ctl', 'tenants', '--json'],
+      {
+        env: isolatedEnv(env),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    piped.stdout.destroy();
+    let pipedErr = '';
+    piped.stderr.on('data', (d: Buffer) => (pipedErr += d.toString()));
+    const [pipedCode] = (await once(piped, 'exit')) as [number | null];
+    assert.equal(pipedErr, '');
+    assert.equal(pipedCode, 0);
 
     const child = spawn(
       process.execPath,
