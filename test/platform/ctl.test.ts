@@ -224,11 +224,11 @@ describe('voxgate ctl: the operator CLI over the API', () => {
       ),
     );
     const doc = json<{
-      items: { callId: string; state: string; startedAt: string; durationSeconds: number }[];
+      items: { callId: string; state: string; startedAt: string; elapsedSeconds: number }[];
     }>(await ctl(admin, ['calls', '--json']));
     assert.equal(doc.items.length, 1);
     assert.equal(doc.items[0]?.startedAt, started);
-    assert.ok((doc.items[0]?.durationSeconds ?? 0) >= 65);
+    assert.ok((doc.items[0]?.elapsedSeconds ?? 0) >= 65);
   });
 
   test('cdrs: newest first, --limit and the API filters', async () => {

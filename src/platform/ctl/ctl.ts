@@ -53,7 +53,10 @@ const COMMANDS: Record<string, Command> = {
   },
   calls: {
     usage: 'calls [--tenant <id|sipDomain>]',
-    summary: ['live calls: call id, from, to, state, started (ISO 8601), duration since the start'],
+    summary: [
+      'live calls: call id, from, to, state, started (ISO 8601), duration since the start',
+      "(--json: elapsedSeconds; a CDR's durationSeconds counts from the answer)",
+    ],
     options: tenantOption,
     run: (ctx, v) => listLiveCalls(ctx, { tenant: str(v.tenant) }),
   },

@@ -76,13 +76,16 @@ export async function listRegistrations(ctx: CtlContext, options: { tenant?: str
 /** Seconds since an ISO instant, by the given clock. */
 const secondsSince = (iso: string, now: number) => Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
 
-/** `voxgate ctl calls`: calls in progress now; duration counts from the start of the call. */
+/**
+ * `voxgate ctl calls`: calls in progress now; the duration counts from the start of the call (`elapsedSeconds`
+ * in `--json`: a CDR's `durationSeconds` counts from the answer).
+ */
 export async function listLiveCalls(ctx: CtlContext, options: { tenant?: string }): Promise<void> {
   const tenant = await resolveTenant(ctx.api, options.tenant);
   const { items } = await ctx.api.get<{ items: LiveCall[] }>(tenantPath(tenant, '/calls/live'));
   const now = ctx.now();
   const calls = items
-    .map((call) => ({ ...call, durationSeconds: secondsSince(call.startedAt, now) }))
+    .map((call) => ({ ...call, elapsedSeconds: secondsSince(call.startedAt, now) }))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.callId.localeCompare(b.callId));
   if (ctx.json) return printJson(ctx, { tenant: tenantRef(tenant), items: calls });
   show(
@@ -93,7 +96,7 @@ export async function listLiveCalls(ctx: CtlContext, options: { tenant?: string 
       { heading: 'TO', cell: (c) => c.to },
       { heading: 'STATE', cell: (c) => c.state },
       { heading: 'STARTED', cell: (c) => c.startedAt },
-      { heading: 'DURATION', cell: (c) => formatDuration(c.durationSeconds) },
+      { heading: 'DURATION', cell: (c) => formatDuration(c.elapsedSeconds) },
     ],
     calls,
     `no live calls in ${tenant.sipDomain}`,
