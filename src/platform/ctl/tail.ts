@@ -90,13 +90,17 @@ export async function tailCalls(ctx: CtlContext, options: TailOptions, io: TailI
     const found = items.filter((cdr) => !seen.has(cdr.callId));
     // Calls seen live that started before the window: looked up one by one.
     for (const [callId, { startedAt, goneAt }] of pending) {
+      if (ctx.now() - goneAt > PENDING_MS) {
+        pending.delete(callId);
+        continue;
+      }
       if (since !== undefined && startedAt >= ms(since)) continue;
       if (found.some((cdr) => cdr.callId === callId)) continue;
       try {
         found.push(await ctx.api.get<Cdr>(`${cdrPath}/${encodeURIComponent(callId)}`));
       } catch (err) {
+        // Not written yet (the worker writes CDRs from the call events): looked for again next time.
         if (!(err instanceof CtlError && err.status === 404)) throw err;
-        if (ctx.now() - goneAt > PENDING_MS) pending.delete(callId);
       }
     }
     found.sort((a, b) => ms(a.endedAt) - ms(b.endedAt) || a.callId.localeCompare(b.callId));
