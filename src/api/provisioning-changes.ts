@@ -3,6 +3,8 @@ import { encodeProvisioningChange, PROVISIONING_CHANGES_STREAM } from '../store/
 import type { EventStreams } from '../store/shared-state/index.js';
 
 const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Changes to live state (ending a call, removing a registration): nothing a gateway caches from the store. */
+const LIVE_STATE = /^\/v1\/tenants\/:tenantId\/(?:calls|registrations)(?:\/|$)/;
 
 /**
  * An `onResponse` hook: a successful mutation under /v1/tenants is announced on the provisioning change stream
@@ -14,6 +16,7 @@ export function announceProvisioningChanges(events: Pick<EventStreams, 'publish'
     const route = request.routeOptions.url;
     if (!MUTATIONS.has(request.method) || reply.statusCode >= 300 || !route?.startsWith('/v1/tenants'))
       return;
+    if (LIVE_STATE.test(route)) return;
     const params = request.params as { tenantId?: unknown } | undefined;
     const tenantId = typeof params?.tenantId === 'string' ? params.tenantId : '';
     try {

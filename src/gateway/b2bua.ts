@@ -5,6 +5,7 @@
  * in progress. Call events and refusals are recorded by `call-records.ts`.
  */
 import type { InboundContext, ServerTransaction, SipRequest, SipResponse } from '../sip/index.js';
+import type { HangupParty } from '../store/index.js';
 import { B2buaCall, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
 import { offersPlainRtp, planCall, SRTP_REQUIRED, type PlanningDeps } from './call-planning.js';
@@ -27,6 +28,11 @@ export interface B2bua {
   cancel(invite: ServerTransaction): void;
   /** A response that matched no client transaction. */
   strayResponse(response: SipResponse): void;
+  /**
+   * Ends the call of caller-side Call-ID `callId` held by this process (BYE on both legs, or CANCEL and 487
+   * before the answer), recorded as ended by `by` for `reason`; false when it holds no such call.
+   */
+  end(callId: string, by: HangupParty, reason: string): boolean;
   /** Calls in progress in this process. */
   readonly activeCalls: number;
   /** Waits for calls to end until `deadline` (epoch ms), then ends the rest. */
@@ -140,6 +146,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
     ack: (request) => table.ack(request),
     cancel: (invite) => table.cancel(invite),
     strayResponse: (response) => table.strayResponse(response),
+    end: (callId, by, reason) => table.end(callId, by, reason),
     close: () => table.close(),
     drain: (deadline) => table.drain(deadline),
   };

@@ -4,6 +4,7 @@
  * 2xx responses to the call they belong to, and drains or forgets them at shutdown.
  */
 import type { ServerTransaction, SipRequest, SipResponse } from '../sip/index.js';
+import type { HangupParty } from '../store/index.js';
 import type { B2buaCall, CallHooks } from './b2bua-call.js';
 
 /** How long a drain waits, after ending the calls still up, for their ended events. */
@@ -31,6 +32,11 @@ export interface CallTable {
   cancel(invite: ServerTransaction): void;
   /** A response that matched no client transaction. */
   strayResponse(response: SipResponse): void;
+  /**
+   * Ends the call of caller-side Call-ID `callId` (BYE on both legs, or CANCEL and 487 before the answer),
+   * recorded as ended by `by` for `reason`; false when no such call is in progress here.
+   */
+  end(callId: string, by: HangupParty, reason: string): boolean;
   /** Waits for calls to end until `deadline` (epoch ms), then ends the rest. */
   drain(deadline: number): Promise<void>;
   /** Forgets every call at once, sending nothing. */
@@ -108,6 +114,13 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
     strayResponse(response) {
       if (response.status < 200 || response.status >= 300 || response.cseq.method !== 'INVITE') return;
       byCalleeCallId.get(response.callId)?.stray2xx(response);
+    },
+
+    end(callId, by, reason) {
+      const call = byCallerCallId.get(callId);
+      if (!call || call.hasEnded()) return false;
+      call.hangup(by, reason);
+      return true;
     },
 
     close() {

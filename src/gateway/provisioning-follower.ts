@@ -1,5 +1,6 @@
 import { PROVISIONING_CHANGES_STREAM } from '../store/index.js';
 import type { EventStreams } from '../store/shared-state/index.js';
+import { followStream } from './stream-follower.js';
 
 /**
  * Reads the provisioning change stream in this gateway's own consumer group (every replica sees every change)
@@ -13,42 +14,12 @@ export function followProvisioningChanges(options: {
   onError: (err: unknown) => void;
   blockMs?: number;
 }): { stop(): Promise<void> } {
-  let stopped = false;
-  const loop = async () => {
-    while (!stopped) {
-      try {
-        const entries = await options.events.consume(
-          PROVISIONING_CHANGES_STREAM,
-          options.group,
-          options.group,
-          {
-            count: 100,
-            blockMs: options.blockMs ?? 1000,
-          },
-        );
-        if (entries.length === 0) continue;
-        options.onChange();
-        await options.events.ack(
-          PROVISIONING_CHANGES_STREAM,
-          options.group,
-          entries.map((e) => e.id),
-        );
-      } catch (err) {
-        if (stopped) return;
-        options.onError(err);
-        await new Promise((r) => setTimeout(r, 1000).unref());
-      }
-    }
-  };
-  const running = loop();
-  return {
-    /** Ends the loop and deletes this replica's group: a replica stopping for good leaves nothing behind. */
-    async stop() {
-      stopped = true;
-      await running;
-      await options.events
-        .dropGroup(PROVISIONING_CHANGES_STREAM, options.group)
-        .catch((err: unknown) => options.onError(err));
-    },
-  };
+  return followStream({
+    events: options.events,
+    stream: PROVISIONING_CHANGES_STREAM,
+    group: options.group,
+    onEntries: () => options.onChange(),
+    onError: options.onError,
+    ...(options.blockMs === undefined ? {} : { blockMs: options.blockMs }),
+  });
 }

@@ -11,7 +11,8 @@ export type CallDirection = 'internal' | 'inbound' | 'outbound';
 /** How the call ended, from the caller's point of view. */
 export type CallDisposition =
   'answered' | 'busy' | 'no-answer' | 'cancelled' | 'rejected' | 'failed' | 'limited';
-export type HangupParty = 'caller' | 'callee' | 'system';
+/** Who ended the call: one of its parties, the gateway itself, or an operator through the API. */
+export type HangupParty = 'caller' | 'callee' | 'system' | 'api';
 
 export interface MediaStreamStats {
   packets: number;

@@ -37,6 +37,12 @@ export {
   type ProvisioningChange,
 } from './provisioning-changes.js';
 export {
+  CALL_COMMANDS_STREAM,
+  decodeCallCommand,
+  encodeCallCommand,
+  type CallCommand,
+} from './call-commands.js';
+export {
   CALL_EVENTS_STREAM,
   decodeCallEvent,
   encodeCallEvent,

@@ -68,6 +68,35 @@ for (const backend of backends) {
       },
       apiKey: async () =>
         (await createApiKeyRepository(api.db).create({ tenantId: a, role: 'viewer', name: 'k' })).id,
+      /** A live call of tenant A in shared state, as a gateway replica records it. */
+      liveCall: async () => {
+        const callId = `live-${uniq()}`;
+        await api.state.calls.put({
+          callId,
+          tenantId: a,
+          from: 'sip:alice@alpha.example',
+          to: 'sip:bob@alpha.example',
+          state: 'answered',
+          startedAt: Date.now(),
+          answeredAt: Date.now(),
+          gateway: 'gw-1',
+        });
+        return callId;
+      },
+      /** A registered contact of a user of tenant A. */
+      binding: async () => {
+        const aor = `sip:${uniq()}@alpha.example`;
+        await api.state.registrations.put(aor, {
+          contact: 'sip:phone@192.0.2.7:5060',
+          expiresAt: Date.now() + 600_000,
+          source: { address: '192.0.2.7', port: 5060 },
+          transport: 'udp',
+          callId: 'reg',
+          cseq: 1,
+          tenantId: a,
+        });
+        return aor;
+      },
     };
 
     const get = (url: string) => async () => ({ method: 'GET', url });
@@ -246,6 +275,26 @@ for (const backend of backends) {
         role: 'viewer',
         ok: 200,
         request: get(`/v1/tenants/${a}/registrations`),
+      },
+      {
+        name: 'DELETE calls/live/:callId',
+        scoped: true,
+        role: 'operator',
+        ok: 202,
+        request: async (allowed) => ({
+          method: 'DELETE',
+          url: `/v1/tenants/${a}/calls/live/${allowed ? await fixture.liveCall() : 'none'}`,
+        }),
+      },
+      {
+        name: 'DELETE registrations/:aor',
+        scoped: true,
+        role: 'operator',
+        ok: 204,
+        request: async (allowed) => ({
+          method: 'DELETE',
+          url: `/v1/tenants/${a}/registrations/${encodeURIComponent(allowed ? await fixture.binding() : 'sip:none@alpha.example')}`,
+        }),
       },
       {
         name: 'GET audit',

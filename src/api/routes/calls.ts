@@ -1,6 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { createCdrRepository, type Cdr, type Database } from '../../store/index.js';
-import type { LiveCall, SharedState } from '../../store/shared-state/index.js';
+import {
+  CALL_COMMANDS_STREAM,
+  createCdrRepository,
+  encodeCallCommand,
+  type Cdr,
+  type Database,
+} from '../../store/index.js';
+import type { Binding, LiveCall, SharedState } from '../../store/shared-state/index.js';
+import { recordMutation } from '../audit-trail.js';
+import { requireRole } from '../authorize.js';
 import { sendProblem } from '../problem.js';
 import {
   CALL_ID_MAX_LENGTH,
@@ -44,6 +52,23 @@ function liveCallView({ startedAt, answeredAt, ...call }: LiveCall) {
     answeredAt: answeredAt === undefined ? null : new Date(answeredAt).toISOString(),
   };
 }
+
+/** A registered contact as the API gives it (`now` for the seconds until it expires). */
+function registrationView(aor: string, binding: Binding, now: number) {
+  return {
+    aor,
+    contact: binding.contact,
+    expiresInSeconds: Math.max(0, Math.round((binding.expiresAt - now) / 1000)),
+    source: `${binding.source.address}:${binding.source.port}`,
+    transport: binding.transport,
+    userAgent: binding.userAgent ?? null,
+    gateway: binding.gateway ?? null,
+  };
+}
+
+/** An address-of-record as the registrations list shows it, e.g. `sip:alice@acme.example`. */
+const AOR_MAX_LENGTH = 300;
+const CONTACT_MAX_LENGTH = 2000;
 
 const registrationSchema = {
   type: 'object',
@@ -89,7 +114,8 @@ function toCsv(rows: readonly Cdr[]): string {
 
 /**
  * `/v1/tenants/{tenantId}/calls` (CDRs, newest first, filtered, JSON or CSV), `/calls/live` and
- * `/registrations` (from shared state: what the gateways see now).
+ * `/registrations` (from shared state: what the gateways see now); ending a live call (a command to the
+ * gateway replica holding it, on the call command stream) and removing registrations (from shared state).
  */
 export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; state: SharedState }): void {
   app.get<{
@@ -214,16 +240,110 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
       const tenant = await tenantOf(deps.db, request, reply);
       if (!tenant) return reply;
       const now = Date.now();
-      const items = (await deps.state.registrations.listByTenant(tenant.id)).map(({ aor, binding }) => ({
-        aor,
-        contact: binding.contact,
-        expiresInSeconds: Math.max(0, Math.round((binding.expiresAt - now) / 1000)),
-        source: `${binding.source.address}:${binding.source.port}`,
-        transport: binding.transport,
-        userAgent: binding.userAgent ?? null,
-        gateway: binding.gateway ?? null,
-      }));
+      const items = (await deps.state.registrations.listByTenant(tenant.id)).map(({ aor, binding }) =>
+        registrationView(aor, binding, now),
+      );
       return { items };
+    },
+  );
+
+  app.delete<{ Params: { tenantId: string; callId: string } }>(
+    '/tenants/:tenantId/calls/live/:callId',
+    {
+      schema: {
+        tags: TAGS,
+        summary:
+          'Ends a live call (operator): BYE on both legs once answered, before that CANCEL to the callee and ' +
+          '487 to the caller; its CDR says hangupBy "api". 202: the replica holding the call ends it',
+        params: {
+          type: 'object',
+          required: ['tenantId', 'callId'],
+          properties: {
+            tenantId: tenantParams.properties.tenantId,
+            callId: text({ minLength: 1, maxLength: CALL_ID_MAX_LENGTH }),
+          },
+        },
+        response: responses({ 202: liveCallSchema }),
+      },
+    },
+    async (request, reply) => {
+      const tenant = await tenantOf(deps.db, request, reply);
+      if (!tenant || !requireRole(request, reply, 'operator')) return reply;
+      const { callId } = request.params;
+      const live = await deps.state.calls.get(callId);
+      if (!live || live.tenantId !== tenant.id || live.gateway === undefined)
+        return sendProblem(reply, 'not-found', `no live call ${callId}`);
+      const gateway = live.gateway;
+      // The command is published inside the audit entry's transaction: not published, not audited.
+      await deps.db.transaction(async (tx) => {
+        await recordMutation(tx, request, {
+          tenantId: tenant.id,
+          action: 'delete',
+          entity: 'live-call',
+          entityId: callId,
+          before: liveCallView(live),
+        });
+        await deps.state.events.publish(
+          CALL_COMMANDS_STREAM,
+          encodeCallCommand({ type: 'hangup', callId, tenantId: tenant.id, gateway, at: Date.now() }),
+        );
+      });
+      return reply.code(202).send(liveCallView(live));
+    },
+  );
+
+  app.delete<{ Params: { tenantId: string; aor: string }; Querystring: { contact?: string } }>(
+    '/tenants/:tenantId/registrations/:aor',
+    {
+      schema: {
+        tags: ['registrations'],
+        summary:
+          'Removes the registered contacts of an AOR (operator), or only `contact`: calls no longer go to them ' +
+          'until the phone registers again',
+        params: {
+          type: 'object',
+          required: ['tenantId', 'aor'],
+          properties: {
+            tenantId: tenantParams.properties.tenantId,
+            aor: text({ minLength: 1, maxLength: AOR_MAX_LENGTH }),
+          },
+        },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { contact: text({ minLength: 1, maxLength: CONTACT_MAX_LENGTH }) },
+        },
+        response: responses({ 204: { type: 'null' } }),
+      },
+    },
+    async (request, reply) => {
+      const tenant = await tenantOf(deps.db, request, reply);
+      if (!tenant || !requireRole(request, reply, 'operator')) return reply;
+      const { aor } = request.params;
+      const { contact } = request.query;
+      const kicked = (await deps.state.registrations.list(aor)).filter(
+        (b) => b.tenantId === tenant.id && (contact === undefined || b.contact === contact),
+      );
+      if (kicked.length === 0) {
+        return sendProblem(
+          reply,
+          'not-found',
+          contact === undefined ? `no registration of ${aor}` : `no registration of ${aor} at ${contact}`,
+        );
+      }
+      const now = Date.now();
+      // Removed inside the audit entry's transaction: a removal that fails leaves no audit entry.
+      await deps.db.transaction(async (tx) => {
+        await recordMutation(tx, request, {
+          tenantId: tenant.id,
+          action: 'delete',
+          entity: 'registration',
+          entityId: aor,
+          before: kicked.map((b) => registrationView(aor, b, now)),
+        });
+        for (const b of kicked) await deps.state.registrations.remove(aor, b.contact);
+      });
+      return reply.code(204).send();
     },
   );
 }

@@ -294,11 +294,22 @@ export class B2buaCall {
     );
   }
 
-  /** Ends an answered call: BYE to whichever side did not hang up (before the answer: a CANCEL). */
+  /**
+   * Ends the call. Answered: BYE to whichever side did not hang up. Before the answer: the forks are
+   * cancelled and the caller gets 487 — recorded as the caller's CANCEL when a party ended it, else (the
+   * gateway, the API) with who ended it and why.
+   */
   hangup(by: HangupParty, reason: string | undefined): void {
     if (this.machine.over) return;
     if (this.machine.state !== 'answered') {
-      this.cancel();
+      if (by === 'caller' || by === 'callee' || reason === undefined) this.cancel();
+      else
+        this.failSetup(
+          487,
+          'Request Terminated',
+          { Reason: `SIP;cause=487;text="${reason}"` },
+          { by, why: reason },
+        );
       return;
     }
     const caller = this.caller.peer;

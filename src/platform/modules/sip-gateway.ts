@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import {
   createDirectoryCache,
+  followCallCommands,
   followProvisioningChanges,
   createMediaAnchor,
   createStoreRoutingDirectory,
@@ -61,6 +62,7 @@ export const sipGatewayModule: ModuleDefinition = {
       { ttlMs: calls.directoryCacheMs, maxEntries: 100_000 },
     );
     let changes: { stop(): Promise<void> } | undefined;
+    let commands: { stop(): Promise<void> } | undefined;
     let gateway: Gateway | undefined;
     new Gauge({
       name: 'voxgate_media_relays_configured',
@@ -133,6 +135,19 @@ export const sipGatewayModule: ModuleDefinition = {
           onChange: () => directory.invalidate(),
           onError: (err) => ctx.logger.warn({ err }, 'reading provisioning changes failed; retrying'),
         });
+        // Calls ended through the API: the API finds the replica in the live call and addresses it here.
+        commands = followCallCommands({
+          events: state.events,
+          b2bua: gateway.b2bua,
+          gatewayId,
+          group: `gateway-calls:${gatewayId}`,
+          onCommand: (command, done) =>
+            ctx.logger.info(
+              { callId: command.callId, tenantId: command.tenantId, ended: done },
+              done ? 'call ended through the API' : 'call to end through the API was no longer here',
+            ),
+          onError: (err) => ctx.logger.warn({ err }, 'reading call commands failed; retrying'),
+        });
         // The bindings this replica accepted before it stopped (Redis, or the memory state's file) are kept
         // alive again from now on, not only those registered after the start.
         const keepalive = gateway.keepalive;
@@ -169,6 +184,7 @@ export const sipGatewayModule: ModuleDefinition = {
         callLog.stop();
         gatewayLog.flush();
         await changes?.stop();
+        await commands?.stop();
         await gateway?.close();
         await Promise.all(relays.map((r) => r.client.close()));
       },
