@@ -10,7 +10,12 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { runCli, type CliIo } from '../../src/platform/cli.js';
 import { loadConfig } from '../../src/platform/config/index.js';
-import { createCdrRepository, type CallEvent } from '../../src/store/index.js';
+import {
+  CALL_COMMANDS_STREAM,
+  createCdrRepository,
+  decodeCallCommand,
+  type CallEvent,
+} from '../../src/store/index.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 import { storeBackends } from '../helpers/store-backends.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -317,7 +322,7 @@ describe('voxgate ctl: the operator CLI over the API', () => {
     }
   });
 
-  test('errors are one line: no key, a bad key (401 problem), an unreachable API; hangup and kick are not possible yet', async () => {
+  test('errors are one line: no key, a bad key (401 problem), an unreachable API, a missing argument', async () => {
     const missing = await ctl(undefined, ['calls']);
     assert.equal(missing.code, 78);
     assert.deepEqual(missing.out, []);
@@ -337,15 +342,16 @@ describe('voxgate ctl: the operator CLI over the API', () => {
       `voxgate ctl: tenants: cannot reach the API at http://127.0.0.1:${port}: connection refused (is voxgate running? VOXGATE_API_URL)`,
     ]);
 
-    for (const command of ['hangup', 'kick']) {
-      const refused = await ctl(admin, [command, 'live-1']);
-      assert.equal(refused.code, 1);
-      assert.equal(refused.err.length, 1);
-      assert.match(
-        refused.err[0] ?? '',
-        new RegExp(`^voxgate ctl: ${command} is not possible yet: the API has no call control`),
-      );
-    }
+    const noCall = await ctl(admin, ['hangup']);
+    assert.equal(noCall.code, 78);
+    assert.deepEqual(noCall.err, [
+      "voxgate ctl: hangup: <callId> is missing; run 'voxgate ctl hangup --help'",
+    ]);
+    const twoAors = await ctl(admin, ['kick', 'sip:a@acme.example', 'sip:b@acme.example']);
+    assert.equal(twoAors.code, 78);
+    assert.deepEqual(twoAors.err, ['voxgate ctl: kick: takes <aor> only, not sip:b@acme.example']);
+    const positional = await ctl(admin, ['calls', 'live-1']);
+    assert.equal(positional.code, 78);
     assert.ok(await api.state.calls.get('live-1'), 'nothing was done to the call');
 
     const usage = await ctl(admin, ['calls', '--limit', '3']);
@@ -490,9 +496,12 @@ describe('voxgate ctl: the operator CLI over the API', () => {
     const listed = await runVoxgate(['ctl', 'tenants'], env);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, new RegExp(`^ID +NAME +SIP DOMAIN\n${acme} {2}Acme {2}acme\\.example\n$`));
-    const hangup = await runVoxgate(['ctl', 'hangup'], env);
+    const hangup = await runVoxgate(['ctl', 'hangup', 'no-such-call'], env);
     assert.equal(hangup.code, 1);
     assert.equal(hangup.stderr.trim().split('\n').length, 1);
+    assert.match(hangup.stderr, /404 No such resource: no live call no-such-call/);
+    const usage = await runVoxgate(['ctl', 'kick'], env);
+    assert.equal(usage.code, 78);
 
     // `voxgate ctl … | head`: the reader gone before the output, no stack trace, exit 0.
     const piped = spawn(
@@ -535,5 +544,79 @@ describe('voxgate ctl: the operator CLI over the API', () => {
 
   test('VOXGATE_API_URL and VOXGATE_API_KEY in the environment do not stop the server from starting', () => {
     assert.doesNotThrow(() => loadConfig({ VOXGATE_API_URL: url, VOXGATE_API_KEY: admin }));
+  });
+  test('hangup and kick: through the API with an operator key; a viewer is refused; a missing call is 404', async () => {
+    const operator = await api.key(acme, 'operator');
+    await api.state.calls.put({
+      callId: 'to-end',
+      tenantId: acme,
+      from: 'sip:alice@acme.example',
+      to: 'sip:carol@acme.example',
+      state: 'answered',
+      startedAt: now - 10_000,
+      answeredAt: now - 9_000,
+      gateway: 'gw-1',
+    });
+    const viewer = await ctl(acmeKey, ['hangup', 'to-end']);
+    assert.equal(viewer.code, 1);
+    assert.deepEqual(viewer.err, [
+      'voxgate ctl: hangup: 403 The API key lacks the role for this operation: this operation needs the operator role; the key has viewer',
+    ]);
+    const ended = await ctl(operator, ['hangup', 'to-end']);
+    assert.equal(ended.code, 0, ended.err.join('\n'));
+    assert.deepEqual(ended.out, [
+      'ending call to-end (sip:alice@acme.example → sip:carol@acme.example, answered)',
+    ]);
+    const command = (
+      await api.state.events.consume(CALL_COMMANDS_STREAM, 'ctl-test', 'c', { count: 100 })
+    ).map((e) => decodeCallCommand(e.fields));
+    assert.deepEqual(
+      command.map((c) => [c?.type, c?.callId, c?.gateway]),
+      [['hangup', 'to-end', 'gw-1']],
+    );
+    const doc = json<{ tenant: { sipDomain: string }; call: { callId: string; gateway: string } }>(
+      await ctl(admin, ['hangup', 'to-end', '--json', '--tenant', 'acme.example']),
+    );
+    assert.deepEqual(
+      [doc.tenant.sipDomain, doc.call.callId, doc.call.gateway],
+      ['acme.example', 'to-end', 'gw-1'],
+    );
+    await api.state.calls.remove('to-end');
+    const gone = await ctl(operator, ['hangup', 'to-end']);
+    assert.equal(gone.code, 1);
+    assert.deepEqual(gone.err, ['voxgate ctl: hangup: 404 No such resource: no live call to-end']);
+
+    const binding = {
+      expiresAt: now + 3600_000,
+      callId: 'reg-carol',
+      cseq: 1,
+      tenantId: acme,
+      source: { address: '192.0.2.12', port: 5060 },
+      transport: 'udp' as const,
+    };
+    const aor = 'sip:carol@acme.example';
+    await api.state.registrations.put(aor, { ...binding, contact: 'sip:carol@192.0.2.12:5060' });
+    await api.state.registrations.put(aor, { ...binding, contact: 'sip:carol@192.0.2.13:5060' });
+    assert.equal((await ctl(acmeKey, ['kick', aor])).code, 1, 'a viewer cannot kick');
+    // The tenant is the AOR's domain: a platform key needs no --tenant.
+    const one = await ctl(admin, ['kick', aor, '--contact', 'sip:carol@192.0.2.12:5060']);
+    assert.equal(one.code, 0, one.err.join('\n'));
+    assert.deepEqual(one.out, [
+      'removed the registration of sip:carol@acme.example at sip:carol@192.0.2.12:5060',
+    ]);
+    assert.deepEqual(
+      (await api.state.registrations.list(aor)).map((b) => b.contact),
+      ['sip:carol@192.0.2.13:5060'],
+    );
+    const all = json<{ aor: string; contact: null; removed: boolean }>(
+      await ctl(operator, ['kick', aor, '--json']),
+    );
+    assert.deepEqual([all.aor, all.contact, all.removed], [aor, null, true]);
+    assert.deepEqual(await api.state.registrations.list(aor), []);
+    const none = await ctl(operator, ['kick', aor]);
+    assert.equal(none.code, 1);
+    assert.deepEqual(none.err, [
+      'voxgate ctl: kick: 404 No such resource: no registration of sip:carol@acme.example',
+    ]);
   });
 });

@@ -1,8 +1,8 @@
 import { printable } from './printable.js';
 
 /**
- * The HTTP client of `voxgate ctl`: GET requests to the provisioning API with a bearer key, answers parsed as
- * JSON. Every failure becomes a CtlError whose message is one line: an RFC 9457 problem's status, title and
+ * The HTTP client of `voxgate ctl`: GET and DELETE requests to the provisioning API with a bearer key, answers
+ * parsed as JSON. Every failure becomes a CtlError whose message is one line: an RFC 9457 problem's status, title and
  * detail; an unreachable API named by its URL.
  */
 
@@ -35,6 +35,8 @@ export interface ApiClient {
   readonly baseUrl: string;
   /** GET `path` (e.g. `/v1/whoami`) with `query`; the parsed JSON body of a 2xx answer. */
   get<T>(path: string, query?: Query): Promise<T>;
+  /** DELETE `path` with `query`; the parsed JSON body of a 2xx answer, undefined when it has none (204). */
+  delete<T>(path: string, query?: Query): Promise<T | undefined>;
 }
 
 /** Reads `VOXGATE_API_URL` (default http://127.0.0.1:8080) and `VOXGATE_API_KEY` (required). */
@@ -107,32 +109,44 @@ export function createApiClient(options: {
   signal?: AbortSignal;
 }): ApiClient {
   const { baseUrl, key, signal } = options;
+  /** One request; the body of a 2xx answer as text. */
+  const send = async (method: 'GET' | 'DELETE', path: string, query: Query): Promise<string> => {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query))
+      if (value !== undefined) params.set(name, String(value));
+    const search = params.size > 0 ? `?${params.toString()}` : '';
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    let response: Response;
+    let body: string;
+    try {
+      response = await fetch(`${baseUrl}${path}${search}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      body = await response.text();
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw unreachable(baseUrl, err);
+    }
+    if (!response.ok) throw refused(response.status, body, response.headers.get('content-type') ?? '');
+    return body;
+  };
+  const parse = <T>(path: string, body: string): T => {
+    try {
+      return JSON.parse(body) as T;
+    } catch {
+      throw new CtlError(`the answer of ${baseUrl}${path} is not JSON: is VOXGATE_API_URL a voxgate API?`);
+    }
+  };
   return {
     baseUrl,
     async get<T>(path: string, query: Query = {}): Promise<T> {
-      const params = new URLSearchParams();
-      for (const [name, value] of Object.entries(query))
-        if (value !== undefined) params.set(name, String(value));
-      const search = params.size > 0 ? `?${params.toString()}` : '';
-      const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-      let response: Response;
-      let body: string;
-      try {
-        response = await fetch(`${baseUrl}${path}${search}`, {
-          headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        });
-        body = await response.text();
-      } catch (err) {
-        if (signal?.aborted) throw signal.reason;
-        throw unreachable(baseUrl, err);
-      }
-      if (!response.ok) throw refused(response.status, body, response.headers.get('content-type') ?? '');
-      try {
-        return JSON.parse(body) as T;
-      } catch {
-        throw new CtlError(`the answer of ${baseUrl}${path} is not JSON: is VOXGATE_API_URL a voxgate API?`);
-      }
+      return parse<T>(path, await send('GET', path, query));
+    },
+    async delete<T>(path: string, query: Query = {}): Promise<T | undefined> {
+      const body = await send('DELETE', path, query);
+      return body === '' ? undefined : parse<T>(path, body);
     },
   };
 }

@@ -8,6 +8,8 @@ import {
   listTrunks,
   type CtlContext,
 } from './listings.js';
+import { hangupCall, kickRegistration } from './control.js';
+import { printable } from './printable.js';
 import { tailCalls } from './tail.js';
 
 export interface CtlIo {
@@ -25,18 +27,14 @@ interface Command {
   usage: string;
   summary: string[];
   options: Options;
-  run: (ctx: CtlContext, values: Values, io: CtlIo) => Promise<void>;
+  /** The names of the positional arguments the command takes, each required (none by default). */
+  args?: readonly string[];
+  run: (ctx: CtlContext, values: Values, io: CtlIo, args: readonly string[]) => Promise<void>;
 }
 
 const tenantOption: Options = { tenant: { type: 'string' } };
 const DEFAULT_CDR_LIMIT = 20;
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
-
-/** Call control has no API yet (another issue): these commands say so instead of pretending. */
-const NOT_YET: Record<string, string> = {
-  hangup: 'ending a call',
-  kick: 'removing a registration',
-};
 
 const COMMANDS: Record<string, Command> = {
   tenants: {
@@ -90,6 +88,28 @@ const COMMANDS: Record<string, Command> = {
     options: tenantOption,
     run: (ctx, v) => listTrunks(ctx, { tenant: str(v.tenant) }),
   },
+  hangup: {
+    usage: 'hangup <callId> [--tenant <id|sipDomain>]',
+    summary: [
+      'ends a live call (operator key): BYE to both phones once answered, while it rings CANCEL to the',
+      'callee and 487 to the caller; its CDR says hangupBy api. The call id is the one `calls` shows',
+    ],
+    options: tenantOption,
+    args: ['callId'],
+    run: (ctx, v, _io, [callId = '']) => hangupCall(ctx, { tenant: str(v.tenant), callId }),
+  },
+  kick: {
+    usage: 'kick <aor> [--contact <uri>] [--tenant <id|sipDomain>]',
+    summary: [
+      'removes the registrations of an AOR (operator key), or only --contact: calls no longer go to them',
+      'until the phone registers again. AOR and contact as `registrations` shows them; the tenant is the',
+      "AOR's SIP domain unless --tenant says otherwise",
+    ],
+    options: { ...tenantOption, contact: { type: 'string' } },
+    args: ['aor'],
+    run: (ctx, v, _io, [aor = '']) =>
+      kickRegistration(ctx, { tenant: str(v.tenant), aor, contact: str(v.contact) }),
+  },
   tail: {
     usage: 'tail [--tenant <id|sipDomain>] [--live]',
     summary: [
@@ -127,7 +147,6 @@ export function ctlHelpText(): string {
     '',
     'Usage:',
     ...lines,
-    `  voxgate ctl hangup | kick   not possible yet: the API has no call control (exits 1)`,
     '',
     'Every command takes --json: one JSON document on stdout for scripts (tail: one JSON object per line).',
     `Tenant commands work on --tenant (an id or SIP domain); without it on the key's own tenant (a tenant key),`,
@@ -151,24 +170,17 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
     io.out(ctlHelpText());
     return 0;
   }
-  const notYet = NOT_YET[name];
-  if (notYet) {
-    io.err(
-      `voxgate ctl: ${name} is not possible yet: the API has no call control (${notYet}); ` +
-        "see 'voxgate ctl --help' for what it can do",
-    );
-    return 1;
-  }
   const command = COMMANDS[name];
   if (!command) {
     io.err(`voxgate ctl: unknown command '${name}'; run 'voxgate ctl --help'`);
     return EXIT_USAGE;
   }
   try {
-    const { values } = parseArgs({
+    const wanted = command.args ?? [];
+    const { values, positionals } = parseArgs({
       args: [...rest],
       strict: true,
-      allowPositionals: false,
+      allowPositionals: wanted.length > 0,
       options: { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
     if (values.help) {
@@ -177,9 +189,23 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
       );
       return 0;
     }
+    if (positionals.length !== wanted.length || positionals.some((p) => p === '')) {
+      const names = wanted.map((a) => `<${a}>`).join(' ');
+      throw new CtlError(
+        positionals.length < wanted.length
+          ? `${names} is missing; run 'voxgate ctl ${name} --help'`
+          : `takes ${names} only, not ${positionals.slice(wanted.length).map(printable).join(' ')}`,
+        { exitCode: EXIT_USAGE },
+      );
+    }
     const { baseUrl, key } = apiSettings(io.env);
     const api = createApiClient({ baseUrl, key, ...(io.signal ? { signal: io.signal } : {}) });
-    await command.run({ api, out: io.out, json: values.json === true, now: Date.now }, values, io);
+    await command.run(
+      { api, out: io.out, json: values.json === true, now: Date.now },
+      values,
+      io,
+      positionals,
+    );
     return 0;
   } catch (err) {
     // Stopped by a signal: how tail ends (0); any other command was interrupted (130, as a shell says).
