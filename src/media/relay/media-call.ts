@@ -1,5 +1,6 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import type { CallRecorder } from '../recording/call-recorder.js';
+import { answerBinding, newIceCredentials, type IceCredentials, type StunDropReason } from './ice-lite.js';
 import type { SdpFlags } from './ng-args.js';
 import type { PortAllocator, PortPair } from './port-allocator.js';
 import { MediaRelayError } from './relay-errors.js';
@@ -26,6 +27,12 @@ export interface RelayCounters {
   errors: number;
   /** SRTP/SRTCP packets refused, by why (`voxgate_media_srtp_dropped_total`). */
   srtpDropped: { malformed: number; auth: number; replay: number };
+  /** STUN packets on ICE legs not answered with success, by why (`voxgate_media_stun_dropped_total`). */
+  stunDropped: Record<StunDropReason, number>;
+  /** Binding requests answered with success. */
+  stunAnswered: number;
+  /** DTLS records (RFC 7983: first byte 20-63) on ICE legs, dropped: no DTLS-SRTP yet. */
+  dtlsDropped: number;
 }
 
 /**
@@ -40,6 +47,14 @@ interface Leg {
   sentMux?: boolean;
   latchedRtp?: Address;
   latchedRtcp?: Address;
+  /** The relay's ICE-lite credentials towards this party, made the first time it gets ICE and then kept. */
+  ice?: IceCredentials;
+  /** Whether the SDP the relay last sent this party carried the relay's ICE-lite (its STUN is answered). */
+  iceOn: boolean;
+  /** Which components a valid check latched, and whether that check nominated (USE-CANDIDATE). */
+  iceLatched: { rtp?: 'checked' | 'nominated'; rtcp?: 'checked' | 'nominated' };
+  /** When the last valid connectivity check came (0: never). */
+  lastCheckAt: number;
   /** Where packets to this party go, computed on the first packet after a change (null: nowhere yet). */
   rtpRoute?: Route | null;
   rtcpRoute?: Route | null;
@@ -71,6 +86,13 @@ export type CallReport = {
 
 /** RFC 5761 §4: RTCP packet types 200-204 (SR, RR, SDES, BYE, APP) tell RTCP from RTP on a shared port. */
 const isRtcp = (packet: Buffer) => packet.length > 1 && packet[1]! >= 200 && packet[1]! <= 204;
+
+/**
+ * A party doing ICE with the relay: it got the relay's ICE-lite and its own SDP has ICE credentials. Media goes
+ * to it only where a valid connectivity check came from (RFC 8445 §12: the selected pair), and its RTP does not
+ * latch.
+ */
+const iceActive = (leg: Leg) => leg.iceOn && leg.offered?.ice !== undefined;
 
 /** RFC 5761 §5.1.1: multiplexing is used when the offer had a=rtcp-mux and the answer kept it. */
 const muxes = (leg: Leg) => leg.offered !== undefined && leg.offered.rtcpMux && leg.sentMux !== false;
@@ -131,12 +153,22 @@ export class MediaCall {
       const leg = this.legs[side][stream.index]!;
       const changed =
         !leg.offered || leg.offered.address !== stream.address || leg.offered.rtpPort !== stream.rtpPort;
+      // RFC 8445 §9: new credentials from the party are an ICE restart; the relay's change too (RFC 8839 §4.4.1.1).
+      const restart =
+        leg.offered?.ice !== undefined &&
+        stream.ice !== undefined &&
+        leg.offered.ice.ufrag !== stream.ice.ufrag;
+      if (restart) leg.ice = undefined;
+      // A pair ICE checked stays selected while the party keeps doing ICE without a restart, whatever its c=.
+      const checked = leg.iceLatched.rtp !== undefined || leg.iceLatched.rtcp !== undefined;
+      const keepChecked = checked && !restart && stream.ice !== undefined;
       leg.offered = stream;
       invalidate(leg);
-      if (changed) {
+      if ((changed || restart || checked) && !keepChecked) {
         // A new address for the party (re-INVITE to another device, hold with 0.0.0.0): latch again.
         leg.latchedRtp = undefined;
         leg.latchedRtcp = undefined;
+        leg.iceLatched = {};
       }
       leg.stats.setClockRates(stream.clockRates);
     }
@@ -148,11 +180,21 @@ export class MediaCall {
         ? bridge.offer(side, s, flags.transportProtocol, flags.sdes)
         : bridge.answer(side, s);
     });
+    const ice = streams.map((s) => {
+      const leg = facingOther[s.index];
+      if (!leg) return undefined;
+      leg.iceOn = wantsIce(flags, s, leg, answerTo !== undefined);
+      if (!leg.iceOn) return undefined;
+      leg.ice ??= newIceCredentials();
+      return leg.ice;
+    });
     const rewritten = rewriteSdp(sdp, {
       address: this.options.advertised,
       ports: streams.map((s) => (s.disabled ? undefined : facingOther[s.index]?.pair.port)),
       replaceOrigin: flags.replaceOrigin,
-      removeIce: flags.removeIce,
+      // `force` replaces the sender's ICE; an answer carries no ICE but the relay's (RFC 8839 §4.2.2).
+      removeIce: flags.ice !== 'default' || answerTo !== undefined,
+      ice,
       rtcpMux: mux,
       protocols: edits.map((e) => e.protocol),
       cryptos: edits.map((e) => e.crypto),
@@ -196,7 +238,14 @@ export class MediaCall {
       this.ports.release(pair);
       throw new MediaRelayError('MEDIA_CALL_DELETED', `Call ${this.callId} was deleted`);
     }
-    const leg: Leg = { pair, stats: new RtpStats(), dropped: 0 };
+    const leg: Leg = {
+      pair,
+      stats: new RtpStats(),
+      dropped: 0,
+      iceOn: false,
+      iceLatched: {},
+      lastCheckAt: 0,
+    };
     pair.rtp.on('message', (packet, from) => this.receive(side, index, packet, from, false));
     pair.rtcp.on('message', (packet, from) => this.receive(side, index, packet, from, true));
     return leg;
@@ -207,6 +256,20 @@ export class MediaCall {
     const leg = this.legs[side][index];
     if (!leg) return;
     const counters = this.options.counters;
+    if (leg.iceOn) {
+      // RFC 7983 §7: the first byte tells STUN (0-3) and DTLS (20-63) from RTP/RTCP (128-191).
+      const first = packet[0] ?? 0;
+      if (first < 4) {
+        this.stun(leg, packet, from, rtcpPort);
+        return;
+      }
+      if (first >= 20 && first < 64) {
+        leg.dropped++;
+        counters.errors++;
+        counters.dtlsDropped++;
+        return;
+      }
+    }
     if (this.strict && leg.offered && from.address !== leg.offered.address) {
       // RTPengine's strict-source: packets from anywhere but the party's known address are dropped.
       leg.dropped++;
@@ -230,7 +293,8 @@ export class MediaCall {
     // Sub-millisecond arrival times: jitter of G.711 at 8 kHz is in 125 µs units.
     const now = performance.timeOrigin + performance.now();
     // Symmetric RTP latching: the party's first packet tells where it really is (behind NAT, the SDP lies).
-    if (rtcpPort ? !leg.latchedRtcp : !leg.latchedRtp) {
+    // With ICE, the connectivity checks tell it instead.
+    if (!iceActive(leg) && (rtcpPort ? !leg.latchedRtcp : !leg.latchedRtp)) {
       if (rtcpPort) leg.latchedRtcp = { address: from.address, port: from.port };
       else leg.latchedRtp = { address: from.address, port: from.port };
       invalidate(leg);
@@ -268,11 +332,41 @@ export class MediaCall {
     counters.bytes += packet.length;
   }
 
+  /**
+   * A STUN packet on an ICE leg: answered as an ICE-lite agent (`ice-lite.ts`). A valid check latches the
+   * component it arrived on to its source — a nominated one (USE-CANDIDATE) for good, an unnominated one until
+   * a nomination comes (RFC 8445 §8.1.1: the controlling agent nominates).
+   */
+  private stun(leg: Leg, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
+    const counters = this.options.counters;
+    const outcome = answerBinding(packet, from, leg.ice!, leg.offered?.ice?.ufrag);
+    const socket = rtcpPort ? leg.pair.rtcp : leg.pair.rtp;
+    if (outcome.kind === 'keepalive') return;
+    if (outcome.response) socket.send(outcome.response, from.port, from.address);
+    if (outcome.kind === 'refused') {
+      leg.dropped++;
+      counters.errors++;
+      counters.stunDropped[outcome.reason]++;
+      return;
+    }
+    counters.stunAnswered++;
+    // Consent checks (RFC 7675, every few seconds) keep a call alive while its media is on hold.
+    leg.lastCheckAt = Date.now();
+    const component = rtcpPort ? 'rtcp' : 'rtp';
+    if (leg.iceLatched[component] === 'nominated' && !outcome.nominated) return;
+    const address = { address: from.address, port: from.port };
+    if (rtcpPort) leg.latchedRtcp = address;
+    else leg.latchedRtp = address;
+    leg.iceLatched[component] = outcome.nominated ? 'nominated' : 'checked';
+    invalidate(leg);
+  }
+
   /** The newest packet of any stream, or the last signal: what the media timeout is measured from. */
   get lastActivity(): number {
     let last = this.lastSignal;
     for (const side of SIDES) {
-      for (const leg of this.legs[side]) if (leg) last = Math.max(last, leg.stats.lastPacketAt);
+      for (const leg of this.legs[side])
+        if (leg) last = Math.max(last, leg.stats.lastPacketAt, leg.lastCheckAt);
     }
     return last;
   }
@@ -359,6 +453,18 @@ function muxChoice(
   return undefined;
 }
 
+/**
+ * Whether the SDP going to the party of `receiver` carries the relay's ICE-lite (ng `ICE`, see `IceFlag`): in
+ * an offer, with `force` or when the offer has ICE or the receiver did ICE before; in an answer, when the
+ * receiver (the offerer) offered ICE — unless `remove`.
+ */
+function wantsIce(flags: SdpFlags, stream: OfferedStream, receiver: Leg, answer: boolean): boolean {
+  if (stream.disabled || flags.ice === 'remove') return false;
+  const receiverDoesIce = receiver.offered?.ice !== undefined;
+  if (answer) return receiverDoesIce;
+  return flags.ice === 'force' || stream.ice !== undefined || receiverDoesIce;
+}
+
 /** Forgets the cached routes to a party whose address, latch or multiplexing changed. */
 function invalidate(leg: Leg): void {
   leg.rtpRoute = undefined;
@@ -371,6 +477,11 @@ function routeTo(leg: Leg, rtcp: boolean): Route | null {
   if (!offered || offered.disabled) return null;
   // RFC 3264 §8.4: "the offerer can set the connection address to 0.0.0.0" to put a stream on hold; nothing is
   // sent there until the party is seen sending.
+  if (iceActive(leg)) {
+    // Only where a connectivity check came from (RFC 7675: consent), never the SDP's address.
+    if (!rtcp || muxes(leg)) return leg.latchedRtp ? { socket: leg.pair.rtp, ...leg.latchedRtp } : null;
+    return leg.latchedRtcp ? { socket: leg.pair.rtcp, ...leg.latchedRtcp } : null;
+  }
   const held = offered.address === '0.0.0.0' || offered.address === '::';
   if (held && !leg.latchedRtp && !leg.latchedRtcp) return null;
   const rtp = leg.latchedRtp ?? { address: offered.address, port: offered.rtpPort };

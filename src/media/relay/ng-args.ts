@@ -7,12 +7,20 @@ import { DEFAULT_SDES_POLICY, type SdesPolicy } from './sdes-bridge.js';
 /** ng `rtcp-mux` values (RTPengine): what to do with RFC 5761 multiplexing in the SDP the relay sends on. */
 export type RtcpMuxFlag = 'offer' | 'require' | 'demux' | 'reject' | 'accept';
 
+/**
+ * ng `ICE` (RTPengine's values): `remove` strips ICE from the SDP sent on; `force` gives the receiving party
+ * the relay's ICE-lite (in an answer only towards an offerer that offered ICE: RFC 8839 §4.2.2 has no ICE in
+ * an answer to an offer without it); `default` (no key, `optional` and other values) gives it to a party that
+ * does ICE — the sender of an offer with ICE makes its receiver one, and a party whose own SDP had ICE.
+ */
+export type IceFlag = 'remove' | 'force' | 'default';
+
 /** The keys of an offer/answer the relay acts on. */
 export interface SdpFlags {
   /** `replace: [origin]`: the o= line gets the relay's address. */
   replaceOrigin: boolean;
-  /** `ICE: remove`. */
-  removeIce: boolean;
+  /** `ICE`: `remove`, `force`, or `default`. */
+  ice: IceFlag;
   /** `flags: [strict-source]`: packets from anywhere but the party's address are dropped. */
   strictSource: boolean;
   /** `rtcp-mux`, as given. */
@@ -76,7 +84,7 @@ export function sdpFlagsOf(args: NgDictionary): SdpFlags {
   // is nothing to choose, and RTPengine too accepts any value.
   const flagsResult: SdpFlags = {
     replaceOrigin: replace.includes('origin') || flags.has('replace-origin'),
-    removeIce: normal(text(args.ICE) ?? '') === 'remove',
+    ice: iceFlag(normal(text(args.ICE) ?? '')),
     strictSource: flags.has('strict-source'),
     rtcpMux,
     recordCall: normal(text(args['record call']) ?? '') === 'yes' || flags.has('record-call'),
@@ -109,6 +117,10 @@ function sdesPolicy(entries: string[]): SdesPolicy {
     off: entries.includes('off'),
     suites: SRTP_SUITES.filter((s) => !no.has(s.name) && (only.size === 0 || only.has(s.name))),
   };
+}
+
+function iceFlag(value: string): IceFlag {
+  return value === 'remove' || value === 'force' ? value : 'default';
 }
 
 /** `received-from: ["IP4", "192.0.2.1"]` → the address. */

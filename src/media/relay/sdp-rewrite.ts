@@ -1,6 +1,7 @@
 import { parseSdp, serializeSdp, type SdpLine } from '../sdp/parse-sdp.js';
 import { formatMediaLine, parseConnectionLine, parseMediaLine } from '../sdp/sdp-lines.js';
 import { formatCrypto, parseCrypto, type CryptoAttribute } from '../srtp/sdes.js';
+import { hostPriority } from './ice-lite.js';
 
 /** Where a party wants one of its media streams sent, as its SDP says (RFC 8866 §5.7, §5.14; RFC 3605). */
 export interface OfferedStream {
@@ -21,6 +22,8 @@ export interface OfferedStream {
   protocol: string;
   /** The a=crypto lines (RFC 4568) the relay can use, in the party's order; lines it cannot use are left out. */
   cryptos: CryptoAttribute[];
+  /** The party's ICE credentials (RFC 8839 §5.4: media-level, else session-level), when it does ICE. */
+  ice?: { ufrag: string; pwd: string };
 }
 
 const ICE_ATTRIBUTES = new Set([
@@ -57,6 +60,13 @@ export function offeredStreams(text: string): OfferedStream[] {
   const sessionC = sdp.session.find((l) => l.type === 'c');
   const sessionAddress = sessionC ? parseConnectionLine(sessionC.value).address : undefined;
   const sessionMux = sdp.session.some((l) => l.type === 'a' && l.value === 'rtcp-mux');
+  const sessionAttrs = sdp.session.filter((l) => l.type === 'a').map(attr);
+  const iceOf = (attrs: { name: string; value: string | undefined }[]) => {
+    const ufrag = attrs.find((a) => a.name === 'ice-ufrag')?.value;
+    const pwd = attrs.find((a) => a.name === 'ice-pwd')?.value;
+    return ufrag && pwd ? { ufrag: ufrag.trim(), pwd: pwd.trim() } : undefined;
+  };
+  const sessionIce = iceOf(sessionAttrs);
   return sdp.media.map((section, index) => {
     const m = parseMediaLine(section.lines[0]!.value);
     const c = section.lines.find((l) => l.type === 'c');
@@ -70,7 +80,9 @@ export function offeredStreams(text: string): OfferedStream[] {
       const mm = /^(\d+)\s+[^/]+\/(\d+)/.exec(a.value);
       if (mm) clockRates.set(Number(mm[1]), Number(mm[2]));
     }
+    const ice = iceOf(attrs) ?? sessionIce;
     return {
+      ...(ice ? { ice } : {}),
       index,
       media: m.media,
       address: address ?? '0.0.0.0',
@@ -103,20 +115,29 @@ export interface RewriteOptions {
   protocols?: readonly (string | undefined)[];
   /** Per m= section: a=crypto lines replacing the party's, or `keep` (also when undefined). */
   cryptos?: readonly ('keep' | readonly CryptoAttribute[] | undefined)[];
+  /**
+   * Per m= section: the relay's ICE-lite credentials for the receiving party, or undefined. When any section
+   * has them, every ICE attribute of the sender goes, a=ice-lite is added at session level, and those
+   * sections get the relay's ufrag, pwd and one host candidate per component (RFC 8839 §5.1).
+   */
+  ice?: readonly ({ ufrag: string; pwd: string } | undefined)[];
 }
 
 const isCrypto = (l: SdpLine) => l.type === 'a' && l.value.startsWith('crypto:');
 
 /**
  * The SDP the other party receives: every connection address and port replaced by the relay's (anchoring),
- * a=rtcp pointing at the relay's RTCP port, ICE removed when asked. Other lines are kept byte for byte.
+ * a=rtcp pointing at the relay's RTCP port, ICE removed when asked or replaced by the relay's ICE-lite. Other
+ * lines are kept byte for byte.
  */
 export function rewriteSdp(text: string, options: RewriteOptions): string {
   const sdp = parseSdp(text);
   const ipVersion = options.address.includes(':') ? 'IP6' : 'IP4';
   const connection = `IN ${ipVersion} ${options.address}`;
   const mux = options.rtcpMux ?? [];
-  const keep = (l: SdpLine) => !(options.removeIce && l.type === 'a' && ICE_ATTRIBUTES.has(attr(l).name));
+  const iceLite = options.ice?.some(Boolean) ?? false;
+  const dropIce = options.removeIce || iceLite;
+  const keep = (l: SdpLine) => !(dropIce && l.type === 'a' && ICE_ATTRIBUTES.has(attr(l).name));
   // A session-level a=rtcp-mux (seen in the wild, though RFC 5761 puts it in media sections) moves to the
   // sections when they are decided one by one.
   const sessionMux = mux.some(Boolean) && sdp.session.some(isMux);
@@ -131,6 +152,8 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
       }
       return l;
     });
+  // RFC 8839 §5.3: a=ice-lite is a session-level attribute.
+  if (iceLite) sdp.session.push(attributeLine(sdp.session, 'ice-lite'));
   sdp.media.forEach((section, i) => {
     const port = options.ports[i];
     const parsed = parseMediaLine(section.lines[0]!.value);
@@ -156,6 +179,20 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
     if (replaceCrypto) {
       for (const crypto of cryptos)
         section.lines.push(attributeLine(section.lines, `crypto:${formatCrypto(crypto)}`));
+    }
+    const ice = options.ice?.[i];
+    if (ice && port !== undefined) {
+      // One host candidate per component: RTP, and RTCP on the next port unless the section multiplexes.
+      const components = section.lines.some(isMux) ? [1] : [1, 2];
+      const lines = [
+        `ice-ufrag:${ice.ufrag}`,
+        `ice-pwd:${ice.pwd}`,
+        ...components.map(
+          (c) => `candidate:1 ${c} UDP ${hostPriority(c)} ${options.address} ${port + c - 1} typ host`,
+        ),
+        'end-of-candidates',
+      ];
+      for (const value of lines) section.lines.push(attributeLine(section.lines, value));
     }
   });
   return serializeSdp(sdp);

@@ -54,6 +54,9 @@ export class SessionTable {
     bytes: 0,
     errors: 0,
     srtpDropped: { malformed: 0, auth: 0, replay: 0 },
+    stunDropped: { auth: 0, malformed: 0, unexpected: 0 },
+    stunAnswered: 0,
+    dtlsDropped: 0,
   };
   readonly totals = { managed: 0, timeouts: 0, deleted: 0 };
   readonly startedAt = Date.now();
