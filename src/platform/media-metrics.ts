@@ -93,6 +93,34 @@ export function collectMediaMetrics(registry: Registry, relay?: () => MediaRelay
         },
       },
     );
+    const seenStun = { auth: 0, malformed: 0, unexpected: 0 };
+    metric.counter(
+      'voxgate_media_stun_dropped_total',
+      'STUN packets on ICE-lite legs not answered with success: failed credentials (auth, answered 400/401), malformed (dropped, or 400/420), unexpected (responses: the relay sends no request).',
+      {
+        labelNames: ['reason'],
+        collect(counter) {
+          const drops = relay()?.counters.stunDropped;
+          if (!drops) return;
+          for (const reason of ['auth', 'malformed', 'unexpected'] as const) {
+            if (drops[reason] > seenStun[reason]) counter.inc({ reason }, drops[reason] - seenStun[reason]);
+            seenStun[reason] = drops[reason];
+          }
+        },
+      },
+    );
+    followTotal(
+      metric,
+      'voxgate_media_stun_answered_total',
+      'ICE connectivity checks (STUN Binding requests) the relay answered with success.',
+      () => relay()?.counters.stunAnswered,
+    );
+    followTotal(
+      metric,
+      'voxgate_media_dtls_dropped_total',
+      'DTLS records received on ICE-lite legs and dropped (the relay does not do DTLS-SRTP yet).',
+      () => relay()?.counters.dtlsDropped,
+    );
   }
   const timeouts = metric.counter(
     'voxgate_media_timeouts_total',

@@ -28,6 +28,8 @@ import {
   verifyMessageIntegrity,
   type StunMessage,
 } from '../../src/media/stun/index.js';
+import { Registry } from '../../src/observability/index.js';
+import { collectMediaMetrics } from '../../src/platform/media-metrics.js';
 import { relaySkip, startRelay as startAnyRelay } from '../helpers/relays.js';
 import { mPort, party, rtcpRr, rtp, sdp, until, type Party } from '../helpers/rtp-party.js';
 
@@ -178,10 +180,14 @@ describe("ICE-lite in voxgate's relay (real UDP)", () => {
     parties.push(p);
     return p;
   };
+  const registry = new Registry();
+  let stopMetrics: () => void;
   before(async () => {
     r = await startRelay();
+    stopMetrics = collectMediaMetrics(registry, () => r.relay);
   });
   after(async () => {
+    stopMetrics();
     for (const p of parties) p.close();
     await r.ng.close();
     await r.server.close();
@@ -269,6 +275,10 @@ describe("ICE-lite in voxgate's relay (real UDP)", () => {
     assert.equal(b.got.filter((m) => !isStun(m))[0]!.readUInt32BE(8), 0xa);
     assert.equal(a.got[0]!.readUInt32BE(8), 0xb);
     assert.ok(r.relay.counters.stunAnswered >= 2);
+    const metrics = await registry.metrics();
+    assert.match(metrics, /^voxgate_media_stun_dropped_total\{reason="auth"\} 3$/m);
+    assert.match(metrics, /^voxgate_media_stun_answered_total 2$/m);
+    assert.match(metrics, /^voxgate_media_dtls_dropped_total 0$/m);
   });
 
   test('a party that offers ICE gets ICE-lite in the answer (no ICE key); credentials kept across a re-offer; DTLS dropped and counted; malformed STUN dropped', async () => {
