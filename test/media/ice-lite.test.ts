@@ -362,6 +362,39 @@ describe("ICE-lite in voxgate's relay (real UDP)", () => {
     await r.ng.request('delete', { 'call-id': 'ice-2' });
   });
 
+  test("a check before the party's answer is answered and its latch kept; an unnominated check elsewhere does not move a nominated pair", async () => {
+    const a = await newParty();
+    const b = await newParty();
+    const offer = await r.ng.request('offer', {
+      'call-id': 'ice-4',
+      'from-tag': 'ta',
+      sdp: sdp(a.port),
+      ICE: 'force',
+    });
+    const toB = iceOf(offer.sdp);
+    const relayForB = mPort(offer.sdp);
+    // b's ufrag is not known yet: any party part is taken.
+    const early = await check(b, relayForB, `${toB.ufrag}:PaRtY`, toB.pwd!);
+    assert.equal(early.class, 'success');
+    const answer = await r.ng.request('answer', {
+      'call-id': 'ice-4',
+      'from-tag': 'ta',
+      'to-tag': 'tb',
+      sdp: sdp(b.port, ['a=rtcp-mux', ...PARTY_ICE]),
+    });
+    const relayForA = mPort(answer.sdp);
+    // Another candidate of b (here its RTCP socket) checks without USE-CANDIDATE: answered, latch unmoved.
+    const other = await check(b, relayForB, `${toB.ufrag}:PaRtY`, toB.pwd!, {
+      rtcp: true,
+      useCandidate: false,
+    });
+    assert.equal(other.class, 'success');
+    a.socket.send(rtp(1, 0xa), relayForA, '127.0.0.1');
+    await until(() => b.got.filter((m) => !isStun(m)).length === 1);
+    assert.equal(b.gotRtcp.filter((m) => !isStun(m)).length, 0);
+    await r.ng.request('delete', { 'call-id': 'ice-4' });
+  });
+
   test('an ICE restart (new party ufrag) gives new relay credentials', async () => {
     const a = await newParty();
     const b = await newParty();

@@ -104,7 +104,7 @@ export function bindingSuccess(
 
 /**
  * A Binding error response: ERROR-CODE (and UNKNOWN-ATTRIBUTES for 420), MESSAGE-INTEGRITY only when a key is
- * given (RFC 8489 §9.1.3: not on a 400 or 401 caused by the credentials), FINGERPRINT.
+ * given (a 400 or 401 answers credentials that did not check: it is not signed), FINGERPRINT.
  */
 export function bindingError(
   transactionId: Buffer,
