@@ -127,4 +127,54 @@ describe('voxgate --target=all: provision, register, call with media, CDR', () =
     assert.notEqual(await registerAs('carol', 'carol-pass'), 200);
     assert.equal(await registerAs('carol', 'carol-new'), 200);
   });
+  test('the API ends a live call through the gateway module: both phones get BYE, the CDR says api', async () => {
+    const alice = await SipPhone.open('alice', 'alice-pass', vx.sipUdpPort!);
+    const bob = await SipPhone.open('bob', 'bob-pass', vx.sipUdpPort!);
+    try {
+      assert.equal((await alice.register()).status, 200);
+      assert.equal((await bob.register()).status, 200);
+      const call = await alice.invite('bob', sdp(40010));
+      const invite = (await bob.request('INVITE')) as SipRequest;
+      bob.reply(invite, 200, 'OK', 'e2e-api', {}, sdp(40012));
+      assert.equal((await call.final()).status, 200);
+      call.ack();
+      let live: Record<string, unknown> = {};
+      for (const stop = Date.now() + 5000; Date.now() < stop; await new Promise((r) => setTimeout(r, 50))) {
+        const items = (await api(`/tenants/${tenantId}/calls/live`)).items as Record<string, unknown>[];
+        live = items.find((c) => c.callId === call.callId && c.state === 'answered') ?? {};
+        if (live.callId) break;
+      }
+      assert.equal(live.callId, call.callId);
+      const res = await fetch(
+        `${vx.httpUrl}/v1/tenants/${tenantId}/calls/live/${encodeURIComponent(call.callId)}`,
+        { method: 'DELETE', headers: { authorization: `Bearer ${KEY}` } },
+      );
+      assert.equal(res.status, 202);
+      const accepted = (await res.json()) as Record<string, unknown>;
+      assert.equal(accepted.callId, call.callId);
+      bob.reply(await bob.request('BYE'), 200, 'OK', 'e2e-api');
+      const bye = await alice.request('BYE');
+      assert.equal(bye.callId, call.callId);
+      alice.reply(bye, 200, 'OK', call.fromTag);
+
+      let cdr: Record<string, unknown> = {};
+      for (const stop = Date.now() + 8000; Date.now() < stop; await new Promise((r) => setTimeout(r, 100))) {
+        const res = await fetch(
+          `${vx.httpUrl}/v1/tenants/${tenantId}/calls/${encodeURIComponent(call.callId)}`,
+          {
+            headers: { authorization: `Bearer ${KEY}` },
+          },
+        );
+        if (res.status === 200) {
+          cdr = (await res.json()) as Record<string, unknown>;
+          break;
+        }
+      }
+      assert.deepEqual([cdr.hangupBy, cdr.reason], ['api', 'ended through the API']);
+      assert.ok(vx.logs.some((l) => l.msg === 'call ended through the API' && l.callId === call.callId));
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
 });
