@@ -335,6 +335,8 @@ for (const backend of backends) {
         'GET /v1/tenants/{tenantId}/calls',
         'GET /v1/tenants/{tenantId}/calls/live',
         'GET /v1/tenants/{tenantId}/registrations',
+        'DELETE /v1/tenants/{tenantId}/calls/live/{callId}',
+        'DELETE /v1/tenants/{tenantId}/registrations/{aor}',
         'GET /v1/audit',
       ]) {
         assert.ok(documented.has(expected), `${expected} is documented`);
