@@ -3,6 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { HmacSha1 } from '../../src/media/srtp/hmac-sha1.js';
 import { deriveSessionKeys } from '../../src/media/srtp/srtp-kdf.js';
 import { SrtpSession } from '../../src/media/srtp/srtp-session.js';
 import { SRTP_SUITES, suiteNamed } from '../../src/media/srtp/srtp-suites.js';
@@ -41,6 +43,28 @@ describe('RFC 3711 §4.3 key derivation', () => {
     assert.equal(keys.srtp.salt.toString('hex').toUpperCase(), '30CBBC08863D8C85D49DB34A9AE1');
     assert.equal(keys.srtp.authKey.toString('hex').toUpperCase(), 'CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4');
     assert.notDeepEqual(keys.srtcp.cipherKey, keys.srtp.cipherKey, 'SRTCP has keys of its own (labels 3-5)');
+  });
+});
+
+describe('RFC 2104 HMAC-SHA1 with precomputed key states', () => {
+  test('the same tag as node:crypto for every message length across the block boundaries, with or without the ROC', () => {
+    for (let length = 0; length < 260; length++) {
+      for (const suffix of [undefined, randomBytes(4)]) {
+        const key = randomBytes(20);
+        const message = randomBytes(length);
+        const out = Buffer.alloc(20);
+        new HmacSha1(key).tag(message, suffix, out);
+        const reference = createHmac('sha1', key).update(message);
+        if (suffix) reference.update(suffix);
+        assert.deepEqual(out, reference.digest(), `length ${length}, suffix ${suffix ? 4 : 0}`);
+      }
+    }
+  });
+
+  test('RFC 2202 test case 2 (a short key)', () => {
+    const out = Buffer.alloc(20);
+    new HmacSha1(Buffer.from('Jefe')).tag(Buffer.from('what do ya want for nothing?'), undefined, out);
+    assert.equal(out.toString('hex'), 'effcdf6ae5eb2fa2d27416d5f184df9c259a7c79');
   });
 });
 

@@ -1,4 +1,5 @@
-import { createCipheriv, createHmac, timingSafeEqual, type Cipher } from 'node:crypto';
+import { createCipheriv, timingSafeEqual, type Cipher } from 'node:crypto';
+import { HmacSha1 } from './hmac-sha1.js';
 import { rtpHeaderLength } from '../rtp-header.js';
 import { deriveSessionKeys, type SessionKeys } from './srtp-kdf.js';
 import type { SrtpSuite } from './srtp-suites.js';
@@ -41,14 +42,21 @@ class CounterMode {
   }
 }
 
-/** HMAC-SHA1 (RFC 2104) keyed with one session's authentication key. */
+/**
+ * HMAC-SHA1 (RFC 2104) keyed with one session's authentication key. The tag is written into one scratch
+ * buffer per key, valid until the next tag: every caller copies or compares it at once.
+ */
 class Sha1Mac {
-  constructor(private readonly key: Buffer) {}
+  private readonly hmac: HmacSha1;
+  private readonly scratch = Buffer.alloc(20);
 
-  tag(...parts: Buffer[]): Buffer {
-    const mac = createHmac('sha1', this.key);
-    for (const part of parts) mac.update(part);
-    return mac.digest();
+  constructor(key: Buffer) {
+    this.hmac = new HmacSha1(key);
+  }
+
+  tag(message: Buffer, suffix?: Buffer): Buffer {
+    this.hmac.tag(message, suffix, this.scratch);
+    return this.scratch;
   }
 }
 
@@ -279,9 +287,13 @@ function isReplay(index: bigint, highest: bigint, window: bigint): boolean {
   return age >= REPLAY_WINDOW || ((window >> age) & 1n) === 1n;
 }
 
+/** One IV buffer for the whole process: each is used (copied into the counter blocks) before the next is made. */
+const IV = Buffer.alloc(16);
+
 /** §4.1.1: IV = (k_s · 2^16) XOR (SSRC · 2^64) XOR (i · 2^16). */
 function rtpIv(salt: Buffer, ssrc: number, index: bigint): Buffer {
-  const iv = Buffer.alloc(16);
+  const iv = IV;
+  iv.fill(0, 14);
   salt.copy(iv, 0, 0, 14);
   iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
   const high = Number(index >> 32n) & 0xffff;
