@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SipRequest } from '../../src/sip/index.js';
 import { freeUdpPort } from '../helpers/rtpengine.js';
+import { until } from '../helpers/rtp-party.js';
 import { SipPhone } from '../helpers/sip-phone.js';
 import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
 
@@ -60,7 +61,10 @@ describe('voxgate on embedded defaults: registrations survive a restart (SIGTERM
     const alice = await SipPhone.open('alice', 'alice-pass', sipPort);
     try {
       assert.equal((await alice.register(600)).status, 200);
-      const added = vx.logs.find((l) => l.msg === 'registration added');
+      // The log line is written after the 200 goes out (the log is asynchronous): wait for it.
+      const logs = vx.logs;
+      await until(() => logs.some((l) => l.msg === 'registration added'), 3000);
+      const added = logs.find((l) => l.msg === 'registration added');
       assert.equal(added?.user, 'sip:alice@acme.example', 'the registration is logged');
       assert.equal(added?.contact, `sip:alice@127.0.0.1:${alice.port}`);
       assert.equal(added?.source, `127.0.0.1:${alice.port}`);
@@ -85,9 +89,9 @@ describe('voxgate on embedded defaults: registrations survive a restart (SIGTERM
       );
 
       // The keepalive of the new process tracks the restored binding.
-      const until = Date.now() + 5000;
+      const deadline = Date.now() + 5000;
       while (!vx.logs.some((l) => l.msg === 'keepalive resumed for registrations of this replica')) {
-        assert.ok(Date.now() < until, 'keepalive resumed');
+        assert.ok(Date.now() < deadline, 'keepalive resumed');
         await new Promise((r) => setTimeout(r, 50));
       }
       assert.equal(
