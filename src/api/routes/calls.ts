@@ -27,6 +27,16 @@ import { tenantOf } from './tenant-resource.js';
 
 const TAGS = ['calls'];
 
+/** A call of the tenant by its Call-ID (a CDR, or a live call). */
+const callParams = {
+  type: 'object',
+  required: ['tenantId', 'callId'],
+  properties: {
+    tenantId: tenantParams.properties.tenantId,
+    callId: text({ minLength: 1, maxLength: CALL_ID_MAX_LENGTH }),
+  },
+} as const;
+
 const liveCallSchema = {
   type: 'object',
   properties: {
@@ -186,14 +196,7 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
       schema: {
         tags: TAGS,
         summary: 'One CDR by call id',
-        params: {
-          type: 'object',
-          required: ['tenantId', 'callId'],
-          properties: {
-            tenantId: tenantParams.properties.tenantId,
-            callId: text({ minLength: 1, maxLength: CALL_ID_MAX_LENGTH }),
-          },
-        },
+        params: callParams,
         response: responses({ 200: cdrSchema }),
       },
     },
@@ -255,14 +258,7 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
         summary:
           'Ends a live call (operator): BYE on both legs once answered, before that CANCEL to the callee and ' +
           '487 to the caller; its CDR says hangupBy "api". 202: the replica holding the call ends it',
-        params: {
-          type: 'object',
-          required: ['tenantId', 'callId'],
-          properties: {
-            tenantId: tenantParams.properties.tenantId,
-            callId: text({ minLength: 1, maxLength: CALL_ID_MAX_LENGTH }),
-          },
-        },
+        params: callParams,
         response: responses({ 202: liveCallSchema }),
       },
     },
