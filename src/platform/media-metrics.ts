@@ -41,6 +41,29 @@ function followTotal(
   });
 }
 
+/** A counter labelled `reason` that follows a relay's totals by reason, read at scrape time. */
+function followTotalsByReason(
+  metric: ReturnType<typeof metricsIn>,
+  name: string,
+  help: string,
+  read: () => Readonly<Record<string, number>> | undefined,
+): void {
+  const seen = new Map<string, number>();
+  metric.counter(name, help, {
+    labelNames: ['reason'],
+    collect(counter) {
+      const totals = read();
+      if (!totals) return;
+      for (const [reason, now] of Object.entries(totals)) {
+        // A restarted relay counts from zero again; the counter goes on from where it was.
+        const before = seen.get(reason) ?? 0;
+        if (now > before) counter.inc({ reason }, now - before);
+        seen.set(reason, now);
+      }
+    },
+  });
+}
+
 /**
  * Media relay metrics: ng control from the relay's diagnostics channels (commands, media timeouts, ended calls
  * with their loss and jitter) and, given the relay, its sessions, port pairs and packet totals read at scrape
@@ -77,37 +100,17 @@ export function collectMediaMetrics(registry: Registry, relay?: () => MediaRelay
       ],
     ];
     for (const [name, help, read] of totals) followTotal(metric, name, help, read);
-    const seenDrops = { malformed: 0, auth: 0, replay: 0 };
-    metric.counter(
+    followTotalsByReason(
+      metric,
       'voxgate_media_srtp_dropped_total',
       'SRTP/SRTCP packets the relay refused where it ends SRTP: malformed, failed authentication, replayed.',
-      {
-        labelNames: ['reason'],
-        collect(counter) {
-          const drops = relay()?.counters.srtpDropped;
-          if (!drops) return;
-          for (const reason of ['malformed', 'auth', 'replay'] as const) {
-            if (drops[reason] > seenDrops[reason]) counter.inc({ reason }, drops[reason] - seenDrops[reason]);
-            seenDrops[reason] = drops[reason];
-          }
-        },
-      },
+      () => relay()?.counters.srtpDropped,
     );
-    const seenStun = { auth: 0, malformed: 0, unexpected: 0 };
-    metric.counter(
+    followTotalsByReason(
+      metric,
       'voxgate_media_stun_dropped_total',
       'STUN packets on ICE-lite legs not answered with success: failed credentials (auth, answered 400/401), malformed (dropped, or 400/420), unexpected (responses: the relay sends no request).',
-      {
-        labelNames: ['reason'],
-        collect(counter) {
-          const drops = relay()?.counters.stunDropped;
-          if (!drops) return;
-          for (const reason of ['auth', 'malformed', 'unexpected'] as const) {
-            if (drops[reason] > seenStun[reason]) counter.inc({ reason }, drops[reason] - seenStun[reason]);
-            seenStun[reason] = drops[reason];
-          }
-        },
-      },
+      () => relay()?.counters.stunDropped,
     );
     followTotal(
       metric,
