@@ -5,7 +5,6 @@
 // was given (RFC 4568 §6.1).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { parseCrypto } from '../../src/media/srtp/sdes.js';
 import { SrtpSession } from '../../src/media/srtp/srtp-session.js';
@@ -16,50 +15,17 @@ import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gat
 import { relaySkip, startRelay, type RelayKind, type RunningRelay } from '../helpers/relays.js';
 import { sdp as plainSdp, SipPhone } from '../helpers/sip-phone.js';
 import { until } from '../helpers/rtp-party.js';
+import { audioOffer, audioPort, cryptoLines, mediaSocket, randomRtp } from '../helpers/srtp-party.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
 const SUITE = suiteNamed('AES_CM_128_HMAC_SHA1_80')!;
 
+/** The phone's SRTP offer: one a=crypto line, tag 3, with the phone's key and salt. */
 function savpOffer(port: number, keySalt: Buffer): Buffer {
-  return Buffer.from(
-    [
-      'v=0',
-      'o=phone 1 1 IN IP4 127.0.0.1',
-      's=-',
-      'c=IN IP4 127.0.0.1',
-      't=0 0',
-      `m=audio ${port} RTP/SAVP 0`,
-      'a=rtpmap:0 PCMU/8000',
-      `a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:${keySalt.toString('base64')}`,
-      'a=sendrecv',
-      '',
-    ].join('\r\n'),
-  );
+  return audioOffer(port, 'RTP/SAVP', [
+    { tag: 3, suiteName: SUITE.name, suite: SUITE, key: keySalt.subarray(0, 16), salt: keySalt.subarray(16) },
+  ]);
 }
-
-function rtp(seq: number, ssrc: number): Buffer {
-  const p = Buffer.concat([Buffer.alloc(12), randomBytes(160)]);
-  p[0] = 0x80;
-  p.writeUInt16BE(seq, 2);
-  p.writeUInt32BE(seq * 160, 4);
-  p.writeUInt32BE(ssrc, 8);
-  return p;
-}
-
-async function socket(): Promise<{ socket: Socket; port: number; got: Buffer[] }> {
-  const s = createSocket('udp4');
-  const got: Buffer[] = [];
-  s.on('message', (m) => got.push(m));
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  return { socket: s, port: s.address().port, got };
-}
-
-const port = (body: Buffer) => Number(/^m=audio (\d+) /m.exec(body.toString('latin1'))?.[1]);
-const cryptoLines = (body: Buffer) =>
-  body
-    .toString('latin1')
-    .split('\r\n')
-    .filter((l) => l.startsWith('a=crypto:'));
 
 for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
   describe(`SRTP phone to a plain-RTP carrier, anchored on ${kind}`, { skip: relaySkip(kind) }, () => {
@@ -91,8 +57,8 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
 
     test('the carrier gets plain RTP/AVP, the phone SRTP with a key of the relay; media both ways', async () => {
       const alice = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
-      const phoneMedia = await socket();
-      const carrierMedia = await socket();
+      const phoneMedia = await mediaSocket();
+      const carrierMedia = await mediaSocket();
       try {
         await alice.register();
         const phoneKey = randomBytes(30);
@@ -127,12 +93,12 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
         const sentByPhone: Buffer[] = [];
         const sentByCarrier: Buffer[] = [];
         for (let seq = 1; seq <= 20; seq++) {
-          const a = rtp(seq, 0xa1);
-          const b = rtp(seq, 0xb2);
+          const a = randomRtp(seq, 0xa1);
+          const b = randomRtp(seq, 0xb2);
           sentByPhone.push(a);
           sentByCarrier.push(b);
-          phoneMedia.socket.send(phoneTx.protectRtp(a)!, port(ok.body), '127.0.0.1');
-          carrierMedia.socket.send(b, port(invite.body), '127.0.0.1');
+          phoneMedia.socket.send(phoneTx.protectRtp(a)!, audioPort(ok.body), '127.0.0.1');
+          carrierMedia.socket.send(b, audioPort(invite.body), '127.0.0.1');
           await new Promise((r) => setTimeout(r, 5));
         }
         await until(() => carrierMedia.got.length >= 15 && phoneMedia.got.length >= 15, 5000);

@@ -6,11 +6,9 @@
 // `sdes` whose offer is plain RTP/AVP gets 488 with a Warning saying why, and the attempt is recorded.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
 import { header, type SipRequest } from '../../src/sip/index.js';
 import { offersPlainRtp } from '../../src/gateway/call-planning.js';
-import { formatCrypto, newCrypto, parseCrypto, type CryptoAttribute } from '../../src/media/srtp/sdes.js';
+import { newCrypto, parseCrypto } from '../../src/media/srtp/sdes.js';
 import { SrtpSession } from '../../src/media/srtp/srtp-session.js';
 import { suiteNamed } from '../../src/media/srtp/srtp-suites.js';
 import {
@@ -31,57 +29,20 @@ import {
 import { relaySkip, startRelay, type RelayKind, type RunningRelay } from '../helpers/relays.js';
 import { sdp as plainSdp, SipPhone } from '../helpers/sip-phone.js';
 import { until } from '../helpers/rtp-party.js';
+import {
+  audioOffer,
+  audioPort,
+  audioProtocol,
+  cryptoLines,
+  mediaSocket,
+  randomRtp,
+} from '../helpers/srtp-party.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
 const SUITE = suiteNamed('AES_CM_128_HMAC_SHA1_80')!;
 
-/** An SDP with one audio stream in `protocol`, and the given a=crypto lines. */
-function offer(
-  port: number,
-  protocol: 'RTP/AVP' | 'RTP/SAVP',
-  cryptos: readonly CryptoAttribute[] = [],
-): Buffer {
-  return Buffer.from(
-    [
-      'v=0',
-      'o=party 1 1 IN IP4 127.0.0.1',
-      's=-',
-      'c=IN IP4 127.0.0.1',
-      't=0 0',
-      `m=audio ${port} ${protocol} 0`,
-      'a=rtpmap:0 PCMU/8000',
-      ...cryptos.map((c) => `a=crypto:${formatCrypto(c)}`),
-      'a=sendrecv',
-      '',
-    ].join('\r\n'),
-  );
-}
-
-function rtp(seq: number, ssrc: number): Buffer {
-  const p = Buffer.concat([Buffer.alloc(12), randomBytes(160)]);
-  p[0] = 0x80;
-  p.writeUInt16BE(seq, 2);
-  p.writeUInt32BE(seq * 160, 4);
-  p.writeUInt32BE(ssrc, 8);
-  return p;
-}
-
-async function socket(): Promise<{ socket: Socket; port: number; got: Buffer[] }> {
-  const s = createSocket('udp4');
-  const got: Buffer[] = [];
-  s.on('message', (m) => got.push(m));
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  return { socket: s, port: s.address().port, got };
-}
-
-const port = (body: Buffer) => Number(/^m=audio (\d+) /m.exec(body.toString('latin1'))?.[1]);
-const protocol = (body: Buffer) => /^m=audio \d+ (\S+) /m.exec(body.toString('latin1'))?.[1];
-const cryptoLines = (body: Buffer) =>
-  body
-    .toString('latin1')
-    .split('\r\n')
-    .filter((l) => l.startsWith('a=crypto:'))
-    .map((l) => l.slice('a=crypto:'.length));
+/** The a=crypto values (after "a=crypto:") of an SDP. */
+const cryptoValues = (body: Buffer) => cryptoLines(body).map((l) => l.slice('a=crypto:'.length));
 
 for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
   describe(
@@ -162,41 +123,41 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
 
       test('a trunk with sdes: a plain caller’s call reaches it as RTP/SAVP with the relay’s keys; media both ways', async () => {
         const alice = await phones.phone('alice');
-        const phoneMedia = await socket();
-        const carrierMedia = await socket();
+        const phoneMedia = await mediaSocket();
+        const carrierMedia = await mediaSocket();
         try {
           const call = await alice.invite('14420794600', plainSdp(phoneMedia.port));
           const invite = await carrier.next('INVITE');
-          assert.equal(protocol(invite.body), 'RTP/SAVP', 'the carrier is offered SRTP');
-          const offered = cryptoLines(invite.body).map((l) => parseCrypto(l));
+          assert.equal(audioProtocol(invite.body), 'RTP/SAVP', 'the carrier is offered SRTP');
+          const offered = cryptoValues(invite.body).map((l) => parseCrypto(l));
           const chosen = offered.find((c) => c?.suite === SUITE);
           assert.ok(
             chosen,
-            `an AES_CM_128_HMAC_SHA1_80 key among ${JSON.stringify(cryptoLines(invite.body))}`,
+            `an AES_CM_128_HMAC_SHA1_80 key among ${JSON.stringify(cryptoValues(invite.body))}`,
           );
           // §6.1: the carrier answers the tag it accepts with a key of its own.
           const carrierKey = newCrypto(chosen.tag, SUITE);
           carrier.reply(invite, 200, {
-            body: offer(carrierMedia.port, 'RTP/SAVP', [carrierKey]),
+            body: audioOffer(carrierMedia.port, 'RTP/SAVP', [carrierKey]),
             toTag: 'secure1',
           });
           const ok = await call.final();
           assert.equal(ok.status, 200);
           call.ack();
-          assert.equal(protocol(ok.body), 'RTP/AVP', 'the phone keeps plain RTP');
-          assert.deepEqual(cryptoLines(ok.body), [], 'no key goes to the plain phone');
+          assert.equal(audioProtocol(ok.body), 'RTP/AVP', 'the phone keeps plain RTP');
+          assert.deepEqual(cryptoValues(ok.body), [], 'no key goes to the plain phone');
 
           const carrierRx = new SrtpSession(SUITE, chosen.key, chosen.salt);
           const carrierTx = new SrtpSession(SUITE, carrierKey.key, carrierKey.salt);
           const sentByPhone: Buffer[] = [];
           const sentByCarrier: Buffer[] = [];
           for (let seq = 1; seq <= 20; seq++) {
-            const a = rtp(seq, 0xa1);
-            const b = rtp(seq, 0xb2);
+            const a = randomRtp(seq, 0xa1);
+            const b = randomRtp(seq, 0xb2);
             sentByPhone.push(a);
             sentByCarrier.push(b);
-            phoneMedia.socket.send(a, port(ok.body), '127.0.0.1');
-            carrierMedia.socket.send(carrierTx.protectRtp(b)!, port(invite.body), '127.0.0.1');
+            phoneMedia.socket.send(a, audioPort(ok.body), '127.0.0.1');
+            carrierMedia.socket.send(carrierTx.protectRtp(b)!, audioPort(invite.body), '127.0.0.1');
             await new Promise((r) => setTimeout(r, 5));
           }
           await until(() => carrierMedia.got.length >= 15 && phoneMedia.got.length >= 15, 5000);
@@ -233,9 +194,9 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
         ] as const) {
           const call = await alice.invite(number, plainSdp(41000));
           const invite = await carrier.next('INVITE');
-          assert.equal(protocol(invite.body), expected, number);
+          assert.equal(audioProtocol(invite.body), expected, number);
           assert.equal(
-            cryptoLines(invite.body).length > 0,
+            cryptoValues(invite.body).length > 0,
             expected === 'RTP/SAVP',
             `${number}: keys offered`,
           );
@@ -257,19 +218,26 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
           (await bob2.request('INVITE')) as SipRequest,
         ];
         for (const invite of invites) {
-          assert.equal(protocol(invite.body), 'RTP/SAVP', 'each fork is offered SRTP');
-          assert.ok(cryptoLines(invite.body).some((l) => parseCrypto(l)?.suite === SUITE));
+          assert.equal(audioProtocol(invite.body), 'RTP/SAVP', 'each fork is offered SRTP');
+          assert.ok(cryptoValues(invite.body).some((l) => parseCrypto(l)?.suite === SUITE));
         }
         const first = invites[0]!;
-        const chosen = cryptoLines(first.body)
+        const chosen = cryptoValues(first.body)
           .map((l) => parseCrypto(l))
           .find((c) => c?.suite === SUITE)!;
-        bob1.reply(first, 200, 'OK', 'bob1', {}, offer(41004, 'RTP/SAVP', [newCrypto(chosen.tag, SUITE)]));
+        bob1.reply(
+          first,
+          200,
+          'OK',
+          'bob1',
+          {},
+          audioOffer(41004, 'RTP/SAVP', [newCrypto(chosen.tag, SUITE)]),
+        );
         const ok = await call.final();
         assert.equal(ok.status, 200);
         call.ack();
-        assert.equal(protocol(ok.body), 'RTP/AVP');
-        assert.deepEqual(cryptoLines(ok.body), []);
+        assert.equal(audioProtocol(ok.body), 'RTP/AVP');
+        assert.deepEqual(cryptoValues(ok.body), []);
         call.send('BYE');
         const bye = (await bob1.request('BYE')) as SipRequest;
         bob1.reply(bye, 200, 'OK', 'bob1');
@@ -279,10 +247,10 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
         await setUser('bob', 'none');
         const alice = await phones.phone('alice');
         const bob = await phones.phone('bob');
-        const call = await alice.invite('bob', offer(41006, 'RTP/SAVP', [newCrypto(1, SUITE)]));
+        const call = await alice.invite('bob', audioOffer(41006, 'RTP/SAVP', [newCrypto(1, SUITE)]));
         const invite = (await bob.request('INVITE')) as SipRequest;
-        assert.equal(protocol(invite.body), 'RTP/AVP');
-        assert.deepEqual(cryptoLines(invite.body), []);
+        assert.equal(audioProtocol(invite.body), 'RTP/AVP');
+        assert.deepEqual(cryptoValues(invite.body), []);
         bob.reply(invite, 486, 'Busy Here', 'bob1');
         assert.equal((await call.final()).status, 486);
         call.ack();
@@ -313,9 +281,9 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
         assert.equal(invites(carrier.received), carrierBefore, 'no INVITE reached the carrier');
         assert.equal(invites(bob.received), 0, 'nor bob');
 
-        const call = await alice.invite('bob', offer(41010, 'RTP/SAVP', [newCrypto(1, SUITE)]));
+        const call = await alice.invite('bob', audioOffer(41010, 'RTP/SAVP', [newCrypto(1, SUITE)]));
         const invite = (await bob.request('INVITE')) as SipRequest;
-        assert.equal(protocol(invite.body), 'RTP/AVP', 'bob (auto) gets plain RTP; the relay bridges');
+        assert.equal(audioProtocol(invite.body), 'RTP/AVP', 'bob (auto) gets plain RTP; the relay bridges');
         bob.reply(invite, 486, 'Busy Here', 'bob1');
         assert.equal((await call.final()).status, 486);
         call.ack();
@@ -323,13 +291,13 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
 
       test('a trunk with sdes calling in: a plain offer gets 488; an SRTP offer rings the DID’s user', async () => {
         const bob = await phones.phone('bob');
-        const refused = carrier.invite('+442079460001', { body: offer(41012, 'RTP/AVP') });
+        const refused = carrier.invite('+442079460001', { body: audioOffer(41012, 'RTP/AVP') });
         const final = await refused.response(488);
         assert.match(header(final, 'Warning') ?? '', /SRTP/);
 
-        carrier.invite('+442079460001', { body: offer(41014, 'RTP/SAVP', [newCrypto(1, SUITE)]) });
+        carrier.invite('+442079460001', { body: audioOffer(41014, 'RTP/SAVP', [newCrypto(1, SUITE)]) });
         const invite = (await bob.request('INVITE')) as SipRequest;
-        assert.equal(protocol(invite.body), 'RTP/AVP', 'bob (auto) gets plain RTP');
+        assert.equal(audioProtocol(invite.body), 'RTP/AVP', 'bob (auto) gets plain RTP');
         bob.reply(invite, 486, 'Busy Here', 'bob1');
       });
     },

@@ -9,22 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { createNgClient, type NgClient } from '../../src/media/index.js';
 import { relaySkip, startRelay, type RunningRelay } from '../helpers/relays.js';
 import { mPort, party, sdp, until, type Party } from '../helpers/rtp-party.js';
+import { cryptoLines, randomRtp } from '../helpers/srtp-party.js';
 
 const FLAGS = { replace: ['origin', 'session-connection'], ICE: 'remove' };
 
-/** An RTP packet with a random 160-byte payload. */
-function packet(seq: number, ssrc: number): Buffer {
-  const p = Buffer.concat([Buffer.alloc(12), randomBytes(160)]);
-  p[0] = 0x80;
-  p[1] = 8;
-  p.writeUInt16BE(seq & 0xffff, 2);
-  p.writeUInt32BE((seq * 160) >>> 0, 4);
-  p.writeUInt32BE(ssrc, 8);
-  return p;
-}
+/** An RTP packet (PCMA) with a random 160-byte payload. */
+const packet = (seq: number, ssrc: number) => randomRtp(seq, ssrc, 8);
 
 const payloads = (packets: Buffer[]) => new Set(packets.map((p) => p.subarray(12).toString('hex')));
-const cryptoLines = (s: string) => s.split('\r\n').filter((l) => l.startsWith('a=crypto:'));
 
 describe('SDES-SRTP between RTPengine and voxgate relay', { skip: relaySkip('rtpengine') }, () => {
   let engine: RunningRelay;
