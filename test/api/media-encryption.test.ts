@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { storeBackends } from '../helpers/store-backends.js';
-import { startApiApp, type ApiApp } from '../helpers/api-app.js';
+import { startApiApp, type ApiApp, openApiProperties } from '../helpers/api-app.js';
 
 const backends = (await storeBackends()).filter((b) => b.name !== 'PGlite (data directory)');
 
@@ -153,26 +153,7 @@ for (const backend of backends) {
       });
 
       test('the OpenAPI document shows the field on users, trunks and routes, in requests and responses', async () => {
-        const doc = (await api.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
-          paths: Record<string, Record<string, unknown>>;
-        }>();
-        const body = (path: string, method: string) =>
-          (
-            doc.paths[path]?.[method] as {
-              requestBody: {
-                content: { 'application/json': { schema: { properties: Record<string, unknown> } } };
-              };
-            }
-          ).requestBody.content['application/json'].schema.properties;
-        const response = (path: string, method: string, code: string) =>
-          (
-            doc.paths[path]?.[method] as {
-              responses: Record<
-                string,
-                { content: Record<string, { schema: { properties: Record<string, unknown> } }> }
-              >;
-            }
-          ).responses[code]!.content['application/json']!.schema.properties;
+        const { request: body, response } = await openApiProperties(api.app);
         for (const resource of ['users', 'trunks', 'routes']) {
           const collection = `/v1/tenants/{tenantId}/${resource}`;
           const item = `${collection}/{id}`;

@@ -97,3 +97,31 @@ export async function startApiApp(
     },
   };
 }
+
+/** The properties of request and response bodies in the app's OpenAPI document, by path and method. */
+export async function openApiProperties(app: FastifyInstance): Promise<{
+  request(path: string, method: string): Record<string, unknown>;
+  response(path: string, method: string, code: string): Record<string, unknown>;
+}> {
+  type Operation = {
+    requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } };
+    responses: Record<
+      string,
+      { content: Record<string, { schema: { properties: Record<string, unknown> } }> }
+    >;
+  };
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+    paths: Record<string, Record<string, Operation>>;
+  }>();
+  const operation = (path: string, method: string) => {
+    const found = doc.paths[path]?.[method];
+    if (!found) throw new Error(`no ${method} ${path} in the OpenAPI document`);
+    return found;
+  };
+  return {
+    request: (path, method) =>
+      operation(path, method).requestBody.content['application/json'].schema.properties,
+    response: (path, method, code) =>
+      operation(path, method).responses[code]!.content['application/json']!.schema.properties,
+  };
+}
