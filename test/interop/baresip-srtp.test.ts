@@ -6,8 +6,7 @@
 // SRTP-mandatory phone refuses (488) an RTP/AVP offer, so that call only works where the server offers
 // baresip RTP/SAVP. The driver is test/interop/clients/baresip.ts; the rule is the suite's: a check the
 // reference passes, voxgate passes.
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -19,6 +18,7 @@ import {
 import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, writeToneWav } from './lib/audio.js';
 import { FarEnd, type FarEndCall } from './lib/far-end.js';
 import { recordResults } from './lib/results.js';
+import { interopWorkDir } from './lib/work-dir.js';
 import {
   assertVoxgateMatchesReference,
   checkAudio,
@@ -37,7 +37,8 @@ const TALK_MS = 3000;
 
 test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP far end, on the reference and voxgate', async () => {
   const results: CheckResult[] = [];
-  const work = mkdtempSync(join(tmpdir(), 'interop-srtp-'));
+  const scratch = interopWorkDir('interop-srtp');
+  const work = scratch.path;
   const toneFile = join(work, 'client-tone.wav');
   writeToneWav(toneFile, CLIENT_TONE_HZ, 120);
   let identity = { version: '', stack: '' };
@@ -245,6 +246,7 @@ test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP fa
     },
     results,
   );
+  scratch.remove();
   assertVoxgateMatchesReference(results);
 });
 

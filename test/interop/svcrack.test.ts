@@ -5,8 +5,7 @@
 // port). The reference has no ban configured: what it does is recorded as not applicable. Results go to
 // interop-results/ like the softphones' (docs/interop.md).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -17,6 +16,7 @@ import {
   svcrackVersion,
 } from './clients/svcrack.js';
 import { recordResults } from './lib/results.js';
+import { interopWorkDir } from './lib/work-dir.js';
 import { servers } from './lib/servers.js';
 import type { CheckResult } from './lib/types.js';
 
@@ -35,7 +35,8 @@ test(
   async () => {
     const results: CheckResult[] = [];
     const notes: string[] = [];
-    const work = mkdtempSync(join(tmpdir(), 'interop-svcrack-'));
+    const scratch = interopWorkDir('interop-svcrack');
+    const work = scratch.path;
     const record = (
       server: CheckResult['server'],
       check: string,
@@ -139,6 +140,7 @@ test(
       },
       results,
     );
+    scratch.remove();
 
     const on = (server: string, check: string) =>
       results.find((r) => r.server === server && r.check === check);

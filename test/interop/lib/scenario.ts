@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, hears, readWav, writeToneWav } from './audio.js';
 import { FarEnd, type FarEndCall } from './far-end.js';
 import { recordResults } from './results.js';
+import { interopWorkDir } from './work-dir.js';
 import type { CheckResult, ServerName, SipServer, Softphone, Transport } from './types.js';
 
 /** How long audio flows in each call before it is judged (the tone must be heard for at least 1 s of it). */
@@ -39,7 +39,8 @@ export async function runClientSuite(
   servers: readonly ServerFactory[],
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const work = mkdtempSync(join(tmpdir(), 'interop-'));
+  const scratch = interopWorkDir('interop');
+  const work = scratch.path;
   const toneFile = join(work, 'client-tone.wav');
   writeToneWav(toneFile, CLIENT_TONE_HZ, 120);
   let identity = { name: suite.make().name, version: '', stack: '' };
@@ -215,6 +216,7 @@ export async function runClientSuite(
     },
     results,
   );
+  scratch.remove();
   return results;
 }
 
