@@ -23,7 +23,9 @@ import {
   assertVoxgateMatchesReference,
   checkAudio,
   checkRecording,
+  runCheck,
   sleep,
+  TALK_MS,
   type Recorder,
 } from './lib/scenario.js';
 import { servers } from './lib/servers.js';
@@ -32,8 +34,6 @@ import type { CheckResult, SipServer, Transport } from './lib/types.js';
 const CLIENT = 'baresip (SRTP, srtp-mand)';
 const MEDIAENC: BaresipMediaEnc = 'srtp-mand';
 const TRANSPORT: Transport = 'tls';
-/** How long audio flows before it is judged (as in scenario.ts: the tone must be heard for 1 s of it). */
-const TALK_MS = 3000;
 
 test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP far end, on the reference and voxgate', async () => {
   const results: CheckResult[] = [];
@@ -56,20 +56,7 @@ test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP fa
     const far = await FarEnd.open(server, server.account('bob'), FAR_END_TONE_HZ);
     const client = new Baresip({ mediaenc: MEDIAENC });
     const log = () => client.logTail();
-    const attempt = async (check: string, body: () => Promise<void>): Promise<boolean> => {
-      try {
-        await body();
-        record(check, 'passed');
-        return true;
-      } catch (err) {
-        record(
-          check,
-          'failed',
-          `${(err as Error).message}\n--- client log ---\n${log()}\n--- server log ---\n${server.logTail(40)}`,
-        );
-        return false;
-      }
-    };
+    const attempt = (check: string, body: () => Promise<void>) => runCheck(record, server, log, check, body);
     try {
       await far.register();
       const clientDir = join(work, server.name);

@@ -8,7 +8,7 @@ import { interopWorkDir } from './work-dir.js';
 import type { CheckResult, ServerName, SipServer, Softphone, Transport } from './types.js';
 
 /** How long audio flows in each call before it is judged (the tone must be heard for at least 1 s of it). */
-const TALK_MS = 3000;
+export const TALK_MS = 3000;
 
 export interface ClientSuite {
   /** A new driver for each run (a client process per server and transport). */
@@ -63,24 +63,8 @@ export async function runClientSuite(
             outcome,
             ...(detail ? { detail } : {}),
           });
-        const attempt = async (
-          check: string,
-          body: () => Promise<void>,
-          log: () => string,
-        ): Promise<boolean> => {
-          try {
-            await body();
-            record(check, 'passed');
-            return true;
-          } catch (err) {
-            record(
-              check,
-              'failed',
-              `${(err as Error).message}\n--- client log ---\n${log()}\n--- server log ---\n${server.logTail(40)}`,
-            );
-            return false;
-          }
-        };
+        const attempt = (check: string, body: () => Promise<void>, log: () => string) =>
+          runCheck(record, server, log, check, body);
         const client = suite.make();
         const clientDir = join(work, `${server.name}-${transport}`);
         mkdirSync(clientDir, { recursive: true });
@@ -236,6 +220,31 @@ export function assertVoxgateMatchesReference(results: readonly CheckResult[]): 
 
 /** Records one check's outcome. */
 export type Recorder = (check: string, outcome: CheckResult['outcome'], detail?: string) => void;
+
+/**
+ * Runs one check: passed when `body` resolves; failed when it rejects, with what was not seen and the tails
+ * of the client's and the server's logs.
+ */
+export async function runCheck(
+  record: Recorder,
+  server: SipServer,
+  clientLog: () => string,
+  check: string,
+  body: () => Promise<void>,
+): Promise<boolean> {
+  try {
+    await body();
+    record(check, 'passed');
+    return true;
+  } catch (err) {
+    record(
+      check,
+      'failed',
+      `${(err as Error).message}\n--- client log ---\n${clientLog()}\n--- server log ---\n${server.logTail(40)}`,
+    );
+    return false;
+  }
+}
 
 /** The far end heard the client's tone, in RTP that came only from the relay's ports. */
 export function checkAudio(record: Recorder, check: string, server: SipServer, call: FarEndCall): void {
