@@ -99,7 +99,7 @@ export async function tailCalls(ctx: CtlContext, options: TailOptions, io: TailI
       try {
         found.push(await ctx.api.get<Cdr>(`${cdrPath}/${encodeURIComponent(callId)}`));
       } catch (err) {
-        // Not written yet (the worker writes CDRs from the call events): looked for again next time.
+        // 404: the worker has not stored this call's CDR from its events so far; it is asked for at the next poll.
         if (!(err instanceof CtlError && err.status === 404)) throw err;
       }
     }
