@@ -34,6 +34,7 @@ export { parseVia, type Via } from './headers/via.js';
 export { parseSipUri, parseTelUri, parseUri, uriParam } from './uri/parse-uri.js';
 export { bareHost, formatHost, formatHostPort, parseHostPort } from './uri/host-port.js';
 export { uriUser } from './uri/uri-user.js';
+export { isSipsUri } from './uri/sips.js';
 export { isWellEscaped, unescapeUri } from './uri/escape.js';
 export {
   isSipUri,

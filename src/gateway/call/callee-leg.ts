@@ -3,6 +3,7 @@
  * the trunk's credentials, CANCEL, the ACK of its 2xx, BYE, and a 2xx that arrives when it is not wanted.
  */
 import {
+  isSipsUri,
   answerChallenge,
   buildCancel,
   buildDialogRequest,
@@ -96,7 +97,7 @@ export class CalleeLeg {
       { name: 'To', value: spec.to ?? withoutTag(header(caller.invite, 'To') ?? '') },
       { name: 'Call-ID', value: callId },
       { name: 'CSeq', value: `${retry?.cseq ?? 1} INVITE` },
-      { name: 'Contact', value: outbound.contact(spec.target, spec.uri.toLowerCase().startsWith('sips:')) },
+      { name: 'Contact', value: outbound.contact(spec.target, isSipsUri(spec.uri)) },
       ...(retry ? [retry.authorization] : []),
       ...(caller.reliable ? [{ name: 'Supported', value: '100rel' }] : []),
       ...(caller.requiresReliable ? [{ name: 'Require', value: '100rel' }] : []),

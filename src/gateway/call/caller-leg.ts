@@ -3,6 +3,7 @@
  * responses, confirmed by the answer), what it supports (100rel), and the responses relayed to it.
  */
 import {
+  isSipsUri,
   createUasDialog,
   hasOptionTag,
   header,
@@ -73,7 +74,7 @@ export class CallerLeg {
   /** The headers of a callee's response relayed to the caller: passthrough, our Contact, the body's type. */
   relayedHeaders(response: SipResponse, body: Buffer): Record<string, string | string[]> {
     const headers: Record<string, string | string[]> = asExtra(copied(response, RESPONSE_PASSTHROUGH));
-    headers.Contact = this.outbound.contact(this.target, this.invite.uri.toLowerCase().startsWith('sips:'));
+    headers.Contact = this.outbound.contact(this.target, isSipsUri(this.invite.uri));
     if (body.length > 0) headers['Content-Type'] = header(response, 'Content-Type') ?? 'application/sdp';
     return headers;
   }

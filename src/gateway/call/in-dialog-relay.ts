@@ -4,6 +4,7 @@
  * absorbed, and before the answer the early UPDATE/INFO between the paired early dialogs (RFC 3311).
  */
 import {
+  isSipsUri,
   buildDialogRequest,
   header,
   receiveDialogRequest,
@@ -191,7 +192,7 @@ export class InDialogRelay {
       // The request came to our Contact: its scheme says whether that dialog is secure.
       headers.Contact = this.outbound.contact(
         side === 'caller' || !callee ? this.caller.target : callee.target,
-        request.uri.toLowerCase().startsWith('sips:'),
+        isSipsUri(request.uri),
       );
     }
     const contentType = header(response, 'Content-Type');

@@ -1,3 +1,4 @@
+import { isSipsUri } from '../uri/sips.js';
 import { withoutTag } from '../headers/name-addr.js';
 import { randomBase64url } from '../random-token.js';
 import { SipParseError } from '../errors.js';
@@ -64,7 +65,7 @@ export function createUasDialog(request: SipRequest, localTag: string, status: n
     remoteUri: withoutTag(header(request, 'From') ?? ''),
     remoteTarget: contact ? uriOf(contact) : request.uri,
     routeSet,
-    secure: request.uri.toLowerCase().startsWith('sips:'),
+    secure: isSipsUri(request.uri),
   };
 }
 
@@ -88,7 +89,7 @@ export function createUacDialog(request: SipRequest, response: SipResponse): Dia
     remoteUri: withoutTag(header(request, 'To') ?? ''),
     remoteTarget: contact ? uriOf(contact) : request.uri,
     routeSet: [...recordRoute].reverse(),
-    secure: request.uri.toLowerCase().startsWith('sips:'),
+    secure: isSipsUri(request.uri),
   };
 }
 
