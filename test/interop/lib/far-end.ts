@@ -8,7 +8,9 @@ import {
   headerValues,
   newTag,
   parseMessage,
+  parseNameAddr,
   parseSipUri,
+  splitList,
   type SipHeader,
   type SipMessage,
   type SipRequest,
@@ -302,9 +304,9 @@ export class FarEnd {
       // §12.1.1: the UAS's route set is the request's Record-Route in order; the remote target its Contact.
       const call = new FarEndCall(this, media, {
         callId: request.callId,
-        localUri: stripTag(header(request, 'To') ?? ''),
+        localUri: uriOf('To', header(request, 'To') ?? ''),
         localTag,
-        remoteUri: stripTag(header(request, 'From') ?? ''),
+        remoteUri: uriOf('From', header(request, 'From') ?? ''),
         remoteTag: request.fromTag ?? '',
         remoteTarget: contactUri(request),
         routes: headerValues(request, 'Record-Route').flatMap(splitList),
@@ -475,7 +477,7 @@ export class FarEndCall {
     const d = this.dialog;
     // §12.2.1.1: with a loose-routing first route, the Request-URI is the remote target and the route set goes
     // in Route; the request is sent to the first route.
-    const next = d.routes[0] ? uriOf(d.routes[0]) : d.remoteTarget;
+    const next = d.routes[0] ? uriOf('Route', d.routes[0]) : d.remoteTarget;
     const target = parseSipUri(next);
     this.ua.send(
       buildRequest(method, d.remoteTarget, [
@@ -504,25 +506,13 @@ export class FarEndCall {
 
 const branch = () => `z9hG4bK${randomBytes(8).toString('hex')}`;
 
-/** Splits a header value list at top-level commas (Record-Route values hold no quoted commas here). */
-function splitList(value: string): string[] {
-  return value
-    .split(/,(?=\s*<)/)
-    .map((v) => v.trim())
-    .filter(Boolean);
-}
-
-function uriOf(nameAddr: string): string {
-  const open = nameAddr.indexOf('<');
-  return open >= 0 ? nameAddr.slice(open + 1, nameAddr.indexOf('>', open)) : nameAddr.split(';')[0]!.trim();
+/** The URI of a name-addr header value (Contact, Record-Route, From, To), as written between <>; '' for none. */
+function uriOf(header: string, value: string): string {
+  return value === '' ? '' : parseNameAddr(header, value).uriText;
 }
 
 function contactUri(message: SipMessage): string {
-  return uriOf(headerValues(message, 'Contact')[0] ?? '');
-}
-
-function stripTag(value: string): string {
-  return uriOf(value);
+  return uriOf('Contact', headerValues(message, 'Contact')[0] ?? '');
 }
 
 /** The session's direction attribute (sendrecv when none, RFC 4566 §6). */
