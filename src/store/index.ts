@@ -91,3 +91,36 @@ export {
   type ObjectStore,
   type S3StoreOptions,
 } from './objects/index.js';
+export {
+  createWebhookRepository,
+  type AttemptOutcome,
+  type ClaimedDelivery,
+  type DeliveryState,
+  type Webhook,
+  type WebhookDelivery,
+  type WebhookInput,
+  type WebhookPatch,
+  type WebhookRepository,
+} from './repositories/webhook-repository.js';
+export {
+  addressAllowed,
+  isPublicAddress,
+  nameAllowed,
+  NO_WEBHOOKS,
+  parseWebhookAllow,
+  urlHost,
+  webhookUrlRefusal,
+  type WebhookAllowList,
+} from './webhooks/webhook-allow.js';
+export {
+  decodeRegistrationChange,
+  encodeRegistrationChange,
+  REGISTRATION_EVENTS_STREAM,
+  WEBHOOK_EVENT_TYPES,
+  webhookEventOfCall,
+  webhookEventOfEntry,
+  webhookEventOfRegistration,
+  type RegistrationChange,
+  type WebhookEvent,
+  type WebhookEventType,
+} from './webhooks/webhook-events.js';
