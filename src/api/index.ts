@@ -16,12 +16,14 @@ import { registerNumberRoutes } from './routes/numbers.js';
 import { registerSipUserRoutes, type Ha1Function } from './routes/sip-users.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 import { registerTrunkRoutes } from './routes/trunks.js';
+import { registerWebhookRoutes, type WebhookApiOptions } from './routes/webhooks.js';
 import { registerWhoami } from './routes/whoami.js';
 
 export { sendProblem, problemTypes, type ProblemType } from './problem.js';
 export { apiServerOptions } from './server-options.js';
 export { maskSecrets } from './audit-trail.js';
 export type { Ha1Function } from './routes/sip-users.js';
+export type { WebhookApiOptions } from './routes/webhooks.js';
 
 export interface ApiOptions {
   db: Database;
@@ -33,6 +35,8 @@ export interface ApiOptions {
   /** The largest request body accepted under /v1, in bytes. */
   bodyLimit?: number;
   version?: string;
+  /** Where webhook URLs may point (default: nowhere, so no webhook can be created). */
+  webhooks?: WebhookApiOptions;
 }
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -49,7 +53,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
         title: 'voxgate provisioning API',
         version: deps.version ?? '1',
         description:
-          'Tenants, SIP users, trunks, numbers, routes, API keys, CDRs and live state. Errors are RFC 9457 ' +
+          'Tenants, SIP users, trunks, numbers, routes, API keys, CDRs, live state and webhooks. Errors are RFC 9457 ' +
           'application/problem+json; lists are cursor pages (pass nextCursor as after).',
       },
       components: {
@@ -94,6 +98,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
       registerApiKeyRoutes(v1, deps);
       registerCallRoutes(v1, deps);
       registerAuditRoutes(v1, deps);
+      registerWebhookRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );

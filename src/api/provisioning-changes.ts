@@ -3,8 +3,11 @@ import { encodeProvisioningChange, PROVISIONING_CHANGES_STREAM } from '../store/
 import type { EventStreams } from '../store/shared-state/index.js';
 
 const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** Changes to live state (ending a call, removing a registration): nothing a gateway caches from the store. */
-const LIVE_STATE = /^\/v1\/tenants\/:tenantId\/(?:calls|registrations)(?:\/|$)/;
+/**
+ * Changes to live state (ending a call, removing a registration) and to webhooks (read by the worker only):
+ * nothing a gateway caches from the store.
+ */
+const LIVE_STATE = /^\/v1\/tenants\/:tenantId\/(?:calls|registrations|webhooks)(?:\/|$)/;
 
 /**
  * An `onResponse` hook: a successful mutation under /v1/tenants is announced on the provisioning change stream

@@ -341,6 +341,62 @@ export const auditEntrySchema = {
   },
 } as const;
 
+/** The events a webhook can subscribe to (`WEBHOOK_EVENT_TYPES` of the store). */
+export const webhookEventSchema = {
+  enum: [
+    'call.started',
+    'call.ringing',
+    'call.answered',
+    'call.ended',
+    'registration.changed',
+    'recording.ready',
+  ],
+  description:
+    'call.ended carries the CDR; registration.changed a contact added, removed or expired; recording.ready is ' +
+    'accepted but not sent yet (no recordings in the API)',
+} as const;
+
+export const webhookSchema = {
+  type: 'object',
+  description: 'a subscription: events of the tenant POSTed to url, signed with the secret',
+  properties: {
+    id: uuid,
+    tenantId: uuid,
+    url: { type: 'string' },
+    events: { type: 'array', items: webhookEventSchema },
+    enabled: { type: 'boolean' },
+    secret: {
+      type: 'string',
+      description:
+        'the signing secret: only in the response of the request that created the webhook (never readable later)',
+    },
+    createdAt: dateTime,
+    updatedAt: dateTime,
+  },
+} as const;
+
+export const webhookDeliverySchema = {
+  type: 'object',
+  description: 'one event sent (or being sent) to one webhook',
+  properties: {
+    id: uuid,
+    webhookId: uuid,
+    eventId: { type: 'string', description: 'the Voxgate-Event-Id header and the id of the body' },
+    eventType: { type: 'string' },
+    state: {
+      enum: ['pending', 'delivered', 'failed'],
+      description: 'pending until a 2xx (delivered) or until the retries run out (failed)',
+    },
+    attempts: { type: 'integer' },
+    lastStatus: { ...nullableInt, description: 'the HTTP status of the last attempt' },
+    lastError: { ...nullableString, description: 'why the last attempt got no answer (timeout, refused …)' },
+    createdAt: dateTime,
+    lastAttemptAt: nullableDateTime,
+    nextAttemptAt: { ...nullableDateTime, description: 'when the next attempt is due (pending only)' },
+    completedAt: nullableDateTime,
+  },
+} as const;
+
 /** A cursor page of `item`. */
 export function pageOf<T extends object>(item: T) {
   return {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import { apiServerOptions, registerApi } from '../../src/api/index.js';
+import { apiServerOptions, registerApi, type WebhookApiOptions } from '../../src/api/index.js';
 import {
   createApiKeyRepository,
   createTenantRepository,
@@ -45,7 +45,12 @@ export interface ApiApp {
  */
 export async function startApiApp(
   db: Database,
-  options: { rateLimitPerMinute?: number; bodyLimit?: number; state?: SharedState } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    bodyLimit?: number;
+    state?: SharedState;
+    webhooks?: WebhookApiOptions;
+  } = {},
 ): Promise<ApiApp> {
   await migrate(db, MIGRATIONS_DIR);
   const { state = createMemorySharedState(), ...apiOptions } = options;

@@ -71,8 +71,8 @@ export interface Resource<S, T extends { id: string }, Create, Patch, Query exte
   remove(tx: Queryable, scope: S, id: string): Promise<T | undefined>;
   /** The `after` of the next page, from the last item. */
   cursor(item: T): string;
-  /** A rule of the body that the schema cannot say (a pattern that must compile). */
-  refuse?(body: Create | Patch): Refusal | undefined;
+  /** A rule of the body that the schema cannot say (a pattern that must compile, a URL's destination). */
+  refuse?(body: Create | Patch): Refusal | undefined | Promise<Refusal | undefined>;
   /** A database error the client caused (a duplicate name), as a problem instead of a 500. */
   failure?(err: unknown, body: Create | Patch): Refusal | undefined;
   /** What the API shows of items: as read (lists and gets) or as just written. Default: as stored. */
@@ -196,7 +196,7 @@ export function registerResource<
   ): Promise<S | undefined> => {
     const s = await scope.resolve(request, reply, memberId);
     if (s === undefined || !scope.mayChange(request, reply, r.role)) return undefined;
-    const refused = body === undefined ? undefined : r.refuse?.(body);
+    const refused = body === undefined ? undefined : await r.refuse?.(body);
     if (refused) return void sendProblem(reply, ...refused);
     return s;
   };

@@ -8,6 +8,7 @@ import { sharedStateSection } from './shared-state.js';
 import { sipSection } from './sip.js';
 import { storeSection } from './store.js';
 import { tracingSection } from './tracing.js';
+import { webhooksSection } from './webhooks.js';
 import { workerSection } from './worker.js';
 
 /** Every module's settings, in the order `voxgate --help` lists them. */
@@ -22,6 +23,7 @@ export const sections = [
   callsSection,
   mediaRelaySection,
   workerSection,
+  webhooksSection,
 ] as const;
 
 type Section = (typeof sections)[number];

@@ -17,6 +17,7 @@ export const apiModule: ModuleDefinition = {
       apiKeys: createApiKeyRepository(db),
       ha1: computeHa1,
       rateLimitPerMinute: ctx.config.api.rateLimitPerMinute,
+      webhooks: { allow: ctx.config.webhooks.allow },
     });
     return { stop: async () => undefined };
   },
