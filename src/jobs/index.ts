@@ -20,3 +20,23 @@ export {
   rowCounts,
   type BackupManifest,
 } from './database-backup.js';
+export {
+  DEFAULT_BACKOFF,
+  nextAttemptAt,
+  WEBHOOK_GROUP,
+  WEBHOOK_STREAMS,
+  webhookAttemptChannel,
+  webhookDeliveryJob,
+  webhookFanoutJob,
+  webhookLogRetentionJob,
+  type BackoffOptions,
+  type WebhookAttemptEvent,
+  type WebhookDeliveryJob,
+} from './webhooks.js';
+export {
+  sendWebhook,
+  signWebhook,
+  type SenderOptions,
+  type WebhookRequest,
+  type WebhookResponse,
+} from './webhook-sender.js';

@@ -21,6 +21,7 @@ import { createRateLimitedLog } from '../../observability/rate-limited-log.js';
 import { logCalls } from '../call-log.js';
 import { advertisedAddresses } from '../advertised-addresses.js';
 import { logRegistrations } from '../registration-log.js';
+import { publishRegistrationChanges } from '../registration-events.js';
 
 /**
  * The SIP listeners (UDP and TCP on VOXGATE_SIP_PORT, TLS when a certificate is configured), the transaction
@@ -86,8 +87,17 @@ export const sipGatewayModule: ModuleDefinition = {
     });
     const stopCallMetrics = collectCallMetrics(ctx.metrics);
     const registrationLog = logRegistrations(ctx.logger);
-    const callLog = logCalls(ctx.logger);
     const gatewayLog = createRateLimitedLog(ctx.logger, { burst: 20, perSecond: 2 });
+    // Registration changes for the worker's registration.changed webhooks.
+    const stopRegistrationEvents = publishRegistrationChanges(state.events, (err, change) =>
+      gatewayLog.log(
+        'registration-event',
+        'warn',
+        { err, user: change.aor },
+        'registration change not published; no webhook for it',
+      ),
+    );
+    const callLog = logCalls(ctx.logger);
     return {
       async start() {
         gateway = await startGateway({
@@ -181,6 +191,7 @@ export const sipGatewayModule: ModuleDefinition = {
         stopSipMetrics();
         stopCallMetrics();
         registrationLog.stop();
+        stopRegistrationEvents();
         callLog.stop();
         gatewayLog.flush();
         await changes?.stop();

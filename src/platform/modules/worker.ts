@@ -7,6 +7,9 @@ import {
   createScheduler,
   databaseBackupJob,
   restoreTestJob,
+  webhookDeliveryJob,
+  webhookFanoutJob,
+  webhookLogRetentionJob,
   type ScheduledJob,
 } from '../../jobs/index.js';
 import {
@@ -14,16 +17,19 @@ import {
   createCdrRepository,
   createFolderStore,
   createS3Store,
+  createWebhookRepository,
 } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
+import { VERSION } from '../version.js';
 
 /** How long the last CDR run at stop may take. */
 const FINAL_CDR_RUN_MS = 5000;
 
 /**
- * Background jobs: the CDR writer (call events → CDRs), CDR and audit retention, and on PostgreSQL the
- * database backup (VOXGATE_BACKUP_URL, or VOXGATE_DATA_DIR/backups) and its restore test.
+ * Background jobs: the CDR writer (call events → CDRs), webhooks (call events and registration changes →
+ * deliveries → signed POSTs, retried), CDR, audit and delivery log retention, and on PostgreSQL the database
+ * backup (VOXGATE_BACKUP_URL, or VOXGATE_DATA_DIR/backups) and its restore test.
  */
 export const workerModule: ModuleDefinition = {
   name: 'worker',
@@ -40,8 +46,37 @@ export const workerModule: ModuleDefinition = {
       onPoison: (entry, err) =>
         ctx.logger.error({ err, entry: entry.id }, 'call event is not readable; skipped'),
     });
+    const consumer = `${hostname()}:${process.pid}`;
+    const webhooks = createWebhookRepository(db);
+    const hooks = ctx.config.webhooks;
+    const webhookDelivery = webhookDeliveryJob({
+      webhooks,
+      allow: hooks.allow,
+      timeoutMs: hooks.timeoutMs,
+      concurrency: hooks.concurrency,
+      retryForMs: hooks.retryForMs,
+      userAgent: `voxgate-webhooks/${VERSION}`,
+      onRecordFailed: (d, err) =>
+        ctx.logger.warn(
+          { err, webhook: d.webhookId, event: d.eventId },
+          'webhook attempt not recorded; attempted again later',
+        ),
+    });
     const jobs: ScheduledJob[] = [
       cdrWriter,
+      webhookFanoutJob({
+        events: state.events,
+        webhooks,
+        consumer,
+        onPoison: (stream, entry, err) =>
+          ctx.logger.error({ err, stream, entry: entry.id }, 'event is not readable; no webhook for it'),
+      }),
+      webhookDelivery,
+      webhookLogRetentionJob({
+        webhooks,
+        retentionDays: hooks.logRetentionDays,
+        onPurged: (count) => ctx.logger.info({ count }, 'purged webhook deliveries past retention'),
+      }),
       cdrRetentionJob({
         cdrs,
         retentionDays: ctx.config.cdrRetentionDays,
@@ -95,7 +130,15 @@ export const workerModule: ModuleDefinition = {
         scheduler.start();
         ctx.logger.info({ jobs: scheduler.jobs }, 'worker started');
       },
-      drain: (deadline) => scheduler.drain(deadline),
+      async drain(deadline) {
+        await scheduler.drain(deadline);
+        // Attempts in flight finish within their timeout; one cut off by the deadline is attempted again by
+        // a worker once its lease runs out.
+        await Promise.race([
+          webhookDelivery.settle(),
+          new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()),
+        ]);
+      },
       async stop() {
         await scheduler.drain(Date.now());
         // Modules stop after every drain: the calls the gateway ended at the grace have published their ended
