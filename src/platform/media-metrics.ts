@@ -121,8 +121,20 @@ export function collectMediaMetrics(registry: Registry, relay?: () => MediaRelay
     followTotal(
       metric,
       'voxgate_media_dtls_dropped_total',
-      'DTLS records received on ICE-lite legs and dropped (the relay does not do DTLS-SRTP yet).',
+      'DTLS records dropped: from a party the relay neither ends nor passes DTLS for, or from an address ICE did not check.',
       () => relay()?.counters.dtlsDropped,
+    );
+    followTotal(
+      metric,
+      'voxgate_media_dtls_connected_total',
+      'DTLS-SRTP handshakes the relay completed (WebRTC parties, RFC 5764).',
+      () => relay()?.counters.dtlsConnected,
+    );
+    followTotalsByReason(
+      metric,
+      'voxgate_media_dtls_failed_total',
+      'DTLS-SRTP handshakes that failed: malformed, unsupported (no common suite or profile), fingerprint (certificate not the SDP one), crypto, alert (from the peer), timeout.',
+      () => relay()?.counters.dtlsFailed,
     );
   }
   const timeouts = metric.counter(

@@ -1,5 +1,13 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
+import {
+  DtlsConnection,
+  matchesFingerprint,
+  type DtlsFailureReason,
+  type DtlsIdentity,
+} from '../dtls/index.js';
 import type { CallRecorder } from '../recording/call-recorder.js';
+import { SrtpSession } from '../srtp/srtp-session.js';
+import { DtlsBridge, type DtlsEdit, type DtlsTermination } from './dtls-bridge.js';
 import { answerBinding, newIceCredentials, type IceCredentials, type StunDropReason } from './ice-lite.js';
 import type { SdpFlags } from './ng-args.js';
 import type { PortAllocator, PortPair } from './port-allocator.js';
@@ -31,8 +39,22 @@ export interface RelayCounters {
   stunDropped: Record<StunDropReason, number>;
   /** Binding requests answered with success. */
   stunAnswered: number;
-  /** DTLS records (RFC 7983: first byte 20-63) on ICE legs, dropped: no DTLS-SRTP yet. */
+  /** DTLS records (RFC 7983: first byte 20-63) from a party the relay neither ends nor passes DTLS for. */
   dtlsDropped: number;
+  /** DTLS-SRTP handshakes completed. */
+  dtlsConnected: number;
+  /** DTLS-SRTP handshakes failed, by why (`voxgate_media_dtls_failed_total{reason}`). */
+  dtlsFailed: Record<DtlsFailureReason, number>;
+}
+
+/** The relay's DTLS-SRTP end towards a party on one component (RTP, or RTCP when not multiplexed). */
+interface ComponentDtls {
+  connection: DtlsConnection;
+  /** Where the party's DTLS comes from (the server's answers go there). */
+  peer?: Address;
+  /** SRTP under the exported keys, once the handshake is done: decrypts from the party, encrypts to it. */
+  rx?: SrtpSession;
+  tx?: SrtpSession;
 }
 
 /**
@@ -60,12 +82,16 @@ interface Leg {
   rtcpRoute?: Route | null;
   stats: RtpStats;
   dropped: number;
+  /** Where the relay ends DTLS-SRTP towards this party: the roles and fingerprints, a handshake per component. */
+  dtls?: { termination: DtlsTermination; components: (ComponentDtls | undefined)[] };
 }
 
 export interface MediaCallOptions {
   /** The address parties are told to send to. */
   advertised: string;
   counters: RelayCounters;
+  /** The relay's certificate for DTLS-SRTP. */
+  dtls: DtlsIdentity;
 }
 
 /** One stream's line in a `query`/`delete` reply (RTPengine's names). */
@@ -107,6 +133,8 @@ export class MediaCall {
   private readonly legs: Record<Side, Leg[]> = { a: [], b: [] };
   /** SDES-SRTP per stream: which side the relay decrypts and encrypts, with which keys. */
   private readonly crypto: SdesBridge[] = [];
+  /** DTLS-SRTP per stream: where the relay ends it, with which roles. */
+  private readonly dtls: DtlsBridge[] = [];
   private strict = false;
   private closed = false;
 
@@ -174,11 +202,19 @@ export class MediaCall {
     }
     const facingOther = this.legs[other(side)];
     const mux = streams.map((s) => muxChoice(flags, s, facingOther[s.index], answerTo !== undefined));
+    const dtlsEdits: DtlsEdit[] = [];
     const edits: CryptoEdit[] = streams.map((s) => {
+      const dtls = (this.dtls[s.index] ??= new DtlsBridge(this.options.dtls));
       const bridge = (this.crypto[s.index] ??= new SdesBridge());
-      return answerTo === undefined
-        ? bridge.offer(side, s, flags.transportProtocol, flags.sdes)
-        : bridge.answer(side, s);
+      if (answerTo === undefined) {
+        const d = dtls.offer(side, s, flags.transportProtocol, flags.dtls, flags.sdes.off);
+        dtlsEdits.push(d.edit);
+        // The SDES bridge sees a party whose DTLS the relay ends as plain RTP.
+        return bridge.offer(side, { ...s, protocol: d.senderView }, d.targetView, flags.sdes);
+      }
+      const d = dtls.answer(side, s, flags.dtls);
+      dtlsEdits.push(d.edit);
+      return bridge.answer(side, { ...s, protocol: d.answererView });
     });
     const ice = streams.map((s) => {
       const leg = facingOther[s.index];
@@ -198,7 +234,15 @@ export class MediaCall {
       rtcpMux: mux,
       protocols: edits.map((e) => e.protocol),
       cryptos: edits.map((e) => e.crypto),
+      dtls: dtlsEdits,
+      ...this.midsFor(streams, flags.generateMid, answerTo !== undefined, facingOther, dtlsEdits),
     });
+    for (const s of streams) {
+      for (const sd of SIDES) {
+        const leg = this.legs[sd][s.index];
+        if (leg) this.syncDtls(leg, this.dtls[s.index]!.termination(sd));
+      }
+    }
     for (const s of streams) {
       const leg = facingOther[s.index];
       if (!leg) continue;
@@ -256,14 +300,18 @@ export class MediaCall {
     const leg = this.legs[side][index];
     if (!leg) return;
     const counters = this.options.counters;
-    if (leg.iceOn) {
-      // RFC 7983 §7: the first byte tells STUN (0-3) and DTLS (20-63) from RTP/RTCP (128-191).
-      const first = packet[0] ?? 0;
-      if (first < 4) {
-        this.stun(leg, packet, from, rtcpPort);
+    // RFC 7983 §7: the first byte tells STUN (0-3) and DTLS (20-63) from RTP/RTCP (128-191).
+    const first = packet[0] ?? 0;
+    if (first < 4 && leg.iceOn) {
+      this.stun(leg, packet, from, rtcpPort);
+      return;
+    }
+    if (first >= 20 && first < 64) {
+      if (leg.dtls) {
+        this.dtlsPacket(leg, packet, from, rtcpPort);
         return;
       }
-      if (first >= 20 && first < 64) {
+      if (!this.passesDtls(side, index)) {
         leg.dropped++;
         counters.errors++;
         counters.dtlsDropped++;
@@ -278,7 +326,13 @@ export class MediaCall {
     }
     const rtcp = rtcpPort || isRtcp(packet);
     const bridge = this.crypto[index];
-    const rx = bridge?.rx(side);
+    const rx = leg.dtls ? this.dtlsSession(leg, rtcpPort, 'rx') : bridge?.rx(side);
+    if (leg.dtls && !rx) {
+      // Media before the handshake is done cannot be read.
+      leg.dropped++;
+      counters.errors++;
+      return;
+    }
     if (rx) {
       // SRTP ended here (RFC 3711 §3.3): a packet that does not authenticate, or replays, goes no further.
       const opened = rtcp ? rx.unprotectRtcp(packet) : rx.unprotectRtp(packet);
@@ -316,7 +370,12 @@ export class MediaCall {
       counters.errors++;
       return;
     }
-    const tx = bridge?.tx(other(side));
+    const tx = out?.dtls ? this.dtlsSession(out, rtcp && !muxes(out), 'tx') : bridge?.tx(other(side));
+    if (out?.dtls && !tx) {
+      leg.dropped++;
+      counters.errors++;
+      return;
+    }
     if (tx) {
       const sealed = rtcp ? tx.protectRtcp(packet) : tx.protectRtp(packet);
       if (!sealed) {
@@ -359,6 +418,116 @@ export class MediaCall {
     else leg.latchedRtp = address;
     leg.iceLatched[component] = outcome.nominated ? 'nominated' : 'checked';
     invalidate(leg);
+    // A relay that connects (a=setup:active) knows where to once a check came.
+    if (leg.dtls?.termination.role === 'client') this.startDtlsClients(leg);
+  }
+
+  /** DTLS passes end to end on a stream where both parties speak it and the relay ends it for neither. */
+  private passesDtls(side: Side, index: number): boolean {
+    const out = this.legs[other(side)][index];
+    return (
+      out !== undefined &&
+      out.dtls === undefined &&
+      this.dtls[index] !== undefined &&
+      !this.dtls[index].endsAt(side) &&
+      !this.dtls[index].endsAt(other(side)) &&
+      this.legs[side][index]?.offered?.fingerprints.length !== 0 &&
+      out.offered?.fingerprints.length !== 0
+    );
+  }
+
+  /** a=mid for WebRTC parties: generated in offers when asked, echoed in answers to an offerer that sent them. */
+  private midsFor(
+    streams: OfferedStream[],
+    generate: boolean,
+    answer: boolean,
+    receivers: Leg[],
+    edits: DtlsEdit[],
+  ): { mids?: (string | undefined)[]; bundle?: string[] } {
+    if (!answer) {
+      const relayDtls = edits.some((e) => e.kind === 'relay');
+      if (!generate && !relayDtls) return {};
+      return { mids: streams.map((s) => s.mid ?? String(s.index)) };
+    }
+    const offered = streams.map((s) => receivers[s.index]?.offered?.mid);
+    if (!offered.some(Boolean)) return {};
+    const active = streams
+      .filter((s) => !s.disabled)
+      .map((s) => offered[s.index])
+      .filter(Boolean) as string[];
+    // One transport per stream here: a BUNDLE group is only true of a single active stream (RFC 9143 §7.3).
+    return { mids: offered, ...(active.length === 1 ? { bundle: active } : {}) };
+  }
+
+  /** Brings a leg's DTLS ends in line with where the relay now ends DTLS towards its party. */
+  private syncDtls(leg: Leg, termination: DtlsTermination | undefined): void {
+    if (leg.dtls?.termination === termination) return;
+    for (const c of leg.dtls?.components ?? []) c?.connection.close();
+    leg.dtls = termination ? { termination, components: [] } : undefined;
+    invalidate(leg);
+    if (termination?.role === 'client') this.startDtlsClients(leg);
+  }
+
+  private component(leg: Leg, component: 0 | 1): ComponentDtls | undefined {
+    const dtls = leg.dtls;
+    if (!dtls) return undefined;
+    const existing = dtls.components[component];
+    if (existing) return existing;
+    const counters = this.options.counters;
+    const socket = component === 1 ? leg.pair.rtcp : leg.pair.rtp;
+    const state: ComponentDtls = {
+      connection: new DtlsConnection({
+        role: dtls.termination.role,
+        identity: this.options.dtls,
+        verifyPeer: (certificate) => matchesFingerprint(certificate, dtls.termination.fingerprints),
+        send: (datagram) => {
+          const to = state.peer ?? routeTo(leg, component === 1)!;
+          if (to) socket.send(datagram, to.port, to.address);
+        },
+        onConnected: (keys) => {
+          counters.dtlsConnected++;
+          state.rx = new SrtpSession(keys.suite, keys.remoteKey, keys.remoteSalt);
+          state.tx = new SrtpSession(keys.suite, keys.localKey, keys.localSalt);
+        },
+        onFailed: (err) => {
+          counters.dtlsFailed[err.code]++;
+          this.dtlsFailure ??= err.message;
+        },
+      }),
+    };
+    dtls.components[component] = state;
+    return state;
+  }
+
+  /** The first DTLS failure of the call, for its report. */
+  dtlsFailure: string | undefined;
+
+  private startDtlsClients(leg: Leg): void {
+    const components: (0 | 1)[] = muxes(leg) ? [0] : [0, 1];
+    for (const c of components) {
+      if (leg.dtls?.components[c] || !routeTo(leg, c === 1)) continue;
+      this.component(leg, c)?.connection.start();
+    }
+  }
+
+  private dtlsPacket(leg: Leg, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
+    const state = this.component(leg, rtcpPort ? 1 : 0);
+    if (!state) return;
+    // With ICE the checks say where the party is; DTLS from elsewhere is not the party's (RFC 7675).
+    if (iceActive(leg) && !leg.iceLatched[rtcpPort ? 'rtcp' : 'rtp'] && !(muxes(leg) && leg.iceLatched.rtp)) {
+      leg.dropped++;
+      this.options.counters.errors++;
+      this.options.counters.dtlsDropped++;
+      return;
+    }
+    state.peer = { address: from.address, port: from.port };
+    state.connection.receive(packet);
+  }
+
+  /** The SRTP session of a leg's DTLS end for packets of `rtcpPort`'s component (RTP's when multiplexed). */
+  private dtlsSession(leg: Leg, rtcpPort: boolean, which: 'rx' | 'tx'): SrtpSession | undefined {
+    const component = rtcpPort && !muxes(leg) ? 1 : 0;
+    return leg.dtls?.components[component]?.[which];
   }
 
   /** The newest packet of any stream, or the last signal: what the media timeout is measured from. */
@@ -424,7 +593,10 @@ export class MediaCall {
   close(): void {
     this.closed = true;
     for (const side of SIDES) {
-      for (const leg of this.legs[side]) if (leg) this.ports.release(leg.pair);
+      for (const leg of this.legs[side]) {
+        for (const c of leg?.dtls?.components ?? []) c?.connection.close();
+        if (leg) this.ports.release(leg.pair);
+      }
       this.legs[side] = [];
     }
   }

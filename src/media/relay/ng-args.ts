@@ -2,6 +2,7 @@ import type { BencodeValue } from '../ng/bencode.js';
 import type { NgDictionary } from '../ng/ng-message.js';
 import { SRTP_SUITES } from '../srtp/srtp-suites.js';
 import { MediaRelayError } from './relay-errors.js';
+import type { DtlsFlag } from './dtls-bridge.js';
 import { DEFAULT_SDES_POLICY, type SdesPolicy } from './sdes-bridge.js';
 
 /** ng `rtcp-mux` values (RTPengine): what to do with RFC 5761 multiplexing in the SDP the relay sends on. */
@@ -36,6 +37,10 @@ export interface SdpFlags {
   transportProtocol?: string;
   /** `SDES`: which suites the relay offers and accepts. */
   sdes: SdesPolicy;
+  /** `DTLS`: `off` (no DTLS offered), `passive` or `active` (the relay's role offered), else `default`. */
+  dtls: DtlsFlag;
+  /** `generate-mid` (flags): a=mid added to sections that have none. */
+  generateMid: boolean;
 }
 
 /** The profiles `transport-protocol` may name (RTPengine's list, as written in m= lines). */
@@ -89,6 +94,8 @@ export function sdpFlagsOf(args: NgDictionary): SdpFlags {
     rtcpMux,
     recordCall: normal(text(args['record call']) ?? '') === 'yes' || flags.has('record-call'),
     sdes: sdesPolicy(list(args.SDES).map(normal)),
+    dtls: dtlsFlag(normal(text(args.DTLS) ?? '')),
+    generateMid: flags.has('generate-mid'),
   };
   const protocol = text(args['transport-protocol']) ?? text(args['transport protocol']);
   if (protocol !== undefined) {
@@ -117,6 +124,12 @@ function sdesPolicy(entries: string[]): SdesPolicy {
     off: entries.includes('off'),
     suites: SRTP_SUITES.filter((s) => !no.has(s.name) && (only.size === 0 || only.has(s.name))),
   };
+}
+
+/** RTPengine's `DTLS` values: `off`, `no` and `disable` turn it off; `passive`, `active` choose the role. */
+function dtlsFlag(value: string): DtlsFlag {
+  if (value === 'off' || value === 'no' || value === 'disable') return 'off';
+  return value === 'passive' || value === 'active' ? value : 'default';
 }
 
 function iceFlag(value: string): IceFlag {

@@ -1,6 +1,7 @@
 import { parseSdp, serializeSdp, type SdpLine } from '../sdp/parse-sdp.js';
 import { formatMediaLine, parseConnectionLine, parseMediaLine } from '../sdp/sdp-lines.js';
 import { formatCrypto, parseCrypto, type CryptoAttribute } from '../srtp/sdes.js';
+import type { DtlsEdit, Setup } from './dtls-bridge.js';
 import { hostPriority } from './ice-lite.js';
 
 /** Where a party wants one of its media streams sent, as its SDP says (RFC 8866 §5.7, §5.14; RFC 3605). */
@@ -24,6 +25,12 @@ export interface OfferedStream {
   cryptos: CryptoAttribute[];
   /** The party's ICE credentials (RFC 8839 §5.4: media-level, else session-level), when it does ICE. */
   ice?: { ufrag: string; pwd: string };
+  /** a=fingerprint values (RFC 8122 §5: media-level, else session-level), as written. */
+  fingerprints: string[];
+  /** a=setup (RFC 4145 §4), media-level else session-level. */
+  setup?: Setup;
+  /** a=mid (RFC 5888 §4). */
+  mid?: string;
 }
 
 const ICE_ATTRIBUTES = new Set([
@@ -43,6 +50,19 @@ function attr(line: SdpLine): { name: string; value: string | undefined } {
     ? { name: line.value, value: undefined }
     : { name: line.value.slice(0, colon), value: line.value.slice(colon + 1) };
 }
+
+const SETUPS = new Set(['actpass', 'active', 'passive', 'holdconn']);
+
+function setupOf(attrs: { name: string; value: string | undefined }[]): Setup | undefined {
+  const value = attrs
+    .find((a) => a.name === 'setup')
+    ?.value?.trim()
+    .toLowerCase();
+  return value && SETUPS.has(value) ? (value as Setup) : undefined;
+}
+
+/** DTLS-SRTP attributes of one party (RFC 8122 §5, RFC 4145 §4, RFC 8842 §5). */
+const DTLS_ATTRIBUTES = new Set(['fingerprint', 'setup', 'tls-id']);
 
 const isMux = (l: SdpLine) => l.type === 'a' && l.value === 'rtcp-mux';
 
@@ -67,6 +87,10 @@ export function offeredStreams(text: string): OfferedStream[] {
     return ufrag && pwd ? { ufrag: ufrag.trim(), pwd: pwd.trim() } : undefined;
   };
   const sessionIce = iceOf(sessionAttrs);
+  const sessionFingerprints = sessionAttrs
+    .filter((a) => a.name === 'fingerprint' && a.value)
+    .map((a) => a.value!.trim());
+  const sessionSetup = setupOf(sessionAttrs);
   return sdp.media.map((section, index) => {
     const m = parseMediaLine(section.lines[0]!.value);
     const c = section.lines.find((l) => l.type === 'c');
@@ -81,8 +105,14 @@ export function offeredStreams(text: string): OfferedStream[] {
       if (mm) clockRates.set(Number(mm[1]), Number(mm[2]));
     }
     const ice = iceOf(attrs) ?? sessionIce;
+    const fingerprints = attrs.filter((a) => a.name === 'fingerprint' && a.value).map((a) => a.value!.trim());
+    const setup = setupOf(attrs) ?? sessionSetup;
+    const mid = attrs.find((a) => a.name === 'mid')?.value?.trim();
     return {
       ...(ice ? { ice } : {}),
+      ...(setup ? { setup } : {}),
+      ...(mid ? { mid } : {}),
+      fingerprints: fingerprints.length ? fingerprints : sessionFingerprints,
       index,
       media: m.media,
       address: address ?? '0.0.0.0',
@@ -121,6 +151,15 @@ export interface RewriteOptions {
    * sections get the relay's ufrag, pwd and one host candidate per component (RFC 8839 §5.1).
    */
   ice?: readonly ({ ufrag: string; pwd: string } | undefined)[];
+  /**
+   * Per m= section: `relay` puts the relay's a=fingerprint and a=setup in place of the party's, `strip` takes
+   * the party's out, `keep` (or undefined) passes them.
+   */
+  dtls?: readonly (DtlsEdit | undefined)[];
+  /** Per m= section: an a=mid to add when the section has none (RFC 5888; WebRTC peers require it). */
+  mids?: readonly (string | undefined)[];
+  /** mids to group with a=group:BUNDLE (RFC 9143) when the session has no group line. */
+  bundle?: readonly string[];
 }
 
 const isCrypto = (l: SdpLine) => l.type === 'a' && l.value.startsWith('crypto:');
@@ -137,12 +176,18 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
   const mux = options.rtcpMux ?? [];
   const iceLite = options.ice?.some(Boolean) ?? false;
   const dropIce = options.removeIce || iceLite;
+  const dtls = options.dtls ?? [];
+  const dropDtls = (i: number) => dtls[i] !== undefined && dtls[i].kind !== 'keep';
   const keep = (l: SdpLine) => !(dropIce && l.type === 'a' && ICE_ATTRIBUTES.has(attr(l).name));
+  // Session-level DTLS attributes apply to every section: they go when any section's are replaced.
+  const dropSessionDtls = sdp.media.some((_, i) => dropDtls(i));
+  const keepSession = (l: SdpLine) =>
+    keep(l) && !(dropSessionDtls && l.type === 'a' && DTLS_ATTRIBUTES.has(attr(l).name));
   // A session-level a=rtcp-mux (seen in the wild, though RFC 5761 puts it in media sections) moves to the
   // sections when they are decided one by one.
   const sessionMux = mux.some(Boolean) && sdp.session.some(isMux);
   sdp.session = sdp.session
-    .filter((l) => keep(l) && !(sessionMux && isMux(l)))
+    .filter((l) => keepSession(l) && !(sessionMux && isMux(l)))
     .map((l) => {
       if (l.type === 'c') return { ...l, value: connection };
       if (l.type === 'o' && options.replaceOrigin) {
@@ -154,16 +199,31 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
     });
   // RFC 8839 §5.3: a=ice-lite is a session-level attribute.
   if (iceLite) sdp.session.push(attributeLine(sdp.session, 'ice-lite'));
+  const hasGroup = sdp.session.some((l) => l.type === 'a' && l.value.startsWith('group:'));
+  if (options.bundle?.length && !hasGroup) {
+    sdp.session.push(attributeLine(sdp.session, `group:BUNDLE ${options.bundle.join(' ')}`));
+  }
   sdp.media.forEach((section, i) => {
     const port = options.ports[i];
     const parsed = parseMediaLine(section.lines[0]!.value);
-    const m = { ...parsed, proto: options.protocols?.[i] ?? parsed.proto };
+    const edit = dtls[i];
+    const protocol =
+      edit?.kind === 'relay'
+        ? edit.protocol
+        : (options.protocols?.[i] ?? (edit?.kind === 'strip' ? edit.protocol : undefined));
+    const m = { ...parsed, proto: protocol ?? parsed.proto };
     const cryptos = options.cryptos?.[i];
     const replaceCrypto = cryptos !== undefined && cryptos !== 'keep';
     if (sessionMux && !section.lines.some(isMux))
       section.lines.push(attributeLine(section.lines, 'rtcp-mux'));
     section.lines = section.lines
-      .filter((l) => keep(l) && !(mux[i] === 'remove' && isMux(l)) && !(replaceCrypto && isCrypto(l)))
+      .filter(
+        (l) =>
+          keep(l) &&
+          !(mux[i] === 'remove' && isMux(l)) &&
+          !(replaceCrypto && isCrypto(l)) &&
+          !(dropDtls(i) && l.type === 'a' && DTLS_ATTRIBUTES.has(attr(l).name)),
+      )
       .map((l, j) => {
         if (j === 0) return { ...l, value: formatMediaLine({ ...m, port: port ?? 0 }) };
         if (l.type === 'c') return { ...l, value: connection };
@@ -179,6 +239,14 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
     if (replaceCrypto) {
       for (const crypto of cryptos)
         section.lines.push(attributeLine(section.lines, `crypto:${formatCrypto(crypto)}`));
+    }
+    const mid = options.mids?.[i];
+    if (mid !== undefined && !section.lines.some((l) => l.type === 'a' && attr(l).name === 'mid')) {
+      section.lines.push(attributeLine(section.lines, `mid:${mid}`));
+    }
+    if (edit?.kind === 'relay' && port !== undefined) {
+      section.lines.push(attributeLine(section.lines, `fingerprint:${edit.fingerprint}`));
+      section.lines.push(attributeLine(section.lines, `setup:${edit.setup}`));
     }
     const ice = options.ice?.[i];
     if (ice && port !== undefined) {

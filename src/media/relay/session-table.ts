@@ -1,4 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
+import { newDtlsIdentity } from '../dtls/index.js';
 import { CallRecorder } from '../recording/call-recorder.js';
 import type { ObjectStore } from '../recording/object-store.js';
 import { MediaCall, type CallReport, type RelayCounters } from './media-call.js';
@@ -57,7 +58,11 @@ export class SessionTable {
     stunDropped: { auth: 0, malformed: 0, unexpected: 0 },
     stunAnswered: 0,
     dtlsDropped: 0,
+    dtlsConnected: 0,
+    dtlsFailed: { malformed: 0, unsupported: 0, fingerprint: 0, crypto: 0, alert: 0, timeout: 0 },
   };
+  /** The relay's DTLS certificate, made when it starts (RFC 5763 §5: self-signed, named by its fingerprint). */
+  readonly dtls = newDtlsIdentity();
   readonly totals = { managed: 0, timeouts: 0, deleted: 0 };
   readonly startedAt = Date.now();
   private readonly calls = new Map<string, MediaCall>();
@@ -101,6 +106,7 @@ export class SessionTable {
       call = new MediaCall(callId, this.ports, {
         advertised: this.options.advertised,
         counters: this.counters,
+        dtls: this.dtls,
       });
       this.calls.set(callId, call);
       this.totals.managed++;
