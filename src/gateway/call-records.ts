@@ -11,7 +11,7 @@ import { CALL_EVENTS_STREAM, encodeCallEvent, type CallEvent } from '../store/in
 import type { SharedState } from '../store/shared-state/index.js';
 import { dispositionOf, type CallIdentity } from './b2bua-call.js';
 
-/** Tracing hook: every call event (started, answered, ended) as the gateway publishes it. */
+/** Tracing hook: the call events started, answered and ended as the gateway publishes them (not ringing). */
 export const callEventChannel = channel('voxgate:gateway:call-event');
 /** Tracing hook: a call refused before it was offered anywhere (`CallRefusedEvent`). */
 export const callRefusedChannel = channel('voxgate:gateway:call-refused');
@@ -72,7 +72,9 @@ export const NOT_REGISTERED = {
  * and into the live calls of shared state — except for a refused attempt, which never was a live call.
  */
 export function publishCallEvent(deps: CallRecordDeps, event: CallEvent): void {
-  if (callEventChannel.hasSubscribers) callEventChannel.publish(event);
+  // The tracing hook's subscribers (logs, metrics, traces) follow started, answered and ended; the first
+  // ringing has its own hook (`callProgressChannel`).
+  if (callEventChannel.hasSubscribers && event.type !== 'ringing') callEventChannel.publish(event);
   deps.state.events
     .publish(CALL_EVENTS_STREAM, encodeCallEvent(event))
     .catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'call event not published'));
@@ -88,9 +90,11 @@ export function publishCallEvent(deps: CallRecordDeps, event: CallEvent): void {
   const write =
     event.type === 'started'
       ? deps.state.calls.put({ ...live, state: 'setup' })
-      : event.type === 'answered'
-        ? deps.state.calls.put({ ...live, state: 'answered', answeredAt: event.answeredAt })
-        : deps.state.calls.remove(event.callId);
+      : event.type === 'ringing'
+        ? deps.state.calls.put({ ...live, state: 'ringing' })
+        : event.type === 'answered'
+          ? deps.state.calls.put({ ...live, state: 'answered', answeredAt: event.answeredAt })
+          : deps.state.calls.remove(event.callId);
   write.catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'live call not recorded'));
 }
 

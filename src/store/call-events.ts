@@ -6,7 +6,11 @@
  */
 export const CALL_EVENTS_STREAM = 'voxgate:call-events';
 
-export type CallEventType = 'started' | 'answered' | 'ended';
+/**
+ * `ringing` is the first provisional response (18x) relayed to the caller: for the live call's state and
+ * webhooks (`call.ringing`); the CDR writer and the tracing hook take no notice of it.
+ */
+export type CallEventType = 'started' | 'ringing' | 'answered' | 'ended';
 export type CallDirection = 'internal' | 'inbound' | 'outbound';
 /** How the call ended, from the caller's point of view. */
 export type CallDisposition =
@@ -35,6 +39,8 @@ export interface CallEvent {
   trunkId?: string;
   /** Epoch milliseconds. */
   startedAt: number;
+  /** Only on `ringing`: when the first provisional response was relayed. */
+  ringingAt?: number;
   answeredAt?: number;
   endedAt?: number;
   /** Only on `ended`. */
@@ -67,7 +73,7 @@ export function encodeCallEvent(event: CallEvent): Record<string, string> {
   return fields;
 }
 
-const TYPES: ReadonlySet<string> = new Set(['started', 'answered', 'ended']);
+const TYPES: ReadonlySet<string> = new Set(['started', 'ringing', 'answered', 'ended']);
 const DIRECTIONS: ReadonlySet<string> = new Set(['internal', 'inbound', 'outbound']);
 
 /** Parses stream fields back into an event; throws a one-line Error naming the bad field. */
@@ -107,6 +113,8 @@ export function decodeCallEvent(fields: Record<string, string>): CallEvent {
   };
   if (!Number.isFinite(event.startedAt)) throw new Error('call event: missing field startedAt');
   if (fields.trunkId) event.trunkId = fields.trunkId;
+  const ringingAt = num('ringingAt');
+  if (ringingAt !== undefined) event.ringingAt = ringingAt;
   const answeredAt = num('answeredAt');
   if (answeredAt !== undefined) event.answeredAt = answeredAt;
   const endedAt = num('endedAt');

@@ -115,7 +115,7 @@ describe('call control through the API, carried out by the gateway replica holdi
     const invite = (await bob.request('INVITE')) as SipRequest;
     bob.reply(invite, 180, 'Ringing', 'cc2');
     await alice.response(call.callId, 180);
-    await live(call.callId, 'setup');
+    await live(call.callId, 'ringing');
 
     assert.equal((await hangUp(call.callId)).statusCode, 202);
     const final = await call.final();

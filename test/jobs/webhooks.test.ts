@@ -101,7 +101,8 @@ const call = (tenantId: string, callId: string, type: CallEvent['type']): CallEv
   from: 'sip:alice@acme.example',
   to: 'sip:bob@acme.example',
   startedAt: Date.now() - 10_000,
-  ...(type !== 'started' ? { answeredAt: Date.now() - 5_000 } : {}),
+  ...(type === 'ringing' ? { ringingAt: Date.now() - 8_000 } : {}),
+  ...(type === 'answered' || type === 'ended' ? { answeredAt: Date.now() - 5_000 } : {}),
   ...(type === 'ended'
     ? { endedAt: Date.now(), disposition: 'answered' as const, sipCode: 200, hangupBy: 'caller' as const }
     : {}),
@@ -164,12 +165,13 @@ describe('webhook delivery by the worker', () => {
     try {
       const all = await subscribe(rx.url, [
         'call.started',
+        'call.ringing',
         'call.answered',
         'call.ended',
         'registration.changed',
       ]);
       const endedOnly = await subscribe(otherRx.url, ['call.ended'], other);
-      for (const type of ['started', 'answered', 'ended'] as const)
+      for (const type of ['started', 'ringing', 'answered', 'ended'] as const)
         await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(call(tenant, 'call-1', type)));
       await state.events.publish(
         REGISTRATION_EVENTS_STREAM,
@@ -186,15 +188,18 @@ describe('webhook delivery by the worker', () => {
       await state.events.publish(CALL_EVENTS_STREAM, { not: 'an event' });
       await fanout();
       const job = delivery();
-      await deliverUntil(job, () => rx.got.length >= 4);
+      await deliverUntil(job, () => rx.got.length >= 5);
       assert.equal(rx.forged, 0, 'every delivery carries a valid signature');
       const byType = new Map(rx.got.map((g) => [g.event.type, g]));
       assert.deepEqual([...byType.keys()].sort(), [
         'call.answered',
         'call.ended',
+        'call.ringing',
         'call.started',
         'registration.changed',
       ]);
+      const ringing = byType.get('call.ringing')!.event;
+      assert.ok(ringing.occurredAt < byType.get('call.answered')!.event.occurredAt, 'when it rang');
       const ended = byType.get('call.ended')!;
       assert.equal(ended.event.tenantId, tenant);
       assert.equal(ended.headers['voxgate-event-id'], ended.event.id);
@@ -207,7 +212,7 @@ describe('webhook delivery by the worker', () => {
       assert.equal(otherRx.got.length, 0, "another tenant's webhook gets none of these");
 
       const log = await hooks.deliveries(tenant, all.id, { limit: 10 });
-      assert.equal(log.length, 4);
+      assert.equal(log.length, 5);
       assert.ok(log.every((d) => d.state === 'delivered' && d.attempts === 1 && d.lastStatus === 204));
       assert.deepEqual(await hooks.deliveries(other, endedOnly.id, { limit: 10 }), []);
 
@@ -215,7 +220,7 @@ describe('webhook delivery by the worker', () => {
       for (const type of ['started', 'answered', 'ended'] as const)
         await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(call(tenant, 'call-1', type)));
       await fanout();
-      assert.equal((await hooks.deliveries(tenant, all.id, { limit: 10 })).length, 4);
+      assert.equal((await hooks.deliveries(tenant, all.id, { limit: 10 })).length, 5);
       await hooks.delete(tenant, all.id);
     } finally {
       await rx.close();

@@ -1,5 +1,5 @@
 /**
- * What the call tells the world: its `started`, `answered` and `ended` events (with the identity, the trunk
+ * What the call tells the world: its `started`, `ringing`, `answered` and `ended` events (with the identity, the trunk
  * that carries it and its times), and the tracing hook of its first ringing.
  */
 import { channel } from 'node:diagnostics_channel';
@@ -29,8 +29,9 @@ export class CallRecord {
     this.trunkId = identity.trunkId;
   }
 
-  /** The first provisional response relayed to the caller. */
+  /** The first provisional response relayed to the caller: the call's `ringing` event. */
   progress(): void {
+    this.emit('ringing', { ringingAt: Date.now() });
     if (!callProgressChannel.hasSubscribers) return;
     callProgressChannel.publish({
       callId: this.callId,

@@ -124,13 +124,20 @@ function callData(e: CallEvent): Record<string, unknown> {
 
 /** The webhook event of one call event (`call.started`, `call.ringing`, `call.answered`, `call.ended`). */
 export function webhookEventOfCall(e: CallEvent): WebhookEvent {
-  const at = e.type === 'ended' ? e.endedAt : e.type === 'answered' ? e.answeredAt : undefined;
+  const at =
+    e.type === 'ended'
+      ? e.endedAt
+      : e.type === 'answered'
+        ? e.answeredAt
+        : e.type === 'ringing'
+          ? e.ringingAt
+          : e.startedAt;
   const type = `call.${e.type}` as WebhookEventType;
   return {
     id: eventId(`call:${e.callId}:${e.type}`),
     type,
     tenantId: e.tenantId,
-    occurredAt: iso(at ?? (e.type === 'started' ? e.startedAt : Date.now()))!,
+    occurredAt: iso(at ?? e.startedAt)!,
     data: callData(e),
   };
 }

@@ -102,7 +102,7 @@ describe('B2buaCall with a fake SIP outbound', () => {
     assert.ok(media.deleted);
     assert.deepEqual(
       s.hooks.events.map((e) => e.type),
-      ['started', 'answered', 'ended'],
+      ['started', 'ringing', 'answered', 'ended'],
     );
     assert.equal(s.ended()?.disposition, 'answered');
     assert.equal(s.ended()?.hangupBy, 'caller');
