@@ -19,6 +19,8 @@ const ADDRESS = '127.0.0.1';
 /** SIP over UDP and TCP, and over TLS: voxgate keeps 5060/5061 in the same namespace (both may run at once). */
 const SIP_PORT = 5080;
 const TLS_PORT = 5081;
+/** SIP over a plain WebSocket (RFC 7118; Kamailio's websocket and xhttp modules on a TCP listener). */
+const WS_PORT = 5082;
 const NG_PORT = 2223;
 /** voxgate's relay uses 30000-40000 and the far end 50000-59999. */
 const RTP_PORTS: readonly [number, number] = [42000, 43999];
@@ -27,8 +29,10 @@ const START_MS = 20_000;
 /**
  * The reference the interop suite compares voxgate with: Kamailio 5.6 + RTPengine as an operator deploys them
  * in front of phones (test/interop/fixtures/kamailio-reference.cfg) — registrar for the suite's domain with
- * MD5 digest (qop=auth) over UDP, TCP and TLS, a record-routing proxy that authenticates its users' INVITEs
- * (407), finds the callee (404 when not registered) and anchors every call's media on a userspace RTPengine.
+ * MD5 digest (qop=auth) over UDP, TCP, TLS and WebSocket, a record-routing proxy that authenticates its users'
+ * INVITEs (407), finds the callee (404 when not registered) and anchors every call's media on a userspace
+ * RTPengine (with the WebRTC flags — ICE, DTLS-SRTP, rtcp-mux — towards a browser registered over the
+ * WebSocket).
  * Both run in the foreground with their logs kept for `logTail()`. The accounts are those of accounts.ts, put
  * into a Kamailio htable at start (no database).
  */
@@ -96,8 +100,12 @@ export async function startReference(): Promise<SipServer> {
         `tcp:${ADDRESS}:${SIP_PORT}`,
         '-l',
         `tls:${ADDRESS}:${TLS_PORT}`,
+        '-l',
+        `tcp:${ADDRESS}:${WS_PORT}`,
         '-A',
         `DOMAIN="${DOMAIN}"`,
+        '-A',
+        `WS_PORT=${WS_PORT}`,
         '-A',
         `RTPENGINE_SOCK="udp:${ADDRESS}:${NG_PORT}"`,
         '-A',
@@ -119,6 +127,7 @@ export async function startReference(): Promise<SipServer> {
       await sipOptions();
       await tcpOpens();
       await tlsOpens(tls.certFile);
+      await webSocketOpens();
     });
   } catch (err) {
     const tail = logTail(200);
@@ -133,7 +142,7 @@ export async function startReference(): Promise<SipServer> {
     description,
     domain: DOMAIN,
     address: ADDRESS,
-    ports: { udp: SIP_PORT, tcp: SIP_PORT, tls: TLS_PORT },
+    ports: { udp: SIP_PORT, tcp: SIP_PORT, tls: TLS_PORT, ws: WS_PORT },
     caFile: tls.certFile,
     rtpPorts: RTP_PORTS,
     account,
@@ -299,6 +308,37 @@ function tlsOpens(caFile: string): Promise<void> {
     const socket = connectTls({ host: ADDRESS, port: TLS_PORT, ca: readFileSync(caFile) }, () => {
       socket.destroy();
       resolve();
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** A WebSocket upgrade with subprotocol `sip` on the WS port, answered 101 (websocket module loaded). */
+function webSocketOpens(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp({ host: ADDRESS, port: WS_PORT }, () => {
+      socket.write(
+        [
+          'GET / HTTP/1.1',
+          `Host: ${ADDRESS}:${WS_PORT}`,
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+          'Sec-WebSocket-Version: 13',
+          'Sec-WebSocket-Protocol: sip',
+          '',
+          '',
+        ].join('\r\n'),
+      );
+    });
+    let head = '';
+    socket.on('data', (chunk) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n')) return;
+      socket.destroy();
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(head)?.[1];
+      if (status === '101') resolve();
+      else reject(new Error(`WebSocket upgrade answered ${status ?? 'with garbage'}`));
     });
     socket.on('error', reject);
   });

@@ -4,7 +4,8 @@
  * loopback-only network namespace (scripts/interop.mjs), so every server keeps its standard ports.
  */
 
-export type Transport = 'udp' | 'tcp' | 'tls';
+/** SIP transports; `ws` is SIP over a plain WebSocket (RFC 7118), what the suite's browser uses. */
+export type Transport = 'udp' | 'tcp' | 'tls' | 'ws';
 
 export type ServerName = 'voxgate' | 'reference';
 
@@ -82,9 +83,24 @@ export interface Softphone {
    * Called after the call ended.
    */
   recording?(): Promise<string>;
+  /**
+   * What the client heard of a `hz` tone in the last call, judged inside the client, for a client that cannot
+   * hand over a recording (the browser: a Web Audio analyser on the remote track). Called once the call has
+   * talked (before or after its end: the client keeps the last call's figures).
+   */
+  heardTone?(hz: number): Promise<HeardTone>;
   /** The client's log (for the report and for failed checks). */
   logTail(lines?: number): string;
   stop(): Promise<void>;
+}
+
+/** A client's own verdict on a tone in its last call (Softphone.heardTone). */
+export interface HeardTone {
+  readonly heard: boolean;
+  /** Ports the media came from, as the client saw them (the browser: its selected ICE pair's remote port). */
+  readonly sourcePorts: readonly number[];
+  /** What the client saw, for the report: tone time, packets, transport states. */
+  readonly detail: string;
 }
 
 /** One check of one client against one server. */

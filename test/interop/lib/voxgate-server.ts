@@ -10,11 +10,14 @@ import type { SipServer } from './types.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const ADMIN_KEY = 'vxg_interop_interopAdminKeyOnlyForTheSuite0';
+/** voxgate's default port for SIP over a plain WebSocket (VOXGATE_SIP_WS_PORT, not set here). */
+const WS_DEFAULT_PORT = 5066;
 
 /**
  * voxgate as a new user runs it: the built binary (`npm start`'s command), target `all`, every setting at its
- * default — SIP 5060 UDP/TCP, 5061 TLS, API 8080, the built-in relay with RTP on 30000-40000 — except what a
- * deployment must give: the data folder, the admin key (so the suite can provision) and the TLS certificate.
+ * default — SIP 5060 UDP/TCP, 5061 TLS, 5066 WebSocket, API 8080, the built-in relay with RTP on 30000-40000 —
+ * except what a deployment must give: the data folder, the admin key (so the suite can provision) and the TLS
+ * certificate.
  * Nothing is set for any client. Provisions the suite's tenant and accounts through the API.
  */
 export async function startVoxgate(options: { env?: Record<string, string> } = {}): Promise<SipServer> {
@@ -107,6 +110,8 @@ export async function startVoxgate(options: { env?: Record<string, string> } = {
       udp: sip.udp as number,
       tcp: sip.tcp as number,
       tls: sip.tls as number,
+      // SIP over WebSocket listens on 5066 by default; the log names the port when it says so.
+      ws: typeof sip.ws === 'number' ? sip.ws : WS_DEFAULT_PORT,
     },
     caFile: tls.certFile,
     rtpPorts: [30000, 40000],
