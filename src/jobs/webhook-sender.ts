@@ -54,7 +54,7 @@ function guardedLookup(allow: WebhookAllowList, host: string, base: LookupFuncti
   return (hostname, options, callback) => {
     base(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
-      const list = (Array.isArray(addresses) ? addresses : []) as LookupAddress[];
+      const list: LookupAddress[] = Array.isArray(addresses) ? addresses : [];
       const usable = byName ? list : list.filter((a) => addressAllowed(allow, a.address));
       if (usable.length === 0) {
         const shown = list.map((a) => a.address).join(', ') || 'no address';
@@ -64,7 +64,7 @@ function guardedLookup(allow: WebhookAllowList, host: string, base: LookupFuncti
           0,
         );
       }
-      if (options.all) return callback(null, usable as unknown as string);
+      if (options.all) return callback(null, usable);
       return callback(null, usable[0]!.address, usable[0]!.family);
     });
   };

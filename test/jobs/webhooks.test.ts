@@ -333,8 +333,7 @@ describe('webhook delivery by the worker', () => {
         {
           allow: parseWebhookAllow('public')!,
           timeoutMs: 5000,
-          lookup: (_host, _options, callback) =>
-            callback(null, [{ address: '127.0.0.1', family: 4 }] as unknown as string),
+          lookup: (_host, _options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]),
         },
       );
       assert.ok(
