@@ -1,11 +1,18 @@
-import { cdrWriteChannel, jobRunChannel, type CdrWriteEvent, type JobRunEvent } from '../jobs/index.js';
+import {
+  cdrWriteChannel,
+  jobRunChannel,
+  webhookAttemptChannel,
+  type CdrWriteEvent,
+  type JobRunEvent,
+  type WebhookAttemptEvent,
+} from '../jobs/index.js';
 import { metricsIn, type Registry } from '../observability/index.js';
 import { storeQueryChannel, type Database, type StoreQueryEvent } from '../store/index.js';
 import { subscribeChannels } from './channel-subscriptions.js';
 
 /**
- * Store and job metrics from the `voxgate:store:query`, `voxgate:jobs:run` and `voxgate:jobs:cdr-write`
- * channels, and the PostgreSQL pool's occupancy read at scrape time. Returns the function that unsubscribes.
+ * Store and job metrics from the `voxgate:store:query`, `voxgate:jobs:run`, `voxgate:jobs:cdr-write` and
+ * `voxgate:jobs:webhook-attempt` channels, and the PostgreSQL pool's occupancy read at scrape time. Returns the function that unsubscribes.
  */
 export function collectDataMetrics(registry: Registry, db: Database | undefined): () => void {
   const metric = metricsIn(registry);
@@ -47,6 +54,16 @@ export function collectDataMetrics(registry: Registry, db: Database | undefined)
     'voxgate_cdrs_written_total',
     'CDRs written from call events (a redelivered event writes nothing and is not counted).',
   );
+  const attempts = metric.counter(
+    'voxgate_webhook_attempts_total',
+    'Webhook delivery attempts by outcome: delivered (2xx), retry (failed, tried again later), failed (given up).',
+    { labelNames: ['outcome'] },
+  );
+  const attemptSeconds = metric.histogram(
+    'voxgate_webhook_attempt_duration_seconds',
+    'Webhook delivery attempts, from the request to the answer, the error or the timeout.',
+    [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
   return subscribeChannels({
     [storeQueryChannel.name as string]: (m) => {
       const e = m as StoreQueryEvent;
@@ -60,6 +77,11 @@ export function collectDataMetrics(registry: Registry, db: Database | undefined)
     },
     [cdrWriteChannel.name as string]: (m) => {
       if ((m as CdrWriteEvent).written) cdrs.inc();
+    },
+    [webhookAttemptChannel.name as string]: (m) => {
+      const e = m as WebhookAttemptEvent;
+      attempts.inc({ outcome: e.outcome });
+      attemptSeconds.observe(e.durationMs / 1000);
     },
   });
 }

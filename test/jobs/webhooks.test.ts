@@ -26,6 +26,8 @@ import {
   type WebhookRepository,
 } from '../../src/store/index.js';
 import { createMemorySharedState, type SharedState } from '../../src/store/shared-state/index.js';
+import { Registry } from '../../src/observability/index.js';
+import { collectDataMetrics } from '../../src/platform/data-metrics.js';
 import { MIGRATIONS_DIR } from '../helpers/store-backends.js';
 
 const ALLOW = parseWebhookAllow('127.0.0.1')!;
@@ -230,6 +232,8 @@ describe('webhook delivery by the worker', () => {
 
   test('a receiver answering 500 then 200 gets the event once more and no more', async () => {
     const rx = await receiver(SECRET, (_e, n, res) => void res.writeHead(n === 1 ? 500 : 200).end('ok'));
+    const registry = new Registry();
+    const stopMetrics = collectDataMetrics(registry, undefined);
     try {
       const hook = await subscribe(rx.url, ['call.ended']);
       await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(call(tenant, 'call-2', 'ended')));
@@ -250,8 +254,12 @@ describe('webhook delivery by the worker', () => {
       const [entry] = await hooks.deliveries(tenant, hook.id, { limit: 10 });
       assert.equal(entry!.attempts, 2);
       assert.equal(entry!.lastStatus, 200);
+      const metrics = await registry.metrics();
+      assert.match(metrics, /voxgate_webhook_attempts_total\{outcome="retry"\} 1/);
+      assert.match(metrics, /voxgate_webhook_attempts_total\{outcome="delivered"\} 1/);
       await hooks.delete(tenant, hook.id);
     } finally {
+      stopMetrics();
       await rx.close();
     }
   });
