@@ -4,6 +4,8 @@ import {
   createTransactionLayer,
   formatHostPort,
   type SipEndpoint,
+  type SipEndpointOptions,
+  type StreamLimits,
   type TimerSettings,
   type TransactionLayer,
   type TransactionUser,
@@ -13,7 +15,7 @@ import {
 import type { SipUserRepository, TenantRepository } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { createB2bua, type B2bua } from './b2bua.js';
-import { createBindingKeepalive, type BindingKeepalive } from './binding-keepalive.js';
+import { createBindingKeepalive, keepaliveKey, type BindingKeepalive } from './binding-keepalive.js';
 import type { CallSettings } from './b2bua-call.js';
 import type { RoutingDirectory } from './call-routing.js';
 import type { MediaAnchor } from './media-anchor.js';
@@ -51,6 +53,11 @@ export interface GatewayOptions {
   trunkRegistration?: { expiresSec: number; syncMs?: number; retryMs?: number };
   /** How often bindings accepted here are pinged (OPTIONS on UDP, CRLF on flows); 0 = never. */
   keepaliveMs?: number;
+  /**
+   * Limits of the TCP, TLS and WebSocket listeners (idle and message timeouts, connections in all and per
+   * source); unset ones take the SIP stack's defaults (`DEFAULT_STREAM_LIMITS`).
+   */
+  streams?: Partial<StreamLimits>;
   calls: Omit<CallSettings, 't1' | 't2'>;
   timers?: TimerSettings;
   gatewayId: string;
@@ -70,6 +77,19 @@ export interface Gateway {
   /** The advertised address per transport. */
   advertised(transport: TransportName | WebSocketTransportName): { host: string; port: number };
   close(): Promise<void>;
+}
+
+/** The endpoint's options for the stream limits given (none: the stack's defaults). */
+function streamSettings(limits: Partial<StreamLimits> | undefined): Partial<SipEndpointOptions> {
+  if (!limits) return {};
+  return {
+    ...(limits.idleTimeoutMs !== undefined ? { tcpIdleTimeoutMs: limits.idleTimeoutMs } : {}),
+    ...(limits.messageTimeoutMs !== undefined ? { messageTimeoutMs: limits.messageTimeoutMs } : {}),
+    ...(limits.maxConnections !== undefined ? { maxConnections: limits.maxConnections } : {}),
+    ...(limits.maxConnectionsPerSource !== undefined
+      ? { maxConnectionsPerSource: limits.maxConnectionsPerSource }
+      : {}),
+  };
 }
 
 /** The address to advertise when bound to a wildcard: the first non-internal IPv4, else loopback. */
@@ -198,9 +218,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           },
         })
       : undefined;
+  // A binding's flow stays open while the binding lives, whatever the idle timeout: RFC 5626 lets "requests be
+  // delivered on existing connections established by the User Agent" (its abstract), and calls to a binding that
+  // needs its flow go nowhere else (`bindingTarget`). A client may send nothing between registrations: RFC 7118
+  // clients are not pinged here, and the keepalive may be off (VOXGATE_SIP_KEEPALIVE_SECONDS=0).
   const registrar = createRegistrar({
     self,
-    ...(keepalive ? { observer: keepalive } : {}),
+    observer: {
+      track(aor, binding) {
+        keepalive?.track(aor, binding);
+        const key = keepaliveKey(aor, binding.contact);
+        if (
+          binding.flowId === undefined ||
+          !opened.endpoint?.holdFlow(binding.flowId, key, binding.expiresAt)
+        ) {
+          opened.endpoint?.releaseFlow(key);
+        }
+      },
+      untrack(aor, contact) {
+        keepalive?.untrack(aor, contact);
+        opened.endpoint?.releaseFlow(keepaliveKey(aor, contact));
+      },
+    },
     users: options.users,
     registrations: options.state.registrations,
     counters: options.state.counters,
@@ -255,6 +294,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.wss && options.tls
       ? { wss: { port: options.wss.port, cert: options.tls.cert, key: options.tls.key } }
       : {}),
+    ...streamSettings(options.streams),
     onRequest: (request, inbound) =>
       STATELESS_METHODS.has(request.method) && request.toTag === undefined
         ? route(request, inbound.reply, inbound)

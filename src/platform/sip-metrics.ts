@@ -1,5 +1,11 @@
 import { metricsIn, type Registry } from '../observability/index.js';
-import { KNOWN_METHODS, type SendFailure, type SipParseError } from '../sip/index.js';
+import {
+  KNOWN_METHODS,
+  type ConnectionClosedEvent,
+  type ConnectionRefusedEvent,
+  type SendFailure,
+  type SipParseError,
+} from '../sip/index.js';
 import { subscribeChannels } from './channel-subscriptions.js';
 
 /** Unknown methods share one label value, so a stream of invented methods cannot grow the series count. */
@@ -18,6 +24,8 @@ export function collectSipMetrics(
     transactions(): { server: number; client: number };
     /** Bindings this replica accepted and keeps alive (undefined when keepalive is off). */
     registrations(): number | undefined;
+    /** Open TCP, TLS and WebSocket connections by transport (undefined before the listeners open). */
+    connections?(): Readonly<Record<'tcp' | 'tls' | 'ws' | 'wss', number>> | undefined;
   },
 ): () => void {
   const metric = metricsIn(registry);
@@ -46,7 +54,33 @@ export function collectSipMetrics(
         collect: (gauge) => gauge.set(live.registrations() ?? 0),
       },
     );
+    const connections = live.connections;
+    if (connections) {
+      metric.gauge(
+        'voxgate_sip_connections',
+        'Open SIP stream connections (flows), accepted and opened, by transport (tcp, tls, ws, wss).',
+        {
+          labelNames: ['transport'],
+          collect(gauge) {
+            const open = connections();
+            for (const transport of ['tcp', 'tls', 'ws', 'wss'] as const) {
+              gauge.set({ transport }, open?.[transport] ?? 0);
+            }
+          },
+        },
+      );
+    }
   }
+  const refused = metric.counter(
+    'voxgate_sip_connections_refused_total',
+    'SIP stream connections closed at accept, by transport and limit (total: VOXGATE_SIP_STREAM_MAX_CONNECTIONS; per-source: VOXGATE_SIP_STREAM_MAX_PER_SOURCE).',
+    { labelNames: ['transport', 'reason'] },
+  );
+  const closed = metric.counter(
+    'voxgate_sip_connections_closed_total',
+    'SIP stream connections this side closed for a limit, by transport and reason (idle: VOXGATE_SIP_STREAM_IDLE_SECONDS; message-timeout: a message, TLS handshake or WebSocket upgrade not complete within VOXGATE_SIP_STREAM_MESSAGE_TIMEOUT_SECONDS).',
+    { labelNames: ['transport', 'reason'] },
+  );
   // Counted per message: tallied in a plain map and handed to prom-client when scraped (pairCounter).
   const countRequest = pairCounter(
     metric,
@@ -84,6 +118,14 @@ export function collectSipMetrics(
     'voxgate:sip:transport-error': (m) => {
       const { transport, reason } = m as SendFailure;
       transportErrors.inc({ transport, reason });
+    },
+    'voxgate:sip:connection-refused': (m) => {
+      const { transport, reason } = m as ConnectionRefusedEvent;
+      refused.inc({ transport, reason });
+    },
+    'voxgate:sip:connection-closed': (m) => {
+      const { transport, reason } = m as ConnectionClosedEvent;
+      closed.inc({ transport, reason });
     },
   });
 }

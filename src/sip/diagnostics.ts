@@ -21,6 +21,17 @@ export const sipChannels = {
   retransmission: channel('voxgate:sip:retransmission'),
   /** `SendFailure` (`{ reason, transport, to, detail }`) for every message the transport could not send. */
   transportError: channel('voxgate:sip:transport-error'),
+  /**
+   * `ConnectionRefusedEvent` (`{ transport, reason, remote }`) for every connection a stream listener closed at
+   * accept: 'total' or 'per-source' connections over their limit.
+   */
+  connectionRefused: channel('voxgate:sip:connection-refused'),
+  /**
+   * `ConnectionClosedEvent` (`{ transport, reason, remote }`) for every stream connection this side closed for a
+   * limit: 'idle' (no complete message for the idle timeout) or 'message-timeout' (a message, or the TLS or
+   * WebSocket handshake, not complete in time).
+   */
+  connectionClosed: channel('voxgate:sip:connection-closed'),
 };
 
 export type RetransmissionKind = 'request-sent' | 'response-sent' | 'request-absorbed';

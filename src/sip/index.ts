@@ -65,6 +65,14 @@ export type {
 } from './transport/inbound-context.js';
 export { StreamFramer } from './transport/stream-framer.js';
 export {
+  DEFAULT_STREAM_LIMITS,
+  type ConnectionClosedEvent,
+  type ConnectionClosedReason,
+  type ConnectionRefusedEvent,
+  type ConnectionRefusedReason,
+  type StreamLimits,
+} from './transport/connection-limits.js';
+export {
   createSipEndpoint,
   sipChannels,
   type SendTarget,

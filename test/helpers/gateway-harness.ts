@@ -5,6 +5,7 @@ import {
   createStoreRoutingDirectory,
   startGateway as startSipGateway,
   type Gateway,
+  type GatewayOptions,
   type MediaAnchor,
 } from '../../src/gateway/index.js';
 import { createNgClient, type NgClient } from '../../src/media/index.js';
@@ -51,6 +52,8 @@ export interface HarnessOptions {
   /** A SIP WebSocket listener (RFC 7118); port 0 = any free port. */
   ws?: { port: number };
   tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
+  /** Limits of the TCP, TLS and WebSocket listeners (default: the SIP stack's). */
+  streams?: GatewayOptions['streams'];
 }
 
 /** The users every harness tenant has: name → password. */
@@ -106,6 +109,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     ...(options.trunkCheckMs ? { trunkCheckMs: options.trunkCheckMs } : {}),
     ...(options.trunkRegistration ? { trunkRegistration: options.trunkRegistration } : {}),
     ...(options.ws ? { ws: options.ws } : {}),
+    ...(options.streams ? { streams: options.streams } : {}),
     registrar: {
       minExpires: 60,
       maxExpires: 3600,

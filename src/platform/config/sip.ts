@@ -30,13 +30,11 @@ export const sipSection = section({
       description: 'SIP over TLS port (listens only when certificate and key are set)',
       default: 5061,
     }),
-    VOXGATE_SIP_WS_PORT: optional(
-      port({
-        min: 1,
-        description:
-          'SIP over WebSocket (RFC 7118) for browser/WebRTC clients; unset = no WebSocket listener',
-      }),
-    ),
+    VOXGATE_SIP_WS_PORT: port({
+      description:
+        'SIP over WebSocket (RFC 7118) for browsers (WebRTC); on VOXGATE_SIP_HOST like the other SIP ports; 0 = no WebSocket listener',
+      default: 5066,
+    }),
     VOXGATE_SIP_WSS_PORT: optional(
       port({
         min: 1,
@@ -126,6 +124,40 @@ export const sipSection = section({
         'how often registered UAs are pinged (OPTIONS on UDP, CRLF on TCP/TLS); dead ones are dropped',
       default: 30,
     }),
+    // RFC 3261 §18: a connection is kept at least as long as a transaction may take, 64*T1 = 32 s.
+    VOXGATE_SIP_STREAM_IDLE_SECONDS: integer({
+      min: 32,
+      max: 86_400,
+      unit: 'seconds',
+      description:
+        'a TCP, TLS or WebSocket connection with no complete SIP message or keepalive for this long is closed; ' +
+        'one a live registration came on is kept until the registration expires',
+      default: 120,
+    }),
+    VOXGATE_SIP_STREAM_MESSAGE_TIMEOUT_SECONDS: integer({
+      min: 1,
+      max: 3600,
+      unit: 'seconds',
+      description:
+        'a SIP message on TCP, TLS or WebSocket (and a TLS handshake, a WebSocket upgrade) must be complete this ' +
+        'long after its first byte, else the connection is closed; bytes trickling in do not extend it',
+      default: 20,
+    }),
+    VOXGATE_SIP_STREAM_MAX_CONNECTIONS: integer({
+      min: 1,
+      max: 1_000_000,
+      description:
+        'TCP, TLS and WebSocket connections accepted and open at once, all listeners together; more are closed at accept',
+      default: 4096,
+    }),
+    VOXGATE_SIP_STREAM_MAX_PER_SOURCE: integer({
+      min: 1,
+      max: 1_000_000,
+      description:
+        'TCP, TLS and WebSocket connections from one source IP address open at once; more are closed at accept ' +
+        '(raise it for many TCP phones behind one NAT)',
+      default: 100,
+    }),
   },
   check(v) {
     if (v.VOXGATE_SIP_WSS_PORT !== undefined && !v.VOXGATE_SIP_TLS_CERT) {
@@ -134,6 +166,12 @@ export const sipSection = section({
     if (Boolean(v.VOXGATE_SIP_TLS_CERT) !== Boolean(v.VOXGATE_SIP_TLS_KEY)) {
       const missing = v.VOXGATE_SIP_TLS_CERT ? 'VOXGATE_SIP_TLS_KEY' : 'VOXGATE_SIP_TLS_CERT';
       return `${missing} is missing: SIP over TLS needs both VOXGATE_SIP_TLS_CERT and VOXGATE_SIP_TLS_KEY`;
+    }
+    if (v.VOXGATE_SIP_STREAM_MAX_PER_SOURCE > v.VOXGATE_SIP_STREAM_MAX_CONNECTIONS) {
+      return `VOXGATE_SIP_STREAM_MAX_PER_SOURCE=${v.VOXGATE_SIP_STREAM_MAX_PER_SOURCE} is invalid: expected at most VOXGATE_SIP_STREAM_MAX_CONNECTIONS=${v.VOXGATE_SIP_STREAM_MAX_CONNECTIONS}`;
+    }
+    if (v.VOXGATE_SIP_STREAM_MESSAGE_TIMEOUT_SECONDS > v.VOXGATE_SIP_STREAM_IDLE_SECONDS) {
+      return `VOXGATE_SIP_STREAM_MESSAGE_TIMEOUT_SECONDS=${v.VOXGATE_SIP_STREAM_MESSAGE_TIMEOUT_SECONDS} is invalid: expected at most VOXGATE_SIP_STREAM_IDLE_SECONDS=${v.VOXGATE_SIP_STREAM_IDLE_SECONDS}`;
     }
     return undefined;
   },
@@ -160,6 +198,12 @@ export const sipSection = section({
       /** Unset = the listen address, or for a wildcard the machine's (`defaultAdvertisedHost`). */
       advertisedAddress: v.VOXGATE_SIP_ADVERTISED_ADDRESS ?? v.VOXGATE_ADVERTISED_ADDRESS,
       keepaliveMs: v.VOXGATE_SIP_KEEPALIVE_SECONDS * 1000,
+      streams: {
+        idleTimeoutMs: v.VOXGATE_SIP_STREAM_IDLE_SECONDS * 1000,
+        messageTimeoutMs: v.VOXGATE_SIP_STREAM_MESSAGE_TIMEOUT_SECONDS * 1000,
+        maxConnections: v.VOXGATE_SIP_STREAM_MAX_CONNECTIONS,
+        maxConnectionsPerSource: v.VOXGATE_SIP_STREAM_MAX_PER_SOURCE,
+      },
     },
   }),
 });

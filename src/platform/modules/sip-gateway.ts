@@ -84,6 +84,7 @@ export const sipGatewayModule: ModuleDefinition = {
     const stopSipMetrics = collectSipMetrics(ctx.metrics, {
       transactions: () => gateway?.layer.size ?? { server: 0, client: 0 },
       registrations: () => gateway?.keepalive?.tracked,
+      connections: () => gateway?.endpoint.connections(),
     });
     const stopCallMetrics = collectCallMetrics(ctx.metrics);
     const registrationLog = logRegistrations(ctx.logger);
@@ -113,6 +114,7 @@ export const sipGatewayModule: ModuleDefinition = {
           media,
           routing: directory.routing,
           keepaliveMs: sip.keepaliveMs,
+          streams: sip.streams,
           trunkCheckMs: calls.trunkCheckMs,
           trunkRegistration: { expiresSec: calls.trunkRegisterExpiresSec },
           registrar: {

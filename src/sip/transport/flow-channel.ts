@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import type { ConnectionAdmission, FlowHolds } from './connection-limits.js';
 import type { Peer } from './inbound-context.js';
 import { refusedDestination, type SendFailure } from './send-failure.js';
 
@@ -12,12 +13,37 @@ export type FlowPeer = Peer & { readonly serverName?: string };
  * connection to its destination, else on a new one (§18.1.1); the server listens on the channel's host.
  */
 export abstract class FlowChannel<F extends { readonly remote: Peer }, S extends Server = Server> {
-  abstract readonly name: string;
+  abstract readonly name: 'tcp' | 'tls' | 'ws' | 'wss';
   protected readonly flows = new Map<string, F>();
   protected server: S | undefined;
   private nextFlow = 1;
 
-  protected constructor(private readonly host: string) {}
+  protected constructor(
+    private readonly host: string,
+    private readonly admission?: ConnectionAdmission,
+    private readonly holds?: FlowHolds,
+  ) {}
+
+  /** Open flows of this channel, inbound and outbound. */
+  get size(): number {
+    return this.flows.size;
+  }
+
+  /** Counts an accepted connection against the endpoint's limits, or closes it at once (false). */
+  protected admit(socket: Socket): boolean {
+    return this.admission ? this.admission.admit(socket, this.name) : true;
+  }
+
+  /** Until when (epoch ms) a hold keeps flow `flowId` open; 0 when none does. */
+  protected heldUntil(flowId: string): number {
+    return this.holds?.until(flowId) ?? 0;
+  }
+
+  /** Forgets flow `flowId` and its holds. */
+  protected removeFlow(flowId: string): void {
+    this.flows.delete(flowId);
+    this.holds?.forget(flowId);
+  }
 
   address(): AddressInfo | undefined {
     return (this.server?.address() as AddressInfo | null) ?? undefined;

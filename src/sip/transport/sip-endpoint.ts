@@ -3,6 +3,7 @@ import { sipChannels } from '../diagnostics.js';
 import type { SipRequest, SipResponse } from '../message/sip-message.js';
 import type { InboundContext, Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
 import { createReceiver, type ResponseContext } from './message-receiver.js';
+import { ConnectionAdmission, DEFAULT_STREAM_LIMITS, FlowHolds } from './connection-limits.js';
 import { publishSendFailure, type SendFailure, type SendFailureHandler } from './send-failure.js';
 import type { FlowClosedHandler, KeepaliveOptions, StreamTransportOptions } from './stream-transport.js';
 import { TcpTransport } from './tcp-transport.js';
@@ -31,8 +32,24 @@ export interface SipEndpointOptions {
   tlsClient?: TlsClientOptions;
   /** Largest message accepted, in bytes (default 65,535: the largest UDP datagram). */
   maxMessageSize?: number;
-  /** Idle stream connections are closed after this long (default 5 minutes). */
+  /**
+   * A TCP, TLS or WebSocket connection with no complete message, keepalive ping or pong, in or out, for this
+   * long is closed, unless `holdFlow` keeps it (default 120 s, Kamailio's tcp_connection_lifetime).
+   */
   tcpIdleTimeoutMs?: number;
+  /**
+   * A message on a stream whose first byte has arrived must be complete within this long, else the connection
+   * is closed (default 20 s, Kamailio's tcp_msg_read_timeout); so must a TLS handshake and a WebSocket upgrade
+   * request. Bytes trickling in do not extend it.
+   */
+  messageTimeoutMs?: number;
+  /**
+   * Connections accepted and open at once on all stream listeners together (default 4096), and from one source
+   * address (default 100): one more is closed at accept and published on `voxgate:sip:connection-refused`.
+   * Connections this endpoint opens are not counted.
+   */
+  maxConnections?: number;
+  maxConnectionsPerSource?: number;
   /**
    * RFC 5626 §4.4.1 CRLF keepalive on the TCP/TLS flows this endpoint opens (pings every `intervalMs`, the flow
    * fails without a pong within `pongTimeoutMs`, default 10 s). Off by default. Inbound flows are never pinged,
@@ -79,6 +96,17 @@ export interface SipEndpoint {
   send(bytes: Buffer, to: SendTarget, onFailure?: SendFailureHandler): string | undefined;
   /** Sends bytes as a datagram from the UDP listener (same as send with transport 'udp'). */
   sendUdp(bytes: Buffer, to: Peer, onFailure?: SendFailureHandler): void;
+  /**
+   * Keeps the TCP, TLS or WebSocket flow `flowId` open until `until` (epoch ms) whatever the idle timeout, for
+   * `key`: the registrar holds the flow a registration came on while it lives (RFC 5626 §5.2: requests to the UA
+   * go on that flow). The same key again moves the time, or to another flow; false when there is no such open
+   * flow (UDP, or it has closed).
+   */
+  holdFlow(flowId: string, key: string, until: number): boolean;
+  /** Ends the hold `key` (the registration is gone): the idle timeout applies to its flow again. */
+  releaseFlow(key: string): void;
+  /** Open connections (flows) per stream transport, inbound and outbound. */
+  connections(): { tcp: number; tls: number; ws: number; wss: number };
   /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
@@ -122,12 +150,22 @@ function failed(failure: SendFailure, onFailure: SendFailureHandler | undefined)
  */
 export async function createSipEndpoint(options: SipEndpointOptions): Promise<SipEndpoint> {
   const maxMessageSize = options.maxMessageSize ?? 65_535;
-  const idleTimeoutMs = options.tcpIdleTimeoutMs ?? 300_000;
+  const idleTimeoutMs = options.tcpIdleTimeoutMs ?? DEFAULT_STREAM_LIMITS.idleTimeoutMs;
+  const messageTimeoutMs = options.messageTimeoutMs ?? DEFAULT_STREAM_LIMITS.messageTimeoutMs;
+  // One count for every stream listener: the limits are on the endpoint's connections, whatever the transport.
+  const admission = new ConnectionAdmission({
+    maxConnections: options.maxConnections ?? DEFAULT_STREAM_LIMITS.maxConnections,
+    maxConnectionsPerSource: options.maxConnectionsPerSource ?? DEFAULT_STREAM_LIMITS.maxConnectionsPerSource,
+  });
+  const holds = new FlowHolds();
   const receive = createReceiver(options);
   const streamOptions: StreamTransportOptions = {
     host: options.host,
     maxMessageSize,
     idleTimeoutMs,
+    messageTimeoutMs,
+    admission,
+    holds,
     onMessage: (bytes, remote, flowId, write, transport) =>
       receive({ bytes, transport, remote, flowId, send: onFlow(write, transport, remote) }),
     ...(options.keepalive ? { keepalive: options.keepalive } : {}),
@@ -137,6 +175,9 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     host: options.host,
     maxMessageSize,
     idleTimeoutMs,
+    messageTimeoutMs,
+    admission,
+    holds,
     // A WebSocket flow runs on TCP (ws) or TLS (wss): that is its `transport`, `webSocket` says which.
     onMessage: (
       bytes: Buffer,
@@ -251,6 +292,18 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     }),
     sendUdp,
     send,
+    holdFlow(flowId, key, until) {
+      if (![tcp, tls, ws, wss].some((channel) => channel?.hasFlow(flowId))) return false;
+      holds.hold(flowId, key, until);
+      return true;
+    },
+    releaseFlow: (key) => holds.release(key),
+    connections: () => ({
+      tcp: tcp?.size ?? 0,
+      tls: tls?.size ?? 0,
+      ws: ws?.size ?? 0,
+      wss: wss?.size ?? 0,
+    }),
     async close() {
       await closeAll();
     },

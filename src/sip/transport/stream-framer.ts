@@ -80,6 +80,15 @@ export class StreamFramer {
     }
   }
 
+  /**
+   * Whether bytes of a message are waiting for the rest: what is kept is more than a CRLF that may still become
+   * a keepalive ping (RFC 5626 §4.4.1).
+   */
+  hasPartialMessage(): boolean {
+    const first = this.buffer[0];
+    return first !== undefined && first !== 0x0d && first !== 0x0a;
+  }
+
   /** Bytes received but not yet a whole message (for the error response when framing fails). */
   pending(): Buffer {
     return this.buffer;

@@ -2,6 +2,13 @@ import { connect as netConnect, type Server, type Socket } from 'node:net';
 import { sipChannels } from '../diagnostics.js';
 import { SipParseError } from '../errors.js';
 import { buildErrorResponseForRaw } from '../message/build-response.js';
+import {
+  publishConnectionClosed,
+  watchIdle,
+  watchMessage,
+  type ConnectionAdmission,
+  type FlowHolds,
+} from './connection-limits.js';
 import type { Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
 import { FlowChannel, watchConnect, type FlowPeer } from './flow-channel.js';
 import { StreamFramer } from './stream-framer.js';
@@ -16,8 +23,11 @@ export type StreamMessageHandler = (
   transport: 'tcp' | 'tls',
 ) => void;
 
-/** Why a flow (a TCP, TLS or WebSocket connection) ended. */
-export type FlowCloseReason = 'closed' | 'error' | 'idle' | 'framing' | 'keepalive';
+/**
+ * Why a flow (a TCP, TLS or WebSocket connection) ended: 'idle', no complete message for the idle timeout;
+ * 'message-timeout', a message begun and not complete within the message timeout.
+ */
+export type FlowCloseReason = 'closed' | 'error' | 'idle' | 'message-timeout' | 'framing' | 'keepalive';
 
 export interface FlowClosedEvent {
   readonly flowId: string;
@@ -46,7 +56,14 @@ export const PONG_TIMEOUT_MS = 10_000;
 export interface StreamTransportOptions {
   readonly host: string;
   readonly maxMessageSize: number;
+  /** See `StreamLimits`: no complete message in or out for this long closes the flow, unless it is held. */
   readonly idleTimeoutMs: number;
+  /** See `StreamLimits`: a message begun must be complete within this long (and a TLS handshake). */
+  readonly messageTimeoutMs: number;
+  /** The endpoint's count of accepted connections, shared by its stream listeners. */
+  readonly admission?: ConnectionAdmission;
+  /** The endpoint's flows held open past their idle timeout (`SipEndpoint.holdFlow`). */
+  readonly holds?: FlowHolds;
   readonly onMessage: StreamMessageHandler;
   /** CRLF keepalive of outbound flows (connections this transport opened); none by default. */
   readonly keepalive?: KeepaliveOptions;
@@ -64,6 +81,8 @@ interface Flow {
   readonly socket: Socket;
   /** The peer as addressed (outbound) or as accepted (inbound): known before an outbound connect completes. */
   readonly remote: Peer;
+  /** Tells the idle timeout that a message went or came. */
+  readonly touch: () => void;
 }
 
 /**
@@ -71,15 +90,21 @@ interface Flow {
  * RFC 3261 §18.3: "the Content-Length header field MUST be used to determine the end of each SIP message in
  * a stream"; a stream whose framing fails cannot be resynchronized, so the connection is answered (when the
  * head can be read) and closed. RFC 5626 §4.4.1: a double-CRLF ping is answered with a single CRLF pong, and
- * with `keepalive` this side pings the flows it opened. A connection idle for `idleTimeoutMs` is closed.
+ * with `keepalive` this side pings the flows it opened. A connection with no complete message, ping or pong
+ * for `idleTimeoutMs` is closed (unless held, `holdFlow`), and one whose message is not complete within
+ * `messageTimeoutMs` of its first byte; accepted connections beyond the endpoint's limits are closed at once.
  */
 export abstract class StreamTransport extends FlowChannel<Flow> {
   abstract override readonly name: 'tcp' | 'tls';
 
   constructor(protected readonly options: StreamTransportOptions) {
-    super(options.host);
+    super(options.host, options.admission, options.holds);
   }
 
+  /**
+   * The listener: `onConnection` gets each connection ready for SIP (TCP: accepted; TLS: handshake done), the
+   * subclass having counted it against the limits first (`admit`) and closed it when over.
+   */
   protected abstract createServer(onConnection: (socket: Socket) => void): Server;
 
   async listen(port: number): Promise<void> {
@@ -98,7 +123,9 @@ export abstract class StreamTransport extends FlowChannel<Flow> {
   protected sendOn(flow: Flow, bytes: Buffer, to: StreamPeer): void {
     if (sipChannels.messageOut.hasSubscribers)
       sipChannels.messageOut.publish({ transport: this.name, to, bytes });
-    if (!flow.socket.destroyed) flow.socket.write(bytes);
+    if (flow.socket.destroyed) return;
+    flow.touch();
+    flow.socket.write(bytes);
   }
 
   /** Opens an outbound connection (§18.1.1). */
@@ -113,24 +140,47 @@ export abstract class StreamTransport extends FlowChannel<Flow> {
   }
 
   private adopt(socket: Socket, remote: Peer, outbound: boolean): string {
-    const flowId = this.addFlow(this.name, { socket, remote });
+    const idle = watchIdle(
+      this.options.idleTimeoutMs,
+      () => this.heldUntil(flowId),
+      () => {
+        reason = 'idle';
+        socket.destroy();
+      },
+    );
+    // Not socket.setTimeout: every byte read restarts that one, so a sender of one byte now and then would
+    // keep the connection forever. Here only whole messages and keepalives count, and what is begun must end.
+    const unfinished = watchMessage(this.options.messageTimeoutMs, () => {
+      reason = 'message-timeout';
+      socket.destroy();
+    });
+    const flowId = this.addFlow(this.name, { socket, remote, touch: idle.touch });
     let reason: FlowCloseReason = 'closed';
     const keepalive = outbound ? this.startKeepalive(socket, () => (reason = 'keepalive')) : undefined;
-    const framer = new StreamFramer(this.options.maxMessageSize, keepalive?.pong);
+    const framer = new StreamFramer(
+      this.options.maxMessageSize,
+      keepalive &&
+        (() => {
+          idle.touch();
+          keepalive.pong();
+        }),
+    );
     const write = (bytes: Buffer): boolean => {
       if (socket.destroyed || socket.writableEnded) return false;
       if (sipChannels.messageOut.hasSubscribers)
         sipChannels.messageOut.publish({ transport: this.name, to: remoteOf(socket), bytes });
+      idle.touch();
       socket.write(bytes);
       return true;
     };
-    socket.setTimeout(this.options.idleTimeoutMs, () => {
-      reason = 'idle';
-      socket.destroy();
-    });
     socket.on('close', () => {
       keepalive?.stop();
-      this.flows.delete(flowId);
+      idle.stop();
+      unfinished.done();
+      this.removeFlow(flowId);
+      if (reason === 'idle' || reason === 'message-timeout') {
+        publishConnectionClosed({ transport: this.name, reason, remote });
+      }
       this.options.onFlowClosed?.({ flowId, transport: this.name, remote, reason });
     });
     socket.on('error', () => {
@@ -157,6 +207,11 @@ export abstract class StreamTransport extends FlowChannel<Flow> {
         else socket.destroy();
         return;
       }
+      if (frames.length > 0) {
+        idle.touch();
+        unfinished.done();
+      }
+      if (framer.hasPartialMessage()) unfinished.started();
       for (const frame of frames) {
         if (frame.kind === 'ping') write(CRLF);
         else this.options.onMessage(frame.bytes, remoteOf(socket), flowId, write, this.name);

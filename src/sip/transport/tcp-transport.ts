@@ -6,6 +6,8 @@ export class TcpTransport extends StreamTransport {
   readonly name = 'tcp' as const;
 
   protected createServer(onConnection: (socket: Socket) => void): Server {
-    return createServer(onConnection);
+    return createServer((socket) => {
+      if (this.admit(socket)) onConnection(socket);
+    });
   }
 }

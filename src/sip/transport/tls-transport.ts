@@ -6,6 +6,7 @@ import {
   type SecureContextOptions,
 } from 'node:tls';
 import { SipTransportError } from '../errors.js';
+import { publishConnectionClosed } from './connection-limits.js';
 import { StreamTransport, type StreamPeer, type StreamTransportOptions } from './stream-transport.js';
 
 /** How this side opens TLS connections: trust anchors and, for mutual TLS, its own certificate. */
@@ -40,7 +41,25 @@ export class TlsTransport extends StreamTransport {
     if (!this.credentials) {
       throw new SipTransportError('SIP_TRANSPORT_UNAVAILABLE', 'a TLS listener needs a key and certificate');
     }
-    return createServer({ key: this.credentials.key, cert: this.credentials.cert }, onConnection);
+    const server = createServer(
+      {
+        key: this.credentials.key,
+        cert: this.credentials.cert,
+        // The handshake is the first thing a peer sends: it must end within the message timeout, like a message
+        // (a half-open handshake otherwise holds the connection for Node's default 120 s).
+        handshakeTimeout: this.options.messageTimeoutMs,
+      },
+      onConnection,
+    );
+    // Counted on the TCP connection, before the handshake: a refused peer costs no TLS work.
+    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      socket.destroy();
+      if (err.code !== 'ERR_TLS_HANDSHAKE_TIMEOUT') return;
+      const remote = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+      publishConnectionClosed({ transport: 'tls', reason: 'message-timeout', remote });
+    });
+    return server;
   }
 
   protected override connect(to: StreamPeer): Socket {
