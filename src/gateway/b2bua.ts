@@ -8,11 +8,17 @@ import type { InboundContext, ServerTransaction, SipRequest, SipResponse } from 
 import type { HangupParty } from '../store/index.js';
 import { B2buaCall, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
-import { offersPlainRtp, planCall, SRTP_REQUIRED, type PlanningDeps } from './call-planning.js';
+import {
+  offersPlainRtp,
+  planCall,
+  SRTP_REQUIRED,
+  type CallPlan,
+  type PlanningDeps,
+} from './call-planning.js';
 import { redirectTargets } from './call-redirect.js';
 import { publishCallEvent, recordAttempt, refuse, type Attempt } from './call-records.js';
 import { createCallTable } from './call-table.js';
-import type { MediaAnchor } from './media-anchor.js';
+import type { MediaAnchor, MediaCallRef } from './media-anchor.js';
 import type { LegTarget } from './sip-outbound.js';
 
 export { callEventChannel, callRefusedChannel, type CallRefusedEvent } from './call-records.js';
@@ -45,6 +51,20 @@ export interface B2buaDeps extends PlanningDeps, AdmissionDeps {
   state: PlanningDeps['state'] & AdmissionDeps['state'];
   media: MediaAnchor;
   settings: CallSettings;
+}
+
+/**
+ * The media profile of each side: a browser (over WebSocket) is `webrtc` whatever its settings; a callee all
+ * of whose contacts are browsers is too. Forking to browsers and phones at once sends them one offer: they
+ * get the phones' profile (the relay has one SDP per side).
+ */
+function mediaProfiles(plan: CallPlan, inbound: InboundContext): MediaCallRef['profiles'] {
+  const caller = inbound.webSocket ? 'webrtc' : plan.profiles?.caller;
+  const browsers = plan.forks.length > 0 && plan.forks.every((f) => f.target.webSocket);
+  return {
+    ...(caller ? { caller } : {}),
+    callee: browsers ? 'webrtc' : (plan.profiles?.callee ?? 'rtp'),
+  };
 }
 
 function targetOf(inbound: InboundContext): LegTarget {
@@ -109,14 +129,9 @@ export function createB2bua(deps: B2buaDeps): B2bua {
               calleeTag: tx.toTag,
               // Callees get plain RTP unless their mediaEncryption says sdes: carriers speak it, and a plain
               // phone refuses an RTP/SAVP offer (488) while every phone takes RTP/AVP. An SRTP caller keeps
-              // SRTP up to the relay, which bridges. Browsers (SIP over WebSocket) are left to the WebRTC
-              // profile.
-              profiles: {
-                ...(plan.profiles?.caller ? { caller: plan.profiles.caller } : {}),
-                ...(plan.forks.some((f) => f.target.webSocket)
-                  ? {}
-                  : { callee: plan.profiles?.callee ?? 'rtp' }),
-              },
+              // SRTP up to the relay, which bridges. Browsers (SIP over WebSocket, RFC 7118) get WebRTC:
+              // DTLS-SRTP, ICE and rtcp-mux, ended at the relay.
+              profiles: mediaProfiles(plan, inbound),
             });
       const call = table.add(
         request.callId,

@@ -10,17 +10,39 @@ export interface MediaCallRef {
   readonly callerTag: string;
   readonly calleeTag: string;
   /**
-   * The media each side must get, when the gateway decides it: `rtp` (plain RTP/AVP, what carriers speak) or
-   * `srtp` (SDES-SRTP, RTP/SAVP). A side with none gets the profile the other side offered; the relay then
-   * passes SRTP through end to end, or ends it where the two profiles differ.
+   * The media each side must get, when the gateway decides it: `rtp` (plain RTP/AVP, what carriers speak),
+   * `srtp` (SDES-SRTP, RTP/SAVP) or `webrtc` (a browser: DTLS-SRTP, ICE, rtcp-mux). A side with none gets the
+   * profile the other side offered; the relay then passes SRTP through end to end, or ends it where the two
+   * profiles differ.
    */
   readonly profiles?: Partial<Record<'caller' | 'callee', MediaProfile>>;
 }
 
-export type MediaProfile = 'rtp' | 'srtp';
+export type MediaProfile = 'rtp' | 'srtp' | 'webrtc';
 
-/** ng `transport-protocol` for each profile (RTPengine's key and values). */
-const TRANSPORT_PROTOCOL: Record<MediaProfile, string> = { rtp: 'RTP/AVP', srtp: 'RTP/SAVP' };
+/**
+ * The ng flags of an offer going to a party of each profile — RTPengine's vocabulary, as the published
+ * WebRTC-to-SIP guides write it, so that a real RTPengine does the same with them. A browser gets the relay's
+ * ICE-lite, DTLS-SRTP (the relay offers actpass; Chrome answers active and connects) and multiplexed RTCP; a
+ * phone or carrier gets plain or SDES profiles without ICE, and RTCP on its own port when the offer came from
+ * a browser that multiplexed it.
+ */
+const OFFER_TO: Record<MediaProfile, NgDictionary> = {
+  rtp: { 'transport-protocol': 'RTP/AVP', DTLS: 'off' },
+  srtp: { 'transport-protocol': 'RTP/SAVP', DTLS: 'off' },
+  webrtc: {
+    'transport-protocol': 'UDP/TLS/RTP/SAVPF',
+    ICE: 'force',
+    SDES: ['off'],
+    'rtcp-mux': ['offer'],
+    flags: ['generate-mid'],
+  },
+};
+
+/** The flags of an answer going back to an offerer of each profile: a browser keeps ICE and rtcp-mux. */
+const ANSWER_TO: Partial<Record<MediaProfile, NgDictionary>> = {
+  webrtc: { ICE: 'force', DTLS: 'passive', 'rtcp-mux': ['accept'] },
+};
 
 /** Per-direction stats the relay reported when the call was deleted. */
 export interface MediaTotals {
@@ -175,12 +197,14 @@ export function createMediaAnchor(options: {
         },
         async offer(side, sdp) {
           const receiver = ref.profiles?.[side === 'caller' ? 'callee' : 'caller'];
+          const sender = ref.profiles?.[side];
           const args: NgDictionary = {
             'call-id': ref.callId,
             ...tagsFor(side),
             sdp,
             ...OFFER_FLAGS,
-            ...(receiver ? { 'transport-protocol': TRANSPORT_PROTOCOL[receiver] } : {}),
+            ...(receiver ? OFFER_TO[receiver] : {}),
+            ...(sender === 'webrtc' && receiver !== 'webrtc' ? { 'rtcp-mux': ['demux'] } : {}),
           };
           if (side === 'caller' && !relay) {
             // The first offer chooses the relay; a relay that does not answer is skipped for the next one.
@@ -220,11 +244,13 @@ export function createMediaAnchor(options: {
         },
         async answer(side, sdp) {
           if (!relay) throw new MediaAnchorError('MEDIA_RELAY_FAILED', 'answer before any offer');
+          const offerer = ref.profiles?.[side === 'caller' ? 'callee' : 'caller'];
           const args: NgDictionary = {
             'call-id': ref.callId,
             ...tagsFor(side === 'caller' ? 'callee' : 'caller'),
             sdp,
             ...OFFER_FLAGS,
+            ...(offerer ? ANSWER_TO[offerer] : {}),
           };
           // In ng, an answer names the offerer as from-tag and the answerer as to-tag.
           try {

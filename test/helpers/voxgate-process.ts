@@ -28,6 +28,7 @@ export function isolatedEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     ...env,
     VOXGATE_SIP_HOST: '127.0.0.1',
     VOXGATE_SIP_PORT: '0',
+    VOXGATE_SIP_WS_PORT: '0',
     VOXGATE_API_HOST: '127.0.0.1',
     VOXGATE_API_PORT: '0',
     VOXGATE_MEDIA_NG: '127.0.0.1:0',

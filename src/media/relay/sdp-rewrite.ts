@@ -181,8 +181,12 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
   const keep = (l: SdpLine) => !(dropIce && l.type === 'a' && ICE_ATTRIBUTES.has(attr(l).name));
   // Session-level DTLS attributes apply to every section: they go when any section's are replaced.
   const dropSessionDtls = sdp.media.some((_, i) => dropDtls(i));
+  // A party that gets plain media from a WebRTC one gets no BUNDLE group either (phones do not bundle).
+  const dropGroup = dtls.some((e) => e?.kind === 'strip');
   const keepSession = (l: SdpLine) =>
-    keep(l) && !(dropSessionDtls && l.type === 'a' && DTLS_ATTRIBUTES.has(attr(l).name));
+    keep(l) &&
+    !(dropSessionDtls && l.type === 'a' && DTLS_ATTRIBUTES.has(attr(l).name)) &&
+    !(dropGroup && l.type === 'a' && l.value.startsWith('group:BUNDLE'));
   // A session-level a=rtcp-mux (seen in the wild, though RFC 5761 puts it in media sections) moves to the
   // sections when they are decided one by one.
   const sessionMux = mux.some(Boolean) && sdp.session.some(isMux);
