@@ -91,6 +91,7 @@ for (const backend of await storeBackends()) {
           '0010_sip_digest_algorithms',
           '0011_media_encryption',
           '0012_cdr_hangup_by_api',
+          '0013_webhooks',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);
