@@ -136,15 +136,16 @@ export const natSchema = {
 } as const;
 
 /**
- * Whether the media of a user's, trunk's or route's calls is encrypted (SDES-SRTP, RFC 4568). Only `auto`,
- * `none` and `sdes` are taken; `dtls` (DTLS-SRTP) is kept for later. See docs/api.md, "Media encryption".
+ * Whether the media of a user's, trunk's or route's calls is encrypted: SDES-SRTP (RFC 4568) or DTLS-SRTP
+ * (RFC 5764). See docs/api.md, "Media encryption".
  */
 export const mediaEncryptionSchema = {
-  enum: ['auto', 'none', 'sdes'],
+  enum: ['auto', 'none', 'sdes', 'dtls'],
   description:
     'sdes: SDES-SRTP (RTP/SAVP with a=crypto) is required: calls to it are offered SRTP, its calls must ' +
-    'offer SRTP (a plain RTP/AVP offer gets 488); none and auto (default): calls to it are offered plain ' +
-    'RTP, its calls are answered in the profile they offer; dtls is not taken yet',
+    'offer SRTP (a plain RTP/AVP offer gets 488); dtls: DTLS-SRTP (UDP/TLS/RTP/SAVPF with a=fingerprint, ' +
+    'ICE and rtcp-mux, as browsers speak) likewise; none and auto (default): calls to it are offered plain ' +
+    'RTP (browsers on WebSocket always get DTLS-SRTP), its calls are answered in the profile they offer',
 } as const;
 
 /**

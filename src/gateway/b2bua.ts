@@ -8,13 +8,7 @@ import type { InboundContext, ServerTransaction, SipRequest, SipResponse } from 
 import type { HangupParty } from '../store/index.js';
 import { B2buaCall, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
-import {
-  offersPlainRtp,
-  planCall,
-  SRTP_REQUIRED,
-  type CallPlan,
-  type PlanningDeps,
-} from './call-planning.js';
+import { encryptionRefusal, planCall, type CallPlan, type PlanningDeps } from './call-planning.js';
 import { redirectTargets } from './call-redirect.js';
 import { publishCallEvent, recordAttempt, refuse, type Attempt } from './call-records.js';
 import { createCallTable } from './call-table.js';
@@ -97,8 +91,9 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       const attempt: Attempt | undefined = plan.peerHop
         ? undefined
         : { ...plan.identity, tenantId: tenant.id };
-      if (plan.profiles?.caller === 'srtp' && offersPlainRtp(request.body)) {
-        refuse(deps, request, tx, SRTP_REQUIRED, attempt);
+      const encryption = encryptionRefusal(plan.profiles?.caller, request.body);
+      if (encryption) {
+        refuse(deps, request, tx, encryption, attempt);
         return;
       }
       if (!plan.peerHop && !(await admitToTenant(deps, request, tx, tenant, attempt))) return;

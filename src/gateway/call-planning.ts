@@ -18,7 +18,7 @@ import {
   type ServerTransaction,
   type SipRequest,
 } from '../sip/index.js';
-import { offeredStreams, SdpParseError } from '../media/index.js';
+import { isDtls, offeredStreams, SdpParseError } from '../media/index.js';
 import type { MediaEncryption, SipUserRepository, Tenant, TenantRepository } from '../store/index.js';
 import type { Binding, SharedState } from '../store/shared-state/index.js';
 import type { CallIdentity, ForkMode, ForkTarget } from './b2bua-call.js';
@@ -92,13 +92,44 @@ export const SRTP_REQUIRED = {
   warning: 'SRTP (RTP/SAVP with a=crypto) is required of this caller; the offer is plain RTP/AVP',
 } as const satisfies Refusal;
 
-/** The profile a party is offered: SRTP for `sdes`, plain RTP for `none` and `auto`. */
-const offeredTo = (setting: MediaEncryption | undefined): MediaProfile =>
-  setting === 'sdes' ? 'srtp' : 'rtp';
+/** §21.4.26 488: a caller that must send DTLS-SRTP (`mediaEncryption: dtls`) offered something else. */
+export const DTLS_REQUIRED = {
+  status: 488,
+  phrase: 'Not Acceptable Here',
+  reason: 'media-encryption',
+  warning: 'DTLS-SRTP (UDP/TLS/RTP/SAVP with a=fingerprint) is required of this caller; the offer is not',
+  recorded: 'DTLS-SRTP required',
+} as const satisfies Refusal;
 
-/** The profiles of a call: the callee's, and the caller's when it requires SRTP. */
+/** The profile a party is offered: SRTP for `sdes`, DTLS-SRTP for `dtls`, plain RTP for `none` and `auto`. */
+const offeredTo = (setting: MediaEncryption | undefined): MediaProfile =>
+  setting === 'sdes' ? 'srtp' : setting === 'dtls' ? 'webrtc' : 'rtp';
+
+/** The profiles of a call: the callee's, and the caller's when it requires SRTP or DTLS-SRTP. */
 function profilesOf(caller: MediaEncryption | undefined, callee: MediaProfile): CallPlan['profiles'] {
-  return { ...(caller === 'sdes' ? { caller: 'srtp' as const } : {}), callee };
+  const required = caller === 'sdes' || caller === 'dtls' ? offeredTo(caller) : undefined;
+  return { ...(required ? { caller: required } : {}), callee };
+}
+
+/**
+ * Why a caller's offer is refused for its encryption (its `mediaEncryption` requires what the offer lacks), or
+ * undefined. A late offer (no body) is never refused: the relay offers the caller its profile.
+ */
+export function encryptionRefusal(required: MediaProfile | undefined, body: Buffer): Refusal | undefined {
+  if (required === 'srtp' && offersPlainRtp(body)) return SRTP_REQUIRED;
+  if (required === 'webrtc' && offersUnlessDtls(body)) return DTLS_REQUIRED;
+  return undefined;
+}
+
+/** Whether an offer has a stream in use that is not DTLS-SRTP. */
+function offersUnlessDtls(body: Buffer): boolean {
+  if (body.length === 0) return false;
+  try {
+    return offeredStreams(body.toString('latin1')).some((s) => !s.disabled && !isDtls(s));
+  } catch (err) {
+    if (err instanceof SdpParseError) return false;
+    throw err;
+  }
 }
 
 /**

@@ -45,6 +45,8 @@ export interface Refusal {
   phrase: string;
   reason: CallRefusedEvent['reason'];
   warning?: string;
+  /** What the attempt's record says, when more precise than the reason's usual text. */
+  recorded?: string;
 }
 
 /** Why a refused attempt's record says it failed, by refusal reason. */
@@ -142,7 +144,7 @@ export function refuse(
   if (attempt) {
     recordAttempt(deps, request, attempt, {
       status,
-      reason: REFUSAL_TEXT[reason],
+      reason: refusal.recorded ?? REFUSAL_TEXT[reason],
       limited: reason.endsWith('-limit'),
     });
   }

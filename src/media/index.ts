@@ -75,3 +75,4 @@ export type { RelayCounters, CallReport } from './relay/media-call.js';
 export { offeredStreams, rewriteSdp, type OfferedStream } from './relay/sdp-rewrite.js';
 export { PortAllocator, PortRangeExhaustedError, type PortPair } from './relay/port-allocator.js';
 export { RtpStats, type StreamStats } from './relay/rtp-stats.js';
+export { isDtls } from './relay/dtls-bridge.js';

@@ -1,6 +1,6 @@
-// mediaEncryption (auto | none | sdes) of SIP users, trunks and routes through the tenant resources: auto by
-// default, set on create, changed and kept, audited; anything else (dtls included, kept for later) is a
-// validation problem naming the member; the OpenAPI document shows the field in requests and responses.
+// mediaEncryption (auto | none | sdes | dtls) of SIP users, trunks and routes through the tenant resources: auto
+// by default, set on create, changed and kept (dtls too, through migration 0014's constraint), audited; anything
+// else is a validation problem naming the member; the OpenAPI document shows the field in requests and responses.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { storeBackends } from '../helpers/store-backends.js';
@@ -109,7 +109,32 @@ for (const backend of backends) {
         assert.deepEqual([rows[0]?.before.mediaEncryption, rows[0]?.after.mediaEncryption], ['sdes', 'none']);
       });
 
-      test('another value — dtls (not yet), SRTP, an upper-case or empty one, null, a list — is a validation problem', async () => {
+      test('dtls is kept on users, trunks and routes (the store accepts it)', async () => {
+        const tenantId = await api.tenant('Dtls');
+        const base = `/v1/tenants/${tenantId}`;
+        const user = await api.call(admin, 'POST', `${base}/users`, {
+          username: 'webrtc',
+          password: 'correct horse',
+          mediaEncryption: 'dtls',
+        });
+        assert.equal(user.statusCode, 201, user.body);
+        assert.equal(user.json<Encrypted>().mediaEncryption, 'dtls');
+        const trunk = await api.call(admin, 'POST', `${base}/trunks`, {
+          name: 'wt',
+          host: '192.0.2.9',
+          mediaEncryption: 'dtls',
+        });
+        assert.equal(trunk.json<Encrypted>().mediaEncryption, 'dtls');
+        const route = await api.call(admin, 'POST', `${base}/routes`, {
+          name: 'wr',
+          pattern: '9',
+          trunkIds: [trunk.json<Encrypted>().id],
+          mediaEncryption: 'dtls',
+        });
+        assert.equal(route.json<Encrypted>().mediaEncryption, 'dtls');
+      });
+
+      test('another value — SRTP, DTLS-SRTP, an upper-case or empty one, null, a list — is a validation problem', async () => {
         const tenantId = await api.tenant('Invalid');
         const base = `/v1/tenants/${tenantId}`;
         const user = await api.call(admin, 'POST', `${base}/users`, {
@@ -131,7 +156,7 @@ for (const backend of backends) {
           ['POST', `${base}/routes`, { name: 's', pattern: '1', trunkIds: [trunkId] }],
           ['PATCH', `${base}/routes/${route.json<Encrypted>().id}`, {}],
         ];
-        for (const value of ['dtls', 'srtp', 'SDES', '', null, ['sdes'], true]) {
+        for (const value of ['srtp', 'dtls-srtp', 'SDES', 'DTLS', '', null, ['sdes'], true]) {
           for (const [method, url, rest] of targets) {
             const res = await api.call(admin, method as 'POST' | 'PATCH', url, {
               ...rest,
@@ -163,7 +188,7 @@ for (const backend of backends) {
             ['read', response(item, 'get', '200')],
           ] as const) {
             const field = schema.mediaEncryption as { enum?: unknown; description?: unknown } | undefined;
-            assert.deepEqual(field?.enum, ['auto', 'none', 'sdes'], `${resource} ${label}`);
+            assert.deepEqual(field?.enum, ['auto', 'none', 'sdes', 'dtls'], `${resource} ${label}`);
             assert.equal(typeof field?.description, 'string', `${resource} ${label}`);
           }
         }

@@ -3,7 +3,8 @@
 // caller, and the media works both ways (what the carrier gets decrypts with the key the relay offered, what it
 // sends encrypted with the key it answered reaches the phone as plain RTP); a route's `sdes`/`none` overrides
 // the trunk's; a callee user with `sdes` is offered RTP/SAVP on every contact; a caller (user or trunk) with
-// `sdes` whose offer is plain RTP/AVP gets 488 with a Warning saying why, and the attempt is recorded.
+// `sdes` whose offer is plain RTP/AVP gets 488 with a Warning saying why, and the attempt is recorded; `dtls`
+// likewise with DTLS-SRTP, which a callee with `dtls` is offered even on UDP.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { header, type SipRequest } from '../../src/sip/index.js';
@@ -29,6 +30,7 @@ import {
 import { relaySkip, startRelay, type RelayKind, type RunningRelay } from '../helpers/relays.js';
 import { sdp as plainSdp, SipPhone } from '../helpers/sip-phone.js';
 import { until } from '../helpers/rtp-party.js';
+import { WebRtcPeer } from '../helpers/webrtc-peer.js';
 import {
   audioOffer,
   audioPort,
@@ -287,6 +289,60 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[])
         bob.reply(invite, 486, 'Busy Here', 'bob1');
         assert.equal((await call.final()).status, 486);
         call.ack();
+      });
+
+      test('a callee user with dtls on UDP is offered DTLS-SRTP (UDP/TLS/RTP/SAVPF, fingerprint, ICE, rtcp-mux)', async () => {
+        await setUser('bob', 'dtls');
+        const alice = await phones.phone('alice');
+        const bob = await phones.phone('bob');
+        const call = await alice.invite('bob', plainSdp(41020));
+        const invite = (await bob.request('INVITE')) as SipRequest;
+        const offer = invite.body.toString();
+        assert.equal(audioProtocol(invite.body), 'UDP/TLS/RTP/SAVPF', offer);
+        for (const line of ['a=fingerprint:sha-256 ', 'a=setup:actpass', 'a=ice-ufrag:', 'a=rtcp-mux']) {
+          assert.ok(offer.includes(line), `${line} missing:\n${offer}`);
+        }
+        assert.deepEqual(cryptoValues(invite.body), []);
+        bob.reply(invite, 486, 'Busy Here', 'bob1');
+        assert.equal((await call.final()).status, 486);
+        call.ack();
+      });
+
+      test('a caller user with dtls: a plain or SDES offer gets 488 with a Warning, recorded; a DTLS offer goes on', async () => {
+        await setUser('alice', 'dtls');
+        const alice = await phones.phone('alice');
+        const bob = await phones.phone('bob');
+        for (const [label, offer] of [
+          ['plain', plainSdp(41022)],
+          ['sdes', audioOffer(41024, 'RTP/SAVP', [newCrypto(1, SUITE)])],
+        ] as const) {
+          const refused = await alice.invite('bob', offer);
+          const final = await refused.final();
+          assert.equal(final.status, 488, label);
+          assert.match(header(final, 'Warning') ?? '', /^399 \S+ ".*DTLS-SRTP.*"$/, label);
+          refused.ack();
+          const ended = await endedEvent(
+            gw,
+            `dtls-refused-${kind}-${label}`,
+            (e) => e.callId === refused.callId,
+          );
+          assert.equal(ended.reason, 'DTLS-SRTP required');
+        }
+        const browser = await WebRtcPeer.create();
+        try {
+          const call = await alice.invite('bob', Buffer.from(browser.sdp('actpass')));
+          const invite = (await bob.request('INVITE')) as SipRequest;
+          assert.equal(
+            audioProtocol(invite.body),
+            'RTP/AVP',
+            'bob (auto) gets plain RTP; the relay ends DTLS',
+          );
+          bob.reply(invite, 486, 'Busy Here', 'bob1');
+          assert.equal((await call.final()).status, 486);
+          call.ack();
+        } finally {
+          browser.close();
+        }
       });
 
       test('a trunk with sdes calling in: a plain offer gets 488; an SRTP offer rings the DID’s user', async () => {

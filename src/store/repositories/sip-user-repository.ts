@@ -13,7 +13,7 @@ export type NatMode = 'auto' | 'force' | 'off';
  * 4568). The same setting exists on users, trunks and routes; docs/architecture.md says what the gateway does
  * with it.
  */
-export type MediaEncryption = 'auto' | 'none' | 'sdes';
+export type MediaEncryption = 'auto' | 'none' | 'sdes' | 'dtls';
 
 /** What the registrar needs to authenticate a user: the HA1 values, never a password. */
 export interface SipCredentials {
