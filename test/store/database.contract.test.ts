@@ -92,6 +92,7 @@ for (const backend of await storeBackends()) {
           '0011_media_encryption',
           '0012_cdr_hangup_by_api',
           '0013_webhooks',
+          '0014_media_encryption_dtls',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);
