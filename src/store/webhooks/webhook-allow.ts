@@ -93,8 +93,9 @@ const SPECIAL = (() => {
   ] as const)
     list.addSubnet(net, prefix, 'ipv4');
   for (const [net, prefix] of [
-    ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible block
-    ['::ffff:0:0', 96], // IPv4-mapped: checked as the IPv4 address instead
+    // Unspecified, loopback and the deprecated IPv4-compatible block. Not ::ffff:0:0/96 (IPv4-mapped): Node's
+    // BlockList matches every IPv4 address against it; mapped addresses are checked as their IPv4 instead.
+    ['::', 96],
     ['64:ff9b::', 96],
     ['64:ff9b:1::', 48],
     ['100::', 64],
