@@ -7,6 +7,7 @@
  * and every callee plain RTP (`transport-protocol: RTP/AVP`, the relay decrypting one way and encrypting the
  * other): the `… SRTP↔RTP` rows.
  * Usage: npm run bench:media [-- --calls=50,100,200,400,800 --seconds=5 --relays=direct,voxgate,rtpengine --srtp=no]
+ * BENCH_RELAY_NODE_ARGS passes Node options to voxgate's relay process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -48,6 +49,8 @@ async function startVoxgate(): Promise<RelayProcess> {
   const child = spawn(
     process.execPath,
     [
+      // e.g. BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the relay under load.
+      ...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       '--import',
       'tsx',
       join(import.meta.dirname, 'media-relay-server.ts'),
