@@ -59,7 +59,7 @@ export interface MediaSession {
   /** The answer to the last offer, coming from `side`. */
   answer(side: 'caller' | 'callee', sdp: Buffer): Promise<Buffer>;
   /** Stats so far; undefined when the relay did not say. */
-  query(): Promise<{ totals: MediaTotals } | undefined>;
+  query(): Promise<{ totals: MediaTotals; failure?: string } | undefined>;
   /** Ends the call on the relay and returns its final stats (best effort: never rejects). */
   delete(): Promise<MediaTotals | undefined>;
 }
@@ -264,7 +264,9 @@ export function createMediaAnchor(options: {
           if (!relay) return undefined;
           try {
             const reply = await relay.client.request('query', { 'call-id': ref.callId });
-            return { totals: statsFromReply(reply, ref) };
+            // voxgate's relay says when the call's media cannot flow (a DTLS-SRTP handshake failed).
+            const failure = asBuffer(reply['media failure'])?.toString('utf8');
+            return { totals: statsFromReply(reply, ref), ...(failure ? { failure } : {}) };
           } catch {
             return undefined;
           }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   answerChallenge,
   buildResponse,
+  header,
   headerValues,
   type SipRequest,
   type SipResponse,
@@ -37,14 +38,14 @@ const register = (cseq: number, authorization?: string) =>
     '',
   ].join('\r\n');
 
-const invite = (cseq: number, body: string, authorization?: string) =>
+const invite = (cseq: number, body: string, authorization?: string, callId = 'webrtc-invite-1') =>
   [
     'INVITE sip:alice@acme.example SIP/2.0',
-    `Via: SIP/2.0/WS h7kjh12jkh.invalid;branch=z9hG4bKwi${cseq}`,
+    `Via: SIP/2.0/WS h7kjh12jkh.invalid;branch=z9hG4bKwi${cseq}${callId}`,
     'Max-Forwards: 70',
     'From: <sip:bob@acme.example>;tag=wri',
     'To: <sip:alice@acme.example>',
-    'Call-ID: webrtc-invite-1',
+    `Call-ID: ${callId}`,
     `CSeq: ${cseq} INVITE`,
     'Contact: <sip:bob@h7kjh12jkh.invalid;transport=ws;ob>',
     ...(authorization ? [`Proxy-Authorization: ${authorization}`] : []),
@@ -52,6 +53,21 @@ const invite = (cseq: number, body: string, authorization?: string) =>
     `Content-Length: ${Buffer.byteLength(body)}`,
     '',
     body,
+  ].join('\r\n');
+
+/** The ACK of a 2xx to the browser's INVITE (§13.2.2.4), over its WebSocket. */
+const ack = (ok: SipResponse, callId: string) =>
+  [
+    'ACK sip:alice@acme.example SIP/2.0',
+    'Via: SIP/2.0/WS h7kjh12jkh.invalid;branch=z9hG4bKwack',
+    'Max-Forwards: 70',
+    'From: <sip:bob@acme.example>;tag=wri',
+    `To: <sip:alice@acme.example>;tag=${ok.toTag}`,
+    `Call-ID: ${callId}`,
+    'CSeq: 2 ACK',
+    'Content-Length: 0',
+    '',
+    '',
   ].join('\r\n');
 
 async function talk(browser: WebRtcPeer, phone: Party, relayForPhone: number): Promise<void> {
@@ -76,6 +92,8 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[]) {
         timers: FAST,
         ws: { port: 0 },
         relays: [{ host: '127.0.0.1', port: relay.ngPort }],
+        // The media watchdog polls the relay every second: a failed handshake ends the call at the next poll.
+        mediaTimeoutMs: 3000,
       });
       bob = await WsClient.open(gw.gateway.endpoint.address().ws!.port);
       bob.send(register(1));
@@ -181,5 +199,50 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[]) {
         browser.close();
       }
     });
+
+    test(
+      'a browser whose certificate is not its SDP fingerprint: the handshake fails, the call ends with the reason',
+      {
+        skip: kind === 'rtpengine' && "RTPengine's query does not say (its calls end at the media timeout)",
+      },
+      async () => {
+        const alice = await SipPhone.open('alice', HARNESS_USERS.alice, gw.port);
+        const phone = await party();
+        const browser = await WebRtcPeer.create();
+        const stranger = await WebRtcPeer.create();
+        try {
+          await alice.register();
+          const offer = browser.sdp('actpass', '0', stranger.identity.fingerprint);
+          bob.send(invite(1, offer, undefined, 'webrtc-forged-1'));
+          const challenge = await bob.next(
+            (m) => m.kind === 'response' && m.status === 407 && m.callId === 'webrtc-forged-1',
+            '407',
+          );
+          const answer = answerChallenge({
+            challenges: headerValues(challenge, 'Proxy-Authenticate'),
+            method: 'INVITE',
+            uri: 'sip:alice@acme.example',
+            username: 'bob',
+            password: HARNESS_USERS.bob,
+          });
+          bob.send(invite(2, offer, answer!.authorization, 'webrtc-forged-1'));
+          const incoming = (await alice.request('INVITE')) as SipRequest;
+          alice.reply(incoming, 200, 'OK', 'wrfg', {}, Buffer.from(rtpSdp(phone.port)));
+          const ok = await bob.next(
+            (m) => m.kind === 'response' && m.status === 200 && m.callId === 'webrtc-forged-1',
+            '200',
+          );
+          bob.send(ack(ok as SipResponse, 'webrtc-forged-1'));
+          await assert.rejects(browser.connect(ok.body.toString()), /DTLS alert 42/);
+          const bye = (await alice.request('BYE', 5000)) as SipRequest;
+          assert.match(header(bye, 'Reason') ?? '', /DTLS-SRTP failed/);
+        } finally {
+          alice.close();
+          phone.close();
+          browser.close();
+          stranger.close();
+        }
+      },
+    );
   });
 }

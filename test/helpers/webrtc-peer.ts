@@ -55,8 +55,11 @@ export class WebRtcPeer {
     return this.media.port;
   }
 
-  /** Chrome's audio section, as an offer (setup actpass) or an answer (setup active). */
-  sdp(setup: 'actpass' | 'active', mid = '0'): string {
+  /**
+   * Chrome's audio section, as an offer (setup actpass) or an answer (setup active). `fingerprint` replaces
+   * this end's own (a forged SDP: the handshake must then fail).
+   */
+  sdp(setup: 'actpass' | 'active', mid = '0', fingerprint = this.identity.fingerprint): string {
     return [
       'v=0',
       'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
@@ -70,7 +73,7 @@ export class WebRtcPeer {
       `a=ice-ufrag:${this.ufrag}`,
       `a=ice-pwd:${this.pwd}`,
       'a=ice-options:trickle',
-      `a=fingerprint:${this.identity.fingerprint}`,
+      `a=fingerprint:${fingerprint}`,
       `a=setup:${setup}`,
       `a=mid:${mid}`,
       'a=sendrecv',

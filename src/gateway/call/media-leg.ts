@@ -102,7 +102,8 @@ export class MediaLeg {
    * Dead calls (a phone lost its network, a NAT binding expired) hold ports and licences until someone
    * notices: the relay's packet counters are polled, and a call whose counters did not move for the media
    * timeout is ended on both legs. Polling works the same against voxgate's relay and RTPengine. The poll is
-   * a timer of the answered state.
+   * a timer of the answered state. A call whose media the relay reports failed (voxgate's relay: a DTLS-SRTP
+   * handshake that failed) is ended at the next poll, with the relay's reason.
    */
   watch(timeoutMs: number): void {
     const media = this.session;
@@ -115,6 +116,11 @@ export class MediaLeg {
       if (machine.state !== 'answered') return;
       const stats = await media.query();
       if (machine.over) return;
+      if (stats?.failure) {
+        // No media can flow (the relay could not set up a party's encryption): end it now, with the reason.
+        this.call.hangup('system', stats.failure);
+        return;
+      }
       const seen = stats
         ? (stats.totals.callerToCallee?.packets ?? 0) + (stats.totals.calleeToCaller?.packets ?? 0)
         : last;

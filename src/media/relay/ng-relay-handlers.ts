@@ -38,7 +38,13 @@ export function ngRelayHandlers(table: SessionTable): NgHandlers {
   const reportOf = (callId: string): NgDictionary => {
     const call = table.get(callId);
     if (call) {
-      return { created: seconds(call.created), 'last signal': seconds(call.lastSignal), ...call.report() };
+      return {
+        created: seconds(call.created),
+        'last signal': seconds(call.lastSignal),
+        ...call.report(),
+        // voxgate's own key (RTPengine has none): why the call's media cannot flow.
+        ...(call.dtlsFailure ? { 'media failure': `DTLS-SRTP failed: ${call.dtlsFailure}` } : {}),
+      };
     }
     const ended = table.timedOutCall(callId);
     if (!ended) throw new MediaRelayError('MEDIA_UNKNOWN_CALL', 'Unknown call-id');
