@@ -274,7 +274,9 @@ export function createWebhookRepository(db: Queryable): WebhookRepository {
            SELECT d.id FROM webhook_deliveries d
              JOIN due ON due.id = d.id
              LEFT JOIN busy ON busy.webhook_id = due.webhook_id
-            WHERE due.rank <= $2 - coalesce(busy.n, 0)
+            -- Due again here, on the row itself: a row another worker claimed after this statement's snapshot
+            -- is locked in its new version, which this condition then refuses (READ COMMITTED re-check).
+            WHERE due.rank <= $2 - coalesce(busy.n, 0) AND d.state = 'pending' AND d.next_attempt_at <= now()
             ORDER BY d.next_attempt_at, d.id
             LIMIT $1
               FOR UPDATE OF d SKIP LOCKED
