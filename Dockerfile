@@ -13,7 +13,11 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# An optional build secret `npm_ca` (a PEM file) is trusted by npm for the registry: for builds behind a
+# TLS-intercepting proxy (scripts/ci/build-image.sh passes it). It is never written into a layer.
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
+    if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
+    npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build-pglite-template.mjs scripts/
 COPY src/ src/
@@ -23,7 +27,9 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
+    if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
+    npm ci --omit=dev --no-audit --no-fund --ignore-scripts
 
 # --- runtime ---
 FROM ${NODE_IMAGE} AS runtime
@@ -45,18 +51,30 @@ COPY --chown=0:0 package.json ./
 COPY --from=build --chown=0:0 /src/dist ./dist
 COPY --chown=0:0 migrations/ ./migrations/
 COPY --chown=0:0 config/ ./config/
-# pg_dump/pg_restore for the worker's backup and restore test, from PostgreSQL's own repository: the client
-# must be at least the server's major version (RDS runs 16, see deploy/terraform; Debian bookworm ships 15).
+# pg_dump/pg_restore for the worker's backup and restore test: the client must be at least the server's major
+# version (RDS runs 16, see deploy/terraform). PG_CLIENT_SOURCE=pgdg (default) takes it from PostgreSQL's own
+# repository; PG_CLIENT_SOURCE=debian from the base's Debian archive, for builds that cannot reach
+# apt.postgresql.org (bookworm ships 15: set PG_CLIENT_MAJOR=15, and use it against servers up to 15).
 ARG PG_CLIENT_MAJOR=16
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
- && install -d /usr/share/postgresql-common/pgdg \
- && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
- && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
-      > /etc/apt/sources.list.d/pgdg.list \
- && apt-get update \
- && apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}" \
- && apt-get purge -y curl && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+ARG PG_CLIENT_SOURCE=pgdg
+RUN set -eu; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends ca-certificates; \
+    case "$PG_CLIENT_SOURCE" in \
+      pgdg) \
+        apt-get install -y --no-install-recommends curl; \
+        install -d /usr/share/postgresql-common/pgdg; \
+        curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc; \
+        echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+          > /etc/apt/sources.list.d/pgdg.list; \
+        apt-get update; \
+        apt-get purge -y curl ;; \
+      debian) ;; \
+      *) echo "PG_CLIENT_SOURCE must be pgdg or debian, not $PG_CLIENT_SOURCE" >&2; exit 1 ;; \
+    esac; \
+    apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}"; \
+    apt-get autoremove -y; rm -rf /var/lib/apt/lists/*; \
+    pg_dump --version
 # Application files stay root-owned and read-only for the runtime user; only the data dir is its own.
 RUN mkdir -p /var/lib/voxgate && chown 1000:1000 /var/lib/voxgate && chmod 0750 /var/lib/voxgate
 VOLUME ["/var/lib/voxgate"]
