@@ -247,12 +247,14 @@ for (const backend of await storeBackends()) {
         );
 
         for (const table of ['sip_users', 'trunks', 'routes']) {
-          for (const bad of ['dtls', 'SDES', '']) {
+          for (const bad of ['DTLS', 'srtp', 'SDES', '']) {
             await assert.rejects(
               db.query(`UPDATE ${table} SET media_encryption = $1`, [bad]),
-              `${table}.media_encryption takes auto, none or sdes only, not ${JSON.stringify(bad)}`,
+              `${table}.media_encryption takes auto, none, sdes or dtls only, not ${JSON.stringify(bad)}`,
             );
           }
+          // Migration 0014: dtls is taken.
+          await db.query(`UPDATE ${table} SET media_encryption = 'dtls'`);
         }
       } finally {
         await db.close();
