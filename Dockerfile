@@ -19,8 +19,9 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
     npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/build-pglite-template.mjs scripts/
+COPY scripts/build-pglite-template.mjs scripts/build-console.mjs scripts/
 COPY src/ src/
+COPY web/ web/
 RUN npm run build
 
 # --- production dependencies, installed on the target platform (correct if a native addon ever appears) ---

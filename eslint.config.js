@@ -36,6 +36,11 @@ export default tseslint.config(
     rules: { 'voxgate/no-sip-grammar-regex': 'error' },
   },
   {
+    // The web console runs in browsers (bundled by scripts/build-console.mjs).
+    files: ['web/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['test/**', 'scripts/**', 'bench/**', 'eslint/**', 'src/bin/**'],
     rules: { 'no-console': 'off' },
   },

@@ -6,6 +6,8 @@
 //   differs from the one in dist/.build-inputs.json, or an output is missing, tsc runs — incrementally
 //   (dist/.tsbuildinfo), so a few edited files take ~2 s, not the full compile.
 // - template: dist/pglite-template.tar.gz depends only on its script and the installed PGlite version.
+// - console: the web console (dist/console) depends on everything under web/console, its build script and
+//   package-lock.json (Preact, htm, SIP.js); esbuild rebuilds it whole in well under a second.
 //
 // Migrations are not built: the store reads them from migrations/ at start. `npm run build` still builds
 // everything; the next start then compiles once more to record its hash.
@@ -17,6 +19,7 @@ import { join, relative } from 'node:path';
 const STAMP = 'dist/.build-inputs.json';
 const BUILD_INFO = 'dist/.tsbuildinfo';
 const TEMPLATE = 'dist/pglite-template.tar.gz';
+const CONSOLE_PAGE = 'dist/console/index.html';
 
 function filesUnder(dir) {
   return readdirSync(dir, { withFileTypes: true })
@@ -47,6 +50,7 @@ const inputs = {
     ['scripts/build-pglite-template.mjs'],
     JSON.parse(readFileSync('node_modules/@electric-sql/pglite/package.json', 'utf8')).version,
   ),
+  console: hashOf([...filesUnder('web/console'), 'scripts/build-console.mjs', 'package-lock.json']),
 };
 let built = {};
 try {
@@ -64,6 +68,7 @@ if (!outputsComplete) rmSync(BUILD_INFO, { force: true });
 
 const compile = built.compile !== inputs.compile || !outputsComplete;
 const template = built.template !== inputs.template || !existsSync(TEMPLATE);
+const consoleApp = built.console !== inputs.console || !existsSync(CONSOLE_PAGE);
 if (compile) {
   run('tsc', [
     'node_modules/typescript/bin/tsc',
@@ -75,5 +80,6 @@ if (compile) {
   ]);
 }
 if (template) run('PGlite template', ['scripts/build-pglite-template.mjs']);
-if (compile || template) writeFileSync(STAMP, `${JSON.stringify(inputs, null, 2)}\n`);
-else console.log('build-if-changed: dist is up to date with src/ (nothing to build)');
+if (consoleApp) run('web console', ['scripts/build-console.mjs']);
+if (compile || template || consoleApp) writeFileSync(STAMP, `${JSON.stringify(inputs, null, 2)}\n`);
+else console.log('build-if-changed: dist is up to date with src/ and web/console (nothing to build)');

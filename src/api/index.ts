@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiKeyRepository, Database } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { bearerAuth } from './authenticate.js';
+import { registerConsole, type ConsoleOptions } from './console.js';
 import { apiErrorHandler } from './error-handler.js';
+import { createLiveEventHub, registerLiveEventRoutes } from './live-events.js';
 import { sendProblem } from './problem.js';
 import { announceProvisioningChanges } from './provisioning-changes.js';
 import { rateLimitPerKey } from './rate-limit.js';
@@ -24,6 +26,7 @@ export { apiServerOptions } from './server-options.js';
 export { maskSecrets } from './audit-trail.js';
 export type { Ha1Function } from './routes/sip-users.js';
 export type { WebhookApiOptions } from './routes/webhooks.js';
+export type { ConsoleOptions } from './console.js';
 
 export interface ApiOptions {
   db: Database;
@@ -37,6 +40,16 @@ export interface ApiOptions {
   version?: string;
   /** Where webhook URLs may point (default: nowhere, so no webhook can be created). */
   webhooks?: WebhookApiOptions;
+  /** The web console at /console (absent: not served). */
+  console?: ConsoleOptions;
+  /** Told when reading the event streams for live views fails (it is retried). */
+  onLiveEventsError?: (err: unknown) => void;
+}
+
+/** What the platform stops when the API module stops. */
+export interface RunningApi {
+  /** Ends the live event streams (Server-Sent Events) and stops following the shared event streams. */
+  close(): Promise<void>;
 }
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -45,7 +58,8 @@ const DEFAULT_BODY_LIMIT = 64 * 1024;
  * Mounts the provisioning API under /v1 on the platform's HTTP server, its OpenAPI 3.1 document (made from
  * the route schemas) at /openapi.json and a docs UI at /docs.
  */
-export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promise<void> {
+export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promise<RunningApi> {
+  const hub = createLiveEventHub(deps.state.events, deps.onLiveEventsError ?? (() => undefined));
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -73,6 +87,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
     sendProblem(reply, 'not-found', `no route ${request.method} ${request.url}`),
   );
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (deps.console) registerConsole(app, deps.console);
 
   await app.register(
     async (v1) => {
@@ -99,7 +114,9 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
       registerCallRoutes(v1, deps);
       registerAuditRoutes(v1, deps);
       registerWebhookRoutes(v1, deps);
+      registerLiveEventRoutes(v1, { db: deps.db, hub });
     },
     { prefix: '/v1' },
   );
+  return { close: () => hub.close() };
 }

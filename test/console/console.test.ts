@@ -1,0 +1,324 @@
+// The web console and the browser softphone against a real all-in-one voxgate process: Debian's Chromium,
+// headless, driven by playwright-core (flags as in /work/shared/notes/webrtc-chromium.md and the interop
+// suite's Chromium client). The live event stream (SSE) is also read without a browser, so that part runs
+// where Chromium is missing. Without Chromium the browser tests are skipped, unless CI is set: then they fail.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { SipRequest } from '../../src/sip/index.js';
+import { freeUdpPort } from '../helpers/rtpengine.js';
+import { sdp, SipPhone } from '../helpers/sip-phone.js';
+import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
+
+const CHROMIUM = process.env.VOXGATE_TEST_CHROMIUM ?? '/usr/lib/chromium/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI) {
+  throw new Error(`the console tests need Chromium at ${CHROMIUM} (Debian package chromium) in CI`);
+}
+const browserSkip = haveChromium
+  ? false
+  : `Chromium is not installed at ${CHROMIUM} (Debian package chromium; VOXGATE_TEST_CHROMIUM names another)`;
+/** VOXGATE_CONSOLE_SCREENSHOTS=docs/images saves a PNG of each page the tests visit. */
+const SCREENSHOTS = process.env.VOXGATE_CONSOLE_SCREENSHOTS;
+
+const KEY = `vxg_console${randomBytes(3).toString('hex')}_${randomBytes(24).toString('base64url')}`;
+const DOMAIN = 'console.example';
+
+async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('web console and softphone (/console, /console/phone)', () => {
+  let vx: VoxgateProcess;
+  let wsPort: number;
+  let browser: Browser | undefined;
+  let tenantId: string;
+  const api = async (path: string, body?: unknown, method = body ? 'POST' : 'GET', key = KEY) => {
+    const res = await fetch(`${vx.httpUrl}/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (res.status === 204 ? {} : await res.json()) as Record<string, unknown>;
+    assert.ok(res.ok, JSON.stringify(json));
+    return json;
+  };
+  const shot = async (page: Page, name: string) => {
+    if (!SCREENSHOTS) return;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+  };
+  const signIn = async (page: Page, key: string) => {
+    await page.goto(`${vx.httpUrl}/console`);
+    await page.fill('#api-key', key);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=who]');
+  };
+
+  before(async () => {
+    const build = spawnSync(process.execPath, ['scripts/build-console.mjs'], { encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
+    wsPort = await freeTcpPort();
+    const portMin = 38000 + 2 * Math.floor(Math.random() * 2000);
+    vx = await startVoxgate(['--target=all'], {
+      VOXGATE_ADMIN_API_KEY: KEY,
+      VOXGATE_SIP_WS_PORT: String(wsPort),
+      VOXGATE_MEDIA_NG: `127.0.0.1:${await freeUdpPort()}`,
+      VOXGATE_RTP_PORT_MIN: String(portMin),
+      VOXGATE_RTP_PORT_MAX: String(portMin + 99),
+    });
+    if (haveChromium) {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--use-fake-ui-for-media-stream',
+          '--use-fake-device-for-media-stream',
+          '--allow-loopback-in-peer-connection',
+          '--autoplay-policy=no-user-gesture-required',
+        ],
+      });
+    }
+  });
+  after(async () => {
+    await browser?.close();
+    assert.equal(await vx?.stop(), 0);
+  });
+
+  test('the pages and their config are served without a key; the API still needs one', async () => {
+    for (const path of ['/console', '/console/phone']) {
+      const res = await fetch(`${vx.httpUrl}${path}`);
+      assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+      assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+      assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    }
+    const config = (await (await fetch(`${vx.httpUrl}/console/config.json`)).json()) as {
+      sipWebSocket: { port: number };
+    };
+    assert.equal(config.sipWebSocket.port, wsPort);
+    assert.equal((await fetch(`${vx.httpUrl}/console/assets/console.js`)).status, 200);
+    assert.equal((await fetch(`${vx.httpUrl}/console/assets/..%2Fpackage.json`)).status, 404);
+    assert.equal((await fetch(`${vx.httpUrl}/v1/whoami`)).status, 401);
+  });
+
+  test(
+    'admin: sign in, create a tenant and a user through the forms, see them listed; a validation problem shows at its field',
+    { skip: browserSkip },
+    async () => {
+      const page = await browser!.newPage();
+      try {
+        await signIn(page, KEY);
+        assert.match((await page.textContent('[data-testid=who]')) ?? '', /admin · platform/);
+        await shot(page, 'console-login');
+
+        await page.goto(`${vx.httpUrl}/console#/tenants`);
+        await page.click('[data-testid=page-tenants] [data-testid=create]');
+        await page.fill('[data-testid=editor] input[name=name]', 'Console Co');
+        await page.fill('[data-testid=editor] input[name=sipDomain]', DOMAIN);
+        await page.click('[data-testid=editor] button[type=submit]');
+        await page.waitForSelector(`[data-testid=list] td:text-is("${DOMAIN}")`);
+        const tenants = (await api('/tenants')) as { items: { id: string; sipDomain: string }[] };
+        tenantId = tenants.items.find((t) => t.sipDomain === DOMAIN)!.id;
+        // The new tenant is chosen for the tenant-scoped views.
+        await page.selectOption('[data-testid=tenant-select]', tenantId);
+
+        await page.goto(`${vx.httpUrl}/console#/users`);
+        await page.click('[data-testid=page-users] [data-testid=create]');
+        await page.fill('[data-testid=editor] input[name=username]', 'bad user');
+        await page.fill('[data-testid=editor] input[name=password]', 'alice-password');
+        await page.click('[data-testid=editor] button[type=submit]');
+        const fieldError = await page.waitForSelector('[data-field=username] .field-error');
+        assert.match((await fieldError.textContent()) ?? '', /pattern/);
+        assert.equal(await page.getAttribute('input[name=username]', 'aria-invalid'), 'true');
+        assert.equal(
+          await page.$('[data-field=password] .field-error'),
+          null,
+          'only the invalid field is marked',
+        );
+        await shot(page, 'console-validation');
+
+        await page.fill('[data-testid=editor] input[name=username]', 'alice');
+        await page.fill('[data-testid=editor] input[name=displayName]', 'Alice Liddell');
+        await page.click('[data-testid=editor] button[type=submit]');
+        await page.waitForSelector('[data-testid=list] td:text-is("alice")');
+        assert.equal(await page.$('[data-testid=editor]'), null, 'the form closed');
+        await page.fill('input[type=search]', 'liddell');
+        assert.equal(await page.locator('[data-testid=list] tbody tr').count(), 1);
+        await shot(page, 'console-users');
+      } finally {
+        await page.close();
+      }
+    },
+  );
+
+  test(
+    'a viewer key of the tenant sees its users and no button that changes anything',
+    { skip: browserSkip },
+    async () => {
+      assert.ok(tenantId, 'the tenant of the previous test');
+      const viewer = (await api('/api-keys', { name: 'console viewer', role: 'viewer', tenantId })) as {
+        key: string;
+      };
+      const page = await browser!.newPage();
+      try {
+        await signIn(page, viewer.key);
+        assert.match((await page.textContent('[data-testid=who]')) ?? '', /viewer/);
+        await page.goto(`${vx.httpUrl}/console#/users`);
+        await page.waitForSelector('[data-testid=list] td:text-is("alice")');
+        assert.equal(await page.locator('[data-testid=create]').count(), 0);
+        assert.equal(await page.locator('button:text-is("Edit"), button:text-is("Delete")').count(), 0);
+        assert.equal(await page.locator('nav a:text-is("Audit log")').count(), 0);
+        await page.goto(`${vx.httpUrl}/console#/registrations`);
+        await page.waitForSelector('[data-testid=page-registrations]');
+        assert.equal(await page.locator('button:text-is("Kick")').count(), 0);
+        // And the API refuses the viewer's writes whatever the page shows.
+        const res = await fetch(`${vx.httpUrl}/v1/tenants/${tenantId}/users`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${viewer.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'mallory', password: 'mallory-pass' }),
+        });
+        assert.equal(res.status, 403);
+      } finally {
+        await page.close();
+      }
+    },
+  );
+
+  test('the event stream (SSE) delivers a registration when a SIP phone registers; the console shows it live', async () => {
+    if (!tenantId) {
+      tenantId = (await api('/tenants', { name: 'Console Co', sipDomain: DOMAIN })).id as string;
+      await api(`/tenants/${tenantId}/users`, { username: 'alice', password: 'alice-password' });
+    }
+    await api(`/tenants/${tenantId}/users`, { username: 'bob', password: 'bob-password' });
+    const tenantKey = (await api('/api-keys', { name: 'sse viewer', role: 'viewer', tenantId })) as {
+      key: string;
+    };
+    const unauthenticated = await fetch(`${vx.httpUrl}/v1/tenants/${tenantId}/events/stream`);
+    assert.equal(unauthenticated.status, 401);
+
+    const controller = new AbortController();
+    const res = await fetch(`${vx.httpUrl}/v1/tenants/${tenantId}/events/stream`, {
+      headers: { authorization: `Bearer ${tenantKey.key}` },
+      signal: controller.signal,
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const readUntil = async (pattern: RegExp) => {
+      const deadline = Date.now() + 10_000;
+      while (!pattern.test(text)) {
+        const next = await Promise.race([
+          reader.read(),
+          new Promise<never>((_, reject) =>
+            setTimeout(
+              () => reject(new Error(`no ${pattern} in: ${text}`)),
+              Math.max(1, deadline - Date.now()),
+            ),
+          ),
+        ]);
+        if (next.done) throw new Error(`stream ended: ${text}`);
+        text += next.value;
+      }
+    };
+    await readUntil(/: voxgate live events/);
+
+    const page = browser ? await browser.newPage() : undefined;
+    const bob = await SipPhone.open('bob', 'bob-password', vx.sipUdpPort!, DOMAIN);
+    try {
+      if (page) {
+        await signIn(page, KEY);
+        await page.selectOption('[data-testid=tenant-select]', tenantId);
+        await page.goto(`${vx.httpUrl}/console#/registrations`);
+        await page.waitForSelector('[data-testid=live-state][data-connected=true]');
+      }
+      assert.equal((await bob.register()).status, 200);
+      await readUntil(/event: registration\.changed\ndata: .*"aor":"sip:bob@console\.example"/);
+      const data = /event: registration\.changed\ndata: (.*)\n/.exec(text)![1]!;
+      const event = JSON.parse(data) as { tenantId: string; data: { kind: string; transport: string } };
+      assert.equal(event.tenantId, tenantId);
+      assert.equal(event.data.kind, 'registered');
+      assert.equal(event.data.transport, 'udp');
+      if (page) {
+        // No reload: the page refreshed its list because the stream said so.
+        await page.waitForSelector('[data-testid=list] tr[data-aor="sip:bob@console.example"]', {
+          timeout: 5000,
+        });
+        await shot(page, 'console-registrations');
+      }
+    } finally {
+      controller.abort();
+      bob.close();
+      await page?.close();
+    }
+  });
+
+  test(
+    'the phone page registers over WebSocket and calls another user, who answers',
+    { skip: browserSkip },
+    async () => {
+      assert.ok(tenantId, 'the tenant of the previous tests');
+      const bob = await SipPhone.open('bob', 'bob-password', vx.sipUdpPort!, DOMAIN);
+      const page = await browser!.newPage();
+      const logs: string[] = [];
+      page.on('console', (m) => logs.push(m.text()));
+      try {
+        assert.equal((await bob.register()).status, 200);
+        await page.goto(`${vx.httpUrl}/console/phone`);
+        // The WebSocket URL comes from /console/config.json.
+        await until('the default server', async () =>
+          (await page.inputValue('#sip-server')) === `ws://127.0.0.1:${wsPort}` ? true : undefined,
+        );
+        await page.fill('#sip-username', 'alice');
+        await page.fill('#sip-password', 'alice-password');
+        await page.fill('#sip-domain', DOMAIN);
+        await page.click('button[type=submit]');
+        await page.waitForSelector('[data-testid=phone-status][data-status=registered]', { timeout: 10_000 });
+        const registrations = (await api(`/tenants/${tenantId}/registrations`)) as {
+          items: { aor: string; transport: string }[];
+        };
+        assert.ok(
+          registrations.items.some((r) => r.aor === `sip:alice@${DOMAIN}` && r.transport === 'ws'),
+          JSON.stringify(registrations),
+        );
+
+        await page.fill('.dial-target', 'bob');
+        await page.click('[data-testid=call]');
+        const invite = (await bob.request('INVITE', 10_000)) as SipRequest;
+        bob.reply(invite, 200, 'OK', 'console', {}, sdp(await freeUdpPort()));
+        await page.waitForSelector('[data-testid=call-state][data-state=talking]', { timeout: 10_000 });
+        await shot(page, 'phone-in-call');
+        await page.click('[data-testid=hangup]');
+        bob.reply(await bob.request('BYE', 10_000), 200, 'OK', 'console');
+        await page.waitForSelector('[data-testid=call-state][data-state=idle]');
+        const history = await page.textContent('[data-testid=history]');
+        assert.match(history ?? '', /sip:bob@console\.example/);
+        await shot(page, 'phone-history');
+      } catch (err) {
+        console.error(logs.join('\n'));
+        throw err;
+      } finally {
+        bob.close();
+        await page.close();
+      }
+    },
+  );
+});

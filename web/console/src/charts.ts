@@ -1,0 +1,131 @@
+// Charts read at a glance, computed in the browser from the CDR list (GET …/calls): calls per hour, answer-seizure
+// ratio, average call duration, failures by SIP code. Inline SVG, no chart library.
+import { html } from 'htm/preact';
+
+export interface Cdr {
+  callId: string;
+  direction: string;
+  from: string;
+  to: string;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string;
+  durationSeconds: number;
+  disposition: string;
+  sipCode: number | null;
+  hangupBy: string | null;
+  reason: string | null;
+}
+
+export interface CdrStats {
+  total: number;
+  answered: number;
+  /** Answer-seizure ratio, 0..1 (answered / attempts); null without attempts. */
+  asr: number | null;
+  /** Average duration of answered calls, seconds; null without any. */
+  acd: number | null;
+  perHour: { hour: string; calls: number; answered: number }[];
+  failures: { code: string; calls: number }[];
+}
+
+export function cdrStats(cdrs: readonly Cdr[]): CdrStats {
+  const answered = cdrs.filter((c) => c.disposition === 'answered');
+  const hours = new Map<string, { calls: number; answered: number }>();
+  for (const c of cdrs) {
+    const hour = `${c.startedAt.slice(0, 13)}:00Z`;
+    const h = hours.get(hour) ?? { calls: 0, answered: 0 };
+    h.calls++;
+    if (c.disposition === 'answered') h.answered++;
+    hours.set(hour, h);
+  }
+  const failures = new Map<string, number>();
+  for (const c of cdrs) {
+    if (c.disposition === 'answered') continue;
+    const code = c.sipCode === null ? c.disposition : String(c.sipCode);
+    failures.set(code, (failures.get(code) ?? 0) + 1);
+  }
+  return {
+    total: cdrs.length,
+    answered: answered.length,
+    asr: cdrs.length ? answered.length / cdrs.length : null,
+    acd: answered.length ? answered.reduce((s, c) => s + c.durationSeconds, 0) / answered.length : null,
+    perHour: [...hours.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([hour, h]) => ({ hour, ...h })),
+    failures: [...failures.entries()].sort((a, b) => b[1] - a[1]).map(([code, calls]) => ({ code, calls })),
+  };
+}
+
+const W = 520;
+const H = 160;
+const PAD = 24;
+
+/** Bars of `values` with labels under every few; `title` is the chart's accessible name. */
+function bars(title: string, values: { label: string; value: number; part?: number }[], className: string) {
+  const max = Math.max(1, ...values.map((v) => v.value));
+  const step = values.length ? (W - PAD * 2) / values.length : 0;
+  const every = Math.max(1, Math.ceil(values.length / 8));
+  return html`<svg class=${`chart ${className}`} viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${title}>
+    <title>${title}</title>
+    <line x1=${PAD} y1=${H - PAD} x2=${W - PAD} y2=${H - PAD} class="axis" />
+    <text x=${PAD} y="12" class="tick">${max}</text>
+    ${values.map((v, i) => {
+      const h = ((H - PAD * 2) * v.value) / max;
+      const ph = ((H - PAD * 2) * (v.part ?? 0)) / max;
+      const x = PAD + i * step + step * 0.15;
+      const w = Math.max(1, step * 0.7);
+      return html`<g>
+        <rect x=${x} y=${H - PAD - h} width=${w} height=${h} class="bar"
+          ><title>${v.label}: ${v.value}</title></rect
+        >
+        ${v.part !== undefined && html`<rect x=${x} y=${H - PAD - ph} width=${w} height=${ph} class="bar-part" />`}
+        ${
+          i % every === 0 &&
+          html`<text x=${x + w / 2} y=${H - 8} class="tick" text-anchor="middle">${v.label}</text>`
+        }
+      </g>`;
+    })}
+  </svg>`;
+}
+
+export function CdrCharts({ stats }: { stats: CdrStats }) {
+  const pct = stats.asr === null ? '–' : `${(stats.asr * 100).toFixed(1)} %`;
+  const acd =
+    stats.acd === null
+      ? '–'
+      : `${Math.floor(stats.acd / 60)}:${String(Math.round(stats.acd % 60)).padStart(2, '0')}`;
+  return html`<section class="charts" data-testid="charts">
+    <div class="kpis">
+      <div class="kpi">
+        <span class="kpi-value" data-testid="kpi-calls">${stats.total}</span><span>calls</span>
+      </div>
+      <div class="kpi">
+        <span class="kpi-value" data-testid="kpi-asr">${pct}</span><span>ASR (answered / attempts)</span>
+      </div>
+      <div class="kpi">
+        <span class="kpi-value" data-testid="kpi-acd">${acd}</span
+        ><span>ACD (average answered duration)</span>
+      </div>
+    </div>
+    <div class="chart-row">
+      <figure>
+        <figcaption>Calls per hour (UTC; answered darker)</figcaption>
+        ${bars(
+          'calls per hour',
+          stats.perHour.map((h) => ({ label: h.hour.slice(11, 13) + 'h', value: h.calls, part: h.answered })),
+          'per-hour',
+        )}
+      </figure>
+      <figure>
+        <figcaption>Failures by SIP code</figcaption>
+        ${
+          stats.failures.length === 0
+            ? html`<p class="muted">no failed calls</p>`
+            : bars(
+                'failures by SIP code',
+                stats.failures.map((f) => ({ label: f.code, value: f.calls })),
+                'failures',
+              )
+        }
+      </figure>
+    </div>
+  </section>`;
+}
