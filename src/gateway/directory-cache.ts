@@ -26,12 +26,16 @@ interface Slot {
  * A change made through the API is announced on the provisioning change stream and `invalidate` drops
  * everything at once; `ttlMs` bounds how stale an entry can be if an announcement is lost. Concurrent
  * lookups of one key share one query; a failed query is not kept. At most `maxEntries` are held (the oldest
- * go first). The periodic trunk lists (health checks, registration) are not cached.
+ * go first), and none past its `ttlMs`: expired entries at the head are dropped at each insertion, so a scan of
+ * names that come once does not keep them until the cap. The periodic trunk lists (health checks,
+ * registration) are not cached.
  */
 export function createDirectoryCache(
   source: { routing: RoutingDirectory; tenants: Tenants; users: Users },
-  options: { ttlMs: number; maxEntries: number },
+  options: { ttlMs: number; maxEntries: number; now?: () => number },
 ): DirectoryCache {
+  const clock = options.now ?? Date.now;
+  // Insertion order is expiry order (one TTL for all, a key re-inserted on reload): the first slot expires first.
   const slots = new Map<string, Slot>();
   let generation = 0;
   let hits = 0;
@@ -39,7 +43,7 @@ export function createDirectoryCache(
 
   const cached = <T>(key: string, load: () => Promise<T>): Promise<T> => {
     if (options.ttlMs <= 0) return load();
-    const now = Date.now();
+    const now = clock();
     const slot = slots.get(key);
     if (slot && slot.expiresAt > now) {
       hits += 1;
@@ -48,11 +52,11 @@ export function createDirectoryCache(
     misses += 1;
     const started = generation;
     const value = load();
-    if (slots.size >= options.maxEntries) {
-      const oldest = slots.keys().next();
-      if (!oldest.done) slots.delete(oldest.value);
-    }
     slots.delete(key);
+    for (const [oldest, s] of slots) {
+      if (s.expiresAt > now && slots.size < options.maxEntries) break;
+      slots.delete(oldest);
+    }
     slots.set(key, { value, expiresAt: now + options.ttlMs });
     value.catch(() => {
       if (slots.get(key)?.value === value) slots.delete(key);

@@ -74,6 +74,11 @@ export interface Gateway {
   readonly keepalive: BindingKeepalive | undefined;
   readonly trunkMonitor: TrunkMonitor | undefined;
   readonly trunkRegistrar: TrunkRegistrar | undefined;
+  /**
+   * Entries of the gateway's long-lived tables now, by structure (for voxgate_memory_structure_entries): digest
+   * nonces remembered, transactions, calls (each holds its two dialogs), bindings kept alive.
+   */
+  structures(): Record<string, number>;
   /** The advertised address per transport. */
   advertised(transport: TransportName | WebSocketTransportName): { host: string; port: number };
   close(): Promise<void>;
@@ -311,6 +316,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     keepalive,
     trunkMonitor,
     trunkRegistrar,
+    structures() {
+      const { server, client } = layer.size;
+      return {
+        sip_digest_nonces: auth.trackedNonces,
+        sip_server_transactions: server,
+        sip_client_transactions: client,
+        gateway_calls: b2bua.activeCalls,
+        ...(keepalive ? { registrar_keepalive_bindings: keepalive.tracked } : {}),
+      };
+    },
     async close() {
       keepalive?.stop();
       trunkMonitor?.stop();

@@ -60,6 +60,8 @@ export interface AuthPolicy {
 export type Challenger = 'registrar' | 'proxy';
 
 export interface SipAuthenticator {
+  /** Nonces remembered for replay detection, over every realm (each realm's digest server is bounded). */
+  readonly trackedNonces: number;
   /**
    * Digest-verifies the request for the tenant realm `domain`. On success returns the user's credentials; on
    * failure it has answered (a challenge, or 403 while the source is banned) and returns undefined. An unknown
@@ -188,6 +190,11 @@ export function createSipAuthenticator(deps: {
     policy.digestAlgorithms;
 
   return {
+    get trackedNonces() {
+      let n = 0;
+      for (const d of digests.values()) n += d.trackedNonces;
+      return n;
+    },
     authenticate(request, reply, sourceAddress, domain, as) {
       // Read once for the request (the directory cache keeps it per realm): the challenges and the check of the
       // answering user's algorithm both come from it.

@@ -26,6 +26,8 @@ export interface NgControlServerOptions {
 
 export interface NgControlServer {
   address(): AddressInfo;
+  /** Replies kept for retransmitted commands (bounded: cacheMaxEntries, cacheMaxBytes, cacheTtlMs). */
+  readonly cachedReplies: number;
   close(): Promise<void>;
 }
 
@@ -230,6 +232,9 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
 
   return {
     address: () => socket.address(),
+    get cachedReplies() {
+      return cache.size;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (closed) return resolve();

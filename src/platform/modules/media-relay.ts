@@ -7,6 +7,7 @@ import {
 } from '../../media/index.js';
 import { createFolderStore, createS3Store } from '../../store/index.js';
 import { collectMediaMetrics } from '../media-metrics.js';
+import { exportStructureSizes } from '../memory-metrics.js';
 import { advertisedAddresses } from '../advertised-addresses.js';
 import type { ModuleDefinition } from '../module.js';
 
@@ -26,6 +27,10 @@ export const mediaRelayModule: ModuleDefinition = {
     let relay: MediaRelay | undefined;
     const s3 = media.recordings ? createS3Store(media.recordings) : undefined;
     const stopMetrics = collectMediaMetrics(ctx.metrics, () => relay);
+    const stopStructures = exportStructureSizes(ctx.metrics, {
+      ng_reply_cache: () => server?.cachedReplies,
+      media_relay_calls: () => relay?.calls,
+    });
     return {
       async start() {
         const recordings = join(ctx.config.dataDir, 'recordings');
@@ -60,6 +65,7 @@ export const mediaRelayModule: ModuleDefinition = {
       },
       async stop() {
         stopMetrics();
+        stopStructures();
         await server?.close();
         // Recordings of the calls just ended are uploaded before the S3 client goes.
         await relay?.close();

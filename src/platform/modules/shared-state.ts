@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSharedState, type RegistrationsPersistence } from '../../store/shared-state/index.js';
+import { exportStructureSizes } from '../memory-metrics.js';
 import type { ModuleDefinition } from '../module.js';
 
 /**
@@ -39,9 +40,13 @@ export const sharedStateModule: ModuleDefinition = {
     });
     ctx.services.sharedState = state;
     ctx.logger.info({ kind: state.kind }, 'shared state ready');
+    const stopStructures = exportStructureSizes(ctx.metrics, () => state.structures?.());
     return {
       ready: () => state.ping(),
-      stop: () => state.close(),
+      stop: () => {
+        stopStructures();
+        return state.close();
+      },
     };
   },
 };

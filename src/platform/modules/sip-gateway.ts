@@ -17,6 +17,7 @@ import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 import { collectCallMetrics } from '../call-metrics.js';
 import { collectSipMetrics } from '../sip-metrics.js';
+import { exportStructureSizes, type StructureSize } from '../memory-metrics.js';
 import { createRateLimitedLog } from '../../observability/rate-limited-log.js';
 import { logCalls } from '../call-log.js';
 import { advertisedAddresses } from '../advertised-addresses.js';
@@ -87,6 +88,18 @@ export const sipGatewayModule: ModuleDefinition = {
       connections: () => gateway?.endpoint.connections(),
     });
     const stopCallMetrics = collectCallMetrics(ctx.metrics);
+    const ofGateway =
+      (name: string): StructureSize =>
+      () =>
+        gateway?.structures()[name];
+    const stopStructures = exportStructureSizes(ctx.metrics, {
+      directory_cache: () => directory.stats.size,
+      sip_digest_nonces: ofGateway('sip_digest_nonces'),
+      sip_server_transactions: ofGateway('sip_server_transactions'),
+      sip_client_transactions: ofGateway('sip_client_transactions'),
+      gateway_calls: ofGateway('gateway_calls'),
+      registrar_keepalive_bindings: ofGateway('registrar_keepalive_bindings'),
+    });
     const registrationLog = logRegistrations(ctx.logger);
     const gatewayLog = createRateLimitedLog(ctx.logger, { burst: 20, perSecond: 2 });
     // Registration changes for the worker's registration.changed webhooks.
@@ -192,6 +205,7 @@ export const sipGatewayModule: ModuleDefinition = {
       async stop() {
         stopSipMetrics();
         stopCallMetrics();
+        stopStructures();
         registrationLog.stop();
         stopRegistrationEvents();
         callLog.stop();

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { detachString } from '../message/parse-message.js';
 import { formatAuthHeader, parseAuthHeader } from './auth-params.js';
 import { computeResponse, DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from './digest.js';
 
@@ -39,6 +40,8 @@ export interface DigestServer {
     lookup: Ha1Lookup,
     algorithms?: readonly DigestAlgorithm[],
   ): Promise<DigestVerdict>;
+  /** Nonces whose last nonce-count is remembered now (at most `maxTrackedNonces`, none older than the TTL). */
+  readonly trackedNonces: number;
 }
 
 /**
@@ -46,6 +49,12 @@ export interface DigestServer {
  * (timestamp and random value under an HMAC of a server secret), expire after `nonceTtlMs`, and each nonce's
  * nonce-count must grow, so a captured request cannot be replayed. An unknown user is checked against a
  * derived HA1, so the answer and the work are the same as for a wrong password (no user enumeration).
+ *
+ * Memory: the last nonce-count of each used nonce is remembered while the nonce can still be used — entries
+ * older than `nonceTtlMs` go (oldest first, at each new entry), and at most `maxTrackedNonces` are kept
+ * (default 100,000: ~10 MiB). When the cap evicts a nonce that could still be used, every nonce issued up to it
+ * that is no longer remembered is answered stale (the client retries with a fresh nonce), so eviction never
+ * opens a replay.
  */
 export function createDigestServer(options: {
   realm: string;
@@ -53,34 +62,46 @@ export function createDigestServer(options: {
   nonceTtlMs?: number;
   algorithms?: readonly DigestAlgorithm[];
   maxTrackedNonces?: number;
+  /** The clock (epoch ms), for tests. */
+  now?: () => number;
 }): DigestServer {
   const ttl = options.nonceTtlMs ?? 300_000;
   const algorithms = options.algorithms ?? DIGEST_ALGORITHMS;
   const maxTracked = options.maxTrackedNonces ?? 100_000;
-  const lastCount = new Map<string, number>();
+  const now = options.now ?? Date.now;
+  // Insertion order is last-use order: a nonce is re-inserted at each use, so the first entry is the least
+  // recently used, and once its last use is older than the TTL its nonce has expired too.
+  const lastCount = new Map<string, { nc: number; usedAt: number }>();
+  // Nonces issued at or before this time and no longer remembered were evicted while usable: answered stale.
+  let evictedIssuedUpTo = -1;
   const mac = (text: string) =>
     createHmac('sha256', options.secret).update(text).digest('base64url').slice(0, 22);
 
   const newNonce = () => {
-    const body = `${Date.now().toString(36)}.${randomBytes(12).toString('base64url')}`;
+    const body = `${now().toString(36)}.${randomBytes(12).toString('base64url')}`;
     return `${body}.${mac(body)}`;
   };
+  const issuedAt = (nonce: string) => parseInt(nonce.slice(0, nonce.indexOf('.')), 36);
   const nonceState = (nonce: string): 'valid' | 'expired' | 'forged' => {
     const last = nonce.lastIndexOf('.');
     const body = nonce.slice(0, last);
     const expect = Buffer.from(mac(body));
     const given = Buffer.from(nonce.slice(last + 1));
     if (last <= 0 || given.length !== expect.length || !timingSafeEqual(given, expect)) return 'forged';
-    const issued = parseInt(body.split('.')[0] ?? '', 36);
-    return Date.now() - issued < ttl ? 'valid' : 'expired';
+    const issued = issuedAt(nonce);
+    if (issued <= evictedIssuedUpTo && !lastCount.has(nonce)) return 'expired';
+    return now() - issued < ttl ? 'valid' : 'expired';
   };
   const remember = (nonce: string, nc: number) => {
-    if (lastCount.size >= maxTracked) {
-      const oldest = lastCount.keys().next().value;
-      if (oldest !== undefined) lastCount.delete(oldest);
-    }
+    const t = now();
     lastCount.delete(nonce);
-    lastCount.set(nonce, nc);
+    for (const [oldest, entry] of lastCount) {
+      if (entry.usedAt + ttl > t && lastCount.size < maxTracked) break;
+      lastCount.delete(oldest);
+      if (t - issuedAt(oldest) < ttl) evictedIssuedUpTo = Math.max(evictedIssuedUpTo, issuedAt(oldest));
+    }
+    // The nonce was cut from the Authorization header: kept, it would keep the request's header text alive.
+    lastCount.set(detachString(nonce), { nc, usedAt: t });
   };
 
   // RFC 7616 §3.3: opaque "SHOULD be returned by the client unchanged in the Authorization header field of
@@ -88,6 +109,9 @@ export function createDigestServer(options: {
   const opaque = mac(`opaque:${options.realm}`);
 
   return {
+    get trackedNonces() {
+      return lastCount.size;
+    },
     challenges(stale = false, offered = algorithms) {
       const nonce = newNonce();
       // §25.1 / RFC 8760 §2.4: one challenge per algorithm, in the configured order.
@@ -156,7 +180,7 @@ export function createDigestServer(options: {
       if (state === 'expired') return { ok: false, reason: 'stale', stale: true };
       // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".
       const nc = parseInt(p.nc!, 16);
-      const previous = lastCount.get(p.nonce);
+      const previous = lastCount.get(p.nonce)?.nc;
       if (previous !== undefined && nc <= previous) return { ok: false, reason: 'replay', stale: true };
       remember(p.nonce, nc);
       return { ok: true, username: p.username, algorithm };

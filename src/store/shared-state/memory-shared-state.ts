@@ -1,4 +1,6 @@
 import {
+  DEFAULT_MAX_COUNTERS,
+  DEFAULT_STREAM_MAX_AGE_MS,
   DEFAULT_STREAM_MAXLEN,
   SharedStateError,
   type Binding,
@@ -13,6 +15,16 @@ import {
   type LoadedRegistrations,
   type PersistedBinding,
 } from './registrations-file.js';
+
+/** A deep copy of plain data with every string of 13 characters or more copied (V8 slices shorter ones never). */
+function copyStrings(value: unknown): unknown {
+  if (typeof value === 'string')
+    return value.length < 13 ? value : (JSON.parse(JSON.stringify(value)) as string);
+  if (Array.isArray(value)) return value.map(copyStrings);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copyStrings(v)]));
+  return value;
+}
 
 interface Group {
   /** Index in the stream's entries of the next entry never delivered to this group. */
@@ -49,9 +61,22 @@ export interface RegistrationsPersistence {
  * restart: read from the file at start (expired ones dropped) and written behind (`registrations-file.ts`).
  */
 export function createMemorySharedState(
-  options: { streamMaxLen?: number; sweepMs?: number; persistence?: RegistrationsPersistence } = {},
+  options: {
+    streamMaxLen?: number;
+    /** Stream entries older than this are dropped (default DEFAULT_STREAM_MAX_AGE_MS). */
+    streamMaxAgeMs?: number;
+    /** Counters kept at most (default DEFAULT_MAX_COUNTERS): the least recently changed go first. */
+    maxCounters?: number;
+    sweepMs?: number;
+    persistence?: RegistrationsPersistence;
+    /** The clock (epoch ms), for tests. */
+    now?: () => number;
+  } = {},
 ): SharedState {
   const maxLen = options.streamMaxLen ?? DEFAULT_STREAM_MAXLEN;
+  const maxAgeMs = options.streamMaxAgeMs ?? DEFAULT_STREAM_MAX_AGE_MS;
+  const maxCounters = options.maxCounters ?? DEFAULT_MAX_COUNTERS;
+  const clock = options.now ?? Date.now;
   const bindings = new Map<string, Map<string, Binding>>();
   const persistence = options.persistence;
   if (persistence) {
@@ -86,7 +111,7 @@ export function createMemorySharedState(
   /** Copies of the live bindings of every AOR that `keep` accepts. */
   const liveWhere = (keep: (b: Binding) => boolean): { aor: string; binding: Binding }[] => {
     check();
-    const now = Date.now();
+    const now = clock();
     const out: { aor: string; binding: Binding }[] = [];
     for (const [aor, contacts] of bindings) {
       for (const b of contacts.values()) if (keep(b) && live(b, now)) out.push({ aor, binding: { ...b } });
@@ -94,12 +119,16 @@ export function createMemorySharedState(
     return out;
   };
   const sweep = () => {
-    const now = Date.now();
+    const now = clock();
     for (const [aor, contacts] of bindings) {
       for (const [contact, b] of contacts) if (!live(b, now)) contacts.delete(contact);
       if (contacts.size === 0) bindings.delete(aor);
     }
     for (const [key, c] of counters) if (c.expiresAt <= now) counters.delete(key);
+    for (const [trunkId, byGateway] of trunkStatuses) {
+      for (const [gateway, e] of byGateway) if (e.until <= now) byGateway.delete(gateway);
+      if (byGateway.size === 0) trunkStatuses.delete(trunkId);
+    }
   };
   const sweeper = setInterval(sweep, options.sweepMs ?? 30_000);
   sweeper.unref();
@@ -109,14 +138,26 @@ export function createMemorySharedState(
   };
   const counterValue = (key: string) => {
     const c = counters.get(key);
-    return c && c.expiresAt > Date.now() ? c.value : 0;
+    return c && c.expiresAt > clock() ? c.value : 0;
   };
   const incr = async (key: string, by = 1, ttlSec = 86_400) => {
     check();
     const value = counterValue(key) + by;
-    counters.set(key, { value, expiresAt: Date.now() + ttlSec * 1000 });
+    // Re-inserted, so the first counter is the least recently changed: the one to drop at the cap.
+    counters.delete(key);
+    for (const oldest of counters.keys()) {
+      if (counters.size < maxCounters) break;
+      counters.delete(oldest);
+    }
+    counters.set(key, { value, expiresAt: clock() + ttlSec * 1000 });
     return value;
   };
+  /**
+   * A copy whose strings hold nothing else alive: a value cut from a longer string (a Call-ID from a SIP
+   * message's header text) is a view of it in V8, and an entry kept for minutes would keep that text too.
+   */
+  const detached = <T>(value: T): T => copyStrings(value) as T;
+  const idTime = (id: string) => Number(id.slice(0, id.indexOf('-')));
   const stream = (name: string): Stream => {
     let s = streams.get(name);
     if (!s) {
@@ -137,7 +178,7 @@ export function createMemorySharedState(
     const start = Math.max(g.next, s.trimmed) - s.trimmed;
     const batch = s.entries.slice(start, start + count);
     g.next = s.trimmed + start + batch.length;
-    const now = Date.now();
+    const now = clock();
     for (const entry of batch) g.pending.set(entry.id, { consumer, deliveredAt: now, entry });
     return batch.map((e) => ({ id: e.id, fields: { ...e.fields } }));
   };
@@ -149,7 +190,7 @@ export function createMemorySharedState(
         check();
         let contacts = bindings.get(aor);
         if (!contacts) bindings.set(aor, (contacts = new Map()));
-        contacts.set(binding.contact, { ...binding });
+        contacts.set(binding.contact, detached(binding));
         writer?.changed();
       },
       async remove(aor, contact) {
@@ -166,7 +207,7 @@ export function createMemorySharedState(
       },
       async list(aor) {
         check();
-        const now = Date.now();
+        const now = clock();
         return [...(bindings.get(aor)?.values() ?? [])].filter((b) => live(b, now)).map((b) => ({ ...b }));
       },
       async listByTenant(tenantId) {
@@ -179,7 +220,7 @@ export function createMemorySharedState(
     calls: {
       async put(call) {
         check();
-        calls.set(call.callId, { ...call });
+        calls.set(call.callId, detached(call));
       },
       async get(callId) {
         check();
@@ -206,12 +247,12 @@ export function createMemorySharedState(
         check();
         const byGateway =
           trunkStatuses.get(trunkId) ?? new Map<string, { status: TrunkStatus; until: number }>();
-        byGateway.set(status.gateway, { status: structuredClone(status), until: Date.now() + ttlSec * 1000 });
+        byGateway.set(status.gateway, { status: structuredClone(status), until: clock() + ttlSec * 1000 });
         trunkStatuses.set(trunkId, byGateway);
       },
       async list(trunkIds) {
         check();
-        const now = Date.now();
+        const now = clock();
         const out = new Map<string, TrunkStatus[]>();
         for (const id of trunkIds) {
           const live = [...(trunkStatuses.get(id)?.values() ?? [])].filter((e) => e.until > now);
@@ -230,14 +271,13 @@ export function createMemorySharedState(
         check();
         return counterValue(key);
       },
-      hit: (key, windowSec) =>
-        incr(`${key}:${Math.floor(Date.now() / (windowSec * 1000))}`, 1, windowSec * 2),
+      hit: (key, windowSec) => incr(`${key}:${Math.floor(clock() / (windowSec * 1000))}`, 1, windowSec * 2),
     },
     events: {
       async publish(name, fields) {
         check();
         const s = stream(name);
-        const now = Date.now();
+        const now = clock();
         if (now > s.lastMs) {
           s.lastMs = now;
           s.seq = 0;
@@ -245,11 +285,15 @@ export function createMemorySharedState(
           s.seq++;
         }
         const id = `${s.lastMs}-${s.seq}`;
-        s.entries.push({ id, fields: { ...fields } });
+        s.entries.push({ id, fields: detached(fields) });
         // Trimmed like Redis's approximate MAXLEN ~: in steps of a tenth, not one entry per publish (each
         // splice moves the whole array).
-        if (s.entries.length > maxLen + Math.ceil(maxLen / 10)) {
-          const drop = s.entries.length - maxLen;
+        // By age too, in steps of a tenth of the age: entries are in time order (ids are times).
+        let drop = s.entries.length > maxLen + Math.ceil(maxLen / 10) ? s.entries.length - maxLen : 0;
+        if (idTime(s.entries[0]!.id) < now - maxAgeMs - Math.ceil(maxAgeMs / 10)) {
+          while (drop < s.entries.length && idTime(s.entries[drop]!.id) < now - maxAgeMs) drop++;
+        }
+        if (drop > 0) {
           s.entries.splice(0, drop);
           s.trimmed += drop;
         }
@@ -286,7 +330,7 @@ export function createMemorySharedState(
         check();
         const g = streams.get(name)?.groups.get(groupName);
         if (!g) return [];
-        const now = Date.now();
+        const now = clock();
         const out: StreamEntry[] = [];
         for (const p of g.pending.values()) {
           if (out.length >= count) break;
@@ -301,6 +345,25 @@ export function createMemorySharedState(
         check();
         return streams.get(name)?.groups.delete(groupName) ?? false;
       },
+    },
+    structures() {
+      let registrations = 0;
+      for (const contacts of bindings.values()) registrations += contacts.size;
+      let trunks = 0;
+      for (const byGateway of trunkStatuses.values()) trunks += byGateway.size;
+      const out: Record<string, number> = {
+        state_registrations: registrations,
+        state_calls: calls.size,
+        state_counters: counters.size,
+        state_trunk_statuses: trunks,
+      };
+      for (const [name, s] of streams) {
+        let pending = 0;
+        for (const g of s.groups.values()) pending += g.pending.size;
+        out[`stream_entries:${name}`] = s.entries.length;
+        out[`stream_pending:${name}`] = pending;
+      }
+      return out;
     },
     async ping() {
       check();

@@ -127,6 +127,11 @@ export interface SharedState {
   readonly counters: Counters;
   readonly events: EventStreams;
   readonly trunkStatus: TrunkStatusStore;
+  /**
+   * Entries held in this process by structure (bindings, calls, counters, each event stream), for
+   * voxgate_memory_structure_entries. Only the memory implementation holds them in the process; Redis does not.
+   */
+  structures?(): Record<string, number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -142,4 +147,13 @@ export class SharedStateError extends Error {
   }
 }
 
+/** Entries an event stream keeps at most (Redis: XADD MAXLEN ~; memory: the same, trimmed in tenths). */
 export const DEFAULT_STREAM_MAXLEN = 100_000;
+/**
+ * Age past which the memory implementation drops a stream's entries (the embedded worker and API read them
+ * within milliseconds: 5 minutes covers a consumer that is retrying). Entries delivered and not yet acked are
+ * kept by their consumer group until acked, whatever their age.
+ */
+export const DEFAULT_STREAM_MAX_AGE_MS = 5 * 60_000;
+/** Counters the memory implementation keeps at most (ban counters, rate windows); the least recently changed go. */
+export const DEFAULT_MAX_COUNTERS = 100_000;

@@ -1,0 +1,157 @@
+// Every long-lived in-memory structure is bounded by entries and by age, oldest first, through the real
+// structures with injected clocks (no timing): the digest nonces, the directory cache, the embedded shared
+// state's streams and counters, and the voxgate_memory_structure_entries gauge that shows them.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createDirectoryCache } from '../../src/gateway/index.js';
+import { Registry } from '../../src/observability/index.js';
+import { exportStructureSizes } from '../../src/platform/memory-metrics.js';
+import {
+  answerChallenge,
+  computeHa1,
+  createDigestServer,
+  type DigestAlgorithm,
+} from '../../src/sip/index.js';
+import { createMemorySharedState } from '../../src/store/shared-state/index.js';
+
+const realm = 'acme.example';
+const lookup = (username: string, algorithm: DigestAlgorithm) =>
+  computeHa1(algorithm, username, realm, 's3cret');
+
+describe('memory bounds', () => {
+  test('digest nonces: at most maxTrackedNonces, oldest first, none past the TTL, and no replay opened', async () => {
+    let now = 1_000_000;
+    const server = createDigestServer({
+      realm,
+      secret: randomBytes(32),
+      nonceTtlMs: 60_000,
+      maxTrackedNonces: 3,
+      now: () => now,
+    });
+    const register = async () => {
+      const answer = answerChallenge({
+        challenges: server.challenges(),
+        method: 'REGISTER',
+        uri: `sip:${realm}`,
+        username: 'alice',
+        password: 's3cret',
+      })!;
+      assert.equal((await server.verify('REGISTER', [answer.authorization], lookup)).ok, true);
+      now += 1;
+      return answer.authorization;
+    };
+    const first = await register();
+    for (let i = 0; i < 4; i++) await register();
+    assert.equal(server.trackedNonces, 3, 'the cap holds');
+    // The first nonce was evicted while still usable: its replay is answered stale, never accepted.
+    assert.deepEqual(await server.verify('REGISTER', [first], lookup), {
+      ok: false,
+      reason: 'stale',
+      stale: true,
+    });
+
+    now += 60_000; // every remembered nonce has expired
+    await register();
+    assert.equal(server.trackedNonces, 1, 'entries older than the TTL are gone');
+  });
+
+  test('directory cache: at most maxEntries, oldest first, expired entries dropped at insertion', async () => {
+    let now = 0;
+    const loads: string[] = [];
+    const missing = async () => undefined;
+    const cache = createDirectoryCache(
+      {
+        routing: {
+          trunkBySource: missing,
+          trunkByUsername: missing,
+          numberOwner: missing,
+          routes: async () => [],
+          allTrunks: async () => [],
+          registeringTrunks: async () => [],
+        },
+        tenants: { findByDomain: missing },
+        users: {
+          findCredentials: async (_domain: string, username: string) => {
+            loads.push(username);
+            return undefined;
+          },
+          digestAlgorithms: missing,
+        },
+      },
+      { ttlMs: 10_000, maxEntries: 3, now: () => now },
+    );
+    for (const u of ['a', 'b', 'c', 'd', 'e']) await cache.users.findCredentials(realm, u);
+    assert.equal(cache.stats.size, 3, 'the cap holds');
+    await cache.users.findCredentials(realm, 'e');
+    await cache.users.findCredentials(realm, 'a');
+    assert.deepEqual(loads, ['a', 'b', 'c', 'd', 'e', 'a'], 'e was kept, a (the oldest) was evicted');
+
+    now += 10_001; // all expired
+    await cache.users.findCredentials(realm, 'f');
+    assert.equal(cache.stats.size, 1, 'entries older than the TTL are gone');
+  });
+
+  test('embedded event streams: at most streamMaxLen entries and none older than streamMaxAgeMs', async () => {
+    let now = 1_000_000;
+    const state = createMemorySharedState({
+      streamMaxLen: 10,
+      streamMaxAgeMs: 60_000,
+      sweepMs: 3_600_000,
+      now: () => now,
+    });
+    try {
+      for (let i = 0; i < 25; i++) await state.events.publish('call-events', { n: String(i) });
+      const entries = () => state.structures!()['stream_entries:call-events']!;
+      // Trimmed like Redis's MAXLEN ~: in steps of a tenth, so never above the cap and a tenth.
+      assert.ok(entries() <= 11, `${entries()} entries`);
+      const read = await state.events.consume('call-events', 'g', 'c', { count: 100 });
+      assert.equal(read[0]!.fields.n, String(25 - read.length), 'the oldest went first');
+      assert.equal(read.at(-1)!.fields.n, '24');
+
+      now += 60_000 + 6_001; // older than the age and its tenth of slack
+      await state.events.publish('call-events', { n: 'late' });
+      assert.equal(entries(), 1, 'entries older than the age are gone');
+      // Delivered and not acked: kept by the group, whatever their age.
+      assert.equal(state.structures!()['stream_pending:call-events'], read.length);
+    } finally {
+      await state.close();
+    }
+  });
+
+  test('embedded counters: at most maxCounters, the least recently changed first; expired ones swept', async () => {
+    let now = 0;
+    const state = createMemorySharedState({ maxCounters: 3, sweepMs: 3_600_000, now: () => now });
+    try {
+      for (const ip of ['a', 'b', 'c']) await state.counters.incr(`ban:${ip}`, 1, 60);
+      await state.counters.incr('ban:a', 1, 60); // a changed last: b is now the oldest
+      await state.counters.incr('ban:d', 1, 60);
+      assert.equal(state.structures!().state_counters, 3, 'the cap holds');
+      assert.equal(await state.counters.get('ban:b'), 0, 'b (least recently changed) was evicted');
+      assert.equal(await state.counters.get('ban:a'), 2);
+      now += 61_000;
+      assert.equal(await state.counters.get('ban:a'), 0, 'expired counters read as zero');
+    } finally {
+      await state.close();
+    }
+  });
+
+  test('voxgate_memory_structure_entries: one family, each module its structures, removed on stop', async () => {
+    const registry = new Registry();
+    let cache = 7;
+    const stopA = exportStructureSizes(registry, { directory_cache: () => cache, absent: () => undefined });
+    const stopB = exportStructureSizes(registry, () => ({ 'stream_entries:call-events': 42 }));
+    const text = async () => registry.metrics();
+    assert.match(await text(), /voxgate_memory_structure_entries\{structure="directory_cache"\} 7/);
+    assert.match(
+      await text(),
+      /voxgate_memory_structure_entries\{structure="stream_entries:call-events"\} 42/,
+    );
+    assert.doesNotMatch(await text(), /structure="absent"/);
+    cache = 8;
+    assert.match(await text(), /structure="directory_cache"\} 8/);
+    stopA();
+    assert.doesNotMatch(await text(), /directory_cache/);
+    stopB();
+  });
+});
