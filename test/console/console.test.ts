@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { SipRequest } from '../../src/sip/index.js';
@@ -266,10 +267,71 @@ describe('web console and softphone (/console, /console/phone)', () => {
       }
     } finally {
       controller.abort();
+      await bob.register(0).catch(() => undefined);
       bob.close();
       await page?.close();
     }
   });
+
+  test(
+    'live calls: a call between two phones shows up live, is hung up from the console, and its CDR is in the records and charts',
+    { skip: browserSkip },
+    async () => {
+      assert.ok(tenantId, 'the tenant of the previous tests');
+      const alice = await SipPhone.open('alice', 'alice-password', vx.sipUdpPort!, DOMAIN);
+      const bob = await SipPhone.open('bob', 'bob-password', vx.sipUdpPort!, DOMAIN);
+      const page = await browser!.newPage();
+      try {
+        assert.equal((await alice.register()).status, 200);
+        assert.equal((await bob.register()).status, 200);
+        await signIn(page, KEY);
+        await page.selectOption('[data-testid=tenant-select]', tenantId);
+        await page.goto(`${vx.httpUrl}/console#/calls`);
+        await page.waitForSelector('[data-testid=live-state][data-connected=true]');
+
+        const call = await alice.invite('bob', sdp(await freeUdpPort()));
+        const invite = (await bob.request('INVITE')) as SipRequest;
+        bob.reply(invite, 200, 'OK', 'console', {}, sdp(await freeUdpPort()));
+        assert.equal((await call.final()).status, 200);
+        call.ack();
+        const row = `[data-testid=list] tr[data-call-id="${call.callId}"]`;
+        await page.waitForSelector(`${row} td:text-is("answered")`, { timeout: 5000 });
+        await shot(page, 'console-live-calls');
+        await page.click(`${row} button:text-is("Hang up")`);
+        alice.reply((await alice.request('BYE')) as SipRequest, 200, 'OK', 'console');
+        bob.reply((await bob.request('BYE')) as SipRequest, 200, 'OK', 'console');
+        await page.waitForSelector(row, { state: 'detached', timeout: 5000 });
+
+        // The worker writes the CDR from the call's events.
+        await until('the CDR', async () => {
+          const cdrs = (await api(`/tenants/${tenantId}/calls`)) as { items: { callId: string }[] };
+          return cdrs.items.some((c) => c.callId === call.callId) ? true : undefined;
+        });
+        await page.goto(`${vx.httpUrl}/console#/cdrs`);
+        await page.waitForSelector(`[data-testid=list] tr[data-call-id="${call.callId}"] td:text-is("api")`);
+        assert.notEqual(await page.textContent('[data-testid=kpi-calls]'), '0');
+        assert.equal(await page.textContent('[data-testid=kpi-asr]'), '100.0 %');
+        await shot(page, 'console-cdrs');
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.click('[data-testid=export-csv]'),
+        ]);
+        const csv = await readFile(await download.path(), 'utf8');
+        assert.match(csv, /^callId,direction,from,to,/);
+        assert.ok(csv.includes(call.callId), csv);
+
+        await page.goto(`${vx.httpUrl}/console#/audit`);
+        await page.waitForSelector('[data-testid=page-audit] td:text-is("live-call")');
+        await shot(page, 'console-audit');
+      } finally {
+        await alice.register(0).catch(() => undefined);
+        await bob.register(0).catch(() => undefined);
+        alice.close();
+        bob.close();
+        await page.close();
+      }
+    },
+  );
 
   test(
     'the phone page registers over WebSocket and calls another user, who answers',

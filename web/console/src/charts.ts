@@ -70,8 +70,8 @@ function bars(title: string, values: { label: string; value: number; part?: numb
     ${values.map((v, i) => {
       const h = ((H - PAD * 2) * v.value) / max;
       const ph = ((H - PAD * 2) * (v.part ?? 0)) / max;
-      const x = PAD + i * step + step * 0.15;
-      const w = Math.max(1, step * 0.7);
+      const w = Math.min(36, Math.max(1, step * 0.7));
+      const x = PAD + i * step + (step - w) / 2;
       return html`<g>
         <rect x=${x} y=${H - PAD - h} width=${w} height=${h} class="bar"
           ><title>${v.label}: ${v.value}</title></rect

@@ -562,7 +562,8 @@ function CdrsPage({ ctx }: { ctx: Ctx }) {
       a.href = URL.createObjectURL(blob);
       a.download = `calls-${ctx.tenant?.sipDomain ?? 'tenant'}.csv`;
       a.click();
-      URL.revokeObjectURL(a.href);
+      // Revoked once the browser has taken the file, not before.
+      window.setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
     } catch (err) {
       setError(describe(err));
     }
