@@ -323,6 +323,12 @@ export const cdrSchema = {
     reason: nullableString,
     media: { type: ['object', 'null'], additionalProperties: true },
     gateway: nullableString,
+    transferredFrom: {
+      ...nullableString,
+      description:
+        'A call a transfer made (REFER or the API): the call id of the call it came from, whose CDR has ' +
+        'reason "transferred"',
+    },
   },
 } as const;
 

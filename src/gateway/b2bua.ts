@@ -10,6 +10,7 @@ import { B2buaCall, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
 import { encryptionRefusal, planCall, type CallPlan, type PlanningDeps } from './call-planning.js';
 import { redirectTargets } from './call-redirect.js';
+import { planTransfer } from './call-transfer.js';
 import { publishCallEvent, recordAttempt, refuse, type Attempt } from './call-records.js';
 import { createCallTable } from './call-table.js';
 import type { MediaAnchor, MediaCallRef } from './media-anchor.js';
@@ -33,6 +34,16 @@ export interface B2bua {
    * before the answer), recorded as ended by `by` for `reason`; false when it holds no such call.
    */
   end(callId: string, by: HangupParty, reason: string): boolean;
+  /**
+   * A blind transfer of the live call `callId` held by this process (the API's): the party `stays` is
+   * connected to `target`, the other one released. Undefined when it is under way (its outcome is in the
+   * call's records), else why not — `404` when no such call is here.
+   */
+  transfer(
+    callId: string,
+    stays: 'caller' | 'callee',
+    target: string,
+  ): Promise<{ status: number; warning: string } | undefined>;
   /** Calls in progress in this process. */
   readonly activeCalls: number;
   /** Waits for calls to end until `deadline` (epoch ms), then ends the rest. */
@@ -146,6 +157,8 @@ export function createB2bua(deps: B2buaDeps): B2bua {
               event: plan.peerHop ? () => undefined : (event) => publishCallEvent(deps, event),
               warn: deps.warn,
               redirect: (uris) => redirectTargets(deps, tenant, uris, request),
+              // A peer hop's REFER goes on to the replica that holds the call.
+              ...(plan.peerHop ? {} : { transfer: (ask) => planTransfer(deps, tenant, ask) }),
             },
           ),
       );
@@ -157,6 +170,11 @@ export function createB2bua(deps: B2buaDeps): B2bua {
     cancel: (invite) => table.cancel(invite),
     strayResponse: (response) => table.strayResponse(response),
     end: (callId, by, reason) => table.end(callId, by, reason),
+    async transfer(callId, stays, target) {
+      const call = table.find(callId);
+      if (!call || call.hasEnded()) return { status: 404, warning: `No call ${callId} here` };
+      return call.transferByApi(stays, target);
+    },
     close: () => table.close(),
     drain: (deadline) => table.drain(deadline),
   };

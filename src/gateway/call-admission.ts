@@ -23,7 +23,12 @@ export interface Limit {
   reasonPhrase: string;
   reason: CallRefusedEvent['reason'];
   warning: string;
+  /** A user's limit counts that party of the call: given back when a transfer takes the party away. */
+  party?: 'caller' | 'callee';
 }
+
+/** Gives back a call's counts: those of one party (it left through a transfer), or all of them. */
+export type ReleaseLimits = (party?: 'caller' | 'callee') => void;
 
 export const userLimit = (
   userId: string,
@@ -41,6 +46,7 @@ export const userLimit = (
           reasonPhrase: as === 'caller' ? 'Forbidden' : 'Busy Here',
           reason: 'user-concurrent-limit',
           warning: 'User concurrent call limit reached',
+          party: as,
         },
       ];
 
@@ -69,22 +75,26 @@ export async function admitToTenant(
   tenant: Pick<Tenant, 'id' | 'maxCallsPerSecond' | 'maxConcurrentCalls'>,
   attempt: Attempt | undefined,
 ): Promise<boolean> {
-  // Checked in order; the first limit reached refuses the call.
-  const over = async (): Promise<Refusal | undefined> => {
-    if (tenant.maxCallsPerSecond !== null) {
-      const rate = await deps.state.counters.hit(`gateway:cps:${tenant.id}`, 1);
-      if (rate > tenant.maxCallsPerSecond) return TENANT_RATE_LIMIT;
-    }
-    if (tenant.maxConcurrentCalls !== null) {
-      const active = await deps.state.calls.count(tenant.id);
-      if (active >= tenant.maxConcurrentCalls) return TENANT_CONCURRENT_LIMIT;
-    }
-    return undefined;
-  };
-  const refusal = await over();
+  const refusal = await tenantOverLimit(deps, tenant);
   if (!refusal) return true;
   refuse(deps, request, tx, refusal, attempt);
   return false;
+}
+
+/** The tenant's limit a new call would go over (checked in order, the first one reached), if any. */
+export async function tenantOverLimit(
+  deps: AdmissionDeps,
+  tenant: Pick<Tenant, 'id' | 'maxCallsPerSecond' | 'maxConcurrentCalls'>,
+): Promise<Refusal | undefined> {
+  if (tenant.maxCallsPerSecond !== null) {
+    const rate = await deps.state.counters.hit(`gateway:cps:${tenant.id}`, 1);
+    if (rate > tenant.maxCallsPerSecond) return TENANT_RATE_LIMIT;
+  }
+  if (tenant.maxConcurrentCalls !== null) {
+    const active = await deps.state.calls.count(tenant.id);
+    if (active >= tenant.maxConcurrentCalls) return TENANT_CONCURRENT_LIMIT;
+  }
+  return undefined;
 }
 
 type Refusal = Parameters<typeof refuse>[3];
@@ -113,12 +123,28 @@ export async function holdLimits(
   tx: ServerTransaction,
   limits: readonly Limit[],
   attempt: Attempt | undefined,
-): Promise<(() => void) | undefined> {
+): Promise<ReleaseLimits | undefined> {
+  const held = await takeLimits(deps, limits);
+  if ('release' in held) return held.release;
+  refuse(deps, request, tx, held.refusal, attempt);
+  return undefined;
+}
+
+/**
+ * Counts a call against each of `limits`: the release function to call when the call ends, or — when one
+ * limit was over, and every count taken has been given back — the refusal.
+ */
+export async function takeLimits(
+  deps: AdmissionDeps,
+  limits: readonly Limit[],
+): Promise<{ release: ReleaseLimits } | { refusal: Refusal }> {
   // A count outlives the longest call, so one a crashed process never released lapses.
   const ttl = Math.ceil((deps.settings.maxDurationMs + deps.settings.ringTimeoutMs) / 1000) + 60;
-  const held: string[] = [];
-  const release = () => {
-    for (const key of held.splice(0)) {
+  let held: Limit[] = [];
+  const release: ReleaseLimits = (party) => {
+    const given = held.filter((l) => party === undefined || l.party === party);
+    held = held.filter((l) => !given.includes(l));
+    for (const { key } of given) {
       deps.state.counters
         .incr(key, -1, ttl)
         .catch((err: unknown) => deps.warn({ err, key }, 'limit not released'));
@@ -126,18 +152,18 @@ export async function holdLimits(
   };
   for (const limit of limits) {
     const active = await deps.state.counters.incr(limit.key, 1, ttl);
-    held.push(limit.key);
+    held.push(limit);
     if (active > limit.max) {
       release();
-      refuse(
-        deps,
-        request,
-        tx,
-        { status: limit.status, phrase: limit.reasonPhrase, reason: limit.reason, warning: limit.warning },
-        attempt,
-      );
-      return undefined;
+      return {
+        refusal: {
+          status: limit.status,
+          phrase: limit.reasonPhrase,
+          reason: limit.reason,
+          warning: limit.warning,
+        },
+      };
     }
   }
-  return release;
+  return { release };
 }

@@ -14,15 +14,16 @@ const MAX_COMMAND_AGE_MS = 60_000;
 
 /**
  * Carries out the call commands addressed to this replica (`gatewayId`, as its live calls name it): reads the
- * call command stream in a consumer group of its own and ends each call it holds. `onCommand` is told of every
- * command for this replica and whether a call was ended (the call may have ended meanwhile).
+ * call command stream in a consumer group of its own and ends or transfers each call it holds. `onCommand` is
+ * told of every command for this replica and whether it was carried out (the call may have ended meanwhile; a
+ * transfer may be refused — `refused` says why — or, once under way, fail like a REFER's, in the records).
  */
 export function followCallCommands(options: {
   events: Pick<EventStreams, 'consume' | 'ack' | 'dropGroup'>;
-  b2bua: Pick<B2bua, 'end'>;
+  b2bua: Pick<B2bua, 'end' | 'transfer'>;
   gatewayId: string;
   group: string;
-  onCommand?: (command: CallCommand, done: boolean) => void;
+  onCommand?: (command: CallCommand, done: boolean, refused?: string) => void;
   onError: (err: unknown) => void;
   blockMs?: number;
   now?: () => number;
@@ -37,8 +38,15 @@ export function followCallCommands(options: {
         const command = decodeCallCommand(entry.fields);
         if (!command || command.gateway !== options.gatewayId) continue;
         if (now() - command.at > MAX_COMMAND_AGE_MS) continue;
-        const done = options.b2bua.end(command.callId, 'api', ENDED_THROUGH_API);
-        options.onCommand?.(command, done);
+        if (command.type === 'hangup') {
+          const done = options.b2bua.end(command.callId, 'api', ENDED_THROUGH_API);
+          options.onCommand?.(command, done);
+          continue;
+        }
+        options.b2bua
+          .transfer(command.callId, command.party, command.target)
+          .then((refused) => options.onCommand?.(command, !refused, refused?.warning))
+          .catch(options.onError);
       }
     },
     onError: options.onError,

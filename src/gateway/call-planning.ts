@@ -19,7 +19,13 @@ import {
   type SipRequest,
 } from '../sip/index.js';
 import { isDtls, offeredStreams, SdpParseError } from '../media/index.js';
-import type { MediaEncryption, SipUserRepository, Tenant, TenantRepository } from '../store/index.js';
+import type {
+  MediaEncryption,
+  SipCredentials,
+  SipUserRepository,
+  Tenant,
+  TenantRepository,
+} from '../store/index.js';
 import type { Binding, SharedState } from '../store/shared-state/index.js';
 import type { CallIdentity, ForkMode, ForkTarget } from './b2bua-call.js';
 import { trunkLimit, userLimit, type Limit } from './call-admission.js';
@@ -335,17 +341,47 @@ export async function planCall(
     return undefined;
   }
 
+  const planned = await planUserCall(deps, tenant, caller, {
+    aor: fromAor,
+    displayName: from?.displayName,
+    dialled: dialledUser,
+  });
+  if ('refusal' in planned) {
+    refuse(deps, request, tx, planned.refusal, planned.attempt);
+    return undefined;
+  }
+  return planned;
+}
+
+/** A call a user may not place, and the attempt it is recorded as. */
+export interface PlanRefusal {
+  refusal: Refusal;
+  attempt: Attempt;
+}
+
+/**
+ * Where a call from the user `caller` of the active `tenant` to `dialled` goes: the dialled user's registered
+ * contacts, or the tenant's first matching route to its trunks — or why it may not be placed. The one
+ * authorization of a user's calls: an INVITE from the user (after its digest) and a transfer the user asks for
+ * (REFER, `call-transfer.ts`) both come here.
+ */
+export async function planUserCall(
+  deps: PlanningDeps,
+  tenant: Tenant,
+  caller: SipCredentials,
+  party: { aor: string; displayName?: string | undefined; dialled: string },
+): Promise<CallPlan | PlanRefusal> {
+  const fromAor = party.aor;
+  const dialledUser = party.dialled;
+  const calleeAor = `sip:${dialledUser}@${tenant.sipDomain}`;
   const callee = await deps.users.findCredentials(tenant.sipDomain, dialledUser);
   if (callee?.enabled) {
     const bindings = await deps.state.registrations.list(calleeAor);
     if (bindings.length === 0) {
-      refuse(deps, request, tx, NOT_REGISTERED, {
-        tenantId: tenant.id,
-        direction: 'internal',
-        from: fromAor,
-        to: calleeAor,
-      });
-      return undefined;
+      return {
+        refusal: NOT_REGISTERED,
+        attempt: { tenantId: tenant.id, direction: 'internal', from: fromAor, to: calleeAor },
+      };
     }
     return {
       tenant,
@@ -363,22 +399,18 @@ export async function planCall(
   const number = normalizeNumber(dialledUser);
   const { selected, trunks, forks } = await routeNumber(deps, tenant.id, number, {
     user: caller.username,
-    displayName: from?.displayName,
+    displayName: party.displayName,
   });
   if (!selected || trunks.length === 0) {
-    refuse(
-      deps,
-      request,
-      tx,
-      {
+    return {
+      refusal: {
         status: 404,
         phrase: 'Not Found',
         reason: 'not-found',
         ...(selected ? { warning: 'No trunk of the route is up' } : {}),
       },
-      { tenantId: tenant.id, direction: 'outbound', from: fromAor, to: selected?.dialled ?? number },
-    );
-    return undefined;
+      attempt: { tenantId: tenant.id, direction: 'outbound', from: fromAor, to: selected?.dialled ?? number },
+    };
   }
   return {
     tenant,

@@ -16,13 +16,14 @@ export interface CallTable {
   has(callId: string): boolean;
   /**
    * Adds the call `create` makes for the INVITE `tx` of Call-ID `callId`, giving it the hooks that index its
-   * callee legs and remove it when it ends (`release` is called then).
+   * callee legs and remove it when it ends (`release` is called then; with a party, when a transfer takes that
+   * party away).
    */
   add(
     callId: string,
     tx: ServerTransaction,
-    release: () => void,
-    create: (hooks: Pick<CallHooks, 'registerLeg' | 'ended'>) => B2buaCall,
+    release: (party?: 'caller' | 'callee') => void,
+    create: (hooks: Pick<CallHooks, 'registerLeg' | 'ended' | 'releaseParty'>) => B2buaCall,
   ): B2buaCall;
   /** A request with a To tag: true when it belonged to a call (and was handled). */
   inDialog(request: SipRequest, tx: ServerTransaction): boolean;
@@ -37,6 +38,8 @@ export interface CallTable {
    * recorded as ended by `by` for `reason`; false when no such call is in progress here.
    */
   end(callId: string, by: HangupParty, reason: string): boolean;
+  /** The call in progress here whose live call (and record) is `callId` now, if any. */
+  find(callId: string): B2buaCall | undefined;
   /** Waits for calls to end until `deadline` (epoch ms), then ends the rest. */
   drain(deadline: number): Promise<void>;
   /** Forgets every call at once, sending nothing. */
@@ -48,6 +51,13 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
   const byCalleeCallId = new Map<string, B2buaCall>();
   const byInviteTx = new Map<ServerTransaction, B2buaCall>();
   const idle: (() => void)[] = [];
+  /** The call whose live call is `callId` now: its original Call-ID, or after a transfer the new call's id. */
+  const find = (callId: string): B2buaCall | undefined => {
+    const call = byCallerCallId.get(callId);
+    if (call?.liveCallId === callId) return call;
+    for (const c of byCallerCallId.values()) if (c.liveCallId === callId) return c;
+    return undefined;
+  };
 
   return {
     get size() {
@@ -59,6 +69,7 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
     add(callId, tx, release, create) {
       const call: B2buaCall = create({
         registerLeg: (legCallId) => byCalleeCallId.set(legCallId, call),
+        releaseParty: (party) => release(party),
         ended: () => {
           release();
           byCallerCallId.delete(call.callId);
@@ -80,12 +91,14 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
       };
       const asCaller = byCallerCallId.get(request.callId);
       if (asCaller && request.toTag === asCaller.callerTags.local) {
-        asCaller.inDialog('caller', request, tx).catch(failed);
+        asCaller.inDialog(asCaller.roleOf(request.callId) ?? 'caller', request, tx).catch(failed);
         return true;
       }
+      // A callee leg, or — after a transfer — the leg of the party that took a side's place (either side).
       const asCallee = byCalleeCallId.get(request.callId);
-      if (asCallee?.sideOf(request.callId) === 'callee') {
-        asCallee.inDialog('callee', request, tx).catch(failed);
+      const role = asCallee?.roleOf(request.callId);
+      if (asCallee && role) {
+        asCallee.inDialog(role, request, tx).catch(failed);
         return true;
       }
       return false;
@@ -100,7 +113,8 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
         return;
       }
       const asCallee = byCalleeCallId.get(request.callId);
-      if (asCallee) asCallee.ack('callee', request).catch(failed);
+      const role = asCallee?.roleOf(request.callId);
+      if (asCallee && role && role !== 'released') asCallee.ack(role, request).catch(failed);
     },
 
     cancel(invite) {
@@ -117,11 +131,13 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
     },
 
     end(callId, by, reason) {
-      const call = byCallerCallId.get(callId);
+      const call = find(callId);
       if (!call || call.hasEnded()) return false;
       call.hangup(by, reason);
       return true;
     },
+
+    find,
 
     close() {
       for (const call of byCallerCallId.values()) call.abandon();

@@ -16,7 +16,10 @@ import type { Registrar, Reply, RequestSource } from './registrar.js';
  */
 export const STATELESS_METHODS: ReadonlySet<string> = new Set(['OPTIONS']);
 
-/** Methods of a call the B2BUA handles; REFER is refused (405): transfers are not relayed across legs. */
+/**
+ * Methods of a call the B2BUA handles. REFER (RFC 3515) in a call's dialog is a transfer the B2BUA carries out
+ * itself (`call/transfer.ts`); outside a dialog it is refused like any request that needs one (481).
+ */
 export const CALL_METHODS = [
   'INVITE',
   'ACK',
@@ -27,6 +30,7 @@ export const CALL_METHODS = [
   'PRACK',
   'NOTIFY',
   'MESSAGE',
+  'REFER',
 ];
 
 /** Requests relayed inside a call's dialog; anything else with a To tag goes through the §8.2 checks (405). */
@@ -103,6 +107,11 @@ export function createRequestRouter(deps: {
     }
     if (request.method === 'INVITE' && deps.b2bua && tx && inbound) {
       deps.b2bua.invite(request, tx, inbound).catch(failed(request, reply));
+      return;
+    }
+    if (request.method === 'REFER') {
+      // RFC 3515 §2.4.2: a REFER may be declined; outside a call's dialog the gateway has no party to transfer.
+      reply(403, 'Forbidden', { Warning: '399 voxgate "REFER is carried out only inside a call"' });
       return;
     }
     if (request.method !== 'OPTIONS') {

@@ -7,9 +7,7 @@
  */
 export const CALL_COMMANDS_STREAM = 'voxgate:call-commands';
 
-export interface CallCommand {
-  /** `hangup`: end the call — BYE on both legs once answered, before that CANCEL to the callee and 487. */
-  type: 'hangup';
+interface CallCommandBase {
   /** The caller-side Call-ID (the live call's and the CDR's id). */
   callId: string;
   tenantId: string;
@@ -19,6 +17,15 @@ export interface CallCommand {
   at: number;
 }
 
+/**
+ * `hangup`: end the call — BYE on both legs once answered, before that CANCEL to the callee and 487.
+ * `transfer`: a blind transfer — the party `party` stays and is connected to `target` (a user of the tenant or
+ * a number), authorized as a call from the other party, which is released once the target answers.
+ */
+export type CallCommand =
+  | (CallCommandBase & { type: 'hangup' })
+  | (CallCommandBase & { type: 'transfer'; party: 'caller' | 'callee'; target: string });
+
 export function encodeCallCommand(command: CallCommand): Record<string, string> {
   return {
     type: command.type,
@@ -26,13 +33,17 @@ export function encodeCallCommand(command: CallCommand): Record<string, string> 
     tenantId: command.tenantId,
     gateway: command.gateway,
     at: String(command.at),
+    ...(command.type === 'transfer' ? { party: command.party, target: command.target } : {}),
   };
 }
 
 /** The command the fields carry, or undefined when they are not one this version knows (skipped, not fatal). */
 export function decodeCallCommand(fields: Record<string, string>): CallCommand | undefined {
-  const { type, callId, tenantId, gateway } = fields;
+  const { type, callId, tenantId, gateway, party, target } = fields;
   const at = Number(fields.at);
-  if (type !== 'hangup' || !callId || !tenantId || !gateway || !Number.isFinite(at)) return undefined;
-  return { type, callId, tenantId, gateway, at };
+  if (!callId || !tenantId || !gateway || !Number.isFinite(at)) return undefined;
+  if (type === 'hangup') return { type, callId, tenantId, gateway, at };
+  if (type === 'transfer' && (party === 'caller' || party === 'callee') && target)
+    return { type, callId, tenantId, gateway, at, party, target };
+  return undefined;
 }

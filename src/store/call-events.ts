@@ -59,6 +59,12 @@ export interface CallEvent {
   media?: { callerToCallee?: MediaStreamStats; calleeToCaller?: MediaStreamStats };
   /** The gateway instance that handled the call. */
   gateway?: string;
+  /**
+   * A call a transfer made (REFER, or the API): the `callId` of the call it came from. That call ended with
+   * `reason: transferred` when this one was answered; this one runs from the transfer's start, between the
+   * party that stayed (`from`) and the transfer target (`to`).
+   */
+  transferredFrom?: string;
 }
 
 /** Flat string fields for `EventStreams.publish`. */
@@ -127,5 +133,6 @@ export function decodeCallEvent(fields: Record<string, string>): CallEvent {
   if (fields.refused === 'true') event.refused = true;
   if (media) event.media = media;
   if (fields.gateway) event.gateway = fields.gateway;
+  if (fields.transferredFrom) event.transferredFrom = fields.transferredFrom;
   return event;
 }

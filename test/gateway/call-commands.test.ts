@@ -78,6 +78,9 @@ function replica(holds: string[]) {
         ended.push({ callId, by, reason });
         return true;
       },
+      async transfer(callId: string) {
+        return holds.includes(callId) ? undefined : { status: 404, warning: `No call ${callId} here` };
+      },
     },
   };
 }
@@ -139,7 +142,7 @@ for (const kind of kinds) {
           }),
         );
         await state.events.publish(CALL_COMMANDS_STREAM, {
-          type: 'transfer',
+          type: 'frobnicate',
           callId: 'call-a',
           gateway: 'gw-a',
         });

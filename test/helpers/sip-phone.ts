@@ -241,7 +241,14 @@ export class SipPhone {
   }
 
   /** A request inside the dialog an INVITE created, from the side that received it (this phone is UAS). */
-  inDialogAsCallee(invite: SipRequest, toTag: string, method: string, seq: number, body?: Buffer): Buffer {
+  inDialogAsCallee(
+    invite: SipRequest,
+    toTag: string,
+    method: string,
+    seq: number,
+    body?: Buffer,
+    extra: readonly SipHeader[] = [],
+  ): Buffer {
     const contact = headerValues(invite, 'Contact')[0] ?? '';
     const target = /<([^>]*)>/.exec(contact)?.[1] ?? contact;
     return buildRequest(
@@ -255,6 +262,7 @@ export class SipPhone {
         { name: 'Call-ID', value: invite.callId },
         { name: 'CSeq', value: `${seq} ${method}` },
         { name: 'Contact', value: this.contact },
+        ...extra,
         ...(body && body.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
       ],
       body,
@@ -364,10 +372,10 @@ export class OutgoingCall {
     );
   }
 
-  /** Sends an in-dialog request and returns its CSeq number. */
-  send(method: string, body?: Buffer): number {
+  /** Sends an in-dialog request (with `extra` headers) and returns its CSeq number. */
+  send(method: string, body?: Buffer, extra: readonly SipHeader[] = []): number {
     const seq = ++this.seq;
-    this.phone.send(this.dialogRequest(method, seq, body));
+    this.phone.send(this.dialogRequest(method, seq, body, branch(), extra));
     return seq;
   }
 

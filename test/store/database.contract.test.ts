@@ -93,6 +93,7 @@ for (const backend of await storeBackends()) {
           '0012_cdr_hangup_by_api',
           '0013_webhooks',
           '0014_media_encryption_dtls',
+          '0015_cdr_transferred_from',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);

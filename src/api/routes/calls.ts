@@ -76,6 +76,9 @@ function registrationView(aor: string, binding: Binding, now: number) {
   };
 }
 
+/** A transfer target: a user name, a number, or a sip:/sips:/tel: URI. */
+const TRANSFER_TARGET_MAX_LENGTH = 300;
+
 /** An address-of-record as the registrations list shows it, e.g. `sip:alice@acme.example`. */
 const AOR_MAX_LENGTH = 300;
 const CONTACT_MAX_LENGTH = 2000;
@@ -282,6 +285,73 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
         await deps.state.events.publish(
           CALL_COMMANDS_STREAM,
           encodeCallCommand({ type: 'hangup', callId, tenantId: tenant.id, gateway, at: Date.now() }),
+        );
+      });
+      return reply.code(202).send(liveCallView(live));
+    },
+  );
+
+  app.post<{
+    Params: { tenantId: string; callId: string };
+    Body: { party: 'caller' | 'callee'; target: string };
+  }>(
+    '/tenants/:tenantId/calls/live/:callId/transfer',
+    {
+      schema: {
+        tags: TAGS,
+        summary:
+          'Blind transfer of a live, answered call (operator): `party` stays and is connected to `target` (a ' +
+          'user of the tenant or a number), the other party is released once the target answers. The target ' +
+          'is authorized as a call from the party released (the same routing and limits as its own calls). ' +
+          '202: the replica holding the call carries it out; the transferred call gets a CDR of its own with ' +
+          '`transferredFrom`, and the original call ends with reason "transferred"',
+        params: callParams,
+        body: {
+          type: 'object',
+          required: ['party', 'target'],
+          additionalProperties: false,
+          properties: {
+            party: { enum: ['caller', 'callee'], description: 'The party that stays in the call' },
+            target: {
+              ...text({ minLength: 1, maxLength: TRANSFER_TARGET_MAX_LENGTH }),
+              description: 'A user of the tenant (`carol`), a number (`+15551234567`), or a sip:/tel: URI',
+            },
+          },
+          examples: [{ party: 'caller', target: 'carol' }],
+        },
+        response: responses({ 202: liveCallSchema }),
+      },
+    },
+    async (request, reply) => {
+      const tenant = await tenantOf(deps.db, request, reply);
+      if (!tenant || !requireRole(request, reply, 'operator')) return reply;
+      const { callId } = request.params;
+      const { party, target } = request.body;
+      const live = await deps.state.calls.get(callId);
+      if (!live || live.tenantId !== tenant.id || live.gateway === undefined)
+        return sendProblem(reply, 'not-found', `no live call ${callId}`);
+      const gateway = live.gateway;
+      const uri = /^(sips?|tel):/i.test(target) ? target : `sip:${target}@${tenant.sipDomain}`;
+      await deps.db.transaction(async (tx) => {
+        await recordMutation(tx, request, {
+          tenantId: tenant.id,
+          action: 'update',
+          entity: 'live-call',
+          entityId: callId,
+          before: liveCallView(live),
+          after: { transfer: { party, target: uri } },
+        });
+        await deps.state.events.publish(
+          CALL_COMMANDS_STREAM,
+          encodeCallCommand({
+            type: 'transfer',
+            callId,
+            tenantId: tenant.id,
+            gateway,
+            at: Date.now(),
+            party,
+            target: uri,
+          }),
         );
       });
       return reply.code(202).send(liveCallView(live));

@@ -5,8 +5,17 @@
  * cancelled), the ends of the call, and the public surface the B2BUA uses; the state lives in `call-state.ts`.
  */
 import {
+  header,
+  headerValues,
   newTag,
+  parseUri,
+  randomHex,
+  receiveDialogRequest,
   retransmit2xxUntilAck,
+  SipParseError,
+  uriOf,
+  withoutTag,
+  type Dialog,
   type ExtraHeaders,
   type ServerTransaction,
   type SipRequest,
@@ -19,16 +28,58 @@ import { CallerLeg } from './caller-leg.js';
 import { sendBye, type CalleeLeg } from './callee-leg.js';
 import { CallRecord } from './call-record.js';
 import { ANSWERED, CallStateMachine, SETTING_UP, type CallState } from './call-state.js';
-import type { CallHooks, CallIdentity, CallSettings, ForkMode, ForkTarget, Side } from './call-types.js';
+import type {
+  CallHooks,
+  CallIdentity,
+  CallSettings,
+  ForkMode,
+  ForkTarget,
+  Side,
+  TransferRefusal,
+} from './call-types.js';
 import { dispositionOf } from './final-responses.js';
 import { InDialogRelay, type InDialogCall } from './in-dialog-relay.js';
 import { MediaLeg, type MediaLegCall } from './media-leg.js';
 import { ProvisionalRelay, type ProvisionalRelayCall } from './provisional-relay.js';
 import { TargetSet } from './target-set.js';
+import { BlindTransfer, REFER_SUBSCRIPTION_SECONDS, type TransferCall } from './transfer.js';
+
+/** A party that took a side's place through a transfer: its dialog, where its requests go, who it is. */
+interface PartyLeg {
+  readonly dialog: Dialog;
+  readonly target: LegTarget;
+  readonly callId: string;
+  /** Its address as a From or To names it (no tag). */
+  readonly addr: string;
+  /** Its AOR when it is a user of the tenant (a transfer it asks for is authorized as its call). */
+  readonly aor: string | undefined;
+}
+
+/** What a call's leg is to the call table: a side, or a leg a transfer let go (`B2buaCall.roleOf`). */
+export type LegRole = Side | 'released';
+
+/** The reason the record of a call that was transferred gives, and the text of the BYE its transferor gets. */
+export const TRANSFERRED = 'transferred';
+
+const other = (side: Side): Side => (side === 'caller' ? 'callee' : 'caller');
 
 export class B2buaCall {
   private readonly machine = new CallStateMachine();
-  private readonly record: CallRecord;
+  /** The record of the call as it is now: the original, or after a transfer the transferred call's. */
+  private record: CallRecord;
+  /** After a transfer, the party that took a side's place. */
+  private readonly replaced: Partial<Record<Side, PartyLeg>> = {};
+  /** Call-IDs of legs a transfer let go: a BYE crossing ours is answered, nothing else reaches the call. */
+  private readonly released = new Set<string>();
+  /** The call's transfers, the last one possibly in progress. */
+  private readonly transfers: BlindTransfer[] = [];
+  /** The relay's totals when the current record began: a transferred call's media stats are its own. */
+  private mediaBase: MediaTotals | undefined;
+  /** Gives back the limits held for a side's party: the call's own, or the transfer's that brought it. */
+  private readonly limitsOf: Record<Side, () => void> = {
+    caller: () => this.hooks.releaseParty?.('caller'),
+    callee: () => this.hooks.releaseParty?.('callee'),
+  };
   private readonly caller: CallerLeg;
   private readonly media: MediaLeg;
   private readonly targets: TargetSet;
@@ -61,6 +112,7 @@ export class B2buaCall {
       run: (step) => this.run(step),
       winner: () => this.targets.winner,
       ringing: () => this.ringing(),
+      party: (side) => this.party(side),
     };
     this.media = new MediaLeg(media, call);
     this.targets = new TargetSet(this.caller, newTag(), outbound, hooks, {
@@ -110,16 +162,54 @@ export class B2buaCall {
     return this.caller.tags;
   }
 
-  /** The callee-side Call-IDs of this call (for the call table). */
+  /** The callee-side Call-IDs of this call, and those of its transfers' legs (for the call table). */
   get legCallIds(): string[] {
-    return this.targets.callIds;
+    return [...this.targets.callIds, ...this.transfers.flatMap((t) => t.callIds)];
   }
 
-  /** Which side a Call-ID belongs to. */
+  /** The id of the call's live call and record now: the original Call-ID, or a transferred call's id. */
+  get liveCallId(): string {
+    return this.record.callId;
+  }
+
+  /** Which side a Call-ID is now (undefined for a leg a transfer let go). */
   sideOf(callId: string): Side | undefined {
+    const role = this.roleOf(callId);
+    return role === 'released' ? undefined : role;
+  }
+
+  /** What a Call-ID is to the call: a side, a leg a transfer let go, or nothing. */
+  roleOf(callId: string): LegRole | undefined {
+    if (this.released.has(callId)) return 'released';
+    if (this.replaced.caller?.callId === callId) return 'caller';
+    if (this.replaced.callee?.callId === callId) return 'callee';
     if (callId === this.callId) return 'caller';
     // Before the answer, the callee's early dialog paired with the caller's (early UPDATE/INFO).
     return (this.targets.winner ?? this.provisionals.peer?.leg)?.callId === callId ? 'callee' : undefined;
+  }
+
+  /** A side's confirmed dialog and where its requests go: after a transfer, the party that took its place. */
+  private party(side: Side): { dialog: Dialog; target: LegTarget } | undefined {
+    const replaced = this.replaced[side];
+    if (replaced) return replaced;
+    if (side === 'caller') return this.caller.peer;
+    const leg = this.targets.winner;
+    return leg?.dialog ? { dialog: leg.dialog, target: leg.target } : undefined;
+  }
+
+  /** Who a side's party is: its address, and its AOR when it is a user of the tenant (not a trunk). */
+  private who(side: Side): { addr: string; aor: string | undefined } {
+    const replaced = this.replaced[side];
+    if (replaced) return replaced;
+    if (side === 'caller') {
+      return {
+        addr: withoutTag(header(this.caller.invite, 'From') ?? ''),
+        aor: this.identity.direction === 'inbound' ? undefined : this.identity.from,
+      };
+    }
+    const spec = this.targets.winner?.spec;
+    const addr = spec?.to ?? withoutTag(header(this.caller.invite, 'To') ?? '');
+    return { addr, aor: spec && !spec.trunkId ? uriOf(addr) : undefined };
   }
 
   /** Anchors the offer and sends the INVITE to every target. */
@@ -241,13 +331,214 @@ export class B2buaCall {
   }
 
   /** A request inside one of the call's dialogs (anything but ACK and CANCEL). */
-  async inDialog(side: Side, request: SipRequest, tx: ServerTransaction): Promise<void> {
-    await this.dialogs.receive(side, request, tx);
+  async inDialog(role: LegRole, request: SipRequest, tx: ServerTransaction): Promise<void> {
+    if (role === 'released') {
+      // The transferor's BYE crossing ours (baresip sends one on the 2xx sipfrag): the leg is gone either way.
+      if (request.method === 'BYE') tx.respond(200, 'OK');
+      else tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (request.method === 'REFER') {
+      if (this.hooks.transfer) await this.refer(role, request, tx);
+      else await this.dialogs.relayRefer(role, request, tx);
+      return;
+    }
+    const transfer = this.pendingTransfer();
+    if (transfer && transfer.side === role && request.method === 'BYE') {
+      const own = this.party(role);
+      if (own && receiveDialogRequest(own.dialog, request) === 500) {
+        tx.respond(500, 'Server Internal Error', { 'Retry-After': '1' });
+        return;
+      }
+      // A blind transfer's transferor may hang up once its REFER is accepted: the party that stays is kept and
+      // the transfer goes on (it ends the call only if it fails).
+      tx.respond(200, 'OK');
+      this.let(role);
+      transfer.transferorLeft();
+      return;
+    }
+    await this.dialogs.receive(role, request, tx);
+  }
+
+  private pendingTransfer(): BlindTransfer | undefined {
+    const last = this.transfers.at(-1);
+    return last?.pending ? last : undefined;
+  }
+
+  /**
+   * A REFER (RFC 3515) from the party on `side`: a blind transfer the B2BUA carries out itself. §2.4.2: "An
+   * agent responding to a REFER method MUST return a 400 (Bad Request) if the request contained zero or more
+   * than one Refer-To header field values." The target must be one the transferor could call (403 otherwise).
+   */
+  private async refer(side: Side, request: SipRequest, tx: ServerTransaction): Promise<void> {
+    const own = this.machine.state === 'answered' ? this.party(side) : undefined;
+    if (!own) {
+      tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (receiveDialogRequest(own.dialog, request) === 500) {
+      tx.respond(500, 'Server Internal Error', { 'Retry-After': '1' });
+      return;
+    }
+    const referTo = headerValues(request, 'Refer-To');
+    const target = referTo.length === 1 ? referTarget(referTo[0]!) : undefined;
+    if (!target) {
+      tx.respond(400, 'Bad Request', { Warning: '399 voxgate "One Refer-To with a SIP URI is required"' });
+      return;
+    }
+    if (target.replaces) {
+      tx.respond(501, 'Not Implemented', {
+        Warning: '399 voxgate "A Refer-To with Replaces (attended transfer) is not carried out here"',
+      });
+      return;
+    }
+    const refused = await this.startTransfer(side, target.uri, {
+      dialog: own.dialog,
+      target: own.target,
+      id: request.cseq.seq,
+    });
+    if (refused) {
+      tx.respond(refused.status, refused.phrase, { Warning: `399 voxgate "${refused.warning}"` });
+      return;
+    }
+    // §2.4.2: "If approval is granted, the UA MUST contact the resource identified by the URI in the
+    // Refer-To header field value"; the 202 comes first, the NOTIFYs follow it (the transfer sends them).
+    tx.respond(202, 'Accepted', { Expires: String(REFER_SUBSCRIPTION_SECONDS) });
+    this.run(this.transfers.at(-1)!.start());
+  }
+
+  /**
+   * A blind transfer through the API: the party on `stays` is connected to `target` and the other party is
+   * released, authorized as a call from that other party (or, when it is a trunk, from the one that stays).
+   * Undefined when it is under way, else why not.
+   */
+  async transferByApi(stays: Side, target: string): Promise<TransferRefusal | undefined> {
+    if (this.machine.state !== 'answered' || !this.party(other(stays))) {
+      return { status: 481, phrase: 'Call/Transaction Does Not Exist', warning: 'The call is not answered' };
+    }
+    const refused = await this.startTransfer(other(stays), target, undefined);
+    if (refused) return refused;
+    this.run(this.transfers.at(-1)!.start());
+    return undefined;
+  }
+
+  /** Authorizes and prepares a transfer of the party on `side` (the transferor) to `uri`; why not, if not. */
+  private async startTransfer(
+    side: Side,
+    uri: string,
+    subscription: ConstructorParameters<typeof BlindTransfer>[5],
+  ): Promise<TransferRefusal | undefined> {
+    if (this.pendingTransfer()) {
+      return { status: 491, phrase: 'Request Pending', warning: 'A transfer of this call is in progress' };
+    }
+    if (!this.media.anchored) {
+      return {
+        status: 488,
+        phrase: 'Not Acceptable Here',
+        warning: 'A call whose media bypasses the relay cannot be transferred',
+      };
+    }
+    const transferor = this.who(side);
+    const stays = this.who(other(side));
+    const plan = await this.hooks.transfer?.({
+      transferor: transferor.aor ?? (subscription ? undefined : stays.aor),
+      target: uri,
+    });
+    if (!plan) return { status: 403, phrase: 'Forbidden', warning: 'Transfers are not allowed here' };
+    if ('status' in plan) return plan;
+    if (this.machine.state !== 'answered' || this.pendingTransfer()) {
+      plan.release();
+      return { status: 481, phrase: 'Call/Transaction Does Not Exist', warning: 'The call has ended' };
+    }
+    const flipped = side === 'caller';
+    const record = new CallRecord(
+      randomHex(16),
+      {
+        tenantId: this.identity.tenantId,
+        // A call from a carrier stays inbound; otherwise it is the call the transferor would have placed.
+        direction: this.identity.direction === 'inbound' && !flipped ? 'inbound' : plan.identity.direction,
+        from: stays.aor ?? uriOf(stays.addr),
+        to: plan.identity.to,
+        ...(plan.identity.trunkId ? { trunkId: plan.identity.trunkId } : {}),
+        ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
+      },
+      this.hooks,
+      { from: this.record.callId, flipped },
+    );
+    this.transfers.push(new BlindTransfer(this.transferCall(), side, plan, record, stays.addr, subscription));
+    return undefined;
+  }
+
+  private transferCall(): TransferCall {
+    return {
+      callId: this.callId,
+      machine: this.machine,
+      warn: (detail, message) => this.hooks.warn(detail, message),
+      outbound: this.outbound,
+      media: this.media,
+      hooks: this.hooks,
+      origin: {
+        invite: this.caller.invite,
+        callId: this.caller.callId,
+        reliable: false,
+        requiresReliable: false,
+      },
+      ringTimeoutMs: this.settings.ringTimeoutMs,
+      run: (step) => this.run(step),
+      transferred: (transfer, leg) => this.run(this.transferred(transfer, leg)),
+      abandoned: (transfer) => this.hangup(transfer.side, 'transfer failed'),
+    };
+  }
+
+  /** Lets the party on `side` go: its leg's requests get 481 from now on, a BYE 200. */
+  private let(side: Side): void {
+    const callId = this.sideCallId(side);
+    if (callId) this.released.add(callId);
+  }
+
+  /**
+   * The target answered: it takes the transferor's place. The transferor's leg is released (BYE, unless it
+   * hung up already), the original call's record ends (`reason: transferred`) and the transferred call's
+   * record — started with the transfer — is answered; from now on it is the call's record.
+   */
+  private async transferred(transfer: BlindTransfer, leg: CalleeLeg): Promise<void> {
+    const side = transfer.side;
+    const leaving = this.party(side);
+    const alreadyLeft = this.released.has(this.sideCallId(side));
+    this.let(side);
+    if (leaving && !alreadyLeft) sendBye(this.outbound, leaving.dialog, leaving.target, TRANSFERRED);
+    const at = Date.now();
+    const totals = await this.media.stats();
+    this.replaced[side] = {
+      dialog: leg.dialog!,
+      target: leg.target,
+      callId: leg.callId,
+      addr: leg.spec.to ?? '',
+      aor: transfer.plan.aor,
+    };
+    // The transferor's counts go with it; the target's (the transfer's) stay with the call.
+    this.limitsOf[side]();
+    this.limitsOf[side] = () => transfer.plan.release();
+    const original = this.record;
+    original.emit('ended', {
+      endedAt: at,
+      disposition: 'answered',
+      sipCode: 200,
+      hangupBy: side,
+      reason: TRANSFERRED,
+      ...(totals ? { media: since(totals, this.mediaBase) } : {}),
+    });
+    this.mediaBase = totals;
+    this.record = transfer.record;
+    this.record.answeredAt = at;
+    this.record.emit('answered');
   }
 
   /** A 2xx that matched no transaction (Timer M gone): re-ACK the winner, ACK+BYE anything else. */
   stray2xx(response: SipResponse): void {
-    const leg = this.targets.byCallId(response.callId);
+    const leg =
+      this.targets.byCallId(response.callId) ??
+      this.transfers.map((t) => t.byCallId(response.callId)).find((l) => l !== undefined);
     if (!leg) return;
     if (leg === this.targets.winner) leg.reacknowledge();
     else leg.refuse2xx(response);
@@ -312,11 +603,20 @@ export class B2buaCall {
         );
       return;
     }
-    const caller = this.caller.peer;
-    const callee = this.targets.winner;
-    if (by !== 'caller' && caller) sendBye(this.outbound, caller.dialog, caller.target, reason);
-    if (by !== 'callee' && callee) callee.bye(reason);
+    this.pendingTransfer()?.abort(by, reason);
+    for (const side of ['caller', 'callee'] as const) {
+      const party = this.party(side);
+      const gone = this.released.has(this.sideCallId(side));
+      if (by !== side && party && !gone) sendBye(this.outbound, party.dialog, party.target, reason);
+    }
     this.finish('answered', 200, by, reason);
+  }
+
+  /** The Call-ID of a side's leg now (after a transfer, the leg of the party that took its place). */
+  private sideCallId(side: Side): string {
+    return (
+      this.replaced[side]?.callId ?? (side === 'caller' ? this.callId : (this.targets.winner?.callId ?? ''))
+    );
   }
 
   /**
@@ -344,21 +644,66 @@ export class B2buaCall {
     // reach us for a new ACK; once the call is over a late 2xx is dropped like any stray one (`stray2xx` finds
     // no call), so the transactions go now rather than hold the whole call in memory for 32 s.
     for (const leg of this.targets.legs) leg.releaseTransaction();
+    // The limits of the parties that came through transfers (the call's own go when the table lets it go).
+    for (const transfer of this.transfers) for (const leg of transfer.legs) leg.releaseTransaction();
+    for (const side of ['caller', 'callee'] as const) if (this.replaced[side]) this.limitsOf[side]();
     const endedAt = Date.now();
+    const base = this.mediaBase;
+    const record = this.record;
     const publish = (media: MediaTotals | undefined) => {
       this.machine.transition('ended');
-      this.record.emit('ended', {
+      record.emit('ended', {
         endedAt,
         disposition,
         sipCode,
         hangupBy,
         ...(reason ? { reason } : {}),
-        ...(media ? { media } : {}),
+        ...(media ? { media: since(media, base) } : {}),
       });
       this.hooks.ended();
     };
     // The call is recorded and released whatever the relay answers (its stats are then missing).
     if (this.media.anchored) this.run(this.media.close().then(publish));
     else publish(undefined);
+  }
+}
+
+/** What the relay counted since `base` (the totals when the record began; jitter is the later figure). */
+function since(totals: MediaTotals, base: MediaTotals | undefined): MediaTotals {
+  if (!base) return totals;
+  const minus = (
+    now: MediaTotals['callerToCallee'],
+    before: MediaTotals['callerToCallee'],
+  ): MediaTotals['callerToCallee'] =>
+    now && {
+      packets: Math.max(0, now.packets - (before?.packets ?? 0)),
+      bytes: Math.max(0, now.bytes - (before?.bytes ?? 0)),
+      lost: Math.max(0, now.lost - (before?.lost ?? 0)),
+      jitterMs: now.jitterMs,
+    };
+  const callerToCallee = minus(totals.callerToCallee, base.callerToCallee);
+  const calleeToCaller = minus(totals.calleeToCaller, base.calleeToCaller);
+  return { ...(callerToCallee ? { callerToCallee } : {}), ...(calleeToCaller ? { calleeToCaller } : {}) };
+}
+
+/**
+ * The target of a Refer-To (name-addr or addr-spec, RFC 3515 §2.1): its URI without URI headers, and whether
+ * it embeds a Replaces (an attended transfer, RFC 3891 §4). Undefined when it is no sip/sips/tel URI.
+ */
+function referTarget(value: string): { uri: string; replaces: boolean } | undefined {
+  const text = uriOf(value);
+  try {
+    const uri = parseUri(text);
+    if (uri.scheme === 'tel') return { uri: text, replaces: false };
+    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
+    const headers = 'headers' in uri ? uri.headers : [];
+    const query = text.indexOf('?');
+    return {
+      uri: query < 0 ? text : text.slice(0, query),
+      replaces: headers.some((h) => h.name.toLowerCase() === 'replaces'),
+    };
+  } catch (err) {
+    if (err instanceof SipParseError) return undefined;
+    throw err;
   }
 }

@@ -3,7 +3,7 @@
  * that carries it and its times), and the tracing hook of its first ringing.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { CallEvent } from '../../store/index.js';
+import type { CallEvent, HangupParty } from '../../store/index.js';
 import type { CallHooks, CallIdentity } from './call-types.js';
 
 /** Tracing hook: the first ringing (18x) of a call, with the post-dial delay (`CallProgressEvent`). */
@@ -22,9 +22,15 @@ export class CallRecord {
   trunkId: string | undefined;
 
   constructor(
-    private readonly callId: string,
+    readonly callId: string,
     readonly identity: CallIdentity,
-    private readonly hooks: CallHooks,
+    private readonly hooks: Pick<CallHooks, 'event'>,
+    /**
+     * A transferred call's record (`transfer`): the call it came from, and whether its parties sit on the
+     * B2BUA's sides the other way round — the party that stayed (its `from`) on the callee side and the
+     * target (its `to`) on the caller side — so that `hangupBy` and the media directions are turned.
+     */
+    private readonly transfer?: { readonly from: string; readonly flipped: boolean },
   ) {
     this.trunkId = identity.trunkId;
   }
@@ -40,6 +46,7 @@ export class CallRecord {
   }
 
   emit(type: CallEvent['type'], extra: Partial<CallEvent> = {}): void {
+    if (this.transfer?.flipped) extra = flip(extra);
     this.hooks.event({
       type,
       callId: this.callId,
@@ -51,7 +58,24 @@ export class CallRecord {
       ...(this.trunkId ? { trunkId: this.trunkId } : {}),
       ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
       ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
+      ...(this.transfer ? { transferredFrom: this.transfer.from } : {}),
       ...extra,
     });
   }
+}
+
+const TURNED: Partial<Record<HangupParty, HangupParty>> = { caller: 'callee', callee: 'caller' };
+
+/** An event's parts that name the B2BUA's sides, turned for a record whose parties sit the other way round. */
+function flip(extra: Partial<CallEvent>): Partial<CallEvent> {
+  const turned = { ...extra };
+  if (extra.hangupBy) turned.hangupBy = TURNED[extra.hangupBy] ?? extra.hangupBy;
+  if (extra.media) {
+    const { callerToCallee, calleeToCaller } = extra.media;
+    turned.media = {
+      ...(calleeToCaller ? { callerToCallee: calleeToCaller } : {}),
+      ...(callerToCallee ? { calleeToCaller: callerToCallee } : {}),
+    };
+  }
+  return turned;
 }

@@ -48,12 +48,44 @@ export interface CallHooks {
   registerLeg(callId: string): void;
   event(event: CallEvent): void;
   ended(): void;
+  /** Gives back the limits the call holds for one party: a transfer took that party away. */
+  releaseParty?(side: Side): void;
   warn(detail: Record<string, unknown>, message: string): void;
   /**
    * Where a 3xx's Contact URIs lead for this call, by the B2BUA's policy (targets of the caller's own tenant
    * only); undefined when none is acceptable, and the 3xx is then the call's answer like any failure.
    */
   redirect?(uris: readonly string[]): Promise<{ targets: ForkTarget[]; mode: ForkMode } | undefined>;
+  /**
+   * Authorizes a transfer (REFER, or the API) as a call from the transferor to `target` by the B2BUA's policy
+   * — the routing, authorization and limits of a new INVITE from that user — and holds its limits: the new
+   * leg's targets, or why not. Without it (a leg another replica sent through this one) a REFER is relayed
+   * to that replica, which holds the call.
+   */
+  transfer?(ask: TransferAsk): Promise<TransferPlan | TransferRefusal>;
+}
+
+/** A transfer to authorize: the transferor's AOR (undefined when it is no user of the tenant) and where to. */
+export interface TransferAsk {
+  readonly transferor: string | undefined;
+  /** The Refer-To URI (or the API's target): its user part is dialled as the transferor would dial it. */
+  readonly target: string;
+}
+
+/** Where a transfer goes, as its planning found it; `release` gives back the limits it holds. */
+export interface TransferPlan {
+  readonly forks: readonly ForkTarget[];
+  readonly mode: ForkMode;
+  readonly identity: { readonly direction: CallDirection; readonly to: string; readonly trunkId?: string };
+  readonly aor: string | undefined;
+  release(): void;
+}
+
+/** Why a transfer may not be made: the REFER's answer (403 for a target the transferor could not call). */
+export interface TransferRefusal {
+  readonly status: number;
+  readonly phrase: string;
+  readonly warning: string;
 }
 
 export interface CallIdentity {

@@ -21,7 +21,7 @@ import {
   type SipResponse,
 } from '../../sip/index.js';
 import type { LegTarget, SipOutbound } from '../sip-outbound.js';
-import type { CallerLeg } from './caller-leg.js';
+import type { LegOrigin } from './caller-leg.js';
 import type { FinalResponse, ForkTarget } from './call-types.js';
 import { copied, REQUEST_PASSTHROUGH } from './passthrough.js';
 
@@ -81,7 +81,7 @@ export class CalleeLeg {
   constructor(
     readonly spec: ForkTarget,
     readonly callId: string,
-    invite: { caller: CallerLeg; fromTag: string; offer: Buffer; retry?: CredentialsRetry },
+    invite: { caller: LegOrigin; fromTag: string; offer: Buffer; retry?: CredentialsRetry },
     private readonly outbound: SipOutbound,
     events: CalleeLegEvents,
   ) {

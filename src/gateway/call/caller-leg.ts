@@ -16,6 +16,13 @@ import {
 import type { LegTarget, SipOutbound } from '../sip-outbound.js';
 import { asExtra, copied, RESPONSE_PASSTHROUGH } from './passthrough.js';
 
+/**
+ * What a callee leg copies from the INVITE that caused it (Max-Forwards, From and To by default, passthrough
+ * headers, 100rel): the caller's leg, or — for a transfer's new leg, which PRACKs nothing — that INVITE
+ * without 100rel.
+ */
+export type LegOrigin = Pick<CallerLeg, 'invite' | 'callId' | 'reliable' | 'requiresReliable'>;
+
 export class CallerLeg {
   /** RFC 3262 §4: the caller takes reliable provisional responses (Supported or Require 100rel): so may the
    * callee leg, and the callee's reliable ones are relayed reliably, PRACK for PRACK. */

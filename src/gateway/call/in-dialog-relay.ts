@@ -29,6 +29,8 @@ export interface InDialogCall extends CallPart {
   /** The caller's CANCEL (or a BYE in its early dialog). */
   cancel(): void;
   run(step: Promise<void>): void;
+  /** A side's confirmed dialog and where its requests go (after a transfer, the party that took its place). */
+  party(side: Side): { dialog: Dialog; target: LegTarget } | undefined;
 }
 
 const other = (side: Side): Side => (side === 'caller' ? 'callee' : 'caller');
@@ -191,7 +193,7 @@ export class InDialogRelay {
       const callee = this.targets.winner ?? this.provisionals.peer?.leg;
       // The request came to our Contact: its scheme says whether that dialog is secure.
       headers.Contact = this.outbound.contact(
-        side === 'caller' || !callee ? this.caller.target : callee.target,
+        this.call.party(side)?.target ?? (side === 'caller' || !callee ? this.caller.target : callee.target),
         isSipsUri(request.uri),
       );
     }
@@ -202,8 +204,26 @@ export class InDialogRelay {
 
   /** A side's confirmed dialog and where its requests go. */
   private dialogOf(side: Side): { dialog: Dialog; target: LegTarget } | undefined {
-    if (side === 'caller') return this.caller.peer;
-    const leg = this.targets.winner;
-    return leg?.dialog ? { dialog: leg.dialog, target: leg.target } : undefined;
+    return this.call.party(side);
+  }
+
+  /**
+   * A REFER on a leg another replica sent through this one: that replica holds the call and carries out the
+   * transfer, so the REFER goes on to it like any request in the dialog, with what says where to.
+   */
+  async relayRefer(side: Side, request: SipRequest, tx: ServerTransaction): Promise<void> {
+    const own = this.call.machine.state === 'answered' ? this.dialogOf(side)?.dialog : undefined;
+    if (!own) {
+      tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (receiveDialogRequest(own, request) === 500) {
+      tx.respond(500, 'Server Internal Error', { 'Retry-After': '1' });
+      return;
+    }
+    await this.forward(side, request, tx, {
+      sdp: 'none',
+      headers: copied(request, ['Refer-To', 'Referred-By']),
+    });
   }
 }

@@ -21,6 +21,12 @@ export interface MediaLegCall extends CallPart, SetupFailing {
 }
 
 export class MediaLeg {
+  /**
+   * The last SDP each party sent (as it sent it): what a transfer re-offers to the relay for the party that
+   * stays, so that the relay's side facing it keeps its ports and that party needs no re-INVITE.
+   */
+  private readonly sent: Partial<Record<Side, Buffer>> = {};
+
   constructor(
     private readonly session: MediaSession | undefined,
     private readonly call: MediaLegCall,
@@ -33,12 +39,24 @@ export class MediaLeg {
 
   /** An offer from `side`: the SDP for the other side (the offer itself when not anchored). */
   async offer(side: Side, sdp: Buffer): Promise<Buffer> {
+    this.sent[side] = sdp;
     return this.session ? this.session.offer(side, sdp) : sdp;
   }
 
   /** The answer to the last offer, from `side`: the SDP for the other side. */
   async answer(side: Side, sdp: Buffer): Promise<Buffer> {
+    this.sent[side] = sdp;
     return this.session ? this.session.answer(side, sdp) : sdp;
+  }
+
+  /** The last SDP `side` sent, if any. */
+  lastSdp(side: Side): Buffer | undefined {
+    return this.sent[side];
+  }
+
+  /** The relay's stats so far (undefined when not anchored or the relay did not say). */
+  async stats(): Promise<MediaTotals | undefined> {
+    return (await this.session?.query())?.totals;
   }
 
   /**
@@ -79,7 +97,7 @@ export class MediaLeg {
     if (!how.lateOffer) {
       if (!this.session) return { body, carriesOffer: false };
       try {
-        return { body: await this.session.answer('callee', body), carriesOffer: false };
+        return { body: await this.answer('callee', body), carriesOffer: false };
       } catch (err) {
         this.call.warn({ err, callId: this.call.callId }, 'media relay refused an early answer');
         return none;

@@ -11,6 +11,7 @@ export const REQUEST_PASSTHROUGH = [
   'Alert-Info',
   'Call-Info',
   'Event',
+  'Subscription-State',
   'Info-Package',
   'Content-Disposition',
   'Reason',

@@ -5,7 +5,7 @@
  */
 import { contactsOf, randomHex, type SipResponse } from '../../sip/index.js';
 import type { SipOutbound } from '../sip-outbound.js';
-import type { CallerLeg } from './caller-leg.js';
+import type { LegOrigin } from './caller-leg.js';
 import { CalleeLeg, type CredentialsRetry } from './callee-leg.js';
 import type { CallHooks, FinalResponse, ForkMode, ForkTarget } from './call-types.js';
 import { bestFinal, failsOver } from './final-responses.js';
@@ -42,11 +42,11 @@ export class TargetSet {
   private offer: Buffer = Buffer.alloc(0);
 
   constructor(
-    private readonly caller: CallerLeg,
+    private readonly caller: LegOrigin,
     /** The From tag of every callee leg. */
     private readonly fromTag: string,
     private readonly outbound: SipOutbound,
-    private readonly hooks: CallHooks,
+    private readonly hooks: Pick<CallHooks, 'registerLeg' | 'warn' | 'redirect'>,
     private readonly events: TargetSetEvents,
   ) {}
 

@@ -166,11 +166,16 @@ export const sipGatewayModule: ModuleDefinition = {
           b2bua: gateway.b2bua,
           gatewayId,
           group: `gateway-calls:${gatewayId}`,
-          onCommand: (command, done) =>
-            ctx.logger.info(
-              { callId: command.callId, tenantId: command.tenantId, ended: done },
-              done ? 'call ended through the API' : 'call to end through the API was no longer here',
-            ),
+          onCommand: (command, done, refused) =>
+            command.type === 'hangup'
+              ? ctx.logger.info(
+                  { callId: command.callId, tenantId: command.tenantId, ended: done },
+                  done ? 'call ended through the API' : 'call to end through the API was no longer here',
+                )
+              : ctx.logger.info(
+                  { callId: command.callId, tenantId: command.tenantId, target: command.target, refused },
+                  done ? 'call transfer through the API under way' : 'call transfer through the API refused',
+                ),
           onError: (err) => ctx.logger.warn({ err }, 'reading call commands failed; retrying'),
         });
         // The bindings this replica accepted before it stopped (Redis, or the memory state's file) are kept

@@ -19,6 +19,8 @@ export interface Cdr {
   reason: string | null;
   media: CallEvent['media'] | null;
   gateway: string | null;
+  /** A call a transfer made: the call id of the call it came from (whose CDR has reason `transferred`). */
+  transferredFrom: string | null;
 }
 
 export interface CdrFilter {
@@ -62,6 +64,7 @@ interface Row {
   reason: string | null;
   media: Cdr['media'];
   gateway: string | null;
+  transferred_from: string | null;
 }
 
 const toCdr = (r: Row): Cdr => ({
@@ -81,6 +84,7 @@ const toCdr = (r: Row): Cdr => ({
   reason: r.reason,
   media: r.media,
   gateway: r.gateway,
+  transferredFrom: r.transferred_from,
 });
 
 /**
@@ -103,9 +107,11 @@ export function createCdrRepository(db: Queryable): CdrRepository {
       // only when it still exists.
       const { rowCount } = await db.query(
         `INSERT INTO cdrs (call_id, tenant_id, direction, from_party, to_party, trunk_id, started_at, answered_at,
-                           ended_at, duration_seconds, disposition, sip_code, hangup_by, media, gateway, reason)
+                           ended_at, duration_seconds, disposition, sip_code, hangup_by, media, gateway, reason,
+                           transferred_from)
          SELECT $1, $2, $3, $4, $5, (SELECT id FROM trunks WHERE id = $6::uuid), to_timestamp($7 / 1000.0),
-                to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10, $11, $12, $13, $14::jsonb, $15, $16
+                to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10, $11, $12, $13, $14::jsonb, $15, $16,
+                $17
          WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)
          ON CONFLICT (call_id) DO NOTHING`,
         [
@@ -125,6 +131,7 @@ export function createCdrRepository(db: Queryable): CdrRepository {
           event.media ? JSON.stringify(event.media) : null,
           event.gateway ?? null,
           event.reason === undefined ? null : storable(event.reason),
+          event.transferredFrom === undefined ? null : storable(event.transferredFrom),
         ],
       );
       return rowCount > 0;

@@ -1,0 +1,339 @@
+// Call transfer through the B2BUA over real sockets (issue #16): a REFER in an answered call (RFC 3515) is
+// carried out by the gateway — authorized as a call from the transferor, NOTIFYs with message/sipfrag, the
+// target called with the relay's media re-pointed, the transferor's leg released — and the same through the
+// API's call command stream. Media is anchored on voxgate's relay, and RTP is checked through it.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { followCallCommands } from '../../src/gateway/index.js';
+import { header, type SipHeader, type SipRequest } from '../../src/sip/index.js';
+import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
+import { startApiApp, type ApiApp } from '../helpers/api-app.js';
+import { phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { startRelay, type RunningRelay } from '../helpers/relays.js';
+import { mPort, party, rtp, until, type Party } from '../helpers/rtp-party.js';
+import { sdp, type SipPhone } from '../helpers/sip-phone.js';
+
+const FAST = { t1: 50, t2: 400, t4: 500 };
+const referTo = (uri: string): SipHeader[] => [{ name: 'Refer-To', value: uri }];
+
+describe('call transfer: REFER carried out by the B2BUA, and through the API', () => {
+  let relay: RunningRelay;
+  let gw: GatewayHarness;
+  let api: ApiApp;
+  let follower: { stop(): Promise<void> };
+  const media: Party[] = [];
+  const phones = phoneBook(() => gw);
+  const seen: CallEvent[] = [];
+  let reading = true;
+  let reader: Promise<void>;
+
+  before(async () => {
+    relay = await startRelay('voxgate');
+    gw = await startGateway({ timers: FAST, relays: [{ host: '127.0.0.1', port: relay.ngPort }] });
+    api = await startApiApp(gw.db, { state: gw.state });
+    follower = followCallCommands({
+      events: gw.state.events,
+      b2bua: gw.gateway.b2bua,
+      gatewayId: 'test-gateway',
+      group: 'gateway-calls:test-gateway',
+      onError: (err) => assert.fail(String(err)),
+      blockMs: 50,
+    });
+    reader = (async () => {
+      while (reading) {
+        for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, 'transfer-test', 'c', {
+          count: 100,
+          blockMs: 50,
+        }))
+          seen.push(decodeCallEvent(e.fields));
+      }
+    })();
+  });
+  afterEach(async () => {
+    await phones.reset();
+    for (const m of media.splice(0)) m.close();
+  });
+  after(async () => {
+    reading = false;
+    await reader;
+    await follower?.stop();
+    await api?.app.close();
+    await gw?.close();
+    await relay?.stop();
+  });
+
+  const event = async (match: (e: CallEvent) => boolean, what: string): Promise<CallEvent> => {
+    await until(() => seen.some(match), 5000).catch(() => {
+      throw new Error(`no ${what} event; seen ${seen.map((e) => `${e.type}:${e.callId}`).join(', ')}`);
+    });
+    return seen.find(match)!;
+  };
+
+  const rtpEnd = async () => {
+    const p = await party();
+    media.push(p);
+    return p;
+  };
+
+  /** alice calls bob, bob answers: the call, bob's INVITE, and the relay ports each was given. */
+  async function answered(alice: SipPhone, bob: SipPhone, tag: string) {
+    const aliceRtp = await rtpEnd();
+    const bobRtp = await rtpEnd();
+    const call = await alice.invite('bob', sdp(aliceRtp.port));
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(invite, 200, 'OK', tag, {}, sdp(bobRtp.port, 7));
+    const ok = await call.final();
+    assert.equal(ok.status, 200);
+    call.ack();
+    await bob.request('ACK');
+    return {
+      call,
+      invite,
+      aliceRtp,
+      bobRtp,
+      relayForAlice: mPort(ok.body),
+      relayForBob: mPort(invite.body),
+    };
+  }
+
+  /** Sends RTP from `from` to the relay port `to` until `receiver` got some from `ssrc`. */
+  async function talks(from: Party, to: number, receiver: Party, ssrc: number): Promise<void> {
+    let seq = 1;
+    const heard = () => receiver.got.some((p) => p.readUInt32BE(8) === ssrc);
+    const deadline = Date.now() + 3000;
+    while (!heard()) {
+      if (Date.now() > deadline) throw new Error(`no RTP of ${ssrc.toString(16)} through the relay`);
+      from.socket.send(rtp(seq++, ssrc), to, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async function notify(phone: SipPhone, toTag: string): Promise<SipRequest> {
+    const n = await phone.request('NOTIFY');
+    phone.reply(n, 200, 'OK', toTag);
+    return n;
+  }
+
+  test('blind transfer by the callee: 202, NOTIFY 100 then 200, the caller talks to the target through the relay, the transferor is released; both calls recorded', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't1');
+    await talks(a.aliceRtp, a.relayForAlice, a.bobRtp, 0xa1);
+
+    bob.send(bob.inDialogAsCallee(a.invite, 't1', 'REFER', 1, undefined, referTo('sip:carol@example.test')));
+    const accepted = await bob.response(a.invite.callId, 202, 'REFER');
+    assert.equal(header(accepted, 'Expires'), '60');
+    const trying = await notify(bob, 't1');
+    assert.equal(header(trying, 'Event'), 'refer;id=1');
+    assert.equal(header(trying, 'Subscription-State'), 'active;expires=60');
+    assert.equal(header(trying, 'Content-Type'), 'message/sipfrag');
+    assert.equal(trying.body.toString(), 'SIP/2.0 100 Trying\r\n');
+
+    const toCarol = (await carol.request('INVITE')) as SipRequest;
+    assert.match(
+      header(toCarol, 'From') ?? '',
+      /<sip:alice@acme\.example>/,
+      'the target sees the transferee',
+    );
+    assert.notEqual(
+      mPort(toCarol.body),
+      a.aliceRtp.port,
+      'the target never sees the transferee media address',
+    );
+    const carolRtp = await rtpEnd();
+    carol.reply(toCarol, 180, 'Ringing', 'c1');
+    carol.reply(toCarol, 200, 'OK', 'c1', {}, sdp(carolRtp.port, 9));
+    await carol.request('ACK');
+
+    const done = await notify(bob, 't1');
+    assert.equal(done.body.toString(), 'SIP/2.0 200 OK\r\n');
+    assert.equal(header(done, 'Subscription-State'), 'terminated;reason=noresource');
+    assert.equal(header(done, 'Event'), 'refer;id=1');
+    const released = await bob.request('BYE');
+    assert.equal(released.callId, a.invite.callId);
+    bob.reply(released, 200, 'OK', 't1');
+    // baresip sends its own BYE on the 2xx sipfrag: it crosses ours and is answered.
+    bob.send(bob.inDialogAsCallee(a.invite, 't1', 'BYE', 2));
+    assert.equal((await bob.response(a.invite.callId, 200, 'BYE')).status, 200);
+
+    // alice sends to the relay port she always had, and hears carol; carol hears alice.
+    await talks(a.aliceRtp, a.relayForAlice, carolRtp, 0xa2);
+    await talks(carolRtp, mPort(toCarol.body), a.aliceRtp, 0xc1);
+
+    const original = await event((e) => e.type === 'ended' && e.callId === a.call.callId, 'original ended');
+    assert.deepEqual(
+      [original.disposition, original.hangupBy, original.reason],
+      ['answered', 'callee', 'transferred'],
+    );
+    const transferred = await event(
+      (e) => e.type === 'answered' && e.transferredFrom === a.call.callId,
+      'transferred answered',
+    );
+    assert.deepEqual(
+      [transferred.from, transferred.to, transferred.direction],
+      ['sip:alice@acme.example', 'sip:carol@acme.example', 'internal'],
+    );
+    const live = await gw.state.calls.get(transferred.callId);
+    assert.equal(live?.state, 'answered');
+    assert.equal(await gw.state.calls.get(a.call.callId), undefined, 'the original is no longer live');
+
+    a.call.send('BYE');
+    const bye = await carol.request('BYE');
+    assert.equal(bye.callId, toCarol.callId);
+    carol.reply(bye, 200, 'OK', 'c1');
+    const ended = await event(
+      (e) => e.type === 'ended' && e.callId === transferred.callId,
+      'transferred ended',
+    );
+    assert.deepEqual(
+      [ended.hangupBy, ended.transferredFrom, ended.disposition],
+      ['caller', a.call.callId, 'answered'],
+    );
+    assert.ok((ended.media?.callerToCallee?.packets ?? 0) > 0, JSON.stringify(ended.media));
+  });
+
+  test('blind transfer by the caller: the callee is connected to the target; the new record reads from the callee to the target', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't2');
+
+    const seq = a.call.send('REFER', undefined, referTo('<sip:carol@acme.example>'));
+    await alice.response(a.call.callId, 202, 'REFER');
+    assert.equal(header(await notify(alice, a.call.fromTag), 'Event'), `refer;id=${seq}`);
+    const toCarol = (await carol.request('INVITE')) as SipRequest;
+    assert.match(header(toCarol, 'From') ?? '', /<sip:bob@acme\.example>/);
+    const carolRtp = await rtpEnd();
+    carol.reply(toCarol, 200, 'OK', 'c2', {}, sdp(carolRtp.port, 9));
+    await carol.request('ACK');
+    assert.equal((await notify(alice, a.call.fromTag)).body.toString(), 'SIP/2.0 200 OK\r\n');
+    const released = await alice.request('BYE');
+    assert.equal(released.callId, a.call.callId);
+    alice.reply(released, 200, 'OK', a.call.fromTag);
+
+    await talks(a.bobRtp, a.relayForBob, carolRtp, 0xb1);
+    await talks(carolRtp, mPort(toCarol.body), a.bobRtp, 0xc2);
+
+    // carol hangs up: bob gets the BYE, and the transferred call says its target (callee) ended it.
+    carol.send(carol.inDialogAsCallee(toCarol, 'c2', 'BYE', 1));
+    const bye = await bob.request('BYE');
+    assert.equal(bye.callId, a.invite.callId);
+    bob.reply(bye, 200, 'OK', 't2');
+    const ended = await event(
+      (e) => e.type === 'ended' && e.transferredFrom === a.call.callId,
+      'transferred ended',
+    );
+    assert.deepEqual(
+      [ended.from, ended.to, ended.hangupBy],
+      ['sip:bob@acme.example', 'sip:carol@acme.example', 'callee'],
+    );
+    assert.ok((ended.media?.callerToCallee?.packets ?? 0) > 0, `bob→carol: ${JSON.stringify(ended.media)}`);
+  });
+
+  test('a REFER to a target the transferor could not call gets 403, and the call stays up', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const a = await answered(alice, bob, 't3');
+    bob.send(bob.inDialogAsCallee(a.invite, 't3', 'REFER', 1, undefined, referTo('sip:nobody@acme.example')));
+    const refused = await bob.response(a.invite.callId, 403, 'REFER');
+    assert.match(header(refused, 'Warning') ?? '', /voxgate/);
+    // No route, no such user: no NOTIFY, and no INVITE anywhere.
+    await assert.rejects(bob.request('NOTIFY', 300), /no NOTIFY/);
+    // A REFER without a Refer-To is malformed (§2.4.2): 400.
+    bob.send(bob.inDialogAsCallee(a.invite, 't3', 'REFER', 2));
+    await bob.response(a.invite.callId, 400, 'REFER');
+    a.call.send('INFO');
+    const info = await bob.request('INFO');
+    bob.reply(info, 200, 'OK', 't3');
+    await talks(a.aliceRtp, a.relayForAlice, a.bobRtp, 0xa3);
+    a.call.send('BYE');
+    bob.reply(await bob.request('BYE'), 200, 'OK', 't3');
+  });
+
+  test('a busy target: the transferor gets the failure sipfrag, and the call stays up with its media', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't4');
+    bob.send(bob.inDialogAsCallee(a.invite, 't4', 'REFER', 1, undefined, referTo('sip:carol@acme.example')));
+    await bob.response(a.invite.callId, 202, 'REFER');
+    await notify(bob, 't4');
+    const toCarol = (await carol.request('INVITE')) as SipRequest;
+    carol.reply(toCarol, 486, 'Busy Here', 'c4');
+    await carol.request('ACK');
+    const failed = await notify(bob, 't4');
+    assert.equal(failed.body.toString(), 'SIP/2.0 486 Busy Here\r\n');
+    assert.equal(header(failed, 'Subscription-State'), 'terminated;reason=noresource');
+    const attempt = await event(
+      (e) => e.type === 'ended' && e.transferredFrom === a.call.callId,
+      'failed transfer ended',
+    );
+    assert.deepEqual([attempt.disposition, attempt.sipCode], ['busy', 486]);
+
+    // Still alice ↔ bob, signalling and media.
+    await talks(a.aliceRtp, a.relayForAlice, a.bobRtp, 0xa4);
+    await talks(a.bobRtp, a.relayForBob, a.aliceRtp, 0xb4);
+    assert.equal((await gw.state.calls.get(a.call.callId))?.state, 'answered');
+    a.call.send('BYE');
+    bob.reply(await bob.request('BYE'), 200, 'OK', 't4');
+    const original = await event((e) => e.type === 'ended' && e.callId === a.call.callId, 'original ended');
+    assert.equal(original.hangupBy, 'caller');
+  });
+
+  test('API transfer: 202 and the replica holding the call carries it out; a viewer gets 403, another tenant 404', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't5');
+    const deadline = Date.now() + 5000;
+    while ((await gw.state.calls.get(a.call.callId))?.state !== 'answered') {
+      assert.ok(Date.now() < deadline, 'the live call is answered');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const path = (tenant: string) =>
+      `/v1/tenants/${tenant}/calls/live/${encodeURIComponent(a.call.callId)}/transfer`;
+
+    const viewer = await api.key(gw.tenantId, 'viewer');
+    const asViewer = await api.call(viewer, 'POST', path(gw.tenantId), { party: 'caller', target: 'carol' });
+    assert.equal(asViewer.statusCode, 403, asViewer.body);
+    const other = await api.tenant('Other');
+    const otherOperator = await api.key(other, 'operator');
+    const asOther = await api.call(otherOperator, 'POST', path(other), { party: 'caller', target: 'carol' });
+    assert.equal(asOther.statusCode, 404, asOther.body);
+    const operator = await api.key(gw.tenantId, 'operator');
+    const bad = await api.call(operator, 'POST', path(gw.tenantId), { party: 'nobody', target: 'carol' });
+    assert.equal(bad.statusCode, 400, bad.body);
+
+    const res = await api.call(operator, 'POST', path(gw.tenantId), { party: 'caller', target: 'carol' });
+    assert.equal(res.statusCode, 202, res.body);
+    assert.equal(res.json<{ callId: string }>().callId, a.call.callId);
+    const toCarol = (await carol.request('INVITE')) as SipRequest;
+    const carolRtp = await rtpEnd();
+    carol.reply(toCarol, 200, 'OK', 'c5', {}, sdp(carolRtp.port, 9));
+    await carol.request('ACK');
+    const released = await bob.request('BYE');
+    assert.equal(released.callId, a.invite.callId);
+    bob.reply(released, 200, 'OK', 't5');
+    await talks(a.aliceRtp, a.relayForAlice, carolRtp, 0xa5);
+    const transferred = await event(
+      (e) => e.type === 'answered' && e.transferredFrom === a.call.callId,
+      'transferred answered',
+    );
+    // The transferred call is live under its own id, and the API can end it.
+    const end = await api.call(
+      operator,
+      'DELETE',
+      `/v1/tenants/${gw.tenantId}/calls/live/${encodeURIComponent(transferred.callId)}`,
+    );
+    assert.equal(end.statusCode, 202, end.body);
+    const [toAlice, toCarolBye] = await Promise.all([alice.request('BYE'), carol.request('BYE')]);
+    alice.reply(toAlice, 200, 'OK', a.call.fromTag);
+    carol.reply(toCarolBye, 200, 'OK', 'c5');
+    const ended = await event(
+      (e) => e.type === 'ended' && e.callId === transferred.callId,
+      'transferred ended',
+    );
+    assert.equal(ended.hangupBy, 'api');
+  });
+});
