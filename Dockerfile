@@ -34,24 +34,12 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
 
 # --- runtime ---
 FROM ${NODE_IMAGE} AS runtime
-ARG VERSION=0.0.0-dev
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="voxgate" \
-      org.opencontainers.image.description="Open-source VoIP platform: SIP gateway, media relay, provisioning API and jobs" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}"
 # SIP listens on every interface of the container (the binary's default is 127.0.0.1, for a laptop).
 ENV NODE_ENV=production \
     VOXGATE_DATA_DIR=/var/lib/voxgate \
     VOXGATE_SIP_HOST=0.0.0.0 \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
-COPY --from=prod-deps --chown=0:0 /app/node_modules ./node_modules
-COPY --chown=0:0 package.json ./
-COPY --from=build --chown=0:0 /src/dist ./dist
-COPY --chown=0:0 migrations/ ./migrations/
-COPY --chown=0:0 config/ ./config/
 # pg_dump/pg_restore for the worker's backup and restore test: the client must be at least the server's major
 # version (RDS runs 16, see deploy/terraform). PG_CLIENT_SOURCE=pgdg (default) takes it from PostgreSQL's own
 # repository; PG_CLIENT_SOURCE=debian from the base's Debian archive, for builds that cannot reach
@@ -76,6 +64,11 @@ RUN set -eu; \
     apt-get install -y --no-install-recommends "postgresql-client-${PG_CLIENT_MAJOR}"; \
     apt-get autoremove -y; rm -rf /var/lib/apt/lists/*; \
     pg_dump --version
+COPY --from=prod-deps --chown=0:0 /app/node_modules ./node_modules
+COPY --chown=0:0 package.json ./
+COPY --from=build --chown=0:0 /src/dist ./dist
+COPY --chown=0:0 migrations/ ./migrations/
+COPY --chown=0:0 config/ ./config/
 # Application files stay root-owned and read-only for the runtime user; only the data dir is its own.
 RUN mkdir -p /var/lib/voxgate && chown 1000:1000 /var/lib/voxgate && chmod 0750 /var/lib/voxgate
 VOLUME ["/var/lib/voxgate"]
@@ -86,5 +79,13 @@ EXPOSE 5060/udp 5060/tcp 5061/tcp 8080/tcp 22222/udp
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.VOXGATE_API_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Last, so that a new revision does not invalidate the cached layers above.
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="voxgate" \
+      org.opencontainers.image.description="Open-source VoIP platform: SIP gateway, media relay, provisioning API and jobs" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 ENTRYPOINT ["node", "dist/src/bin/voxgate.js"]
 CMD ["--target=all"]

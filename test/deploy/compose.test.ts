@@ -18,6 +18,7 @@ interface ComposeService {
 
 const DEV = 'config/docker/dev.compose.yml';
 const OBS = 'config/docker/observability.compose.yml';
+const LOCAL = 'config/docker/local.compose.yml';
 
 function compose(...files: string[]) {
   return spawnSync('docker-compose', [...files.flatMap((f) => ['-f', f]), 'config', '-q'], {
@@ -26,9 +27,9 @@ function compose(...files: string[]) {
 }
 
 describe('docker compose files', () => {
-  test('docker-compose config accepts the dev stack alone and with observability', (t) => {
+  test('docker-compose config accepts the dev stack alone, with observability, with local images', (t) => {
     if (!requireTool(t, 'docker-compose', 'Debian package docker-compose')) return;
-    for (const files of [[DEV], [DEV, OBS]]) {
+    for (const files of [[DEV], [DEV, OBS], [DEV, LOCAL]]) {
       const r = compose(...files);
       assert.equal(r.status, 0, `docker-compose config -q ${files.join(' ')}: ${r.stderr}`);
     }

@@ -5,8 +5,8 @@
 // container's gateway and relay; the worker's backup and restore-test jobs run inside the image against
 // PostgreSQL with the image's own pg_dump/pg_restore; SIGTERM ends it with exit code 0 within the grace.
 //
-// The image is VOXGATE_TEST_IMAGE, else voxgate:dev, built by scripts/ci/build-image.sh (local bases, no
-// registry) when missing. Skipped when no Docker engine answers, except with CI=true and docker installed.
+// The image is VOXGATE_TEST_IMAGE, else voxgate:dev, built by scripts/ci/build-image.sh when missing (local
+// bases and no registry where buildx is missing, as here). Skipped when no Docker engine answers, except with CI=true and docker installed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -46,27 +46,28 @@ describe(
     };
     const logs = async () => (await docker(['logs', '--tail', '60', name])).stderr.slice(-6000);
 
-    before(async () => {
-      const inspect = await docker(['image', 'inspect', IMAGE]);
-      if (inspect.code !== 0) {
-        const build = spawnSync('scripts/ci/build-image.sh', {
-          env: {
-            ...process.env,
-            VOXGATE_IMAGE: IMAGE,
-            VOXGATE_LOCAL_BASE: process.env.VOXGATE_LOCAL_BASE ?? '1',
-          },
-          encoding: 'utf8',
-          timeout: 900_000,
-        });
-        assert.equal(build.status, 0, `scripts/ci/build-image.sh: ${build.stderr.slice(-3000)}`);
-      }
-      figures.imageBytes = (await docker(['image', 'inspect', '-f', '{{.Size}}', IMAGE])).stdout.trim();
-      assert.ok(
-        await postgresAvailable(),
-        'PostgreSQL on 127.0.0.1:5432 (scripts/ci/services.sh) for the backup job',
-      );
-      database = await createScratchDatabase();
-    });
+    // Building the image (when missing) takes minutes: longer than a test's default limit.
+    before(
+      async () => {
+        const inspect = await docker(['image', 'inspect', IMAGE]);
+        if (inspect.code !== 0) {
+          // With buildx (GitHub's runners) the upstream bases; without (here) the local ones, no registry.
+          const build = spawnSync('scripts/ci/build-image.sh', {
+            env: { ...process.env, VOXGATE_IMAGE: IMAGE },
+            encoding: 'utf8',
+            timeout: 900_000,
+          });
+          assert.equal(build.status, 0, `scripts/ci/build-image.sh: ${build.stderr.slice(-3000)}`);
+        }
+        figures.imageBytes = (await docker(['image', 'inspect', '-f', '{{.Size}}', IMAGE])).stdout.trim();
+        assert.ok(
+          await postgresAvailable(),
+          'PostgreSQL on 127.0.0.1:5432 (scripts/ci/services.sh) for the backup job',
+        );
+        database = await createScratchDatabase();
+      },
+      { timeout: 900_000 },
+    );
 
     after(async () => {
       await docker(['rm', '-f', name]);
