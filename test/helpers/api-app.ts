@@ -59,7 +59,7 @@ export async function startApiApp(
     bodyLimit: 1 << 20,
     ajv: { customOptions: { removeAdditional: false } },
   });
-  await registerApi(app, {
+  const running = await registerApi(app, {
     db,
     state,
     apiKeys: createApiKeyRepository(db),
@@ -97,6 +97,7 @@ export async function startApiApp(
     },
     listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
     async close() {
+      await running.close();
       await app.close();
       await state.close();
     },
