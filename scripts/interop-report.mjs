@@ -25,6 +25,11 @@ if (reports.length === 0) {
 const mark = { passed: 'pass', failed: 'FAIL', 'not drivable': '—' };
 const cell = (r) => (r ? mark[r.outcome] : 'not reached');
 const servers = Object.assign({}, ...reports.map((r) => r.servers ?? {}));
+// voxgate and the reference in every table; other servers (kamailio+voxgate-relay: the reference's Kamailio
+// driving voxgate's relay) get a column where some client ran against them.
+const extraServers = [...new Set(reports.flatMap((r) => r.results.map((x) => x.server)))].filter(
+  (s) => s !== 'voxgate' && s !== 'reference',
+);
 const newest = reports
   .map((r) => r.ranAt)
   .sort()
@@ -38,6 +43,14 @@ const lines = [
   'against the reference, then against voxgate on its defaults — no setting changed for any client. The rule',
   "the suite asserts: every check the reference passes, voxgate passes. A check that fails on the reference is the client's",
   "limit (or the harness's), shown here, never counted as a success.",
+  ...(extraServers.includes('kamailio+voxgate-relay')
+    ? [
+        '',
+        "Some clients also run against **kamailio+voxgate-relay**: the reference's Kamailio and configuration",
+        "with voxgate's media relay (`voxgate --target=media-relay`) in RTPengine's place, driven by Kamailio's",
+        'rtpengine module with the same flags; the same rule holds for it.',
+      ]
+    : []),
   '',
   'What ran:',
   '',
@@ -56,16 +69,17 @@ const lines = [
   '',
   '## Matrix',
   '',
-  '| client | version | SIP stack | transports | voxgate: passed / checks | reference: passed / checks |',
-  '|---|---|---|---|---|---|',
+  `| client | version | SIP stack | transports | voxgate: passed / checks | reference: passed / checks |${extraServers.map((s) => ` ${s}: passed / checks |`).join('')}`,
+  `|---|---|---|---|---|---|${extraServers.map(() => '---|').join('')}`,
 ];
 for (const r of reports) {
   const count = (server) => {
     const mine = r.results.filter((x) => x.server === server);
+    if (mine.length === 0) return 'not run';
     return `${mine.filter((x) => x.outcome === 'passed').length} / ${mine.filter((x) => x.outcome !== 'not drivable').length}`;
   };
   lines.push(
-    `| ${r.name} | ${r.version || '?'} | ${r.stack || '?'} | ${(r.transports ?? []).join(', ')} | ${count('voxgate')} | ${count('reference')} |`,
+    `| ${r.name} | ${r.version || '?'} | ${r.stack || '?'} | ${(r.transports ?? []).join(', ')} | ${count('voxgate')} | ${count('reference')} |${extraServers.map((s) => ` ${count(s)} |`).join('')}`,
   );
 }
 lines.push('');
@@ -73,10 +87,16 @@ lines.push('');
 for (const r of reports) {
   lines.push(`## ${r.name} ${r.version}`.trim(), '');
   const checks = [...new Set(r.results.map((x) => x.check))];
-  lines.push('| check | voxgate | reference |', '|---|---|---|');
+  const extra = extraServers.filter((s) => r.results.some((x) => x.server === s));
+  lines.push(
+    `| check | voxgate | reference |${extra.map((s) => ` ${s} |`).join('')}`,
+    `|---|---|---|${extra.map(() => '---|').join('')}`,
+  );
   for (const check of checks) {
     const on = (server) => r.results.find((x) => x.check === check && x.server === server);
-    lines.push(`| ${check} | ${cell(on('voxgate'))} | ${cell(on('reference'))} |`);
+    lines.push(
+      `| ${check} | ${cell(on('voxgate'))} | ${cell(on('reference'))} |${extra.map((s) => ` ${cell(on(s))} |`).join('')}`,
+    );
   }
   lines.push('');
   const failures = r.results.filter((x) => x.outcome === 'failed');

@@ -12,6 +12,9 @@ import { test } from 'node:test';
 import {
   Baresip,
   baresipConfigSample,
+  cseqMethod,
+  lastSdp,
+  sentByBaresip,
   type BaresipMediaEnc,
   type BaresipTracedMessage,
 } from './clients/baresip.js';
@@ -264,19 +267,7 @@ function refusalReason(server: SipServer, trace: readonly BaresipTracedMessage[]
 
 /** Whether baresip sent `m` (its source is not the server's SIP port). */
 function sent(m: BaresipTracedMessage, server: SipServer): boolean {
-  return m.from !== `${server.address}:${server.ports[TRANSPORT]}`;
-}
-
-function cseqMethod(m: BaresipTracedMessage): string | undefined {
-  return m.headers.map((h) => /^CSeq\s*:\s*\d+\s+(\S+)/i.exec(h)?.[1]).find(Boolean);
-}
-
-/** The SDP body of the last traced message that `match`es and has one. */
-function lastSdp(
-  trace: readonly BaresipTracedMessage[],
-  match: (m: BaresipTracedMessage) => boolean,
-): string | undefined {
-  return trace.filter((m) => match(m) && /^m=/m.test(m.body)).at(-1)?.body;
+  return sentByBaresip(m, server, TRANSPORT);
 }
 
 function profileOf(sdp: string): string | undefined {

@@ -3,8 +3,10 @@
 // (a plain RTP/AVP phone on UDP, lib/far-end.ts) and is called by it. In both directions each side must hear
 // the other's tone (the far end in its decoded RTP, the browser with a Web Audio analyser on the remote track)
 // and each side's media must come from the server's relay ports. On the reference (Kamailio with websocket +
-// RTPengine with WebRTC flags, fixtures/kamailio-reference.cfg) and on voxgate on its defaults (SIP over
-// WebSocket on 5066). The driver is test/interop/clients/chromium.ts; the rule is the suite's: a check the
+// RTPengine with WebRTC flags, fixtures/kamailio-reference.cfg), on voxgate on its defaults (SIP over
+// WebSocket on 5066), and on 'kamailio+voxgate-relay': the reference's Kamailio and configuration, its rtpengine
+// module (with the same WebRTC flags) driving voxgate's media relay (`voxgate --target=media-relay`) instead
+// of RTPengine — the ng commands Kamailio sent and the relay's replies are in that server's log. The driver is test/interop/clients/chromium.ts; the rule is the suite's: a check the
 // reference passes, voxgate passes. A check that fails on the browser's side says what the browser saw: the
 // server's SDP and the RTCPeerConnection's ICE, DTLS and connection states.
 import { mkdirSync } from 'node:fs';
@@ -28,7 +30,7 @@ import type { CheckResult, SipServer, Transport } from './lib/types.js';
 
 const TRANSPORT: Transport = 'ws';
 
-test('Chromium (WebRTC, SIP.js over WebSocket) and a plain RTP/AVP far end, on the reference and voxgate', async () => {
+test('Chromium (WebRTC, SIP.js over WebSocket) and a plain RTP/AVP far end, on the reference, voxgate and kamailio+voxgate-relay', async () => {
   const results: CheckResult[] = [];
   const scratch = interopWorkDir('interop-webrtc');
   const toneFile = join(scratch.path, 'client-tone.wav');
@@ -39,7 +41,7 @@ test('Chromium (WebRTC, SIP.js over WebSocket) and a plain RTP/AVP far end, on t
   const serverNames: { [server: string]: string } = {};
   const observations: string[] = [];
 
-  for (const factory of await servers()) {
+  for (const factory of await servers({ kamailioOnVoxgateRelay: true })) {
     const server = await factory.start();
     serverNames[server.name] = server.description;
     samples[TRANSPORT] = configSample(server);
@@ -165,7 +167,7 @@ test('Chromium (WebRTC, SIP.js over WebSocket) and a plain RTP/AVP far end, on t
     results,
   );
   scratch.remove();
-  assertVoxgateMatchesReference(results);
+  assertVoxgateMatchesReference(results, ['kamailio+voxgate-relay']);
 });
 
 /**

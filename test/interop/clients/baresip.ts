@@ -21,10 +21,17 @@ const CTRL_PORTS: readonly [number, number] = [14444, 14999];
 const RTP_PORTS = '20000-20999';
 
 /**
- * baresip's media encryption (its `mediaenc` account parameter, module srtp.so): `srtp-mand` offers RTP/SAVP
- * with a=crypto and refuses (488) an offer without SRTP; `srtp` offers RTP/AVP with a=crypto (best effort).
+ * baresip's media encryption (its `mediaenc` account parameter): with module srtp.so, `srtp-mand` offers
+ * RTP/SAVP with a=crypto and refuses (488) an offer without SRTP, `srtp` offers RTP/AVP with a=crypto (best
+ * effort); with module dtls_srtp.so, `dtls_srtp` offers DTLS-SRTP (RFC 5763/5764: UDP/TLS/RTP/SAVPF with its
+ * certificate's fingerprint and a=setup).
  */
-export type BaresipMediaEnc = 'srtp-mand' | 'srtp';
+export type BaresipMediaEnc = 'srtp-mand' | 'srtp' | 'dtls_srtp';
+
+/** The module a `mediaenc` needs loaded. */
+export function mediaEncModule(mediaenc: BaresipMediaEnc): string {
+  return mediaenc === 'dtls_srtp' ? 'dtls_srtp.so' : 'srtp.so';
+}
 
 /** What a `Baresip` driver is made with; none of it is set for the suite's plain baresip. */
 export interface BaresipOptions {
@@ -69,8 +76,8 @@ export function baresipConfig(opts: {
   readonly toneFile: string;
   readonly recordDir: string;
   readonly caFile?: string;
-  /** Loads srtp.so (needed by an account with `mediaenc=srtp…`). */
-  readonly srtp?: boolean;
+  /** The media encryption module to load (srtp.so or dtls_srtp.so, as the account's `mediaenc` needs). */
+  readonly mediaEncModule?: string;
 }): string {
   return [
     'poll_method\t\tepoll',
@@ -89,7 +96,7 @@ export function baresipConfig(opts: {
     'module\t\t\taufile.so',
     'module\t\t\talsa.so',
     'module\t\t\tsndfile.so',
-    ...(opts.srtp ? ['module\t\t\tsrtp.so'] : []),
+    ...(opts.mediaEncModule ? [`module\t\t\t${opts.mediaEncModule}`] : []),
     'module_tmp\t\taccount.so',
     'module_app\t\tmenu.so',
     'module_app\t\tctrl_tcp.so',
@@ -129,7 +136,7 @@ export function baresipConfigSample(
       ? ['sip_cafile\t\t/path/to/server-ca.pem\t# loaded, but baresip 1.0 does not verify the server']
       : []),
     'module\t\t\tg711.so',
-    ...(mediaenc ? ['module\t\t\tsrtp.so'] : []),
+    ...(mediaenc ? [`module\t\t\t${mediaEncModule(mediaenc)}`] : []),
     'module_tmp\t\taccount.so',
     '',
     '# ~/.baresip/accounts',
@@ -175,7 +182,7 @@ export class Baresip implements Softphone {
         toneFile,
         recordDir,
         ...(transport === 'tls' ? { caFile: server.caFile } : {}),
-        ...(this.options.mediaenc ? { srtp: true } : {}),
+        ...(this.options.mediaenc ? { mediaEncModule: mediaEncModule(this.options.mediaenc) } : {}),
       }),
     );
     writeFileSync(
@@ -498,4 +505,22 @@ function canBindUdp(port: number): Promise<boolean> {
     });
     socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
   });
+}
+
+/** Whether baresip sent `m` (its source is not the server's SIP port of `transport`). */
+export function sentByBaresip(m: BaresipTracedMessage, server: SipServer, transport: Transport): boolean {
+  return m.from !== `${server.address}:${server.ports[transport]}`;
+}
+
+/** The method of a traced message's CSeq ("INVITE" for an INVITE and its responses). */
+export function cseqMethod(m: BaresipTracedMessage): string | undefined {
+  return m.headers.map((h) => /^CSeq\s*:\s*\d+\s+(\S+)/i.exec(h)?.[1]).find(Boolean);
+}
+
+/** The SDP body of the last traced message that `match`es and has one. */
+export function lastSdp(
+  trace: readonly BaresipTracedMessage[],
+  match: (m: BaresipTracedMessage) => boolean,
+): string | undefined {
+  return trace.filter((m) => match(m) && /^m=/m.test(m.body)).at(-1)?.body;
 }

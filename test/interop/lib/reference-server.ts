@@ -9,7 +9,13 @@ import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { createNgClient } from '../../../src/media/index.js';
+import {
+  createNgClient,
+  formatNgMessage,
+  parseNgMessage,
+  type BencodeValue,
+  type NgDictionary,
+} from '../../../src/media/index.js';
 import { ACCOUNTS, DOMAIN, account } from './accounts.js';
 import { writeTlsFiles } from './tls-files.js';
 import type { SipServer } from './types.js';
@@ -24,7 +30,18 @@ const WS_PORT = 5082;
 const NG_PORT = 2223;
 /** voxgate's relay uses 30000-40000 and the far end 50000-59999. */
 const RTP_PORTS: readonly [number, number] = [42000, 43999];
+/**
+ * With voxgate's relay in RTPengine's place: its ng port (Kamailio reaches it through a tap on NG_PORT that
+ * keeps every command and reply in the log), its RTP ports and its HTTP port (/metrics).
+ */
+const VOXGATE_RELAY_NG_PORT = 2224;
+const VOXGATE_RELAY_RTP_PORTS: readonly [number, number] = [44000, 45999];
+const VOXGATE_RELAY_HTTP_PORT = 8091;
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const START_MS = 20_000;
+
+/** The media relay Kamailio's rtpengine module drives: RTPengine, or voxgate's relay (`--target=media-relay`). */
+export type ReferenceRelay = 'rtpengine' | 'voxgate';
 
 /**
  * The reference the interop suite compares voxgate with: Kamailio 5.6 + RTPengine as an operator deploys them
@@ -35,11 +52,24 @@ const START_MS = 20_000;
  * WebSocket).
  * Both run in the foreground with their logs kept for `logTail()`. The accounts are those of accounts.ts, put
  * into a Kamailio htable at start (no database).
+ *
+ * With `relay: 'voxgate'` the same Kamailio and configuration drive voxgate's media relay instead of RTPengine
+ * (the built binary with `--target=media-relay`, server name 'kamailio+voxgate-relay'): the ng commands
+ * Kamailio sends with the configuration's flags, and the relay's replies, are kept in the log.
  */
-export async function startReference(): Promise<SipServer> {
+export async function startReference(options: { relay?: ReferenceRelay } = {}): Promise<SipServer> {
+  const relay = options.relay ?? 'rtpengine';
   const kamailioBin = findBinary('kamailio');
-  const rtpengineBin = findBinary('rtpengine');
-  const description = `Kamailio ${kamailioVersion(kamailioBin)} + RTPengine ${rtpengineVersion(rtpengineBin)}`;
+  const rtpengineBin = relay === 'rtpengine' ? findBinary('rtpengine') : undefined;
+  const voxgateBin = join(ROOT, 'dist/src/bin/voxgate.js');
+  if (relay === 'voxgate' && !existsSync(voxgateBin))
+    throw new Error(`reference: ${voxgateBin} is not built (npm run build)`);
+  const description = rtpengineBin
+    ? `Kamailio ${kamailioVersion(kamailioBin)} + RTPengine ${rtpengineVersion(rtpengineBin)}`
+    : `Kamailio ${kamailioVersion(kamailioBin)} with the reference's configuration, its rtpengine module ` +
+      `driving ${voxgateVersion(voxgateBin)}'s media relay (\`voxgate --target=media-relay\`, RTP ` +
+      `${VOXGATE_RELAY_RTP_PORTS.join('-')}) in RTPengine's place`;
+  const rtpPorts = rtpengineBin ? RTP_PORTS : VOXGATE_RELAY_RTP_PORTS;
 
   const work = await mkdtemp(join(tmpdir(), 'interop-reference-'));
   const tls = writeTlsFiles(join(work, 'tls'), DOMAIN);
@@ -54,32 +84,54 @@ export async function startReference(): Promise<SipServer> {
   };
   const logTail = (n = 80) => log.slice(-n).join('\n');
   const processes: Daemon[] = [];
+  let tap: NgTap | undefined;
   const stop = async () => {
     await Promise.all(processes.map((p) => p.stop()));
+    tap?.close();
+    if (process.env.VOXGATE_INTEROP_KEEP === '1') {
+      // The whole log (with the ng commands when voxgate's relay runs) kept for a look, as the work dirs are.
+      const kept = `${work}.log`;
+      await writeFile(kept, `${log.join('\n')}\n`);
+      console.error(`interop: kept ${kept}`);
+    }
     await rm(work, { recursive: true, force: true });
   };
 
   try {
-    const rtpengine = daemon(
-      'rtpengine',
-      rtpengineBin,
-      [
-        '--config-file=none',
-        '--table=-1',
-        `--interface=${ADDRESS}`,
-        `--listen-ng=${ADDRESS}:${NG_PORT}`,
-        '--foreground',
-        '--log-stderr',
-        '--log-level=6',
-        '--delete-delay=0',
-        `--port-min=${RTP_PORTS[0]}`,
-        `--port-max=${RTP_PORTS[1]}`,
-      ],
-      work,
-      keep,
-    );
-    processes.push(rtpengine);
-    await waitReady('rtpengine', rtpengine, pingRtpengine);
+    if (!rtpengineBin) {
+      const voxgate = daemon(
+        'voxgate-relay',
+        process.execPath,
+        [voxgateBin, '--target=media-relay'],
+        work,
+        keep,
+        voxgateRelayEnv(join(work, 'voxgate-data')),
+      );
+      processes.push(voxgate);
+      await waitReady('voxgate-relay', voxgate, () => pingNg(VOXGATE_RELAY_NG_PORT));
+      tap = await ngTap(NG_PORT, VOXGATE_RELAY_NG_PORT, keep);
+    } else {
+      const rtpengine = daemon(
+        'rtpengine',
+        rtpengineBin,
+        [
+          '--config-file=none',
+          '--table=-1',
+          `--interface=${ADDRESS}`,
+          `--listen-ng=${ADDRESS}:${NG_PORT}`,
+          '--foreground',
+          '--log-stderr',
+          '--log-level=6',
+          '--delete-delay=0',
+          `--port-min=${RTP_PORTS[0]}`,
+          `--port-max=${RTP_PORTS[1]}`,
+        ],
+        work,
+        keep,
+      );
+      processes.push(rtpengine);
+      await waitReady('rtpengine', rtpengine, () => pingNg(NG_PORT));
+    }
 
     const kamailio = daemon(
       'kamailio',
@@ -138,14 +190,23 @@ export async function startReference(): Promise<SipServer> {
   }
 
   return {
-    name: 'reference',
+    name: rtpengineBin ? 'reference' : 'kamailio+voxgate-relay',
     description,
     domain: DOMAIN,
     address: ADDRESS,
     ports: { udp: SIP_PORT, tcp: SIP_PORT, tls: TLS_PORT, ws: WS_PORT },
     caFile: tls.certFile,
-    rtpPorts: RTP_PORTS,
+    rtpPorts,
     account,
+    ...(rtpengineBin
+      ? {}
+      : {
+          metrics: async () => {
+            const res = await fetch(`http://${ADDRESS}:${VOXGATE_RELAY_HTTP_PORT}/metrics`);
+            if (!res.ok) throw new Error(`voxgate relay /metrics: ${res.status}`);
+            return res.text();
+          },
+        }),
     logTail,
     stop,
   };
@@ -181,8 +242,14 @@ function daemon(
   args: string[],
   cwd: string,
   keep: (line: string) => void,
+  env?: NodeJS.ProcessEnv,
 ): Daemon {
-  const child: ChildProcess = spawn(bin, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(bin, args, {
+    cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env ? { env } : {}),
+  });
   let exited = false;
   const gone = new Promise<void>((resolve) => {
     const done = (why: string) => {
@@ -246,8 +313,91 @@ async function waitReady(name: string, d: Daemon, probe: () => Promise<void>): P
   }
 }
 
-async function pingRtpengine(): Promise<void> {
-  const ng = createNgClient({ host: ADDRESS, port: NG_PORT, timeoutMs: 200, retries: 0 });
+/**
+ * voxgate's relay alone on its defaults but for what this namespace needs: its ng address, its own RTP and
+ * HTTP ports (voxgate's server of the suite keeps 30000-40000 and 8080), a data folder of its own and a short
+ * shutdown grace.
+ */
+function voxgateRelayEnv(dataDir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VOXGATE_')) env[k] = v;
+  return {
+    ...env,
+    VOXGATE_DATA_DIR: dataDir,
+    VOXGATE_MEDIA_NG: `${ADDRESS}:${VOXGATE_RELAY_NG_PORT}`,
+    VOXGATE_RTP_PORT_MIN: String(VOXGATE_RELAY_RTP_PORTS[0]),
+    VOXGATE_RTP_PORT_MAX: String(VOXGATE_RELAY_RTP_PORTS[1]),
+    VOXGATE_API_HOST: ADDRESS,
+    VOXGATE_API_PORT: String(VOXGATE_RELAY_HTTP_PORT),
+    VOXGATE_SHUTDOWN_GRACE_SECONDS: '2',
+  };
+}
+
+interface NgTap {
+  close(): void;
+}
+
+/**
+ * A UDP forwarder between Kamailio's rtpengine module (on `port`) and the relay (on `relayPort`) that keeps
+ * each ng command and its reply in the log — the flags as Kamailio turned them into ng keys, and what the
+ * relay answered (a refusal's error-reason, a warning) — since voxgate's relay does not log its commands.
+ */
+async function ngTap(port: number, relayPort: number, keep: (line: string) => void): Promise<NgTap> {
+  const front = createSocket('udp4');
+  const back = createSocket('udp4');
+  const senders = new Map<string, { address: string; port: number; command: string }>();
+  await new Promise<void>((resolve, reject) => {
+    front.once('error', reject);
+    front.bind(port, ADDRESS, () => resolve());
+  });
+  await new Promise<void>((resolve) => back.bind(0, ADDRESS, () => resolve()));
+  front.on('message', (msg, from) => {
+    try {
+      const { cookie, body } = parseNgMessage(msg);
+      const command = typeof body.command === 'string' ? body.command : '?';
+      senders.set(cookie, { address: from.address, port: from.port, command });
+      if (command !== 'ping') keep(`ng → ${command} ${describeNg(body)}`);
+    } catch {
+      keep(`ng → (unparsable, ${msg.length} bytes)`);
+    }
+    back.send(msg, relayPort, ADDRESS);
+  });
+  back.on('message', (msg) => {
+    try {
+      const { cookie, body } = parseNgMessage(msg);
+      const to = senders.get(cookie);
+      if (!to) return;
+      if (to.command !== 'ping') keep(`ng ← ${to.command}: ${describeNg(body)}`);
+      front.send(formatNgMessage(cookie, body), to.port, to.address);
+    } catch {
+      keep(`ng ← (unparsable, ${msg.length} bytes)`);
+    }
+  });
+  return {
+    close() {
+      front.close();
+      back.close();
+    },
+  };
+}
+
+/** An ng dictionary on one log line, its SDP with `\r\n` shown as ` | `. */
+function describeNg(body: NgDictionary): string {
+  const show = (v: BencodeValue): unknown =>
+    Buffer.isBuffer(v)
+      ? `<${v.length} bytes>`
+      : Array.isArray(v)
+        ? v.map(show)
+        : typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, show(x)]))
+          : v;
+  const shown = show(body) as Record<string, unknown>;
+  if (typeof shown.sdp === 'string') shown.sdp = shown.sdp.replace(/\r?\n/g, ' | ');
+  return JSON.stringify(shown);
+}
+
+async function pingNg(port: number): Promise<void> {
+  const ng = createNgClient({ host: ADDRESS, port, timeoutMs: 200, retries: 0 });
   try {
     await ng.ping();
   } finally {
@@ -363,6 +513,12 @@ function output(bin: string, arg: string): string {
 /** "5.6.3" from `kamailio -v` ("version: kamailio 5.6.3 (x86_64/linux)"). */
 function kamailioVersion(bin: string): string {
   return /kamailio (\S+)/.exec(output(bin, '-v'))?.[1] ?? 'unknown version';
+}
+
+/** "voxgate 0.1.0" from `voxgate --version`. */
+function voxgateVersion(bin: string): string {
+  const run = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', timeout: 10_000 });
+  return `voxgate ${run.stdout.trim()}`.trim();
 }
 
 /** "10.5.3.5" from `rtpengine --version` ("Version: 10.5.3.5-1+deb12u1"; the Debian revision dropped). */

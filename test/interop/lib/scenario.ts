@@ -204,17 +204,25 @@ export async function runClientSuite(
   return results;
 }
 
-/** The suite's rule, as assertions: every check the reference passed, voxgate passed. */
-export function assertVoxgateMatchesReference(results: readonly CheckResult[]): void {
-  const failed = results
-    .filter((r) => r.server === 'reference' && r.outcome === 'passed')
-    .filter(
-      (ref) => results.find((r) => r.server === 'voxgate' && r.check === ref.check)?.outcome !== 'passed',
-    )
-    .map((ref) => {
-      const mine = results.find((r) => r.server === 'voxgate' && r.check === ref.check);
-      return `${ref.check}: ${mine ? `${mine.outcome}${mine.detail ? `\n${mine.detail}` : ''}` : 'not reached'}`;
-    });
+/**
+ * The suite's rule, as assertions: every check the reference passed, voxgate passed — and each other server
+ * named in `also` (e.g. 'kamailio+voxgate-relay') passed too.
+ */
+export function assertVoxgateMatchesReference(
+  results: readonly CheckResult[],
+  also: readonly ServerName[] = [],
+): void {
+  const failed = (['voxgate', ...also] as const).flatMap((server) =>
+    results
+      .filter((r) => r.server === 'reference' && r.outcome === 'passed')
+      .filter(
+        (ref) => results.find((r) => r.server === server && r.check === ref.check)?.outcome !== 'passed',
+      )
+      .map((ref) => {
+        const mine = results.find((r) => r.server === server && r.check === ref.check);
+        return `${server}, ${ref.check}: ${mine ? `${mine.outcome}${mine.detail ? `\n${mine.detail}` : ''}` : 'not reached'}`;
+      }),
+  );
   assert.deepEqual(failed, [], `passed on the reference, not on voxgate:\n${failed.join('\n\n')}`);
 }
 

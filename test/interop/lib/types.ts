@@ -7,7 +7,11 @@
 /** SIP transports; `ws` is SIP over a plain WebSocket (RFC 7118), what the suite's browser uses. */
 export type Transport = 'udp' | 'tcp' | 'tls' | 'ws';
 
-export type ServerName = 'voxgate' | 'reference';
+/**
+ * `kamailio+voxgate-relay`: the reference's Kamailio and configuration with voxgate's media relay
+ * (`--target=media-relay`) in RTPengine's place — voxgate's relay driven by Kamailio's rtpengine module.
+ */
+export type ServerName = 'voxgate' | 'reference' | 'kamailio+voxgate-relay';
 
 /** A SIP user provisioned on a server. */
 export interface Account {
@@ -36,6 +40,11 @@ export interface SipServer {
    * `{ mediaEncryption: 'sdes' }`); absent where the server has no such setting. Rejects with the API's problem.
    */
   updateAccount?(name: string, settings: Record<string, unknown>): Promise<void>;
+  /**
+   * The Prometheus text of voxgate's /metrics (voxgate, and voxgate's relay behind Kamailio); absent on the
+   * reference.
+   */
+  metrics?(): Promise<string>;
   /** A line of the server's own log since start (for diagnosing a failed check). */
   logTail(lines?: number): string;
   stop(): Promise<void>;

@@ -121,6 +121,11 @@ export async function startVoxgate(options: { env?: Record<string, string> } = {
       if (!path) throw new Error(`interop: voxgate has no user ${name}`);
       await api('PATCH', path, settings);
     },
+    async metrics() {
+      const res = await fetch(`${http}/metrics`);
+      if (!res.ok) throw new Error(`voxgate /metrics: ${res.status}`);
+      return res.text();
+    },
     logTail: (n = 80) => log.slice(-n).join('\n'),
     stop,
   };
