@@ -150,5 +150,44 @@ for (const kind of ['voxgate', 'rtpengine'] as RelayKind[]) {
       await talk(browser, phone, phoneSees);
       await relay.request('delete', { 'call-id': callId, 'from-tag': 'phone' });
     });
+
+    test('the browser connects before its answer reaches the relay: the early ClientHello is kept, not lost', async () => {
+      const relay = await ng();
+      const browser = await WebRtcPeer.create();
+      const phone = await party();
+      open.push(browser, phone);
+      const callId = `webrtc-early-${kind}-${Date.now()}`;
+      // The relay's packet errors (RTPengine's `relayedpacketerrors`): a dropped DTLS packet counts there.
+      const errors = async () => {
+        const stats = (await relay.request('statistics', {})).statistics as NgDictionary;
+        return Number((stats.totalstatistics as NgDictionary).relayedpacketerrors);
+      };
+      const errorsBefore = await errors();
+      const offer = await relay.request('offer', {
+        'call-id': callId,
+        'from-tag': 'phone',
+        sdp: sdp(phone.port),
+        ...TO_BROWSER,
+      });
+      const browserSees = String(offer.sdp);
+      const mid = /^a=mid:(\S+)/m.exec(browserSees)![1]!;
+      // The browser's checks and ClientHello go out at once; its answer comes 300 ms later.
+      const connected = browser.connect(browserSees.replace('a=setup:actpass', 'a=setup:passive'));
+      await new Promise((r) => setTimeout(r, 300));
+      const answer = await relay.request('answer', {
+        'call-id': callId,
+        'from-tag': 'phone',
+        'to-tag': 'browser',
+        sdp: browser.sdp('active', mid),
+        ...TO_PHONE,
+      });
+      await connected;
+      await talk(browser, phone, String(answer.sdp));
+      if (kind === 'voxgate') {
+        // Nothing was dropped: the ClientHello that came before the answer waited for it.
+        assert.equal(await errors(), errorsBefore);
+      }
+      await relay.request('delete', { 'call-id': callId, 'from-tag': 'phone' });
+    });
   });
 }

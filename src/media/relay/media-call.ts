@@ -82,6 +82,8 @@ interface Leg {
   rtcpRoute?: Route | null;
   stats: RtpStats;
   dropped: number;
+  /** DTLS that came before the relay knew its roles towards this party (replayed once it does). */
+  earlyDtls: { packet: Buffer; from: RemoteInfo; rtcpPort: boolean }[];
   /** Where the relay ends DTLS-SRTP towards this party: the roles and fingerprints, a handshake per component. */
   dtls?: { termination: DtlsTermination; components: (ComponentDtls | undefined)[] };
 }
@@ -288,6 +290,7 @@ export class MediaCall {
       dropped: 0,
       iceOn: false,
       iceLatched: {},
+      earlyDtls: [],
       lastCheckAt: 0,
     };
     pair.rtp.on('message', (packet, from) => this.receive(side, index, packet, from, false));
@@ -309,6 +312,12 @@ export class MediaCall {
     if (first >= 20 && first < 64) {
       if (leg.dtls) {
         this.dtlsPacket(leg, packet, from, rtcpPort);
+        return;
+      }
+      if (this.dtls[index]?.endsAt(side)) {
+        // The relay offered the party DTLS and the party connects before its answer reached the relay (a
+        // phone's ClientHello races its 200 OK): kept for the association the answer makes.
+        if (leg.earlyDtls.length < 4) leg.earlyDtls.push({ packet: Buffer.from(packet), from, rtcpPort });
         return;
       }
       if (!this.passesDtls(side, index)) {
@@ -466,6 +475,8 @@ export class MediaCall {
     leg.dtls = termination ? { termination, components: [] } : undefined;
     invalidate(leg);
     if (termination?.role === 'client') this.startDtlsClients(leg);
+    const early = leg.earlyDtls.splice(0);
+    if (leg.dtls) for (const e of early) this.dtlsPacket(leg, e.packet, e.from, e.rtcpPort);
   }
 
   private component(leg: Leg, component: 0 | 1): ComponentDtls | undefined {
