@@ -4,16 +4,23 @@
  * `B2buaCall` kept in the call table (`call-table.ts`), which also takes the requests and responses of calls
  * in progress. Call events and refusals are recorded by `call-records.ts`.
  */
-import type { InboundContext, ServerTransaction, SipRequest, SipResponse } from '../sip/index.js';
+import {
+  header,
+  type InboundContext,
+  type ServerTransaction,
+  type SipRequest,
+  type SipResponse,
+} from '../sip/index.js';
 import type { HangupParty } from '../store/index.js';
 import { B2buaCall, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
 import { encryptionRefusal, planCall, type CallPlan, type PlanningDeps } from './call-planning.js';
 import { redirectTargets } from './call-redirect.js';
-import { planTransfer } from './call-transfer.js';
+import { parseReplaces, planTransfer } from './call-transfer.js';
 import { publishCallEvent, recordAttempt, refuse, type Attempt } from './call-records.js';
-import { createCallTable } from './call-table.js';
+import { createCallTable, type CallTable } from './call-table.js';
 import type { MediaAnchor, MediaCallRef } from './media-anchor.js';
+import { addressOfRecord } from './registrar.js';
 import type { LegTarget } from './sip-outbound.js';
 
 export { callEventChannel, callRefusedChannel, type CallRefusedEvent } from './call-records.js';
@@ -72,6 +79,52 @@ function mediaProfiles(plan: CallPlan, inbound: InboundContext): MediaCallRef['p
   };
 }
 
+/**
+ * An INVITE with Replaces (RFC 3891): its sender, authenticated as a user of the tenant whose call it names
+ * (407 first, like any call), takes the place of the party of that dialog. §3: "If no match is found, the UAS
+ * rejects the INVITE and returns a 481 Call/Transaction Does Not Exist response"; a dialog of another tenant
+ * is no match either.
+ */
+async function replaceDialog(
+  deps: B2buaDeps,
+  table: CallTable,
+  request: SipRequest,
+  tx: ServerTransaction,
+  inbound: InboundContext,
+  value: string,
+): Promise<void> {
+  const fromAor = addressOfRecord(header(request, 'From') ?? '');
+  if (!fromAor) {
+    tx.respond(400, 'Bad Request', { Warning: '399 voxgate "From must be a sip: or sips: URI"' });
+    return;
+  }
+  const domain = fromAor.slice(fromAor.indexOf('@') + 1);
+  const tenant = await deps.tenants.findByDomain(domain);
+  if (!tenant) {
+    tx.respond(403, 'Forbidden', { Warning: '399 voxgate "Replaces is accepted from users only"' });
+    return;
+  }
+  const user = await deps.auth.authenticate(
+    request,
+    tx.respond.bind(tx),
+    inbound.remote.address,
+    domain,
+    'proxy',
+  );
+  if (!user) return;
+  const id = parseReplaces(value);
+  if (!id) {
+    tx.respond(400, 'Bad Request', { Warning: '399 voxgate "Malformed Replaces"' });
+    return;
+  }
+  const found = table.byDialog(id);
+  if (!found || found.call.identity.tenantId !== tenant.id || tenant.status !== 'active') {
+    tx.respond(481, 'Call/Transaction Does Not Exist');
+    return;
+  }
+  await found.call.replace(found.side, request, tx, targetOf(inbound), { aor: fromAor });
+}
+
 function targetOf(inbound: InboundContext): LegTarget {
   return {
     transport: inbound.transport,
@@ -95,6 +148,11 @@ export function createB2bua(deps: B2buaDeps): B2bua {
     },
 
     async invite(request, tx, inbound) {
+      const replaces = header(request, 'Replaces');
+      if (replaces !== undefined) {
+        await replaceDialog(deps, table, request, tx, inbound, replaces);
+        return;
+      }
       const plan = await planCall(deps, request, tx, inbound);
       if (!plan) return;
       const { tenant } = plan;

@@ -40,6 +40,12 @@ export interface CallTable {
   end(callId: string, by: HangupParty, reason: string): boolean;
   /** The call in progress here whose live call (and record) is `callId` now, if any. */
   find(callId: string): B2buaCall | undefined;
+  /** The answered call and side whose dialog is `id` as the gateway sees it (INVITE with Replaces). */
+  byDialog(id: {
+    callId: string;
+    localTag: string;
+    remoteTag: string;
+  }): { call: B2buaCall; side: 'caller' | 'callee' } | undefined;
   /** Waits for calls to end until `deadline` (epoch ms), then ends the rest. */
   drain(deadline: number): Promise<void>;
   /** Forgets every call at once, sending nothing. */
@@ -138,6 +144,12 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
     },
 
     find,
+
+    byDialog(id) {
+      const call = byCallerCallId.get(id.callId) ?? byCalleeCallId.get(id.callId);
+      const side = call?.sideByDialog(id);
+      return call && side ? { call, side } : undefined;
+    },
 
     close() {
       for (const call of byCallerCallId.values()) call.abandon();

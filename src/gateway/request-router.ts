@@ -42,7 +42,8 @@ export function gatewayPolicy(allowedMethods: readonly string[]): UasPolicy {
     allowedMethods,
     // 100rel: a caller's Require/Supported 100rel is carried to the callee leg and its reliable provisional
     // responses relayed PRACK for PRACK (RFC 3262, b2bua-call.ts); a callee without it answers 420 itself.
-    supportedExtensions: ['path', 'outbound', 'gruu', '100rel'],
+    // replaces: an INVITE with Replaces (RFC 3891) takes a party's place in a call it names (b2bua.ts).
+    supportedExtensions: ['path', 'outbound', 'gruu', '100rel', 'replaces'],
     acceptedContentTypes: ['application/sdp', 'application/dtmf-relay', 'application/dtmf', 'text/plain'],
     uriSchemes: ['sip', 'sips', 'tel'],
     responseContentType: 'application/sdp',

@@ -281,6 +281,57 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     assert.equal(original.hangupBy, 'caller');
   });
 
+  test("INVITE with Replaces (RFC 3891) naming a dialog the gateway holds: its sender takes that party's place", async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't6');
+    // bob's leg as the gateway sees it: our From tag is the local tag (to-tag), bob's To tag the remote one.
+    const replaces = `${a.invite.callId};to-tag=${a.invite.fromTag};from-tag=t6`;
+    const carolRtp = await rtpEnd();
+    const pickup = await carol.invite('alice', sdp(carolRtp.port, 9), [
+      { name: 'Replaces', value: replaces },
+    ]);
+    const ok = await pickup.final();
+    assert.equal(ok.status, 200);
+    assert.equal(mPort(ok.body), a.relayForBob, 'the newcomer gets the relay port the replaced party had');
+    pickup.ack();
+    const released = await bob.request('BYE');
+    assert.equal(released.callId, a.invite.callId);
+    assert.match(header(released, 'Reason') ?? '', /replaced/);
+    bob.reply(released, 200, 'OK', 't6');
+
+    await talks(a.aliceRtp, a.relayForAlice, carolRtp, 0xa6);
+    await talks(carolRtp, a.relayForBob, a.aliceRtp, 0xc6);
+    const original = await event((e) => e.type === 'ended' && e.callId === a.call.callId, 'original ended');
+    assert.deepEqual([original.hangupBy, original.reason], ['callee', 'replaced']);
+    const joined = await event(
+      (e) => e.type === 'answered' && e.transferredFrom === a.call.callId,
+      'joined answered',
+    );
+    assert.deepEqual([joined.from, joined.to], ['sip:alice@acme.example', 'sip:carol@acme.example']);
+
+    // The newcomer's dialog is the call's now: its BYE ends it, and alice gets hers.
+    pickup.send('BYE');
+    await carol.response(pickup.callId, 200, 'BYE');
+    const bye = await alice.request('BYE');
+    alice.reply(bye, 200, 'OK', a.call.fromTag);
+    const ended = await event((e) => e.type === 'ended' && e.callId === joined.callId, 'joined ended');
+    assert.equal(ended.hangupBy, 'callee');
+  });
+
+  test('INVITE with Replaces for a dialog the gateway does not hold: 481', async () => {
+    const carol = await phones.phone('carol');
+    const alice = await phones.phone('alice');
+    const a = await answered(alice, await phones.phone('bob'), 't7');
+    // The right Call-ID with a wrong tag is no match either.
+    for (const value of ['no-such-call;to-tag=x;from-tag=y', `${a.invite.callId};to-tag=x;from-tag=t7`]) {
+      const attempt = await carol.invite('alice', sdp(41000), [{ name: 'Replaces', value }]);
+      assert.equal((await attempt.final()).status, 481);
+    }
+    a.call.send('BYE');
+  });
+
   test('API transfer: 202 and the replica holding the call carries it out; a viewer gets 403, another tenant 404', async () => {
     const alice = await phones.phone('alice');
     const bob = await phones.phone('bob');

@@ -18,7 +18,7 @@ describe('gateway request routing over real UDP', () => {
       /\r\nAllow: OPTIONS, REGISTER, INVITE, ACK, CANCEL, BYE, UPDATE, INFO, PRACK, NOTIFY, MESSAGE, REFER\r\n/,
     );
     assert.match(reply, /\r\nAccept: application\/sdp\r\n/);
-    assert.match(reply, /\r\nSupported: path, outbound, gruu, 100rel\r\n/);
+    assert.match(reply, /\r\nSupported: path, outbound, gruu, 100rel, replaces\r\n/);
   });
 
   test('§22.3: an INVITE without credentials is challenged with 407 Proxy-Authenticate', async () => {

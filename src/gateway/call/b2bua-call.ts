@@ -5,8 +5,10 @@
  * cancelled), the ends of the call, and the public surface the B2BUA uses; the state lives in `call-state.ts`.
  */
 import {
+  createUasDialog,
   header,
   headerValues,
+  isSipsUri,
   newTag,
   parseUri,
   randomHex,
@@ -60,6 +62,8 @@ export type LegRole = Side | 'released';
 
 /** The reason the record of a call that was transferred gives, and the text of the BYE its transferor gets. */
 export const TRANSFERRED = 'transferred';
+/** The same for a party an INVITE with Replaces (RFC 3891) took the place of. */
+export const REPLACED = 'replaced';
 
 const other = (side: Side): Side => (side === 'caller' ? 'callee' : 'caller');
 
@@ -73,6 +77,8 @@ export class B2buaCall {
   private readonly released = new Set<string>();
   /** The call's transfers, the last one possibly in progress. */
   private readonly transfers: BlindTransfer[] = [];
+  /** Call-IDs of INVITEs with Replaces answered 2xx whose ACK has not come yet. */
+  private readonly awaitingAck = new Set<string>();
   /** The relay's totals when the current record began: a transferred call's media stats are its own. */
   private mediaBase: MediaTotals | undefined;
   /** Gives back the limits held for a side's party: the call's own, or the transfer's that brought it. */
@@ -309,6 +315,11 @@ export class B2buaCall {
 
   /** An ACK from the caller for our 2xx (or for a re-INVITE 2xx) or from the callee for a re-INVITE 2xx. */
   async ack(side: Side, ack: SipRequest): Promise<void> {
+    if (this.awaitingAck.delete(ack.callId)) {
+      // The ACK of the 2xx that answered an INVITE with Replaces.
+      this.machine.stop(`2xx retransmission ${ack.callId}`);
+      return;
+    }
     if (this.dialogs.absorbs(side, ack.cseq.seq)) return;
     if (side !== 'caller' || ack.cseq.seq !== this.caller.invite.cseq.seq) return;
     this.machine.stop('2xx retransmission');
@@ -502,36 +513,154 @@ export class B2buaCall {
    * record — started with the transfer — is answered; from now on it is the call's record.
    */
   private async transferred(transfer: BlindTransfer, leg: CalleeLeg): Promise<void> {
-    const side = transfer.side;
+    await this.takeOver(
+      transfer.side,
+      {
+        dialog: leg.dialog!,
+        target: leg.target,
+        callId: leg.callId,
+        addr: leg.spec.to ?? '',
+        aor: transfer.plan.aor,
+      },
+      transfer.record,
+      TRANSFERRED,
+    );
+    // The transferor's counts went with it; the target's (the transfer's) stay with the call.
+    this.limitsOf[transfer.side] = () => transfer.plan.release();
+  }
+
+  /**
+   * `party` takes the place of the party on `side`: that party's leg is released (BYE with `reason`, unless
+   * it hung up already) and its limits given back, the call's record ends (`reason`, hung up by that side)
+   * and `record` — the new party's call — is answered and is the call's record from now on.
+   */
+  private async takeOver(side: Side, party: PartyLeg, record: CallRecord, reason: string): Promise<void> {
     const leaving = this.party(side);
     const alreadyLeft = this.released.has(this.sideCallId(side));
     this.let(side);
-    if (leaving && !alreadyLeft) sendBye(this.outbound, leaving.dialog, leaving.target, TRANSFERRED);
-    const at = Date.now();
-    const totals = await this.media.stats();
-    this.replaced[side] = {
-      dialog: leg.dialog!,
-      target: leg.target,
-      callId: leg.callId,
-      addr: leg.spec.to ?? '',
-      aor: transfer.plan.aor,
-    };
-    // The transferor's counts go with it; the target's (the transfer's) stay with the call.
+    if (leaving && !alreadyLeft) sendBye(this.outbound, leaving.dialog, leaving.target, reason);
+    this.replaced[side] = party;
     this.limitsOf[side]();
-    this.limitsOf[side] = () => transfer.plan.release();
+    this.limitsOf[side] = () => undefined;
+    const at = Date.now();
     const original = this.record;
+    this.record = record;
+    this.record.answeredAt = at;
+    const totals = await this.media.stats();
     original.emit('ended', {
       endedAt: at,
       disposition: 'answered',
       sipCode: 200,
       hangupBy: side,
-      reason: TRANSFERRED,
+      reason,
       ...(totals ? { media: since(totals, this.mediaBase) } : {}),
     });
     this.mediaBase = totals;
-    this.record = transfer.record;
-    this.record.answeredAt = at;
-    this.record.emit('answered');
+    record.emit('answered');
+  }
+
+  /**
+   * The side whose dialog is `id` as this gateway sees it (its Call-ID, our tag, the party's tag), once the
+   * call is answered: what an INVITE with Replaces names — RFC 3891 §3 matches its to-tag with the local tag
+   * of the dialog and its from-tag with the remote tag.
+   */
+  sideByDialog(id: { callId: string; localTag: string; remoteTag: string }): Side | undefined {
+    if (this.machine.state !== 'answered' || this.released.has(id.callId)) return undefined;
+    for (const side of ['caller', 'callee'] as const) {
+      const own = this.party(side)?.dialog.id;
+      if (own?.callId === id.callId && own.localTag === id.localTag && own.remoteTag === id.remoteTag)
+        return side;
+    }
+    return undefined;
+  }
+
+  /**
+   * An INVITE with Replaces (RFC 3891) naming the dialog of `side`, from an authenticated user of the tenant
+   * (`who`): its sender takes that party's place — a call pickup, or the last step of an attended transfer a
+   * phone carries out itself. The relay is offered the newcomer's SDP from that side and answered with the
+   * other party's last SDP, so the party that stays keeps its relay port and is sent nothing; the replaced
+   * party gets a BYE. A late offer is refused (488).
+   */
+  async replace(
+    side: Side,
+    invite: SipRequest,
+    tx: ServerTransaction,
+    target: LegTarget,
+    who: { aor: string },
+  ): Promise<void> {
+    if (this.pendingTransfer()) {
+      tx.respond(491, 'Request Pending');
+      return;
+    }
+    if (invite.body.length === 0 || !this.media.anchored) {
+      tx.respond(488, 'Not Acceptable Here', {
+        Warning: '399 voxgate "Replaces needs an SDP offer and a call anchored on the relay"',
+      });
+      return;
+    }
+    const stays = other(side);
+    let answer: Buffer;
+    try {
+      await this.media.offer(side, invite.body);
+      answer = await this.media.answer(stays, this.media.lastSdp(stays) ?? Buffer.alloc(0));
+    } catch (err) {
+      this.hooks.warn({ err, callId: this.callId }, 'media relay refused the replacing offer');
+      tx.respond(503, 'Service Unavailable', {
+        'Retry-After': '5',
+        Warning: '399 voxgate "Media relay unavailable"',
+      });
+      return;
+    }
+    if (this.machine.state !== 'answered' || tx.state !== 'proceeding') {
+      tx.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    const dialog = createUasDialog(invite, tx.toTag, 200);
+    this.hooks.registerLeg(invite.callId);
+    const staying = this.who(stays);
+    const flipped = side === 'caller';
+    const record = new CallRecord(
+      randomHex(16),
+      {
+        tenantId: this.identity.tenantId,
+        direction: this.identity.direction === 'inbound' && !flipped ? 'inbound' : 'internal',
+        from: staying.aor ?? uriOf(staying.addr),
+        to: who.aor,
+        ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
+      },
+      this.hooks,
+      { from: this.record.callId, flipped },
+    );
+    record.emit('started');
+    const headers = {
+      Contact: this.outbound.contact(target, isSipsUri(invite.uri)),
+      'Content-Type': 'application/sdp',
+    };
+    tx.respond(200, 'OK', headers, answer);
+    this.awaitingAck.add(invite.callId);
+    this.machine.own(
+      `2xx retransmission ${invite.callId}`,
+      ANSWERED,
+      retransmit2xxUntilAck({
+        t1: this.settings.t1,
+        t2: this.settings.t2,
+        unreliable: target.transport === 'udp',
+        resend: () => tx.respond(200, 'OK', headers, answer),
+        noAck: () => this.hangup('system', 'no ACK for the 2xx'),
+      }),
+    );
+    await this.takeOver(
+      side,
+      {
+        dialog,
+        target,
+        callId: invite.callId,
+        addr: withoutTag(header(invite, 'From') ?? ''),
+        aor: who.aor,
+      },
+      record,
+      REPLACED,
+    );
   }
 
   /** A 2xx that matched no transaction (Timer M gone): re-ACK the winner, ACK+BYE anything else. */
