@@ -164,6 +164,27 @@ describe('web console and softphone (/console, /console/phone)', () => {
         await page.fill('input[type=search]', 'liddell');
         assert.equal(await page.locator('[data-testid=list] tbody tr').count(), 1);
         await shot(page, 'console-users');
+
+        // Edit sends only what changed; delete asks first.
+        page.on('dialog', (dialog) => void dialog.accept());
+        await page.click('[data-testid=list] tbody tr button:text-is("Edit")');
+        assert.equal(await page.inputValue('[data-testid=editor] input[name=displayName]'), 'Alice Liddell');
+        await page.fill('[data-testid=editor] input[name=displayName]', 'Alice Pleasance Liddell');
+        await page.click('[data-testid=editor] button[type=submit]');
+        await page.waitForSelector('[data-testid=list] td:text-is("Alice Pleasance Liddell")');
+        await page.fill('input[type=search]', '');
+        await page.click('[data-testid=page-users] [data-testid=create]');
+        await page.fill('[data-testid=editor] input[name=username]', 'temp');
+        await page.fill('[data-testid=editor] input[name=password]', 'temp-password');
+        await page.click('[data-testid=editor] button[type=submit]');
+        await page.waitForSelector('[data-testid=list] td:text-is("temp")');
+        await page.click('[data-testid=list] tr:has(td:text-is("temp")) button:text-is("Delete")');
+        await page.waitForSelector('[data-testid=list] td:text-is("temp")', { state: 'detached' });
+        const users = (await api(`/tenants/${tenantId}/users`)) as { items: { username: string }[] };
+        assert.deepEqual(
+          users.items.map((u) => u.username),
+          ['alice'],
+        );
       } finally {
         await page.close();
       }
@@ -368,11 +389,46 @@ describe('web console and softphone (/console, /console/phone)', () => {
         bob.reply(invite, 200, 'OK', 'console', {}, sdp(await freeUdpPort()));
         await page.waitForSelector('[data-testid=call-state][data-state=talking]', { timeout: 10_000 });
         await shot(page, 'phone-in-call');
+        await page.click('[data-testid=mute]');
+        assert.equal(await page.getAttribute('[data-testid=mute]', 'aria-pressed'), 'true');
+        // Hold is a re-INVITE that the other phone answers.
+        await page.click('[data-testid=hold]');
+        const reInvite = (await bob.waitFor(
+          (m) => m.kind === 'request' && m.method === 'INVITE' && m !== invite,
+          10_000,
+          'the hold re-INVITE',
+        )) as SipRequest;
+        assert.match(reInvite.body.toString(), /a=(sendonly|inactive)/);
+        // RFC 3264 §6.1: the answer to a sendonly stream is recvonly.
+        const held = Buffer.from(
+          sdp(await freeUdpPort())
+            .toString()
+            .replace('a=sendrecv', 'a=recvonly'),
+        );
+        bob.reply(reInvite, 200, 'OK', 'console', {}, held);
+        await page.waitForSelector('[data-testid=hold][aria-pressed=true]', { timeout: 10_000 });
         await page.click('[data-testid=hangup]');
-        bob.reply(await bob.request('BYE', 10_000), 200, 'OK', 'console');
+        bob.reply((await bob.request('BYE', 10_000)) as SipRequest, 200, 'OK', 'console');
         await page.waitForSelector('[data-testid=call-state][data-state=idle]');
-        const history = await page.textContent('[data-testid=history]');
-        assert.match(history ?? '', /sip:bob@console\.example/);
+
+        // And answers: bob calls alice's browser.
+        const incoming = await bob.invite('alice', sdp(await freeUdpPort()));
+        await page.waitForSelector('[data-testid=call-state][data-state=ringing]', { timeout: 10_000 });
+        assert.match((await page.textContent('[data-testid=call-state]')) ?? '', /bob@console\.example/);
+        await page.click('[data-testid=answer]');
+        const answered = await incoming.final(10_000);
+        assert.equal(answered.status, 200);
+        assert.match(answered.body.toString(), /^m=audio /m);
+        incoming.ack();
+        await page.waitForSelector('[data-testid=call-state][data-state=talking]', { timeout: 10_000 });
+        incoming.send('BYE');
+        assert.equal((await bob.response(incoming.callId, 200, 'BYE')).status, 200);
+        await page.waitForSelector('[data-testid=call-state][data-state=idle]');
+
+        const history = await page.locator('[data-testid=history] li').allTextContents();
+        assert.equal(history.length, 2, history.join('\n'));
+        assert.match(history[0]!, /↙.*bob@console\.example.*\d+ s/);
+        assert.match(history[1]!, /↗ sip:bob@console\.example/);
         await shot(page, 'phone-history');
       } catch (err) {
         console.error(logs.join('\n'));
