@@ -655,7 +655,12 @@ function AuditPage({ ctx }: { ctx: Ctx }) {
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState('');
   const [open, setOpen] = useState<string | undefined>();
-  const tenantQuery = ctx.tenant ? `&tenantId=${encodeURIComponent(ctx.tenant.id)}` : '';
+  // A platform key may read every tenant's entries and the platform's own (keys, tenants); a tenant key its own.
+  const [everything, setEverything] = useState(false);
+  const tenantQuery =
+    ctx.tenant && !(everything && ctx.me.tenantId === null)
+      ? `&tenantId=${encodeURIComponent(ctx.tenant.id)}`
+      : '';
   const load = async (after?: string) => {
     try {
       const page = await api<{ items: AuditEntry[]; nextCursor: string | null }>(
@@ -671,7 +676,20 @@ function AuditPage({ ctx }: { ctx: Ctx }) {
   };
   useEffect(() => void load(), [tenantQuery]);
   return html`<section data-testid="page-audit">
-    <header class="page-head"><h2>Audit log</h2></header>
+    <header class="page-head">
+      <h2>Audit log</h2>
+      ${
+        ctx.me.tenantId === null &&
+        html`<label
+          ><input
+            type="checkbox"
+            checked=${everything}
+            onChange=${(e: Event) => setEverything((e.currentTarget as HTMLInputElement).checked)}
+          />
+          every tenant and the platform</label
+        >`
+      }
+    </header>
     ${error && html`<p class="form-error" role="alert">${error}</p>`}
     <table class="list" data-testid="list">
       <thead>
