@@ -112,6 +112,12 @@ export function createLiveEventHub(
   };
 }
 
+/** A problem answered before the stream starts (401, 404, 429, 503). */
+const problem = {
+  description: problemSchema.description,
+  content: { 'application/problem+json': { schema: problemSchema } },
+};
+
 /** One Server-Sent Event (WHATWG HTML §9.2): the data is one line of JSON. */
 function sseMessage(event: WebhookEvent, entryId: string): string {
   return `id: ${entryId}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
@@ -135,14 +141,13 @@ export function registerLiveEventRoutes(
           'The tenant’s call and registration events as they happen (Server-Sent Events, text/event-stream; ' +
           'each message: event = the webhook event type, data = the webhook event as JSON)',
         params: tenantParams,
-        produces: ['text/event-stream'],
         response: {
           200: {
             description: 'An endless text/event-stream; a comment line every 15 s keeps it open',
             content: { 'text/event-stream': { schema: { type: 'string' } } },
           },
-          '4xx': problemSchema,
-          '5xx': problemSchema,
+          '4xx': problem,
+          '5xx': problem,
         },
       },
     },
