@@ -5,6 +5,7 @@
 export {
   B2buaCall,
   bestFinal,
+  parseReplaces,
   callProgressChannel,
   dispositionOf,
   failsOver,

@@ -12,11 +12,11 @@ import {
   type SipResponse,
 } from '../sip/index.js';
 import type { HangupParty } from '../store/index.js';
-import { B2buaCall, type CallSettings } from './b2bua-call.js';
+import { B2buaCall, parseReplaces, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
 import { encryptionRefusal, planCall, type CallPlan, type PlanningDeps } from './call-planning.js';
 import { redirectTargets } from './call-redirect.js';
-import { parseReplaces, planTransfer } from './call-transfer.js';
+import { planTransfer } from './call-transfer.js';
 import { publishCallEvent, recordAttempt, refuse, type Attempt } from './call-records.js';
 import { createCallTable, type CallTable } from './call-table.js';
 import type { MediaAnchor, MediaCallRef } from './media-anchor.js';
@@ -216,7 +216,15 @@ export function createB2bua(deps: B2buaDeps): B2bua {
               warn: deps.warn,
               redirect: (uris) => redirectTargets(deps, tenant, uris, request),
               // A peer hop's REFER goes on to the replica that holds the call.
-              ...(plan.peerHop ? {} : { transfer: (ask) => planTransfer(deps, tenant, ask) }),
+              ...(plan.peerHop
+                ? {}
+                : {
+                    transfer: (ask) => planTransfer(deps, tenant, ask),
+                    dialog: (id) => {
+                      const found = table.byDialog(id);
+                      return found?.call.identity.tenantId === tenant.id ? found : undefined;
+                    },
+                  }),
             },
           ),
       );

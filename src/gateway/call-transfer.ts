@@ -78,20 +78,3 @@ export async function planTransfer(
     release: () => held.release(),
   };
 }
-
-/**
- * The dialog a Replaces header names (RFC 3891 §6.1: `callid *(SEMI (to-tag / from-tag / early-flag /
- * generic-param))`, "exactly one to-tag and exactly one from-tag"), as the receiving UAS sees it: the to-tag
- * is its local tag, the from-tag the remote one. Undefined when malformed.
- */
-export function parseReplaces(
-  value: string,
-): { callId: string; localTag: string; remoteTag: string } | undefined {
-  const [callId, ...params] = value.split(';').map((p) => p.trim());
-  const tags = (name: string) =>
-    params.filter((p) => p.toLowerCase().startsWith(`${name}=`)).map((p) => p.slice(name.length + 1));
-  const to = tags('to-tag');
-  const from = tags('from-tag');
-  if (!callId || to.length !== 1 || from.length !== 1 || !to[0] || !from[0]) return undefined;
-  return { callId, localTag: to[0], remoteTag: from[0] };
-}

@@ -332,6 +332,79 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     a.call.send('BYE');
   });
 
+  test("attended transfer: a REFER whose Refer-To embeds Replaces joins the transferee and the target of the transferor's other call", async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't8');
+    // alice's consultation call to carol.
+    const consult = await alice.invite('carol', sdp(42000));
+    const toCarol = (await carol.request('INVITE')) as SipRequest;
+    const carolRtp = await rtpEnd();
+    carol.reply(toCarol, 200, 'OK', 'c8', {}, sdp(carolRtp.port, 9));
+    assert.equal((await consult.final()).status, 200);
+    consult.ack();
+    await carol.request('ACK');
+
+    // The dialog alice has with carol, as carol's side (the gateway) sees it: to-tag its tag, from-tag alice's.
+    const replaces = `${consult.callId};to-tag=${consult.toTag};from-tag=${consult.fromTag}`;
+    a.call.send(
+      'REFER',
+      undefined,
+      referTo(`<sip:carol@acme.example?Replaces=${encodeURIComponent(replaces)}>`),
+    );
+    await alice.response(a.call.callId, 202, 'REFER');
+    assert.equal((await notify(alice, a.call.fromTag)).body.toString(), 'SIP/2.0 100 Trying\r\n');
+    // carol is re-INVITEd in her dialog with this call's relay offer, and answers.
+    const reinvite = (await carol.request('INVITE')) as SipRequest;
+    assert.equal(reinvite.callId, toCarol.callId);
+    carol.reply(reinvite, 200, 'OK', 'c8', {}, sdp(carolRtp.port, 10));
+    await carol.request('ACK');
+    assert.equal((await notify(alice, a.call.fromTag)).body.toString(), 'SIP/2.0 200 OK\r\n');
+    for (const callId of [a.call.callId, consult.callId]) {
+      const bye = (await alice.waitFor(
+        (m) => m.kind === 'request' && m.method === 'BYE' && m.callId === callId,
+      )) as SipRequest;
+      alice.reply(bye, 200, 'OK', a.call.fromTag);
+    }
+
+    await talks(a.bobRtp, a.relayForBob, carolRtp, 0xb8);
+    await talks(carolRtp, mPort(reinvite.body), a.bobRtp, 0xc8);
+    const joined = await event(
+      (e) => e.type === 'answered' && e.transferredFrom === a.call.callId,
+      'joined answered',
+    );
+    assert.deepEqual([joined.from, joined.to], ['sip:bob@acme.example', 'sip:carol@acme.example']);
+    const consultEnded = await event(
+      (e) => e.type === 'ended' && e.callId === consult.callId,
+      'consult ended',
+    );
+    assert.deepEqual([consultEnded.hangupBy, consultEnded.reason], ['caller', 'transferred']);
+
+    // bob hangs up: carol gets the BYE in her dialog.
+    bob.send(bob.inDialogAsCallee(a.invite, 't8', 'BYE', 1));
+    const bye = await carol.request('BYE');
+    assert.equal(bye.callId, toCarol.callId);
+    carol.reply(bye, 200, 'OK', 'c8');
+    const ended = await event((e) => e.type === 'ended' && e.callId === joined.callId, 'joined ended');
+    assert.equal(ended.hangupBy, 'caller');
+  });
+
+  test('attended transfer naming a dialog the gateway does not hold: the final sipfrag is 481 and the call stays', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const a = await answered(alice, bob, 't9');
+    const replaces = encodeURIComponent('nowhere;to-tag=x;from-tag=y');
+    a.call.send('REFER', undefined, referTo(`<sip:carol@acme.example?Replaces=${replaces}>`));
+    await alice.response(a.call.callId, 202, 'REFER');
+    await notify(alice, a.call.fromTag);
+    const failed = await notify(alice, a.call.fromTag);
+    assert.equal(failed.body.toString(), 'SIP/2.0 481 Call/Transaction Does Not Exist\r\n');
+    await talks(a.aliceRtp, a.relayForAlice, a.bobRtp, 0xa9);
+    a.call.send('BYE');
+    bob.reply(await bob.request('BYE'), 200, 'OK', 't9');
+  });
+
   test('API transfer: 202 and the replica holding the call carries it out; a viewer gets 403, another tenant 404', async () => {
     const alice = await phones.phone('alice');
     const bob = await phones.phone('bob');

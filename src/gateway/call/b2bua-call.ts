@@ -5,6 +5,7 @@
  * cancelled), the ends of the call, and the public surface the B2BUA uses; the state lives in `call-state.ts`.
  */
 import {
+  buildDialogRequest,
   createUasDialog,
   header,
   headerValues,
@@ -34,6 +35,7 @@ import type {
   CallHooks,
   CallIdentity,
   CallSettings,
+  DialogId,
   ForkMode,
   ForkTarget,
   Side,
@@ -44,7 +46,13 @@ import { InDialogRelay, type InDialogCall } from './in-dialog-relay.js';
 import { MediaLeg, type MediaLegCall } from './media-leg.js';
 import { ProvisionalRelay, type ProvisionalRelayCall } from './provisional-relay.js';
 import { TargetSet } from './target-set.js';
-import { BlindTransfer, REFER_SUBSCRIPTION_SECONDS, type TransferCall } from './transfer.js';
+import {
+  BlindTransfer,
+  notifySipfrag,
+  REFER_SUBSCRIPTION_SECONDS,
+  type ReferSubscription,
+  type TransferCall,
+} from './transfer.js';
 
 /** A party that took a side's place through a transfer: its dialog, where its requests go, who it is. */
 interface PartyLeg {
@@ -77,6 +85,10 @@ export class B2buaCall {
   private readonly released = new Set<string>();
   /** The call's transfers, the last one possibly in progress. */
   private readonly transfers: BlindTransfer[] = [];
+  /** An attended transfer is re-INVITEing its target. */
+  private joining = false;
+  /** Call-IDs of legs handed over to another call: no longer this call's to index or end. */
+  private readonly detached = new Set<string>();
   /** Call-IDs of INVITEs with Replaces answered 2xx whose ACK has not come yet. */
   private readonly awaitingAck = new Set<string>();
   /** The relay's totals when the current record began: a transferred call's media stats are its own. */
@@ -170,7 +182,9 @@ export class B2buaCall {
 
   /** The callee-side Call-IDs of this call, and those of its transfers' legs (for the call table). */
   get legCallIds(): string[] {
-    return [...this.targets.callIds, ...this.transfers.flatMap((t) => t.callIds)];
+    return [...this.targets.callIds, ...this.transfers.flatMap((t) => t.callIds)].filter(
+      (id) => !this.detached.has(id),
+    );
   }
 
   /** The id of the call's live call and record now: the original Call-ID, or a transferred call's id. */
@@ -371,6 +385,153 @@ export class B2buaCall {
     await this.dialogs.receive(role, request, tx);
   }
 
+  /**
+   * An attended transfer by REFER whose Refer-To embeds a Replaces (RFC 3891 §4, RFC 5589 §7): the transferor
+   * names its own dialog with the target in another call of this gateway; a phone would INVITE the target
+   * with that Replaces, the B2BUA joins the parties itself. The target is re-INVITEd in its dialog with this
+   * call's relay offer (the staying party's SDP, from its side: it keeps its relay port), its answer goes to
+   * the relay, the other call lets the target's leg go (no BYE) and ends — its transferor's leg gets a BYE —
+   * and the target takes the transferor's place here. A dialog the gateway does not hold is reported as the
+   * INVITE with Replaces would have been answered, 481 (RFC 3891 §3), in the final sipfrag.
+   */
+  private async attendedTransfer(
+    side: Side,
+    id: DialogId,
+    tx: ServerTransaction,
+    sub: ReferSubscription,
+  ): Promise<void> {
+    if (this.pendingTransfer() || this.joining) {
+      tx.respond(491, 'Request Pending');
+      return;
+    }
+    if (!this.media.anchored) {
+      tx.respond(488, 'Not Acceptable Here', {
+        Warning: '399 voxgate "A call whose media bypasses the relay cannot be transferred"',
+      });
+      return;
+    }
+    const found = this.hooks.dialog?.(id);
+    const transferor = this.who(side).aor;
+    if (
+      found &&
+      (found.call === this || !transferor || found.call.partyFor(found.side)?.aor !== transferor)
+    ) {
+      tx.respond(403, 'Forbidden', {
+        Warning: '399 voxgate "The dialog to replace is not one of the transferor\'s"',
+      });
+      return;
+    }
+    tx.respond(202, 'Accepted', { Expires: String(REFER_SUBSCRIPTION_SECONDS) });
+    notifySipfrag(this.outbound, sub, 100, 'Trying');
+    const joined = found?.call.partyFor(other(found.side));
+    if (!found || !joined) {
+      notifySipfrag(this.outbound, sub, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    this.joining = true;
+    const stays = other(side);
+    let offer: Buffer;
+    try {
+      offer = await this.media.offer(stays, this.media.lastSdp(stays) ?? Buffer.alloc(0));
+    } catch (err) {
+      this.joining = false;
+      this.hooks.warn({ err, callId: this.callId }, 'media relay refused the attended transfer offer');
+      notifySipfrag(this.outbound, sub, 503, 'Service Unavailable');
+      return;
+    }
+    const bytes = buildDialogRequest(joined.dialog, 'INVITE', {
+      via: this.outbound.via(joined.target),
+      contact: this.outbound.contact(joined.target, joined.dialog.secure),
+      headers: [{ name: 'Content-Type', value: 'application/sdp' }],
+      body: offer,
+    });
+    const seq = joined.dialog.localSeq;
+    const failed = (status: number, reason: string) => {
+      this.joining = false;
+      notifySipfrag(this.outbound, sub, status, reason);
+    };
+    this.outbound.request(bytes, joined.target, {
+      response: (response) => {
+        if (response.status < 200) return;
+        if (response.status >= 300) {
+          failed(response.status, response.reason);
+          return;
+        }
+        const ack = buildDialogRequest(joined.dialog, 'ACK', {
+          via: this.outbound.via(joined.target),
+          ...(seq === undefined ? {} : { cseq: seq }),
+        });
+        this.outbound.send(ack, joined.target);
+        this.run(this.joined(side, found.call, other(found.side), joined, response, sub));
+      },
+      timeout: () => failed(408, 'Request Timeout'),
+    });
+  }
+
+  /** The target answered the re-INVITE of an attended transfer: it leaves its call and joins this one. */
+  private async joined(
+    side: Side,
+    from: B2buaCall,
+    fromSide: Side,
+    joined: PartyLeg,
+    response: SipResponse,
+    sub: ReferSubscription,
+  ): Promise<void> {
+    try {
+      await this.media.answer(side, response.body);
+    } catch (err) {
+      this.joining = false;
+      notifySipfrag(this.outbound, sub, 503, 'Service Unavailable');
+      this.media.failed(err, 'media relay refused the attended transfer answer');
+      return;
+    }
+    this.joining = false;
+    if (this.machine.state !== 'answered') return;
+    from.handOver(fromSide);
+    this.hooks.registerLeg(joined.callId);
+    const stays = this.who(other(side));
+    const flipped = side === 'caller';
+    const record = new CallRecord(
+      randomHex(16),
+      {
+        tenantId: this.identity.tenantId,
+        direction: this.identity.direction === 'inbound' && !flipped ? 'inbound' : 'internal',
+        from: stays.aor ?? uriOf(stays.addr),
+        to: joined.aor ?? uriOf(joined.addr),
+        ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
+      },
+      this.hooks,
+      { from: this.record.callId, flipped },
+    );
+    record.emit('started');
+    notifySipfrag(this.outbound, sub, response.status, response.reason);
+    await this.takeOver(side, joined, record, TRANSFERRED);
+  }
+
+  /** A side's party as another call may take it: its dialog, where its requests go, who it is. */
+  partyFor(side: Side): PartyLeg | undefined {
+    const own = this.party(side);
+    return own && { ...own, ...this.who(side), callId: this.sideCallId(side) };
+  }
+
+  /**
+   * The party on `side` joined another call (an attended transfer): its leg is let go without a BYE, the
+   * other party — the transferor — gets one, and this call ends, recorded as transferred by that party.
+   */
+  handOver(side: Side): void {
+    if (this.machine.over) return;
+    this.pendingTransfer()?.abort('system', TRANSFERRED);
+    const callId = this.sideCallId(side);
+    this.let(side);
+    this.detached.add(callId);
+    const leaving = other(side);
+    const party = this.party(leaving);
+    if (party && !this.released.has(this.sideCallId(leaving)))
+      sendBye(this.outbound, party.dialog, party.target, TRANSFERRED);
+    this.let(leaving);
+    this.finish('answered', 200, leaving, TRANSFERRED);
+  }
+
   private pendingTransfer(): BlindTransfer | undefined {
     const last = this.transfers.at(-1);
     return last?.pending ? last : undefined;
@@ -398,8 +559,10 @@ export class B2buaCall {
       return;
     }
     if (target.replaces) {
-      tx.respond(501, 'Not Implemented', {
-        Warning: '399 voxgate "A Refer-To with Replaces (attended transfer) is not carried out here"',
+      await this.attendedTransfer(side, target.replaces, tx, {
+        dialog: own.dialog,
+        target: own.target,
+        id: request.cseq.seq,
       });
       return;
     }
@@ -819,20 +982,35 @@ function since(totals: MediaTotals, base: MediaTotals | undefined): MediaTotals 
  * The target of a Refer-To (name-addr or addr-spec, RFC 3515 §2.1): its URI without URI headers, and whether
  * it embeds a Replaces (an attended transfer, RFC 3891 §4). Undefined when it is no sip/sips/tel URI.
  */
-function referTarget(value: string): { uri: string; replaces: boolean } | undefined {
+function referTarget(value: string): { uri: string; replaces?: DialogId } | undefined {
   const text = uriOf(value);
   try {
     const uri = parseUri(text);
-    if (uri.scheme === 'tel') return { uri: text, replaces: false };
+    if (uri.scheme === 'tel') return { uri: text };
     if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
     const headers = 'headers' in uri ? uri.headers : [];
     const query = text.indexOf('?');
-    return {
-      uri: query < 0 ? text : text.slice(0, query),
-      replaces: headers.some((h) => h.name.toLowerCase() === 'replaces'),
-    };
+    const embedded = headers.find((h) => h.name.toLowerCase() === 'replaces')?.value;
+    const replaces = embedded === undefined ? undefined : parseReplaces(decodeURIComponent(embedded));
+    if (embedded !== undefined && !replaces) return undefined;
+    return { uri: query < 0 ? text : text.slice(0, query), ...(replaces ? { replaces } : {}) };
   } catch (err) {
-    if (err instanceof SipParseError) return undefined;
+    if (err instanceof SipParseError || err instanceof URIError) return undefined;
     throw err;
   }
+}
+
+/**
+ * The dialog a Replaces header names (RFC 3891 §6.1: `callid *(SEMI (to-tag / from-tag / early-flag /
+ * generic-param))`, "exactly one to-tag and exactly one from-tag"), as the receiving UAS sees it: the to-tag
+ * is its local tag, the from-tag the remote one. Undefined when malformed.
+ */
+export function parseReplaces(value: string): DialogId | undefined {
+  const [callId, ...params] = value.split(';').map((p) => p.trim());
+  const tags = (name: string) =>
+    params.filter((p) => p.toLowerCase().startsWith(`${name}=`)).map((p) => p.slice(name.length + 1));
+  const to = tags('to-tag');
+  const from = tags('from-tag');
+  if (!callId || to.length !== 1 || from.length !== 1 || !to[0] || !from[0]) return undefined;
+  return { callId, localTag: to[0], remoteTag: from[0] };
 }

@@ -6,6 +6,7 @@
 import type { ExtraHeaders, SipHeader } from '../../sip/index.js';
 import type { CallDirection, CallEvent, HangupParty } from '../../store/index.js';
 import type { LegTarget } from '../sip-outbound.js';
+import type { B2buaCall } from './b2bua-call.js';
 import type { CallStateMachine } from './call-state.js';
 
 /** A place the call is offered: a registered contact of a user, or a trunk. */
@@ -63,6 +64,15 @@ export interface CallHooks {
    * to that replica, which holds the call.
    */
   transfer?(ask: TransferAsk): Promise<TransferPlan | TransferRefusal>;
+  /** The answered call of this tenant and side whose dialog is `id` (a Refer-To's embedded Replaces). */
+  dialog?(id: DialogId): { readonly call: B2buaCall; readonly side: Side } | undefined;
+}
+
+/** A dialog as the gateway sees it: its Call-ID, our tag, the party's tag. */
+export interface DialogId {
+  readonly callId: string;
+  readonly localTag: string;
+  readonly remoteTag: string;
 }
 
 /** A transfer to authorize: the transferor's AOR (undefined when it is no user of the tenant) and where to. */

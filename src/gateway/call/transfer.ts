@@ -202,29 +202,37 @@ export class BlindTransfer {
     if (this.left) this.call.abandoned(this);
   }
 
-  /**
-   * RFC 3515 §2.4.5: "The body of a NOTIFY MUST begin with a SIP Response Status-Line"; §2.4.4: the first one
-   * (100 Trying) keeps the subscription active, the final one terminates it (RFC 6665 §4.1.3: `noresource`,
-   * nothing more will be reported).
-   */
   private notify(status: number, reason: string): void {
-    const sub = this.subscription;
-    if (!sub) return;
-    const final = status >= 200;
-    const bytes = buildDialogRequest(sub.dialog, 'NOTIFY', {
-      via: this.call.outbound.via(sub.target),
-      contact: this.call.outbound.contact(sub.target, sub.dialog.secure),
-      headers: [
-        { name: 'Event', value: `refer;id=${sub.id}` },
-        {
-          name: 'Subscription-State',
-          value: final ? 'terminated;reason=noresource' : `active;expires=${REFER_SUBSCRIPTION_SECONDS}`,
-        },
-        { name: 'Content-Type', value: 'message/sipfrag' },
-      ],
-      body: Buffer.from(`SIP/2.0 ${status} ${reason}\r\n`),
-    });
-    this.call.outbound.request(bytes, sub.target, { response: () => undefined, timeout: () => undefined });
-    if (final) this.subscription = undefined;
+    if (!this.subscription) return;
+    notifySipfrag(this.call.outbound, this.subscription, status, reason);
+    if (status >= 200) this.subscription = undefined;
   }
+}
+
+/**
+ * RFC 3515 §2.4.5: "The body of a NOTIFY MUST begin with a SIP Response Status-Line"; §2.4.4: the first one
+ * (100 Trying) keeps the subscription active, the final one terminates it (RFC 6665 §4.1.3: `noresource`,
+ * nothing more will be reported).
+ */
+export function notifySipfrag(
+  outbound: SipOutbound,
+  sub: ReferSubscription,
+  status: number,
+  reason: string,
+): void {
+  const final = status >= 200;
+  const bytes = buildDialogRequest(sub.dialog, 'NOTIFY', {
+    via: outbound.via(sub.target),
+    contact: outbound.contact(sub.target, sub.dialog.secure),
+    headers: [
+      { name: 'Event', value: `refer;id=${sub.id}` },
+      {
+        name: 'Subscription-State',
+        value: final ? 'terminated;reason=noresource' : `active;expires=${REFER_SUBSCRIPTION_SECONDS}`,
+      },
+      { name: 'Content-Type', value: 'message/sipfrag' },
+    ],
+    body: Buffer.from(`SIP/2.0 ${status} ${reason}\r\n`),
+  });
+  outbound.request(bytes, sub.target, { response: () => undefined, timeout: () => undefined });
 }
