@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
-# build stage: heap profile of the critical call scenarios (register storm, call setup/teardown, media).
-# NOT AVAILABLE YET: there is no `npm run bench:heap` (the call scenarios need the B2BUA); this fails.
+# build stage: heap profile of the critical scenarios (bench/heap-profile.ts): phones registering with digest
+# and calls with G.711 through the media relay on the all-in-one, a warm-up, then the load; a heap snapshot
+# (after V8's full GC) at rest after each. Fails when the retained JS heap grew more than the budget between
+# the two rests (VOXGATE_HEAP_BUDGET_PERCENT, default 10: docs/performance.md, Memory), or when calls failed.
+# The snapshots, /metrics at each rest and the summary are written to VOXGATE_HEAP_PROFILE_DIR (default
+# heap-profile/), the job's artifact. Needs sipp (Debian sip-tester).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/ci/lib.sh
 . scripts/ci/lib.sh
-need_npm_script bench:heap 'heap profiling of the critical call scenarios is not written (needs the B2BUA); see docs/deployment.md'
-log 'npm run bench:heap'
-npm run bench:heap
+need sipp 'Debian package sip-tester'
+out="${VOXGATE_HEAP_PROFILE_DIR:-heap-profile}"
+args=(
+  --out="$out"
+  --warmup-seconds="${VOXGATE_HEAP_WARMUP_SECONDS:-45}"
+  --load-seconds="${VOXGATE_HEAP_LOAD_SECONDS:-120}"
+  --users="${VOXGATE_HEAP_USERS:-300}"
+  --cps="${VOXGATE_HEAP_CPS:-10}"
+  --budget-percent="${VOXGATE_HEAP_BUDGET_PERCENT:-10}"
+)
+log 'npm run build'
+npm run build
+log "node --import tsx bench/heap-profile.ts ${args[*]}"
+node --import tsx bench/heap-profile.ts "${args[@]}"
+log "heap profile written to $out/ (summary.md, before/after.heapsnapshot, before/after.metrics.txt)"

@@ -114,6 +114,18 @@ describe('memory bounds', () => {
       assert.equal(entries(), 1, 'entries older than the age are gone');
       // Delivered and not acked: kept by the group, whatever their age.
       assert.equal(state.structures!()['stream_pending:call-events'], read.length);
+
+      // What a consumer group has not read yet stays past the age (up to the cap): a slow worker loses nothing.
+      await state.events.consume('slow', 'lagging', 'c', { count: 0 });
+      for (let i = 0; i < 3; i++) await state.events.publish('slow', { n: String(i) });
+      now += 60_000 + 6_001;
+      await state.events.publish('slow', { n: 'late' });
+      assert.equal(state.structures!()['stream_entries:slow'], 4);
+      const lagging = await state.events.consume('slow', 'lagging', 'c', { count: 100 });
+      assert.deepEqual(
+        lagging.map((e) => e.fields.n),
+        ['0', '1', '2', 'late'],
+      );
     } finally {
       await state.close();
     }

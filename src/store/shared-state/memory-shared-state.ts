@@ -63,7 +63,10 @@ export interface RegistrationsPersistence {
 export function createMemorySharedState(
   options: {
     streamMaxLen?: number;
-    /** Stream entries older than this are dropped (default DEFAULT_STREAM_MAX_AGE_MS). */
+    /**
+     * Stream entries older than this are dropped once every consumer group has been given them (default
+     * DEFAULT_STREAM_MAX_AGE_MS).
+     */
     streamMaxAgeMs?: number;
     /** Counters kept at most (default DEFAULT_MAX_COUNTERS): the least recently changed go first. */
     maxCounters?: number;
@@ -129,6 +132,7 @@ export function createMemorySharedState(
       for (const [gateway, e] of byGateway) if (e.until <= now) byGateway.delete(gateway);
       if (byGateway.size === 0) trunkStatuses.delete(trunkId);
     }
+    for (const s of streams.values()) if (s.entries.length > 0) trim(s, now);
   };
   const sweeper = setInterval(sweep, options.sweepMs ?? 30_000);
   sweeper.unref();
@@ -158,6 +162,30 @@ export function createMemorySharedState(
    */
   const detached = <T>(value: T): T => copyStrings(value) as T;
   const idTime = (id: string) => Number(id.slice(0, id.indexOf('-')));
+  /**
+   * Trims a stream (at each publish, and at each sweep for streams nobody publishes to any more): like Redis's
+   * approximate MAXLEN ~ in steps of a tenth, not one entry per publish (each splice moves the whole array).
+   */
+  const trim = (s: Stream, now: number) => {
+    // By age too, in steps of a tenth of the age (entries are in time order: ids are times), but only
+    // entries every consumer group has been given: what a lagging group has not read yet stays (up to
+    // the entry cap), so a slow worker loses no event to the age bound.
+    let drop = s.entries.length > maxLen + Math.ceil(maxLen / 10) ? s.entries.length - maxLen : 0;
+    if (idTime(s.entries[0]!.id) < now - maxAgeMs - Math.ceil(maxAgeMs / 10)) {
+      let delivered = s.trimmed + s.entries.length;
+      for (const g of s.groups.values()) delivered = Math.min(delivered, g.next);
+      while (
+        drop < s.entries.length &&
+        s.trimmed + drop < delivered &&
+        idTime(s.entries[drop]!.id) < now - maxAgeMs
+      )
+        drop++;
+    }
+    if (drop > 0) {
+      s.entries.splice(0, drop);
+      s.trimmed += drop;
+    }
+  };
   const stream = (name: string): Stream => {
     let s = streams.get(name);
     if (!s) {
@@ -286,17 +314,7 @@ export function createMemorySharedState(
         }
         const id = `${s.lastMs}-${s.seq}`;
         s.entries.push({ id, fields: detached(fields) });
-        // Trimmed like Redis's approximate MAXLEN ~: in steps of a tenth, not one entry per publish (each
-        // splice moves the whole array).
-        // By age too, in steps of a tenth of the age: entries are in time order (ids are times).
-        let drop = s.entries.length > maxLen + Math.ceil(maxLen / 10) ? s.entries.length - maxLen : 0;
-        if (idTime(s.entries[0]!.id) < now - maxAgeMs - Math.ceil(maxAgeMs / 10)) {
-          while (drop < s.entries.length && idTime(s.entries[drop]!.id) < now - maxAgeMs) drop++;
-        }
-        if (drop > 0) {
-          s.entries.splice(0, drop);
-          s.trimmed += drop;
-        }
+        trim(s, now);
         for (const wake of s.waiters) wake();
         return id;
       },

@@ -150,10 +150,11 @@ export class SharedStateError extends Error {
 /** Entries an event stream keeps at most (Redis: XADD MAXLEN ~; memory: the same, trimmed in tenths). */
 export const DEFAULT_STREAM_MAXLEN = 100_000;
 /**
- * Age past which the memory implementation drops a stream's entries (the embedded worker and API read them
- * within milliseconds: 5 minutes covers a consumer that is retrying). Entries delivered and not yet acked are
- * kept by their consumer group until acked, whatever their age.
+ * Age past which the memory implementation drops a stream's entries that every consumer group has been given
+ * (the embedded worker, API and gateway read them within milliseconds; a minute is left for a group created
+ * late). Entries a group has not read yet stay, up to the entry cap; entries delivered and not yet acked are
+ * kept by their group until acked, whatever their age.
  */
-export const DEFAULT_STREAM_MAX_AGE_MS = 5 * 60_000;
+export const DEFAULT_STREAM_MAX_AGE_MS = 60_000;
 /** Counters the memory implementation keeps at most (ban counters, rate windows); the least recently changed go. */
 export const DEFAULT_MAX_COUNTERS = 100_000;
