@@ -138,6 +138,13 @@ function Phone() {
   const signIn = async (event: Event) => {
     event.preventDefault();
     setError('');
+    if (!window.isSecureContext || !navigator.mediaDevices) {
+      setError(
+        'The browser gives the microphone only to secure pages: open this page over https (with the gateway on ' +
+          'wss), or on localhost.',
+      );
+      return;
+    }
     const s = {
       ...settings,
       username: settings.username.trim(),
