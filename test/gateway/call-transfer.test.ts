@@ -8,10 +8,11 @@ import { followCallCommands } from '../../src/gateway/index.js';
 import { header, type SipHeader, type SipRequest } from '../../src/sip/index.js';
 import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
-import { phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { startRelay, type RunningRelay } from '../helpers/relays.js';
 import { mPort, party, rtp, until, type Party } from '../helpers/rtp-party.js';
 import { sdp, type SipPhone } from '../helpers/sip-phone.js';
+import { sippInstalled, sippPort, startSipp } from '../helpers/sipp.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
 const referTo = (uri: string): SipHeader[] => [{ name: 'Refer-To', value: uri }];
@@ -230,6 +231,62 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     );
     assert.ok((ended.media?.callerToCallee?.packets ?? 0) > 0, `bob→carol: ${JSON.stringify(ended.media)}`);
   });
+
+  test(
+    'SIPp as the transferor: call, REFER, 202, both NOTIFYs checked by the scenario, released by BYE',
+    {
+      skip: sippInstalled() ? false : 'SIPp not installed',
+    },
+    async () => {
+      const bob = await phones.phone('bob');
+      const carol = await phones.phone('carol');
+      const alice = startSipp('uac-refer.xml', `127.0.0.1:${gw.port}`, [
+        '-p',
+        String(sippPort()),
+        '-m',
+        '1',
+        '-s',
+        'bob',
+        '-au',
+        'alice',
+        '-ap',
+        HARNESS_USERS.alice,
+        '-key',
+        'domain',
+        'acme.example',
+        '-key',
+        'caller',
+        'alice',
+        '-key',
+        'target',
+        'carol',
+        '-mi',
+        '127.0.0.1',
+        '-mp',
+        String(sippPort() & ~1),
+        '-timeout',
+        '20s',
+        '-timeout_error',
+      ]);
+      try {
+        const invite = (await bob.request('INVITE', 10_000)) as SipRequest;
+        const bobRtp = await rtpEnd();
+        bob.reply(invite, 200, 'OK', 's1', {}, sdp(bobRtp.port, 7));
+        await bob.request('ACK');
+        const toCarol = (await carol.request('INVITE', 10_000)) as SipRequest;
+        const carolRtp = await rtpEnd();
+        carol.reply(toCarol, 200, 'OK', 's2', {}, sdp(carolRtp.port, 9));
+        await carol.request('ACK');
+        assert.equal(await alice.exited, 0, alice.logs());
+        // bob, the transferee, talks to carol through the relay port he always had.
+        await talks(bobRtp, mPort(invite.body), carolRtp, 0xb7);
+        bob.send(bob.inDialogAsCallee(invite, 's1', 'BYE', 1));
+        carol.reply(await carol.request('BYE'), 200, 'OK', 's2');
+      } finally {
+        alice.kill();
+      }
+    },
+  );
 
   test('a REFER to a target the transferor could not call gets 403, and the call stays up', async () => {
     const alice = await phones.phone('alice');
