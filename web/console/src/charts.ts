@@ -1,58 +1,7 @@
 // Charts read at a glance, computed in the browser from the CDR list (GET …/calls): calls per hour, answer-seizure
 // ratio, average call duration, failures by SIP code. Inline SVG, no chart library.
 import { html } from 'htm/preact';
-
-export interface Cdr {
-  callId: string;
-  direction: string;
-  from: string;
-  to: string;
-  startedAt: string;
-  answeredAt: string | null;
-  endedAt: string;
-  durationSeconds: number;
-  disposition: string;
-  sipCode: number | null;
-  hangupBy: string | null;
-  reason: string | null;
-}
-
-export interface CdrStats {
-  total: number;
-  answered: number;
-  /** Answer-seizure ratio, 0..1 (answered / attempts); null without attempts. */
-  asr: number | null;
-  /** Average duration of answered calls, seconds; null without any. */
-  acd: number | null;
-  perHour: { hour: string; calls: number; answered: number }[];
-  failures: { code: string; calls: number }[];
-}
-
-export function cdrStats(cdrs: readonly Cdr[]): CdrStats {
-  const answered = cdrs.filter((c) => c.disposition === 'answered');
-  const hours = new Map<string, { calls: number; answered: number }>();
-  for (const c of cdrs) {
-    const hour = `${c.startedAt.slice(0, 13)}:00Z`;
-    const h = hours.get(hour) ?? { calls: 0, answered: 0 };
-    h.calls++;
-    if (c.disposition === 'answered') h.answered++;
-    hours.set(hour, h);
-  }
-  const failures = new Map<string, number>();
-  for (const c of cdrs) {
-    if (c.disposition === 'answered') continue;
-    const code = c.sipCode === null ? c.disposition : String(c.sipCode);
-    failures.set(code, (failures.get(code) ?? 0) + 1);
-  }
-  return {
-    total: cdrs.length,
-    answered: answered.length,
-    asr: cdrs.length ? answered.length / cdrs.length : null,
-    acd: answered.length ? answered.reduce((s, c) => s + c.durationSeconds, 0) / answered.length : null,
-    perHour: [...hours.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([hour, h]) => ({ hour, ...h })),
-    failures: [...failures.entries()].sort((a, b) => b[1] - a[1]).map(([code, calls]) => ({ code, calls })),
-  };
-}
+import type { CdrStats } from './cdr-stats.js';
 
 const W = 520;
 const H = 160;

@@ -17,7 +17,8 @@ import {
   type Role,
   type Whoami,
 } from './api.js';
-import { cdrStats, CdrCharts, type Cdr } from './charts.js';
+import { cdrStats, type Cdr } from './cdr-stats.js';
+import { CdrCharts } from './charts.js';
 import { bodySchema, SchemaForm, type BodySchema } from './schema-form.js';
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
