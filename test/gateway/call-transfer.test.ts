@@ -288,6 +288,44 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     },
   );
 
+  test('a transferor that hangs up right after the 202 leaves the transfer going; the target answers the transferee', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't10');
+    bob.send(bob.inDialogAsCallee(a.invite, 't10', 'REFER', 1, undefined, referTo('sip:carol@acme.example')));
+    await bob.response(a.invite.callId, 202, 'REFER');
+    bob.send(bob.inDialogAsCallee(a.invite, 't10', 'BYE', 2));
+    await bob.response(a.invite.callId, 200, 'BYE');
+    const toCarol = (await carol.request('INVITE')) as SipRequest;
+    const carolRtp = await rtpEnd();
+    carol.reply(toCarol, 200, 'OK', 'c10', {}, sdp(carolRtp.port, 9));
+    await carol.request('ACK');
+    await talks(a.aliceRtp, a.relayForAlice, carolRtp, 0xa10);
+    // Gone already: no NOTIFY 200 and no BYE for bob (only the 100 Trying sent before his BYE).
+    await assert.rejects(bob.request('BYE', 300), /no BYE/);
+    a.call.send('BYE');
+    carol.reply(await carol.request('BYE'), 200, 'OK', 'c10');
+  });
+
+  test('a transfer that fails after the transferor hung up ends the call for the transferee', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't11');
+    bob.send(bob.inDialogAsCallee(a.invite, 't11', 'REFER', 1, undefined, referTo('sip:carol@acme.example')));
+    await bob.response(a.invite.callId, 202, 'REFER');
+    bob.send(bob.inDialogAsCallee(a.invite, 't11', 'BYE', 2));
+    await bob.response(a.invite.callId, 200, 'BYE');
+    const toCarol = (await carol.request('INVITE')) as SipRequest;
+    carol.reply(toCarol, 603, 'Decline', 'c11');
+    const bye = await alice.request('BYE');
+    assert.equal(bye.callId, a.call.callId);
+    alice.reply(bye, 200, 'OK', a.call.fromTag);
+    const original = await event((e) => e.type === 'ended' && e.callId === a.call.callId, 'original ended');
+    assert.deepEqual([original.hangupBy, original.reason], ['callee', 'transfer failed']);
+  });
+
   test('a REFER to a target the transferor could not call gets 403, and the call stays up', async () => {
     const alice = await phones.phone('alice');
     const bob = await phones.phone('bob');

@@ -46,7 +46,7 @@ export interface TransferCall extends CallPart {
 export interface ReferSubscription {
   readonly dialog: Dialog;
   readonly target: LegTarget;
-  /** §2.4.6: "the id parameter … MUST contain the CSeq sequence number of the REFER request". */
+  /** §2.4.6: the `id` parameter of the NOTIFYs' Event header is the REFER's CSeq sequence number. */
   readonly id: number;
 }
 
