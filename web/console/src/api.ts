@@ -72,6 +72,11 @@ export async function api<T = Json>(
     headers,
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
+  if (response.status === 401 && key !== null && key === session.key()) {
+    // The signed-in key was revoked (or the store replaced): back to the sign-in page.
+    session.clear();
+    window.location.reload();
+  }
   if (!response.ok) throw new ApiError(await problemOf(response));
   if (response.status === 204 || response.status === 202) {
     const text = await response.text();
