@@ -468,6 +468,13 @@ function LiveCallsPage({ ctx }: { ctx: Ctx }) {
     }
   };
   const live = useLive(ctx.tenant, 'call.', load);
+  const [transferring, setTransferring] = useState<LiveCall | undefined>();
+  const [transferSchema, setTransferSchema] = useState<BodySchema | undefined>();
+  useEffect(() => {
+    if (transferring && !transferSchema) {
+      void bodySchema('POST', '/v1/tenants/{tenantId}/calls/live/{callId}/transfer').then(setTransferSchema);
+    }
+  }, [transferring, transferSchema]);
   // The durations tick locally; the list itself changes only on events.
   useEffect(() => {
     const t = window.setInterval(() => setNow(Date.now()), 1000);
@@ -482,6 +489,11 @@ function LiveCallsPage({ ctx }: { ctx: Ctx }) {
       setError(describe(err));
     }
   };
+  const transfer = async (body: JsonObject) => {
+    if (!transferring) return;
+    await api('POST', `${base}/calls/live/${encodeURIComponent(transferring.callId)}/transfer`, body);
+    setTransferring(undefined);
+  };
   const since = (iso: string | null) => {
     if (!iso) return '';
     const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
@@ -490,6 +502,27 @@ function LiveCallsPage({ ctx }: { ctx: Ctx }) {
   return html`<section data-testid="page-calls">
     <header class="page-head"><h2>Live calls</h2></header>
     ${live} ${error && html`<p class="form-error" role="alert">${error}</p>`}
+    ${
+      transferring &&
+      html`<div class="panel" data-testid="transfer">
+        <h3>Transfer ${transferring.from} ↔ ${transferring.to}</h3>
+        <p class="muted">
+          The party chosen stays and is connected to the target; the other is released once the target
+          answers.
+        </p>
+        ${
+          transferSchema
+            ? html`<${SchemaForm}
+                key=${transferring.callId}
+                schema=${transferSchema}
+                submitLabel="Transfer"
+                onSubmit=${transfer}
+                onCancel=${() => setTransferring(undefined)}
+              />`
+            : html`<p class="muted">Loading the form…</p>`
+        }
+      </div>`
+    }
     <table class="list" data-testid="list">
       <thead>
         <tr>
@@ -512,7 +545,13 @@ function LiveCallsPage({ ctx }: { ctx: Ctx }) {
               <td>${new Date(c.startedAt).toLocaleTimeString()}</td>
               <td>${since(c.answeredAt)}</td>
               <td class="wrap">${c.callId}</td>
-              ${canHangUp && html`<td class="row-actions"><button class="danger" onClick=${() => hangUp(c)}>Hang up</button></td>`}
+              ${
+                canHangUp &&
+                html`<td class="row-actions">
+                  ${c.state === 'answered' && html`<button onClick=${() => setTransferring(c)}>Transfer</button>`}
+                  <button class="danger" onClick=${() => hangUp(c)}>Hang up</button>
+                </td>`
+              }
             </tr>`,
         )}
       </tbody>
