@@ -1,6 +1,7 @@
 // Every long-lived in-memory structure is bounded by entries and by age, oldest first, through the real
 // structures with injected clocks (no timing): the digest nonces, the directory cache, the embedded shared
-// state's streams and counters, and the voxgate_memory_structure_entries gauge that shows them.
+// state's streams and counters, the server transaction table, and the voxgate_memory_structure_entries gauge
+// that shows them.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,11 @@ import {
   answerChallenge,
   computeHa1,
   createDigestServer,
+  createTransactionLayer,
+  parseMessage,
   type DigestAlgorithm,
+  type InboundContext,
+  type SipRequest,
 } from '../../src/sip/index.js';
 import { createMemorySharedState } from '../../src/store/shared-state/index.js';
 
@@ -146,6 +151,46 @@ describe('memory bounds', () => {
     } finally {
       await state.close();
     }
+  });
+
+  test('server transactions: at most maxServerTransactions; beyond, a new request is answered 503 and not kept', () => {
+    const sent: string[] = [];
+    const ctx: InboundContext = {
+      transport: 'tcp',
+      remote: { address: '192.0.2.1', port: 5060 },
+      reliable: true,
+      reply: () => undefined,
+      send: (bytes) => sent.push(bytes.toString('latin1').split('\r\n')[0]!),
+    };
+    const seen: string[] = [];
+    const layer = createTransactionLayer({
+      maxServerTransactions: 2,
+      tu: { onRequest: (request) => seen.push(request.callId) },
+    });
+    const register = (n: number) =>
+      parseMessage(
+        Buffer.from(
+          [
+            'REGISTER sip:acme.example SIP/2.0',
+            `Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK-cap-${n}`,
+            'Max-Forwards: 70',
+            'From: <sip:alice@acme.example>;tag=a',
+            'To: <sip:alice@acme.example>',
+            `Call-ID: cap-${n}`,
+            `CSeq: ${n} REGISTER`,
+            'Content-Length: 0',
+            '',
+            '',
+          ].join('\r\n'),
+        ),
+        { datagram: false },
+      ) as SipRequest;
+    for (const n of [1, 2, 3]) layer.handleRequest(register(n), ctx);
+    assert.deepEqual(layer.size, { server: 2, client: 0 }, 'the cap holds');
+    assert.deepEqual(seen, ['cap-1', 'cap-2'], 'the third never reached the TU');
+    assert.deepEqual(sent, ['SIP/2.0 503 Service Unavailable']);
+    assert.equal(layer.refusedFull, 1);
+    layer.close();
   });
 
   test('voxgate_memory_structure_entries: one family, each module its structures, removed on stop', async () => {

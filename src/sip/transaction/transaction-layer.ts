@@ -41,16 +41,29 @@ export interface TransactionLayer {
     events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
   ): ClientTransaction;
   readonly size: { readonly server: number; readonly client: number };
+  /** New requests answered 503 because the server transaction table was full (`maxServerTransactions`). */
+  readonly refusedFull: number;
   /** Terminates every transaction (shutdown). */
   close(): void;
 }
 
-/** Matches messages to transactions (§17.1.3, §17.2.3), creates them, and hands new requests to the TU. */
+/** Server transactions kept at most by default: ~7 KB each, so about 350 MiB at the cap (docs/reliability.md). */
+export const DEFAULT_MAX_SERVER_TRANSACTIONS = 50_000;
+
+/**
+ * Matches messages to transactions (§17.1.3, §17.2.3), creates them, and hands new requests to the TU. A
+ * transaction lives until its RFC 3261 timers end it (64·T1 after the final response on UDP), and the server
+ * table holds at most `maxServerTransactions`: beyond it a new request is answered 503 with Retry-After
+ * (§21.5.4, overload) and not kept, while the transactions in progress (and their retransmissions) go on.
+ */
 export function createTransactionLayer(options: {
   tu: TransactionUser;
   timers?: TimerSettings;
+  maxServerTransactions?: number;
 }): TransactionLayer {
   const timers = options.timers ?? DEFAULT_TIMERS;
+  const maxServers = options.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
+  let refusedFull = 0;
   const servers = new Map<string, ServerTransaction>();
   const clients = new Map<string, ClientTransaction>();
 
@@ -75,6 +88,13 @@ export function createTransactionLayer(options: {
         return;
       }
       const tx = newServer(key, request, ctx);
+      if (servers.size > maxServers) {
+        refusedFull++;
+        tx.respond(503, 'Service Unavailable', { 'Retry-After': '5' });
+        tx.terminate();
+        servers.delete(key);
+        return;
+      }
       if (request.method === 'CANCEL') {
         // §9.2: "the CANCEL request … is matched to the INVITE transaction using the rules of §17.2.3 with the
         // method INVITE"; "If the UAS did not find a matching transaction … it SHOULD respond to the CANCEL
@@ -119,6 +139,9 @@ export function createTransactionLayer(options: {
     },
     get size() {
       return { server: servers.size, client: clients.size };
+    },
+    get refusedFull() {
+      return refusedFull;
     },
     close() {
       for (const tx of [...servers.values(), ...clients.values()]) tx.terminate();
