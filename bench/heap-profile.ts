@@ -66,7 +66,7 @@ mkdirSync(out, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'voxgate-heap-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const port = () => 21_000 + 2 * Math.floor(Math.random() * 9_000);
-const log = (msg: string) => console.error(`bench:heap: ${msg}`);
+const log = (msg: string) => console.error(`heap-profile: ${msg}`);
 
 // Scenarios derived from the test fixtures: registration of many users from a CSV (-inf: SIPp takes the
 // credentials of each line from an [authentication …] keyword in the file), and the callees'
@@ -433,7 +433,7 @@ try {
       : []),
     ...(ok < offered * 0.95 ? [`only ${ok} of ${offered} calls went as expected`] : []),
   ];
-  for (const f of failures) console.error(`bench:heap: FAILED: ${f}`);
+  for (const f of failures) console.error(`heap-profile: FAILED: ${f}`);
   exitCode = failures.length > 0 ? 1 : 0;
 } finally {
   for (const c of callees) await stop(c);
