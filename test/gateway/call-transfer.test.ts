@@ -6,7 +6,12 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { followCallCommands } from '../../src/gateway/index.js';
 import { header, type SipHeader, type SipRequest } from '../../src/sip/index.js';
-import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
+import {
+  CALL_EVENTS_STREAM,
+  createSipUserRepository,
+  decodeCallEvent,
+  type CallEvent,
+} from '../../src/store/index.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { startRelay, type RunningRelay } from '../helpers/relays.js';
@@ -344,6 +349,29 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     await talks(a.aliceRtp, a.relayForAlice, a.bobRtp, 0xa3);
     a.call.send('BYE');
     bob.reply(await bob.request('BYE'), 200, 'OK', 't3');
+  });
+
+  test("a target over its concurrent-call limit is refused 403 like the transferor's own INVITE would be", async () => {
+    const users = createSipUserRepository(gw.db);
+    const carolId = (await users.findCredentials('acme.example', 'carol'))!.userId;
+    await users.update(gw.tenantId, carolId, { maxConcurrentCalls: 0 });
+    try {
+      const alice = await phones.phone('alice');
+      const bob = await phones.phone('bob');
+      await phones.phone('carol');
+      const a = await answered(alice, bob, 't12');
+      bob.send(
+        bob.inDialogAsCallee(a.invite, 't12', 'REFER', 1, undefined, referTo('sip:carol@acme.example')),
+      );
+      const refused = await bob.response(a.invite.callId, 403, 'REFER');
+      assert.match(header(refused, 'Warning') ?? '', /User concurrent call limit reached/);
+      a.call.send('INFO');
+      bob.reply(await bob.request('INFO'), 200, 'OK', 't12');
+      a.call.send('BYE');
+      bob.reply(await bob.request('BYE'), 200, 'OK', 't12');
+    } finally {
+      await users.update(gw.tenantId, carolId, { maxConcurrentCalls: null });
+    }
   });
 
   test('a busy target: the transferor gets the failure sipfrag, and the call stays up with its media', async () => {
