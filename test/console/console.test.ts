@@ -55,7 +55,7 @@ describe('web console and softphone (/console, /console/phone)', () => {
   const api = async (path: string, body?: unknown, method = body ? 'POST' : 'GET', key = KEY) => {
     const res = await fetch(`${vx.httpUrl}/v1${path}`, {
       method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     const json = (res.status === 204 ? {} : await res.json()) as Record<string, unknown>;
@@ -493,6 +493,48 @@ describe('web console and softphone (/console, /console/phone)', () => {
         assert.equal(history.length, 2, history.join('\n'));
         assert.match(history[0]!, /↙.*bob@console\.example.*\d+ s/);
         assert.match(history[1]!, /↗ sip:bob@console\.example/);
+
+        // Transfer (REFER): alice's browser calls bob, then hands bob over to carol and leaves.
+        const carol = await SipPhone.open('carol', 'carol-password', vx.sipUdpPort!, DOMAIN);
+        try {
+          assert.equal((await carol.register()).status, 200);
+          const seen = new Set([invite, reInvite]);
+          await page.fill('.dial-target', 'bob');
+          await page.click('[data-testid=call]');
+          const third = (await bob.waitFor(
+            (m) => m.kind === 'request' && m.method === 'INVITE' && !seen.has(m as SipRequest),
+            10_000,
+            'the third INVITE',
+          )) as SipRequest;
+          bob.reply(third, 200, 'OK', 'console', {}, sdp(await freeUdpPort()));
+          await page.waitForSelector('[data-testid=call-state][data-state=talking]', { timeout: 10_000 });
+          await page.fill('.dial-target', 'carol');
+          await page.click('[data-testid=transfer]');
+          const toCarol = (await carol.request('INVITE', 10_000)) as SipRequest;
+          carol.reply(toCarol, 200, 'OK', 'console', {}, sdp(await freeUdpPort()));
+          // Once carol answers, the browser's leg is released; bob and carol talk on.
+          await page.waitForSelector('[data-testid=call-state][data-state=idle]', { timeout: 10_000 });
+          const live = (await api(`/tenants/${tenantId}/calls/live`)) as {
+            items: { callId: string; from: string; to: string }[];
+          };
+          const onward = live.items.find((c) => c.to === `sip:carol@${DOMAIN}`);
+          assert.ok(onward, JSON.stringify(live));
+          await api(
+            `/tenants/${tenantId}/calls/live/${encodeURIComponent(onward.callId)}`,
+            undefined,
+            'DELETE',
+          );
+          const bobBye = (await bob.waitFor(
+            (m) => m.kind === 'request' && m.method === 'BYE' && m.callId === third.callId,
+            10_000,
+            "bob's BYE",
+          )) as SipRequest;
+          bob.reply(bobBye, 200, 'OK', 'console');
+          carol.reply((await carol.request('BYE', 10_000)) as SipRequest, 200, 'OK', 'console');
+        } finally {
+          await carol.register(0).catch(() => undefined);
+          carol.close();
+        }
         await shot(page, 'phone-history');
       } catch (err) {
         console.error(logs.join('\n'));

@@ -4,7 +4,7 @@
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { Web } from 'sip.js';
+import { UserAgent, Web, type SessionReferOptions, type URI } from 'sip.js';
 
 const SETTINGS_ITEM = 'voxgate.phone.settings';
 const HISTORY_ITEM = 'voxgate.phone.history';
@@ -63,9 +63,12 @@ function loadHistory(): HistoryEntry[] {
   }
 }
 
-/** The part of SIP.js's SimpleUser the page reads that it does not expose: who is calling. */
+/** The part of SIP.js's SimpleUser the page needs that it does not expose: who is calling, and REFER. */
 interface WithSession {
-  session?: { remoteIdentity?: { uri?: { toString(): string }; displayName?: string } };
+  session?: {
+    remoteIdentity?: { uri?: { toString(): string }; displayName?: string };
+    refer(referTo: URI, options?: SessionReferOptions): Promise<unknown>;
+  };
 }
 
 function peerOf(user: Web.SimpleUser): string {
@@ -84,6 +87,7 @@ function Phone() {
   const [password, setPassword] = useState('');
   const [status, setStatus] = useState<'signed-out' | 'connecting' | 'registered' | 'failed'>('signed-out');
   const [error, setError] = useState('');
+  const [info, setInfo] = useState('');
   const [callState, setCallState] = useState<CallState>('idle');
   const [peer, setPeer] = useState('');
   const [target, setTarget] = useState('');
@@ -128,6 +132,7 @@ function Phone() {
       remember(record);
     }
     current.current = undefined;
+    setInfo('');
     setCallState('idle');
     setMuted(false);
     setHeld(false);
@@ -221,7 +226,8 @@ function Phone() {
     const simple = user.current;
     const t = target.trim();
     if (!simple || !t) return;
-    const uri = t.startsWith('sip:') ? t : `sip:${t}@${settings.domain.trim()}`;
+    setError('');
+    const uri = uriOf(t);
     begin('out', uri);
     setCallState('calling');
     try {
@@ -234,6 +240,29 @@ function Phone() {
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
       finish();
+    }
+  };
+
+  /** A user or number of the tenant, or a SIP URI as typed. */
+  const uriOf = (typed: string) =>
+    typed.startsWith('sip:') ? typed : `sip:${typed}@${settings.domain.trim()}`;
+
+  /** Blind transfer (RFC 3515 REFER): the other party is connected to the target; this call ends. */
+  const transfer = async () => {
+    const session = user.current && (user.current as unknown as WithSession).session;
+    const uri = UserAgent.makeURI(uriOf(target.trim()));
+    if (!session || !uri) return setError(`Cannot transfer to ${target}`);
+    setInfo(`Transferring to ${uri.toString()}…`);
+    try {
+      await session.refer(uri, {
+        requestDelegate: {
+          onAccept: () => setInfo(`Transfer to ${uri.toString()} accepted`),
+          onReject: (response) =>
+            setError(`Transfer refused: ${response.message.statusCode} ${response.message.reasonPhrase}`),
+        },
+      });
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
     }
   };
 
@@ -306,6 +335,7 @@ function Phone() {
               <button onClick=${signOut}>Sign out</button>
             </p>
             ${error && html`<p class="form-error" role="alert">${error}</p>`}
+            ${info && html`<p class="muted" data-testid="phone-info">${info}</p>`}
             <div class="call-box" data-testid="call-state" data-state=${callState}>
               ${callState === 'idle' && html`<span>Ready</span>`}
               ${callState === 'calling' && html`<span>Calling ${peer}…</span>`}
@@ -373,6 +403,14 @@ function Phone() {
                   </button>
                   <button data-testid="hold" aria-pressed=${String(held)} onClick=${toggleHold}>
                     ${held ? 'Resume' : 'Hold'}
+                  </button>
+                  <button
+                    data-testid="transfer"
+                    disabled=${target.trim() === ''}
+                    title="Connects the other party to the number or user typed above; this call ends"
+                    onClick=${transfer}
+                  >
+                    Transfer
                   </button>`
               }
             </div>
