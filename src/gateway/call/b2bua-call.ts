@@ -832,7 +832,7 @@ export class B2buaCall {
       this.targets.byCallId(response.callId) ??
       this.transfers.map((t) => t.byCallId(response.callId)).find((l) => l !== undefined);
     if (!leg) return;
-    if (leg === this.targets.winner) leg.reacknowledge();
+    if (leg === this.targets.winner || this.transfers.some((t) => t.answeredBy === leg)) leg.reacknowledge();
     else leg.refuse2xx(response);
   }
 

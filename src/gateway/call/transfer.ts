@@ -99,6 +99,11 @@ export class BlindTransfer {
     return this.targets.legs;
   }
 
+  /** The target's leg whose 2xx won, once one did. */
+  get answeredBy(): CalleeLeg | undefined {
+    return this.winner;
+  }
+
   /** Tells the transferor the transfer is under way, anchors the offer for the target and calls it. */
   async start(): Promise<void> {
     this.record.emit('started');
