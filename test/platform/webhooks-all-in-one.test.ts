@@ -99,7 +99,14 @@ describe('voxgate --target=all: webhooks for calls and registrations', () => {
       assert.equal((await alice.response(call.callId, 200, 'BYE')).status, 200);
 
       const ofCall = () => got.filter((e) => e.data.callId === call.callId).map((e) => e.type);
-      for (let i = 0; i < 300 && (!ofCall().includes('call.ended') || ofCall().length < 4); i++)
+      // Call events and registration changes come from two streams, read one after the other: no order
+      // between them.
+      const registrations = () => got.filter((e) => e.type === 'registration.changed').length;
+      for (
+        let i = 0;
+        i < 300 && (!ofCall().includes('call.ended') || ofCall().length < 4 || registrations() < 2);
+        i++
+      )
         await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(ofCall().sort(), ['call.answered', 'call.ended', 'call.ringing', 'call.started']);
       const ended = got.find((e) => e.type === 'call.ended' && e.data.callId === call.callId)!;
