@@ -3,6 +3,8 @@
  * (nothing outside them is serialized: a secret cannot leak by being added to a row) and make the OpenAPI
  * document.
  */
+import { WEBHOOK_EVENT_TYPES } from '../store/index.js';
+
 export const uuid = { type: 'string', format: 'uuid' } as const;
 /** Every instant the API gives is ISO 8601 (RFC 3339, UTC): CDRs, live calls, keys, audit entries. */
 export const dateTime = { type: 'string', format: 'date-time' } as const;
@@ -350,14 +352,7 @@ export const auditEntrySchema = {
 
 /** The events a webhook can subscribe to (`WEBHOOK_EVENT_TYPES` of the store). */
 export const webhookEventSchema = {
-  enum: [
-    'call.started',
-    'call.ringing',
-    'call.answered',
-    'call.ended',
-    'registration.changed',
-    'recording.ready',
-  ],
+  enum: [...WEBHOOK_EVENT_TYPES],
   description:
     'call.ended carries the CDR; registration.changed a contact added, removed or expired; recording.ready is ' +
     'accepted but not sent yet (no recordings in the API)',
