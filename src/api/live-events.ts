@@ -7,7 +7,7 @@ import {
   type Database,
   type WebhookEvent,
 } from '../store/index.js';
-import type { EventStreams } from '../store/shared-state/index.js';
+import { followStream, type EventStreams } from '../store/shared-state/index.js';
 import { tenantOf } from './routes/tenant-resource.js';
 import { problemSchema, tenantParams } from './schemas.js';
 
@@ -45,18 +45,18 @@ export function createLiveEventHub(
   const group = `api-events:${randomUUID()}`;
   const subscribers = new Map<string, Set<(event: WebhookEvent, entryId: string) => void>>();
   const closeListeners = new Set<() => void>();
-  let loops: Promise<void>[] | undefined;
+  let followers: { stop(): Promise<void> }[] | undefined;
   let since = 0;
   let stopped = false;
 
-  const follow = async (stream: string) => {
-    while (!stopped) {
-      try {
-        const entries = await events.consume(stream, group, group, {
-          count: 200,
-          blockMs: options.blockMs ?? 1000,
-        });
-        if (entries.length === 0) continue;
+  const follow = (stream: string) =>
+    followStream({
+      events,
+      stream,
+      group,
+      onError,
+      ...(options.blockMs === undefined ? {} : { blockMs: options.blockMs }),
+      onEntries: (entries) => {
         for (const entry of entries) {
           if (entryMs(entry.id) < since) continue;
           let event: WebhookEvent;
@@ -68,26 +68,16 @@ export function createLiveEventHub(
           }
           for (const listener of subscribers.get(event.tenantId) ?? []) listener(event, entry.id);
         }
-        await events.ack(
-          stream,
-          group,
-          entries.map((e) => e.id),
-        );
-      } catch (err) {
-        if (stopped) return;
-        onError(err);
-        await new Promise((r) => setTimeout(r, 1000).unref());
-      }
-    }
-  };
+      },
+    });
 
   return {
     subscribe(tenantId, listener) {
       if (stopped) throw new Error('the live event hub is closed');
-      if (!loops) {
+      if (!followers) {
         // A second's margin: the streams' ids come from each publisher's clock.
         since = Date.now() - 1000;
-        loops = STREAMS.map((s) => follow(s));
+        followers = STREAMS.map((s) => follow(s));
       }
       let set = subscribers.get(tenantId);
       if (!set) subscribers.set(tenantId, (set = new Set()));
@@ -105,9 +95,8 @@ export function createLiveEventHub(
       if (stopped) return;
       stopped = true;
       for (const listener of [...closeListeners]) listener();
-      if (!loops) return;
-      await Promise.all(loops);
-      await Promise.all(STREAMS.map((s) => events.dropGroup(s, group).catch((err: unknown) => onError(err))));
+      // Each follower ends its read in progress and drops this process's group.
+      await Promise.all((followers ?? []).map((f) => f.stop()));
     },
   };
 }

@@ -1,7 +1,7 @@
 import { CALL_COMMANDS_STREAM, decodeCallCommand, type CallCommand } from '../store/index.js';
 import type { EventStreams } from '../store/shared-state/index.js';
 import type { B2bua } from './b2bua.js';
-import { followStream } from './stream-follower.js';
+import { followStream } from '../store/shared-state/index.js';
 
 /** What a call ended through the API says in its record (and in the Reason header of its BYEs). */
 export const ENDED_THROUGH_API = 'ended through the API';

@@ -1,6 +1,6 @@
 import { PROVISIONING_CHANGES_STREAM } from '../store/index.js';
 import type { EventStreams } from '../store/shared-state/index.js';
-import { followStream } from './stream-follower.js';
+import { followStream } from '../store/shared-state/index.js';
 
 /**
  * Reads the provisioning change stream in this gateway's own consumer group (every replica sees every change)

@@ -4,6 +4,7 @@ import type { SharedState } from './shared-state.js';
 
 export * from './shared-state.js';
 export { parseRedisUrl } from './redis-url.js';
+export { followStream } from './stream-follower.js';
 export { createMemorySharedState, type RegistrationsPersistence } from './memory-shared-state.js';
 export { createRedisSharedState } from './redis-shared-state.js';
 export {

@@ -1,4 +1,4 @@
-import type { EventStreams, StreamEntry } from '../store/shared-state/index.js';
+import type { EventStreams, StreamEntry } from './shared-state.js';
 
 /**
  * Reads `stream` in this replica's own consumer group `group` (every replica sees every entry) and hands each
