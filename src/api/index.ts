@@ -15,6 +15,7 @@ import { registerAuditRoutes } from './routes/audit.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerDialRoutes } from './routes/dial-routes.js';
 import { registerNumberRoutes } from './routes/numbers.js';
+import { registerPlaceCallRoute } from './routes/place-call.js';
 import { registerSipUserRoutes, type Ha1Function } from './routes/sip-users.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 import { registerTrunkRoutes } from './routes/trunks.js';
@@ -112,6 +113,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
       registerDialRoutes(v1, deps);
       registerApiKeyRoutes(v1, deps);
       registerCallRoutes(v1, deps);
+      registerPlaceCallRoute(v1, deps);
       registerAuditRoutes(v1, deps);
       registerWebhookRoutes(v1, deps);
       registerLiveEventRoutes(v1, { db: deps.db, hub });

@@ -11,7 +11,7 @@ import {
   type SipRequest,
   type SipResponse,
 } from '../sip/index.js';
-import type { HangupParty } from '../store/index.js';
+import type { HangupParty, OriginateCommand } from '../store/index.js';
 import { B2buaCall, parseReplaces, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
 import { encryptionRefusal, planCall, type CallPlan, type PlanningDeps } from './call-planning.js';
@@ -19,6 +19,7 @@ import { redirectTargets } from './call-redirect.js';
 import { planTransfer } from './call-transfer.js';
 import { publishCallEvent, recordAttempt, refuse, type Attempt } from './call-records.js';
 import { createCallTable, type CallTable } from './call-table.js';
+import { placeCall, type PlacedCallHandle } from './click-to-call.js';
 import type { MediaAnchor, MediaCallRef } from './media-anchor.js';
 import { addressOfRecord } from './registrar.js';
 import type { LegTarget } from './sip-outbound.js';
@@ -51,6 +52,11 @@ export interface B2bua {
     stays: 'caller' | 'callee',
     target: string,
   ): Promise<{ status: number; warning: string } | undefined>;
+  /**
+   * Places a call the API asked for (click-to-call): rings `from`, then connects it to `to`. Resolves once
+   * `from` is rung (or the call was refused, and recorded so).
+   */
+  place(command: OriginateCommand): Promise<void>;
   /** Calls in progress in this process. */
   readonly activeCalls: number;
   /** Waits for calls to end until `deadline` (epoch ms), then ends the rest. */
@@ -141,6 +147,8 @@ function targetOf(inbound: InboundContext): LegTarget {
  */
 export function createB2bua(deps: B2buaDeps): B2bua {
   const table = createCallTable(deps.warn);
+  /** Placed calls whose first party is being rung (not in the table yet): the API may end them. */
+  const placing = new Map<string, PlacedCallHandle>();
 
   return {
     get activeCalls() {
@@ -235,7 +243,47 @@ export function createB2bua(deps: B2buaDeps): B2bua {
     ack: (request) => table.ack(request),
     cancel: (invite) => table.cancel(invite),
     strayResponse: (response) => table.strayResponse(response),
-    end: (callId, by, reason) => table.end(callId, by, reason),
+    end(callId, by, reason) {
+      const placed = placing.get(callId);
+      if (!placed) return table.end(callId, by, reason);
+      placed.end(by, reason);
+      return true;
+    },
+    place: (command) =>
+      placeCall(deps, command, {
+        track: (callId, handle) => (handle ? placing.set(callId, handle) : placing.delete(callId)),
+        async connect(answer) {
+          const { tenant, invite } = answer;
+          const call = table.add(
+            invite.callId,
+            answer.tx,
+            answer.release,
+            (hooks) =>
+              new B2buaCall(
+                invite,
+                answer.tx,
+                answer.target,
+                answer.identity,
+                deps.outbound,
+                answer.media,
+                answer.settings,
+                {
+                  ...hooks,
+                  event: (event) => publishCallEvent(deps, event),
+                  warn: deps.warn,
+                  redirect: (uris) => redirectTargets(deps, tenant, uris, invite),
+                  transfer: (ask) => planTransfer(deps, tenant, ask),
+                  dialog: (id) => {
+                    const found = table.byDialog(id);
+                    return found?.call.identity.tenantId === tenant.id ? found : undefined;
+                  },
+                },
+                { dialog: answer.dialog, record: answer.record },
+              ),
+          );
+          await call.start(answer.forks, answer.mode);
+        },
+      }),
     async transfer(callId, stays, target) {
       const call = table.find(callId);
       if (!call || call.hasEnded()) return { status: 404, warning: `No call ${callId} here` };

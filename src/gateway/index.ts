@@ -53,6 +53,7 @@ export { createStoreRoutingDirectory } from './store-routing.js';
 export { createDirectoryCache, type DirectoryCache } from './directory-cache.js';
 export { followProvisioningChanges } from './provisioning-follower.js';
 export { followCallCommands, ENDED_THROUGH_API } from './call-commands.js';
+export { followPlacedCalls } from './placed-calls.js';
 export {
   createTrunkRegistrar,
   trunkRegistrationChannel,

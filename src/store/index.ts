@@ -38,9 +38,13 @@ export {
 } from './provisioning-changes.js';
 export {
   CALL_COMMANDS_STREAM,
+  PLACED_CALLS_GROUP,
   decodeCallCommand,
+  decodeOriginateCommand,
   encodeCallCommand,
+  encodeOriginateCommand,
   type CallCommand,
+  type OriginateCommand,
 } from './call-commands.js';
 export {
   CALL_EVENTS_STREAM,

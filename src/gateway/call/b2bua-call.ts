@@ -115,9 +115,15 @@ export class B2buaCall {
     media: MediaSession | undefined,
     private readonly settings: CallSettings,
     private readonly hooks: CallHooks,
+    /**
+     * A call the gateway placed (click-to-call, `click-to-call.ts`): the caller is the party it rang first,
+     * whose answered dialog this is, and the call's record — started, and ringing, while that party was rung —
+     * goes on here.
+     */
+    placed?: { readonly dialog: Dialog; readonly record: CallRecord },
   ) {
-    this.caller = new CallerLeg(invite, inviteTx, callerTarget, outbound);
-    this.record = new CallRecord(invite.callId, identity, hooks);
+    this.caller = new CallerLeg(invite, inviteTx, callerTarget, outbound, placed?.dialog);
+    this.record = placed?.record ?? new CallRecord(invite.callId, identity, hooks);
     // What the concerns may ask of the call: its state, and the ends they can bring about.
     const call: MediaLegCall & ProvisionalRelayCall & InDialogCall = {
       callId: invite.callId,
@@ -234,7 +240,7 @@ export class B2buaCall {
 
   /** Anchors the offer and sends the INVITE to every target. */
   async start(targets: readonly ForkTarget[], mode: ForkMode = 'parallel'): Promise<void> {
-    this.record.emit('started');
+    if (!this.caller.placed) this.record.emit('started');
     let body = this.caller.invite.body;
     if (body.length > 0 && this.media.anchored) {
       try {
@@ -309,17 +315,20 @@ export class B2buaCall {
     this.provisionals.finalSent();
     const headers = this.caller.relayedHeaders(response, body);
     this.caller.respond(response.status, response.reason, headers, body);
-    this.machine.own(
-      '2xx retransmission',
-      ANSWERED,
-      retransmit2xxUntilAck({
-        t1: this.settings.t1,
-        t2: this.settings.t2,
-        unreliable: this.caller.target.transport === 'udp',
-        resend: () => this.caller.respond(response.status, response.reason, headers, body),
-        noAck: () => this.hangup('system', 'no ACK for the 2xx'),
-      }),
-    );
+    // A placed caller was sent no 2xx (its dialog is confirmed and acknowledged already): nothing to resend.
+    if (!this.caller.placed) {
+      this.machine.own(
+        '2xx retransmission',
+        ANSWERED,
+        retransmit2xxUntilAck({
+          t1: this.settings.t1,
+          t2: this.settings.t2,
+          unreliable: this.caller.target.transport === 'udp',
+          resend: () => this.caller.respond(response.status, response.reason, headers, body),
+          noAck: () => this.hangup('system', 'no ACK for the 2xx'),
+        }),
+      );
+    }
     this.record.emit('answered');
     this.machine.after('max duration', ANSWERED, this.settings.maxDurationMs, () =>
       this.hangup('system', 'maximum call duration reached'),

@@ -3,6 +3,7 @@
  * responses, confirmed by the answer), what it supports (100rel), and the responses relayed to it.
  */
 import {
+  buildDialogRequest,
   isSipsUri,
   createUasDialog,
   hasOptionTag,
@@ -29,15 +30,34 @@ export class CallerLeg {
   readonly reliable: boolean;
   readonly requiresReliable: boolean;
   private ownDialog: Dialog | undefined;
+  /** A placed caller hung up before the answer (its BYE ended the attempt): nothing more is sent to it. */
+  private left = false;
 
+  /**
+   * `placed`: the caller is a party the gateway called itself (click-to-call) — `invite` is the INVITE that
+   * party would have sent (its answer as the offer), and `placed` the dialog of our INVITE it answered and we
+   * acknowledged. Its responses are then no responses: it is told nothing of the progress, nothing of the
+   * answer (the relay kept the ports it was given), and a failure is a BYE saying why.
+   */
   constructor(
     readonly invite: SipRequest,
     readonly tx: ServerTransaction,
     readonly target: LegTarget,
     private readonly outbound: SipOutbound,
+    placed?: Dialog,
   ) {
     this.requiresReliable = hasOptionTag(invite, 'Require', '100rel');
     this.reliable = this.requiresReliable || hasOptionTag(invite, 'Supported', '100rel');
+    this.ownDialog = placed;
+    this.placed = placed !== undefined;
+  }
+
+  /** The caller is a party the gateway called itself (click-to-call), not one whose INVITE it answers. */
+  readonly placed: boolean;
+
+  /** A placed caller's BYE ended the attempt before the answer. */
+  hungUp(): void {
+    this.left = true;
   }
 
   get callId(): string {
@@ -75,7 +95,19 @@ export class CallerLeg {
   }
 
   respond(status: number, reason: string, headers?: ExtraHeaders, body?: Buffer): void {
-    this.tx.respond(status, reason, headers, body);
+    if (!this.placed) {
+      this.tx.respond(status, reason, headers, body);
+      return;
+    }
+    if (status < 300 || this.left || !this.ownDialog) return;
+    // The placed party answered already: the call's failure ends its dialog. RFC 3326 §2: "The Reason header
+    // field MAY appear in any request within a dialog"; with the protocol "SIP" its cause is "Status code".
+    const bytes = buildDialogRequest(this.ownDialog, 'BYE', {
+      via: this.outbound.via(this.target),
+      headers: [{ name: 'Reason', value: `SIP;cause=${status};text="${reason.replaceAll('"', "'")}"` }],
+    });
+    this.outbound.request(bytes, this.target, { response: () => undefined, timeout: () => undefined });
+    this.left = true;
   }
 
   /** The headers of a callee's response relayed to the caller: passthrough, our Contact, the body's type. */

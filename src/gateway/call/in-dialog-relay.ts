@@ -70,8 +70,10 @@ export class InDialogRelay {
     const own = early?.own ?? (state === 'answered' ? this.dialogOf(side)?.dialog : undefined);
     if (!own) {
       if (side === 'caller' && request.method === 'BYE' && this.call.machine.settingUp) {
-        // A BYE in the caller's early dialog ends the attempt like a CANCEL would (§15).
+        // A BYE in the caller's early dialog ends the attempt like a CANCEL would (§15); so does the BYE of a
+        // caller the gateway placed (click-to-call), whose dialog is confirmed already.
         tx.respond(200, 'OK');
+        this.caller.hungUp();
         this.call.cancel();
         return;
       }

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import {
   createDirectoryCache,
   followCallCommands,
+  followPlacedCalls,
   followProvisioningChanges,
   createMediaAnchor,
   createStoreRoutingDirectory,
@@ -65,6 +66,7 @@ export const sipGatewayModule: ModuleDefinition = {
     );
     let changes: { stop(): Promise<void> } | undefined;
     let commands: { stop(): Promise<void> } | undefined;
+    let placed: { stop(): Promise<void> } | undefined;
     let gateway: Gateway | undefined;
     new Gauge({
       name: 'voxgate_media_relays_configured',
@@ -178,6 +180,18 @@ export const sipGatewayModule: ModuleDefinition = {
                 ),
           onError: (err) => ctx.logger.warn({ err }, 'reading call commands failed; retrying'),
         });
+        // Calls placed through the API (click-to-call): one replica of all takes each, in a group they share.
+        placed = followPlacedCalls({
+          events: state.events,
+          b2bua: gateway.b2bua,
+          consumer: gatewayId,
+          onPlaced: (command) =>
+            ctx.logger.info(
+              { callId: command.callId, tenantId: command.tenantId, from: command.from, to: command.to },
+              'placing a call for the API',
+            ),
+          onError: (err) => ctx.logger.warn({ err }, 'placing a call for the API failed'),
+        });
         // The bindings this replica accepted before it stopped (Redis, or the memory state's file) are kept
         // alive again from now on, not only those registered after the start.
         const keepalive = gateway.keepalive;
@@ -217,6 +231,7 @@ export const sipGatewayModule: ModuleDefinition = {
         gatewayLog.flush();
         await changes?.stop();
         await commands?.stop();
+        await placed?.stop();
         await gateway?.close();
         await Promise.all(relays.map((r) => r.client.close()));
       },

@@ -1,0 +1,220 @@
+// Click-to-call over real sockets (issue #16): POST /v1/tenants/{t}/calls publishes an `originate` command that
+// a gateway replica takes from the shared consumer group; the gateway rings `from` with the relay's offer (a
+// Caller-ID naming `to`), and once `from` answers calls `to` as if `from` had dialled it, media anchored on
+// voxgate's relay (RTP checked through it). Failures of either party end the call with a CDR-bearing event.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { followCallCommands, followPlacedCalls } from '../../src/gateway/index.js';
+import { header } from '../../src/sip/index.js';
+import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
+import { startApiApp, type ApiApp } from '../helpers/api-app.js';
+import { phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { startRelay, type RunningRelay } from '../helpers/relays.js';
+import { mPort, party, rtp, until, type Party } from '../helpers/rtp-party.js';
+import { sdp, type SipPhone } from '../helpers/sip-phone.js';
+
+const FAST = { t1: 50, t2: 400, t4: 500 };
+
+describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects it to `to`', () => {
+  let relay: RunningRelay;
+  let gw: GatewayHarness;
+  let api: ApiApp;
+  let placed: { stop(): Promise<void> };
+  let commands: { stop(): Promise<void> };
+  let operator: string;
+  const media: Party[] = [];
+  const phones = phoneBook(() => gw);
+  const seen: CallEvent[] = [];
+  let reading = true;
+  let reader: Promise<void>;
+
+  before(async () => {
+    relay = await startRelay('voxgate');
+    gw = await startGateway({ timers: FAST, relays: [{ host: '127.0.0.1', port: relay.ngPort }] });
+    api = await startApiApp(gw.db, { state: gw.state });
+    operator = await api.key(gw.tenantId, 'operator');
+    placed = followPlacedCalls({
+      events: gw.state.events,
+      b2bua: gw.gateway.b2bua,
+      consumer: 'test-gateway',
+      onError: (err) => assert.fail(String(err)),
+      blockMs: 50,
+    });
+    commands = followCallCommands({
+      events: gw.state.events,
+      b2bua: gw.gateway.b2bua,
+      gatewayId: 'test-gateway',
+      group: 'gateway-calls:test-gateway',
+      onError: (err) => assert.fail(String(err)),
+      blockMs: 50,
+    });
+    reader = (async () => {
+      while (reading) {
+        for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, 'click-to-call-test', 'c', {
+          count: 100,
+          blockMs: 50,
+        }))
+          seen.push(decodeCallEvent(e.fields));
+      }
+    })();
+  });
+  afterEach(async () => {
+    await phones.reset();
+    for (const m of media.splice(0)) m.close();
+  });
+  after(async () => {
+    reading = false;
+    await reader;
+    await placed?.stop();
+    await commands?.stop();
+    await api?.app.close();
+    await gw?.close();
+    await relay?.stop();
+  });
+
+  const event = async (match: (e: CallEvent) => boolean, what: string): Promise<CallEvent> => {
+    await until(() => seen.some(match), 5000).catch(() => {
+      throw new Error(`no ${what} event; seen ${seen.map((e) => `${e.type}:${e.callId}`).join(', ')}`);
+    });
+    return seen.find(match)!;
+  };
+  const rtpEnd = async () => {
+    const p = await party();
+    media.push(p);
+    return p;
+  };
+  const place = (key: string, body: unknown, tenant = gw.tenantId) =>
+    api.call(key, 'POST', `/v1/tenants/${tenant}/calls`, body);
+
+  /** Sends RTP from `from` to the relay port `to` until `receiver` got some from `ssrc`. */
+  async function talks(from: Party, to: number, receiver: Party, ssrc: number): Promise<void> {
+    let seq = 1;
+    const heard = () => receiver.got.some((p) => p.readUInt32BE(8) === ssrc);
+    const deadline = Date.now() + 3000;
+    while (!heard()) {
+      if (Date.now() > deadline) throw new Error(`no RTP of ${ssrc.toString(16)} through the relay`);
+      from.socket.send(rtp(seq++, ssrc), to, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** alice is rung and answers: her INVITE, her RTP end, and the relay port she was given. */
+  async function aliceAnswers(alice: SipPhone, tag: string) {
+    const invite = await alice.request('INVITE');
+    const aliceRtp = await rtpEnd();
+    alice.reply(invite, 180, 'Ringing', tag);
+    alice.reply(invite, 200, 'OK', tag, {}, sdp(aliceRtp.port, 3));
+    const ack = await alice.request('ACK');
+    assert.equal(ack.callId, invite.callId);
+    return { invite, aliceRtp, relayForAlice: mPort(invite.body) };
+  }
+
+  test('alice is rung first (Caller-ID: bob, the relay’s offer), then bob (From: alice); they talk through the relay; the API hangs up both', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const res = await place(operator, { from: 'alice', to: 'bob' });
+    assert.equal(res.statusCode, 202, res.body);
+    const { callId, state } = res.json<{ callId: string; state: string }>();
+    assert.equal(state, 'placing');
+    assert.match(res.headers.location as string, new RegExp(`/calls/${callId}$`));
+
+    const a = await aliceAnswers(alice, 'a1');
+    assert.match(header(a.invite, 'From') ?? '', /sip:bob@acme\.example/);
+    assert.match(header(a.invite, 'To') ?? '', /sip:alice@acme\.example/);
+    assert.equal(header(a.invite, 'Content-Type'), 'application/sdp');
+    // The relay's offer: its own address, not the placeholder's 0.0.0.0.
+    assert.match(a.invite.body.toString(), /c=IN IP4 127\.0\.0\.1/);
+    assert.notEqual(a.relayForAlice, 9);
+    await event((e) => e.type === 'ringing' && e.callId === callId, 'ringing');
+
+    const toBob = await bob.request('INVITE');
+    assert.match(header(toBob, 'From') ?? '', /sip:alice@acme\.example/);
+    assert.match(header(toBob, 'To') ?? '', /sip:bob@acme\.example/);
+    const bobRtp = await rtpEnd();
+    bob.reply(toBob, 200, 'OK', 'b1', {}, sdp(bobRtp.port, 4));
+    await bob.request('ACK');
+    const relayForBob = mPort(toBob.body);
+    const answered = await event((e) => e.type === 'answered' && e.callId === callId, 'answered');
+    assert.equal(answered.from, 'sip:alice@acme.example');
+    assert.equal(answered.to, 'sip:bob@acme.example');
+    assert.equal((await gw.state.calls.get(callId))?.state, 'answered');
+
+    await talks(a.aliceRtp, a.relayForAlice, bobRtp, 0xc1);
+    await talks(bobRtp, relayForBob, a.aliceRtp, 0xc2);
+
+    const end = await api.call(operator, 'DELETE', `/v1/tenants/${gw.tenantId}/calls/live/${callId}`);
+    assert.equal(end.statusCode, 202, end.body);
+    const [toAlice, toBobBye] = await Promise.all([alice.request('BYE'), bob.request('BYE')]);
+    assert.equal(toAlice.callId, a.invite.callId);
+    // Our INVITE was CSeq 1 in this dialog: the BYE goes on from there (§12.2.1.1).
+    assert.ok(Number(header(toAlice, 'CSeq')?.split(' ')[0]) > 1);
+    alice.reply(toAlice, 200, 'OK', 'a1');
+    bob.reply(toBobBye, 200, 'OK', 'b1');
+    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    assert.equal(ended.disposition, 'answered');
+    assert.equal(ended.hangupBy, 'api');
+    assert.ok(ended.media?.callerToCallee?.packets, 'media counted');
+  });
+
+  test('`to` busy: alice, who answered, gets a BYE whose Reason says 486; the call ends busy', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const res = await place(operator, { from: 'alice', to: 'bob' });
+    assert.equal(res.statusCode, 202, res.body);
+    const { callId } = res.json<{ callId: string }>();
+    const a = await aliceAnswers(alice, 'a2');
+    const toBob = await bob.request('INVITE');
+    bob.reply(toBob, 486, 'Busy Here', 'b2');
+    const bye = await alice.request('BYE');
+    assert.equal(bye.callId, a.invite.callId);
+    assert.match(header(bye, 'Reason') ?? '', /^SIP;cause=486;text="Busy Here"$/);
+    alice.reply(bye, 200, 'OK', 'a2');
+    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    assert.equal(ended.disposition, 'busy');
+    assert.equal(ended.sipCode, 486);
+    assert.equal(ended.hangupBy, 'callee');
+    assert.equal(await gw.state.calls.get(callId), undefined);
+  });
+
+  test('`from` busy: bob is never rung, and the call ends busy by the caller', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const res = await place(operator, { from: 'alice', to: 'bob' });
+    const { callId } = res.json<{ callId: string }>();
+    const invite = await alice.request('INVITE');
+    alice.reply(invite, 486, 'Busy Here', 'a3');
+    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    assert.equal(ended.disposition, 'busy');
+    assert.equal(ended.hangupBy, 'caller');
+    await assert.rejects(bob.request('INVITE', 300));
+  });
+
+  test('`from` not registered: the call is refused and recorded (480)', async () => {
+    await phones.phone('bob');
+    const res = await place(operator, { from: 'carol', to: 'bob' });
+    assert.equal(res.statusCode, 202, res.body);
+    const { callId } = res.json<{ callId: string }>();
+    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    assert.equal(ended.sipCode, 480);
+    assert.equal(ended.refused, true);
+  });
+
+  test('authorization and validation: a viewer gets 403, another tenant 404, a bad body 400', async () => {
+    const viewer = await api.key(gw.tenantId, 'viewer');
+    assert.equal((await place(viewer, { from: 'alice', to: 'bob' })).statusCode, 403);
+    const other = await api.tenant('Other');
+    const otherOperator = await api.key(other, 'operator');
+    // Another tenant's key does not see this tenant at all.
+    assert.equal((await place(otherOperator, { from: 'alice', to: 'bob' }, gw.tenantId)).statusCode, 404);
+    for (const body of [
+      { from: 'alice' },
+      { from: 'alice', to: 'bob', extra: 1 },
+      { from: 'alice', to: 'sip:bob@evil.example' },
+      { from: 'alice', to: 'bob', timeoutSeconds: 0 },
+    ]) {
+      const res = await place(operator, body);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(body)}: ${res.body}`);
+      assert.equal(res.json<{ type: string }>().type.endsWith('validation-failed'), true, res.body);
+    }
+  });
+});
