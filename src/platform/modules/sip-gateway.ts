@@ -209,6 +209,8 @@ export const sipGatewayModule: ModuleDefinition = {
             udp: address.udp?.port,
             tcp: address.tcp?.port,
             tls: address.tls?.port ?? 'off',
+            ws: address.ws?.port ?? 'off',
+            wss: address.wss?.port ?? 'off',
             advertised: gateway.advertised('udp').host,
             relays: relays.map((r) => r.name),
           },
