@@ -7,8 +7,8 @@
 export const CALL_EVENTS_STREAM = 'voxgate:call-events';
 
 /**
- * `ringing` is the first provisional response (18x) relayed to the caller: for the live call's state and
- * webhooks (`call.ringing`); the CDR writer and the tracing hook take no notice of it.
+ * `ringing` is the first provisional response (18x) relayed to the caller: for the live call's state, webhooks
+ * (`call.ringing`) and the CDR's `ringingAt` (post-dial delay); the tracing hook takes no notice of it.
  */
 export type CallEventType = 'started' | 'ringing' | 'answered' | 'ended';
 export type CallDirection = 'internal' | 'inbound' | 'outbound';
@@ -39,7 +39,10 @@ export interface CallEvent {
   trunkId?: string;
   /** Epoch milliseconds. */
   startedAt: number;
-  /** Only on `ringing`: when the first provisional response was relayed. */
+  /**
+   * When the first provisional response was relayed: on `ringing`, and on the call's later events once it rang
+   * (so the `ended` event that makes the CDR carries it).
+   */
   ringingAt?: number;
   answeredAt?: number;
   endedAt?: number;

@@ -232,7 +232,7 @@ for (const backend of backends) {
       const lines = csv.body.trim().split('\r\n');
       assert.equal(
         lines[0],
-        'callId,direction,from,to,trunkId,startedAt,answeredAt,endedAt,durationSeconds,disposition,sipCode,hangupBy,reason',
+        'callId,direction,from,to,trunkId,startedAt,answeredAt,endedAt,durationSeconds,disposition,sipCode,hangupBy,reason,ringingAt',
       );
       assert.equal(lines.length, 4);
       assert.match(lines[1]!, /^c5,outbound,sip:alice@acme.example,\+44207946005,,2026-01-01T00:05:00.000Z,/);
@@ -270,6 +270,7 @@ for (const backend of backends) {
             startedAt: '2026-02-03T04:05:06.789Z',
             answeredAt: '2026-02-03T04:05:08.789Z',
             gateway: 'gw-1',
+            recording: false,
           },
           {
             ...party,
@@ -277,6 +278,7 @@ for (const backend of backends) {
             state: 'ringing',
             startedAt: '2026-02-03T04:05:06.789Z',
             answeredAt: null,
+            recording: false,
           },
         ],
       );

@@ -170,7 +170,7 @@ describe('trunks, numbers, routes, CDRs and live state through the API', () => {
     assert.match(csv.type, /^text\/csv/);
     assert.equal(
       csv.text.split('\r\n')[0],
-      'callId,direction,from,to,trunkId,startedAt,answeredAt,endedAt,durationSeconds,disposition,sipCode,hangupBy,reason',
+      'callId,direction,from,to,trunkId,startedAt,answeredAt,endedAt,durationSeconds,disposition,sipCode,hangupBy,reason,ringingAt',
     );
     assert.equal((await api(`/tenants/${tenantId}/calls?since=yesterday`)).status, 400);
     assert.deepEqual((await api(`/tenants/${tenantId}/calls/live`)).json(), { items: [] });

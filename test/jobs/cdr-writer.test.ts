@@ -109,6 +109,52 @@ describe('CDR writer', () => {
     }
   });
 
+  test('ringing time (post-dial delay): from the ended event, or from a ringing event handled after the CDR', async () => {
+    const db = await openDatabase({
+      dataDir: 'memory://',
+      pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
+    });
+    const state = createMemorySharedState();
+    try {
+      await migrate(db, MIGRATIONS_DIR);
+      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+      const rang = ended(tenant.id, 1);
+      const ringingAt = rang.startedAt + 1250;
+      // As the gateway publishes: started, ringing, answered and ended, the later ones carrying the ringing time.
+      for (const type of ['started', 'ringing', 'answered', 'ended'] as const) {
+        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent({ ...rang, type, ringingAt }));
+      }
+      // Never rang (refused before any 18x).
+      const { answeredAt: _, ...refused } = ended(tenant.id, 2);
+      await state.events.publish(
+        CALL_EVENTS_STREAM,
+        encodeCallEvent({ ...refused, disposition: 'rejected', sipCode: 403 }),
+      );
+      // Its ended event handled before its ringing event (another worker took the ringing one late).
+      const late = ended(tenant.id, 3);
+      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(late));
+      await state.events.publish(
+        CALL_EVENTS_STREAM,
+        encodeCallEvent({ ...late, type: 'ringing', ringingAt: late.startedAt + 3000 }),
+      );
+      const job = cdrWriterJob({ events: state.events, cdrs: createCdrRepository(db), consumer: 'w1' });
+      await job.run(AbortSignal.timeout(5000));
+      const cdrs = createCdrRepository(db);
+      assert.equal((await cdrs.get(tenant.id, 'call-1'))?.ringingAt?.getTime(), ringingAt);
+      assert.equal((await cdrs.get(tenant.id, 'call-2'))?.ringingAt, null);
+      assert.equal((await cdrs.get(tenant.id, 'call-3'))?.ringingAt?.getTime(), late.startedAt + 3000);
+      // A redelivered ringing event changes nothing.
+      assert.equal(
+        await cdrs.upsertFromEvent({ ...late, type: 'ringing', ringingAt: late.startedAt + 9000 }),
+        false,
+      );
+      assert.equal((await cdrs.get(tenant.id, 'call-3'))?.ringingAt?.getTime(), late.startedAt + 3000);
+    } finally {
+      await state.close();
+      await db.close();
+    }
+  });
+
   test('an event PostgreSQL refuses does not hold back the ones after it; a NUL in a party is kept replaced', async () => {
     const db = await openDatabase({
       dataDir: 'memory://',

@@ -18,6 +18,8 @@ export interface CallProgressEvent {
 export class CallRecord {
   readonly startedAt = Date.now();
   answeredAt: number | undefined;
+  /** The first provisional response relayed to the caller; carried on the later events (the CDR's ringingAt). */
+  ringingAt: number | undefined;
   /** The trunk last offered the call (the one that answered, once answered); starts as the identity's. */
   trunkId: string | undefined;
 
@@ -37,7 +39,8 @@ export class CallRecord {
 
   /** The first provisional response relayed to the caller: the call's `ringing` event. */
   progress(): void {
-    this.emit('ringing', { ringingAt: Date.now() });
+    this.ringingAt ??= Date.now();
+    this.emit('ringing');
     if (!callProgressChannel.hasSubscribers) return;
     callProgressChannel.publish({
       callId: this.callId,
@@ -56,6 +59,7 @@ export class CallRecord {
       to: this.identity.to,
       startedAt: this.startedAt,
       ...(this.trunkId ? { trunkId: this.trunkId } : {}),
+      ...(this.ringingAt ? { ringingAt: this.ringingAt } : {}),
       ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
       ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
       ...(this.transfer ? { transferredFrom: this.transfer.from } : {}),

@@ -9,6 +9,8 @@ export interface Cdr {
   to: string;
   trunkId: string | null;
   startedAt: Date;
+  /** The first provisional response (18x) relayed to the caller; null when the call never rang. */
+  ringingAt: Date | null;
   answeredAt: Date | null;
   endedAt: Date;
   durationSeconds: number;
@@ -37,8 +39,10 @@ export interface CdrFilter {
 
 export interface CdrRepository {
   /**
-   * Writes the CDR of an `ended` event; a second delivery of the same call changes nothing (returns false).
-   * Events of other types are not CDRs (returns false).
+   * Writes the CDR of an `ended` event (with its `ringingAt`); a second delivery of the same call changes nothing
+   * (returns false). A `ringing` event sets the ringing time of a CDR written without one (an `ended` event
+   * handled first, by another worker); with no CDR yet it changes nothing — the `ended` event carries the time.
+   * Other events are not CDRs (returns false).
    */
   upsertFromEvent(event: CallEvent): Promise<boolean>;
   list(tenantId: string, filter: CdrFilter): Promise<Cdr[]>;
@@ -55,6 +59,7 @@ interface Row {
   to_party: string;
   trunk_id: string | null;
   started_at: Date;
+  ringing_at: Date | null;
   answered_at: Date | null;
   ended_at: Date;
   duration_seconds: number;
@@ -75,6 +80,7 @@ const toCdr = (r: Row): Cdr => ({
   to: r.to_party,
   trunkId: r.trunk_id,
   startedAt: r.started_at,
+  ringingAt: r.ringing_at,
   answeredAt: r.answered_at,
   endedAt: r.ended_at,
   durationSeconds: r.duration_seconds,
@@ -100,6 +106,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function createCdrRepository(db: Queryable): CdrRepository {
   return {
     async upsertFromEvent(event) {
+      if (event.type === 'ringing' && event.ringingAt !== undefined) {
+        const { rowCount } = await db.query(
+          `UPDATE cdrs SET ringing_at = to_timestamp($3 / 1000.0)
+            WHERE call_id = $1 AND tenant_id = $2 AND ringing_at IS NULL`,
+          [storable(event.callId), event.tenantId, event.ringingAt],
+        );
+        return rowCount > 0;
+      }
       if (event.type !== 'ended') return false;
       const endedAt = event.endedAt ?? event.startedAt;
       const duration = event.answeredAt ? Math.max(0, Math.round((endedAt - event.answeredAt) / 1000)) : 0;
@@ -108,10 +122,10 @@ export function createCdrRepository(db: Queryable): CdrRepository {
       const { rowCount } = await db.query(
         `INSERT INTO cdrs (call_id, tenant_id, direction, from_party, to_party, trunk_id, started_at, answered_at,
                            ended_at, duration_seconds, disposition, sip_code, hangup_by, media, gateway, reason,
-                           transferred_from)
+                           transferred_from, ringing_at)
          SELECT $1, $2, $3, $4, $5, (SELECT id FROM trunks WHERE id = $6::uuid), to_timestamp($7 / 1000.0),
                 to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10, $11, $12, $13, $14::jsonb, $15, $16,
-                $17
+                $17, to_timestamp($18 / 1000.0)
          WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $2)
          ON CONFLICT (call_id) DO NOTHING`,
         [
@@ -132,6 +146,7 @@ export function createCdrRepository(db: Queryable): CdrRepository {
           event.gateway ?? null,
           event.reason === undefined ? null : storable(event.reason),
           event.transferredFrom === undefined ? null : storable(event.transferredFrom),
+          event.ringingAt ?? null,
         ],
       );
       return rowCount > 0;

@@ -104,6 +104,7 @@ function callData(e: CallEvent): Record<string, unknown> {
     to: e.to,
     trunkId: e.trunkId ?? null,
     startedAt: iso(e.startedAt),
+    ringingAt: iso(e.ringingAt),
     answeredAt: iso(e.answeredAt),
     gateway: e.gateway ?? null,
   };

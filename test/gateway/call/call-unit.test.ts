@@ -107,6 +107,11 @@ describe('B2buaCall with a fake SIP outbound', () => {
     assert.equal(s.ended()?.disposition, 'answered');
     assert.equal(s.ended()?.hangupBy, 'caller');
     assert.equal(s.hooks.endedCount(), 1);
+    // The first 18x's time rides on the later events: the CDR's ringingAt (post-dial delay) comes from ended.
+    const ringing = s.hooks.events.find((e) => e.type === 'ringing')?.ringingAt;
+    assert.ok(ringing !== undefined && ringing >= s.ended()!.startedAt);
+    assert.equal(s.ended()?.ringingAt, ringing);
+    assert.equal(s.hooks.events.find((e) => e.type === 'started')?.ringingAt, undefined);
   });
 
   test('the 2xx is retransmitted from T1 until the ACK, and the ACK stops it', async () => {
