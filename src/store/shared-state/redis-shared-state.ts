@@ -231,13 +231,11 @@ export async function createRedisSharedState(options: {
       async list(trunkIds) {
         const now = Date.now();
         const out = new Map<string, TrunkStatus[]>();
-        const pipeline = client.pipeline();
-        for (const id of trunkIds) pipeline.hgetall(k.trunkStatus(id));
-        const replies = (await pipeline.exec()) ?? [];
+        // One HGETALL per trunk, sent together: not a pipeline, which a Cluster refuses when the trunks' keys
+        // are in different slots (each trunk has its own hash tag).
+        const replies = await Promise.all(trunkIds.map((id) => client.hgetall(k.trunkStatus(id))));
         trunkIds.forEach((id, i) => {
-          const [err, fields] = replies[i] ?? [null, {}];
-          if (err) throw err;
-          const live = Object.values((fields ?? {}) as Record<string, string>)
+          const live = Object.values(replies[i] ?? {})
             .map((v) => JSON.parse(v) as { status: TrunkStatus; until: number })
             .filter((e) => e.until > now)
             .map((e) => e.status);

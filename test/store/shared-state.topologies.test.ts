@@ -1,0 +1,275 @@
+// The shared-state contract against a real Redis Cluster (3 masters + 3 replicas) and a real Sentinel setup
+// (1 master, 1 replica, 3 sentinels), both started here on free loopback ports (test/helpers/redis-topologies.ts),
+// then a master of each killed (SIGKILL) under a load of registrations, live calls and call events: the replica
+// takes over, the client finds it, writes succeed again, and no acknowledged write is lost. The outage the client
+// saw is printed as a diagnostic (docs/deployment.md records the figures measured here). Skips when redis-server
+// is not installed, except in CI.
+import { after, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createRedisSharedState, type SharedState } from '../../src/store/shared-state/index.js';
+import {
+  command,
+  redisTopologiesUnavailable,
+  startRedisCluster,
+  startRedisSentinel,
+  type RedisClusterTopology,
+  type RedisSentinelTopology,
+} from '../helpers/redis-topologies.js';
+import {
+  binding,
+  bindingsBeforeIndexContract,
+  redisImplementation,
+  sharedStateContract,
+} from '../helpers/shared-state-contract.js';
+
+const unavailable = redisTopologiesUnavailable();
+let cluster: RedisClusterTopology | undefined;
+let sentinel: RedisSentinelTopology | undefined;
+if (!unavailable) {
+  const started = await Promise.allSettled([startRedisCluster(), startRedisSentinel()]);
+  cluster = started[0].status === 'fulfilled' ? started[0].value : undefined;
+  sentinel = started[1].status === 'fulfilled' ? started[1].value : undefined;
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all([cluster?.stop(), sentinel?.stop()]);
+    throw failed.reason;
+  }
+}
+after(async () => {
+  await Promise.all([cluster?.stop(), sentinel?.stop()]);
+});
+
+const clusterUrl = cluster?.url ?? 'redis+cluster://unused:1';
+const sentinelUrl = sentinel?.url ?? 'redis+sentinel://unused:1/voxgate';
+sharedStateContract(redisImplementation('Redis Cluster', clusterUrl, unavailable));
+bindingsBeforeIndexContract('Redis Cluster', clusterUrl, unavailable);
+sharedStateContract(redisImplementation('Redis Sentinel', sentinelUrl, unavailable));
+bindingsBeforeIndexContract('Redis Sentinel', sentinelUrl, unavailable);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms).unref()),
+  ]);
+}
+
+interface Failure {
+  at: number;
+  ms: number;
+  op: string;
+  key: string;
+  error: string;
+}
+
+/**
+ * Writes as the gateway does (a binding, a live call, a call event per round, one after the other) while a
+ * consumer reads the events in a group and acks them, until stopped. Each acknowledged write is remembered.
+ */
+function startLoad(state: SharedState) {
+  const aors: string[] = [];
+  const calls: string[] = [];
+  const events = new Set<string>();
+  const received = new Set<string>();
+  const failures: Failure[] = [];
+  const consumerErrors: number[] = [];
+  let ops = 0;
+  let maxMs = 0;
+  /** Operations that failed or took longer than 100 ms: [start, end]. */
+  const disturbed: [number, number][] = [];
+  let running = true;
+  let drainDeadline = Infinity;
+  const attempt = async (op: string, key: string, fn: () => Promise<unknown>): Promise<boolean> => {
+    const start = Date.now();
+    try {
+      await withTimeout(fn(), 15_000);
+      return true;
+    } catch (err) {
+      failures.push({
+        at: start,
+        ms: Date.now() - start,
+        op,
+        key,
+        error: (err as Error).message.slice(0, 120),
+      });
+      return false;
+    } finally {
+      const end = Date.now();
+      ops++;
+      maxMs = Math.max(maxMs, end - start);
+      if (end - start > 100 || failures.at(-1)?.at === start) disturbed.push([start, end]);
+    }
+  };
+  const writer = (async () => {
+    for (let i = 0; running; i++) {
+      const aor = `sip:user${i}@acme.example`;
+      if (
+        await attempt('registrations.put', aor, () =>
+          state.registrations.put(aor, binding(`sip:u${i}@192.0.2.1`, 300_000)),
+        )
+      )
+        aors.push(aor);
+      const callId = `call-${i}`;
+      if (
+        await attempt('calls.put', callId, () =>
+          state.calls.put({
+            callId,
+            tenantId: 't1',
+            from: aor,
+            to: 'sip:x@y',
+            state: 'setup',
+            startedAt: Date.now(),
+          }),
+        )
+      )
+        calls.push(callId);
+      if (
+        await attempt('events.publish', 'call-events', () =>
+          state.events.publish('call-events', { n: String(i) }),
+        )
+      )
+        events.add(String(i));
+      await sleep(5);
+    }
+  })();
+  const consumer = (async () => {
+    while (running || [...events].some((n) => !received.has(n))) {
+      try {
+        const stale = await withTimeout(
+          state.events.claimStale('call-events', 'cdr', 'worker', 2000),
+          15_000,
+        );
+        const got = await withTimeout(
+          state.events.consume('call-events', 'cdr', 'worker', { count: 100, blockMs: 200 }),
+          15_000,
+        );
+        const all = [...stale, ...got];
+        for (const e of all) received.add(String(e.fields.n));
+        if (all.length > 0)
+          await state.events.ack(
+            'call-events',
+            'cdr',
+            all.map((e) => e.id),
+          );
+      } catch {
+        consumerErrors.push(Date.now());
+        await sleep(50);
+      }
+      if (!running && Date.now() > drainDeadline) break;
+    }
+  })();
+  return {
+    aors,
+    calls,
+    events,
+    received,
+    failures,
+    consumerErrors,
+    stats: () => ({ ops, maxMs, disturbed }),
+    async stop() {
+      running = false;
+      await writer;
+      drainDeadline = Date.now() + 10_000;
+      await consumer;
+    },
+  };
+}
+
+/** Runs the load, kills a master, waits for the takeover and for writes to succeed again, checks nothing was lost. */
+async function failover(
+  t: TestContext,
+  what: string,
+  url: string,
+  kill: () => Promise<void>,
+  promoted: () => Promise<boolean>,
+) {
+  const prefix = `voxgate-failover-${randomBytes(4).toString('hex')}:`;
+  const state = await createRedisSharedState({ url, keyPrefix: prefix });
+  try {
+    // The group exists before the first event, as the worker's does.
+    await state.events.consume('call-events', 'cdr', 'worker');
+    const load = startLoad(state);
+    await sleep(500);
+    const killedAt = Date.now();
+    await kill();
+    let promotedAt = 0;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(50)) {
+      if (!promotedAt && (await promoted().catch(() => false))) promotedAt = Date.now();
+      // Back to normal: promoted, and a second of writes with no failure.
+      const lastFailure = Math.max(0, ...load.failures.map((f) => f.at + f.ms));
+      if (promotedAt && Date.now() - Math.max(lastFailure, promotedAt) > 1000) break;
+    }
+    assert.ok(promotedAt, `${what}: the replica was not promoted within 30 s`);
+    await load.stop();
+    const { ops, maxMs, disturbed } = load.stats();
+    const troubleFrom = Math.min(...disturbed.map(([start]) => start)) - killedAt;
+    const troubleTo = Math.max(...disturbed.map(([, end]) => end)) - killedAt;
+    const failures = load.failures;
+    const first = failures[0];
+    const last = failures.at(-1);
+    const outage = first && last ? last.at + last.ms - first.at : 0;
+    t.diagnostic(
+      `${what}: replica promoted ${promotedAt - killedAt} ms after the kill; ${failures.length} of ${ops} operations ` +
+        `failed, from ${first ? first.at - killedAt : '-'} ms to ${last ? last.at + last.ms - killedAt : '-'} ms ` +
+        `after the kill (failed-operation window ${outage} ms); slowest operation ${maxMs} ms; operations failed ` +
+        `or slower than 100 ms from ${troubleFrom} to ${troubleTo} ms after the kill; consumer errors ` +
+        `${load.consumerErrors.length}; first error: ${first?.error ?? 'none'}`,
+    );
+    // Writes succeed after the failover, through the same client.
+    const after = `sip:after@acme.example`;
+    await state.registrations.put(after, binding('sip:after@192.0.2.9', 60_000));
+    assert.equal((await state.registrations.list(after)).length, 1);
+    // Every acknowledged write is still there: bindings, live calls, call events (delivered to the group).
+    const lostBindings = [];
+    for (const aor of load.aors)
+      if ((await state.registrations.list(aor)).length !== 1) lostBindings.push(aor);
+    const lostCalls = [];
+    for (const id of load.calls) if (!(await state.calls.get(id))) lostCalls.push(id);
+    const lostEvents = [...load.events].filter((n) => !load.received.has(n));
+    t.diagnostic(
+      `${what}: acknowledged ${load.aors.length} bindings, ${load.calls.length} calls, ${load.events.size} events; ` +
+        `lost ${lostBindings.length}, ${lostCalls.length}, ${lostEvents.length}`,
+    );
+    assert.deepEqual(lostBindings, [], 'acknowledged bindings lost');
+    assert.deepEqual(lostCalls, [], 'acknowledged live calls lost');
+    assert.deepEqual(lostEvents, [], 'acknowledged call events never delivered');
+    assert.ok(load.aors.length > 0 && load.events.size > 0);
+  } finally {
+    await state.close();
+  }
+}
+
+describe('Redis failover under load', { skip: unavailable }, () => {
+  test('Sentinel: the master killed, the sentinels promote the replica, the shared state carries on', async (t) => {
+    const s = sentinel as RedisSentinelTopology;
+    await failover(
+      t,
+      `Sentinel (down-after-milliseconds ${s.downAfterMs})`,
+      s.url,
+      () => s.master.kill(),
+      async () =>
+        (await s.currentMasterPort()) === s.replica.port &&
+        String(await command(s.replica.port, 'ROLE')).startsWith('master'),
+    );
+  });
+
+  test('Cluster: a master killed, its replica takes over, the shared state carries on', async (t) => {
+    const c = cluster as RedisClusterTopology;
+    // The master of the call-events stream's slot: events, and a third of the bindings and calls, go through it.
+    const victimPort = await c.masterOf('x:stream:{call-events}');
+    const victim = c.nodes.find((n) => n.port === victimPort);
+    assert.ok(victim);
+    await failover(
+      t,
+      `Cluster (cluster-node-timeout ${c.nodeTimeoutMs})`,
+      c.url,
+      () => victim.kill(),
+      async () => {
+        const masters = await c.masters();
+        return masters.length === 3 && !masters.includes(victimPort);
+      },
+    );
+  });
+});
