@@ -12,8 +12,10 @@ import { runCli, type CliIo } from '../../src/platform/cli.js';
 import { loadConfig } from '../../src/platform/config/index.js';
 import {
   CALL_COMMANDS_STREAM,
+  CALL_EVENTS_STREAM,
   createCdrRepository,
   decodeCallCommand,
+  encodeCallEvent,
   type CallEvent,
 } from '../../src/store/index.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
@@ -358,12 +360,13 @@ describe('voxgate ctl: the operator CLI over the API', () => {
     assert.equal(usage.code, 78);
     assert.match(usage.err[0] ?? '', /Unknown option '--limit'/);
     assert.equal(
-      (await ctl(admin, ['--help'])).out.filter((l) => /no event stream endpoint yet/.test(l)).length,
+      (await ctl(admin, ['--help'])).out.filter((l) => /event stream \(GET …\/events\/stream, SSE\)/.test(l))
+        .length,
       1,
     );
   });
 
-  test('tail: one line per call that ends from now on, and with --live per state change, until stopped', async () => {
+  test('tail: from the event stream, one line per call that ends from now on, and with --live per state change, until stopped', async () => {
     const out: string[] = [];
     const err: string[] = [];
     const stop = new AbortController();
@@ -388,22 +391,26 @@ describe('voxgate ctl: the operator CLI over the API', () => {
     const events = () => out.map((l) => JSON.parse(l) as { event: string; callId: string; state?: string });
     assert.deepEqual(events(), [{ ...events()[0], event: 'state', callId: 'live-1', state: 'answered' }]);
 
-    await api.state.calls.put({
-      callId: 'tail-1',
-      tenantId: acme,
-      from: 'sip:bob@acme.example',
-      to: 'sip:alice@acme.example',
-      state: 'ringing',
-      startedAt: Date.now(),
+    // The gateway's call events, as it publishes them; the API's stream hands them to tail.
+    const publish = (event: CallEvent) =>
+      api.state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(event));
+    const ringingAt = Date.now();
+    await publish({
+      ...ended('tail-1', { from: 'sip:bob@acme.example', to: 'sip:alice@acme.example' }),
+      type: 'ringing',
+      startedAt: ringingAt - 400,
+      answeredAt: undefined,
+      endedAt: undefined,
+      disposition: undefined,
+      sipCode: undefined,
+      ringingAt,
     });
     await seen((lines) => lines.some((l) => l.includes('"tail-1"')), 'ringing tail-1');
-    // live-1 ends: its CDR is found although it started before the window of recent starts.
-    await api.state.calls.remove('live-1');
-    await createCdrRepository(api.db).upsertFromEvent(
+    // live-1 ends, and a call too short to be seen live; their CDRs need not be written yet.
+    await publish(
       ended('live-1', { startedAt: now - 65_000, answeredAt: now - 60_000, endedAt: Date.now() }),
     );
-    // A call too short to be seen live.
-    await createCdrRepository(api.db).upsertFromEvent(
+    await publish(
       ended('short-1', {
         startedAt: Date.now() - 500,
         answeredAt: undefined,
@@ -425,14 +432,15 @@ describe('voxgate ctl: the operator CLI over the API', () => {
         ['tail-1', 'ringing'],
       ],
     );
-    // Each ended call once (the two may come in one poll or two); the CDRs there before tail started: never.
+    // Each ended call once, in the order they ended; the CDRs there before tail started: never.
     assert.deepEqual(
-      all
-        .filter((e) => e.event === 'ended')
-        .map((e) => e.callId)
-        .sort(),
+      all.filter((e) => e.event === 'ended').map((e) => e.callId),
       ['live-1', 'short-1'],
     );
+    const short = all.find((e) => e.callId === 'short-1') as unknown as Record<string, unknown>;
+    assert.equal(short.disposition, 'no-answer');
+    assert.equal(short.sipCode, 480);
+    assert.equal(short.tenantId, acme);
     assert.equal(all.length, 4);
     await api.state.calls.remove('tail-1');
     await api.state.calls.put({

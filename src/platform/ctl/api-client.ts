@@ -2,7 +2,7 @@ import { printable } from './printable.js';
 
 /**
  * The HTTP client of `voxgate ctl`: GET and DELETE requests to the provisioning API with a bearer key, answers
- * parsed as JSON. Every failure becomes a CtlError whose message is one line: an RFC 9457 problem's status, title and
+ * parsed as JSON, and Server-Sent Events streams read message by message. Every failure becomes a CtlError whose message is one line: an RFC 9457 problem's status, title and
  * detail; an unreachable API named by its URL.
  */
 
@@ -30,6 +30,18 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 export type Query = Readonly<Record<string, string | number | undefined>>;
 
+/** One Server-Sent Events message: its `event` field (`message` when none) and its `data` lines joined. */
+export interface StreamMessage {
+  type: string;
+  data: string;
+}
+
+/**
+ * A stream that sends nothing, not even its keepalive comment (every 15 s), for this long is taken as dead: a
+ * connection cut without a FIN (a proxy or NAT dropping it) would otherwise be waited on forever.
+ */
+export const STREAM_IDLE_MS = 45_000;
+
 export interface ApiClient {
   /** The API's base URL as given (no trailing slash). */
   readonly baseUrl: string;
@@ -37,6 +49,11 @@ export interface ApiClient {
   get<T>(path: string, query?: Query): Promise<T>;
   /** DELETE `path` with `query`; the parsed JSON body of a 2xx answer, undefined when it has none (204). */
   delete<T>(path: string, query?: Query): Promise<T | undefined>;
+  /**
+   * GET `path` as a Server-Sent Events stream: resolves once the API answered 2xx (a CtlError as for `get`
+   * otherwise), then yields its messages until it ends; an idle or broken stream ends with a transient CtlError.
+   */
+  events(path: string): Promise<AsyncIterable<StreamMessage>>;
 }
 
 /** Reads `VOXGATE_API_URL` (default http://127.0.0.1:8080) and `VOXGATE_API_KEY` (required). */
@@ -132,6 +149,65 @@ export function createApiClient(options: {
     if (!response.ok) throw refused(response.status, body, response.headers.get('content-type') ?? '');
     return body;
   };
+  const events = async (path: string): Promise<AsyncIterable<StreamMessage>> => {
+    const cut = new AbortController();
+    // Until the answer's headers: the request timeout; then: the idle limit, reset by every chunk.
+    let timer = setTimeout(() => cut.abort(new DOMException('timeout', 'TimeoutError')), REQUEST_TIMEOUT_MS);
+    let response: Response;
+    try {
+      response = await fetch(`${baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
+        signal: signal ? AbortSignal.any([signal, cut.signal]) : cut.signal,
+      });
+    } catch (err) {
+      clearTimeout(timer);
+      if (signal?.aborted) throw signal.reason;
+      throw unreachable(baseUrl, cut.signal.aborted ? cut.signal.reason : err);
+    }
+    clearTimeout(timer);
+    if (!response.ok || !response.body) {
+      const body = await response.text().catch(() => '');
+      throw refused(response.status, body, response.headers.get('content-type') ?? '');
+    }
+    const body = response.body;
+    async function* messages(): AsyncGenerator<StreamMessage> {
+      const idle = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => cut.abort(new Error('idle')), STREAM_IDLE_MS);
+      };
+      idle();
+      let buffer = '';
+      try {
+        for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
+          idle();
+          buffer += chunk.replaceAll('\r\n', '\n');
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let type = 'message';
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event:')) type = line.slice(6).trim();
+              else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+            }
+            if (data.length > 0) yield { type, data: data.join('\n') };
+          }
+        }
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        const why = cut.signal.aborted
+          ? `nothing came for ${STREAM_IDLE_MS / 1000} s`
+          : printable(err instanceof Error ? err.message : String(err));
+        throw new CtlError(`the event stream of ${baseUrl} broke: ${why}`, { transient: true });
+      } finally {
+        clearTimeout(timer);
+        cut.abort();
+      }
+      throw new CtlError(`the API at ${baseUrl} ended the event stream`, { transient: true });
+    }
+    return messages();
+  };
   const parse = <T>(path: string, body: string): T => {
     try {
       return JSON.parse(body) as T;
@@ -148,5 +224,6 @@ export function createApiClient(options: {
       const body = await send('DELETE', path, query);
       return body === '' ? undefined : parse<T>(path, body);
     },
+    events,
   };
 }

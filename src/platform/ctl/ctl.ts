@@ -114,8 +114,9 @@ const COMMANDS: Record<string, Command> = {
     usage: 'tail [--tenant <id|sipDomain>] [--live]',
     summary: [
       'follows the calls: one line per call that ends from now on (--json: one JSON object per line,',
-      '"event":"ended" with the CDR); --live: also when a live call appears or changes state',
-      '("event":"state"). Polls the API every second: there is no event stream endpoint yet. Ctrl-C stops',
+      '"event":"ended" with the CDR); --live: also the live calls and each state change ("event":"state").',
+      "Reads the API's event stream (GET …/events/stream, SSE); calls that end while it is away are read",
+      'from the CDRs when it is back. Ctrl-C stops',
     ],
     options: { ...tenantOption, live: { type: 'boolean' } },
     run: (ctx, v, io) =>

@@ -43,6 +43,7 @@ export interface LiveCall {
 
 export interface Cdr {
   callId: string;
+  tenantId?: string;
   direction: string;
   from: string;
   to: string;

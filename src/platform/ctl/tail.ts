@@ -1,22 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CtlError } from './api-client.js';
+import { CtlError, type StreamMessage } from './api-client.js';
 import type { CtlContext } from './listings.js';
 import { printable } from './printable.js';
 import { listPages, tenantPath, type Cdr, type LiveCall } from './resources.js';
 import { formatDuration } from './table.js';
 import { resolveTenant } from './tenant-scope.js';
 
-/** How often the API is polled: there is no event stream endpoint yet. */
-export const POLL_INTERVAL_MS = 1000;
+/** How long to wait before connecting again when the API cannot be reached. */
+export const RETRY_INTERVAL_MS = 1000;
 /**
- * CDRs are looked for among calls started this long before the newest start seen (the API's clock, not this
- * machine's): a call too short to be seen live between two polls, whose CDR the worker writes a little later.
+ * After the stream came back, calls that ended meanwhile are read from the CDRs: those started since this long
+ * before the stream went away (or since the earliest call seen ringing or talking that has not ended).
  */
 const WINDOW_MS = 60_000;
-/** A call gone from the live list whose CDR has not come after this long is no longer looked for. */
-const PENDING_MS = 5 * 60_000;
-/** At most this many CDRs are read per poll (a burst larger than that is shown in part). */
-const MAX_PER_POLL = 5000;
+/** The worker writes a CDR shortly after the call ends: the gap is read again this long after reconnecting. */
+const SECOND_LOOK_MS = 5000;
+/** At most this many CDRs are read to fill a gap (a larger burst is shown in part). */
+const MAX_BACKFILL = 5000;
 
 export interface TailOptions {
   tenant?: string;
@@ -32,25 +32,40 @@ export interface TailIo {
   intervalMs?: number;
 }
 
+/** The `data` of a `call.*` event on the stream (the webhook event's data; `call.ended`: the CDR's fields). */
+type CallEventData = Cdr & { gateway?: string | null };
+
+interface CallStreamEvent {
+  type: string;
+  tenantId: string;
+  occurredAt: string;
+  data: CallEventData;
+}
+
+const STATES: Readonly<Record<string, LiveCall['state']>> = {
+  'call.started': 'setup',
+  'call.ringing': 'ringing',
+  'call.answered': 'answered',
+};
+
 const ms = (iso: string) => Date.parse(iso);
 
 /**
- * `voxgate ctl tail`: follows a tenant's calls by polling the API every second, one line (or, with `--json`,
- * one JSON object) per call that ended since it started; with `live`, also per live call state change.
- * Ended calls come from the CDRs; calls seen live are looked up by call id once they are gone, so a long
- * call's CDR is found however long ago it started.
+ * `voxgate ctl tail`: follows a tenant's calls on the API's event stream (GET /v1/tenants/{t}/events/stream,
+ * Server-Sent Events), one line (or, with `--json`, one JSON object) per call that ends from now on; with
+ * `live`, also the live calls there at the start and each call's state change (set up, ringing, answered).
+ * The stream gives what happens while it is open, never history: when it breaks, tail connects again every
+ * second, says so once on stderr, and shows the calls that ended meanwhile from the CDRs.
  */
 export async function tailCalls(ctx: CtlContext, options: TailOptions, io: TailIo): Promise<void> {
   const tenant = await resolveTenant(ctx.api, options.tenant);
-  const livePath = tenantPath(tenant, '/calls/live');
+  const streamPath = tenantPath(tenant, '/events/stream');
   const cdrPath = tenantPath(tenant, '/calls');
-  let live = new Map<string, LiveCall>();
-  /** Calls gone from the live list whose CDR was not seen yet: their start, and when they were gone. */
-  const pending = new Map<string, { startedAt: number; goneAt: number }>();
-  /** CDRs already shown (or there before tail started), with their start, to show each once. */
-  const seen = new Map<string, number>();
-  /** The newest call start seen: the API's clock as far as tail knows it. */
-  let newestStart = Number.NEGATIVE_INFINITY;
+  const startedAt = ctx.now();
+  /** Calls whose end was shown (each once), with their end, forgotten a while after. */
+  const shown = new Map<string, number>();
+  /** Calls seen live or starting that have not ended: where a gap's CDRs are looked for from. */
+  const open = new Map<string, number>();
 
   const emitState = (call: LiveCall) => {
     if (!options.live) return;
@@ -62,6 +77,11 @@ export async function tailCalls(ctx: CtlContext, options: TailOptions, io: TailI
     );
   };
   const emitEnded = (cdr: Cdr) => {
+    if (shown.has(cdr.callId)) return;
+    shown.set(cdr.callId, ms(cdr.endedAt));
+    open.delete(cdr.callId);
+    for (const [callId, endedAt] of shown)
+      if (endedAt < ms(cdr.endedAt) - 2 * WINDOW_MS) shown.delete(callId);
     if (ctx.json) return ctx.out(JSON.stringify({ event: 'ended', ...cdr }));
     const code = cdr.sipCode === null ? '' : ` ${cdr.sipCode}`;
     ctx.out(
@@ -70,71 +90,97 @@ export async function tailCalls(ctx: CtlContext, options: TailOptions, io: TailI
     );
   };
 
-  const readLive = async (report: boolean) => {
-    const { items } = await ctx.api.get<{ items: LiveCall[] }>(livePath);
-    const now = ctx.now();
-    const current = new Map(items.map((call) => [call.callId, call]));
-    for (const call of items) {
-      newestStart = Math.max(newestStart, ms(call.startedAt));
-      if (report && live.get(call.callId)?.state !== call.state) emitState(call);
+  const onMessage = (message: StreamMessage) => {
+    if (!message.type.startsWith('call.')) return;
+    let event: CallStreamEvent;
+    try {
+      event = JSON.parse(message.data) as CallStreamEvent;
+    } catch {
+      return; // not ours to judge: the next message may be fine
     }
-    for (const [callId, call] of live) {
-      if (!current.has(callId)) pending.set(callId, { startedAt: ms(call.startedAt), goneAt: now });
-    }
-    live = current;
+    const d = event.data;
+    if (message.type === 'call.ended') return emitEnded({ tenantId: event.tenantId, ...d });
+    const state = STATES[message.type];
+    if (!state) return;
+    open.set(d.callId, ms(d.startedAt));
+    emitState({
+      callId: d.callId,
+      tenantId: event.tenantId,
+      from: d.from,
+      to: d.to,
+      state,
+      startedAt: d.startedAt,
+      answeredAt: d.answeredAt,
+      ...(d.gateway ? { gateway: d.gateway } : {}),
+    });
   };
 
-  const readCdrs = async (report: boolean) => {
-    const since = Number.isFinite(newestStart) ? new Date(newestStart - WINDOW_MS).toISOString() : undefined;
-    const { items } = await listPages<Cdr>(ctx.api, cdrPath, { since }, MAX_PER_POLL);
-    const found = items.filter((cdr) => !seen.has(cdr.callId));
-    // Calls seen live that started before the window: looked up one by one.
-    for (const [callId, { startedAt, goneAt }] of pending) {
-      if (ctx.now() - goneAt > PENDING_MS) {
-        pending.delete(callId);
-        continue;
-      }
-      if (since !== undefined && startedAt >= ms(since)) continue;
-      if (found.some((cdr) => cdr.callId === callId)) continue;
-      try {
-        found.push(await ctx.api.get<Cdr>(`${cdrPath}/${encodeURIComponent(callId)}`));
-      } catch (err) {
-        // 404: the worker has not stored this call's CDR from its events so far; it is asked for at the next poll.
-        if (!(err instanceof CtlError && err.status === 404)) throw err;
-      }
-    }
-    found.sort((a, b) => ms(a.endedAt) - ms(b.endedAt) || a.callId.localeCompare(b.callId));
-    for (const cdr of found) {
-      seen.set(cdr.callId, ms(cdr.startedAt));
-      pending.delete(cdr.callId);
-      newestStart = Math.max(newestStart, ms(cdr.startedAt));
-      if (report) emitEnded(cdr);
-    }
-    const forget = newestStart - 2 * WINDOW_MS;
-    for (const [callId, startedAt] of seen)
-      if (startedAt < forget && !pending.has(callId)) seen.delete(callId);
+  /** The calls that ended while the stream was away (`lostAt`, this machine's clock), from the CDRs. */
+  const backfill = async (lostAt: number) => {
+    const since = Math.min(lostAt - WINDOW_MS, ...open.values());
+    const { items } = await listPages<Cdr>(
+      ctx.api,
+      cdrPath,
+      { since: new Date(since).toISOString() },
+      MAX_BACKFILL,
+    );
+    items
+      .filter((cdr) => !shown.has(cdr.callId) && ms(cdr.endedAt) >= startedAt)
+      .sort((a, b) => ms(a.endedAt) - ms(b.endedAt) || a.callId.localeCompare(b.callId))
+      .forEach(emitEnded);
   };
 
-  // What is there when tail starts is the baseline: live calls (shown with --live), CDRs not shown.
-  // Stopped meanwhile: the request in flight rejects with the abort, which `voxgate ctl` takes as the end.
-  await readLive(true);
-  const newest = await ctx.api.get<{ items: Cdr[] }>(cdrPath, { limit: 1 });
-  for (const cdr of newest.items) newestStart = Math.max(newestStart, ms(cdr.startedAt));
-  await readCdrs(false);
-
+  let first = true;
+  /** When the stream was lost (this machine's clock), until it is back and the gap is filled. */
+  let lostAt: number | undefined;
   let outage: string | undefined;
+  let openedAt = Number.NEGATIVE_INFINITY;
   for (;;) {
     try {
-      await sleep(io.intervalMs ?? POLL_INTERVAL_MS, undefined, { signal: io.signal });
-      await readLive(true);
-      await readCdrs(true);
+      const messages = await ctx.api.events(streamPath);
+      openedAt = ctx.now();
+      if (first) {
+        // What is live when tail starts is the baseline (shown with --live); the stream is already open, so
+        // nothing that happens meanwhile is missed.
+        first = false;
+        const { items } = await ctx.api.get<{ items: LiveCall[] }>(tenantPath(tenant, '/calls/live'));
+        for (const call of items) {
+          open.set(call.callId, ms(call.startedAt));
+          emitState(call);
+        }
+      }
       if (outage !== undefined) io.err('voxgate ctl: tail: the API answers again');
       outage = undefined;
+      if (lostAt !== undefined) {
+        const gap = lostAt;
+        await backfill(gap);
+        // The worker may write a CDR of the gap a little later: a second look, while the stream is followed.
+        void sleep(SECOND_LOOK_MS, undefined, { signal: io.signal })
+          .then(() => backfill(gap))
+          .catch(() => undefined);
+        lostAt = undefined;
+      }
+      for await (const message of messages) onMessage(message);
     } catch (err) {
       if (io.signal.aborted) return;
       if (!(err instanceof CtlError && err.transient)) throw err;
-      if (outage === undefined) io.err(`voxgate ctl: tail: ${err.message}; retrying every second`);
-      outage = err.message;
+      lostAt ??= ctx.now();
+      // A stream that broke after a while is opened again at once; a failure to reach the API is said once,
+      // then retried every second.
+      const broke = err.message.includes('event stream');
+      if (!broke && outage === undefined) {
+        io.err(`voxgate ctl: tail: ${err.message}; retrying every second`);
+        outage = err.message;
+      }
+      if (broke && ctx.now() - openedAt >= RETRY_INTERVAL_MS) {
+        openedAt = Number.NEGATIVE_INFINITY;
+        continue;
+      }
+      try {
+        await sleep(io.intervalMs ?? RETRY_INTERVAL_MS, undefined, { signal: io.signal });
+      } catch {
+        return;
+      }
     }
   }
 }
