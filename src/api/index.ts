@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import type { ApiKeyRepository, Database } from '../store/index.js';
+import type { ApiKeyRepository, Database, ObjectStore } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { bearerAuth } from './authenticate.js';
 import { registerConsole, type ConsoleOptions } from './console.js';
@@ -16,6 +16,7 @@ import { registerCallRoutes } from './routes/calls.js';
 import { registerDialRoutes } from './routes/dial-routes.js';
 import { registerNumberRoutes } from './routes/numbers.js';
 import { registerPlaceCallRoute } from './routes/place-call.js';
+import { registerRecordingRoutes } from './routes/recordings.js';
 import { registerSipUserRoutes, type Ha1Function } from './routes/sip-users.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 import { registerTrunkRoutes } from './routes/trunks.js';
@@ -43,6 +44,8 @@ export interface ApiOptions {
   webhooks?: WebhookApiOptions;
   /** The web console at /console (absent: not served). */
   console?: ConsoleOptions;
+  /** Where the media relays store recordings (their files are read and deleted there); absent: none served. */
+  recordings?: ObjectStore;
   /** Told when reading the event streams for live views fails (it is retried). */
   onLiveEventsError?: (err: unknown) => void;
 }
@@ -116,6 +119,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
       registerPlaceCallRoute(v1, deps);
       registerAuditRoutes(v1, deps);
       registerWebhookRoutes(v1, deps);
+      registerRecordingRoutes(v1, deps);
       registerLiveEventRoutes(v1, { db: deps.db, hub });
     },
     { prefix: '/v1' },

@@ -12,6 +12,7 @@ export {
   type CallHooks,
   type CallIdentity,
   type CallProgressEvent,
+  type CallRecording,
   type CallSettings,
   type CallState,
   type ForkMode,

@@ -11,7 +11,7 @@ import {
   type SipRequest,
   type SipResponse,
 } from '../sip/index.js';
-import type { HangupParty, OriginateCommand } from '../store/index.js';
+import type { CallEvent, HangupParty, OriginateCommand, RecordingPolicy } from '../store/index.js';
 import { B2buaCall, parseReplaces, type CallSettings } from './b2bua-call.js';
 import { admitToTenant, holdLimits, type AdmissionDeps } from './call-admission.js';
 import { encryptionRefusal, planCall, type CallPlan, type PlanningDeps } from './call-planning.js';
@@ -20,6 +20,7 @@ import { planTransfer } from './call-transfer.js';
 import { publishCallEvent, recordAttempt, refuse, type Attempt } from './call-records.js';
 import { createCallTable, type CallTable } from './call-table.js';
 import { placeCall, type PlacedCallHandle } from './click-to-call.js';
+import type { CallRecording } from './b2bua-call.js';
 import type { MediaAnchor, MediaCallRef } from './media-anchor.js';
 import { addressOfRecord } from './registrar.js';
 import type { LegTarget } from './sip-outbound.js';
@@ -53,6 +54,11 @@ export interface B2bua {
     target: string,
   ): Promise<{ status: number; warning: string } | undefined>;
   /**
+   * Starts (`on`) or stops recording the live call `callId` held by this process (the API's): undefined when
+   * done, else why not — `404` when no such call is here, `409` when its policy is `off` or the relay refused.
+   */
+  record(callId: string, on: boolean): Promise<{ status: number; warning: string } | undefined>;
+  /**
    * Places a call the API asked for (click-to-call): rings `from`, then connects it to `to`. Resolves once
    * `from` is rung (or the call was refused, and recorded so).
    */
@@ -69,6 +75,13 @@ export interface B2buaDeps extends PlanningDeps, AdmissionDeps {
   state: PlanningDeps['state'] & AdmissionDeps['state'];
   media: MediaAnchor;
   settings: CallSettings;
+  /** Where the recordings the relay stored are listed (the store, and the `recording.ready` event). */
+  recordings?: RecordingSink;
+}
+
+/** Lists a recording the relay stored; rejects when it could not (the files stay, unlisted). */
+export interface RecordingSink {
+  stored(recording: CallRecording): Promise<void>;
 }
 
 /**
@@ -149,6 +162,36 @@ export function createB2bua(deps: B2buaDeps): B2bua {
   const table = createCallTable(deps.warn);
   /** Placed calls whose first party is being rung (not in the table yet): the API may end them. */
   const placing = new Map<string, PlacedCallHandle>();
+  // Live calls being recorded here: every live call written says so (`publishCallEvent`).
+  const recordingNow = new Set<string>();
+  const recordingPolicy = new Map<string, RecordingPolicy>();
+  const recordDeps: B2buaDeps = { ...deps, recording: recordingNow, recordingPolicy };
+  const publish = (event: CallEvent) => {
+    publishCallEvent(recordDeps, event);
+    if (event.type === 'ended') {
+      recordingPolicy.delete(event.callId);
+      recordingNow.delete(event.callId);
+    }
+  };
+  const recordingChanged = (callId: string, on: boolean) => {
+    if (on) recordingNow.add(callId);
+    else recordingNow.delete(callId);
+    // An ending call's live call is about to go: not written again.
+    const call = table.find(callId);
+    if (!call || call.hasEnded()) return;
+    void (async () => {
+      const live = await deps.state.calls.get(callId);
+      if (live && !table.find(callId)?.hasEnded()) await deps.state.calls.put({ ...live, recording: on });
+    })().catch((err: unknown) => deps.warn({ err, callId }, 'live call recording state not written'));
+  };
+  const recorded = (recording: CallRecording) => {
+    if (!deps.recordings) return;
+    deps.recordings
+      .stored(recording)
+      .catch((err: unknown) =>
+        deps.warn({ err, callId: recording.callId, keys: recording.keys }, 'recording stored but not listed'),
+      );
+  };
 
   return {
     get activeCalls() {
@@ -204,7 +247,9 @@ export function createB2bua(deps: B2buaDeps): B2bua {
               // SRTP up to the relay, which bridges. Browsers (SIP over WebSocket, RFC 7118) get WebRTC:
               // DTLS-SRTP, ICE and rtcp-mux, ended at the relay.
               profiles: mediaProfiles(plan, inbound),
+              ...(plan.recording === 'always' ? { record: true } : {}),
             });
+      if (!plan.peerHop) recordingPolicy.set(request.callId, plan.recording ?? 'off');
       const call = table.add(
         request.callId,
         tx,
@@ -214,13 +259,20 @@ export function createB2bua(deps: B2buaDeps): B2bua {
             request,
             tx,
             targetOf(inbound),
-            { ...plan.identity, tenantId: tenant.id, gateway: deps.gatewayId },
+            {
+              ...plan.identity,
+              tenantId: tenant.id,
+              gateway: deps.gatewayId,
+              ...(plan.recording ? { recording: plan.recording } : {}),
+            },
             deps.outbound,
             media,
             deps.settings,
             {
               ...hooks,
-              event: plan.peerHop ? () => undefined : (event) => publishCallEvent(deps, event),
+              event: plan.peerHop ? () => undefined : publish,
+              recordingChanged,
+              recorded,
               warn: deps.warn,
               redirect: (uris) => redirectTargets(deps, tenant, uris, request),
               // A peer hop's REFER goes on to the replica that holds the call.
@@ -288,6 +340,12 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       const call = table.find(callId);
       if (!call || call.hasEnded()) return { status: 404, warning: `No call ${callId} here` };
       return call.transferByApi(stays, target);
+    },
+    async record(callId, on) {
+      const call = table.find(callId);
+      if (!call || call.hasEnded()) return { status: 404, warning: `No call ${callId} here` };
+      const refused = await call.setRecording(on);
+      return refused ? { status: 409, warning: refused } : undefined;
     },
     close: () => table.close(),
     drain: (deadline) => table.drain(deadline),

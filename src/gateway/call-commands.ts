@@ -14,13 +14,13 @@ const MAX_COMMAND_AGE_MS = 60_000;
 
 /**
  * Carries out the call commands addressed to this replica (`gatewayId`, as its live calls name it): reads the
- * call command stream in a consumer group of its own and ends or transfers each call it holds. `onCommand` is
+ * call command stream in a consumer group of its own and ends, transfers or records each call it holds. `onCommand` is
  * told of every command for this replica and whether it was carried out (the call may have ended meanwhile; a
  * transfer may be refused — `refused` says why — or, once under way, fail like a REFER's, in the records).
  */
 export function followCallCommands(options: {
   events: Pick<EventStreams, 'consume' | 'ack' | 'dropGroup'>;
-  b2bua: Pick<B2bua, 'end' | 'transfer'>;
+  b2bua: Pick<B2bua, 'end' | 'transfer' | 'record'>;
   gatewayId: string;
   group: string;
   onCommand?: (command: CallCommand, done: boolean, refused?: string) => void;
@@ -41,6 +41,13 @@ export function followCallCommands(options: {
         if (command.type === 'hangup') {
           const done = options.b2bua.end(command.callId, 'api', ENDED_THROUGH_API);
           options.onCommand?.(command, done);
+          continue;
+        }
+        if (command.type === 'record') {
+          options.b2bua
+            .record(command.callId, command.recording === 'start')
+            .then((refused) => options.onCommand?.(command, !refused, refused?.warning))
+            .catch(options.onError);
           continue;
         }
         options.b2bua

@@ -21,6 +21,7 @@ import {
 import { isDtls, offeredStreams, SdpParseError } from '../media/index.js';
 import type {
   MediaEncryption,
+  RecordingPolicy,
   SipCredentials,
   SipUserRepository,
   Tenant,
@@ -88,6 +89,25 @@ export interface CallPlan {
    * for a caller (user or trunk) that requires it, whose plain offer is refused (`offersPlainRtp`).
    */
   profiles?: { readonly caller?: MediaProfile; readonly callee: MediaProfile };
+  /** Whether the call is recorded (`recordingPolicy`): `always` from its first offer, `on-demand` by the API. */
+  recording?: RecordingPolicy;
+}
+
+const RECORDING_STRENGTH: Record<RecordingPolicy, number> = { off: 0, 'on-demand': 1, always: 2 };
+
+/**
+ * The recording policy of a call: the most specific one set wins — the calling or called user's, the route's
+ * (the strongest of those set: `always`, then `on-demand`, then `off`) — else the tenant's.
+ */
+export function recordingPolicy(
+  tenant: RecordingPolicy | undefined,
+  specific: readonly (RecordingPolicy | null | undefined)[],
+): RecordingPolicy {
+  let chosen: RecordingPolicy | undefined;
+  for (const p of specific) {
+    if (p && (chosen === undefined || RECORDING_STRENGTH[p] > RECORDING_STRENGTH[chosen])) chosen = p;
+  }
+  return chosen ?? tenant ?? 'off';
 }
 
 /** §21.4.26 488: a caller that must send SRTP (`mediaEncryption: sdes`) offered plain RTP. */
@@ -393,6 +413,7 @@ export async function planUserCall(
         ...userLimit(callee.userId, callee.maxConcurrentCalls, 'callee'),
       ],
       profiles: profilesOf(caller.mediaEncryption, offeredTo(callee.mediaEncryption)),
+      recording: recordingPolicy(tenant.recording, [caller.recording, callee.recording]),
     };
   }
 
@@ -429,6 +450,7 @@ export async function planUserCall(
           : trunks[0]!.mediaEncryption,
       ),
     ),
+    recording: recordingPolicy(tenant.recording, [caller.recording, selected.route.recording]),
   };
 }
 
@@ -486,5 +508,6 @@ async function inboundPlan(
       ...userLimit(callee?.userId ?? owner.username, callee?.maxConcurrentCalls, 'callee'),
     ],
     profiles: profilesOf(trunk.mediaEncryption, offeredTo(callee?.mediaEncryption)),
+    recording: recordingPolicy(tenant.recording, [callee?.recording]),
   };
 }

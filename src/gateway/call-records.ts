@@ -7,7 +7,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import type { ServerTransaction, SipRequest } from '../sip/index.js';
-import { CALL_EVENTS_STREAM, encodeCallEvent, type CallEvent } from '../store/index.js';
+import { CALL_EVENTS_STREAM, encodeCallEvent, type CallEvent, type RecordingPolicy } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
 import { dispositionOf, type CallIdentity } from './b2bua-call.js';
 
@@ -34,6 +34,10 @@ export interface CallRecordDeps {
   /** This instance's name, recorded in live calls and events. */
   gatewayId: string;
   warn(detail: Record<string, unknown>, message: string): void;
+  /** The live calls of this instance the relay is recording now (`LiveCall.recording`). */
+  recording?: ReadonlySet<string>;
+  /** The recording policy of this instance's live calls (`LiveCall.recordingPolicy`). */
+  recordingPolicy?: ReadonlyMap<string, RecordingPolicy>;
 }
 
 /** Who a refused call attempt was, once the caller is known (authenticated, or a recognised trunk). */
@@ -88,6 +92,10 @@ export function publishCallEvent(deps: CallRecordDeps, event: CallEvent): void {
     to: event.to,
     startedAt: event.startedAt,
     gateway: deps.gatewayId,
+    ...(deps.recording?.has(event.callId) ? { recording: true } : {}),
+    ...(deps.recordingPolicy?.has(event.callId)
+      ? { recordingPolicy: deps.recordingPolicy.get(event.callId) }
+      : {}),
   };
   const write =
     event.type === 'started'

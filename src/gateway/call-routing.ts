@@ -1,4 +1,4 @@
-import type { MediaEncryption } from '../store/index.js';
+import type { MediaEncryption, RecordingPolicy } from '../store/index.js';
 import type { RegisteringTrunk } from './trunk-registration.js';
 
 /**
@@ -32,6 +32,8 @@ export interface GatewayRoute {
   readonly mediaBypass?: boolean;
   /** The trunk leg's media: `sdes` SRTP, `none` plain RTP, `auto` (default) as the trunk says. */
   readonly mediaEncryption?: MediaEncryption;
+  /** Calls on this route are recorded so; unset = the tenant's policy (`recordingPolicy`). */
+  readonly recording?: RecordingPolicy | null;
 }
 
 export interface NumberOwner {

@@ -14,7 +14,7 @@ import {
 } from '../sip/index.js';
 import type { SipUserRepository, TenantRepository } from '../store/index.js';
 import type { SharedState } from '../store/shared-state/index.js';
-import { createB2bua, type B2bua } from './b2bua.js';
+import { createB2bua, type B2bua, type RecordingSink } from './b2bua.js';
 import { createBindingKeepalive, keepaliveKey, type BindingKeepalive } from './binding-keepalive.js';
 import type { CallSettings } from './b2bua-call.js';
 import type { RoutingDirectory } from './call-routing.js';
@@ -40,6 +40,8 @@ export interface GatewayOptions {
   tenants: Pick<TenantRepository, 'findByDomain'>;
   state: Pick<SharedState, 'registrations' | 'calls' | 'counters' | 'events' | 'trunkStatus'>;
   media: MediaAnchor;
+  /** Where the recordings the relays store are listed (unset: recorded files are not listed anywhere). */
+  recordings?: RecordingSink;
   /** Trunks, numbers and routes (unset: user-to-user calls only). */
   routing?: RoutingDirectory;
   registrar: RegistrarPolicy;
@@ -257,6 +259,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     state: options.state,
     outbound,
     media: options.media,
+    ...(options.recordings ? { recordings: options.recordings } : {}),
     ...(routing ? { routing } : {}),
     ...(trunkMonitor ? { trunkUp: trunkMonitor.isUp } : {}),
     locateTrunk,

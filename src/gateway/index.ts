@@ -37,9 +37,11 @@ export {
   callEventChannel,
   callRefusedChannel,
   type B2bua,
+  type RecordingSink,
   type CallRefusedEvent,
 } from './b2bua.js';
 export { startGateway, defaultAdvertisedHost, type Gateway, type GatewayOptions } from './gateway.js';
+export { createStoreRecordingSink } from './recording-sink.js';
 export {
   asE164,
   normalizeNumber,

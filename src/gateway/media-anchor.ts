@@ -16,6 +16,8 @@ export interface MediaCallRef {
    * profiles differ.
    */
   readonly profiles?: Partial<Record<'caller' | 'callee', MediaProfile>>;
+  /** Record the call from its first offer (ng `record call: yes`): the recording policy says `always`. */
+  readonly record?: boolean;
 }
 
 export type MediaProfile = 'rtp' | 'srtp' | 'webrtc';
@@ -62,6 +64,18 @@ export interface MediaSession {
   query(): Promise<{ totals: MediaTotals; failure?: string } | undefined>;
   /** Ends the call on the relay and returns its final stats (best effort: never rejects). */
   delete(): Promise<MediaTotals | undefined>;
+  /**
+   * Whether the relay records the call: asked with the first offer (`record`) and not refused, or started with
+   * `startRecording`, and not stopped since.
+   */
+  readonly recording: boolean;
+  /** ng `start recording`: the relay records the call from now on (rejects when it refuses). */
+  startRecording(): Promise<void>;
+  /**
+   * ng `stop recording`: the relay closes and stores the files; resolves with their object keys once stored
+   * (voxgate's relay says them; a relay that does not — RTPengine keeps its files itself — gives none).
+   */
+  stopRecording(): Promise<string[]>;
 }
 
 export interface MediaAnchor {
@@ -143,6 +157,9 @@ export function statsFromReply(reply: NgDictionary, ref: MediaCallRef): MediaTot
   return totals;
 }
 
+/** Attempts of a `stop recording` (each the client's timeout long: 500 ms on the gateway, about 30 s in all). */
+const STOP_RECORDING_ATTEMPTS = 60;
+
 const OFFER_FLAGS: NgDictionary = {
   // Anchoring: every address in the SDP becomes the relay's; ICE candidates would bypass it.
   replace: ['origin', 'session-connection'],
@@ -191,9 +208,34 @@ export function createMediaAnchor(options: {
         return sdp;
       };
 
+      let recording = false;
       const session: MediaSession = {
         get relay() {
           return relay?.name ?? 'none';
+        },
+        get recording() {
+          return recording;
+        },
+        async startRecording() {
+          if (!relay)
+            throw new MediaAnchorError('MEDIA_RELAY_FAILED', 'the call has no media on a relay yet');
+          await relay.client.request('start recording', {
+            'call-id': ref.callId,
+            'from-tag': ref.callerTag,
+          });
+          recording = true;
+        },
+        async stopRecording() {
+          if (!relay || !recording) return [];
+          recording = false;
+          // Answered once the files are stored (an upload to S3 may take seconds): retransmitted for up to
+          // STOP_RECORDING_ATTEMPTS attempts, which the relay answers from its reply cache once done.
+          const reply = await relay.client.request(
+            'stop recording',
+            { 'call-id': ref.callId, 'from-tag': ref.callerTag },
+            { retries: STOP_RECORDING_ATTEMPTS },
+          );
+          return asStrings(reply.recordings);
         },
         async offer(side, sdp) {
           const receiver = ref.profiles?.[side === 'caller' ? 'callee' : 'caller'];
@@ -212,12 +254,17 @@ export function createMediaAnchor(options: {
             for (let attempt = 0; attempt < relays.length; attempt++) {
               const candidate = pick();
               try {
-                const reply = await candidate.client.request('offer', stripToTag(args));
+                const reply = await candidate.client.request(
+                  'offer',
+                  ref.record ? { ...stripToTag(args), 'record call': 'yes' } : stripToTag(args),
+                );
                 relay = candidate;
                 if (!counted) {
                   counted = true;
                   candidate.active++;
                 }
+                // A relay that cannot record answers the offer with a warning: the call goes on unrecorded.
+                if (ref.record && reply.warning === undefined) recording = true;
                 return sdpOf(reply, 'offer');
               } catch (err) {
                 fail(candidate, err);
@@ -292,6 +339,15 @@ export function createMediaAnchor(options: {
       return session;
     },
   };
+}
+
+/** The strings of an ng list (`recordings` of voxgate's `stop recording` reply). */
+function asStrings(value: BencodeValue | undefined): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((v) => {
+    const b = asBuffer(v);
+    return b ? [b.toString('utf8')] : [];
+  });
 }
 
 function stripToTag(args: NgDictionary): NgDictionary {

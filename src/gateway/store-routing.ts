@@ -66,6 +66,7 @@ export function createStoreRoutingDirectory(db: Queryable): RoutingDirectory {
         prefix: r.prefix,
         mediaBypass: r.mediaBypass,
         mediaEncryption: r.mediaEncryption,
+        recording: r.recording,
         trunks: r.trunkIds.flatMap((id) => {
           const t = byId.get(id);
           return t ? [toGatewayTrunk(t)] : [];

@@ -40,3 +40,4 @@ export {
   type WebhookRequest,
   type WebhookResponse,
 } from './webhook-sender.js';
+export { recordingRetentionJob } from './recording-retention.js';

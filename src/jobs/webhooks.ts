@@ -1,6 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import {
   CALL_EVENTS_STREAM,
+  RECORDING_EVENTS_STREAM,
   REGISTRATION_EVENTS_STREAM,
   webhookEventOfEntry,
   type ClaimedDelivery,
@@ -16,7 +17,11 @@ import { sendWebhook, type WebhookRequest, type WebhookResponse } from './webhoo
 /** The consumer group of the worker's webhook fan-out on each stream it reads. */
 export const WEBHOOK_GROUP = 'webhooks';
 /** The streams events come from. */
-export const WEBHOOK_STREAMS = [CALL_EVENTS_STREAM, REGISTRATION_EVENTS_STREAM] as const;
+export const WEBHOOK_STREAMS = [
+  CALL_EVENTS_STREAM,
+  REGISTRATION_EVENTS_STREAM,
+  RECORDING_EVENTS_STREAM,
+] as const;
 
 /** Tracing hook, one message per delivery attempt: `WebhookAttemptEvent`. */
 export const webhookAttemptChannel = channel('voxgate:jobs:webhook-attempt');

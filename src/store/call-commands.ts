@@ -25,13 +25,15 @@ interface CallCommandBase {
 }
 
 /**
+ * `record`: start or stop recording the call (its recording policy permitting: not `off`).
  * `hangup`: end the call — BYE on both legs once answered, before that CANCEL to the callee and 487.
  * `transfer`: a blind transfer — the party `party` stays and is connected to `target` (a user of the tenant or
  * a number), authorized as a call from the other party, which is released once the target answers.
  */
 export type CallCommand =
   | (CallCommandBase & { type: 'hangup' })
-  | (CallCommandBase & { type: 'transfer'; party: 'caller' | 'callee'; target: string });
+  | (CallCommandBase & { type: 'transfer'; party: 'caller' | 'callee'; target: string })
+  | (CallCommandBase & { type: 'record'; recording: 'start' | 'stop' });
 
 /**
  * `originate`: click-to-call — ring `from` (a user of the tenant, or a number through its routes) and, once it
@@ -94,16 +96,19 @@ export function encodeCallCommand(command: CallCommand): Record<string, string> 
     gateway: command.gateway,
     at: String(command.at),
     ...(command.type === 'transfer' ? { party: command.party, target: command.target } : {}),
+    ...(command.type === 'record' ? { recording: command.recording } : {}),
   };
 }
 
 /** The command the fields carry, or undefined when they are not one this version knows (skipped, not fatal). */
 export function decodeCallCommand(fields: Record<string, string>): CallCommand | undefined {
-  const { type, callId, tenantId, gateway, party, target } = fields;
+  const { type, callId, tenantId, gateway, party, target, recording } = fields;
   const at = Number(fields.at);
   if (!callId || !tenantId || !gateway || !Number.isFinite(at)) return undefined;
   if (type === 'hangup') return { type, callId, tenantId, gateway, at };
   if (type === 'transfer' && (party === 'caller' || party === 'callee') && target)
     return { type, callId, tenantId, gateway, at, party, target };
+  if (type === 'record' && (recording === 'start' || recording === 'stop'))
+    return { type, callId, tenantId, gateway, at, recording };
   return undefined;
 }

@@ -13,6 +13,7 @@ export { StoreError } from './store-error.js';
 export { isBackendUnavailable } from './backend-unavailable.js';
 export {
   createTenantRepository,
+  type RecordingPolicy,
   type SipDigestAlgorithm,
   type Tenant,
   type TenantRepository,
@@ -128,3 +129,18 @@ export {
   type WebhookEvent,
   type WebhookEventType,
 } from './webhooks/webhook-events.js';
+export {
+  createRecordingRepository,
+  type Recording,
+  type RecordingCursor,
+  type RecordingFile,
+  type RecordingInput,
+  type RecordingRepository,
+} from './recordings/recording-repository.js';
+export {
+  decodeRecordingReady,
+  encodeRecordingReady,
+  RECORDING_EVENTS_STREAM,
+  storeRecording,
+  type RecordingReady,
+} from './recordings/recording-events.js';

@@ -98,6 +98,7 @@ for (const backend of backends) {
         startedAt: '2026-01-02T03:04:05.000Z',
         answeredAt: '2026-01-02T03:04:06.000Z',
         gateway: 'gw-7',
+        recording: false,
       });
 
       const commands = (await entries(CALL_COMMANDS_STREAM)).map((e) => decodeCallCommand(e.fields));

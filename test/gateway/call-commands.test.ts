@@ -81,6 +81,9 @@ function replica(holds: string[]) {
       async transfer(callId: string) {
         return holds.includes(callId) ? undefined : { status: 404, warning: `No call ${callId} here` };
       },
+      async record(callId: string) {
+        return holds.includes(callId) ? undefined : { status: 404, warning: `No call ${callId} here` };
+      },
     },
   };
 }

@@ -61,6 +61,7 @@ describe('trunk location (RFC 3263)', () => {
       maxCallsPerSecond: null,
       status: 'active' as const,
       sipDigestAlgorithms: null,
+      recording: 'off' as const,
     };
     gateway = await startGateway({
       host: '127.0.0.1',
@@ -80,6 +81,7 @@ describe('trunk location (RFC 3263)', () => {
                   maxConcurrentCalls: null,
                   nat: 'auto' as const,
                   mediaEncryption: 'auto' as const,
+                  recording: null,
                 }
               : undefined,
           ),

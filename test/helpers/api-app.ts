@@ -7,6 +7,7 @@ import {
   migrate,
   type ApiKeyRole,
   type Database,
+  type ObjectStore,
 } from '../../src/store/index.js';
 import { createMemorySharedState, type SharedState } from '../../src/store/shared-state/index.js';
 import { MIGRATIONS_DIR } from './store-backends.js';
@@ -50,6 +51,7 @@ export async function startApiApp(
     bodyLimit?: number;
     state?: SharedState;
     webhooks?: WebhookApiOptions;
+    recordings?: ObjectStore;
   } = {},
 ): Promise<ApiApp> {
   await migrate(db, MIGRATIONS_DIR);

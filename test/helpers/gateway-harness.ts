@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   createMediaAnchor,
+  createStoreRecordingSink,
   createStoreRoutingDirectory,
   startGateway as startSipGateway,
   type Gateway,
@@ -52,6 +53,8 @@ export interface HarnessOptions {
   /** A SIP WebSocket listener (RFC 7118); port 0 = any free port. */
   ws?: { port: number };
   tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
+  /** List the recordings the relay stores (the store and `recording.ready`), as the sip-gateway module does. */
+  recordings?: boolean;
   /** Limits of the TCP, TLS and WebSocket listeners (default: the SIP stack's). */
   streams?: GatewayOptions['streams'];
 }
@@ -104,6 +107,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     tenants: createTenantRepository(db),
     state,
     media,
+    ...(options.recordings ? { recordings: createStoreRecordingSink({ db, events: state.events }) } : {}),
     routing: createStoreRoutingDirectory(db),
     ...(options.keepaliveMs ? { keepaliveMs: options.keepaliveMs } : {}),
     ...(options.trunkCheckMs ? { trunkCheckMs: options.trunkCheckMs } : {}),

@@ -1,4 +1,4 @@
-import { createMediaRelay, createNgControlServer } from '../../src/media/index.js';
+import { createMediaRelay, createNgControlServer, type ObjectStore } from '../../src/media/index.js';
 import { findRtpengine, startRtpengine } from './rtpengine.js';
 
 export type RelayKind = 'voxgate' | 'rtpengine';
@@ -19,7 +19,12 @@ export function relaySkip(kind: RelayKind): string | false {
  * A media relay on loopback speaking ng: voxgate's own (in this process) or a real RTPengine in userspace
  * mode. The gateway scenarios run against both, unchanged.
  */
-export async function startRelay(kind: RelayKind, timeoutMs = 0): Promise<RunningRelay> {
+export async function startRelay(
+  kind: RelayKind,
+  timeoutMs = 0,
+  /** voxgate's relay only: record calls into `store`, spooling under `spoolDir`. */
+  recording?: { store: ObjectStore; spoolDir: string },
+): Promise<RunningRelay> {
   if (kind === 'rtpengine') {
     const binary = findRtpengine();
     if (!binary) throw new Error('rtpengine not found on PATH: apt-get install -y rtpengine-daemon');
@@ -33,6 +38,7 @@ export async function startRelay(kind: RelayKind, timeoutMs = 0): Promise<Runnin
     portMin,
     portMax: portMin + 199,
     timeoutMs,
+    ...(recording ? { recording } : {}),
   });
   const server = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: relay.handlers });
   return {
@@ -40,7 +46,7 @@ export async function startRelay(kind: RelayKind, timeoutMs = 0): Promise<Runnin
     ngPort: server.address().port,
     async stop() {
       await server.close();
-      relay.close();
+      await relay.close();
     },
   };
 }

@@ -12,6 +12,7 @@ import {
   integer,
   isStorableText,
   mediaEncryptionSchema,
+  nullableRecordingPolicySchema,
   PG_INTEGER_MAX,
   routeSchema,
   text,
@@ -40,6 +41,7 @@ const routeFields = {
       'the media on the trunk leg: sdes requires SDES-SRTP (the trunk is offered RTP/SAVP), none plain RTP, ' +
       "auto (default) the trunk's own mediaEncryption",
   },
+  recording: nullableRecordingPolicySchema,
   trunkIds: {
     type: 'array',
     minItems: 1,

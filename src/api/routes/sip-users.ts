@@ -3,6 +3,7 @@ import {
   createSipUserRepository,
   type Database,
   type MediaEncryption,
+  type RecordingPolicy,
   type SipDigestAlgorithm,
   type SipUser,
   type SipUserPatch,
@@ -14,6 +15,7 @@ import {
   mediaEncryptionSchema,
   natSchema,
   nullableInteger,
+  nullableRecordingPolicySchema,
   nullableText,
   text,
   userSchema,
@@ -39,6 +41,7 @@ const userFields = {
   nat: natSchema,
   mediaEncryption: mediaEncryptionSchema,
   sipDigestAlgorithms: digestAlgorithmsSchema,
+  recording: nullableRecordingPolicySchema,
 } as const;
 
 interface UserBody {
@@ -51,6 +54,7 @@ interface UserBody {
   nat?: 'auto' | 'force' | 'off';
   mediaEncryption?: MediaEncryption;
   sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
+  recording?: RecordingPolicy | null;
 }
 
 interface UserPatchBody {
@@ -62,6 +66,7 @@ interface UserPatchBody {
   nat?: 'auto' | 'force' | 'off';
   mediaEncryption?: MediaEncryption;
   sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
+  recording?: RecordingPolicy | null;
 }
 
 const publicUser = (user: SipUser, tenant: Tenant) => ({
@@ -106,6 +111,7 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
           nat: userFields.nat,
           mediaEncryption: userFields.mediaEncryption,
           sipDigestAlgorithms: userFields.sipDigestAlgorithms,
+          recording: userFields.recording,
         },
       },
     },
@@ -114,7 +120,8 @@ export function registerSipUserRoutes(app: FastifyInstance, deps: { db: Database
       list: 'List SIP users by username',
       get: 'Get a SIP user',
       update:
-        'Change a SIP user (operator): password, names, limits, enabled, nat, media encryption, digest algorithms',
+        'Change a SIP user (operator): password, names, limits, enabled, nat, media encryption, digest ' +
+        'algorithms, recording policy',
       delete: 'Delete a SIP user (operator); its numbers become unassigned',
     },
     list: (db, tenant, { limit, query }) =>

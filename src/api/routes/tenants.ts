@@ -2,10 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import {
   createTenantRepository,
   type Database,
+  type RecordingPolicy,
   type SipDigestAlgorithm,
   type Tenant,
 } from '../../store/index.js';
-import { digestAlgorithmsSchema, integer, nullableInteger, tenantSchema, text, uuid } from '../schemas.js';
+import {
+  digestAlgorithmsSchema,
+  integer,
+  nullableInteger,
+  recordingPolicySchema,
+  tenantSchema,
+  text,
+  uuid,
+} from '../schemas.js';
 import { platformScope, registerResource, type PlatformView } from './resource-routes.js';
 import { isUniqueViolation } from './route-helpers.js';
 
@@ -15,6 +24,7 @@ interface TenantBody {
   maxConcurrentCalls?: number;
   maxCallsPerSecond?: number;
   sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
+  recording?: RecordingPolicy;
 }
 
 interface TenantPatchBody {
@@ -23,6 +33,7 @@ interface TenantPatchBody {
   maxCallsPerSecond?: number | null;
   status?: Tenant['status'];
   sipDigestAlgorithms?: SipDigestAlgorithm[] | null;
+  recording?: RecordingPolicy;
 }
 
 /**
@@ -56,6 +67,7 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
             maxConcurrentCalls: integer({ minimum: 0 }),
             maxCallsPerSecond: integer({ minimum: 0 }),
             sipDigestAlgorithms: digestAlgorithmsSchema,
+            recording: recordingPolicySchema,
           },
         },
         update: {
@@ -68,6 +80,7 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
             maxCallsPerSecond: nullableInteger({ minimum: 0 }),
             status: { enum: ['active', 'suspended'] },
             sipDigestAlgorithms: digestAlgorithmsSchema,
+            recording: recordingPolicySchema,
           },
         },
         query: {
@@ -81,7 +94,8 @@ export function registerTenantRoutes(app: FastifyInstance, deps: { db: Database 
         list: 'List tenants (a tenant key sees its own)',
         get: 'Get a tenant',
         update:
-          'Change name, limits, status or digest algorithms of a tenant (platform admin); suspended refuses its calls',
+          'Change name, limits, status, digest algorithms or recording policy of a tenant (platform admin); ' +
+          'suspended refuses its calls',
         delete: 'Delete a tenant and everything it owns (platform admin)',
       },
       list: (db, { onlyTenantId }, { limit, query }) =>

@@ -137,6 +137,9 @@ export class B2buaCall {
       winner: () => this.targets.winner,
       ringing: () => this.ringing(),
       party: (side) => this.party(side),
+      recordingChanged: (on) => hooks.recordingChanged?.(this.liveCallId, on),
+      recorded: (recording) =>
+        hooks.recorded?.({ tenantId: identity.tenantId, callId: this.liveCallId, ...recording }),
     };
     this.media = new MediaLeg(media, call);
     this.targets = new TargetSet(this.caller, newTag(), outbound, hooks, {
@@ -262,7 +265,9 @@ export class B2buaCall {
 
   /** A provisional response is relayed: the first one is the call's progress, and the call is early. */
   private ringing(): void {
-    if (this.machine.state === 'routing') this.record.progress();
+    // A placed call rang when its first party did (`call.ringing` once per call).
+    if (this.machine.state === 'routing' && !(this.caller.placed && this.record.ringingAt))
+      this.record.progress();
     this.machine.transition('early');
   }
 
@@ -595,6 +600,25 @@ export class B2buaCall {
    * released, authorized as a call from that other party (or, when it is a trunk, from the one that stays).
    * Undefined when it is under way, else why not.
    */
+  /** The relay is recording the call. */
+  get recording(): boolean {
+    return this.media.recording;
+  }
+
+  /**
+   * Starts or stops recording the call (the API's): undefined when done (or nothing to do), else why not. A
+   * call whose recording policy is `off` is not recorded.
+   */
+  async setRecording(on: boolean): Promise<string | undefined> {
+    if (this.machine.over) return 'the call is ending';
+    if (!on) {
+      await this.media.stopRecording();
+      return undefined;
+    }
+    if ((this.identity.recording ?? 'off') === 'off') return 'recording is off for this call';
+    return this.media.startRecording();
+  }
+
   async transferByApi(stays: Side, target: string): Promise<TransferRefusal | undefined> {
     if (this.machine.state !== 'answered' || !this.party(other(stays))) {
       return { status: 481, phrase: 'Call/Transaction Does Not Exist', warning: 'The call is not answered' };

@@ -4,7 +4,7 @@
  * given of the call (`CallPart`, `SetupFailing`).
  */
 import type { ExtraHeaders, SipHeader } from '../../sip/index.js';
-import type { CallDirection, CallEvent, HangupParty } from '../../store/index.js';
+import type { CallDirection, CallEvent, HangupParty, RecordingPolicy } from '../../store/index.js';
 import type { LegTarget } from '../sip-outbound.js';
 import type { B2buaCall } from './b2bua-call.js';
 import type { CallStateMachine } from './call-state.js';
@@ -52,6 +52,10 @@ export interface CallHooks {
   /** Gives back the limits the call holds for one party: a transfer took that party away. */
   releaseParty?(side: Side): void;
   warn(detail: Record<string, unknown>, message: string): void;
+  /** The relay started or stopped recording the live call `callId`. */
+  recordingChanged?(callId: string, on: boolean): void;
+  /** A recording of the call is stored (the relay said where). */
+  recorded?(recording: CallRecording): void;
   /**
    * Where a 3xx's Contact URIs lead for this call, by the B2BUA's policy (targets of the caller's own tenant
    * only); undefined when none is acceptable, and the 3xx is then the call's answer like any failure.
@@ -105,6 +109,19 @@ export interface CallIdentity {
   readonly to: string;
   readonly trunkId?: string;
   readonly gateway?: string;
+  /** The call's recording policy (`off` when unset): `on-demand` and `always` may be started by the API. */
+  readonly recording?: RecordingPolicy;
+}
+
+/** A recording of a call the relay stored: its files' object keys. */
+export interface CallRecording {
+  readonly tenantId: string;
+  /** The live call's id when it stopped. */
+  readonly callId: string;
+  /** Epoch milliseconds. */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly keys: readonly string[];
 }
 
 /** What each part of a call (media leg, provisional relay, in-dialog relay) is given of the call itself. */

@@ -2,6 +2,14 @@
 export { B2buaCall, parseReplaces } from './b2bua-call.js';
 export { callProgressChannel, type CallProgressEvent } from './call-record.js';
 export { CallStateMachine, type CallState } from './call-state.js';
-export type { CallHooks, CallIdentity, CallSettings, ForkMode, ForkTarget, Side } from './call-types.js';
+export type {
+  CallHooks,
+  CallIdentity,
+  CallRecording,
+  CallSettings,
+  ForkMode,
+  ForkTarget,
+  Side,
+} from './call-types.js';
 export { bestFinal, dispositionOf, failsOver } from './final-responses.js';
 export { MEDIA_RELAY_FAILED } from './media-leg.js';

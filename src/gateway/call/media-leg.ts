@@ -18,6 +18,10 @@ export interface MediaLegCall extends CallPart, SetupFailing {
   hangup(by: HangupParty, reason: string): void;
   /** Runs an asynchronous step of the call, which ends the call if it fails. */
   run(step: Promise<void>): void;
+  /** The relay started (true) or stopped (false) recording the call. */
+  recordingChanged(on: boolean): void;
+  /** A recording the relay stored: from when to when, and the object keys of its files. */
+  recorded(recording: { startedAt: number; endedAt: number; keys: string[] }): void;
 }
 
 export class MediaLeg {
@@ -26,6 +30,8 @@ export class MediaLeg {
    * stays, so that the relay's side facing it keeps its ports and that party needs no re-INVITE.
    */
   private readonly sent: Partial<Record<Side, Buffer>> = {};
+  /** When the recording the relay is making began; undefined when the call is not being recorded. */
+  private recordingSince: number | undefined;
 
   constructor(
     private readonly session: MediaSession | undefined,
@@ -40,7 +46,46 @@ export class MediaLeg {
   /** An offer from `side`: the SDP for the other side (the offer itself when not anchored). */
   async offer(side: Side, sdp: Buffer): Promise<Buffer> {
     this.sent[side] = sdp;
-    return this.session ? this.session.offer(side, sdp) : sdp;
+    if (!this.session) return sdp;
+    const rewritten = await this.session.offer(side, sdp);
+    // The first offer asks the relay to record when the policy says `always` (ng `record call`).
+    if (this.session.recording && this.recordingSince === undefined) {
+      this.recordingSince = Date.now();
+      this.call.recordingChanged(true);
+    }
+    return rewritten;
+  }
+
+  /** The relay is recording the call. */
+  get recording(): boolean {
+    return this.recordingSince !== undefined;
+  }
+
+  /** Asks the relay to record the call from now on (ng `start recording`); why not, if it cannot. */
+  async startRecording(): Promise<string | undefined> {
+    if (!this.session) return "the call's media is not anchored on a relay";
+    if (this.recordingSince !== undefined) return undefined;
+    try {
+      await this.session.startRecording();
+    } catch (err) {
+      return `the media relay refused to record: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    this.recordingSince = Date.now();
+    this.call.recordingChanged(true);
+    return undefined;
+  }
+
+  /**
+   * Stops the recording (ng `stop recording`) and hands the stored files on (`recorded`); nothing when the call
+   * is not being recorded. Rejects when the relay does not answer (the files it stored are then unlisted).
+   */
+  async stopRecording(): Promise<void> {
+    const startedAt = this.recordingSince;
+    if (!this.session || startedAt === undefined) return;
+    this.recordingSince = undefined;
+    this.call.recordingChanged(false);
+    const keys = await this.session.stopRecording();
+    if (keys.length > 0) this.call.recorded({ startedAt, endedAt: Date.now(), keys });
   }
 
   /** The answer to the last offer, from `side`: the SDP for the other side. */
@@ -157,6 +202,12 @@ export class MediaLeg {
   /** Ends the call on the relay: its final stats, or undefined (no relay, or it did not answer). */
   async close(): Promise<MediaTotals | undefined> {
     if (!this.session) return undefined;
+    // A recording is stopped before the delete: the stop's reply names the stored files (a delete's does not).
+    if (this.recordingSince !== undefined) {
+      await this.stopRecording().catch((err: unknown) =>
+        this.call.warn({ err, callId: this.call.callId }, 'recording not stopped; its files are not listed'),
+      );
+    }
     return this.session.delete().catch(() => undefined);
   }
 }

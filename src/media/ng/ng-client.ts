@@ -28,9 +28,11 @@ export interface NgClient {
    * Sends `{ command, ...args }` under a fresh cookie, retransmitting it unchanged until a reply comes or the
    * retries run out. Resolves with the reply dictionary when `result` is neither `error` nor `load limit`.
    * Rejects with NgErrorReply, NgTimeoutError, NgBadReplyError, NgSendError or NgClientClosedError
-   * (and BencodeError when `args` cannot be encoded).
+   * (and BencodeError when `args` cannot be encoded). `options.retries` overrides the client's for a command
+   * that may take long (a retransmission while the server still handles it is dropped there, one after it
+   * gets the reply it cached): `stop recording`, which answers once the files are stored.
    */
-  request(command: string, args?: NgDictionary): Promise<NgDictionary>;
+  request(command: string, args?: NgDictionary, options?: { retries?: number }): Promise<NgDictionary>;
   /** `ping`; resolves when the server answers `pong`. */
   ping(): Promise<void>;
   /** Rejects whatever is still pending with NgClientClosedError and releases the socket. */
@@ -121,7 +123,11 @@ export function createNgClient(options: NgClientOptions): NgClient {
     for (const entry of [...pending.values()]) entry.settle({ error: new NgSendError(entry.command, err) });
   });
 
-  const request = (command: string, args: NgDictionary = {}): Promise<NgDictionary> =>
+  const request = (
+    command: string,
+    args: NgDictionary = {},
+    requestOptions: { retries?: number } = {},
+  ): Promise<NgDictionary> =>
     new Promise<NgDictionary>((resolve, reject) => {
       if (closed) return reject(new NgClientClosedError(command));
       counter += 1;
@@ -158,7 +164,7 @@ export function createNgClient(options: NgClientOptions): NgClient {
           if (err) entry.settle({ error: new NgSendError(command, err) });
         });
         entry.timer = setTimeout(() => {
-          if (entry.attempts <= retries) transmit();
+          if (entry.attempts <= (requestOptions.retries ?? retries)) transmit();
           else entry.settle({ error: new NgTimeoutError(command, cookie, entry.attempts) });
         }, timeoutMs);
       };

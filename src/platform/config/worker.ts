@@ -44,6 +44,16 @@ export const workerSection = section({
       description: 'how long CDRs are kept before the worker purges them',
       default: 730,
     }),
+    VOXGATE_RECORDING_RETENTION_DAYS: integer({
+      min: 0,
+      max: 3650,
+      unit: 'days',
+      zero: 'off',
+      description:
+        'how long call recordings are kept (files in the recordings store and their rows) before the worker ' +
+        'deletes them; 0 = kept until deleted through the API',
+      default: 90,
+    }),
     ...objectStorageSettings,
   },
   build: (v) => ({
@@ -55,5 +65,6 @@ export const workerSection = section({
     },
     auditRetentionDays: v.VOXGATE_AUDIT_RETENTION_DAYS,
     cdrRetentionDays: v.VOXGATE_CDR_RETENTION_DAYS,
+    recordingRetentionDays: v.VOXGATE_RECORDING_RETENTION_DAYS,
   }),
 });

@@ -5,6 +5,7 @@ import { createApiKeyRepository } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 import { findPackageRoot } from '../package-root.js';
+import { openRecordingStore } from '../recording-store.js';
 
 /** The provisioning API under /v1 on the HTTP server. */
 export const apiModule: ModuleDefinition = {
@@ -13,6 +14,7 @@ export const apiModule: ModuleDefinition = {
   async init(ctx) {
     const app = requireService(ctx, 'http');
     const db = requireService(ctx, 'store');
+    const recordings = openRecordingStore(ctx.config);
     const api = await registerApi(app, {
       db,
       state: requireService(ctx, 'sharedState'),
@@ -20,12 +22,18 @@ export const apiModule: ModuleDefinition = {
       ha1: computeHa1,
       rateLimitPerMinute: ctx.config.api.rateLimitPerMinute,
       webhooks: { allow: ctx.config.webhooks.allow },
+      recordings,
       console: {
         dir: join(findPackageRoot(), 'dist', 'console'),
         sipWebSocket: { port: ctx.config.sip.wsPort || null, securePort: ctx.config.sip.wssPort ?? null },
       },
       onLiveEventsError: (err) => ctx.logger.warn({ err }, 'reading events for live views failed; retrying'),
     });
-    return { stop: () => api.close() };
+    return {
+      async stop() {
+        await api.close();
+        recordings.close();
+      },
+    };
   },
 };

@@ -7,6 +7,7 @@ import {
   followPlacedCalls,
   followProvisioningChanges,
   createMediaAnchor,
+  createStoreRecordingSink,
   createStoreRoutingDirectory,
   startGateway,
   type Gateway,
@@ -127,6 +128,7 @@ export const sipGatewayModule: ModuleDefinition = {
           tenants: directory.tenants,
           state,
           media,
+          recordings: createStoreRecordingSink({ db: store, events: state.events }),
           routing: directory.routing,
           keepaliveMs: sip.keepaliveMs,
           streams: sip.streams,
@@ -174,10 +176,24 @@ export const sipGatewayModule: ModuleDefinition = {
                   { callId: command.callId, tenantId: command.tenantId, ended: done },
                   done ? 'call ended through the API' : 'call to end through the API was no longer here',
                 )
-              : ctx.logger.info(
-                  { callId: command.callId, tenantId: command.tenantId, target: command.target, refused },
-                  done ? 'call transfer through the API under way' : 'call transfer through the API refused',
-                ),
+              : command.type === 'record'
+                ? ctx.logger.info(
+                    {
+                      callId: command.callId,
+                      tenantId: command.tenantId,
+                      recording: command.recording,
+                      refused,
+                    },
+                    done
+                      ? 'call recording changed through the API'
+                      : 'call recording through the API refused',
+                  )
+                : ctx.logger.info(
+                    { callId: command.callId, tenantId: command.tenantId, target: command.target, refused },
+                    done
+                      ? 'call transfer through the API under way'
+                      : 'call transfer through the API refused',
+                  ),
           onError: (err) => ctx.logger.warn({ err }, 'reading call commands failed; retrying'),
         });
         // Calls placed through the API (click-to-call): one replica of all takes each, in a group they share.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   auditRetentionJob,
   cdrRetentionJob,
+  recordingRetentionJob,
   cdrWriterJob,
   createScheduler,
   databaseBackupJob,
@@ -16,11 +17,13 @@ import {
   createAuditRepository,
   createCdrRepository,
   createFolderStore,
+  createRecordingRepository,
   createS3Store,
   createWebhookRepository,
 } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
+import { openRecordingStore } from '../recording-store.js';
 import { VERSION } from '../version.js';
 
 /** How long the last CDR run at stop may take. */
@@ -88,6 +91,19 @@ export const workerModule: ModuleDefinition = {
         onPurged: (count) => ctx.logger.info({ count }, 'purged audit entries past retention'),
       }),
     ];
+    const recordingStore = openRecordingStore(ctx.config);
+    if (ctx.config.recordingRetentionDays > 0) {
+      jobs.push(
+        recordingRetentionJob({
+          recordings: createRecordingRepository(db),
+          store: recordingStore,
+          retentionDays: ctx.config.recordingRetentionDays,
+          onPurged: (count) => ctx.logger.info({ count }, 'deleted recordings past retention'),
+          onError: (key, err) =>
+            ctx.logger.warn({ err, key }, 'recording past retention not deleted; tried again later'),
+        }),
+      );
+    }
     const { backups } = ctx.config;
     const databaseUrl = ctx.config.database.url;
     const objects = backups.s3
@@ -150,6 +166,7 @@ export const workerModule: ModuleDefinition = {
             ctx.logger.warn({ err }, 'last CDR run at stop failed; events stay pending'),
           );
         objects.close();
+        recordingStore.close();
       },
     };
   },

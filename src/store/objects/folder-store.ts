@@ -1,4 +1,5 @@
-import { copyFile, mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { checkKey, type ObjectStore } from './object-store.js';
 
@@ -22,6 +23,18 @@ export function createFolderStore(root: string): ObjectStore {
     },
     async getFile(key, localPath) {
       await copyFile(pathOf(key), localPath);
+    },
+    async open(key) {
+      const path = pathOf(key);
+      const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (!info?.isFile()) return undefined;
+      return { body: createReadStream(path), size: info.size };
+    },
+    async delete(key) {
+      await rm(pathOf(key), { force: true });
     },
     async list(prefix) {
       const base = prefix === '' ? root : join(root, ...prefix.replace(/\/+$/, '').split('/'));

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { ObjectStoreError } from './object-store-error.js';
 
 /**
@@ -10,6 +11,10 @@ export interface ObjectStore {
   putFile(key: string, localPath: string): Promise<void>;
   /** Writes the object `key` to `localPath`. */
   getFile(key: string, localPath: string): Promise<void>;
+  /** The object `key` as a stream, with its size; undefined when there is no such object. */
+  open(key: string): Promise<{ body: Readable; size: number } | undefined>;
+  /** Removes the object `key` (nothing when there is none). */
+  delete(key: string): Promise<void>;
   /** Keys under `prefix` (a folder-like `a/b/`), sorted. */
   list(prefix: string): Promise<string[]>;
   close(): void;

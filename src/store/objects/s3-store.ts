@@ -2,7 +2,14 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { ObjectStoreError } from './object-store-error.js';
 import { checkKey, type ObjectStore } from './object-store.js';
 
@@ -67,6 +74,19 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
       const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
       if (!(got.Body instanceof Readable)) throw new Error(`no body for ${key}`);
       await pipeline(got.Body, createWriteStream(localPath));
+    },
+    async open(key) {
+      try {
+        const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
+        if (!(got.Body instanceof Readable)) throw new Error(`no body for ${key}`);
+        return { body: got.Body, size: got.ContentLength ?? 0 };
+      } catch (err) {
+        if (err instanceof NoSuchKey) return undefined;
+        throw err;
+      }
+    },
+    async delete(key) {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
     },
     async list(under) {
       const base = prefix ? `${prefix}/` : '';

@@ -1,5 +1,6 @@
 import type { Queryable } from '../database/database.js';
 import type { MediaEncryption } from './sip-user-repository.js';
+import type { RecordingPolicy } from './tenant-repository.js';
 import { createTrunkRepository, type Trunk } from './trunk-repository.js';
 
 export interface Route {
@@ -20,6 +21,8 @@ export interface Route {
    * plain RTP whatever the trunk says, `auto` as the trunk says.
    */
   mediaEncryption: MediaEncryption;
+  /** The recording policy of calls on this route; null = the tenant's. */
+  recording: RecordingPolicy | null;
   /** The trunks in the order they are tried. */
   trunkIds: string[];
   /** The same trunks, in the same order (without their passwords). */
@@ -35,6 +38,7 @@ export interface RouteInput {
   prefix?: string;
   mediaBypass?: boolean;
   mediaEncryption?: MediaEncryption;
+  recording?: RecordingPolicy | null;
   trunkIds: string[];
 }
 
@@ -76,11 +80,12 @@ interface Row {
   prefix: string;
   media_bypass: boolean;
   media_encryption: MediaEncryption;
+  recording: RecordingPolicy | null;
   trunk_ids: string[] | null;
 }
 
 const SELECT = `SELECT r.id, r.tenant_id, r.name, r.pattern, r.priority, r.strip_digits, r.prefix, r.media_bypass,
-                       r.media_encryption, array_agg(rt.trunk_id::text ORDER BY rt.position) AS trunk_ids
+                       r.media_encryption, r.recording, array_agg(rt.trunk_id::text ORDER BY rt.position) AS trunk_ids
                   FROM routes r LEFT JOIN route_trunks rt ON rt.route_id = r.id`;
 
 export function createRouteRepository(db: Queryable): RouteRepository {
@@ -104,6 +109,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
         prefix: r.prefix,
         mediaBypass: r.media_bypass,
         mediaEncryption: r.media_encryption,
+        recording: r.recording,
         trunkIds,
         trunks: trunkIds.flatMap((id) => trunks.get(id) ?? []),
       };
@@ -144,8 +150,9 @@ export function createRouteRepository(db: Queryable): RouteRepository {
     async create(input) {
       await checkTrunks(input.tenantId, input.trunkIds);
       const { rows } = await db.query<{ id: string }>(
-        `INSERT INTO routes (tenant_id, name, pattern, priority, strip_digits, prefix, media_bypass, media_encryption)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+        `INSERT INTO routes (tenant_id, name, pattern, priority, strip_digits, prefix, media_bypass, media_encryption,
+                             recording)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
         [
           input.tenantId,
           input.name,
@@ -155,6 +162,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
           input.prefix ?? '',
           input.mediaBypass ?? false,
           input.mediaEncryption ?? 'auto',
+          input.recording ?? null,
         ],
       );
       const id = rows[0]!.id;
@@ -184,7 +192,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
       if (patch.trunkIds) await checkTrunks(tenantId, patch.trunkIds);
       await db.query(
         `UPDATE routes SET name = $3, pattern = $4, priority = $5, strip_digits = $6, prefix = $7,
-                media_bypass = $8, media_encryption = $9, updated_at = now()
+                media_bypass = $8, media_encryption = $9, recording = $10, updated_at = now()
           WHERE tenant_id = $1 AND id = $2`,
         [
           tenantId,
@@ -196,6 +204,7 @@ export function createRouteRepository(db: Queryable): RouteRepository {
           patch.prefix ?? before.prefix,
           patch.mediaBypass ?? before.mediaBypass,
           patch.mediaEncryption ?? before.mediaEncryption,
+          patch.recording === undefined ? before.recording : patch.recording,
         ],
       );
       if (patch.trunkIds) await setTrunks(id, patch.trunkIds);

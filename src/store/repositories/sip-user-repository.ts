@@ -1,5 +1,5 @@
 import type { Queryable } from '../database/database.js';
-import type { SipDigestAlgorithm } from './tenant-repository.js';
+import type { RecordingPolicy, SipDigestAlgorithm } from './tenant-repository.js';
 
 /**
  * Where calls to a registered contact go: `auto` decides per REGISTER (behind NAT → where it came from, else
@@ -30,6 +30,8 @@ export interface SipCredentials {
   nat: NatMode;
   /** The media the user's phones must get and send (read per call). */
   mediaEncryption: MediaEncryption;
+  /** The recording policy of the user's calls (placed and received); null = the tenant's. */
+  recording: RecordingPolicy | null;
 }
 
 /**
@@ -56,6 +58,8 @@ export interface SipUser {
   mediaEncryption: MediaEncryption;
   /** The user's own digest challenges, preferred first; null = the tenant's (then the platform's). */
   sipDigestAlgorithms: SipDigestAlgorithm[] | null;
+  /** The recording policy of the user's calls; null = the tenant's. */
+  recording: RecordingPolicy | null;
   createdAt: Date;
 }
 
@@ -68,6 +72,7 @@ export interface SipUserPatch {
   nat?: NatMode;
   mediaEncryption?: MediaEncryption;
   sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
+  recording?: RecordingPolicy | null;
   ha1?: { md5: string; sha256: string };
 }
 
@@ -82,12 +87,13 @@ interface UserRow {
   nat: NatMode;
   media_encryption: MediaEncryption;
   sip_digest_algorithms: SipDigestAlgorithm[] | null;
+  recording: RecordingPolicy | null;
   created_at: Date;
 }
 
 const USER_COLUMNS =
   'id, tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls, nat, media_encryption, ' +
-  'sip_digest_algorithms, created_at';
+  'sip_digest_algorithms, recording, created_at';
 
 const toUser = (r: UserRow): SipUser => ({
   id: r.id,
@@ -100,6 +106,7 @@ const toUser = (r: UserRow): SipUser => ({
   nat: r.nat,
   mediaEncryption: r.media_encryption,
   sipDigestAlgorithms: r.sip_digest_algorithms,
+  recording: r.recording,
   createdAt: r.created_at,
 });
 
@@ -117,6 +124,7 @@ export interface SipUserRepository {
     nat?: NatMode;
     mediaEncryption?: MediaEncryption;
     sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
+    recording?: RecordingPolicy | null;
     ha1Md5: string;
     ha1Sha256: string;
   }): Promise<SipUser>;
@@ -147,8 +155,8 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
     async create(input) {
       const { rows } = await db.query<UserRow>(
         `INSERT INTO sip_users (tenant_id, username, display_name, caller_id, enabled, max_concurrent_calls,
-                                ha1_md5, ha1_sha256, nat, sip_digest_algorithms, media_encryption)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11) RETURNING ${USER_COLUMNS}`,
+                                ha1_md5, ha1_sha256, nat, sip_digest_algorithms, media_encryption, recording)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11, $12) RETURNING ${USER_COLUMNS}`,
         [
           input.tenantId,
           input.username,
@@ -161,6 +169,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           input.nat ?? 'auto',
           input.sipDigestAlgorithms ?? null,
           input.mediaEncryption ?? 'auto',
+          input.recording ?? null,
         ],
       );
       return toUser(rows[0]!);
@@ -184,7 +193,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
       const { rows } = await db.query<UserRow>(
         `UPDATE sip_users SET display_name = $3, caller_id = $4, enabled = $5, max_concurrent_calls = $6,
                 ha1_md5 = coalesce($7, ha1_md5), ha1_sha256 = coalesce($8, ha1_sha256), nat = $9,
-                sip_digest_algorithms = $10::text[], media_encryption = $11, updated_at = now()
+                sip_digest_algorithms = $10::text[], media_encryption = $11, recording = $12, updated_at = now()
           WHERE tenant_id = $1 AND id = $2 RETURNING ${USER_COLUMNS}`,
         [
           tenantId,
@@ -198,6 +207,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           pick('nat'),
           pick('sipDigestAlgorithms'),
           pick('mediaEncryption'),
+          pick('recording'),
         ],
       );
       return { before, after: toUser(rows[0]!) };
@@ -221,9 +231,10 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
         max_concurrent_calls: number | null;
         nat: NatMode;
         media_encryption: MediaEncryption;
+        recording: RecordingPolicy | null;
       }>(
         `SELECT u.id, u.tenant_id, u.username, u.ha1_md5, u.ha1_sha256, u.enabled, t.status, u.max_concurrent_calls,
-                u.nat, u.media_encryption
+                u.nat, u.media_encryption, u.recording
            FROM sip_users u JOIN tenants t ON t.id = u.tenant_id
           WHERE t.sip_domain = lower($1) AND u.username = $2`,
         [sipDomain, username],
@@ -241,6 +252,7 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
           maxConcurrentCalls: r.max_concurrent_calls,
           nat: r.nat,
           mediaEncryption: r.media_encryption,
+          recording: r.recording,
         }
       );
     },

@@ -3,6 +3,12 @@ import type { Queryable } from '../database/database.js';
 /** A digest algorithm a SIP user may be challenged with (RFC 3261 §22.4 MD5, RFC 8760 SHA-256). */
 export type SipDigestAlgorithm = 'MD5' | 'SHA-256';
 
+/**
+ * Whether calls are recorded: `off` never (the API cannot start one), `always` from the call's setup,
+ * `on-demand` when the API starts it. A user's or a route's (null = the tenant's) wins over the tenant's.
+ */
+export type RecordingPolicy = 'off' | 'always' | 'on-demand';
+
 export interface Tenant {
   id: string;
   name: string;
@@ -15,6 +21,8 @@ export interface Tenant {
    * null = the platform's (VOXGATE_SIP_DIGEST_ALGORITHMS).
    */
   sipDigestAlgorithms: SipDigestAlgorithm[] | null;
+  /** The recording policy of the tenant's calls, where their user or route sets none. */
+  recording: RecordingPolicy;
 }
 
 interface Row {
@@ -25,6 +33,7 @@ interface Row {
   max_calls_per_second: number | null;
   status: 'active' | 'suspended';
   sip_digest_algorithms: SipDigestAlgorithm[] | null;
+  recording: RecordingPolicy;
 }
 
 const toTenant = (r: Row): Tenant => ({
@@ -35,6 +44,7 @@ const toTenant = (r: Row): Tenant => ({
   maxCallsPerSecond: r.max_calls_per_second,
   status: r.status,
   sipDigestAlgorithms: r.sip_digest_algorithms,
+  recording: r.recording,
 });
 
 export interface TenantRepository {
@@ -44,6 +54,7 @@ export interface TenantRepository {
     maxConcurrentCalls?: number;
     maxCallsPerSecond?: number;
     sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
+    recording?: RecordingPolicy;
   }): Promise<Tenant>;
   /** The tenant serving a SIP domain (domains are compared lower-cased). */
   findByDomain(sipDomain: string): Promise<Tenant | undefined>;
@@ -60,6 +71,7 @@ export interface TenantRepository {
       maxCallsPerSecond?: number | null;
       status?: Tenant['status'];
       sipDigestAlgorithms?: readonly SipDigestAlgorithm[] | null;
+      recording?: RecordingPolicy;
     },
   ): Promise<{ before: Tenant; after: Tenant } | undefined>;
   /** Deletes the tenant and everything it owns. */
@@ -70,11 +82,19 @@ export interface TenantRepository {
 
 export function createTenantRepository(db: Queryable): TenantRepository {
   return {
-    async create({ name, sipDomain, maxConcurrentCalls, maxCallsPerSecond, sipDigestAlgorithms }) {
+    async create({ name, sipDomain, maxConcurrentCalls, maxCallsPerSecond, sipDigestAlgorithms, recording }) {
       const { rows } = await db.query<Row>(
-        `INSERT INTO tenants (name, sip_domain, max_concurrent_calls, max_calls_per_second, sip_digest_algorithms)
-         VALUES ($1, lower($2), $3, $4, $5::text[]) RETURNING *`,
-        [name, sipDomain, maxConcurrentCalls ?? null, maxCallsPerSecond ?? null, sipDigestAlgorithms ?? null],
+        `INSERT INTO tenants (name, sip_domain, max_concurrent_calls, max_calls_per_second, sip_digest_algorithms,
+                              recording)
+         VALUES ($1, lower($2), $3, $4, $5::text[], $6) RETURNING *`,
+        [
+          name,
+          sipDomain,
+          maxConcurrentCalls ?? null,
+          maxCallsPerSecond ?? null,
+          sipDigestAlgorithms ?? null,
+          recording ?? 'off',
+        ],
       );
       return toTenant(rows[0]!);
     },
@@ -88,7 +108,7 @@ export function createTenantRepository(db: Queryable): TenantRepository {
       const before = toTenant(current[0]);
       const { rows } = await db.query<Row>(
         `UPDATE tenants SET name = $2, max_concurrent_calls = $3, max_calls_per_second = $4, status = $5,
-                sip_digest_algorithms = $6::text[], updated_at = now()
+                sip_digest_algorithms = $6::text[], recording = $7, updated_at = now()
           WHERE id = $1 RETURNING *`,
         [
           id,
@@ -97,6 +117,7 @@ export function createTenantRepository(db: Queryable): TenantRepository {
           patch.maxCallsPerSecond === undefined ? before.maxCallsPerSecond : patch.maxCallsPerSecond,
           patch.status ?? before.status,
           patch.sipDigestAlgorithms === undefined ? before.sipDigestAlgorithms : patch.sipDigestAlgorithms,
+          patch.recording ?? before.recording,
         ],
       );
       return { before, after: toTenant(rows[0]!) };

@@ -35,6 +35,10 @@ export interface LiveCall {
   startedAt: number;
   answeredAt?: number;
   gateway?: string;
+  /** The relay is recording the call (absent = not). */
+  recording?: boolean;
+  /** The call's recording policy, as the gateway resolved it at its setup. */
+  recordingPolicy?: 'off' | 'always' | 'on-demand';
 }
 
 export interface StreamEntry {

@@ -1,11 +1,16 @@
 import { createHash } from 'node:crypto';
 import { decodeCallEvent, type CallEvent } from '../call-events.js';
+import {
+  decodeRecordingReady,
+  RECORDING_EVENTS_STREAM,
+  type RecordingReady,
+} from '../recordings/recording-events.js';
 import type { StreamEntry } from '../shared-state/shared-state.js';
 
 /**
  * The events a webhook can subscribe to. `call.*` come from the call-events stream (`CALL_EVENTS_STREAM`),
- * `registration.changed` from the registration stream (`REGISTRATION_EVENTS_STREAM`). `recording.ready` is
- * accepted in a subscription but not emitted yet: nothing makes recordings available through the API.
+ * `registration.changed` from the registration stream (`REGISTRATION_EVENTS_STREAM`), `recording.ready` from
+ * the recording stream (`RECORDING_EVENTS_STREAM`: a recording stored and listed in the API).
  */
 export const WEBHOOK_EVENT_TYPES = [
   'call.started',
@@ -155,9 +160,28 @@ export function webhookEventOfRegistration(c: RegistrationChange): WebhookEvent 
   };
 }
 
+/** The webhook event of a recording stored (`recording.ready`): where to fetch it through the API. */
+export function webhookEventOfRecording(r: RecordingReady): WebhookEvent {
+  return {
+    id: eventId(`recording:${r.recordingId}`),
+    type: 'recording.ready',
+    tenantId: r.tenantId,
+    occurredAt: iso(r.endedAt)!,
+    data: {
+      recordingId: r.recordingId,
+      callId: r.callId,
+      startedAt: iso(r.startedAt),
+      endedAt: iso(r.endedAt),
+      files: r.files,
+      url: `/v1/tenants/${r.tenantId}/recordings/${r.recordingId}`,
+    },
+  };
+}
+
 /** The webhook event of an entry of `stream`; throws when the entry is not readable. */
 export function webhookEventOfEntry(stream: string, entry: StreamEntry): WebhookEvent {
-  return stream === REGISTRATION_EVENTS_STREAM
-    ? webhookEventOfRegistration(decodeRegistrationChange(entry.fields))
-    : webhookEventOfCall(decodeCallEvent(entry.fields));
+  if (stream === REGISTRATION_EVENTS_STREAM)
+    return webhookEventOfRegistration(decodeRegistrationChange(entry.fields));
+  if (stream === RECORDING_EVENTS_STREAM) return webhookEventOfRecording(decodeRecordingReady(entry.fields));
+  return webhookEventOfCall(decodeCallEvent(entry.fields));
 }

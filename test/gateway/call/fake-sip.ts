@@ -253,6 +253,21 @@ export class FakeMedia implements MediaSession {
     await settle();
     return undefined;
   }
+
+  recording = false;
+
+  async startRecording(): Promise<void> {
+    this.commands.push('start recording');
+    await settle();
+    this.recording = true;
+  }
+
+  async stopRecording(): Promise<string[]> {
+    this.commands.push('stop recording');
+    await settle();
+    this.recording = false;
+    return [];
+  }
 }
 
 export const FAST: CallSettings = {
