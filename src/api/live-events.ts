@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   CALL_EVENTS_STREAM,
+  RECORDING_EVENTS_STREAM,
   REGISTRATION_EVENTS_STREAM,
   webhookEventOfEntry,
   type Database,
@@ -12,7 +13,7 @@ import { tenantOf } from './routes/tenant-resource.js';
 import { problemSchema, tenantParams } from './schemas.js';
 
 /** The streams the live view follows: what webhooks get, without the delivery. */
-const STREAMS = [CALL_EVENTS_STREAM, REGISTRATION_EVENTS_STREAM] as const;
+const STREAMS = [CALL_EVENTS_STREAM, REGISTRATION_EVENTS_STREAM, RECORDING_EVENTS_STREAM] as const;
 /** A comment line this often keeps proxies and browsers from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
 /** A client that reads no more than this many bytes behind is dropped rather than buffered without end. */

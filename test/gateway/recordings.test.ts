@@ -14,6 +14,7 @@ import type { SipRequest } from '../../src/sip/index.js';
 import {
   createCdrRepository,
   createFolderStore,
+  createRecordingRepository,
   createTenantRepository,
   RECORDING_EVENTS_STREAM,
   webhookEventOfEntry,
@@ -23,7 +24,7 @@ import {
 } from '../../src/store/index.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 import { endedEvent, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
-import { startRelay, type RunningRelay } from '../helpers/relays.js';
+import { relaySkip, startRelay, type RunningRelay } from '../helpers/relays.js';
 import { sdp } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
@@ -336,6 +337,38 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
     );
   });
 
+  test("a user's policy wins over the tenant's: alice set to always through the API, tenant off", async () => {
+    await policy('off');
+    const users = (await api.call(operator, 'GET', `${base()}/users`)).json<{
+      items: { id: string; username: string; recording: string | null }[];
+    }>().items;
+    const alice = users.find((u) => u.username === 'alice')!;
+    assert.equal(alice.recording, null, 'a user inherits by default');
+    const set = await api.call(operator, 'PATCH', `${base()}/users/${alice.id}`, { recording: 'always' });
+    assert.equal(set.statusCode, 200, set.body);
+    assert.equal(set.json<{ recording: string }>().recording, 'always');
+    assert.equal(
+      (await api.call(operator, 'PATCH', `${base()}/users/${alice.id}`, { recording: 'sometimes' }))
+        .statusCode,
+      400,
+    );
+    try {
+      const { call, talk, hangUp } = await answeredCall('rec4');
+      const live = await until(() => liveCall(call.callId), 'live call');
+      assert.equal(live.recordingPolicy, 'always');
+      await talk(1, 5);
+      await hangUp();
+      const [recording] = await until(async () => {
+        const items = await recordingsOf(call.callId);
+        return items.length > 0 ? items : undefined;
+      }, 'recording listed');
+      assert.deepEqual(await wav(recording!.id, `${call.fromTag}-1.wav`), expectedAudio(1, 1, 5));
+    } finally {
+      const back = await api.call(operator, 'PATCH', `${base()}/users/${alice.id}`, { recording: null });
+      assert.equal(back.json<{ recording: null }>().recording, null);
+    }
+  });
+
   test('policy off: the API cannot start a recording (409), and nothing is recorded', async () => {
     await policy('off');
     const { call, talk, hangUp } = await answeredCall('rec3');
@@ -356,5 +389,49 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
       404,
       'no live call any more',
     );
+  });
+});
+
+// RTPengine takes the same ng commands (record call on the offer, start/stop recording) and answers them `ok`,
+// but keeps its files in its own --recording-dir (none here: it logs that it cannot) and its stop recording
+// names none: the call goes on, the live call says it is recorded, and nothing is listed.
+describe('recording policy always against RTPengine', { skip: relaySkip('rtpengine') }, () => {
+  let relay: RunningRelay;
+  let gw: GatewayHarness;
+  const phones = phoneBook(() => gw);
+  before(async () => {
+    relay = await startRelay('rtpengine');
+    gw = await startGateway({
+      timers: FAST,
+      relays: [{ host: '127.0.0.1', port: relay.ngPort }],
+      recordings: true,
+    });
+    await createTenantRepository(gw.db).update(gw.tenantId, { recording: 'always' });
+  });
+  after(async () => {
+    await phones.reset();
+    await gw?.close();
+    await relay?.stop();
+  });
+
+  test('the call is set up and ends normally; no recording is listed', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const call = await alice.invite('bob', sdp(43400));
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(invite, 200, 'OK', 'rtpe1', {}, sdp(43402, 7));
+    assert.equal((await call.final()).status, 200);
+    call.ack();
+    await bob.request('ACK');
+    const live = await until(async () => {
+      const c = await gw.state.calls.get(call.callId);
+      return c?.state === 'answered' && c.recording ? c : undefined;
+    }, 'live call recorded');
+    assert.equal(live.recordingPolicy, 'always');
+    call.send('BYE');
+    bob.reply(await bob.request('BYE'), 200, 'OK', 'rtpe1');
+    const ended = await endedEvent(gw, 'rtpe-rec', (e) => e.callId === call.callId);
+    assert.equal(ended.disposition, 'answered');
+    assert.deepEqual(await createRecordingRepository(gw.db).list(gw.tenantId, { limit: 10 }), []);
   });
 });
