@@ -27,7 +27,13 @@ const unavailable = redisTopologiesUnavailable();
 let cluster: RedisClusterTopology | undefined;
 let sentinel: RedisSentinelTopology | undefined;
 if (!unavailable) {
-  const started = await Promise.allSettled([startRedisCluster(), startRedisSentinel()]);
+  // Short timeouts keep the failovers quick; the variables set others (docs/deployment.md has figures of both).
+  const nodeTimeoutMs = Number(process.env.VOXGATE_TEST_CLUSTER_NODE_TIMEOUT_MS ?? 2000);
+  const downAfterMs = Number(process.env.VOXGATE_TEST_SENTINEL_DOWN_AFTER_MS ?? 1000);
+  const started = await Promise.allSettled([
+    startRedisCluster({ nodeTimeoutMs }),
+    startRedisSentinel({ downAfterMs }),
+  ]);
   cluster = started[0].status === 'fulfilled' ? started[0].value : undefined;
   sentinel = started[1].status === 'fulfilled' ? started[1].value : undefined;
   const failed = started.find((s) => s.status === 'rejected');
@@ -182,6 +188,7 @@ async function failover(
   t: TestContext,
   what: string,
   url: string,
+  timeoutMs: number,
   kill: () => Promise<void>,
   promoted: () => Promise<boolean>,
 ) {
@@ -195,13 +202,13 @@ async function failover(
     const killedAt = Date.now();
     await kill();
     let promotedAt = 0;
-    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(50)) {
+    for (const deadline = Date.now() + 30_000 + timeoutMs; Date.now() < deadline; await sleep(50)) {
       if (!promotedAt && (await promoted().catch(() => false))) promotedAt = Date.now();
       // Back to normal: promoted, and a second of writes with no failure.
       const lastFailure = Math.max(0, ...load.failures.map((f) => f.at + f.ms));
       if (promotedAt && Date.now() - Math.max(lastFailure, promotedAt) > 1000) break;
     }
-    assert.ok(promotedAt, `${what}: the replica was not promoted within 30 s`);
+    assert.ok(promotedAt, `${what}: the replica was not promoted within ${30 + timeoutMs / 1000} s`);
     await load.stop();
     const { ops, maxMs, disturbed } = load.stats();
     const troubleFrom = Math.min(...disturbed.map(([start]) => start)) - killedAt;
@@ -236,6 +243,8 @@ async function failover(
     assert.deepEqual(lostCalls, [], 'acknowledged live calls lost');
     assert.deepEqual(lostEvents, [], 'acknowledged call events never delivered');
     assert.ok(load.aors.length > 0 && load.events.size > 0);
+    // Operations fail or succeed within seconds; none hangs for the whole outage.
+    assert.ok(maxMs < 10_000, `an operation waited ${maxMs} ms`);
   } finally {
     await state.close();
   }
@@ -248,6 +257,7 @@ describe('Redis failover under load', { skip: unavailable }, () => {
       t,
       `Sentinel (down-after-milliseconds ${s.downAfterMs})`,
       s.url,
+      s.downAfterMs,
       () => s.master.kill(),
       async () =>
         (await s.currentMasterPort()) === s.replica.port &&
@@ -265,6 +275,7 @@ describe('Redis failover under load', { skip: unavailable }, () => {
       t,
       `Cluster (cluster-node-timeout ${c.nodeTimeoutMs})`,
       c.url,
+      c.nodeTimeoutMs,
       () => victim.kill(),
       async () => {
         const masters = await c.masters();
