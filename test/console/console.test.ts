@@ -7,11 +7,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { SipRequest } from '../../src/sip/index.js';
+import { createSocket } from 'node:dgram';
+import { buildResponse, parseMessage, type SipRequest } from '../../src/sip/index.js';
 import { freeUdpPort } from '../helpers/rtpengine.js';
+import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, hears, toneFrames, writeToneWav } from '../interop/lib/audio.js';
+import { FarEnd } from '../interop/lib/far-end.js';
+import type { SipServer } from '../interop/lib/types.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
 
@@ -52,6 +58,10 @@ describe('web console and softphone (/console, /console/phone)', () => {
   let wsPort: number;
   let browser: Browser | undefined;
   let tenantId: string;
+  /** The fake microphone: a WAV of the interop suite's client tone (500 Hz), looped by Chromium. */
+  let scratch: string;
+  /** The relay's RTP ports: the far end's audio must come from them. */
+  let rtpPorts: [number, number] = [0, 0];
   const api = async (path: string, body?: unknown, method = body ? 'POST' : 'GET', key = KEY) => {
     const res = await fetch(`${vx.httpUrl}/v1${path}`, {
       method,
@@ -79,13 +89,19 @@ describe('web console and softphone (/console, /console/phone)', () => {
     assert.equal(build.status, 0, build.stderr);
     wsPort = await freeTcpPort();
     const portMin = 38000 + 2 * Math.floor(Math.random() * 2000);
+    rtpPorts = [portMin, portMin + 99];
     vx = await startVoxgate(['--target=all'], {
       VOXGATE_ADMIN_API_KEY: KEY,
       VOXGATE_SIP_WS_PORT: String(wsPort),
       VOXGATE_MEDIA_NG: `127.0.0.1:${await freeUdpPort()}`,
       VOXGATE_RTP_PORT_MIN: String(portMin),
       VOXGATE_RTP_PORT_MAX: String(portMin + 99),
+      // Trunk health within the test's time: an OPTIONS check every second.
+      VOXGATE_TRUNK_CHECK_SECONDS: '1',
     });
+    scratch = await mkdtemp(join(tmpdir(), 'voxgate-console-'));
+    const toneFile = join(scratch, 'tone.wav');
+    writeToneWav(toneFile, CLIENT_TONE_HZ, 120);
     if (haveChromium) {
       browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -93,6 +109,7 @@ describe('web console and softphone (/console, /console/phone)', () => {
         args: [
           '--use-fake-ui-for-media-stream',
           '--use-fake-device-for-media-stream',
+          `--use-file-for-fake-audio-capture=${toneFile}`,
           '--allow-loopback-in-peer-connection',
           '--autoplay-policy=no-user-gesture-required',
         ],
@@ -101,6 +118,7 @@ describe('web console and softphone (/console, /console/phone)', () => {
   });
   after(async () => {
     await browser?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
     assert.equal(await vx?.stop(), 0);
   });
 
@@ -312,6 +330,9 @@ describe('web console and softphone (/console, /console/phone)', () => {
 
         const call = await alice.invite('bob', sdp(await freeUdpPort()));
         const invite = (await bob.request('INVITE')) as SipRequest;
+        // It rings first: the CDR's ringingAt, the post-dial delay chart.
+        bob.reply(invite, 180, 'Ringing', 'console');
+        await alice.response(call.callId, 180);
         bob.reply(invite, 200, 'OK', 'console', {}, sdp(await freeUdpPort()));
         assert.equal((await call.final()).status, 200);
         call.ack();
@@ -324,14 +345,20 @@ describe('web console and softphone (/console, /console/phone)', () => {
         await page.waitForSelector(row, { state: 'detached', timeout: 5000 });
 
         // The worker writes the CDR from the call's events.
-        await until('the CDR', async () => {
-          const cdrs = (await api(`/tenants/${tenantId}/calls`)) as { items: { callId: string }[] };
-          return cdrs.items.some((c) => c.callId === call.callId) ? true : undefined;
+        const cdr = await until('the CDR', async () => {
+          const cdrs = (await api(`/tenants/${tenantId}/calls`)) as {
+            items: { callId: string; startedAt: string; ringingAt: string | null; answeredAt: string }[];
+          };
+          return cdrs.items.find((c) => c.callId === call.callId);
         });
+        assert.match(cdr.ringingAt ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        assert.ok(cdr.startedAt <= cdr.ringingAt! && cdr.ringingAt! <= cdr.answeredAt, JSON.stringify(cdr));
         await page.goto(`${vx.httpUrl}/console#/cdrs`);
         await page.waitForSelector(`[data-testid=list] tr[data-call-id="${call.callId}"] td:text-is("api")`);
         assert.notEqual(await page.textContent('[data-testid=kpi-calls]'), '0');
         assert.equal(await page.textContent('[data-testid=kpi-asr]'), '100.0 %');
+        assert.match((await page.textContent('[data-testid=kpi-pdd]')) ?? '', /^\d+(\.\d)? m?s$/);
+        assert.equal(await page.locator('[data-testid=chart-pdd] svg rect.bar').count(), 1);
         await shot(page, 'console-cdrs');
         const [download] = await Promise.all([
           page.waitForEvent('download'),
@@ -542,6 +569,139 @@ describe('web console and softphone (/console, /console/phone)', () => {
       } finally {
         bob.close();
         await page.close();
+      }
+    },
+  );
+  test(
+    'the phone page talks both ways through the relay: the far end hears its microphone tone, it hears the far end',
+    { skip: browserSkip },
+    async () => {
+      assert.ok(tenantId, 'the tenant of the previous tests');
+      await api(`/tenants/${tenantId}/users`, { username: 'erin', password: 'erin-password' });
+      await api(`/tenants/${tenantId}/users`, { username: 'dave', password: 'dave-password' });
+      // The interop suite's far end: a UDP phone that answers, plays 2000 Hz in G.711 and records what it gets.
+      const server = {
+        domain: DOMAIN,
+        address: '127.0.0.1',
+        ports: { udp: vx.sipUdpPort! },
+      } as unknown as SipServer;
+      const far = await FarEnd.open(server, { username: 'dave', password: 'dave-password' }, FAR_END_TONE_HZ);
+      const page = await browser!.newPage();
+      const logs: string[] = [];
+      page.on('console', (m) => logs.push(m.text()));
+      const heard = (hz: number) =>
+        page.evaluate(`window.__voxgatePhone.heardTone(${hz})`) as Promise<{
+          ms: number;
+          analysedMs: number;
+          tones: Record<string, number>;
+        }>;
+      try {
+        await far.register();
+        await page.goto(`${vx.httpUrl}/console/phone`);
+        await until('the default server', async () =>
+          (await page.inputValue('#sip-server')) === `ws://127.0.0.1:${wsPort}` ? true : undefined,
+        );
+        await page.fill('#sip-username', 'erin');
+        await page.fill('#sip-password', 'erin-password');
+        await page.fill('#sip-domain', DOMAIN);
+        await page.click('button[type=submit]');
+        await page.waitForSelector('[data-testid=phone-status][data-status=registered]', { timeout: 10_000 });
+
+        // The browser calls the far end.
+        await page.fill('.dial-target', 'dave');
+        await page.click('[data-testid=call]');
+        const call = await far.nextCall(10_000);
+        await page.waitForSelector('[data-testid=call-state][data-state=talking]', { timeout: 10_000 });
+        // The browser hears the far end's tone (its analyser on the remote track) …
+        const browserHeard = await until(
+          'the browser hearing the far end',
+          async () => {
+            const h = await heard(FAR_END_TONE_HZ);
+            return h.ms >= 1000 ? h : undefined;
+          },
+          15_000,
+        ).catch(async (err: Error) => {
+          throw new Error(`${err.message}: ${JSON.stringify(await heard(FAR_END_TONE_HZ))}`);
+        });
+        assert.ok(browserHeard.analysedMs > 0);
+        // … and the far end hears the browser's microphone (the fake device's 500 Hz), by Goertzel.
+        await until(
+          'the far end hearing the browser',
+          async () => (hears(call.media.pcm(), CLIENT_TONE_HZ) ? true : undefined),
+          15_000,
+        ).catch((err: Error) => {
+          const pcm = call.media.pcm();
+          throw new Error(
+            `${err.message}: ${pcm.samples.length / 8000} s received, ${toneFrames(pcm, CLIENT_TONE_HZ)} frames of ` +
+              `${CLIENT_TONE_HZ} Hz, from ports ${[...call.media.sources].join(', ')}`,
+          );
+        });
+        // The audio came through the relay, not from the browser directly.
+        const [low, high] = rtpPorts;
+        assert.ok(call.media.sources.size > 0);
+        for (const port of call.media.sources)
+          assert.ok(port >= low && port <= high, `RTP from port ${port}`);
+        await shot(page, 'phone-talking');
+        await page.click('[data-testid=hangup]');
+        await call.waitEnded(10_000);
+        await page.waitForSelector('[data-testid=call-state][data-state=idle]', { timeout: 10_000 });
+      } catch (err) {
+        console.error(logs.join('\n'));
+        throw err;
+      } finally {
+        await far.unregister();
+        far.close();
+        await page.close();
+      }
+    },
+  );
+  test(
+    'trunks: each trunk with its health as the gateways report it (up, unknown), refreshed without a reload',
+    {
+      skip: browserSkip,
+    },
+    async () => {
+      assert.ok(tenantId, 'the tenant of the previous tests');
+      // A carrier that answers OPTIONS.
+      const carrier = createSocket('udp4');
+      await new Promise<void>((resolve) => carrier.bind(0, '127.0.0.1', resolve));
+      carrier.on('message', (bytes, from) => {
+        const message = parseMessage(bytes, { datagram: true });
+        if (message.kind === 'request' && message.method !== 'ACK')
+          carrier.send(buildResponse(message, 200, 'OK', {}, undefined, 'carrier'), from.port, from.address);
+      });
+      const page = await browser!.newPage();
+      try {
+        await signIn(page, KEY);
+        await page.selectOption('[data-testid=tenant-select]', tenantId);
+        await page.goto(`${vx.httpUrl}/console#/trunks`);
+        await page.waitForSelector('[data-testid=page-trunks] [data-testid=list]');
+        const up = (await api(`/tenants/${tenantId}/trunks`, {
+          name: 'carrier-up',
+          host: '127.0.0.1',
+          port: carrier.address().port,
+        })) as { id: string };
+        await api(`/tenants/${tenantId}/trunks`, { name: 'carrier-off', host: '127.0.0.1', enabled: false });
+        // The list reloads by itself (every 15 s); the first check comes within a second or two.
+        const row = (id: string) => `[data-testid=list] tr[data-id="${id}"]`;
+        await page.waitForSelector(`${row(up.id)} [data-testid=trunk-health][data-state=up]`, {
+          timeout: 40_000,
+        });
+        assert.match(
+          (await page.textContent(`${row(up.id)} .health-detail`)) ?? '',
+          /reachable · checked \d/,
+        );
+        assert.equal(
+          await page.getAttribute(
+            '[data-testid=list] tr:has(td:text-is("carrier-off")) [data-testid=trunk-health]',
+            'data-state',
+          ),
+          'unknown',
+        );
+        await shot(page, 'console-trunks');
+      } finally {
+        await page.close();
+        carrier.close();
       }
     },
   );

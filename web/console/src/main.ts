@@ -18,7 +18,7 @@ import {
   type Whoami,
 } from './api.js';
 import { cdrStats, type Cdr } from './cdr-stats.js';
-import { CdrCharts } from './charts.js';
+import { CdrCharts, seconds } from './charts.js';
 import { bodySchema, SchemaForm, type BodySchema } from './schema-form.js';
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -86,7 +86,16 @@ interface ResourceDef {
   title: string;
   /** The collection's path template as OpenAPI writes it. */
   template: string;
-  columns: { key: string; label: string; render?: (item: JsonObject) => string }[];
+  columns: {
+    key: string;
+    label: string;
+    /** The cell as text (what search matches). */
+    render?: (item: JsonObject) => string;
+    /** The cell as drawn, when more than its text. */
+    view?: (item: JsonObject) => unknown;
+  }[];
+  /** Reload the list this often (trunk health changes with the gateways' checks, not with an event). */
+  refreshMs?: number;
   /** Can this key change the resource? */
   canChange: (me: Whoami) => boolean;
   tenantScoped: boolean;
@@ -137,15 +146,9 @@ const RESOURCES: ResourceDef[] = [
       { key: 'port', label: 'Port' },
       { key: 'transport', label: 'Transport' },
       { key: 'enabled', label: 'Enabled', render: (t) => yesNo(t.enabled) },
-      {
-        key: 'health',
-        label: 'Health',
-        render: (t) => {
-          const h = t.health;
-          return h && typeof h === 'object' && !Array.isArray(h) ? String(h.state ?? '') : '';
-        },
-      },
+      { key: 'health', label: 'Health', render: (t) => trunkHealth(t).state, view: (t) => TrunkHealth(t) },
     ],
+    refreshMs: 15_000,
   },
   {
     id: 'numbers',
@@ -183,6 +186,72 @@ const RESOURCES: ResourceDef[] = [
     ],
   },
 ];
+
+interface TrunkHealthReport {
+  state: 'up' | 'down' | 'unknown';
+  gateways: {
+    gateway: string;
+    reachable: boolean;
+    checkedAt: string;
+    registration?: { state: string; code: number | null; expiresAt?: string };
+  }[];
+}
+
+const asObject = (v: Json | undefined): JsonObject | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+
+/** A trunk's `health` as the API gives it (the gateways' last OPTIONS check and outbound registration). */
+function trunkHealth(t: JsonObject): TrunkHealthReport {
+  const h = asObject(t.health);
+  const state = h?.state === 'up' || h?.state === 'down' ? h.state : 'unknown';
+  const gateways = Array.isArray(h?.gateways) ? h.gateways.map(asObject).filter((g) => g !== undefined) : [];
+  return {
+    state,
+    gateways: gateways.map((g) => {
+      const r = asObject(g.registration);
+      return {
+        gateway: String(g.gateway ?? ''),
+        reachable: g.reachable === true,
+        checkedAt: String(g.checkedAt ?? ''),
+        ...(r
+          ? {
+              registration: {
+                state: String(r.state ?? ''),
+                code: typeof r.code === 'number' ? r.code : null,
+                ...(typeof r.expiresAt === 'string' ? { expiresAt: r.expiresAt } : {}),
+              },
+            }
+          : {}),
+      };
+    }),
+  };
+}
+
+/** The trunk's state (up, down, unknown) with a dot, each gateway's last check and registration beneath. */
+function TrunkHealth(t: JsonObject) {
+  const h = trunkHealth(t);
+  const why =
+    h.state === 'unknown'
+      ? 'no gateway reports this trunk (health checks off, or no gateway running)'
+      : h.state === 'up'
+        ? 'a gateway reached it with its last OPTIONS check'
+        : 'every gateway that checks it failed to reach it';
+  return html`<span
+      class=${`health health-${h.state}`}
+      data-testid="trunk-health"
+      data-state=${h.state}
+      title=${why}
+      ><span class=${h.state === 'up' ? 'dot on' : h.state === 'down' ? 'dot down' : 'dot'}></span
+      >${h.state}</span
+    >
+    ${h.gateways.map((g) => {
+      const registration = g.registration
+        ? ` · registration ${g.registration.state}${g.registration.code ? ` ${g.registration.code}` : ''}`
+        : '';
+      const line = `${g.gateway}: ${g.reachable ? 'reachable' : 'unreachable'} · checked ${new Date(g.checkedAt).toLocaleTimeString()}${registration}`;
+      return html`<div class="muted health-detail" data-gateway=${g.gateway}>${line}</div>`;
+    })}`;
+}
 
 function pathOf(def: ResourceDef, tenant: Tenant | undefined): string | undefined {
   if (!def.tenantScoped) return def.template;
@@ -228,7 +297,10 @@ function ResourcePage({
     setItems(undefined);
     setEditing(undefined);
     void load();
-  }, [load]);
+    if (!def.refreshMs) return undefined;
+    const t = window.setInterval(() => void load(), def.refreshMs);
+    return () => window.clearInterval(t);
+  }, [load, def.refreshMs]);
   useEffect(() => {
     if (!editing) return setSchema(undefined);
     const template = editing.mode === 'create' ? def.template : `${def.template}/{id}`;
@@ -317,7 +389,7 @@ function ResourcePage({
                 ${shown.map(
                   (item) =>
                     html`<tr data-id=${String(item.id)}>
-                      ${def.columns.map((c) => html`<td>${cell(item, c)}</td>`)}
+                      ${def.columns.map((c) => html`<td>${c.view ? c.view(item) : cell(item, c)}</td>`)}
                       ${
                         canChange &&
                         html`<td class="row-actions">
@@ -648,6 +720,7 @@ function CdrsPage({ ctx }: { ctx: Ctx }) {
                   <th>Direction</th>
                   <th>Disposition</th>
                   <th>SIP</th>
+                  <th title="Post-dial delay: from the call's start to its first ringing">PDD</th>
                   <th>Duration</th>
                   <th>Hung up by</th>
                   <th>Reason</th>
@@ -663,6 +736,9 @@ function CdrsPage({ ctx }: { ctx: Ctx }) {
                       <td>${c.direction}</td>
                       <td>${c.disposition}</td>
                       <td>${c.sipCode ?? ''}</td>
+                      <td>
+                        ${c.ringingAt ? seconds((Date.parse(c.ringingAt) - Date.parse(c.startedAt)) / 1000) : ''}
+                      </td>
                       <td>${c.durationSeconds} s</td>
                       <td>${c.hangupBy ?? ''}</td>
                       <td>${c.reason ?? ''}</td>

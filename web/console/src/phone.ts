@@ -1,6 +1,8 @@
 // The browser softphone (/console/phone): a tenant's SIP user signs in with its SIP credentials and calls and
 // answers from the browser — SIP.js over the gateway's SIP WebSocket (RFC 7118), WebRTC media (DTLS-SRTP)
 // through voxgate's media relay. Dial pad, mute, hold, hang up; the call history stays in localStorage.
+// What the other party sends is measured by a Web Audio analyser on the remote track, readable as
+// `window.__voxgatePhone.heardTone(hz)`: the browser tests check the audio path with it.
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -70,6 +72,94 @@ interface WithSession {
     refer(referTo: URI, options?: SessionReferOptions): Promise<unknown>;
   };
 }
+
+/** How often the analyser is read (a frame), and its FFT size: 4096 at 48 kHz is an 11.7 Hz bin. */
+const FRAME_MS = 50;
+const FFT_SIZE = 4096;
+/** A frame holds a tone when the bins within ±TONE_BINS of its peak carry this share of the power. */
+const TONE_SHARE = 0.5;
+const TONE_BINS = 2;
+/** Frames quieter than this (total power, dB) are silence, not a tone. */
+const MIN_DB = -70;
+/** A tone within this of the one asked for counts (the peak is rounded to 10 Hz; a bin is 11.7 Hz wide). */
+const TONE_TOLERANCE_HZ = 20;
+
+/** What the analyser measured on the remote audio of the current (or last) call. */
+interface Hearing {
+  frames: number;
+  /** Frames dominated by a tone, by its frequency rounded to 10 Hz. */
+  toneFrames: Record<string, number>;
+  stop: () => void;
+}
+
+let hearing: Hearing | undefined;
+let audioContext: AudioContext | undefined;
+
+/** Measures `stream` (the call's remote audio) frame by frame until the next call or `stopHearing`. */
+function hear(stream: MediaStream): void {
+  hearing?.stop();
+  audioContext ??= new AudioContext();
+  const context = audioContext;
+  if (context.state !== 'running') void context.resume().catch(() => undefined);
+  const source = context.createMediaStreamSource(stream);
+  const analyser = context.createAnalyser();
+  analyser.fftSize = FFT_SIZE;
+  analyser.smoothingTimeConstant = 0;
+  source.connect(analyser);
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  const hzPerBin = context.sampleRate / FFT_SIZE;
+  const power = new Float64Array(bins.length);
+  const state: Hearing = {
+    frames: 0,
+    toneFrames: {},
+    stop: () => {
+      window.clearInterval(timer);
+      source.disconnect();
+    },
+  };
+  const timer = window.setInterval(() => {
+    analyser.getFloatFrequencyData(bins);
+    let total = 0;
+    let peak = 0;
+    for (let i = 0; i < bins.length; i++) {
+      const db = bins[i]!;
+      power[i] = Number.isFinite(db) ? 10 ** (db / 10) : 0;
+      total += power[i]!;
+      if (power[i]! > power[peak]!) peak = i;
+    }
+    state.frames++;
+    if (total <= 0 || 10 * Math.log10(total) < MIN_DB) return;
+    let near = 0;
+    for (let i = Math.max(0, peak - TONE_BINS); i <= Math.min(bins.length - 1, peak + TONE_BINS); i++)
+      near += power[i]!;
+    if (near / total < TONE_SHARE) return;
+    const hz = String(Math.round((peak * hzPerBin) / 10) * 10);
+    state.toneFrames[hz] = (state.toneFrames[hz] ?? 0) + 1;
+  }, FRAME_MS);
+  hearing = state;
+}
+
+/**
+ * The page's test hook: how long the current (or last) call's remote audio carried `hz`, in milliseconds, and
+ * how long was analysed; `tones` lists the tones heard (Hz → ms).
+ */
+const phoneHook = {
+  heardTone(hz: number): { ms: number; analysedMs: number; tones: Record<string, number> } {
+    const tones: Record<string, number> = {};
+    let frames = 0;
+    for (const [f, n] of Object.entries(hearing?.toneFrames ?? {})) {
+      tones[f] = n * FRAME_MS;
+      if (Math.abs(Number(f) - hz) <= TONE_TOLERANCE_HZ) frames += n;
+    }
+    return { ms: frames * FRAME_MS, analysedMs: (hearing?.frames ?? 0) * FRAME_MS, tones };
+  },
+};
+declare global {
+  interface Window {
+    __voxgatePhone?: typeof phoneHook;
+  }
+}
+window.__voxgatePhone = phoneHook;
 
 function peerOf(user: Web.SimpleUser): string {
   const identity = (user as unknown as WithSession).session?.remoteIdentity;
@@ -185,6 +275,14 @@ function Phone() {
           setCallState('ringing');
         },
         onCallAnswered: () => {
+          const remote = simple.remoteMediaStream;
+          if (remote && remote.getAudioTracks().length > 0) {
+            try {
+              hear(remote);
+            } catch (err) {
+              console.error(`tone analyser: ${err instanceof Error ? err.message : String(err)}`);
+            }
+          }
           if (current.current) {
             current.current.answered = true;
             current.current.answeredAtMs = Date.now();
@@ -192,7 +290,11 @@ function Phone() {
           setTalkingSince(Date.now());
           setCallState('talking');
         },
-        onCallHangup: finish,
+        onCallHangup: () => {
+          // The last call's measures stay readable; the analyser stops.
+          hearing?.stop();
+          finish();
+        },
         onCallHold: (h) => setHeld(h),
       },
     });
