@@ -150,6 +150,22 @@ export const mediaEncryptionSchema = {
     'RTP (browsers on WebSocket always get DTLS-SRTP), its calls are answered in the profile they offer',
 } as const;
 
+/** A tenant's recording policy (docs/api.md, "Recordings"). */
+export const recordingPolicySchema = {
+  enum: ['off', 'always', 'on-demand'],
+  description:
+    "off (default): calls are not recorded, the API cannot start a recording; always: recorded from the call's " +
+    'setup; on-demand: recorded when the API starts it (POST …/calls/live/{callId}/recording). A user or ' +
+    "route that sets its own policy wins over the tenant's",
+} as const;
+
+/** A user's or a route's recording policy: null = the tenant's. */
+export const nullableRecordingPolicySchema = {
+  enum: ['off', 'always', 'on-demand', null],
+  description:
+    "the recording policy of the calls of this user (placed or received) or on this route; null (default) = the tenant's. The most specific set policy wins (the strongest of a call's user and route: always, on-demand, off)",
+} as const;
+
 /**
  * The digest challenges (RFC 8760) offered to a tenant's or a user's phones, preferred first; null inherits
  * (a user's from its tenant, a tenant's from VOXGATE_SIP_DIGEST_ALGORITHMS). See docs/api.md.
@@ -201,6 +217,7 @@ export const tenantSchema = {
     maxCallsPerSecond: nullableInt,
     status: { enum: ['active', 'suspended'] },
     sipDigestAlgorithms: digestAlgorithmsSchema,
+    recording: recordingPolicySchema,
   },
 } as const;
 
@@ -218,6 +235,7 @@ export const userSchema = {
     nat: natSchema,
     mediaEncryption: mediaEncryptionSchema,
     sipDigestAlgorithms: digestAlgorithmsSchema,
+    recording: nullableRecordingPolicySchema,
     createdAt: dateTime,
   },
 } as const;
@@ -288,6 +306,7 @@ export const routeSchema = {
     prefix: { type: 'string' },
     mediaBypass: { type: 'boolean' },
     mediaEncryption: mediaEncryptionSchema,
+    recording: nullableRecordingPolicySchema,
     trunkIds: { type: 'array', items: { type: 'string' } },
     trunks: { type: 'array', items: trunkSchema },
   },
@@ -325,6 +344,11 @@ export const cdrSchema = {
     answeredAt: nullableDateTime,
     endedAt: dateTime,
     durationSeconds: { type: 'integer' },
+    recordingIds: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'the recordings of the call (GET …/recordings/{id}); empty when it was not recorded',
+    },
     disposition: { type: 'string' },
     sipCode: nullableInt,
     hangupBy: nullableString,

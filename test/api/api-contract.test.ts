@@ -270,6 +270,7 @@ for (const backend of backends) {
             startedAt: '2026-02-03T04:05:06.789Z',
             answeredAt: '2026-02-03T04:05:08.789Z',
             gateway: 'gw-1',
+            recording: false,
           },
           {
             ...party,
@@ -277,6 +278,7 @@ for (const backend of backends) {
             state: 'ringing',
             startedAt: '2026-02-03T04:05:06.789Z',
             answeredAt: null,
+            recording: false,
           },
         ],
       );

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   CALL_COMMANDS_STREAM,
   createCdrRepository,
+  createRecordingRepository,
   encodeCallCommand,
   type Cdr,
   type Database,
@@ -48,6 +49,11 @@ const liveCallSchema = {
     startedAt: dateTime,
     answeredAt: { ...nullableDateTime, description: 'null until the call is answered' },
     gateway: { type: 'string' },
+    recording: { type: 'boolean', description: 'the media relay is recording the call' },
+    recordingPolicy: {
+      enum: ['off', 'always', 'on-demand'],
+      description: "the call's recording policy (its user's, route's or tenant's)",
+    },
   },
 } as const;
 
@@ -55,9 +61,10 @@ const liveCallSchema = {
  * A live call as the API gives it: instants in ISO 8601 like a CDR's (shared state keeps epoch milliseconds),
  * `answeredAt` null until the answer.
  */
-function liveCallView({ startedAt, answeredAt, ...call }: LiveCall) {
+function liveCallView({ startedAt, answeredAt, recording, ...call }: LiveCall) {
   return {
     ...call,
+    recording: recording === true,
     startedAt: new Date(startedAt).toISOString(),
     answeredAt: answeredAt === undefined ? null : new Date(answeredAt).toISOString(),
   };
@@ -182,6 +189,16 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
         ...(q.after ? { after: q.after } : {}),
       });
       const next = nextCursor(items, limit, (c) => c.callId);
+      if (q.format !== 'csv') {
+        const recorded = await createRecordingRepository(deps.db).idsByCall(
+          tenant.id,
+          items.map((c) => c.callId),
+        );
+        return {
+          items: items.map((c) => ({ ...c, recordingIds: recorded.get(c.callId) ?? [] })),
+          nextCursor: next,
+        };
+      }
       if (q.format === 'csv') {
         if (next) reply.header('link', `<?after=${encodeURIComponent(next)}&format=csv>; rel="next"`);
         // The CSV is sent as a string: the JSON response schema does not apply to it.
@@ -209,7 +226,9 @@ export function registerCallRoutes(app: FastifyInstance, deps: { db: Database; s
       const tenant = await tenantOf(deps.db, request, reply);
       if (!tenant) return reply;
       const cdr = await createCdrRepository(deps.db).get(tenant.id, request.params.callId);
-      return cdr ?? sendProblem(reply, 'not-found', `no call ${request.params.callId}`);
+      if (!cdr) return sendProblem(reply, 'not-found', `no call ${request.params.callId}`);
+      const recorded = await createRecordingRepository(deps.db).idsByCall(tenant.id, [cdr.callId]);
+      return { ...cdr, recordingIds: recorded.get(cdr.callId) ?? [] };
     },
   );
 
