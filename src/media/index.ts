@@ -70,6 +70,7 @@ export {
   type RecordingOptions,
 } from './relay/session-table.js';
 export type { ObjectStore } from './recording/object-store.js';
+export { g711ToLinear } from './recording/mixed-wav.js';
 export { MediaRelayError, type MediaRelayErrorCode } from './relay/relay-errors.js';
 export type { RelayCounters, CallReport } from './relay/media-call.js';
 export { offeredStreams, rewriteSdp, type OfferedStream } from './relay/sdp-rewrite.js';

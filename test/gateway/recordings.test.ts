@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { followCallCommands } from '../../src/gateway/index.js';
+import { g711ToLinear } from '../../src/media/index.js';
 import type { SipRequest } from '../../src/sip/index.js';
 import {
   createCdrRepository,
@@ -225,11 +226,12 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
     assert.ok(recording);
     assert.equal(recording.callId, call.callId);
     const names = recording.files.map((f) => f.name).sort();
-    assert.equal(names.length, 3, names.join());
+    assert.equal(names.length, 4, names.join());
     assert.ok(names.includes('call.pcap'));
+    assert.ok(names.includes('mixed.wav'));
     const aliceFile = `${call.fromTag}-1.wav`;
     assert.ok(names.includes(aliceFile), `${aliceFile} in ${names.join()}`);
-    const bobFile = names.find((n) => n.endsWith('.wav') && n !== aliceFile)!;
+    const bobFile = names.find((n) => n.endsWith('.wav') && n !== aliceFile && n !== 'mixed.wav')!;
 
     // What each party sent, byte for byte: 25 packets of 20 ms, 0.5 s of audio each.
     assert.deepEqual(await wav(recording.id, aliceFile), expectedAudio(1, 1, PACKETS));
@@ -238,6 +240,28 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
     assert.equal(pcap.statusCode, 200);
     assert.equal(pcap.rawPayload.readUInt32LE(0), 0xa1b2c3d4, 'a pcap file');
 
+    // The default download: both parties mixed, 16-bit PCM; each sample the sum of what they sent.
+    const mixed = await api.call(viewer, 'GET', `${base()}/recordings/${recording.id}/audio`);
+    assert.equal(mixed.statusCode, 200);
+    assert.equal(mixed.headers['content-type'], 'audio/wav');
+    const pcm = mixed.rawPayload;
+    assert.deepEqual([pcm.readUInt16LE(20), pcm.readUInt16LE(34), pcm.readUInt32LE(24)], [1, 16, 8000]);
+    const samples = pcm.readUInt32LE(40) / 2;
+    assert.ok(samples >= PACKETS * 160 && samples < PACKETS * 160 + 8 * 40, `${samples} samples`);
+    const aliceHeard = expectedAudio(1, 1, PACKETS);
+    const bobHeard = expectedAudio(2, 1, PACKETS);
+    const clip = (v: number) => Math.max(-32768, Math.min(32767, v));
+    const lag = samples - PACKETS * 160; // whose first packet came later, by this much (at most a few ms)
+    const matches = (aLag: number, bLag: number) =>
+      [...Array(PACKETS * 160 - lag).keys()].every((k) => {
+        const s = k + lag;
+        return (
+          pcm.readInt16LE(44 + 2 * s) ===
+          clip(g711ToLinear('alaw', aliceHeard[s - aLag]!) + g711ToLinear('alaw', bobHeard[s - bLag]!))
+        );
+      });
+    assert.ok(matches(0, lag) || matches(lag, 0), 'the mix is the sum of both parties, aligned');
+
     const meta = await api.call(viewer, 'GET', `${base()}/recordings/${recording.id}`);
     assert.equal(meta.statusCode, 200);
     assert.deepEqual(
@@ -245,7 +269,7 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
         .json<RecordingView>()
         .files.map((f) => f.type)
         .sort(),
-      ['application/vnd.tcpdump.pcap', 'audio/wav', 'audio/wav'],
+      ['application/vnd.tcpdump.pcap', 'audio/wav', 'audio/wav', 'audio/wav'],
     );
 
     // recording.ready: published once the row is there, for the worker's webhooks.

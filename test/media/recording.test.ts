@@ -16,6 +16,7 @@ import {
   type MediaRelay,
   type NgClient,
   type NgControlServer,
+  g711ToLinear,
 } from '../../src/media/index.js';
 import { mPort, party, rtp, rtcpRr, sdp, until, type Party } from '../helpers/rtp-party.js';
 
@@ -49,6 +50,17 @@ function pcapPackets(pcap: Buffer): { dport: number; payload: Buffer }[] {
   }
   return out;
 }
+
+test('G.711 decoding (ITU-T G.711 tables): A-law and µ-law silence and extremes', () => {
+  assert.deepEqual(
+    [0xd5, 0x55, 0xaa, 0x2a].map((c) => g711ToLinear('alaw', c)),
+    [8, -8, 32256, -32256],
+  );
+  assert.deepEqual(
+    [0xff, 0x7f, 0x80, 0x00].map((c) => g711ToLinear('ulaw', c)),
+    [0, 0, 32124, -32124],
+  );
+});
 
 describe('call recording', () => {
   let dir: string;
@@ -114,6 +126,7 @@ describe('call recording', () => {
       `${day}/rec-1/call.pcap`,
       `${day}/rec-1/callee-1.wav`,
       `${day}/rec-1/caller-1.wav`,
+      `${day}/rec-1/mixed.wav`,
     ]);
 
     const caller = wavInfo(await readFile(join(dir, 'store', day, 'rec-1', 'caller-1.wav')));
@@ -127,6 +140,35 @@ describe('call recording', () => {
     assert.equal(caller.data[9 * 160], 0x11 + 10);
     const callee = wavInfo(await readFile(join(dir, 'store', day, 'rec-1', 'callee-1.wav')));
     assert.equal(callee.dataBytes, 10 * 160);
+    // Both parties in one 16-bit PCM file, each from where its first packet came (within a few ms here).
+    const mixed = await readFile(join(dir, 'store', day, 'rec-1', 'mixed.wav'));
+    assert.equal(mixed.toString('latin1', 0, 4), 'RIFF');
+    assert.deepEqual(
+      [mixed.readUInt16LE(20), mixed.readUInt16LE(22), mixed.readUInt32LE(24), mixed.readUInt16LE(34)],
+      [1, 1, 8000, 16],
+      'PCM, mono, 8 kHz, 16 bits',
+    );
+    const mixedBytes = mixed.readUInt32LE(40);
+    assert.equal(mixed.length, 44 + mixedBytes);
+    assert.ok(mixedBytes >= 2 * 10 * 160 && mixedBytes <= 2 * 12 * 160, `mixed data: ${mixedBytes} bytes`);
+    // Every sample is the caller's, the callee's, or their sum: nothing else is in the mix.
+    const callerSamples = [0xd5, ...Array.from({ length: 10 }, (_, i) => 0x12 + i)].map((c) =>
+      g711ToLinear('alaw', c),
+    );
+    const calleeSample = g711ToLinear('alaw', 0x55);
+    const possible = new Set([
+      0,
+      calleeSample,
+      ...callerSamples,
+      ...callerSamples.map((c) => c + calleeSample),
+    ]);
+    for (let i = 44; i < mixed.length; i += 2) assert.ok(possible.has(mixed.readInt16LE(i)), `sample ${i}`);
+    assert.ok(
+      [...Array(mixedBytes / 2).keys()].some(
+        (k) => mixed.readInt16LE(44 + 2 * k) === callerSamples[5]! + calleeSample,
+      ),
+      'both parties heard at once',
+    );
 
     const packets = pcapPackets(await readFile(join(dir, 'store', day, 'rec-1', 'call.pcap')));
     assert.equal(packets.length, 9 + 10 + 1, 'RTP both ways and the RTCP');
@@ -155,7 +197,7 @@ describe('call recording', () => {
     a.socket.send(alaw(3, 0xa, 0x22), mPort(answer.sdp), '127.0.0.1'); // after: not recorded
     await until(() => b.got.length === 3);
     const keys = stopped.recordings as string[];
-    assert.equal(keys.length, 2);
+    assert.equal(keys.length, 3, 'the pcap, the one WAV and the mix');
     const wav = wavInfo(
       await readFile(join(dir, 'store', ...keys.find((k) => k.endsWith('.wav'))!.split('/'))),
     );

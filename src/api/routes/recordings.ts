@@ -39,8 +39,9 @@ export const recordingSchema = {
     files: {
       type: 'array',
       description:
-        'the files of the recording: `call.pcap` (every packet the relay got) and one G.711 WAV per party ' +
-        'and stream, `<party tag>-<stream>.wav`',
+        'the files of the recording: `mixed.wav` (every party mixed, 16-bit PCM), one G.711 WAV per party ' +
+        'and stream, `<party tag>-<stream>.wav` (what that party sent), and `call.pcap` (every packet the ' +
+        'relay got)',
       items: {
         type: 'object',
         properties: {
@@ -62,6 +63,7 @@ export const recordingSchema = {
         { name: 'call.pcap', type: 'application/vnd.tcpdump.pcap' },
         { name: '1928301774-1.wav', type: 'audio/wav' },
         { name: 'as8d7f6g-1.wav', type: 'audio/wav' },
+        { name: 'mixed.wav', type: 'audio/wav' },
       ],
       createdAt: '2026-12-03T10:02:32.000Z',
     },
@@ -256,8 +258,8 @@ export function registerRecordingRoutes(
       schema: {
         tags: TAGS,
         summary:
-          "A recording's audio, streamed from the recordings store: the WAV of `file` (a name of its files), " +
-          'by default its first WAV (the first party heard); `file=call.pcap` gives the packet capture',
+          "A recording's audio, streamed from the recordings store: by default `mixed.wav` (every party, " +
+          "16-bit PCM, 8 kHz mono); `file` names another of its files — a party's G.711 WAV, or `call.pcap`",
         params: tenantObjectParams,
         querystring: {
           type: 'object',
@@ -278,7 +280,8 @@ export function registerRecordingRoutes(
       const wanted = request.query.file;
       const file = wanted
         ? found.files.find((f) => f.name === wanted)
-        : found.files.find((f) => f.name.endsWith('.wav'));
+        : (found.files.find((f) => f.name === 'mixed.wav') ??
+          found.files.find((f) => f.name.endsWith('.wav')));
       if (!file)
         return sendProblem(reply, 'not-found', `no file ${wanted ?? '*.wav'} in recording ${found.id}`);
       const object = deps.recordings ? await deps.recordings.open(file.key) : undefined;

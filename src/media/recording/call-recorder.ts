@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rtpHeaderLength } from '../rtp-header.js';
+import { writeMixedWav } from './mixed-wav.js';
 import type { ObjectStore } from './object-store.js';
 import { PcapFile, type Endpoint } from './pcap-file.js';
 import { WavFile, type G711Law } from './wav-file.js';
@@ -30,11 +31,14 @@ interface Track {
   wav: WavFile;
   lastSeq: number;
   samplesPerPacket: number;
+  /** When its first packet reached the relay (ms): where the track starts in the mixed file. */
+  firstAtMs: number;
 }
 
 /**
  * One call's recording: every packet the relay receives goes to one pcap file, and the G.711 audio each
- * party sends to one WAV file per party and stream (lost packets as silence). Files are spooled locally and
+ * party sends to one WAV file per party and stream (lost packets as silence), and all of them mixed into
+ * `mixed.wav` (16-bit PCM, each track placed where its first packet came). Files are spooled locally and
  * handed to the object store when the recording ends, under `<date>/<call-id>/`.
  */
 export class CallRecorder {
@@ -79,6 +83,7 @@ export class CallRecorder {
         wav: new WavFile(join(this.dir, `${key}.wav`), law),
         lastSeq: seq - 1,
         samplesPerPacket: payload.length,
+        firstAtMs: atMs,
       };
       this.tracks.set(key, track);
     }
@@ -103,9 +108,26 @@ export class CallRecorder {
       // an operator to upload, never deleted unstored. The directory goes once everything is stored.
       await this.store.putFile(`${prefix}/call.pcap`, this.pcap.path);
       keys.push(`${prefix}/call.pcap`);
+      const mixed = join(this.dir, 'mixed.wav');
+      if (this.tracks.size > 0) {
+        const first = Math.min(...[...this.tracks.values()].map((t) => t.firstAtMs));
+        await writeMixedWav(
+          mixed,
+          [...this.tracks.values()].map((t) => ({
+            path: t.wav.path,
+            law: t.wav.law,
+            samples: t.wav.dataBytes,
+            offset: Math.round((t.firstAtMs - first) * 8),
+          })),
+        );
+      }
       for (const [key, track] of this.tracks) {
         await this.store.putFile(`${prefix}/${key}.wav`, track.wav.path);
         keys.push(`${prefix}/${key}.wav`);
+      }
+      if (this.tracks.size > 0) {
+        await this.store.putFile(`${prefix}/mixed.wav`, mixed);
+        keys.push(`${prefix}/mixed.wav`);
       }
       await rm(this.dir, { recursive: true, force: true });
       return keys;
