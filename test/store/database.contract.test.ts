@@ -94,6 +94,8 @@ for (const backend of await storeBackends()) {
           '0013_webhooks',
           '0014_media_encryption_dtls',
           '0015_cdr_transferred_from',
+          '0016_cdr_ringing_at',
+          '0017_recordings',
         ];
         assert.deepEqual(await pendingMigrations(db, MIGRATIONS_DIR), all);
         assert.deepEqual((await migrate(db, MIGRATIONS_DIR)).applied, all);
