@@ -76,6 +76,30 @@ describe('object stores', () => {
         store.close();
       }
     });
+
+    test(`${name}: open streams an object with its size, delete removes it; absent ones are no error`, async () => {
+      const store = make();
+      try {
+        const bytes = Buffer.from(`RIFF....WAVEfmt ${name} streamed`);
+        const spooled = join(dir, `${name}-stream.wav`);
+        await writeFile(spooled, bytes);
+        await store.putFile('2026-12-03/call-9/b-1.wav', spooled);
+        const opened = await store.open('2026-12-03/call-9/b-1.wav');
+        assert.ok(opened);
+        assert.equal(opened.size, bytes.length);
+        const chunks: Buffer[] = [];
+        for await (const chunk of opened.body) chunks.push(Buffer.from(chunk as Uint8Array));
+        assert.deepEqual(Buffer.concat(chunks), bytes);
+        assert.equal(await store.open('2026-12-03/call-9/none.wav'), undefined);
+        await store.delete('2026-12-03/call-9/b-1.wav');
+        assert.equal(await store.open('2026-12-03/call-9/b-1.wav'), undefined);
+        assert.deepEqual(await store.list('2026-12-03/'), []);
+        await store.delete('2026-12-03/call-9/b-1.wav');
+        await assert.rejects(store.delete('../x.wav'), /outside the store/);
+      } finally {
+        store.close();
+      }
+    });
   }
 
   test('s3: the object has its content type under the prefix; a failed upload throws and keeps the file', async () => {
