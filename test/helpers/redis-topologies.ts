@@ -193,6 +193,8 @@ export interface RedisClusterTopology {
   masters(): Promise<number[]>;
   /** The port of the master serving `key`'s slot. */
   masterOf(key: string): Promise<number>;
+  /** The port of a replica of the master on `masterPort`. */
+  replicaOf(masterPort: number): Promise<number>;
   /** Waits until every live node says cluster_state:ok and each slot range has a live master. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -204,9 +206,10 @@ function clusterNodes(raw: string) {
     .trim()
     .split('\n')
     .map((line) => {
-      const [id, addr, flags, , , , , link, ...slots] = line.split(' ');
+      const [id, addr, flags, master, , , , link, ...slots] = line.split(' ');
       return {
         id,
+        master,
         port: Number(addr?.split('@')[0]?.split(':')[1]),
         flags: flags?.split(',') ?? [],
         connected: link === 'connected',
@@ -274,6 +277,13 @@ export async function startRedisCluster(
           }
         }
         throw new Error(`no master serves slot ${slot}`);
+      },
+      async replicaOf(masterPort) {
+        const view = clusterNodes(String(await command(masterPort, 'CLUSTER', 'NODES')));
+        const masterId = view.find((n) => n.port === masterPort)?.id;
+        const replica = view.find((n) => n.master === masterId && n.flags.includes('slave'));
+        if (!replica) throw new Error(`no replica of ${masterPort}`);
+        return replica.port;
       },
       async waitHealthy(timeoutMs = 30_000) {
         await waitFor(
@@ -351,7 +361,7 @@ export async function startRedisSentinel(
           'logfile sentinel.log',
           `sentinel monitor ${masterName} 127.0.0.1 ${mp} 2`,
           `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
-          `sentinel failover-timeout ${masterName} 10000`,
+          `sentinel failover-timeout ${masterName} 5000`,
           `sentinel parallel-syncs ${masterName} 1`,
           '',
         ].join('\n'),

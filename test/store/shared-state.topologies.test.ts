@@ -189,6 +189,8 @@ async function failover(
   what: string,
   url: string,
   timeoutMs: number,
+  /** What starts the failover, as the diagnostics say it: 'the kill', 'SENTINEL FAILOVER'… */
+  event: string,
   kill: () => Promise<void>,
   promoted: () => Promise<boolean>,
 ) {
@@ -211,17 +213,20 @@ async function failover(
     assert.ok(promotedAt, `${what}: the replica was not promoted within ${30 + timeoutMs / 1000} s`);
     await load.stop();
     const { ops, maxMs, disturbed } = load.stats();
-    const troubleFrom = Math.min(...disturbed.map(([start]) => start)) - killedAt;
-    const troubleTo = Math.max(...disturbed.map(([, end]) => end)) - killedAt;
+    const trouble =
+      disturbed.length === 0
+        ? 'none'
+        : `from ${Math.min(...disturbed.map(([start]) => start)) - killedAt} to ` +
+          `${Math.max(...disturbed.map(([, end]) => end)) - killedAt} ms after ${event}`;
     const failures = load.failures;
     const first = failures[0];
     const last = failures.at(-1);
     const outage = first && last ? last.at + last.ms - first.at : 0;
     t.diagnostic(
-      `${what}: replica promoted ${promotedAt - killedAt} ms after the kill; ${failures.length} of ${ops} operations ` +
+      `${what}: replica promoted ${promotedAt - killedAt} ms after ${event}; ${failures.length} of ${ops} operations ` +
         `failed, from ${first ? first.at - killedAt : '-'} ms to ${last ? last.at + last.ms - killedAt : '-'} ms ` +
-        `after the kill (failed-operation window ${outage} ms); slowest operation ${maxMs} ms; operations failed ` +
-        `or slower than 100 ms from ${troubleFrom} to ${troubleTo} ms after the kill; consumer errors ` +
+        `after ${event} (failed-operation window ${outage} ms); slowest operation ${maxMs} ms; operations failed ` +
+        `or slower than 100 ms: ${trouble}; consumer errors ` +
         `${load.consumerErrors.length}; first error: ${first?.error ?? 'none'}`,
     );
     // Writes succeed after the failover, through the same client.
@@ -250,25 +255,79 @@ async function failover(
   }
 }
 
-describe('Redis failover under load', { skip: unavailable }, () => {
-  test('Sentinel: the master killed, the sentinels promote the replica, the shared state carries on', async (t) => {
+/** Until `port` is a replica with its link to the master up (a demoted master resynced). */
+async function replicaInSync(port: number): Promise<void> {
+  for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
+    const info = String(await command(port, 'INFO', 'replication').catch(() => ''));
+    if (info.includes('role:slave') && info.includes('master_link_status:up')) return;
+    assert.ok(Date.now() < deadline, `port ${port} did not become a replica in sync`);
+  }
+}
+
+// The two topologies fail over side by side (the Sentinel test waits about 10 s for Sentinel's INFO period to turn
+// the old master into a replica before killing the new one).
+describe('Redis failover under load', { skip: unavailable, concurrency: true }, () => {
+  test('Sentinel: SENTINEL FAILOVER swaps master and replica, then the new master killed, the old one promoted again', async (t) => {
     const s = sentinel as RedisSentinelTopology;
+    const isMaster = async (port: number) =>
+      (await s.currentMasterPort()) === port && String(await command(port, 'ROLE')).startsWith('master');
+    await failover(
+      t,
+      'Sentinel, graceful',
+      s.url,
+      s.downAfterMs,
+      'SENTINEL FAILOVER',
+      async () => void (await command(s.sentinels[0]?.port as number, 'SENTINEL', 'FAILOVER', s.masterName)),
+      () => isMaster(s.replica.port),
+    );
+    // The old master is a replica of the new one, and the sentinels know it: ready to be promoted again.
+    const waitFrom = Date.now();
+    await replicaInSync(s.master.port);
+    const syncedAfter = Date.now() - waitFrom;
+    for (const deadline = Date.now() + 20_000; ; await sleep(100)) {
+      const views = await Promise.all(
+        s.sentinels.map(async (x) => {
+          const replicas = (await command(x.port, 'SENTINEL', 'REPLICAS', s.masterName)) as string[][];
+          return replicas.some((r) => {
+            const f = Object.fromEntries(r.flatMap((v, i) => (i % 2 === 0 ? [[v, r[i + 1]]] : [])));
+            return f.port === String(s.master.port) && f.flags === 'slave';
+          });
+        }),
+      );
+      if (views.every(Boolean)) break;
+      assert.ok(Date.now() < deadline, 'the sentinels did not see the old master as a replica');
+    }
+    t.diagnostic(
+      `the old master was a replica in sync ${syncedAfter} ms later, known as such by every sentinel ${Date.now() - waitFrom} ms later`,
+    );
     await failover(
       t,
       `Sentinel (down-after-milliseconds ${s.downAfterMs})`,
       s.url,
       s.downAfterMs,
-      () => s.master.kill(),
-      async () =>
-        (await s.currentMasterPort()) === s.replica.port &&
-        String(await command(s.replica.port, 'ROLE')).startsWith('master'),
+      'the kill',
+      () => s.replica.kill(),
+      () => isMaster(s.master.port),
     );
   });
 
-  test('Cluster: a master killed, its replica takes over, the shared state carries on', async (t) => {
+  test('Cluster: CLUSTER FAILOVER on a replica, then a master killed, its replica takes over', async (t) => {
     const c = cluster as RedisClusterTopology;
     // The master of the call-events stream's slot: events, and a third of the bindings and calls, go through it.
-    const victimPort = await c.masterOf('x:stream:{call-events}');
+    const firstPort = await c.masterOf('x:stream:{call-events}');
+    const replicaPort = await c.replicaOf(firstPort);
+    await failover(
+      t,
+      'Cluster, graceful',
+      c.url,
+      c.nodeTimeoutMs,
+      'CLUSTER FAILOVER',
+      async () => void (await command(replicaPort, 'CLUSTER', 'FAILOVER')),
+      async () => (await c.masterOf('x:stream:{call-events}')) === replicaPort,
+    );
+    await replicaInSync(firstPort);
+    await c.waitHealthy();
+    const victimPort = replicaPort;
     const victim = c.nodes.find((n) => n.port === victimPort);
     assert.ok(victim);
     await failover(
@@ -276,6 +335,7 @@ describe('Redis failover under load', { skip: unavailable }, () => {
       `Cluster (cluster-node-timeout ${c.nodeTimeoutMs})`,
       c.url,
       c.nodeTimeoutMs,
+      'the kill',
       () => victim.kill(),
       async () => {
         const masters = await c.masters();
