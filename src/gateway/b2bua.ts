@@ -166,13 +166,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
   const recordingNow = new Set<string>();
   const recordingPolicy = new Map<string, RecordingPolicy>();
   const recordDeps: B2buaDeps = { ...deps, recording: recordingNow, recordingPolicy };
-  const publish = (event: CallEvent) => {
-    publishCallEvent(recordDeps, event);
-    if (event.type === 'ended') {
-      recordingPolicy.delete(event.callId);
-      recordingNow.delete(event.callId);
-    }
-  };
+  const publish = (event: CallEvent) => publishCallEvent(recordDeps, event);
   const recordingChanged = (callId: string, on: boolean) => {
     if (on) recordingNow.add(callId);
     else recordingNow.delete(callId);
@@ -302,7 +296,7 @@ export function createB2bua(deps: B2buaDeps): B2bua {
       return true;
     },
     place: (command) =>
-      placeCall(deps, command, {
+      placeCall(recordDeps, command, {
         track: (callId, handle) => (handle ? placing.set(callId, handle) : placing.delete(callId)),
         async connect(answer) {
           const { tenant, invite } = answer;
@@ -321,7 +315,9 @@ export function createB2bua(deps: B2buaDeps): B2bua {
                 answer.settings,
                 {
                   ...hooks,
-                  event: (event) => publishCallEvent(deps, event),
+                  event: publish,
+                  recordingChanged,
+                  recorded,
                   warn: deps.warn,
                   redirect: (uris) => redirectTargets(deps, tenant, uris, invite),
                   transfer: (ask) => planTransfer(deps, tenant, ask),

@@ -34,10 +34,10 @@ export interface CallRecordDeps {
   /** This instance's name, recorded in live calls and events. */
   gatewayId: string;
   warn(detail: Record<string, unknown>, message: string): void;
-  /** The live calls of this instance the relay is recording now (`LiveCall.recording`). */
-  recording?: ReadonlySet<string>;
-  /** The recording policy of this instance's live calls (`LiveCall.recordingPolicy`). */
-  recordingPolicy?: ReadonlyMap<string, RecordingPolicy>;
+  /** The live calls of this instance the relay is recording now (`LiveCall.recording`); forgotten at the end. */
+  recording?: Set<string>;
+  /** The recording policy of this instance's live calls (`LiveCall.recordingPolicy`); forgotten at the end. */
+  recordingPolicy?: Map<string, RecordingPolicy>;
 }
 
 /** Who a refused call attempt was, once the caller is known (authenticated, or a recognised trunk). */
@@ -106,6 +106,10 @@ export function publishCallEvent(deps: CallRecordDeps, event: CallEvent): void {
           ? deps.state.calls.put({ ...live, state: 'answered', answeredAt: event.answeredAt })
           : deps.state.calls.remove(event.callId);
   write.catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'live call not recorded'));
+  if (event.type === 'ended') {
+    deps.recording?.delete(event.callId);
+    deps.recordingPolicy?.delete(event.callId);
+  }
 }
 
 /** The record of an attempt that ended before it was offered anywhere. */

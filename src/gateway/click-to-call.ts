@@ -230,6 +230,7 @@ export async function placeCall(
     ...(planned.identity.trunkId ? { trunkId: planned.identity.trunkId } : {}),
     ...(from.kind === 'number' && !planned.identity.trunkId ? { trunkId: from.trunkId } : {}),
     gateway: deps.gatewayId,
+    ...(planned.recording ? { recording: planned.recording } : {}),
   };
   const over = await tenantOverLimit(deps, tenant);
   if (over) {
@@ -259,6 +260,7 @@ export async function placeCall(
       ...(fromProfile ? { caller: fromProfile } : {}),
       callee: planned.profiles?.callee ?? 'rtp',
     },
+    ...(planned.recording === 'always' ? { record: true } : {}),
   });
   const record = new CallRecord(command.callId, identity, { event: (e) => publishCallEvent(deps, e) });
   if (!media) {
@@ -267,6 +269,7 @@ export async function placeCall(
     refused(identity, 503, 'click-to-call needs a media relay');
     return;
   }
+  deps.recordingPolicy?.set(command.callId, planned.recording ?? 'off');
   record.emit('started');
 
   const ringMs = command.timeoutSeconds ? command.timeoutSeconds * 1000 : deps.settings.ringTimeoutMs;

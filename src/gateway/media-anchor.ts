@@ -277,13 +277,21 @@ export function createMediaAnchor(options: {
             });
           }
           const pinned = relay ?? pick();
+          // The call's first offer (a placed call's comes from the callee side) asks for the recording.
+          const first = !relay;
           if (!relay) {
             relay = pinned;
             counted = true;
             pinned.active++;
           }
           try {
-            return sdpOf(await pinned.client.request('offer', args), 'offer');
+            const record = first && ref.record === true;
+            const reply = await pinned.client.request(
+              'offer',
+              record ? { ...args, 'record call': 'yes' } : args,
+            );
+            if (record && reply.warning === undefined) recording = true;
+            return sdpOf(reply, 'offer');
           } catch (err) {
             fail(pinned, err);
             throw err;

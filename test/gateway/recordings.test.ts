@@ -9,7 +9,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { followCallCommands } from '../../src/gateway/index.js';
+import { followCallCommands, followPlacedCalls } from '../../src/gateway/index.js';
 import { g711ToLinear } from '../../src/media/index.js';
 import type { SipRequest } from '../../src/sip/index.js';
 import {
@@ -85,6 +85,7 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
   let otherOperator: string;
   let otherTenant: string;
   let follower: { stop(): Promise<void> };
+  let placed: { stop(): Promise<void> };
   const carried: { command: CallCommand; done: boolean; refused?: string }[] = [];
   const phones = phoneBook(() => gw);
   const sockets: Socket[] = [];
@@ -112,6 +113,13 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
       onError: (err) => assert.fail(String(err)),
       blockMs: 50,
     });
+    placed = followPlacedCalls({
+      events: gw.state.events,
+      b2bua: gw.gateway.b2bua,
+      consumer: 'test-gateway',
+      onError: (err) => assert.fail(String(err)),
+      blockMs: 50,
+    });
   });
   afterEach(async () => {
     await phones.reset();
@@ -119,6 +127,7 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
   });
   after(async () => {
     await follower?.stop();
+    await placed?.stop();
     await api?.app.close();
     await gw?.close();
     await relay?.stop();
@@ -391,6 +400,58 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
       const back = await api.call(operator, 'PATCH', `${base()}/users/${alice.id}`, { recording: null });
       assert.equal(back.json<{ recording: null }>().recording, null);
     }
+  });
+
+  test('a call placed through the API (click-to-call) with policy always is recorded and listed too', async () => {
+    await policy('always');
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const res = await api.call(operator, 'POST', `${base()}/calls`, { from: 'alice', to: 'bob' });
+    assert.equal(res.statusCode, 202, res.body);
+    const { callId } = res.json<{ callId: string }>();
+    const toAlice = (await alice.request('INVITE')) as SipRequest;
+    const aliceRtp = await rtpSocket();
+    const bobRtp = await rtpSocket();
+    sockets.push(aliceRtp.socket, bobRtp.socket);
+    alice.reply(toAlice, 200, 'OK', 'c2c-a', {}, sdp(aliceRtp.port, 3));
+    await alice.request('ACK');
+    const toBob = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(toBob, 200, 'OK', 'c2c-b', {}, sdp(bobRtp.port, 4));
+    await bob.request('ACK');
+    const live = await until(async () => {
+      const c = await liveCall(callId);
+      return c?.recording ? c : undefined;
+    }, 'placed call recorded');
+    assert.equal(live.recordingPolicy, 'always');
+    for (let seq = 1; seq <= 10; seq++) {
+      aliceRtp.socket.send(rtp(1, seq, 0xa1), mediaPort(toAlice.body), '127.0.0.1');
+      bobRtp.socket.send(rtp(2, seq, 0xb1), mediaPort(toBob.body), '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until(
+      async () => (aliceRtp.received.length >= 10 && bobRtp.received.length >= 10 ? true : undefined),
+      'RTP through the relay',
+    );
+    const end = await api.call(operator, 'DELETE', `${base()}/calls/live/${encodeURIComponent(callId)}`);
+    assert.equal(end.statusCode, 202, end.body);
+    const [byeA, byeB] = await Promise.all([alice.request('BYE'), bob.request('BYE')]);
+    alice.reply(byeA, 200, 'OK', 'c2c-a');
+    bob.reply(byeB, 200, 'OK', 'c2c-b');
+    const [recording] = await until(async () => {
+      const items = await recordingsOf(callId);
+      return items.length > 0 ? items : undefined;
+    }, 'recording listed');
+    const parties = recording!.files.filter((f) => f.name.endsWith('-1.wav')).map((f) => f.name);
+    assert.equal(parties.length, 2, parties.join());
+    const heard = await Promise.all(parties.map((name) => wav(recording!.id, name)));
+    assert.ok(
+      heard.some((audio) => audio.equals(expectedAudio(1, 1, 10))),
+      "alice's audio",
+    );
+    assert.ok(
+      heard.some((audio) => audio.equals(expectedAudio(2, 1, 10))),
+      "bob's audio",
+    );
   });
 
   test('policy off: the API cannot start a recording (409), and nothing is recorded', async () => {

@@ -36,7 +36,17 @@ export class MediaLeg {
   constructor(
     private readonly session: MediaSession | undefined,
     private readonly call: MediaLegCall,
-  ) {}
+  ) {
+    this.noticeRecording(); // a placed call's first offer was made before the call (click-to-call)
+  }
+
+  /** The relay records since an offer asked it to (`always`, ng `record call`): the recording begins now. */
+  private noticeRecording(): void {
+    if (this.session?.recording && this.recordingSince === undefined) {
+      this.recordingSince = Date.now();
+      this.call.recordingChanged(true);
+    }
+  }
 
   /** The call's media is anchored on a relay. */
   get anchored(): boolean {
@@ -49,10 +59,7 @@ export class MediaLeg {
     if (!this.session) return sdp;
     const rewritten = await this.session.offer(side, sdp);
     // The first offer asks the relay to record when the policy says `always` (ng `record call`).
-    if (this.session.recording && this.recordingSince === undefined) {
-      this.recordingSince = Date.now();
-      this.call.recordingChanged(true);
-    }
+    this.noticeRecording();
     return rewritten;
   }
 
