@@ -206,6 +206,50 @@ describe('call recording', () => {
     await ng.request('delete', { 'call-id': 'rec-2' });
   });
 
+  test('a recorded call the media timeout ended: the next stop recording gets its stored keys, once', async () => {
+    const portMin = 49000 + 2 * Math.floor(Math.random() * 500);
+    const idle = createMediaRelay({
+      bindHost: '127.0.0.1',
+      advertised: '127.0.0.1',
+      portMin,
+      portMax: portMin + 9,
+      timeoutMs: 200,
+      recording: { store: createFolderStore(join(dir, 'store')), spoolDir: join(dir, 'spool') },
+    });
+    const idleServer = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: idle.handlers });
+    const client = createNgClient({ host: '127.0.0.1', port: idleServer.address().port, timeoutMs: 1000 });
+    try {
+      const a = await party();
+      const b = await party();
+      parties.push(a, b);
+      await client.request('offer', { 'call-id': 'rec-t', 'from-tag': 'caller', sdp: sdp(a.port) });
+      const answer = await client.request('answer', {
+        'call-id': 'rec-t',
+        'from-tag': 'caller',
+        'to-tag': 'callee',
+        sdp: sdp(b.port),
+        'record call': 'yes',
+      });
+      a.socket.send(alaw(1, 0xa, 0x30), mPort(answer.sdp), '127.0.0.1');
+      await until(() => b.got.length === 1);
+      // No packet and no command for the timeout: the relay ends the call and stores the recording.
+      await until(() => idle.calls === 0, 3000);
+      const stopped = await client.request('stop recording', { 'call-id': 'rec-t' });
+      const keys = (stopped.recordings as Buffer[]).map((k) => k.toString());
+      assert.equal(keys.length, 3, keys.join());
+      assert.ok(keys.every((k) => k.includes('/rec-t/')));
+      const wav = wavInfo(
+        await readFile(join(dir, 'store', ...keys.find((k) => k.endsWith('-1.wav'))!.split('/'))),
+      );
+      assert.equal(wav.data[0], 0x30);
+      await assert.rejects(client.request('stop recording', { 'call-id': 'rec-t' }), /Unknown call-id/);
+    } finally {
+      await client.close();
+      await idleServer.close();
+      await idle.close();
+    }
+  });
+
   test('recording asked of a relay without a store: a warning on the offer, an error for the command', async () => {
     await assert.rejects(ng.request('start recording', { 'call-id': 'nope' }), /Unknown call-id/);
     const portMin = 47000 + 2 * Math.floor(Math.random() * 1000);

@@ -115,7 +115,17 @@ export function ngRelayHandlers(table: SessionTable): NgHandlers {
       await table.startRecording(known(args));
       return {};
     },
-    'stop recording': async (args) => ({ recordings: await table.stopRecording(known(args)) }),
+    'stop recording': async (args) => {
+      const callId = need(args, 'call-id', 'call-id');
+      // A call the media timeout ended was stopped then: its keys, once stored, go to the first stop after.
+      const ended = table.get(callId) ? undefined : table.timedOutCall(callId);
+      if (ended?.recording) {
+        const keys = ended.recording;
+        ended.recording = undefined;
+        return { recordings: await keys };
+      }
+      return { recordings: await table.stopRecording(known(args)) };
+    },
     list: () => ({ calls: table.ids() }),
     statistics: () => ({
       statistics: {

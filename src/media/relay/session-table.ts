@@ -39,6 +39,11 @@ export interface TimedOutCall {
   lastSignal: number;
   timedOutAt: number;
   report: CallReport;
+  /**
+   * The keys of the recording the timeout stopped, once stored: a later `stop recording` (the gateway's, at
+   * the call's end) still gets them, once.
+   */
+  recording?: Promise<string[]>;
 }
 
 /** Timed-out calls remembered at most, and for at least this long (or the media timeout, if longer). */
@@ -151,10 +156,17 @@ export class SessionTable {
 
   /** Ends a call and frees its ports; its recording, if any, is stored in the background (see `close`). */
   end(call: MediaCall, reason: MediaCallEndedEvent['reason']): void {
-    if (this.calls.get(call.callId) !== call) return;
+    this.finish(call, reason)?.catch(() => undefined);
+  }
+
+  /** `end`, and the keys of the call's recording once stored (none when storing failed; undefined: none). */
+  private finish(call: MediaCall, reason: MediaCallEndedEvent['reason']): Promise<string[]> | undefined {
+    if (this.calls.get(call.callId) !== call) return undefined;
+    let stored: Promise<string[]> | undefined;
     if (call.recorder) {
       // A failure is published on the recording channel; the files stay in the spool directory.
-      const storing = this.stopRecording(call).catch(() => undefined);
+      const storing = this.stopRecording(call).catch((): string[] => []);
+      stored = storing;
       this.storing.add(storing);
       storing.then(
         () => this.storing.delete(storing),
@@ -173,6 +185,7 @@ export class SessionTable {
         streams,
       } satisfies MediaCallEndedEvent);
     }
+    return stored;
   }
 
   /** Forgets a call that never got a port (its first SDP was refused), without counting it as ended. */
@@ -191,13 +204,14 @@ export class SessionTable {
       const idle = now - call.lastActivity;
       if (idle < this.options.timeoutMs) continue;
       const report = call.report();
-      this.end(call, 'timeout');
+      const recording = this.finish(call, 'timeout');
       this.totals.timeouts++;
       this.timedOut.set(call.callId, {
         created: call.created,
         lastSignal: call.lastSignal,
         timedOutAt: now,
         report,
+        ...(recording ? { recording } : {}),
       });
       if (mediaTimeoutChannel.hasSubscribers) {
         mediaTimeoutChannel.publish({ callId: call.callId, idleMs: idle } satisfies MediaTimeoutEvent);
