@@ -68,6 +68,50 @@ async function rtpSocket(): Promise<{ socket: Socket; port: number; received: Bu
 
 const mediaPort = (body: Buffer) => Number(/^m=audio (\d+) /m.exec(body.toString('latin1'))?.[1]);
 
+/** G.711 A-law encoding of a 16-bit sample (ITU-T G.711: segment, then the 4 bits under it, even bits inverted). */
+function alawOf(sample: number): number {
+  const sign = sample >= 0 ? 0x80 : 0;
+  let magnitude = Math.min(Math.abs(sample), 32767) >> 3;
+  let segment = 0;
+  if (magnitude >= 32) {
+    segment = 1;
+    while (magnitude >= 64 && segment < 7) {
+      magnitude >>= 1;
+      segment++;
+    }
+    magnitude &= 0x1f;
+  }
+  const code = segment === 0 ? magnitude >> 1 : (segment << 4) | ((magnitude >> 1) & 0x0f);
+  return (sign | code) ^ 0x55;
+}
+
+/** RTP packets of a 1 kHz tone (A-law, 20 ms each, amplitude 8000). */
+function tonePacket(seq: number, ssrc: number): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = 0x80;
+  header[1] = 8;
+  header.writeUInt16BE(seq, 2);
+  header.writeUInt32BE(seq * 160, 4);
+  header.writeUInt32BE(ssrc, 8);
+  const audio = Buffer.alloc(160);
+  for (let i = 0; i < 160; i++)
+    audio[i] = alawOf(Math.round(8000 * Math.sin((2 * Math.PI * 1000 * (seq * 160 + i)) / 8000)));
+  return Buffer.concat([header, audio]);
+}
+
+/** Goertzel: the power of `hz` in 16-bit samples at 8 kHz. */
+function power(samples: Int16Array, hz: number): number {
+  const k = 2 * Math.cos((2 * Math.PI * hz) / 8000);
+  let s1 = 0;
+  let s2 = 0;
+  for (const x of samples) {
+    const s0 = x + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return s1 * s1 + s2 * s2 - k * s1 * s2;
+}
+
 interface RecordingView {
   id: string;
   callId: string;
@@ -452,6 +496,41 @@ describe("recordings through the gateway, voxgate's relay and the API", () => {
       heard.some((audio) => audio.equals(expectedAudio(2, 1, 10))),
       "bob's audio",
     );
+  });
+
+  test('a tone sent by one party is heard in the mixed recording (Goertzel: 1 kHz, not 500 Hz or 2 kHz)', async () => {
+    await policy('always');
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const aliceRtp = await rtpSocket();
+    const bobRtp = await rtpSocket();
+    sockets.push(aliceRtp.socket, bobRtp.socket);
+    const call = await alice.invite('bob', sdp(aliceRtp.port));
+    const invite = (await bob.request('INVITE')) as SipRequest;
+    bob.reply(invite, 200, 'OK', 'rec-tone', {}, sdp(bobRtp.port, 7));
+    const ok = await call.final();
+    call.ack();
+    await bob.request('ACK');
+    for (let seq = 1; seq <= 50; seq++) {
+      aliceRtp.socket.send(tonePacket(seq, 0x70e), mediaPort(ok.body), '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await until(async () => (bobRtp.received.length >= 50 ? true : undefined), 'the tone through the relay');
+    call.send('BYE');
+    bob.reply(await bob.request('BYE'), 200, 'OK', 'rec-tone');
+    const [recording] = await until(async () => {
+      const items = await recordingsOf(call.callId);
+      return items.length > 0 ? items : undefined;
+    }, 'recording listed');
+    const res = await api.call(viewer, 'GET', `${base()}/recordings/${recording!.id}/audio`);
+    assert.equal(res.statusCode, 200);
+    const pcm = res.rawPayload;
+    const samples = new Int16Array(pcm.readUInt32LE(40) / 2);
+    for (let i = 0; i < samples.length; i++) samples[i] = pcm.readInt16LE(44 + 2 * i);
+    assert.equal(samples.length, 50 * 160, 'one second of audio');
+    const tone = power(samples, 1000);
+    assert.ok(tone > 100 * power(samples, 500), 'the tone, not 500 Hz');
+    assert.ok(tone > 100 * power(samples, 2000), 'the tone, not 2 kHz');
   });
 
   test('policy off: the API cannot start a recording (409), and nothing is recorded', async () => {
