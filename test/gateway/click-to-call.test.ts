@@ -131,10 +131,13 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     assert.match(header(toBob, 'From') ?? '', /sip:alice@acme\.example/);
     assert.match(header(toBob, 'To') ?? '', /sip:bob@acme\.example/);
     const bobRtp = await rtpEnd();
+    bob.reply(toBob, 180, 'Ringing', 'b1');
     bob.reply(toBob, 200, 'OK', 'b1', {}, sdp(bobRtp.port, 4));
     await bob.request('ACK');
     const relayForBob = mPort(toBob.body);
     const answered = await event((e) => e.type === 'answered' && e.callId === callId, 'answered');
+    // It rang once: when alice did (bob's ringing is not a second `ringing` of the call).
+    assert.equal(seen.filter((e) => e.type === 'ringing' && e.callId === callId).length, 1);
     assert.equal(answered.from, 'sip:alice@acme.example');
     assert.equal(answered.to, 'sip:bob@acme.example');
     assert.equal((await gw.state.calls.get(callId))?.state, 'answered');
@@ -197,6 +200,16 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
     assert.equal(ended.sipCode, 480);
     assert.equal(ended.refused, true);
+  });
+
+  test('the OpenAPI document has the route, its body and an example', async () => {
+    const doc = (await api.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>;
+    }>();
+    const post = doc.paths['/v1/tenants/{tenantId}/calls']?.post;
+    const body = JSON.stringify(post?.requestBody?.content['application/json']);
+    assert.match(body, /"from":"alice","to":"bob"/, body);
+    assert.match(body, /timeoutSeconds/);
   });
 
   test('authorization and validation: a viewer gets 403, another tenant 404, a bad body 400', async () => {
