@@ -6,7 +6,14 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { followCallCommands, followPlacedCalls } from '../../src/gateway/index.js';
 import { header } from '../../src/sip/index.js';
-import { CALL_EVENTS_STREAM, decodeCallEvent, type CallEvent } from '../../src/store/index.js';
+import {
+  CALL_EVENTS_STREAM,
+  createRouteRepository,
+  createTrunkRepository,
+  decodeCallEvent,
+  type CallEvent,
+} from '../../src/store/index.js';
+import { FakeCarrier } from '../helpers/fake-carrier.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 import { phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { startRelay, type RunningRelay } from '../helpers/relays.js';
@@ -190,6 +197,51 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     assert.equal(ended.disposition, 'busy');
     assert.equal(ended.hangupBy, 'caller');
     await assert.rejects(bob.request('INVITE', 300));
+  });
+
+  test('`from` a number: the carrier is rung through the tenant’s route (Caller-ID: bob), then bob, from that number', async () => {
+    const bob = await phones.phone('bob');
+    const carrier = await FakeCarrier.open(gw.port, '127.0.0.2');
+    try {
+      const trunk = await createTrunkRepository(gw.db).create({
+        tenantId: gw.tenantId,
+        name: 'carrier',
+        host: '127.0.0.2',
+        port: carrier.port,
+      });
+      await createRouteRepository(gw.db).create({
+        tenantId: gw.tenantId,
+        name: 'uk',
+        pattern: '\\+44\\d{10}',
+        trunkIds: [trunk.id],
+      });
+      const res = await place(operator, { from: '+442079461234', to: 'bob' });
+      assert.equal(res.statusCode, 202, res.body);
+      const { callId } = res.json<{ callId: string }>();
+      const out = await carrier.next('INVITE');
+      assert.equal(out.uri, `sip:+442079461234@127.0.0.2:${carrier.port}`);
+      assert.match(header(out, 'From') ?? '', /<sip:bob@127\.0\.0\.1>;tag=/);
+      const far = await rtpEnd();
+      carrier.reply(out, 200, { body: sdp(far.port, 5), toTag: 'k1' });
+      await carrier.next('ACK');
+      const toBob = await bob.request('INVITE');
+      assert.match(header(toBob, 'From') ?? '', /sip:\+442079461234@acme\.example/);
+      const bobRtp = await rtpEnd();
+      bob.reply(toBob, 200, 'OK', 'b4', {}, sdp(bobRtp.port, 6));
+      await bob.request('ACK');
+      const answered = await event((e) => e.type === 'answered' && e.callId === callId, 'answered');
+      assert.equal(answered.direction, 'outbound');
+      assert.equal(answered.from, '+442079461234');
+      assert.equal(answered.trunkId, trunk.id);
+      await talks(far, mPort(out.body), bobRtp, 0xc4);
+      bob.send(bob.inDialogAsCallee(toBob, 'b4', 'BYE', 1));
+      const bye = await carrier.next('BYE');
+      carrier.reply(bye, 200);
+      const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+      assert.equal(ended.hangupBy, 'callee');
+    } finally {
+      carrier.close();
+    }
   });
 
   test('`from` not registered: the call is refused and recorded (480)', async () => {
