@@ -15,7 +15,8 @@ import {
 } from '../../src/store/index.js';
 import { FakeCarrier } from '../helpers/fake-carrier.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
-import { phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { runSipp, sippInstalled, sippPort, sippRegisterArgs, startSipp } from '../helpers/sipp.js';
 import { startRelay, type RunningRelay } from '../helpers/relays.js';
 import { mPort, party, rtp, until, type Party } from '../helpers/rtp-party.js';
 import { sdp, type SipPhone } from '../helpers/sip-phone.js';
@@ -243,6 +244,40 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
       carrier.close();
     }
   });
+
+  test(
+    'two SIPp phones: alice (rung first) and bob answer, the API hangs up, both scenarios complete',
+    { skip: sippInstalled() ? false : 'sipp not installed' },
+    async () => {
+      const phonesUp = [];
+      for (const user of ['alice', 'bob'] as const) {
+        const port = sippPort();
+        const reg = await runSipp('register-digest.xml', `127.0.0.1:${gw.port}`, [
+          ...sippRegisterArgs(user, HARNESS_USERS[user], port),
+        ]);
+        assert.equal(reg.code, 0, `${user} did not register\n${reg.logs}`);
+        const uas = startSipp('uas-answer.xml', `127.0.0.1:${gw.port}`, [
+          ...['-p', String(port), '-m', '1', '-mi', '127.0.0.1', '-mp', String(sippPort() & ~1)],
+          ...['-rtp_echo', '-timeout', '30s', '-timeout_error'],
+        ]);
+        phonesUp.push(uas);
+      }
+      try {
+        await new Promise((r) => setTimeout(r, 300)); // SIPp binds
+        const res = await place(operator, { from: 'alice', to: 'bob' });
+        assert.equal(res.statusCode, 202, res.body);
+        const { callId } = res.json<{ callId: string }>();
+        await event((e) => e.type === 'answered' && e.callId === callId, 'answered');
+        const end = await api.call(operator, 'DELETE', `/v1/tenants/${gw.tenantId}/calls/live/${callId}`);
+        assert.equal(end.statusCode, 202, end.body);
+        for (const uas of phonesUp) assert.equal(await uas.exited, 0, uas.logs());
+        const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+        assert.equal(ended.hangupBy, 'api');
+      } finally {
+        for (const uas of phonesUp) uas.kill();
+      }
+    },
+  );
 
   test('`from` not registered: the call is refused and recorded (480)', async () => {
     await phones.phone('bob');
