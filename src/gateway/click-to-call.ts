@@ -385,6 +385,8 @@ export async function placeCall(
     {
       response: async (leg, response) => {
         if (response.status >= 200) return answered(leg, response);
+        // §9.1: a CANCEL waits for a provisional response; one that arrives after the call ended sends it now.
+        if (!leg.provisionalArrived()) return;
         if (response.status > 100 && !ringing && state === 'ringing') {
           ringing = true;
           record.progress();

@@ -374,6 +374,27 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     }
   });
 
+  test('the transferee hangs up while the target rings: the target is cancelled (§9.1, after its 180)', async () => {
+    const alice = await phones.phone('alice');
+    const bob = await phones.phone('bob');
+    const carol = await phones.phone('carol');
+    const a = await answered(alice, bob, 't8');
+    bob.send(bob.inDialogAsCallee(a.invite, 't8', 'REFER', 1, undefined, referTo('sip:carol@acme.example')));
+    await bob.response(a.invite.callId, 202, 'REFER');
+    await notify(bob, 't8');
+    const toCarol = (await carol.request('INVITE')) as SipRequest;
+    carol.reply(toCarol, 180, 'Ringing', 'c8');
+    await event(
+      (e) => e.type === 'ringing' && e.to === 'sip:carol@acme.example' && e.transferredFrom === a.call.callId,
+      'transfer ringing',
+    );
+    a.call.send('BYE');
+    const cancel = await carol.request('CANCEL');
+    assert.equal(cancel.callId, toCarol.callId);
+    carol.reply(cancel, 200, 'OK', 'c8');
+    carol.reply(toCarol, 487, 'Request Terminated', 'c8');
+  });
+
   test('a busy target: the transferor gets the failure sipfrag, and the call stays up with its media', async () => {
     const alice = await phones.phone('alice');
     const bob = await phones.phone('bob');

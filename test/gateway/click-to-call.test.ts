@@ -279,6 +279,25 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     },
   );
 
+  test('hung up through the API while alice rings: her INVITE is cancelled, the call ends cancelled by the API', async () => {
+    const alice = await phones.phone('alice');
+    await phones.phone('bob');
+    const res = await place(operator, { from: 'alice', to: 'bob' });
+    const { callId } = res.json<{ callId: string }>();
+    const invite = await alice.request('INVITE');
+    alice.reply(invite, 180, 'Ringing', 'a5');
+    await event((e) => e.type === 'ringing' && e.callId === callId, 'ringing');
+    const end = await api.call(operator, 'DELETE', `/v1/tenants/${gw.tenantId}/calls/live/${callId}`);
+    assert.equal(end.statusCode, 202, end.body);
+    const cancel = await alice.request('CANCEL');
+    assert.equal(cancel.callId, invite.callId);
+    alice.reply(cancel, 200, 'OK', 'a5');
+    alice.reply(invite, 487, 'Request Terminated', 'a5');
+    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    assert.equal(ended.disposition, 'cancelled');
+    assert.equal(ended.hangupBy, 'api');
+  });
+
   test('`from` not registered: the call is refused and recorded (480)', async () => {
     await phones.phone('bob');
     const res = await place(operator, { from: 'carol', to: 'bob' });

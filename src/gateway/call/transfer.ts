@@ -139,6 +139,8 @@ export class BlindTransfer {
 
   private async onResponse(leg: CalleeLeg, response: SipResponse): Promise<void> {
     if (response.status < 200) {
+      // §9.1: a CANCEL of the target waits for a provisional response (sent now if the transfer ended meanwhile).
+      if (!leg.provisionalArrived()) return;
       if (!this.ringing && response.status > 100 && this.pending) {
         this.ringing = true;
         this.record.progress();
