@@ -13,6 +13,7 @@ import { rateLimitPerKey } from './rate-limit.js';
 import { registerApiKeyRoutes } from './routes/api-keys.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerCallRoutes } from './routes/calls.js';
+import { registerPlatformRegistrationRoutes } from './routes/platform-registrations.js';
 import { registerDialRoutes } from './routes/dial-routes.js';
 import { registerNumberRoutes } from './routes/numbers.js';
 import { registerPlaceCallRoute } from './routes/place-call.js';
@@ -116,6 +117,7 @@ export async function registerApi(app: FastifyInstance, deps: ApiOptions): Promi
       registerDialRoutes(v1, deps);
       registerApiKeyRoutes(v1, deps);
       registerCallRoutes(v1, deps);
+      registerPlatformRegistrationRoutes(v1, deps);
       registerPlaceCallRoute(v1, deps);
       registerAuditRoutes(v1, deps);
       registerWebhookRoutes(v1, deps);

@@ -165,6 +165,63 @@ for (const backend of backends) {
       );
     });
 
+    test('GET /v1/registrations (platform admin): every tenant, filtered by user, source and user agent', async () => {
+      const agent = (tenantId: string, contact: string, address: string, userAgent: string): Binding => ({
+        ...binding(tenantId, contact),
+        source: { address, port: 5060 },
+        userAgent,
+      });
+      await api.state.registrations.put(
+        'sip:carol@acme.example',
+        agent(acme, 'sip:carol@198.51.100.4', '198.51.100.4', 'Yealink SIP-T46U'),
+      );
+      await api.state.registrations.put(
+        'sip:dave@other.example',
+        agent(other, 'sip:dave@198.51.100.5', '198.51.100.5', 'baresip v1.0.0'),
+      );
+      const admin = await api.key(null, 'admin');
+      const list = async (query: string) => {
+        const res = await api.call(admin, 'GET', `/v1/registrations${query}`);
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json<{ items: { aor: string; tenantId: string }[]; truncated: boolean }>();
+      };
+      const both = await list('?source=198.51.100.');
+      assert.deepEqual(
+        both.items.map((i) => [i.aor, i.tenantId]).sort(),
+        [
+          ['sip:carol@acme.example', acme],
+          ['sip:dave@other.example', other],
+        ].sort(),
+      );
+      assert.deepEqual(
+        (await list('?userAgent=yealink')).items.map((i) => i.aor),
+        ['sip:carol@acme.example'],
+      );
+      assert.deepEqual(
+        (await list('?user=DAVE')).items.map((i) => i.aor),
+        ['sip:dave@other.example'],
+      );
+      assert.deepEqual(
+        (await list(`?source=198.51.100.&tenantId=${other}`)).items.map((i) => i.aor),
+        ['sip:dave@other.example'],
+      );
+      const one = await list('?source=198.51.100.&limit=1');
+      assert.equal(one.items.length, 1);
+      assert.equal(one.truncated, true);
+      // A tenant's key, even an admin one, and a platform viewer are refused.
+      assert.equal(
+        (await api.call(await api.key(acme, 'admin'), 'GET', '/v1/registrations')).statusCode,
+        403,
+      );
+      assert.equal(
+        (await api.call(await api.key(null, 'viewer'), 'GET', '/v1/registrations')).statusCode,
+        403,
+      );
+      assert.equal((await api.call(admin, 'GET', '/v1/registrations?limit=0')).statusCode, 400);
+      await api.state.registrations.removeAll('sip:carol@acme.example');
+      await api.state.registrations.removeAll('sip:dave@other.example');
+    });
+
     test('DELETE registrations/{aor}: one contact with ?contact=, all of them without; 404 when absent; audited', async () => {
       const aor = 'sip:alice@acme.example';
       await api.state.registrations.put(aor, binding(acme, 'sip:alice@192.0.2.7:5060'));

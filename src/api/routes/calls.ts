@@ -71,7 +71,7 @@ function liveCallView({ startedAt, answeredAt, recording, ...call }: LiveCall) {
 }
 
 /** A registered contact as the API gives it (`now` for the seconds until it expires). */
-function registrationView(aor: string, binding: Binding, now: number) {
+export function registrationView(aor: string, binding: Binding, now: number) {
   return {
     aor,
     contact: binding.contact,
@@ -90,7 +90,7 @@ const TRANSFER_TARGET_MAX_LENGTH = 300;
 const AOR_MAX_LENGTH = 300;
 const CONTACT_MAX_LENGTH = 2000;
 
-const registrationSchema = {
+export const registrationSchema = {
   type: 'object',
   properties: {
     aor: { type: 'string' },
