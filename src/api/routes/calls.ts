@@ -29,7 +29,7 @@ import { tenantOf } from './tenant-resource.js';
 const TAGS = ['calls'];
 
 /** A call of the tenant by its Call-ID (a CDR, or a live call). */
-const callParams = {
+export const callParams = {
   type: 'object',
   required: ['tenantId', 'callId'],
   properties: {

@@ -23,6 +23,7 @@ import {
   tenantParams,
   text,
 } from '../schemas.js';
+import { callParams } from './calls.js';
 import { nextCursor, pageLimit } from './route-helpers.js';
 import { tenantOf } from './tenant-resource.js';
 
@@ -93,15 +94,6 @@ const isCursor = (v: unknown): v is RecordingCursor =>
   typeof (v as RecordingCursor).id === 'string' &&
   /^[0-9a-f-]{36}$/i.test((v as RecordingCursor).id);
 
-const liveCallParams = {
-  type: 'object',
-  required: ['tenantId', 'callId'],
-  properties: {
-    tenantId: tenantParams.properties.tenantId,
-    callId: text({ minLength: 1, maxLength: CALL_ID_MAX_LENGTH }),
-  },
-} as const;
-
 const commandAccepted = {
   type: 'object',
   properties: {
@@ -170,7 +162,7 @@ export function registerRecordingRoutes(
           'Starts recording a live call (operator). 202: the gateway replica holding the call asks its media ' +
           "relay to record; the live call then says `recording: true`. 409 when the call's recording policy " +
           'is `off`. The recording is stored when stopped or when the call ends (`recording.ready` webhook)',
-        params: liveCallParams,
+        params: callParams,
         response: responses({ 202: commandAccepted }),
       },
     },
@@ -185,7 +177,7 @@ export function registerRecordingRoutes(
         summary:
           'Stops recording a live call (operator). 202: the relay stores the files and the recording is ' +
           'listed under /recordings (`recording.ready` webhook); a later POST starts a new recording',
-        params: liveCallParams,
+        params: callParams,
         response: responses({ 202: commandAccepted }),
       },
     },

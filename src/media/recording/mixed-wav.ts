@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import type { G711Law } from './wav-file.js';
+import { WAV_HEADER, wavHeader, type G711Law } from './wav-file.js';
 
 /** ITU-T G.711 A-law code → 16-bit linear sample (the reference decoder's arithmetic). */
 function alawSample(code: number): number {
@@ -28,27 +28,12 @@ export function g711ToLinear(law: G711Law, code: number): number {
   return DECODE[law][code & 0xff]!;
 }
 
-const HEADER = 44;
+const HEADER = WAV_HEADER;
 /** Samples mixed per step: one second. */
 const BLOCK = 8000;
 
-function pcmHeader(dataBytes: number): Buffer {
-  const h = Buffer.alloc(HEADER);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVE', 8, 'latin1');
-  h.write('fmt ', 12, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20); // WAVE_FORMAT_PCM
-  h.writeUInt16LE(1, 22); // channels
-  h.writeUInt32LE(8000, 24); // samples per second
-  h.writeUInt32LE(16000, 28); // bytes per second
-  h.writeUInt16LE(2, 32); // block align
-  h.writeUInt16LE(16, 34); // bits per sample
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
-}
+/** 16-bit linear PCM (WAVE_FORMAT_PCM). */
+const pcmHeader = (dataBytes: number) => wavHeader(1, dataBytes);
 
 /** A G.711 WAV track to mix: its file, law, audio length, and where it starts in the mix (samples). */
 export interface MixTrack {

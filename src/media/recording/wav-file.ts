@@ -4,25 +4,35 @@ import { open } from 'node:fs/promises';
 /** G.711 in WAV: WAVE_FORMAT_ALAW (6) or WAVE_FORMAT_MULAW (7), 8,000 samples/s, one channel, 8 bits. */
 export type G711Law = 'alaw' | 'ulaw';
 
-const HEADER = 44;
+/** The canonical WAV header's length (RIFF, a 16-byte fmt chunk, the data chunk's header). */
+export const WAV_HEADER = 44;
 
-function header(law: G711Law, dataBytes: number): Buffer {
-  const h = Buffer.alloc(HEADER);
+/**
+ * A mono 8 kHz WAV header: `format` 1 (PCM, 16 bits a sample) or 6/7 (G.711 A-law/µ-law, 8 bits), for
+ * `dataBytes` of audio.
+ */
+export function wavHeader(format: 1 | 6 | 7, dataBytes: number): Buffer {
+  const bits = format === 1 ? 16 : 8;
+  const block = bits / 8;
+  const h = Buffer.alloc(WAV_HEADER);
   h.write('RIFF', 0, 'latin1');
   h.writeUInt32LE(36 + dataBytes, 4);
   h.write('WAVE', 8, 'latin1');
   h.write('fmt ', 12, 'latin1');
   h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(law === 'alaw' ? 6 : 7, 20);
+  h.writeUInt16LE(format, 20);
   h.writeUInt16LE(1, 22); // channels
   h.writeUInt32LE(8000, 24); // samples per second
-  h.writeUInt32LE(8000, 28); // bytes per second
-  h.writeUInt16LE(1, 32); // block align
-  h.writeUInt16LE(8, 34); // bits per sample
+  h.writeUInt32LE(8000 * block, 28); // bytes per second
+  h.writeUInt16LE(block, 32); // block align
+  h.writeUInt16LE(bits, 34); // bits per sample
   h.write('data', 36, 'latin1');
   h.writeUInt32LE(dataBytes, 40);
   return h;
 }
+
+const header = (law: G711Law, dataBytes: number) => wavHeader(law === 'alaw' ? 6 : 7, dataBytes);
+const HEADER = WAV_HEADER;
 
 /** A WAV file written as the audio comes; the sizes in its header are set when it is closed. */
 export class WavFile {
