@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import { apiServerOptions, registerApi, type WebhookApiOptions } from '../../src/api/index.js';
+import {
+  apiServerOptions,
+  registerApi,
+  type ConsoleOptions,
+  type WebhookApiOptions,
+} from '../../src/api/index.js';
 import {
   createApiKeyRepository,
   createTenantRepository,
@@ -52,6 +57,8 @@ export async function startApiApp(
     state?: SharedState;
     webhooks?: WebhookApiOptions;
     recordings?: ObjectStore;
+    /** The web console at /console (dist/console, built by scripts/build-console.mjs). */
+    console?: ConsoleOptions;
   } = {},
 ): Promise<ApiApp> {
   await migrate(db, MIGRATIONS_DIR);

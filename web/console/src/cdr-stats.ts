@@ -16,6 +16,8 @@ export interface Cdr {
   sipCode: number | null;
   hangupBy: string | null;
   reason: string | null;
+  /** The call's recordings (GET …/recordings/{id}); empty when it was not recorded. */
+  recordingIds?: string[];
 }
 
 export interface CdrStats {

@@ -19,6 +19,7 @@ import {
 } from './api.js';
 import { cdrStats, type Cdr } from './cdr-stats.js';
 import { CdrCharts, seconds } from './charts.js';
+import { ApiKeysPage, RecordingsPage, WebhooksPage } from './operations.js';
 import { bodySchema, SchemaForm, type BodySchema } from './schema-form.js';
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -425,6 +426,10 @@ interface LiveCall {
   state: string;
   startedAt: string;
   answeredAt: string | null;
+  /** The media relay is recording the call. */
+  recording?: boolean;
+  /** off, always or on-demand: a call whose policy is off cannot be recorded. */
+  recordingPolicy?: string;
 }
 
 /** Reloads `load` whenever the tenant's events stream delivers one of `types` (debounced). */
@@ -561,6 +566,15 @@ function LiveCallsPage({ ctx }: { ctx: Ctx }) {
       setError(describe(err));
     }
   };
+  const record = async (c: LiveCall, on: boolean) => {
+    try {
+      await api(on ? 'POST' : 'DELETE', `${base}/calls/live/${encodeURIComponent(c.callId)}/recording`);
+      // The live call says recording once the gateway has asked its relay; its event reloads the list.
+      window.setTimeout(() => void load(), 500);
+    } catch (err) {
+      setError(describe(err));
+    }
+  };
   const transfer = async (body: JsonObject) => {
     if (!transferring) return;
     await api('POST', `${base}/calls/live/${encodeURIComponent(transferring.callId)}/transfer`, body);
@@ -615,12 +629,22 @@ function LiveCallsPage({ ctx }: { ctx: Ctx }) {
               <td>${c.to}</td>
               <td>${c.state}</td>
               <td>${new Date(c.startedAt).toLocaleTimeString()}</td>
-              <td>${since(c.answeredAt)}</td>
+              <td>
+                ${since(c.answeredAt)}${c.recording ? html` <span class="rec" title="recording">● rec</span>` : ''}
+              </td>
               <td class="wrap">${c.callId}</td>
               ${
                 canHangUp &&
                 html`<td class="row-actions">
                   ${c.state === 'answered' && html`<button onClick=${() => setTransferring(c)}>Transfer</button>`}
+                  ${
+                    c.recording
+                      ? html`<button data-testid="stop-recording" onClick=${() => record(c, false)}>
+                          Stop recording
+                        </button>`
+                      : c.recordingPolicy !== 'off' &&
+                        html`<button data-testid="record" onClick=${() => record(c, true)}>Record</button>`
+                  }
                   <button class="danger" onClick=${() => hangUp(c)}>Hang up</button>
                 </td>`
               }
@@ -724,6 +748,7 @@ function CdrsPage({ ctx }: { ctx: Ctx }) {
                   <th>Duration</th>
                   <th>Hung up by</th>
                   <th>Reason</th>
+                  <th></th>
                 </tr>
               </thead>
               <tbody>
@@ -742,6 +767,16 @@ function CdrsPage({ ctx }: { ctx: Ctx }) {
                       <td>${c.durationSeconds} s</td>
                       <td>${c.hangupBy ?? ''}</td>
                       <td>${c.reason ?? ''}</td>
+                      <td>
+                        ${
+                          (c.recordingIds?.length ?? 0) > 0 &&
+                          html`<a
+                            data-testid="recordings-link"
+                            href=${`#/recordings?callId=${encodeURIComponent(c.callId)}`}
+                            >${c.recordingIds!.length === 1 ? 'recording' : `${c.recordingIds!.length} recordings`}</a
+                          >`
+                        }
+                      </td>
                     </tr>`,
                 )}
               </tbody>
@@ -862,11 +897,15 @@ const VIEWS: View[] = [
   { id: 'registrations', title: 'Registrations', visible: () => true },
   { id: 'calls', title: 'Live calls', visible: () => true },
   { id: 'cdrs', title: 'Call records', visible: () => true },
+  { id: 'recordings', title: 'Recordings', visible: () => true },
+  { id: 'webhooks', title: 'Webhooks', visible: () => true },
+  { id: 'api-keys', title: 'API keys', visible: (me) => me.role === 'admin' },
   { id: 'audit', title: 'Audit log', visible: (me) => me.role === 'admin' },
 ];
 
 function useHash(): string {
-  const read = () => window.location.hash.replace(/^#\/?/, '') || 'users';
+  // `#/recordings?callId=…`: the view is what comes before the query.
+  const read = () => window.location.hash.replace(/^#\/?/, '').split('?')[0] || 'users';
   const [hash, setHash] = useState(read);
   useEffect(() => {
     const on = () => setHash(read());
@@ -908,6 +947,10 @@ function Shell({ me, onLogout }: { me: Whoami; onLogout: () => void }) {
   else if (view === 'registrations') page = html`<${RegistrationsPage} ctx=${ctx} />`;
   else if (view === 'calls') page = html`<${LiveCallsPage} ctx=${ctx} />`;
   else if (view === 'cdrs') page = html`<${CdrsPage} ctx=${ctx} />`;
+  else if (view === 'recordings') page = html`<${RecordingsPage} me=${me} tenant=${tenant} />`;
+  else if (view === 'webhooks') page = html`<${WebhooksPage} me=${me} tenant=${tenant} />`;
+  else if (view === 'api-keys' && me.role === 'admin')
+    page = html`<${ApiKeysPage} me=${me} tenant=${tenant} tenants=${tenants} />`;
   else if (view === 'audit' && me.role === 'admin') page = html`<${AuditPage} ctx=${ctx} />`;
   else page = html`<p>No such page.</p>`;
 
