@@ -122,11 +122,16 @@ export class SipPhone {
     status: number | ((s: number) => boolean),
     method?: string,
     ms = 5000,
+    seq?: number,
   ): Promise<SipResponse> {
     const ok = typeof status === 'number' ? (s: number) => s === status : status;
     return this.waitFor(
       (m) =>
-        m.kind === 'response' && m.callId === callId && ok(m.status) && (!method || m.cseq.method === method),
+        m.kind === 'response' &&
+        m.callId === callId &&
+        ok(m.status) &&
+        (!method || m.cseq.method === method) &&
+        (seq === undefined || m.cseq.seq === seq),
       ms,
       `response ${String(status)} to ${callId}`,
     ) as Promise<SipResponse>;
@@ -294,7 +299,8 @@ export class OutgoingCall {
 
   /** Waits for a final response; remembers the To tag and Contact of a 2xx. */
   async final(ms = 5000): Promise<SipResponse> {
-    const r = await this.phone.response(this.callId, (s) => s >= 200, 'INVITE', ms);
+    // This INVITE's own CSeq: a retransmitted 407 of the first INVITE (its ACK raced T1) is not its answer.
+    const r = await this.phone.response(this.callId, (s) => s >= 200, 'INVITE', ms, this.inviteSeq);
     if (r.status < 300) {
       this.toTag = r.toTag;
       const contact = headerValues(r, 'Contact')[0] ?? '';
