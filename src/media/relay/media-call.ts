@@ -1,20 +1,15 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
-import {
-  DtlsConnection,
-  matchesFingerprint,
-  type DtlsFailureReason,
-  type DtlsIdentity,
-} from '../dtls/index.js';
+import type { DtlsFailureReason, DtlsIdentity } from '../dtls/index.js';
 import type { CallRecorder } from '../recording/call-recorder.js';
-import { SrtpSession } from '../srtp/srtp-session.js';
 import { DtlsBridge, type DtlsEdit, type DtlsTermination } from './dtls-bridge.js';
+import { LegDtls } from './leg-dtls.js';
 import { answerBinding, newIceCredentials, type IceCredentials, type StunDropReason } from './ice-lite.js';
 import type { SdpFlags } from './ng-args.js';
 import type { PortAllocator, PortPair } from './port-allocator.js';
 import { MediaRelayError } from './relay-errors.js';
 import { RtpStats, type StreamStats } from './rtp-stats.js';
 import { SdesBridge, type CryptoEdit, type Side } from './sdes-bridge.js';
-import { offeredStreams, rewriteSdp, type OfferedStream } from './sdp-rewrite.js';
+import { midsFor, offeredStreams, rewriteSdp, type OfferedStream } from './sdp-rewrite.js';
 
 const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
 const SIDES = ['a', 'b'] as const;
@@ -47,16 +42,6 @@ export interface RelayCounters {
   dtlsFailed: Record<DtlsFailureReason, number>;
 }
 
-/** The relay's DTLS-SRTP end towards a party on one component (RTP, or RTCP when not multiplexed). */
-interface ComponentDtls {
-  connection: DtlsConnection;
-  /** Where the party's DTLS comes from (the server's answers go there). */
-  peer?: Address;
-  /** SRTP under the exported keys, once the handshake is done: decrypts from the party, encrypts to it. */
-  rx?: SrtpSession;
-  tx?: SrtpSession;
-}
-
 /**
  * The relay end one party sends one stream to: a port pair, what the party's SDP asked for, where its packets
  * really come from (latched), and the stats of what it sent. Packets to that party leave from this same pair,
@@ -85,7 +70,7 @@ interface Leg {
   /** DTLS that came before the relay knew its roles towards this party (replayed once it does). */
   earlyDtls: { packet: Buffer; from: RemoteInfo; rtcpPort: boolean }[];
   /** Where the relay ends DTLS-SRTP towards this party: the roles and fingerprints, a handshake per component. */
-  dtls?: { termination: DtlsTermination; components: (ComponentDtls | undefined)[] };
+  dtls?: LegDtls;
 }
 
 export interface MediaCallOptions {
@@ -237,7 +222,12 @@ export class MediaCall {
       protocols: edits.map((e) => e.protocol),
       cryptos: edits.map((e) => e.crypto),
       dtls: dtlsEdits,
-      ...this.midsFor(streams, flags.generateMid, answerTo !== undefined, facingOther, dtlsEdits),
+      ...midsFor(streams, {
+        generate: flags.generateMid,
+        answer: answerTo !== undefined,
+        offeredMids: streams.map((st) => facingOther[st.index]?.offered?.mid),
+        edits: dtlsEdits,
+      }),
     });
     for (const s of streams) {
       for (const sd of SIDES) {
@@ -335,7 +325,7 @@ export class MediaCall {
     }
     const rtcp = rtcpPort || isRtcp(packet);
     const bridge = this.crypto[index];
-    const rx = leg.dtls ? this.dtlsSession(leg, rtcpPort, 'rx') : bridge?.rx(side);
+    const rx = leg.dtls ? leg.dtls.session(rtcpPort, 'rx') : bridge?.rx(side);
     if (leg.dtls && !rx) {
       // Media before the handshake is done cannot be read.
       leg.dropped++;
@@ -379,7 +369,7 @@ export class MediaCall {
       counters.errors++;
       return;
     }
-    const tx = out?.dtls ? this.dtlsSession(out, rtcp && !muxes(out), 'tx') : bridge?.tx(other(side));
+    const tx = out?.dtls ? out.dtls.session(rtcp, 'tx') : bridge?.tx(other(side));
     if (out?.dtls && !tx) {
       leg.dropped++;
       counters.errors++;
@@ -428,7 +418,7 @@ export class MediaCall {
     leg.iceLatched[component] = outcome.nominated ? 'nominated' : 'checked';
     invalidate(leg);
     // A relay that connects (a=setup:active) knows where to once a check came.
-    if (leg.dtls?.termination.role === 'client') this.startDtlsClients(leg);
+    leg.dtls?.startClients();
   }
 
   /** DTLS passes end to end on a stream where both parties speak it and the relay ends it for neither. */
@@ -445,85 +435,30 @@ export class MediaCall {
     );
   }
 
-  /** a=mid for WebRTC parties: generated in offers when asked, echoed in answers to an offerer that sent them. */
-  private midsFor(
-    streams: OfferedStream[],
-    generate: boolean,
-    answer: boolean,
-    receivers: Leg[],
-    edits: DtlsEdit[],
-  ): { mids?: (string | undefined)[]; bundle?: string[] } {
-    if (!answer) {
-      const relayDtls = edits.some((e) => e.kind === 'relay');
-      if (!generate && !relayDtls) return {};
-      return { mids: streams.map((s) => s.mid ?? String(s.index)) };
-    }
-    const offered = streams.map((s) => receivers[s.index]?.offered?.mid);
-    if (!offered.some(Boolean)) return {};
-    const active = streams
-      .filter((s) => !s.disabled)
-      .map((s) => offered[s.index])
-      .filter(Boolean) as string[];
-    // One transport per stream here: a BUNDLE group is only true of a single active stream (RFC 9143 §7.3).
-    return { mids: offered, ...(active.length === 1 ? { bundle: active } : {}) };
-  }
-
   /** Brings a leg's DTLS ends in line with where the relay now ends DTLS towards its party. */
   private syncDtls(leg: Leg, termination: DtlsTermination | undefined): void {
     if (leg.dtls?.termination === termination) return;
-    for (const c of leg.dtls?.components ?? []) c?.connection.close();
-    leg.dtls = termination ? { termination, components: [] } : undefined;
+    leg.dtls?.close();
+    leg.dtls = termination
+      ? new LegDtls(termination, {
+          identity: this.options.dtls,
+          counters: this.options.counters,
+          socket: (component) => (component === 1 ? leg.pair.rtcp : leg.pair.rtp),
+          route: (component) => routeTo(leg, component === 1),
+          muxed: () => muxes(leg),
+          onFailed: (message) => (this.dtlsFailure ??= message),
+        })
+      : undefined;
     invalidate(leg);
-    if (termination?.role === 'client') this.startDtlsClients(leg);
+    leg.dtls?.startClients();
     const early = leg.earlyDtls.splice(0);
     if (leg.dtls) for (const e of early) this.dtlsPacket(leg, e.packet, e.from, e.rtcpPort);
-  }
-
-  private component(leg: Leg, component: 0 | 1): ComponentDtls | undefined {
-    const dtls = leg.dtls;
-    if (!dtls) return undefined;
-    const existing = dtls.components[component];
-    if (existing) return existing;
-    const counters = this.options.counters;
-    const socket = component === 1 ? leg.pair.rtcp : leg.pair.rtp;
-    const state: ComponentDtls = {
-      connection: new DtlsConnection({
-        role: dtls.termination.role,
-        identity: this.options.dtls,
-        verifyPeer: (certificate) => matchesFingerprint(certificate, dtls.termination.fingerprints),
-        send: (datagram) => {
-          const to = state.peer ?? routeTo(leg, component === 1)!;
-          if (to) socket.send(datagram, to.port, to.address);
-        },
-        onConnected: (keys) => {
-          counters.dtlsConnected++;
-          state.rx = new SrtpSession(keys.suite, keys.remoteKey, keys.remoteSalt);
-          state.tx = new SrtpSession(keys.suite, keys.localKey, keys.localSalt);
-        },
-        onFailed: (err) => {
-          counters.dtlsFailed[err.code]++;
-          this.dtlsFailure ??= err.message;
-        },
-      }),
-    };
-    dtls.components[component] = state;
-    return state;
   }
 
   /** The first DTLS failure of the call, for its report. */
   dtlsFailure: string | undefined;
 
-  private startDtlsClients(leg: Leg): void {
-    const components: (0 | 1)[] = muxes(leg) ? [0] : [0, 1];
-    for (const c of components) {
-      if (leg.dtls?.components[c] || !routeTo(leg, c === 1)) continue;
-      this.component(leg, c)?.connection.start();
-    }
-  }
-
   private dtlsPacket(leg: Leg, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
-    const state = this.component(leg, rtcpPort ? 1 : 0);
-    if (!state) return;
     // With ICE the checks say where the party is; DTLS from elsewhere is not the party's (RFC 7675).
     if (iceActive(leg) && !leg.iceLatched[rtcpPort ? 'rtcp' : 'rtp'] && !(muxes(leg) && leg.iceLatched.rtp)) {
       leg.dropped++;
@@ -531,14 +466,7 @@ export class MediaCall {
       this.options.counters.dtlsDropped++;
       return;
     }
-    state.peer = { address: from.address, port: from.port };
-    state.connection.receive(packet);
-  }
-
-  /** The SRTP session of a leg's DTLS end for packets of `rtcpPort`'s component (RTP's when multiplexed). */
-  private dtlsSession(leg: Leg, rtcpPort: boolean, which: 'rx' | 'tx'): SrtpSession | undefined {
-    const component = rtcpPort && !muxes(leg) ? 1 : 0;
-    return leg.dtls?.components[component]?.[which];
+    leg.dtls?.receive(packet, from, rtcpPort ? 1 : 0);
   }
 
   /** The newest packet of any stream, or the last signal: what the media timeout is measured from. */
@@ -605,7 +533,7 @@ export class MediaCall {
     this.closed = true;
     for (const side of SIDES) {
       for (const leg of this.legs[side]) {
-        for (const c of leg?.dtls?.components ?? []) c?.connection.close();
+        leg?.dtls?.close();
         if (leg) this.ports.release(leg.pair);
       }
       this.legs[side] = [];

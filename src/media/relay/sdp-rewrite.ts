@@ -269,3 +269,31 @@ export function rewriteSdp(text: string, options: RewriteOptions): string {
   });
   return serializeSdp(sdp);
 }
+
+/**
+ * a=mid for WebRTC parties (RFC 5888; ng `generate-mid`): in an offer, generated for every section when asked or
+ * when the relay offers its DTLS; in an answer, echoing the mids the receiving offerer sent (`offeredMids`), with a
+ * BUNDLE group when exactly one stream is active — the relay has one transport per stream, so a group is only true
+ * of a single one (RFC 9143 §7.3).
+ */
+export function midsFor(
+  streams: readonly OfferedStream[],
+  context: {
+    generate: boolean;
+    answer: boolean;
+    offeredMids: readonly (string | undefined)[];
+    edits: readonly DtlsEdit[];
+  },
+): Pick<RewriteOptions, 'mids' | 'bundle'> {
+  if (!context.answer) {
+    if (!context.generate && !context.edits.some((e) => e.kind === 'relay')) return {};
+    return { mids: streams.map((s) => s.mid ?? String(s.index)) };
+  }
+  const offered = context.offeredMids;
+  if (!offered.some(Boolean)) return {};
+  const active = streams
+    .filter((s) => !s.disabled)
+    .map((s) => offered[s.index])
+    .filter((mid): mid is string => mid !== undefined);
+  return { mids: offered, ...(active.length === 1 ? { bundle: active } : {}) };
+}
