@@ -153,6 +153,24 @@ describe('DTLS-SRTP handshake (RFC 5764)', () => {
     assert.ok(dropped);
   });
 
+  test('a client sent a ClientHello by its server (roles racing the SDP answer) ignores it and still connects', async () => {
+    const { server, client } = pair();
+    const stray = new DtlsConnection({
+      role: 'client',
+      identity: newDtlsIdentity(),
+      verifyPeer: () => true,
+      send: (d) => client.connection.receive(d),
+      onConnected: () => assert.fail('the stray client connected'),
+      onFailed: () => undefined,
+    });
+    stray.start();
+    stray.close();
+    assert.ok(!client.connection.finished, 'the client did not fail on the stray ClientHello');
+    client.connection.start();
+    const [s, c] = await Promise.all([server.keys, client.keys]);
+    assertMirrored(s, c);
+  });
+
   test('RFC 8122 §5: a certificate that does not match the SDP fingerprint fails with a reason and an alert', async () => {
     const serverId = newDtlsIdentity();
     const clientId = newDtlsIdentity();

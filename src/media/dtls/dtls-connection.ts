@@ -270,6 +270,12 @@ export class DtlsConnection {
       // The Finished is the first message under the new keys (RFC 5246 §7.4.9); it waits for ChangeCipherSpec.
       if (next.msgType === HandshakeType.finished && this.state !== 'wait-finished') return;
       this.queued.delete(this.nextReceiveSeq);
+      if (next.msgType === HandshakeType.clientHello && this.state === 'wait-server-hello') {
+        // The SDP made this end the client (a=setup:active) and the peer sends a ClientHello too: it is racing
+        // its own answer, or has the roles wrong. Chrome ignores it and keeps waiting for a ServerHello; so does
+        // this end (the sequence number stays free for the ServerHello).
+        continue;
+      }
       this.nextReceiveSeq++;
       this.reassembler.dropBefore(this.nextReceiveSeq);
       if ((next.msgType === HandshakeType.finished) !== (next.epoch === 1)) {
