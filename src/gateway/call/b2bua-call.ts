@@ -5,17 +5,10 @@
  * cancelled), the ends of the call, and the public surface the B2BUA uses; the state lives in `call-state.ts`.
  */
 import {
-  buildDialogRequest,
-  createUasDialog,
   header,
-  headerValues,
-  isSipsUri,
   newTag,
-  parseUri,
-  randomHex,
   receiveDialogRequest,
   retransmit2xxUntilAck,
-  SipParseError,
   uriOf,
   withoutTag,
   type Dialog,
@@ -31,11 +24,18 @@ import { CallerLeg } from './caller-leg.js';
 import { sendBye, type CalleeLeg } from './callee-leg.js';
 import { CallRecord } from './call-record.js';
 import { ANSWERED, CallStateMachine, SETTING_UP, type CallState } from './call-state.js';
+import {
+  CallTransfers,
+  other,
+  REPLACED,
+  TRANSFERRED,
+  type PartyLeg,
+  type TransferringCall,
+} from './call-transfers.js';
 import type {
   CallHooks,
   CallIdentity,
   CallSettings,
-  DialogId,
   ForkMode,
   ForkTarget,
   Side,
@@ -46,34 +46,11 @@ import { InDialogRelay, type InDialogCall } from './in-dialog-relay.js';
 import { MediaLeg, type MediaLegCall } from './media-leg.js';
 import { ProvisionalRelay, type ProvisionalRelayCall } from './provisional-relay.js';
 import { TargetSet } from './target-set.js';
-import {
-  BlindTransfer,
-  notifySipfrag,
-  REFER_SUBSCRIPTION_SECONDS,
-  type ReferSubscription,
-  type TransferCall,
-} from './transfer.js';
-
-/** A party that took a side's place through a transfer: its dialog, where its requests go, who it is. */
-interface PartyLeg {
-  readonly dialog: Dialog;
-  readonly target: LegTarget;
-  readonly callId: string;
-  /** Its address as a From or To names it (no tag). */
-  readonly addr: string;
-  /** Its AOR when it is a user of the tenant (a transfer it asks for is authorized as its call). */
-  readonly aor: string | undefined;
-}
 
 /** What a call's leg is to the call table: a side, or a leg a transfer let go (`B2buaCall.roleOf`). */
 export type LegRole = Side | 'released';
 
-/** The reason the record of a call that was transferred gives, and the text of the BYE its transferor gets. */
-export const TRANSFERRED = 'transferred';
-/** The same for a party an INVITE with Replaces (RFC 3891) took the place of. */
-export const REPLACED = 'replaced';
-
-const other = (side: Side): Side => (side === 'caller' ? 'callee' : 'caller');
+export { REPLACED, TRANSFERRED };
 
 export class B2buaCall {
   private readonly machine = new CallStateMachine();
@@ -83,14 +60,8 @@ export class B2buaCall {
   private readonly replaced: Partial<Record<Side, PartyLeg>> = {};
   /** Call-IDs of legs a transfer let go: a BYE crossing ours is answered, nothing else reaches the call. */
   private readonly released = new Set<string>();
-  /** The call's transfers, the last one possibly in progress. */
-  private readonly transfers: BlindTransfer[] = [];
-  /** An attended transfer is re-INVITEing its target. */
-  private joining = false;
   /** Call-IDs of legs handed over to another call: no longer this call's to index or end. */
   private readonly detached = new Set<string>();
-  /** Call-IDs of INVITEs with Replaces answered 2xx whose ACK has not come yet. */
-  private readonly awaitingAck = new Set<string>();
   /** The relay's totals when the current record began: a transferred call's media stats are its own. */
   private mediaBase: MediaTotals | undefined;
   /** Gives back the limits held for a side's party: the call's own, or the transfer's that brought it. */
@@ -103,6 +74,7 @@ export class B2buaCall {
   private readonly targets: TargetSet;
   private readonly provisionals: ProvisionalRelay;
   private readonly dialogs: InDialogRelay;
+  private readonly transfers: CallTransfers;
   /** A late offer answered in the 2xx: the callee's ACK waits for the caller's, which carries the answer. */
   private ackPendingForLateOffer = false;
 
@@ -161,6 +133,36 @@ export class B2buaCall {
       outbound,
       call,
     );
+    this.transfers = new CallTransfers(this.transferring());
+  }
+
+  /** What the call's transfers may ask of it (`call-transfers.ts`). */
+  private transferring(): TransferringCall {
+    return {
+      callId: this.callId,
+      machine: this.machine,
+      warn: (detail, message) => this.hooks.warn(detail, message),
+      identity: this.identity,
+      settings: this.settings,
+      outbound: this.outbound,
+      hooks: this.hooks,
+      media: this.media,
+      origin: {
+        invite: this.caller.invite,
+        callId: this.caller.callId,
+        reliable: false,
+        requiresReliable: false,
+      },
+      recordCallId: () => this.record.callId,
+      party: (side) => this.party(side),
+      who: (side) => this.who(side),
+      run: (step) => this.run(step),
+      hangup: (by, reason) => this.hangup(by, reason),
+      takeOver: (side, party, record, reason) => this.takeOver(side, party, record, reason),
+      limitsNow: (side, release) => {
+        this.limitsOf[side] = release;
+      },
+    };
   }
 
   get startedAt(): number {
@@ -191,9 +193,7 @@ export class B2buaCall {
 
   /** The callee-side Call-IDs of this call, and those of its transfers' legs (for the call table). */
   get legCallIds(): string[] {
-    return [...this.targets.callIds, ...this.transfers.flatMap((t) => t.callIds)].filter(
-      (id) => !this.detached.has(id),
-    );
+    return [...this.targets.callIds, ...this.transfers.callIds].filter((id) => !this.detached.has(id));
   }
 
   /** The id of the call's live call and record now: the original Call-ID, or a transferred call's id. */
@@ -343,11 +343,7 @@ export class B2buaCall {
 
   /** An ACK from the caller for our 2xx (or for a re-INVITE 2xx) or from the callee for a re-INVITE 2xx. */
   async ack(side: Side, ack: SipRequest): Promise<void> {
-    if (this.awaitingAck.delete(ack.callId)) {
-      // The ACK of the 2xx that answered an INVITE with Replaces.
-      this.machine.stop(`2xx retransmission ${ack.callId}`);
-      return;
-    }
+    if (this.transfers.acknowledged(ack)) return;
     if (this.dialogs.absorbs(side, ack.cseq.seq)) return;
     if (side !== 'caller' || ack.cseq.seq !== this.caller.invite.cseq.seq) return;
     this.machine.stop('2xx retransmission');
@@ -378,11 +374,11 @@ export class B2buaCall {
       return;
     }
     if (request.method === 'REFER') {
-      if (this.hooks.transfer) await this.refer(role, request, tx);
+      if (this.hooks.transfer) await this.transfers.refer(role, request, tx);
       else await this.dialogs.relayRefer(role, request, tx);
       return;
     }
-    const transfer = this.pendingTransfer();
+    const transfer = this.transfers.pending();
     if (transfer && transfer.side === role && request.method === 'BYE') {
       const own = this.party(role);
       if (own && receiveDialogRequest(own.dialog, request) === 500) {
@@ -399,129 +395,6 @@ export class B2buaCall {
     await this.dialogs.receive(role, request, tx);
   }
 
-  /**
-   * An attended transfer by REFER whose Refer-To embeds a Replaces (RFC 3891 §4, RFC 5589 §7): the transferor
-   * names its own dialog with the target in another call of this gateway; a phone would INVITE the target
-   * with that Replaces, the B2BUA joins the parties itself. The target is re-INVITEd in its dialog with this
-   * call's relay offer (the staying party's SDP, from its side: it keeps its relay port), its answer goes to
-   * the relay, the other call lets the target's leg go (no BYE) and ends — its transferor's leg gets a BYE —
-   * and the target takes the transferor's place here. A dialog the gateway does not hold is reported as the
-   * INVITE with Replaces would have been answered, 481 (RFC 3891 §3), in the final sipfrag.
-   */
-  private async attendedTransfer(
-    side: Side,
-    id: DialogId,
-    tx: ServerTransaction,
-    sub: ReferSubscription,
-  ): Promise<void> {
-    if (this.pendingTransfer() || this.joining) {
-      tx.respond(491, 'Request Pending');
-      return;
-    }
-    if (!this.media.anchored) {
-      tx.respond(488, 'Not Acceptable Here', {
-        Warning: '399 voxgate "A call whose media bypasses the relay cannot be transferred"',
-      });
-      return;
-    }
-    const found = this.hooks.dialog?.(id);
-    const transferor = this.who(side).aor;
-    if (
-      found &&
-      (found.call === this || !transferor || found.call.partyFor(found.side)?.aor !== transferor)
-    ) {
-      tx.respond(403, 'Forbidden', {
-        Warning: '399 voxgate "The dialog to replace is not one of the transferor\'s"',
-      });
-      return;
-    }
-    tx.respond(202, 'Accepted', { Expires: String(REFER_SUBSCRIPTION_SECONDS) });
-    notifySipfrag(this.outbound, sub, 100, 'Trying');
-    const joined = found?.call.partyFor(other(found.side));
-    if (!found || !joined) {
-      notifySipfrag(this.outbound, sub, 481, 'Call/Transaction Does Not Exist');
-      return;
-    }
-    this.joining = true;
-    const stays = other(side);
-    let offer: Buffer;
-    try {
-      offer = await this.media.offer(stays, this.media.lastSdp(stays) ?? Buffer.alloc(0));
-    } catch (err) {
-      this.joining = false;
-      this.hooks.warn({ err, callId: this.callId }, 'media relay refused the attended transfer offer');
-      notifySipfrag(this.outbound, sub, 503, 'Service Unavailable');
-      return;
-    }
-    const bytes = buildDialogRequest(joined.dialog, 'INVITE', {
-      via: this.outbound.via(joined.target),
-      contact: this.outbound.contact(joined.target, joined.dialog.secure),
-      headers: [{ name: 'Content-Type', value: 'application/sdp' }],
-      body: offer,
-    });
-    const seq = joined.dialog.localSeq;
-    const failed = (status: number, reason: string) => {
-      this.joining = false;
-      notifySipfrag(this.outbound, sub, status, reason);
-    };
-    this.outbound.request(bytes, joined.target, {
-      response: (response) => {
-        if (response.status < 200) return;
-        if (response.status >= 300) {
-          failed(response.status, response.reason);
-          return;
-        }
-        const ack = buildDialogRequest(joined.dialog, 'ACK', {
-          via: this.outbound.via(joined.target),
-          ...(seq === undefined ? {} : { cseq: seq }),
-        });
-        this.outbound.send(ack, joined.target);
-        this.run(this.joined(side, found.call, other(found.side), joined, response, sub));
-      },
-      timeout: () => failed(408, 'Request Timeout'),
-    });
-  }
-
-  /** The target answered the re-INVITE of an attended transfer: it leaves its call and joins this one. */
-  private async joined(
-    side: Side,
-    from: B2buaCall,
-    fromSide: Side,
-    joined: PartyLeg,
-    response: SipResponse,
-    sub: ReferSubscription,
-  ): Promise<void> {
-    try {
-      await this.media.answer(side, response.body);
-    } catch (err) {
-      this.joining = false;
-      notifySipfrag(this.outbound, sub, 503, 'Service Unavailable');
-      this.media.failed(err, 'media relay refused the attended transfer answer');
-      return;
-    }
-    this.joining = false;
-    if (this.machine.state !== 'answered') return;
-    from.handOver(fromSide);
-    this.hooks.registerLeg(joined.callId);
-    const stays = this.who(other(side));
-    const flipped = side === 'caller';
-    const record = new CallRecord(
-      randomHex(16),
-      {
-        tenantId: this.identity.tenantId,
-        direction: this.identity.direction === 'inbound' && !flipped ? 'inbound' : 'internal',
-        from: stays.aor ?? uriOf(stays.addr),
-        to: joined.aor ?? uriOf(joined.addr),
-        ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
-      },
-      this.hooks,
-      { from: this.record.callId, flipped },
-    );
-    record.emit('started');
-    notifySipfrag(this.outbound, sub, response.status, response.reason);
-    await this.takeOver(side, joined, record, TRANSFERRED);
-  }
-
   /** A side's party as another call may take it: its dialog, where its requests go, who it is. */
   partyFor(side: Side): PartyLeg | undefined {
     const own = this.party(side);
@@ -534,7 +407,7 @@ export class B2buaCall {
    */
   handOver(side: Side): void {
     if (this.machine.over) return;
-    this.pendingTransfer()?.abort('system', TRANSFERRED);
+    this.transfers.pending()?.abort('system', TRANSFERRED);
     const callId = this.sideCallId(side);
     this.let(side);
     this.detached.add(callId);
@@ -546,60 +419,6 @@ export class B2buaCall {
     this.finish('answered', 200, leaving, TRANSFERRED);
   }
 
-  private pendingTransfer(): BlindTransfer | undefined {
-    const last = this.transfers.at(-1);
-    return last?.pending ? last : undefined;
-  }
-
-  /**
-   * A REFER (RFC 3515) from the party on `side`: a blind transfer the B2BUA carries out itself. §2.4.2: "An
-   * agent responding to a REFER method MUST return a 400 (Bad Request) if the request contained zero or more
-   * than one Refer-To header field values." The target must be one the transferor could call (403 otherwise).
-   */
-  private async refer(side: Side, request: SipRequest, tx: ServerTransaction): Promise<void> {
-    const own = this.machine.state === 'answered' ? this.party(side) : undefined;
-    if (!own) {
-      tx.respond(481, 'Call/Transaction Does Not Exist');
-      return;
-    }
-    if (receiveDialogRequest(own.dialog, request) === 500) {
-      tx.respond(500, 'Server Internal Error', { 'Retry-After': '1' });
-      return;
-    }
-    const referTo = headerValues(request, 'Refer-To');
-    const target = referTo.length === 1 ? referTarget(referTo[0]!) : undefined;
-    if (!target) {
-      tx.respond(400, 'Bad Request', { Warning: '399 voxgate "One Refer-To with a SIP URI is required"' });
-      return;
-    }
-    if (target.replaces) {
-      await this.attendedTransfer(side, target.replaces, tx, {
-        dialog: own.dialog,
-        target: own.target,
-        id: request.cseq.seq,
-      });
-      return;
-    }
-    const refused = await this.startTransfer(side, target.uri, {
-      dialog: own.dialog,
-      target: own.target,
-      id: request.cseq.seq,
-    });
-    if (refused) {
-      tx.respond(refused.status, refused.phrase, { Warning: `399 voxgate "${refused.warning}"` });
-      return;
-    }
-    // §2.4.2: "If approval is granted, the UA MUST contact the resource identified by the URI in the
-    // Refer-To header field value"; the 202 comes first, the NOTIFYs follow it (the transfer sends them).
-    tx.respond(202, 'Accepted', { Expires: String(REFER_SUBSCRIPTION_SECONDS) });
-    this.run(this.transfers.at(-1)!.start());
-  }
-
-  /**
-   * A blind transfer through the API: the party on `stays` is connected to `target` and the other party is
-   * released, authorized as a call from that other party (or, when it is a trunk, from the one that stays).
-   * Undefined when it is under way, else why not.
-   */
   /** The relay is recording the call. */
   get recording(): boolean {
     return this.media.recording;
@@ -619,110 +438,18 @@ export class B2buaCall {
     return this.media.startRecording();
   }
 
-  async transferByApi(stays: Side, target: string): Promise<TransferRefusal | undefined> {
-    if (this.machine.state !== 'answered' || !this.party(other(stays))) {
-      return { status: 481, phrase: 'Call/Transaction Does Not Exist', warning: 'The call is not answered' };
-    }
-    const refused = await this.startTransfer(other(stays), target, undefined);
-    if (refused) return refused;
-    this.run(this.transfers.at(-1)!.start());
-    return undefined;
-  }
-
-  /** Authorizes and prepares a transfer of the party on `side` (the transferor) to `uri`; why not, if not. */
-  private async startTransfer(
-    side: Side,
-    uri: string,
-    subscription: ConstructorParameters<typeof BlindTransfer>[5],
-  ): Promise<TransferRefusal | undefined> {
-    if (this.pendingTransfer()) {
-      return { status: 491, phrase: 'Request Pending', warning: 'A transfer of this call is in progress' };
-    }
-    if (!this.media.anchored) {
-      return {
-        status: 488,
-        phrase: 'Not Acceptable Here',
-        warning: 'A call whose media bypasses the relay cannot be transferred',
-      };
-    }
-    const transferor = this.who(side);
-    const stays = this.who(other(side));
-    const plan = await this.hooks.transfer?.({
-      transferor: transferor.aor ?? (subscription ? undefined : stays.aor),
-      target: uri,
-    });
-    if (!plan) return { status: 403, phrase: 'Forbidden', warning: 'Transfers are not allowed here' };
-    if ('status' in plan) return plan;
-    if (this.machine.state !== 'answered' || this.pendingTransfer()) {
-      plan.release();
-      return { status: 481, phrase: 'Call/Transaction Does Not Exist', warning: 'The call has ended' };
-    }
-    const flipped = side === 'caller';
-    const record = new CallRecord(
-      randomHex(16),
-      {
-        tenantId: this.identity.tenantId,
-        // A call from a carrier stays inbound; otherwise it is the call the transferor would have placed.
-        direction: this.identity.direction === 'inbound' && !flipped ? 'inbound' : plan.identity.direction,
-        from: stays.aor ?? uriOf(stays.addr),
-        to: plan.identity.to,
-        ...(plan.identity.trunkId ? { trunkId: plan.identity.trunkId } : {}),
-        ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
-      },
-      this.hooks,
-      { from: this.record.callId, flipped },
-    );
-    this.transfers.push(new BlindTransfer(this.transferCall(), side, plan, record, stays.addr, subscription));
-    return undefined;
-  }
-
-  private transferCall(): TransferCall {
-    return {
-      callId: this.callId,
-      machine: this.machine,
-      warn: (detail, message) => this.hooks.warn(detail, message),
-      outbound: this.outbound,
-      media: this.media,
-      hooks: this.hooks,
-      origin: {
-        invite: this.caller.invite,
-        callId: this.caller.callId,
-        reliable: false,
-        requiresReliable: false,
-      },
-      ringTimeoutMs: this.settings.ringTimeoutMs,
-      run: (step) => this.run(step),
-      transferred: (transfer, leg) => this.run(this.transferred(transfer, leg)),
-      abandoned: (transfer) => this.hangup(transfer.side, 'transfer failed'),
-    };
+  /**
+   * A blind transfer through the API: the party on `stays` is connected to `target` and the other party is
+   * released. Undefined when it is under way, else why not (`CallTransfers.byApi`).
+   */
+  transferByApi(stays: Side, target: string): Promise<TransferRefusal | undefined> {
+    return this.transfers.byApi(stays, target);
   }
 
   /** Lets the party on `side` go: its leg's requests get 481 from now on, a BYE 200. */
   private let(side: Side): void {
     const callId = this.sideCallId(side);
     if (callId) this.released.add(callId);
-  }
-
-  /**
-   * The target answered: it takes the transferor's place. The transferor's leg is released (BYE, unless it
-   * hung up already), the original call's record ends (`reason: transferred`) and the transferred call's
-   * record — started with the transfer — is answered; from now on it is the call's record.
-   */
-  private async transferred(transfer: BlindTransfer, leg: CalleeLeg): Promise<void> {
-    await this.takeOver(
-      transfer.side,
-      {
-        dialog: leg.dialog!,
-        target: leg.target,
-        callId: leg.callId,
-        addr: leg.spec.to ?? '',
-        aor: transfer.plan.aor,
-      },
-      transfer.record,
-      TRANSFERRED,
-    );
-    // The transferor's counts went with it; the target's (the transfer's) stay with the call.
-    this.limitsOf[transfer.side] = () => transfer.plan.release();
   }
 
   /**
@@ -771,102 +498,28 @@ export class B2buaCall {
   }
 
   /**
-   * An INVITE with Replaces (RFC 3891) naming the dialog of `side`, from an authenticated user of the tenant
-   * (`who`): its sender takes that party's place — a call pickup, or the last step of an attended transfer a
-   * phone carries out itself. The relay is offered the newcomer's SDP from that side and answered with the
-   * other party's last SDP, so the party that stays keeps its relay port and is sent nothing; the replaced
-   * party gets a BYE. A late offer is refused (488).
+   * An INVITE with Replaces (RFC 3891) naming the dialog of `side`, from an authenticated user of the tenant:
+   * its sender takes that party's place (`CallTransfers.replace`).
    */
-  async replace(
+  replace(
     side: Side,
     invite: SipRequest,
     tx: ServerTransaction,
     target: LegTarget,
     who: { aor: string },
   ): Promise<void> {
-    if (this.pendingTransfer()) {
-      tx.respond(491, 'Request Pending');
-      return;
-    }
-    if (invite.body.length === 0 || !this.media.anchored) {
-      tx.respond(488, 'Not Acceptable Here', {
-        Warning: '399 voxgate "Replaces needs an SDP offer and a call anchored on the relay"',
-      });
-      return;
-    }
-    const stays = other(side);
-    let answer: Buffer;
-    try {
-      await this.media.offer(side, invite.body);
-      answer = await this.media.answer(stays, this.media.lastSdp(stays) ?? Buffer.alloc(0));
-    } catch (err) {
-      this.hooks.warn({ err, callId: this.callId }, 'media relay refused the replacing offer');
-      tx.respond(503, 'Service Unavailable', {
-        'Retry-After': '5',
-        Warning: '399 voxgate "Media relay unavailable"',
-      });
-      return;
-    }
-    if (this.machine.state !== 'answered' || tx.state !== 'proceeding') {
-      tx.respond(481, 'Call/Transaction Does Not Exist');
-      return;
-    }
-    const dialog = createUasDialog(invite, tx.toTag, 200);
-    this.hooks.registerLeg(invite.callId);
-    const staying = this.who(stays);
-    const flipped = side === 'caller';
-    const record = new CallRecord(
-      randomHex(16),
-      {
-        tenantId: this.identity.tenantId,
-        direction: this.identity.direction === 'inbound' && !flipped ? 'inbound' : 'internal',
-        from: staying.aor ?? uriOf(staying.addr),
-        to: who.aor,
-        ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
-      },
-      this.hooks,
-      { from: this.record.callId, flipped },
-    );
-    record.emit('started');
-    const headers = {
-      Contact: this.outbound.contact(target, isSipsUri(invite.uri)),
-      'Content-Type': 'application/sdp',
-    };
-    tx.respond(200, 'OK', headers, answer);
-    this.awaitingAck.add(invite.callId);
-    this.machine.own(
-      `2xx retransmission ${invite.callId}`,
-      ANSWERED,
-      retransmit2xxUntilAck({
-        t1: this.settings.t1,
-        t2: this.settings.t2,
-        unreliable: target.transport === 'udp',
-        resend: () => tx.respond(200, 'OK', headers, answer),
-        noAck: () => this.hangup('system', 'no ACK for the 2xx'),
-      }),
-    );
-    await this.takeOver(
-      side,
-      {
-        dialog,
-        target,
-        callId: invite.callId,
-        addr: withoutTag(header(invite, 'From') ?? ''),
-        aor: who.aor,
-      },
-      record,
-      REPLACED,
-    );
+    return this.transfers.replace(side, invite, tx, target, who);
   }
 
   /** A 2xx that matched no transaction (Timer M gone): re-ACK the winner, ACK+BYE anything else. */
   stray2xx(response: SipResponse): void {
-    const leg =
-      this.targets.byCallId(response.callId) ??
-      this.transfers.map((t) => t.byCallId(response.callId)).find((l) => l !== undefined);
-    if (!leg) return;
-    if (leg === this.targets.winner || this.transfers.some((t) => t.answeredBy === leg)) leg.reacknowledge();
-    else leg.refuse2xx(response);
+    const own = this.targets.byCallId(response.callId);
+    const found = own
+      ? { leg: own, answered: own === this.targets.winner }
+      : this.transfers.legOf(response.callId);
+    if (!found) return;
+    if (found.answered) found.leg.reacknowledge();
+    else found.leg.refuse2xx(response);
   }
 
   /** Shutdown: timers stop and the call is forgotten without sending anything (the listeners are closing). */
@@ -928,7 +581,7 @@ export class B2buaCall {
         );
       return;
     }
-    this.pendingTransfer()?.abort(by, reason);
+    this.transfers.pending()?.abort(by, reason);
     for (const side of ['caller', 'callee'] as const) {
       const party = this.party(side);
       const gone = this.released.has(this.sideCallId(side));
@@ -970,7 +623,7 @@ export class B2buaCall {
     // no call), so the transactions go now rather than hold the whole call in memory for 32 s.
     for (const leg of this.targets.legs) leg.releaseTransaction();
     // The limits of the parties that came through transfers (the call's own go when the table lets it go).
-    for (const transfer of this.transfers) for (const leg of transfer.legs) leg.releaseTransaction();
+    for (const leg of this.transfers.legs) leg.releaseTransaction();
     for (const side of ['caller', 'callee'] as const) if (this.replaced[side]) this.limitsOf[side]();
     const endedAt = Date.now();
     const base = this.mediaBase;
@@ -1009,41 +662,4 @@ function since(totals: MediaTotals, base: MediaTotals | undefined): MediaTotals 
   const callerToCallee = minus(totals.callerToCallee, base.callerToCallee);
   const calleeToCaller = minus(totals.calleeToCaller, base.calleeToCaller);
   return { ...(callerToCallee ? { callerToCallee } : {}), ...(calleeToCaller ? { calleeToCaller } : {}) };
-}
-
-/**
- * The target of a Refer-To (name-addr or addr-spec, RFC 3515 §2.1): its URI without URI headers, and whether
- * it embeds a Replaces (an attended transfer, RFC 3891 §4). Undefined when it is no sip/sips/tel URI.
- */
-function referTarget(value: string): { uri: string; replaces?: DialogId } | undefined {
-  const text = uriOf(value);
-  try {
-    const uri = parseUri(text);
-    if (uri.scheme === 'tel') return { uri: text };
-    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
-    const headers = 'headers' in uri ? uri.headers : [];
-    const query = text.indexOf('?');
-    const embedded = headers.find((h) => h.name.toLowerCase() === 'replaces')?.value;
-    const replaces = embedded === undefined ? undefined : parseReplaces(decodeURIComponent(embedded));
-    if (embedded !== undefined && !replaces) return undefined;
-    return { uri: query < 0 ? text : text.slice(0, query), ...(replaces ? { replaces } : {}) };
-  } catch (err) {
-    if (err instanceof SipParseError || err instanceof URIError) return undefined;
-    throw err;
-  }
-}
-
-/**
- * The dialog a Replaces header names (RFC 3891 §6.1: `callid *(SEMI (to-tag / from-tag / early-flag /
- * generic-param))`, "exactly one to-tag and exactly one from-tag"), as the receiving UAS sees it: the to-tag
- * is its local tag, the from-tag the remote one. Undefined when malformed.
- */
-export function parseReplaces(value: string): DialogId | undefined {
-  const [callId, ...params] = value.split(';').map((p) => p.trim());
-  const tags = (name: string) =>
-    params.filter((p) => p.toLowerCase().startsWith(`${name}=`)).map((p) => p.slice(name.length + 1));
-  const to = tags('to-tag');
-  const from = tags('from-tag');
-  if (!callId || to.length !== 1 || from.length !== 1 || !to[0] || !from[0]) return undefined;
-  return { callId, localTag: to[0], remoteTag: from[0] };
 }

@@ -1,5 +1,6 @@
 /** The call as a state machine with legs: what the B2BUA and the gateway's index import. */
-export { B2buaCall, parseReplaces } from './b2bua-call.js';
+export { B2buaCall } from './b2bua-call.js';
+export { parseReplaces } from './refer-to.js';
 export { callProgressChannel, type CallProgressEvent } from './call-record.js';
 export { CallStateMachine, type CallState } from './call-state.js';
 export type {
