@@ -41,3 +41,23 @@ export {
   type WebhookResponse,
 } from './webhook-sender.js';
 export { recordingRetentionJob } from './recording-retention.js';
+export {
+  objectBackupChannel,
+  objectStoreBackupJob,
+  type Exclusive,
+  type ObjectBackupEvent,
+  type ObjectBackupResult,
+  type ObjectBackupSource,
+} from './object-store-backup.js';
+export {
+  chooseManifest,
+  listObjectBackups,
+  restoreObjectBackup,
+  type ObjectRestoreResult,
+} from './object-store-backup-restore.js';
+export {
+  locationOf,
+  stampTime,
+  type ManifestEntry,
+  type ManifestHeader,
+} from './object-store-backup-manifest.js';

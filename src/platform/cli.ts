@@ -9,6 +9,7 @@ import {
 } from './config/index.js';
 import { resetAdminKey } from './admin-key.js';
 import { runCtl } from './ctl/ctl.js';
+import { runObjectBackupCommand } from './object-backup-command.js';
 import { openMigratedStore, type OpenedStore } from './open-store.js';
 import { startPlatform, type Platform } from './platform.js';
 import { parseTargets, TARGETS, targetModules } from './targets.js';
@@ -41,6 +42,8 @@ function helpText(): string {
     '  voxgate ctl <command> [--json]                 operate a running voxgate over its API: tenants,',
     '                                                 registrations, calls, cdrs, trunks, tail',
     "                                                 (VOXGATE_API_URL, VOXGATE_API_KEY); 'voxgate ctl --help'",
+    "  voxgate object-backup list|restore [options]   the object-store backup's runs; copy a run back into",
+    "                                                 the stores; 'voxgate object-backup --help'",
     '  voxgate --help | --version',
     '',
     'Targets (each also starts the modules it depends on: http-server, store, shared-state, ...):',
@@ -97,6 +100,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
   // `ctl` has options of its own and reads no settings: the API's URL and key are all it needs.
   if (argv[0] === 'ctl') return { exitCode: await runCtl(argv.slice(1), io) };
   try {
+    if (argv[0] === 'object-backup') return { exitCode: await runObjectBackupCommand(argv.slice(1), io) };
     const { values, positionals } = parseArgs({
       args: [...argv],
       allowPositionals: true,

@@ -1,9 +1,11 @@
 import {
   cdrWriteChannel,
   jobRunChannel,
+  objectBackupChannel,
   webhookAttemptChannel,
   type CdrWriteEvent,
   type JobRunEvent,
+  type ObjectBackupEvent,
   type WebhookAttemptEvent,
 } from '../jobs/index.js';
 import { metricsIn, type Registry } from '../observability/index.js';
@@ -12,7 +14,7 @@ import { subscribeChannels } from './channel-subscriptions.js';
 
 /**
  * Store and job metrics from the `voxgate:store:query`, `voxgate:jobs:run`, `voxgate:jobs:cdr-write` and
- * `voxgate:jobs:webhook-attempt` channels, and the PostgreSQL pool's occupancy read at scrape time. Returns the function that unsubscribes.
+ * `voxgate:jobs:webhook-attempt` and `voxgate:jobs:object-backup` channels, and the PostgreSQL pool's occupancy read at scrape time. Returns the function that unsubscribes.
  */
 export function collectDataMetrics(registry: Registry, db: Database | undefined): () => void {
   const metric = metricsIn(registry);
@@ -64,7 +66,31 @@ export function collectDataMetrics(registry: Registry, db: Database | undefined)
     'Webhook delivery attempts, from the request to the answer, the error or the timeout.',
     [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   );
+  const backupObjects = metric.counter(
+    'voxgate_object_backup_copied_objects_total',
+    'Objects the object-store backup copied (new or changed in their source; a failed run counts what it copied).',
+  );
+  const backupBytes = metric.counter(
+    'voxgate_object_backup_copied_bytes_total',
+    'Bytes the object-store backup copied.',
+  );
+  let lastBackup: number | undefined;
+  metric.gauge(
+    'voxgate_object_backup_last_success_timestamp_seconds',
+    'When this worker last completed an object-store backup run (Unix time); no series before the first.',
+    {
+      collect(gauge) {
+        if (lastBackup !== undefined) gauge.set(lastBackup / 1000);
+      },
+    },
+  );
   return subscribeChannels({
+    [objectBackupChannel.name as string]: (m) => {
+      const e = m as ObjectBackupEvent;
+      backupObjects.inc(e.copiedObjects);
+      backupBytes.inc(e.copiedBytes);
+      if (e.ok) lastBackup = e.at;
+    },
     [storeQueryChannel.name as string]: (m) => {
       const e = m as StoreQueryEvent;
       queries.observe({ outcome: e.ok ? 'ok' : 'error' }, e.durationMs / 1000);

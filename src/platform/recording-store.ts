@@ -14,3 +14,27 @@ export function openRecordingStore(config: {
     ? createS3Store(config.media.recordings)
     : createFolderStore(join(config.dataDir, 'recordings'));
 }
+
+/**
+ * The object-store backup (the worker's `object-store-backup` job, `voxgate object-backup`):
+ * VOXGATE_OBJECT_BACKUP_URL when set, else the folder VOXGATE_DATA_DIR/object-backups. A destination inside
+ * a store it copies would copy itself: refused.
+ */
+export function openObjectBackupStore(config: {
+  dataDir: string;
+  media: { recordings?: S3StoreOptions | undefined };
+  backups: { s3?: S3StoreOptions | undefined };
+  objectBackups: { s3?: S3StoreOptions | undefined };
+}): ObjectStore {
+  const s3 = config.objectBackups.s3;
+  if (!s3) return createFolderStore(join(config.dataDir, 'object-backups'));
+  const inside = (outer: S3StoreOptions | undefined) =>
+    outer !== undefined &&
+    (outer.endpoint ?? '') === (s3.endpoint ?? '') &&
+    `${s3.url.replace(/\/+$/, '')}/`.startsWith(`${outer.url.replace(/\/+$/, '')}/`);
+  if (inside(config.media.recordings) || inside(config.backups.s3))
+    throw new Error(
+      `VOXGATE_OBJECT_BACKUP_URL=${s3.url} is inside a store it backs up (VOXGATE_RECORDINGS_URL or VOXGATE_BACKUP_URL)`,
+    );
+  return createS3Store(s3);
+}

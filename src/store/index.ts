@@ -95,6 +95,7 @@ export {
   parseS3Url,
   type ObjectStore,
   type S3StoreOptions,
+  type StoredObject,
 } from './objects/index.js';
 export {
   createWebhookRepository,

@@ -7,6 +7,7 @@ import {
   cdrWriterJob,
   createScheduler,
   databaseBackupJob,
+  objectStoreBackupJob,
   restoreTestJob,
   webhookDeliveryJob,
   webhookFanoutJob,
@@ -23,8 +24,11 @@ import {
 } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
-import { openRecordingStore } from '../recording-store.js';
+import { openObjectBackupStore, openRecordingStore } from '../recording-store.js';
 import { VERSION } from '../version.js';
+
+/** Arbitrary constant naming the advisory lock that keeps two workers from backing the object stores up at once. */
+const OBJECT_BACKUP_LOCK = 0x766f786f; // "voxo"
 
 /** How long the last CDR run at stop may take. */
 const FINAL_CDR_RUN_MS = 5000;
@@ -32,7 +36,8 @@ const FINAL_CDR_RUN_MS = 5000;
 /**
  * Background jobs: the CDR writer (call events → CDRs), webhooks (call events and registration changes →
  * deliveries → signed POSTs, retried), CDR, audit and delivery log retention, and on PostgreSQL the database
- * backup (VOXGATE_BACKUP_URL, or VOXGATE_DATA_DIR/backups) and its restore test.
+ * backup (VOXGATE_BACKUP_URL, or VOXGATE_DATA_DIR/backups) and its restore test; the object-store backup of
+ * recordings and database backups (VOXGATE_OBJECT_BACKUP_URL, or VOXGATE_DATA_DIR/object-backups).
  */
 export const workerModule: ModuleDefinition = {
   name: 'worker',
@@ -140,6 +145,42 @@ export const workerModule: ModuleDefinition = {
     }
     if (!databaseUrl)
       ctx.logger.info('embedded PGlite: no database backup job; back up VOXGATE_DATA_DIR instead');
+    const objectBackups = ctx.config.objectBackups;
+    const objectBackup = openObjectBackupStore(ctx.config);
+    if (objectBackups.intervalMs > 0) {
+      jobs.push(
+        objectStoreBackupJob({
+          sources: [
+            { name: 'recordings', store: recordingStore },
+            { name: 'database-backups', store: objects },
+          ],
+          backup: objectBackup,
+          spoolDir,
+          everyMs: objectBackups.intervalMs,
+          retentionDays: objectBackups.retentionDays,
+          // One run per period across the workers: an advisory lock held by the run's transaction (PGlite is
+          // one process, and its single connection must stay free for the others' queries).
+          ...(databaseUrl
+            ? {
+                exclusive: (work) =>
+                  db.transaction(async (tx) => {
+                    const [lock] = (
+                      await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
+                        OBJECT_BACKUP_LOCK,
+                      ])
+                    ).rows;
+                    return lock?.ok ? work() : undefined;
+                  }),
+              }
+            : {}),
+          onStored: (r) =>
+            ctx.logger.info(
+              { stamp: r.stamp, sources: r.sources, copied: r.copied, pruned: r.pruned },
+              'object stores backed up',
+            ),
+        }),
+      );
+    }
     const scheduler = createScheduler(jobs, (job, err) => ctx.logger.error({ err, job }, 'job run failed'));
     return {
       async start() {
@@ -167,6 +208,7 @@ export const workerModule: ModuleDefinition = {
           );
         objects.close();
         recordingStore.close();
+        objectBackup.close();
       },
     };
   },

@@ -1,13 +1,27 @@
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { checkKey, type ObjectStore } from './object-store.js';
+import { checkKey, type ObjectStore, type StoredObject } from './object-store.js';
 
 /** A local folder as the object store (embedded mode): the key is the path under `root`. */
 export function createFolderStore(root: string): ObjectStore {
   const pathOf = (key: string) => {
     checkKey(key);
     return join(root, ...key.split('/'));
+  };
+  const keysUnder = async (prefix: string): Promise<string[]> => {
+    const base = prefix === '' ? root : join(root, ...prefix.replace(/\/+$/, '').split('/'));
+    const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return [];
+        throw err;
+      },
+    );
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'))
+      .filter((k) => !k.split('/').some((part) => part.startsWith('.')))
+      .sort();
   };
   return {
     async putFile(key, localPath) {
@@ -36,19 +50,18 @@ export function createFolderStore(root: string): ObjectStore {
     async delete(key) {
       await rm(pathOf(key), { force: true });
     },
-    async list(prefix) {
-      const base = prefix === '' ? root : join(root, ...prefix.replace(/\/+$/, '').split('/'));
-      const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(
-        (err: NodeJS.ErrnoException) => {
-          if (err.code === 'ENOENT') return [];
+    list: keysUnder,
+    async listVersions(prefix) {
+      const found: StoredObject[] = [];
+      for (const key of await keysUnder(prefix)) {
+        const info = await stat(pathOf(key)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return undefined; // deleted since the listing
           throw err;
-        },
-      );
-      return entries
-        .filter((e) => e.isFile())
-        .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'))
-        .filter((k) => !k.split('/').some((part) => part.startsWith('.')))
-        .sort();
+        });
+        if (info?.isFile())
+          found.push({ key, size: info.size, version: `${info.size}-${Math.floor(info.mtimeMs)}` });
+      }
+      return found;
     },
     close: () => undefined,
   };

@@ -17,7 +17,19 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Keys under `prefix` (a folder-like `a/b/`), sorted. */
   list(prefix: string): Promise<string[]>;
+  /** The objects under `prefix` with their size and version, sorted by key (what an incremental copy compares). */
+  listVersions(prefix: string): Promise<StoredObject[]>;
   close(): void;
+}
+
+/**
+ * One object as a listing gives it. `version` changes when the content does: the ETag on S3, size and
+ * modification time in a folder.
+ */
+export interface StoredObject {
+  key: string;
+  size: number;
+  version: string;
 }
 
 /** A key that could leave the store (`..`, empty or absolute parts) is refused. */

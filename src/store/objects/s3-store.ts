@@ -11,7 +11,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { ObjectStoreError } from './object-store-error.js';
-import { checkKey, type ObjectStore } from './object-store.js';
+import { checkKey, type ObjectStore, type StoredObject } from './object-store.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   wav: 'audio/wav',
@@ -55,6 +55,29 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     checkKey(key);
     return prefix ? `${prefix}/${key}` : key;
   };
+  const listing = async (under: string): Promise<StoredObject[]> => {
+    const base = prefix ? `${prefix}/` : '';
+    const found: StoredObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: base + under,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
+      for (const o of page.Contents ?? [])
+        if (o.Key)
+          found.push({
+            key: o.Key.slice(base.length),
+            size: o.Size ?? 0,
+            version: (o.ETag ?? '').replace(/"/g, ''),
+          });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  };
   return {
     async putFile(key, localPath) {
       const Key = fullKey(key);
@@ -88,23 +111,8 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
     async delete(key) {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey(key) }));
     },
-    async list(under) {
-      const base = prefix ? `${prefix}/` : '';
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: base + under,
-            ...(token ? { ContinuationToken: token } : {}),
-          }),
-        );
-        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return keys.sort();
-    },
+    list: async (under) => (await listing(under)).map((o) => o.key),
+    listVersions: listing,
     close: () => client.destroy(),
   };
 }
