@@ -79,8 +79,10 @@ export function collectDataMetrics(registry: Registry, db: Database | undefined)
     'voxgate_object_backup_last_success_timestamp_seconds',
     'When this worker last completed an object-store backup run (Unix time); no series before the first.',
     {
+      // A label, so that there is no sample (prom-client's 0 for an unlabelled gauge) before the first run.
+      labelNames: ['job'],
       collect(gauge) {
-        if (lastBackup !== undefined) gauge.set(lastBackup / 1000);
+        if (lastBackup !== undefined) gauge.set({ job: 'object-store-backup' }, lastBackup / 1000);
       },
     },
   );

@@ -20,7 +20,9 @@ import {
   restoreObjectBackup,
   type ObjectBackupEvent,
 } from '../../src/jobs/index.js';
+import { Registry } from '../../src/observability/index.js';
 import { runCli } from '../../src/platform/cli.js';
+import { collectDataMetrics } from '../../src/platform/data-metrics.js';
 import { createFolderStore, createS3Store, type ObjectStore } from '../../src/store/index.js';
 
 const bodyOf = async (store: ObjectStore, key: string): Promise<string | undefined> => {
@@ -179,6 +181,8 @@ describe('object-store backup (worker job) between two S3 servers', () => {
     const events: ObjectBackupEvent[] = [];
     const onEvent = (m: unknown) => events.push(m as ObjectBackupEvent);
     subscribe(objectBackupChannel.name, onEvent);
+    const registry = new Registry();
+    const stopMetrics = collectDataMetrics(registry, undefined);
     try {
       for (let n = 1; n <= 5; n++) await put(recordings, `2026-12-03/call-${n}/mixed.wav`, `RIFF call ${n}`);
       let copies = 0;
@@ -206,7 +210,16 @@ describe('object-store backup (worker job) between two S3 servers', () => {
       assert.deepEqual(resumed?.copied.objects, 3, 'only the three the failed run did not copy');
       assert.deepEqual(resumed?.sources.recordings?.objects, 5);
       assert.equal(events.at(-1)?.ok, true);
+      const metrics = await registry.metrics();
+      assert.match(metrics, /^voxgate_object_backup_copied_objects_total 5$/m, 'two, then three');
+      assert.match(metrics, /^voxgate_object_backup_copied_bytes_total 55$/m);
+      const last =
+        /^voxgate_object_backup_last_success_timestamp_seconds\{job="object-store-backup"\} (\S+)$/m.exec(
+          metrics,
+        );
+      assert.equal(Number(last?.[1]), events.at(-1)!.at / 1000, 'the successful run, not the failed one');
     } finally {
+      stopMetrics();
       unsubscribe(objectBackupChannel.name, onEvent);
       recordings.close();
       backup.close();
