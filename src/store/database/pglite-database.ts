@@ -21,6 +21,15 @@ function timestampParam(value: unknown): unknown {
 }
 
 /**
+ * PostgreSQL's buffer pool inside PGlite's WebAssembly memory. At the server's default, 128MB, the pool is
+ * touched at start and stays in the process's RSS: the all-in-one at rest held ~100 MiB more than with 16MB
+ * (bench/footprint.ts, docs/performance.md). The embedded store is the laptop, demo and CI one, whose tables
+ * are a few MB; the files stay in the operating system's page cache beyond the pool.
+ */
+export const PGLITE_SHARED_BUFFERS = '16MB';
+const startParams = [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+
+/**
  * Embedded PostgreSQL (PGlite, WASM) in `<dataDir>/pglite`, or in memory for `memory://`.
  * PGlite has one connection, so a transaction holds it exclusively: queries from outside the transaction wait
  * for it (a queue), instead of running inside someone else's transaction.
@@ -32,12 +41,16 @@ export async function openPglite(dataDir: string, templateFile?: string): Promis
     templateFile && existsSync(templateFile) ? new Blob([await readFile(templateFile)]) : undefined;
   let db: PGlite;
   if (dataDir === 'memory://') {
-    db = await PGlite.create(template ? { loadDataDir: template } : {});
+    db = await PGlite.create({ startParams, ...(template ? { loadDataDir: template } : {}) });
   } else {
     const dir = join(dataDir, 'pglite');
     const fresh = !existsSync(join(dir, 'PG_VERSION'));
     await mkdir(dir, { recursive: true });
-    db = await PGlite.create({ dataDir: dir, ...(fresh && template ? { loadDataDir: template } : {}) });
+    db = await PGlite.create({
+      dataDir: dir,
+      startParams,
+      ...(fresh && template ? { loadDataDir: template } : {}),
+    });
   }
   let tail: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
