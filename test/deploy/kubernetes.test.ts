@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { readMemoryBudgets } from '../../bench/memory-budgets.js';
+import { envoyBootstrapProblems } from './envoy-schema.js';
 import { parseEnvFile, requirePackage, requireTool } from './tools.js';
 
 /** The part of the `yaml` package used here (declared locally: the test skips when it is not installed). */
@@ -54,6 +55,8 @@ async function render(t: TestContext, env: string): Promise<Doc[] | undefined> {
 
 const deployments = (docs: Doc[]) => docs.filter((d) => d.kind === 'Deployment');
 const target = (d: Doc): string => d.spec.template.metadata.labels['app.kubernetes.io/component'];
+/** The Deployments running voxgate itself (not the SBC's Envoy). */
+const voxgateDeployments = (docs: Doc[]) => deployments(docs).filter((d) => target(d) !== 'sbc');
 
 for (const env of ENVIRONMENTS) {
   describe(`kubernetes ${env} overlay`, () => {
@@ -128,9 +131,9 @@ for (const env of ENVIRONMENTS) {
       if (!docs) return;
       const config = parseEnvFile(readFileSync(`config/environments/${env}.env`, 'utf8'));
       const budgets = readMemoryBudgets();
-      const found = deployments(docs).map(target).sort();
+      const found = voxgateDeployments(docs).map(target).sort();
       assert.deepEqual(found, ['api', 'media-relay', 'sip-gateway', 'worker']);
-      for (const d of deployments(docs)) {
+      for (const d of voxgateDeployments(docs)) {
         const name = d.metadata.name as string;
         const pod = d.spec.template.spec;
         assert.equal(pod.containers.length, 1, name);
@@ -212,6 +215,142 @@ for (const env of ENVIRONMENTS) {
       assert.equal(new Set(remoteKeys.values()).size, remoteKeys.size, 'one remote key per secret');
       assert.equal(remoteKeys.get('VOXGATE_SIP_NONCE_SECRET'), `voxgate/${env}/sip-nonce-secret`);
       assert.equal(remoteKeys.get('VOXGATE_SIP_PEER_SECRET'), `voxgate/${env}/sip-peer-secret`);
+    });
+
+    test('the SBC: Envoy pinned and hardened, its envoy.yaml well-formed, affinity on every SIP listener', async (t) => {
+      const docs = await render(t, env);
+      if (!docs) return;
+      const yaml = await requirePackage<Yaml>(t, 'yaml');
+      if (!yaml) return;
+      const sbc = deployments(docs).find((d) => target(d) === 'sbc');
+      assert.ok(sbc, 'the SBC Deployment');
+      const pod = sbc.spec.template.spec;
+      const envoy = pod.containers[0];
+      assert.match(envoy.image, /^envoyproxy\/envoy:v\d+\.\d+\.\d+$/, 'a pinned Envoy release');
+      assert.equal(pod.securityContext?.runAsNonRoot, true);
+      assert.equal(envoy.securityContext?.readOnlyRootFilesystem, true);
+      assert.equal(envoy.securityContext?.allowPrivilegeEscalation, false);
+      assert.deepEqual(envoy.securityContext?.capabilities?.drop, ['ALL']);
+      assert.equal(envoy.readinessProbe?.httpGet?.path, '/ready');
+      assert.deepEqual(envoy.lifecycle?.preStop?.exec?.command, ['sleep', String(PRESTOP_SECONDS)]);
+      assert.equal(pod.terminationGracePeriodSeconds, PRESTOP_SECONDS + MARGIN_SECONDS);
+
+      // envoy.yaml: from the ConfigMap the pod mounts at the path Envoy is started with.
+      const configArg = envoy.args[envoy.args.indexOf('-c') + 1] as string;
+      const mount = envoy.volumeMounts.find((m: Doc) => configArg.startsWith(`${m.mountPath}/`));
+      const volume = pod.volumes.find((v: Doc) => v.name === mount?.name);
+      const configMap = docs.find(
+        (d) => d.kind === 'ConfigMap' && d.metadata.name === volume?.configMap?.name,
+      );
+      const text = configMap?.data?.[configArg.slice(mount.mountPath.length + 1)];
+      assert.ok(text, `${configArg} is in the mounted ConfigMap`);
+      const bootstrap = yaml.parseAllDocuments(text)[0]!.toJS() as Doc;
+      assert.deepEqual(envoyBootstrapProblems(bootstrap), [], "every field is one of Envoy's v3 API");
+      assert.equal(bootstrap.admin.address.socket_address.address, '127.0.0.1', 'the admin stays in the pod');
+
+      const clusters = new Map<string, Doc>(
+        bootstrap.static_resources.clusters.map((c: Doc) => [c.name, c] as const),
+      );
+      const headless = docs.find(
+        (d) =>
+          d.kind === 'Service' &&
+          d.spec.clusterIP === 'None' &&
+          d.metadata.namespace === sbc.metadata.namespace,
+      );
+      assert.equal(
+        headless?.spec.selector['app.kubernetes.io/component'],
+        'sip-gateway',
+        'upstream: the replicas',
+      );
+      /** The upstream of a SIP listener: hashed over the replicas' pod addresses, on a port they serve. */
+      const upstream = (name: string, protocol: 'UDP' | 'TCP'): Doc => {
+        const c = clusters.get(name);
+        assert.ok(c, `cluster ${name}`);
+        assert.ok(['RING_HASH', 'MAGLEV'].includes(c.lb_policy), `${name}: a consistent hash`);
+        assert.equal(c.type, 'STRICT_DNS', `${name}: one endpoint per replica`);
+        for (const e of c.load_assignment.endpoints.flatMap((l: Doc) => l.lb_endpoints)) {
+          const a = e.endpoint.address.socket_address;
+          assert.equal(a.address, headless.metadata.name, `${name} resolves the headless Service`);
+          assert.ok(
+            headless.spec.ports.some((p: Doc) => p.port === a.port_value && p.protocol === protocol),
+            `${name}: the replicas serve ${a.port_value}/${protocol}`,
+          );
+        }
+        return c;
+      };
+      const lb = docs.find((d) => d.kind === 'Service' && d.spec.type === 'LoadBalancer');
+      assert.equal(
+        lb?.spec.selector['app.kubernetes.io/component'],
+        'sbc',
+        'the public SIP address is the SBC',
+      );
+      const listeners: Doc[] = bootstrap.static_resources.listeners;
+      for (const port of lb.spec.ports) {
+        const containerPort = envoy.ports.find((p: Doc) => p.name === port.targetPort);
+        assert.equal(containerPort?.protocol, port.protocol, `${port.name}: Envoy's port`);
+        const listener = listeners.find(
+          (l) =>
+            l.address.socket_address.port_value === containerPort.containerPort &&
+            (l.address.socket_address.protocol ?? 'TCP') === port.protocol,
+        );
+        assert.ok(listener, `a listener for ${port.name} (${containerPort.containerPort}/${port.protocol})`);
+        if (port.protocol === 'UDP') {
+          const udp = listener.listener_filters[0].typed_config;
+          assert.deepEqual(udp.hash_policies, [{ source_ip: true }], `${port.name}: affinity by source`);
+          assert.notEqual(udp.use_per_packet_load_balancing, true);
+          upstream(udp.matcher.on_no_match.action.typed_config.cluster, 'UDP');
+        } else {
+          const tcp = listener.filter_chains[0].filters[0].typed_config;
+          assert.deepEqual(tcp.hash_policy, [{ source_ip: {} }], `${port.name}: affinity by source`);
+          upstream(tcp.cluster, 'TCP');
+        }
+      }
+      // Every route of the HTTP listener names a cluster that exists.
+      for (const l of listeners.filter((x) => x.filter_chains)) {
+        for (const f of l.filter_chains.flatMap((c: Doc) => c.filters)) {
+          const routes = (f.typed_config.route_config?.virtual_hosts ?? []).flatMap((v: Doc) => v.routes);
+          for (const r of routes) assert.ok(clusters.has(r.route.cluster), `route to ${r.route.cluster}`);
+        }
+      }
+
+      // RTP never through Envoy: no listener, public port or upstream in the relay's RTP range or on the relay.
+      const config = parseEnvFile(readFileSync(`config/environments/${env}.env`, 'utf8'));
+      const rtp = (port: number) =>
+        port >= Number(config.VOXGATE_RTP_PORT_MIN) && port <= Number(config.VOXGATE_RTP_PORT_MAX);
+      for (const l of listeners) assert.ok(!rtp(l.address.socket_address.port_value), l.name);
+      for (const p of lb.spec.ports) assert.ok(!rtp(p.port), p.name);
+      assert.ok(!text.includes('media-relay'), 'no Envoy cluster reaches the media relay');
+
+      // Only the SBC (and the other replicas, for calls handed between them) reach the gateway's SIP ports, and
+      // no Service exposes the gateway outside the cluster.
+      for (const s of docs.filter(
+        (d) => d.kind === 'Service' && d.spec.type !== 'ClusterIP' && d.spec.clusterIP !== 'None',
+      ))
+        assert.notEqual(s.spec.selector['app.kubernetes.io/component'], 'sip-gateway', s.metadata.name);
+      const sipPorts = new Set([5060, 5061]);
+      const gatewayPolicies = docs.filter(
+        (d) =>
+          d.kind === 'NetworkPolicy' &&
+          d.spec.podSelector.matchLabels?.['app.kubernetes.io/component'] === 'sip-gateway',
+      );
+      assert.ok(gatewayPolicies.length > 0);
+      for (const policy of gatewayPolicies) {
+        for (const rule of policy.spec.ingress ?? []) {
+          if (!(rule.ports ?? []).some((p: Doc) => sipPorts.has(p.port))) continue;
+          const from: Doc[] = rule.from ?? [];
+          assert.ok(from.length > 0, `${policy.metadata.name}: SIP from anywhere`);
+          for (const peer of from) {
+            assert.ok(
+              !peer.ipBlock && !peer.namespaceSelector,
+              `${policy.metadata.name}: SIP from ${JSON.stringify(peer)}`,
+            );
+            assert.ok(
+              ['sbc', 'sip-gateway'].includes(peer.podSelector?.matchLabels?.['app.kubernetes.io/component']),
+              `${policy.metadata.name}: SIP from ${JSON.stringify(peer)}`,
+            );
+          }
+        }
+      }
     });
 
     if (env === 'production') {
