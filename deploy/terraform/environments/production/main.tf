@@ -54,8 +54,13 @@ module "redis" {
 }
 
 module "bucket" {
-  source = "../../modules/bucket"
-  name   = "${local.name}-recordings-backups"
+  source       = "../../modules/bucket"
+  name         = "${local.name}-recordings-backups"
+  replica_name = "${local.name}-recordings-backups-replica"
+  providers = {
+    aws         = aws
+    aws.replica = aws.secondary
+  }
 }
 
 output "sip_eip_allocation_ids" {
