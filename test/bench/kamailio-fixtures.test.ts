@@ -11,6 +11,7 @@ if (!installed && process.env.CI) throw new Error('kamailio (Debian package kama
 
 const cases: [string, string[]][] = [
   ['kamailio-options.cfg', []],
+  ['kamailio-registrar.cfg', []],
   ['kamailio-proxy.cfg', ['-A', 'UAS="sip:127.0.0.1:5999"']],
   ['kamailio-proxy.cfg', ['-A', 'UAS="sip:127.0.0.1:5999"', '-A', 'RTPENGINE="udp:127.0.0.1:2223"']],
 ];
