@@ -1,0 +1,273 @@
+/**
+ * bench:register — registrations with digest per second (REGISTER, 401 with a challenge, REGISTER with
+ * credentials, 200: RFC 3261 §10 and §22.4) through voxgate's registrar and, in the same run, Kamailio 5.6's
+ * (registrar + usrloc in memory + auth, bench/fixtures/kamailio-registrar.cfg), then the memory one binding
+ * costs at `--bindings` distinct users.
+ *
+ * voxgate runs as the sip-gateway target on PostgreSQL (users inserted by SQL, their HA1 computed by
+ * PostgreSQL) with its shared state in memory (no Redis: the bindings live in the process, as Kamailio's
+ * usrloc does in its shared memory), MD5 digest. SIPp plays the phones from an injection file of users
+ * (bench/fixtures/register-users.xml), each with its own Contact: one user, one binding. For each offered rate:
+ * registrations completed (the 200) and failed, server CPU per registration, memory. Then `--bindings` users
+ * register once each (at `--fill-rate`), and the memory grown divided by the bindings made is the cost of one
+ * (RSS for voxgate; PSS summed over Kamailio's processes, so its shared memory counts once).
+ * Usage: npm run bench:register [-- --rates=500,1000,2000,3000 --seconds=10 --users=10000 --bindings=100000]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { createTenantRepository, migrate, openDatabase } from '../src/store/index.js';
+import { fmt, runSippStats, stop, usage, waitForOutput, type SippStats } from './support.js';
+
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '500,1000,2000,3000,4000' },
+    seconds: { type: 'string', default: '10' },
+    users: { type: 'string', default: '10000' },
+    bindings: { type: 'string', default: '100000' },
+    'fill-rate': { type: 'string', default: '1000' },
+    servers: { type: 'string', default: 'voxgate,kamailio' },
+  },
+});
+const rates = values.rates.split(',').map(Number);
+const seconds = Number(values.seconds);
+const users = Number(values.users);
+const bindings = Number(values.bindings);
+const fillRate = Number(values['fill-rate']);
+const servers = new Set(values.servers.split(','));
+const ROOT = join(import.meta.dirname, '..');
+const SCENARIO = join(import.meta.dirname, 'fixtures', 'register-users.xml');
+const KAMAILIO_CFG = join(import.meta.dirname, 'fixtures', 'kamailio-registrar.cfg');
+const DOMAIN = 'register.example';
+const PASSWORD = 'bench';
+const work = mkdtempSync(join(tmpdir(), 'voxgate-register-'));
+const log = (msg: string) => console.error(`bench:register: ${msg}`);
+const port = () => 21_000 + 2 * Math.floor(Math.random() * 9_000);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A SIPp injection file of `count` users from `first` (SEQUENTIAL: call n takes line n, wrapping around). */
+function usersFile(name: string, first: number, count: number): string {
+  const path = join(work, name);
+  const lines = ['SEQUENTIAL'];
+  for (let i = first; i < first + count; i++)
+    lines.push(`u${i};[authentication username=u${i} password=${PASSWORD}]`);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+interface Row {
+  server: string;
+  rate: number;
+  ok: number;
+  failed: number;
+  cpuMsPerRegistration: number;
+  memoryMiB: number;
+}
+
+/** SIPp registering `total` users of `file` at `rate` per second to `target`. */
+function register(target: string, file: string, rate: number, total: number): Promise<SippStats> {
+  return runSippStats([
+    '-sf',
+    SCENARIO,
+    target,
+    '-inf',
+    file,
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(port()),
+    '-key',
+    'domain',
+    DOMAIN,
+    '-r',
+    String(rate),
+    '-m',
+    String(total),
+    '-l',
+    String(rate * 4),
+    '-timeout',
+    `${Math.ceil(total / rate) * 3 + 15}s`,
+  ]);
+}
+
+async function ladder(server: string, pid: number, target: string): Promise<Row[]> {
+  const file = usersFile(`ladder-${pid}.csv`, 0, users);
+  // One pass over the users first: every later REGISTER refreshes a binding (steady state, as phones do),
+  // and voxgate's directory cache is warm, as Kamailio's fixed password is.
+  await register(target, file, Math.min(fillRate, 1000), users);
+  const rows: Row[] = [];
+  for (const rate of rates) {
+    const before = usage(pid);
+    const stats = await register(target, file, rate, rate * seconds);
+    const after = usage(pid);
+    const done = stats.ok + stats.failed;
+    const row: Row = {
+      server,
+      rate,
+      ok: stats.ok,
+      failed: stats.failed + (rate * seconds - done),
+      cpuMsPerRegistration: done ? (after.cpuMs - before.cpuMs) / done : 0,
+      memoryMiB: after.rssBytes / 2 ** 20,
+    };
+    rows.push(row);
+    log(
+      `${server} ${rate}/s: ${row.ok} ok, ${row.failed} failed, ${fmt(row.cpuMsPerRegistration, 3)} ms CPU ` +
+        `per registration, ${fmt(row.memoryMiB)} MiB` +
+        (Object.keys(stats.failures).length > 0 ? ` (failures: ${JSON.stringify(stats.failures)})` : ''),
+    );
+    if (row.failed > rate * seconds * 0.05) break; // far past the breaking point
+  }
+  return rows;
+}
+
+/** Memory grown per binding when `bindings` users not seen before register once each. */
+async function perBinding(server: string, pid: number, target: string): Promise<string> {
+  const file = usersFile(`fill-${pid}.csv`, users, bindings);
+  await sleep(2000);
+  const before = usage(pid).rssBytes;
+  const stats = await register(target, file, fillRate, bindings);
+  await sleep(5000); // transactions of the last registrations end (Timer K is 5 s over UDP for the client)
+  const after = usage(pid).rssBytes;
+  const perOne = (after - before) / Math.max(1, stats.ok);
+  const line =
+    `${server}: ${stats.ok} of ${bindings} new bindings (${stats.failed} failed), memory ` +
+    `${fmt(before / 2 ** 20)} → ${fmt(after / 2 ** 20)} MiB: ${fmt(perOne / 1024, 2)} KiB per binding`;
+  log(line);
+  return line;
+}
+
+async function provision(url: string): Promise<void> {
+  const db = await openDatabase({ url, dataDir: 'unused' });
+  try {
+    await migrate(db, join(ROOT, 'migrations'));
+    await createTenantRepository(db).create({ name: 'Bench', sipDomain: DOMAIN });
+  } finally {
+    await db.close();
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    // Every user's HA1 computed by PostgreSQL: MD5 (RFC 2617 §3.2.2.2) and SHA-256 (RFC 7616 §3.4.2).
+    await client.query(
+      `INSERT INTO sip_users (tenant_id, username, ha1_md5, ha1_sha256)
+       SELECT t.id, 'u' || i,
+              md5('u' || i || ':' || $1 || ':' || $2),
+              encode(sha256(convert_to('u' || i || ':' || $1 || ':' || $2, 'UTF8')), 'hex')
+       FROM tenants t, generate_series(0, $3::int - 1) AS i WHERE t.sip_domain = $1`,
+      [DOMAIN, PASSWORD, users + bindings],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
+  const sipPort = port();
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const vx = spawn(
+    process.execPath,
+    [...nodeArgs, join(ROOT, 'dist/src/bin/voxgate.js'), '--target=sip-gateway'],
+    {
+      env: {
+        PATH: process.env.PATH,
+        VOXGATE_DATABASE_URL: url,
+        VOXGATE_SIP_HOST: '127.0.0.1',
+        VOXGATE_SIP_PORT: String(sipPort),
+        VOXGATE_API_HOST: '127.0.0.1',
+        VOXGATE_API_PORT: '0',
+        VOXGATE_LOG_LEVEL: 'info',
+        VOXGATE_SHUTDOWN_GRACE_SECONDS: '1',
+        VOXGATE_SIP_DIGEST_ALGORITHMS: 'MD5',
+        VOXGATE_SIP_KEEPALIVE_SECONDS: '0',
+        VOXGATE_SIP_REGISTER_MAX_EXPIRES: '3600',
+        // One source address plays every phone: it must not be banned for the 401s the challenge gives.
+        VOXGATE_SIP_AUTH_BAN_THRESHOLD: '10000',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    await waitForOutput(vx, /"msg":"voxgate started"/, 'stdout');
+    const target = `127.0.0.1:${sipPort}`;
+    const rows = await ladder('voxgate (1 process)', vx.pid!, target);
+    return { rows, binding: await perBinding('voxgate (1 process)', vx.pid!, target) };
+  } finally {
+    await stop(vx);
+  }
+}
+
+async function kamailio(): Promise<{ rows: Row[]; binding: string }> {
+  const kamPort = port();
+  const kam: ChildProcess = spawn(
+    'kamailio',
+    [
+      '-f',
+      KAMAILIO_CFG,
+      '-m',
+      '512',
+      '-M',
+      '16',
+      '-DD',
+      '-E',
+      '-l',
+      `udp:127.0.0.1:${kamPort}`,
+      '-P',
+      join(tmpdir(), `kamailio-register-${kamPort}.pid`),
+      '-Y',
+      tmpdir(),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  await sleep(1500);
+  try {
+    const target = `127.0.0.1:${kamPort}`;
+    const rows = await ladder('Kamailio 5.6 (2 workers)', kam.pid!, target);
+    return { rows, binding: await perBinding('Kamailio 5.6 (2 workers)', kam.pid!, target) };
+  } finally {
+    await stop(kam);
+  }
+}
+
+const base = process.env.VOXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const dbName = `voxgate_register_${process.pid}`;
+const admin = new pg.Client({ connectionString: base });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${dbName}`);
+const results: { rows: Row[]; binding: string }[] = [];
+try {
+  const url = new URL(base);
+  url.pathname = `/${dbName}`;
+  if (servers.has('voxgate')) {
+    await provision(url.toString());
+    results.push(await voxgate(url.toString()));
+  }
+  if (servers.has('kamailio')) results.push(await kamailio());
+} finally {
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.end();
+  rmSync(work, { recursive: true, force: true });
+}
+
+console.log(
+  '| server | offered registrations/s | completed | failed | server CPU ms per registration | memory MiB |',
+);
+console.log('|---|---|---|---|---|---|');
+for (const r of results.flatMap((x) => x.rows)) {
+  console.log(
+    `| ${r.server} | ${r.rate} | ${r.ok} | ${r.failed} | ${fmt(r.cpuMsPerRegistration, 3)} | ${fmt(r.memoryMiB)} |`,
+  );
+}
+console.log('\nHighest rate with under 0.1% failed registrations:');
+for (const { rows } of results) {
+  const good = rows.filter((r) => r.failed <= r.rate * seconds * 0.001);
+  const best = good.at(-1);
+  const server = rows[0]?.server ?? '?';
+  console.log(
+    `- ${server}: ${best ? `${best.rate}/s at ${fmt(best.cpuMsPerRegistration, 3)} ms CPU per registration` : 'none'}`,
+  );
+}
+console.log('\nMemory per binding:');
+for (const { binding } of results) console.log(`- ${binding}`);
