@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openDatabase, type Database, type ObjectStore, type Queryable } from '../store/index.js';
+import {
+  openDatabase,
+  toolConnection,
+  withDatabase,
+  type Database,
+  type ObjectStore,
+  type Queryable,
+} from '../store/index.js';
 import type { ScheduledJob } from './scheduler.js';
 
 /** What a backup is, next to its dump: the row counts taken in the dump's own snapshot. */
@@ -37,13 +44,13 @@ export async function rowCounts(db: Queryable): Promise<Record<string, number>> 
   return Object.fromEntries(rows.map((r) => [r.name, Number(r.rows)]));
 }
 
-/** The URL without its password, and the password for PGPASSWORD: never on a command line (`ps` shows it). */
+/**
+ * The URL without its password, and the password for PGPASSWORD: never on a command line (`ps` shows it). A URL
+ * with several servers keeps them and its target_session_attrs: libpq's tools choose the server themselves.
+ */
 function credentials(url: string, database?: string): { url: string; env: NodeJS.ProcessEnv } {
-  const u = new URL(url);
-  const password = decodeURIComponent(u.password);
-  u.password = '';
-  if (database) u.pathname = `/${database}`;
-  return { url: u.toString(), env: { ...process.env, ...(password ? { PGPASSWORD: password } : {}) } };
+  const { url: bare, password } = toolConnection(url, database);
+  return { url: bare, env: { ...process.env, ...(password ? { PGPASSWORD: password } : {}) } };
 }
 
 /** Runs a PostgreSQL client tool; a missing tool or a non-zero exit is an error naming it and its last words. */
@@ -195,10 +202,8 @@ export function restoreTestJob(options: {
         env,
       );
       // In-process, the password may stay in the URL (it is on no command line).
-      const scratchUrl = new URL(options.databaseUrl);
-      scratchUrl.pathname = `/${scratch}`;
       const restored = await openDatabase({
-        url: scratchUrl.toString(),
+        url: withDatabase(options.databaseUrl, scratch),
         dataDir: options.spoolDir,
         poolSize: 1,
       });

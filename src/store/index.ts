@@ -86,7 +86,18 @@ export {
   type CdrFilter,
   type CdrRepository,
 } from './repositories/cdr-repository.js';
-export { storeQueryChannel, type StoreQueryEvent } from './database/store-diagnostics.js';
+export {
+  storeQueryChannel,
+  storeServerChannel,
+  type StoreQueryEvent,
+  type StoreServerEvent,
+} from './database/store-diagnostics.js';
+export {
+  parsePostgresUrl,
+  PostgresUrlError,
+  toolConnection,
+  withDatabase,
+} from './database/postgres-url.js';
 export {
   checkKey,
   createFolderStore,

@@ -1,7 +1,8 @@
 /**
  * Errors of the relational store, with stable codes. Messages never contain credentials.
  * `STORE_UNAVAILABLE`: the database cannot serve now (connection refused or cut, server shutting down or out
- * of connections, store closed); the same request may succeed later.
+ * of connections, store closed); the same request may succeed later. `STORE_INVALID_URL`: a PostgreSQL URL with
+ * several servers that does not parse (postgres-url.ts says why).
  */
 export class StoreError extends Error {
   override readonly name = 'StoreError';
@@ -9,6 +10,7 @@ export class StoreError extends Error {
     readonly code:
       | 'STORE_UNREACHABLE'
       | 'STORE_UNAVAILABLE'
+      | 'STORE_INVALID_URL'
       | 'STORE_MIGRATION_CHANGED'
       | 'STORE_MIGRATION_FAILED'
       | 'STORE_INVALID_TOKEN'

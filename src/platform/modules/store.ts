@@ -1,4 +1,5 @@
-import { pendingMigrations } from '../../store/index.js';
+import { pendingMigrations, storeServerChannel, type StoreServerEvent } from '../../store/index.js';
+import { subscribeChannels } from '../channel-subscriptions.js';
 import { collectDataMetrics } from '../data-metrics.js';
 import type { ModuleDefinition } from '../module.js';
 import { openMigratedStore } from '../open-store.js';
@@ -12,7 +13,26 @@ export const storeModule: ModuleDefinition = {
   name: 'store',
   deps: [],
   async init(ctx) {
-    const { db, applied, migrationsDir } = await openMigratedStore(ctx.config);
+    // With several PostgreSQL servers: which one is used, when it changes, and an outage once (not per try).
+    let none = false;
+    const stopServerLog = subscribeChannels({
+      [storeServerChannel.name as string]: (message) => {
+        const event = message as StoreServerEvent;
+        if (event.kind === 'none') {
+          if (!none) ctx.logger.warn({ reason: event.reason }, 'no PostgreSQL server to use');
+          none = true;
+          return;
+        }
+        none = false;
+        if (event.kind === 'chosen')
+          ctx.logger.info({ server: event.server, previous: event.previous }, 'PostgreSQL server chosen');
+        else ctx.logger.warn({ server: event.server, reason: event.reason }, 'PostgreSQL server let go');
+      },
+    });
+    const { db, applied, migrationsDir } = await openMigratedStore(ctx.config).catch((err: unknown) => {
+      stopServerLog();
+      throw err;
+    });
     ctx.logger.info({ kind: db.kind, applied }, 'store ready');
     ctx.services.store = db;
     const stopMetrics = collectDataMetrics(ctx.metrics, db);
@@ -25,6 +45,7 @@ export const storeModule: ModuleDefinition = {
       async stop() {
         stopMetrics();
         await db.close();
+        stopServerLog();
       },
     };
   },

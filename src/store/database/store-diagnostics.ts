@@ -31,3 +31,14 @@ export function observed<A extends unknown[], T>(
     }
   };
 }
+
+/**
+ * Which server of a multi-host PostgreSQL URL the store uses (`StoreServerEvent`): one chosen (with the one
+ * before it, when it changed), one let go (gone or refusing writes), or none acceptable.
+ */
+export const storeServerChannel = channel('voxgate:store:server');
+
+export type StoreServerEvent =
+  | { readonly kind: 'chosen'; readonly server: string; readonly previous?: string }
+  | { readonly kind: 'lost'; readonly server: string; readonly reason: string }
+  | { readonly kind: 'none'; readonly reason: string };

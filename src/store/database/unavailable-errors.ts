@@ -3,11 +3,13 @@ import type { Database, Queryable } from './database.js';
 
 /**
  * SQLSTATEs that say the database cannot serve now, not that the statement is wrong: connection exceptions
- * (class 08), insufficient resources (class 53: too many connections, out of memory or disk), and the
- * server shutting down or starting up (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+ * (class 08), insufficient resources (class 53: too many connections, out of memory or disk), the server
+ * shutting down or starting up (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now), and a
+ * write refused by a server that takes none now (25006 read_only_sql_transaction: a standby, or a primary
+ * being demoted, until the connection moves to the writable server).
  */
 function isUnavailableSqlState(code: string): boolean {
-  return /^(08|53)[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03'].includes(code);
+  return /^(08|53)[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '25006'].includes(code);
 }
 
 /** Socket errors of a connection to the database server. */
@@ -37,7 +39,7 @@ const UNAVAILABLE_MESSAGES = [
 ];
 
 /** Whether `err`, from a driver, means the store is unavailable (the request may succeed later). */
-function isUnavailable(err: unknown): boolean {
+export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (isUnavailableSqlState(code) || SOCKET_CODES.has(code))) return true;
@@ -68,7 +70,7 @@ function classifiedQueryable(q: Queryable): Queryable {
 
 /**
  * The store boundary: every failure of `db` that means "unavailable" (a connection refused, cut or timed
- * out, a pool or PGlite closed, SQLSTATE classes 08 and 53, 57P01-57P03) is rethrown as a `StoreError` with
+ * out, a pool or PGlite closed, SQLSTATE classes 08 and 53, 57P01-57P03, 25006) is rethrown as a `StoreError` with
  * code `STORE_UNAVAILABLE` (its cause the driver's error), inside transactions too; every other error
  * (constraint violations, bad input, the caller's own errors) passes unchanged.
  */
