@@ -235,10 +235,11 @@ describe('dialog affinity through a balancer in front of two sip-gateway replica
       // The calls the test without affinity leaves broken are not waited for at the end.
       VOXGATE_SHUTDOWN_GRACE_SECONDS: '1',
     };
-    replicas = await Promise.all([
-      startVoxgate(['--target=sip-gateway'], env),
-      startVoxgate(['--target=sip-gateway'], env),
-    ]);
+    // One after the other: each start has 30 s (startVoxgate), which two at once on a loaded machine can miss.
+    replicas = [
+      await startVoxgate(['--target=sip-gateway'], env),
+      await startVoxgate(['--target=sip-gateway'], env),
+    ];
     ports = replicas.map((r) => r.sipUdpPort!);
     const store = await openDatabase({ url: db.url, dataDir: 'unused' });
     try {
