@@ -7,6 +7,7 @@ import {
   createMemorySharedState,
   createRegistrationsWriter,
   loadRegistrations,
+  MAX_EVENT_LOOP_SHARE,
   type Binding,
   type LoadedRegistrations,
 } from '../../src/store/shared-state/index.js';
@@ -108,6 +109,44 @@ describe('registrations file (memory shared state persistence)', () => {
       await sleep(400);
       assert.equal(snapshots, 3, 'nothing is written after close');
       assert.equal(loadRegistrations(file).entries[0]?.binding.cseq, 3);
+    }),
+  );
+
+  test(
+    'a snapshot slow to encode spaces the writes out: they take at most MAX_EVENT_LOOP_SHARE of the event loop',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      const busyMs = 200;
+      let encoded = 0;
+      // A binding whose encoding takes `busyMs` (as 60,000 real ones would).
+      const slow = {
+        aor: 'sip:slow@x',
+        binding: binding('sip:slow@y', 60_000),
+        toJSON() {
+          encoded += 1;
+          const until = performance.now() + busyMs;
+          while (performance.now() < until);
+          return { aor: this.aor, binding: this.binding };
+        },
+      };
+      const writer = createRegistrationsWriter({ file, intervalMs: 10, snapshot: () => [slow] });
+      assert.equal(writer.spacingMs, 10);
+      writer.changed();
+      await writer.flush();
+      assert.equal(encoded, 1);
+      assert.ok(
+        writer.spacingMs >= busyMs / MAX_EVENT_LOOP_SHARE,
+        `spacing ${writer.spacingMs} ms after a ${busyMs} ms snapshot`,
+      );
+      writer.changed();
+      await sleep(150); // far more than intervalMs, far less than the spacing
+      assert.equal(encoded, 1, 'no second write within the spacing');
+      await writer.close(); // close writes what is left at once
+      assert.equal(encoded, 2);
+      assert.deepEqual(
+        loadRegistrations(file).entries.map((e) => e.aor),
+        ['sip:slow@x'],
+      );
     }),
   );
 

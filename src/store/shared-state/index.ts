@@ -10,6 +10,7 @@ export { createRedisSharedState } from './redis-shared-state.js';
 export {
   createRegistrationsWriter,
   loadRegistrations,
+  MAX_EVENT_LOOP_SHARE,
   type LoadedRegistrations,
   type PersistedBinding,
   type RegistrationsWriter,

@@ -80,8 +80,13 @@ export function loadRegistrations(file: string, now = Date.now()): LoadedRegistr
 }
 
 export interface RegistrationsWriter {
-  /** Something changed: the file is rewritten at most once per `intervalMs` (write-behind). */
+  /** Something changed: the file is rewritten at most once per `spacingMs` (write-behind). */
   changed(): void;
+  /**
+   * The least time between two writes now: `intervalMs`, or more when the last snapshot took long to encode —
+   * the writes take at most `MAX_EVENT_LOOP_SHARE` of the event loop, whatever the number of bindings.
+   */
+  readonly spacingMs: number;
   /** Writes now if anything changed since the last write; resolves once the file is on disk. */
   flush(): Promise<void>;
   /** No more timed writes; the last changes are written before it resolves. */
@@ -89,10 +94,17 @@ export interface RegistrationsWriter {
 }
 
 /**
+ * The share of the event loop the snapshots may take: a snapshot's encoding is synchronous (JSON of every
+ * binding: about 3 ms per thousand bindings), so the next write waits at least its cost divided by this share.
+ */
+export const MAX_EVENT_LOOP_SHARE = 0.05;
+
+/**
  * Write-behind persistence of the bindings, as Kamailio's usrloc does in its DB modes: changes mark the state
  * dirty, a timer writes the whole snapshot at most once per `intervalMs` (so a REGISTER flood costs at most one
- * write a second, whatever its rate), and `close` writes what is left (SIGTERM loses nothing; a crash loses at
- * most the last interval). Each write goes to a temporary file in the same folder, is fsynced, and replaces the
+ * write a second, whatever its rate) — or less often when there are so many bindings that encoding them would
+ * take more than `MAX_EVENT_LOOP_SHARE` of the event loop (100,000 bindings: a write every few seconds) — and
+ * `close` writes what is left (SIGTERM loses nothing; a crash loses at most the last `spacingMs`). Each write goes to a temporary file in the same folder, is fsynced, and replaces the
  * file with a rename, so a reader — the next start — sees the old file or the new one, never half of one.
  */
 export function createRegistrationsWriter(options: {
@@ -107,6 +119,7 @@ export function createRegistrationsWriter(options: {
   let dirty = false;
   let closed = false;
   let lastWriteAt = 0;
+  let spacingMs = intervalMs;
   let timer: NodeJS.Timeout | undefined;
   /** The write in progress (writes never overlap: each waits for the one before). */
   let chain: Promise<void> = Promise.resolve();
@@ -115,12 +128,16 @@ export function createRegistrationsWriter(options: {
     dirty = false;
     lastWriteAt = Date.now();
     const now = Date.now();
-    const body = JSON.stringify({
-      format: FORMAT,
-      version: VERSION,
-      savedAt: new Date(now).toISOString(),
-      bindings: options.snapshot().filter((e) => e.binding.expiresAt > now),
-    });
+    const started = performance.now();
+    const body = Buffer.from(
+      JSON.stringify({
+        format: FORMAT,
+        version: VERSION,
+        savedAt: new Date(now).toISOString(),
+        bindings: options.snapshot().filter((e) => e.binding.expiresAt > now),
+      }),
+    );
+    spacingMs = Math.max(intervalMs, (performance.now() - started) / MAX_EVENT_LOOP_SHARE);
     const handle = await open(tmp, 'w', 0o600);
     try {
       await handle.writeFile(body);
@@ -158,7 +175,7 @@ export function createRegistrationsWriter(options: {
         timer = undefined;
         run().catch(() => undefined); // a failed write is reported and retried inside `run`
       },
-      Math.max(0, lastWriteAt + intervalMs - Date.now()),
+      Math.max(0, lastWriteAt + spacingMs - Date.now()),
     );
     timer.unref();
   };
@@ -171,6 +188,9 @@ export function createRegistrationsWriter(options: {
     changed() {
       dirty = true;
       schedule();
+    },
+    get spacingMs() {
+      return spacingMs;
     },
     flush,
     close() {
