@@ -129,7 +129,8 @@ async function perBinding(server: string, pid: number, target: string): Promise<
   await sleep(2000);
   const before = usage(pid).rssBytes;
   const stats = await register(target, file, fillRate, bindings);
-  await sleep(5000); // transactions of the last registrations end (Timer K is 5 s over UDP for the client)
+  // The server transactions of the last registrations end (Timer J: 64*T1 = 32 s over UDP) before the reading.
+  await sleep(40_000);
   const after = usage(pid).rssBytes;
   const perOne = (after - before) / Math.max(1, stats.ok);
   const line =
