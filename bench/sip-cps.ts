@@ -9,10 +9,8 @@
  * BENCH_NODE_ARGS are node options for the voxgate process (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { computeHa1 } from '../src/sip/index.js';
 import {
   createNumberRepository,
@@ -23,7 +21,15 @@ import {
   openDatabase,
 } from '../src/store/index.js';
 import { findRtpengine, startRtpengine, type RtpengineProcess } from '../test/helpers/rtpengine.js';
-import { fmt, runSippStats, stop, usage, waitForOutput } from './support.js';
+import {
+  fmt,
+  runSippStats,
+  startKamailio,
+  stop,
+  usage,
+  waitForOutput,
+  withScratchDatabase,
+} from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -202,29 +208,7 @@ async function kamailio(relay: RtpengineProcess | undefined): Promise<Row[]> {
   const kamPort = port();
   const defines = ['-A', `UAS="sip:127.0.0.1:${uasPort}"`];
   if (relay) defines.push('-A', `RTPENGINE="udp:127.0.0.1:${relay.ngPort}"`);
-  const kam = spawn(
-    'kamailio',
-    [
-      '-f',
-      KAMAILIO_CFG,
-      // Shared memory for the transactions in flight (64 MiB by default runs out first), private memory per
-      // worker: sized like a production proxy, not the package defaults.
-      '-m',
-      '512',
-      '-M',
-      '16',
-      '-DD',
-      '-E',
-      '-l',
-      `udp:127.0.0.1:${kamPort}`,
-      ...defines,
-      '-P',
-      join(tmpdir(), `kamailio-cps-${kamPort}.pid`),
-      '-Y',
-      tmpdir(),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const kam = startKamailio(KAMAILIO_CFG, kamPort, defines);
   const uas = startUas(uasPort);
   await new Promise((r) => setTimeout(r, 1500));
   try {
@@ -240,16 +224,9 @@ async function kamailio(relay: RtpengineProcess | undefined): Promise<Row[]> {
   }
 }
 
-const base = process.env.VOXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `voxgate_cps_${process.pid}`;
-const admin = new pg.Client({ connectionString: base });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${dbName}`);
 const rows: Row[] = [];
-try {
-  const url = new URL(base);
-  url.pathname = `/${dbName}`;
-  await provision(url.toString());
+await withScratchDatabase('cps', async (url) => {
+  await provision(url);
   for (const media of mediaModes) {
     const binary = media === 'rtpengine' ? findRtpengine() : undefined;
     if (media === 'rtpengine' && !binary)
@@ -260,16 +237,13 @@ try {
       // pay for them. 20,000 ports: 5,000 calls at once, far above what any step holds.
       const relay = binary ? await startRtpengine(binary, 20_000) : undefined;
       try {
-        rows.push(...(server === 'voxgate' ? await voxgate(url.toString(), relay) : await kamailio(relay)));
+        rows.push(...(server === 'voxgate' ? await voxgate(url, relay) : await kamailio(relay)));
       } finally {
         await relay?.stop();
       }
     }
   }
-} finally {
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.end();
-}
+});
 
 console.log(
   '| server | media | offered calls/s | completed | failed | server CPU ms per call | memory (PSS) MiB |',

@@ -13,14 +13,23 @@
  * (RSS for voxgate; PSS summed over Kamailio's processes, so its shared memory counts once).
  * Usage: npm run bench:register [-- --rates=500,1000,2000,3000 --seconds=10 --users=10000 --bindings=100000]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createTenantRepository, migrate, openDatabase } from '../src/store/index.js';
-import { fmt, runSippStats, stop, usage, waitForOutput, type SippStats } from './support.js';
+import {
+  fmt,
+  runSippStats,
+  startKamailio,
+  stop,
+  usage,
+  waitForOutput,
+  withScratchDatabase,
+  type SippStats,
+} from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -202,26 +211,7 @@ async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
 
 async function kamailio(): Promise<{ rows: Row[]; binding: string }> {
   const kamPort = port();
-  const kam: ChildProcess = spawn(
-    'kamailio',
-    [
-      '-f',
-      KAMAILIO_CFG,
-      '-m',
-      '512',
-      '-M',
-      '16',
-      '-DD',
-      '-E',
-      '-l',
-      `udp:127.0.0.1:${kamPort}`,
-      '-P',
-      join(tmpdir(), `kamailio-register-${kamPort}.pid`),
-      '-Y',
-      tmpdir(),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const kam = startKamailio(KAMAILIO_CFG, kamPort);
   await sleep(1500);
   try {
     const target = `127.0.0.1:${kamPort}`;
@@ -232,23 +222,18 @@ async function kamailio(): Promise<{ rows: Row[]; binding: string }> {
   }
 }
 
-const base = process.env.VOXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `voxgate_register_${process.pid}`;
-const admin = new pg.Client({ connectionString: base });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${dbName}`);
 const results: { rows: Row[]; binding: string }[] = [];
 try {
-  const url = new URL(base);
-  url.pathname = `/${dbName}`;
   if (servers.has('voxgate')) {
-    await provision(url.toString());
-    results.push(await voxgate(url.toString()));
+    results.push(
+      await withScratchDatabase('register', async (url) => {
+        await provision(url);
+        return voxgate(url);
+      }),
+    );
   }
   if (servers.has('kamailio')) results.push(await kamailio());
 } finally {
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin.end();
   rmSync(work, { recursive: true, force: true });
 }
 

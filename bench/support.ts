@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 const TICK_MS = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
@@ -124,3 +125,52 @@ export async function stop(child: ChildProcess): Promise<void> {
 }
 
 export const fmt = (n: number, d = 1): string => n.toFixed(d);
+
+/**
+ * Kamailio with `cfg` listening on UDP `127.0.0.1:port`, with `defines` (`-A NAME=value` pairs): shared memory
+ * for the transactions in flight (64 MiB by default runs out first) and private memory per worker sized like a
+ * production proxy, not the package defaults. Its stderr is piped (read it or leave it).
+ */
+export function startKamailio(cfg: string, port: number, defines: readonly string[] = []): ChildProcess {
+  return spawn(
+    'kamailio',
+    [
+      '-f',
+      cfg,
+      '-m',
+      '512',
+      '-M',
+      '16',
+      '-DD',
+      '-E',
+      '-l',
+      `udp:127.0.0.1:${port}`,
+      ...defines,
+      '-P',
+      join(tmpdir(), `kamailio-bench-${port}.pid`),
+      '-Y',
+      tmpdir(),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+}
+
+/**
+ * Runs `fn` with the URL of a new PostgreSQL database (on VOXGATE_TEST_DATABASE_URL's server, by default the
+ * local one), dropped afterwards whatever happens.
+ */
+export async function withScratchDatabase<T>(name: string, fn: (url: string) => Promise<T>): Promise<T> {
+  const base = process.env.VOXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbName = `voxgate_${name}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  try {
+    const url = new URL(base);
+    url.pathname = `/${dbName}`;
+    return await fn(url.toString());
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
