@@ -372,6 +372,7 @@ describe(
               .join(', ');
           const window = (list: { at: number; done: number; status: number }[]) => {
             const bad = list.filter((x) => x.done >= stoppedAt && x.status !== 200);
+            if (bad.length === 0) return 'none refused';
             const last = Math.max(stoppedAt, ...bad.map((x) => x.done));
             const back = list.find((x) => x.done > last && x.status === 200)?.done ?? NaN;
             return (
