@@ -103,7 +103,7 @@ export function plotSvg(plot: Plot): string {
     const ly = M.top + 16 + 18 * (i + 1);
     parts.push(
       `<line x1="${M.left + 110}" x2="${M.left + 134}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="3"/>`,
-      `<text x="${M.left + 140}" y="${ly}">${esc(s.name)}${s.fit ? ' (dashed: fitted after warm-up)' : ''}</text>`,
+      `<text x="${M.left + 140}" y="${ly}">${esc(s.name)}</text>`,
     );
   });
   parts.push('</svg>');

@@ -26,6 +26,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMemoryBudgets } from './memory-budgets.js';
 import { CALL_MIX, startLocalVoxgate, startMixedLoad, type LocalVoxgate } from './mixed-load.js';
+import { leastSquares, troughs } from './soak-analysis.js';
 import { plotSvg, renderPng } from './soak-plot.js';
 
 const { values } = parseArgs({
@@ -221,19 +222,16 @@ try {
   const gc = await forcedGc();
   for (const s of samples) s.t = (s.at - loadStart) / 1000;
 
-  // Least squares over the load after the warm-up, in MiB per minute.
+  // Least squares over the load after the warm-up, in MiB per minute: RSS through every sample, the heap
+  // through its troughs (each major GC's low point; every sample's fit is given too, not judged).
   const steady = samples.filter((s) => s.phase === 'load' && s.t >= warmupMinutes * 60);
-  const fit = (of: (s: Sample) => number) => {
-    const n = steady.length;
-    const mx = steady.reduce((a, s) => a + s.t / 60, 0) / n;
-    const my = steady.reduce((a, s) => a + of(s), 0) / n;
-    const sxx = steady.reduce((a, s) => a + (s.t / 60 - mx) ** 2, 0);
-    const slope =
-      n < 3 || sxx === 0 ? NaN : steady.reduce((a, s) => a + (s.t / 60 - mx) * (of(s) - my), 0) / sxx;
-    return { slope, intercept: my - slope * mx };
-  };
-  const rssFit = fit((s) => s.rss);
-  const heapFit = fit((s) => s.heap);
+  const rssFit = leastSquares(steady.map((s) => [s.t / 60, s.rss]));
+  const heapEveryFit = leastSquares(steady.map((s) => [s.t / 60, s.heap]));
+  const heapTroughs = troughs(
+    steady.map((s) => [s.t / 60, s.heap]),
+    1,
+  );
+  const heapFit = leastSquares(heapTroughs);
   const firstMinute = steady.filter((s) => s.t < warmupMinutes * 60 + 60);
   const heapLevel = Math.min(...firstMinute.map((s) => s.heap));
   const rest = samples.filter((s) => s.phase === 'rest');
@@ -266,7 +264,12 @@ try {
     warmupMinutes,
     settleSeconds: settle,
     samples: samples.length,
-    slopesMiBPerMinute: { rss: r2(rssFit.slope), heap: r2(heapFit.slope) },
+    slopesMiBPerMinute: {
+      rss: r2(rssFit.slope),
+      heapAfterGc: r2(heapFit.slope),
+      heapTroughs: heapTroughs.length,
+      heapEverySample: r2(heapEveryFit.slope),
+    },
     rssMiB: {
       start: r1(samples[0]!.rss),
       endOfWarmup: r1(firstMinute[0]?.rss ?? NaN),
@@ -312,7 +315,9 @@ try {
   };
   const failures = [
     ...(checkSlopes && !(heapFit.slope < num('max-heap-slope'))
-      ? [`heap slope ${r2(heapFit.slope)} MiB/min (limit ${values['max-heap-slope']})`]
+      ? [
+          `heap slope ${r2(heapFit.slope)} MiB/min through ${heapTroughs.length} post-GC troughs (limit ${values['max-heap-slope']})`,
+        ]
       : []),
     ...(checkSlopes && !(rssFit.slope < num('max-rss-slope'))
       ? [`RSS slope ${r2(rssFit.slope)} MiB/min (limit ${values['max-rss-slope']})`]
@@ -363,17 +368,17 @@ try {
   const svg = plotSvg({
     title: `voxgate soak: ${minutes} min, ${cps} calls/s, ${users} phones (${local ? 'all-in-one' : httpUrl})`,
     subtitle:
-      `RSS slope ${r2(rssFit.slope)} MiB/min, heap slope ${r2(heapFit.slope)} MiB/min after warm-up; ` +
+      `after warm-up: RSS slope ${r2(rssFit.slope)} MiB/min, heap slope ${r2(heapFit.slope)} MiB/min (its troughs); ` +
       `RSS peak ${r1(rssPeak)} MiB; ${ok}/${offered} calls as expected`,
     series: [
       {
-        name: 'RSS',
+        name: 'RSS (dashed: fit after warm-up)',
         color: '#1f77b4',
         points: plotted.map((s) => [s.t / 60, s.rss]),
         fit: { from: warmupMinutes, to: loadEnd / 60, ...rssFit },
       },
       {
-        name: 'heap used',
+        name: 'heap used (dashed: fit through its troughs after warm-up)',
         color: '#ff7f0e',
         points: plotted.map((s) => [s.t / 60, s.heap]),
         fit: { from: warmupMinutes, to: loadEnd / 60, ...heapFit },
@@ -402,7 +407,7 @@ try {
       '| | start | post-warm-up | end of load | after the rest | peak | slope after warm-up |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       `| RSS MiB (budget ${budgetMiB}) | ${summary.rssMiB.start} | ${summary.rssMiB.endOfWarmup} | ${summary.rssMiB.endOfLoad} | ${summary.rssMiB.afterRest} | ${summary.rssMiB.peak} | ${summary.slopesMiBPerMinute.rss} MiB/min |`,
-      `| heap used MiB | ${summary.heapMiB.start} | ${summary.heapMiB.postWarmupLevel} (level) | ${summary.heapMiB.endOfLoad} | ${summary.heapMiB.afterLoad} (${summary.heapMiB.measuredAs}) | ${r1(Math.max(...run.map((s) => s.heap)))} | ${summary.slopesMiBPerMinute.heap} MiB/min |`,
+      `| heap used MiB | ${summary.heapMiB.start} | ${summary.heapMiB.postWarmupLevel} (level) | ${summary.heapMiB.endOfLoad} | ${summary.heapMiB.afterLoad} (${summary.heapMiB.measuredAs}) | ${r1(Math.max(...run.map((s) => s.heap)))} | ${summary.slopesMiBPerMinute.heapAfterGc} MiB/min through its ${heapTroughs.length} troughs (every sample: ${summary.slopesMiBPerMinute.heapEverySample}) |`,
       '',
       `Heap after the load: ${summary.heapMiB.afterLoadVsLevelPercent}% against its post-warm-up level. ` +
         `Event-loop lag p99 (per ${sampleMs / 1000} s sample): median ${summary.eventLoopLagP99Ms.median} ms, ` +
