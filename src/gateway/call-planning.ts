@@ -15,6 +15,7 @@ import {
   uriOf,
   uriUser,
   type InboundContext,
+  type KeyRing,
   type ServerTransaction,
   type SipRequest,
 } from '../sip/index.js';
@@ -61,8 +62,8 @@ export interface PlanningDeps extends CallRecordDeps {
   outbound: SipOutbound;
   /** This instance's advertised SIP address (host:port), as registrations record it. */
   self?: () => string;
-  /** The secret replicas share, signing calls one replica sends through another (peer-hop.ts). */
-  peerSecret?: Buffer;
+  /** The secret replicas share, signing calls one replica sends through another (peer-hop.ts); a ring when rotated. */
+  peerSecret?: Buffer | KeyRing;
   /** Trunks, numbers and routes; without it only user-to-user calls are routed. */
   routing?: RoutingDirectory;
   /** Whether a trunk is in routing (its OPTIONS health check passes); default: always. */

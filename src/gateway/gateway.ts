@@ -3,6 +3,7 @@ import {
   createSipEndpoint,
   createTransactionLayer,
   formatHostPort,
+  type KeyRing,
   type SipEndpoint,
   type SipEndpointOptions,
   type StreamLimits,
@@ -46,7 +47,7 @@ export interface GatewayOptions {
   routing?: RoutingDirectory;
   registrar: RegistrarPolicy;
   /** Key of X-Voxgate-Peer hops between replicas (the same on each); default: the registrar's nonce secret. */
-  peerSecret?: Buffer;
+  peerSecret?: Buffer | KeyRing;
   /** Where trunks' requests go (RFC 3263); default: located with the system's DNS, kept 30 s. */
   trunkLocator?: TrunkLocator;
   /** How often trunks get an OPTIONS health check; 0 = never (every trunk counts as up). */

@@ -1,9 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
+  keyRingOf,
   paramValue,
   parseNameAddr,
   SipParseError,
   type NameAddr,
+  type KeyRing,
   type SipHeader,
   type SipRequest,
 } from '../sip/index.js';
@@ -12,7 +14,9 @@ import {
  * Gateway replicas share one location service, but a UA behind NAT (or on a TCP/TLS flow) is reachable only
  * through the replica it registered on. A replica that handles a call for such a contact sends the callee leg
  * to that replica, which forwards it on the flow. The hop carries this header, signed with the secret every
- * replica shares (VOXGATE_SIP_NONCE_SECRET), so that nobody else can make a replica ring its users.
+ * replica shares (VOXGATE_SIP_PEER_SECRET), so that nobody else can make a replica ring its users. The secret
+ * may be a key ring being rotated: hops are signed with its current key, and one signed with any key it still
+ * accepts verifies, so a replica that has the new key and one that does not yet still hand calls to each other.
  */
 export const PEER_HOP_HEADER = 'X-Voxgate-Peer';
 
@@ -23,8 +27,9 @@ function mac(secret: Buffer, aor: string, ts: number): string {
 }
 
 /** The header a replica adds to a callee leg it sends through another replica. */
-export function peerHopHeader(secret: Buffer, aor: string, now = Date.now()): SipHeader {
-  return { name: PEER_HOP_HEADER, value: `<${aor}>;ts=${now};mac=${mac(secret, aor, now)}` };
+export function peerHopHeader(secret: Buffer | KeyRing, aor: string, now = Date.now()): SipHeader {
+  const key = keyRingOf(secret).current;
+  return { name: PEER_HOP_HEADER, value: `<${aor}>;ts=${now};mac=${mac(key, aor, now)}` };
 }
 
 /** The header's `<aor>;ts=…;mac=…`, or undefined when it is no name-addr. */
@@ -38,7 +43,11 @@ function nameAddrOf(value: string): NameAddr | undefined {
 }
 
 /** The AOR a valid peer hop is for; undefined without the header or when it is forged or stale. */
-export function verifyPeerHop(secret: Buffer, request: SipRequest, now = Date.now()): string | undefined {
+export function verifyPeerHop(
+  secret: Buffer | KeyRing,
+  request: SipRequest,
+  now = Date.now(),
+): string | undefined {
   const value = request.headers.find((h) => h.name.toLowerCase() === 'x-voxgate-peer')?.value;
   const hop = value === undefined ? undefined : nameAddrOf(value);
   if (!hop?.bracketed) return undefined;
@@ -48,7 +57,10 @@ export function verifyPeerHop(secret: Buffer, request: SipRequest, now = Date.no
   if (!tsText || !/^\d+$/.test(tsText) || !given) return undefined;
   const ts = Number(tsText);
   if (Math.abs(now - ts) > MAX_AGE_MS) return undefined;
-  const expected = Buffer.from(mac(secret, aor, ts));
   const actual = Buffer.from(given);
-  return expected.length === actual.length && timingSafeEqual(expected, actual) ? aor : undefined;
+  const signed = keyRingOf(secret).accepted.some((key) => {
+    const expected = Buffer.from(mac(key, aor, ts));
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  });
+  return signed ? aor : undefined;
 }

@@ -9,6 +9,7 @@ import {
   type DigestAlgorithm,
   type DigestServer,
   type ExtraHeaders,
+  type KeyRing,
   type SipRequest,
 } from '../sip/index.js';
 import type { RealmDigestAlgorithms, SipCredentials, SipUserRepository } from '../store/index.js';
@@ -44,8 +45,11 @@ export interface AuthPolicy {
   /** Failed authentications from one address within `banSeconds` before it is refused for `banSeconds`. */
   readonly banThreshold: number;
   readonly banSeconds: number;
-  /** HMAC key of the digest nonces; the same on every gateway replica so any of them can verify. */
-  readonly nonceSecret: Buffer;
+  /**
+   * HMAC key of the digest nonces; the same on every gateway replica so any of them can verify. A key ring while
+   * it is rotated: nonces issued under the previous key verify until the ring drops it.
+   */
+  readonly nonceSecret: Buffer | KeyRing;
   /**
    * Challenges offered, in order (RFC 8760 §2.4: preferred first), where neither the tenant nor the user has
    * a list of its own.

@@ -54,7 +54,7 @@ function helpText(): string {
     '  --env-file=<path>   read VOXGATE_* settings from a file, e.g. config/environments/dev.env;',
     '                      variables already in the environment take precedence',
     '',
-    'Settings (environment variables, by module):',
+    'Settings (environment variables, by module; a secret may be given as <NAME>_FILE, a file holding it):',
     ...settingsHelp(),
     '',
     'Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT drain), 78 for a configuration error, 1 otherwise.',

@@ -161,6 +161,7 @@ export {
   type Ha1Lookup,
 } from './auth/digest-server.js';
 export { answerChallenge } from './auth/digest-client.js';
+export { fixedKeyRing, keyRingOf, type KeyRing } from './auth/key-ring.js';
 export {
   buildDialogRequest,
   createUacDialog,

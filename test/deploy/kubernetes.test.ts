@@ -217,6 +217,70 @@ for (const env of ENVIRONMENTS) {
       assert.equal(remoteKeys.get('VOXGATE_SIP_PEER_SECRET'), `voxgate/${env}/sip-peer-secret`);
     });
 
+    test('secrets reach the pods as files of the ExternalSecret Secret, which rotate without a restart', async (t) => {
+      const docs = await render(t, env);
+      if (!docs) return;
+      const external = docs.find(
+        (d) => d.kind === 'ExternalSecret' && d.spec.target.name === 'voxgate-secrets',
+      );
+      assert.ok(external, 'ExternalSecret voxgate-secrets');
+      const keys = new Set<string>(external.spec.data.map((d: Doc) => d.secretKey));
+      // A rotated value reaches the Secret within refreshInterval (then the pods within a kubelet sync).
+      const refresh = /^(\d+)([smh])$/.exec(external.spec.refreshInterval ?? '');
+      assert.ok(refresh, `refreshInterval ${external.spec.refreshInterval}`);
+      const seconds = Number(refresh[1]) * { s: 1, m: 60, h: 3600 }[refresh[2] as 's' | 'm' | 'h'];
+      assert.ok(
+        seconds > 0 && seconds <= 300,
+        `refreshInterval ${external.spec.refreshInterval}: at most 5m`,
+      );
+      // Which target reads which secret: the rotated ones (live) and the URLs (at start).
+      const needs: Record<string, string[]> = {
+        api: ['VOXGATE_DATABASE_URL', 'VOXGATE_REDIS_URL', 'VOXGATE_ADMIN_API_KEY'],
+        'sip-gateway': [
+          'VOXGATE_DATABASE_URL',
+          'VOXGATE_REDIS_URL',
+          'VOXGATE_SIP_NONCE_SECRET',
+          'VOXGATE_SIP_PEER_SECRET',
+        ],
+        worker: ['VOXGATE_DATABASE_URL', 'VOXGATE_REDIS_URL'],
+        'media-relay': [],
+      };
+      for (const d of voxgateDeployments(docs)) {
+        const name = `${env}/${d.metadata.name}`;
+        const pod = d.spec.template.spec;
+        const c = pod.containers[0];
+        // Never as environment variables: those keep the value the pod started with.
+        assert.ok(!(c.envFrom ?? []).some((e: Doc) => e.secretRef), `${name}: no envFrom secretRef`);
+        assert.ok(!(c.env ?? []).some((e: Doc) => e.valueFrom?.secretKeyRef), `${name}: no secretKeyRef`);
+        const files = (c.env ?? []).filter((e: Doc) => /^VOXGATE_\w+_FILE$/.test(e.name));
+        assert.deepEqual(
+          files.map((e: Doc) => e.name.slice(0, -'_FILE'.length)).sort(),
+          [...needs[target(d)]!].sort(),
+          `${name}: the secrets it reads`,
+        );
+        for (const file of files) {
+          const setting = file.name.slice(0, -'_FILE'.length);
+          const mount = (c.volumeMounts ?? []).find((m: Doc) => file.value === `${m.mountPath}/${setting}`);
+          assert.ok(mount, `${name}: ${file.value} is in a mounted volume`);
+          // A subPath mount is a bind of one file: the kubelet's updates never reach it.
+          assert.equal(mount.subPath, undefined, `${name}: ${mount.mountPath} without subPath`);
+          assert.equal(mount.readOnly, true, `${name}: ${mount.mountPath} read-only`);
+          const volume = pod.volumes.find((v: Doc) => v.name === mount.name);
+          assert.equal(
+            volume?.secret?.secretName,
+            'voxgate-secrets',
+            `${name}: ${setting} from voxgate-secrets`,
+          );
+          const item = (volume.secret.items ?? []).find((i: Doc) => i.path === setting);
+          assert.equal(item?.key ?? setting, setting, `${name}: ${setting} is the key of the same name`);
+          assert.ok(keys.has(setting), `${name}: ${setting} is filled by the ExternalSecret`);
+          // Readable by the pod's group (fsGroup), by nobody else.
+          assert.equal(volume.secret.defaultMode, 0o440, `${name}: mode 0440`);
+          assert.ok(pod.securityContext?.fsGroup !== undefined, `${name}: fsGroup for the secret files`);
+        }
+      }
+    });
+
     test('the SBC: Envoy pinned and hardened, its envoy.yaml well-formed, affinity on every SIP listener', async (t) => {
       const docs = await render(t, env);
       if (!docs) return;

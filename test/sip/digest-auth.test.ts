@@ -124,7 +124,7 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
     assert.equal((await server.verify('REGISTER', [second!.authorization], lookup)).ok, true);
   });
 
-  test('an expired nonce is stale (re-challenge without asking the user); a forged one is refused', async () => {
+  test('an expired nonce is stale (re-challenge without asking the user); one no key of ours signed is stale with the right password, refused with a wrong one', async () => {
     const server = createDigestServer({ realm, secret: randomBytes(32), nonceTtlMs: 1 });
     const answer = answerChallenge({
       challenges: server.challenges(),
@@ -150,7 +150,21 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
       password: 's3cret',
     });
     const fresh = createDigestServer({ realm, secret: randomBytes(32) });
+    // The password is right, the nonce is not ours (a restart with another key, a key rotated out): re-challenged
+    // stale, nothing granted.
     assert.deepEqual(await fresh.verify('REGISTER', [forged!.authorization], lookup), {
+      ok: false,
+      reason: 'stale',
+      stale: true,
+    });
+    const wrong = answerChallenge({
+      challenges: other.challenges(),
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 'guess',
+    });
+    assert.deepEqual(await fresh.verify('REGISTER', [wrong!.authorization], lookup), {
       ok: false,
       reason: 'bad-credentials',
       stale: false,

@@ -1,5 +1,5 @@
 import { ConfigError } from './config-error.js';
-import { givenValue, type Env } from './raw-value.js';
+import { fileVariable, givenValue, type Env } from './raw-value.js';
 import { deprecatedNames, sections, variableNames, variables, type Config } from './schema.js';
 import type { ConfigSection, Setting, Settings } from './setting.js';
 
@@ -33,12 +33,22 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     if (problem) throw new ConfigError('CONFIG_INVALID_VALUE', problem);
     return s.build(v);
   });
-  return Object.assign({}, ...parts) as Config;
+  return Object.assign({}, ...parts, { secretFiles: secretFiles(env) }) as Config;
+}
+
+/** The secret settings given as `<NAME>_FILE`: setting name → path (watched for rotation, secret-files.ts). */
+function secretFiles(env: Env): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const [name, { setting }] of variables) {
+    const path = setting.secret ? env[fileVariable(name)] : undefined;
+    if (path) files[name] = path;
+  }
+  return files;
 }
 
 function parseSetting(env: Env, name: string, setting: Setting<unknown>, options: LoadOptions): unknown {
   const given = givenValue(env, name, setting);
-  if (given && given.as !== name) {
+  if (given && given.as !== name && given.file === undefined) {
     options.onDeprecated?.(
       `${given.as} is deprecated: use ${name} (the same setting; ${name} wins if both are set)`,
     );
@@ -64,7 +74,8 @@ function refuseUnknown(env: Env): void {
       !key.startsWith('VOXGATE_') ||
       NOT_SETTINGS.test(key) ||
       variables.has(key) ||
-      deprecatedNames.has(key)
+      deprecatedNames.has(key) ||
+      (key.endsWith('_FILE') && variables.get(key.slice(0, -'_FILE'.length))?.setting.secret)
     ) {
       continue;
     }

@@ -11,9 +11,11 @@ export function formatEffectiveConfig(env: Env): string {
       const given = givenValue(env, name, setting);
       const value = given?.raw ?? setting.default ?? '';
       const origin = given
-        ? given.as === name
-          ? 'set'
-          : `set as ${given.as} (deprecated)`
+        ? given.file !== undefined
+          ? `set from ${given.as}=${given.file}`
+          : given.as === name
+            ? 'set'
+            : `set as ${given.as} (deprecated)`
         : setting.default === undefined
           ? 'unset'
           : 'default';

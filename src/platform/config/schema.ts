@@ -3,6 +3,7 @@ import { callsSection } from './calls.js';
 import { generalSection } from './general.js';
 import { httpSection } from './http.js';
 import { mediaRelaySection } from './media-relay.js';
+import { secretsSection } from './secrets.js';
 import type { ConfigSection, Setting, Settings } from './setting.js';
 import { sharedStateSection } from './shared-state.js';
 import { sipSection } from './sip.js';
@@ -20,6 +21,7 @@ export const sections = [
   sharedStateSection,
   apiSection,
   sipSection,
+  secretsSection,
   callsSection,
   mediaRelaySection,
   workerSection,
@@ -33,7 +35,10 @@ type Intersection<U> = (U extends unknown ? (part: U) => void : never) extends (
   : never;
 
 /** The effective, validated configuration of one voxgate process: what the sections build, together. */
-export type Config = Intersection<Built<Section>>;
+export type Config = Intersection<Built<Section>> & {
+  /** Secret settings given as `<NAME>_FILE` (setting name → path): read at start, watched for rotation. */
+  readonly secretFiles?: Readonly<Record<string, string>>;
+};
 
 /** Every setting once, by its variable name, with the first section that declares it. */
 export const variables: ReadonlyMap<string, { setting: Setting<unknown>; section: string }> = (() => {

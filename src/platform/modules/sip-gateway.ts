@@ -13,7 +13,7 @@ import {
   type Gateway,
 } from '../../gateway/index.js';
 import { createNgClient } from '../../media/index.js';
-import { Gauge } from '../../observability/index.js';
+import { Gauge, metricsIn } from '../../observability/index.js';
 import { createSipUserRepository, createTenantRepository } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
@@ -25,6 +25,8 @@ import { logCalls } from '../call-log.js';
 import { advertisedAddresses } from '../advertised-addresses.js';
 import { logRegistrations } from '../registration-log.js';
 import { publishRegistrationChanges } from '../registration-events.js';
+import { RotatingSecret } from '../rotating-secret.js';
+import { watchModuleSecrets } from '../secret-files.js';
 
 /**
  * The SIP listeners (UDP and TCP on VOXGATE_SIP_PORT, TLS when a certificate is configured), the transaction
@@ -45,9 +47,36 @@ export const sipGatewayModule: ModuleDefinition = {
         'VOXGATE_SIP_NONCE_SECRET is unset: digest nonces of one gateway replica fail on the others',
       );
     }
-    // Unset, the peer secret is the nonce secret (random per process when that is unset too).
-    const nonceSecret = sip.nonceSecret ? Buffer.from(sip.nonceSecret) : randomBytes(32);
-    const peerSecret = sip.peerSecret ? Buffer.from(sip.peerSecret) : nonceSecret;
+    // Unset, the peer secret is the nonce secret (random per process when that is unset too). Given as files
+    // (<NAME>_FILE), each is re-read and rotated live: the previous key keeps verifying for the overlap.
+    const timing = ctx.config.secrets;
+    const nonceSecret = new RotatingSecret(
+      sip.nonceSecret ? Buffer.from(sip.nonceSecret) : randomBytes(32),
+      timing,
+    );
+    const ownPeerSecret =
+      Boolean(ctx.config.secretFiles?.VOXGATE_SIP_PEER_SECRET) ||
+      (sip.peerSecret !== undefined && sip.peerSecret !== sip.nonceSecret);
+    const peerSecret = ownPeerSecret ? new RotatingSecret(Buffer.from(sip.peerSecret!), timing) : nonceSecret;
+    const rings = { VOXGATE_SIP_NONCE_SECRET: nonceSecret, VOXGATE_SIP_PEER_SECRET: peerSecret };
+    const secretFiles = watchModuleSecrets(
+      ctx,
+      {
+        VOXGATE_SIP_NONCE_SECRET: sip.nonceSecret,
+        ...(ownPeerSecret ? { VOXGATE_SIP_PEER_SECRET: sip.peerSecret } : {}),
+      },
+      (name, value) => void rings[name as keyof typeof rings].rotate(Buffer.from(value)),
+    );
+    metricsIn(ctx.metrics).gauge(
+      'voxgate_secret_keys_accepted',
+      'Keys of a rotated SIP secret accepted now, by setting: 2 (or more) while a previous or not yet signing one is.',
+      {
+        labelNames: ['secret'],
+        collect: (gauge) => {
+          for (const [name, ring] of Object.entries(rings)) gauge.set({ secret: name }, ring.accepted.length);
+        },
+      },
+    );
     const relays = calls.relays.map((r) => ({
       name: `${r.host}:${r.port}`,
       client: createNgClient({ host: r.host, port: r.port, timeoutMs: 500, retries: 2 }),
@@ -240,6 +269,7 @@ export const sipGatewayModule: ModuleDefinition = {
         await gateway?.b2bua.drain(deadline);
       },
       async stop() {
+        secretFiles?.stop();
         stopSipMetrics();
         stopCallMetrics();
         stopStructures();

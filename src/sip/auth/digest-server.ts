@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { detachString } from '../message/parse-message.js';
 import { formatAuthHeader, parseAuthHeader } from './auth-params.js';
 import { computeResponse, DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from './digest.js';
+import { keyRingOf, type KeyRing } from './key-ring.js';
 
 export type Ha1Lookup = (
   username: string,
@@ -55,10 +56,14 @@ export interface DigestServer {
  * (default 100,000: ~10 MiB). When the cap evicts a nonce that could still be used, every nonce issued up to it
  * that is no longer remembered is answered stale (the client retries with a fresh nonce), so eviction never
  * opens a replay.
+ *
+ * The secret may be a key ring: nonces and the opaque are made with its current key and checked against every
+ * key it accepts, so a nonce issued before a rotation still verifies while the old key is accepted.
  */
 export function createDigestServer(options: {
   realm: string;
-  secret: Buffer;
+  /** The HMAC key of nonces and the opaque, or a ring of them (a key being rotated). */
+  secret: Buffer | KeyRing;
   nonceTtlMs?: number;
   algorithms?: readonly DigestAlgorithm[];
   maxTrackedNonces?: number;
@@ -74,20 +79,27 @@ export function createDigestServer(options: {
   const lastCount = new Map<string, { nc: number; usedAt: number }>();
   // Nonces issued at or before this time and no longer remembered were evicted while usable: answered stale.
   let evictedIssuedUpTo = -1;
-  const mac = (text: string) =>
-    createHmac('sha256', options.secret).update(text).digest('base64url').slice(0, 22);
+  const ring = keyRingOf(options.secret);
+  const mac = (text: string, key = ring.current) =>
+    createHmac('sha256', key).update(text).digest('base64url').slice(0, 22);
 
   const newNonce = () => {
     const body = `${now().toString(36)}.${randomBytes(12).toString('base64url')}`;
     return `${body}.${mac(body)}`;
   };
   const issuedAt = (nonce: string) => parseInt(nonce.slice(0, nonce.indexOf('.')), 36);
-  const nonceState = (nonce: string): 'valid' | 'expired' | 'forged' => {
+  /** The key of the ring that signed the nonce, or undefined when none of those accepted now did. */
+  const signerOf = (nonce: string): Buffer | undefined => {
     const last = nonce.lastIndexOf('.');
+    if (last <= 0) return undefined;
     const body = nonce.slice(0, last);
-    const expect = Buffer.from(mac(body));
     const given = Buffer.from(nonce.slice(last + 1));
-    if (last <= 0 || given.length !== expect.length || !timingSafeEqual(given, expect)) return 'forged';
+    return ring.accepted.find((key) => {
+      const expect = Buffer.from(mac(body, key));
+      return given.length === expect.length && timingSafeEqual(given, expect);
+    });
+  };
+  const nonceState = (nonce: string): 'valid' | 'expired' => {
     const issued = issuedAt(nonce);
     if (issued <= evictedIssuedUpTo && !lastCount.has(nonce)) return 'expired';
     return now() - issued < ttl ? 'valid' : 'expired';
@@ -105,8 +117,9 @@ export function createDigestServer(options: {
   };
 
   // RFC 7616 §3.3: opaque "SHOULD be returned by the client unchanged in the Authorization header field of
-  // subsequent requests with URIs in the same protection space". One per realm and secret.
-  const opaque = mac(`opaque:${options.realm}`);
+  // subsequent requests with URIs in the same protection space". One per realm and key: a nonce and the opaque
+  // of the same challenge are made with the same key.
+  const opaqueOf = (key: Buffer) => mac(`opaque:${options.realm}`, key);
 
   return {
     get trackedNonces() {
@@ -114,6 +127,7 @@ export function createDigestServer(options: {
     },
     challenges(stale = false, offered = algorithms) {
       const nonce = newNonce();
+      const opaque = opaqueOf(ring.current);
       // §25.1 / RFC 8760 §2.4: one challenge per algorithm, in the configured order.
       return offered.map((algorithm) =>
         formatAuthHeader(
@@ -154,10 +168,9 @@ export function createDigestServer(options: {
       // drops the client nonce and nonce count guarding against replay: refused.
       if (qop === undefined) return { ok: false, reason: 'qop-required', stale: false };
 
-      const state = nonceState(p.nonce);
-      if (state === 'forged') return { ok: false, reason: 'bad-credentials', stale: false };
+      const signer = signerOf(p.nonce);
       // The opaque is checked when the client sends it: a different one is not an answer to our challenge.
-      if (p.opaque !== undefined && p.opaque !== opaque)
+      if (signer && p.opaque !== undefined && p.opaque !== opaqueOf(signer))
         return { ok: false, reason: 'malformed', stale: false };
 
       const known = await lookup(p.username, algorithm);
@@ -176,8 +189,11 @@ export function createDigestServer(options: {
         timingSafeEqual(Buffer.from(expected), Buffer.from(p.response.toLowerCase()));
       if (!matches || known === undefined) return { ok: false, reason: 'bad-credentials', stale: false };
       // RFC 2617 §3.2.1: "stale … indicating that the previous request from the client was rejected because the
-      // nonce value was stale" — the client may retry with the new nonce without asking the user again.
-      if (state === 'expired') return { ok: false, reason: 'stale', stale: true };
+      // nonce value was stale" — the client may retry with the new nonce without asking the user again. A nonce
+      // no accepted key signed (the key was rotated out, or another replica signs with a key this one does not
+      // know yet) answered with the right password is stale too: the credentials were right, the nonce is not
+      // usable here. Nothing is granted on it.
+      if (!signer || nonceState(p.nonce) === 'expired') return { ok: false, reason: 'stale', stale: true };
       // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".
       const nc = parseInt(p.nc!, 16);
       const previous = lastCount.get(p.nonce)?.nc;
