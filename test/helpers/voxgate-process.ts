@@ -56,7 +56,8 @@ export function runVoxgate(
 export async function startVoxgate(
   args: string[],
   env: Record<string, string> = {},
-  options: { dataDir?: string } = {},
+  /** startTimeoutMs: how long to wait for "voxgate started" (30 s; a loaded machine may need more). */
+  options: { dataDir?: string; startTimeoutMs?: number } = {},
 ): Promise<VoxgateProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'voxgate-test-')));
   const child = spawn(process.execPath, [...BIN, ...args], {
@@ -69,7 +70,11 @@ export async function startVoxgate(
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
   const started = await new Promise<Record<string, unknown>[]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`voxgate did not start: ${stderr.join('\n')}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Not left running behind the failed test.
+      child.kill('SIGKILL');
+      reject(new Error(`voxgate did not start: ${stderr.join('\n')}`));
+    }, options.startTimeoutMs ?? 30_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         logs.push(JSON.parse(line) as Record<string, unknown>);

@@ -15,9 +15,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { answerChallenge, buildRequest, headerValues, newTag, type SipRequest } from '../../src/sip/index.js';
-import { decodeCallEvent } from '../../src/store/index.js';
+import { decodeCallEvent, migrate, openDatabase } from '../../src/store/index.js';
 import { postgresPairUnavailable, startPostgresPair, type PostgresPair } from '../helpers/postgres-pair.js';
 import { OutgoingCall, sdp, SipPhone } from '../helpers/sip-phone.js';
+import { MIGRATIONS_DIR } from '../helpers/store-backends.js';
 import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
 
 const noRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0;
@@ -199,9 +200,16 @@ describe(
         VOXGATE_SIP_ADVERTISED_ADDRESS: '127.0.0.1',
         VOXGATE_DIRECTORY_CACHE_SECONDS: CACHE_SECONDS,
       };
-      // One after the other: the first applies the migrations (the others would wait on its lock anyway).
+      // The schema first (the processes find nothing to apply and start sooner), then the processes one after the
+      // other, each given 90 s: on 2 shared cores three tsx processes starting at once may take more than 30 s.
+      const db = await openDatabase({ url: pair.url(), dataDir: 'unused', poolSize: 1 });
+      try {
+        await migrate(db, MIGRATIONS_DIR);
+      } finally {
+        await db.close();
+      }
       for (const target of ['api', 'sip-gateway', 'worker'])
-        procs[target] = await startVoxgate([`--target=${target}`], env);
+        procs[target] = await startVoxgate([`--target=${target}`], env, { startTimeoutMs: 90_000 });
     });
     after(async () => {
       for (const p of Object.values(procs)) await p.stop();
