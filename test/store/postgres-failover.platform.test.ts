@@ -160,13 +160,17 @@ async function placeCall(
   return { callId, status: 200, at, done };
 }
 
-/** bob answers every INVITE 200 and every BYE 200 until stopped. */
+/** bob answers every INVITE, BYE and OPTIONS 200 until stopped (the gateway's keepalive drops a silent contact). */
 function answering(bob: SipPhone): { stop(): Promise<void> } {
   let running = true;
   const loop = (async () => {
     while (running) {
       const req = (await bob
-        .waitFor((m) => m.kind === 'request' && ['INVITE', 'BYE'].includes(m.method), 500, 'a request')
+        .waitFor(
+          (m) => m.kind === 'request' && ['INVITE', 'BYE', 'OPTIONS'].includes(m.method),
+          500,
+          'a request',
+        )
         .catch(() => undefined)) as SipRequest | undefined;
       if (!req) continue;
       if (req.method === 'INVITE')
