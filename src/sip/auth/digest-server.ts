@@ -189,10 +189,10 @@ export function createDigestServer(options: {
         timingSafeEqual(Buffer.from(expected), Buffer.from(p.response.toLowerCase()));
       if (!matches || known === undefined) return { ok: false, reason: 'bad-credentials', stale: false };
       // RFC 2617 §3.2.1: "stale … indicating that the previous request from the client was rejected because the
-      // nonce value was stale" — the client may retry with the new nonce without asking the user again. A nonce
-      // no accepted key signed (the key was rotated out, or another replica signs with a key this one does not
-      // know yet) answered with the right password is stale too: the credentials were right, the nonce is not
-      // usable here. Nothing is granted on it.
+      // nonce value was stale" — the client may retry with the new nonce without asking the user again; "The server
+      // should only set stale to TRUE if it receives a request for which the nonce is invalid but with a valid
+      // digest for that nonce". So a nonce no accepted key signed (its key rotated out, or signed by a replica with
+      // a key this one does not know yet) answered with the right password is stale too; nothing is granted on it.
       if (!signer || nonceState(p.nonce) === 'expired') return { ok: false, reason: 'stale', stale: true };
       // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".
       const nc = parseInt(p.nc!, 16);
