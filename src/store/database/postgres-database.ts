@@ -82,6 +82,15 @@ export async function openPostgres(url: string, poolSize: number): Promise<Datab
     exec: (sql) => use(async (pool) => void (await pool.query(sql))),
     async transaction(fn) {
       const { pool, client } = await use(async (p) => ({ pool: p, client: await p.connect() }));
+      // A connection lost while the client is held between statements (a server killed) is an 'error' event on
+      // the client, which the pool listens to only while the client is idle: unheard, it would stop the process.
+      // The next statement fails ("not queryable"), the client is discarded at release, the server let go.
+      let lost: Error | undefined;
+      const onLost = (err: Error) => {
+        lost = err;
+        source.failed(pool, err);
+      };
+      client.on('error', onLost);
       const tx: Queryable = {
         query: (sql, params) => timed(client, sql, params),
         exec: async (sql) => void (await client.query(sql)),
@@ -96,7 +105,8 @@ export async function openPostgres(url: string, poolSize: number): Promise<Datab
         source.failed(pool, err);
         throw err;
       } finally {
-        client.release();
+        client.off('error', onLost);
+        client.release(lost);
       }
     },
     ping: () => use((pool) => source.ping(pool)),
