@@ -26,7 +26,14 @@ export function playbook(args: string[]): JsonRun {
   const r = spawnSync('ansible-playbook', ['dr-redeploy.yml', ...args], {
     cwd: ANSIBLE_DIR,
     encoding: 'utf8',
-    env: { ...process.env, ANSIBLE_STDOUT_CALLBACK: 'json', ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0' },
+    env: {
+      ...process.env,
+      ANSIBLE_STDOUT_CALLBACK: 'json',
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_FORCE_COLOR: '0',
+      // Modules through the interpreter's stdin, no temporary files: a little less work per task.
+      ANSIBLE_PIPELINING: '1',
+    },
     timeout: 240_000,
   });
   const out = JSON.parse(r.stdout) as {
