@@ -9,11 +9,19 @@
  */
 import { SipParseError } from '../errors.js';
 
-const CALL_ID = /^[\x21-\x7e]+$/;
-
 export function parseCallId(value: string): string {
-  if (!CALL_ID.test(value)) {
+  if (!isCallId(value, 0, value.length)) {
     throw new SipParseError('SIP_PARSE_CALL_ID', `invalid Call-ID "${value.slice(0, 80)}"`);
   }
   return value;
+}
+
+/** Whether `value[from, to)` is a Call-ID: visible characters (%x21-7E), at least one. */
+export function isCallId(value: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
 }

@@ -9,10 +9,17 @@ import { SipParseError } from '../errors.js';
 
 /** Parses one Content-Length value; more than 10 digits is refused before it can lose precision. */
 export function parseContentLength(value: string): number {
-  if (!/^\d{1,10}$/.test(value)) {
+  let n = 0;
+  let digits = value.length > 0 && value.length <= 10;
+  for (let i = 0; i < value.length && digits; i++) {
+    const c = value.charCodeAt(i);
+    digits = c >= 0x30 && c <= 0x39;
+    n = n * 10 + (c - 0x30);
+  }
+  if (!digits) {
     throw new SipParseError('SIP_PARSE_CONTENT_LENGTH', `invalid Content-Length "${value.slice(0, 40)}"`);
   }
-  return Number(value);
+  return n;
 }
 
 /**

@@ -5,19 +5,31 @@
  *   extension-method  =  token
  */
 import { SipParseError } from '../errors.js';
+import { readToken, skipWs } from './params.js';
+import { sliceWord } from './words.js';
 
 export interface CSeq {
   readonly seq: number;
   readonly method: string;
 }
 
-const CSEQ = /^(\d{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)$/;
+function invalid(value: string, from: number, to: number): SipParseError {
+  return new SipParseError('SIP_PARSE_CSEQ', `invalid CSeq "${value.slice(from, Math.min(to, from + 80))}"`);
+}
 
-export function parseCSeq(value: string): CSeq {
-  const m = CSEQ.exec(value);
-  // §8.1.1.5: "The sequence number MUST be expressible as a 32-bit unsigned integer and MUST be less than 2**31."
-  if (!m?.[1] || !m[2] || Number(m[1]) >= 2 ** 31) {
-    throw new SipParseError('SIP_PARSE_CSEQ', `invalid CSeq "${value.slice(0, 80)}"`);
+/**
+ * Reads `1*DIGIT LWS Method` (at most 10 digits, spaces or tabs between) in one pass, from `value` or its part
+ * `[from, to)`.
+ */
+export function parseCSeq(value: string, from = 0, to = value.length): CSeq {
+  let i = from;
+  let seq = 0;
+  for (let c = value.charCodeAt(i); i < to && c >= 0x30 && c <= 0x39; c = value.charCodeAt(++i)) {
+    seq = seq * 10 + (c - 0x30);
   }
-  return { seq: Number(m[1]), method: m[2] };
+  const method = skipWs(value, i, to);
+  // §8.1.1.5: "The sequence number MUST be expressible as a 32-bit unsigned integer and MUST be less than 2**31."
+  if (i === from || i - from > 10 || method === i || seq >= 2 ** 31) throw invalid(value, from, to);
+  if (method === to || readToken(value, method, to) !== to) throw invalid(value, from, to);
+  return { seq, method: sliceWord(value, method, to) };
 }

@@ -9,6 +9,7 @@
  *   token          =  1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )
  */
 import { SipParseError, type SipErrorCode } from '../errors.js';
+import { sliceWord } from './words.js';
 
 /** A header parameter as written; `value` undefined when it has no `=`. Quoted values keep their quotes. */
 export interface HeaderParam {
@@ -17,27 +18,30 @@ export interface HeaderParam {
 }
 
 const TOKEN_CHAR = /[A-Za-z0-9\-.!%*_+`'~]/;
-/**
- * token / host (hostname, IPv4, "[" IPv6 "]") as a gen-value, and a bare IPv6address, which via-received allows
- * (§25.1: via-received = "received" EQUAL (IPv4address / IPv6address); RFC 5118 §4.5).
- */
-const GEN_VALUE = /^(?:[A-Za-z0-9\-.!%*_+`'~]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/;
 
 export function isTokenChar(c: string | undefined): boolean {
   return c !== undefined && TOKEN_CHAR.test(c);
 }
 
-export function skipWs(text: string, i: number): number {
-  for (let c = text.charCodeAt(i); c === 0x20 || c === 0x09; c = text.charCodeAt(i)) i++;
+/** Index past the spaces and tabs at `i` (no further than `end`). */
+export function skipWs(text: string, i: number, end = text.length): number {
+  while (i < end) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09) break;
+    i++;
+  }
   return i;
 }
 
-/** Index just past the closing DQUOTE of the quoted-string opening at `i`, or -1 when it is unterminated. */
-export function quotedStringEnd(text: string, i: number): number {
-  for (let j = i + 1; j < text.length; j++) {
-    const c = text[j];
-    if (c === '\\') j++;
-    else if (c === '"') return j + 1;
+/**
+ * Index just past the closing DQUOTE of the quoted-string opening at `i`, or -1 when it is unterminated
+ * before `end`.
+ */
+export function quotedStringEnd(text: string, i: number, end = text.length): number {
+  for (let j = i + 1; j < end; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x5c) j++;
+    else if (c === 0x22) return j + 1;
   }
   return -1;
 }
@@ -48,9 +52,36 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
   TOKEN_CODES[c.charCodeAt(0)] = 1;
 }
 
-export function readToken(text: string, i: number): number {
-  while (i < text.length && TOKEN_CODES[text.charCodeAt(i)] === 1) i++;
+/** Index past the token characters at `i` (no further than `end`). */
+export function readToken(text: string, i: number, end = text.length): number {
+  while (i < end && TOKEN_CODES[text.charCodeAt(i)] === 1) i++;
   return i;
+}
+
+/** 0-9, A-F, a-f, ":" and ".", by char code: what an IPv6 address is written with. */
+const IPV6_CODES = new Uint8Array(128);
+for (const c of '0123456789ABCDEFabcdef:.') IPV6_CODES[c.charCodeAt(0)] = 1;
+
+/**
+ * Whether `text[start, end)` is a gen-value other than a quoted-string: token / host (hostname, IPv4, "["
+ * IPv6 "]"), or a bare IPv6address, which via-received allows (§25.1: via-received = "received" EQUAL
+ * (IPv4address / IPv6address); RFC 5118 §4.5). A hostname or IPv4 address is a token; so the value is one
+ * token, or "[" 1*(HEXDIG / ":" / ".") "]", or *(HEXDIG / ":" / ".") with at least one ":".
+ */
+export function isGenValue(text: string, start: number, end: number): boolean {
+  let token = end > start;
+  let ipv6 = end > start;
+  let colon = false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (TOKEN_CODES[c] !== 1) token = false;
+    if (IPV6_CODES[c] !== 1) ipv6 = false;
+    else if (c === 0x3a) colon = true;
+  }
+  if (token || (ipv6 && colon)) return true;
+  if (end - start < 3 || text.charCodeAt(start) !== 0x5b || text.charCodeAt(end - 1) !== 0x5d) return false;
+  for (let i = start + 1; i < end - 1; i++) if (IPV6_CODES[text.charCodeAt(i)] !== 1) return false;
+  return true;
 }
 
 /**
@@ -63,28 +94,47 @@ export function parseParams(
   code: SipErrorCode,
 ): { params: HeaderParam[]; end: number } {
   const params: HeaderParam[] = [];
+  const end = readParams(text, i, code, params);
+  return { params, end };
+}
+
+/**
+ * parseParams of the header value `text[from, to)` from `i`, into `params`; returns the index where reading
+ * stopped.
+ */
+export function readParams(
+  text: string,
+  i: number,
+  code: SipErrorCode,
+  params: HeaderParam[],
+  from = 0,
+  to = text.length,
+): number {
   for (;;) {
-    i = skipWs(text, i);
-    if (i >= text.length || text[i] === ',') return { params, end: i };
-    if (text[i] !== ';') throw bad(code, text, `unexpected "${text[i]}" where ";" or "," was expected`);
-    i = skipWs(text, i + 1);
-    const nameEnd = readToken(text, i);
-    if (nameEnd === i) throw bad(code, text, 'empty parameter');
-    const name = text.slice(i, nameEnd);
-    i = skipWs(text, nameEnd);
+    i = skipWs(text, i, to);
+    if (i >= to || text.charCodeAt(i) === 0x2c) return i;
+    if (text.charCodeAt(i) !== 0x3b) {
+      throw bad(code, text, from, to, `unexpected "${text[i]}" where ";" or "," was expected`);
+    }
+    i = skipWs(text, i + 1, to);
+    const nameEnd = readToken(text, i, to);
+    if (nameEnd === i) throw bad(code, text, from, to, 'empty parameter');
+    const name = sliceWord(text, i, nameEnd);
+    i = skipWs(text, nameEnd, to);
     let value: string | undefined;
-    if (text[i] === '=') {
-      i = skipWs(text, i + 1);
-      if (text[i] === '"') {
-        const end = quotedStringEnd(text, i);
-        if (end === -1) throw bad(code, text, 'unterminated quoted string');
+    if (i < to && text.charCodeAt(i) === 0x3d) {
+      i = skipWs(text, i + 1, to);
+      if (i < to && text.charCodeAt(i) === 0x22) {
+        const end = quotedStringEnd(text, i, to);
+        if (end === -1) throw bad(code, text, from, to, 'unterminated quoted string');
         value = text.slice(i, end);
         i = end;
       } else {
         let end = i;
-        while (end < text.length && !isParamEnd(text.charCodeAt(end))) end++;
+        while (end < to && !isParamEnd(text.charCodeAt(end))) end++;
+        if (!isGenValue(text, i, end))
+          throw bad(code, text, from, to, `malformed value of parameter ${name}`);
         value = text.slice(i, end);
-        if (!GEN_VALUE.test(value)) throw bad(code, text, `malformed value of parameter ${name}`);
         i = end;
       }
     }
@@ -92,8 +142,8 @@ export function parseParams(
   }
 }
 
-function bad(code: SipErrorCode, text: string, why: string): SipParseError {
-  return new SipParseError(code, `${why} in "${text.slice(0, 80)}"`);
+function bad(code: SipErrorCode, text: string, from: number, to: number, why: string): SipParseError {
+  return new SipParseError(code, `${why} in "${text.slice(from, Math.min(to, from + 80))}"`);
 }
 
 /** ";", "," or whitespace (SP, HT, CR, LF): where an unquoted parameter value or an addr-spec ends. */
@@ -103,7 +153,17 @@ export function isParamEnd(c: number): boolean {
 
 /** A parameter's value by case-insensitive name: undefined when absent, '' when it has no value. */
 export function paramValue(params: readonly HeaderParam[], name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (const p of params) if (p.name.toLowerCase() === lower) return p.value ?? '';
+  for (const p of params) if (sameName(p.name, name)) return p.value ?? '';
   return undefined;
+}
+
+/** Whether two parameter names (tokens: ASCII) are equal without regard to case. */
+function sameName(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y && !((x | 0x20) === (y | 0x20) && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7a)) return false;
+  }
+  return true;
 }

@@ -12,7 +12,8 @@
  *   response-port     =  "rport" [EQUAL 1*DIGIT]
  */
 import { SipParseError } from '../errors.js';
-import { paramValue, parseParams, type HeaderParam } from './params.js';
+import { paramValue, readParams, readToken, skipWs, type HeaderParam } from './params.js';
+import { sliceWord } from './words.js';
 
 export interface Via {
   readonly protocol: string;
@@ -29,37 +30,130 @@ export interface Via {
   readonly rport: string | undefined;
 }
 
-const SENT_PROTOCOL =
-  /^[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:[ \t]*:[ \t]*(\d{1,5}))?/;
+/** [A-Za-z0-9.-]: the characters of a hostname or an IPv4 address, by char code. */
+const HOST_CODES = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.')
+  HOST_CODES[c.charCodeAt(0)] = 1;
 
-function bad(value: string, why: string): SipParseError {
-  return new SipParseError('SIP_PARSE_VIA', `Via: ${why} in "${value.slice(0, 80)}"`);
+/** A Via header value, `text[from, to)`, for what it says in an error. */
+interface Span {
+  readonly text: string;
+  readonly from: number;
+  readonly to: number;
 }
 
-/** Parses every via-parm of one Via header value. Throws SipParseError SIP_PARSE_VIA. */
-export function parseVia(value: string): Via[] {
+function bad(v: Span, why: string): SipParseError {
+  return new SipParseError(
+    'SIP_PARSE_VIA',
+    `Via: ${why} in "${v.text.slice(v.from, Math.min(v.to, v.from + 80))}"`,
+  );
+}
+
+function noSentProtocol(v: Span): SipParseError {
+  return bad(v, 'expected SIP/2.0/<transport> <host>[:<port>]');
+}
+
+/** Index past `[ \t]* "/" [ \t]*` at `i` (sent-protocol's SLASH, with the tabs and spaces deployed UAs put). */
+function slash(v: Span, i: number): number {
+  i = skipWs(v.text, i, v.to);
+  if (i >= v.to || v.text.charCodeAt(i) !== 0x2f) throw noSentProtocol(v);
+  return skipWs(v.text, i + 1, v.to);
+}
+
+function token(v: Span, i: number): number {
+  const end = readToken(v.text, i, v.to);
+  if (end === i) throw noSentProtocol(v);
+  return end;
+}
+
+/**
+ * Index past the sent-by host at `i`: an IPv6reference ("[" 1*(HEXDIG / ":" / ".") "]", RFC 5118's forms
+ * included) or a hostname / IPv4address (1*(alphanum / "-" / ".")).
+ */
+function hostEnd(v: Span, i: number): number {
+  const { text, to } = v;
+  let j = i;
+  if (text.charCodeAt(i) === 0x5b) {
+    j++;
+    while (j < to && isIpv6Char(text.charCodeAt(j))) j++;
+    if (j === i + 1 || j >= to || text.charCodeAt(j) !== 0x5d) throw noSentProtocol(v);
+    return j + 1;
+  }
+  while (j < to && HOST_CODES[text.charCodeAt(j)] === 1) j++;
+  if (j === i) throw noSentProtocol(v);
+  return j;
+}
+
+function isIpv6Char(c: number): boolean {
+  return (c >= 0x30 && c <= 0x3a) || c === 0x2e || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** The transport in upper case (a shared string for the usual ones). */
+function transportOf(text: string, start: number, end: number): string {
+  const word = sliceWord(text, start, end);
+  return word === 'UDP' || word === 'TCP' || word === 'TLS' || word === 'WS' || word === 'WSS'
+    ? word
+    : word.toUpperCase();
+}
+
+/**
+ * Parses every via-parm of one Via header value — `value`, or the part `[from, to)` of it (the header's value
+ * within a message's text) — scanning it once from left to right. Throws SipParseError SIP_PARSE_VIA.
+ */
+export function parseVia(value: string, from = 0, to = value.length): Via[] {
+  const v: Span = { text: value, from, to };
   const out: Via[] = [];
-  let i = 0;
+  let i = from;
   for (;;) {
-    const m = SENT_PROTOCOL.exec(value.slice(i));
-    if (!m) throw bad(value, 'expected SIP/2.0/<transport> <host>[:<port>]');
-    const port = m[5] === undefined ? undefined : Number(m[5]);
-    if (port !== undefined && port > 65535) throw bad(value, 'port out of range');
-    const { params, end } = parseParams(value, i + m[0].length, 'SIP_PARSE_VIA');
+    // sent-protocol = protocol-name SLASH protocol-version SLASH transport
+    const p = skipWs(value, i, to);
+    const pEnd = token(v, p);
+    const ver = slash(v, pEnd);
+    const verEnd = token(v, ver);
+    const t = slash(v, verEnd);
+    const tEnd = token(v, t);
+    // via-parm = sent-protocol LWS sent-by: the LWS is at least one space or tab.
+    const h = skipWs(value, tEnd, to);
+    if (h === tEnd || h >= to) throw noSentProtocol(v);
+    const hEnd = hostEnd(v, h);
+    // sent-by = host [ COLON port ]; port = 1*DIGIT, read as at most 5 digits.
+    let end = hEnd;
+    let port: number | undefined;
+    let d = skipWs(value, hEnd, to);
+    if (d < to && value.charCodeAt(d) === 0x3a) {
+      d = skipWs(value, d + 1, to);
+      const digits = d;
+      let n = 0;
+      for (
+        let c = value.charCodeAt(d);
+        d < to && c >= 0x30 && c <= 0x39 && d < digits + 5;
+        c = value.charCodeAt(d)
+      ) {
+        n = n * 10 + (c - 0x30);
+        d++;
+      }
+      if (d > digits) {
+        port = n;
+        end = d;
+      }
+    }
+    if (port !== undefined && port > 65535) throw bad(v, 'port out of range');
+    const params: HeaderParam[] = [];
+    const paramsEnd = readParams(value, end, 'SIP_PARSE_VIA', params, from, to);
     out.push({
-      protocol: m[1]!,
-      version: m[2]!,
-      transport: m[3]!.toUpperCase(),
-      host: m[4]!,
+      protocol: sliceWord(value, p, pEnd),
+      version: sliceWord(value, ver, verEnd),
+      transport: transportOf(value, t, tEnd),
+      host: value.slice(h, hEnd),
       port,
       params,
       branch: paramValue(params, 'branch'),
       received: paramValue(params, 'received'),
       rport: paramValue(params, 'rport'),
     });
-    if (end >= value.length) return out;
-    i = end + 1; // past the comma
-    if (/^[ \t]*$/.test(value.slice(i))) throw bad(value, 'empty via-parm after ","');
+    if (paramsEnd >= to) return out;
+    i = paramsEnd + 1; // past the comma
+    if (skipWs(value, i, to) >= to) throw bad(v, 'empty via-parm after ","');
   }
 }
 

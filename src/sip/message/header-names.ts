@@ -95,3 +95,56 @@ export function canonicalHeaderName(name: string): string {
   }
   return canonical.get(name.toLowerCase()) ?? name;
 }
+
+interface Known {
+  readonly name: string;
+  /** The name's lower-case spelling (a compact form's letter), by char code. */
+  readonly lower: Uint8Array;
+}
+
+/**
+ * Every name canonicalHeaderName knows, in an open-addressing table indexed by its length and its first and last
+ * letters (enough to tell most names apart without reading them all); slot 0 is empty, slot k holds known[k - 1].
+ */
+const SLOTS = 1024;
+const known: Known[] = [];
+const slots = new Uint16Array(SLOTS);
+
+function slotOf(length: number, first: number, last: number): number {
+  return (length * 61 + (first | 0x20) * 31 + (last | 0x20)) & (SLOTS - 1);
+}
+
+for (const [spelling, name] of [...canonical, ...Object.entries(compact)]) {
+  const lower = Uint8Array.from(spelling, (c) => c.charCodeAt(0));
+  let slot = slotOf(lower.length, lower[0]!, lower[lower.length - 1]!);
+  while (slots[slot] !== 0) slot = (slot + 1) & (SLOTS - 1);
+  known.push({ name, lower });
+  slots[slot] = known.length;
+}
+
+/**
+ * canonicalHeaderName of the name in `bytes[start, end)` (a token, not empty) when it is a name that
+ * canonicalHeaderName knows, found without making a string of it; undefined for any other, whose spelling is
+ * kept.
+ */
+export function knownHeaderName(bytes: Uint8Array, start: number, end: number): string | undefined {
+  const length = end - start;
+  for (
+    let slot = slotOf(length, bytes[start]!, bytes[end - 1]!);
+    slots[slot] !== 0;
+    slot = (slot + 1) & (SLOTS - 1)
+  ) {
+    const k = known[slots[slot]! - 1]!;
+    if (k.lower.length === length && sameBytes(bytes, start, k.lower)) return k.name;
+  }
+  return undefined;
+}
+
+/** Whether `bytes` from `start` spell `lower`, letters in either case. */
+function sameBytes(bytes: Uint8Array, start: number, lower: Uint8Array): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = bytes[start + i]!;
+    if (c !== lower[i] && !(c >= 0x41 && c <= 0x5a && c + 0x20 === lower[i])) return false;
+  }
+  return true;
+}

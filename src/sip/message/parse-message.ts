@@ -9,17 +9,30 @@
  *   message-header =  header-name HCOLON header-value CRLF   (with LWS folding, §7.3.1)
  */
 import { SipParseError } from '../errors.js';
-import { parseCallId } from '../headers/call-id.js';
-import { singleContentLength } from '../headers/content-length.js';
+import { isCallId, parseCallId } from '../headers/call-id.js';
+import { parseContentLength, singleContentLength } from '../headers/content-length.js';
 import { parseCSeq } from '../headers/cseq.js';
-import { parseFrom } from '../headers/from.js';
+import { parseFrom, type FromTo } from '../headers/from.js';
+import { NOT_PLAIN, plainFromToTag } from '../headers/from-to-tag.js';
+import { readToken } from '../headers/params.js';
 import { parseTo } from '../headers/to.js';
 import { parseVia } from '../headers/via.js';
-import { parseUri } from '../uri/parse-uri.js';
-import { isSipUri } from '../uri/uri-types.js';
 import { newHeader, rememberParse } from './header-cache.js';
-import { canonicalHeaderName } from './header-names.js';
+import { canonicalHeaderName, knownHeaderName } from './header-names.js';
+import {
+  FLAGS,
+  FOLDED,
+  LINE_END,
+  LINE_START,
+  NAME_END,
+  NO_NAME,
+  scanHead,
+  STRIDE,
+  VALUE_END,
+  VALUE_START,
+} from './scan-head.js';
 import { markPristine } from './serialize-message.js';
+import { isStatusLine, parseRequestLine, parseStatusLine } from './start-line.js';
 import {
   topLevelComma,
   type SipHeader,
@@ -27,19 +40,6 @@ import {
   type SipRequest,
   type SipResponse,
 } from './sip-message.js';
-
-/** RFC 3261 §25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") */
-const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-const HEADER_LINE = /^([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*:[ \t]*(.*)$/s;
-const SIP_VERSION = /^SIP\/(\d+)\.(\d+)$/i;
-/**
- * A plain `sip:user@host[:port][;params]` Request-URI — no `?headers`, escapes, brackets or quotes — needs no
- * full parse here: the parse only looks for URI headers, and the UAS checks the rest (§8.2.2.1, 416).
- */
-const URI_FAST_PATH =
-  /^sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;+]+@)?[A-Za-z0-9\-.]+(?::\d{1,5})?(?:;[A-Za-z0-9\-_.!~*'()&=+$]+)*$/i;
-/** Headers that may appear once only (§20: not a comma list); a second one is a 400 (RFC 4475 §3.3.11). */
-const SINGLETONS = ['Call-ID', 'CSeq', 'From', 'To', 'Max-Forwards', 'Content-Type', 'Expires'] as const;
 
 export interface ParseOptions {
   /**
@@ -60,30 +60,60 @@ export function findHeadEnd(buf: Buffer, from = 0): { headEnd: number; bodyStart
 
 /** Header lines of a head with folding undone (§7.3.1: continuation lines start with SP or HT). */
 export function splitHeaderLines(head: string): string[] {
-  const lines = head.split(/\r?\n/);
   const out: string[] = [];
-  for (const line of lines) {
-    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length > 0) {
-      out[out.length - 1] = `${out[out.length - 1]!.trimEnd()} ${line.trim()}`;
-    } else {
-      out.push(line);
-    }
+  for (let i = 0; i <= head.length;) {
+    let lf = head.indexOf('\n', i);
+    if (lf === -1) lf = head.length;
+    const line = head.slice(i, lf > i && head.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf);
+    const c = line.charCodeAt(0);
+    if ((c === 0x20 || c === 0x09) && out.length > 0)
+      out[out.length - 1] = unfold(out[out.length - 1]!, line);
+    else out.push(line);
+    i = lf + 1;
   }
   return out;
 }
 
-export function parseHeaders(lines: readonly string[]): SipHeader[] {
-  return lines.map((line) => {
-    const m = HEADER_LINE.exec(line);
-    if (!m?.[1]) throw new SipParseError('SIP_PARSE_HEADER', `malformed header line "${line.slice(0, 60)}"`);
-    return newHeader(canonicalHeaderName(m[1]), (m[2] ?? '').trim());
-  });
+/**
+ * §7.3.1: a line and its continuation line as one, "each such LWS replaced by a single SP" (the whitespace
+ * around the line break trimmed as text: what precedes it from the line, all of it from the continuation).
+ */
+function unfold(line: string, continuation: string): string {
+  return `${line.trimEnd()} ${continuation.trim()}`;
 }
 
+/** A logical line that spans continuation lines (its text from the head, line breaks included), unfolded. */
+function unfoldSpan(span: string): string {
+  return splitHeaderLines(span)[0]!;
+}
+
+function malformedLine(line: string): SipParseError {
+  return new SipParseError('SIP_PARSE_HEADER', `malformed header line "${line.slice(0, 60)}"`);
+}
+
+/** `header-name *(SP / HTAB) ":" value` of one unfolded line as text, the value trimmed. */
+function headerOfLine(line: string): SipHeader {
+  const nameEnd = readToken(line, 0);
+  let i = nameEnd;
+  while (line.charCodeAt(i) === 0x20 || line.charCodeAt(i) === 0x09) i++;
+  if (nameEnd === 0 || line.charCodeAt(i) !== 0x3a) throw malformedLine(line);
+  return newHeader(canonicalHeaderName(line.slice(0, nameEnd)), line.slice(i + 1).trim());
+}
+
+export function parseHeaders(lines: readonly string[]): SipHeader[] {
+  return lines.map(headerOfLine);
+}
+
+/** The empty body of a message without one (a zero-length Buffer cannot be written to). */
+const NO_BODY = Buffer.alloc(0);
+
 /**
- * Parses one SIP message. Eager: start line, top Via, CSeq, Call-ID, From/To (for their tags) and
- * Content-Length; every other header stays text until asked for (header-access.ts). The message keeps its
- * bytes in `raw`, so serializing it unchanged returns them. Throws SipParseError only.
+ * Parses one SIP message in one forward scan over its bytes (scanHead): start line, header lines with their
+ * folding, compact names and the empty line that ends the head, as offsets. The head becomes one latin1 string,
+ * each header a name and a value cut from it. Eagerly decoded, by small scanners: the start line, the top Via
+ * (every via-parm of the first Via header), CSeq, Call-ID, the From and To tags and Content-Length — what
+ * every message is checked and routed by; every other header stays text until asked for (header-access.ts).
+ * The message keeps its bytes in `raw`, so serializing it unchanged returns them. Throws SipParseError only.
  */
 export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
   let start = 0;
@@ -91,34 +121,26 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
   // appearing before the start-line".
   while (buf[start] === 0x0d || buf[start] === 0x0a) start++;
   if (start >= buf.length) throw new SipParseError('SIP_PARSE_EMPTY', 'no message');
-  const bounds = findHeadEnd(buf, start);
-  const headText = buf.toString('latin1', start, bounds ? bounds.headEnd : buf.length).replace(/\r?\n$/, '');
-  const [startLine = '', ...headerLines] = splitHeaderLines(headText);
-  const isResponse = /^SIP\//i.test(startLine);
+  const scan = scanHead(buf, start);
+  const text = buf.toString('latin1', start, scan.headEnd);
+  const head: Head = {
+    buf,
+    text,
+    start,
+    offsets: scan.offsets,
+    lines: scan.lines,
+    bodyStart: scan.bodyStart,
+  };
+  // The start line: in the text, or (folded, which only a malformed one is) unfolded on its own.
+  const folded = (scan.offsets[FLAGS]! & FOLDED) !== 0;
+  const line = folded ? lineText(head, 0) : text;
+  const from = folded ? 0 : scan.offsets[LINE_START]! - start;
+  const to = folded ? line.length : scan.offsets[LINE_END]! - start;
+  const isResponse = isStatusLine(line, from, to);
   try {
-    const request = isResponse ? undefined : parseRequestLine(startLine);
-    const response = isResponse ? parseStatusLine(startLine) : undefined;
-    const headers = parseHeaders(headerLines.filter((l) => l.length > 0));
-    const bodyStart = bounds ? bounds.bodyStart : buf.length;
-    const body = readBody(buf, bodyStart, headers, options);
-    const end = bodyStart + body.length;
-    const raw = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
-    const base = common(headers);
-    let message: SipMessage;
-    if (request) {
-      // §8.2.2.3 / RFC 4475 §3.1.2.16: the CSeq method must match the request method.
-      if (base.cseq.method !== request.method) {
-        throw new SipParseError(
-          'SIP_PARSE_CSEQ',
-          `CSeq method ${base.cseq.method} does not match ${request.method}`,
-        );
-      }
-      message = { kind: 'request', ...request, body, raw, ...base } satisfies SipRequest;
-    } else {
-      message = { kind: 'response', ...response!, body, raw, ...base } satisfies SipResponse;
-    }
-    markPristine(message);
-    return message;
+    return isResponse
+      ? parseResponse(head, parseStatusLine(line, from, to), options)
+      : parseRequest(head, parseRequestLine(line, from, to), options);
   } catch (err) {
     // §18.1.2 / §16.7: a response that cannot be parsed is discarded, never answered.
     if (isResponse && err instanceof SipParseError && err.code !== 'SIP_PARSE_RESPONSE')
@@ -127,48 +149,283 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
   }
 }
 
-function parseRequestLine(line: string): Pick<SipRequest, 'method' | 'uri' | 'version'> {
-  // §25.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF — single spaces, no LWS (RFC 4475
-  // §3.1.2.9 lwsruri, §3.1.2.10 lwsstart, §3.1.2.11 trws).
-  const parts = line.split(' ');
-  if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
-    throw new SipParseError('SIP_PARSE_START_LINE', `malformed request line "${line.slice(0, 80)}"`);
-  }
-  const [method, uri, version] = parts as [string, string, string];
-  if (!TOKEN.test(method)) throw new SipParseError('SIP_PARSE_START_LINE', `invalid method "${method}"`);
-  const v = SIP_VERSION.exec(version);
-  if (!v) throw new SipParseError('SIP_PARSE_START_LINE', `invalid SIP-Version "${version}"`);
-  // §8.2.2 / §21.5.7: a request of another SIP version is answered 505 (RFC 4475 §3.1.2.15, badvers).
-  if (v[1] !== '2' || v[2] !== '0') {
-    throw new SipParseError('SIP_PARSE_VERSION', `unsupported version ${version}`);
-  }
-  if (uri.startsWith('<')) {
-    throw new SipParseError('SIP_PARSE_START_LINE', `Request-URI in <> "${uri.slice(0, 80)}"`);
-  }
-  const parsed = URI_FAST_PATH.test(uri) ? undefined : parseUri(uri);
-  // §19.1.1 Table 1: headers are "not allowed" in a SIP Request-URI (RFC 4475 §3.1.2.11, escruri).
-  if (parsed && isSipUri(parsed) && parsed.headers.length > 0) {
-    throw new SipParseError('SIP_PARSE_START_LINE', `headers in a SIP Request-URI "${uri.slice(0, 80)}"`);
-  }
-  return { method, uri, version };
+/** A scanned head: the buffer, its head as text from `start` on, and scanHead's lines. */
+interface Head {
+  readonly buf: Buffer;
+  readonly text: string;
+  readonly start: number;
+  readonly offsets: Int32Array;
+  readonly lines: number;
+  readonly bodyStart: number;
 }
 
-function parseStatusLine(line: string): Pick<SipResponse, 'status' | 'reason' | 'version'> {
-  // §25.1: Status-Code = 3DIGIT; §21: classes 1xx-6xx only (RFC 4475 §3.1.2.18, bigcode).
-  const m = /^(SIP\/2\.0) ([1-6]\d\d) (.*)$/is.exec(line);
-  if (!m?.[1] || !m[2])
-    throw new SipParseError('SIP_PARSE_RESPONSE', `malformed status line "${line.slice(0, 80)}"`);
-  return { status: Number(m[2]), reason: m[3] ?? '', version: m[1] };
+/** The text of logical line `k`, unfolded. */
+function lineText(head: Head, k: number): string {
+  const at = k * STRIDE;
+  const { offsets, text, start } = head;
+  const line = text.slice(offsets[at + LINE_START]! - start, offsets[at + LINE_END]! - start);
+  return (offsets[at + FLAGS]! & FOLDED) === 0 ? line : unfoldSpan(line);
 }
 
-function readBody(buf: Buffer, bodyStart: number, headers: SipHeader[], { datagram }: ParseOptions): Buffer {
-  const length = singleContentLength(headers.filter((h) => h.name === 'Content-Length').map((h) => h.value));
+function parseRequest(
+  head: Head,
+  { method, uri, version }: Pick<SipRequest, 'method' | 'uri' | 'version'>,
+  options: ParseOptions,
+): SipRequest {
+  const h = readHeaders(head, options);
+  // §8.2.2.3 / RFC 4475 §3.1.2.16: the CSeq method must match the request method.
+  if (h.cseq.method !== method) {
+    throw new SipParseError('SIP_PARSE_CSEQ', `CSeq method ${h.cseq.method} does not match ${method}`);
+  }
+  const message: SipRequest = {
+    kind: 'request',
+    method,
+    uri,
+    version,
+    body: h.body,
+    raw: h.raw,
+    headers: h.headers,
+    callId: h.callId,
+    cseq: h.cseq,
+    fromTag: h.fromTag,
+    toTag: h.toTag,
+    topVia: h.topVia,
+  };
+  markPristine(message);
+  return message;
+}
+
+function parseResponse(
+  head: Head,
+  { status, reason, version }: Pick<SipResponse, 'status' | 'reason' | 'version'>,
+  options: ParseOptions,
+): SipResponse {
+  const h = readHeaders(head, options);
+  const message: SipResponse = {
+    kind: 'response',
+    status,
+    reason,
+    version,
+    body: h.body,
+    raw: h.raw,
+    headers: h.headers,
+    callId: h.callId,
+    cseq: h.cseq,
+    fromTag: h.fromTag,
+    toTag: h.toTag,
+    topVia: h.topVia,
+  };
+  markPristine(message);
+  return message;
+}
+
+type Common = Pick<
+  SipMessage,
+  'body' | 'raw' | 'headers' | 'callId' | 'cseq' | 'fromTag' | 'toTag' | 'topVia'
+> & { readonly raw: Buffer };
+
+/**
+ * The header lines of a scanned head as SipHeaders, the body, and the eagerly decoded headers, checked in the
+ * order the message is read: each line, Content-Length and the body, the mandatory headers, the ones allowed
+ * once, then Via, From, To, Call-ID and CSeq.
+ */
+function readHeaders(head: Head, { datagram }: ParseOptions): Common {
+  const { buf, text, start, offsets, lines } = head;
+  const headers: SipHeader[] = [];
+  let via: SipHeader | undefined;
+  let cseq: SipHeader | undefined;
+  let callId: SipHeader | undefined;
+  let from: SipHeader | undefined;
+  let to: SipHeader | undefined;
+  // The line of each: their values are read where they are in the text.
+  let viaLine = 0;
+  let cseqLine = 0;
+  let callIdLine = 0;
+  let fromLine = 0;
+  let toLine = 0;
+  let callIds = 0;
+  let cseqs = 0;
+  let froms = 0;
+  let tos = 0;
+  let maxForwards = 0;
+  let contentTypes = 0;
+  let expires = 0;
+  let contentLengths = 0;
+  let contentLength = '';
+  for (let k = 1; k < lines; k++) {
+    const at = k * STRIDE;
+    const flags = offsets[at + FLAGS]!;
+    const lineStart = offsets[at + LINE_START]!;
+    let header: SipHeader;
+    if ((flags & FOLDED) !== 0) {
+      header = headerOfLine(lineText(head, k));
+    } else if (lineStart === offsets[at + LINE_END]) {
+      continue; // an empty line within the head (LF CRLF): nothing
+    } else if ((flags & NO_NAME) !== 0) {
+      throw malformedLine(lineText(head, k));
+    } else {
+      const nameEnd = offsets[at + NAME_END]!;
+      const name =
+        knownHeaderName(buf, lineStart, nameEnd) ??
+        canonicalHeaderName(text.slice(lineStart - start, nameEnd - start));
+      const valueStart = offsets[at + VALUE_START]!;
+      const value = valueStart === -1 ? '' : text.slice(valueStart - start, offsets[at + VALUE_END]! - start);
+      header = newHeader(name, value);
+    }
+    headers.push(header);
+    switch (header.name) {
+      case 'Via':
+        if (via === undefined) {
+          via = header;
+          viaLine = k;
+        }
+        break;
+      case 'CSeq':
+        if (cseqs++ === 0) {
+          cseq = header;
+          cseqLine = k;
+        }
+        break;
+      case 'Call-ID':
+        if (callIds++ === 0) {
+          callId = header;
+          callIdLine = k;
+        }
+        break;
+      case 'From':
+        if (froms++ === 0) {
+          from = header;
+          fromLine = k;
+        }
+        break;
+      case 'To':
+        if (tos++ === 0) {
+          to = header;
+          toLine = k;
+        }
+        break;
+      case 'Max-Forwards':
+        maxForwards++;
+        break;
+      case 'Content-Type':
+        contentTypes++;
+        break;
+      case 'Expires':
+        expires++;
+        break;
+      case 'Content-Length':
+        if (contentLengths++ === 0) contentLength = header.value;
+        break;
+    }
+  }
+  const body = readBody(head, headers, contentLengths, contentLength, datagram);
+  const end = head.bodyStart + body.length;
+  const raw = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+  // §8.1.1: "A valid SIP request formulated by a UAC MUST, at a minimum, contain the following header fields:
+  // To, From, CSeq, Call-ID, Max-Forwards, and Via" (Max-Forwards is tolerated missing, RFC 4475 §3.4).
+  if (!via) throw missing('Via');
+  if (!cseq) throw missing('CSeq');
+  if (!callId) throw missing('Call-ID');
+  if (!from) throw missing('From');
+  if (!to) throw missing('To');
+  // §20: these are not comma lists; a second one is a 400 (RFC 4475 §3.3.11).
+  once('Call-ID', callIds);
+  once('CSeq', cseqs);
+  once('From', froms);
+  once('To', tos);
+  once('Max-Forwards', maxForwards);
+  once('Content-Type', contentTypes);
+  once('Expires', expires);
+  const vias = parseVia(spanText(head, viaLine, via), spanFrom(head, viaLine), spanTo(head, viaLine, via));
+  rememberParse(via, vias);
+  const fromTag = eagerTag(head, fromLine, from, parseFrom);
+  const toTag = eagerTag(head, toLine, to, parseTo);
+  const callIdText = spanText(head, callIdLine, callId);
+  const callIdFrom = spanFrom(head, callIdLine);
+  if (!isCallId(callIdText, callIdFrom, spanTo(head, callIdLine, callId))) parseCallId(callId.value);
+  const topViaEnd = vias.length > 1 ? topLevelComma(via.value) : -1;
+  return {
+    body,
+    raw,
+    headers,
+    // What outlives the message is copied out of its text (detachString), the Call-ID straight from the bytes.
+    callId:
+      callIdText === text && callId.value.length >= 13
+        ? buf.toString('latin1', start + callIdFrom, start + callIdFrom + callId.value.length)
+        : detachString(callId.value),
+    cseq: parseCSeq(spanText(head, cseqLine, cseq), spanFrom(head, cseqLine), spanTo(head, cseqLine, cseq)),
+    fromTag: fromTag === undefined ? undefined : detachString(fromTag),
+    toTag: toTag === undefined ? undefined : detachString(toTag),
+    topVia: topViaEnd === -1 ? via.value : via.value.slice(0, topViaEnd).trim(),
+  };
+}
+
+/**
+ * Where the value of header line `k` (`header`) is read from: the head's text — where it is, unfolded and not
+ * empty — or else its own value string.
+ */
+function inText(head: Head, k: number): boolean {
+  const at = k * STRIDE;
+  return (head.offsets[at + FLAGS]! & FOLDED) === 0 && head.offsets[at + VALUE_START] !== -1;
+}
+
+function spanText(head: Head, k: number, header: SipHeader): string {
+  return inText(head, k) ? head.text : header.value;
+}
+
+function spanFrom(head: Head, k: number): number {
+  return inText(head, k) ? head.offsets[k * STRIDE + VALUE_START]! - head.start : 0;
+}
+
+function spanTo(head: Head, k: number, header: SipHeader): number {
+  return inText(head, k) ? head.offsets[k * STRIDE + VALUE_END]! - head.start : header.value.length;
+}
+
+function missing(name: string): SipParseError {
+  return new SipParseError('SIP_PARSE_MISSING_HEADER', `missing mandatory header ${name} (§8.1.1)`);
+}
+
+function once(name: string, count: number): void {
+  if (count > 1) throw new SipParseError('SIP_PARSE_HEADER', `${name} appears ${count} times`);
+}
+
+/**
+ * A From or To header's tag, read without building the address when it is a plain one (plainFromToTag);
+ * otherwise parsed in full — which refuses a malformed one — and that parse kept for fromOf/toOf.
+ */
+function eagerTag(
+  head: Head,
+  k: number,
+  header: SipHeader,
+  parse: (value: string) => FromTo,
+): string | undefined {
+  const tag = plainFromToTag(spanText(head, k, header), spanFrom(head, k), spanTo(head, k, header));
+  if (tag !== NOT_PLAIN) return tag;
+  const parsed = parse(header.value);
+  rememberParse(header, parsed);
+  return parsed.tag;
+}
+
+function readBody(
+  head: Head,
+  headers: readonly SipHeader[],
+  contentLengths: number,
+  contentLength: string,
+  datagram: boolean,
+): Buffer {
+  const { buf, bodyStart } = head;
+  const length =
+    contentLengths === 0
+      ? undefined
+      : contentLengths === 1
+        ? parseContentLength(contentLength)
+        : singleContentLength(headers.filter((h) => h.name === 'Content-Length').map((h) => h.value));
   const available = buf.length - bodyStart;
   if (length === undefined) {
     // §18.3: "In the case of message-oriented transports … the Content-Length header field MAY be omitted".
     if (!datagram)
       throw new SipParseError('SIP_PARSE_CONTENT_LENGTH', 'Content-Length is required on streams (§18.3)');
-    return buf.subarray(bodyStart);
+    return available === 0 ? NO_BODY : buf.subarray(bodyStart);
   }
   // §18.3: "If a message is received over UDP with a Content-Length larger than the body, it is treated as an
   // error" (RFC 4475 §3.1.2.7, clerr); bytes beyond it are discarded (§3.1.1.8, dblreq).
@@ -178,17 +435,8 @@ function readBody(buf: Buffer, bodyStart: number, headers: SipHeader[], { datagr
       `Content-Length ${length} exceeds the ${available} body bytes`,
     );
   }
-  return buf.subarray(bodyStart, bodyStart + length);
+  return length === 0 ? NO_BODY : buf.subarray(bodyStart, bodyStart + length);
 }
-
-function firstHeader(headers: readonly SipHeader[], name: string): SipHeader {
-  const h = headers.find((x) => x.name === name);
-  // §8.1.1: "A valid SIP request formulated by a UAC MUST, at a minimum, contain the following header fields:
-  // To, From, CSeq, Call-ID, Max-Forwards, and Via" (Max-Forwards is tolerated missing, RFC 4475 §3.4).
-  if (!h) throw new SipParseError('SIP_PARSE_MISSING_HEADER', `missing mandatory header ${name} (§8.1.1)`);
-  return h;
-}
-
 /**
  * A copy of `s` that holds no reference to the text it was cut from. V8 makes a substring of 13 characters or
  * more a view of its parent (a sliced string), so a Call-ID kept by a call table, a live call or an event
@@ -197,32 +445,4 @@ function firstHeader(headers: readonly SipHeader[], name: string): SipHeader {
  */
 export function detachString(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
-}
-
-function common(headers: SipHeader[]) {
-  const via = firstHeader(headers, 'Via');
-  const cseq = firstHeader(headers, 'CSeq');
-  const callId = firstHeader(headers, 'Call-ID');
-  const from = firstHeader(headers, 'From');
-  const to = firstHeader(headers, 'To');
-  for (const name of SINGLETONS) {
-    let count = 0;
-    for (const h of headers) if (h.name === name) count++;
-    if (count > 1) throw new SipParseError('SIP_PARSE_HEADER', `${name} appears ${count} times`);
-  }
-  const vias = parseVia(via.value);
-  rememberParse(via, vias);
-  const fromParsed = parseFrom(from.value);
-  rememberParse(from, fromParsed);
-  const toParsed = parseTo(to.value);
-  rememberParse(to, toParsed);
-  const topViaEnd = vias.length > 1 ? topLevelComma(via.value) : -1;
-  return {
-    headers,
-    callId: detachString(parseCallId(callId.value)),
-    cseq: parseCSeq(cseq.value),
-    fromTag: fromParsed.tag,
-    toTag: toParsed.tag,
-    topVia: topViaEnd === -1 ? via.value : via.value.slice(0, topViaEnd).trim(),
-  };
 }

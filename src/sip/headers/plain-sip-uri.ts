@@ -1,0 +1,113 @@
+/*
+ * RFC 3261 §25.1, the part of SIP-URI a plain address uses:
+ *   SIP-URI          =  "sip:" [ userinfo ] hostport uri-parameters [ headers ]
+ *   userinfo         =  ( user / telephone-subscriber ) [ ":" password ] "@"
+ *   user             =  1*( unreserved / escaped / user-unreserved )
+ *   user-unreserved  =  "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"
+ *   hostport         =  host [ ":" port ]
+ *   hostname         =  *( domainlabel "." ) toplabel [ "." ]
+ *   uri-parameters   =  *( ";" uri-parameter)
+ *   other-param      =  pname [ "=" pvalue ]
+ *   paramchar        =  param-unreserved / unreserved / escaped
+ *   param-unreserved =  "[" / "]" / "/" / ":" / "&" / "+" / "$"
+ *   escaped          =  "%" HEXDIG HEXDIG
+ */
+
+/** unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")". */
+const UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()";
+/** Characters of a user part, without "?" (a plain address has none) and without "%" (checked as escaped). */
+const USER_CODES = codes(`${UNRESERVED}&=+$,;/`);
+/** paramchar without "%". */
+const PARAM_CODES = codes(`${UNRESERVED}[]/:&+$`);
+
+function codes(chars: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (const c of chars) table[c.charCodeAt(0)] = 1;
+  return table;
+}
+
+function isAlphanum(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
+}
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+}
+
+/** Index past the run of `table` characters and escapes from `i`, or -1 at a "%" that is not an escape. */
+function run(s: string, i: number, end: number, table: Uint8Array): number {
+  while (i < end) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      if (i + 3 > end || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2))) return -1;
+      i += 3;
+    } else if (table[c] === 1) i++;
+    else return i;
+  }
+  return i;
+}
+
+/** Index past a hostname or IPv4address (both are `*( label "." ) label [ "." ]`) from `i`, or -1. */
+function hostnameEnd(s: string, i: number, end: number): number {
+  for (;;) {
+    // label = alphanum / alphanum *( alphanum / "-" ) alphanum
+    if (i >= end || !isAlphanum(s.charCodeAt(i))) return -1;
+    let last = s.charCodeAt(i++);
+    while (i < end) {
+      const c = s.charCodeAt(i);
+      if (c !== 0x2d && !isAlphanum(c)) break;
+      last = c;
+      i++;
+    }
+    if (last === 0x2d) return -1;
+    if (i >= end || s.charCodeAt(i) !== 0x2e) return i;
+    i++; // past "."
+    if (i >= end || !isAlphanum(s.charCodeAt(i))) return i;
+  }
+}
+
+/**
+ * Whether `s[start, end)` is a plain sip or sips URI — `sip:[user@]host[:port][;params]` with a hostname or
+ * IPv4 address, no password, no `?headers`, no IPv6 reference — that is well-formed. Every URI it accepts,
+ * parseUri accepts too; anything else (it returns false) is for parseUri to judge: a From or To that is not
+ * plain is parsed in full.
+ */
+export function isPlainSipUri(s: string, start: number, end: number): boolean {
+  let i = start;
+  if (end - start < 4) return false;
+  if ((s.charCodeAt(i) | 0x20) !== 0x73 || (s.charCodeAt(i + 1) | 0x20) !== 0x69) return false;
+  if ((s.charCodeAt(i + 2) | 0x20) !== 0x70) return false;
+  i += 3;
+  if ((s.charCodeAt(i) | 0x20) === 0x73) i++;
+  if (s.charCodeAt(i) !== 0x3a || i >= end) return false;
+  i++;
+  // userinfo: parseSipUri ends it at the first "@" of the rest.
+  const at = s.indexOf('@', i);
+  if (at !== -1 && at < end) {
+    if (run(s, i, at, USER_CODES) !== at || at === i) return false;
+    i = at + 1;
+  }
+  i = hostnameEnd(s, i, end);
+  if (i === -1) return false;
+  if (i < end && s.charCodeAt(i) === 0x3a) {
+    // port = 1*DIGIT, at most 5 digits and at most 65535, followed by the parameters or the end.
+    let port = 0;
+    const digits = ++i;
+    for (let c = s.charCodeAt(i); i < end && c >= 0x30 && c <= 0x39; c = s.charCodeAt(++i)) {
+      port = port * 10 + (c - 0x30);
+    }
+    if (i === digits || i - digits > 5 || port > 65535) return false;
+  }
+  // uri-parameters = *( ";" pname [ "=" pvalue ] ), pname = 1*paramchar, pvalue = *paramchar
+  while (i < end) {
+    if (s.charCodeAt(i) !== 0x3b) return false;
+    const name = i + 1;
+    i = run(s, name, end, PARAM_CODES);
+    if (i <= name) return false;
+    if (i < end && s.charCodeAt(i) === 0x3d) {
+      i = run(s, i + 1, end, PARAM_CODES);
+      if (i === -1) return false;
+    }
+  }
+  return true;
+}
