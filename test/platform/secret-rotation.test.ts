@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -20,6 +20,7 @@ import {
 import { ConfigError, formatEffectiveConfig, loadConfig } from '../../src/platform/config/index.js';
 import { RotatingSecret } from '../../src/platform/rotating-secret.js';
 import { freeUdpPort } from '../helpers/rtpengine.js';
+import { secretReloads, SecretVolume } from '../helpers/secret-volume.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
 
@@ -31,38 +32,6 @@ const values = (tag: string): Values => ({
   VOXGATE_SIP_NONCE_SECRET: randomBytes(32).toString('base64url'),
   VOXGATE_SIP_PEER_SECRET: randomBytes(32).toString('base64url'),
 });
-
-/**
- * A Secret volume as the kubelet's atomic writer lays it out: `..<timestamp>/<key>` files, `..data` a symlink
- * to that directory, and each `<key>` a symlink to `..data/<key>`. An update writes a new directory, points
- * `..data_tmp` at it and renames that over `..data` (one atomic step), then removes the old directory.
- */
-class SecretVolume {
-  private generation = 0;
-  private current = '';
-  constructor(readonly dir: string) {}
-
-  static async create(initial: Values): Promise<SecretVolume> {
-    const volume = new SecretVolume(await mkdtemp(join(tmpdir(), 'voxgate-secrets-')));
-    await volume.update(initial);
-    for (const name of NAMES) await symlink(join('..data', name), join(volume.dir, name));
-    return volume;
-  }
-
-  file(name: string): string {
-    return join(this.dir, name);
-  }
-
-  async update(next: Values): Promise<void> {
-    const version = `..2026_12_03_00_00_0${this.generation++}.${randomBytes(4).toString('hex')}`;
-    await mkdir(join(this.dir, version));
-    for (const name of NAMES) await writeFile(join(this.dir, version, name), next[name], { mode: 0o600 });
-    await symlink(version, join(this.dir, '..data_tmp'));
-    await rename(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
-    if (this.current) await rm(join(this.dir, this.current), { recursive: true });
-    this.current = version;
-  }
-}
 
 const OVERLAP_SECONDS = 20;
 
@@ -88,18 +57,7 @@ describe('secrets given as files rotate without a restart (VOXGATE_<NAME>_FILE)'
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  const metric = async (secret: string, outcome: string) => {
-    const text = await (await fetch(`${vx.httpUrl}/metrics`)).text();
-    const line = text
-      .split('\n')
-      .find(
-        (l) =>
-          l.startsWith('voxgate_secret_reloads_total{') &&
-          l.includes(`secret="${secret}"`) &&
-          l.includes(`outcome="${outcome}"`),
-      );
-    return line ? Number(line.split(' ').at(-1)) : 0;
-  };
+  const metric = (secret: string, outcome: string) => secretReloads(vx.httpUrl, secret, outcome);
 
   before(async () => {
     volume = await SecretVolume.create(first);
@@ -107,7 +65,7 @@ describe('secrets given as files rotate without a restart (VOXGATE_<NAME>_FILE)'
     vx = await startVoxgate(
       ['--target=all'],
       {
-        ...Object.fromEntries(NAMES.map((n) => [`${n}_FILE`, volume.file(n)])),
+        ...volume.env(NAMES),
         VOXGATE_SECRET_POLL_SECONDS: '1',
         VOXGATE_SECRET_OVERLAP_SECONDS: String(OVERLAP_SECONDS),
         VOXGATE_SECRET_ACTIVATION_SECONDS: '0',
@@ -140,7 +98,7 @@ describe('secrets given as files rotate without a restart (VOXGATE_<NAME>_FILE)'
     alice?.close();
     bob?.close();
     assert.equal(await vx?.stop(), 0);
-    await rm(volume.dir, { recursive: true, force: true });
+    await volume?.remove();
   });
 
   /** A REGISTER of alice on `callId`, with an Authorization answering `challenge` when given. */
