@@ -109,6 +109,18 @@ describe('configuration', () => {
     assert.ok(!text.includes('0123456789abcdefghijklmnop'));
   });
 
+  test('config print masks the password of a URL with several servers and keeps its hosts', () => {
+    const text = formatEffectiveConfig({
+      VOXGATE_DATABASE_URL:
+        'postgres://voxgate:s3cret@db1:5432,db2:5432/voxgate?target_session_attrs=read-write',
+    });
+    assert.match(
+      text,
+      /^VOXGATE_DATABASE_URL=postgres:\/\/voxgate:\*\*\*\*@db1:5432,db2:5432\/voxgate\?target_session_attrs=read-write {2}# set/m,
+    );
+    assert.ok(!text.includes('s3cret'));
+  });
+
   test('env files: comments, quotes, export prefix; a bad line names file and line', () => {
     const parsed = parseEnvText(
       '# comment\n\nexport VOXGATE_ENV=staging\nVOXGATE_DATA_DIR="/var/lib/voxgate" # trailing\nVOXGATE_LOG_LEVEL=debug # why\n',

@@ -24,6 +24,9 @@ export function formatEffectiveConfig(env: Env): string {
     .join('\n');
 }
 
+/** A URL with several servers (`postgres://u:p@h1:5432,h2:5432/db`), which `new URL` refuses. */
+const MULTI_HOST_URL = /^([a-z][a-z0-9+.-]*:\/\/)(?:([^:@/]*)(?::[^@/]*)?@)?([^/@?#]*,[^/@?#]*)(.*)$/i;
+
 export function mask(value: string): string {
   try {
     const url = new URL(value);
@@ -31,6 +34,11 @@ export function mask(value: string): string {
     if (url.password) url.password = '****';
     return url.toString();
   } catch {
-    return '****';
+    const multi = MULTI_HOST_URL.exec(value);
+    if (!multi) return '****';
+    const [, scheme, user, hosts, rest] = multi;
+    const hasPassword = /^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:[^@/]*@/i.test(value);
+    const userinfo = user === undefined ? '' : `${user}${hasPassword ? ':****' : ''}@`;
+    return `${scheme}${userinfo}${hosts}${rest}`;
   }
 }
