@@ -12,9 +12,11 @@
  * Both rests see the same live state (the same registrations, no call, no transaction), so what the second
  * snapshot holds beyond the first is what the load left behind. Writes both snapshots, the /metrics text at each
  * rest and `summary.json` / `summary.md` (totals, the constructors that grew most, who holds them) into `--out`.
- * Fails when the retained heap grew more than `--budget-percent` (default 10%; docs/performance.md, Memory) or
- * when fewer than 95% of the calls went as expected.
- * Usage (after `npm run build`; scripts/ci/heap-profile.sh does both):
+ * Fails when the retained heap grew more than `--budget-percent` (default 10%; docs/performance.md, Memory), when
+ * the process's RSS, sampled every second, went over its target's budget in config/memory-budgets.yml, or when
+ * fewer than 95% of the calls went as expected.
+ * Usage: `npm run bench:heap [-- --load-seconds=120 …]` (scripts/ci/heap-profile.sh: builds, then runs this), or
+ * after `npm run build`:
  *   node --import tsx bench/heap-profile.ts [--warmup-seconds=45 --load-seconds=120 --users=300 --cps=10 --out=heap-profile]
  */
 import {
@@ -30,6 +32,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readMemoryBudgets } from './memory-budgets.js';
 import { heapGrowth, summarizeHeapSnapshot, type HeapSummary } from './heap-snapshot.js';
 import { startLocalVoxgate, startMixedLoad } from './mixed-load.js';
 
@@ -85,6 +88,16 @@ function rssMiB(): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${vx.pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
+
+// The RSS budget of the target (config/memory-budgets.yml): the highest RSS of the whole run, sampled each second.
+const rssBudgetMiB = readMemoryBudgets().get(values.target);
+if (rssBudgetMiB === undefined)
+  throw new Error(`no budget for ${values.target} in config/memory-budgets.yml`);
+let rssPeakMiB = 0;
+const rssSampler = setInterval(() => {
+  rssPeakMiB = Math.max(rssPeakMiB, rssMiB());
+}, 1000);
+rssSampler.unref();
 
 /** Scrapes /metrics into `<name>.metrics.txt`, then has voxgate write `<name>.heapsnapshot` (after a full GC). */
 async function snapshot(name: string): Promise<{ summary: HeapSummary; rssMiB: number; metrics: string }> {
@@ -148,6 +161,7 @@ try {
   const loadMinutes = (Date.now() - t0) / 60_000;
   await sleep(settle * 1000);
   const after = await snapshot('after');
+  rssPeakMiB = Math.max(rssPeakMiB, before.rssMiB, after.rssMiB);
 
   // The budget is on the JS heap: the retained heap without PGlite's WASM memory (reported apart).
   const js = (s: HeapSummary) => s.totalBytes - s.largeBufferBytes;
@@ -176,7 +190,12 @@ try {
     growthPercent: +growthPercent.toFixed(1),
     growthMiBPerLoadMinute: +(mib(growthBytes) / loadMinutes).toFixed(2),
     budgetPercent,
-    rssMiB: { before: +before.rssMiB.toFixed(1), after: +after.rssMiB.toFixed(1) },
+    rssMiB: {
+      before: +before.rssMiB.toFixed(1),
+      after: +after.rssMiB.toFixed(1),
+      peak: +rssPeakMiB.toFixed(1),
+      budget: rssBudgetMiB,
+    },
     structures: { before: structures(before.metrics), after: structures(after.metrics) },
     grew: top.map((g) => ({ ...g, bytesBefore: g.bytesBefore, bytesAfter: g.bytesAfter })),
     retainersAfter: Object.fromEntries(
@@ -195,7 +214,8 @@ try {
       `Retained JS heap after a full GC (without PGlite's WASM memory): ${summary.retainedJsHeapMiB.before} MiB ` +
         `at rest after the warm-up, ${summary.retainedJsHeapMiB.after} MiB at rest after the load ` +
         `(${summary.growthMiB} MiB, ${summary.growthPercent}%; budget ${budgetPercent}%). WASM memory ` +
-        `${summary.wasmMemoryMiB.before} → ${summary.wasmMemoryMiB.after} MiB. Calls: ${ok}/${offered} as expected.`,
+        `${summary.wasmMemoryMiB.before} → ${summary.wasmMemoryMiB.after} MiB. RSS peak ${summary.rssMiB.peak} MiB ` +
+        `(budget ${rssBudgetMiB} MiB, config/memory-budgets.yml). Calls: ${ok}/${offered} as expected.`,
       '',
       '| constructor | count before | count after | KiB before | KiB after |',
       '| --- | ---: | ---: | ---: | ---: |',
@@ -211,11 +231,15 @@ try {
     ...(growthPercent > budgetPercent
       ? [`retained heap grew ${growthPercent.toFixed(1)}% (budget ${budgetPercent}%)`]
       : []),
+    ...(rssPeakMiB > rssBudgetMiB
+      ? [`RSS peaked at ${rssPeakMiB.toFixed(1)} MiB (budget ${rssBudgetMiB} MiB for ${values.target})`]
+      : []),
     ...(ok < offered * 0.95 ? [`only ${ok} of ${offered} calls went as expected`] : []),
   ];
   for (const f of failures) console.error(`heap-profile: FAILED: ${f}`);
   exitCode = failures.length > 0 ? 1 : 0;
 } finally {
+  clearInterval(rssSampler);
   await load.close();
   await local.stop();
   rmSync(work, { recursive: true, force: true });
