@@ -92,12 +92,7 @@ export {
   type StoreQueryEvent,
   type StoreServerEvent,
 } from './database/store-diagnostics.js';
-export {
-  parsePostgresUrl,
-  PostgresUrlError,
-  toolConnection,
-  withDatabase,
-} from './database/postgres-url.js';
+export { parsePostgresUrl, PostgresUrlError, toolConnection, withDatabase } from './database/postgres-url.js';
 export {
   checkKey,
   createFolderStore,
