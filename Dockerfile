@@ -77,6 +77,8 @@ USER 1000:1000
 # is published by the deployment (a range; see docs/deployment.md).
 EXPOSE 5060/udp 5060/tcp 5061/tcp 8080/tcp 22222/udp
 STOPSIGNAL SIGTERM
+# The all-in-one's heap cap (config/memory-budgets.yml, `all`); each Kubernetes Deployment sets its target's.
+ENV NODE_OPTIONS=--max-old-space-size=256
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.VOXGATE_API_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Last, so that a new revision does not invalidate the cached layers above.

@@ -8,3 +8,21 @@ export function readMemoryBudgets(root = join(import.meta.dirname, '..')): Map<s
   for (const m of text.matchAll(/^ {2}([a-z-]+):\s*\{\s*rssMiB:\s*(\d+)/gm)) budgets.set(m[1]!, Number(m[2]));
   return budgets;
 }
+
+/**
+ * `config/memory-budgets.yml`'s heap caps as target → MiB: the `--max-old-space-size` each target runs with
+ * (Kubernetes NODE_OPTIONS, the image's default, `npm start`, and the servers the benches start).
+ */
+export function readHeapLimits(root = join(import.meta.dirname, '..')): Map<string, number> {
+  const text = readFileSync(join(root, 'config', 'memory-budgets.yml'), 'utf8');
+  const limits = new Map<string, number>();
+  for (const m of text.matchAll(/^ {2}([a-z-]+):\s*\{[^}]*\bheapMiB:\s*(\d+)/gm))
+    limits.set(m[1]!, Number(m[2]));
+  return limits;
+}
+
+/** The node flag that caps `target`'s old space as configured (none when the file gives no cap). */
+export function heapLimitArgs(target: string, root?: string): string[] {
+  const mib = readHeapLimits(root).get(target);
+  return mib === undefined ? [] : [`--max-old-space-size=${mib}`];
+}

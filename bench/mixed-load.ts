@@ -17,6 +17,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { freeUdpPort } from '../test/helpers/rtpengine.js';
+import { heapLimitArgs } from './memory-budgets.js';
 import { runSippStats, stop, type SippStats } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -58,7 +59,13 @@ export async function startLocalVoxgate(opts: {
   const rtpMin = 30_000 + 2 * Math.floor(Math.random() * 5_000);
   const vx = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), join(ROOT, 'dist/src/bin/voxgate.js'), `--target=${opts.target ?? 'all'}`],
+    [
+      // As deployed: the target's heap cap (config/memory-budgets.yml), as NODE_OPTIONS and `npm start` give it.
+      ...heapLimitArgs(opts.target ?? 'all'),
+      ...(opts.nodeArgs ?? []),
+      join(ROOT, 'dist/src/bin/voxgate.js'),
+      `--target=${opts.target ?? 'all'}`,
+    ],
     {
       env: {
         PATH: process.env.PATH,

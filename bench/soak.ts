@@ -105,6 +105,9 @@ interface Sample {
   readonly phase: 'before' | 'warm-up' | 'load' | 'rest' | 'after-gc';
   readonly rss: number;
   readonly heap: number;
+  /** V8's committed heap (what RSS holds of it) and the memory outside it (Buffers, WASM: PGlite). */
+  readonly heapTotal: number;
+  readonly external: number;
   readonly lagP99Ms: number;
   readonly callsActive: number;
   readonly structures: Record<string, number>;
@@ -140,6 +143,8 @@ async function sample(as = phase): Promise<Sample | undefined> {
       phase: as,
       rss: (m.get('process_resident_memory_bytes') ?? NaN) / MiB,
       heap: (m.get('nodejs_heap_size_used_bytes') ?? NaN) / MiB,
+      heapTotal: (m.get('nodejs_heap_size_total_bytes') ?? NaN) / MiB,
+      external: (m.get('nodejs_external_memory_bytes') ?? NaN) / MiB,
       lagP99Ms: (m.get('nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
       callsActive: m.get('voxgate_calls_active') ?? 0,
       structures: labelled(m, 'voxgate_memory_structure_entries', 'structure'),
@@ -347,6 +352,8 @@ try {
         'phase',
         'rss_mib',
         'heap_used_mib',
+        'heap_total_mib',
+        'external_mib',
         'eventloop_lag_p99_ms',
         'calls_active',
         ...structureNames,
@@ -356,6 +363,8 @@ try {
         s.phase,
         s.rss.toFixed(2),
         s.heap.toFixed(2),
+        s.heapTotal.toFixed(2),
+        s.external.toFixed(2),
         s.lagP99Ms.toFixed(2),
         String(s.callsActive),
         ...structureNames.map((k) => String(s.structures[k] ?? '')),
