@@ -5,10 +5,14 @@
  * with digest for voxgate, the proxy's fixed next hop for Kamailio). Calls are set up, held 200 ms and torn down
  * (INVITE, 100, 180, 200, ACK, 200 ms, BYE, 200). For each offered rate: completed and failed calls, server CPU per
  * call, RSS; with media anchoring off and on (RTPengine in userspace mode, used by both).
- * Usage: npm run bench:cps [-- --rates=100,200,400,800 --seconds=10 --media=off,rtpengine]
+ * Usage: npm run bench:cps [-- --rates=100,200,400,800 --seconds=10 --media=off,rtpengine --store=postgres,pglite]
+ * `--store`: `postgres` runs `--target=sip-gateway` on PostgreSQL; `pglite` runs the all-in-one (`--target=all`,
+ * no database URL: the embedded PGlite in a fresh data folder, CDRs written in the same process), as `npm start`.
  * BENCH_NODE_ARGS are node options for the voxgate process (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { computeHa1 } from '../src/sip/index.js';
@@ -37,12 +41,14 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     media: { type: 'string', default: 'off,rtpengine' },
     servers: { type: 'string', default: 'voxgate,kamailio' },
+    store: { type: 'string', default: 'postgres' },
   },
 });
 const rates = values.rates.split(',').map(Number);
 const seconds = Number(values.seconds);
 const mediaModes = values.media.split(',') as ('off' | 'rtpengine')[];
 const servers = new Set(values.servers.split(','));
+const stores = values.store.split(',') as ('postgres' | 'pglite')[];
 const ROOT = join(import.meta.dirname, '..');
 const KAMAILIO_CFG = join(import.meta.dirname, 'fixtures', 'kamailio-proxy.cfg');
 const REGISTER = join(ROOT, 'test', 'fixtures', 'sipp', 'register-digest.xml');
@@ -117,8 +123,15 @@ async function ladder(server: string, media: string, pid: number, target: string
   return rows;
 }
 
-async function provision(url: string): Promise<void> {
-  const db = await openDatabase({ url, dataDir: 'unused' });
+/** Where voxgate keeps its store: a PostgreSQL URL, or an embedded PGlite data folder. */
+type Store = { url: string } | { dataDir: string };
+
+async function provision(store: Store): Promise<void> {
+  const db = await openDatabase(
+    'url' in store
+      ? { url: store.url, dataDir: 'unused' }
+      : { dataDir: store.dataDir, pgliteTemplate: join(ROOT, 'dist', 'pglite-template.tar.gz') },
+  );
   try {
     await migrate(db, join(ROOT, 'migrations'));
     const tenant = await createTenantRepository(db).create({ name: 'Bench', sipDomain: DOMAIN });
@@ -140,15 +153,16 @@ async function provision(url: string): Promise<void> {
   }
 }
 
-async function voxgate(url: string, relay: RtpengineProcess | undefined): Promise<Row[]> {
+async function voxgate(store: Store, relay: RtpengineProcess | undefined): Promise<Row[]> {
   const sipPort = port();
   // Profiling the server under load: BENCH_NODE_ARGS='--cpu-prof' or '--heapsnapshot-signal=SIGUSR2'.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const script = join(ROOT, 'dist/src/bin/voxgate.js');
-  const vx = spawn(process.execPath, [...nodeArgs, script, '--target=sip-gateway'], {
+  const target = 'url' in store ? '--target=sip-gateway' : '--target=all';
+  const vx = spawn(process.execPath, [...nodeArgs, script, target], {
     env: {
       PATH: process.env.PATH,
-      VOXGATE_DATABASE_URL: url,
+      ...('url' in store ? { VOXGATE_DATABASE_URL: store.url } : { VOXGATE_DATA_DIR: store.dataDir }),
       VOXGATE_SIP_HOST: '127.0.0.1',
       VOXGATE_SIP_PORT: String(sipPort),
       VOXGATE_API_HOST: '127.0.0.1',
@@ -190,7 +204,7 @@ async function voxgate(url: string, relay: RtpengineProcess | undefined): Promis
     await new Promise((r) => setTimeout(r, 500));
     try {
       return await ladder(
-        'voxgate (1 process)',
+        'url' in store ? 'voxgate (1 process)' : 'voxgate all-in-one (PGlite)',
         relay ? 'RTPengine' : 'off',
         vx.pid!,
         `127.0.0.1:${sipPort}`,
@@ -224,9 +238,28 @@ async function kamailio(relay: RtpengineProcess | undefined): Promise<Row[]> {
   }
 }
 
+/** voxgate on each store of `--store`: PostgreSQL (the scratch database), or a fresh PGlite folder. */
+async function voxgateOn(url: string, relay: RtpengineProcess | undefined): Promise<Row[]> {
+  const out: Row[] = [];
+  for (const kind of stores) {
+    if (kind === 'postgres') {
+      out.push(...(await voxgate({ url }, relay)));
+      continue;
+    }
+    const dataDir = await mkdtemp(join(tmpdir(), 'voxgate-cps-'));
+    try {
+      await provision({ dataDir });
+      out.push(...(await voxgate({ dataDir }, relay)));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
 const rows: Row[] = [];
 await withScratchDatabase('cps', async (url) => {
-  await provision(url);
+  if (stores.includes('postgres')) await provision({ url });
   for (const media of mediaModes) {
     const binary = media === 'rtpengine' ? findRtpengine() : undefined;
     if (media === 'rtpengine' && !binary)
@@ -237,7 +270,8 @@ await withScratchDatabase('cps', async (url) => {
       // pay for them. 20,000 ports: 5,000 calls at once, far above what any step holds.
       const relay = binary ? await startRtpengine(binary, 20_000) : undefined;
       try {
-        rows.push(...(server === 'voxgate' ? await voxgate(url, relay) : await kamailio(relay)));
+        if (server === 'kamailio') rows.push(...(await kamailio(relay)));
+        else rows.push(...(await voxgateOn(url, relay)));
       } finally {
         await relay?.stop();
       }
