@@ -8,6 +8,8 @@
  * Usage: npm run bench:cps [-- --rates=100,200,400,800 --seconds=10 --media=off,rtpengine --store=postgres,pglite]
  * `--store`: `postgres` runs `--target=sip-gateway` on PostgreSQL; `pglite` runs the all-in-one (`--target=all`,
  * no database URL: the embedded PGlite in a fresh data folder, CDRs written in the same process), as `npm start`.
+ * `--workers=1,2`: one PostgreSQL run per entry with VOXGATE_SIP_WORKERS at that number; more than 1 (or `N:redis`)
+ * runs on Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/11), as several workers need.
  * BENCH_NODE_ARGS are node options for the voxgate process (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     media: { type: 'string', default: 'off,rtpengine' },
     servers: { type: 'string', default: 'voxgate,kamailio' },
     store: { type: 'string', default: 'postgres' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const rates = values.rates.split(',').map(Number);
@@ -49,6 +52,11 @@ const seconds = Number(values.seconds);
 const mediaModes = values.media.split(',') as ('off' | 'rtpengine')[];
 const servers = new Set(values.servers.split(','));
 const stores = values.store.split(',') as ('postgres' | 'pglite')[];
+type WorkerRun = { workers: number; redis: boolean };
+const workerRuns: WorkerRun[] = values.workers.split(',').map((w) => {
+  const workers = Number(w.split(':')[0]);
+  return { workers, redis: workers > 1 || w.endsWith(':redis') };
+});
 const ROOT = join(import.meta.dirname, '..');
 const KAMAILIO_CFG = join(import.meta.dirname, 'fixtures', 'kamailio-proxy.cfg');
 const REGISTER = join(ROOT, 'test', 'fixtures', 'sipp', 'register-digest.xml');
@@ -153,7 +161,11 @@ async function provision(store: Store): Promise<void> {
   }
 }
 
-async function voxgate(store: Store, relay: RtpengineProcess | undefined): Promise<Row[]> {
+async function voxgate(
+  store: Store,
+  relay: RtpengineProcess | undefined,
+  run: WorkerRun = { workers: 1, redis: false },
+): Promise<Row[]> {
   const sipPort = port();
   // Profiling the server under load: BENCH_NODE_ARGS='--cpu-prof' or '--heapsnapshot-signal=SIGUSR2'.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -173,11 +185,18 @@ async function voxgate(store: Store, relay: RtpengineProcess | undefined): Promi
       VOXGATE_SIP_KEEPALIVE_SECONDS: '0',
       VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '0',
       VOXGATE_GATEWAY_MEDIA_RELAYS: relay ? `127.0.0.1:${relay.ngPort}` : 'off',
+      VOXGATE_SIP_WORKERS: String(run.workers),
+      ...(run.redis ? { VOXGATE_REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11' } : {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
-    await waitForOutput(vx, /"msg":"voxgate started"/, 'stdout');
+    // Several workers: each says "voxgate started" for itself, the primary when all listen.
+    await waitForOutput(
+      vx,
+      run.workers > 1 ? /"msg":"SIP workers ready"/ : /"msg":"voxgate started"/,
+      'stdout',
+    );
     const uasPort = port();
     const reg = await runSippStats([
       '-sf',
@@ -204,7 +223,11 @@ async function voxgate(store: Store, relay: RtpengineProcess | undefined): Promi
     await new Promise((r) => setTimeout(r, 500));
     try {
       return await ladder(
-        'url' in store ? 'voxgate (1 process)' : 'voxgate all-in-one (PGlite)',
+        !('url' in store)
+          ? 'voxgate all-in-one (PGlite)'
+          : run.workers > 1
+            ? `voxgate (${run.workers} workers, Redis)`
+            : `voxgate (1 process${run.redis ? ', Redis' : ''})`,
         relay ? 'RTPengine' : 'off',
         vx.pid!,
         `127.0.0.1:${sipPort}`,
@@ -243,7 +266,7 @@ async function voxgateOn(url: string, relay: RtpengineProcess | undefined): Prom
   const out: Row[] = [];
   for (const kind of stores) {
     if (kind === 'postgres') {
-      out.push(...(await voxgate({ url }, relay)));
+      for (const run of workerRuns) out.push(...(await voxgate({ url }, relay, run)));
       continue;
     }
     const dataDir = await mkdtemp(join(tmpdir(), 'voxgate-cps-'));
