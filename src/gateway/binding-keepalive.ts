@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { buildRequest, formatHostPort, newTag, type SendFailure } from '../sip/index.js';
 import type { Binding, RegistrationStore } from '../store/shared-state/index.js';
 import { publishRegistration } from './registrar.js';
 import { bindingTarget, type SipOutbound } from './sip-outbound.js';
+import { mintCallId } from './call-id-owner.js';
 
 /** How long a CRLF ping waits to learn that its flow could not carry it. */
 const FLOW_FAILURE_WAIT_MS = 2000;
@@ -105,7 +105,7 @@ export function createBindingKeepalive(deps: {
       { name: 'Max-Forwards', value: '70' },
       { name: 'From', value: `<sip:keepalive@${host}:${port}>;tag=${newTag()}` },
       { name: 'To', value: `<${aor}>` },
-      { name: 'Call-ID', value: randomBytes(10).toString('hex') },
+      { name: 'Call-ID', value: mintCallId(10) },
       { name: 'CSeq', value: '1 OPTIONS' },
     ]);
     await new Promise<void>((resolve) => {

@@ -27,6 +27,7 @@ import { createSipOutbound } from './sip-outbound.js';
 import { createTrunkMonitor, type TrunkMonitor } from './trunk-monitor.js';
 import { createTrunkLocator, type TrunkLocator } from './trunk-locator.js';
 import { createTrunkRegistrar, type TrunkRegistrar } from './trunk-registration.js';
+import type { WorkerDispatch } from './worker-dispatch.js';
 
 export interface GatewayOptions {
   host: string;
@@ -64,6 +65,13 @@ export interface GatewayOptions {
   calls: Omit<CallSettings, 't1' | 't2'>;
   timers?: TimerSettings;
   gatewayId: string;
+  /**
+   * One SIP worker of several sharing the UDP socket (worker-dispatch.ts): datagrams of Call-IDs other
+   * workers own are handed to them, those they hand here are read as arrived. With `udpOnly` no TCP, TLS or
+   * WebSocket listener opens here (another worker holds them).
+   */
+  dispatch?: Pick<WorkerDispatch, 'take' | 'deliverTo'>;
+  udpOnly?: boolean;
   isDraining: () => boolean;
   warn(detail: Record<string, unknown>, message: string): void;
   info?(detail: Record<string, unknown>, message: string): void;
@@ -297,12 +305,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const endpoint = await createSipEndpoint({
     host: options.host,
     udpPort: options.port,
-    tcpPort: options.port,
-    ...(options.tls ? { tls: options.tls } : {}),
-    ...(options.ws ? { ws: options.ws } : {}),
-    ...(options.wss && options.tls
-      ? { wss: { port: options.wss.port, cert: options.tls.cert, key: options.tls.key } }
-      : {}),
+    ...(options.udpOnly
+      ? {}
+      : {
+          tcpPort: options.port,
+          ...(options.tls ? { tls: options.tls } : {}),
+          ...(options.ws ? { ws: options.ws } : {}),
+          ...(options.wss && options.tls
+            ? { wss: { port: options.wss.port, cert: options.tls.cert, key: options.tls.key } }
+            : {}),
+        }),
+    ...(options.dispatch ? { onDatagram: options.dispatch.take } : {}),
     ...streamSettings(options.streams),
     onRequest: (request, inbound) =>
       STATELESS_METHODS.has(request.method) && request.toTag === undefined
@@ -310,6 +323,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         : layer.handleRequest(request, inbound),
     onResponse: (response) => layer.handleResponse(response),
   });
+  options.dispatch?.deliverTo(endpoint.receiveDatagram);
   opened.endpoint = endpoint;
   opened.address = endpoint.address();
   return {

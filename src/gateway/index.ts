@@ -66,3 +66,5 @@ export {
 } from './trunk-registration.js';
 export { createTrunkMonitor, type MonitoredTrunk, type TrunkMonitor } from './trunk-monitor.js';
 export { createBindingKeepalive, type BindingKeepalive } from './binding-keepalive.js';
+export { ownCallIds, callIdOwnership, mintCallId, ownerOf, type CallIdOwnership } from './call-id-owner.js';
+export { openWorkerDispatch, type WorkerDispatch, type DispatchCounts } from './worker-dispatch.js';

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { buildRequest, formatHost, newTag } from '../sip/index.js';
 import type { LegTarget, SipOutbound } from './sip-outbound.js';
 import type { TrunkLocator } from './trunk-locator.js';
+import { mintCallId } from './call-id-owner.js';
 
 export interface MonitoredTrunk {
   readonly id: string;
@@ -46,7 +46,7 @@ export function createTrunkMonitor(deps: {
       { name: 'Max-Forwards', value: '70' },
       { name: 'From', value: `<sip:healthcheck@${host}:${port}>;tag=${newTag()}` },
       { name: 'To', value: `<sip:${hostPart}:${trunk.port}>` },
-      { name: 'Call-ID', value: randomBytes(10).toString('hex') },
+      { name: 'Call-ID', value: mintCallId(10) },
       { name: 'CSeq', value: '1 OPTIONS' },
     ]);
     return new Promise<boolean>((resolve) => {

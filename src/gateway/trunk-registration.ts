@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import {
   answerChallenge,
@@ -14,6 +13,7 @@ import {
 import type { Counters } from '../store/shared-state/index.js';
 import type { LegTarget, SipOutbound } from './sip-outbound.js';
 import type { TrunkLocator } from './trunk-locator.js';
+import { mintCallId } from './call-id-owner.js';
 
 /** A carrier trunk with `register` set: voxgate registers to it as `username` (RFC 3261 §10.2). */
 export interface RegisteringTrunk {
@@ -301,7 +301,7 @@ export function createTrunkRegistrar(deps: {
       }
       const entry: Entry = {
         trunk,
-        callId: randomBytes(12).toString('hex'),
+        callId: mintCallId(12),
         fromTag: newTag(),
         cseq: 0,
         expires: deps.expiresSec,

@@ -12,6 +12,7 @@ import { runCtl } from './ctl/ctl.js';
 import { runObjectBackupCommand } from './object-backup-command.js';
 import { openMigratedStore, type OpenedStore } from './open-store.js';
 import { startPlatform, type Platform } from './platform.js';
+import { checkSipWorkers, sipWorkerCount, sipWorkerPlace, superviseSipWorkers } from './sip-workers.js';
 import { parseTargets, TARGETS, targetModules } from './targets.js';
 import { VERSION } from './version.js';
 
@@ -133,6 +134,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
     const targets = parseTargets(values.target ?? env.VOXGATE_TARGET ?? 'all');
     const deprecations: string[] = [];
     const config = loadConfig(env, { onDeprecated: (message) => deprecations.push(message) });
+    const workers = sipWorkerCount(config.sip.workers);
+    if (workers > 1 && !sipWorkerPlace(env)) {
+      checkSipWorkers(config, targets, workers);
+      return { platform: await superviseSipWorkers({ config, workers, env }) };
+    }
     const platform = await startPlatform({ config, targets });
     for (const message of deprecations) platform.logger.warn(message);
     return { platform };

@@ -3,13 +3,14 @@
  * trunks, failing over on a timeout, 408 or 5xx), the carrier challenges answered, the redirects followed by
  * the B2BUA's policy, the winner, and — once every leg has its final — the best final response (§16.7).
  */
-import { contactsOf, randomHex, type SipResponse } from '../../sip/index.js';
+import { contactsOf, type SipResponse } from '../../sip/index.js';
 import type { SipOutbound } from '../sip-outbound.js';
 import type { LegOrigin } from './caller-leg.js';
 import { CalleeLeg, type CredentialsRetry } from './callee-leg.js';
 import type { CallHooks, FinalResponse, ForkMode, ForkTarget } from './call-types.js';
 import { bestFinal, failsOver } from './final-responses.js';
 import { asExtra, copied, EXTENSION_REQUIRED_PASSTHROUGH, RESPONSE_PASSTHROUGH } from './passthrough.js';
+import { mintCallId } from '../call-id-owner.js';
 
 /** Redirects followed per call, at most: a loop of 3xx between two targets ends there. */
 const MAX_REDIRECTS = 3;
@@ -64,7 +65,7 @@ export class TargetSet {
 
   private send(spec: ForkTarget, retry?: CredentialsRetry): void {
     this.events.offered(spec);
-    const callId = retry?.callId ?? randomHex(12);
+    const callId = retry?.callId ?? mintCallId(12);
     if (!retry) this.hooks.registerLeg(callId);
     const leg = new CalleeLeg(
       spec,

@@ -10,6 +10,12 @@ function digestAlgorithms(raw: string): DigestAlgorithm[] | undefined {
   return [...new Set(raw.split(',') as DigestAlgorithm[])];
 }
 
+/** A number of SIP worker processes, or `auto`. */
+function sipWorkers(raw: string): number | 'auto' | undefined {
+  if (raw === 'auto') return 'auto';
+  return /^[1-9][0-9]{0,2}$/.test(raw) ? Number(raw) : undefined;
+}
+
 const secret = (description: string) =>
   optional(
     text({ type: 'text', expects: 'at least 32 characters', minLength: 32, description, secret: true }),
@@ -115,6 +121,15 @@ export const sipSection = section({
         deprecatedNames: ['VOXGATE_SIP_ADVERTISED_HOST'],
       }),
     ),
+    VOXGATE_SIP_WORKERS: custom(sipWorkers, {
+      type: 'text',
+      expects: "a number of processes from 1 to 999, or 'auto'",
+      description:
+        "SIP worker processes sharing the UDP port, each owning the calls whose Call-ID hashes to it; 'auto' = the " +
+        'CPUs this process may use (its cgroup quota); more than 1 needs VOXGATE_REDIS_URL and --target=sip-gateway; ' +
+        'TCP, TLS and WebSocket stay on the first worker',
+      default: '1',
+    }),
     VOXGATE_SIP_KEEPALIVE_SECONDS: integer({
       min: 0,
       max: 3600,
@@ -198,6 +213,7 @@ export const sipSection = section({
       /** Unset = the listen address, or for a wildcard the machine's (`defaultAdvertisedHost`). */
       advertisedAddress: v.VOXGATE_SIP_ADVERTISED_ADDRESS ?? v.VOXGATE_ADVERTISED_ADDRESS,
       keepaliveMs: v.VOXGATE_SIP_KEEPALIVE_SECONDS * 1000,
+      workers: v.VOXGATE_SIP_WORKERS,
       streams: {
         idleTimeoutMs: v.VOXGATE_SIP_STREAM_IDLE_SECONDS * 1000,
         messageTimeoutMs: v.VOXGATE_SIP_STREAM_MESSAGE_TIMEOUT_SECONDS * 1000,

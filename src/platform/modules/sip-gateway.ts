@@ -27,6 +27,8 @@ import { logRegistrations } from '../registration-log.js';
 import { publishRegistrationChanges } from '../registration-events.js';
 import { RotatingSecret } from '../rotating-secret.js';
 import { watchModuleSecrets } from '../secret-files.js';
+import { linkSipWorker, type SipWorkerLink } from '../sip-worker-link.js';
+import { sipWorkerPlace } from '../sip-workers.js';
 
 /**
  * The SIP listeners (UDP and TCP on VOXGATE_SIP_PORT, TLS when a certificate is configured), the transaction
@@ -98,6 +100,9 @@ export const sipGatewayModule: ModuleDefinition = {
     let commands: { stop(): Promise<void> } | undefined;
     let placed: { stop(): Promise<void> } | undefined;
     let gateway: Gateway | undefined;
+    // One of several SIP workers (VOXGATE_SIP_WORKERS, sip-workers.ts): streams stay on worker 0.
+    const place = sipWorkerPlace();
+    let link: SipWorkerLink | undefined;
     new Gauge({
       name: 'voxgate_media_relays_configured',
       help: 'ng media relays this gateway is configured to anchor calls on (VOXGATE_GATEWAY_MEDIA_RELAYS).',
@@ -146,7 +151,9 @@ export const sipGatewayModule: ModuleDefinition = {
     const callLog = logCalls(ctx.logger);
     return {
       async start() {
+        link = place ? await linkSipWorker(place, ctx.metrics) : undefined;
         gateway = await startGateway({
+          ...(link && place ? { dispatch: link.dispatch, udpOnly: place.worker > 0 } : {}),
           host: sip.host,
           port: sip.port,
           ...(tls ? { tls } : {}),
@@ -239,7 +246,8 @@ export const sipGatewayModule: ModuleDefinition = {
         });
         // The bindings this replica accepted before it stopped (Redis, or the memory state's file) are kept
         // alive again from now on, not only those registered after the start.
-        const keepalive = gateway.keepalive;
+        // With several workers the first one takes them over (each binding pinged once after a restart).
+        const keepalive = place && place.worker > 0 ? undefined : gateway.keepalive;
         keepalive
           ?.restore()
           .then((n) =>
@@ -258,9 +266,11 @@ export const sipGatewayModule: ModuleDefinition = {
             wss: address.wss?.port ?? 'off',
             advertised: gateway.advertised('udp').host,
             relays: relays.map((r) => r.name),
+            ...(place ? { worker: place.worker, workers: place.workers } : {}),
           },
           'SIP listening',
         );
+        link?.announce();
       },
       async ready() {
         if (!gateway) throw new Error('SIP listeners not open');
@@ -281,6 +291,7 @@ export const sipGatewayModule: ModuleDefinition = {
         await commands?.stop();
         await placed?.stop();
         await gateway?.close();
+        await link?.close();
         await Promise.all(relays.map((r) => r.client.close()));
       },
     };

@@ -58,6 +58,11 @@ export interface SipEndpointOptions {
   keepalive?: KeepaliveOptions;
   /** Called when a TCP, TLS or WebSocket flow ends (reason 'keepalive' when its pong did not come). */
   onFlowClosed?: FlowClosedHandler;
+  /**
+   * Sees each datagram first: one it returns true for is not read here (another process of a multi-process
+   * gateway reads it, handed on through `receiveDatagram` there).
+   */
+  onDatagram?(bytes: Buffer, remote: Peer): boolean;
   onRequest(request: SipRequest, ctx: InboundContext): void;
   onResponse?(response: SipResponse, ctx: ResponseContext): void;
 }
@@ -94,6 +99,8 @@ export interface SipEndpoint {
    * `onFailure` after this call returns (§8.1.3.1: the sender treats it as a 503; §17.2.4).
    */
   send(bytes: Buffer, to: SendTarget, onFailure?: SendFailureHandler): string | undefined;
+  /** Reads a datagram as if the UDP listener had received it from `remote` (handed on by another process). */
+  receiveDatagram(bytes: Buffer, remote: Peer): void;
   /** Sends bytes as a datagram from the UDP listener (same as send with transport 'udp'). */
   sendUdp(bytes: Buffer, to: Peer, onFailure?: SendFailureHandler): void;
   /**
@@ -204,14 +211,9 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
   const closeAll = () => Promise.all([udp?.close(), tcp?.close(), tls?.close(), ws?.close(), wss?.close()]);
   try {
     const bindUdp = (port: number) =>
-      UdpTransport.bind(options.host, port, maxMessageSize, (bytes, remote) =>
-        receive({
-          bytes,
-          transport: 'udp',
-          remote,
-          send: (out, to, onFailure) => sendUdp(out, to, onFailure),
-        }),
-      );
+      UdpTransport.bind(options.host, port, maxMessageSize, (bytes, remote) => {
+        if (!options.onDatagram?.(bytes, remote)) receiveDatagram(bytes, remote);
+      });
     if (options.udpPort !== undefined) udp = await bindUdp(options.udpPort);
     if (options.tcpPort !== undefined) {
       tcp = new TcpTransport(streamOptions);
@@ -249,6 +251,8 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     await closeAll();
     throw err;
   }
+  const receiveDatagram = (bytes: Buffer, remote: Peer): void =>
+    receive({ bytes, transport: 'udp', remote, send: (out, to, onFailure) => sendUdp(out, to, onFailure) });
   const sendUdp = (bytes: Buffer, to: Peer, onFailure?: SendFailureHandler): void => {
     const failure = udp
       ? udp.send(bytes, to, (late) => failed(late, onFailure))
@@ -290,6 +294,7 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       ws: ws?.address(),
       wss: wss?.address(),
     }),
+    receiveDatagram,
     sendUdp,
     send,
     holdFlow(flowId, key, until) {

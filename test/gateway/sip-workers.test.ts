@@ -1,0 +1,227 @@
+// One sip-gateway with VOXGATE_SIP_WORKERS=2 (node:cluster): both workers read the one UDP socket of the SIP
+// port, and a datagram read by the worker that does not own its Call-ID is handed to the owner. Calls owned by
+// each worker complete whichever worker reads their messages; a phone registered through one worker is called
+// through the other; SIGTERM drains both.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
+import { ownerOf } from '../../src/gateway/index.js';
+import { buildRequest, computeHa1, type SipRequest } from '../../src/sip/index.js';
+import { createSipUserRepository, createTenantRepository, openDatabase } from '../../src/store/index.js';
+import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { sdp, SipPhone, type OutgoingCall } from '../helpers/sip-phone.js';
+import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
+
+const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** One scrape of /metrics on a new connection (the workers share the HTTP port; the primary spreads connections). */
+function scrape(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(`${url}/metrics`, { agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve(text));
+    }).on('error', reject);
+  });
+}
+
+/** The dispatch counters of each worker, scraped until both have answered. */
+async function dispatchCounts(url: string): Promise<Map<string, Record<string, number>>> {
+  const workers = new Map<string, Record<string, number>>();
+  for (let i = 0; i < 40 && workers.size < 2; i++) {
+    for (const m of (await scrape(url)).matchAll(
+      /^voxgate_sip_worker_datagrams\{worker="(\d+)",outcome="(\w+)"\} (\d+)$/gm,
+    )) {
+      const counts = workers.get(m[1]!) ?? {};
+      counts[m[2]!] = Number(m[3]);
+      workers.set(m[1]!, counts);
+    }
+  }
+  return workers;
+}
+
+describe('one sip-gateway with two SIP workers', async () => {
+  const skip = (await postgresAvailable()) ? false : 'PostgreSQL not reachable';
+  let db: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let vx: VoxgateProcess;
+  const domain = `workers-${randomBytes(4).toString('hex')}.example`;
+  let alice: SipPhone;
+  let bob: SipPhone;
+
+  before(async () => {
+    if (skip) return;
+    db = await createScratchDatabase();
+    vx = await startVoxgate(
+      ['--target=sip-gateway'],
+      {
+        VOXGATE_DATABASE_URL: db.url,
+        VOXGATE_REDIS_URL: REDIS_URL,
+        VOXGATE_SIP_WORKERS: '2',
+        VOXGATE_GATEWAY_MEDIA_RELAYS: 'off',
+        VOXGATE_SIP_ADVERTISED_ADDRESS: '127.0.0.1',
+        VOXGATE_SIP_KEEPALIVE_SECONDS: '0',
+      },
+      { startTimeoutMs: 90_000 },
+    );
+    // The first worker says "voxgate started" for itself; the primary says when both listen.
+    for (let i = 0; i < 600 && !vx.logs.some((l) => l.msg === 'SIP workers ready'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.ok(
+      vx.logs.some((l) => l.msg === 'SIP workers ready'),
+      'both workers listen',
+    );
+    const store = await openDatabase({ url: db.url, dataDir: 'unused' });
+    try {
+      const tenant = await createTenantRepository(store).create({ name: 'Workers', sipDomain: domain });
+      for (const [username, password] of [
+        ['alice', 'a1ice'],
+        ['bob', 'b0b'],
+      ] as const) {
+        await createSipUserRepository(store).create({
+          tenantId: tenant.id,
+          username,
+          ha1Md5: computeHa1('MD5', username, domain, password),
+          ha1Sha256: computeHa1('SHA-256', username, domain, password),
+        });
+      }
+    } finally {
+      await store.close();
+    }
+    alice = await SipPhone.open('alice', 'a1ice', vx.sipUdpPort!, domain);
+    bob = await SipPhone.open('bob', 'b0b', vx.sipUdpPort!, domain);
+  });
+  after(async () => {
+    alice?.close();
+    bob?.close();
+    if (vx && vx.child.exitCode === null) await vx.stop();
+    await db?.drop();
+  });
+
+  const seenInvites = new Set<string>();
+  /** The next new INVITE bob gets (not a retransmission of an earlier one). */
+  async function newInvite(): Promise<SipRequest> {
+    const invite = (await bob.waitFor(
+      (m) => m.kind === 'request' && m.method === 'INVITE' && !seenInvites.has(m.callId),
+      5000,
+      'a new INVITE',
+    )) as SipRequest;
+    seenInvites.add(invite.callId);
+    return invite;
+  }
+  /** A request of `method` in the call of `callId` that `phone` gets. */
+  const inCall = (phone: SipPhone, method: string, callId: string) =>
+    phone.waitFor(
+      (m) => m.kind === 'request' && m.method === method && m.callId === callId,
+      5000,
+      `${method} of ${callId}`,
+    ) as Promise<SipRequest>;
+
+  /** alice calls bob; bob rings and answers (his 200 sent twice: a retransmission); both ACKed. */
+  async function answeredCall(): Promise<{ call: OutgoingCall; invite: SipRequest }> {
+    const call = await alice.invite('bob', sdp(41000));
+    const invite = await newInvite();
+    bob.reply(invite, 180, 'Ringing', 'sb');
+    await alice.response(call.callId, 180);
+    bob.reply(invite, 200, 'OK', 'sb', {}, sdp(41002));
+    bob.reply(invite, 200, 'OK', 'sb', {}, sdp(41002));
+    assert.equal((await call.final()).status, 200);
+    call.ack();
+    await inCall(bob, 'ACK', invite.callId);
+    return { call, invite };
+  }
+
+  test(
+    'calls owned by each worker complete, bob registered through one worker is called through the other',
+    { skip },
+    async () => {
+      const registered = await bob.register();
+      assert.equal(registered.status, 200);
+      assert.equal((await alice.register()).status, 200);
+      const registrar = ownerOf(registered.callId, 2);
+      const owners = new Set<number>();
+      // Calls until both workers own one (each Call-ID hashes to one worker at random).
+      for (let i = 0; i < 16 && owners.size < 2; i++) {
+        const { call, invite } = await answeredCall();
+        owners.add(ownerOf(call.callId, 2));
+        assert.notEqual(invite.callId, call.callId, 'the callee leg has a Call-ID of its own');
+        assert.equal(
+          ownerOf(invite.callId, 2),
+          ownerOf(call.callId, 2),
+          "the callee leg's Call-ID hashes to the worker owning the caller's",
+        );
+        if (i % 2 === 0) {
+          // The caller hangs up.
+          call.send('BYE');
+          bob.reply(await inCall(bob, 'BYE', invite.callId), 200, 'OK', 'sb');
+          assert.equal((await alice.response(call.callId, 200, 'BYE')).status, 200);
+        } else {
+          // The callee hangs up: his BYE carries the callee leg's Call-ID.
+          bob.send(bob.inDialogAsCallee(invite, 'sb', 'BYE', 2));
+          alice.reply(await inCall(alice, 'BYE', call.callId), 200, 'OK', call.fromTag);
+          assert.equal((await bob.response(invite.callId, 200, 'BYE')).status, 200);
+        }
+      }
+      assert.deepEqual([...owners].sort(), [0, 1], 'calls owned by both workers were made');
+      assert.ok(owners.has(1 - registrar), 'a call handled by the worker that did not take the REGISTER');
+
+      // A call cancelled while it rings.
+      const call = await alice.invite('bob', sdp(41004));
+      const invite = await newInvite();
+      bob.reply(invite, 180, 'Ringing', 'sc');
+      await alice.response(call.callId, 180);
+      call.cancel();
+      assert.equal((await alice.response(call.callId, 200, 'CANCEL')).status, 200);
+      bob.reply(await inCall(bob, 'CANCEL', invite.callId), 200, 'OK', 'sc');
+      bob.reply(invite, 487, 'Request Terminated', 'sc');
+      assert.equal((await call.final()).status, 487);
+
+      const counts = await dispatchCounts(vx.httpUrl);
+      assert.equal(counts.size, 2, 'both workers answer /metrics');
+      const total = (outcome: string) => [...counts.values()].reduce((sum, c) => sum + (c[outcome] ?? 0), 0);
+      assert.ok(total('passed') > 0, 'datagrams read by the worker not owning them were handed on');
+      assert.equal(total('received'), total('passed'), 'every datagram handed on arrived');
+    },
+  );
+
+  test(
+    'SIGTERM drains both workers: new calls refused, calls up end normally, exit 0',
+    { skip },
+    async () => {
+      const calls = [];
+      const owners = new Set<number>();
+      for (let i = 0; i < 16 && owners.size < 2; i++) {
+        const answered = await answeredCall();
+        owners.add(ownerOf(answered.call.callId, 2));
+        calls.push(answered);
+      }
+      assert.equal(owners.size, 2, 'a call up on each worker');
+      const exited = vx.stop('SIGTERM');
+      for (let i = 0; i < 100 && vx.logs.filter((l) => l.msg === 'draining').length < 2; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.equal(vx.logs.filter((l) => l.msg === 'draining').length, 2, 'both workers drain');
+      // New calls, whichever worker owns them, are refused while the calls up go on.
+      for (const callId of ['drain-new-call-a', 'drain-new-call-b', 'drain-new-call-c']) {
+        alice.send(
+          buildRequest('INVITE', `sip:bob@${domain}`, [
+            { name: 'Via', value: `SIP/2.0/UDP 127.0.0.1:${alice.port};branch=z9hG4bK${callId};rport` },
+            { name: 'Max-Forwards', value: '70' },
+            { name: 'From', value: `<sip:alice@${domain}>;tag=dn` },
+            { name: 'To', value: `<sip:bob@${domain}>` },
+            { name: 'Call-ID', value: callId },
+            { name: 'CSeq', value: '1 INVITE' },
+            { name: 'Contact', value: alice.contact },
+          ]),
+        );
+        assert.equal((await alice.response(callId, 503)).status, 503);
+      }
+      for (const { call, invite } of calls) {
+        call.send('BYE');
+        bob.reply(await inCall(bob, 'BYE', invite.callId), 200, 'OK', 'sb');
+        assert.equal((await alice.response(call.callId, 200, 'BYE')).status, 200);
+      }
+      assert.equal(await exited, 0);
+      assert.ok(vx.logs.some((l) => l.msg === 'voxgate stopped' && l.reason === 'SIGTERM'));
+    },
+  );
+});
