@@ -111,6 +111,7 @@ export async function superviseSipWorkers(options: {
         return;
       ports[index] = message.port;
       broadcast();
+      if (started) logger.info({ worker: index, pid: worker.process.pid }, 'SIP worker back');
       if (!started && ports.every((p) => p !== null)) {
         started = true;
         logger.info({ workers, pids: processes.map((w) => w?.process.pid) }, 'SIP workers ready');

@@ -184,6 +184,26 @@ describe('one sip-gateway with two SIP workers', async () => {
     },
   );
 
+  test('a worker killed is restarted, its loss logged; calls it owns complete again', { skip }, async () => {
+    const ready = vx.logs.find((l) => l.msg === 'SIP workers ready') as { pids: number[] };
+    process.kill(ready.pids[1]!, 'SIGKILL');
+    const logged = (msg: string) => vx.logs.find((l) => String(l.msg).startsWith(msg) && l.worker === 1);
+    for (let i = 0; i < 600 && !logged('SIP worker back'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(String(logged('SIP worker died')?.msg), /calls in progress are lost/);
+    assert.equal(logged('SIP worker died')?.signal, 'SIGKILL');
+    assert.ok(logged('SIP worker back'), 'worker 1 restarted and listening');
+    // bob's registration is in Redis: the restarted worker reaches him.
+    let owned = false;
+    for (let i = 0; i < 16 && !owned; i++) {
+      const { call, invite } = await answeredCall();
+      owned = ownerOf(call.callId, 2) === 1;
+      call.send('BYE');
+      bob.reply(await inCall(bob, 'BYE', invite.callId), 200, 'OK', 'sb');
+      assert.equal((await alice.response(call.callId, 200, 'BYE')).status, 200);
+    }
+    assert.ok(owned, 'a call owned by the restarted worker completed');
+  });
+
   test(
     'SIGTERM drains both workers: new calls refused, calls up end normally, exit 0',
     { skip },
