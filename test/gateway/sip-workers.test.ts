@@ -11,7 +11,7 @@ import { buildRequest, computeHa1, type SipRequest } from '../../src/sip/index.j
 import { createSipUserRepository, createTenantRepository, openDatabase } from '../../src/store/index.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { sdp, SipPhone, type OutgoingCall } from '../helpers/sip-phone.js';
-import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
+import { runVoxgate, startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
 
 const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -244,4 +244,27 @@ describe('one sip-gateway with two SIP workers', async () => {
       assert.ok(vx.logs.some((l) => l.msg === 'voxgate stopped' && l.reason === 'SIGTERM'));
     },
   );
+});
+
+describe('what more than one SIP worker is refused with', () => {
+  test('in-process memory as shared state, or a target other than sip-gateway: one line, exit 78', async () => {
+    const memory = await runVoxgate(['--target=sip-gateway'], { VOXGATE_SIP_WORKERS: '2' });
+    assert.equal(memory.code, 78);
+    assert.equal(
+      memory.stderr.trim(),
+      'voxgate: configuration error: VOXGATE_SIP_WORKERS=2 (2 workers) needs VOXGATE_REDIS_URL: the workers share registrations and calls as replicas do, and in-process memory is not shared',
+    );
+    const all = await runVoxgate(['--target=all'], {
+      VOXGATE_SIP_WORKERS: '2',
+      VOXGATE_REDIS_URL: REDIS_URL,
+    });
+    assert.equal(all.code, 78);
+    assert.match(all.stderr, /VOXGATE_SIP_WORKERS=2 \(2 workers\) needs --target=sip-gateway alone, not all/);
+    const bad = await runVoxgate(['--target=sip-gateway'], { VOXGATE_SIP_WORKERS: 'many' });
+    assert.equal(bad.code, 78);
+    assert.match(
+      bad.stderr,
+      /VOXGATE_SIP_WORKERS="many" is invalid: expected a number of processes from 1 to 999, or 'auto'/,
+    );
+  });
 });
