@@ -27,7 +27,8 @@ const SOCKET_CODES = new Set([
 
 /**
  * What node-postgres and PGlite say, without a code, when there is no connection to use: a connection cut
- * under a query, a pool with no connection within its timeout or already ended, a closed PGlite.
+ * under a query, a pool with no connection within its timeout or already ended, a closed PGlite, PGlite's
+ * worker thread gone (pglite-thread-database.ts).
  */
 const UNAVAILABLE_MESSAGES = [
   /^Connection terminated/,
@@ -36,6 +37,7 @@ const UNAVAILABLE_MESSAGES = [
   /^Client has encountered a connection error and is not queryable/,
   /^Client was closed and is not queryable/,
   /^PGlite is closed/,
+  /^PGlite worker stopped/,
 ];
 
 /** Whether `err`, from a driver, means the store is unavailable (the request may succeed later). */
