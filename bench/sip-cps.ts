@@ -174,7 +174,11 @@ async function voxgate(
   const vx = spawn(process.execPath, [...nodeArgs, script, target], {
     env: {
       PATH: process.env.PATH,
-      ...('url' in store ? { VOXGATE_DATABASE_URL: store.url } : { VOXGATE_DATA_DIR: store.dataDir }),
+      // The all-in-one's relay control on a free port (its media is not used: the gateway's relays are set).
+      ...('url' in store
+        ? { VOXGATE_DATABASE_URL: store.url }
+        : { VOXGATE_DATA_DIR: store.dataDir, VOXGATE_MEDIA_NG: `127.0.0.1:${port() + 1}` }),
+      VOXGATE_SIP_WS_PORT: '0',
       VOXGATE_SIP_HOST: '127.0.0.1',
       VOXGATE_SIP_PORT: String(sipPort),
       VOXGATE_API_HOST: '127.0.0.1',
