@@ -181,8 +181,6 @@ async function voxgate(
       VOXGATE_SIP_WS_PORT: '0',
       VOXGATE_SIP_HOST: '127.0.0.1',
       VOXGATE_SIP_PORT: String(sipPort),
-      // No WebSocket listener: its default port (5066) may be another voxgate's on this machine.
-      VOXGATE_SIP_WS_PORT: '0',
       VOXGATE_API_HOST: '127.0.0.1',
       VOXGATE_API_PORT: '0',
       VOXGATE_LOG_LEVEL: 'info',
