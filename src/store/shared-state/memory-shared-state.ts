@@ -26,6 +26,51 @@ function copyStrings(value: unknown): unknown {
   return value;
 }
 
+/** A string that holds nothing else alive (see copyStrings). */
+const detachedString = (s: string): string => copyStrings(s) as string;
+
+/**
+ * Distinct values kept by `intern` at most; when full it starts over (the values already shared stay shared,
+ * new ones are interned afresh).
+ */
+const INTERNED_MAX = 4096;
+
+/**
+ * One stored binding, its strings detached. The values many bindings repeat — tenant, gateway, user agent, a
+ * NAT's public address — are one string each (interned); absent options take no slot. At 100,000 bindings the
+ * store holds ~600 bytes of heap per binding instead of ~830 (bench:register measures the whole process).
+ */
+function bindingStore(): (b: Binding) => Binding {
+  const interned = new Map<string, string>();
+  const intern = (value: string): string => {
+    let kept = interned.get(value);
+    if (kept === undefined) {
+      if (interned.size >= INTERNED_MAX) interned.clear();
+      kept = detachedString(value);
+      interned.set(kept, kept);
+    }
+    return kept;
+  };
+  return (b) => {
+    const stored: Binding = {
+      contact: detachedString(b.contact),
+      expiresAt: b.expiresAt,
+      source: { address: intern(b.source.address), port: b.source.port },
+      transport: b.transport,
+      callId: detachedString(b.callId),
+      cseq: b.cseq,
+      tenantId: intern(b.tenantId),
+    };
+    if (b.flowId !== undefined) stored.flowId = detachedString(b.flowId);
+    if (b.instanceId !== undefined) stored.instanceId = detachedString(b.instanceId);
+    if (b.q !== undefined) stored.q = b.q;
+    if (b.userAgent !== undefined) stored.userAgent = intern(b.userAgent);
+    if (b.gateway !== undefined) stored.gateway = intern(b.gateway);
+    if (b.reach !== undefined) stored.reach = b.reach;
+    return stored;
+  };
+}
+
 interface Group {
   /** Index in the stream's entries of the next entry never delivered to this group. */
   next: number;
@@ -81,6 +126,7 @@ export function createMemorySharedState(
   const maxCounters = options.maxCounters ?? DEFAULT_MAX_COUNTERS;
   const clock = options.now ?? Date.now;
   const bindings = new Map<string, Map<string, Binding>>();
+  const storedBinding = bindingStore();
   const persistence = options.persistence;
   if (persistence) {
     const loaded = loadRegistrations(persistence.file);
@@ -217,8 +263,9 @@ export function createMemorySharedState(
       async put(aor, binding) {
         check();
         let contacts = bindings.get(aor);
-        if (!contacts) bindings.set(aor, (contacts = new Map()));
-        contacts.set(binding.contact, detached(binding));
+        if (!contacts) bindings.set(detachedString(aor), (contacts = new Map()));
+        const stored = storedBinding(binding);
+        contacts.set(stored.contact, stored);
         writer?.changed();
       },
       async remove(aor, contact) {
