@@ -9,6 +9,7 @@ import { createNgClient, type NgClient } from '../src/media/index.js';
 import { SrtpSession } from '../src/media/srtp/srtp-session.js';
 import { parseCrypto } from '../src/media/srtp/sdes.js';
 import { suiteNamed } from '../src/media/srtp/srtp-suites.js';
+import type { SlowPacket } from './media-observe.js';
 
 const PACKET = 172;
 const PTIME_MS = 20;
@@ -88,6 +89,10 @@ export interface LoadResult {
   tickLateP99Ms: number;
   /** Packets sent in the whole run, warm-up included (what the relay's CPU time is divided by). */
   sentAll: number;
+  /** The packets at or above the p99 latency, with their send times (to set against the relays' pauses). */
+  slow: SlowPacket[];
+  /** When the measured window began and ended (epoch ms). */
+  window: { start: number; end: number };
 }
 
 export interface Load {
@@ -120,6 +125,10 @@ export async function openLoad(
   const streams: Stream[] = [];
   const sockets: Socket[] = [];
   const latency = new LatencyHistogram();
+  // Every counted packet's send time and latency, to pick out the slow ones and when they were sent.
+  let sentAts = new Float64Array(0);
+  let latencies = new Float64Array(0);
+  let recorded = 0;
   let counting = false;
   const ids: string[] = [];
   for (let i = 0; i < calls; i++) {
@@ -198,7 +207,13 @@ export async function openLoad(
       const stream = streams[packet.readUInt32BE(20)];
       if (!stream) return;
       stream.received++;
-      latency.record(now() - packet.readDoubleLE(12));
+      const sentAt = packet.readDoubleLE(12);
+      const ms = now() - sentAt;
+      latency.record(ms);
+      if (recorded < sentAts.length) {
+        sentAts[recorded] = sentAt;
+        latencies[recorded++] = ms;
+      }
     });
   }
 
@@ -226,6 +241,10 @@ export async function openLoad(
       const due = (slot: number) => start + (slot * PTIME_MS) / groups;
       let tick = 0;
       let warm = false;
+      let windowStart = 0;
+      sentAts = new Float64Array(Math.ceil(streams.length * 50 * (seconds + 1)));
+      latencies = new Float64Array(sentAts.length);
+      recorded = 0;
       await new Promise<void>((resolve) => {
         const next = () => {
           const t = now();
@@ -241,6 +260,8 @@ export async function openLoad(
             warm = true;
             counting = true;
             latency.reset();
+            recorded = 0;
+            windowStart = now();
           }
           if (elapsed >= warmupMs + seconds * 1000) return resolve();
           setTimeout(next, Math.max(0, due(tick) - now()));
@@ -248,6 +269,7 @@ export async function openLoad(
         next();
       });
       counting = false;
+      const windowEnd = now();
       // Packets in flight when the sending stopped still count as received if they arrive within 200 ms.
       const sentTotal = streams.reduce((n, s) => n + s.sent, 0);
       counting = true;
@@ -255,6 +277,11 @@ export async function openLoad(
       await new Promise((r) => setTimeout(r, 200));
       counting = false;
       const received = streams.reduce((n, s, i) => n + Math.min(s.received, sentFrozen[i]!), 0);
+      const p99 = latency.quantile(0.99);
+      const slow: SlowPacket[] = [];
+      for (let i = 0; i < recorded; i++) {
+        if (latencies[i]! >= p99) slow.push({ sentAt: sentAts[i]!, ms: latencies[i]! });
+      }
       const result: LoadResult = {
         calls,
         offered: streams.length * (1000 / PTIME_MS) * seconds,
@@ -262,9 +289,11 @@ export async function openLoad(
         received,
         lossPct: sentTotal ? ((sentTotal - received) / sentTotal) * 100 : 0,
         p50Ms: latency.quantile(0.5),
-        p99Ms: latency.quantile(0.99),
+        p99Ms: p99,
         tickLateP99Ms: tickLate.quantile(0.99),
         sentAll,
+        slow,
+        window: { start: windowStart, end: windowEnd },
       };
       sentAll = 0;
       for (const s of streams) {

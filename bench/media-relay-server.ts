@@ -1,15 +1,19 @@
 /**
  * voxgate's media relay alone in a process, for bench:media to measure its CPU and memory apart from the load
- * generator. Prints `ng <port>` when the ng control socket is open; runs until SIGTERM.
- * Usage: node --import tsx bench/media-relay-server.ts --port-min=40000 --port-max=49999
+ * generator. Prints `ng <port>` when the ng control socket is open; runs until SIGTERM. Started with an IPC
+ * channel, it answers `take` with what it observed of itself since the last one (`media-observe.ts`).
+ * Usage: node --import tsx bench/media-relay-server.ts --port-min=40000 --port-max=49999 [--timeout-ms=60000]
  */
 import { parseArgs } from 'node:util';
 import { createMediaRelay, createNgControlServer } from '../src/media/index.js';
+import { observeSelf } from './media-observe.js';
 
 const { values } = parseArgs({
   options: {
     'port-min': { type: 'string', default: '40000' },
     'port-max': { type: 'string', default: '49999' },
+    // The media timeout's sweep runs as in production (its default, 60 s); 0 turns it off.
+    'timeout-ms': { type: 'string', default: '60000' },
   },
 });
 const relay = createMediaRelay({
@@ -17,8 +21,14 @@ const relay = createMediaRelay({
   advertised: '127.0.0.1',
   portMin: Number(values['port-min']),
   portMax: Number(values['port-max']),
-  timeoutMs: 0,
+  timeoutMs: Number(values['timeout-ms']),
 });
+if (process.send) {
+  const observer = observeSelf();
+  process.on('message', (message) => {
+    if (message === 'take') process.send!({ observed: observer.take() });
+  });
+}
 const server = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: relay.handlers });
 console.log(`ng ${server.address().port}`);
 process.once('SIGTERM', () => {

@@ -7,6 +7,8 @@
  * and every callee plain RTP (`transport-protocol: RTP/AVP`, the relay decrypting one way and encrypting the
  * other): the `… SRTP↔RTP` rows.
  * Usage: npm run bench:media [-- --calls=50,100,200,400,800 --seconds=5 --relays=direct,voxgate,rtpengine --srtp=no]
+ *   [--voxgate-variants='--min-semi-space-size=16'] (more voxgate relay processes, each with these Node options
+ *   (';' between variants), taking turns with the others: e.g. to compare V8 settings side by side)
  * BENCH_RELAY_NODE_ARGS passes Node options to voxgate's relay process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRtpengine, freeUdpPort } from '../test/helpers/rtpengine.js';
 import { openLoad, type LoadResult } from './media-load.js';
+import { attribute, observeSelf, schedstat, type SelfObservation } from './media-observe.js';
 import { fmt, stop, usage, waitForOutput } from './support.js';
 
 const { values } = parseArgs({
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     relays: { type: 'string', default: 'direct,voxgate,rtpengine' },
     srtp: { type: 'string', default: 'yes' },
+    'voxgate-variants': { type: 'string', default: '' },
   },
 });
 const callCounts = values.calls.split(',').map(Number);
@@ -34,6 +38,18 @@ interface Row extends LoadResult {
   cpuMsPer1000: number;
   cpuPct: number;
   pssMiB: number;
+  /** Where the tail came from (the second table). */
+  tail: TailRow;
+}
+
+interface TailRow {
+  /** What voxgate's relay process saw of itself (none for RTPengine or without a relay). */
+  relay?: SelfObservation;
+  generator: SelfObservation;
+  /** Run-queue wait of all the relay's / the generator's threads, ms per second of the step. */
+  relayWaitMsPerS: number;
+  generatorWaitMsPerS: number;
+  attribution: ReturnType<typeof attribute>;
 }
 
 interface RelayProcess {
@@ -42,25 +58,34 @@ interface RelayProcess {
   pid?: number;
   /** The callers speak SDES-SRTP, the callees plain RTP. */
   srtp?: boolean;
+  /** What the relay process observed of itself since the last call (voxgate's only). */
+  take?(): Promise<SelfObservation>;
   stop(): Promise<void>;
 }
 
-async function startVoxgate(): Promise<RelayProcess> {
+async function startVoxgate(variant = ''): Promise<RelayProcess> {
   const child = spawn(
     process.execPath,
     [
       // e.g. BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the relay under load.
       ...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ...variant.split(' ').filter(Boolean),
       '--import',
       'tsx',
       join(import.meta.dirname, 'media-relay-server.ts'),
       '--port-min=40000',
       '--port-max=49999',
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
   const ngPort = Number(await waitForOutput(child, /^ng (\d+)$/m, 'stdout'));
-  return { name: 'voxgate (1 process)', ngPort, pid: child.pid!, stop: () => stop(child) };
+  const take = () =>
+    new Promise<SelfObservation>((resolve) => {
+      child.once('message', (m) => resolve((m as { observed: SelfObservation }).observed));
+      child.send('take');
+    });
+  const name = `voxgate (1 process${variant ? `, ${variant}` : ''})`;
+  return { name, ngPort, pid: child.pid!, take, stop: () => stop(child) };
 }
 
 async function startRtpengine(): Promise<RelayProcess> {
@@ -92,6 +117,9 @@ async function startRtpengine(): Promise<RelayProcess> {
 /** The generator fell behind its schedule: the step measures the machine, not the relay. */
 const generatorBound = (r: LoadResult) => r.sent < r.offered * 0.99 || r.tickLateP99Ms > 20;
 
+/** The generator (this process) watches itself the same way as voxgate's relay. */
+const generatorObserver = observeSelf();
+
 /** One step: `calls` calls on `relay` for `seconds`; the relay's CPU and memory from /proc around it. */
 async function step(relay: RelayProcess, calls: number): Promise<Row> {
   const load = await openLoad(
@@ -101,11 +129,28 @@ async function step(relay: RelayProcess, calls: number): Promise<Row> {
     { srtp: relay.srtp === true },
   );
   try {
+    await relay.take?.();
+    generatorObserver.take();
+    const waits = () => ({
+      relay: relay.pid ? schedstat(relay.pid).waitMs : 0,
+      generator: schedstat(process.pid).waitMs,
+    });
+    const waitBefore = waits();
     const before = relay.pid ? usage(relay.pid) : undefined;
     const t0 = performance.now();
     const result = await load.run(seconds, WARMUP_MS);
     const wall = performance.now() - t0;
     const after = relay.pid ? usage(relay.pid) : undefined;
+    const waitAfter = waits();
+    const relaySeen = await relay.take?.();
+    const generatorSeen = generatorObserver.take();
+    const tail: TailRow = {
+      relay: relaySeen,
+      generator: generatorSeen,
+      relayWaitMsPerS: ((waitAfter.relay - waitBefore.relay) / wall) * 1000,
+      generatorWaitMsPerS: ((waitAfter.generator - waitBefore.generator) / wall) * 1000,
+      attribution: attribute(result.slow, relaySeen?.gc ?? [], generatorSeen.gc),
+    };
     const cpuMs = before && after ? after.cpuMs - before.cpuMs : 0;
     const row: Row = {
       relay: relay.name,
@@ -113,6 +158,7 @@ async function step(relay: RelayProcess, calls: number): Promise<Row> {
       cpuMsPer1000: result.sentAll ? (cpuMs / result.sentAll) * 1000 : 0,
       cpuPct: (cpuMs / wall) * 100,
       pssMiB: (after?.rssBytes ?? 0) / 2 ** 20,
+      tail,
     };
     console.error(
       `${row.relay} ${calls} calls: sent ${fmt((row.sent / row.offered) * 100, 1)}% of offered, loss ${fmt(row.lossPct, 3)}%, ` +
@@ -139,6 +185,11 @@ try {
           : { name: 'direct (no relay)', stop: async () => undefined },
     );
   }
+  if (relays.includes('voxgate')) {
+    for (const variant of values['voxgate-variants'].split(';').filter(Boolean)) {
+      running.splice(relays.indexOf('voxgate') + 1, 0, await startVoxgate(variant.trim()));
+    }
+  }
   if (values.srtp === 'yes') {
     // The same processes, SRTP on the callers' side: rows of their own, taking turns like the others.
     for (const relay of running.filter((r) => r.ngPort !== undefined && !r.srtp)) {
@@ -157,12 +208,14 @@ try {
   }
 } finally {
   for (const relay of running) await relay.stop();
+  generatorObserver.stop();
 }
 rows.sort(
   (x, y) =>
     relays.findIndex((k) => x.relay.toLowerCase().startsWith(k)) -
       relays.findIndex((k) => y.relay.toLowerCase().startsWith(k)) ||
     Number(x.relay.includes('SRTP')) - Number(y.relay.includes('SRTP')) ||
+    x.relay.length - y.relay.length ||
     x.calls - y.calls,
 );
 
@@ -192,5 +245,33 @@ for (const relay of [...new Set(rows.map((r) => r.relay))].filter((r) => !r.star
   console.log(
     `- ${relay}: ${best ? `${best.calls} calls (${best.calls * 100} packets/s), p99 ${fmt(best.p99Ms, 2)} ms` : 'none'}; ` +
       `${fmt(cpu, 2)} ms CPU per 1,000 packets → ${fmt(10_000 / cpu, 0)} calls per core`,
+  );
+}
+
+console.log(
+  "\nWhere the tail comes from (packets at or above the step's p99; GC windows and loop delay of the measured step):\n",
+);
+console.log(
+  '| relay | calls | p99 ms | slow packets in flight during a relay GC % | … during a generator GC % | bursts of slow packets (widest ms) | ' +
+    'relay loop delay p99 / max ms | relay GCs: count, total / longest ms | generator GCs: count, total / longest ms | ' +
+    'run-queue wait ms/s relay / generator | relay timers | relay young generation MiB |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+const gcs = (o: SelfObservation | undefined) => {
+  if (!o) return '–';
+  const d = o.gc.map((g) => g.end - g.start);
+  return `${d.length}, ${fmt(
+    d.reduce((n, x) => n + x, 0),
+    1,
+  )} / ${fmt(Math.max(0, ...d), 2)}`;
+};
+for (const r of rows) {
+  const t = r.tail;
+  const a = t.attribution;
+  console.log(
+    `| ${r.relay} | ${r.calls} | ${fmt(r.p99Ms, 2)} | ${fmt(a.relayGcPct, 1)} | ${fmt(a.generatorGcPct, 1)} | ` +
+      `${a.bursts} (${fmt(a.widestBurstMs, 1)}) | ` +
+      `${t.relay ? `${fmt(t.relay.loopDelay.p99, 2)} / ${fmt(t.relay.loopDelay.max, 1)}` : '–'} | ${gcs(t.relay)} | ${gcs(t.generator)} | ` +
+      `${r.relay.startsWith('direct') ? '–' : fmt(t.relayWaitMsPerS, 1)} / ${fmt(t.generatorWaitMsPerS, 1)} | ${t.relay ? t.relay.timers : '–'} | ${t.relay ? fmt(t.relay.newSpaceMiB, 1) : '–'} |`,
   );
 }
