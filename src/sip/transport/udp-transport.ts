@@ -24,7 +24,13 @@ export class UdpTransport {
     maxMessageSize: number,
     onDatagram: DatagramHandler,
   ): Promise<UdpTransport> {
-    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    const family = host.includes(':') ? 6 : 4;
+    const socket = createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      // `send` is given IP literals only (a host name is resolved first, below). dgram's default lookup answers
+      // a literal on the next tick: a callback and a tick per datagram sent for nothing.
+      lookup: (address, _options, callback) => callback(null, address, family),
+    });
     socket.on('message', (bytes, rinfo) => {
       if (bytes.length > maxMessageSize) {
         if (sipChannels.parseError.hasSubscribers) {
@@ -42,7 +48,7 @@ export class UdpTransport {
       });
     });
     socket.on('error', () => undefined);
-    return new UdpTransport(socket, host.includes(':') ? 6 : 4);
+    return new UdpTransport(socket, family);
   }
 
   /**
