@@ -151,6 +151,29 @@ describe('registrations file (memory shared state persistence)', () => {
   );
 
   test(
+    'a snapshot larger than one write slice is written whole, expired bindings left out wherever they fall',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      // 2,500 bindings (three slices of 1,000), every third one expired — the first of a slice among them.
+      const entries = Array.from({ length: 2500 }, (_, i) => ({
+        aor: `sip:u${i}@x`,
+        binding: binding(`sip:u${i}@y`, i % 3 === 0 ? -1 : 60_000),
+      }));
+      const writer = createRegistrationsWriter({ file, intervalMs: 10, snapshot: () => entries });
+      writer.changed();
+      await writer.close();
+      const loaded = loadRegistrations(file);
+      assert.equal(loaded.invalid, 0);
+      assert.equal(loaded.expired, 0, 'expired ones were not written');
+      assert.deepEqual(
+        loaded.entries.map((e) => e.aor),
+        entries.filter((_, i) => i % 3 !== 0).map((e) => e.aor),
+      );
+      assert.equal(JSON.parse(readFileSync(file, 'utf8')).format, 'voxgate-registrations');
+    }),
+  );
+
+  test(
     'a write failure is reported and retried',
     withFolder(async (dir) => {
       const file = join(dir, 'missing-folder', 'registrations.json');

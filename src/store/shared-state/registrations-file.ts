@@ -94,10 +94,13 @@ export interface RegistrationsWriter {
 }
 
 /**
- * The share of the event loop the snapshots may take: a snapshot's encoding is synchronous (JSON of every
- * binding: about 3 ms per thousand bindings), so the next write waits at least its cost divided by this share.
+ * The share of the event loop the snapshots may take: encoding a snapshot costs about 3 ms per thousand
+ * bindings, so the next write waits at least its cost divided by this share.
  */
 export const MAX_EVENT_LOOP_SHARE = 0.05;
+
+/** Bindings encoded and written at a time (about 3 ms of encoding). */
+const WRITE_SLICE = 1000;
 
 /**
  * Write-behind persistence of the bindings, as Kamailio's usrloc does in its DB modes: changes mark the state
@@ -128,23 +131,31 @@ export function createRegistrationsWriter(options: {
     dirty = false;
     lastWriteAt = Date.now();
     const now = Date.now();
-    const started = performance.now();
-    const body = Buffer.from(
-      JSON.stringify({
-        format: FORMAT,
-        version: VERSION,
-        savedAt: new Date(now).toISOString(),
-        bindings: options.snapshot().filter((e) => e.binding.expiresAt > now),
-      }),
-    );
-    spacingMs = Math.max(intervalMs, (performance.now() - started) / MAX_EVENT_LOOP_SHARE);
+    const entries = options.snapshot();
+    let encodingMs = 0;
     const handle = await open(tmp, 'w', 0o600);
     try {
-      await handle.writeFile(body);
+      // Written in slices of WRITE_SLICE bindings, the event loop free between them: neither one string of
+      // every binding (tens of MiB at 100,000, then a Buffer copy of it) nor one long pause of the loop.
+      const head = { format: FORMAT, version: VERSION, savedAt: new Date(now).toISOString() };
+      await handle.write(`${JSON.stringify(head).slice(0, -1)},"bindings":[`);
+      let written = 0;
+      for (let i = 0; i < entries.length; i += WRITE_SLICE) {
+        const started = performance.now();
+        let text = '';
+        for (const entry of entries.slice(i, i + WRITE_SLICE)) {
+          if (entry.binding.expiresAt <= now) continue;
+          text += `${written++ === 0 ? '' : ','}${JSON.stringify(entry)}`;
+        }
+        encodingMs += performance.now() - started;
+        if (text) await handle.write(text);
+      }
+      await handle.write(']}');
       await handle.sync();
     } finally {
       await handle.close();
     }
+    spacingMs = Math.max(intervalMs, encodingMs / MAX_EVENT_LOOP_SHARE);
     await rename(tmp, file);
     // The rename itself is durable once the folder is synced (not possible on every platform).
     try {
