@@ -31,7 +31,7 @@ export function collectDataMetrics(registry: Registry, db: Database | undefined)
   const pool = db?.pool?.bind(db);
   metric.gauge(
     'voxgate_store_pool_connections',
-    'PostgreSQL pool connections by state (idle, busy), and requests waiting for one (waiting); no series on PGlite.',
+    "Store connections by state (idle, busy), and requests waiting for one (waiting): the PostgreSQL pool, or PGlite's one connection and the requests queued for its worker thread.",
     {
       labelNames: ['state'],
       collect(gauge) {

@@ -95,9 +95,14 @@ test('a transaction that fails rolls back; queries sent meanwhile wait for it an
       throw new Error('changed my mind');
     });
     await inside;
+    assert.deepEqual(db.pool?.(), { total: 1, idle: 1, waiting: 0, max: 1 }, 'between statements');
     const outside = db.query<{ n: number }>('SELECT count(*)::int AS n FROM t');
+    const outside2 = db.query('SELECT 1');
+    // The back-pressure gauge: both wait behind the transaction.
+    assert.deepEqual(db.pool?.(), { total: 1, idle: 0, waiting: 1, max: 1 });
     release();
     await assert.rejects(failing, /changed my mind/);
+    await outside2;
     assert.equal((await outside).rows[0]?.n, 0);
     await db.transaction(async (tx) => {
       await tx.query('INSERT INTO t VALUES (3)');

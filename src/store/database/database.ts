@@ -16,6 +16,9 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
-  /** Connection pool occupancy (PostgreSQL only; PGlite is one in-process connection). */
+  /**
+   * Connection pool occupancy: PostgreSQL's pool, or PGlite's one connection and the requests queued for its
+   * worker thread.
+   */
   pool?(): { total: number; idle: number; waiting: number; max: number };
 }

@@ -135,6 +135,14 @@ export async function openPgliteThread(
       await send({ op: 'end', tx, commit: true });
       return value;
     },
+    // PGlite's one connection, busy while the worker has a request, and the requests queued behind it: the
+    // embedded store's back-pressure in voxgate_store_pool_connections.
+    pool: () => ({
+      total: 1,
+      idle: pending.size === 0 ? 1 : 0,
+      waiting: Math.max(0, pending.size - 1),
+      max: 1,
+    }),
     ping: () => send<void>({ op: 'ping' }),
     close() {
       // Requests sent before this one are answered first (the worker runs them in order); later ones are refused.

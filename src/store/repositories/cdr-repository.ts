@@ -45,6 +45,13 @@ export interface CdrRepository {
    * Other events are not CDRs (returns false).
    */
   upsertFromEvent(event: CallEvent): Promise<boolean>;
+  /**
+   * The same for many events in two statements (every `ended` event's CDR in one INSERT, then every `ringing`
+   * event's time in one UPDATE) instead of one per event: whether each event changed a CDR, in order. Values
+   * PostgreSQL refuses (SQLSTATE classes 22, 23) fail the whole batch: the caller writes its events one by
+   * one to find the one at fault.
+   */
+  upsertManyFromEvents(events: readonly CallEvent[]): Promise<boolean[]>;
   list(tenantId: string, filter: CdrFilter): Promise<Cdr[]>;
   get(tenantId: string, callId: string): Promise<Cdr | undefined>;
   /** Deletes CDRs of calls started before `cutoff`; returns how many. */
@@ -101,6 +108,12 @@ function storable(text: string): string {
   return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
 }
 
+/** Billable seconds: from the answer to the end, 0 for an unanswered call. */
+function durationOf(event: CallEvent): number {
+  const endedAt = event.endedAt ?? event.startedAt;
+  return event.answeredAt ? Math.max(0, Math.round((endedAt - event.answeredAt) / 1000)) : 0;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createCdrRepository(db: Queryable): CdrRepository {
@@ -116,7 +129,7 @@ export function createCdrRepository(db: Queryable): CdrRepository {
       }
       if (event.type !== 'ended') return false;
       const endedAt = event.endedAt ?? event.startedAt;
-      const duration = event.answeredAt ? Math.max(0, Math.round((endedAt - event.answeredAt) / 1000)) : 0;
+      const duration = durationOf(event);
       // A trunk deleted since the call (or an id that is not ours) must not lose the CDR: the trunk is kept
       // only when it still exists.
       const { rowCount } = await db.query(
@@ -150,6 +163,90 @@ export function createCdrRepository(db: Queryable): CdrRepository {
         ],
       );
       return rowCount > 0;
+    },
+    async upsertManyFromEvents(events) {
+      const changed = events.map(() => false);
+      // The first event of a call of each kind only: a later one changes nothing, as one at a time (and the
+      // statement would not say which of the same call's rows it kept).
+      const firsts = (keep: (event: CallEvent) => boolean) => {
+        const seen = new Set<string>();
+        return events.flatMap((event, i) => {
+          if (!keep(event) || seen.has(event.callId)) return [];
+          seen.add(event.callId);
+          return [{ event, i }];
+        });
+      };
+      const ended = firsts((e) => e.type === 'ended');
+      const ringing = firsts((e) => e.type === 'ringing' && e.ringingAt !== undefined);
+      /** The first event of each call id that the statement changed (later ones of the same call change nothing). */
+      const mark = (
+        batch: readonly { event: CallEvent; i: number }[],
+        rows: readonly { call_id: string }[],
+      ) => {
+        const hit = new Set(rows.map((r) => r.call_id));
+        for (const { event, i } of batch) {
+          const id = storable(event.callId);
+          if (hit.delete(id)) changed[i] = true;
+        }
+      };
+      if (ended.length > 0) {
+        const column = <T>(f: (e: CallEvent) => T) => ended.map(({ event }) => f(event));
+        const { rows } = await db.query<{ call_id: string }>(
+          `INSERT INTO cdrs (call_id, tenant_id, direction, from_party, to_party, trunk_id, started_at, answered_at,
+                             ended_at, duration_seconds, disposition, sip_code, hangup_by, media, gateway, reason,
+                             transferred_from, ringing_at)
+           SELECT e.call_id, e.tenant_id, e.direction, e.from_party, e.to_party,
+                  (SELECT id FROM trunks WHERE id = e.trunk_id), to_timestamp(e.started_at / 1000.0),
+                  to_timestamp(e.answered_at / 1000.0), to_timestamp(e.ended_at / 1000.0), e.duration_seconds,
+                  e.disposition, e.sip_code, e.hangup_by, e.media::jsonb, e.gateway, e.reason, e.transferred_from,
+                  to_timestamp(e.ringing_at / 1000.0)
+             FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::float8[],
+                         $8::float8[], $9::float8[], $10::int[], $11::text[], $12::int[], $13::text[], $14::text[],
+                         $15::text[], $16::text[], $17::text[], $18::float8[])
+                  AS e(call_id, tenant_id, direction, from_party, to_party, trunk_id, started_at, answered_at,
+                       ended_at, duration_seconds, disposition, sip_code, hangup_by, media, gateway, reason,
+                       transferred_from, ringing_at)
+            WHERE EXISTS (SELECT 1 FROM tenants WHERE id = e.tenant_id)
+           ON CONFLICT (call_id) DO NOTHING
+           RETURNING call_id`,
+          [
+            column((e) => storable(e.callId)),
+            column((e) => e.tenantId),
+            column((e) => e.direction),
+            column((e) => storable(e.from)),
+            column((e) => storable(e.to)),
+            column((e) => (e.trunkId && UUID.test(e.trunkId) ? e.trunkId : null)),
+            column((e) => e.startedAt),
+            column((e) => e.answeredAt ?? null),
+            column((e) => e.endedAt ?? e.startedAt),
+            column((e) => durationOf(e)),
+            column((e) => e.disposition ?? 'failed'),
+            column((e) => e.sipCode ?? null),
+            column((e) => e.hangupBy ?? null),
+            column((e) => (e.media ? JSON.stringify(e.media) : null)),
+            column((e) => e.gateway ?? null),
+            column((e) => (e.reason === undefined ? null : storable(e.reason))),
+            column((e) => (e.transferredFrom === undefined ? null : storable(e.transferredFrom))),
+            column((e) => e.ringingAt ?? null),
+          ],
+        );
+        mark(ended, rows);
+      }
+      if (ringing.length > 0) {
+        const { rows } = await db.query<{ call_id: string }>(
+          `UPDATE cdrs c SET ringing_at = to_timestamp(e.ringing_at / 1000.0)
+             FROM unnest($1::text[], $2::uuid[], $3::float8[]) AS e(call_id, tenant_id, ringing_at)
+            WHERE c.call_id = e.call_id AND c.tenant_id = e.tenant_id AND c.ringing_at IS NULL
+           RETURNING c.call_id`,
+          [
+            ringing.map(({ event }) => storable(event.callId)),
+            ringing.map(({ event }) => event.tenantId),
+            ringing.map(({ event }) => event.ringingAt),
+          ],
+        );
+        mark(ringing, rows);
+      }
+      return changed;
     },
     async list(tenantId, filter) {
       const { rows } = await db.query<Row>(
