@@ -4,7 +4,8 @@
  * For each operation: messages per CPU second (median of rounds of a fixed duration) and bytes allocated per
  * message (heap growth over a batch run with a young generation large enough that no collection happens
  * during it; a batch during which a GC ran is reported as such, not as a number).
- * Usage: npm run bench:sip:parse [-- --seconds=1.5 --rounds=5]
+ * Usage: npm run bench:sip:parse [-- --seconds=1.5 --rounds=5 --only=parse]
+ * (--only: the one operation of that name, e.g. `parse` for the parse rows alone).
  * Needs node --expose-gc --max-semi-space-size=256 (the npm scripts pass them).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '1.5' },
     rounds: { type: 'string', default: '5' },
+    only: { type: 'string', default: '' },
   },
 });
 const roundMs = Number(values.seconds) * 1000;
@@ -218,6 +220,7 @@ for (const [label, bytes] of [
   ['200 OK with SDP', OK],
 ] as const) {
   for (const { name, voxgate, sip } of operations(bytes)) {
+    if (values.only !== '' && name !== values.only) continue;
     // Warm both up so that neither is measured before the JIT has compiled it.
     rate.call(null, voxgate);
     const vRate = rate(voxgate);

@@ -11,7 +11,7 @@
  * a comma, semicolon, or question mark" — so a ";tag=" inside <> is the URI's, and one inside the quoted
  * display name is text: the header's tag is the first tag parameter after the address.
  */
-import { isGenValue, isParamEnd, quotedStringEnd, readToken, skipWs } from './params.js';
+import { genValueEnd, isParamEnd, quotedStringEnd, readToken, skipWs } from './params.js';
 import { isPlainSipUri } from './plain-sip-uri.js';
 
 /** What plainFromToTag returns for a value it does not read: the full parser (parseFrom/parseTo) decides. */
@@ -89,9 +89,8 @@ function tagParam(value: string, i: number, to: number): string | undefined | ty
       i = quotedStringEnd(value, start, to);
       if (i === -1) return NOT_PLAIN;
     } else {
-      i = start;
-      while (i < to && !isParamEnd(value.charCodeAt(i))) i++;
-      if (!isGenValue(value, start, i)) return NOT_PLAIN;
+      i = genValueEnd(value, start, to);
+      if (i === -1) return NOT_PLAIN;
     }
     if (isTag) tag = value.slice(start, i);
   }

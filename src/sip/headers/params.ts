@@ -99,14 +99,14 @@ export function parseParams(
 }
 
 /**
- * parseParams of the header value `text[from, to)` from `i`, into `params`; returns the index where reading
- * stopped.
+ * parseParams of the header value `text[from, to)` from `i`, into `params` (or, without `params`, only checked:
+ * the same errors, nothing built); returns the index where reading stopped.
  */
 export function readParams(
   text: string,
   i: number,
   code: SipErrorCode,
-  params: HeaderParam[],
+  params: HeaderParam[] | undefined,
   from = 0,
   to = text.length,
 ): number {
@@ -119,31 +119,40 @@ export function readParams(
     i = skipWs(text, i + 1, to);
     const nameEnd = readToken(text, i, to);
     if (nameEnd === i) throw bad(code, text, from, to, 'empty parameter');
-    const name = sliceWord(text, i, nameEnd);
+    const name = i;
     i = skipWs(text, nameEnd, to);
     let value: string | undefined;
     if (i < to && text.charCodeAt(i) === 0x3d) {
       i = skipWs(text, i + 1, to);
+      const start = i;
       if (i < to && text.charCodeAt(i) === 0x22) {
-        const end = quotedStringEnd(text, i, to);
-        if (end === -1) throw bad(code, text, from, to, 'unterminated quoted string');
-        value = text.slice(i, end);
-        i = end;
+        i = quotedStringEnd(text, i, to);
+        if (i === -1) throw bad(code, text, from, to, 'unterminated quoted string');
       } else {
-        let end = i;
-        while (end < to && !isParamEnd(text.charCodeAt(end))) end++;
-        if (!isGenValue(text, i, end))
-          throw bad(code, text, from, to, `malformed value of parameter ${name}`);
-        value = text.slice(i, end);
-        i = end;
+        i = genValueEnd(text, start, to);
+        if (i === -1) {
+          throw bad(code, text, from, to, `malformed value of parameter ${text.slice(name, nameEnd)}`);
+        }
       }
+      if (params !== undefined) value = text.slice(start, i);
     }
-    params.push({ name, value });
+    params?.push({ name: sliceWord(text, name, nameEnd), value });
   }
 }
 
 function bad(code: SipErrorCode, text: string, from: number, to: number, why: string): SipParseError {
   return new SipParseError(code, `${why} in "${text.slice(from, Math.min(to, from + 80))}"`);
+}
+
+/**
+ * Where the unquoted parameter value at `start` ends (at isParamEnd or `end`) when it is a gen-value
+ * (isGenValue), or -1: a token, the usual value, is read in one pass; anything else is checked by isGenValue.
+ */
+export function genValueEnd(text: string, start: number, end: number): number {
+  let i = readToken(text, start, end);
+  if (i > start && (i >= end || isParamEnd(text.charCodeAt(i)))) return i;
+  while (i < end && !isParamEnd(text.charCodeAt(i))) i++;
+  return isGenValue(text, start, i) ? i : -1;
 }
 
 /** ";", "," or whitespace (SP, HT, CR, LF): where an unquoted parameter value or an addr-spec ends. */

@@ -101,8 +101,24 @@ function transportOf(text: string, start: number, end: number): string {
  * within a message's text) — scanning it once from left to right. Throws SipParseError SIP_PARSE_VIA.
  */
 export function parseVia(value: string, from = 0, to = value.length): Via[] {
-  const v: Span = { text: value, from, to };
   const out: Via[] = [];
+  walkVia(value, from, to, out);
+  return out;
+}
+
+/**
+ * What parseVia accepts and refuses, without building anything: the number of via-parms of the Via value
+ * `value[from, to)`, or SipParseError SIP_PARSE_VIA where parseVia throws it. The message parser checks every
+ * Via header of a message with it, and parseVia builds the via-parms when they are first asked for.
+ */
+export function checkVia(value: string, from = 0, to = value.length): number {
+  return walkVia(value, from, to, undefined);
+}
+
+/** The one scanner of parseVia and checkVia: the via-parms of `value[from, to)`, into `out` when given. */
+function walkVia(value: string, from: number, to: number, out: Via[] | undefined): number {
+  const v: Span = { text: value, from, to };
+  let count = 0;
   let i = from;
   for (;;) {
     // sent-protocol = protocol-name SLASH protocol-version SLASH transport
@@ -138,20 +154,26 @@ export function parseVia(value: string, from = 0, to = value.length): Via[] {
       }
     }
     if (port !== undefined && port > 65535) throw bad(v, 'port out of range');
-    const params: HeaderParam[] = [];
-    const paramsEnd = readParams(value, end, 'SIP_PARSE_VIA', params, from, to);
-    out.push({
-      protocol: sliceWord(value, p, pEnd),
-      version: sliceWord(value, ver, verEnd),
-      transport: transportOf(value, t, tEnd),
-      host: value.slice(h, hEnd),
-      port,
-      params,
-      branch: paramValue(params, 'branch'),
-      received: paramValue(params, 'received'),
-      rport: paramValue(params, 'rport'),
-    });
-    if (paramsEnd >= to) return out;
+    count++;
+    let paramsEnd: number;
+    if (out === undefined) {
+      paramsEnd = readParams(value, end, 'SIP_PARSE_VIA', undefined, from, to);
+    } else {
+      const params: HeaderParam[] = [];
+      paramsEnd = readParams(value, end, 'SIP_PARSE_VIA', params, from, to);
+      out.push({
+        protocol: sliceWord(value, p, pEnd),
+        version: sliceWord(value, ver, verEnd),
+        transport: transportOf(value, t, tEnd),
+        host: value.slice(h, hEnd),
+        port,
+        params,
+        branch: paramValue(params, 'branch'),
+        received: paramValue(params, 'received'),
+        rport: paramValue(params, 'rport'),
+      });
+    }
+    if (paramsEnd >= to) return count;
     i = paramsEnd + 1; // past the comma
     if (skipWs(value, i, to) >= to) throw bad(v, 'empty via-parm after ","');
   }

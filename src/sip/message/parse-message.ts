@@ -16,7 +16,7 @@ import { parseFrom, type FromTo } from '../headers/from.js';
 import { NOT_PLAIN, plainFromToTag } from '../headers/from-to-tag.js';
 import { readToken } from '../headers/params.js';
 import { parseTo } from '../headers/to.js';
-import { parseVia } from '../headers/via.js';
+import { checkVia } from '../headers/via.js';
 import { newHeader, rememberParse } from './header-cache.js';
 import { canonicalHeaderName, knownHeaderName } from './header-names.js';
 import {
@@ -110,8 +110,9 @@ const NO_BODY = Buffer.alloc(0);
 /**
  * Parses one SIP message in one forward scan over its bytes (scanHead): start line, header lines with their
  * folding, compact names and the empty line that ends the head, as offsets. The head becomes one latin1 string,
- * each header a name and a value cut from it. Eagerly decoded, by small scanners: the start line, the top Via
- * (every via-parm of the first Via header), CSeq, Call-ID, the From and To tags and Content-Length — what
+ * each header a name and a value cut from it. Eagerly decoded, by small scanners: the start line, CSeq, Call-ID,
+ * the From and To tags and Content-Length; the first Via header is checked in full (every via-parm, nothing
+ * built: its via-parms are built on first access) — what
  * every message is checked and routed by; every other header stays text until asked for (header-access.ts).
  * The message keeps its bytes in `raw`, so serializing it unchanged returns them. Throws SipParseError only.
  */
@@ -336,14 +337,14 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
   once('Max-Forwards', maxForwards);
   once('Content-Type', contentTypes);
   once('Expires', expires);
-  const vias = parseVia(spanText(head, viaLine, via), spanFrom(head, viaLine), spanTo(head, viaLine, via));
-  rememberParse(via, vias);
+  // The top Via header is checked in full here (every via-parm), its via-parms built when first asked for.
+  const vias = checkVia(spanText(head, viaLine, via), spanFrom(head, viaLine), spanTo(head, viaLine, via));
   const fromTag = eagerTag(head, fromLine, from, parseFrom);
   const toTag = eagerTag(head, toLine, to, parseTo);
   const callIdText = spanText(head, callIdLine, callId);
   const callIdFrom = spanFrom(head, callIdLine);
   if (!isCallId(callIdText, callIdFrom, spanTo(head, callIdLine, callId))) parseCallId(callId.value);
-  const topViaEnd = vias.length > 1 ? topLevelComma(via.value) : -1;
+  const topViaEnd = vias > 1 ? topLevelComma(via.value) : -1;
   return {
     body,
     raw,
