@@ -1,19 +1,20 @@
 /**
- * The messages between the gateway's thread and the worker thread that owns PGlite (pglite-worker.ts,
- * pglite-thread-database.ts). Values cross by structured clone: Dates, Uint8Arrays, plain objects and bigints
- * arrive as they left.
+ * The messages between the threads that use PGlite and the worker thread that runs it (pglite-worker.ts,
+ * pglite-thread-database.ts). One worker runs every PGlite database of the process, each named by `db`.
+ * Values cross by structured clone: Dates, Uint8Arrays, plain objects and bigints arrive as they left.
  */
 
-/** What the worker is asked: `tx` names an open transaction (the statement runs inside it). */
+/** What the worker is asked: `tx` names an open transaction of `db` (the statement runs inside it). */
 export type PgliteRequest =
-  | { id: number; op: 'query'; sql: string; params?: readonly unknown[]; tx?: number }
-  | { id: number; op: 'exec'; sql: string; tx?: number }
-  | { id: number; op: 'begin'; tx: number }
-  | { id: number; op: 'end'; tx: number; commit: boolean }
-  | { id: number; op: 'ping' }
-  | { id: number; op: 'close' };
+  | { id: number; db: number; op: 'open'; dataDir: string; templateFile?: string }
+  | { id: number; db: number; op: 'query'; sql: string; params?: readonly unknown[]; tx?: number }
+  | { id: number; db: number; op: 'exec'; sql: string; tx?: number }
+  | { id: number; db: number; op: 'begin'; tx: number }
+  | { id: number; db: number; op: 'end'; tx: number; commit: boolean }
+  | { id: number; db: number; op: 'ping' }
+  | { id: number; db: number; op: 'close' };
 
-/** A driver error as data: its message, name, stack and every string or number field (code, detail, …). */
+/** A driver error as data: its message, stack and every string or number field (name, code, detail, …). */
 export interface SerializedError {
   message: string;
   stack?: string;
@@ -22,14 +23,6 @@ export interface SerializedError {
 
 export type PgliteReply =
   { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: SerializedError };
-
-/** The worker's first message: PGlite is open, or could not be opened. */
-export type PgliteOpened = { opened: true } | { opened: false; error: SerializedError };
-
-export interface PgliteWorkerData {
-  dataDir: string;
-  templateFile?: string;
-}
 
 export function serializeError(err: unknown): SerializedError {
   if (!(err instanceof Error)) return { message: String(err), fields: {} };

@@ -1,21 +1,15 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Database, Queryable, QueryResult } from './database.js';
-import {
-  deserializeError,
-  type PgliteOpened,
-  type PgliteReply,
-  type PgliteRequest,
-  type PgliteWorkerData,
-} from './pglite-messages.js';
+import { deserializeError, type PgliteReply, type PgliteRequest } from './pglite-messages.js';
 import { observed } from './store-diagnostics.js';
 
 /**
- * The worker thread running pglite-worker: the built .js beside this file, or run from source (tsx: tests,
+ * A worker thread running pglite-worker: the built .js beside this file, or run from source (tsx: tests,
  * benchmarks) the .ts one, with tsx registered in the thread first (Node 20 does not run `--import` hooks in
  * workers).
  */
-function startWorker(data: PgliteWorkerData, resourceLimits?: ResourceLimits): Worker {
-  const options = { workerData: data, ...(resourceLimits ? { resourceLimits } : {}) };
+function startWorker(resourceLimits?: ResourceLimits): Worker {
+  const options = resourceLimits ? { resourceLimits } : {};
   if (!import.meta.url.endsWith('.ts'))
     return new Worker(new URL('./pglite-worker.js', import.meta.url), options);
   const entry = JSON.stringify(new URL('./pglite-worker.ts', import.meta.url).href);
@@ -33,44 +27,30 @@ const CLOSED = new Error('PGlite is closed');
 type Request = PgliteRequest extends infer R ? (R extends PgliteRequest ? Omit<R, 'id'> : never) : never;
 
 /**
- * The embedded PGlite in a worker thread (pglite-worker.ts): PostgreSQL's WebAssembly runs there, off the
- * event loop of the SIP gateway, the API and the jobs; each query and each step of a transaction is one message
- * there and one back. The worker runs them one at a time in the order sent, a transaction holding PGlite until
- * it ends (as in the thread before). Errors come back with their fields (the SQLSTATE in `code`). A worker that
- * stops (a crash, an exit) fails every pending and later request with `PGlite worker stopped: …` (the store is
- * unavailable), never leaves them waiting. The thread keeps the process alive only while a request is pending.
+ * One worker thread and the requests waiting for its answers. The thread keeps the process alive only while a
+ * request is pending. When it stops (a crash, an exit), every pending and later request fails with
+ * `PGlite worker stopped: …`.
  */
-export async function openPgliteThread(
-  dataDir: string,
-  templateFile?: string,
-  options: {
-    /** The worker's JavaScript heap limits (PostgreSQL's WebAssembly memory is outside them). */
-    resourceLimits?: ResourceLimits;
-  } = {},
-): Promise<Database> {
-  const worker = startWorker({ dataDir, ...(templateFile ? { templateFile } : {}) }, options.resourceLimits);
+interface Host {
+  send<T>(request: Request): Promise<T>;
+  /** Requests sent and not answered yet. */
+  pending(): number;
+  /** Why it takes no more requests (it stopped), if so. */
+  stopped(): Error | undefined;
+  terminate(): Promise<void>;
+}
+
+function startHost(resourceLimits?: ResourceLimits): Host {
+  const worker = startWorker(resourceLimits);
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   let nextId = 1;
-  let nextTx = 1;
-  /** Why nothing more can be sent: the worker stopped, or the database was closed. */
   let stopped: Error | undefined;
-  let closing: Promise<void> | undefined;
-
   const fail = (err: Error) => {
     stopped ??= err;
-    for (const { reject } of pending.values()) reject(err);
+    for (const { reject } of pending.values()) reject(stopped);
     pending.clear();
-    worker.unref();
   };
-  // The first message says whether PGlite opened; every later one answers a request.
-  let opening: { resolve: () => void; reject: (err: Error) => void } | undefined;
-  const opened = new Promise<void>((resolve, reject) => (opening = { resolve, reject }));
-  worker.on('message', (message: PgliteOpened | PgliteReply) => {
-    if ('opened' in message) {
-      if (message.opened) opening?.resolve();
-      else opening?.reject(deserializeError(message.error));
-      return;
-    }
+  worker.on('message', (message: PgliteReply) => {
     const waiting = pending.get(message.id);
     if (!waiting) return;
     pending.delete(message.id);
@@ -78,44 +58,97 @@ export async function openPgliteThread(
     if (message.ok) waiting.resolve(message.value);
     else waiting.reject(deserializeError(message.error));
   });
-  worker.on('error', (err) => {
-    const stop = new Error(`PGlite worker stopped: ${err.message}`, { cause: err });
-    opening?.reject(stop);
-    fail(stop);
-  });
-  worker.on('exit', (code) => {
-    const stop = closing ? CLOSED : new Error(`PGlite worker stopped (exit code ${code})`);
-    opening?.reject(stop);
-    fail(stop);
-  });
-  await opened;
+  worker.on('error', (err) => fail(new Error(`PGlite worker stopped: ${err.message}`, { cause: err })));
+  worker.on('exit', (code) => fail(new Error(`PGlite worker stopped (exit code ${code})`)));
   worker.unref();
+  return {
+    send<T>(request: Request): Promise<T> {
+      if (stopped) return Promise.reject(stopped);
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        if (pending.size === 0) worker.ref();
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        try {
+          worker.postMessage({ ...request, id });
+        } catch (err) {
+          // A parameter that cannot be cloned (a function, a symbol): this request only.
+          pending.delete(id);
+          if (pending.size === 0) worker.unref();
+          reject(err as Error);
+        }
+      });
+    },
+    pending: () => pending.size,
+    stopped: () => stopped,
+    async terminate() {
+      await worker.terminate();
+    },
+  };
+}
 
-  const send = <T>(request: Request): Promise<T> => {
-    if (stopped) return Promise.reject(stopped);
-    if (closing && request.op !== 'close') return Promise.reject(CLOSED);
-    const id = nextId++;
-    return new Promise<T>((resolve, reject) => {
-      if (pending.size === 0) worker.ref();
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      try {
-        worker.postMessage({ ...request, id });
-      } catch (err) {
-        // A parameter that cannot be cloned (a function, a symbol): this request only.
-        pending.delete(id);
-        if (pending.size === 0) worker.unref();
-        reject(err as Error);
-      }
-    });
+/** The process's PGlite worker, shared by its databases; a new one after it stopped. */
+let shared: Host | undefined;
+let nextDb = 1;
+
+/**
+ * The embedded PGlite run by a worker thread (pglite-worker.ts): PostgreSQL's WebAssembly runs there, off the
+ * event loop of the SIP gateway, the API and the jobs; each query and each step of a transaction is one message
+ * there and one back. The worker runs a database's requests one at a time in the order sent, a transaction
+ * holding PGlite until it ends (as in the thread before). Errors come back with their fields (the SQLSTATE in
+ * `code`). `close` answers everything sent before it. A worker that stops (a crash, an exit) fails every pending
+ * and later request with `PGlite worker stopped: …` (the store is unavailable), never leaves them waiting.
+ * The databases of a process share one worker (PGlite's module and WebAssembly compiled once), unless
+ * `resourceLimits` are given: then the database has a worker of its own with those heap limits.
+ */
+export async function openPgliteThread(
+  dataDir: string,
+  templateFile?: string,
+  options: {
+    /** A worker of its own with these JavaScript heap limits (PostgreSQL's WebAssembly memory is outside). */
+    resourceLimits?: ResourceLimits;
+  } = {},
+): Promise<Database> {
+  const own = options.resourceLimits !== undefined;
+  let host: Host;
+  if (own) host = startHost(options.resourceLimits);
+  else {
+    if (!shared || shared.stopped()) shared = startHost();
+    host = shared;
+  }
+  const db = nextDb++;
+  try {
+    await host.send({ op: 'open', db, dataDir, ...(templateFile ? { templateFile } : {}) });
+  } catch (err) {
+    if (own) await host.terminate();
+    throw err;
+  }
+  let nextTx = 1;
+  let closing: Promise<void> | undefined;
+  /** This database's requests in the worker: busy while any is, the rest waiting behind it. */
+  let inFlight = 0;
+  const send = async <T>(request: Request): Promise<T> => {
+    if (closing && request.op !== 'close') throw host.stopped() ?? CLOSED;
+    inFlight++;
+    try {
+      return await host.send<T>(request);
+    } finally {
+      inFlight--;
+    }
   };
   const queryable = (tx?: number): Queryable => {
     const timed = observed('pglite', (sql: string, params?: readonly unknown[]) =>
-      send<QueryResult<unknown>>({ op: 'query', sql, ...(params ? { params } : {}), ...(tx ? { tx } : {}) }),
+      send<QueryResult<unknown>>({
+        op: 'query',
+        db,
+        sql,
+        ...(params ? { params } : {}),
+        ...(tx ? { tx } : {}),
+      }),
     );
     return {
       // The rows are what the worker's PGlite made of them: the caller names their shape, as with PGlite.
       query: <R>(sql: string, params?: readonly unknown[]) => timed(sql, params) as Promise<QueryResult<R>>,
-      exec: (sql) => send<void>({ op: 'exec', sql, ...(tx ? { tx } : {}) }),
+      exec: (sql) => send<void>({ op: 'exec', db, sql, ...(tx ? { tx } : {}) }),
     };
   };
   return {
@@ -123,34 +156,33 @@ export async function openPgliteThread(
     ...queryable(),
     async transaction(fn) {
       const tx = nextTx++;
-      await send({ op: 'begin', tx });
+      await send({ op: 'begin', db, tx });
       let value;
       try {
         value = await fn(queryable(tx));
       } catch (err) {
         // The function's error is the answer; a rollback that fails too (a worker gone) adds nothing to it.
-        await send({ op: 'end', tx, commit: false }).catch(() => undefined);
+        await send({ op: 'end', db, tx, commit: false }).catch(() => undefined);
         throw err;
       }
-      await send({ op: 'end', tx, commit: true });
+      await send({ op: 'end', db, tx, commit: true });
       return value;
     },
-    // PGlite's one connection, busy while the worker has a request, and the requests queued behind it: the
-    // embedded store's back-pressure in voxgate_store_pool_connections.
+    // PGlite's one connection, busy while the worker has a request of this database, and the requests queued
+    // behind it: the embedded store's back-pressure in voxgate_store_pool_connections.
     pool: () => ({
       total: 1,
-      idle: pending.size === 0 ? 1 : 0,
-      waiting: Math.max(0, pending.size - 1),
+      idle: inFlight === 0 ? 1 : 0,
+      waiting: Math.max(0, inFlight - 1),
       max: 1,
     }),
-    ping: () => send<void>({ op: 'ping' }),
+    ping: () => send<void>({ op: 'ping', db }),
     close() {
       // Requests sent before this one are answered first (the worker runs them in order); later ones are refused.
       closing ??= (async () => {
-        if (stopped) return;
-        await send({ op: 'close' });
-        // PGlite is closed and its files written: the thread has nothing left to do.
-        await worker.terminate();
+        if (host.stopped()) return;
+        await send({ op: 'close', db });
+        if (own) await host.terminate();
       })();
       return closing;
     },
