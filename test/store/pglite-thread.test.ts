@@ -145,7 +145,33 @@ test('close answers every query sent before it, writes them to the folder, and r
   });
 });
 
+test("databases share the process's worker and not each other's transactions", async () => {
+  const a = await openDatabase({ dataDir: 'memory://', pgliteTemplate: TEMPLATE });
+  const b = await openDatabase({ dataDir: 'memory://', pgliteTemplate: TEMPLATE });
+  try {
+    await a.exec('CREATE TABLE only_in_a (n int)');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = a.transaction(async (tx) => {
+      await tx.query('INSERT INTO only_in_a VALUES (1)');
+      await gate;
+    });
+    // b answers while a's transaction holds a's connection, and b does not see a's tables.
+    await assert.rejects(b.query('SELECT * FROM only_in_a'), (err: unknown) => codeOf(err) === '42P01');
+    assert.equal((await b.query<{ n: number }>('SELECT 2 AS n')).rows[0]?.n, 2);
+    release();
+    await held;
+    await b.close();
+    // Closing b leaves a (and the worker) working.
+    assert.equal((await a.query<{ n: number }>('SELECT count(*)::int AS n FROM only_in_a')).rows[0]?.n, 1);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
 test('a worker that dies fails the pending and later queries with a clear error instead of a hang', async () => {
+  const other = await openDatabase({ dataDir: 'memory://', pgliteTemplate: TEMPLATE });
   // A heap too small for the result: the worker thread runs out of memory and is stopped by Node.
   const raw = await openPgliteThread('memory://', TEMPLATE, {
     resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 },
@@ -165,6 +191,9 @@ test('a worker that dies fails the pending and later queries with a clear error 
     unavailable,
   );
   await db.close(); // nothing left to close: resolves
+  // A database of the shared worker is not affected.
+  assert.equal((await other.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n, 1);
+  await other.close();
 });
 
 test('a folder PGlite cannot open fails the opening', async () => {
