@@ -10,16 +10,18 @@
  * (bench/fixtures/register-users.xml), each with its own Contact: one user, one binding. For each offered rate:
  * registrations completed (the 200) and failed, server CPU per registration, memory. Then `--bindings` users
  * register once each (at `--fill-rate`), and the memory grown divided by the bindings made is the cost of one
- * (RSS for voxgate; PSS summed over Kamailio's processes, so its shared memory counts once).
+ * (RSS for voxgate; PSS summed over Kamailio's processes, so its shared memory counts once); for voxgate also
+ * the heap a full GC keeps, from a heap snapshot before and after the fill, by constructor.
  * Usage: npm run bench:register [-- --rates=500,1000,2000,3000 --seconds=10 --users=10000 --bindings=100000]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createTenantRepository, migrate, openDatabase } from '../src/store/index.js';
+import { heapGrowth, summarizeHeapSnapshot, type HeapSummary } from './heap-snapshot.js';
 import {
   fmt,
   runSippStats,
@@ -46,6 +48,8 @@ const seconds = Number(values.seconds);
 const users = Number(values.users);
 const bindings = Number(values.bindings);
 const fillRate = Number(values['fill-rate']);
+/** New users registered between voxgate's two heap snapshots (after the RSS fill). */
+const HEAP_FILL = 20_000;
 const servers = new Set(values.servers.split(','));
 const ROOT = join(import.meta.dirname, '..');
 const SCENARIO = join(import.meta.dirname, 'fixtures', 'register-users.xml');
@@ -132,8 +136,48 @@ async function ladder(server: string, pid: number, target: string): Promise<Row[
   return rows;
 }
 
-/** Memory grown per binding when `bindings` users not seen before register once each. */
-async function perBinding(server: string, pid: number, target: string): Promise<string> {
+/**
+ * A heap snapshot of voxgate now (SIGUSR2: V8 runs a full GC first, so it holds only what is reachable), summed
+ * by constructor; the file is removed once read.
+ */
+async function heapNow(pid: number): Promise<HeapSummary> {
+  const known = new Set(readdirSync(work));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  for (let i = 0; i < 600 && !file; i++) {
+    await sleep(500);
+    file = readdirSync(work).find((f) => f.endsWith('.heapsnapshot') && !known.has(f));
+  }
+  if (!file) throw new Error('no heap snapshot written');
+  // V8 writes the file on voxgate's main thread, after its GC: read once it has stopped growing, again if it
+  // was read before the end.
+  for (let tries = 0; ; tries++) {
+    let size = -1;
+    while (statSync(join(work, file)).size !== size || size === 0) {
+      size = statSync(join(work, file)).size;
+      await sleep(1000);
+    }
+    try {
+      const summary = summarizeHeapSnapshot(join(work, file));
+      rmSync(join(work, file));
+      return summary;
+    } catch (err) {
+      if (!(err instanceof SyntaxError) || tries >= 30) throw err;
+    }
+  }
+}
+
+/**
+ * Memory grown per binding when `bindings` users not seen before register once each: RSS (PSS for Kamailio's
+ * processes), and for voxgate (`snapshotPid`) also the heap a full GC keeps per binding, from heap snapshots
+ * around HEAP_FILL more new users, with the constructors that grew most.
+ */
+async function perBinding(
+  server: string,
+  pid: number,
+  target: string,
+  snapshotPid?: number,
+): Promise<string> {
   const file = usersFile(`fill-${pid}.csv`, users, bindings);
   await sleep(2000);
   const before = usage(pid).rssBytes;
@@ -142,9 +186,29 @@ async function perBinding(server: string, pid: number, target: string): Promise<
   await sleep(40_000);
   const after = usage(pid).rssBytes;
   const perOne = (after - before) / Math.max(1, stats.ok);
-  const line =
+  let line =
     `${server}: ${stats.ok} of ${bindings} new bindings (${stats.failed} failed), memory ` +
     `${fmt(before / 2 ** 20)} → ${fmt(after / 2 ** 20)} MiB: ${fmt(perOne / 1024, 2)} KiB per binding`;
+  if (snapshotPid) {
+    // Then the heap a full GC keeps, around HEAP_FILL more new users (a snapshot makes RSS grow: after the
+    // RSS reading only).
+    const heapBefore = await heapNow(snapshotPid);
+    const more = await register(
+      target,
+      usersFile(`heap-fill-${pid}.csv`, users + bindings, HEAP_FILL),
+      fillRate,
+      HEAP_FILL,
+    );
+    await sleep(40_000);
+    const heapAfter = await heapNow(snapshotPid);
+    const made = Math.max(1, more.ok);
+    const grown = heapGrowth(heapBefore, heapAfter, 6)
+      .map((g) => `${g.name} ${Math.round((g.bytesAfter - g.bytesBefore) / made)} B`)
+      .join(', ');
+    line +=
+      `; heap after a full GC, ${more.ok} more bindings: ` +
+      `${Math.round((heapAfter.totalBytes - heapBefore.totalBytes) / made)} B per binding (${grown})`;
+  }
   log(line);
   return line;
 }
@@ -167,7 +231,7 @@ async function provision(url: string): Promise<void> {
               md5('u' || i || ':' || $1 || ':' || $2),
               encode(sha256(convert_to('u' || i || ':' || $1 || ':' || $2, 'UTF8')), 'hex')
        FROM tenants t, generate_series(0, $3::int - 1) AS i WHERE t.sip_domain = $1`,
-      [DOMAIN, PASSWORD, users + bindings],
+      [DOMAIN, PASSWORD, users + bindings + HEAP_FILL],
     );
   } finally {
     await client.end();
@@ -179,7 +243,14 @@ async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const vx = spawn(
     process.execPath,
-    [...nodeArgs, join(ROOT, 'dist/src/bin/voxgate.js'), '--target=sip-gateway'],
+    [
+      ...nodeArgs,
+      // For perBinding's heap snapshots (V8 collects before it writes one).
+      '--heapsnapshot-signal=SIGUSR2',
+      `--diagnostic-dir=${work}`,
+      join(ROOT, 'dist/src/bin/voxgate.js'),
+      '--target=sip-gateway',
+    ],
     {
       env: {
         PATH: process.env.PATH,
@@ -203,7 +274,7 @@ async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
     await waitForOutput(vx, /"msg":"voxgate started"/, 'stdout');
     const target = `127.0.0.1:${sipPort}`;
     const rows = await ladder('voxgate (1 process)', vx.pid!, target);
-    return { rows, binding: await perBinding('voxgate (1 process)', vx.pid!, target) };
+    return { rows, binding: await perBinding('voxgate (1 process)', vx.pid!, target, vx.pid!) };
   } finally {
     await stop(vx);
   }

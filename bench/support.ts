@@ -103,15 +103,23 @@ export function waitForOutput(
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in: ${text.slice(-500)}`)), 30_000);
-    child[stream]!.on('data', (d: Buffer) => {
+    const out = child[stream]!;
+    const timer = setTimeout(() => {
+      out.off('data', onData);
+      reject(new Error(`no ${pattern} in: ${text.slice(-500)}`));
+    }, 30_000);
+    // Once found, the output is still read (a full pipe would stall the child) but no longer kept or searched.
+    const onData = (d: Buffer) => {
       text += d.toString();
       const m = pattern.exec(text);
       if (m) {
         clearTimeout(timer);
+        out.off('data', onData);
+        out.resume();
         resolve(m[1] ?? m[0]);
       }
-    });
+    };
+    out.on('data', onData);
   });
 }
 
