@@ -6,8 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { computeHa1, type SipRequest } from '../../src/sip/index.js';
-import { createSipUserRepository, createTenantRepository, openDatabase } from '../../src/store/index.js';
+import { type SipRequest } from '../../src/sip/index.js';
+import { provisionUsers } from '../helpers/provision-users.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { secretReloads, SecretVolume } from '../helpers/secret-volume.js';
 import { sdp, SipPhone, type OutgoingCall } from '../helpers/sip-phone.js';
@@ -60,23 +60,7 @@ describe('two gateway replicas read a rotated peer secret at different times', a
       { ...env, ...volumeTwo.env(NAMES) },
       { startTimeoutMs: 120_000 },
     );
-    const store = await openDatabase({ url: db.url, dataDir: 'unused' });
-    try {
-      const tenant = await createTenantRepository(store).create({ name: 'PeerRotation', sipDomain: domain });
-      for (const [username, password] of [
-        ['alice', 'a1ice'],
-        ['bob', 'b0b'],
-      ] as const) {
-        await createSipUserRepository(store).create({
-          tenantId: tenant.id,
-          username,
-          ha1Md5: computeHa1('MD5', username, domain, password),
-          ha1Sha256: computeHa1('SHA-256', username, domain, password),
-        });
-      }
-    } finally {
-      await store.close();
-    }
+    await provisionUsers(db.url, { name: 'PeerRotation', domain }, { alice: 'a1ice', bob: 'b0b' });
   });
   after(async () => {
     await one?.stop();

@@ -13,8 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { computeHa1 } from '../../src/sip/index.js';
-import { createSipUserRepository, createTenantRepository, openDatabase } from '../../src/store/index.js';
+import { provisionUsers } from '../helpers/provision-users.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { freeUdpPort } from '../helpers/rtpengine.js';
 import {
@@ -241,20 +240,7 @@ describe('dialog affinity through a balancer in front of two sip-gateway replica
       await startVoxgate(['--target=sip-gateway'], env),
     ];
     ports = replicas.map((r) => r.sipUdpPort!);
-    const store = await openDatabase({ url: db.url, dataDir: 'unused' });
-    try {
-      const tenant = await createTenantRepository(store).create({ name: 'SBC', sipDomain: domain });
-      for (const [username, password] of Object.entries(PASSWORDS)) {
-        await createSipUserRepository(store).create({
-          tenantId: tenant.id,
-          username,
-          ha1Md5: computeHa1('MD5', username, domain, password),
-          ha1Sha256: computeHa1('SHA-256', username, domain, password),
-        });
-      }
-    } finally {
-      await store.close();
-    }
+    await provisionUsers(db.url, { name: 'SBC', domain }, PASSWORDS);
   });
   after(async () => {
     for (const phone of phones) phone.kill();

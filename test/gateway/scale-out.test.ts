@@ -4,8 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { buildRequest, computeHa1, type SipRequest } from '../../src/sip/index.js';
-import { createSipUserRepository, createTenantRepository, openDatabase } from '../../src/store/index.js';
+import { buildRequest, type SipRequest } from '../../src/sip/index.js';
+import { provisionUsers } from '../helpers/provision-users.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 import { startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
@@ -32,23 +32,7 @@ describe('two sip-gateway processes on one PostgreSQL and one Redis', async () =
     };
     one = await startVoxgate(['--target=sip-gateway'], env);
     two = await startVoxgate(['--target=sip-gateway'], env);
-    const store = await openDatabase({ url: db.url, dataDir: 'unused' });
-    try {
-      const tenant = await createTenantRepository(store).create({ name: 'Scale', sipDomain: domain });
-      for (const [username, password] of [
-        ['alice', 'a1ice'],
-        ['bob', 'b0b'],
-      ] as const) {
-        await createSipUserRepository(store).create({
-          tenantId: tenant.id,
-          username,
-          ha1Md5: computeHa1('MD5', username, domain, password),
-          ha1Sha256: computeHa1('SHA-256', username, domain, password),
-        });
-      }
-    } finally {
-      await store.close();
-    }
+    await provisionUsers(db.url, { name: 'Scale', domain }, { alice: 'a1ice', bob: 'b0b' });
   });
   after(async () => {
     await one?.stop();

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { ownerOf } from '../../src/gateway/index.js';
-import { buildRequest, computeHa1, type SipRequest } from '../../src/sip/index.js';
-import { createSipUserRepository, createTenantRepository, openDatabase } from '../../src/store/index.js';
+import { buildRequest, type SipRequest } from '../../src/sip/index.js';
+import { provisionUsers } from '../helpers/provision-users.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { sdp, SipPhone, type OutgoingCall } from '../helpers/sip-phone.js';
 import { runVoxgate, startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
@@ -71,23 +71,7 @@ describe('one sip-gateway with two SIP workers', async () => {
       vx.logs.some((l) => l.msg === 'SIP workers ready'),
       'both workers listen',
     );
-    const store = await openDatabase({ url: db.url, dataDir: 'unused' });
-    try {
-      const tenant = await createTenantRepository(store).create({ name: 'Workers', sipDomain: domain });
-      for (const [username, password] of [
-        ['alice', 'a1ice'],
-        ['bob', 'b0b'],
-      ] as const) {
-        await createSipUserRepository(store).create({
-          tenantId: tenant.id,
-          username,
-          ha1Md5: computeHa1('MD5', username, domain, password),
-          ha1Sha256: computeHa1('SHA-256', username, domain, password),
-        });
-      }
-    } finally {
-      await store.close();
-    }
+    await provisionUsers(db.url, { name: 'Workers', domain }, { alice: 'a1ice', bob: 'b0b' });
     alice = await SipPhone.open('alice', 'a1ice', vx.sipUdpPort!, domain);
     bob = await SipPhone.open('bob', 'b0b', vx.sipUdpPort!, domain);
   });
