@@ -29,6 +29,22 @@ function bad(header: string, value: string, why: string): SipParseError {
   return new SipParseError('SIP_PARSE_ADDRESS', `${header}: ${why} in "${value.slice(0, 80)}"`);
 }
 
+/** Whether `text[start, end)` holds a character of JavaScript's `\s` (what a URI cannot hold unescaped). */
+function hasWhitespace(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (
+      c <= 0x20
+        ? c === 0x20 || (c >= 0x09 && c <= 0x0d)
+        : c === 0xa0 || (c > 0xff && WHITESPACE.test(text[i]!))
+    )
+      return true;
+  }
+  return false;
+}
+
+const WHITESPACE = /\s/;
+
 /**
  * Reads `( name-addr / addr-spec ) *( SEMI generic-param )` from `value` at `i`, stopping at a top-level `,`
  * (Contact lists) or the end. Throws SipParseError SIP_PARSE_ADDRESS (or SIP_PARSE_URI for the URI).
@@ -39,7 +55,8 @@ export function readNameAddr(header: string, value: string, i: number): { addr: 
   if (value[i] === '"') {
     const end = quotedStringEnd(value, i);
     if (end === -1) throw bad(header, value, 'unterminated quoted string');
-    displayName = value.slice(i + 1, end - 1).replace(/\\(.)/gs, '$1');
+    displayName = value.slice(i + 1, end - 1);
+    if (displayName.includes('\\')) displayName = displayName.replace(/\\(.)/gs, '$1');
     i = skipWs(value, end);
     if (value[i] !== '<') throw bad(header, value, 'quoted display name without <URI>');
   } else {
@@ -62,9 +79,9 @@ export function readNameAddr(header: string, value: string, i: number): { addr: 
   if (bracketed) {
     const gt = value.indexOf('>', i);
     if (gt === -1) throw bad(header, value, 'missing >');
-    uriText = value.slice(i + 1, gt);
     // No SWS inside the brackets: LAQUOT is SWS "<", RAQUOT is ">" SWS (RFC 4475 §3.1.2.14, badaspec).
-    if (/\s/.test(uriText)) throw bad(header, value, 'whitespace inside <>');
+    if (hasWhitespace(value, i + 1, gt)) throw bad(header, value, 'whitespace inside <>');
+    uriText = value.slice(i + 1, gt);
     i = gt + 1;
   } else {
     let end = i;

@@ -12,59 +12,16 @@
  *   param-unreserved =  "[" / "]" / "/" / ":" / "&" / "+" / "$"
  *   escaped          =  "%" HEXDIG HEXDIG
  */
+import {
+  charTable,
+  escapedRun as run,
+  hostnameEnd,
+  PARAM_CHARS as PARAM_CODES,
+  UNRESERVED,
+} from '../uri/char-classes.js';
 
-/** unreserved = alphanum / mark; mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")". */
-const UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()";
 /** Characters of a user part, without "?" (a plain address has none) and without "%" (checked as escaped). */
-const USER_CODES = codes(`${UNRESERVED}&=+$,;/`);
-/** paramchar without "%". */
-const PARAM_CODES = codes(`${UNRESERVED}[]/:&+$`);
-
-function codes(chars: string): Uint8Array {
-  const table = new Uint8Array(128);
-  for (const c of chars) table[c.charCodeAt(0)] = 1;
-  return table;
-}
-
-function isAlphanum(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
-}
-
-function isHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
-}
-
-/** Index past the run of `table` characters and escapes from `i`, or -1 at a "%" that is not an escape. */
-function run(s: string, i: number, end: number, table: Uint8Array): number {
-  while (i < end) {
-    const c = s.charCodeAt(i);
-    if (c === 0x25) {
-      if (i + 3 > end || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2))) return -1;
-      i += 3;
-    } else if (table[c] === 1) i++;
-    else return i;
-  }
-  return i;
-}
-
-/** Index past a hostname or IPv4address (both are `*( label "." ) label [ "." ]`) from `i`, or -1. */
-function hostnameEnd(s: string, i: number, end: number): number {
-  for (;;) {
-    // label = alphanum / alphanum *( alphanum / "-" ) alphanum
-    if (i >= end || !isAlphanum(s.charCodeAt(i))) return -1;
-    let last = s.charCodeAt(i++);
-    while (i < end) {
-      const c = s.charCodeAt(i);
-      if (c !== 0x2d && !isAlphanum(c)) break;
-      last = c;
-      i++;
-    }
-    if (last === 0x2d) return -1;
-    if (i >= end || s.charCodeAt(i) !== 0x2e) return i;
-    i++; // past "."
-    if (i >= end || !isAlphanum(s.charCodeAt(i))) return i;
-  }
-}
+const USER_CODES = charTable(`${UNRESERVED}&=+$,;/`);
 
 /**
  * Whether `s[start, end)` is a plain sip or sips URI — `sip:[user@]host[:port][;params]` with a hostname or

@@ -21,21 +21,17 @@
  *   telephone-uri    =  "tel:" telephone-subscriber
  */
 import { SipParseError } from '../errors.js';
+import {
+  HNV_CHARS,
+  hostnameEnd,
+  isEscapedRun,
+  PARAM_CHARS,
+  PASSWORD_CHARS,
+  URIC_CHARS,
+  USER_CHARS,
+} from './char-classes.js';
 import type { AbsoluteUri, SipUri, TelUri, Uri, UriParam } from './uri-types.js';
 
-const ESC = '%[0-9A-Fa-f]{2}';
-const UNRESERVED = "A-Za-z0-9\\-_.!~*'()";
-const USER = new RegExp(`^(?:[${UNRESERVED}&=+$,;?/]|${ESC})+$`);
-const PASSWORD = new RegExp(`^(?:[${UNRESERVED}&=+$,]|${ESC})*$`);
-const PARAM = new RegExp(`^(?:[${UNRESERVED}\\[\\]/:&+$]|${ESC})+$`);
-const HNV = new RegExp(`^(?:[${UNRESERVED}\\[\\]/?:+$]|${ESC})*$`);
-/** hostname / IPv4address: labels of alphanum and "-", optional trailing dot. */
-const HOSTNAME =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
-/** IPv6reference; RFC 5118 §4.10 asks to tolerate the "3 colons" form, so the check is by characters. */
-const IPV6_REFERENCE = /^\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]$/;
-const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
-const URIC = new RegExp(`^(?:[${UNRESERVED};/?:@&=+$,]|${ESC})+$`);
 /** RFC 3966 telephone-subscriber: global-number-digits / local-number-digits, then par. */
 const TEL_NUMBER = /^(?:\+[0-9\-.()]*[0-9][0-9\-.()]*|[0-9A-Fa-f*#\-.()]*[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*)$/;
 
@@ -43,78 +39,154 @@ function fail(text: string, why: string): SipParseError {
   return new SipParseError('SIP_PARSE_URI', `${why} in URI "${text.slice(0, 80)}"`);
 }
 
-function params(text: string, parts: readonly string[], check: RegExp): UriParam[] {
-  return parts.map((part) => {
-    const eq = part.indexOf('=');
-    const name = eq === -1 ? part : part.slice(0, eq);
-    const value = eq === -1 ? undefined : part.slice(eq + 1);
-    if (!check.test(name) || (value !== undefined && value !== '' && !check.test(value))) {
-      throw fail(text, `malformed parameter "${part.slice(0, 40)}"`);
+/**
+ * The `;`-separated parameters of `text[from, to)` (from just past the first `;`): `pname [ "=" pvalue ]`, each
+ * of `table` characters and escapes, the name not empty.
+ */
+function readUriParams(text: string, from: number, to: number, table: Uint8Array): UriParam[] {
+  const out: UriParam[] = [];
+  for (let i = from; ;) {
+    let semi = text.indexOf(';', i);
+    if (semi === -1 || semi > to) semi = to;
+    let eq = text.indexOf('=', i);
+    if (eq === -1 || eq > semi) eq = semi;
+    if (
+      !isEscapedRun(text, i, eq, table, true) ||
+      (eq < semi && !isEscapedRun(text, eq + 1, semi, table, false))
+    ) {
+      // An "=" is no paramchar: a second one in a parameter is malformed too (eq + 1 .. semi holds it).
+      throw fail(text, `malformed parameter "${text.slice(i, Math.min(semi, i + 40))}"`);
     }
-    return { name, value };
-  });
+    out.push({ name: text.slice(i, eq), value: eq === semi ? undefined : text.slice(eq + 1, semi) });
+    if (semi === to) return out;
+    i = semi + 1;
+  }
 }
 
-/** Parses a sip:/sips: URI per §25.1 (escapes kept). Throws SipParseError SIP_PARSE_URI. */
+/** headers = "?" header *( "&" header ); header = hname "=" hvalue: of `text[from, end)`, from just past "?". */
+function readUriHeaders(text: string, from: number): UriParam[] {
+  const out: UriParam[] = [];
+  const end = text.length;
+  for (let i = from; ;) {
+    let amp = text.indexOf('&', i);
+    if (amp === -1) amp = end;
+    let eq = text.indexOf('=', i);
+    if (eq === -1 || eq > amp) eq = amp;
+    if (eq === amp || !isEscapedRun(text, i, eq, HNV_CHARS, true)) {
+      throw fail(text, `malformed header "${text.slice(i, Math.min(amp, i + 40))}"`);
+    }
+    if (!isEscapedRun(text, eq + 1, amp, HNV_CHARS, false)) {
+      throw fail(text, `malformed header "${text.slice(i, Math.min(amp, i + 40))}"`);
+    }
+    out.push({ name: text.slice(i, eq), value: text.slice(eq + 1, amp) });
+    if (amp === end) return out;
+    i = amp + 1;
+  }
+}
+
+/** `text[0, colon)` as "sip" or "sips" whatever its case, or undefined. */
+function sipScheme(text: string, colon: number): 'sip' | 'sips' | undefined {
+  if (colon !== 3 && colon !== 4) return undefined;
+  if ((text.charCodeAt(0) | 0x20) !== 0x73 || (text.charCodeAt(1) | 0x20) !== 0x69) return undefined;
+  if ((text.charCodeAt(2) | 0x20) !== 0x70) return undefined;
+  if (colon === 3) return 'sip';
+  return (text.charCodeAt(3) | 0x20) === 0x73 ? 'sips' : undefined;
+}
+
+/** IPv6reference, `text[start, end)` with its brackets: RFC 5118 §4.10 asks to tolerate the "3 colons" form, so the check is by characters: [0-9A-Fa-f:.], at least one ":". */
+function isIpv6Reference(text: string, start: number, end: number): boolean {
+  let colon = false;
+  for (let i = start + 1; i < end - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3a) colon = true;
+    else if (!(c === 0x2e || (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66)))
+      return false;
+  }
+  return colon;
+}
+
+/**
+ * Parses a sip:/sips: URI per §25.1 (escapes kept) in one scan from left to right, each component checked by
+ * its character table. Throws SipParseError SIP_PARSE_URI.
+ */
 export function parseSipUri(text: string): SipUri {
   const colon = text.indexOf(':');
-  const scheme = text.slice(0, colon).toLowerCase();
-  if (scheme !== 'sip' && scheme !== 'sips') throw fail(text, 'not a sip or sips scheme');
-  let rest = text.slice(colon + 1);
+  const scheme = sipScheme(text, colon);
+  if (scheme === undefined) throw fail(text, 'not a sip or sips scheme');
+  const end = text.length;
+  let i = colon + 1;
   let user: string | undefined;
   let password: string | undefined;
-  // "@" is in neither uri-parameters nor headers, so the first one ends the userinfo.
-  const at = rest.indexOf('@');
+  // userinfo = ( user / telephone-subscriber ) [ ":" password ] "@": "@" is in neither uri-parameters nor
+  // headers, so the first one ends the userinfo.
+  const at = text.indexOf('@', i);
   if (at !== -1) {
-    const userinfo = rest.slice(0, at);
-    const pw = userinfo.indexOf(':');
-    user = pw === -1 ? userinfo : userinfo.slice(0, pw);
-    password = pw === -1 ? undefined : userinfo.slice(pw + 1);
-    if (!USER.test(user)) throw fail(text, 'malformed user');
-    if (password !== undefined && !PASSWORD.test(password)) throw fail(text, 'malformed password');
-    rest = rest.slice(at + 1);
+    let pw = text.indexOf(':', i);
+    if (pw === -1 || pw > at) pw = at;
+    if (!isEscapedRun(text, i, pw, USER_CHARS, true)) throw fail(text, 'malformed user');
+    user = text.slice(i, pw);
+    if (pw < at) {
+      if (!isEscapedRun(text, pw + 1, at, PASSWORD_CHARS, false)) throw fail(text, 'malformed password');
+      password = text.slice(pw + 1, at);
+    }
+    i = at + 1;
   }
-  let hostEnd: number;
-  if (rest.startsWith('[')) {
-    hostEnd = rest.indexOf(']') + 1;
+  // hostport = host [ ":" port ]; host = hostname / IPv4address / IPv6reference
+  let hostEnd = i;
+  if (text.charCodeAt(i) === 0x5b) {
+    hostEnd = text.indexOf(']', i) + 1;
     if (hostEnd === 0) throw fail(text, 'unterminated IPv6 reference');
+    if (!isIpv6Reference(text, i, hostEnd)) throw fail(text, 'malformed host');
   } else {
-    hostEnd = rest.search(/[:;?]/);
-    if (hostEnd === -1) hostEnd = rest.length;
+    for (let c = text.charCodeAt(hostEnd); hostEnd < end; c = text.charCodeAt(++hostEnd)) {
+      if (c === 0x3a || c === 0x3b || c === 0x3f) break;
+    }
+    if (hostnameEnd(text, i, hostEnd) !== hostEnd) throw fail(text, 'malformed host');
   }
-  const host = rest.slice(0, hostEnd);
-  if (!(IPV6_REFERENCE.test(host) || HOSTNAME.test(host))) throw fail(text, 'malformed host');
-  rest = rest.slice(hostEnd);
+  const host = text.slice(i, hostEnd);
+  i = hostEnd;
   let port: number | undefined;
-  if (rest.startsWith(':')) {
-    const m = /^:(\d{1,5})(?=[;?]|$)/.exec(rest);
-    if (!m?.[1] || Number(m[1]) > 65535) throw fail(text, 'malformed port');
-    port = Number(m[1]);
-    rest = rest.slice(m[0].length);
+  if (i < end && text.charCodeAt(i) === 0x3a) {
+    // port = 1*DIGIT, read as at most 5 digits, followed by the parameters, the headers or the end.
+    const digits = ++i;
+    let n = 0;
+    for (let c = text.charCodeAt(i); i < end && c >= 0x30 && c <= 0x39; c = text.charCodeAt(++i)) {
+      n = n * 10 + (c - 0x30);
+    }
+    const next = text.charCodeAt(i);
+    if (i === digits || i - digits > 5 || n > 65535 || (i < end && next !== 0x3b && next !== 0x3f)) {
+      throw fail(text, 'malformed port');
+    }
+    port = n;
   }
-  const q = rest.indexOf('?');
-  const paramText = q === -1 ? rest : rest.slice(0, q);
-  const headerText = q === -1 ? undefined : rest.slice(q + 1);
-  if (paramText !== '' && !paramText.startsWith(';')) throw fail(text, 'unexpected characters after host');
-  const uriParams = paramText === '' ? [] : params(text, paramText.slice(1).split(';'), PARAM);
-  const headers =
-    headerText === undefined
-      ? []
-      : headerText.split('&').map((h) => {
-          const eq = h.indexOf('=');
-          if (eq <= 0 || !HNV.test(h.slice(0, eq)) || !HNV.test(h.slice(eq + 1))) {
-            throw fail(text, `malformed header "${h.slice(0, 40)}"`);
-          }
-          return { name: h.slice(0, eq), value: h.slice(eq + 1) };
-        });
-  return { scheme, user, password, host, port, params: uriParams, headers, text };
+  let q = text.indexOf('?', i);
+  if (q === -1) q = end;
+  if (i < q && text.charCodeAt(i) !== 0x3b) throw fail(text, 'unexpected characters after host');
+  const params = i < q ? readUriParams(text, i + 1, q, PARAM_CHARS) : [];
+  const headers = q < end ? readUriHeaders(text, q + 1) : [];
+  return { scheme, user, password, host, port, params, headers, text };
 }
 
 /** Parses a tel: URI (RFC 3966). Throws SipParseError SIP_PARSE_URI. */
 export function parseTelUri(text: string): TelUri {
-  const [number = '', ...rest] = text.slice(text.indexOf(':') + 1).split(';');
+  const start = text.indexOf(':') + 1;
+  let semi = text.indexOf(';', start);
+  if (semi === -1) semi = text.length;
+  const number = text.slice(start, semi);
   if (!TEL_NUMBER.test(number)) throw fail(text, 'malformed telephone-subscriber');
-  return { scheme: 'tel', number, params: params(text, rest, PARAM), text };
+  const params = semi < text.length ? readUriParams(text, semi + 1, text.length, PARAM_CHARS) : [];
+  return { scheme: 'tel', number, params, text };
+}
+
+/** scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+function isScheme(text: string, end: number): boolean {
+  if (end <= 0 || (text.charCodeAt(0) | 0x20) < 0x61 || (text.charCodeAt(0) | 0x20) > 0x7a) return false;
+  for (let i = 1; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const alpha = (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+    if (!alpha && !(c >= 0x30 && c <= 0x39) && c !== 0x2b && c !== 0x2d && c !== 0x2e) return false;
+  }
+  return true;
 }
 
 /**
@@ -123,13 +195,13 @@ export function parseTelUri(text: string): TelUri {
  */
 export function parseUri(text: string): Uri {
   const colon = text.indexOf(':');
-  if (colon <= 0 || !SCHEME.test(text.slice(0, colon))) throw fail(text, 'missing or malformed scheme');
+  if (!isScheme(text, colon)) throw fail(text, 'missing or malformed scheme');
+  if (sipScheme(text, colon) !== undefined) return parseSipUri(text);
   const scheme = text.slice(0, colon).toLowerCase();
-  if (scheme === 'sip' || scheme === 'sips') return parseSipUri(text);
   if (scheme === 'tel') return parseTelUri(text);
-  const opaque = text.slice(colon + 1);
-  if (!URIC.test(opaque)) throw fail(text, 'malformed absoluteURI');
-  const uri: AbsoluteUri = { scheme, opaque, text };
+  if (!isEscapedRun(text, colon + 1, text.length, URIC_CHARS, true))
+    throw fail(text, 'malformed absoluteURI');
+  const uri: AbsoluteUri = { scheme, opaque: text.slice(colon + 1), text };
   return uri;
 }
 
