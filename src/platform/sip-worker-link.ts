@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import { ownCallIds, openWorkerDispatch, type WorkerDispatch } from '../gateway/index.js';
 import { metricsIn } from '../observability/index.js';
 import type { DispatchPeers, DispatchReady } from './sip-workers.js';
@@ -26,6 +26,10 @@ export async function linkSipWorker(
     dispatch.setPeers(message.ports.map((p, i) => (i === place.worker || p === null ? undefined : p)));
   };
   process.on('message', onMessage);
+  // The primary's /metrics merges every worker's registry (sip-workers-http.ts): prom-client answers its
+  // requests from this registry once an AggregatorRegistry exists in the process (that adds the listener).
+  AggregatorRegistry.setRegistries([metrics]);
+  new AggregatorRegistry();
   const worker = String(place.worker);
   metricsIn(metrics).gauge(
     'voxgate_sip_worker_datagrams',

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { createLogger } from '../observability/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import type { Platform } from './platform.js';
+import { serveSipWorkersHttp } from './sip-workers-http.js';
 import type { Target } from './targets.js';
 
 /** The variable that tells a forked process its place: `<worker>/<workers>` (not a setting: set by the primary). */
@@ -91,6 +92,10 @@ export async function superviseSipWorkers(options: {
   if (!given.VOXGATE_SIP_NONCE_SECRET && !given.VOXGATE_SIP_NONCE_SECRET_FILE && !config.sip.nonceSecret) {
     env.VOXGATE_SIP_NONCE_SECRET = randomBytes(32).toString('hex');
   }
+  // The primary serves /healthz, /readyz and the workers' merged /metrics on the HTTP port (sip-workers-http.ts);
+  // each worker's own listener is on a loopback port of its own.
+  env.VOXGATE_API_HOST = '127.0.0.1';
+  env.VOXGATE_API_PORT = '0';
   const processes: (Worker | undefined)[] = new Array<Worker | undefined>(workers).fill(undefined);
   const ports: (number | null)[] = new Array<number | null>(workers).fill(null);
   const crashes: number[] = [];
@@ -99,6 +104,20 @@ export async function superviseSipWorkers(options: {
   let settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
   let stopped: Promise<void> | undefined;
 
+  const readiness = async () => {
+    const up = ports.filter((p) => p !== null).length;
+    return {
+      ready: !stopping && up === workers,
+      checks: { 'sip-workers': { ok: up === workers, detail: `${up} of ${workers} up` } },
+    };
+  };
+  const http = await serveSipWorkersHttp({
+    host: config.http.host,
+    port: config.http.port,
+    readiness,
+    logger,
+  });
+  logger.info({ address: http.address }, 'HTTP listening');
   const broadcast = () => {
     const message: DispatchPeers = { voxgate: 'sip-peers', ports: [...ports] };
     for (const worker of processes) if (worker?.isConnected()) worker.send(message);
@@ -173,6 +192,7 @@ export async function superviseSipWorkers(options: {
       }, config.shutdownGraceMs + 10_000);
       await Promise.all(exits);
       clearTimeout(late);
+      await http.close();
       logger.info({ reason }, 'voxgate stopped');
     })();
     return stopped;
@@ -191,13 +211,7 @@ export async function superviseSipWorkers(options: {
     modules: ['sip-workers'],
     services: {},
     logger,
-    readiness: async () => {
-      const up = ports.filter((p) => p !== null).length;
-      return {
-        ready: !stopping && up === workers,
-        checks: { 'sip-workers': { ok: up === workers, detail: `${up} of ${workers} up` } },
-      };
-    },
+    readiness,
     shutdown,
   };
 }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { apiServerOptions } from '../../api/index.js';
 import { Histogram } from '../../observability/index.js';
@@ -54,7 +55,13 @@ export const httpServerModule: ModuleDefinition = {
 
     return {
       async start() {
-        const address = await app.listen({ host: ctx.config.http.host, port: ctx.config.http.port });
+        // A SIP worker (sip-workers.ts) listens on a loopback port of its own, not on one shared through the
+        // cluster's primary: the primary serves the HTTP port itself.
+        const address = await app.listen({
+          host: ctx.config.http.host,
+          port: ctx.config.http.port,
+          exclusive: cluster.isWorker,
+        });
         ctx.logger.info({ address }, 'HTTP listening');
       },
       async stop() {
