@@ -8,7 +8,7 @@
 import { channel } from 'node:diagnostics_channel';
 import type { ServerTransaction, SipRequest } from '../sip/index.js';
 import { CALL_EVENTS_STREAM, encodeCallEvent, type CallEvent, type RecordingPolicy } from '../store/index.js';
-import type { SharedState } from '../store/shared-state/index.js';
+import type { LiveCall, SharedState } from '../store/shared-state/index.js';
 import { dispositionOf, type CallIdentity } from './b2bua-call.js';
 
 /** Tracing hook: the call events started, answered and ended as the gateway publishes them (not ringing). */
@@ -85,31 +85,33 @@ export function publishCallEvent(deps: CallRecordDeps, event: CallEvent): void {
     .publish(CALL_EVENTS_STREAM, encodeCallEvent(event))
     .catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'call event not published'));
   if (event.refused) return;
-  const live = {
-    callId: event.callId,
-    tenantId: event.tenantId,
-    from: event.from,
-    to: event.to,
-    startedAt: event.startedAt,
-    gateway: deps.gatewayId,
-    ...(deps.recording?.has(event.callId) ? { recording: true } : {}),
-    ...(deps.recordingPolicy?.has(event.callId)
-      ? { recordingPolicy: deps.recordingPolicy.get(event.callId) }
-      : {}),
-  };
   const write =
-    event.type === 'started'
-      ? deps.state.calls.put({ ...live, state: 'setup' })
-      : event.type === 'ringing'
-        ? deps.state.calls.put({ ...live, state: 'ringing' })
-        : event.type === 'answered'
-          ? deps.state.calls.put({ ...live, state: 'answered', answeredAt: event.answeredAt })
-          : deps.state.calls.remove(event.callId);
+    event.type === 'ended'
+      ? deps.state.calls.remove(event.callId)
+      : deps.state.calls.put(liveCall(deps, event));
   write.catch((err: unknown) => deps.warn({ err, callId: event.callId }, 'live call not recorded'));
   if (event.type === 'ended') {
     deps.recording?.delete(event.callId);
     deps.recordingPolicy?.delete(event.callId);
   }
+}
+
+/** The live call an event says the call is now, its optional fields assigned only when present. */
+function liveCall(deps: CallRecordDeps, event: CallEvent): LiveCall {
+  const live: LiveCall = {
+    callId: event.callId,
+    tenantId: event.tenantId,
+    from: event.from,
+    to: event.to,
+    state: event.type === 'started' ? 'setup' : event.type === 'ringing' ? 'ringing' : 'answered',
+    startedAt: event.startedAt,
+    gateway: deps.gatewayId,
+  };
+  if (event.type === 'answered') live.answeredAt = event.answeredAt;
+  if (deps.recording?.has(event.callId)) live.recording = true;
+  const policy = deps.recordingPolicy?.get(event.callId);
+  if (policy !== undefined) live.recordingPolicy = policy;
+  return live;
 }
 
 /** The record of an attempt that ended before it was offered anywhere. */

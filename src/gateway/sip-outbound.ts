@@ -5,6 +5,7 @@ import {
   type ClientTransactionEvents,
   type SendFailureHandler,
   type SendTarget,
+  type SipRequest,
   type TransactionSend,
   type TransportName,
   type WebSocketTransportName,
@@ -62,10 +63,12 @@ export interface SipOutbound {
    * which every UA can send to (libre, for one, cannot send to a `sips:` remote target it did not ask for).
    */
   contact(towards: Towards, secure?: boolean): string;
+  /** A client transaction for `bytes`; `request` is what they parse as, when the caller built both. */
   request(
     bytes: Buffer,
     target: LegTarget,
     events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
+    request?: SipRequest,
   ): ClientTransaction;
   /** Sends without a transaction; never throws (a failure is counted, and told to `onFailure` if given). */
   send(bytes: Buffer, target: LegTarget, onFailure?: SendFailureHandler): void;
@@ -90,7 +93,7 @@ export function createSipOutbound(deps: {
   startTransaction: (
     bytes: Buffer,
     send: TransactionSend,
-    options: { reliable: boolean },
+    options: { reliable: boolean; request?: SipRequest },
     events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
   ) => ClientTransaction;
   sendBytes: (bytes: Buffer, target: LegTarget, onFailure?: SendFailureHandler) => void;
@@ -112,11 +115,13 @@ export function createSipOutbound(deps: {
       const param = transport === 'udp' || (sips && transport === 'tls') ? '' : `;transport=${transport}`;
       return `<${sips ? 'sips' : 'sip'}:${hostPort(transport)}${param}>`;
     },
-    request(bytes, target, events) {
+    request(bytes, target, events, request) {
       return deps.startTransaction(
         bytes,
         (b, onFailure) => deps.sendBytes(b, target, onFailure),
-        { reliable: target.transport !== 'udp' },
+        request
+          ? { reliable: target.transport !== 'udp', request }
+          : { reliable: target.transport !== 'udp' },
         events,
       );
     },

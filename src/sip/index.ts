@@ -141,6 +141,7 @@ export {
   type ClientTransactionEvents,
   type TransactionSend,
 } from './transaction/client-transaction.js';
+export { outgoingRequest, type OutgoingRequest } from './transaction/outgoing-request.js';
 export {
   createTransactionLayer,
   type TransactionLayer,
@@ -164,6 +165,7 @@ export { answerChallenge } from './auth/digest-client.js';
 export { fixedKeyRing, keyRingOf, type KeyRing } from './auth/key-ring.js';
 export {
   buildDialogRequest,
+  dialogRequest,
   createUacDialog,
   createUasDialog,
   dialogKey,

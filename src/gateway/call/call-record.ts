@@ -48,9 +48,9 @@ export class CallRecord {
     } satisfies CallProgressEvent);
   }
 
-  emit(type: CallEvent['type'], extra: Partial<CallEvent> = {}): void {
-    if (this.transfer?.flipped) extra = flip(extra);
-    this.hooks.event({
+  emit(type: CallEvent['type'], extra?: Partial<CallEvent>): void {
+    // Built by assignment, in the order the spread-built event had: an optional field is absent, not undefined.
+    const event: CallEvent = {
       type,
       callId: this.callId,
       tenantId: this.identity.tenantId,
@@ -58,13 +58,13 @@ export class CallRecord {
       from: this.identity.from,
       to: this.identity.to,
       startedAt: this.startedAt,
-      ...(this.trunkId ? { trunkId: this.trunkId } : {}),
-      ...(this.ringingAt ? { ringingAt: this.ringingAt } : {}),
-      ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
-      ...(this.identity.gateway ? { gateway: this.identity.gateway } : {}),
-      ...(this.transfer ? { transferredFrom: this.transfer.from } : {}),
-      ...extra,
-    });
+    };
+    if (this.trunkId) event.trunkId = this.trunkId;
+    if (this.ringingAt) event.ringingAt = this.ringingAt;
+    if (this.answeredAt) event.answeredAt = this.answeredAt;
+    if (this.identity.gateway) event.gateway = this.identity.gateway;
+    if (this.transfer) event.transferredFrom = this.transfer.from;
+    this.hooks.event(extra ? Object.assign(event, this.transfer?.flipped ? flip(extra) : extra) : event);
   }
 }
 

@@ -7,12 +7,13 @@ import {
   answerChallenge,
   buildCancel,
   buildDialogRequest,
-  buildRequest,
   createUacDialog,
+  dialogRequest,
   formatRAck,
   header,
   headerValues,
   maxForwardsOf,
+  outgoingRequest,
   withoutTag,
   type ClientTransaction,
   type Dialog,
@@ -48,11 +49,11 @@ export interface CalleeLegEvents {
 
 /** Sends a BYE in `dialog` (either leg's), with the reason the gateway ended the call, if it did. */
 export function sendBye(outbound: SipOutbound, dialog: Dialog, target: LegTarget, reason?: string): void {
-  const bytes = buildDialogRequest(dialog, 'BYE', {
+  const bye = dialogRequest(dialog, 'BYE', {
     via: outbound.via(target),
     headers: reason ? [{ name: 'Reason', value: `SIP;cause=200;text="${reason}"` }] : [],
   });
-  outbound.request(bytes, target, { response: () => undefined, timeout: () => undefined });
+  outbound.request(bye.bytes, target, { response: () => undefined, timeout: () => undefined }, bye.request);
 }
 
 export class CalleeLeg {
@@ -106,10 +107,17 @@ export class CalleeLeg {
       ...(offer.length > 0 ? [{ name: 'Content-Type', value: 'application/sdp' }] : []),
     ];
     this.authenticated = retry !== undefined;
-    this.tx = outbound.request(buildRequest('INVITE', spec.uri, headers, offer), spec.target, {
-      response: (response) => events.response(this, response),
-      timeout: () => events.timeout(this),
-    });
+    // Built with the request it parses as: the transaction does not parse our INVITE back.
+    const built = outgoingRequest('INVITE', spec.uri, headers, offer);
+    this.tx = outbound.request(
+      built.bytes,
+      spec.target,
+      {
+        response: (response) => events.response(this, response),
+        timeout: () => events.timeout(this),
+      },
+      built.request,
+    );
     this.request = this.tx.request;
   }
 

@@ -4,6 +4,7 @@ import { randomBase64url } from '../random-token.js';
 import { SipParseError } from '../errors.js';
 import { parseContact } from '../headers/contact.js';
 import { buildRequest } from '../message/build-response.js';
+import { outgoingRequest, type OutgoingRequest } from '../transaction/outgoing-request.js';
 import {
   header,
   headerValues,
@@ -100,11 +101,37 @@ export function createUacDialog(request: SipRequest, response: SipResponse): Dia
  * routing (first route has `lr`) or strict routing (the first route becomes the Request-URI and the remote
  * target is appended as the last Route).
  */
-export function buildDialogRequest(
+export function buildDialogRequest(dialog: Dialog, method: string, options: DialogRequestOptions): Buffer {
+  const { uri, headers } = dialogRequestParts(dialog, method, options);
+  return buildRequest(method, uri, headers, options.body);
+}
+
+/**
+ * The same request as `buildDialogRequest`, with the request its bytes parse as (`outgoingRequest`): for a
+ * client transaction, which then does not parse it back.
+ */
+export function dialogRequest(
   dialog: Dialog,
   method: string,
-  options: { via: string; contact?: string; headers?: readonly SipHeader[]; body?: Buffer; cseq?: number },
-): Buffer {
+  options: DialogRequestOptions,
+): OutgoingRequest {
+  const { uri, headers } = dialogRequestParts(dialog, method, options);
+  return outgoingRequest(method, uri, headers, options.body);
+}
+
+export interface DialogRequestOptions {
+  via: string;
+  contact?: string;
+  headers?: readonly SipHeader[];
+  body?: Buffer;
+  cseq?: number;
+}
+
+function dialogRequestParts(
+  dialog: Dialog,
+  method: string,
+  options: DialogRequestOptions,
+): { uri: string; headers: SipHeader[] } {
   let cseq: number;
   if (options.cseq !== undefined) cseq = options.cseq;
   else if (method === 'ACK' || method === 'CANCEL') cseq = dialog.localSeq ?? 1;
@@ -132,7 +159,7 @@ export function buildDialogRequest(
     ...(options.contact ? [{ name: 'Contact', value: options.contact }] : []),
     ...(options.headers ?? []),
   ];
-  return buildRequest(method, requestUri, headers, options.body);
+  return { uri: requestUri, headers };
 }
 
 /**

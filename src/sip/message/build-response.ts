@@ -34,20 +34,35 @@ function serializeResponse(
   body?: Buffer,
   toTag?: string,
 ): Buffer {
-  const lines = [`SIP/2.0 ${status} ${reason}`];
+  let head = `SIP/2.0 ${status} ${reason}\r\n`;
   for (const h of headers) {
     if (h.name === 'Via' || h.name === 'From' || h.name === 'Call-ID' || h.name === 'CSeq') {
-      lines.push(`${h.name}: ${h.value}`);
+      head += `${h.name}: ${h.value}\r\n`;
     } else if (h.name === 'To') {
-      lines.push(`To: ${hasToTag || status === 100 ? h.value : `${h.value};tag=${toTag ?? newTag()}`}`);
+      head += `To: ${hasToTag || status === 100 ? h.value : `${h.value};tag=${toTag ?? newTag()}`}\r\n`;
     }
   }
-  for (const [name, value] of Object.entries(extra)) {
-    for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${v}`);
+  for (const name of Object.keys(extra)) {
+    const value = extra[name];
+    if (typeof value === 'string') head += `${name}: ${value}\r\n`;
+    else if (value !== undefined) for (const v of value) head += `${name}: ${v}\r\n`;
   }
-  lines.push('Server: voxgate', `Content-Length: ${body?.length ?? 0}`, '', '');
-  const head = Buffer.from(lines.join('\r\n'), 'utf8');
-  return body && body.length > 0 ? Buffer.concat([head, body]) : head;
+  head += `Server: voxgate\r\nContent-Length: ${body?.length ?? 0}\r\n\r\n`;
+  return wireBytes(head, body);
+}
+
+/**
+ * The head and body in one buffer: the head's UTF-8 written straight into it and the body copied after, instead
+ * of a buffer for the head and a second one for `Buffer.concat` (one allocation and one copy fewer per message
+ * with a body; small ones come from Node's buffer pool either way).
+ */
+function wireBytes(head: string, body: Buffer | undefined): Buffer {
+  if (!body || body.length === 0) return Buffer.from(head, 'utf8');
+  const headLength = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(headLength + body.length);
+  out.write(head, 0, headLength, 'utf8');
+  body.copy(out, headLength);
+  return out;
 }
 
 /**
@@ -88,9 +103,8 @@ export function buildRequest(
   headers: readonly SipHeader[],
   body?: Buffer,
 ): Buffer {
-  const lines = [`${method} ${uri} SIP/2.0`];
-  for (const h of headers) if (h.name !== 'Content-Length') lines.push(`${h.name}: ${h.value}`);
-  lines.push(`Content-Length: ${body?.length ?? 0}`, '', '');
-  const head = Buffer.from(lines.join('\r\n'), 'utf8');
-  return body && body.length > 0 ? Buffer.concat([head, body]) : head;
+  let head = `${method} ${uri} SIP/2.0\r\n`;
+  for (const h of headers) if (h.name !== 'Content-Length') head += `${h.name}: ${h.value}\r\n`;
+  head += `Content-Length: ${body?.length ?? 0}\r\n\r\n`;
+  return wireBytes(head, body);
 }

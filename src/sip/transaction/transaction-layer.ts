@@ -33,11 +33,14 @@ export interface TransactionUser {
 export interface TransactionLayer {
   handleRequest(request: SipRequest, ctx: InboundContext): void;
   handleResponse(response: SipResponse): void;
-  /** Starts a client transaction for serialized request bytes (the top Via must carry a fresh branch). */
+  /**
+   * Starts a client transaction for serialized request bytes (the top Via must carry a fresh branch). `request`
+   * is what the bytes parse as, when the caller has it (`outgoingRequest`): they are not parsed again.
+   */
   sendRequest(
     bytes: Buffer,
     send: TransactionSend,
-    options: { reliable: boolean },
+    options: { reliable: boolean; request?: SipRequest },
     events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
   ): ClientTransaction;
   readonly size: { readonly server: number; readonly client: number };
@@ -116,8 +119,8 @@ export function createTransactionLayer(options: {
       if (tx) tx.receive(response);
       else options.tu.onStrayResponse?.(response);
     },
-    sendRequest(bytes, send, { reliable }, events) {
-      const request = parseMessage(bytes, { datagram: false });
+    sendRequest(bytes, send, { reliable, request: built }, events) {
+      const request = built ?? parseMessage(bytes, { datagram: false });
       if (request.kind !== 'request') throw new TypeError('sendRequest needs a request');
       const key = clientTransactionKey(request);
       if (key === undefined) throw new TypeError('the request has no Via branch');
