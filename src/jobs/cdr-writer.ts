@@ -25,7 +25,9 @@ export interface CdrWriteEvent {
  * stay pending in the stream and are claimed again (`claimStale`) on a later run, so none is lost. An entry
  * that is not a call event at all, or whose values PostgreSQL refuses, is reported and acknowledged (it would
  * fail forever and hold every later one back). The entries of one read (up to `batch`) are written in two
- * statements (`upsertManyFromEvents`), event by event only when PostgreSQL refuses one of them.
+ * statements (`upsertManyFromEvents`), event by event only when PostgreSQL refuses one of them. A run reads
+ * again at once only after a full read (a backlog); otherwise it ends, and the next run, `everyMs` later,
+ * reads what came meanwhile in one batch.
  */
 export function cdrWriterJob(options: {
   events: Pick<EventStreams, 'consume' | 'ack' | 'claimStale'>;
@@ -129,6 +131,10 @@ export function cdrWriterJob(options: {
         });
         if (entries.length === 0) return;
         await write(entries);
+        // Caught up: what arrives from now on is read by the next run, everyMs later, as one batch. Reading
+        // again at once took the one or two events that came during the write, and wrote each call's events
+        // in statements of their own (two round trips to the store per call instead of two per batch).
+        if (entries.length < batch) return;
       }
     },
   };

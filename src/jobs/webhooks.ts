@@ -41,11 +41,12 @@ export interface WebhookAttemptEvent {
  * its tenant, recorded once for every enabled subscription that takes its type. Entries are acknowledged only
  * once their deliveries are in the store (at-least-once; the store ignores an event recorded already), so a
  * worker that dies, or a store that is down, leaves them pending in the stream for a later run (`claimStale`)
- * or another worker of the group. An entry that is no event at all is reported and acknowledged.
+ * or another worker of the group. An entry that is no event at all is reported and acknowledged (one of a
+ * tenant without enabled subscriptions is skipped unread: no webhook would take it).
  */
 export function webhookFanoutJob(options: {
   events: Pick<EventStreams, 'consume' | 'ack' | 'claimStale'>;
-  webhooks: Pick<WebhookRepository, 'enqueue'>;
+  webhooks: Pick<WebhookRepository, 'enqueue' | 'subscribedTypes'>;
   consumer: string;
   everyMs?: number;
   staleMs?: number;
@@ -56,15 +57,26 @@ export function webhookFanoutJob(options: {
   const staleMs = options.staleMs ?? 30_000;
   const take = async (stream: string, entries: readonly StreamEntry[]): Promise<void> => {
     if (entries.length === 0) return;
+    // Which types the tenants of these entries subscribe to, first: an entry no enabled subscription of its
+    // tenant takes becomes no delivery, so its event (payload, id hash) is not built nor sent to the store —
+    // with no webhooks at all, that is every entry. A subscription enabled after this read misses the batch,
+    // as one enabled a moment later would.
+    const tenants = new Set<string>();
+    for (const entry of entries) if (entry.fields.tenantId) tenants.add(entry.fields.tenantId);
+    const subscribed = await options.webhooks.subscribedTypes([...tenants]);
     const events: WebhookEvent[] = [];
     for (const entry of entries) {
+      const tenant = entry.fields.tenantId;
+      // An entry with no tenant field is built anyway, so that it is reported as not readable.
+      if (tenant && !subscribed.has(tenant)) continue;
       try {
-        events.push(webhookEventOfEntry(stream, entry));
+        const event = webhookEventOfEntry(stream, entry);
+        if (subscribed.get(event.tenantId)?.has(event.type)) events.push(event);
       } catch (err) {
         options.onPoison?.(stream, entry, err);
       }
     }
-    await options.webhooks.enqueue(events);
+    if (events.length > 0) await options.webhooks.enqueue(events);
     await options.events.ack(
       stream,
       WEBHOOK_GROUP,
@@ -87,6 +99,8 @@ export function webhookFanoutJob(options: {
           });
           if (entries.length === 0) break;
           await take(stream, entries);
+          // Caught up: the next run, everyMs later, takes what comes meanwhile as one batch.
+          if (entries.length < batch) break;
         }
       }
     },

@@ -109,6 +109,43 @@ describe('CDR writer', () => {
     }
   });
 
+  test('a run reads again only after a full read: a backlog in batches, then the run ends with a short read', async () => {
+    const db = await openDatabase({
+      dataDir: 'memory://',
+      pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
+    });
+    const state = createMemorySharedState();
+    try {
+      await migrate(db, MIGRATIONS_DIR);
+      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+      const reads: number[] = [];
+      const events: Parameters<typeof cdrWriterJob>[0]['events'] = {
+        claimStale: (...args) => state.events.claimStale(...args),
+        ack: (...args) => state.events.ack(...args),
+        consume: async (...args) => {
+          const entries = await state.events.consume(...args);
+          reads.push(entries.length);
+          return entries;
+        },
+      };
+      const job = cdrWriterJob({ events, cdrs: createCdrRepository(db), consumer: 'w1', batch: 2 });
+      for (const n of [1, 2, 3, 4, 5])
+        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, n)));
+      await job.run(AbortSignal.timeout(5000));
+      assert.deepEqual(reads, [2, 2, 1], 'two full reads, then a short one ends the run');
+      assert.equal(await count(db), 5);
+      // Caught up: what comes after a short read waits for the next run, which takes it in one read.
+      reads.length = 0;
+      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, 6)));
+      await job.run(AbortSignal.timeout(5000));
+      assert.deepEqual(reads, [1]);
+      assert.equal(await count(db), 6);
+    } finally {
+      await state.close();
+      await db.close();
+    }
+  });
+
   test('ringing time (post-dial delay): from the ended event, or from a ringing event handled after the CDR', async () => {
     const db = await openDatabase({
       dataDir: 'memory://',

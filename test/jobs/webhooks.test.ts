@@ -361,3 +361,85 @@ describe('webhook delivery by the worker', () => {
     }
   });
 });
+
+test('the fan-out reads a stream again only after a full read; a short one ends that stream for the run', async () => {
+  const state = createMemorySharedState();
+  try {
+    const reads: number[] = [];
+    const enqueued: string[] = [];
+    const job = webhookFanoutJob({
+      events: {
+        claimStale: (...args) => state.events.claimStale(...args),
+        ack: (...args) => state.events.ack(...args),
+        consume: async (...args) => {
+          const entries = await state.events.consume(...args);
+          if (args[0] === CALL_EVENTS_STREAM) reads.push(entries.length);
+          return entries;
+        },
+      },
+      webhooks: {
+        subscribedTypes: async (tenants) => new Map(tenants.map((t) => [t, new Set(['call.ended'])])),
+        enqueue: async (events: readonly WebhookEvent[]) => {
+          enqueued.push(...events.map((e) => e.type));
+          return events.length;
+        },
+      },
+      consumer: 'test',
+      batch: 2,
+    });
+    const tenantId = '00000000-0000-4000-8000-000000000001';
+    for (const n of [1, 2, 3, 4, 5])
+      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(call(tenantId, `c${n}`, 'ended')));
+    await job.run(new AbortController().signal);
+    assert.deepEqual(reads, [2, 2, 1], 'two full reads, then a short one');
+    assert.equal(enqueued.length, 5);
+  } finally {
+    await state.close();
+  }
+});
+
+test('the fan-out builds and records only the events an enabled subscription of their tenant takes', async () => {
+  const state = createMemorySharedState();
+  try {
+    const subscriber = '00000000-0000-4000-8000-000000000001';
+    const silent = '00000000-0000-4000-8000-000000000002';
+    const asked: string[][] = [];
+    const enqueued: WebhookEvent[] = [];
+    const poison: string[] = [];
+    const job = webhookFanoutJob({
+      events: state.events,
+      webhooks: {
+        subscribedTypes: async (tenants) => {
+          asked.push([...tenants].sort());
+          return new Map([[subscriber, new Set(['call.ended'])]]);
+        },
+        enqueue: async (events: readonly WebhookEvent[]) => {
+          enqueued.push(...events);
+          return events.length;
+        },
+      },
+      consumer: 'test',
+      onPoison: (_stream, entry) => poison.push(entry.id),
+    });
+    await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(call(subscriber, 'c1', 'started')));
+    await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(call(subscriber, 'c1', 'ended')));
+    await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(call(silent, 'c2', 'ended')));
+    // Not readable: of a tenant without subscriptions (skipped unread), and with no tenant at all (reported).
+    await state.events.publish(CALL_EVENTS_STREAM, { tenantId: silent, type: 'ended' });
+    const noTenant = await state.events.publish(CALL_EVENTS_STREAM, { type: 'ended' });
+    await job.run(new AbortController().signal);
+    assert.deepEqual(asked, [[subscriber, silent].sort()]);
+    assert.deepEqual(
+      enqueued.map((e) => [e.tenantId, e.type, e.data.callId]),
+      [[subscriber, 'call.ended', 'c1']],
+    );
+    assert.deepEqual(poison, [noTenant]);
+    assert.deepEqual(
+      await state.events.claimStale(CALL_EVENTS_STREAM, 'webhooks', 'other', 0, 10),
+      [],
+      'every entry acknowledged',
+    );
+  } finally {
+    await state.close();
+  }
+});

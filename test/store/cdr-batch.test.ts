@@ -96,6 +96,60 @@ for (const backend of await storeBackends()) {
       );
     });
 
+    test('a ringing event whose CDR the same batch wrote with its ringing time is not sent; one whose CDR was there already is', async () => {
+      const { db, cleanup } = await backend.open();
+      try {
+        await migrate(db, MIGRATIONS_DIR);
+        const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+        const sent: string[] = [];
+        const repo = createCdrRepository({
+          query: (sql, params) => {
+            sent.push(sql);
+            return db.query(sql, params);
+          },
+          exec: (sql) => db.exec(sql),
+        });
+        const updates = () => sent.filter((sql) => sql.includes('UPDATE cdrs')).length;
+        const at = Date.UTC(2026, 11, 3, 12, 0, 0);
+        const call = (callId: string, extra: Partial<CallEvent> = {}): CallEvent => ({
+          type: 'ended',
+          callId,
+          tenantId: tenant.id,
+          direction: 'inbound',
+          from: 'a',
+          to: 'b',
+          startedAt: at,
+          endedAt: at + 9000,
+          ...extra,
+        });
+        // A short call: its ringing and ended events in one read, the ended one carrying the ringing time.
+        assert.deepEqual(
+          await repo.upsertManyFromEvents([
+            call('short', { type: 'ringing', ringingAt: at + 700 }),
+            call('short', { ringingAt: at + 700 }),
+          ]),
+          [false, true],
+        );
+        assert.equal(updates(), 0, 'nothing left for the UPDATE to do: not sent');
+        assert.equal((await repo.get(tenant.id, 'short'))?.ringingAt?.getTime(), at + 700);
+        // Its CDR written before without a ringing time (another worker): the redelivered ended event writes
+        // nothing, so its ringing event is still what sets the time.
+        await repo.upsertFromEvent(call('late'));
+        assert.deepEqual(
+          await repo.upsertManyFromEvents([
+            call('late', { type: 'ringing', ringingAt: at + 800 }),
+            call('late', { ringingAt: at + 800 }),
+          ]),
+          [true, false],
+        );
+        assert.equal(updates(), 1);
+        assert.equal((await repo.get(tenant.id, 'late'))?.ringingAt?.getTime(), at + 800);
+      } finally {
+        await db.close();
+        await cleanup();
+      }
+    });
+
     test('values PostgreSQL refuses fail the whole batch with their SQLSTATE (the writer then goes one by one)', async () => {
       const { db, cleanup } = await backend.open();
       try {

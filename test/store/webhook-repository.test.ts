@@ -192,5 +192,47 @@ for (const backend of await storeBackends()) {
         await cleanup();
       }
     });
+
+    test('subscribedTypes: the types enabled subscriptions take, by tenant; tenants without any are absent', async () => {
+      const { db, cleanup } = await backend.open();
+      try {
+        await migrate(db, MIGRATIONS_DIR);
+        const tenants = createTenantRepository(db);
+        const acme = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
+        const other = await tenants.create({ name: 'Other', sipDomain: 'other.example' });
+        const quiet = await tenants.create({ name: 'Quiet', sipDomain: 'quiet.example' });
+        const hooks = createWebhookRepository(db);
+        await hooks.create({
+          tenantId: acme.id,
+          url: 'https://a.example/1',
+          events: ['call.ended', 'call.started'],
+          secret: SECRET,
+        });
+        await hooks.create({
+          tenantId: acme.id,
+          url: 'https://a.example/2',
+          events: ['call.ended', 'registration.changed'],
+          secret: SECRET,
+        });
+        await hooks.create({
+          tenantId: other.id,
+          url: 'https://o.example/',
+          events: ['call.answered'],
+          secret: SECRET,
+          enabled: false,
+        });
+        const types = await hooks.subscribedTypes([acme.id, other.id, quiet.id, 'not-a-uuid']);
+        assert.deepEqual([...types.keys()], [acme.id], 'a disabled subscription counts for nothing');
+        assert.deepEqual([...types.get(acme.id)!].sort(), [
+          'call.ended',
+          'call.started',
+          'registration.changed',
+        ]);
+        assert.deepEqual(await hooks.subscribedTypes([]), new Map());
+      } finally {
+        await db.close();
+        await cleanup();
+      }
+    });
   });
 }

@@ -232,19 +232,26 @@ export function createCdrRepository(db: Queryable): CdrRepository {
         );
         mark(ended, rows);
       }
-      if (ringing.length > 0) {
+      // A call whose CDR this INSERT wrote with its ringing time (the ended event carries it) has nothing left
+      // for its ringing event to set: the UPDATE below would skip it (ringing_at IS NULL fails), so it is not
+      // sent. Calls shorter than a read of the stream (refused, busy, unanswered) have both events in one batch.
+      const ringingWritten = new Set(
+        ended.flatMap(({ event, i }) => (changed[i] && event.ringingAt !== undefined ? [event.callId] : [])),
+      );
+      const ringingLeft = ringing.filter(({ event }) => !ringingWritten.has(event.callId));
+      if (ringingLeft.length > 0) {
         const { rows } = await db.query<{ call_id: string }>(
           `UPDATE cdrs c SET ringing_at = to_timestamp(e.ringing_at / 1000.0)
              FROM unnest($1::text[], $2::uuid[], $3::float8[]) AS e(call_id, tenant_id, ringing_at)
             WHERE c.call_id = e.call_id AND c.tenant_id = e.tenant_id AND c.ringing_at IS NULL
            RETURNING c.call_id`,
           [
-            ringing.map(({ event }) => storable(event.callId)),
-            ringing.map(({ event }) => event.tenantId),
-            ringing.map(({ event }) => event.ringingAt),
+            ringingLeft.map(({ event }) => storable(event.callId)),
+            ringingLeft.map(({ event }) => event.tenantId),
+            ringingLeft.map(({ event }) => event.ringingAt),
           ],
         );
-        mark(ringing, rows);
+        mark(ringingLeft, rows);
       }
       return changed;
     },

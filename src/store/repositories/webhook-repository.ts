@@ -88,6 +88,11 @@ export interface WebhookRepository {
    */
   enqueue(events: readonly WebhookEvent[]): Promise<number>;
   /**
+   * The event types the enabled subscriptions of each of these tenants take; a tenant with none is absent.
+   * Tenants are compared as text (an id that is no tenant's has none).
+   */
+  subscribedTypes(tenantIds: readonly string[]): Promise<Map<string, Set<string>>>;
+  /**
    * Claims due pending deliveries for an attempt: at most `perWebhook` per subscription (minus what this
    * worker already has in flight for it, `busy`), `limit` in all, oldest first. A claimed delivery is not due
    * again until `leaseMs` have passed, so other workers skip it; if this one dies, it is attempted again then.
@@ -248,6 +253,22 @@ export function createWebhookRepository(db: Queryable): WebhookRepository {
         ],
       );
       return rowCount ?? 0;
+    },
+    async subscribedTypes(tenantIds) {
+      const out = new Map<string, Set<string>>();
+      if (tenantIds.length === 0) return out;
+      const { rows } = await db.query<{ tenant_id: string; event_type: string }>(
+        `SELECT DISTINCT w.tenant_id::text AS tenant_id, t.event_type
+           FROM webhooks w, unnest(w.events::text[]) AS t(event_type)
+          WHERE w.enabled AND w.tenant_id::text = ANY ($1::text[])`,
+        [tenantIds],
+      );
+      for (const { tenant_id, event_type } of rows) {
+        let types = out.get(tenant_id);
+        if (!types) out.set(tenant_id, (types = new Set()));
+        types.add(event_type);
+      }
+      return out;
     },
     async claimDue({ limit, perWebhook, busy = new Map<string, number>(), leaseMs }) {
       const busyIds = [...busy.keys()];
