@@ -13,6 +13,9 @@
  * (RSS for voxgate; PSS summed over Kamailio's processes, so its shared memory counts once); for voxgate also
  * the heap a full GC keeps, from a heap snapshot before and after the fill, by constructor.
  * Usage: npm run bench:register [-- --rates=500,1000,2000,3000 --seconds=10 --users=10000 --bindings=100000]
+ * `--bindings=0` skips the memory step (rates only). Profiling voxgate under the load:
+ * BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' (the default folder is the bench's scratch folder, removed
+ * at the end).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -255,6 +258,9 @@ async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
       env: {
         PATH: process.env.PATH,
         VOXGATE_DATABASE_URL: url,
+        // The registrations file (write-behind of the in-memory bindings) in the scratch folder: not restored
+        // from an earlier run's ./data.
+        VOXGATE_DATA_DIR: work,
         VOXGATE_SIP_HOST: '127.0.0.1',
         VOXGATE_SIP_PORT: String(sipPort),
         VOXGATE_API_HOST: '127.0.0.1',
@@ -274,6 +280,7 @@ async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
     await waitForOutput(vx, /"msg":"voxgate started"/, 'stdout');
     const target = `127.0.0.1:${sipPort}`;
     const rows = await ladder('voxgate (1 process)', vx.pid!, target);
+    if (bindings <= 0) return { rows, binding: 'voxgate (1 process): not measured (--bindings=0)' };
     return { rows, binding: await perBinding('voxgate (1 process)', vx.pid!, target, vx.pid!) };
   } finally {
     await stop(vx);
@@ -287,6 +294,7 @@ async function kamailio(): Promise<{ rows: Row[]; binding: string }> {
   try {
     const target = `127.0.0.1:${kamPort}`;
     const rows = await ladder('Kamailio 5.6 (2 workers)', kam.pid!, target);
+    if (bindings <= 0) return { rows, binding: 'Kamailio 5.6 (2 workers): not measured (--bindings=0)' };
     return { rows, binding: await perBinding('Kamailio 5.6 (2 workers)', kam.pid!, target) };
   } finally {
     await stop(kam);

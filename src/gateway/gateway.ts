@@ -21,9 +21,10 @@ import type { CallSettings } from './b2bua-call.js';
 import type { RoutingDirectory } from './call-routing.js';
 import type { MediaAnchor } from './media-anchor.js';
 import { createRegistrar, type RegistrarPolicy } from './registrar.js';
-import { createRequestRouter, STATELESS_METHODS } from './request-router.js';
+import { createRequestRouter } from './request-router.js';
 import { createSipAuthenticator } from './sip-authenticator.js';
 import { createSipOutbound } from './sip-outbound.js';
+import { answeredStatelessly, statelessReply } from './stateless-reply.js';
 import { createTrunkMonitor, type TrunkMonitor } from './trunk-monitor.js';
 import { createTrunkLocator, type TrunkLocator } from './trunk-locator.js';
 import { createTrunkRegistrar, type TrunkRegistrar } from './trunk-registration.js';
@@ -318,8 +319,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.dispatch ? { onDatagram: options.dispatch.take } : {}),
     ...streamSettings(options.streams),
     onRequest: (request, inbound) =>
-      STATELESS_METHODS.has(request.method) && request.toTag === undefined
-        ? route(request, inbound.reply, inbound)
+      answeredStatelessly(request)
+        ? route(request, statelessReply(request, inbound), inbound)
         : layer.handleRequest(request, inbound),
     onResponse: (response) => layer.handleResponse(response),
   });

@@ -12,7 +12,8 @@ import type { Registrar, Reply, RequestSource } from './registrar.js';
 /**
  * Requests answered without transaction state (RFC 3261 §8.2.7, stateless UAS): an OPTIONS ping has no side
  * effect, so a retransmission may simply be answered again. Keeping Timer J state (32 s on UDP) for every
- * keepalive ping of every phone would cost memory for nothing; REGISTER and calls stay stateful.
+ * keepalive ping of every phone would cost memory for nothing; calls stay stateful, and so does a REGISTER with
+ * credentials (one without is challenged statelessly: `stateless-reply.ts`).
  */
 export const STATELESS_METHODS: ReadonlySet<string> = new Set(['OPTIONS']);
 

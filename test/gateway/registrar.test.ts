@@ -1,3 +1,5 @@
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { answerChallenge } from '../../src/sip/index.js';
@@ -29,6 +31,23 @@ function register(
 }
 
 const status = (reply: string) => Number(reply.slice(8, 11));
+
+/** Sends the same request twice from one socket (a retransmission), each time waiting for the answer. */
+async function sentTwice(port: number, request: string): Promise<[string, string]> {
+  const socket = createSocket('udp4');
+  try {
+    const answers: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const answer = once(socket, 'message', { signal: AbortSignal.timeout(5000) });
+      socket.send(Buffer.from(request), port, '127.0.0.1');
+      const [msg] = (await answer) as [Buffer];
+      answers.push(msg.toString('latin1'));
+    }
+    return [answers[0]!, answers[1]!];
+  } finally {
+    socket.close();
+  }
+}
 const challenges = (reply: string) =>
   [...reply.matchAll(/\r\nWWW-Authenticate: ([^\r]*)/g)].map((m) => m[1]!);
 
@@ -68,6 +87,38 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
       offered[0]!,
       /^Digest realm="acme\.example", nonce="[^"]+", opaque="[^"]+", algorithm=MD5, qop="auth"$/,
     );
+  });
+
+  test('RFC 3261 §8.2.7: the challenge is stateless (a retransmission is challenged anew, same To tag, no transaction kept); with credentials a retransmission gets the same 200', async () => {
+    const servers = () => gw.gateway.layer.size.server;
+    const before = servers();
+    const toTag = (reply: string) => /\r\nTo: [^\r]*;tag=([^;\r]+)/.exec(reply)?.[1];
+    const nonce = (reply: string) => /nonce="([^"]+)"/.exec(reply)?.[1];
+    const unauthenticated = register(gw.port, { callId: 'stateless-challenge' });
+    const [first, again] = await sentTwice(gw.port, unauthenticated);
+    assert.equal(status(first), 401);
+    assert.equal(status(again), 401);
+    assert.ok(toTag(first), 'the 401 has a To tag');
+    assert.equal(toTag(again), toTag(first), 'the same tag for the same request (§8.2.7)');
+    assert.notEqual(nonce(again), nonce(first), 'regenerated, not a transaction retransmitting its response');
+    assert.equal(servers(), before, 'no server transaction for a challenge');
+
+    const answer = answerChallenge({
+      challenges: challenges(again),
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+    });
+    assert.ok(answer);
+    const authenticated = register(gw.port, {
+      callId: 'stateless-challenge',
+      authorization: answer.authorization,
+    });
+    const [ok, retransmitted] = await sentTwice(gw.port, authenticated);
+    assert.equal(status(ok), 200, ok.split('\r\n')[0]);
+    assert.equal(retransmitted, ok, 'the transaction sends its 200 again (a new request would be a replay)');
+    assert.equal(servers(), before + 1);
   });
 
   test('with the right password the binding is stored with its source and listed in the 200', async () => {

@@ -114,6 +114,22 @@ export function sharedStateContract(impl: SharedStateImplementation): void {
         assert.equal(list.length, 2);
         assert.equal(list.find((b) => b.contact === 'sip:alice@192.0.2.10:5062')?.cseq, 2);
         assert.equal(list.find((b) => b.transport === 'tcp')?.flowId, 'tcp-1');
+        // A refresh from a new flow and boot cycle (another Call-ID, instance) replaces every one of them.
+        await s.registrations.put(
+          aor,
+          binding('sip:alice@198.51.100.7:5060;transport=tcp', 60_000, {
+            transport: 'tcp',
+            flowId: 'tcp-2',
+            callId: 'reg-2',
+            instanceId: '<urn:uuid:2>',
+            cseq: 7,
+          }),
+        );
+        const refreshed = (await s.registrations.list(aor)).find((b) => b.transport === 'tcp');
+        assert.deepEqual(
+          [refreshed?.flowId, refreshed?.callId, refreshed?.instanceId, refreshed?.cseq],
+          ['tcp-2', 'reg-2', '<urn:uuid:2>', 7],
+        );
         assert.deepEqual(
           (await s.registrations.listByTenant('t1')).map((e) => e.aor),
           [aor, aor],

@@ -209,6 +209,57 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
     assert.equal((await server.verify('REGISTER', [answer.authorization], lookup)).ok, true);
   });
 
+  test('a realm with a quote and a backslash is escaped in the challenge (§25.1 quoted-pair) and read back', async () => {
+    const odd = 'we"ird\\realm';
+    const server = createDigestServer({ realm: odd, secret: randomBytes(32), algorithms: ['MD5'] });
+    const [challenge] = server.challenges(true);
+    assert.match(
+      challenge!,
+      /^Digest realm="we\\"ird\\\\realm", nonce="[^"]+", opaque="[^"]+", algorithm=MD5, qop="auth", stale=TRUE$/,
+    );
+    assert.equal(parseAuthHeader(challenge!)!.params.realm, odd);
+    const answer = answerChallenge({
+      challenges: [challenge!],
+      method: 'REGISTER',
+      uri: 'sip:acme.example',
+      username: 'alice',
+      password: 's3cret',
+    })!;
+    const ha1 = (username: string, algorithm: DigestAlgorithm) =>
+      computeHa1(algorithm, username, odd, 's3cret');
+    assert.equal((await server.verify('REGISTER', [answer.authorization], ha1)).ok, true);
+  });
+
+  test('a key ring being rotated: the nonce and opaque of the old key verify while it is accepted; new challenges carry the new key', async () => {
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const ring: { current: Buffer; accepted: Buffer[] } = { current: oldKey, accepted: [oldKey] };
+    const server = createDigestServer({ realm, secret: ring });
+    const answerTo = (challenges: string[]) =>
+      answerChallenge({
+        challenges,
+        method: 'REGISTER',
+        uri: 'sip:acme.example',
+        username: 'alice',
+        password: 's3cret',
+      })!.authorization;
+    const opaqueOf = (header: string) => parseAuthHeader(header)!.params.opaque;
+    const before = server.challenges();
+    const answered = answerTo(before);
+    ring.current = newKey;
+    ring.accepted = [newKey, oldKey];
+    const after = server.challenges();
+    assert.notEqual(opaqueOf(after[0]!), opaqueOf(before[0]!), 'the opaque of the new key');
+    assert.equal((await server.verify('REGISTER', [answered], lookup)).ok, true, 'old key still accepted');
+    assert.equal((await server.verify('REGISTER', [answerTo(after)], lookup)).ok, true);
+    ring.accepted = [newKey];
+    const late = answerTo(before);
+    assert.deepEqual(await server.verify('REGISTER', [late], lookup), {
+      ok: false,
+      reason: 'stale',
+      stale: true,
+    });
+  });
+
   test('credentials keep qop, nc and algorithm as tokens (§25.1 message-qop, nonce-count)', () => {
     const answer = answerChallenge({
       challenges: createDigestServer({ realm, secret: randomBytes(32) }).challenges(),

@@ -19,7 +19,9 @@ export function parseAuthHeader(value: string): AuthHeader | undefined {
   const rest = m[2] ?? '';
   let consumed = 0;
   for (let p = re.exec(rest); p; p = re.exec(rest)) {
-    params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
+    const quoted = p[2];
+    params[p[1]!.toLowerCase()] =
+      quoted === undefined ? p[3]! : quoted.includes('\\') ? quoted.replace(/\\(.)/g, '$1') : quoted;
     consumed = re.lastIndex;
     if (p[4] === '') break;
   }

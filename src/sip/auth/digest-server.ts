@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { detachString } from '../message/parse-message.js';
+import { randomBase64url } from '../random-token.js';
 import { formatAuthHeader, parseAuthHeader } from './auth-params.js';
 import { computeResponse, DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from './digest.js';
 import { keyRingOf, type KeyRing } from './key-ring.js';
@@ -84,7 +85,7 @@ export function createDigestServer(options: {
     createHmac('sha256', key).update(text).digest('base64url').slice(0, 22);
 
   const newNonce = () => {
-    const body = `${now().toString(36)}.${randomBytes(12).toString('base64url')}`;
+    const body = `${now().toString(36)}.${randomBase64url(12)}`;
     return `${body}.${mac(body)}`;
   };
   const issuedAt = (nonce: string) => parseInt(nonce.slice(0, nonce.indexOf('.')), 36);
@@ -119,7 +120,19 @@ export function createDigestServer(options: {
   // RFC 7616 §3.3: opaque "SHOULD be returned by the client unchanged in the Authorization header field of
   // subsequent requests with URIs in the same protection space". One per realm and key: a nonce and the opaque
   // of the same challenge are made with the same key.
-  const opaqueOf = (key: Buffer) => mac(`opaque:${options.realm}`, key);
+  // Computed once per key (an HMAC per challenge and per answer otherwise).
+  const opaques = new Map<Buffer, string>();
+  const opaqueOf = (key: Buffer) => {
+    let opaque = opaques.get(key);
+    if (opaque === undefined) {
+      if (opaques.size >= ring.accepted.length + 1) opaques.clear(); // keys rotated out are not kept
+      opaque = mac(`opaque:${options.realm}`, key);
+      opaques.set(key, opaque);
+    }
+    return opaque;
+  };
+
+  const realmPart = formatAuthHeader('Digest', { realm: options.realm }, 'challenge');
 
   return {
     get trackedNonces() {
@@ -128,22 +141,14 @@ export function createDigestServer(options: {
     challenges(stale = false, offered = algorithms) {
       const nonce = newNonce();
       const opaque = opaqueOf(ring.current);
-      // §25.1 / RFC 8760 §2.4: one challenge per algorithm, in the configured order.
-      return offered.map((algorithm) =>
-        formatAuthHeader(
-          'Digest',
-          {
-            realm: options.realm,
-            nonce,
-            opaque,
-            algorithm,
-            qop: 'auth',
-            // RFC 2617 §3.2.1: "stale … If stale is TRUE, the client may wish to simply retry the request with a
-            // new encrypted response, without reprompting the user for a new username and password."
-            stale: stale ? 'TRUE' : undefined,
-          },
-          'challenge',
-        ),
+      // §25.1 / RFC 8760 §2.4: one challenge per algorithm, in the configured order. What formatAuthHeader
+      // writes for { realm, nonce, opaque, algorithm, qop: 'auth', stale }, the realm quoted once: nonce and
+      // opaque are base36/base64url and dots, nothing to escape in a quoted-string.
+      // RFC 2617 §3.2.1: "stale … If stale is TRUE, the client may wish to simply retry the request with a new
+      // encrypted response, without reprompting the user for a new username and password."
+      const tail = `, qop="auth"${stale ? ', stale=TRUE' : ''}`;
+      return offered.map(
+        (algorithm) => `${realmPart}, nonce="${nonce}", opaque="${opaque}", algorithm=${algorithm}${tail}`,
       );
     },
     async verify(method, authorization, lookup, accepted = algorithms) {

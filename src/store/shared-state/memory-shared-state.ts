@@ -40,7 +40,7 @@ const INTERNED_MAX = 4096;
  * NAT's public address — are one string each (interned); absent options take no slot. At 100,000 bindings the
  * store holds ~600 bytes of heap per binding instead of ~830 (bench:register measures the whole process).
  */
-function bindingStore(): (b: Binding) => Binding {
+function bindingStore(): (b: Binding, previous?: Binding) => Binding {
   const interned = new Map<string, string>();
   const intern = (value: string): string => {
     let kept = interned.get(value);
@@ -51,18 +51,22 @@ function bindingStore(): (b: Binding) => Binding {
     }
     return kept;
   };
-  return (b) => {
+  // A refresh mostly repeats the binding it replaces (same contact and, per RFC 3261 §10.2.4, the same Call-ID
+  // "for all registrations during a single boot cycle"): its strings, already detached, are kept.
+  const reused = (value: string, before: string | undefined) =>
+    value === before ? before : detachedString(value);
+  return (b, previous) => {
     const stored: Binding = {
-      contact: detachedString(b.contact),
+      contact: reused(b.contact, previous?.contact),
       expiresAt: b.expiresAt,
       source: { address: intern(b.source.address), port: b.source.port },
       transport: b.transport,
-      callId: detachedString(b.callId),
+      callId: reused(b.callId, previous?.callId),
       cseq: b.cseq,
       tenantId: intern(b.tenantId),
     };
-    if (b.flowId !== undefined) stored.flowId = detachedString(b.flowId);
-    if (b.instanceId !== undefined) stored.instanceId = detachedString(b.instanceId);
+    if (b.flowId !== undefined) stored.flowId = reused(b.flowId, previous?.flowId);
+    if (b.instanceId !== undefined) stored.instanceId = reused(b.instanceId, previous?.instanceId);
     if (b.q !== undefined) stored.q = b.q;
     if (b.userAgent !== undefined) stored.userAgent = intern(b.userAgent);
     if (b.gateway !== undefined) stored.gateway = intern(b.gateway);
@@ -264,7 +268,7 @@ export function createMemorySharedState(
         check();
         let contacts = bindings.get(aor);
         if (!contacts) bindings.set(detachedString(aor), (contacts = new Map()));
-        const stored = storedBinding(binding);
+        const stored = storedBinding(binding, contacts.get(binding.contact));
         contacts.set(stored.contact, stored);
         writer?.changed();
       },
