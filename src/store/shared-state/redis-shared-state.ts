@@ -206,9 +206,12 @@ export async function createRedisSharedState(options: {
       },
     },
     calls: {
+      // Both commands of put (and the two writes of remove) are issued together: one round trip, not two.
       async put(call) {
-        await client.set(k.call(call.callId), JSON.stringify(call));
-        await client.sadd(k.callsTenant(call.tenantId), call.callId);
+        await Promise.all([
+          client.set(k.call(call.callId), JSON.stringify(call)),
+          client.sadd(k.callsTenant(call.tenantId), call.callId),
+        ]);
       },
       async get(callId) {
         const json = await client.get(k.call(callId));
@@ -218,8 +221,7 @@ export async function createRedisSharedState(options: {
         const json = await client.get(k.call(callId));
         if (!json) return false;
         const call = JSON.parse(json) as LiveCall;
-        await client.del(k.call(callId));
-        await client.srem(k.callsTenant(call.tenantId), callId);
+        await Promise.all([client.del(k.call(callId)), client.srem(k.callsTenant(call.tenantId), callId)]);
         return true;
       },
       async listByTenant(tenantId) {
