@@ -79,6 +79,17 @@ describe('voxgate admin reset-key on the embedded store (PGlite in VOXGATE_DATA_
     assert.ok(entries.some((e) => e.action === 'delete' && e.entityId === oldId));
     assert.ok(entries.some((e) => e.action === 'create' && e.entityId === reset.id));
   });
+
+  test('while the server has the embedded store open, reset-key is refused in one line and changes nothing', async () => {
+    assert.ok(vx && vx.child.exitCode === null, 'the server of the test above runs');
+    const { code, stdout, stderr } = await runVoxgate(['admin', 'reset-key'], { VOXGATE_DATA_DIR: dataDir });
+    assert.equal(code, 1);
+    assert.equal(stdout, '');
+    assert.match(stderr, new RegExp(`is in use by process ${vx.child.pid}`));
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    // The server still answers from its store.
+    assert.equal((await fetch(`${vx.httpUrl}/readyz`)).status, 200);
+  });
 });
 
 describe('voxgate admin reset-key on PostgreSQL (VOXGATE_DATABASE_URL)', async () => {

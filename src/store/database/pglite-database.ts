@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
+import { lockFolder, type FolderLock } from './folder-lock.js';
 import { observed } from './store-diagnostics.js';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -40,17 +41,24 @@ export async function openPglite(dataDir: string, templateFile?: string): Promis
   const template =
     templateFile && existsSync(templateFile) ? new Blob([await readFile(templateFile)]) : undefined;
   let db: PGlite;
+  let lock: FolderLock | undefined;
   if (dataDir === 'memory://') {
     db = await PGlite.create({ startParams, ...(template ? { loadDataDir: template } : {}) });
   } else {
     const dir = join(dataDir, 'pglite');
     const fresh = !existsSync(join(dir, 'PG_VERSION'));
     await mkdir(dir, { recursive: true });
-    db = await PGlite.create({
-      dataDir: dir,
-      startParams,
-      ...(fresh && template ? { loadDataDir: template } : {}),
-    });
+    lock = lockFolder(join(dataDir, 'pglite.lock'), `the embedded database ${dir}`);
+    try {
+      db = await PGlite.create({
+        dataDir: dir,
+        startParams,
+        ...(fresh && template ? { loadDataDir: template } : {}),
+      });
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
   let tail: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -84,6 +92,13 @@ export async function openPglite(dataDir: string, templateFile?: string): Promis
     async ping() {
       await exclusive(() => db.query('SELECT 1'));
     },
-    close: () => exclusive(() => db.close()),
+    close: () =>
+      exclusive(async () => {
+        try {
+          await db.close();
+        } finally {
+          lock?.release();
+        }
+      }),
   };
 }
