@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { randomHex } from '../random-token.js';
 import { parseHeaders, splitHeaderLines, findHeadEnd } from './parse-message.js';
 import { headerParam, type SipHeader, type SipRequest } from './sip-message.js';
@@ -76,7 +77,9 @@ export function buildErrorResponseForRaw(
   adjust: (headers: SipHeader[]) => SipHeader[] = (headers) => headers,
 ): Buffer | undefined {
   const bounds = findHeadEnd(raw);
-  const text = raw.toString('latin1', 0, bounds ? bounds.headEnd : raw.length).replace(/^[\r\n]+/, '');
+  // Header text is UTF-8 (§25): read as such unless it is all ASCII, so that it is written back as it came.
+  const head = raw.subarray(0, bounds ? bounds.headEnd : raw.length);
+  const text = head.toString(isAscii(head) ? 'latin1' : 'utf8').replace(/^[\r\n]+/, '');
   const readable: SipHeader[] = [];
   for (const line of splitHeaderLines(text).slice(1)) {
     try {

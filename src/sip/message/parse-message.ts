@@ -8,6 +8,7 @@
  *   SIP-Version    =  "SIP" "/" 1*DIGIT "." 1*DIGIT
  *   message-header =  header-name HCOLON header-value CRLF   (with LWS folding, §7.3.1)
  */
+import { isAscii } from 'node:buffer';
 import { SipParseError } from '../errors.js';
 import { isCallId, parseCallId } from '../headers/call-id.js';
 import { parseContentLength, singleContentLength } from '../headers/content-length.js';
@@ -127,6 +128,11 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
   const head: Head = {
     buf,
     text,
+    // §7.3.1 / §25: header text is UTF-8. A head of ASCII only (nearly every one) is read as latin1 text, one
+    // character per byte, its values cut at the scan's byte offsets; a head with other bytes has its values
+    // decoded as UTF-8, line by line (readHeaders), so that a display name or a reason phrase is the text the
+    // sender wrote and is written back as the same bytes.
+    ascii: isAscii(buf.subarray(start, scan.headEnd)),
     start,
     offsets: scan.offsets,
     lines: scan.lines,
@@ -140,7 +146,7 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
   const isResponse = isStatusLine(line, from, to);
   try {
     return isResponse
-      ? parseResponse(head, parseStatusLine(line, from, to), options)
+      ? parseResponse(head, utf8StatusLine(head, parseStatusLine(line, from, to)), options)
       : parseRequest(head, parseRequestLine(line, from, to), options);
   } catch (err) {
     // §18.1.2 / §16.7: a response that cannot be parsed is discarded, never answered.
@@ -154,18 +160,43 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
 interface Head {
   readonly buf: Buffer;
   readonly text: string;
+  /** Whether the head is all ASCII: `text` is then its exact text; otherwise values are decoded as UTF-8. */
+  readonly ascii: boolean;
   readonly start: number;
   readonly offsets: Int32Array;
   readonly lines: number;
   readonly bodyStart: number;
 }
 
-/** The text of logical line `k`, unfolded. */
+/** The text of logical line `k`, unfolded (decoded as UTF-8 in a head that is not all ASCII). */
 function lineText(head: Head, k: number): string {
   const at = k * STRIDE;
   const { offsets, text, start } = head;
-  const line = text.slice(offsets[at + LINE_START]! - start, offsets[at + LINE_END]! - start);
+  const span = text.slice(offsets[at + LINE_START]! - start, offsets[at + LINE_END]! - start);
+  const line = head.ascii ? span : utf8(span);
   return (offsets[at + FLAGS]! & FOLDED) === 0 ? line : unfoldSpan(line);
+}
+
+/** latin1 text (one character per byte) read again as the UTF-8 it holds. */
+function utf8(latin1: string): string {
+  return Buffer.from(latin1, 'latin1').toString('utf8');
+}
+
+/** §25.1: Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT / SP / HTAB). */
+function utf8StatusLine<T extends { readonly reason: string }>(head: Head, line: T): T {
+  return head.ascii ? line : { ...line, reason: utf8(line.reason) };
+}
+
+/**
+ * The value of header line `k` (not folded) of a head that is not all ASCII: its bytes past the colon, decoded
+ * as UTF-8 and trimmed as text.
+ */
+function utf8Value(head: Head, k: number): string {
+  const { buf, offsets } = head;
+  const at = k * STRIDE;
+  let i = offsets[at + NAME_END]!;
+  while (buf[i] === 0x20 || buf[i] === 0x09) i++;
+  return buf.toString('utf8', i + 1, offsets[at + LINE_END]).trim();
 }
 
 function parseRequest(
@@ -270,7 +301,11 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
         knownHeaderName(buf, lineStart, nameEnd) ??
         canonicalHeaderName(text.slice(lineStart - start, nameEnd - start));
       const valueStart = offsets[at + VALUE_START]!;
-      const value = valueStart === -1 ? '' : text.slice(valueStart - start, offsets[at + VALUE_END]! - start);
+      const value = !head.ascii
+        ? utf8Value(head, k)
+        : valueStart === -1
+          ? ''
+          : text.slice(valueStart - start, offsets[at + VALUE_END]! - start);
       header = newHeader(name, value);
     }
     headers.push(header);
@@ -367,7 +402,7 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
  */
 function inText(head: Head, k: number): boolean {
   const at = k * STRIDE;
-  return (head.offsets[at + FLAGS]! & FOLDED) === 0 && head.offsets[at + VALUE_START] !== -1;
+  return head.ascii && (head.offsets[at + FLAGS]! & FOLDED) === 0 && head.offsets[at + VALUE_START] !== -1;
 }
 
 function spanText(head: Head, k: number, header: SipHeader): string {

@@ -5,6 +5,7 @@
  * parser-differential.test.ts: the new parser must accept exactly what this one accepts, refuse what it refuses
  * with the same error code, and read the same values.
  */
+import { isAscii } from 'node:buffer';
 import { SipParseError, type SipErrorCode } from '../../../src/sip/errors.js';
 import { canonicalHeaderName } from '../../../src/sip/message/header-names.js';
 import { parseUri } from '../../../src/sip/uri/parse-uri.js';
@@ -257,7 +258,9 @@ export function referenceParse(buf: Buffer, datagram: boolean): RefMessage {
   while (buf[start] === 0x0d || buf[start] === 0x0a) start++;
   if (start >= buf.length) throw fail('SIP_PARSE_EMPTY', 'empty');
   const bounds = findHeadEnd(buf, start);
-  const headText = buf.toString('latin1', start, bounds ? bounds.headEnd : buf.length).replace(/\r?\n$/, '');
+  // Since the one-pass parser reads a head that is not all ASCII as UTF-8 (parse-message.ts), so does the oracle.
+  const headBytes = buf.subarray(start, bounds ? bounds.headEnd : buf.length);
+  const headText = headBytes.toString(isAscii(headBytes) ? 'latin1' : 'utf8').replace(/\r?\n$/, '');
   const [first = '', ...headerLines] = splitHeaderLines(headText);
   const isResponse = /^SIP\//i.test(first);
   try {
