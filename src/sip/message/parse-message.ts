@@ -477,8 +477,9 @@ function readBody(
  * A copy of `s` that holds no reference to the text it was cut from. V8 makes a substring of 13 characters or
  * more a view of its parent (a sliced string), so a Call-ID kept by a call table, a live call or an event
  * stream would keep the message's whole header text alive with it (measured: docs/performance.md, Memory).
- * What outlives the message is copied; the header text is latin1, so the copy is exact.
+ * What outlives the message is copied: through UTF-8, exact for header text (decoded from bytes, it holds no
+ * lone surrogate), whether the head was ASCII or UTF-8.
  */
 export function detachString(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
