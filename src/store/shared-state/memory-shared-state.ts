@@ -51,8 +51,9 @@ function bindingStore(): (b: Binding, previous?: Binding) => Binding {
     }
     return kept;
   };
-  // A refresh mostly repeats the binding it replaces (same contact and, per RFC 3261 §10.2.4, the same Call-ID
-  // "for all registrations during a single boot cycle"): its strings, already detached, are kept.
+  // A refresh mostly repeats the binding it replaces: the same contact and, by RFC 3261 §10.2, the same Call-ID
+  // ("All registrations from a UAC SHOULD use the same Call-ID header field value for registrations sent to a
+  // particular registrar"). Its strings, already detached, are kept.
   const reused = (value: string, before: string | undefined) =>
     value === before ? before : detachedString(value);
   return (b, previous) => {
