@@ -56,21 +56,30 @@ describe('CallStateMachine', () => {
 });
 
 describe('retransmit2xxUntilAck (§13.3.1.4)', () => {
-  test('unreliable: from T1 doubling to T2, until stopped', async () => {
+  test('unreliable: from T1 doubling to T2, until stopped', (t) => {
+    // The clock is Node's mock (setTimeout only): the schedule is read exactly, whatever the machine's load.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let resent = 0;
     const r = retransmit2xxUntilAck({
       t1: 5,
-      t2: 10,
+      t2: 20,
       unreliable: true,
       resend: () => resent++,
       noAck: () => {},
     });
-    await sleep(60);
+    const after = (ms: number, expected: number) => {
+      t.mock.timers.tick(ms);
+      assert.equal(resent, expected, `after ${ms} ms more`);
+    };
+    after(4, 0);
+    after(1, 1); // T1
+    after(9, 1);
+    after(1, 2); // 2*T1
+    after(19, 2);
+    after(1, 3); // 4*T1 = T2
+    after(20, 4); // capped at T2
     r.stop();
-    const at = resent;
-    assert.ok(at >= 3 && at <= 9, `resent ${at} times`);
-    await sleep(30);
-    assert.equal(resent, at);
+    after(1000, 4);
   });
 
   test('64*T1 without the ACK: noAck; a reliable transport never resends', async () => {
