@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createTenantRepository, migrate, openDatabase } from '../src/store/index.js';
 import { heapGrowth, summarizeHeapSnapshot, type HeapSummary } from './heap-snapshot.js';
+import { heapLimitArgs } from './memory-budgets.js';
 import {
   fmt,
   runSippStats,
@@ -247,6 +248,9 @@ async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
   const vx = spawn(
     process.execPath,
     [
+      // The heap cap the sip-gateway Deployment runs with (config/memory-budgets.yml): RSS then follows what
+      // is alive rather than how far V8 lets an uncapped heap grow between collections.
+      ...heapLimitArgs('sip-gateway'),
       ...nodeArgs,
       // For perBinding's heap snapshots (V8 collects before it writes one).
       '--heapsnapshot-signal=SIGUSR2',
