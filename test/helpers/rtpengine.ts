@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { createNgClient, NgTimeoutError } from '../../src/media/index.js';
 
@@ -13,12 +12,29 @@ export function findRtpengine(): string | undefined {
   return candidates.find((path) => existsSync(path));
 }
 
+/**
+ * A UDP port on 127.0.0.1 free now, drawn from 10000–19999: outside the kernel's ephemeral range (32768–60999)
+ * and the RTP ranges tests give relays, so no socket bound to port 0 by a concurrent test can take it before the
+ * caller binds it (a port got by binding 0 and closing was, now and then: EADDRINUSE at the caller's start).
+ */
 export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address() as AddressInfo;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
+  for (;;) {
+    const port = 10000 + Math.floor(Math.random() * 10000);
+    const socket = createSocket('udp4');
+    const bound = await new Promise<boolean>((resolve) => {
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      return port;
+    }
+    try {
+      socket.close();
+    } catch {
+      // already closed by its failed bind
+    }
+  }
 }
 
 export interface RtpengineProcess {
