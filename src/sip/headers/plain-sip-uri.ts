@@ -12,13 +12,7 @@
  *   param-unreserved =  "[" / "]" / "/" / ":" / "&" / "+" / "$"
  *   escaped          =  "%" HEXDIG HEXDIG
  */
-import {
-  charTable,
-  escapedRun as run,
-  hostnameEnd,
-  PARAM_CHARS as PARAM_CODES,
-  UNRESERVED,
-} from '../uri/char-classes.js';
+import { charTable, escapedRun, hostnameEnd, PARAM_CHARS, UNRESERVED } from '../uri/char-classes.js';
 
 /** Characters of a user part, without "?" (a plain address has none) and without "%" (checked as escaped). */
 const USER_CODES = charTable(`${UNRESERVED}&=+$,;/`);
@@ -41,7 +35,7 @@ export function isPlainSipUri(s: string, start: number, end: number): boolean {
   // userinfo: parseSipUri ends it at the first "@" of the rest.
   const at = s.indexOf('@', i);
   if (at !== -1 && at < end) {
-    if (run(s, i, at, USER_CODES) !== at || at === i) return false;
+    if (escapedRun(s, i, at, USER_CODES) !== at || at === i) return false;
     i = at + 1;
   }
   i = hostnameEnd(s, i, end);
@@ -59,10 +53,10 @@ export function isPlainSipUri(s: string, start: number, end: number): boolean {
   while (i < end) {
     if (s.charCodeAt(i) !== 0x3b) return false;
     const name = i + 1;
-    i = run(s, name, end, PARAM_CODES);
+    i = escapedRun(s, name, end, PARAM_CHARS);
     if (i <= name) return false;
     if (i < end && s.charCodeAt(i) === 0x3d) {
-      i = run(s, i + 1, end, PARAM_CODES);
+      i = escapedRun(s, i + 1, end, PARAM_CHARS);
       if (i === -1) return false;
     }
   }

@@ -25,6 +25,7 @@ import {
   HNV_CHARS,
   hostnameEnd,
   isEscapedRun,
+  isHex,
   PARAM_CHARS,
   PASSWORD_CHARS,
   URIC_CHARS,
@@ -72,10 +73,11 @@ function readUriHeaders(text: string, from: number): UriParam[] {
     if (amp === -1) amp = end;
     let eq = text.indexOf('=', i);
     if (eq === -1 || eq > amp) eq = amp;
-    if (eq === amp || !isEscapedRun(text, i, eq, HNV_CHARS, true)) {
-      throw fail(text, `malformed header "${text.slice(i, Math.min(amp, i + 40))}"`);
-    }
-    if (!isEscapedRun(text, eq + 1, amp, HNV_CHARS, false)) {
+    if (
+      eq === amp ||
+      !isEscapedRun(text, i, eq, HNV_CHARS, true) ||
+      !isEscapedRun(text, eq + 1, amp, HNV_CHARS, false)
+    ) {
       throw fail(text, `malformed header "${text.slice(i, Math.min(amp, i + 40))}"`);
     }
     out.push({ name: text.slice(i, eq), value: text.slice(eq + 1, amp) });
@@ -99,8 +101,7 @@ function isIpv6Reference(text: string, start: number, end: number): boolean {
   for (let i = start + 1; i < end - 1; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x3a) colon = true;
-    else if (!(c === 0x2e || (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66)))
-      return false;
+    else if (c !== 0x2e && !isHex(c)) return false;
   }
   return colon;
 }
