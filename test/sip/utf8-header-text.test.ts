@@ -67,6 +67,26 @@ describe('UTF-8 header text (§25.1 TEXT-UTF8, UTF8-NONASCII)', () => {
     assert.equal(m.kind === 'response' && m.reason, 'Occupé');
   });
 
+  test('a folded status line with a UTF-8 reason phrase is decoded once (§7.3.1)', () => {
+    const bytes = Buffer.from(
+      [
+        'SIP/2.0 200',
+        '  Très bien, merci',
+        'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-utf8',
+        'From: <sip:a@example.com>;tag=1',
+        'To: <sip:bob@example.com>;tag=2',
+        'Call-ID: utf8-3@192.0.2.1',
+        'CSeq: 1 INVITE',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      'utf8',
+    );
+    const m = parseMessage(bytes, { datagram: true });
+    assert.equal(m.kind === 'response' && m.reason, 'Très bien, merci');
+  });
+
   test('a message changed and serialized keeps the UTF-8 of the headers it did not touch', () => {
     const from = 'From: "Zoë" <sip:zoe@example.com>;tag=77';
     const m = parseMessage(request([from]), { datagram: true });

@@ -146,7 +146,7 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
   const isResponse = isStatusLine(line, from, to);
   try {
     return isResponse
-      ? parseResponse(head, utf8StatusLine(head, parseStatusLine(line, from, to)), options)
+      ? parseResponse(head, utf8StatusLine(head, folded, parseStatusLine(line, from, to)), options)
       : parseRequest(head, parseRequestLine(line, from, to), options);
   } catch (err) {
     // §18.1.2 / §16.7: a response that cannot be parsed is discarded, never answered.
@@ -182,9 +182,13 @@ function utf8(latin1: string): string {
   return Buffer.from(latin1, 'latin1').toString('utf8');
 }
 
-/** §25.1: Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT / SP / HTAB). */
-function utf8StatusLine<T extends { readonly reason: string }>(head: Head, line: T): T {
-  return head.ascii ? line : { ...line, reason: utf8(line.reason) };
+/**
+ * §25.1: Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT / SP / HTAB). The status
+ * line read from the head's latin1 text, decoded as UTF-8 in a head that is not all ASCII; a folded one came
+ * from lineText, already decoded.
+ */
+function utf8StatusLine<T extends { readonly reason: string }>(head: Head, folded: boolean, line: T): T {
+  return head.ascii || folded ? line : { ...line, reason: utf8(line.reason) };
 }
 
 /**
