@@ -27,6 +27,10 @@ function binding(contact: string, ttlMs: number, extra: Partial<Binding> = {}): 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `done()` holds, for at most `boundMs`: a timer under test may run late on a busy machine. */
+async function until(done: () => boolean, boundMs = 5000): Promise<void> {
+  for (const stop = Date.now() + boundMs; !done() && Date.now() < stop;) await sleep(5);
+}
 
 function withFolder(fn: (dir: string) => Promise<void>) {
   return async () => {
@@ -95,13 +99,15 @@ describe('registrations file (memory shared state persistence)', () => {
         },
       });
       for (let i = 0; i < 1000; i++) writer.changed();
-      await sleep(100);
+      await until(() => snapshots > 0);
       assert.equal(snapshots, 1, 'the first change is written at once');
       for (let i = 0; i < 1000; i++) writer.changed();
-      await sleep(100);
+      await until(() => false, 20);
       assert.equal(snapshots, 1, 'changes within the interval wait for its end');
-      await sleep(250);
+      await until(() => snapshots > 1);
       assert.equal(snapshots, 2, 'then they are written together');
+      await sleep(400);
+      assert.equal(snapshots, 2, 'once: nothing changed since');
       writer.changed();
       await writer.close();
       assert.equal(snapshots, 3, 'close writes what is left without waiting');
@@ -185,7 +191,7 @@ describe('registrations file (memory shared state persistence)', () => {
         onError: (err) => errors.push(err),
       });
       writer.changed();
-      await sleep(180);
+      await until(() => errors.length >= 2);
       assert.ok(errors.length >= 2, `retried (${errors.length} failures)`);
       await writer.close();
     }),

@@ -29,21 +29,29 @@ export interface Retransmit2xx {
  */
 export function retransmit2xxUntilAck(options: Retransmit2xxOptions): Retransmit2xx {
   const { t1, t2, unreliable } = options;
-  const began = Date.now();
+  const deadline = 64 * t1;
+  // Time is counted by the waits scheduled, not read from a clock: a timer never fires early, and a clock read
+  // a millisecond short of 64*T1 would otherwise add one more full wait (another 64*T1 on a reliable transport)
+  // before the BYE. The last wait is cut to end at the deadline.
+  let waited = 0;
   let interval = t1;
   let timer: NodeJS.Timeout | undefined;
-  const delay = () => (unreliable ? interval : 64 * t1);
+  const schedule = () => {
+    const wait = Math.min(unreliable ? interval : deadline, deadline - waited);
+    waited += wait;
+    timer = setTimeout(tick, wait);
+  };
   const tick = () => {
-    if (Date.now() - began >= 64 * t1) {
+    if (waited >= deadline) {
       timer = undefined;
       options.noAck();
       return;
     }
     if (unreliable) options.resend();
     interval = Math.min(2 * interval, t2);
-    timer = setTimeout(tick, delay());
+    schedule();
   };
-  timer = setTimeout(tick, delay());
+  schedule();
   return {
     stop() {
       if (timer) clearTimeout(timer);

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CallStateMachine } from '../../../src/gateway/call/index.js';
 import { buildCancel, header, retransmit2xxUntilAck } from '../../../src/sip/index.js';
-import { callerRequest, parse, sleep } from './fake-sip.js';
+import { callerRequest, parse } from './fake-sip.js';
 import type { SipRequest } from '../../../src/sip/index.js';
 
 describe('CallStateMachine', () => {
@@ -26,7 +26,8 @@ describe('CallStateMachine', () => {
     assert.equal(n.settingUp, false);
   });
 
-  test('what a state owns is stopped when the call leaves it', async () => {
+  test('what a state owns is stopped when the call leaves it', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const m = new CallStateMachine();
     const fired: string[] = [];
     m.after('ring timeout', ['routing', 'early'], 10, () => fired.push('ring'));
@@ -39,17 +40,20 @@ describe('CallStateMachine', () => {
     assert.deepEqual(m.holding(), []);
     m.after('max duration', ['answered'], 10, () => fired.push('max'));
     m.transition('ending');
-    await sleep(25);
+    t.mock.timers.tick(1000);
     assert.deepEqual(fired, []);
   });
 
-  test('a timer that fires is forgotten; one stopped by name does not fire', async () => {
+  test('a timer that fires is forgotten; one stopped by name does not fire', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const m = new CallStateMachine();
     const fired: string[] = [];
     m.after('a', ['routing'], 5, () => fired.push('a'));
     m.after('b', ['routing'], 5, () => fired.push('b'));
     m.stop('b');
-    await sleep(15);
+    t.mock.timers.tick(4);
+    assert.deepEqual(fired, [], 'not before its time');
+    t.mock.timers.tick(1);
     assert.deepEqual(fired, ['a']);
     assert.deepEqual(m.holding(), []);
   });
@@ -82,13 +86,33 @@ describe('retransmit2xxUntilAck (§13.3.1.4)', () => {
     after(1000, 4);
   });
 
-  test('64*T1 without the ACK: noAck; a reliable transport never resends', async () => {
+  test('64*T1 without the ACK: noAck; a reliable transport never resends', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let resent = 0;
     let gaveUp = 0;
     retransmit2xxUntilAck({ t1: 1, t2: 4, unreliable: false, resend: () => resent++, noAck: () => gaveUp++ });
-    await sleep(100);
+    t.mock.timers.tick(63);
+    assert.equal(gaveUp, 0, 'not before 64*T1');
+    t.mock.timers.tick(1);
+    assert.equal(gaveUp, 1, 'at 64*T1');
+    t.mock.timers.tick(1000);
     assert.equal(resent, 0);
-    assert.equal(gaveUp, 1);
+    assert.equal(gaveUp, 1, 'once');
+  });
+
+  test('unreliable: the last wait ends at 64*T1, not a whole interval past it', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let resent = 0;
+    let gaveUp = 0;
+    retransmit2xxUntilAck({ t1: 1, t2: 4, unreliable: true, resend: () => resent++, noAck: () => gaveUp++ });
+    // Resends at 1, 3, 7, then every T2 = 4 up to 63: 3 + 14. (Ticked by the millisecond: Node 20's mock runs
+    // no timer a callback sets within the same tick.)
+    for (let ms = 0; ms < 63; ms++) t.mock.timers.tick(1);
+    assert.equal(resent, 17);
+    assert.equal(gaveUp, 0);
+    t.mock.timers.tick(1);
+    assert.equal(gaveUp, 1, 'at 64*T1, cut short from the 4 ms interval');
+    assert.equal(resent, 17, 'no resend at the deadline');
   });
 });
 

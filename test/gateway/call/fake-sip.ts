@@ -26,6 +26,10 @@ export function parse<T extends SipRequest | SipResponse>(bytes: Buffer): T {
 /** Lets pending promise callbacks (a relay's answer, a relayed response) run. */
 export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Waits until `done()` holds, for at most `boundMs`: a timer under test may run late on a busy machine. */
+export async function until(done: () => boolean, boundMs = 5000): Promise<void> {
+  for (const stop = Date.now() + boundMs; !done() && Date.now() < stop;) await sleep(5);
+}
 
 /** A client transaction the call started: the test answers it like the callee would. */
 export class FakeClientTransaction implements ClientTransaction {
