@@ -6,6 +6,7 @@ export const problemTypes = {
   unauthorized: { status: 401, title: 'Missing or invalid API key' },
   forbidden: { status: 403, title: 'The API key lacks the role for this operation' },
   'not-found': { status: 404, title: 'No such resource' },
+  'method-not-allowed': { status: 405, title: 'The method is not served on this path' },
   'request-timeout': { status: 408, title: 'The request was not received in time' },
   conflict: { status: 409, title: 'The resource already exists' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
@@ -15,6 +16,7 @@ export const problemTypes = {
   'headers-too-large': { status: 431, title: 'The request headers are too large' },
   'internal-error': { status: 500, title: 'Internal error' },
   'store-unavailable': { status: 503, title: 'The database is unavailable; retry later' },
+  'metrics-unavailable': { status: 503, title: 'A SIP worker did not answer with its metrics; retry later' },
 } as const;
 export type ProblemType = keyof typeof problemTypes;
 

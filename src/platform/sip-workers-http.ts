@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AggregatorRegistry } from 'prom-client';
+import { problemBody, type ProblemType } from '../api/problem.js';
 import type { Logger } from '../observability/index.js';
 import type { ReadinessReport } from './module.js';
 
@@ -30,18 +31,16 @@ export async function serveSipWorkersHttp(options: {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   };
-  const problem = (res: ServerResponse, status: number, title: string, detail: string) =>
-    send(
-      res,
-      status,
-      'application/problem+json; charset=utf-8',
-      JSON.stringify({ type: 'about:blank', title, status, detail }),
-    );
+  // The problems are the API's catalog entries (src/api/problem.ts), as the single-process listener answers.
+  const problem = (res: ServerResponse, type: ProblemType, detail: string, path: string) => {
+    const body = problemBody(type, detail, path);
+    send(res, body.status, 'application/problem+json; charset=utf-8', JSON.stringify(body));
+  };
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      return problem(res, 405, 'Method Not Allowed', `${req.method ?? ''} is not served here`);
+      return problem(res, 'method-not-allowed', `${req.method ?? ''} is not served here`, path);
     }
     if (path === '/healthz') return send(res, 200, JSON_TYPE, JSON.stringify({ status: 'ok' }));
     if (path === '/readyz') {
@@ -55,15 +54,16 @@ export async function serveSipWorkersHttp(options: {
       } catch (err) {
         // A worker that did not answer within prom-client's 5 s (stuck, or dying during the scrape).
         logger.warn({ err }, 'SIP workers: /metrics could not be gathered from every worker');
-        return problem(res, 503, 'Service Unavailable', 'a SIP worker did not answer with its metrics');
+        res.setHeader('retry-after', '5');
+        return problem(res, 'metrics-unavailable', 'a SIP worker did not answer with its metrics', path);
       }
     }
-    return problem(res, 404, 'Not Found', `${path ?? ''} is not served by the SIP workers' primary`);
+    return problem(res, 'not-found', `${path} is not served by the SIP workers' primary`, path);
   };
   const server: Server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
       logger.error({ err }, 'SIP workers: HTTP request failed');
-      if (!res.headersSent) problem(res, 500, 'Internal Server Error', 'the request failed');
+      if (!res.headersSent) problem(res, 'internal-error', 'the request failed', req.url ?? '/');
       else res.destroy();
     });
   });

@@ -26,6 +26,8 @@ function fetchText(url: string): Promise<{ status: number; text: string }> {
   });
 }
 
+const pick = (p: { type: string; status: number }) => ({ type: p.type, status: p.status });
+
 /** The dispatch counters of each worker, from one scrape of the primary's /metrics (every worker's, merged). */
 async function dispatchCounts(url: string): Promise<Map<string, Record<string, number>>> {
   const workers = new Map<string, Record<string, number>>();
@@ -181,9 +183,17 @@ describe('one sip-gateway with two SIP workers', async () => {
         [...text.matchAll(/^voxgate_sip_worker_datagrams\{worker="(\d+)"/gm)].map((m) => m[1]),
       );
       assert.deepEqual([...workers].sort(), ['0', '1']);
+      // Refusals are entries of the API's problem catalog, as the single-process listener answers them.
       const missing = await fetchText(`${vx.httpUrl}/nowhere`);
       assert.equal(missing.status, 404);
-      assert.equal((JSON.parse(missing.text) as { status: number }).status, 404);
+      assert.deepEqual(pick(JSON.parse(missing.text)), { type: '/problems/not-found', status: 404 });
+      const posted = await fetch(`${vx.httpUrl}/metrics`, { method: 'POST' });
+      assert.equal(posted.status, 405);
+      assert.equal(posted.headers.get('allow'), 'GET, HEAD');
+      assert.deepEqual(pick((await posted.json()) as { type: string; status: number }), {
+        type: '/problems/method-not-allowed',
+        status: 405,
+      });
     },
   );
 
