@@ -69,9 +69,10 @@ export interface GatewayOptions {
   /**
    * One SIP worker of several sharing the UDP socket (worker-dispatch.ts): datagrams of Call-IDs other
    * workers own are handed to them, those they hand here are read as arrived. With `udpOnly` no TCP, TLS or
-   * WebSocket listener opens here (another worker holds them).
+   * WebSocket listener opens here: another worker holds them, reads their messages and hands those of Call-IDs
+   * this worker owns here, and sends on them what this worker sends (`dispatch.relay`).
    */
-  dispatch?: Pick<WorkerDispatch, 'take' | 'deliverTo'>;
+  dispatch?: Pick<WorkerDispatch, 'take' | 'takeStream' | 'relay' | 'attach'>;
   udpOnly?: boolean;
   isDraining: () => boolean;
   warn(detail: Record<string, unknown>, message: string): void;
@@ -160,7 +161,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const host = options.advertisedHost ?? defaultAdvertisedHost(options.host);
   const advertised = (transport: TransportName | WebSocketTransportName) => {
     const address = opened.address;
-    const port = address?.[transport]?.port ?? options.port;
+    // A worker without stream listeners advertises those of the worker holding them, as configured.
+    const configured =
+      transport === 'tls'
+        ? options.tls?.port
+        : transport === 'udp' || transport === 'tcp'
+          ? undefined
+          : options[transport]?.port;
+    const port = address?.[transport]?.port ?? configured ?? options.port;
     return { host, port };
   };
   const self = () => {
@@ -317,6 +325,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             : {}),
         }),
     ...(options.dispatch ? { onDatagram: options.dispatch.take } : {}),
+    ...(options.dispatch && !options.udpOnly ? { onStreamMessage: options.dispatch.takeStream } : {}),
+    ...(options.dispatch && options.udpOnly ? { streamRelay: options.dispatch.relay } : {}),
     ...streamSettings(options.streams),
     onRequest: (request, inbound) =>
       answeredStatelessly(request)
@@ -324,7 +334,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         : layer.handleRequest(request, inbound),
     onResponse: (response) => layer.handleResponse(response),
   });
-  options.dispatch?.deliverTo(endpoint.receiveDatagram);
+  options.dispatch?.attach(endpoint);
   opened.endpoint = endpoint;
   opened.address = endpoint.address();
   return {

@@ -41,6 +41,17 @@ export async function linkSipWorker(
       },
     },
   );
+  metricsIn(metrics).gauge(
+    'voxgate_sip_worker_stream_messages',
+    "SIP messages between this SIP worker and the one holding the TCP, TLS and WebSocket flows, by outcome (passed: read on the holder's flows, handed to the worker owning its Call-ID; received: handed here; relayed: sent on the holder's flows for this worker; failed: of those, failed there or not handed), since it started.",
+    {
+      labelNames: ['worker', 'outcome'],
+      collect: (gauge) => {
+        for (const [outcome, value] of Object.entries(dispatch.streamCounts))
+          gauge.set({ worker, outcome }, value);
+      },
+    },
+  );
   return {
     dispatch,
     announce() {

@@ -134,11 +134,6 @@ export async function superviseSipWorkers(options: {
       if (!started && ports.every((p) => p !== null)) {
         started = true;
         logger.info({ workers, pids: processes.map((w) => w?.process.pid) }, 'SIP workers ready');
-        // Said once at start, where an operator reads why a call to a TCP/TLS/WebSocket phone got a local 503.
-        logger.warn(
-          { workers },
-          'SIP workers: TCP, TLS and WebSocket are served by worker 0 only; a call another worker owns to a phone registered over them, or to a TCP/TLS trunk, fails with 503 (docs/performance.md, "The gateway on every core")',
-        );
         settle?.resolve();
       }
     });

@@ -78,6 +78,8 @@ export {
   type SendTarget,
   type SipEndpoint,
   type SipEndpointOptions,
+  type StreamArrival,
+  type StreamRelay,
 } from './transport/sip-endpoint.js';
 export { UdpTransport } from './transport/udp-transport.js';
 export {

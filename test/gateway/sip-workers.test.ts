@@ -6,12 +6,22 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
+import { createServer } from 'node:net';
 import { ownerOf } from '../../src/gateway/index.js';
-import { buildRequest, type SipRequest } from '../../src/sip/index.js';
+import {
+  answerChallenge,
+  buildRequest,
+  buildResponse,
+  header,
+  headerValues,
+  type SipMessage,
+  type SipRequest,
+} from '../../src/sip/index.js';
 import { provisionUsers } from '../helpers/provision-users.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { sdp, SipPhone, type OutgoingCall } from '../helpers/sip-phone.js';
 import { runVoxgate, startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
+import { WsClient } from '../helpers/ws-sip-client.js';
 
 const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -24,6 +34,38 @@ function fetchText(url: string): Promise<{ status: number; text: string }> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     }).on('error', reject);
   });
+}
+
+/** A TCP port on 127.0.0.1 free now, drawn outside the kernel's ephemeral range (as freeUdpPort does). */
+async function freeTcpPort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+  }
+}
+
+/** A Call-ID that hashes to `worker` of 2. */
+function callIdOf(worker: number, prefix: string): string {
+  for (let i = 0; ; i++) if (ownerOf(`${prefix}-${i}`, 2) === worker) return `${prefix}-${i}`;
+}
+
+/** The counters of each worker's stream hand-over, from one scrape of the primary's /metrics. */
+async function streamCounts(url: string): Promise<Record<string, number>> {
+  const total: Record<string, number> = {};
+  const { text } = await fetchText(`${url}/metrics`);
+  for (const m of text.matchAll(
+    /^voxgate_sip_worker_stream_messages\{worker="\d+",outcome="(\w+)"\} (\d+)$/gm,
+  ))
+    total[m[1]!] = (total[m[1]!] ?? 0) + Number(m[2]);
+  return total;
 }
 
 const pick = (p: { type: string; status: number }) => ({ type: p.type, status: p.status });
@@ -47,10 +89,12 @@ describe('one sip-gateway with two SIP workers', async () => {
   const domain = `workers-${randomBytes(4).toString('hex')}.example`;
   let alice: SipPhone;
   let bob: SipPhone;
+  let wsPort: number;
 
   before(async () => {
     if (skip) return;
     db = await createScratchDatabase();
+    wsPort = await freeTcpPort();
     vx = await startVoxgate(
       ['--target=sip-gateway'],
       {
@@ -60,6 +104,7 @@ describe('one sip-gateway with two SIP workers', async () => {
         VOXGATE_GATEWAY_MEDIA_RELAYS: 'off',
         VOXGATE_SIP_ADVERTISED_ADDRESS: '127.0.0.1',
         VOXGATE_SIP_KEEPALIVE_SECONDS: '0',
+        VOXGATE_SIP_WS_PORT: String(wsPort),
       },
       { startTimeoutMs: 90_000 },
     );
@@ -70,7 +115,7 @@ describe('one sip-gateway with two SIP workers', async () => {
       vx.logs.some((l) => l.msg === 'SIP workers ready'),
       'both workers listen',
     );
-    await provisionUsers(db.url, { name: 'Workers', domain }, { alice: 'a1ice', bob: 'b0b' });
+    await provisionUsers(db.url, { name: 'Workers', domain }, { alice: 'a1ice', bob: 'b0b', carol: 'car0l' });
     alice = await SipPhone.open('alice', 'a1ice', vx.sipUdpPort!, domain);
     bob = await SipPhone.open('bob', 'b0b', vx.sipUdpPort!, domain);
   });
@@ -164,6 +209,99 @@ describe('one sip-gateway with two SIP workers', async () => {
       const total = (outcome: string) => [...counts.values()].reduce((sum, c) => sum + (c[outcome] ?? 0), 0);
       assert.ok(total('passed') > 0, 'datagrams read by the worker not owning them were handed on');
       assert.equal(total('received'), total('passed'), 'every datagram handed on arrived');
+    },
+  );
+
+  test(
+    'a phone on a WebSocket, held by worker 0, registers through worker 1 and is called by calls either worker owns',
+    { skip },
+    async () => {
+      const carol = await WsClient.open(wsPort);
+      const contact = '<sip:carol@c4r0l.invalid;transport=ws>';
+      const next = (match: (m: SipMessage) => boolean, what: string) => carol.next(match, what);
+      try {
+        // Her REGISTER's Call-ID is worker 1's: worker 0 reads it on the WebSocket and hands it on; worker 1's
+        // 401 and 200 go back on her WebSocket through worker 0, and worker 1's hold keeps the flow.
+        const registerId = callIdOf(1, 'ws-register');
+        const register = (cseq: number, authorization?: string) =>
+          buildRequest('REGISTER', `sip:${domain}`, [
+            { name: 'Via', value: `SIP/2.0/WS c4r0l.invalid;branch=z9hG4bKwsreg${cseq}` },
+            { name: 'Max-Forwards', value: '70' },
+            { name: 'From', value: `<sip:carol@${domain}>;tag=wsc` },
+            { name: 'To', value: `<sip:carol@${domain}>` },
+            { name: 'Call-ID', value: registerId },
+            { name: 'CSeq', value: `${cseq} REGISTER` },
+            { name: 'Contact', value: contact },
+            { name: 'Expires', value: '300' },
+            ...(authorization ? [{ name: 'Authorization', value: authorization }] : []),
+          ]);
+        carol.send(register(1));
+        const challenge = await next((m) => m.kind === 'response' && m.status === 401, '401');
+        const answer = answerChallenge({
+          challenges: headerValues(challenge, 'WWW-Authenticate'),
+          method: 'REGISTER',
+          uri: `sip:${domain}`,
+          username: 'carol',
+          password: 'car0l',
+        });
+        carol.send(register(2, answer!.authorization));
+        await next((m) => m.kind === 'response' && m.status === 200, '200 to REGISTER');
+
+        const owners = new Set<number>();
+        for (let i = 0; i < 16 && owners.size < 2; i++) {
+          const call = await alice.invite('carol', sdp(41010));
+          owners.add(ownerOf(call.callId, 2));
+          const invite = (await next(
+            (m) => m.kind === 'request' && m.method === 'INVITE',
+            'INVITE on the WebSocket',
+          )) as SipRequest;
+          assert.match(invite.topVia, /^SIP\/2\.0\/WS /);
+          assert.match(header(invite, 'Contact') ?? '', new RegExp(`:${wsPort};transport=ws>$`));
+          const answered = { Contact: contact, 'Content-Type': 'application/sdp' };
+          carol.send(buildResponse(invite, 180, 'Ringing', { Contact: contact }, undefined, 'wc'));
+          carol.send(buildResponse(invite, 200, 'OK', answered, sdp(41012), 'wc'));
+          assert.equal((await call.final()).status, 200);
+          call.ack();
+          await next((m) => m.kind === 'request' && m.method === 'ACK', 'ACK on the WebSocket');
+          // She hangs up: her BYE, on the WebSocket, reaches the worker owning the call.
+          carol.send(
+            buildRequest('BYE', /<([^>]*)>/.exec(header(invite, 'Contact') ?? '')![1]!, [
+              { name: 'Via', value: `SIP/2.0/WS c4r0l.invalid;branch=z9hG4bKwsbye${i}` },
+              { name: 'Max-Forwards', value: '70' },
+              { name: 'From', value: `${header(invite, 'To')};tag=wc` },
+              { name: 'To', value: header(invite, 'From') ?? '' },
+              { name: 'Call-ID', value: invite.callId },
+              { name: 'CSeq', value: '2 BYE' },
+            ]),
+          );
+          alice.reply(await inCall(alice, 'BYE', call.callId), 200, 'OK', call.fromTag);
+          await next(
+            (m) => m.kind === 'response' && m.status === 200 && m.callId === invite.callId,
+            '200 to her BYE',
+          );
+        }
+        assert.deepEqual([...owners].sort(), [0, 1], 'calls owned by both workers reached her');
+        const counts = await streamCounts(vx.httpUrl);
+        assert.ok((counts.passed ?? 0) > 0, 'messages read on her flow were handed to worker 1');
+        assert.equal(counts.received, counts.passed, 'every one arrived');
+        assert.ok((counts.relayed ?? 0) > 0, "worker 1 sent on worker 0's flow");
+        assert.equal(counts.failed ?? 0, 0);
+
+        // Her WebSocket closes (her binding stays): a call to her fails at once whichever worker owns it, worker
+        // 1 told by worker 0 that the flow is gone, not after Timer B.
+        carol.socket.close();
+        let ownedBy1 = false;
+        for (let i = 0; i < 16 && !ownedBy1; i++) {
+          const call = await alice.invite('carol', sdp(41014));
+          const final = await call.final();
+          assert.ok(final.status >= 400, `refused (${final.status})`);
+          ownedBy1 = ownerOf(call.callId, 2) === 1;
+        }
+        assert.ok(ownedBy1, 'a call worker 1 owns');
+        assert.ok(((await streamCounts(vx.httpUrl)).failed ?? 0) > 0, 'the failure came back to worker 1');
+      } finally {
+        carol.socket.close();
+      }
     },
   );
 

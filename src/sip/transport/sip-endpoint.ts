@@ -63,8 +63,35 @@ export interface SipEndpointOptions {
    * gateway reads it, handed on through `receiveDatagram` there).
    */
   onDatagram?(bytes: Buffer, remote: Peer): boolean;
+  /**
+   * Sees each message read on a TCP, TLS or WebSocket flow first: one it returns true for is not read here
+   * (another process of a multi-process gateway reads it, handed on through `receiveStream` there).
+   */
+  onStreamMessage?(bytes: Buffer, arrival: StreamArrival): boolean;
+  /**
+   * For a process of a multi-process gateway that opens no stream listener (`tcpPort`, `tls`, `ws`, `wss` and
+   * `tlsClient` unset) while another process holds them: what is sent on TCP, TLS or WebSocket, and the holds
+   * on flows, go to that process.
+   */
+  streamRelay?: StreamRelay;
   onRequest(request: SipRequest, ctx: InboundContext): void;
   onResponse?(response: SipResponse, ctx: ResponseContext): void;
+}
+
+/** How a message read on a stream of one process came in, as another process is told when it is handed on. */
+export interface StreamArrival {
+  readonly transport: TransportName;
+  readonly webSocket?: WebSocketTransportName;
+  readonly remote: Peer;
+  readonly flowId: string;
+}
+
+/** The stream listeners of another process of the same gateway (`SipEndpointOptions.streamRelay`). */
+export interface StreamRelay {
+  /** Sends on that process's flows as `SipEndpoint.send` does there; a failure there is told to `onFailure`. */
+  send(bytes: Buffer, to: SendTarget, onFailure?: SendFailureHandler): void;
+  holdFlow(flowId: string, key: string, until: number): void;
+  releaseFlow(key: string): void;
 }
 
 export interface SendTarget extends Peer {
@@ -101,6 +128,11 @@ export interface SipEndpoint {
   send(bytes: Buffer, to: SendTarget, onFailure?: SendFailureHandler): string | undefined;
   /** Reads a datagram as if the UDP listener had received it from `remote` (handed on by another process). */
   receiveDatagram(bytes: Buffer, remote: Peer): void;
+  /**
+   * Reads a message another process read on one of its flows (handed on by it); answers to it go back through
+   * `streamRelay` to that flow.
+   */
+  receiveStream(bytes: Buffer, arrival: StreamArrival): void;
   /** Sends bytes as a datagram from the UDP listener (same as send with transport 'udp'). */
   sendUdp(bytes: Buffer, to: Peer, onFailure?: SendFailureHandler): void;
   /**
@@ -173,8 +205,10 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     messageTimeoutMs,
     admission,
     holds,
-    onMessage: (bytes, remote, flowId, write, transport) =>
-      receive({ bytes, transport, remote, flowId, send: onFlow(write, transport, remote) }),
+    onMessage: (bytes, remote, flowId, write, transport) => {
+      if (options.onStreamMessage?.(bytes, { transport, remote, flowId })) return;
+      receive({ bytes, transport, remote, flowId, send: onFlow(write, transport, remote) });
+    },
     ...(options.keepalive ? { keepalive: options.keepalive } : {}),
     ...(options.onFlowClosed ? { onFlowClosed: options.onFlowClosed } : {}),
   };
@@ -192,15 +226,11 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       flowId: string,
       write: (bytes: Buffer) => boolean,
       webSocket: WebSocketTransportName,
-    ) =>
-      receive({
-        bytes,
-        transport: webSocket === 'wss' ? 'tls' : 'tcp',
-        webSocket,
-        remote,
-        flowId,
-        send: onFlow(write, webSocket, remote),
-      }),
+    ) => {
+      const transport = webSocket === 'wss' ? 'tls' : 'tcp';
+      if (options.onStreamMessage?.(bytes, { transport, webSocket, remote, flowId })) return;
+      receive({ bytes, transport, webSocket, remote, flowId, send: onFlow(write, webSocket, remote) });
+    },
     ...(options.onFlowClosed ? { onFlowClosed: options.onFlowClosed } : {}),
   };
   let udp: UdpTransport | undefined;
@@ -259,8 +289,27 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       : ({ reason: 'no-transport', transport: 'udp', to, detail: 'no UDP listener' } as const);
     if (failure) failed(failure, onFailure);
   };
+  const relay = options.streamRelay;
+  /** The keys of the holds passed to `relay`: only their releases go there (most bindings hold no flow). */
+  const relayedHolds = new Set<string>();
+  const receiveStream = (bytes: Buffer, arrival: StreamArrival): void => {
+    const back: SendTarget = { ...arrival.remote, transport: arrival.transport, flowId: arrival.flowId };
+    receive({
+      bytes,
+      ...arrival,
+      // The answer goes on the flow the message came in on, whatever destination the caller computed.
+      send: (out, _to, onFailure) =>
+        relay
+          ? relay.send(out, back, onFailure)
+          : failed({ reason: 'no-transport', transport: arrival.transport, to: arrival.remote }, onFailure),
+    });
+  };
   const send = (bytes: Buffer, to: SendTarget, onFailure?: SendFailureHandler): string | undefined => {
     const transport = to.transport ?? 'udp';
+    if (relay && transport !== 'udp') {
+      relay.send(bytes, to, onFailure);
+      return to.flowId;
+    }
     // Stream sends only (a UDP datagram has no connection to fail later): made here, not per datagram.
     const onConnectFailure = () => (failure: SendFailure) => failed(failure, onFailure);
     // RFC 7118 §5: requests to a WebSocket client can only reach it on its WebSocket, whatever transport the
@@ -295,14 +344,23 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       wss: wss?.address(),
     }),
     receiveDatagram,
+    receiveStream,
     sendUdp,
     send,
     holdFlow(flowId, key, until) {
+      if (relay) {
+        relayedHolds.add(key);
+        relay.holdFlow(flowId, key, until);
+        return true;
+      }
       if (![tcp, tls, ws, wss].some((channel) => channel?.hasFlow(flowId))) return false;
       holds.hold(flowId, key, until);
       return true;
     },
-    releaseFlow: (key) => holds.release(key),
+    releaseFlow(key) {
+      if (relay && relayedHolds.delete(key)) relay.releaseFlow(key);
+      holds.release(key);
+    },
     connections: () => ({
       tcp: tcp?.size ?? 0,
       tls: tls?.size ?? 0,
