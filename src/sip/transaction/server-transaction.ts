@@ -14,6 +14,15 @@ export interface ServerTransactionEvents {
   timeout?(): void;
 }
 
+export interface NonInviteServerTransactionEvents extends ServerTransactionEvents {
+  /**
+   * The transaction entered "Completed" over an unreliable transport: the caller keeps its final response and
+   * where it goes for Timer J (`completed-responses.ts`) and passes it again for each retransmitted request.
+   * The transaction object runs no timer from then on; a failure of the response's send still ends it.
+   */
+  completed(response: Buffer, send: InboundContext['send']): void;
+}
+
 export interface ServerTransaction {
   /**
    * The request, until the final response is sent: the transaction then keeps only that response's bytes for
@@ -49,7 +58,7 @@ class ServerCore<S extends string, T extends string> {
   readonly reliable: boolean;
   held: SipRequest | undefined;
   lastResponse: Buffer | undefined;
-  private readonly sendBytes: InboundContext['send'];
+  readonly sendBytes: InboundContext['send'];
   private readonly terminated: () => void;
 
   constructor(request: SipRequest, ctx: InboundContext, events: ServerTransactionEvents, initial: S) {
@@ -210,12 +219,14 @@ export function createInviteServerTransaction(
   });
 }
 
-/** The non-INVITE server transaction, RFC 3261 §17.2.2. */
+/**
+ * The non-INVITE server transaction, RFC 3261 §17.2.2. Over a reliable transport Timer J is 0; over an
+ * unreliable one the caller keeps the Completed state and its Timer J (`events.completed`).
+ */
 export function createNonInviteServerTransaction(
   request: SipRequest,
   ctx: InboundContext,
-  timers: TimerSettings,
-  events: ServerTransactionEvents,
+  events: NonInviteServerTransactionEvents,
 ): ServerTransaction {
   const core = new ServerCore<NonInviteServerState, 'J'>(request, ctx, events, 'trying');
   return serverTransaction(core, {
@@ -228,9 +239,11 @@ export function createNonInviteServerTransaction(
       }
       core.held = undefined;
       // §17.2.2: "When the server transaction enters the "Completed" state, it MUST set Timer J to fire in
-      // 64*T1 seconds for unreliable transports, and zero seconds for reliable transports."
+      // 64*T1 seconds for unreliable transports, and zero seconds for reliable transports." Over an unreliable
+      // transport the caller keeps the response for Timer J (`events.completed`): a record, not this object.
       core.state = 'completed';
-      core.timers.start('J', core.reliable ? 0 : 64 * timers.t1, core.terminate);
+      if (core.reliable) core.timers.start('J', 0, core.terminate);
+      else if (core.lastResponse) events.completed(core.lastResponse, core.sendBytes);
     },
     // §17.2.2: in "Trying", "any further request retransmissions are discarded"; in "Proceeding" and
     // "Completed" the last response "MUST be passed to the transport layer for retransmission".

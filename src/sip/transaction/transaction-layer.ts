@@ -1,3 +1,5 @@
+import { sipChannels } from '../diagnostics.js';
+import { buildResponse } from '../message/build-response.js';
 import { parseMessage } from '../message/parse-message.js';
 import type { SipRequest, SipResponse } from '../message/sip-message.js';
 import type { InboundContext } from '../transport/inbound-context.js';
@@ -8,6 +10,7 @@ import {
   type ClientTransactionEvents,
   type TransactionSend,
 } from './client-transaction.js';
+import { createCompletedResponses, DEFAULT_MAX_COMPLETED_BYTES } from './completed-responses.js';
 import {
   createInviteServerTransaction,
   createNonInviteServerTransaction,
@@ -43,37 +46,73 @@ export interface TransactionLayer {
     options: { reliable: boolean; request?: SipRequest },
     events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
   ): ClientTransaction;
+  /** Server transactions (those in Completed included) and client transactions. */
   readonly size: { readonly server: number; readonly client: number };
-  /** New requests answered 503 because the server transaction table was full (`maxServerTransactions`). */
+  /** Non-INVITE server transactions in Completed over UDP, kept as records (`completed-responses.ts`). */
+  readonly completed: { readonly transactions: number; readonly bytes: number };
+  /**
+   * New requests answered 503 because the server transaction table was full (`maxServerTransactions`) or
+   * the Completed records held `maxCompletedBytes`.
+   */
   readonly refusedFull: number;
   /** Terminates every transaction (shutdown). */
   close(): void;
 }
 
-/** Server transactions kept at most by default: ~7 KB each, so about 350 MiB at the cap (docs/reliability.md). */
+/**
+ * Server transactions kept at most by default, those in Completed over UDP apart: ~7 KB each, so about
+ * 350 MiB at the cap (docs/reliability.md).
+ */
 export const DEFAULT_MAX_SERVER_TRANSACTIONS = 50_000;
 
 /**
  * Matches messages to transactions (§17.1.3, §17.2.3), creates them, and hands new requests to the TU. A
- * transaction lives until its RFC 3261 timers end it (64·T1 after the final response on UDP), and the server
- * table holds at most `maxServerTransactions`: beyond it a new request is answered 503 with Retry-After
- * (§21.5.4, overload) and not kept, while the transactions in progress (and their retransmissions) go on.
+ * transaction lives until its RFC 3261 timers end it (64·T1 after the final response on UDP). The server
+ * table holds at most `maxServerTransactions` transactions in progress, and a non-INVITE one that reached
+ * Completed over UDP becomes a record of its response (`completed-responses.ts`), those records holding at
+ * most `maxCompletedBytes`: beyond either bound a new request is answered 503 with Retry-After (§21.5.4,
+ * overload) and not kept, while the transactions in progress (and their retransmissions) go on.
  */
 export function createTransactionLayer(options: {
   tu: TransactionUser;
   timers?: TimerSettings;
   maxServerTransactions?: number;
+  maxCompletedBytes?: number;
+  /** Milliseconds on a monotonic clock, for Timer J of the Completed records (default `performance.now`). */
+  now?: () => number;
 }): TransactionLayer {
   const timers = options.timers ?? DEFAULT_TIMERS;
   const maxServers = options.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
   let refusedFull = 0;
   const servers = new Map<string, ServerTransaction>();
   const clients = new Map<string, ClientTransaction>();
+  const completed = createCompletedResponses({
+    timerJ: 64 * timers.t1,
+    maxBytes: options.maxCompletedBytes ?? DEFAULT_MAX_COMPLETED_BYTES,
+    now: options.now ?? (() => performance.now()),
+  });
 
   const newServer = (key: string, request: SipRequest, ctx: InboundContext): ServerTransaction => {
-    const create =
-      request.method === 'INVITE' ? createInviteServerTransaction : createNonInviteServerTransaction;
-    const tx = create(request, ctx, timers, { terminated: () => servers.delete(key) });
+    if (request.method === 'INVITE') {
+      const tx = createInviteServerTransaction(request, ctx, timers, {
+        terminated: () => servers.delete(key),
+      });
+      servers.set(key, tx);
+      return tx;
+    }
+    let handedOver = false;
+    const tx = createNonInviteServerTransaction(request, ctx, {
+      terminated: () => {
+        servers.delete(key);
+        // §17.2.4: a failed send of the final response ends the transaction, in Completed its record.
+        if (handedOver) completed.remove(key);
+      },
+      completed: (response, send) => {
+        handedOver = true;
+        servers.delete(key);
+        completed.add(key, response, send);
+      },
+    });
     servers.set(key, tx);
     return tx;
   };
@@ -86,18 +125,21 @@ export function createTransactionLayer(options: {
         if (existing.receive(request) === 'to-tu') options.tu.onRequest(request, undefined, ctx);
         return;
       }
+      if (completed.retransmit(key)) return;
       if (request.method === 'ACK') {
         options.tu.onRequest(request, undefined, ctx);
         return;
       }
-      const tx = newServer(key, request, ctx);
-      if (servers.size > maxServers) {
+      if (servers.size >= maxServers || completed.full) {
         refusedFull++;
-        tx.respond(503, 'Service Unavailable', { 'Retry-After': '5' });
-        tx.terminate();
-        servers.delete(key);
+        // Answered without a transaction: nothing is kept for the refused request (a retransmission is refused
+        // again), and the response goes where the transaction's would, through `ctx.send`.
+        if (sipChannels.responseOut.hasSubscribers)
+          sipChannels.responseOut.publish({ method: request.method, status: 503 });
+        ctx.send(buildResponse(request, 503, 'Service Unavailable', { 'Retry-After': '5' }));
         return;
       }
+      const tx = newServer(key, request, ctx);
       if (request.method === 'CANCEL') {
         // §9.2: "the CANCEL request … is matched to the INVITE transaction using the rules of §17.2.3 with the
         // method INVITE"; "If the UAS did not find a matching transaction … it SHOULD respond to the CANCEL
@@ -141,13 +183,17 @@ export function createTransactionLayer(options: {
       return tx;
     },
     get size() {
-      return { server: servers.size, client: clients.size };
+      return { server: servers.size + completed.count, client: clients.size };
+    },
+    get completed() {
+      return { transactions: completed.count, bytes: completed.bytes };
     },
     get refusedFull() {
       return refusedFull;
     },
     close() {
       for (const tx of [...servers.values(), ...clients.values()]) tx.terminate();
+      completed.clear();
     },
   };
 }

@@ -1,0 +1,177 @@
+// Non-INVITE server transactions in "Completed" (RFC 3261 §17.2.2) through the transaction layer, which keeps
+// them as records of their response: a retransmitted request gets the same bytes again without reaching the
+// TU, Timer J ends the record at 64*T1 on UDP (0 on TCP), a failed send ends it (§17.2.4), and the records'
+// bound in bytes refuses new requests with 503 while the records already kept still answer. Time is node:test's
+// mock clock (setTimeout and Date, the layer reading Date.now), so Timer J is checked at its exact value.
+import { afterEach, beforeEach, describe, mock, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { parseMessage, type SipRequest } from '../../src/sip/index.js';
+import {
+  createTransactionLayer,
+  type TransactionLayer,
+} from '../../src/sip/transaction/transaction-layer.js';
+import { DEFAULT_TIMERS } from '../../src/sip/transaction/timers.js';
+import type { InboundContext } from '../../src/sip/transport/inbound-context.js';
+import type { SendFailureHandler } from '../../src/sip/transport/send-failure.js';
+
+const { t1: T1 } = DEFAULT_TIMERS;
+
+function register(n: number, transport = 'UDP'): SipRequest {
+  return parseMessage(
+    Buffer.from(
+      [
+        'REGISTER sip:acme.example SIP/2.0',
+        `Via: SIP/2.0/${transport} 192.0.2.1:5060;branch=z9hG4bK-completed-${n}`,
+        'Max-Forwards: 70',
+        'From: <sip:alice@acme.example>;tag=a',
+        'To: <sip:alice@acme.example>',
+        `Call-ID: completed-${n}`,
+        `CSeq: ${n} REGISTER`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+    { datagram: transport === 'UDP' },
+  ) as SipRequest;
+}
+
+interface Wire {
+  ctx: InboundContext;
+  /** Every response sent, in order. */
+  sent: Buffer[];
+  /** Makes the next sends fail (reported after the call returns, as the transports do). */
+  failing: boolean;
+}
+
+function wire(reliable: boolean): Wire {
+  const w: Wire = {
+    sent: [],
+    failing: false,
+    ctx: {
+      transport: reliable ? 'tcp' : 'udp',
+      remote: { address: '192.0.2.1', port: 5060 },
+      reliable,
+      reply: () => undefined,
+      send: (bytes: Buffer, onFailure?: SendFailureHandler) => {
+        w.sent.push(bytes);
+        if (w.failing)
+          queueMicrotask(() =>
+            onFailure?.({ reason: 'bad-port', transport: 'udp', to: w.ctx.remote, detail: 'test' }),
+          );
+      },
+    },
+  };
+  return w;
+}
+
+const startLine = (b: Buffer) => b.toString('latin1').split('\r\n')[0]!;
+
+describe('non-INVITE server transactions in Completed (RFC 3261 §17.2.2), kept as records', () => {
+  let seen: string[];
+  let layer: TransactionLayer;
+  const open = (options: { maxCompletedBytes?: number } = {}) => {
+    layer = createTransactionLayer({
+      ...options,
+      now: () => Date.now(),
+      tu: {
+        onRequest: (request, tx) => {
+          seen.push(request.callId);
+          tx?.respond(200, 'OK');
+        },
+      },
+    });
+  };
+  beforeEach(() => {
+    seen = [];
+    mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  });
+  afterEach(() => {
+    layer.close();
+    mock.timers.reset();
+  });
+
+  test('a retransmission in Completed gets the same response bytes and is not seen by the TU; at Timer J (64*T1) it is a new request', (t) => {
+    const kinds: string[] = [];
+    const count = (m: unknown) => kinds.push((m as { kind: string }).kind);
+    subscribe('voxgate:sip:retransmission', count);
+    t.after(() => unsubscribe('voxgate:sip:retransmission', count));
+    open();
+    const w = wire(false);
+    layer.handleRequest(register(1), w.ctx);
+    assert.deepEqual(seen, ['completed-1']);
+    assert.deepEqual(layer.completed.transactions, 1);
+    assert.equal(layer.size.server, 1, 'a transaction in Completed is still a server transaction');
+
+    mock.timers.tick(64 * T1 - 1);
+    layer.handleRequest(register(1), w.ctx);
+    assert.equal(w.sent.length, 2);
+    assert.ok(w.sent[1]!.equals(w.sent[0]!), 'the same bytes, To tag included');
+    assert.deepEqual(seen, ['completed-1'], 'absorbed: the TU saw the request once');
+    assert.deepEqual(kinds, ['request-absorbed', 'response-sent']);
+
+    mock.timers.tick(1);
+    assert.deepEqual(layer.size, { server: 0, client: 0 }, 'Timer J ended it at 64*T1');
+    layer.handleRequest(register(1), w.ctx);
+    assert.deepEqual(seen, ['completed-1', 'completed-1'], 'after Timer J the same request is a new one');
+  });
+
+  test('records end in the order they came, each at its own Timer J', () => {
+    open();
+    const w = wire(false);
+    layer.handleRequest(register(1), w.ctx);
+    mock.timers.tick(T1);
+    layer.handleRequest(register(2), w.ctx);
+    mock.timers.tick(64 * T1 - T1);
+    assert.equal(layer.completed.transactions, 1, 'the first ended, the second is kept');
+    layer.handleRequest(register(2), w.ctx);
+    assert.deepEqual(seen, ['completed-1', 'completed-2']);
+    mock.timers.tick(T1 - 1);
+    assert.equal(layer.completed.transactions, 1);
+    mock.timers.tick(1);
+    assert.equal(layer.completed.transactions, 0);
+  });
+
+  test('over TCP Timer J is 0: no record is kept, the transaction ends', () => {
+    open();
+    const w = wire(true);
+    layer.handleRequest(register(1, 'TCP'), w.ctx);
+    assert.equal(layer.completed.transactions, 0);
+    mock.timers.tick(0);
+    assert.equal(layer.size.server, 0);
+    layer.handleRequest(register(1, 'TCP'), w.ctx);
+    assert.deepEqual(seen, ['completed-1', 'completed-1']);
+  });
+
+  test('§17.2.4: a failed send of the response in Completed ends the record', async () => {
+    open();
+    const w = wire(false);
+    layer.handleRequest(register(1), w.ctx);
+    w.failing = true;
+    layer.handleRequest(register(1), w.ctx);
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    assert.equal(layer.size.server, 0, 'the failure ended it');
+    w.failing = false;
+    layer.handleRequest(register(1), w.ctx);
+    assert.deepEqual(seen, ['completed-1', 'completed-1']);
+  });
+
+  test('the records are bounded in bytes: beyond it a new request gets 503, unseen by the TU, while the records kept still answer; after Timer J new requests are taken again', () => {
+    open({ maxCompletedBytes: 1 });
+    const w = wire(false);
+    layer.handleRequest(register(1), w.ctx);
+    assert.ok(layer.completed.bytes >= 1, 'the first record fills the bound');
+    layer.handleRequest(register(2), w.ctx);
+    assert.deepEqual(seen, ['completed-1'], 'the second never reached the TU');
+    assert.equal(startLine(w.sent[1]!), 'SIP/2.0 503 Service Unavailable');
+    assert.equal(layer.refusedFull, 1);
+    assert.equal(layer.size.server, 1, 'the refused request is not kept');
+    layer.handleRequest(register(1), w.ctx);
+    assert.ok(w.sent[2]!.equals(w.sent[0]!), 'the kept record still answers its retransmission');
+    mock.timers.tick(64 * T1);
+    assert.equal(layer.completed.bytes, 0);
+    layer.handleRequest(register(2), w.ctx);
+    assert.deepEqual(seen, ['completed-1', 'completed-2']);
+  });
+});
