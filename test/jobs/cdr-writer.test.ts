@@ -305,11 +305,12 @@ describe('CDR writer', () => {
         events: state.events,
         cdrs: createCdrRepository(db),
         consumer: 'w2',
-        staleMs: 50,
+        // Long enough that the first run below comes before it even on a busy machine.
+        staleMs: 1000,
       });
       await survivor.run(AbortSignal.timeout(2000));
       assert.equal(await count(db), 0, 'not stale yet: still the dead worker’s');
-      await new Promise((r) => setTimeout(r, 80));
+      await new Promise((r) => setTimeout(r, 1100));
       await survivor.run(AbortSignal.timeout(2000));
       assert.equal(await count(db), 3, 'claimed from the dead worker and written');
       await new Promise((r) => setTimeout(r, 80));

@@ -86,7 +86,7 @@ describe('CRLF keepalive (RFC 5626 §4.4.1)', () => {
     const endpoint = await createSipEndpoint({
       host: '127.0.0.1',
       tcpPort: 0,
-      keepalive: { intervalMs: 40, pongTimeoutMs: 150 },
+      keepalive: { intervalMs: 40, pongTimeoutMs: 1000 },
       onFlowClosed: (e) => closed.push(e),
       onRequest: () => undefined,
     });
@@ -146,7 +146,7 @@ describe('CRLF keepalive (RFC 5626 §4.4.1)', () => {
     const ua = await createSipEndpoint({
       host: '127.0.0.1',
       tcpPort: 0,
-      keepalive: { intervalMs: 30, pongTimeoutMs: 200 },
+      keepalive: { intervalMs: 30, pongTimeoutMs: 1000 },
       onFlowClosed: (e) => closed.push(e),
       onRequest: () => undefined,
     });
@@ -154,7 +154,7 @@ describe('CRLF keepalive (RFC 5626 §4.4.1)', () => {
       server = await createSipEndpoint({
         host: '127.0.0.1',
         tcpPort: 0,
-        keepalive: { intervalMs: 30, pongTimeoutMs: 200 },
+        keepalive: { intervalMs: 30, pongTimeoutMs: 1000 },
         onFlowClosed: (e) => closed.push(e),
         onRequest: (_r, ctx) => ctx.reply(200, 'OK'),
       });
