@@ -1,4 +1,5 @@
-export { DtlsConnection, type DtlsConnectionOptions, type SrtpKeying } from './dtls-connection.js';
+export { DtlsConnection, type DtlsConnectionOptions } from './dtls-connection.js';
+export type { SrtpKeying } from './dtls-keys.js';
 export {
   newDtlsIdentity,
   certificateFingerprint,
