@@ -1,27 +1,19 @@
-import type { RemoteInfo, Socket } from 'node:dgram';
 import type { DtlsFailureReason, DtlsIdentity } from '../dtls/index.js';
 import type { CallRecorder } from '../recording/call-recorder.js';
+import { callReport, type CallReport } from './call-report.js';
 import { DtlsBridge, type DtlsEdit, type DtlsTermination } from './dtls-bridge.js';
 import { LegDtls } from './leg-dtls.js';
-import { answerBinding, newIceCredentials, type IceCredentials, type StunDropReason } from './ice-lite.js';
+import { newIceCredentials, type StunDropReason } from './ice-lite.js';
+import { MediaForwarder } from './media-forwarder.js';
 import type { SdpFlags } from './ng-args.js';
-import type { PortAllocator, PortPair } from './port-allocator.js';
+import type { PortAllocator } from './port-allocator.js';
 import { MediaRelayError } from './relay-errors.js';
-import { RtpStats, type StreamStats } from './rtp-stats.js';
+import { invalidate, muxes, legOnPair, other, routeTo, SIDES, type Leg } from './relay-leg.js';
+import type { StreamStats } from './rtp-stats.js';
 import { SdesBridge, type CryptoEdit, type Side } from './sdes-bridge.js';
 import { midsFor, offeredStreams, rewriteSdp, type OfferedStream } from './sdp-rewrite.js';
 
-const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
-const SIDES = ['a', 'b'] as const;
-
-interface Address {
-  address: string;
-  port: number;
-}
-
-interface Route extends Address {
-  socket: Socket;
-}
+export type { CallReport, StreamReport } from './call-report.js';
 
 /** Packets the whole relay forwarded and refused, shared by its calls (the `statistics` totals, metrics). */
 export interface RelayCounters {
@@ -42,37 +34,6 @@ export interface RelayCounters {
   dtlsFailed: Record<DtlsFailureReason, number>;
 }
 
-/**
- * The relay end one party sends one stream to: a port pair, what the party's SDP asked for, where its packets
- * really come from (latched), and the stats of what it sent. Packets to that party leave from this same pair,
- * so the party sees symmetric RTP (RFC 4961).
- */
-interface Leg {
-  pair: PortPair;
-  offered?: OfferedStream;
-  /** Whether the SDP the relay sent this party offered (or accepted) rtcp-mux; undefined before any. */
-  sentMux?: boolean;
-  latchedRtp?: Address;
-  latchedRtcp?: Address;
-  /** The relay's ICE-lite credentials towards this party, made the first time it gets ICE and then kept. */
-  ice?: IceCredentials;
-  /** Whether the SDP the relay last sent this party carried the relay's ICE-lite (its STUN is answered). */
-  iceOn: boolean;
-  /** Which components a valid check latched, and whether that check nominated (USE-CANDIDATE). */
-  iceLatched: { rtp?: 'checked' | 'nominated'; rtcp?: 'checked' | 'nominated' };
-  /** When the last valid connectivity check came (0: never). */
-  lastCheckAt: number;
-  /** Where packets to this party go, computed on the first packet after a change (null: nowhere yet). */
-  rtpRoute?: Route | null;
-  rtcpRoute?: Route | null;
-  stats: RtpStats;
-  dropped: number;
-  /** DTLS that came before the relay knew its roles towards this party (replayed once it does). */
-  earlyDtls: { packet: Buffer; from: RemoteInfo; rtcpPort: boolean }[];
-  /** Where the relay ends DTLS-SRTP towards this party: the roles and fingerprints, a handshake per component. */
-  dtls?: LegDtls;
-}
-
 export interface MediaCallOptions {
   /** The address parties are told to send to. */
   advertised: string;
@@ -81,55 +42,48 @@ export interface MediaCallOptions {
   dtls: DtlsIdentity;
 }
 
-/** One stream's line in a `query`/`delete` reply (RTPengine's names). */
-// Type aliases, not interfaces: the reply is a bencode dictionary, and only aliases fit its index signature.
-export type StreamReport = {
-  stats: Record<string, number>;
-  'local port': number;
-  endpoint?: { family: string; address: string; port: number };
-};
-
-export type CallReport = {
-  tags: Record<string, { tag: string; medias: { index: number; type: string; streams: StreamReport[] }[] }>;
-  totals: {
-    RTP: { packets: number; bytes: number; errors: number };
-    RTCP: { packets: number; bytes: number; errors: number };
-  };
-};
-
-/** RFC 5761 §4: RTCP packet types 200-204 (SR, RR, SDES, BYE, APP) tell RTCP from RTP on a shared port. */
-const isRtcp = (packet: Buffer) => packet.length > 1 && packet[1]! >= 200 && packet[1]! <= 204;
-
 /**
- * A party doing ICE with the relay: it got the relay's ICE-lite and its own SDP has ICE credentials. Media goes
- * to it only where a valid connectivity check came from (RFC 8445 §12: the selected pair), and its RTP does not
- * latch.
+ * One call through the relay: two parties (sides a and b, by their tags), one leg per side and stream
+ * (`relay-leg.ts`). This class is the call's signalling side — the SDPs of the parties, the legs' ports, the
+ * relay's DTLS ends kept in line with them, the call's report (`call-report.ts`); the packets of its legs go
+ * through `media-forwarder.ts`.
  */
-const iceActive = (leg: Leg) => leg.iceOn && leg.offered?.ice !== undefined;
-
-/** RFC 5761 §5.1.1: multiplexing is used when the offer had a=rtcp-mux and the answer kept it. */
-const muxes = (leg: Leg) => leg.offered !== undefined && leg.offered.rtcpMux && leg.sentMux !== false;
-
-/** One call through the relay: two parties (sides a and b, by their tags), one leg per side and stream. */
 export class MediaCall {
   readonly created = Date.now();
   lastSignal = Date.now();
-  /** While the call is recorded: every packet received goes to it too. */
-  recorder: CallRecorder | undefined;
   private readonly tags = new Map<string, Side>();
   private readonly legs: Record<Side, Leg[]> = { a: [], b: [] };
   /** SDES-SRTP per stream: which side the relay decrypts and encrypts, with which keys. */
   private readonly crypto: SdesBridge[] = [];
   /** DTLS-SRTP per stream: where the relay ends it, with which roles. */
   private readonly dtls: DtlsBridge[] = [];
-  private strict = false;
+  /** The packets of the call's legs (`media-forwarder.ts`). */
+  private readonly forwarder: MediaForwarder;
   private closed = false;
 
   constructor(
     readonly callId: string,
     private readonly ports: PortAllocator,
     private readonly options: MediaCallOptions,
-  ) {}
+  ) {
+    this.forwarder = new MediaForwarder({
+      legs: this.legs,
+      crypto: this.crypto,
+      dtls: this.dtls,
+      counters: options.counters,
+      advertised: options.advertised,
+      tagOf: (side) => this.tagOf(side),
+    });
+  }
+
+  /** While the call is recorded: every packet received goes to it too. */
+  get recorder(): CallRecorder | undefined {
+    return this.forwarder.recorder;
+  }
+
+  set recorder(recorder: CallRecorder | undefined) {
+    this.forwarder.recorder = recorder;
+  }
 
   /** Which side a tag is; a new tag takes side a if free, else b. */
   private sideOf(tag: string, preferred?: Side): Side {
@@ -156,7 +110,7 @@ export class MediaCall {
    */
   async sdpFrom(fromTag: string, sdp: string, flags: SdpFlags, answerTo?: string): Promise<string> {
     this.lastSignal = Date.now();
-    if (flags.strictSource) this.strict = true;
+    if (flags.strictSource) this.forwarder.strict = true;
     const streams = offeredStreams(sdp);
     const offerer = answerTo === undefined ? undefined : this.sideOf(answerTo, 'a');
     const side = this.sideOf(fromTag, offerer ? other(offerer) : 'a');
@@ -274,165 +228,11 @@ export class MediaCall {
       this.ports.release(pair);
       throw new MediaRelayError('MEDIA_CALL_DELETED', `Call ${this.callId} was deleted`);
     }
-    const leg: Leg = {
-      pair,
-      stats: new RtpStats(),
-      dropped: 0,
-      iceOn: false,
-      iceLatched: {},
-      earlyDtls: [],
-      lastCheckAt: 0,
-    };
-    pair.rtp.on('message', (packet, from) => this.receive(side, index, packet, from, false));
-    pair.rtcp.on('message', (packet, from) => this.receive(side, index, packet, from, true));
+    const leg = legOnPair(pair);
+    const forwarder = this.forwarder;
+    pair.rtp.on('message', (packet, from) => forwarder.receive(side, index, packet, from, false));
+    pair.rtcp.on('message', (packet, from) => forwarder.receive(side, index, packet, from, true));
     return leg;
-  }
-
-  /** A packet from the party of `side` on stream `index`: latch, count, send on to the other party. */
-  private receive(side: Side, index: number, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
-    const leg = this.legs[side][index];
-    if (!leg) return;
-    const counters = this.options.counters;
-    // RFC 7983 §7: the first byte tells STUN (0-3) and DTLS (20-63) from RTP/RTCP (128-191).
-    const first = packet[0] ?? 0;
-    if (first < 4 && leg.iceOn) {
-      this.stun(leg, packet, from, rtcpPort);
-      return;
-    }
-    if (first >= 20 && first < 64) {
-      if (leg.dtls) {
-        this.dtlsPacket(leg, packet, from, rtcpPort);
-        return;
-      }
-      if (this.dtls[index]?.endsAt(side)) {
-        // The relay offered the party DTLS and the party connects before its answer reached the relay (a
-        // phone's ClientHello races its 200 OK): kept for the association the answer makes.
-        if (leg.earlyDtls.length < 4) leg.earlyDtls.push({ packet: Buffer.from(packet), from, rtcpPort });
-        return;
-      }
-      if (!this.passesDtls(side, index)) {
-        leg.dropped++;
-        counters.errors++;
-        counters.dtlsDropped++;
-        return;
-      }
-    }
-    if (this.strict && leg.offered && from.address !== leg.offered.address) {
-      // RTPengine's strict-source: packets from anywhere but the party's known address are dropped.
-      leg.dropped++;
-      counters.errors++;
-      return;
-    }
-    const rtcp = rtcpPort || isRtcp(packet);
-    const bridge = this.crypto[index];
-    const rx = leg.dtls ? leg.dtls.session(rtcpPort, 'rx') : bridge?.rx(side);
-    if (leg.dtls && !rx) {
-      // Media before the handshake is done cannot be read.
-      leg.dropped++;
-      counters.errors++;
-      return;
-    }
-    if (rx) {
-      // SRTP ended here (RFC 3711 §3.3): a packet that does not authenticate, or replays, goes no further.
-      const opened = rtcp ? rx.unprotectRtcp(packet) : rx.unprotectRtp(packet);
-      if (!opened.ok) {
-        leg.dropped++;
-        counters.errors++;
-        counters.srtpDropped[opened.reason]++;
-        return;
-      }
-      packet = opened.packet;
-    }
-    // Sub-millisecond arrival times: jitter of G.711 at 8 kHz is in 125 µs units.
-    const now = performance.timeOrigin + performance.now();
-    // Symmetric RTP latching: the party's first packet tells where it really is (behind NAT, the SDP lies).
-    // With ICE, the connectivity checks tell it instead.
-    if (!iceActive(leg) && (rtcpPort ? !leg.latchedRtcp : !leg.latchedRtp)) {
-      if (rtcpPort) leg.latchedRtcp = { address: from.address, port: from.port };
-      else leg.latchedRtp = { address: from.address, port: from.port };
-      invalidate(leg);
-    }
-    if (rtcp) leg.stats.rtcp(packet, now);
-    else leg.stats.rtp(packet, now);
-    if (this.recorder) {
-      const to = { address: this.options.advertised, port: leg.pair.port + (rtcpPort ? 1 : 0) };
-      this.recorder.packet(this.tagOf(side) ?? side, index + 1, from, to, packet, rtcp, now);
-    }
-    const out = this.legs[other(side)][index];
-    let route: Route | null | undefined;
-    if (out) {
-      if (rtcp) route = out.rtcpRoute === undefined ? (out.rtcpRoute = routeTo(out, true)) : out.rtcpRoute;
-      else route = out.rtpRoute === undefined ? (out.rtpRoute = routeTo(out, false)) : out.rtpRoute;
-    }
-    if (!route) {
-      leg.dropped++;
-      counters.errors++;
-      return;
-    }
-    const tx = out?.dtls ? out.dtls.session(rtcp, 'tx') : bridge?.tx(other(side));
-    if (out?.dtls && !tx) {
-      leg.dropped++;
-      counters.errors++;
-      return;
-    }
-    if (tx) {
-      const sealed = rtcp ? tx.protectRtcp(packet) : tx.protectRtp(packet);
-      if (!sealed) {
-        leg.dropped++;
-        counters.errors++;
-        counters.srtpDropped.malformed++;
-        return;
-      }
-      packet = sealed;
-    }
-    route.socket.send(packet, route.port, route.address);
-    counters.packets++;
-    counters.bytes += packet.length;
-  }
-
-  /**
-   * A STUN packet on an ICE leg: answered as an ICE-lite agent (`ice-lite.ts`). A valid check latches the
-   * component it arrived on to its source — a nominated one (USE-CANDIDATE) for good, an unnominated one until
-   * a nomination comes (RFC 8445 §8.1.1: the controlling agent nominates).
-   */
-  private stun(leg: Leg, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
-    const counters = this.options.counters;
-    const outcome = answerBinding(packet, from, leg.ice!, leg.offered?.ice?.ufrag);
-    const socket = rtcpPort ? leg.pair.rtcp : leg.pair.rtp;
-    if (outcome.kind === 'keepalive') return;
-    if (outcome.response) socket.send(outcome.response, from.port, from.address);
-    if (outcome.kind === 'refused') {
-      leg.dropped++;
-      counters.errors++;
-      counters.stunDropped[outcome.reason]++;
-      return;
-    }
-    counters.stunAnswered++;
-    // Consent checks (RFC 7675, every few seconds) keep a call alive while its media is on hold.
-    leg.lastCheckAt = Date.now();
-    const component = rtcpPort ? 'rtcp' : 'rtp';
-    if (leg.iceLatched[component] === 'nominated' && !outcome.nominated) return;
-    const address = { address: from.address, port: from.port };
-    if (rtcpPort) leg.latchedRtcp = address;
-    else leg.latchedRtp = address;
-    leg.iceLatched[component] = outcome.nominated ? 'nominated' : 'checked';
-    invalidate(leg);
-    // A relay that connects (a=setup:active) knows where to once a check came.
-    leg.dtls?.startClients();
-  }
-
-  /** DTLS passes end to end on a stream where both parties speak it and the relay ends it for neither. */
-  private passesDtls(side: Side, index: number): boolean {
-    const out = this.legs[other(side)][index];
-    return (
-      out !== undefined &&
-      out.dtls === undefined &&
-      this.dtls[index] !== undefined &&
-      !this.dtls[index].endsAt(side) &&
-      !this.dtls[index].endsAt(other(side)) &&
-      this.legs[side][index]?.offered?.fingerprints.length !== 0 &&
-      out.offered?.fingerprints.length !== 0
-    );
   }
 
   /** Brings a leg's DTLS ends in line with where the relay now ends DTLS towards its party. */
@@ -452,22 +252,11 @@ export class MediaCall {
     invalidate(leg);
     leg.dtls?.startClients();
     const early = leg.earlyDtls.splice(0);
-    if (leg.dtls) for (const e of early) this.dtlsPacket(leg, e.packet, e.from, e.rtcpPort);
+    if (leg.dtls) for (const e of early) this.forwarder.dtlsPacket(leg, e.packet, e.from, e.rtcpPort);
   }
 
   /** The first DTLS failure of the call, for its report. */
   dtlsFailure: string | undefined;
-
-  private dtlsPacket(leg: Leg, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
-    // With ICE the checks say where the party is; DTLS from elsewhere is not the party's (RFC 7675).
-    if (iceActive(leg) && !leg.iceLatched[rtcpPort ? 'rtcp' : 'rtp'] && !(muxes(leg) && leg.iceLatched.rtp)) {
-      leg.dropped++;
-      this.options.counters.errors++;
-      this.options.counters.dtlsDropped++;
-      return;
-    }
-    leg.dtls?.receive(packet, from, rtcpPort ? 1 : 0);
-  }
 
   /** The newest packet of any stream, or the last signal: what the media timeout is measured from. */
   get lastActivity(): number {
@@ -486,46 +275,7 @@ export class MediaCall {
 
   /** Stats of what each party sent, per stream, shaped like RTPengine's `query` reply. */
   report(): CallReport {
-    const tags: CallReport['tags'] = {};
-    const totals: CallReport['totals'] = {
-      RTP: { packets: 0, bytes: 0, errors: 0 },
-      RTCP: { packets: 0, bytes: 0, errors: 0 },
-    };
-    for (const side of SIDES) {
-      const tag = this.tagOf(side);
-      const medias = this.legs[side].flatMap((leg, index) => {
-        if (!leg) return [];
-        const s = leg.stats.snapshot();
-        totals.RTP.packets += s.packets;
-        totals.RTP.bytes += s.bytes - s.rtcpBytes;
-        totals.RTP.errors += leg.dropped;
-        totals.RTCP.packets += s.rtcpPackets;
-        totals.RTCP.bytes += s.rtcpBytes;
-        const seen = leg.latchedRtp ?? leg.latchedRtcp;
-        const stream: StreamReport = {
-          'local port': leg.pair.port,
-          stats: {
-            packets: s.packets,
-            bytes: s.bytes,
-            errors: leg.dropped,
-            'packets lost': s.lost,
-            jitter: Math.round(s.jitterMs),
-            'RTCP packets': s.rtcpPackets,
-            'last packet': Math.floor(s.lastPacketAt / 1000),
-          },
-        };
-        if (seen) {
-          stream.endpoint = {
-            family: seen.address.includes(':') ? 'IP6' : 'IP4',
-            address: seen.address,
-            port: seen.port,
-          };
-        }
-        return [{ index: index + 1, type: leg.offered?.media ?? 'audio', streams: [stream] }];
-      });
-      if (tag) tags[tag] = { tag, medias };
-    }
-    return { tags, totals };
+    return callReport(this.legs, (side) => this.tagOf(side));
   }
 
   /** Frees every port of the call. */
@@ -574,32 +324,4 @@ function wantsIce(flags: SdpFlags, stream: OfferedStream, receiver: Leg, answer:
   const receiverDoesIce = receiver.offered?.ice !== undefined;
   if (answer) return receiverDoesIce;
   return flags.ice === 'force' || stream.ice !== undefined || receiverDoesIce;
-}
-
-/** Forgets the cached routes to a party whose address, latch or multiplexing changed. */
-function invalidate(leg: Leg): void {
-  leg.rtpRoute = undefined;
-  leg.rtcpRoute = undefined;
-}
-
-/** Where, and from which socket, a packet to the party of `leg` goes; null when nowhere yet. */
-function routeTo(leg: Leg, rtcp: boolean): Route | null {
-  const offered = leg.offered;
-  if (!offered || offered.disabled) return null;
-  // RFC 3264 §8.4: "the offerer can set the connection address to 0.0.0.0" to put a stream on hold; nothing is
-  // sent there until the party is seen sending.
-  if (iceActive(leg)) {
-    // Only where a connectivity check came from (RFC 7675: consent), never the SDP's address.
-    if (!rtcp || muxes(leg)) return leg.latchedRtp ? { socket: leg.pair.rtp, ...leg.latchedRtp } : null;
-    return leg.latchedRtcp ? { socket: leg.pair.rtcp, ...leg.latchedRtcp } : null;
-  }
-  const held = offered.address === '0.0.0.0' || offered.address === '::';
-  if (held && !leg.latchedRtp && !leg.latchedRtcp) return null;
-  const rtp = leg.latchedRtp ?? { address: offered.address, port: offered.rtpPort };
-  if (!rtcp || muxes(leg)) return { socket: leg.pair.rtp, ...rtp };
-  const rtcpTo = leg.latchedRtcp ?? {
-    address: leg.latchedRtp?.address ?? offered.address,
-    port: offered.rtcpPort,
-  };
-  return { socket: leg.pair.rtcp, ...rtcpTo };
 }
