@@ -6,7 +6,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { ownerOf } from '../../src/gateway/index.js';
 import {
   answerChallenge,
@@ -20,6 +19,7 @@ import {
 import { provisionUsers } from '../helpers/provision-users.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import { sdp, SipPhone, type OutgoingCall } from '../helpers/sip-phone.js';
+import { freeTcpPort } from '../helpers/rtpengine.js';
 import { runVoxgate, startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
 import { WsClient } from '../helpers/ws-sip-client.js';
 
@@ -34,22 +34,6 @@ function fetchText(url: string): Promise<{ status: number; text: string }> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     }).on('error', reject);
   });
-}
-
-/** A TCP port on 127.0.0.1 free now, drawn outside the kernel's ephemeral range (as freeUdpPort does). */
-async function freeTcpPort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 10000);
-    const server = createServer();
-    const bound = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (bound) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      return port;
-    }
-  }
 }
 
 /** A Call-ID that hashes to `worker` of 2. */

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { createNgClient, NgTimeoutError } from '../../src/media/index.js';
 
@@ -13,13 +14,21 @@ export function findRtpengine(): string | undefined {
 }
 
 /**
- * A UDP port on 127.0.0.1 free now, drawn from 10000–19999: outside the kernel's ephemeral range (32768–60999)
+ * A port on 127.0.0.1 free now, drawn from 10000–19999: outside the kernel's ephemeral range (32768–60999)
  * and the RTP ranges tests give relays, so no socket bound to port 0 by a concurrent test can take it before the
  * caller binds it (a port got by binding 0 and closing was, now and then: EADDRINUSE at the caller's start).
+ * `tryPort` binds the port, releases it and says whether it could.
  */
-export async function freeUdpPort(): Promise<number> {
+async function drawFreePort(tryPort: (port: number) => Promise<boolean>): Promise<number> {
   for (;;) {
     const port = 10000 + Math.floor(Math.random() * 10000);
+    if (await tryPort(port)) return port;
+  }
+}
+
+/** A UDP port on 127.0.0.1 free now (see drawFreePort). */
+export function freeUdpPort(): Promise<number> {
+  return drawFreePort(async (port) => {
     const socket = createSocket('udp4');
     const bound = await new Promise<boolean>((resolve) => {
       socket.once('error', () => resolve(false));
@@ -27,14 +36,28 @@ export async function freeUdpPort(): Promise<number> {
     });
     if (bound) {
       await new Promise<void>((resolve) => socket.close(() => resolve()));
-      return port;
+      return true;
     }
     try {
       socket.close();
     } catch {
       // already closed by its failed bind
     }
-  }
+    return false;
+  });
+}
+
+/** A TCP port on 127.0.0.1 free now (see drawFreePort). */
+export function freeTcpPort(): Promise<number> {
+  return drawFreePort(async (port) => {
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) await new Promise<void>((resolve) => server.close(() => resolve()));
+    return bound;
+  });
 }
 
 export interface RtpengineProcess {
