@@ -1,8 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { detachString } from '../message/parse-message.js';
 import { randomBase64url } from '../random-token.js';
 import { formatAuthHeader, parseAuthHeader } from './auth-params.js';
-import { hmacSha256 } from './hmac-sha256.js';
 import { computeResponse, DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from './digest.js';
 import { keyRingOf, type KeyRing } from './key-ring.js';
 
@@ -82,7 +81,8 @@ export function createDigestServer(options: {
   // Nonces issued at or before this time and no longer remembered were evicted while usable: answered stale.
   let evictedIssuedUpTo = -1;
   const ring = keyRingOf(options.secret);
-  const mac = (text: string, key = ring.current) => hmacSha256(key, text).slice(0, 22);
+  const mac = (text: string, key = ring.current) =>
+    createHmac('sha256', key).update(text).digest('base64url').slice(0, 22);
 
   const newNonce = () => {
     const body = `${now().toString(36)}.${randomBase64url(12)}`;
