@@ -14,6 +14,7 @@ import type { SipUserRepository } from '../store/index.js';
 import type { Binding, Counters, RegistrationStore } from '../store/shared-state/index.js';
 import { decideReach, type NatMode, type NatReason } from './nat-detection.js';
 import { createSipAuthenticator, type AuthPolicy, type Reply } from './sip-authenticator.js';
+import { createSipDate } from './sip-date.js';
 
 export type { Reply } from './sip-authenticator.js';
 
@@ -105,6 +106,7 @@ export function createRegistrar(deps: {
   const { policy } = deps;
   const auth = createSipAuthenticator(deps);
   const maxContacts = policy.maxContacts ?? DEFAULT_MAX_CONTACTS;
+  const sipDate = createSipDate();
 
   /**
    * Removes the bindings that expire first until the contacts this REGISTER adds fit under `maxContacts`
@@ -193,7 +195,7 @@ export function createRegistrar(deps: {
           deps.observer?.untrack(aor, b.contact);
           publishRegistration({ kind: 'unregistered', ...about(b.contact), reason: 'Contact: *' });
         }
-        reply(200, 'OK', { Date: new Date().toUTCString() });
+        reply(200, 'OK', { Date: sipDate(Date.now()) });
         return;
       }
       const wanted = contacts.map((contact) => {
@@ -278,7 +280,7 @@ export function createRegistrar(deps: {
         Contact: current.map(
           (b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - Date.now()) / 1000))}`,
         ),
-        Date: new Date().toUTCString(),
+        Date: sipDate(Date.now()),
       });
     },
   };
