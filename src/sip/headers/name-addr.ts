@@ -45,6 +45,31 @@ function hasWhitespace(text: string, start: number, end: number): boolean {
 
 const WHITESPACE = /\s/;
 
+/** The tokens of `*(token LWS)` in `value[from, to)`, joined by single spaces. */
+function displayWords(value: string, from: number, to: number): string {
+  const words: string[] = [];
+  for (let j = from, end = readToken(value, j, to); end !== j; end = readToken(value, j, to)) {
+    words.push(value.slice(j, end));
+    j = skipWs(value, end, to);
+  }
+  return words.join(' ');
+}
+
+/**
+ * parseUri of the addr-spec `uriText` of `value`. No SWS inside the brackets: LAQUOT is SWS "<", RAQUOT is ">"
+ * SWS (RFC 4475 §3.1.2.14, badaspec) — refused as the address's error, not the URI's. No URI holds whitespace
+ * (none of its character classes has any), so it is looked for only in a URI that parseUri refused.
+ */
+function parseAddrSpec(header: string, value: string, uriText: string, bracketed: boolean): Uri {
+  try {
+    return parseUri(uriText);
+  } catch (err) {
+    if (bracketed && hasWhitespace(uriText, 0, uriText.length))
+      throw bad(header, value, 'whitespace inside <>');
+    throw err;
+  }
+}
+
 /**
  * Reads `( name-addr / addr-spec ) *( SEMI generic-param )` from `value` at `i`, stopping at a top-level `,`
  * (Contact lists) or the end. Throws SipParseError SIP_PARSE_ADDRESS (or SIP_PARSE_URI for the URI).
@@ -60,27 +85,20 @@ export function readNameAddr(header: string, value: string, i: number): { addr: 
     i = skipWs(value, end);
     if (value[i] !== '<') throw bad(header, value, 'quoted display name without <URI>');
   } else {
-    // *(token LWS) then "<", or an addr-spec.
+    // *(token LWS) then "<", or an addr-spec (whose scheme reads as a first token): the words are cut out only
+    // when a "<" follows them.
     let j = i;
-    const words: string[] = [];
-    for (;;) {
-      const end = readToken(value, j);
-      if (end === j) break;
-      words.push(value.slice(j, end));
-      j = skipWs(value, end);
-    }
-    if (value[j] === '<') {
-      displayName = words.length > 0 ? words.join(' ') : undefined;
+    for (let end = readToken(value, j); end !== j; end = readToken(value, j)) j = skipWs(value, end);
+    if (value.charCodeAt(j) === 0x3c) {
+      displayName = j > i ? displayWords(value, i, j) : undefined;
       i = j;
     }
   }
   let uriText: string;
-  const bracketed = value[i] === '<';
+  const bracketed = value.charCodeAt(i) === 0x3c;
   if (bracketed) {
     const gt = value.indexOf('>', i);
     if (gt === -1) throw bad(header, value, 'missing >');
-    // No SWS inside the brackets: LAQUOT is SWS "<", RAQUOT is ">" SWS (RFC 4475 §3.1.2.14, badaspec).
-    if (hasWhitespace(value, i + 1, gt)) throw bad(header, value, 'whitespace inside <>');
     uriText = value.slice(i + 1, gt);
     i = gt + 1;
   } else {
@@ -90,7 +108,7 @@ export function readNameAddr(header: string, value: string, i: number): { addr: 
     if (uriText.includes('?')) throw bad(header, value, 'an addr-spec with "?" needs <> (§20.10)');
     i = end;
   }
-  const uri = parseUri(uriText);
+  const uri = parseAddrSpec(header, value, uriText, bracketed);
   const { params, end } = parseParams(value, i, 'SIP_PARSE_ADDRESS');
   return { addr: { displayName, uriText, uri, params, bracketed }, end };
 }

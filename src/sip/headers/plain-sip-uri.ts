@@ -32,11 +32,14 @@ export function isPlainSipUri(s: string, start: number, end: number): boolean {
   if ((s.charCodeAt(i) | 0x20) === 0x73) i++;
   if (s.charCodeAt(i) !== 0x3a || i >= end) return false;
   i++;
-  // userinfo: parseSipUri ends it at the first "@" of the rest.
-  const at = s.indexOf('@', i);
-  if (at !== -1 && at < end) {
-    if (escapedRun(s, i, at, USER_CODES) !== at || at === i) return false;
-    i = at + 1;
+  // userinfo: parseSipUri ends it at the first "@" of the rest. The user's characters are read from the start;
+  // when they end elsewhere than at an "@", there is no userinfo — or an "@" further on, which no character of a
+  // host, port or parameter is, so that reading them from the start refuses it.
+  const user = escapedRun(s, i, end, USER_CODES);
+  if (user === -1) return false;
+  if (user < end && s.charCodeAt(user) === 0x40) {
+    if (user === i) return false;
+    i = user + 1;
   }
   i = hostnameEnd(s, i, end);
   if (i === -1) return false;

@@ -35,53 +35,38 @@ const HOST_CODES = new Uint8Array(128);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.')
   HOST_CODES[c.charCodeAt(0)] = 1;
 
-/** A Via header value, `text[from, to)`, for what it says in an error. */
-interface Span {
-  readonly text: string;
-  readonly from: number;
-  readonly to: number;
+function bad(text: string, from: number, to: number, why: string): SipParseError {
+  return new SipParseError('SIP_PARSE_VIA', `Via: ${why} in "${text.slice(from, Math.min(to, from + 80))}"`);
 }
 
-function bad(v: Span, why: string): SipParseError {
-  return new SipParseError(
-    'SIP_PARSE_VIA',
-    `Via: ${why} in "${v.text.slice(v.from, Math.min(v.to, v.from + 80))}"`,
-  );
+function noSentProtocol(text: string, from: number, to: number): SipParseError {
+  return bad(text, from, to, 'expected SIP/2.0/<transport> <host>[:<port>]');
 }
 
-function noSentProtocol(v: Span): SipParseError {
-  return bad(v, 'expected SIP/2.0/<transport> <host>[:<port>]');
-}
-
-/** Index past `[ \t]* "/" [ \t]*` at `i` (sent-protocol's SLASH, with the tabs and spaces deployed UAs put). */
-function slash(v: Span, i: number): number {
-  i = skipWs(v.text, i, v.to);
-  if (i >= v.to || v.text.charCodeAt(i) !== 0x2f) throw noSentProtocol(v);
-  return skipWs(v.text, i + 1, v.to);
-}
-
-function token(v: Span, i: number): number {
-  const end = readToken(v.text, i, v.to);
-  if (end === i) throw noSentProtocol(v);
-  return end;
+/**
+ * Index past `[ \t]* "/" [ \t]*` at `i` (sent-protocol's SLASH, with the tabs and spaces deployed UAs put), or
+ * -1 when there is no "/".
+ */
+function slash(text: string, i: number, to: number): number {
+  i = skipWs(text, i, to);
+  if (i >= to || text.charCodeAt(i) !== 0x2f) return -1;
+  return skipWs(text, i + 1, to);
 }
 
 /**
  * Index past the sent-by host at `i`: an IPv6reference ("[" 1*(HEXDIG / ":" / ".") "]", RFC 5118's forms
- * included) or a hostname / IPv4address (1*(alphanum / "-" / ".")).
+ * included) or a hostname / IPv4address (1*(alphanum / "-" / ".")); -1 when there is none.
  */
-function hostEnd(v: Span, i: number): number {
-  const { text, to } = v;
+function hostEnd(text: string, i: number, to: number): number {
   let j = i;
   if (text.charCodeAt(i) === 0x5b) {
     j++;
     while (j < to && isIpv6Char(text.charCodeAt(j))) j++;
-    if (j === i + 1 || j >= to || text.charCodeAt(j) !== 0x5d) throw noSentProtocol(v);
+    if (j === i + 1 || j >= to || text.charCodeAt(j) !== 0x5d) return -1;
     return j + 1;
   }
   while (j < to && HOST_CODES[text.charCodeAt(j)] === 1) j++;
-  if (j === i) throw noSentProtocol(v);
-  return j;
+  return j === i ? -1 : j;
 }
 
 function isIpv6Char(c: number): boolean {
@@ -117,21 +102,20 @@ export function checkVia(value: string, from = 0, to = value.length): number {
 
 /** The one scanner of parseVia and checkVia: the via-parms of `value[from, to)`, into `out` when given. */
 function walkVia(value: string, from: number, to: number, out: Via[] | undefined): number {
-  const v: Span = { text: value, from, to };
   let count = 0;
   let i = from;
   for (;;) {
     // sent-protocol = protocol-name SLASH protocol-version SLASH transport
     const p = skipWs(value, i, to);
-    const pEnd = token(v, p);
-    const ver = slash(v, pEnd);
-    const verEnd = token(v, ver);
-    const t = slash(v, verEnd);
-    const tEnd = token(v, t);
+    const pEnd = readToken(value, p, to);
+    const ver = pEnd === p ? -1 : slash(value, pEnd, to);
+    const verEnd = ver === -1 ? -1 : readToken(value, ver, to);
+    const t = verEnd === ver ? -1 : slash(value, verEnd, to);
+    const tEnd = t === -1 ? -1 : readToken(value, t, to);
     // via-parm = sent-protocol LWS sent-by: the LWS is at least one space or tab.
-    const h = skipWs(value, tEnd, to);
-    if (h === tEnd || h >= to) throw noSentProtocol(v);
-    const hEnd = hostEnd(v, h);
+    const h = tEnd === t ? -1 : skipWs(value, tEnd, to);
+    const hEnd = h === tEnd || h >= to ? -1 : hostEnd(value, h, to);
+    if (hEnd === -1) throw noSentProtocol(value, from, to);
     // sent-by = host [ COLON port ]; port = 1*DIGIT, read as at most 5 digits.
     let end = hEnd;
     let port: number | undefined;
@@ -153,7 +137,7 @@ function walkVia(value: string, from: number, to: number, out: Via[] | undefined
         end = d;
       }
     }
-    if (port !== undefined && port > 65535) throw bad(v, 'port out of range');
+    if (port !== undefined && port > 65535) throw bad(value, from, to, 'port out of range');
     count++;
     let paramsEnd: number;
     if (out === undefined) {
@@ -175,7 +159,7 @@ function walkVia(value: string, from: number, to: number, out: Via[] | undefined
     }
     if (paramsEnd >= to) return count;
     i = paramsEnd + 1; // past the comma
-    if (skipWs(value, i, to) >= to) throw bad(v, 'empty via-parm after ","');
+    if (skipWs(value, i, to) >= to) throw bad(value, from, to, 'empty via-parm after ","');
   }
 }
 

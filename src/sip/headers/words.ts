@@ -61,7 +61,13 @@ export function sliceWord(text: string, start: number, end: number): string {
     slot = (slot + 1) & (SLOTS - 1)
   ) {
     const word = slots[slot]!;
-    if (word.length === length && text.startsWith(word, start)) return word;
+    if (word.length === length && sameText(text, start, word)) return word;
   }
   return text.slice(start, end);
+}
+
+/** Whether `text` holds `word` at `start` (compared by char code: cheaper than startsWith for these short words). */
+function sameText(text: string, start: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) if (text.charCodeAt(start + i) !== word.charCodeAt(i)) return false;
+  return true;
 }

@@ -31,7 +31,13 @@ function firstParsed<T>(message: WithHeaders, name: string, parse: (value: strin
 
 /** Every via-parm of every Via header, topmost first. */
 export function viaOf(message: WithHeaders): Via[] {
-  return message.headers.filter((h) => h.name === 'Via').flatMap((h) => cachedParse(h, parseVia));
+  const out: Via[] = [];
+  for (const h of message.headers) {
+    if (h.name !== 'Via') continue;
+    const vias = cachedParse(h, parseVia);
+    for (let i = 0; i < vias.length; i++) out.push(vias[i]!);
+  }
+  return out;
 }
 
 /** The topmost via-parm. */

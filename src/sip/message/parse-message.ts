@@ -131,8 +131,9 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
     // §7.3.1 / §25: header text is UTF-8. A head of ASCII only (nearly every one) is read as latin1 text, one
     // character per byte, its values cut at the scan's byte offsets; a head with other bytes has its values
     // decoded as UTF-8, line by line (readHeaders), so that a display name or a reason phrase is the text the
-    // sender wrote and is written back as the same bytes.
-    ascii: isAscii(buf.subarray(start, scan.headEnd)),
+    // sender wrote and is written back as the same bytes. A datagram-sized message all ASCII (the usual: an SDP
+    // body is ASCII too) is told so without cutting its head out of the buffer first.
+    ascii: (buf.length <= SMALL && isAscii(buf)) || isAscii(buf.subarray(start, scan.headEnd)),
     start,
     offsets: scan.offsets,
     lines: scan.lines,
@@ -155,6 +156,9 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
     throw err;
   }
 }
+
+/** A message this long or shorter is checked for ASCII as a whole before its head alone is. */
+const SMALL = 2048;
 
 /** A scanned head: the buffer, its head as text from `start` on, and scanHead's lines. */
 interface Head {
@@ -388,11 +392,8 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
     body,
     raw,
     headers,
-    // What outlives the message is copied out of its text (detachString), the Call-ID straight from the bytes.
-    callId:
-      callIdText === text && callId.value.length >= 13
-        ? buf.toString('latin1', start + callIdFrom, start + callIdFrom + callId.value.length)
-        : detachString(callId.value),
+    // What outlives the message is copied out of its text (detachString).
+    callId: detachString(callId.value),
     cseq: parseCSeq(spanText(head, cseqLine, cseq), spanFrom(head, cseqLine), spanTo(head, cseqLine, cseq)),
     fromTag: fromTag === undefined ? undefined : detachString(fromTag),
     toTag: toTag === undefined ? undefined : detachString(toTag),
@@ -481,9 +482,11 @@ function readBody(
  * A copy of `s` that holds no reference to the text it was cut from. V8 makes a substring of 13 characters or
  * more a view of its parent (a sliced string), so a Call-ID kept by a call table, a live call or an event
  * stream would keep the message's whole header text alive with it (measured: docs/performance.md, Memory).
- * What outlives the message is copied: through UTF-8, exact for header text (decoded from bytes, it holds no
- * lone surrogate), whether the head was ASCII or UTF-8.
+ * What outlives the message is copied, without leaving JavaScript: `s + " "` is a string of two parts (a cons
+ * string) that `slice` first flattens into a new string of its own — a copy of `s` and one character — and
+ * then cuts the copy from; the copy's parent is that new string, not the message's text (pinned by
+ * test/sip/detached-fields.test.ts).
  */
 export function detachString(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+  return s.length < 13 ? s : (s + ' ').slice(0, -1);
 }

@@ -133,16 +133,19 @@ export function parseSipUri(text: string): SipUri {
     i = at + 1;
   }
   // hostport = host [ ":" port ]; host = hostname / IPv4address / IPv6reference
-  let hostEnd = i;
+  let hostEnd: number;
   if (text.charCodeAt(i) === 0x5b) {
     hostEnd = text.indexOf(']', i) + 1;
     if (hostEnd === 0) throw fail(text, 'unterminated IPv6 reference');
     if (!isIpv6Reference(text, i, hostEnd)) throw fail(text, 'malformed host');
   } else {
-    for (let c = text.charCodeAt(hostEnd); hostEnd < end; c = text.charCodeAt(++hostEnd)) {
-      if (c === 0x3a || c === 0x3b || c === 0x3f) break;
+    // The host ends at ":", ";", "?" or the end, none of which a hostname holds: what hostnameEnd reads must end
+    // there.
+    hostEnd = hostnameEnd(text, i, end);
+    const c = text.charCodeAt(hostEnd);
+    if (hostEnd === -1 || (hostEnd < end && c !== 0x3a && c !== 0x3b && c !== 0x3f)) {
+      throw fail(text, 'malformed host');
     }
-    if (hostnameEnd(text, i, hostEnd) !== hostEnd) throw fail(text, 'malformed host');
   }
   const host = text.slice(i, hostEnd);
   i = hostEnd;
