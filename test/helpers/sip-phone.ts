@@ -110,12 +110,21 @@ export class SipPhone {
   }
 
   request(method: string, ms = 5000): Promise<SipRequest> {
+    // A retransmission of an INVITE already taken (the gateway resends it every T1 until a provisional reaches
+    // it, so on a busy machine one can arrive after the test took the first) is not the next INVITE.
+    const key = (m: SipRequest) => `${m.callId} ${m.cseq.seq} ${m.topVia}`;
     return this.waitFor(
-      (m) => m.kind === 'request' && m.method === method,
+      (m) =>
+        m.kind === 'request' && m.method === method && !(method === 'INVITE' && this.invites.has(key(m))),
       ms,
       method,
-    ) as Promise<SipRequest>;
+    ).then((m) => {
+      if (method === 'INVITE') this.invites.add(key(m as SipRequest));
+      return m as SipRequest;
+    });
   }
+  /** The INVITEs `request` returned, by Call-ID, CSeq and top Via. */
+  private readonly invites = new Set<string>();
 
   response(
     callId: string,
