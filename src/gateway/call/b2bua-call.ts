@@ -23,15 +23,16 @@ import { CallerLeg } from './caller-leg.js';
 import type { CalleeLeg } from './callee-leg.js';
 import { CallRecord } from './call-record.js';
 import { CallStateMachine, SETTING_UP, type CallState } from './call-state.js';
-import { CallTransfers, other, TRANSFERRED, type PartyLeg, type TransferringCall } from './call-transfers.js';
-import type {
-  CallHooks,
-  CallIdentity,
-  CallSettings,
-  ForkMode,
-  ForkTarget,
-  Side,
-  TransferRefusal,
+import { CallTransfers, TRANSFERRED, type PartyLeg, type TransferringCall } from './call-transfers.js';
+import {
+  other,
+  type CallHooks,
+  type CallIdentity,
+  type CallSettings,
+  type ForkMode,
+  type ForkTarget,
+  type Side,
+  type TransferRefusal,
 } from './call-types.js';
 import { InDialogRelay, type InDialogCall } from './in-dialog-relay.js';
 import { LiveRecord } from './live-record.js';

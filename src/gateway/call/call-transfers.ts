@@ -3,7 +3,7 @@
  * parties — blind, or attended when the Refer-To embeds a Replaces (RFC 3891 §4, RFC 5589 §7) — a blind
  * transfer through the API, and an INVITE with Replaces naming one of the call's dialogs (a call pickup, or
  * the last step of an attended transfer a phone carries out itself). Each ends with a new party taking a
- * side's place (`TransferringCall.takeOver`); the party bookkeeping stays with the call (`b2bua-call.ts`).
+ * side's place (`TransferringCall.takeOver`); the party bookkeeping stays with the call (`call-parties.ts`).
  */
 import {
   buildDialogRequest,
@@ -28,14 +28,15 @@ import type { LegOrigin } from './caller-leg.js';
 import type { CalleeLeg } from './callee-leg.js';
 import { CallRecord } from './call-record.js';
 import { ANSWERED } from './call-state.js';
-import type {
-  CallHooks,
-  CallIdentity,
-  CallPart,
-  CallSettings,
-  DialogId,
-  Side,
-  TransferRefusal,
+import {
+  other,
+  type CallHooks,
+  type CallIdentity,
+  type CallPart,
+  type CallSettings,
+  type DialogId,
+  type Side,
+  type TransferRefusal,
 } from './call-types.js';
 import type { MediaLeg } from './media-leg.js';
 import { referTarget } from './refer-to.js';
@@ -79,13 +80,11 @@ export interface TransferringCall extends CallPart {
   who(side: Side): { addr: string; aor: string | undefined };
   run(step: Promise<void>): void;
   hangup(by: HangupParty, reason: string | undefined): void;
-  /** `party` takes the place of the party on `side`, whose leg is released (`b2bua-call.ts`). */
+  /** `party` takes the place of the party on `side`, whose leg is released (`call-parties.ts`). */
   takeOver(side: Side, party: PartyLeg, record: CallRecord, reason: string): Promise<void>;
   /** From now on the limits held for `side`'s party are those `release` gives back. */
   limitsNow(side: Side, release: () => void): void;
 }
-
-export const other = (side: Side): Side => (side === 'caller' ? 'callee' : 'caller');
 
 export class CallTransfers {
   /** The call's blind transfers, the last one possibly in progress. */

@@ -144,6 +144,8 @@ export interface SetupFailing {
 
 /** The two sides of a call: the caller's leg (A) and the callee's (B). */
 export type Side = 'caller' | 'callee';
+/** The side across from `side`. */
+export const other = (side: Side): Side => (side === 'caller' ? 'callee' : 'caller');
 
 /** A final response as the call keeps it: what the caller would be told. */
 export interface FinalResponse {

@@ -16,7 +16,7 @@ import {
 import type { HangupParty } from '../../store/index.js';
 import type { LegTarget, SipOutbound } from '../sip-outbound.js';
 import type { CallerLeg } from './caller-leg.js';
-import type { CallPart, Side } from './call-types.js';
+import { other, type CallPart, type Side } from './call-types.js';
 import type { MediaLeg } from './media-leg.js';
 import { asExtra, copied, REQUEST_PASSTHROUGH, RESPONSE_PASSTHROUGH } from './passthrough.js';
 import type { Forwarding, ProvisionalRelay } from './provisional-relay.js';
@@ -32,8 +32,6 @@ export interface InDialogCall extends CallPart {
   /** A side's confirmed dialog and where its requests go (after a transfer, the party that took its place). */
   party(side: Side): { dialog: Dialog; target: LegTarget } | undefined;
 }
-
-const other = (side: Side): Side => (side === 'caller' ? 'callee' : 'caller');
 
 export class InDialogRelay {
   /** A re-INVITE/UPDATE in progress (§14.1: a second one gets 491). */

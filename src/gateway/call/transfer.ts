@@ -19,7 +19,14 @@ import type { LegOrigin } from './caller-leg.js';
 import type { CalleeLeg } from './callee-leg.js';
 import type { CallRecord } from './call-record.js';
 import { ANSWERED } from './call-state.js';
-import type { CallHooks, CallPart, ForkTarget, Side, TransferPlan } from './call-types.js';
+import {
+  other,
+  type CallHooks,
+  type CallPart,
+  type ForkTarget,
+  type Side,
+  type TransferPlan,
+} from './call-types.js';
 import { dispositionOf } from './final-responses.js';
 import type { MediaLeg } from './media-leg.js';
 import { TargetSet } from './target-set.js';
@@ -49,8 +56,6 @@ export interface ReferSubscription {
   /** §2.4.6: the `id` parameter of the NOTIFYs' Event header is the REFER's CSeq sequence number. */
   readonly id: number;
 }
-
-const other = (side: Side): Side => (side === 'caller' ? 'callee' : 'caller');
 
 export class BlindTransfer {
   private readonly targets: TargetSet;

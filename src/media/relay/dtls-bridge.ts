@@ -1,9 +1,7 @@
 import type { DtlsIdentity } from '../dtls/index.js';
 import { parseFingerprint } from '../dtls/index.js';
-import { isSecure, type Side } from './sdes-bridge.js';
+import { isSecure, other, type Side } from './sdes-bridge.js';
 import type { OfferedStream } from './sdp-rewrite.js';
-
-const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
 
 /** ng `DTLS` (RTPengine's values): `off` never offers DTLS, `passive`/`active` the role the relay offers. */
 export type DtlsFlag = 'off' | 'passive' | 'active' | 'default';

@@ -8,9 +8,9 @@ import { MediaForwarder } from './media-forwarder.js';
 import type { SdpFlags } from './ng-args.js';
 import type { PortAllocator } from './port-allocator.js';
 import { MediaRelayError } from './relay-errors.js';
-import { invalidate, muxes, legOnPair, other, routeTo, SIDES, type Leg } from './relay-leg.js';
+import { invalidate, muxes, legOnPair, routeTo, SIDES, type Leg } from './relay-leg.js';
 import type { StreamStats } from './rtp-stats.js';
-import { SdesBridge, type CryptoEdit, type Side } from './sdes-bridge.js';
+import { other, SdesBridge, type CryptoEdit, type Side } from './sdes-bridge.js';
 import { midsFor, offeredStreams, rewriteSdp, type OfferedStream } from './sdp-rewrite.js';
 
 export type { CallReport, StreamReport } from './call-report.js';

@@ -8,8 +8,8 @@ import type { CallRecorder } from '../recording/call-recorder.js';
 import type { DtlsBridge } from './dtls-bridge.js';
 import { answerBinding } from './ice-lite.js';
 import type { RelayCounters } from './media-call.js';
-import { iceActive, invalidate, muxes, other, routeTo, type Leg, type Route } from './relay-leg.js';
-import type { SdesBridge, Side } from './sdes-bridge.js';
+import { iceActive, invalidate, muxes, routeTo, type Leg, type Route } from './relay-leg.js';
+import { other, type SdesBridge, type Side } from './sdes-bridge.js';
 
 /** RFC 5761 §4: RTCP packet types 200-204 (SR, RR, SDES, BYE, APP) tell RTCP from RTP on a shared port. */
 const isRtcp = (packet: Buffer) => packet.length > 1 && packet[1]! >= 200 && packet[1]! <= 204;

@@ -7,10 +7,8 @@ import type { IceCredentials } from './ice-lite.js';
 import type { LegDtls } from './leg-dtls.js';
 import type { PortPair } from './port-allocator.js';
 import { RtpStats } from './rtp-stats.js';
-import type { Side } from './sdes-bridge.js';
 import type { OfferedStream } from './sdp-rewrite.js';
 
-export const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
 export const SIDES = ['a', 'b'] as const;
 
 export interface Address {

@@ -5,7 +5,8 @@ import { SrtpSession } from '../srtp/srtp-session.js';
 import { SRTP_SUITES, type SrtpSuite } from '../srtp/srtp-suites.js';
 
 export type Side = 'a' | 'b';
-const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
+/** The side across from `side`. */
+export const other = (side: Side): Side => (side === 'a' ? 'b' : 'a');
 
 /** ng `SDES` flags (RTPengine): `off` offers no a=crypto; `no-<suite>` / `only-<suite>` narrow the suites. */
 export interface SdesPolicy {
