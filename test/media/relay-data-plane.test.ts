@@ -189,6 +189,19 @@ describe('media relay data plane', () => {
     await r.ng.request('delete', { 'call-id': 'demux' });
   });
 
+  test('rtcp-mux offered but not answered: the offerer does not multiplex, so its RTCP goes to its RTCP port', async () => {
+    // RFC 5761 §5.1.1: "If the answer does not contain an "a=rtcp-mux" attribute, the offerer MUST NOT
+    // multiplex RTP and RTCP packets on a single port."
+    const a = await newParty();
+    const b = await newParty();
+    const { toA, bSends } = await call('mux-refused', a, b, {}, {}, ['a=rtcp-mux'], []);
+    assert.doesNotMatch(toA, /rtcp-mux/);
+    b.rtcp.send(rtcpRr(0xb), bSends + 1, '127.0.0.1');
+    await until(() => a.gotRtcp.length === 1);
+    assert.equal(a.got.length, 0, 'not on its RTP port');
+    await r.ng.request('delete', { 'call-id': 'mux-refused' });
+  });
+
   test('rtcp-mux offer adds a=rtcp-mux to the SDP the callee gets', async () => {
     const offer = await r.ng.request('offer', {
       'call-id': 'mux-offer',
