@@ -83,9 +83,8 @@ export interface RegistrationsWriter {
   /** Something changed: the file is rewritten at most once per `spacingMs` (write-behind). */
   changed(): void;
   /**
-   * The least time between two writes now: `intervalMs`, or more when the last snapshot took long to encode or
-   * was large — the writes take at most `MAX_EVENT_LOOP_SHARE` of the event loop and `MAX_WRITE_BYTES_PER_SECOND`
-   * of the disk, whatever the number of bindings.
+   * The least time between two writes now: `intervalMs`, or more when the last snapshot took long to encode —
+   * the writes take at most `MAX_EVENT_LOOP_SHARE` of the event loop, whatever the number of bindings.
    */
   readonly spacingMs: number;
   /** Writes now if anything changed since the last write; resolves once the file is on disk. */
@@ -95,17 +94,10 @@ export interface RegistrationsWriter {
 }
 
 /**
- * The share of the event loop the snapshots may take: encoding a binding costs about 3 µs and handing its text
- * to the file ~0.3 µs, so the next write waits at least the snapshot's cost divided by this share.
+ * The share of the event loop the snapshots may take: encoding a snapshot costs about 3 ms per thousand
+ * bindings, so the next write waits at least its cost divided by this share.
  */
 export const MAX_EVENT_LOOP_SHARE = 0.05;
-
-/**
- * The bytes a second the snapshots may write on average: with the bindings' texts kept from one write to the
- * next, encoding no longer spaces the writes of a large snapshot (100,000 bindings, ~25 MB, are written every
- * ~6 s rather than every second).
- */
-export const MAX_WRITE_BYTES_PER_SECOND = 4 * 2 ** 20;
 
 /** Bindings encoded and written at a time (about 3 ms of encoding). */
 const WRITE_SLICE = 1000;
@@ -113,9 +105,8 @@ const WRITE_SLICE = 1000;
 /**
  * Write-behind persistence of the bindings, as Kamailio's usrloc does in its DB modes: changes mark the state
  * dirty, a timer writes the whole snapshot at most once per `intervalMs` (so a REGISTER flood costs at most one
- * write a second, whatever its rate) — or less often when there are so many bindings that writing them would
- * take more than `MAX_EVENT_LOOP_SHARE` of the event loop or `MAX_WRITE_BYTES_PER_SECOND` (100,000 bindings: a
- * write every ~6 s); only the bindings changed since the last write are encoded again — and
+ * write a second, whatever its rate) — or less often when there are so many bindings that encoding them would
+ * take more than `MAX_EVENT_LOOP_SHARE` of the event loop (100,000 bindings: a write every few seconds) — and
  * `close` writes what is left (SIGTERM loses nothing; a crash loses at most the last `spacingMs`). Each write goes to a temporary file in the same folder, is fsynced, and replaces the
  * file with a rename, so a reader — the next start — sees the old file or the new one, never half of one.
  */
@@ -135,21 +126,6 @@ export function createRegistrationsWriter(options: {
   let timer: NodeJS.Timeout | undefined;
   /** The write in progress (writes never overlap: each waits for the one before). */
   let chain: Promise<void> = Promise.resolve();
-  /**
-   * Each binding's text as last written, by the binding object: a binding store replaces a binding with a new
-   * object when it changes (a refresh) and never changes one in place, so only the bindings changed since the
-   * last write are encoded again (a REGISTER flood refreshing 2,000 of 10,000 bindings a second encodes 2,000,
-   * not 10,000). A binding that is gone takes its text with it.
-   */
-  const encoded = new WeakMap<Binding, string>();
-  const encode = (entry: PersistedBinding): string => {
-    let text = encoded.get(entry.binding);
-    if (text === undefined) {
-      text = JSON.stringify(entry);
-      encoded.set(entry.binding, text);
-    }
-    return text;
-  };
 
   const write = async () => {
     dirty = false;
@@ -157,7 +133,6 @@ export function createRegistrationsWriter(options: {
     const now = Date.now();
     const entries = options.snapshot();
     let encodingMs = 0;
-    let bytes = 0;
     const handle = await open(tmp, 'w', 0o600);
     try {
       // Written in slices of WRITE_SLICE bindings, the event loop free between them: neither one string of
@@ -170,24 +145,17 @@ export function createRegistrationsWriter(options: {
         let text = '';
         for (const entry of entries.slice(i, i + WRITE_SLICE)) {
           if (entry.binding.expiresAt <= now) continue;
-          text += `${written++ === 0 ? '' : ','}${encode(entry)}`;
+          text += `${written++ === 0 ? '' : ','}${JSON.stringify(entry)}`;
         }
-        // The text's conversion to bytes happens in this call, on the event loop: counted with the encoding.
-        const writing = text ? handle.write(text) : undefined;
         encodingMs += performance.now() - started;
-        bytes += text.length;
-        if (writing) await writing;
+        if (text) await handle.write(text);
       }
       await handle.write(']}');
       await handle.sync();
     } finally {
       await handle.close();
     }
-    spacingMs = Math.max(
-      intervalMs,
-      encodingMs / MAX_EVENT_LOOP_SHARE,
-      (bytes / MAX_WRITE_BYTES_PER_SECOND) * 1000,
-    );
+    spacingMs = Math.max(intervalMs, encodingMs / MAX_EVENT_LOOP_SHARE);
     await rename(tmp, file);
     // The rename itself is durable once the folder is synced (not possible on every platform).
     try {
