@@ -159,16 +159,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // The listening address is read once the listeners are open: asking the sockets per message is a syscall.
   const opened: { endpoint?: SipEndpoint; address?: ReturnType<SipEndpoint['address']> } = {};
   const host = options.advertisedHost ?? defaultAdvertisedHost(options.host);
+  // A worker without stream listeners advertises those of the worker holding them, as configured (UDP and
+  // TCP share the SIP port).
+  const configuredPorts: Partial<Record<TransportName | WebSocketTransportName, number>> = {
+    ...(options.tls ? { tls: options.tls.port } : {}),
+    ...(options.ws ? { ws: options.ws.port } : {}),
+    ...(options.wss ? { wss: options.wss.port } : {}),
+  };
   const advertised = (transport: TransportName | WebSocketTransportName) => {
     const address = opened.address;
-    // A worker without stream listeners advertises those of the worker holding them, as configured.
-    const configured =
-      transport === 'tls'
-        ? options.tls?.port
-        : transport === 'udp' || transport === 'tcp'
-          ? undefined
-          : options[transport]?.port;
-    const port = address?.[transport]?.port ?? configured ?? options.port;
+    const port = address?.[transport]?.port ?? configuredPorts[transport] ?? options.port;
     return { host, port };
   };
   const self = () => {
