@@ -68,9 +68,10 @@ const hostPart = formatHost;
  * refreshed before the granted expiration. Several gateway replicas share the work through a counter window
  * in shared state: in each refresh window only the replica that counts first sends the refresh, so a carrier
  * sees one registration flow, not one per replica (the contact is the advertised address, which replicas
- * behind one load balancer share). Stopping a replica does not unregister: the others keep refreshing; a trunk
- * whose `register` flag is cleared or that is deleted is unregistered (expires=0) by the replica that last
- * registered it.
+ * behind one load balancer share); a replica that has not registered a trunk yet and finds the window counted
+ * registers it once itself after the retry interval. With several SIP workers only the first runs a registrar.
+ * Stopping a replica does not unregister: the others keep refreshing; a trunk whose `register` flag is cleared
+ * or that is deleted is unregistered (expires=0) by the replica that last registered it.
  */
 export function createTrunkRegistrar(deps: {
   trunks: () => Promise<readonly RegisteringTrunk[]>;
@@ -239,7 +240,12 @@ export function createTrunkRegistrar(deps: {
     if (viaWindow) {
       const count = await deps.counters.hit(`trunk-register:${entry.trunk.id}`, window).catch(() => 1); // shared state down: register from here rather than let the binding lapse
       if (count > 1) {
-        schedule(entry, window * 1000, () => attempt(entry, true));
+        // Another replica sent in this window — or this one's previous boot cycle did (a restarted process, the
+        // first SIP worker restarted). Until this replica has registered the trunk itself, it knows neither the
+        // expiration the carrier granted nor its own status: a window sized on what it asks for may outlast the
+        // binding counted, so it registers itself after the retry interval instead of a window later.
+        if (entry.state === undefined) schedule(entry, deps.retryMs, () => attempt(entry, false));
+        else schedule(entry, window * 1000, () => attempt(entry, true));
         return;
       }
     }

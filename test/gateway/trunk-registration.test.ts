@@ -204,6 +204,32 @@ describe('outbound registration of trunks (§10.2)', () => {
       await trunks.delete(gw.tenantId, trunk.id);
     }
   });
+
+  test('the window already counted (a previous boot cycle): registered after the retry interval, not a window later', async () => {
+    const trunks = createTrunkRepository(gw.db);
+    const trunk = await trunks.create({
+      tenantId: gw.tenantId,
+      name: 'counted-carrier',
+      host: '127.0.0.2',
+      port: carrier.port,
+      credentials: { username: 'acme-reg', password: 'reg-secret' },
+      register: true,
+    });
+    // A process that registered this trunk before a restart counted the window (a third of 600 s); whatever it
+    // was granted, this one has not registered and knows nothing of it.
+    await gw.state.counters.hit(`trunk-register:${trunk.id}`, 200);
+    await gw.gateway.trunkRegistrar!.sync();
+    assert.equal(gw.gateway.trunkRegistrar!.status(trunk.id), undefined, 'nothing sent in the window');
+    // Registered after retryMs (300 ms here), not 200 s later.
+    const register = await authenticated();
+    carrier.reply(register, 200, { headers: { Expires: '600' } });
+    await waitUntil(() => gw.gateway.trunkRegistrar!.status(trunk.id)?.state === 'registered');
+    await trunks.update(gw.tenantId, trunk.id, { register: false });
+    const sync = gw.gateway.trunkRegistrar!.sync();
+    carrier.reply(await carrier.next('REGISTER'), 200);
+    await sync;
+    await trunks.delete(gw.tenantId, trunk.id);
+  });
 });
 
 async function waitUntil(check: () => boolean, ms = 3000): Promise<void> {
