@@ -28,6 +28,7 @@ import { answeredStatelessly, statelessReply } from './stateless-reply.js';
 import { createTrunkMonitor, type TrunkMonitor } from './trunk-monitor.js';
 import { createTrunkLocator, type TrunkLocator } from './trunk-locator.js';
 import { createTrunkRegistrar, type TrunkRegistrar } from './trunk-registration.js';
+import { createTrunkStatusFollower, type TrunkStatusFollower } from './trunk-status-follower.js';
 import type { WorkerDispatch } from './worker-dispatch.js';
 
 export interface GatewayOptions {
@@ -74,6 +75,12 @@ export interface GatewayOptions {
    */
   dispatch?: Pick<WorkerDispatch, 'take' | 'takeStream' | 'relay' | 'attach'>;
   udpOnly?: boolean;
+  /**
+   * One SIP worker of several whose trunks another worker checks and registers (the first): this one sends
+   * carriers no OPTIONS and no REGISTER, and routes by that worker's checks as it reports them in shared state
+   * (`trunk-status-follower.ts`), read every `trunkCheckMs`.
+   */
+  followTrunks?: boolean;
   isDraining: () => boolean;
   warn(detail: Record<string, unknown>, message: string): void;
   info?(detail: Record<string, unknown>, message: string): void;
@@ -85,7 +92,10 @@ export interface Gateway {
   readonly layer: TransactionLayer;
   readonly b2bua: B2bua;
   readonly keepalive: BindingKeepalive | undefined;
+  /** The OPTIONS checks: undefined with `followTrunks`, which has `trunkFollower` instead. */
   readonly trunkMonitor: TrunkMonitor | undefined;
+  /** With `followTrunks`: the checking worker's reports, as this worker reads them to route. */
+  readonly trunkFollower: TrunkStatusFollower | undefined;
   readonly trunkRegistrar: TrunkRegistrar | undefined;
   /**
    * Entries of the gateway's long-lived tables now, by structure (for voxgate_memory_structure_entries): digest
@@ -201,9 +211,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       })
     : undefined;
   // The trunk registrar and monitor reach carriers the same way: located by RFC 3263, over the outbound side.
+  // A worker following another's trunk checks runs neither: one check and one registration flow per gateway.
   const toCarriers = { outbound, locate: locateTrunk };
+  const ownTrunks = !options.followTrunks;
   const trunkRegistrar =
-    options.trunkRegistration && routing
+    options.trunkRegistration && routing && ownTrunks
       ? createTrunkRegistrar({
           ...toCarriers,
           trunks: () => routing.registeringTrunks(),
@@ -219,7 +231,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         })
       : undefined;
   const trunkMonitor =
-    options.trunkCheckMs && routing
+    options.trunkCheckMs && routing && ownTrunks
       ? createTrunkMonitor({
           ...toCarriers,
           trunks: () => routing.allTrunks(),
@@ -229,8 +241,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
               { trunkId, up },
               up ? 'trunk back in routing' : 'trunk out of routing: no answer to OPTIONS',
             ),
-          // Each replica's view goes to shared state, where the API reads it (a trunk's `health`); it lapses
-          // when the replica stops reporting.
+          // Each replica's view goes to shared state, where the API reads it (a trunk's `health`) and the other
+          // SIP workers of this gateway route by it (`followTrunks`); it lapses when the replica stops reporting.
           onChecked: (trunkId, up, at) => {
             const registration = trunkRegistrar?.status(trunkId);
             options.state.trunkStatus
@@ -243,6 +255,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           },
         })
       : undefined;
+  const trunkFollower =
+    options.trunkCheckMs && routing && !ownTrunks
+      ? createTrunkStatusFollower({
+          trunks: () => routing.allTrunks(),
+          trunkStatus: options.state.trunkStatus,
+          gateway: self,
+          intervalMs: options.trunkCheckMs,
+          // The checking worker warns of the change; here it is only noted.
+          onChange: (trunkId, up) =>
+            options.info?.(
+              { trunkId, up },
+              up
+                ? 'trunk back in routing, as checked by another worker'
+                : 'trunk out of routing, as checked by another worker',
+            ),
+        })
+      : undefined;
+  const trunkView = trunkMonitor ?? trunkFollower;
   // A binding's flow stays open while the binding lives, whatever the idle timeout: RFC 5626 lets "requests be
   // delivered on existing connections established by the User Agent" (its abstract), and calls to a binding that
   // needs its flow go nowhere else (`bindingTarget`). A client may send nothing between registrations: RFC 7118
@@ -279,7 +309,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     media: options.media,
     ...(options.recordings ? { recordings: options.recordings } : {}),
     ...(routing ? { routing } : {}),
-    ...(trunkMonitor ? { trunkUp: trunkMonitor.isUp } : {}),
+    ...(trunkView ? { trunkUp: trunkView.isUp } : {}),
     locateTrunk,
     settings: {
       t1: timers?.t1 ?? 500,
@@ -337,6 +367,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   options.dispatch?.attach(endpoint);
   opened.endpoint = endpoint;
   opened.address = endpoint.address();
+  // The checking worker's reports are read at once: a worker started after the checks began (a restart)
+  // routes by them from its first call, not only after an interval.
+  if (trunkFollower) void trunkFollower.refresh().catch(() => undefined);
   return {
     endpoint,
     layer,
@@ -344,6 +377,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     advertised,
     keepalive,
     trunkMonitor,
+    trunkFollower,
     trunkRegistrar,
     structures() {
       const { server, client } = layer.size;
@@ -358,6 +392,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       keepalive?.stop();
       trunkMonitor?.stop();
+      trunkFollower?.stop();
       trunkRegistrar?.stop();
       b2bua.close();
       layer.close();

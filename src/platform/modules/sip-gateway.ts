@@ -100,7 +100,8 @@ export const sipGatewayModule: ModuleDefinition = {
     let commands: { stop(): Promise<void> } | undefined;
     let placed: { stop(): Promise<void> } | undefined;
     let gateway: Gateway | undefined;
-    // One of several SIP workers (VOXGATE_SIP_WORKERS, sip-workers.ts): streams stay on worker 0.
+    // One of several SIP workers (VOXGATE_SIP_WORKERS, sip-workers.ts): streams, trunk checks and trunk
+    // registrations stay on worker 0.
     const place = sipWorkerPlace();
     let link: SipWorkerLink | undefined;
     new Gauge({
@@ -153,7 +154,11 @@ export const sipGatewayModule: ModuleDefinition = {
       async start() {
         link = place ? await linkSipWorker(place, ctx.metrics) : undefined;
         gateway = await startGateway({
-          ...(link && place ? { dispatch: link.dispatch, udpOnly: place.worker > 0 } : {}),
+          // Trunk OPTIONS checks and REGISTERs go from worker 0 alone, as one gateway's; the others route by its
+          // reports in shared state.
+          ...(link && place
+            ? { dispatch: link.dispatch, udpOnly: place.worker > 0, followTrunks: place.worker > 0 }
+            : {}),
           host: sip.host,
           port: sip.port,
           ...(tls ? { tls } : {}),
