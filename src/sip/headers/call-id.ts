@@ -25,3 +25,13 @@ export function isCallId(value: string, from: number, to: number): boolean {
   }
   return true;
 }
+
+/** isCallId over codes: whether `b[from, to)` holds visible characters (%x21-7E), at least one. */
+export function isCallIdAt(b: Uint8Array, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = b[i]!;
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}

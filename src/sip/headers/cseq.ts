@@ -5,8 +5,7 @@
  *   extension-method  =  token
  */
 import { SipParseError } from '../errors.js';
-import { readToken, skipWs } from './params.js';
-import { sliceWord } from './words.js';
+import { codesOf, skipWsAt, tokenEndAt, wordAt } from './byte-scan.js';
 
 export interface CSeq {
   readonly seq: number;
@@ -22,14 +21,22 @@ function invalid(value: string, from: number, to: number): SipParseError {
  * `[from, to)`.
  */
 export function parseCSeq(value: string, from = 0, to = value.length): CSeq {
+  return parseCSeqAt(codesOf(value), value, from, to);
+}
+
+/** parseCSeq of `text[from, to)` over `b`, its codes index for index (the message's bytes where its head is all ASCII). */
+export function parseCSeqAt(b: Uint8Array, text: string, from: number, to: number): CSeq {
   let i = from;
   let seq = 0;
-  for (let c = value.charCodeAt(i); i < to && c >= 0x30 && c <= 0x39; c = value.charCodeAt(++i)) {
+  while (i < to) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x39) break;
     seq = seq * 10 + (c - 0x30);
+    i++;
   }
-  const method = skipWs(value, i, to);
+  const method = skipWsAt(b, i, to);
   // §8.1.1.5: "The sequence number MUST be expressible as a 32-bit unsigned integer and MUST be less than 2**31."
-  if (i === from || i - from > 10 || method === i || seq >= 2 ** 31) throw invalid(value, from, to);
-  if (method === to || readToken(value, method, to) !== to) throw invalid(value, from, to);
-  return { seq, method: sliceWord(value, method, to) };
+  if (i === from || i - from > 10 || method === i || seq >= 2 ** 31) throw invalid(text, from, to);
+  if (method === to || tokenEndAt(b, method, to) !== to) throw invalid(text, from, to);
+  return { seq, method: wordAt(b, text, method, to) };
 }

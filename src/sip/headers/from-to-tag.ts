@@ -11,19 +11,19 @@
  * a comma, semicolon, or question mark" — so a ";tag=" inside <> is the URI's, and one inside the quoted
  * display name is text: the header's tag is the first tag parameter after the address.
  */
-import { genValueEnd, isParamEnd, quotedStringEnd, readToken, skipWs } from './params.js';
-import { isPlainSipUri } from './plain-sip-uri.js';
+import { codesOf, genValueEndAt, isParamEndByte, quotedEndAt, skipWsAt, tokenEndAt } from './byte-scan.js';
+import { isPlainSipUriAt, plainSipUriEnd } from './plain-sip-uri-at.js';
 
 /** What plainFromToTag returns for a value it does not read: the full parser (parseFrom/parseTo) decides. */
 export const NOT_PLAIN: unique symbol = Symbol('voxgate.sip.not-plain');
 
-function isTagName(s: string, i: number): boolean {
-  return (
-    (s.charCodeAt(i) | 0x20) === 0x74 &&
-    (s.charCodeAt(i + 1) | 0x20) === 0x61 &&
-    (s.charCodeAt(i + 2) | 0x20) === 0x67
-  );
-}
+/** What fromToTagAt returns: the value is not plain (for the full parser), it has no tag, or it has one (TAG). */
+export const TAG_NOT_PLAIN = 0;
+export const TAG_NONE = 1;
+export const TAG_FOUND = 2;
+
+/** Where the tag that fromToTagAt found starts and ends (TAG[0], TAG[1]); rewritten by the next call. */
+export const TAG = new Int32Array(2);
 
 /**
  * The tag of a From or To value (undefined when it has none, '' when it has no value), read in one pass without
@@ -37,61 +37,78 @@ export function plainFromToTag(
   from = 0,
   to = value.length,
 ): string | undefined | typeof NOT_PLAIN {
-  let i = skipWs(value, from, to);
-  if (i < to && value.charCodeAt(i) === 0x22) {
-    const end = quotedStringEnd(value, i, to);
-    if (end === -1) return NOT_PLAIN;
-    i = skipWs(value, end, to);
-    if (i >= to || value.charCodeAt(i) !== 0x3c) return NOT_PLAIN;
+  const found = fromToTagAt(codesOf(value), from, to);
+  if (found === TAG_NOT_PLAIN) return NOT_PLAIN;
+  return found === TAG_NONE ? undefined : value.slice(TAG[0], TAG[1]);
+}
+
+/**
+ * plainFromToTag over the codes `b` of a From or To value `[from, to)` (the message's bytes where its head is
+ * all ASCII): TAG_NOT_PLAIN, TAG_NONE, or TAG_FOUND with the tag's place in TAG.
+ */
+export function fromToTagAt(b: Uint8Array, from: number, to: number): number {
+  let i = skipWsAt(b, from, to);
+  if (i < to && b[i] === 0x22) {
+    const end = quotedEndAt(b, i, to);
+    if (end === -1) return TAG_NOT_PLAIN;
+    i = skipWsAt(b, end, to);
+    if (i >= to || b[i] !== 0x3c) return TAG_NOT_PLAIN;
   } else {
     // *(token LWS) then "<", or else an addr-spec from the first token on.
     let j = i;
-    for (let end = readToken(value, j, to); end !== j; end = readToken(value, j, to))
-      j = skipWs(value, end, to);
-    if (j < to && value.charCodeAt(j) === 0x3c) i = j;
-  }
-  let uriEnd: number;
-  let next: number;
-  const uriStart = i < to && value.charCodeAt(i) === 0x3c ? i + 1 : i;
-  if (uriStart > i) {
-    uriEnd = value.indexOf('>', uriStart);
-    if (uriEnd === -1 || uriEnd >= to) return NOT_PLAIN;
-    next = uriEnd + 1;
-  } else {
-    uriEnd = i;
-    while (uriEnd < to && !isParamEnd(value.charCodeAt(uriEnd))) uriEnd++;
-    next = uriEnd;
+    for (let end = tokenEndAt(b, j, to); end !== j; end = tokenEndAt(b, j, to)) j = skipWsAt(b, end, to);
+    if (j < to && b[j] === 0x3c) i = j;
   }
   // A plain URI has neither whitespace (not allowed inside <>) nor "?" (an addr-spec with one needs <>).
-  if (!isPlainSipUri(value, uriStart, uriEnd)) return NOT_PLAIN;
-  return tagParam(value, next, to);
+  if (i < to && b[i] === 0x3c) {
+    // Inside <>: the URI up to the first ">", read in the same pass (no code of a plain URI is ">").
+    const uriEnd = plainSipUriEnd(b, i + 1, to);
+    if (uriEnd === -1 || uriEnd >= to || b[uriEnd] !== 0x3e) return TAG_NOT_PLAIN;
+    return tagParam(b, uriEnd + 1, to);
+  }
+  let uriEnd = i;
+  while (uriEnd < to && !isParamEndByte(b[uriEnd]!)) uriEnd++;
+  if (!isPlainSipUriAt(b, i, uriEnd)) return TAG_NOT_PLAIN;
+  return tagParam(b, uriEnd, to);
 }
 
-/** The first tag of `*( SEMI generic-param )` from `i` to `to`, or NOT_PLAIN. */
-function tagParam(value: string, i: number, to: number): string | undefined | typeof NOT_PLAIN {
-  let tag: string | undefined;
+/** The first tag of `*( SEMI generic-param )` from `i` to `to` (into TAG), TAG_NONE or TAG_NOT_PLAIN. */
+function tagParam(b: Uint8Array, i: number, to: number): number {
+  let found = TAG_NONE;
   for (;;) {
-    i = skipWs(value, i, to);
-    if (i >= to) return tag;
+    i = skipWsAt(b, i, to);
+    if (i >= to) return found;
     // A "," (a second address) or anything else than ";" here: for the full parser to refuse.
-    if (value.charCodeAt(i) !== 0x3b) return NOT_PLAIN;
-    const name = skipWs(value, i + 1, to);
-    const nameEnd = readToken(value, name, to);
-    if (nameEnd === name) return NOT_PLAIN;
-    const isTag = tag === undefined && nameEnd - name === 3 && isTagName(value, name);
-    i = skipWs(value, nameEnd, to);
-    if (i >= to || value.charCodeAt(i) !== 0x3d) {
-      if (isTag) tag = '';
+    if (b[i] !== 0x3b) return TAG_NOT_PLAIN;
+    const name = skipWsAt(b, i + 1, to);
+    const nameEnd = tokenEndAt(b, name, to);
+    if (nameEnd === name) return TAG_NOT_PLAIN;
+    const isTag =
+      found === TAG_NONE &&
+      nameEnd - name === 3 &&
+      (b[name]! | 0x20) === 0x74 &&
+      (b[name + 1]! | 0x20) === 0x61 &&
+      (b[name + 2]! | 0x20) === 0x67;
+    i = skipWsAt(b, nameEnd, to);
+    if (i >= to || b[i] !== 0x3d) {
+      if (isTag) {
+        found = TAG_FOUND;
+        TAG[0] = TAG[1] = i;
+      }
       continue;
     }
-    const start = skipWs(value, i + 1, to);
-    if (start < to && value.charCodeAt(start) === 0x22) {
-      i = quotedStringEnd(value, start, to);
-      if (i === -1) return NOT_PLAIN;
+    const start = skipWsAt(b, i + 1, to);
+    if (start < to && b[start] === 0x22) {
+      i = quotedEndAt(b, start, to);
+      if (i === -1) return TAG_NOT_PLAIN;
     } else {
-      i = genValueEnd(value, start, to);
-      if (i === -1) return NOT_PLAIN;
+      i = genValueEndAt(b, start, to);
+      if (i === -1) return TAG_NOT_PLAIN;
     }
-    if (isTag) tag = value.slice(start, i);
+    if (isTag) {
+      found = TAG_FOUND;
+      TAG[0] = start;
+      TAG[1] = i;
+    }
   }
 }

@@ -9,6 +9,7 @@
  *   token          =  1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )
  */
 import { SipParseError, type SipErrorCode } from '../errors.js';
+import { codesOf, genValueEndAt, isGenValueAt, quotedEndAt, skipWsAt, tokenEndAt } from './byte-scan.js';
 import { sliceWord } from './words.js';
 
 /** A header parameter as written; `value` undefined when it has no `=`. Quoted values keep their quotes. */
@@ -58,30 +59,11 @@ export function readToken(text: string, i: number, end = text.length): number {
   return i;
 }
 
-/** 0-9, A-F, a-f, ":" and ".", by char code: what an IPv6 address is written with. */
-const IPV6_CODES = new Uint8Array(128);
-for (const c of '0123456789ABCDEFabcdef:.') IPV6_CODES[c.charCodeAt(0)] = 1;
-
 /**
- * Whether `text[start, end)` is a gen-value other than a quoted-string: token / host (hostname, IPv4, "["
- * IPv6 "]"), or a bare IPv6address, which via-received allows (§25.1: via-received = "received" EQUAL
- * (IPv4address / IPv6address); RFC 5118 §4.5). A hostname or IPv4 address is a token; so the value is one
- * token, or "[" 1*(HEXDIG / ":" / ".") "]", or *(HEXDIG / ":" / ".") with at least one ":".
+ * Whether `text[start, end)` is a gen-value other than a quoted-string (isGenValueAt, over the text's codes).
  */
 export function isGenValue(text: string, start: number, end: number): boolean {
-  let token = end > start;
-  let ipv6 = end > start;
-  let colon = false;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (TOKEN_CODES[c] !== 1) token = false;
-    if (IPV6_CODES[c] !== 1) ipv6 = false;
-    else if (c === 0x3a) colon = true;
-  }
-  if (token || (ipv6 && colon)) return true;
-  if (end - start < 3 || text.charCodeAt(start) !== 0x5b || text.charCodeAt(end - 1) !== 0x5d) return false;
-  for (let i = start + 1; i < end - 1; i++) if (IPV6_CODES[text.charCodeAt(i)] !== 1) return false;
-  return true;
+  return isGenValueAt(codesOf(text), start, end);
 }
 
 /**
@@ -94,42 +76,44 @@ export function parseParams(
   code: SipErrorCode,
 ): { params: HeaderParam[]; end: number } {
   const params: HeaderParam[] = [];
-  const end = readParams(text, i, code, params);
+  const end = readParamsAt(codesOf(text), text, i, code, params, 0, text.length);
   return { params, end };
 }
 
 /**
- * parseParams of the header value `text[from, to)` from `i`, into `params` (or, without `params`, only checked:
- * the same errors, nothing built); returns the index where reading stopped.
+ * parseParams of the header value `text[from, to)` from `i`, over `b`, the codes of `text` index for index (the
+ * message's bytes, or codesOf(text)), into `params` (or, without `params`, only checked: the same errors,
+ * nothing built); returns the index where reading stopped.
  */
-export function readParams(
+export function readParamsAt(
+  b: Uint8Array,
   text: string,
   i: number,
   code: SipErrorCode,
   params: HeaderParam[] | undefined,
-  from = 0,
-  to = text.length,
+  from: number,
+  to: number,
 ): number {
   for (;;) {
-    i = skipWs(text, i, to);
-    if (i >= to || text.charCodeAt(i) === 0x2c) return i;
-    if (text.charCodeAt(i) !== 0x3b) {
+    i = skipWsAt(b, i, to);
+    if (i >= to || b[i] === 0x2c) return i;
+    if (b[i] !== 0x3b) {
       throw bad(code, text, from, to, `unexpected "${text[i]}" where ";" or "," was expected`);
     }
-    i = skipWs(text, i + 1, to);
-    const nameEnd = readToken(text, i, to);
+    i = skipWsAt(b, i + 1, to);
+    const nameEnd = tokenEndAt(b, i, to);
     if (nameEnd === i) throw bad(code, text, from, to, 'empty parameter');
     const name = i;
-    i = skipWs(text, nameEnd, to);
+    i = skipWsAt(b, nameEnd, to);
     let value: string | undefined;
-    if (i < to && text.charCodeAt(i) === 0x3d) {
-      i = skipWs(text, i + 1, to);
+    if (i < to && b[i] === 0x3d) {
+      i = skipWsAt(b, i + 1, to);
       const start = i;
-      if (i < to && text.charCodeAt(i) === 0x22) {
-        i = quotedStringEnd(text, i, to);
+      if (i < to && b[i] === 0x22) {
+        i = quotedEndAt(b, i, to);
         if (i === -1) throw bad(code, text, from, to, 'unterminated quoted string');
       } else {
-        i = genValueEnd(text, start, to);
+        i = genValueEndAt(b, start, to);
         if (i === -1) {
           throw bad(code, text, from, to, `malformed value of parameter ${text.slice(name, nameEnd)}`);
         }
@@ -142,17 +126,6 @@ export function readParams(
 
 function bad(code: SipErrorCode, text: string, from: number, to: number, why: string): SipParseError {
   return new SipParseError(code, `${why} in "${text.slice(from, Math.min(to, from + 80))}"`);
-}
-
-/**
- * Where the unquoted parameter value at `start` ends (at isParamEnd or `end`) when it is a gen-value
- * (isGenValue), or -1: a token, the usual value, is read in one pass; anything else is checked by isGenValue.
- */
-export function genValueEnd(text: string, start: number, end: number): number {
-  let i = readToken(text, start, end);
-  if (i > start && (i >= end || isParamEnd(text.charCodeAt(i)))) return i;
-  while (i < end && !isParamEnd(text.charCodeAt(i))) i++;
-  return isGenValue(text, start, i) ? i : -1;
 }
 
 /** ";", "," or whitespace (SP, HT, CR, LF): where an unquoted parameter value or an addr-spec ends. */

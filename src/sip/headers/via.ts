@@ -12,7 +12,8 @@
  *   response-port     =  "rport" [EQUAL 1*DIGIT]
  */
 import { SipParseError } from '../errors.js';
-import { paramValue, readParams, readToken, skipWs, type HeaderParam } from './params.js';
+import { codesOf, skipWsAt, tokenEndAt } from './byte-scan.js';
+import { paramValue, readParamsAt, type HeaderParam } from './params.js';
 import { sliceWord } from './words.js';
 
 export interface Via {
@@ -30,8 +31,8 @@ export interface Via {
   readonly rport: string | undefined;
 }
 
-/** [A-Za-z0-9.-]: the characters of a hostname or an IPv4 address, by char code. */
-const HOST_CODES = new Uint8Array(128);
+/** [A-Za-z0-9.-]: the characters of a hostname or an IPv4 address, by code. */
+const HOST_CODES = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.')
   HOST_CODES[c.charCodeAt(0)] = 1;
 
@@ -47,25 +48,25 @@ function noSentProtocol(text: string, from: number, to: number): SipParseError {
  * Index past `[ \t]* "/" [ \t]*` at `i` (sent-protocol's SLASH, with the tabs and spaces deployed UAs put), or
  * -1 when there is no "/".
  */
-function slash(text: string, i: number, to: number): number {
-  i = skipWs(text, i, to);
-  if (i >= to || text.charCodeAt(i) !== 0x2f) return -1;
-  return skipWs(text, i + 1, to);
+function slash(b: Uint8Array, i: number, to: number): number {
+  i = skipWsAt(b, i, to);
+  if (i >= to || b[i] !== 0x2f) return -1;
+  return skipWsAt(b, i + 1, to);
 }
 
 /**
- * Index past the sent-by host at `i`: an IPv6reference ("[" 1*(HEXDIG / ":" / ".") "]", RFC 5118's forms
- * included) or a hostname / IPv4address (1*(alphanum / "-" / ".")); -1 when there is none.
+ * Index past the sent-by host at `i` (before `to`): an IPv6reference ("[" 1*(HEXDIG / ":" / ".") "]", RFC 5118's
+ * forms included) or a hostname / IPv4address (1*(alphanum / "-" / ".")); -1 when there is none.
  */
-function hostEnd(text: string, i: number, to: number): number {
+function hostEnd(b: Uint8Array, i: number, to: number): number {
   let j = i;
-  if (text.charCodeAt(i) === 0x5b) {
+  if (b[i] === 0x5b) {
     j++;
-    while (j < to && isIpv6Char(text.charCodeAt(j))) j++;
-    if (j === i + 1 || j >= to || text.charCodeAt(j) !== 0x5d) return -1;
+    while (j < to && isIpv6Char(b[j]!)) j++;
+    if (j === i + 1 || j >= to || b[j] !== 0x5d) return -1;
     return j + 1;
   }
-  while (j < to && HOST_CODES[text.charCodeAt(j)] === 1) j++;
+  while (j < to && HOST_CODES[b[j]!] === 1) j++;
   return j === i ? -1 : j;
 }
 
@@ -87,48 +88,57 @@ function transportOf(text: string, start: number, end: number): string {
  */
 export function parseVia(value: string, from = 0, to = value.length): Via[] {
   const out: Via[] = [];
-  walkVia(value, from, to, out);
+  walkVia(codesOf(value), value, from, to, out);
   return out;
 }
 
 /**
  * What parseVia accepts and refuses, without building anything: the number of via-parms of the Via value
- * `value[from, to)`, or SipParseError SIP_PARSE_VIA where parseVia throws it. The message parser checks every
- * Via header of a message with it, and parseVia builds the via-parms when they are first asked for.
+ * `value[from, to)`, or SipParseError SIP_PARSE_VIA where parseVia throws it.
  */
 export function checkVia(value: string, from = 0, to = value.length): number {
-  return walkVia(value, from, to, undefined);
+  return walkVia(codesOf(value), value, from, to, undefined);
 }
 
-/** The one scanner of parseVia and checkVia: the via-parms of `value[from, to)`, into `out` when given. */
-function walkVia(value: string, from: number, to: number, out: Via[] | undefined): number {
+/**
+ * checkVia over `b`, the codes of `text` index for index (the message's bytes where its head is all ASCII): the
+ * message parser checks the first Via header of a message with it, and parseVia builds the via-parms when they
+ * are first asked for.
+ */
+export function checkViaAt(b: Uint8Array, text: string, from: number, to: number): number {
+  return walkVia(b, text, from, to, undefined);
+}
+
+/**
+ * The one scanner of parseVia and checkVia: the via-parms of `text[from, to)`, read over its codes `b`, into
+ * `out` when given (its strings cut from `text`).
+ */
+function walkVia(b: Uint8Array, text: string, from: number, to: number, out: Via[] | undefined): number {
   let count = 0;
   let i = from;
   for (;;) {
     // sent-protocol = protocol-name SLASH protocol-version SLASH transport
-    const p = skipWs(value, i, to);
-    const pEnd = readToken(value, p, to);
-    const ver = pEnd === p ? -1 : slash(value, pEnd, to);
-    const verEnd = ver === -1 ? -1 : readToken(value, ver, to);
-    const t = verEnd === ver ? -1 : slash(value, verEnd, to);
-    const tEnd = t === -1 ? -1 : readToken(value, t, to);
+    const p = skipWsAt(b, i, to);
+    const pEnd = tokenEndAt(b, p, to);
+    const ver = pEnd === p ? -1 : slash(b, pEnd, to);
+    const verEnd = ver === -1 ? -1 : tokenEndAt(b, ver, to);
+    const t = verEnd === ver ? -1 : slash(b, verEnd, to);
+    const tEnd = t === -1 ? -1 : tokenEndAt(b, t, to);
     // via-parm = sent-protocol LWS sent-by: the LWS is at least one space or tab.
-    const h = tEnd === t ? -1 : skipWs(value, tEnd, to);
-    const hEnd = h === tEnd || h >= to ? -1 : hostEnd(value, h, to);
-    if (hEnd === -1) throw noSentProtocol(value, from, to);
+    const h = tEnd === t ? -1 : skipWsAt(b, tEnd, to);
+    const hEnd = h === tEnd || h >= to ? -1 : hostEnd(b, h, to);
+    if (hEnd === -1) throw noSentProtocol(text, from, to);
     // sent-by = host [ COLON port ]; port = 1*DIGIT, read as at most 5 digits.
     let end = hEnd;
     let port: number | undefined;
-    let d = skipWs(value, hEnd, to);
-    if (d < to && value.charCodeAt(d) === 0x3a) {
-      d = skipWs(value, d + 1, to);
+    let d = skipWsAt(b, hEnd, to);
+    if (d < to && b[d] === 0x3a) {
+      d = skipWsAt(b, d + 1, to);
       const digits = d;
       let n = 0;
-      for (
-        let c = value.charCodeAt(d);
-        d < to && c >= 0x30 && c <= 0x39 && d < digits + 5;
-        c = value.charCodeAt(d)
-      ) {
+      while (d < to && d < digits + 5) {
+        const c = b[d]!;
+        if (c < 0x30 || c > 0x39) break;
         n = n * 10 + (c - 0x30);
         d++;
       }
@@ -137,19 +147,19 @@ function walkVia(value: string, from: number, to: number, out: Via[] | undefined
         end = d;
       }
     }
-    if (port !== undefined && port > 65535) throw bad(value, from, to, 'port out of range');
+    if (port !== undefined && port > 65535) throw bad(text, from, to, 'port out of range');
     count++;
     let paramsEnd: number;
     if (out === undefined) {
-      paramsEnd = readParams(value, end, 'SIP_PARSE_VIA', undefined, from, to);
+      paramsEnd = readParamsAt(b, text, end, 'SIP_PARSE_VIA', undefined, from, to);
     } else {
       const params: HeaderParam[] = [];
-      paramsEnd = readParams(value, end, 'SIP_PARSE_VIA', params, from, to);
+      paramsEnd = readParamsAt(b, text, end, 'SIP_PARSE_VIA', params, from, to);
       out.push({
-        protocol: sliceWord(value, p, pEnd),
-        version: sliceWord(value, ver, verEnd),
-        transport: transportOf(value, t, tEnd),
-        host: value.slice(h, hEnd),
+        protocol: sliceWord(text, p, pEnd),
+        version: sliceWord(text, ver, verEnd),
+        transport: transportOf(text, t, tEnd),
+        host: text.slice(h, hEnd),
         port,
         params,
         branch: paramValue(params, 'branch'),
@@ -159,7 +169,7 @@ function walkVia(value: string, from: number, to: number, out: Via[] | undefined
     }
     if (paramsEnd >= to) return count;
     i = paramsEnd + 1; // past the comma
-    if (skipWs(value, i, to) >= to) throw bad(value, from, to, 'empty via-parm after ","');
+    if (skipWsAt(b, i, to) >= to) throw bad(text, from, to, 'empty via-parm after ","');
   }
 }
 

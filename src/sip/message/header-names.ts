@@ -140,11 +140,13 @@ export function knownHeaderName(bytes: Uint8Array, start: number, end: number): 
   return undefined;
 }
 
-/** Whether `bytes` from `start` spell `lower`, letters in either case. */
+/**
+ * Whether the token `bytes` from `start` spells `lower`, letters in either case. Of two token characters, only an
+ * upper- and a lower-case letter differ in bit 0x20 alone (its other pairs are a token character and a control
+ * character, or "@", "^" or DEL, none of them token characters), so setting it compares letters without regard
+ * to case and every other token character as itself.
+ */
 function sameBytes(bytes: Uint8Array, start: number, lower: Uint8Array): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    const c = bytes[start + i]!;
-    if (c !== lower[i] && !(c >= 0x41 && c <= 0x5a && c + 0x20 === lower[i])) return false;
-  }
+  for (let i = 0; i < lower.length; i++) if ((bytes[start + i]! | 0x20) !== lower[i]) return false;
   return true;
 }

@@ -10,14 +10,15 @@
  */
 import { isAscii } from 'node:buffer';
 import { SipParseError } from '../errors.js';
-import { isCallId, parseCallId } from '../headers/call-id.js';
+import { codesOf } from '../headers/byte-scan.js';
+import { isCallId, isCallIdAt, parseCallId } from '../headers/call-id.js';
 import { parseContentLength, singleContentLength } from '../headers/content-length.js';
-import { parseCSeq } from '../headers/cseq.js';
+import { parseCSeq, parseCSeqAt } from '../headers/cseq.js';
 import { parseFrom, type FromTo } from '../headers/from.js';
-import { NOT_PLAIN, plainFromToTag } from '../headers/from-to-tag.js';
+import { fromToTagAt, NOT_PLAIN, plainFromToTag, TAG, TAG_FOUND, TAG_NONE } from '../headers/from-to-tag.js';
 import { readToken } from '../headers/params.js';
 import { parseTo } from '../headers/to.js';
-import { checkVia } from '../headers/via.js';
+import { checkVia, checkViaAt } from '../headers/via.js';
 import { newHeader, rememberParse } from './header-cache.js';
 import { canonicalHeaderName, knownHeaderName } from './header-names.js';
 import {
@@ -124,7 +125,8 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
   while (buf[start] === 0x0d || buf[start] === 0x0a) start++;
   if (start >= buf.length) throw new SipParseError('SIP_PARSE_EMPTY', 'no message');
   const scan = scanHead(buf, start);
-  const text = buf.toString('latin1', start, scan.headEnd);
+  // From the buffer's start (past the CRLFs skipped too): a character of the text is at its byte's offset.
+  const text = buf.toString('latin1', 0, scan.headEnd);
   const head: Head = {
     buf,
     text,
@@ -140,15 +142,17 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
     bodyStart: scan.bodyStart,
   };
   // The start line: in the text, or (folded, which only a malformed one is) unfolded on its own.
+  // Read over its codes: the buffer's bytes (one per character of the latin1 text), or the unfolded line's.
   const folded = (scan.offsets[FLAGS]! & FOLDED) !== 0;
   const line = folded ? lineText(head, 0) : text;
-  const from = folded ? 0 : scan.offsets[LINE_START]! - start;
-  const to = folded ? line.length : scan.offsets[LINE_END]! - start;
-  const isResponse = isStatusLine(line, from, to);
+  const codes = folded ? codesOf(line) : buf;
+  const from = folded ? 0 : scan.offsets[LINE_START]!;
+  const to = folded ? line.length : scan.offsets[LINE_END]!;
+  const isResponse = isStatusLine(codes, from, to);
   try {
     return isResponse
-      ? parseResponse(head, utf8StatusLine(head, folded, parseStatusLine(line, from, to)), options)
-      : parseRequest(head, parseRequestLine(line, from, to), options);
+      ? parseResponse(head, utf8StatusLine(head, folded, parseStatusLine(codes, line, from, to)), options)
+      : parseRequest(head, parseRequestLine(codes, line, from, to), options);
   } catch (err) {
     // §18.1.2 / §16.7: a response that cannot be parsed is discarded, never answered.
     if (isResponse && err instanceof SipParseError && err.code !== 'SIP_PARSE_RESPONSE')
@@ -160,7 +164,10 @@ export function parseMessage(buf: Buffer, options: ParseOptions): SipMessage {
 /** A message this long or shorter is checked for ASCII as a whole before its head alone is. */
 const SMALL = 2048;
 
-/** A scanned head: the buffer, its head as text from `start` on, and scanHead's lines. */
+/**
+ * A scanned head: the buffer, its text up to the head's end (from the buffer's start: the offsets of scanHead
+ * are offsets into it), where the message starts, and scanHead's lines.
+ */
 interface Head {
   readonly buf: Buffer;
   readonly text: string;
@@ -175,8 +182,8 @@ interface Head {
 /** The text of logical line `k`, unfolded (decoded as UTF-8 in a head that is not all ASCII). */
 function lineText(head: Head, k: number): string {
   const at = k * STRIDE;
-  const { offsets, text, start } = head;
-  const span = text.slice(offsets[at + LINE_START]! - start, offsets[at + LINE_END]! - start);
+  const { offsets, text } = head;
+  const span = text.slice(offsets[at + LINE_START]!, offsets[at + LINE_END]!);
   const line = head.ascii ? span : utf8(span);
   return (offsets[at + FLAGS]! & FOLDED) === 0 ? line : unfoldSpan(line);
 }
@@ -306,14 +313,13 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
     } else {
       const nameEnd = offsets[at + NAME_END]!;
       const name =
-        knownHeaderName(buf, lineStart, nameEnd) ??
-        canonicalHeaderName(text.slice(lineStart - start, nameEnd - start));
+        knownHeaderName(buf, lineStart, nameEnd) ?? canonicalHeaderName(text.slice(lineStart, nameEnd));
       const valueStart = offsets[at + VALUE_START]!;
       const value = !head.ascii
         ? utf8Value(head, k)
         : valueStart === -1
           ? ''
-          : text.slice(valueStart - start, offsets[at + VALUE_END]! - start);
+          : text.slice(valueStart, offsets[at + VALUE_END]!);
       header = newHeader(name, value);
     }
     headers.push(header);
@@ -380,13 +386,20 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
   once('Max-Forwards', maxForwards);
   once('Content-Type', contentTypes);
   once('Expires', expires);
-  // The top Via header is checked in full here (every via-parm), its via-parms built when first asked for.
-  const vias = checkVia(spanText(head, viaLine, via), spanFrom(head, viaLine), spanTo(head, viaLine, via));
+  // The top Via header is checked in full here (every via-parm), its via-parms built when first asked for. Each
+  // eager header is read over the message's bytes where its value is in the text as it is (an ASCII head, the
+  // line not folded), else over its value.
+  const vias = inText(head, viaLine)
+    ? checkViaAt(buf, text, valueFrom(head, viaLine), valueTo(head, viaLine))
+    : checkVia(via.value);
   const fromTag = eagerTag(head, fromLine, from, parseFrom);
   const toTag = eagerTag(head, toLine, to, parseTo);
-  const callIdText = spanText(head, callIdLine, callId);
-  const callIdFrom = spanFrom(head, callIdLine);
-  if (!isCallId(callIdText, callIdFrom, spanTo(head, callIdLine, callId))) parseCallId(callId.value);
+  if (
+    !(inText(head, callIdLine)
+      ? isCallIdAt(buf, valueFrom(head, callIdLine), valueTo(head, callIdLine))
+      : isCallId(callId.value, 0, callId.value.length))
+  )
+    parseCallId(callId.value);
   const topViaEnd = vias > 1 ? topLevelComma(via.value) : -1;
   return {
     body,
@@ -394,7 +407,9 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
     headers,
     // What outlives the message is copied out of its text (detachString).
     callId: detachString(callId.value),
-    cseq: parseCSeq(spanText(head, cseqLine, cseq), spanFrom(head, cseqLine), spanTo(head, cseqLine, cseq)),
+    cseq: inText(head, cseqLine)
+      ? parseCSeqAt(buf, text, valueFrom(head, cseqLine), valueTo(head, cseqLine))
+      : parseCSeq(cseq.value),
     fromTag: fromTag === undefined ? undefined : detachString(fromTag),
     toTag: toTag === undefined ? undefined : detachString(toTag),
     topVia: topViaEnd === -1 ? via.value : via.value.slice(0, topViaEnd).trim(),
@@ -402,24 +417,21 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
 }
 
 /**
- * Where the value of header line `k` (`header`) is read from: the head's text — where it is, unfolded and not
- * empty — or else its own value string.
+ * Whether the value of header line `k` is in the head's text as it is, at the offsets of its bytes — an ASCII
+ * head (a byte is then its character), the line not folded, the value not empty — so that it can be read over
+ * the message's bytes; otherwise it is read from its own value string.
  */
 function inText(head: Head, k: number): boolean {
   const at = k * STRIDE;
   return head.ascii && (head.offsets[at + FLAGS]! & FOLDED) === 0 && head.offsets[at + VALUE_START] !== -1;
 }
 
-function spanText(head: Head, k: number, header: SipHeader): string {
-  return inText(head, k) ? head.text : header.value;
+function valueFrom(head: Head, k: number): number {
+  return head.offsets[k * STRIDE + VALUE_START]!;
 }
 
-function spanFrom(head: Head, k: number): number {
-  return inText(head, k) ? head.offsets[k * STRIDE + VALUE_START]! - head.start : 0;
-}
-
-function spanTo(head: Head, k: number, header: SipHeader): number {
-  return inText(head, k) ? head.offsets[k * STRIDE + VALUE_END]! - head.start : header.value.length;
+function valueTo(head: Head, k: number): number {
+  return head.offsets[k * STRIDE + VALUE_END]!;
 }
 
 function missing(name: string): SipParseError {
@@ -431,8 +443,9 @@ function once(name: string, count: number): void {
 }
 
 /**
- * A From or To header's tag, read without building the address when it is a plain one (plainFromToTag);
- * otherwise parsed in full — which refuses a malformed one — and that parse kept for fromOf/toOf.
+ * A From or To header's tag, read without building the address when it is a plain one (fromToTagAt over the
+ * message's bytes, plainFromToTag over its value); otherwise parsed in full — which refuses a malformed one —
+ * and that parse kept for fromOf/toOf.
  */
 function eagerTag(
   head: Head,
@@ -440,8 +453,14 @@ function eagerTag(
   header: SipHeader,
   parse: (value: string) => FromTo,
 ): string | undefined {
-  const tag = plainFromToTag(spanText(head, k, header), spanFrom(head, k), spanTo(head, k, header));
-  if (tag !== NOT_PLAIN) return tag;
+  if (inText(head, k)) {
+    const found = fromToTagAt(head.buf, valueFrom(head, k), valueTo(head, k));
+    if (found === TAG_FOUND) return head.text.slice(TAG[0], TAG[1]);
+    if (found === TAG_NONE) return undefined;
+  } else {
+    const tag = plainFromToTag(header.value);
+    if (tag !== NOT_PLAIN) return tag;
+  }
   const parsed = parse(header.value);
   rememberParse(header, parsed);
   return parsed.tag;
