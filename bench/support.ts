@@ -1,6 +1,6 @@
 /** Helpers shared by the benchmarks: process CPU/RSS from /proc, SIPp runs with their statistics, lifecycle. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -53,13 +53,25 @@ export interface SippStats {
   failures: Record<string, number>;
 }
 
+/**
+ * With BENCH_SIPP_ERRORS=<folder>, each SIPp run writes the messages it found unexpected, and why, to a file of
+ * its own there (`-trace_err`): what a step's failures were, not only how many.
+ */
+function errorLog(): string[] {
+  const folder = process.env.BENCH_SIPP_ERRORS;
+  if (!folder) return [];
+  mkdirSync(folder, { recursive: true });
+  return ['-trace_err', '-error_file', join(folder, `sipp-${Date.now()}-${++sippRuns}-errors.log`)];
+}
+let sippRuns = 0;
+
 /** Runs SIPp to completion with `args` and reads the last line of its statistics file. */
 export function runSippStats(args: readonly string[]): Promise<SippStats> {
   const dir = mkdtempSync(join(tmpdir(), 'voxgate-bench-'));
   return new Promise((resolve, reject) => {
     const child = spawn(
       'sipp',
-      [...args, '-nostdin', '-trace_stat', '-fd', '1', '-stf', join(dir, 'stat.csv')],
+      [...args, '-nostdin', '-trace_stat', '-fd', '1', '-stf', join(dir, 'stat.csv'), ...errorLog()],
       {
         cwd: dir,
         stdio: 'ignore',

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import {
   createSipEndpoint,
   type SendFailure,
@@ -58,6 +59,21 @@ describe('transports: one class per channel behind createSipEndpoint (RFC 3261 ย
     });
   });
   after(() => endpoint.close());
+
+  test('the UDP listener asks for an 8 MiB receive buffer and gets what net.core.rmem_max allows', (t) => {
+    const buffer = endpoint.udpReceiveBuffer();
+    assert.ok(buffer);
+    assert.equal(buffer.asked, 8 * 2 ** 20);
+    let rmemMax: number;
+    try {
+      rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
+    } catch {
+      t.skip('no /proc/sys/net/core/rmem_max (not Linux)');
+      return;
+    }
+    // Linux grants min(asked, rmem_max) and reports twice that; the default would be net.core.rmem_default.
+    assert.equal(buffer.reported, 2 * Math.min(buffer.asked, rmemMax));
+  });
 
   test('send over TCP opens a connection (ยง18.1.1), the answer on it reaches onResponse, the flow is reused', async () => {
     const accepted: Socket[] = [];

@@ -83,6 +83,13 @@ function interpret(command: string, reply: NgDictionary): { reply: NgDictionary 
 }
 
 /**
+ * The receive buffer asked for the client's socket. Replies carry SDP (about 1 KB each); with the kernel's
+ * default (208 KiB on Linux) a gateway held up for a few tens of ms at a few hundred calls/s loses replies, each
+ * a retry after `timeoutMs` (docs/performance.md, UDP receive buffers).
+ */
+const RECEIVE_BUFFER_BYTES = 4 * 2 ** 20;
+
+/**
  * A client for the ng control protocol over UDP. Replies are matched to requests by cookie (a random
  * per-client prefix and a counter), so stray or late datagrams are ignored. The socket keeps the process alive
  * only while a request is pending.
@@ -95,6 +102,14 @@ export function createNgClient(options: NgClientOptions): NgClient {
   const pending = new Map<string, Pending>();
   const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
   socket.unref();
+  // Bound by the first send; its buffer sized then (a socket not bound has none to size).
+  socket.once('listening', () => {
+    try {
+      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+    } catch {
+      // Refused by the kernel: the default buffer stays, smaller but working.
+    }
+  });
   let counter = 0;
   let closed = false;
 

@@ -275,6 +275,15 @@ export const sipGatewayModule: ModuleDefinition = {
           },
           'SIP listening',
         );
+        // Linux grants at most net.core.rmem_max and reports twice what it granted.
+        const buffer = gateway.endpoint.udpReceiveBuffer();
+        if (buffer && buffer.reported < 2 * buffer.asked && (!place || place.worker === 0)) {
+          ctx.logger.warn(
+            { askedBytes: buffer.asked, grantedBytes: Math.floor(buffer.reported / 2) },
+            'SIP UDP receive buffer smaller than asked (net.core.rmem_max): datagrams are dropped while the ' +
+              'process is held up under load; raise net.core.rmem_max (docs/deployment.md)',
+          );
+        }
         link?.announce();
       },
       async ready() {

@@ -146,6 +146,8 @@ export interface SipEndpoint {
   releaseFlow(key: string): void;
   /** Open connections (flows) per stream transport, inbound and outbound. */
   connections(): { tcp: number; tls: number; ws: number; wss: number };
+  /** The UDP listener's receive buffer, asked and as the kernel reports it (undefined: no UDP listener). */
+  udpReceiveBuffer(): { asked: number; reported: number } | undefined;
   /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
@@ -343,6 +345,7 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
       ws: ws?.address(),
       wss: wss?.address(),
     }),
+    udpReceiveBuffer: () => udp?.receiveBuffer(),
     receiveDatagram,
     receiveStream,
     sendUdp,
