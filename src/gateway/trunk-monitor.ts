@@ -1,4 +1,4 @@
-import { buildRequest, formatHost, newTag } from '../sip/index.js';
+import { buildRequest, formatHost, isTransportFailure, newTag } from '../sip/index.js';
 import type { LegTarget, SipOutbound } from './sip-outbound.js';
 import type { TrunkLocator } from './trunk-locator.js';
 import { mintCallId } from './call-id-owner.js';
@@ -21,8 +21,8 @@ export interface TrunkMonitor {
 
 /**
  * OPTIONS health checks of the carriers' trunks. Any response — 200, but also 404 or 405 from a carrier that
- * does not serve OPTIONS — proves the trunk is reachable; a check that times out (Timer F) takes the trunk out
- * of routing until a later check is answered. Each gateway replica checks on its own: what matters is whether
+ * does not serve OPTIONS — proves the trunk is reachable; a check that times out (Timer F) or cannot be sent (a
+ * refused connection) takes the trunk out of routing until a later check is answered. Each gateway replica checks on its own: what matters is whether
  * this replica can reach the carrier. A gateway of several SIP workers checks once, from its first worker; the
  * others route by that worker's reports (`trunk-status-follower.ts`).
  */
@@ -53,7 +53,9 @@ export function createTrunkMonitor(deps: {
     return new Promise<boolean>((resolve) => {
       try {
         deps.outbound.request(bytes, target, {
-          response: () => resolve(true),
+          // §8.1.3.1: a transport failure (a refused TCP or TLS connection, an ICMP error) reaches the TU as a
+          // 503 the transaction made itself; it says the carrier could not be reached, not that it answered.
+          response: (response) => resolve(!isTransportFailure(response)),
           timeout: () => resolve(false),
         });
       } catch {

@@ -139,6 +139,7 @@ export {
   buildCancel,
   buildNon2xxAck,
   transportFailureResponse,
+  isTransportFailure,
   type ClientTransaction,
   type ClientTransactionEvents,
   type TransactionSend,

@@ -4,6 +4,7 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import {
   computeHa1,
   createDigestServer,
@@ -196,7 +197,38 @@ describe('calls through carrier trunks', () => {
   });
 });
 
+/** A TCP port nothing listens on (bound, then closed). */
+async function closedTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 describe('trunk health checks (OPTIONS)', () => {
+  test('§8.1.3.1: a TCP trunk that refuses the connection is out of routing, its local 503 not taken as an answer', async () => {
+    const gw = await startGateway({ timers: { t1: 20, t2: 160, t4: 500 }, trunkCheckMs: 3_600_000 });
+    try {
+      const trunk = await createTrunkRepository(gw.db).create({
+        tenantId: gw.tenantId,
+        name: 'refusing',
+        host: '127.0.0.1',
+        port: await closedTcpPort(),
+        transport: 'tcp',
+      });
+      await gw.gateway.trunkMonitor!.checkAll();
+      assert.deepEqual([...gw.gateway.trunkMonitor!.down], [trunk.id]);
+      assert.ok(
+        gw.warnings.some(
+          (w) => w.message.startsWith('trunk out of routing') && w.detail.trunkId === trunk.id,
+        ),
+      );
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('a carrier that stops answering OPTIONS leaves routing: calls go straight to the next trunk', async () => {
     const gw = await startGateway({ timers: { t1: 20, t2: 160, t4: 500 }, trunkCheckMs: 3_600_000 });
     const silent = await FakeCarrier.open(gw.port, '127.0.0.2');

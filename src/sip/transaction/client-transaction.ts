@@ -79,7 +79,20 @@ export function transportFailureResponse(request: SipRequest, failure: SendFailu
     { datagram: false },
   );
   if (response.kind !== 'response') throw new TypeError('a built response parses as a response');
+  madeHere.add(response);
   return response;
+}
+
+/** The 503s transportFailureResponse made: no peer sent them. */
+const madeHere = new WeakSet<SipResponse>();
+
+/**
+ * Whether `response` is the 503 a client transaction made for a transport failure (§8.1.3.1) rather than one a
+ * peer sent: a TU that asks whether the peer answered at all (a health check) tells the two apart here, not by
+ * the Warning text, which a peer could send too.
+ */
+export function isTransportFailure(response: SipResponse): boolean {
+  return madeHere.has(response);
 }
 
 /** Makes the client transaction that sends `request` (serialized as `bytes`) through `transportSend`. */
