@@ -127,7 +127,8 @@ export const sipSection = section({
       description:
         "SIP worker processes sharing the UDP port, each owning the calls whose Call-ID hashes to it; 'auto' = the " +
         'CPUs this process may use (its cgroup quota); more than 1 needs VOXGATE_REDIS_URL and --target=sip-gateway; ' +
-        'TCP, TLS and WebSocket connections are held by the first worker, which the others send through',
+        'TCP, TLS and WebSocket connections are held by the first worker, which the others send through; ' +
+        'trunk OPTIONS checks and trunk registrations go from the first worker alone',
       default: '1',
     }),
     VOXGATE_SIP_KEEPALIVE_SECONDS: integer({
