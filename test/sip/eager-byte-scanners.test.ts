@@ -301,6 +301,73 @@ describe('byte scanners: the verdicts of the string functions', () => {
   });
 });
 
+describe('start line and Via: the usual "SIP/2.0" read at once, everything else as before', () => {
+  const message = (startLine: string, via: string) =>
+    Buffer.from(
+      [
+        startLine,
+        `Via: ${via}`,
+        'From: <sip:a@example.com>;tag=1',
+        'To: <sip:b@example.com>',
+        'Call-ID: c@d',
+        'CSeq: 1 INVITE',
+        '',
+        '',
+      ].join('\r\n'),
+      'latin1',
+    );
+  test('request lines and Via sent-protocols: the verdicts and values of the reference parser', () => {
+    const lines = [
+      'INVITE sip:a@b SIP/2.0',
+      'INVITE sip:a@b sip/2.0',
+      'INVITE sip:a@b SIP/2.0 ',
+      'INVITE sip:a@b SIP/2.0x',
+      'INVITE sip:a@b SIP/2.00',
+      'INVITE sip:a@b SIP/20.0',
+      'INVITE sip:a@b SIP/3.0',
+      'INVITE sip:a@b SIP/2.',
+      'INVITE sip:a@b SIP/2.0/',
+      'INVITE  sip:a@b SIP/2.0',
+      'INVITE sip:a@b  SIP/2.0',
+      'INV;TE sip:a@b SIP/2.0',
+      'INVITE\tsip:a@b SIP/2.0',
+      'INVITE sip:a@b',
+      'INVITE',
+      'SIP/2.0 sip:a@b SIP/2.0',
+    ];
+    const vias = [
+      'SIP/2.0/UDP h;branch=z9hG4bK1',
+      'SIP/2.0/ UDP h',
+      'SIP/2.0/UDP',
+      'SIP/2.0/',
+      'SIP/2.0/UDPh',
+      'SIP/2.0//UDP h',
+      'sip/2.0/udp h',
+      'SIP/2.0 /UDP h',
+      'SIP/2.00/UDP h',
+      'SIP/2.0/UDP h, SIP/2.0/TCP i',
+      'SIP/2.0/UDP h,SIP/2.0/',
+    ];
+    for (const line of lines) {
+      for (const via of vias) {
+        const bytes = message(line, via);
+        let m: ReturnType<typeof parseMessage> | undefined;
+        let ref: ReturnType<typeof referenceParse> | undefined;
+        const what = JSON.stringify([line, via]);
+        assert.equal(
+          code(() => (m = parseMessage(bytes, { datagram: true }))),
+          code(() => (ref = referenceParse(bytes, true))),
+          what,
+        );
+        if (m?.kind === 'request') {
+          assert.deepEqual({ method: m.method, uri: m.uri, version: m.version }, ref!.startLine, what);
+          assert.equal(m.topVia, ref!.topVia, what);
+        }
+      }
+    }
+  });
+});
+
 describe('header names and words over bytes', () => {
   test('knownHeaderName finds exactly the names canonicalHeaderName knows, in any case', () => {
     const letters = fc.constantFrom(

@@ -70,6 +70,21 @@ function hostEnd(b: Uint8Array, i: number, to: number): number {
   return j === i ? -1 : j;
 }
 
+/** Whether `b` holds "SIP/2.0/" (upper case) at `i`, before `to`. */
+function isSipTwoSlash(b: Uint8Array, i: number, to: number): boolean {
+  return (
+    to - i >= 8 &&
+    b[i] === 0x53 &&
+    b[i + 1] === 0x49 &&
+    b[i + 2] === 0x50 &&
+    b[i + 3] === 0x2f &&
+    b[i + 4] === 0x32 &&
+    b[i + 5] === 0x2e &&
+    b[i + 6] === 0x30 &&
+    b[i + 7] === 0x2f
+  );
+}
+
 function isIpv6Char(c: number): boolean {
   return (c >= 0x30 && c <= 0x3a) || c === 0x2e || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
@@ -119,10 +134,12 @@ function walkVia(b: Uint8Array, text: string, from: number, to: number, out: Via
   for (;;) {
     // sent-protocol = protocol-name SLASH protocol-version SLASH transport
     const p = skipWsAt(b, i, to);
-    const pEnd = tokenEndAt(b, p, to);
-    const ver = pEnd === p ? -1 : slash(b, pEnd, to);
-    const verEnd = ver === -1 ? -1 : tokenEndAt(b, ver, to);
-    const t = verEnd === ver ? -1 : slash(b, verEnd, to);
+    // "SIP/2.0/" as nearly every UA writes it is read at once: the same ends as read token by token.
+    const sipTwo = isSipTwoSlash(b, p, to);
+    const pEnd = sipTwo ? p + 3 : tokenEndAt(b, p, to);
+    const ver = sipTwo ? p + 4 : pEnd === p ? -1 : slash(b, pEnd, to);
+    const verEnd = sipTwo ? p + 7 : ver === -1 ? -1 : tokenEndAt(b, ver, to);
+    const t = sipTwo ? skipWsAt(b, p + 8, to) : verEnd === ver ? -1 : slash(b, verEnd, to);
     const tEnd = t === -1 ? -1 : tokenEndAt(b, t, to);
     // via-parm = sent-protocol LWS sent-by: the LWS is at least one space or tab.
     const h = tEnd === t ? -1 : skipWsAt(b, tEnd, to);

@@ -378,14 +378,17 @@ function readHeaders(head: Head, { datagram }: ParseOptions): Common {
   if (!callId) throw missing('Call-ID');
   if (!from) throw missing('From');
   if (!to) throw missing('To');
-  // §20: these are not comma lists; a second one is a 400 (RFC 4475 §3.3.11).
-  once('Call-ID', callIds);
-  once('CSeq', cseqs);
-  once('From', froms);
-  once('To', tos);
-  once('Max-Forwards', maxForwards);
-  once('Content-Type', contentTypes);
-  once('Expires', expires);
+  // §20: these are not comma lists; a second one is a 400 (RFC 4475 §3.3.11). (Each told apart, in this order,
+  // only when one of them is there more than once.)
+  if ((callIds | cseqs | froms | tos | maxForwards | contentTypes | expires) > 1) {
+    once('Call-ID', callIds);
+    once('CSeq', cseqs);
+    once('From', froms);
+    once('To', tos);
+    once('Max-Forwards', maxForwards);
+    once('Content-Type', contentTypes);
+    once('Expires', expires);
+  }
   // The top Via header is checked in full here (every via-parm), its via-parms built when first asked for. Each
   // eager header is read over the message's bytes where its value is in the text as it is (an ASCII head, the
   // line not folded), else over its value.

@@ -99,6 +99,20 @@ function badLine(why: string): SipParseError {
   return new SipParseError('SIP_PARSE_START_LINE', why);
 }
 
+/** Whether `b[from, to)` is "SIP/2.0" exactly (upper case). */
+function isSipTwo(b: Uint8Array, from: number, to: number): boolean {
+  return (
+    to - from === 7 &&
+    b[from] === 0x53 &&
+    b[from + 1] === 0x49 &&
+    b[from + 2] === 0x50 &&
+    b[from + 3] === 0x2f &&
+    b[from + 4] === 0x32 &&
+    b[from + 5] === 0x2e &&
+    b[from + 6] === 0x30
+  );
+}
+
 /** Whether `b[from, to)` is "SIP" "/" 1*DIGIT "." 1*DIGIT, the name in any case. */
 function isSipVersion(b: Uint8Array, from: number, to: number): boolean {
   if (!isStatusLine(b, from, to)) return false;
@@ -116,20 +130,26 @@ export function parseRequestLine(
 ): Pick<SipRequest, 'method' | 'uri' | 'version'> {
   // §25.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF — single spaces, no LWS (RFC 4475
   // §3.1.2.9 lwsruri, §3.1.2.10 lwsstart, §3.1.2.11 trws).
-  const sp1 = spaceAt(line, from, to);
+  // The method's token characters: a space right after them is the line's first (no token character is one).
+  const methodEnd = runOf(b, from, to, TOKEN);
+  const sp1 = methodEnd < to && b[methodEnd] === 0x20 ? methodEnd : spaceAt(line, from, to);
   const sp2 = sp1 === -1 ? -1 : spaceAt(line, sp1 + 1, to);
-  const sp3 = sp2 === -1 ? -1 : spaceAt(line, sp2 + 1, to);
+  // "SIP/2.0" as nearly every request has it: no space in it, and the version checks below hold for it.
+  const sipTwo = sp2 !== -1 && isSipTwo(b, sp2 + 1, to);
+  const sp3 = sp2 === -1 || sipTwo ? -1 : spaceAt(line, sp2 + 1, to);
   if (sp1 <= from || sp2 <= sp1 + 1 || sp2 === to - 1 || sp3 !== -1) {
     throw badLine(`malformed request line "${line.slice(from, Math.min(to, from + 80))}"`);
   }
   const method = wordAt(b, line, from, sp1);
-  if (runOf(b, from, sp1, TOKEN) !== sp1) throw badLine(`invalid method "${method}"`);
-  // §8.2.2 / §21.5.7: a request of another SIP version is answered 505 (RFC 4475 §3.1.2.15, badvers).
-  if (!isSipVersion(b, sp2 + 1, to)) throw badLine(`invalid SIP-Version "${line.slice(sp2 + 1, to)}"`);
-  if (to - sp2 - 1 !== 7 || b[sp2 + 5] !== 0x32 || b[sp2 + 7] !== 0x30) {
-    throw new SipParseError('SIP_PARSE_VERSION', `unsupported version ${line.slice(sp2 + 1, to)}`);
+  if (methodEnd !== sp1) throw badLine(`invalid method "${method}"`);
+  if (!sipTwo) {
+    // §8.2.2 / §21.5.7: a request of another SIP version is answered 505 (RFC 4475 §3.1.2.15, badvers).
+    if (!isSipVersion(b, sp2 + 1, to)) throw badLine(`invalid SIP-Version "${line.slice(sp2 + 1, to)}"`);
+    if (to - sp2 - 1 !== 7 || b[sp2 + 5] !== 0x32 || b[sp2 + 7] !== 0x30) {
+      throw new SipParseError('SIP_PARSE_VERSION', `unsupported version ${line.slice(sp2 + 1, to)}`);
+    }
   }
-  const version = wordAt(b, line, sp2 + 1, to);
+  const version = sipTwo ? 'SIP/2.0' : wordAt(b, line, sp2 + 1, to);
   const uri = line.slice(sp1 + 1, sp2);
   if (b[sp1 + 1] === 0x3c) throw badLine(`Request-URI in <> "${uri.slice(0, 80)}"`);
   const parsed = isPlainRequestUri(b, line, sp1 + 1, sp2) ? undefined : parseUri(uri);
