@@ -57,6 +57,8 @@ export interface GatewayOptions {
   trunkCheckMs?: number;
   /** Outbound registration of trunks with `register` set (unset: none). */
   trunkRegistration?: { expiresSec: number; syncMs?: number; retryMs?: number };
+  /** The SIP UDP socket's receive buffer asked of the kernel; unset = the system's default. */
+  udpReceiveBufferBytes?: number;
   /** How often bindings accepted here are pinged (OPTIONS on UDP, CRLF on flows); 0 = never. */
   keepaliveMs?: number;
   /**
@@ -358,6 +360,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.dispatch && !options.udpOnly ? { onStreamMessage: options.dispatch.takeStream } : {}),
     ...(options.dispatch && options.udpOnly ? { streamRelay: options.dispatch.relay } : {}),
     ...streamSettings(options.streams),
+    ...(options.udpReceiveBufferBytes ? { udpReceiveBufferBytes: options.udpReceiveBufferBytes } : {}),
     onRequest: (request, inbound) =>
       answeredStatelessly(request)
         ? route(request, statelessReply(request, inbound), inbound)

@@ -60,19 +60,34 @@ describe('transports: one class per channel behind createSipEndpoint (RFC 3261 ย
   });
   after(() => endpoint.close());
 
-  test('the UDP listener asks for an 8 MiB receive buffer and gets what net.core.rmem_max allows', (t) => {
-    const buffer = endpoint.udpReceiveBuffer();
-    assert.ok(buffer);
-    assert.equal(buffer.asked, 8 * 2 ** 20);
+  test('the UDP listener keeps the system receive buffer unless asked; asked, it gets what net.core.rmem_max allows', async (t) => {
+    const kept = endpoint.udpReceiveBuffer();
+    assert.ok(kept);
+    assert.equal(kept.asked, undefined);
+    let rmemDefault: number;
     let rmemMax: number;
     try {
+      rmemDefault = Number(readFileSync('/proc/sys/net/core/rmem_default', 'utf8').trim());
       rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
     } catch {
-      t.skip('no /proc/sys/net/core/rmem_max (not Linux)');
+      t.skip('no /proc/sys/net/core (not Linux)');
       return;
     }
-    // Linux grants min(asked, rmem_max) and reports twice that; the default would be net.core.rmem_default.
-    assert.equal(buffer.reported, 2 * Math.min(buffer.asked, rmemMax));
+    assert.equal(kept.reported, rmemDefault);
+    const asked = 8 * 2 ** 20;
+    const big = await createSipEndpoint({
+      host: '127.0.0.1',
+      udpPort: 0,
+      udpReceiveBufferBytes: asked,
+      onRequest: (request, ctx) => ctx.reply(200, 'OK'),
+      onResponse: () => undefined,
+    });
+    try {
+      // Linux grants min(asked, rmem_max) and reports twice that.
+      assert.deepEqual(big.udpReceiveBuffer(), { asked, reported: 2 * Math.min(asked, rmemMax) });
+    } finally {
+      await big.close();
+    }
   });
 
   test('send over TCP opens a connection (ยง18.1.1), the answer on it reaches onResponse, the flow is reused', async () => {

@@ -140,6 +140,16 @@ export const sipSection = section({
         'how often registered UAs are pinged (OPTIONS on UDP, CRLF on TCP/TLS); dead ones are dropped',
       default: 30,
     }),
+    VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB: integer({
+      min: 0,
+      max: 65_536,
+      zero: 'system default',
+      description:
+        "the SIP UDP socket's receive buffer in KiB (Linux grants at most net.core.rmem_max); larger holds " +
+        'datagrams through short stalls instead of dropping them, but a queue longer than T1 (500 ms) makes ' +
+        'clients retransmit (docs/performance.md, UDP receive buffers); 0 = the system default',
+      default: 0,
+    }),
     // RFC 3261 §18: a connection is kept at least as long as a transaction may take, 64*T1 = 32 s.
     VOXGATE_SIP_STREAM_IDLE_SECONDS: integer({
       min: 32,
@@ -214,6 +224,9 @@ export const sipSection = section({
       /** Unset = the listen address, or for a wildcard the machine's (`defaultAdvertisedHost`). */
       advertisedAddress: v.VOXGATE_SIP_ADVERTISED_ADDRESS ?? v.VOXGATE_ADVERTISED_ADDRESS,
       keepaliveMs: v.VOXGATE_SIP_KEEPALIVE_SECONDS * 1000,
+      /** Undefined: the system's default. */
+      udpReceiveBufferBytes:
+        v.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB === 0 ? undefined : v.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB * 1024,
       workers: v.VOXGATE_SIP_WORKERS,
       streams: {
         idleTimeoutMs: v.VOXGATE_SIP_STREAM_IDLE_SECONDS * 1000,

@@ -172,6 +172,7 @@ export const sipGatewayModule: ModuleDefinition = {
           recordings: createStoreRecordingSink({ db: store, events: state.events }),
           routing: directory.routing,
           keepaliveMs: sip.keepaliveMs,
+          ...(sip.udpReceiveBufferBytes ? { udpReceiveBufferBytes: sip.udpReceiveBufferBytes } : {}),
           streams: sip.streams,
           trunkCheckMs: calls.trunkCheckMs,
           trunkRegistration: { expiresSec: calls.trunkRegisterExpiresSec },
@@ -277,11 +278,11 @@ export const sipGatewayModule: ModuleDefinition = {
         );
         // Linux grants at most net.core.rmem_max and reports twice what it granted.
         const buffer = gateway.endpoint.udpReceiveBuffer();
-        if (buffer && buffer.reported < 2 * buffer.asked && (!place || place.worker === 0)) {
+        if (buffer?.asked && buffer.reported < 2 * buffer.asked && (!place || place.worker === 0)) {
           ctx.logger.warn(
             { askedBytes: buffer.asked, grantedBytes: Math.floor(buffer.reported / 2) },
-            'SIP UDP receive buffer smaller than asked (net.core.rmem_max): datagrams are dropped while the ' +
-              'process is held up under load; raise net.core.rmem_max (docs/deployment.md)',
+            'SIP UDP receive buffer smaller than VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB asks: net.core.rmem_max caps ' +
+              'it (docs/deployment.md)',
           );
         }
         link?.announce();

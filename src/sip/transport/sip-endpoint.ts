@@ -33,6 +33,11 @@ export interface SipEndpointOptions {
   /** Largest message accepted, in bytes (default 65,535: the largest UDP datagram). */
   maxMessageSize?: number;
   /**
+   * The UDP listener's receive buffer asked of the kernel (SO_RCVBUF; Linux grants at most net.core.rmem_max).
+   * Unset: the system's default (Linux: net.core.rmem_default, usually 208 KiB).
+   */
+  udpReceiveBufferBytes?: number;
+  /**
    * A TCP, TLS or WebSocket connection with no complete message, keepalive ping or pong, in or out, for this
    * long is closed, unless `holdFlow` keeps it (default 120 s, Kamailio's tcp_connection_lifetime).
    */
@@ -147,7 +152,7 @@ export interface SipEndpoint {
   /** Open connections (flows) per stream transport, inbound and outbound. */
   connections(): { tcp: number; tls: number; ws: number; wss: number };
   /** The UDP listener's receive buffer, asked and as the kernel reports it (undefined: no UDP listener). */
-  udpReceiveBuffer(): { asked: number; reported: number } | undefined;
+  udpReceiveBuffer(): { asked: number | undefined; reported: number } | undefined;
   /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
@@ -243,9 +248,15 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
   const closeAll = () => Promise.all([udp?.close(), tcp?.close(), tls?.close(), ws?.close(), wss?.close()]);
   try {
     const bindUdp = (port: number) =>
-      UdpTransport.bind(options.host, port, maxMessageSize, (bytes, remote) => {
-        if (!options.onDatagram?.(bytes, remote)) receiveDatagram(bytes, remote);
-      });
+      UdpTransport.bind(
+        options.host,
+        port,
+        maxMessageSize,
+        (bytes, remote) => {
+          if (!options.onDatagram?.(bytes, remote)) receiveDatagram(bytes, remote);
+        },
+        options.udpReceiveBufferBytes,
+      );
     if (options.udpPort !== undefined) udp = await bindUdp(options.udpPort);
     if (options.tcpPort !== undefined) {
       tcp = new TcpTransport(streamOptions);

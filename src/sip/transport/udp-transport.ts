@@ -5,16 +5,6 @@ import { sipChannels } from '../diagnostics.js';
 import type { Peer } from './inbound-context.js';
 import { refusedDestination, type SendFailure } from './send-failure.js';
 
-/**
- * The receive buffer asked of the kernel for the SIP socket. The default (Linux: net.core.rmem_default, 208 KiB,
- * about 100 datagrams as the kernel counts them) overflows whenever the event loop is held up for a few tens of
- * ms (a garbage collection, the CPU shared with other processes) at a few thousand datagrams/s, and a dropped
- * callee answer or ACK costs a call: at 400 calls/s with media anchored on a shared 2-vCPU machine, 7–19 % of
- * calls failed with the default and none with this buffer (docs/performance.md, UDP receive buffers). Linux
- * caps it at net.core.rmem_max (docs/deployment.md says how to raise it); a refusal keeps the default.
- */
-const RECEIVE_BUFFER_BYTES = 8 * 2 ** 20;
-
 export type DatagramHandler = (bytes: Buffer, remote: Peer) => void;
 
 /**
@@ -37,6 +27,7 @@ export class UdpTransport {
   private constructor(
     private readonly socket: Socket,
     private readonly family: 4 | 6,
+    private readonly askedBuffer: number | undefined,
   ) {}
 
   static async bind(
@@ -44,6 +35,7 @@ export class UdpTransport {
     port: number,
     maxMessageSize: number,
     onDatagram: DatagramHandler,
+    receiveBufferBytes?: number,
   ): Promise<UdpTransport> {
     const family = host.includes(':') ? 6 : 4;
     const socket = createSocket({
@@ -69,12 +61,14 @@ export class UdpTransport {
       });
     });
     socket.on('error', () => undefined);
-    try {
-      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
-    } catch {
-      // Refused by the kernel: the default buffer stays, smaller but working.
+    if (receiveBufferBytes !== undefined) {
+      try {
+        socket.setRecvBufferSize(receiveBufferBytes);
+      } catch {
+        // Refused by the kernel: the default buffer stays.
+      }
     }
-    return new UdpTransport(socket, family);
+    return new UdpTransport(socket, family, receiveBufferBytes);
   }
 
   /**
@@ -134,11 +128,11 @@ export class UdpTransport {
   }
 
   /**
-   * The receive buffer asked for and the one the kernel reports (Linux reports twice the size it granted, the
-   * other half its bookkeeping, and grants at most net.core.rmem_max).
+   * The receive buffer asked for (undefined: the system's default kept) and the one the kernel reports (Linux
+   * reports twice the size it granted, the other half its bookkeeping, and grants at most net.core.rmem_max).
    */
-  receiveBuffer(): { asked: number; reported: number } {
-    return { asked: RECEIVE_BUFFER_BYTES, reported: this.socket.getRecvBufferSize() };
+  receiveBuffer(): { asked: number | undefined; reported: number } {
+    return { asked: this.askedBuffer, reported: this.socket.getRecvBufferSize() };
   }
 
   /** Sends what this turn queued, then closes the socket. */
