@@ -8,6 +8,7 @@
  * the character), or the codes of a string (codesOf). Reading a byte array costs about half of reading the same
  * characters with charCodeAt, which has to tell the string's representation apart on every read.
  */
+import { START_LINE_WORDS } from './words.js';
 
 /** The codes of a string's characters, each at most 0x80 (codesOf); reused by the next call. */
 let scratch = new Uint8Array(256);
@@ -101,26 +102,14 @@ export function genValueEndAt(b: Uint8Array, start: number, end: number): number
 }
 
 /**
- * The words of a start line and CSeq that nearly every message carries: a word read from a message is this one
- * string (the same string as words.ts's sliceWord returns: literals are shared) instead of a new copy.
+ * The words of a start line and CSeq that nearly every message carries (words.ts's START_LINE_WORDS): a word
+ * read from a message is this one string (the same string as words.ts's sliceWord returns: literals are shared)
+ * instead of a new copy.
  */
-const WORDS = [
-  'INVITE',
-  'ACK',
-  'BYE',
-  'CANCEL',
-  'OPTIONS',
-  'REGISTER',
-  'PRACK',
-  'UPDATE',
-  'INFO',
-  'REFER',
-  'NOTIFY',
-  'SUBSCRIBE',
-  'MESSAGE',
-  'PUBLISH',
-  'SIP/2.0',
-].map((word) => ({ word, codes: Uint8Array.from(word, (c) => c.charCodeAt(0)) }));
+const WORDS = START_LINE_WORDS.map((word) => ({
+  word,
+  codes: Uint8Array.from(word, (c) => c.charCodeAt(0)),
+}));
 
 /** WORDS by their length and first code: slot (length * 8 + (first & 7)) & 63, then the next free one. */
 const WORD_SLOTS: ({ word: string; codes: Uint8Array } | undefined)[] = new Array<undefined>(64).fill(

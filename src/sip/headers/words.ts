@@ -1,8 +1,5 @@
-/**
- * The words that most messages carry in their start line, CSeq, Via and parameters, shared: a word read from a
- * message is this one string instead of a new copy per message (less to allocate and to collect).
- */
-const WORDS = [
+/** The words of a start line and CSeq: the methods and the version (byte-scan.ts's wordAt shares these). */
+export const START_LINE_WORDS = [
   'INVITE',
   'ACK',
   'BYE',
@@ -17,9 +14,17 @@ const WORDS = [
   'SUBSCRIBE',
   'MESSAGE',
   'PUBLISH',
+  'SIP/2.0',
+] as const;
+
+/**
+ * The words that most messages carry in their start line, CSeq, Via and parameters, shared: a word read from a
+ * message is this one string instead of a new copy per message (less to allocate and to collect).
+ */
+const WORDS = [
+  ...START_LINE_WORDS,
   'SIP',
   '2.0',
-  'SIP/2.0',
   'UDP',
   'TCP',
   'TLS',
