@@ -81,7 +81,7 @@ export {
   type StreamArrival,
   type StreamRelay,
 } from './transport/sip-endpoint.js';
-export { UdpTransport } from './transport/udp-transport.js';
+export { askReceiveBuffer, UdpTransport } from './transport/udp-transport.js';
 export {
   refusedDestination,
   type SendFailure,

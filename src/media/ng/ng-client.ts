@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { isIP } from 'node:net';
+import { askReceiveBuffer } from '../../sip/index.js';
 import type { BencodeValue } from './bencode.js';
 import {
   NgBadReplyError,
@@ -103,13 +104,7 @@ export function createNgClient(options: NgClientOptions): NgClient {
   const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
   socket.unref();
   // Bound by the first send; its buffer sized then (a socket not bound has none to size).
-  socket.once('listening', () => {
-    try {
-      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
-    } catch {
-      // Refused by the kernel: the default buffer stays, smaller but working.
-    }
-  });
+  socket.once('listening', () => askReceiveBuffer(socket, RECEIVE_BUFFER_BYTES));
   let counter = 0;
   let closed = false;
 

@@ -5,6 +5,18 @@ import { sipChannels } from '../diagnostics.js';
 import type { Peer } from './inbound-context.js';
 import { refusedDestination, type SendFailure } from './send-failure.js';
 
+/**
+ * Asks the kernel for a UDP socket's receive buffer (SO_RCVBUF: Linux grants at most net.core.rmem_max). A
+ * refusal keeps the socket's default buffer, smaller but working. The socket must be bound.
+ */
+export function askReceiveBuffer(socket: Socket, bytes: number): void {
+  try {
+    socket.setRecvBufferSize(bytes);
+  } catch {
+    // Refused by the kernel: the default buffer stays.
+  }
+}
+
 export type DatagramHandler = (bytes: Buffer, remote: Peer) => void;
 
 /**
@@ -61,13 +73,7 @@ export class UdpTransport {
       });
     });
     socket.on('error', () => undefined);
-    if (receiveBufferBytes !== undefined) {
-      try {
-        socket.setRecvBufferSize(receiveBufferBytes);
-      } catch {
-        // Refused by the kernel: the default buffer stays.
-      }
-    }
+    if (receiveBufferBytes !== undefined) askReceiveBuffer(socket, receiveBufferBytes);
     return new UdpTransport(socket, family, receiveBufferBytes);
   }
 
