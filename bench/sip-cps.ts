@@ -187,8 +187,8 @@ async function voxgate(
   const target = 'url' in store ? '--target=sip-gateway' : '--target=all';
   const vx = spawn(process.execPath, [...nodeArgs, script, target], {
     env: {
-      // VOXGATE_* settings of the bench's own environment reach the server (e.g. VOXGATE_SIP_OVERLOAD_BUSY_PERCENT=0),
-      // except those the bench sets below.
+      // VOXGATE_* settings of the bench's own environment reach the server (e.g.
+      // VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB=8192), except those the bench sets below.
       ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('VOXGATE_'))),
       PATH: process.env.PATH,
       // The all-in-one's relay control on a free port (its media is not used: the gateway's relays are set).

@@ -22,8 +22,8 @@ export interface TrunkMonitor {
 /**
  * OPTIONS health checks of the carriers' trunks. Any response — 200, but also 404 or 405 from a carrier that
  * does not serve OPTIONS — proves the trunk is reachable; a check that times out (Timer F) or cannot be sent (a
- * refused connection) takes the trunk out of routing until a later check is answered. Each gateway replica checks on its own: what matters is whether
- * this replica can reach the carrier. A gateway of several SIP workers checks once, from its first worker; the
+ * refused connection) takes the trunk out of routing until a later check is answered. Each gateway replica
+ * checks on its own: what matters is whether this replica can reach the carrier. A gateway of several SIP workers checks once, from its first worker; the
  * others route by that worker's reports (`trunk-status-follower.ts`).
  */
 export function createTrunkMonitor(deps: {
