@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   createMemorySharedState,
   createRegistrationsWriter,
+  journalFileOf,
   loadRegistrations,
   MAX_EVENT_LOOP_SHARE,
   type Binding,
@@ -157,6 +158,34 @@ describe('registrations file (memory shared state persistence)', () => {
   );
 
   test(
+    'the time taken to take the snapshot counts towards the spacing, as its encoding does',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      const busyMs = 100;
+      const writer = createRegistrationsWriter({
+        file,
+        intervalMs: 10,
+        snapshot: () => {
+          const until = performance.now() + busyMs;
+          while (performance.now() < until);
+          return [{ aor: 'sip:a@x', binding: binding('sip:a@y', 60_000) }];
+        },
+      });
+      writer.changed();
+      await writer.flush();
+      assert.ok(
+        writer.spacingMs >= busyMs / MAX_EVENT_LOOP_SHARE,
+        `spacing ${writer.spacingMs} ms after a ${busyMs} ms snapshot`,
+      );
+      await writer.close();
+      assert.deepEqual(
+        loadRegistrations(file).entries.map((e) => e.aor),
+        ['sip:a@x'],
+      );
+    }),
+  );
+
+  test(
     'a snapshot larger than one write slice is written whole, expired bindings left out wherever they fall',
     withFolder(async (dir) => {
       const file = join(dir, 'registrations.json');
@@ -176,6 +205,106 @@ describe('registrations file (memory shared state persistence)', () => {
         entries.filter((_, i) => i % 3 !== 0).map((e) => e.aor),
       );
       assert.equal(JSON.parse(readFileSync(file, 'utf8')).format, 'voxgate-registrations');
+    }),
+  );
+
+  test(
+    'between snapshots only the changed bindings are written, to the journal, and a start replays it',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      const live = new Map<string, Binding>();
+      let snapshots = 0;
+      const writer = createRegistrationsWriter({
+        file,
+        intervalMs: 10,
+        snapshot: () => {
+          snapshots++;
+          return [...live.values()].map((b) => ({ aor: `sip:${b.callId}@x`, binding: b }));
+        },
+        lookup: (aor, contact) => {
+          const b = live.get(aor.slice(4, aor.indexOf('@')));
+          return b?.contact === contact ? b : undefined;
+        },
+      });
+      const put = (user: string, b: Binding) => {
+        live.set(user, b);
+        writer.changed(`sip:${user}@x`, b.contact);
+      };
+      for (const user of ['a', 'b', 'c']) put(user, binding(`sip:${user}@y`, 60_000, { callId: user }));
+      await writer.flush();
+      assert.equal(snapshots, 1, 'the first write is a snapshot');
+      put('a', binding('sip:a@y', 60_000, { callId: 'a', cseq: 2 }));
+      live.delete('b');
+      writer.changed('sip:b@x', 'sip:b@y');
+      put('d', binding('sip:d@y', 60_000, { callId: 'd' }));
+      await writer.flush();
+      assert.equal(snapshots, 1, 'the changes went to the journal');
+      assert.equal(
+        readFileSync(journalFileOf(file), 'utf8').trim().split('\n').length,
+        4,
+        'header and 3 records',
+      );
+      // As a start after a crash reads them: the snapshot, then the journal.
+      const loaded = loadRegistrations(file);
+      assert.deepEqual(loaded.entries.map((e) => `${e.aor} ${e.binding.cseq}`).sort(), [
+        'sip:a@x 2',
+        'sip:c@x 1',
+        'sip:d@x 1',
+      ]);
+      assert.equal(loaded.invalid, 0);
+      // A last line cut short by the crash is left out.
+      writeFileSync(journalFileOf(file), readFileSync(journalFileOf(file), 'utf8') + '{"aor":"sip:e@x","bin');
+      assert.equal(loadRegistrations(file).entries.length, 3);
+      await writer.close();
+      assert.equal(snapshots, 2, 'close folds the journal into a snapshot');
+      assert.deepEqual(readdirSync(dir), ['registrations.json'], 'and removes the journal');
+      assert.deepEqual(
+        loadRegistrations(file)
+          .entries.map((e) => `${e.aor} ${e.binding.cseq}`)
+          .sort(),
+        ['sip:a@x 2', 'sip:c@x 1', 'sip:d@x 1'],
+      );
+    }),
+  );
+
+  test(
+    'a journal is folded into a snapshot once it holds twice the snapshot; an older journal is not replayed',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      const live = new Map<string, Binding>();
+      let snapshots = 0;
+      const writer = createRegistrationsWriter({
+        file,
+        intervalMs: 10,
+        snapshot: () => {
+          snapshots++;
+          return [...live].map(([aor, b]) => ({ aor, binding: b }));
+        },
+        lookup: (aor) => live.get(aor),
+      });
+      const put = (aor: string, cseq: number) => {
+        live.set(aor, binding('sip:u@y', 60_000, { cseq }));
+        writer.changed(aor, 'sip:u@y');
+      };
+      put('sip:u0@x', 1);
+      await writer.flush();
+      const journal = journalFileOf(file);
+      const firstJournal = readFileSync(journal, 'utf8');
+      // 1,000 records (WRITE_SLICE, more than twice the one binding of the snapshot) in the journal ...
+      for (let i = 0; i < 1000; i++) put(`sip:u${i}@x`, 2);
+      await writer.flush();
+      assert.equal(snapshots, 1);
+      // ... so the next write is a snapshot, with a journal of its own.
+      put('sip:u0@x', 3);
+      await writer.flush();
+      assert.equal(snapshots, 2);
+      assert.equal(readFileSync(journal, 'utf8').split('\n').length, 2, 'a new journal: its header alone');
+      // A journal of the generation before (as a crash between the two renames leaves it) is not replayed.
+      writeFileSync(journal, `${firstJournal}${JSON.stringify({ aor: 'sip:u0@x', removed: 'sip:u@y' })}\n`);
+      const loaded = loadRegistrations(file);
+      assert.equal(loaded.entries.length, 1000);
+      assert.equal(loaded.entries.find((e) => e.aor === 'sip:u0@x')?.binding.cseq, 3);
+      await writer.close();
     }),
   );
 

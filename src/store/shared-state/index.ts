@@ -9,6 +9,7 @@ export { createMemorySharedState, type RegistrationsPersistence } from './memory
 export { createRedisSharedState } from './redis-shared-state.js';
 export {
   createRegistrationsWriter,
+  journalFileOf,
   loadRegistrations,
   MAX_EVENT_LOOP_SHARE,
   type LoadedRegistrations,

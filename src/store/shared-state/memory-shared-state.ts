@@ -158,6 +158,7 @@ export function createMemorySharedState(
           for (const binding of contacts.values()) out.push({ aor, binding });
         return out;
       },
+      lookup: (aor, contact) => bindings.get(aor)?.get(contact),
       ...(persistence.onError ? { onError: persistence.onError } : {}),
     });
   const calls = new Map<string, LiveCall>();
@@ -276,24 +277,29 @@ export function createMemorySharedState(
         if (!contacts) bindings.set(detachedString(aor), (contacts = new Map()));
         const stored = storedBinding(binding, contacts.get(binding.contact));
         contacts.set(stored.contact, stored);
-        writer?.changed();
+        writer?.changed(aor, stored.contact);
       },
       async remove(aor, contact) {
         check();
         const removed = bindings.get(aor)?.delete(contact) ?? false;
-        if (removed) writer?.changed();
+        if (removed) writer?.changed(aor, contact);
         return removed;
       },
       async removeAll(aor) {
         check();
         const n = (await this.list(aor)).length;
-        if (bindings.delete(aor)) writer?.changed();
+        const contacts = bindings.get(aor);
+        if (contacts && bindings.delete(aor))
+          for (const contact of contacts.keys()) writer?.changed(aor, contact);
         return n;
       },
       async list(aor) {
         check();
         const now = clock();
-        return [...(bindings.get(aor)?.values() ?? [])].filter((b) => live(b, now)).map((b) => ({ ...b }));
+        const out: Binding[] = [];
+        const contacts = bindings.get(aor);
+        if (contacts) for (const b of contacts.values()) if (live(b, now)) out.push({ ...b });
+        return out;
       },
       async listByTenant(tenantId) {
         return liveWhere((b) => b.tenantId === tenantId);
