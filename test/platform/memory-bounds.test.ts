@@ -18,7 +18,7 @@ import {
   type InboundContext,
   type SipRequest,
 } from '../../src/sip/index.js';
-import { createMemorySharedState } from '../../src/store/shared-state/index.js';
+import { createMemorySharedState, streamEntryBytes } from '../../src/store/shared-state/index.js';
 
 const realm = 'acme.example';
 const lookup = (username: string, algorithm: DigestAlgorithm) =>
@@ -131,6 +131,38 @@ describe('memory bounds', () => {
         lagging.map((e) => e.fields.n),
         ['0', '1', '2', 'late'],
       );
+    } finally {
+      await state.close();
+    }
+  });
+
+  test('embedded event streams: at most streamMaxBytes, the oldest first; entries a group had not read are counted lost', async () => {
+    const lost: [string, number][] = [];
+    const value = 'x'.repeat(1000);
+    const one = streamEntryBytes('1000000-0', { v: value });
+    const state = createMemorySharedState({
+      streamMaxLen: 1_000_000,
+      streamMaxBytes: 10 * one,
+      sweepMs: 3_600_000,
+      now: () => 1_000_000,
+      onTrimmedUnread: (stream, count) => lost.push([stream, count]),
+    });
+    try {
+      // A group reads the first 5 as they come; nobody reads the rest.
+      await state.events.consume('call-events', 'worker', 'c', { count: 0 });
+      for (let i = 0; i < 5; i++) await state.events.publish('call-events', { v: value, n: String(i) });
+      assert.equal((await state.events.consume('call-events', 'worker', 'c', { count: 100 })).length, 5);
+      for (let i = 5; i < 30; i++) await state.events.publish('call-events', { v: value, n: String(i) });
+      const entries = state.structures!()['stream_entries:call-events']!;
+      // Trimmed in steps of a tenth, like the entry cap: never above the cap and a tenth.
+      assert.ok(entries >= 8 && entries <= 11, `${entries} entries of ${one} bytes`);
+      const left = await state.events.consume('call-events', 'worker', 'c', { count: 100 });
+      assert.equal(left.at(-1)!.fields.n, '29', 'the newest stay');
+      assert.equal(left[0]!.fields.n, String(30 - left.length), 'the oldest went first');
+      // Of the 30 - left.length trimmed, the 5 the group had read were not lost; the others were, and said so.
+      const counted = lost.reduce((sum, [, n]) => sum + n, 0);
+      assert.equal(counted, 30 - left.length - 5);
+      assert.ok(lost.every(([stream]) => stream === 'call-events'));
     } finally {
       await state.close();
     }

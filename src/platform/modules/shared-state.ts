@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSharedState, type RegistrationsPersistence } from '../../store/shared-state/index.js';
+import { Counter } from '../../observability/index.js';
+import { createRateLimitedLog } from '../../observability/rate-limited-log.js';
 import { exportStructureSizes } from '../memory-metrics.js';
 import type { ModuleDefinition } from '../module.js';
 
@@ -34,9 +36,27 @@ export const sharedStateModule: ModuleDefinition = {
         onError: (err) => ctx.logger.error({ err, file }, 'registrations file not written; retrying'),
       };
     }
+    const trimmedUnread = new Counter({
+      name: 'voxgate_event_stream_trimmed_unread_total',
+      help:
+        'Embedded event-stream entries dropped by the stream caps (entries, bytes) before a consumer group ' +
+        'read them: events lost (CDRs, webhooks) because their reader fell behind.',
+      labelNames: ['stream'],
+      registers: [ctx.metrics],
+    });
+    const trimLog = createRateLimitedLog(ctx.logger, { burst: 5, perSecond: 0.2 });
     const state = await createSharedState({
       redisUrl: ctx.config.redis.url,
       ...(persistence ? { persistence } : {}),
+      onTrimmedUnread: (stream, count) => {
+        trimmedUnread.inc({ stream }, count);
+        trimLog.log(
+          'stream-trimmed-unread',
+          'warn',
+          { stream, count },
+          'event stream full: entries dropped before their reader got them',
+        );
+      },
     });
     ctx.services.sharedState = state;
     ctx.logger.info({ kind: state.kind }, 'shared state ready');

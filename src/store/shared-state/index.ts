@@ -25,10 +25,15 @@ export function createSharedState(options: {
   redisUrl?: string;
   keyPrefix?: string;
   persistence?: RegistrationsPersistence;
+  /** Memory only: stream entries trimmed before a consumer group read them (Redis trims them silently). */
+  onTrimmedUnread?: (stream: string, count: number) => void;
 }): Promise<SharedState> {
   return options.redisUrl
     ? createRedisSharedState({ url: options.redisUrl, keyPrefix: options.keyPrefix })
     : Promise.resolve(
-        createMemorySharedState(options.persistence ? { persistence: options.persistence } : {}),
+        createMemorySharedState({
+          ...(options.persistence ? { persistence: options.persistence } : {}),
+          ...(options.onTrimmedUnread ? { onTrimmedUnread: options.onTrimmedUnread } : {}),
+        }),
       );
 }

@@ -1,8 +1,10 @@
 import {
   DEFAULT_MAX_COUNTERS,
   DEFAULT_STREAM_MAX_AGE_MS,
+  DEFAULT_STREAM_MAX_BYTES,
   DEFAULT_STREAM_MAXLEN,
   SharedStateError,
+  streamEntryBytes,
   type Binding,
   type LiveCall,
   type SharedState,
@@ -91,6 +93,8 @@ interface Stream {
   entries: StreamEntry[];
   /** Entries trimmed from the front so far: `next` indexes are shifted by it. */
   trimmed: number;
+  /** The entries' size in the heap, estimated (`streamEntryBytes`). */
+  bytes: number;
   lastMs: number;
   seq: number;
   groups: Map<string, Group>;
@@ -118,6 +122,13 @@ export interface RegistrationsPersistence {
 export function createMemorySharedState(
   options: {
     streamMaxLen?: number;
+    /** Bytes a stream's entries take at most (estimated; default DEFAULT_STREAM_MAX_BYTES). */
+    streamMaxBytes?: number;
+    /**
+     * Entries trimmed (by the entry or byte cap) before some consumer group was given them: events lost to that
+     * group, as Redis's MAXLEN loses them. Called once per trim with the number.
+     */
+    onTrimmedUnread?: (stream: string, count: number) => void;
     /**
      * Stream entries older than this are dropped once every consumer group has been given them (default
      * DEFAULT_STREAM_MAX_AGE_MS).
@@ -132,6 +143,7 @@ export function createMemorySharedState(
   } = {},
 ): SharedState {
   const maxLen = options.streamMaxLen ?? DEFAULT_STREAM_MAXLEN;
+  const maxBytes = options.streamMaxBytes ?? DEFAULT_STREAM_MAX_BYTES;
   const maxAgeMs = options.streamMaxAgeMs ?? DEFAULT_STREAM_MAX_AGE_MS;
   const maxCounters = options.maxCounters ?? DEFAULT_MAX_COUNTERS;
   const clock = options.now ?? Date.now;
@@ -189,7 +201,7 @@ export function createMemorySharedState(
       for (const [gateway, e] of byGateway) if (e.until <= now) byGateway.delete(gateway);
       if (byGateway.size === 0) trunkStatuses.delete(trunkId);
     }
-    for (const s of streams.values()) if (s.entries.length > 0) trim(s, now);
+    for (const [name, s] of streams) if (s.entries.length > 0) trim(s, now, name);
   };
   const sweeper = setInterval(sweep, options.sweepMs ?? 30_000);
   sweeper.unref();
@@ -219,34 +231,45 @@ export function createMemorySharedState(
    */
   const detached = <T>(value: T): T => copyStrings(value) as T;
   const idTime = (id: string) => Number(id.slice(0, id.indexOf('-')));
+  const entryBytes = (entry: StreamEntry) => streamEntryBytes(entry.id, entry.fields);
   /**
    * Trims a stream (at each publish, and at each sweep for streams nobody publishes to any more): like Redis's
    * approximate MAXLEN ~ in steps of a tenth, not one entry per publish (each splice moves the whole array).
    */
-  const trim = (s: Stream, now: number) => {
+  const trim = (s: Stream, now: number, name: string) => {
+    let drop = s.entries.length > maxLen + Math.ceil(maxLen / 10) ? s.entries.length - maxLen : 0;
+    // By bytes as well, in the same steps of a tenth.
+    let dropBytes = 0;
+    for (let i = 0; i < drop; i++) dropBytes += entryBytes(s.entries[i]!);
+    if (s.bytes - dropBytes > maxBytes + Math.ceil(maxBytes / 10)) {
+      while (drop < s.entries.length && s.bytes - dropBytes > maxBytes)
+        dropBytes += entryBytes(s.entries[drop++]!);
+    }
+    let delivered = s.trimmed + s.entries.length;
+    for (const g of s.groups.values()) delivered = Math.min(delivered, g.next);
     // By age too, in steps of a tenth of the age (entries are in time order: ids are times), but only
     // entries every consumer group has been given: what a lagging group has not read yet stays (up to
-    // the entry cap), so a slow worker loses no event to the age bound.
-    let drop = s.entries.length > maxLen + Math.ceil(maxLen / 10) ? s.entries.length - maxLen : 0;
+    // the caps), so a slow worker loses no event to the age bound.
     if (idTime(s.entries[0]!.id) < now - maxAgeMs - Math.ceil(maxAgeMs / 10)) {
-      let delivered = s.trimmed + s.entries.length;
-      for (const g of s.groups.values()) delivered = Math.min(delivered, g.next);
       while (
         drop < s.entries.length &&
         s.trimmed + drop < delivered &&
         idTime(s.entries[drop]!.id) < now - maxAgeMs
       )
-        drop++;
+        dropBytes += entryBytes(s.entries[drop++]!);
     }
     if (drop > 0) {
+      const unread = Math.min(drop, s.trimmed + drop - delivered);
       s.entries.splice(0, drop);
       s.trimmed += drop;
+      s.bytes -= dropBytes;
+      if (unread > 0) options.onTrimmedUnread?.(name, unread);
     }
   };
   const stream = (name: string): Stream => {
     let s = streams.get(name);
     if (!s) {
-      s = { entries: [], trimmed: 0, lastMs: 0, seq: 0, groups: new Map(), waiters: new Set() };
+      s = { entries: [], trimmed: 0, bytes: 0, lastMs: 0, seq: 0, groups: new Map(), waiters: new Set() };
       streams.set(name, s);
     }
     return s;
@@ -376,8 +399,10 @@ export function createMemorySharedState(
           s.seq++;
         }
         const id = `${s.lastMs}-${s.seq}`;
-        s.entries.push({ id, fields: detached(fields) });
-        trim(s, now);
+        const entry = { id, fields: detached(fields) };
+        s.entries.push(entry);
+        s.bytes += entryBytes(entry);
+        trim(s, now, name);
         for (const wake of s.waiters) wake();
         return id;
       },
