@@ -449,6 +449,7 @@ function standIn(toTag: string): ServerTransaction {
     toTag,
     respond: () => undefined,
     receive: () => 'absorbed',
+    acknowledged: () => undefined,
     terminate: () => undefined,
   };
 }

@@ -320,6 +320,35 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
       assert.equal(tx.state, 'terminated', 'Timer L at 64*T1');
     });
 
+    test("RFC 6026 Accepted: the TU's 2xx retransmissions are sent until it says the 2xx is acknowledged, then the bytes are gone", () => {
+      const sent: Buffer[] = [];
+      const tx = createInviteServerTransaction(req('INVITE'), context(false, sent), DEFAULT_TIMERS, {
+        terminated: () => undefined,
+      });
+      tx.respond(200, 'OK');
+      tx.respond(200, 'OK'); // §13.3.1.4: the TU retransmits its 2xx
+      assert.equal(sent.length, 2);
+      assert.equal(sent[1], sent[0], 'a retransmission is the same bytes');
+      tx.acknowledged();
+      tx.respond(200, 'OK');
+      assert.equal(
+        tx.receive(req('INVITE')),
+        'absorbed',
+        'a retransmitted INVITE is still absorbed (Timer L)',
+      );
+      assert.equal(sent.length, 2, 'nothing is kept to send');
+      assert.equal(tx.state, 'accepted');
+      // In Proceeding, the call does not end the transaction's duty to answer a retransmission.
+      const early: Buffer[] = [];
+      const ringing = createInviteServerTransaction(req('INVITE'), context(false, early), DEFAULT_TIMERS, {
+        terminated: () => undefined,
+      });
+      ringing.respond(180, 'Ringing');
+      ringing.acknowledged();
+      ringing.receive(req('INVITE'));
+      assert.equal(early.length, 2, 'the 180 is sent again for the retransmitted INVITE (§17.2.1)');
+    });
+
     test('RFC 6026: an ACK matched in Accepted goes to the TU; in Completed the transaction absorbs it', () => {
       const accepted = createInviteServerTransaction(req('INVITE'), context(false, []), DEFAULT_TIMERS, {
         terminated: () => undefined,

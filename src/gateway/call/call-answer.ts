@@ -103,6 +103,7 @@ export class CallAnswer {
   /** The caller's ACK for our 2xx: the retransmission stops, and a late offer's answer goes to the callee. */
   async callerAck(ack: SipRequest): Promise<void> {
     this.machine.stop('2xx retransmission');
+    this.caller.acknowledged();
     const leg = this.targets.winner;
     if (!this.ackPendingForLateOffer || !leg) return;
     this.ackPendingForLateOffer = false;

@@ -94,6 +94,11 @@ export class CallerLeg {
     else this.ownDialog = createUasDialog(this.invite, this.tx.toTag, 200);
   }
 
+  /** The caller's 2xx is retransmitted no more (its ACK came, or the call is over): see ServerTransaction. */
+  acknowledged(): void {
+    this.tx.acknowledged();
+  }
+
   respond(status: number, reason: string, headers?: ExtraHeaders, body?: Buffer): void {
     if (!this.placed) {
       this.tx.respond(status, reason, headers, body);

@@ -39,6 +39,13 @@ export interface ServerTransaction {
    * `'to-tu'` for an ACK the TU must see (RFC 6026: the ACK of a 2xx that reuses the INVITE's branch).
    */
   receive(request: SipRequest): 'absorbed' | 'to-tu';
+  /**
+   * The TU retransmits its 2xx no more (§13.3.1.4: the ACK arrived, or the call is over). In "Accepted" the
+   * transaction then lets go of the 2xx's bytes: until Timer L (64*T1) it only absorbs retransmitted INVITEs,
+   * which RFC 6026 §7.1 answers with nothing, and 32 s of answered calls would otherwise keep every 2xx sent —
+   * with the 8 KiB buffer-pool slab each was written into.
+   */
+  acknowledged(): void;
   /** Ends the transaction at once (shutdown). */
   terminate(): void;
 }
@@ -75,6 +82,10 @@ class ServerCore<S extends string, T extends string> {
     this.state = 'terminated';
     this.timers.stopAll();
     this.terminated();
+  };
+
+  readonly acknowledged = (): void => {
+    if (this.state === 'accepted') this.lastResponse = undefined;
   };
 
   /** Sends `bytes` as the transaction's response, the one a retransmitted request gets again. */
@@ -132,6 +143,7 @@ function serverTransaction<S extends InviteServerState | NonInviteServerState, T
     },
     respond: machine.respond,
     receive: machine.receive,
+    acknowledged: core.acknowledged,
     terminate: core.terminate,
   };
 }

@@ -1,6 +1,6 @@
 import { sipChannels } from '../diagnostics.js';
 import { buildResponse } from '../message/build-response.js';
-import { parseMessage } from '../message/parse-message.js';
+import { detachString, parseMessage } from '../message/parse-message.js';
 import type { SipRequest, SipResponse } from '../message/sip-message.js';
 import type { InboundContext } from '../transport/inbound-context.js';
 import {
@@ -139,7 +139,9 @@ export function createTransactionLayer(options: {
         ctx.send(buildResponse(request, 503, 'Service Unavailable', { 'Retry-After': '5' }));
         return;
       }
-      const tx = newServer(key, request, ctx);
+      // Kept for the transaction's life (Timer L or J: 32 s): a copy of its own, not a string made of the
+      // message's branch and method, which would keep the message's header text alive with it.
+      const tx = newServer(detachString(key), request, ctx);
       if (request.method === 'CANCEL') {
         // §9.2: "the CANCEL request … is matched to the INVITE transaction using the rules of §17.2.3 with the
         // method INVITE"; "If the UAS did not find a matching transaction … it SHOULD respond to the CANCEL
@@ -164,8 +166,10 @@ export function createTransactionLayer(options: {
     sendRequest(bytes, send, { reliable, request: built }, events) {
       const request = built ?? parseMessage(bytes, { datagram: false });
       if (request.kind !== 'request') throw new TypeError('sendRequest needs a request');
-      const key = clientTransactionKey(request);
-      if (key === undefined) throw new TypeError('the request has no Via branch');
+      const branchKey = clientTransactionKey(request);
+      if (branchKey === undefined) throw new TypeError('the request has no Via branch');
+      // Kept for the transaction's life: a copy of its own (see handleRequest).
+      const key = detachString(branchKey);
       const create =
         request.method === 'INVITE' ? createInviteClientTransaction : createNonInviteClientTransaction;
       // The TU's callbacks are passed on, not closed over: the transaction drops them when it no longer needs

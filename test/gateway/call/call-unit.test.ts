@@ -92,7 +92,13 @@ describe('B2buaCall with a fake SIP outbound', () => {
     assert.deepEqual(s.inviteTx.statuses, [180, 200]);
     assert.match(s.inviteTx.final()!.body.toString(), /anchored answer from callee/, 'never the raw SDP');
     assert.equal(s.outbound.all('ACK', invite.request.callId).length, 1, 'the callee is ACKed at once');
+    assert.equal(s.inviteTx.acknowledgedCalls, 0, 'the 2xx is retransmitted until the ACK');
     await s.ack();
+    assert.equal(
+      s.inviteTx.acknowledgedCalls,
+      1,
+      'the ACK ends the 2xx retransmissions: the transaction is told',
+    );
 
     const bye = await s.fromCaller('BYE', 2);
     assert.deepEqual(bye.statuses, [200]);

@@ -149,8 +149,15 @@ export class FakeServerTransaction implements ServerTransaction {
     if (status >= 200) this.state = status < 300 ? 'accepted' : 'completed';
   }
 
+  /** Whether the call told the transaction that its 2xx is retransmitted no more. */
+  acknowledgedCalls = 0;
+
   receive(): 'absorbed' {
     return 'absorbed';
+  }
+
+  acknowledged(): void {
+    this.acknowledgedCalls++;
   }
 
   terminate(): void {
