@@ -91,6 +91,15 @@ export async function startPlatform(options: {
     await stopAll();
     throw err;
   }
+  const names = new Set(definitions.map((d) => d.name));
+  if (!config.redis.url && names.has('sip-gateway') && !names.has('worker')) {
+    // The gateway's call events (and registration changes) go to in-process streams that only a worker in this
+    // process could read: a split gateway needs Redis for its CDRs and webhooks.
+    logger.warn(
+      { targets: targetLabel },
+      'no VOXGATE_REDIS_URL and no worker in this process: call events stay here, so no CDRs or webhooks are made from them',
+    );
+  }
   logger.info(
     {
       modules: definitions.map((d) => d.name),

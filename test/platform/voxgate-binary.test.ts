@@ -40,6 +40,10 @@ describe('voxgate --target=all on embedded defaults', () => {
     );
     assert.equal(vx.logs.find((l) => l.msg === 'store ready')?.kind, 'pglite');
     assert.equal(vx.logs.find((l) => l.msg === 'shared state ready')?.kind, 'memory');
+    assert.ok(
+      !vx.logs.some((l) => String(l.msg).includes('no CDRs')),
+      'the worker in the same process reads the call events',
+    );
   });
 
   test('/healthz and /readyz answer 200; /metrics is Prometheus text', async () => {
@@ -135,6 +139,23 @@ describe('voxgate command line', () => {
       'voxgate: configuration error: VOXGATE_API_PORT="eighty" is invalid: expected an integer port from 0 to 65535\n',
     );
     assert.equal(stdout, '');
+  });
+
+  test('a sip-gateway without Redis and without a worker says that its call events make no CDRs', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'voxgate-gw-'));
+    const gw = await startVoxgate(
+      ['--target=sip-gateway'],
+      { VOXGATE_SIP_PORT: '0', VOXGATE_SIP_WS_PORT: '0', VOXGATE_API_PORT: '0' },
+      { dataDir },
+    );
+    try {
+      const warning = gw.logs.find((l) => String(l.msg).includes('no CDRs'));
+      assert.equal(warning?.level, 'warn');
+      assert.match(String(warning?.msg), /VOXGATE_REDIS_URL/);
+    } finally {
+      await gw.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('an unknown target exits 78 naming it', async () => {
