@@ -39,6 +39,7 @@ import {
   waitForOutput,
   withScratchDatabase,
 } from './support.js';
+import { heapLimitArgs } from './memory-budgets.js';
 
 const { values } = parseArgs({
   options: {
@@ -184,8 +185,10 @@ async function voxgate(
   // Profiling the server under load: BENCH_NODE_ARGS='--cpu-prof' or '--heapsnapshot-signal=SIGUSR2'.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const script = join(ROOT, 'dist/src/bin/voxgate.js');
-  const target = 'url' in store ? '--target=sip-gateway' : '--target=all';
-  const vx = spawn(process.execPath, [...nodeArgs, script, target], {
+  const target = 'url' in store ? 'sip-gateway' : 'all';
+  // The heap cap the target's Deployment (or `npm start`) runs with (config/memory-budgets.yml): RSS then follows
+  // what is alive rather than how far V8 lets an uncapped heap run ahead of it between major collections.
+  const vx = spawn(process.execPath, [...heapLimitArgs(target), ...nodeArgs, script, `--target=${target}`], {
     env: {
       // VOXGATE_* settings of the bench's own environment reach the server (e.g.
       // VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB=8192), except those the bench sets below.
