@@ -182,6 +182,7 @@ async function voxgate(
   run: WorkerRun = { workers: 1, redis: false },
 ): Promise<Row[]> {
   const sipPort = port();
+  const scratch = await mkdtemp(join(tmpdir(), 'voxgate-cps-state-'));
   // Profiling the server under load: BENCH_NODE_ARGS='--cpu-prof' or '--heapsnapshot-signal=SIGUSR2'.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const script = join(ROOT, 'dist/src/bin/voxgate.js');
@@ -196,7 +197,9 @@ async function voxgate(
       PATH: process.env.PATH,
       // The all-in-one's relay control on a free port (its media is not used: the gateway's relays are set).
       ...('url' in store
-        ? { VOXGATE_DATABASE_URL: store.url }
+        ? // The registrations file in a scratch folder of this run: bindings a gateway of an earlier run wrote to
+          // ./data (SIPp UAS ports long closed) would otherwise be restored, and every call forked to them too.
+          { VOXGATE_DATABASE_URL: store.url, VOXGATE_DATA_DIR: scratch }
         : { VOXGATE_DATA_DIR: store.dataDir, VOXGATE_MEDIA_NG: `127.0.0.1:${port() + 1}` }),
       VOXGATE_SIP_WS_PORT: '0',
       VOXGATE_SIP_HOST: '127.0.0.1',
@@ -261,6 +264,7 @@ async function voxgate(
     }
   } finally {
     await stop(vx);
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 
