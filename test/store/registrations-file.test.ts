@@ -33,6 +33,32 @@ async function until(done: () => boolean, boundMs = 5000): Promise<void> {
   for (const stop = Date.now() + boundMs; !done() && Date.now() < stop;) await sleep(5);
 }
 
+/**
+ * A writer over `live` (AOR -> its one binding) with a journal: `put` sets a binding and tells the writer, and
+ * `snapshots()` counts the whole snapshots taken.
+ */
+function journaledWriter(file: string) {
+  const live = new Map<string, Binding>();
+  let snapshots = 0;
+  const writer = createRegistrationsWriter({
+    file,
+    intervalMs: 10,
+    snapshot: () => {
+      snapshots++;
+      return [...live].map(([aor, b]) => ({ aor, binding: b }));
+    },
+    lookup: (aor, contact) => {
+      const b = live.get(aor);
+      return b?.contact === contact ? b : undefined;
+    },
+  });
+  const put = (aor: string, b: Binding) => {
+    live.set(aor, b);
+    writer.changed(aor, b.contact);
+  };
+  return { writer, live, put, snapshots: () => snapshots };
+}
+
 function withFolder(fn: (dir: string) => Promise<void>) {
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), 'voxgate-registrations-'));
@@ -212,33 +238,16 @@ describe('registrations file (memory shared state persistence)', () => {
     'between snapshots only the changed bindings are written, to the journal, and a start replays it',
     withFolder(async (dir) => {
       const file = join(dir, 'registrations.json');
-      const live = new Map<string, Binding>();
-      let snapshots = 0;
-      const writer = createRegistrationsWriter({
-        file,
-        intervalMs: 10,
-        snapshot: () => {
-          snapshots++;
-          return [...live.values()].map((b) => ({ aor: `sip:${b.callId}@x`, binding: b }));
-        },
-        lookup: (aor, contact) => {
-          const b = live.get(aor.slice(4, aor.indexOf('@')));
-          return b?.contact === contact ? b : undefined;
-        },
-      });
-      const put = (user: string, b: Binding) => {
-        live.set(user, b);
-        writer.changed(`sip:${user}@x`, b.contact);
-      };
-      for (const user of ['a', 'b', 'c']) put(user, binding(`sip:${user}@y`, 60_000, { callId: user }));
+      const { writer, live, put, snapshots } = journaledWriter(file);
+      for (const user of ['a', 'b', 'c']) put(`sip:${user}@x`, binding(`sip:${user}@y`, 60_000));
       await writer.flush();
-      assert.equal(snapshots, 1, 'the first write is a snapshot');
-      put('a', binding('sip:a@y', 60_000, { callId: 'a', cseq: 2 }));
-      live.delete('b');
+      assert.equal(snapshots(), 1, 'the first write is a snapshot');
+      put('sip:a@x', binding('sip:a@y', 60_000, { cseq: 2 }));
+      live.delete('sip:b@x');
       writer.changed('sip:b@x', 'sip:b@y');
-      put('d', binding('sip:d@y', 60_000, { callId: 'd' }));
+      put('sip:d@x', binding('sip:d@y', 60_000));
       await writer.flush();
-      assert.equal(snapshots, 1, 'the changes went to the journal');
+      assert.equal(snapshots(), 1, 'the changes went to the journal');
       assert.equal(
         readFileSync(journalFileOf(file), 'utf8').trim().split('\n').length,
         4,
@@ -256,7 +265,7 @@ describe('registrations file (memory shared state persistence)', () => {
       writeFileSync(journalFileOf(file), readFileSync(journalFileOf(file), 'utf8') + '{"aor":"sip:e@x","bin');
       assert.equal(loadRegistrations(file).entries.length, 3);
       await writer.close();
-      assert.equal(snapshots, 2, 'close folds the journal into a snapshot');
+      assert.equal(snapshots(), 2, 'close folds the journal into a snapshot');
       assert.deepEqual(readdirSync(dir), ['registrations.json'], 'and removes the journal');
       assert.deepEqual(
         loadRegistrations(file)
@@ -271,21 +280,9 @@ describe('registrations file (memory shared state persistence)', () => {
     'a journal is folded into a snapshot once it holds twice the snapshot; an older journal is not replayed',
     withFolder(async (dir) => {
       const file = join(dir, 'registrations.json');
-      const live = new Map<string, Binding>();
-      let snapshots = 0;
-      const writer = createRegistrationsWriter({
-        file,
-        intervalMs: 10,
-        snapshot: () => {
-          snapshots++;
-          return [...live].map(([aor, b]) => ({ aor, binding: b }));
-        },
-        lookup: (aor) => live.get(aor),
-      });
-      const put = (aor: string, cseq: number) => {
-        live.set(aor, binding('sip:u@y', 60_000, { cseq }));
-        writer.changed(aor, 'sip:u@y');
-      };
+      const journaled = journaledWriter(file);
+      const { writer, snapshots } = journaled;
+      const put = (aor: string, cseq: number) => journaled.put(aor, binding('sip:u@y', 60_000, { cseq }));
       put('sip:u0@x', 1);
       await writer.flush();
       const journal = journalFileOf(file);
@@ -293,11 +290,11 @@ describe('registrations file (memory shared state persistence)', () => {
       // 1,000 records (WRITE_SLICE, more than twice the one binding of the snapshot) in the journal ...
       for (let i = 0; i < 1000; i++) put(`sip:u${i}@x`, 2);
       await writer.flush();
-      assert.equal(snapshots, 1);
+      assert.equal(snapshots(), 1);
       // ... so the next write is a snapshot, with a journal of its own.
       put('sip:u0@x', 3);
       await writer.flush();
-      assert.equal(snapshots, 2);
+      assert.equal(snapshots(), 2);
       assert.equal(readFileSync(journal, 'utf8').split('\n').length, 2, 'a new journal: its header alone');
       // A journal of the generation before (as a crash between the two renames leaves it) is not replayed.
       writeFileSync(journal, `${firstJournal}${JSON.stringify({ aor: 'sip:u0@x', removed: 'sip:u@y' })}\n`);
