@@ -89,11 +89,16 @@ interface Group {
   pending: Map<string, { consumer: string; deliveredAt: number; entry: StreamEntry }>;
 }
 
+/** A stream entry as kept, with its size in the heap estimated once at publish (`streamEntryBytes`). */
+interface StoredEntry extends StreamEntry {
+  readonly bytes: number;
+}
+
 interface Stream {
-  entries: StreamEntry[];
+  entries: StoredEntry[];
   /** Entries trimmed from the front so far: `next` indexes are shifted by it. */
   trimmed: number;
-  /** The entries' size in the heap, estimated (`streamEntryBytes`). */
+  /** The entries' `bytes`, summed. */
   bytes: number;
   lastMs: number;
   seq: number;
@@ -231,7 +236,6 @@ export function createMemorySharedState(
    */
   const detached = <T>(value: T): T => copyStrings(value) as T;
   const idTime = (id: string) => Number(id.slice(0, id.indexOf('-')));
-  const entryBytes = (entry: StreamEntry) => streamEntryBytes(entry.id, entry.fields);
   /**
    * Trims a stream (at each publish, and at each sweep for streams nobody publishes to any more): like Redis's
    * approximate MAXLEN ~ in steps of a tenth, not one entry per publish (each splice moves the whole array).
@@ -240,10 +244,9 @@ export function createMemorySharedState(
     let drop = s.entries.length > maxLen + Math.ceil(maxLen / 10) ? s.entries.length - maxLen : 0;
     // By bytes as well, in the same steps of a tenth.
     let dropBytes = 0;
-    for (let i = 0; i < drop; i++) dropBytes += entryBytes(s.entries[i]!);
+    for (let i = 0; i < drop; i++) dropBytes += s.entries[i]!.bytes;
     if (s.bytes - dropBytes > maxBytes + Math.ceil(maxBytes / 10)) {
-      while (drop < s.entries.length && s.bytes - dropBytes > maxBytes)
-        dropBytes += entryBytes(s.entries[drop++]!);
+      while (drop < s.entries.length && s.bytes - dropBytes > maxBytes) dropBytes += s.entries[drop++]!.bytes;
     }
     let delivered = s.trimmed + s.entries.length;
     for (const g of s.groups.values()) delivered = Math.min(delivered, g.next);
@@ -256,7 +259,7 @@ export function createMemorySharedState(
         s.trimmed + drop < delivered &&
         idTime(s.entries[drop]!.id) < now - maxAgeMs
       )
-        dropBytes += entryBytes(s.entries[drop++]!);
+        dropBytes += s.entries[drop++]!.bytes;
     }
     if (drop > 0) {
       const unread = Math.min(drop, s.trimmed + drop - delivered);
@@ -399,9 +402,9 @@ export function createMemorySharedState(
           s.seq++;
         }
         const id = `${s.lastMs}-${s.seq}`;
-        const entry = { id, fields: detached(fields) };
+        const entry = { id, fields: detached(fields), bytes: streamEntryBytes(id, fields) };
         s.entries.push(entry);
-        s.bytes += entryBytes(entry);
+        s.bytes += entry.bytes;
         trim(s, now, name);
         for (const wake of s.waiters) wake();
         return id;
