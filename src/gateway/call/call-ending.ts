@@ -115,10 +115,10 @@ export class CallEnding {
     // reach us for a new ACK; once the call is over a late 2xx is dropped like any stray one (`stray2xx` finds
     // no call), so the transactions go now rather than hold the whole call in memory for 32 s.
     for (const leg of targets.legs) leg.releaseTransaction();
+    for (const leg of transfers.legs) leg.releaseTransaction();
     // Nor is the caller's 2xx retransmitted once the call is over (its transaction stays until Timer L to absorb
     // a retransmitted INVITE, without the 2xx).
     this.call.caller.acknowledged();
-    for (const leg of transfers.legs) leg.releaseTransaction();
     parties.releaseTransferredLimits();
     const ended = this.call.record.ending(disposition, sipCode, hangupBy, reason);
     const publish = (totals: MediaTotals | undefined) => {
