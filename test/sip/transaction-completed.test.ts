@@ -11,6 +11,7 @@ import {
   createTransactionLayer,
   type TransactionLayer,
 } from '../../src/sip/transaction/transaction-layer.js';
+import type { ServerTransaction } from '../../src/sip/transaction/server-transaction.js';
 import { DEFAULT_TIMERS } from '../../src/sip/transaction/timers.js';
 import type { InboundContext } from '../../src/sip/transport/inbound-context.js';
 import type { SendFailureHandler } from '../../src/sip/transport/send-failure.js';
@@ -173,5 +174,112 @@ describe('non-INVITE server transactions in Completed (RFC 3261 §17.2.2), kept 
     assert.equal(layer.completed.bytes, 0);
     layer.handleRequest(register(2), w.ctx);
     assert.deepEqual(seen, ['completed-1', 'completed-2']);
+  });
+});
+
+function invite(method: 'INVITE' | 'ACK' | 'CANCEL', transport = 'UDP'): SipRequest {
+  return parseMessage(
+    Buffer.from(
+      [
+        `${method} sip:bob@acme.example SIP/2.0`,
+        `Via: SIP/2.0/${transport} 192.0.2.1:5060;branch=z9hG4bK-accepted-1`,
+        'Max-Forwards: 70',
+        'From: <sip:alice@acme.example>;tag=a',
+        `To: <sip:bob@acme.example>${method === 'ACK' ? ';tag=b' : ''}`,
+        'Call-ID: accepted-1',
+        `CSeq: 1 ${method}`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+    { datagram: transport === 'UDP' },
+  ) as SipRequest;
+}
+
+describe('INVITE server transactions in Accepted (RFC 6026 §7.1) that the TU let go, kept as records', () => {
+  let seen: string[];
+  let txs: ServerTransaction[];
+  let layer: TransactionLayer;
+  beforeEach(() => {
+    seen = [];
+    txs = [];
+    mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    layer = createTransactionLayer({
+      now: () => Date.now(),
+      tu: {
+        onRequest: (request, tx) => {
+          seen.push(`${request.method}${tx ? '' : ' (no transaction)'}`);
+          if (tx && request.method === 'INVITE') {
+            txs.push(tx);
+            tx.respond(200, 'OK');
+          }
+        },
+      },
+    });
+  });
+  afterEach(() => {
+    layer.close();
+    mock.timers.reset();
+  });
+
+  for (const transport of ['UDP', 'TCP']) {
+    test(`over ${transport}: after acknowledged() a retransmitted INVITE is absorbed with nothing sent, an ACK reaches the TU, a CANCEL gets 481; Timer L (64*T1) ends the record`, () => {
+      const w = wire(transport === 'TCP');
+      layer.handleRequest(invite('INVITE', transport), w.ctx);
+      assert.deepEqual(seen, ['INVITE']);
+      assert.equal(layer.completed.transactions, 0, 'until the TU lets go, the transaction object is kept');
+      mock.timers.tick(T1);
+      txs[0]!.acknowledged();
+      assert.deepEqual(layer.completed, {
+        transactions: 1,
+        bytes: layer.completed.bytes,
+      });
+      assert.ok(layer.completed.bytes > 0);
+      assert.equal(layer.size.server, 1, 'a record is still a server transaction');
+
+      const sent = w.sent.length;
+      layer.handleRequest(invite('INVITE', transport), w.ctx);
+      assert.equal(w.sent.length, sent, 'absorbed: nothing is sent');
+      assert.deepEqual(seen, ['INVITE'], 'absorbed: not a new request');
+
+      layer.handleRequest(invite('ACK', transport), w.ctx);
+      assert.deepEqual(seen, ['INVITE', 'ACK (no transaction)'], 'the ACK of the 2xx goes to the TU');
+
+      layer.handleRequest(invite('CANCEL', transport), w.ctx);
+      assert.equal(startLine(w.sent.at(-1)!), 'SIP/2.0 481 Call/Transaction Does Not Exist');
+
+      txs[0]!.respond(200, 'OK');
+      txs[0]!.acknowledged();
+      assert.equal(
+        w.sent.length,
+        sent + 1,
+        'the TU let go: its 2xx is not sent again (only the 481 was sent)',
+      );
+
+      mock.timers.tick(64 * T1 - 1);
+      layer.handleRequest(invite('INVITE', transport), w.ctx);
+      assert.deepEqual(seen, ['INVITE', 'ACK (no transaction)'], 'still absorbed just before Timer L');
+      mock.timers.tick(1);
+      assert.equal(layer.completed.transactions, 0, 'Timer L ended the record');
+      layer.handleRequest(invite('INVITE', transport), w.ctx);
+      assert.deepEqual(
+        seen,
+        ['INVITE', 'ACK (no transaction)', 'INVITE'],
+        'after Timer L it is a new request',
+      );
+    });
+  }
+
+  test('without acknowledged() the transaction object stays in Accepted until Timer L, and absorbs too', () => {
+    const w = wire(false);
+    layer.handleRequest(invite('INVITE'), w.ctx);
+    assert.equal(txs[0]!.state, 'accepted');
+    mock.timers.tick(64 * T1 - 1);
+    layer.handleRequest(invite('INVITE'), w.ctx);
+    assert.deepEqual(seen, ['INVITE']);
+    assert.equal(layer.completed.transactions, 0);
+    mock.timers.tick(1);
+    assert.equal(layer.size.server, 0);
   });
 });

@@ -11,6 +11,13 @@ import type { InboundContext } from '../transport/inbound-context.js';
 export const COMPLETED_RECORD_OVERHEAD = 450;
 
 /**
+ * Bytes an accepted INVITE's record (`absorb`) costs beyond its key's characters: the record object, the key's
+ * string header, its Map entry and queue slot (no response, no send closure): 40,000 records of 48-character
+ * keys held 233 B of heap each after a full GC, 184 B beyond the key's characters.
+ */
+export const ACCEPTED_RECORD_OVERHEAD = 190;
+
+/**
  * Bytes the records hold at most by default (response + key + `COMPLETED_RECORD_OVERHEAD` each): ≈ 150,000
  * records of a REGISTER's 200 (≈ 0.9 KB each), a sustained ~4,600 non-INVITE requests/s over UDP (Timer J,
  * 64·T1 = 32 s each). The transactions in progress have their own bound (`DEFAULT_MAX_SERVER_TRANSACTIONS`).
@@ -22,8 +29,9 @@ const CHUNK_BYTES = 64 * 1024;
 
 interface CompletedRecord {
   readonly key: string;
-  readonly response: Buffer;
-  readonly send: InboundContext['send'];
+  /** The final response sent again for a retransmission; none for an accepted INVITE (absorbed). */
+  readonly response: Buffer | undefined;
+  readonly send: InboundContext['send'] | undefined;
   readonly expiresAt: number;
 }
 
@@ -36,11 +44,23 @@ interface CompletedRecord {
  * seconds for unreliable transports … When the timer fires, the server transaction MUST transition to the
  * "Terminated" state." Timer J lasts the same for every record, so the records expire in the order they came:
  * one queue, one timer armed for its head.
+ *
+ * INVITE server transactions in "Accepted" (RFC 6026 §7.1) whose 2xx the TU retransmits no more (its ACK came,
+ * or the call ended: `ServerTransaction.acknowledged`) are kept here too, as a record without a response: until
+ * Timer L (64*T1, the same as Timer J) "any retransmissions of the INVITE received will be absorbed" — answered
+ * with nothing, and not taken for a new request. Timer L then runs from the moment the TU let go rather than
+ * from the 2xx, up to the 2xx's retransmission time longer: a late INVITE retransmission is absorbed a little
+ * longer, which nothing relies on the other way.
  */
 export interface CompletedResponses {
   /** Holds `response` for `key` for Timer J. */
   add(key: string, response: Buffer, send: InboundContext['send']): void;
-  /** A request retransmission: if `key` is in Completed, its response is sent again and `true` returned. */
+  /** Holds `key`, an INVITE in Accepted that its TU let go, for Timer L: its retransmissions are absorbed. */
+  absorb(key: string): void;
+  /**
+   * A request retransmission: if `key` is in Completed, its response is sent again and `true` returned; if it
+   * is an accepted INVITE's, nothing is sent and `true` returned.
+   */
   retransmit(key: string): boolean;
   /** Ends the record of `key` (a failed send of its response, §17.2.4). */
   remove(key: string): void;
@@ -56,7 +76,7 @@ export interface CompletedResponses {
 }
 
 export function createCompletedResponses(options: {
-  /** Timer J for unreliable transports: 64*T1. */
+  /** Timer J for unreliable transports and Timer L: both 64*T1. */
   timerJ: number;
   maxBytes: number;
   /** Milliseconds on a monotonic clock. */
@@ -91,7 +111,9 @@ export function createCompletedResponses(options: {
   };
 
   const cost = (record: CompletedRecord) =>
-    record.response.length + record.key.length + COMPLETED_RECORD_OVERHEAD;
+    record.response
+      ? record.response.length + record.key.length + COMPLETED_RECORD_OVERHEAD
+      : record.key.length + ACCEPTED_RECORD_OVERHEAD;
 
   // A record ended early (a failed send) leaves the map at once and the queue at its Timer J: its bytes count
   // until then, so that the bound holds what the queue holds.
@@ -123,26 +145,33 @@ export function createCompletedResponses(options: {
     arm();
   }
 
+  const keep = (key: string, response: Buffer | undefined, send: InboundContext['send'] | undefined) => {
+    const existing = byKey.get(key);
+    if (existing) forget(existing);
+    // The key is made of slices of the request's text: detached, so that the request is not kept with it.
+    const record: CompletedRecord = {
+      key: detachString(key),
+      response: response && copy(response),
+      send,
+      expiresAt: now() + timerJ,
+    };
+    byKey.set(record.key, record);
+    bytes += cost(record);
+    queue.push(record);
+    arm();
+  };
+
   return {
-    add(key, response, send) {
-      const existing = byKey.get(key);
-      if (existing) forget(existing);
-      // The key is made of slices of the request's text: detached, so that the request is not kept with it.
-      const record: CompletedRecord = {
-        key: detachString(key),
-        response: copy(response),
-        send,
-        expiresAt: now() + timerJ,
-      };
-      byKey.set(key, record);
-      bytes += cost(record);
-      queue.push(record);
-      arm();
+    add: keep,
+    absorb(key) {
+      keep(key, undefined, undefined);
     },
     retransmit(key) {
       const record = byKey.get(key);
       if (!record) return false;
       countRetransmission('request-absorbed');
+      // RFC 6026 §7.1: in "Accepted", retransmissions of the INVITE are absorbed: nothing is sent.
+      if (!record.response || !record.send) return true;
       countRetransmission('response-sent');
       // §17.2.4: "If the transport layer indicates a failure while sending a response … the server transaction
       // SHOULD inform the TU that a failure has occurred, and SHOULD transition to the terminated state."

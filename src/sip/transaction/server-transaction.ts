@@ -14,6 +14,15 @@ export interface ServerTransactionEvents {
   timeout?(): void;
 }
 
+export interface InviteServerTransactionEvents extends ServerTransactionEvents {
+  /**
+   * The TU let go of the transaction in "Accepted" (`acknowledged`): the caller keeps absorbing the INVITE's
+   * retransmissions until Timer L as a record (`completed-responses.ts`), and the transaction object runs no
+   * timer from then on. Without this event the object itself stays until Timer L.
+   */
+  letGo?(): void;
+}
+
 export interface NonInviteServerTransactionEvents extends ServerTransactionEvents {
   /**
    * The transaction entered "Completed" over an unreliable transport: the caller keeps its final response and
@@ -43,7 +52,8 @@ export interface ServerTransaction {
    * The TU retransmits its 2xx no more (§13.3.1.4: the ACK arrived, or the call is over). In "Accepted" the
    * transaction then lets go of the 2xx's bytes: until Timer L (64*T1) it only absorbs retransmitted INVITEs,
    * which RFC 6026 §7.1 answers with nothing, and 32 s of answered calls would otherwise keep every 2xx sent —
-   * with the 8 KiB buffer-pool slab each was written into.
+   * with the 8 KiB buffer-pool slab each was written into — and every transaction object: the layer keeps a
+   * record of the key instead (`InviteServerTransactionEvents.letGo`).
    */
   acknowledged(): void;
   /** Ends the transaction at once (shutdown). */
@@ -67,14 +77,16 @@ class ServerCore<S extends string, T extends string> {
   lastResponse: Buffer | undefined;
   readonly sendBytes: InboundContext['send'];
   private readonly terminated: () => void;
+  private readonly letGo: (() => void) | undefined;
 
-  constructor(request: SipRequest, ctx: InboundContext, events: ServerTransactionEvents, initial: S) {
+  constructor(request: SipRequest, ctx: InboundContext, events: InviteServerTransactionEvents, initial: S) {
     this.state = initial;
     this.toTag = request.toTag ?? newTag();
     this.held = request;
     this.sendBytes = ctx.send;
     this.reliable = ctx.reliable;
     this.terminated = events.terminated;
+    this.letGo = events.letGo;
   }
 
   readonly terminate = (): void => {
@@ -85,7 +97,11 @@ class ServerCore<S extends string, T extends string> {
   };
 
   readonly acknowledged = (): void => {
-    if (this.state === 'accepted') this.lastResponse = undefined;
+    if (this.state !== 'accepted' || !this.lastResponse) return;
+    this.lastResponse = undefined;
+    if (!this.letGo) return;
+    this.timers.stopAll();
+    this.letGo();
   };
 
   /** Sends `bytes` as the transaction's response, the one a retransmitted request gets again. */
@@ -155,7 +171,7 @@ export function createInviteServerTransaction(
   request: SipRequest,
   ctx: InboundContext,
   timers: TimerSettings,
-  events: ServerTransactionEvents,
+  events: InviteServerTransactionEvents,
 ): ServerTransaction {
   const core = new ServerCore<InviteServerState, 'G' | 'H' | 'I' | 'L' | 'TRYING'>(
     request,

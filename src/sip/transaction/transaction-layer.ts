@@ -48,7 +48,10 @@ export interface TransactionLayer {
   ): ClientTransaction;
   /** Server transactions (those in Completed included) and client transactions. */
   readonly size: { readonly server: number; readonly client: number };
-  /** Non-INVITE server transactions in Completed over UDP, kept as records (`completed-responses.ts`). */
+  /**
+   * Server transactions kept as records (`completed-responses.ts`): non-INVITE ones in Completed over UDP, and
+   * INVITE ones in Accepted whose TU let go of them.
+   */
   readonly completed: { readonly transactions: number; readonly bytes: number };
   /**
    * New requests answered 503 because the server transaction table was full (`maxServerTransactions`) or
@@ -78,7 +81,7 @@ export function createTransactionLayer(options: {
   timers?: TimerSettings;
   maxServerTransactions?: number;
   maxCompletedBytes?: number;
-  /** Milliseconds on a monotonic clock, for Timer J of the Completed records (default `performance.now`). */
+  /** Milliseconds on a monotonic clock, for Timers J and L of the records (default `performance.now`). */
   now?: () => number;
 }): TransactionLayer {
   const timers = options.timers ?? DEFAULT_TIMERS;
@@ -96,6 +99,12 @@ export function createTransactionLayer(options: {
     if (request.method === 'INVITE') {
       const tx = createInviteServerTransaction(request, ctx, timers, {
         terminated: () => servers.delete(key),
+        // RFC 6026 §7.1: until Timer L an accepted INVITE's retransmissions are absorbed; once its TU let go,
+        // a record does that instead of the transaction object.
+        letGo: () => {
+          servers.delete(key);
+          completed.absorb(key);
+        },
       });
       servers.set(key, tx);
       return tx;
@@ -125,11 +134,13 @@ export function createTransactionLayer(options: {
         if (existing.receive(request) === 'to-tu') options.tu.onRequest(request, undefined, ctx);
         return;
       }
-      if (completed.retransmit(key)) return;
+      // An ACK matches no record of a non-INVITE; one that matches an accepted INVITE's goes to the TU, as in
+      // "Accepted" (RFC 6026 §7.1: the ACK of the 2xx belongs to the dialog).
       if (request.method === 'ACK') {
         options.tu.onRequest(request, undefined, ctx);
         return;
       }
+      if (completed.retransmit(key)) return;
       if (servers.size >= maxServers || completed.full) {
         refusedFull++;
         // Answered without a transaction: nothing is kept for the refused request (a retransmission is refused
