@@ -7,14 +7,18 @@
  * and every callee plain RTP (`transport-protocol: RTP/AVP`, the relay decrypting one way and encrypting the
  * other): the `… SRTP↔RTP` rows.
  * Usage: npm run bench:media [-- --calls=50,100,200,400,800 --seconds=5 --relays=direct,voxgate,rtpengine --srtp=no]
- *   [--voxgate-variants='--min-semi-space-size=16'] (more voxgate relay processes, each with these Node options
+ *   [--voxgate-variants='--min-semi-space-size=1'] (more voxgate relay processes, each with these Node options
  *   (';' between variants), taking turns with the others: e.g. to compare V8 settings side by side)
+ * voxgate's relay runs with the heap flags its Deployment starts it with (`config/memory-budgets.yml`, media-relay:
+ * `--max-old-space-size=160 --min-semi-space-size=16`); a variant's options come after them and win, so
+ * `--min-semi-space-size=1` is V8's default young generation.
  * BENCH_RELAY_NODE_ARGS passes Node options to voxgate's relay process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRtpengine, freeUdpPort } from '../test/helpers/rtpengine.js';
+import { heapLimitArgs } from './memory-budgets.js';
 import { openLoad, type LoadResult } from './media-load.js';
 import { attribute, observeSelf, schedstat, type SelfObservation } from './media-observe.js';
 import { fmt, stop, usage, waitForOutput } from './support.js';
@@ -69,6 +73,8 @@ async function startVoxgate(variant = ''): Promise<RelayProcess> {
     [
       // e.g. BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the relay under load.
       ...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      // As deployed; the variant's options after them (V8 takes the last of a flag given twice).
+      ...heapLimitArgs('media-relay'),
       ...variant.split(' ').filter(Boolean),
       '--import',
       'tsx',

@@ -21,8 +21,27 @@ export function readHeapLimits(root = join(import.meta.dirname, '..')): Map<stri
   return limits;
 }
 
-/** The node flag that caps `target`'s old space as configured (none when the file gives no cap). */
+/**
+ * `config/memory-budgets.yml`'s young-generation floors as target → MiB: the `--min-semi-space-size` a target
+ * runs with (on its Deployment's command line: Node refuses the flag in NODE_OPTIONS). Only the targets that set one.
+ */
+export function readMinSemiSpaces(root = join(import.meta.dirname, '..')): Map<string, number> {
+  const text = readFileSync(join(root, 'config', 'memory-budgets.yml'), 'utf8');
+  const floors = new Map<string, number>();
+  for (const m of text.matchAll(/^ {2}([a-z-]+):\s*\{[^}]*\bminSemiSpaceMiB:\s*(\d+)/gm))
+    floors.set(m[1]!, Number(m[2]));
+  return floors;
+}
+
+/**
+ * The node flags that size `target`'s heap as configured, as its Deployment starts it: the old space's cap and,
+ * where the file gives one, the young generation's floor (none of either when the file gives none).
+ */
 export function heapLimitArgs(target: string, root?: string): string[] {
   const mib = readHeapLimits(root).get(target);
-  return mib === undefined ? [] : [`--max-old-space-size=${mib}`];
+  const semiSpace = readMinSemiSpaces(root).get(target);
+  return [
+    ...(mib === undefined ? [] : [`--max-old-space-size=${mib}`]),
+    ...(semiSpace === undefined ? [] : [`--min-semi-space-size=${semiSpace}`]),
+  ];
 }

@@ -1,8 +1,36 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readHeapLimits, readMemoryBudgets } from '../../bench/memory-budgets.js';
+import { parseAllDocuments } from 'yaml';
+import {
+  heapLimitArgs,
+  readHeapLimits,
+  readMemoryBudgets,
+  readMinSemiSpaces,
+} from '../../bench/memory-budgets.js';
 import { TARGETS } from '../../src/platform/targets.js';
+
+/** The Deployment of each split target. */
+const manifests: Record<string, string> = {
+  'sip-gateway': 'deploy/kubernetes/base/core/sip-gateway.yaml',
+  api: 'deploy/kubernetes/base/core/api.yaml',
+  worker: 'deploy/kubernetes/base/core/worker.yaml',
+  'media-relay': 'deploy/kubernetes/base/media/media-relay.yaml',
+};
+
+interface Container {
+  command?: string[];
+  env?: { name: string; value?: string }[];
+}
+
+/** The voxgate container of a target's Deployment. */
+function container(file: string): Container {
+  const deployment = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as { kind?: string; spec?: { template: { spec: { containers: Container[] } } } })
+    .find((d) => d.kind === 'Deployment');
+  return deployment!.spec!.template.spec.containers[0]!;
+}
 
 describe('memory budgets', () => {
   test('every target has a budget, and the alert rules use the same numbers', () => {
@@ -26,12 +54,6 @@ describe('memory budgets', () => {
       assert.ok(mib < budgets.get(target)!, `${target}: heap cap ${mib} MiB below its RSS budget`);
     const flag = (text: string) => [...text.matchAll(/--max-old-space-size=(\d+)/g)].map((m) => Number(m[1]));
     // One Deployment per split target, each with its NODE_OPTIONS.
-    const manifests: Record<string, string> = {
-      'sip-gateway': 'deploy/kubernetes/base/core/sip-gateway.yaml',
-      api: 'deploy/kubernetes/base/core/api.yaml',
-      worker: 'deploy/kubernetes/base/core/worker.yaml',
-      'media-relay': 'deploy/kubernetes/base/media/media-relay.yaml',
-    };
     for (const [target, file] of Object.entries(manifests))
       assert.deepEqual(flag(readFileSync(file, 'utf8')), [limits.get(target)], file);
     // The all-in-one: the image's default NODE_OPTIONS and `npm start`.
@@ -39,5 +61,49 @@ describe('memory budgets', () => {
     const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> })
       .scripts.start!;
     assert.deepEqual(flag(start), [limits.get('all')], 'npm start');
+  });
+
+  test('a young-generation floor is on the node command line of its target, the image entry point otherwise kept', () => {
+    const floors = readMinSemiSpaces();
+    const budgets = readMemoryBudgets();
+    assert.deepEqual([...floors.keys()], ['media-relay']);
+    const entrypoint = JSON.parse(
+      /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))![1]!,
+    ) as string[];
+    assert.equal(entrypoint[0], 'node');
+    for (const [target, file] of Object.entries(manifests)) {
+      const { command, env } = container(file);
+      const floor = floors.get(target);
+      // Node refuses --min-semi-space-size in NODE_OPTIONS (the process would not start).
+      const options = env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+      assert.doesNotMatch(options, /semi-space/, file);
+      if (floor === undefined) assert.equal(command, undefined, `${file}: the image's entry point`);
+      else
+        assert.deepEqual(command, ['node', `--min-semi-space-size=${floor}`, ...entrypoint.slice(1)], file);
+    }
+    // What those flags do on this Node: the young generation starts at the floor, and the heap's whole limit
+    // (old space cap + young generation) stays under the target's RSS budget.
+    for (const [target, floor] of floors) {
+      const run = spawnSync(
+        process.execPath,
+        [
+          ...heapLimitArgs(target),
+          '-p',
+          `const v8 = require('node:v8');
+           JSON.stringify({
+             young: v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size,
+             limit: v8.getHeapStatistics().heap_size_limit,
+           })`,
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(run.status, 0, run.stderr);
+      const { young, limit } = JSON.parse(run.stdout) as { young: number; limit: number };
+      assert.ok(young >= floor * 2 ** 20, `${target}: young generation ${young} B, floor ${floor} MiB`);
+      assert.ok(
+        limit < budgets.get(target)! * 2 ** 20,
+        `${target}: heap limit ${limit} B within its RSS budget`,
+      );
+    }
   });
 });
