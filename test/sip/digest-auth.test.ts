@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   answerChallenge,
   computeHa1,
@@ -9,6 +9,7 @@ import {
   parseAuthHeader,
   type DigestAlgorithm,
 } from '../../src/sip/index.js';
+import { hmacSha256 } from '../../src/sip/auth/hmac.js';
 
 describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
   test('the request-digest matches the RFC 7616 §3.9.1 examples for MD5 and SHA-256', () => {
@@ -300,5 +301,60 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
       (await server.verify('REGISTER', ['Digest username="alice", realm="acme.example"'], lookup)).ok,
       false,
     );
+  });
+
+  test("the nonces' HMAC is RFC 2104 HMAC-SHA256: the bytes createHmac gives, for short and long keys and text", () => {
+    const texts = [
+      '',
+      'mnd3k2.Zm9vYmFyYmF6cXV4.',
+      'opaque:acme.example',
+      'é€😀 \u0000',
+      'x'.repeat(256),
+      'é'.repeat(400),
+    ];
+    for (const length of [0, 1, 32, 63, 64, 65, 200]) {
+      const key = randomBytes(length);
+      const mac = hmacSha256(key);
+      for (const text of texts) {
+        const expected = createHmac('sha256', key).update(text).digest('base64url');
+        assert.equal(mac(text), expected, `key of ${length} bytes, text of ${text.length}`);
+        assert.equal(mac(text), expected, 'the same again (buffers reused)');
+      }
+    }
+  });
+
+  test("a nonce this server did not issue or no longer remembers issuing is checked by its HMAC: another replica's with the same key verifies, a forged one is stale", async () => {
+    const secret = randomBytes(32);
+    const issuer = createDigestServer({ realm, secret, maxIssuedNonces: 1 });
+    const replica = createDigestServer({ realm, secret });
+    const answerTo = (challenges: string[]) =>
+      answerChallenge({
+        challenges,
+        method: 'REGISTER',
+        uri: 'sip:acme.example',
+        username: 'alice',
+        password: 's3cret',
+      })!.authorization;
+    const first = answerTo(issuer.challenges());
+    const second = answerTo(issuer.challenges()); // pushes the first out of the issued nonces
+    assert.equal((await replica.verify('REGISTER', [first], lookup)).ok, true, 'another replica');
+    assert.equal((await issuer.verify('REGISTER', [first], lookup)).ok, true, 'pushed out');
+    assert.equal((await issuer.verify('REGISTER', [second], lookup)).ok, true, 'remembered');
+    // An answer, right for its nonce, to a challenge whose nonce was altered: not ours, re-challenged stale.
+    const forged = answerTo(
+      issuer
+        .challenges()
+        .map((c) =>
+          c.replace(
+            /nonce="([^"]+)"/,
+            (_m, n: string) => `nonce="${n.slice(0, -1)}${n.endsWith('A') ? 'B' : 'A'}"`,
+          ),
+        ),
+    );
+    assert.deepEqual(await issuer.verify('REGISTER', [forged], lookup), {
+      ok: false,
+      reason: 'stale',
+      stale: true,
+    });
   });
 });

@@ -1,8 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { detachString } from '../message/parse-message.js';
 import { randomBase64url } from '../random-token.js';
 import { formatAuthHeader, parseAuthHeader } from './auth-params.js';
 import { computeResponse, DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from './digest.js';
+import { hmacSha256 } from './hmac.js';
 import { keyRingOf, type KeyRing } from './key-ring.js';
 
 export type Ha1Lookup = (
@@ -56,7 +57,9 @@ export interface DigestServer {
  * older than `nonceTtlMs` go (oldest first, at each new entry), and at most `maxTrackedNonces` are kept
  * (default 100,000: ~10 MiB). When the cap evicts a nonce that could still be used, every nonce issued up to it
  * that is no longer remembered is answered stale (the client retries with a fresh nonce), so eviction never
- * opens a replay.
+ * opens a replay. The nonces issued and not answered yet are remembered with their key too (at most
+ * `maxIssuedNonces`, default 10,000: ~1 MiB, oldest first), so the first answer to a challenge is checked without
+ * a second HMAC; a nonce no longer there, or issued by another replica, is checked by its HMAC.
  *
  * The secret may be a key ring: nonces and the opaque are made with its current key and checked against every
  * key it accepts, so a nonce issued before a rotation still verifies while the old key is accepted.
@@ -68,45 +71,68 @@ export function createDigestServer(options: {
   nonceTtlMs?: number;
   algorithms?: readonly DigestAlgorithm[];
   maxTrackedNonces?: number;
+  maxIssuedNonces?: number;
   /** The clock (epoch ms), for tests. */
   now?: () => number;
 }): DigestServer {
   const ttl = options.nonceTtlMs ?? 300_000;
   const algorithms = options.algorithms ?? DIGEST_ALGORITHMS;
   const maxTracked = options.maxTrackedNonces ?? 100_000;
+  const maxIssued = options.maxIssuedNonces ?? 10_000;
   const now = options.now ?? Date.now;
   // Insertion order is last-use order: a nonce is re-inserted at each use, so the first entry is the least
   // recently used, and once its last use is older than the TTL its nonce has expired too.
-  const lastCount = new Map<string, { nc: number; usedAt: number }>();
+  // The key that signed each nonce is kept with it: a later use is checked without its HMAC.
+  const lastCount = new Map<string, { nc: number; usedAt: number; key: Buffer }>();
+  // Nonces issued here and not answered yet, with their key, in issue order (the first is the oldest).
+  const issued = new Map<string, Buffer>();
   // Nonces issued at or before this time and no longer remembered were evicted while usable: answered stale.
   let evictedIssuedUpTo = -1;
   const ring = keyRingOf(options.secret);
-  const mac = (text: string, key = ring.current) =>
-    createHmac('sha256', key).update(text).digest('base64url').slice(0, 22);
+  // One HMAC function per key (its padded key made once), dropped with the keys rotated out.
+  const macs = new Map<Buffer, (text: string) => string>();
+  const mac = (text: string, key: Buffer) => {
+    let keyed = macs.get(key);
+    if (keyed === undefined) {
+      if (macs.size >= ring.accepted.length + 1) macs.clear();
+      keyed = hmacSha256(key);
+      macs.set(key, keyed);
+    }
+    return keyed(text).slice(0, 22);
+  };
 
-  const newNonce = () => {
+  const newNonce = (key: Buffer) => {
     const body = `${now().toString(36)}.${randomBase64url(12)}`;
-    return `${body}.${mac(body)}`;
+    const nonce = `${body}.${mac(body, key)}`;
+    if (issued.size >= maxIssued) issued.delete(issued.keys().next().value!);
+    issued.set(nonce, key);
+    return nonce;
   };
   const issuedAt = (nonce: string) => parseInt(nonce.slice(0, nonce.indexOf('.')), 36);
   /** The key of the ring that signed the nonce, or undefined when none of those accepted now did. */
   const signerOf = (nonce: string): Buffer | undefined => {
+    const accepted = ring.accepted;
+    // The key recorded when this server issued the nonce or last accepted an answer to it: no HMAC to compute.
+    // Not accepted any more, it is looked for by HMAC below (a key read again after a rotation is another Buffer).
+    const recorded = lastCount.get(nonce)?.key ?? issued.get(nonce);
+    if (recorded !== undefined && accepted.includes(recorded)) return recorded;
     const last = nonce.lastIndexOf('.');
     if (last <= 0) return undefined;
     const body = nonce.slice(0, last);
     const given = Buffer.from(nonce.slice(last + 1));
-    return ring.accepted.find((key) => {
+    return accepted.find((key) => {
       const expect = Buffer.from(mac(body, key));
       return given.length === expect.length && timingSafeEqual(given, expect);
     });
   };
   const nonceState = (nonce: string): 'valid' | 'expired' => {
-    const issued = issuedAt(nonce);
-    if (issued <= evictedIssuedUpTo && !lastCount.has(nonce)) return 'expired';
-    return now() - issued < ttl ? 'valid' : 'expired';
+    const at = issuedAt(nonce);
+    if (at <= evictedIssuedUpTo && !lastCount.has(nonce)) return 'expired';
+    return now() - at < ttl ? 'valid' : 'expired';
   };
-  const remember = (nonce: string, nc: number) => {
+  const remember = (nonce: string, nc: number, key: Buffer) => {
     const t = now();
+    issued.delete(nonce);
     lastCount.delete(nonce);
     for (const [oldest, entry] of lastCount) {
       if (entry.usedAt + ttl > t && lastCount.size < maxTracked) break;
@@ -114,7 +140,7 @@ export function createDigestServer(options: {
       if (t - issuedAt(oldest) < ttl) evictedIssuedUpTo = Math.max(evictedIssuedUpTo, issuedAt(oldest));
     }
     // The nonce was cut from the Authorization header: kept, it would keep the request's header text alive.
-    lastCount.set(detachString(nonce), { nc, usedAt: t });
+    lastCount.set(detachString(nonce), { nc, usedAt: t, key });
   };
 
   // RFC 7616 §3.3: opaque "SHOULD be returned by the client unchanged in the Authorization header field of
@@ -139,8 +165,9 @@ export function createDigestServer(options: {
       return lastCount.size;
     },
     challenges(stale = false, offered = algorithms) {
-      const nonce = newNonce();
-      const opaque = opaqueOf(ring.current);
+      const key = ring.current;
+      const nonce = newNonce(key);
+      const opaque = opaqueOf(key);
       // §25.1 / RFC 8760 §2.4: one challenge per algorithm, in the configured order. What formatAuthHeader
       // writes for { realm, nonce, opaque, algorithm, qop: 'auth', stale }, the realm quoted once: nonce and
       // opaque are base36/base64url and dots, nothing to escape in a quoted-string.
@@ -179,7 +206,7 @@ export function createDigestServer(options: {
         return { ok: false, reason: 'malformed', stale: false };
 
       const known = await lookup(p.username, algorithm);
-      const ha1 = known ?? mac(`no-such-user:${p.username}`);
+      const ha1 = known ?? mac(`no-such-user:${p.username}`, ring.current);
       const expected = computeResponse(algorithm, {
         ha1,
         nonce: p.nonce,
@@ -203,7 +230,7 @@ export function createDigestServer(options: {
       const nc = parseInt(p.nc!, 16);
       const previous = lastCount.get(p.nonce)?.nc;
       if (previous !== undefined && nc <= previous) return { ok: false, reason: 'replay', stale: true };
-      remember(p.nonce, nc);
+      remember(p.nonce, nc, signer);
       return { ok: true, username: p.username, algorithm };
     },
   };
