@@ -117,12 +117,14 @@ export function createRegistrar(deps: {
     before: readonly Binding[],
     wanted: readonly { uri: string; expires: number }[],
     tenantId: string,
-  ): Promise<void> => {
+  ): Promise<readonly Binding[]> => {
+    // Room whatever this REGISTER adds: nothing to count (a phone refreshing its one contact).
+    if (before.length + wanted.length <= maxContacts) return [];
     const removing = new Set(wanted.filter((w) => w.expires === 0).map((w) => w.uri));
     const adding = new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri));
     const kept = before.filter((b) => !removing.has(b.contact) && !adding.has(b.contact));
     const excess = kept.length + adding.size - maxContacts;
-    if (excess <= 0) return;
+    if (excess <= 0) return [];
     const evicted = [...kept].sort((a, b) => a.expiresAt - b.expiresAt).slice(0, excess);
     for (const b of evicted) {
       await deps.registrations.remove(aor, b.contact);
@@ -138,6 +140,7 @@ export function createRegistrar(deps: {
         reason: `replaced: more than ${maxContacts} contacts`,
       });
     }
+    return evicted;
   };
 
   return {
@@ -154,7 +157,7 @@ export function createRegistrar(deps: {
       const user = aor.slice(aor.indexOf(':') + 1, aor.indexOf('@'));
 
       // §10.3 step 6 and §22: authenticate; an unknown user is indistinguishable from a wrong password.
-      const creds = await auth.authenticate(request, reply, source.remote.address, domain, 'registrar');
+      const creds = await auth.authenticate(request, reply, source.remote.address, domain, 'registrar', user);
       if (!creds) return;
       if (creds.username !== user) {
         // §10.3 step 6: "the registrar MUST determine if the authenticated user is authorized to modify
@@ -214,8 +217,10 @@ export function createRegistrar(deps: {
         return;
       }
       const now = Date.now();
-      // What was there before tells a new registration from a refresh (for the log).
-      if (new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri)).size > maxContacts) {
+      if (
+        wanted.length > maxContacts &&
+        new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri)).size > maxContacts
+      ) {
         // One REGISTER naming more contacts than a user may have: refused whole, nothing changed.
         reply(403, 'Forbidden', {
           Warning: `399 voxgate "At most ${maxContacts} contacts may be registered for one user"`,
@@ -223,14 +228,18 @@ export function createRegistrar(deps: {
         return;
       }
       const before = await deps.registrations.list(aor);
-      const existing = new Set(before.map((b) => b.contact));
-      await makeRoom(aor, before, wanted, creds.tenantId);
+      // The bindings after this REGISTER, by contact: those before it, changed below as the store is (a refreshed
+      // contact keeps its place, a new one comes last, as the stores list them).
+      const current = new Map<string, Binding>();
+      for (const b of before) current.set(b.contact, b);
+      for (const b of await makeRoom(aor, before, wanted, creds.tenantId)) current.delete(b.contact);
       const via = topViaOf(request);
       const nat = creds.nat ?? 'auto';
       for (const w of wanted) {
         if (w.expires === 0) {
           // §10.3 step 7: an expiration of zero removes the binding (logged only when there was one).
           const removed = await deps.registrations.remove(aor, w.uri);
+          current.delete(w.uri);
           deps.observer?.untrack(aor, w.uri);
           if (removed) {
             publishRegistration({ kind: 'unregistered', ...about(w.uri), reason: 'expires 0' });
@@ -263,10 +272,13 @@ export function createRegistrar(deps: {
           ...(deps.self ? { gateway: deps.self() } : {}),
           reach: decision.reach,
         };
+        // What was there before tells a new registration from a refresh (for the log).
+        const refreshed = before.some((b) => b.contact === w.uri);
         await deps.registrations.put(aor, binding);
+        current.set(w.uri, binding);
         deps.observer?.track(aor, binding);
         publishRegistration({
-          kind: existing.has(w.uri) ? 'refreshed' : 'registered',
+          kind: refreshed ? 'refreshed' : 'registered',
           ...about(w.uri),
           reach: decision.reach,
           nat,
@@ -275,10 +287,12 @@ export function createRegistrar(deps: {
         });
       }
       // §10.3 step 8: "The response SHOULD contain a Contact header field enumerating all current bindings."
-      const current = await deps.registrations.list(aor);
+      // They are those listed before, with this REGISTER's changes made to them above: not listed again.
+      const answeredAt = Date.now();
       reply(200, 'OK', {
-        Contact: current.map(
-          (b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - Date.now()) / 1000))}`,
+        Contact: Array.from(
+          current.values(),
+          (b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - answeredAt) / 1000))}`,
         ),
         Date: sipDate(Date.now()),
       });

@@ -75,6 +75,8 @@ export interface SipAuthenticator {
    * address-of-record), From otherwise — when that user has a list of its own, else the tenant's, else the
    * platform's; an answer for any of them is accepted if it is also one the answering user may use. A user's
    * own list changes the challenge, so it tells a caller that the user exists; a tenant's list does not.
+   * `named` is that user when the caller has already read it from the request (the registrar: the user part of
+   * the address-of-record); otherwise it is read here.
    */
   authenticate(
     request: SipRequest,
@@ -82,6 +84,7 @@ export interface SipAuthenticator {
     sourceAddress: string,
     domain: string,
     as: Challenger,
+    named?: string,
   ): Promise<SipCredentials | undefined>;
   /**
    * Digest-verifies an INVITE from a trunk that is not recognised by its source address (a PBX or carrier on
@@ -135,15 +138,10 @@ export function createSipAuthenticator(deps: {
     let claimed: string | undefined;
     const report = (outcome: SipAuthEvent['outcome'], reason?: string) => {
       if (!sipAuthChannel.hasSubscribers) return;
-      sipAuthChannel.publish({
-        as,
-        outcome,
-        source: sourceAddress,
-        realm,
-        method: request.method,
-        ...(claimed !== undefined ? { username: claimed } : {}),
-        ...(reason !== undefined ? { reason } : {}),
-      } satisfies SipAuthEvent);
+      const event: SipAuthEvent = { as, outcome, source: sourceAddress, realm, method: request.method };
+      if (claimed !== undefined) event.username = claimed;
+      if (reason !== undefined) event.reason = reason;
+      sipAuthChannel.publish(event);
     };
     if ((await deps.counters.get(banKey)) >= policy.banThreshold) {
       report('banned');
@@ -199,7 +197,7 @@ export function createSipAuthenticator(deps: {
       for (const d of digests.values()) n += d.trackedNonces;
       return n;
     },
-    authenticate(request, reply, sourceAddress, domain, as) {
+    authenticate(request, reply, sourceAddress, domain, as, named) {
       // Read once for the request (the directory cache keeps it per realm): the challenges and the check of the
       // answering user's algorithm both come from it.
       let realm: Promise<RealmDigestAlgorithms | undefined> | undefined;
@@ -210,7 +208,7 @@ export function createSipAuthenticator(deps: {
         sourceAddress,
         domain,
         as,
-        async () => algorithmsOf(await realmAlgorithms(), namedUser(request)),
+        async () => algorithmsOf(await realmAlgorithms(), named ?? namedUser(request)),
         async (username) => {
           const creds = await deps.users.findCredentials(domain, username);
           if (!creds?.enabled || !creds.tenantActive) return undefined;
