@@ -111,11 +111,10 @@ export class CallEnding {
     const { machine, provisionals, targets, transfers, parties, media, hooks } = this.call;
     if (!machine.transition('ending')) return;
     provisionals.finalSent();
-    // RFC 6026 keeps an answered INVITE client transaction for Timer M (64*T1) only so that 2xx retransmissions
-    // reach us for a new ACK; once the call is over a late 2xx is dropped like any stray one (`stray2xx` finds
-    // no call), so the transactions go now rather than hold the whole call in memory for 32 s.
-    for (const leg of targets.legs) leg.releaseTransaction();
-    for (const leg of transfers.legs) leg.releaseTransaction();
+    // The legs' transactions must not hold the whole call in memory for their last 32 s (`CalleeLeg.release`):
+    // answered ones go now, pending ones answer their late responses without the call.
+    for (const leg of targets.legs) leg.release();
+    for (const leg of transfers.legs) leg.release();
     // Nor is the caller's 2xx retransmitted once the call is over (its transaction stays until Timer L to absorb
     // a retransmitted INVITE, without the 2xx).
     this.call.caller.acknowledged();

@@ -47,6 +47,22 @@ export interface CalleeLegEvents {
   timeout(leg: CalleeLeg): void;
 }
 
+/**
+ * What a leg still pending when its call ended does with a late response, needing nothing of the call: a
+ * provisional gets the CANCEL that §9.1 held back until one arrived; a 2xx is a dialog of its own, acknowledged
+ * and ended (§13.2.2.4, §15), and its retransmission (RFC 6026, Timer M) is acknowledged again; a non-2xx final
+ * is acknowledged by the transaction itself (§17.1.1.3), and a timeout ends nothing more.
+ */
+const LATE_RESPONSES: CalleeLegEvents = {
+  response(leg, response) {
+    if (response.status < 200) leg.provisionalArrived();
+    else if (response.status >= 300) return;
+    else if (leg.dialog && leg.dialog.id.remoteTag === response.toTag) leg.reacknowledge();
+    else leg.refuse2xx(response);
+  },
+  timeout: () => undefined,
+};
+
 /** Sends a BYE in `dialog` (either leg's), with the reason the gateway ended the call, if it did. */
 export function sendBye(outbound: SipOutbound, dialog: Dialog, target: LegTarget, reason?: string): void {
   const bye = dialogRequest(dialog, 'BYE', {
@@ -74,6 +90,8 @@ export class CalleeLeg {
   readonly early = new Map<string, EarlyLeg>();
   /** The ACK sent for this leg's 2xx, resent when the 2xx is retransmitted (§13.2.2.4). */
   private ack: Buffer | undefined;
+  /** Where this leg's responses go: the call's target set, or LATE_RESPONSES once the call has let it go. */
+  private events: CalleeLegEvents;
 
   /**
    * Sends the INVITE. A retry with credentials (§22.2: "the client SHOULD re-originate the request with the
@@ -86,6 +104,7 @@ export class CalleeLeg {
     private readonly outbound: SipOutbound,
     events: CalleeLegEvents,
   ) {
+    this.events = events;
     const { caller, retry, offer } = invite;
     const maxForwards = maxForwardsOf(caller.invite) ?? 70;
     const headers: SipHeader[] = [
@@ -113,8 +132,8 @@ export class CalleeLeg {
       built.bytes,
       spec.target,
       {
-        response: (response) => events.response(this, response),
-        timeout: () => events.timeout(this),
+        response: (response) => this.events.response(this, response),
+        timeout: () => this.events.timeout(this),
       },
       built.request,
     );
@@ -264,8 +283,19 @@ export class CalleeLeg {
     return { name: 'RAck', value: formatRAck({ rseq, cseq: this.request.cseq.seq, method: 'INVITE' }) };
   }
 
-  /** RFC 6026 keeps an answered INVITE client transaction for Timer M only for 2xx retransmissions. */
-  releaseTransaction(): void {
+  /**
+   * The call is over and lets go of this leg. RFC 6026 keeps an answered INVITE client transaction for Timer M
+   * (64*T1) only so that 2xx retransmissions reach the TU for a new ACK: once the call is over a late 2xx is
+   * dropped like any stray one, so the transaction goes now. A leg still waiting for its first response (a
+   * target that answers nothing, such as a phone gone without unregistering) cannot be CANCELled yet (§9.1:
+   * not "unless a provisional response has been received") and its transaction lasts until Timer B (64*T1):
+   * its late responses go to LATE_RESPONSES from now on, and so the transaction keeps this leg alone, not the
+   * whole call, for those 32 s.
+   */
+  release(): void {
     if (this.tx.state === 'accepted') this.tx.terminate();
+    if (this.tx.state !== 'calling' && this.tx.state !== 'proceeding') return;
+    this.cancel();
+    this.events = LATE_RESPONSES;
   }
 }

@@ -3,6 +3,8 @@
 // and a fake relay anchors (or refuses) the SDP. Each scenario runs in milliseconds.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   B2buaCall,
   type CallSettings,
@@ -25,6 +27,9 @@ import {
   sleep,
   target,
 } from './fake-sip.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 function setup(
   options: {
@@ -472,6 +477,41 @@ describe('B2buaCall with a fake SIP outbound', () => {
     s.call.stray2xx(b.tx.response(200, 'b1', {}, sdp('bob2')));
     assert.equal(s.outbound.all('ACK', b.request.callId).length, 1);
     assert.equal(s.outbound.all('BYE', b.request.callId).length, 1);
+  });
+
+  test('a fork that never answered does not keep the ended call for Timer B; its late 180 gets the CANCEL, a late 2xx its ACK and BYE (§9.1, §15)', async () => {
+    // The call, ended, with one fork (bob2) that answered nothing: only its client transaction is kept, as the
+    // transaction layer keeps it until Timer B. The fake outbound's record of earlier sends is dropped with the
+    // rest (the gateway's outbound keeps no transactions).
+    const ended = async () => {
+      const s = setup();
+      await s.start([target('bob1'), target('bob2')]);
+      const [a, b] = s.outbound.transactions('INVITE');
+      assert.ok(a && b);
+      a.tx.reply(200, 'a1', {}, sdp('bob1'));
+      await settle();
+      await s.ack();
+      await s.fromCaller('BYE', 2);
+      await settle();
+      assert.equal(s.call.state, 'ended');
+      assert.equal(s.outbound.all('CANCEL', b.request.callId).length, 0, 'no CANCEL before a provisional');
+      s.outbound.sent.length = 0;
+      return { call: new WeakRef(s.call), pending: b.tx, outbound: s.outbound };
+    };
+    const { call, pending, outbound } = await ended();
+    await sleep(0);
+    gc();
+    assert.equal(call.deref(), undefined, 'the pending fork keeps its leg, not the call');
+
+    pending.reply(180, 'late');
+    const cancel = outbound.last('CANCEL', pending.request.callId).request;
+    assert.equal(cancel.topVia, pending.request.topVia, 'the CANCEL §9.1 held back');
+    pending.reply(200, 'late', {}, sdp('bob2'));
+    assert.equal(outbound.all('ACK', pending.request.callId).length, 1, 'the late 2xx is acknowledged');
+    assert.equal(outbound.all('BYE', pending.request.callId).length, 1, 'and its dialog ended');
+    pending.reply(200, 'late', {}, sdp('bob2'));
+    assert.equal(outbound.all('ACK', pending.request.callId).length, 2, 'its retransmission ACKed again');
+    assert.equal(outbound.all('BYE', pending.request.callId).length, 1, 'not ended twice');
   });
 
   test('shutdown abandons the call silently', async () => {
