@@ -3,6 +3,7 @@
  * generator. Prints `ng <port>` when the ng control socket is open; runs until SIGTERM. Started with an IPC
  * channel, it answers `take` with what it observed of itself since the last one (`media-observe.ts`).
  * Usage: node --import tsx bench/media-relay-server.ts --port-min=40000 --port-max=49999 [--timeout-ms=60000]
+ *   [--ng-receive-buffer-kb=N] (the ng socket's SO_RCVBUF asked; 0: the system's; default: the server's own)
  */
 import { parseArgs } from 'node:util';
 import { createMediaRelay, createNgControlServer } from '../src/media/index.js';
@@ -14,8 +15,10 @@ const { values } = parseArgs({
     'port-max': { type: 'string', default: '49999' },
     // The media timeout's sweep runs as in production (its default, 60 s); 0 turns it off.
     'timeout-ms': { type: 'string', default: '60000' },
+    'ng-receive-buffer-kb': { type: 'string' },
   },
 });
+const ngBuffer = values['ng-receive-buffer-kb'];
 const relay = createMediaRelay({
   bindHost: '127.0.0.1',
   advertised: '127.0.0.1',
@@ -29,7 +32,12 @@ if (process.send) {
     if (message === 'take') process.send!({ observed: observer.take() });
   });
 }
-const server = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: relay.handlers });
+const server = await createNgControlServer({
+  host: '127.0.0.1',
+  port: 0,
+  handlers: relay.handlers,
+  ...(ngBuffer === undefined ? {} : { receiveBufferBytes: Number(ngBuffer) * 1024 }),
+});
 console.log(`ng ${server.address().port}`);
 process.once('SIGTERM', () => {
   void server.close().then(() => {

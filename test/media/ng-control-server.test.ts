@@ -364,6 +364,21 @@ describe('ng control server lifecycle and cache bounds', () => {
     }
   });
 
+  test('the socket asks for a 4 MiB receive buffer (a stall queues offers instead of dropping them); 0 keeps the system default', async () => {
+    const sized = await createNgControlServer({ host: '127.0.0.1', port: 0 });
+    const system = await createNgControlServer({ host: '127.0.0.1', port: 0, receiveBufferBytes: 0 });
+    try {
+      // Linux grants min(asked, net.core.rmem_max) and reports twice that; rmem_max is at least the default.
+      assert.ok(
+        sized.receiveBufferSize() > system.receiveBufferSize(),
+        `${sized.receiveBufferSize()} B against the system's ${system.receiveBufferSize()} B`,
+      );
+    } finally {
+      await sized.close();
+      await system.close();
+    }
+  });
+
   test('binding a port in use rejects with the socket error', async () => {
     const first = await createNgControlServer({ host: '127.0.0.1', port: 0 });
     try {

@@ -2,6 +2,7 @@ import { createSocket, type RemoteInfo } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { channel } from 'node:diagnostics_channel';
 import { isIP } from 'node:net';
+import { askReceiveBuffer } from '../../sip/index.js';
 import { BencodeError, type BencodeValue } from './bencode.js';
 import { defaultNgHandlers, type NgHandlers } from './ng-default-handlers.js';
 import { NgError } from './ng-errors.js';
@@ -22,10 +23,19 @@ export interface NgControlServerOptions {
    * 10,000 of them would otherwise hold 640 MiB (a client sending large offers under fresh cookies).
    */
   cacheMaxBytes?: number;
+  /**
+   * SO_RCVBUF asked for the ng socket (Linux grants at most net.core.rmem_max). Default 4 MiB, as the gateway's ng
+   * client: the system's default (208 KiB) held 166 offers queued while the relay was stopped for 200 ms (a
+   * collection, a CPU taken by another process) and dropped the rest, each then waiting for the client's
+   * retransmission (1 s); 800 calls/s send that many ng commands in 70 ms. 0 keeps the system's.
+   */
+  receiveBufferBytes?: number;
 }
 
 export interface NgControlServer {
   address(): AddressInfo;
+  /** The socket's receive buffer as the kernel reports it (Linux: twice what was granted). */
+  receiveBufferSize(): number;
   /** Replies kept for retransmitted commands (bounded: cacheMaxEntries, cacheMaxBytes, cacheTtlMs). */
   readonly cachedReplies: number;
   close(): Promise<void>;
@@ -229,9 +239,12 @@ export async function createNgControlServer(options: NgControlServerOptions): Pr
   }
   // After bind, socket errors (ICMP feedback on an unconnected socket) must not kill the listener.
   socket.on('error', () => undefined);
+  const receiveBufferBytes = options.receiveBufferBytes ?? 4 * 2 ** 20;
+  if (receiveBufferBytes > 0) askReceiveBuffer(socket, receiveBufferBytes);
 
   return {
     address: () => socket.address(),
+    receiveBufferSize: () => socket.getRecvBufferSize(),
     get cachedReplies() {
       return cache.size;
     },
