@@ -16,7 +16,17 @@ export interface DirectoryCache {
 interface Slot {
   readonly value: Promise<unknown>;
   readonly expiresAt: number;
+  /** The table the slot is in, under `key`; for a user, `domain` names the realm's table in `userTables`. */
+  readonly table: Map<string, Slot>;
+  readonly key: string;
+  readonly domain: string | undefined;
 }
+
+/**
+ * A copy of a key of its own: a username cut from a request's header would otherwise keep the header's text
+ * alive as long as its entry (`s + ' '` is flattened into a new string by `slice`).
+ */
+const detached = (s: string) => (s.length < 13 ? s : (s + ' ').slice(0, -1));
 
 /**
  * What the gateway reads from the store per call and per REGISTER — the tenant of a domain, a user's
@@ -29,6 +39,9 @@ interface Slot {
  * go first), and none past its `ttlMs`: expired entries at the head are dropped at each insertion, so a scan of
  * names that come once does not keep them until the cap. The periodic trunk lists (health checks,
  * registration) are not cached.
+ *
+ * Each kind of lookup has a table of its own, and a user's credentials a table per realm, so a lookup finds its
+ * entry by the strings it was given, without making a key string of them.
  */
 export function createDirectoryCache(
   source: { routing: RoutingDirectory; tenants: Tenants; users: Users },
@@ -36,15 +49,40 @@ export function createDirectoryCache(
 ): DirectoryCache {
   const clock = options.now ?? Date.now;
   // Insertion order is expiry order (one TTL for all, a key re-inserted on reload): the first slot expires first.
-  const slots = new Map<string, Slot>();
+  const order = new Set<Slot>();
+  const tables = {
+    trunkBySource: new Map<string, Slot>(),
+    trunkByUsername: new Map<string, Slot>(),
+    numberOwner: new Map<string, Slot>(),
+    routes: new Map<string, Slot>(),
+    tenantByDomain: new Map<string, Slot>(),
+    digestAlgorithms: new Map<string, Slot>(),
+  };
+  /** Credentials by realm (lower-cased), then username; a realm's table goes with its last entry. */
+  const userTables = new Map<string, Map<string, Slot>>();
   let generation = 0;
   let hits = 0;
   let misses = 0;
 
-  const cached = <T>(key: string, load: () => Promise<T>): Promise<T> => {
+  const drop = (slot: Slot) => {
+    order.delete(slot);
+    if (slot.table.get(slot.key) !== slot) return;
+    slot.table.delete(slot.key);
+    if (slot.domain !== undefined && slot.table.size === 0 && userTables.get(slot.domain) === slot.table)
+      userTables.delete(slot.domain);
+  };
+
+  /** The entry of `key` in `table` (made by `tableFor` when there is none yet), loaded by `load` when missing. */
+  const cached = <T>(
+    table: Map<string, Slot> | undefined,
+    key: string,
+    load: () => Promise<T>,
+    tableFor: () => Map<string, Slot>,
+    domain?: string,
+  ): Promise<T> => {
     if (options.ttlMs <= 0) return load();
     const now = clock();
-    const slot = slots.get(key);
+    const slot = table?.get(key);
     if (slot && slot.expiresAt > now) {
       hits += 1;
       return slot.value as Promise<T>;
@@ -52,51 +90,81 @@ export function createDirectoryCache(
     misses += 1;
     const started = generation;
     const value = load();
-    slots.delete(key);
-    for (const [oldest, s] of slots) {
-      if (s.expiresAt > now && slots.size < options.maxEntries) break;
-      slots.delete(oldest);
+    if (slot) drop(slot);
+    for (const oldest of order) {
+      if (oldest.expiresAt > now && order.size < options.maxEntries) break;
+      drop(oldest);
     }
-    slots.set(key, { value, expiresAt: now + options.ttlMs });
+    // Read after the drops: a realm's table dropped with its last entry is made again.
+    const home = tableFor();
+    const kept: Slot = {
+      value,
+      expiresAt: now + options.ttlMs,
+      table: home,
+      key: detached(key),
+      domain: domain === undefined ? undefined : detached(domain),
+    };
+    home.set(kept.key, kept);
+    order.add(kept);
     value.catch(() => {
-      if (slots.get(key)?.value === value) slots.delete(key);
+      if (order.has(kept)) drop(kept);
     });
     void value.then(
       () => {
         // Loaded across an invalidation: it may hold the state from before the change.
-        if (started !== generation && slots.get(key)?.value === value) slots.delete(key);
+        if (started !== generation && order.has(kept)) drop(kept);
       },
       () => undefined,
     );
     return value;
   };
+  /** A table of `tables`, with its key as given. */
+  const inTable = <T>(table: Map<string, Slot>, key: string, load: () => Promise<T>): Promise<T> =>
+    cached(table, key, load, () => table);
+  const userTableOf = (domain: string) => {
+    let table = userTables.get(domain);
+    if (!table) userTables.set(detached(domain), (table = new Map()));
+    return table;
+  };
 
   const { routing, tenants, users } = source;
   return {
     routing: {
-      trunkBySource: (address) => cached(`trunk-source\0${address}`, () => routing.trunkBySource(address)),
+      trunkBySource: (address) =>
+        inTable(tables.trunkBySource, address, () => routing.trunkBySource(address)),
       trunkByUsername: (username) =>
-        cached(`trunk-user\0${username}`, () => routing.trunkByUsername(username)),
-      numberOwner: (e164) => cached(`number\0${e164}`, () => routing.numberOwner(e164)),
-      routes: (tenantId) => cached(`routes\0${tenantId}`, () => routing.routes(tenantId)),
+        inTable(tables.trunkByUsername, username, () => routing.trunkByUsername(username)),
+      numberOwner: (e164) => inTable(tables.numberOwner, e164, () => routing.numberOwner(e164)),
+      routes: (tenantId) => inTable(tables.routes, tenantId, () => routing.routes(tenantId)),
       allTrunks: () => routing.allTrunks(),
       registeringTrunks: () => routing.registeringTrunks(),
     },
     tenants: {
-      findByDomain: (domain) => cached(`tenant\0${domain.toLowerCase()}`, () => tenants.findByDomain(domain)),
+      findByDomain: (domain) =>
+        inTable(tables.tenantByDomain, domain.toLowerCase(), () => tenants.findByDomain(domain)),
     },
     users: {
-      findCredentials: (domain, username) =>
-        cached(`user\0${domain.toLowerCase()}\0${username}`, () => users.findCredentials(domain, username)),
+      findCredentials: (domain, username) => {
+        const realm = domain.toLowerCase();
+        return cached(
+          userTables.get(realm),
+          username,
+          () => users.findCredentials(domain, username),
+          () => userTableOf(realm),
+          realm,
+        );
+      },
       digestAlgorithms: (domain) =>
-        cached(`digest\0${domain.toLowerCase()}`, () => users.digestAlgorithms(domain)),
+        inTable(tables.digestAlgorithms, domain.toLowerCase(), () => users.digestAlgorithms(domain)),
     },
     invalidate() {
       generation += 1;
-      slots.clear();
+      order.clear();
+      for (const table of Object.values(tables)) table.clear();
+      userTables.clear();
     },
     get stats() {
-      return { hits, misses, size: slots.size };
+      return { hits, misses, size: order.size };
     },
   };
 }

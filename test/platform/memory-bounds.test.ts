@@ -95,6 +95,18 @@ describe('memory bounds', () => {
     now += 10_001; // all expired
     await cache.users.findCredentials(realm, 'f');
     assert.equal(cache.stats.size, 1, 'entries older than the TTL are gone');
+
+    // A table per realm, keyed by the realm lower-cased: one username in two realms is two entries; a realm's
+    // table dropped with its last entry is made again by the next lookup in it.
+    await cache.users.findCredentials('other.example', 'f');
+    await cache.users.findCredentials('OTHER.example', 'f');
+    assert.equal(cache.stats.size, 2);
+    now += 10_001;
+    await cache.users.findCredentials('third.example', 'g'); // drops both realms' entries
+    await cache.users.findCredentials(realm, 'f');
+    await cache.users.findCredentials(realm, 'f');
+    assert.deepEqual(loads.slice(-4), ['f', 'f', 'g', 'f'], 'f in the other realm, g, f again after its TTL');
+    assert.equal(cache.stats.size, 2);
   });
 
   test('embedded event streams: at most streamMaxLen entries and none older than streamMaxAgeMs', async () => {
