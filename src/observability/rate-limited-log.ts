@@ -15,6 +15,11 @@ export interface RateLimitedLogOptions {
   maxKinds?: number;
   /** The level of the line that reports suppressed lines. Default 'warn'. */
   summaryLevel?: LogLevel;
+  /**
+   * A kind's suppressed lines are reported at most this often (ms): under a sustained flood one line every
+   * interval says how many were dropped, rather than one before every line let through. Default 10,000.
+   */
+  reportIntervalMs?: number;
   /** Clock in ms (tests). Default Date.now. */
   now?: () => number;
 }
@@ -23,10 +28,11 @@ export interface RateLimitedLog {
   /**
    * Writes `message` with `detail` at `level` if the bucket of `kind` has a token, else counts it as
    * suppressed. When a kind that suppressed lines has tokens again, its next line is preceded by one line
-   * `{ kind, suppressed, since }` "log lines suppressed by rate limit". A line whose level is disabled takes no
-   * token. Returns whether the line was written.
+   * `{ kind, suppressed, since }` "log lines suppressed by rate limit" — at most once per `reportIntervalMs`
+   * for a kind, the count carrying over meanwhile. A line whose level is disabled takes no token. `detail` may
+   * be a function that makes it, called only for a line written. Returns whether the line was written.
    */
-  log(kind: string, level: LogLevel, detail: object, message: string): boolean;
+  log(kind: string, level: LogLevel, detail: object | (() => object), message: string): boolean;
   /** Lines suppressed so far and not yet reported, per kind. */
   pending(): Map<string, number>;
   /** Reports every kind's suppressed lines now (call on shutdown so that none go unreported). */
@@ -39,6 +45,8 @@ interface Bucket {
   suppressed: number;
   /** When the first unreported suppression happened. */
   since: number;
+  /** When this kind's suppressed lines were last reported. */
+  reportedAt: number;
 }
 
 /**
@@ -52,26 +60,28 @@ export function createRateLimitedLog(sink: LogSink, options: RateLimitedLogOptio
   const perMs = Math.max(0, options.perSecond ?? 5) / 1000;
   const maxKinds = Math.max(1, options.maxKinds ?? 100);
   const summaryLevel = options.summaryLevel ?? 'warn';
+  const reportInterval = Math.max(0, options.reportIntervalMs ?? 10_000);
   const now = options.now ?? Date.now;
   const buckets = new Map<string, Bucket>();
 
-  const report = (kind: string, b: Bucket) => {
+  const report = (kind: string, b: Bucket, t: number) => {
     if (b.suppressed === 0) return;
     sink[summaryLevel](
       { kind, suppressed: b.suppressed, since: new Date(b.since).toISOString() },
       'log lines suppressed by rate limit',
     );
     b.suppressed = 0;
+    b.reportedAt = t;
   };
   const bucketOf = (kind: string, t: number): Bucket => {
     let b = buckets.get(kind);
     if (b) {
       buckets.delete(kind); // re-inserted below: the map's order is least recently used first
     } else {
-      b = { tokens: burst, at: t, suppressed: 0, since: t };
+      b = { tokens: burst, at: t, suppressed: 0, since: t, reportedAt: -Infinity };
       if (buckets.size >= maxKinds) {
         const [oldKind, oldest] = buckets.entries().next().value as [string, Bucket];
-        report(oldKind, oldest);
+        report(oldKind, oldest, t);
         buckets.delete(oldKind);
       }
     }
@@ -92,8 +102,8 @@ export function createRateLimitedLog(sink: LogSink, options: RateLimitedLogOptio
         return false;
       }
       b.tokens -= 1;
-      report(kind, b);
-      sink[level](detail, message);
+      if (t - b.reportedAt >= reportInterval) report(kind, b, t);
+      sink[level](typeof detail === 'function' ? detail() : detail, message);
       return true;
     },
     pending() {
@@ -102,7 +112,8 @@ export function createRateLimitedLog(sink: LogSink, options: RateLimitedLogOptio
       return out;
     },
     flush() {
-      for (const [kind, b] of buckets) report(kind, b);
+      const t = now();
+      for (const [kind, b] of buckets) report(kind, b, t);
     },
   };
 }

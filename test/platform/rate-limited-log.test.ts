@@ -28,6 +28,38 @@ describe('rate-limited log (token bucket per kind)', () => {
     assert.deepEqual(log.pending(), new Map());
   });
 
+  test('under a sustained flood the suppressed lines are reported once per interval, not before every line let through; a detail made by a function is made only for a line written', () => {
+    let now = 0;
+    const { sink, lines } = recordLogs();
+    const log = createRateLimitedLog(sink, {
+      burst: 1,
+      perSecond: 10,
+      reportIntervalMs: 1_000,
+      now: () => now,
+    });
+    let made = 0;
+    const detail = () => ({ n: ++made });
+    // 20 lines a second for 2.5 s: 10 a second pass.
+    for (let ms = 0; ms < 2_500; ms += 50) {
+      now = ms;
+      log.log('call', 'info', detail, 'call');
+    }
+    const written = lines.filter((l) => l.message === 'call');
+    const reports = lines.filter((l) => l.message === 'log lines suppressed by rate limit');
+    assert.equal(written.length, 25);
+    assert.equal(made, written.length, 'no detail made for a suppressed line');
+    assert.deepEqual(
+      reports.map((l) => l.detail.since),
+      ['1970-01-01T00:00:00.050Z', '1970-01-01T00:00:00.150Z', '1970-01-01T00:00:01.150Z'],
+      'the first report as soon as a line passes again, then one per second',
+    );
+    log.flush();
+    const counted = lines
+      .filter((l) => l.message === 'log lines suppressed by rate limit')
+      .reduce((sum, l) => sum + Number(l.detail.suppressed), 0);
+    assert.equal(counted + written.length, 50, 'every line written or counted');
+  });
+
   test('kinds have their own buckets; a disabled level takes no token; flush reports what is left', () => {
     let now = 0;
     const { sink, lines } = recordLogs();
