@@ -250,7 +250,9 @@ for (const relay of [...new Set(rows.map((r) => r.relay))].filter((r) => !r.star
   const cpu = steady.length ? steady.reduce((n, r) => n + r.cpuMsPer1000, 0) / steady.length : NaN;
   console.log(
     `- ${relay}: ${best ? `${best.calls} calls (${best.calls * 100} packets/s), p99 ${fmt(best.p99Ms, 2)} ms` : 'none'}; ` +
-      `${fmt(cpu, 2)} ms CPU per 1,000 packets → ${fmt(10_000 / cpu, 0)} calls per core`,
+      (steady.length
+        ? `${fmt(cpu, 2)} ms CPU per 1,000 packets → ${fmt(10_000 / cpu, 0)} calls per core`
+        : 'no valid step of 200 calls or more for CPU per call'),
   );
 }
 
