@@ -118,8 +118,6 @@ export function createRegistrar(deps: {
     wanted: readonly { uri: string; expires: number }[],
     tenantId: string,
   ): Promise<readonly Binding[]> => {
-    // Room whatever this REGISTER adds: nothing to count (a phone refreshing its one contact).
-    if (before.length + wanted.length <= maxContacts) return [];
     const removing = new Set(wanted.filter((w) => w.expires === 0).map((w) => w.uri));
     const adding = new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri));
     const kept = before.filter((b) => !removing.has(b.contact) && !adding.has(b.contact));
@@ -170,7 +168,8 @@ export function createRegistrar(deps: {
 
       const userAgent = header(request, 'User-Agent');
       const transport = source.webSocket ?? source.transport;
-      // What every registration event of this REGISTER says besides its kind: whose contact, from where, how.
+      // What every registration event of this REGISTER says besides its kind: whose contact, from where, how
+      // (written out in the event of a contact registered, the one made for every REGISTER).
       const about = (contact: string) => ({
         aor,
         contact,
@@ -232,7 +231,9 @@ export function createRegistrar(deps: {
       // contact keeps its place, a new one comes last, as the stores list them).
       const current = new Map<string, Binding>();
       for (const b of before) current.set(b.contact, b);
-      for (const b of await makeRoom(aor, before, wanted, creds.tenantId)) current.delete(b.contact);
+      // Room whatever this REGISTER adds, nothing to count (a phone refreshing its one contact): no eviction.
+      if (before.length + wanted.length > maxContacts)
+        for (const b of await makeRoom(aor, before, wanted, creds.tenantId)) current.delete(b.contact);
       const via = topViaOf(request);
       const nat = creds.nat ?? 'auto';
       for (const w of wanted) {
@@ -251,9 +252,9 @@ export function createRegistrar(deps: {
         const decision = decideReach(nat, {
           source: source.remote,
           transport: source.transport,
-          ...(source.webSocket ? { webSocket: source.webSocket } : {}),
+          webSocket: source.webSocket,
           contact: w.contact,
-          ...(via ? { via: { host: via.host, port: via.port } } : {}),
+          via,
         });
         const instance = headerParam(w.contact, '+sip.instance');
         const q = headerParam(w.contact, 'q');
@@ -279,7 +280,12 @@ export function createRegistrar(deps: {
         deps.observer?.track(aor, binding);
         publishRegistration({
           kind: refreshed ? 'refreshed' : 'registered',
-          ...about(w.uri),
+          aor,
+          contact: w.uri,
+          tenantId: creds.tenantId,
+          source: hostPort(source.remote),
+          transport,
+          userAgent,
           reach: decision.reach,
           nat,
           natReasons: decision.reasons,

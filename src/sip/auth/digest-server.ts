@@ -125,9 +125,10 @@ export function createDigestServer(options: {
       return given.length === expect.length && timingSafeEqual(given, expect);
     });
   };
-  const nonceState = (nonce: string): 'valid' | 'expired' => {
+  /** `remembered`: whether the nonce's last nonce-count is in `lastCount`. */
+  const nonceState = (nonce: string, remembered: boolean): 'valid' | 'expired' => {
     const at = issuedAt(nonce);
-    if (at <= evictedIssuedUpTo && !lastCount.has(nonce)) return 'expired';
+    if (at <= evictedIssuedUpTo && !remembered) return 'expired';
     return now() - at < ttl ? 'valid' : 'expired';
   };
   const remember = (nonce: string, nc: number, key: Buffer) => {
@@ -225,10 +226,13 @@ export function createDigestServer(options: {
       // should only set stale to TRUE if it receives a request for which the nonce is invalid but with a valid
       // digest for that nonce". So a nonce no accepted key signed (its key rotated out, or signed by a replica with
       // a key this one does not know yet) answered with the right password is stale too; nothing is granted on it.
-      if (!signer || nonceState(p.nonce) === 'expired') return { ok: false, reason: 'stale', stale: true };
+      // Read after the lookup's await, with no await from here to `remember`: a replay racing its original sees it.
+      const tracked = lastCount.get(p.nonce);
+      if (!signer || nonceState(p.nonce, tracked !== undefined) === 'expired')
+        return { ok: false, reason: 'stale', stale: true };
       // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".
       const nc = parseInt(p.nc!, 16);
-      const previous = lastCount.get(p.nonce)?.nc;
+      const previous = tracked?.nc;
       if (previous !== undefined && nc <= previous) return { ok: false, reason: 'replay', stale: true };
       remember(p.nonce, nc, signer);
       return { ok: true, username: p.username, algorithm };
