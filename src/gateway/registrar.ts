@@ -295,11 +295,13 @@ export function createRegistrar(deps: {
       // §10.3 step 8: "The response SHOULD contain a Contact header field enumerating all current bindings."
       // They are those listed before, with this REGISTER's changes made to them above: not listed again.
       const answeredAt = Date.now();
+      const contactValues: string[] = [];
+      for (const b of current.values())
+        contactValues.push(
+          `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - answeredAt) / 1000))}`,
+        );
       reply(200, 'OK', {
-        Contact: Array.from(
-          current.values(),
-          (b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - answeredAt) / 1000))}`,
-        ),
+        Contact: contactValues,
         Date: sipDate(Date.now()),
       });
     },
