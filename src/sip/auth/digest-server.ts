@@ -101,8 +101,18 @@ export function createDigestServer(options: {
     return keyed(text).slice(0, 22);
   };
 
+  // The issue time in base 36, kept for the millisecond it names (challenges come several per millisecond).
+  let stampedAt = Number.NaN;
+  let stamp = '';
+  const issueStamp = (t: number) => {
+    if (t !== stampedAt) {
+      stampedAt = t;
+      stamp = t.toString(36);
+    }
+    return stamp;
+  };
   const newNonce = (key: Buffer) => {
-    const body = `${now().toString(36)}.${randomBase64url(12)}`;
+    const body = `${issueStamp(now())}.${randomBase64url(12)}`;
     const nonce = `${body}.${mac(body, key)}`;
     if (issued.size >= maxIssued) issued.delete(issued.keys().next().value!);
     issued.set(nonce, key);
@@ -114,7 +124,8 @@ export function createDigestServer(options: {
     const accepted = ring.accepted;
     // The key recorded when this server issued the nonce or last accepted an answer to it: no HMAC to compute.
     // Not accepted any more, it is looked for by HMAC below (a key read again after a rotation is another Buffer).
-    const recorded = lastCount.get(nonce)?.key ?? issued.get(nonce);
+    // The issued nonces first: the small map, and where the first answer to a challenge finds its nonce.
+    const recorded = issued.get(nonce) ?? lastCount.get(nonce)?.key;
     if (recorded !== undefined && accepted.includes(recorded)) return recorded;
     const last = nonce.lastIndexOf('.');
     if (last <= 0) return undefined;
