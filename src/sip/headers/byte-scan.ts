@@ -139,3 +139,21 @@ export function wordAt(b: Uint8Array, text: string, start: number, end: number):
   }
   return text.slice(start, end);
 }
+
+/**
+ * Whether `b` holds "SIP/2.0" at `i`, before `end`: the SIP-Version of §25.1 (`"SIP" "/" 1*DIGIT "." 1*DIGIT`)
+ * that this stack speaks, in upper case (§7.1: "the version string is case-insensitive, but implementations
+ * MUST send upper-case"), as the start line and the Via's sent-protocol carry it.
+ */
+export function isSipTwoAt(b: Uint8Array, i: number, end: number): boolean {
+  return (
+    end - i >= 7 &&
+    b[i] === 0x53 &&
+    b[i + 1] === 0x49 &&
+    b[i + 2] === 0x50 &&
+    b[i + 3] === 0x2f &&
+    b[i + 4] === 0x32 &&
+    b[i + 5] === 0x2e &&
+    b[i + 6] === 0x30
+  );
+}

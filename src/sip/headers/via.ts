@@ -12,7 +12,7 @@
  *   response-port     =  "rport" [EQUAL 1*DIGIT]
  */
 import { SipParseError } from '../errors.js';
-import { codesOf, skipWsAt, tokenEndAt } from './byte-scan.js';
+import { codesOf, isSipTwoAt, skipWsAt, tokenEndAt } from './byte-scan.js';
 import { paramValue, readParamsAt, type HeaderParam } from './params.js';
 import { sliceWord } from './words.js';
 
@@ -72,17 +72,7 @@ function hostEnd(b: Uint8Array, i: number, to: number): number {
 
 /** Whether `b` holds "SIP/2.0/" (upper case) at `i`, before `to`. */
 function isSipTwoSlash(b: Uint8Array, i: number, to: number): boolean {
-  return (
-    to - i >= 8 &&
-    b[i] === 0x53 &&
-    b[i + 1] === 0x49 &&
-    b[i + 2] === 0x50 &&
-    b[i + 3] === 0x2f &&
-    b[i + 4] === 0x32 &&
-    b[i + 5] === 0x2e &&
-    b[i + 6] === 0x30 &&
-    b[i + 7] === 0x2f
-  );
+  return isSipTwoAt(b, i, to) && to - i >= 8 && b[i + 7] === 0x2f;
 }
 
 function isIpv6Char(c: number): boolean {

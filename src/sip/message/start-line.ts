@@ -9,7 +9,7 @@
 import { SipParseError } from '../errors.js';
 import { parseUri } from '../uri/parse-uri.js';
 import { isSipUri } from '../uri/uri-types.js';
-import { wordAt } from '../headers/byte-scan.js';
+import { isSipTwoAt, wordAt } from '../headers/byte-scan.js';
 import type { SipRequest, SipResponse } from './sip-message.js';
 
 /** token characters (§25.1), by code. */
@@ -101,16 +101,7 @@ function badLine(why: string): SipParseError {
 
 /** Whether `b[from, to)` is "SIP/2.0" exactly (upper case). */
 function isSipTwo(b: Uint8Array, from: number, to: number): boolean {
-  return (
-    to - from === 7 &&
-    b[from] === 0x53 &&
-    b[from + 1] === 0x49 &&
-    b[from + 2] === 0x50 &&
-    b[from + 3] === 0x2f &&
-    b[from + 4] === 0x32 &&
-    b[from + 5] === 0x2e &&
-    b[from + 6] === 0x30
-  );
+  return to - from === 7 && isSipTwoAt(b, from, to);
 }
 
 /** Whether `b[from, to)` is "SIP" "/" 1*DIGIT "." 1*DIGIT, the name in any case. */
