@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 
-/** Sends one datagram to 127.0.0.1:port and resolves with the first datagram that comes back. */
+/** Sends one datagram to 127.0.0.1:port and resolves with the first datagram that comes back, provisional responses skipped. */
 export function udpRequest(port: number, payload: Buffer | string, timeoutMs = 5000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
@@ -8,11 +8,17 @@ export function udpRequest(port: number, payload: Buffer | string, timeoutMs = 5
       socket.close();
       reject(new Error(`no UDP answer from 127.0.0.1:${port} within ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.once('message', (msg) => {
+    // The answer is the first final response (or anything else that is not a provisional response): an INVITE
+    // the server takes longer than 200 ms to answer gets a 100 Trying first (RFC 3261 §17.2.1), as happens on a
+    // loaded machine.
+    const onMessage = (msg: Buffer) => {
+      if (/^SIP\/2\.0 1\d\d /.test(msg.toString('latin1', 0, 12))) return;
       clearTimeout(timer);
+      socket.off('message', onMessage);
       socket.close();
       resolve(msg);
-    });
+    };
+    socket.on('message', onMessage);
     socket.send(typeof payload === 'string' ? Buffer.from(payload) : payload, port, '127.0.0.1');
   });
 }
