@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   buildResponse,
   header,
@@ -32,10 +32,12 @@ export function answeredStatelessly(request: SipRequest): boolean {
  */
 export function statelessTag(request: SipRequest): string {
   const branch = topViaOf(request)?.branch ?? '';
-  return createHash('sha1')
-    .update(`${request.callId}\n${request.fromTag ?? ''}\n${request.cseq.seq}\n${branch}`)
-    .digest('hex')
-    .slice(0, 16);
+  // One one-shot digest (no Hash object per response): the same hex as createHash('sha1').update(…).digest.
+  return hash(
+    'sha1',
+    `${request.callId}\n${request.fromTag ?? ''}\n${request.cseq.seq}\n${branch}`,
+    'hex',
+  ).slice(0, 16);
 }
 
 /** The reply of a stateless UAS to `request`: each response built with the request's stateless To tag. */
