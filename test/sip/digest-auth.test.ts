@@ -11,6 +11,16 @@ import {
 } from '../../src/sip/index.js';
 import { hmacSha256 } from '../../src/sip/auth/hmac.js';
 
+/** Alice's Authorization (password s3cret) for a REGISTER to sip:acme.example, answering `challenges`. */
+const answerTo = (challenges: string[]) =>
+  answerChallenge({
+    challenges,
+    method: 'REGISTER',
+    uri: 'sip:acme.example',
+    username: 'alice',
+    password: 's3cret',
+  })!.authorization;
+
 describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
   test('the request-digest matches the RFC 7616 §3.9.1 examples for MD5 and SHA-256', () => {
     const input = {
@@ -235,14 +245,6 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
     const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
     const ring: { current: Buffer; accepted: Buffer[] } = { current: oldKey, accepted: [oldKey] };
     const server = createDigestServer({ realm, secret: ring });
-    const answerTo = (challenges: string[]) =>
-      answerChallenge({
-        challenges,
-        method: 'REGISTER',
-        uri: 'sip:acme.example',
-        username: 'alice',
-        password: 's3cret',
-      })!.authorization;
     const opaqueOf = (header: string) => parseAuthHeader(header)!.params.opaque;
     const before = server.challenges();
     const answered = answerTo(before);
@@ -327,14 +329,6 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
     const secret = randomBytes(32);
     const issuer = createDigestServer({ realm, secret, maxIssuedNonces: 1 });
     const replica = createDigestServer({ realm, secret });
-    const answerTo = (challenges: string[]) =>
-      answerChallenge({
-        challenges,
-        method: 'REGISTER',
-        uri: 'sip:acme.example',
-        username: 'alice',
-        password: 's3cret',
-      })!.authorization;
     const first = answerTo(issuer.challenges());
     const second = answerTo(issuer.challenges()); // pushes the first out of the issued nonces
     assert.equal((await replica.verify('REGISTER', [first], lookup)).ok, true, 'another replica');

@@ -18,17 +18,22 @@ import type { SendFailureHandler } from '../../src/sip/transport/send-failure.js
 
 const { t1: T1 } = DEFAULT_TIMERS;
 
-function register(n: number, transport = 'UDP'): SipRequest {
+/** A request from 192.0.2.1 over `transport`, its dialog-identifying parts as given. */
+function request(
+  startLine: string,
+  parts: { branch: string; to: string; callId: string; cseq: string },
+  transport: string,
+): SipRequest {
   return parseMessage(
     Buffer.from(
       [
-        'REGISTER sip:acme.example SIP/2.0',
-        `Via: SIP/2.0/${transport} 192.0.2.1:5060;branch=z9hG4bK-completed-${n}`,
+        startLine,
+        `Via: SIP/2.0/${transport} 192.0.2.1:5060;branch=${parts.branch}`,
         'Max-Forwards: 70',
         'From: <sip:alice@acme.example>;tag=a',
-        'To: <sip:alice@acme.example>',
-        `Call-ID: completed-${n}`,
-        `CSeq: ${n} REGISTER`,
+        `To: ${parts.to}`,
+        `Call-ID: ${parts.callId}`,
+        `CSeq: ${parts.cseq}`,
         'Content-Length: 0',
         '',
         '',
@@ -36,6 +41,19 @@ function register(n: number, transport = 'UDP'): SipRequest {
     ),
     { datagram: transport === 'UDP' },
   ) as SipRequest;
+}
+
+function register(n: number, transport = 'UDP'): SipRequest {
+  return request(
+    'REGISTER sip:acme.example SIP/2.0',
+    {
+      branch: `z9hG4bK-completed-${n}`,
+      to: '<sip:alice@acme.example>',
+      callId: `completed-${n}`,
+      cseq: `${n} REGISTER`,
+    },
+    transport,
+  );
 }
 
 interface Wire {
@@ -178,23 +196,16 @@ describe('non-INVITE server transactions in Completed (RFC 3261 §17.2.2), kept 
 });
 
 function invite(method: 'INVITE' | 'ACK' | 'CANCEL', transport = 'UDP'): SipRequest {
-  return parseMessage(
-    Buffer.from(
-      [
-        `${method} sip:bob@acme.example SIP/2.0`,
-        `Via: SIP/2.0/${transport} 192.0.2.1:5060;branch=z9hG4bK-accepted-1`,
-        'Max-Forwards: 70',
-        'From: <sip:alice@acme.example>;tag=a',
-        `To: <sip:bob@acme.example>${method === 'ACK' ? ';tag=b' : ''}`,
-        'Call-ID: accepted-1',
-        `CSeq: 1 ${method}`,
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n'),
-    ),
-    { datagram: transport === 'UDP' },
-  ) as SipRequest;
+  return request(
+    `${method} sip:bob@acme.example SIP/2.0`,
+    {
+      branch: 'z9hG4bK-accepted-1',
+      to: `<sip:bob@acme.example>${method === 'ACK' ? ';tag=b' : ''}`,
+      callId: 'accepted-1',
+      cseq: `1 ${method}`,
+    },
+    transport,
+  );
 }
 
 describe('INVITE server transactions in Accepted (RFC 6026 §7.1) that the TU let go, kept as records', () => {
