@@ -9,16 +9,21 @@ export function readMemoryBudgets(root = join(import.meta.dirname, '..')): Map<s
   return budgets;
 }
 
+/** One numeric field of each target's entry in `config/memory-budgets.yml`, as target → value (targets without it left out). */
+function readTargetField(field: string, root: string): Map<string, number> {
+  const text = readFileSync(join(root, 'config', 'memory-budgets.yml'), 'utf8');
+  const values = new Map<string, number>();
+  for (const m of text.matchAll(new RegExp(`^ {2}([a-z-]+):\\s*\\{[^}]*\\b${field}:\\s*(\\d+)`, 'gm')))
+    values.set(m[1]!, Number(m[2]));
+  return values;
+}
+
 /**
  * `config/memory-budgets.yml`'s heap caps as target → MiB: the `--max-old-space-size` each target runs with
  * (Kubernetes NODE_OPTIONS, the image's default, `npm start`, and the servers the benches start).
  */
 export function readHeapLimits(root = join(import.meta.dirname, '..')): Map<string, number> {
-  const text = readFileSync(join(root, 'config', 'memory-budgets.yml'), 'utf8');
-  const limits = new Map<string, number>();
-  for (const m of text.matchAll(/^ {2}([a-z-]+):\s*\{[^}]*\bheapMiB:\s*(\d+)/gm))
-    limits.set(m[1]!, Number(m[2]));
-  return limits;
+  return readTargetField('heapMiB', root);
 }
 
 /**
@@ -26,11 +31,7 @@ export function readHeapLimits(root = join(import.meta.dirname, '..')): Map<stri
  * runs with (on its Deployment's command line: Node refuses the flag in NODE_OPTIONS). Only the targets that set one.
  */
 export function readMinSemiSpaces(root = join(import.meta.dirname, '..')): Map<string, number> {
-  const text = readFileSync(join(root, 'config', 'memory-budgets.yml'), 'utf8');
-  const floors = new Map<string, number>();
-  for (const m of text.matchAll(/^ {2}([a-z-]+):\s*\{[^}]*\bminSemiSpaceMiB:\s*(\d+)/gm))
-    floors.set(m[1]!, Number(m[2]));
-  return floors;
+  return readTargetField('minSemiSpaceMiB', root);
 }
 
 /**
