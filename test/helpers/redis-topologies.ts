@@ -227,20 +227,30 @@ export async function startRedisCluster(
   const nodes: RedisProcess[] = [];
   try {
     for (let i = 0; i < 6; i++) {
-      const port = ports[i] as number;
-      nodes.push(
-        await startProcess(dir, join(dir, `node-${port}`), port, [
-          ...common(port),
-          '--cluster-enabled',
-          'yes',
-          '--cluster-port',
-          String(ports[i + 6]),
-          '--cluster-config-file',
-          'nodes.conf',
-          '--cluster-node-timeout',
-          String(nodeTimeoutMs),
-        ]),
-      );
+      // A port found free can be taken by another process before the node binds it (a test's outgoing
+      // connection gets an ephemeral port too): the node is then started on two other free ports, up to 3 times.
+      for (let attempt = 1; ; attempt++) {
+        const port = ports[i] as number;
+        try {
+          nodes.push(
+            await startProcess(dir, join(dir, `node-${port}`), port, [
+              ...common(port),
+              '--cluster-enabled',
+              'yes',
+              '--cluster-port',
+              String(ports[i + 6]),
+              '--cluster-config-file',
+              'nodes.conf',
+              '--cluster-node-timeout',
+              String(nodeTimeoutMs),
+            ]),
+          );
+          break;
+        } catch (err) {
+          if (attempt >= 3 || !String(err).includes('Address already in use')) throw err;
+          [ports[i], ports[i + 6]] = (await freePorts(2)) as [number, number];
+        }
+      }
     }
     await run(
       'redis-cli',
