@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { stdoutDestination } from './stdout-destination.js';
 import { callTraceIds } from './tracing.js';
 
 export type { Logger } from 'pino';
@@ -6,15 +7,17 @@ export type { Logger } from 'pino';
 /**
  * JSON logs on stdout (pino), one object per line, with the labels Loki indexes (`service`, `target`, `env`)
  * on every line. Call-scoped fields (callId, tenantId) are added by the caller; a line with a `callId` gets the
- * call's `traceId` (`callTraceIds`), so that Grafana links the line to the call's trace in Tempo.
+ * call's `traceId` (`callTraceIds`), so that Grafana links the line to the call's trace in Tempo. Stdout is
+ * written off the event loop (`stdoutDestination`), with a buffer of `bufferBytes` for a reader that lags.
  */
 export function createLogger(options: {
   level: LevelWithSilent;
   env: string;
   target: string;
   destination?: NodeJS.WritableStream;
+  bufferBytes?: number;
 }): Logger {
-  return pino(
+  const logger: Logger = pino(
     {
       level: options.level,
       base: { service: 'voxgate', target: options.target, env: options.env },
@@ -27,6 +30,15 @@ export function createLogger(options: {
             : fields,
       },
     },
-    options.destination ?? process.stdout,
+    options.destination ??
+      stdoutDestination(
+        (droppedLines) =>
+          logger.warn(
+            { droppedLines },
+            'log lines dropped: the reader of stdout fell behind by more than the log buffer',
+          ),
+        options.bufferBytes,
+      ),
   );
+  return logger;
 }
