@@ -1,6 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage, validateRequest, type SipRequest, type UasPolicy } from '../../src/sip/index.js';
+import {
+  parseMessage,
+  requestUriOf,
+  validateRequest,
+  type SipRequest,
+  type SipUri,
+  type UasPolicy,
+} from '../../src/sip/index.js';
 
 const policy: UasPolicy = {
   allowedMethods: ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS'],
@@ -118,6 +125,32 @@ describe('validateRequest: the UAS checks of RFC 3261 §8.2', () => {
     assert.equal(validateRequest(dup, policy)?.status, 400);
     assert.equal(validateRequest({ ...base, cseq: { seq: 1, method: 'BYE' } }, policy)?.status, 400);
     assert.equal(validateRequest({ ...base, version: 'SIP/3.0' }, policy)?.status, 505);
+  });
+
+  test('the 400 names what is wrong: a missing header before a duplicate, each in the order of §8.1.1', () => {
+    const base = request('INVITE');
+    const warning = (r: SipRequest) => validateRequest(r, policy)?.headers.Warning;
+    const headers = [...base.headers.filter((h) => h.name !== 'To'), { name: 'Expires', value: '5' }];
+    const twice = [...headers, { name: 'Expires', value: '6' }, { name: 'From', value: '<sip:x@y>;tag=b' }];
+    assert.equal(warning({ ...base, headers: twice }), '399 voxgate "missing To"');
+    assert.equal(
+      warning({ ...base, headers: [...twice, { name: 'To', value: '<sip:bob@example.com>' }] }),
+      '399 voxgate "duplicate From"',
+    );
+    assert.equal(validateRequest({ ...base, version: 'sip/2.0' }, policy), undefined);
+  });
+
+  test('§12.1.1: a dialog-creating request whose Contact is a wildcard has no remote target → 400', () => {
+    assert.equal(validateRequest(request('INVITE', ['Contact: *']), policy)?.status, 400);
+    assert.equal(validateRequest(request('INVITE', ['Contact: <sip:a@192.0.2.1>']), policy), undefined);
+  });
+
+  test('the Request-URI is parsed once per request; a copy with another URI gets its own', () => {
+    const base = request('INVITE');
+    assert.equal(requestUriOf(base), requestUriOf(base));
+    const copy: SipRequest = { ...base, uri: 'sip:carol@example.org' };
+    assert.equal((requestUriOf(copy) as SipUri).user, 'carol');
+    assert.equal((requestUriOf(base) as SipUri).user, 'bob');
   });
 
   test('a malformed Contact, Max-Forwards or Require is a 400 once looked at (they are parsed lazily)', () => {

@@ -13,7 +13,7 @@ import type { SipHeader, SipRequest } from './sip-message.js';
 
 /*
  * Typed, lazily parsed views of a message's headers. Each throws SipParseError when the header is malformed;
- * the result is cached per header object, so asking twice costs a WeakMap lookup.
+ * the result is cached per header object, so asking twice costs a property read.
  */
 
 type WithHeaders = { readonly headers: readonly SipHeader[] };
@@ -104,14 +104,21 @@ export function hasOptionTag(
   }
 }
 
-const requestUris = new WeakMap<object, Uri>();
+/**
+ * The Request-URI's parse, on the request under a symbol with the text it was parsed from: a copy made with
+ * `{ ...request, uri }` carries the slot along, and parses its own URI again. A slot instead of a WeakMap, as
+ * for headers (`header-cache.ts`): a property read, and no weak table for the collector to walk.
+ */
+const REQUEST_URI: unique symbol = Symbol('voxgate.sip.request-uri');
+type WithParsedUri = Pick<SipRequest, 'uri'> & { [REQUEST_URI]?: { text: string; uri: Uri } };
 
 /** The parsed Request-URI (sip, sips, tel, or any other scheme as an absolute URI). */
 export function requestUriOf(request: Pick<SipRequest, 'uri'>): Uri {
-  let uri = requestUris.get(request);
-  if (!uri) {
-    uri = parseUri(request.uri);
-    requestUris.set(request, uri);
-  }
+  const r = request as WithParsedUri;
+  const parsed = r[REQUEST_URI];
+  if (parsed !== undefined && parsed.text === request.uri) return parsed.uri;
+  const uri = parseUri(request.uri);
+  // Requests handed in from outside may be frozen; then they are simply parsed again next time.
+  if (Object.isExtensible(request)) r[REQUEST_URI] = { text: request.uri, uri };
   return uri;
 }

@@ -17,6 +17,22 @@ const MANDATORY = ['Via', 'To', 'From', 'CSeq', 'Call-ID'] as const;
 const DIALOG_CREATING: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 const SINGLETONS = ['Call-ID', 'CSeq', 'From', 'To', 'Max-Forwards', 'Content-Type', 'Expires'] as const;
 
+/**
+ * One bit per header the structural check counts: whether it must be present (MANDATORY) and whether it may
+ * appear once only (SINGLETONS). One pass over a request's headers answers both, with nothing allocated (there
+ * had been an array per singleton name per request).
+ */
+const COUNTED = new Map<string, { bit: number; mandatory: boolean; singleton: boolean }>();
+for (const name of [...MANDATORY, ...SINGLETONS]) {
+  if (COUNTED.has(name)) continue;
+  COUNTED.set(name, {
+    bit: 1 << COUNTED.size,
+    mandatory: (MANDATORY as readonly string[]).includes(name),
+    singleton: (SINGLETONS as readonly string[]).includes(name),
+  });
+}
+const ALL_MANDATORY = MANDATORY.reduce((bits, name) => bits | COUNTED.get(name)!.bit, 0);
+
 /** Methods of RFC 3261 and its common extensions: an unlisted one is unknown (501), a listed one not allowed here is 405. */
 export const KNOWN_METHODS = [
   'INVITE',
@@ -61,11 +77,11 @@ export function validateRequest(request: SipRequest, policy: UasPolicy): Rejecti
   if (request.method === 'ACK') return undefined;
   const structural = structuralDefect(request);
   if (structural) return structural;
-  const allow = policy.allowedMethods.join(', ');
 
   // §8.2.1: "If the UAS recognizes but does not support the method of a request, it MUST generate a 405
   // (Method Not Allowed) response" … "the UAS MUST include an Allow header field". Unknown methods: 501 (§21.5.2).
   if (!policy.allowedMethods.includes(request.method)) {
+    const allow = policy.allowedMethods.join(', ');
     const known = (KNOWN_METHODS as readonly string[]).includes(request.method);
     return known
       ? { status: 405, reason: 'Method Not Allowed', headers: { Allow: allow } }
@@ -136,23 +152,35 @@ const badRequest = (why: string): Rejection => ({
  * most of these; this keeps the check true for requests built in code.
  */
 function structuralDefect(request: SipRequest): Rejection | undefined {
-  if (request.version.toUpperCase() !== 'SIP/2.0') {
+  if (request.version !== 'SIP/2.0' && request.version.toUpperCase() !== 'SIP/2.0') {
     return { status: 505, reason: 'Version Not Supported', headers: {} };
   }
-  for (const name of MANDATORY) {
-    if (header(request, name) === undefined) return badRequest(`missing ${name}`);
+  let seen = 0;
+  let repeated = 0;
+  for (const h of request.headers) {
+    const counted = COUNTED.get(h.name);
+    if (counted === undefined) continue;
+    if (counted.singleton && (seen & counted.bit) !== 0) repeated |= counted.bit;
+    seen |= counted.bit;
   }
-  for (const name of SINGLETONS) {
-    if (request.headers.filter((h) => h.name === name).length > 1) return badRequest(`duplicate ${name}`);
+  if ((seen & ALL_MANDATORY) !== ALL_MANDATORY) {
+    return badRequest(`missing ${MANDATORY.find((name) => (seen & COUNTED.get(name)!.bit) === 0)}`);
+  }
+  if (repeated !== 0) {
+    return badRequest(`duplicate ${SINGLETONS.find((name) => (repeated & COUNTED.get(name)!.bit) !== 0)}`);
   }
   if (request.cseq.method !== request.method) return badRequest('CSeq method does not match');
   try {
     maxForwardsOf(request);
-    contactsOf(request);
+    const contacts = contactsOf(request);
     // §12.1.1: a request that creates a dialog gives its remote target (Contact) and route set (Record-Route);
-    // both must be usable as the Request-URI and Route of every later request in it (the BYE included).
+    // both must be usable as the Request-URI and Route of every later request in it (the BYE included). The
+    // Contact's parse is the one contactsOf just made (a wildcard is no target).
     if (request.toTag === undefined && DIALOG_CREATING.has(request.method)) {
-      checkTargets(headerValues(request, 'Contact')[0], headerValues(request, 'Record-Route'));
+      checkTargets(
+        contacts === '*' ? '*' : undefined,
+        header(request, 'Record-Route') === undefined ? [] : headerValues(request, 'Record-Route'),
+      );
     }
     requestUriOf(request);
     optionTagsOf(request, 'Require');
