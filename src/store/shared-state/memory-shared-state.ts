@@ -86,11 +86,18 @@ function bindingStore(): (b: Binding, previous?: Binding) => Binding {
 interface Group {
   /** Index in the stream's entries of the next entry never delivered to this group. */
   next: number;
-  pending: Map<string, { consumer: string; deliveredAt: number; entry: StreamEntry }>;
+  pending: Map<string, { consumer: string; deliveredAt: number; entry: StoredEntry }>;
 }
 
-/** A stream entry as kept, with its size in the heap estimated once at publish (`streamEntryBytes`). */
-interface StoredEntry extends StreamEntry {
+/**
+ * A stream entry as kept: its fields as one JSON text, and its size in the heap estimated once at publish
+ * (`streamEntryBytes`). One flat string copies the fields off whatever they were cut from (a datagram's text)
+ * in one native call, where a copy of each string had cost two allocations per field, three events per call;
+ * a consumer is given the fields parsed anew, as the Redis implementation gives them.
+ */
+interface StoredEntry {
+  readonly id: string;
+  readonly json: string;
   readonly bytes: number;
 }
 
@@ -285,13 +292,17 @@ export function createMemorySharedState(
     }
     return g;
   };
+  const delivered = (e: StoredEntry): StreamEntry => ({
+    id: e.id,
+    fields: JSON.parse(e.json) as Record<string, string>,
+  });
   const deliver = (s: Stream, g: Group, consumer: string, count: number): StreamEntry[] => {
     const start = Math.max(g.next, s.trimmed) - s.trimmed;
     const batch = s.entries.slice(start, start + count);
     g.next = s.trimmed + start + batch.length;
     const now = clock();
     for (const entry of batch) g.pending.set(entry.id, { consumer, deliveredAt: now, entry });
-    return batch.map((e) => ({ id: e.id, fields: { ...e.fields } }));
+    return batch.map(delivered);
   };
 
   return {
@@ -402,7 +413,7 @@ export function createMemorySharedState(
           s.seq++;
         }
         const id = `${s.lastMs}-${s.seq}`;
-        const entry = { id, fields: detached(fields), bytes: streamEntryBytes(id, fields) };
+        const entry: StoredEntry = { id, json: JSON.stringify(fields), bytes: streamEntryBytes(id, fields) };
         s.entries.push(entry);
         s.bytes += entry.bytes;
         trim(s, now, name);
@@ -446,7 +457,7 @@ export function createMemorySharedState(
           if (now - p.deliveredAt < minIdleMs) continue;
           p.consumer = consumer;
           p.deliveredAt = now;
-          out.push({ id: p.entry.id, fields: { ...p.entry.fields } });
+          out.push(delivered(p.entry));
         }
         return out;
       },
