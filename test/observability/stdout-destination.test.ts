@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 const WRITER = join(import.meta.dirname, '..', 'fixtures', 'observability', 'log-writer.ts');
+const WRITERS = join(import.meta.dirname, '..', 'fixtures', 'observability', 'log-writers.ts');
 
 /** Runs the log writer; `stalled` keeps its stdout unread until it says "done" on stderr. */
 async function run(args: string[], stalled = false) {
@@ -61,4 +64,57 @@ test('a reader that stops reading does not stop the process: lines past the buff
   assert.match(reports[0]!.msg, /log lines dropped/);
   assert.ok(reports[0]!.droppedLines! > 0);
   assert.equal(written + reports[0]!.droppedLines!, total, 'every line written or counted');
+});
+
+test('two processes sharing stdout (the SIP workers) never cut into each other lines, even with a slow reader', async () => {
+  // A FIFO read 3,000 bytes at a time, a millisecond apart: the pipe is full most of the time, when a write
+  // larger than what a pipe writes whole goes in parts.
+  const dir = mkdtempSync(join(tmpdir(), 'voxgate-log-'));
+  const fifo = join(dir, 'stdout');
+  execFileSync('mkfifo', [fifo]);
+  const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writeFd = openSync(fifo, 'w');
+  const child = spawn(process.execPath, ['--import', 'tsx', WRITERS, '5000'], {
+    stdio: ['ignore', writeFd, 'inherit'],
+  });
+  closeSync(writeFd);
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(3000);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const tick = () => {
+        let n: number;
+        try {
+          n = readSync(readFd, buf, 0, buf.length, null);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return reject(err as Error);
+          n = -1;
+        }
+        // 0: every writer (the primary and both workers) has closed its end.
+        if (n === 0) return resolve();
+        if (n > 0) chunks.push(Buffer.from(buf.subarray(0, n)));
+        setTimeout(tick, 1);
+      };
+      tick();
+    });
+  } finally {
+    closeSync(readFd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 0);
+  const lines = Buffer.concat(chunks)
+    .toString()
+    .split('\n')
+    .filter((l) => l !== '');
+  const cut = lines.filter((l) => {
+    try {
+      JSON.parse(l);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  assert.deepEqual(cut, []);
+  assert.equal(lines.length, 10_000);
 });
