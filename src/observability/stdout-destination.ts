@@ -14,11 +14,12 @@ const PIPE_BUF = 4096;
 const DROP_REPORT_INTERVAL_MS = 10_000;
 
 /**
- * Log lines to file descriptor 1 without the event loop waiting on the reader. Node writes `process.stdout`
- * synchronously when it is a pipe or a file (a container runtime's log pipe is one): each line was a `write(2)`
- * on the event loop, 0.2 ms each in a profile at 600 calls/s (docs/performance.md), and a reader that stopped
- * reading stopped the calls with it. Here lines go to a buffer that libuv's thread pool writes, whatever
- * gathered during one write going out in the next (pino's SonicBoom, `sync: false`).
+ * Log lines to file descriptor 1 without the event loop waiting on the reader, and without losing them. pino on
+ * `process.stdout` (a pipe under a container runtime) wrote each line with a `write(2)` on the event loop while
+ * the pipe had room, 0.2 ms each in a profile at 600 calls/s (docs/performance.md), and queued it in memory,
+ * without bound, when it had none; what was queued was lost when the process exited (measured: a process that
+ * logged 5,000 lines to a reader that lagged, then exited, delivered 169). Here lines go to a buffer that libuv's
+ * thread pool writes, whatever gathered during one write going out in the next (pino's SonicBoom, `sync: false`).
  *
  * Nothing is lost on the way out: pino flushes the buffer synchronously on the process's `exit` event, which
  * `process.exit`, the end after SIGTERM's drain and an uncaught exception all emit. A reader that falls behind
