@@ -22,14 +22,10 @@ const SINGLETONS = ['Call-ID', 'CSeq', 'From', 'To', 'Max-Forwards', 'Content-Ty
  * appear once only (SINGLETONS). One pass over a request's headers answers both, with nothing allocated (there
  * had been an array per singleton name per request).
  */
-const COUNTED = new Map<string, { bit: number; mandatory: boolean; singleton: boolean }>();
+const COUNTED = new Map<string, { bit: number; singleton: boolean }>();
 for (const name of [...MANDATORY, ...SINGLETONS]) {
   if (COUNTED.has(name)) continue;
-  COUNTED.set(name, {
-    bit: 1 << COUNTED.size,
-    mandatory: (MANDATORY as readonly string[]).includes(name),
-    singleton: (SINGLETONS as readonly string[]).includes(name),
-  });
+  COUNTED.set(name, { bit: 1 << COUNTED.size, singleton: (SINGLETONS as readonly string[]).includes(name) });
 }
 const ALL_MANDATORY = MANDATORY.reduce((bits, name) => bits | COUNTED.get(name)!.bit, 0);
 
