@@ -8,7 +8,7 @@ import {
   optionTagsOf,
   requestUriOf,
 } from '../message/header-access.js';
-import { header, headerValues, type SipRequest } from '../message/sip-message.js';
+import { headerValues, type SipRequest } from '../message/sip-message.js';
 import { checkTargets } from '../dialog/dialog.js';
 import type { ExtraHeaders } from '../message/build-response.js';
 
@@ -173,10 +173,7 @@ function structuralDefect(request: SipRequest): Rejection | undefined {
     // both must be usable as the Request-URI and Route of every later request in it (the BYE included). The
     // Contact's parse is the one contactsOf just made (a wildcard is no target).
     if (request.toTag === undefined && DIALOG_CREATING.has(request.method)) {
-      checkTargets(
-        contacts === '*' ? '*' : undefined,
-        header(request, 'Record-Route') === undefined ? [] : headerValues(request, 'Record-Route'),
-      );
+      checkTargets(contacts === '*' ? '*' : undefined, headerValues(request, 'Record-Route'));
     }
     requestUriOf(request);
     optionTagsOf(request, 'Require');
