@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { parseRedisUrl, type RedisTarget } from './redis-url.js';
+import { createSentinelFailoverGate, type SentinelFailoverGate } from './sentinel-failover-gate.js';
 import {
   DEFAULT_STREAM_MAXLEN,
   SharedStateError,
@@ -160,7 +161,7 @@ export async function createRedisSharedState(options: {
     return out;
   };
 
-  return {
+  const state: SharedState = {
     kind: 'redis',
     registrations: {
       async put(aor, binding) {
@@ -329,4 +330,40 @@ export async function createRedisSharedState(options: {
       await client.quit().catch(() => client.disconnect());
     },
   };
+  if (target.mode !== 'sentinel') return state;
+  const gate = createSentinelFailoverGate({
+    sentinels: target.sentinels,
+    masterName: target.masterName,
+    connections: () => [client, ...blocking.values()].filter((c) => c instanceof Redis),
+    retryStrategy: reconnectDelayMs,
+  });
+  return {
+    ...state,
+    registrations: heldDuringFailovers(state.registrations, gate),
+    calls: heldDuringFailovers(state.calls, gate),
+    counters: heldDuringFailovers(state.counters, gate),
+    events: heldDuringFailovers(state.events, gate),
+    trunkStatus: heldDuringFailovers(state.trunkStatus, gate),
+    ping: heldDuringFailovers({ ping: state.ping }, gate).ping,
+    async close() {
+      gate.close();
+      await state.close();
+    },
+  };
+}
+
+/** The same operations, each waiting first for the gate (see sentinel-failover-gate.ts). */
+function heldDuringFailovers<T extends object>(operations: T, gate: SentinelFailoverGate): T {
+  const held = { ...operations };
+  for (const [name, operation] of Object.entries(operations)) {
+    if (typeof operation !== 'function') continue;
+    const run = operation as (...args: unknown[]) => unknown;
+    Object.assign(held, {
+      [name]: async (...args: unknown[]) => {
+        await gate.passage();
+        return run.apply(held, args);
+      },
+    });
+  }
+  return held;
 }
