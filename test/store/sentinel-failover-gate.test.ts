@@ -32,28 +32,47 @@ async function settled(p: Promise<void> | undefined): Promise<boolean> {
   return done;
 }
 
-function gate(masterName: string, options: { maxHoldMs?: number; connections?: Redis[] } = {}) {
-  return createSentinelFailoverGate({
+/** A gate on the stand-in sentinel, with its main connection open to the same Redis. */
+async function gate(masterName: string, options: { maxHoldMs?: number } = {}) {
+  const main = new Redis({ host, port, retryStrategy: () => 10 });
+  main.on('error', () => undefined);
+  await new Promise((r) => main.once('ready', r));
+  const g = createSentinelFailoverGate({
     sentinels: [{ host, port }],
     masterName,
-    connections: () => options.connections ?? [],
+    main,
+    others: () => [],
     retryStrategy: () => 100,
     maxHoldMs: options.maxHoldMs ?? 60_000,
   });
+  await g.listening();
+  return {
+    ...g,
+    main,
+    close() {
+      g.close();
+      main.disconnect();
+    },
+  };
+}
+
+/** Until the gate holds operations (the message published went through Redis to its subscriber). */
+async function heldBy(g: { passage(): Promise<void> | undefined }): Promise<{ held: Promise<void> }> {
+  for (let i = 0; i < 200 && !g.passage(); i++) await new Promise((r) => setTimeout(r, 5));
+  const held = g.passage();
+  assert.ok(held, 'operations are held');
+  return { held };
 }
 
 describe('Sentinel failover gate', { skip: up ? false : `Redis not reachable at ${host}:${port}` }, () => {
   test('+try-failover for our master holds operations; another master does not; -failover-abort lets them go', async () => {
     const name = `m-${randomBytes(4).toString('hex')}`;
-    const g = gate(name);
+    const g = await gate(name);
     try {
-      await g.listening();
       assert.equal(g.passage(), undefined, 'nothing held without a failover');
       await publisher.publish('+try-failover', 'master other-master 192.0.2.1 6379');
       await publisher.publish('+try-failover', `master ${name} 192.0.2.1 6379`);
-      for (let i = 0; i < 200 && !g.passage(); i++) await new Promise((r) => setTimeout(r, 5));
-      const held = g.passage();
-      assert.ok(held, 'a failover of our master holds operations');
+      const { held } = await heldBy(g);
       assert.equal(await settled(held), false);
       // A message of another master's failover does not end ours.
       await publisher.publish('-failover-abort-not-elected', 'master other-master 192.0.2.1 6379');
@@ -66,40 +85,50 @@ describe('Sentinel failover gate', { skip: up ? false : `Redis not reachable at 
     }
   });
 
-  test('+switch-master for our master closes and opens the connections again, then lets operations go', async () => {
+  test('+switch-master to where the connection already is: operations go on, no reconnection', async () => {
     const name = `m-${randomBytes(4).toString('hex')}`;
-    const connection = new Redis({ host, port, retryStrategy: () => 10 });
-    connection.on('error', () => undefined);
-    await new Promise((r) => connection.once('ready', r));
-    const g = gate(name, { connections: [connection] });
+    const g = await gate(name);
     try {
-      await g.listening();
       await publisher.publish('+try-failover', `master ${name} 192.0.2.1 6379`);
-      for (let i = 0; i < 200 && !g.passage(); i++) await new Promise((r) => setTimeout(r, 5));
-      const held = g.passage();
-      assert.ok(held);
-      const reopened = new Promise((r) => connection.once('close', () => connection.once('ready', r)));
-      await publisher.publish('+switch-master', `${name} 192.0.2.1 6379 192.0.2.2 6379`);
+      const { held } = await heldBy(g);
+      let closes = 0;
+      g.main.on('close', () => closes++);
+      // The stand-in Redis as the new master. Moving a connection to it from the old master is the Sentinel
+      // failover of test/store/shared-state.topologies.test.ts.
+      await publisher.publish('+switch-master', `${name} 192.0.2.1 6379 ${host} ${port}`);
       await held;
-      await reopened;
-      assert.equal(await connection.ping(), 'PONG');
+      assert.equal(closes, 0);
+      assert.equal(await g.main.ping(), 'PONG');
       assert.equal(g.passage(), undefined);
     } finally {
       g.close();
-      connection.disconnect();
+    }
+  });
+
+  test('+switch-master to a master the connection does not reach: opened again and again, operations held, until maxHoldMs', async () => {
+    const name = `m-${randomBytes(4).toString('hex')}`;
+    const g = await gate(name, { maxHoldMs: 500 });
+    try {
+      let readies = 0;
+      g.main.on('ready', () => readies++);
+      // As a sentinel that has not heard of the switch would: the connection reaches another server.
+      await publisher.publish('+switch-master', `${name} ${host} ${port} 192.0.2.2 6379`);
+      const { held } = await heldBy(g);
+      await held;
+      assert.ok(readies >= 2, `the connection was opened again ${readies} times`);
+      assert.equal(g.passage(), undefined);
+    } finally {
+      g.close();
     }
   });
 
   test('operations are held maxHoldMs at most when the failover never ends (its sentinel died)', async () => {
     const name = `m-${randomBytes(4).toString('hex')}`;
-    const g = gate(name, { maxHoldMs: 200 });
+    const g = await gate(name, { maxHoldMs: 200 });
     try {
-      await g.listening();
       await publisher.publish('+try-failover', `master ${name} 192.0.2.1 6379`);
-      for (let i = 0; i < 200 && !g.passage(); i++) await new Promise((r) => setTimeout(r, 5));
-      const held = g.passage();
-      assert.ok(held);
-      await held;
+      await heldBy(g);
+      await g.passage();
       assert.equal(g.passage(), undefined);
     } finally {
       g.close();
@@ -108,12 +137,9 @@ describe('Sentinel failover gate', { skip: up ? false : `Redis not reachable at 
 
   test('close lets held operations go', async () => {
     const name = `m-${randomBytes(4).toString('hex')}`;
-    const g = gate(name);
-    await g.listening();
+    const g = await gate(name);
     await publisher.publish('+try-failover', `master ${name} 192.0.2.1 6379`);
-    for (let i = 0; i < 200 && !g.passage(); i++) await new Promise((r) => setTimeout(r, 5));
-    const held = g.passage();
-    assert.ok(held);
+    const { held } = await heldBy(g);
     g.close();
     await held;
   });

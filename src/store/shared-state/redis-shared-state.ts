@@ -330,11 +330,12 @@ export async function createRedisSharedState(options: {
       await client.quit().catch(() => client.disconnect());
     },
   };
-  if (target.mode !== 'sentinel') return state;
+  if (target.mode !== 'sentinel' || !(client instanceof Redis)) return state;
   const gate = createSentinelFailoverGate({
     sentinels: target.sentinels,
     masterName: target.masterName,
-    connections: () => [client, ...blocking.values()].filter((c) => c instanceof Redis),
+    main: client,
+    others: () => [...blocking.values()].filter((c) => c instanceof Redis),
     retryStrategy: reconnectDelayMs,
   });
   return {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 
 /**
@@ -19,7 +20,8 @@ import { Redis } from 'ioredis';
  * - from `+try-failover` for our master, operations wait (no write reaches the old master after the replica
  *   stopped copying it);
  * - on `+switch-master` for our master, every connection is closed and opened again (ioredis asks the sentinels
- *   for the master on each connection), and the operations go on, to the new master;
+ *   for the master on each connection) until it is open to the master announced, and the operations go on when
+ *   the main one is;
  * - on `-failover-abort-…` or `+failover-end…` from the sentinel that started it, they go on where they were;
  * - they never wait more than `maxHoldMs` (a sentinel can die in the middle of a failover): then they go on
  *   wherever the client is, as before this gate.
@@ -41,8 +43,10 @@ const CHANNELS = ['+try-failover', '-failover-abort-*', '+failover-end*', '+swit
 export function createSentinelFailoverGate(options: {
   sentinels: { host: string; port: number }[];
   masterName: string;
-  /** Connections to close and open again, to the new master, on `+switch-master`. */
-  connections: () => Iterable<Redis>;
+  /** The connection the operations wait for: they go on when it is open to the new master. */
+  main: Redis;
+  /** Other connections to move to the new master (the consumers' blocking reads). */
+  others: () => Iterable<Redis>;
   maxHoldMs?: number;
   retryStrategy: (attempt: number) => number;
 }): SentinelFailoverGate {
@@ -72,6 +76,27 @@ export function createSentinelFailoverGate(options: {
     if (underWay.size === 0) release();
   };
 
+  /**
+   * Closes `c` and opens it again until it is open to `host:port`: ioredis asks a sentinel for the master on each
+   * connection, and a sentinel that has not heard of the switch yet names the old one (still a master then).
+   * Ends when it is there, when another switch comes, when the gate is closed, or `maxHoldMs` after.
+   */
+  const moveTo = (c: Redis, host: string, port: number) => {
+    const started = Date.now();
+    const attempt = () => {
+      if (closed || switchedTo !== `${host}:${port}`) return;
+      if (c.status === 'ready' && isConnectedTo(c, host, port)) {
+        if (c === options.main) release();
+        return;
+      }
+      if (Date.now() - started > maxHoldMs) return;
+      c.once('ready', attempt);
+      c.disconnect(true);
+    };
+    attempt();
+  };
+  let closed = false;
+
   const subscribers = options.sentinels.map(({ host, port }) => {
     const who = `${host}:${port}`;
     const sub = new Redis({
@@ -94,8 +119,8 @@ export function createSentinelFailoverGate(options: {
         if (to === switchedTo) return;
         switchedTo = to;
         underWay.clear();
-        for (const c of options.connections()) c.disconnect(true);
-        release();
+        hold();
+        for (const c of [options.main, ...options.others()]) moveTo(c, words[3] ?? '', Number(words[4]));
         return;
       }
       // `master <master name> <ip> <port>`
@@ -117,8 +142,18 @@ export function createSentinelFailoverGate(options: {
     passage: () => held?.promise,
     listening: () => Promise.any(subscribers.map((s) => s.subscribed)).then(() => undefined),
     close() {
+      closed = true;
       release();
       for (const s of subscribers) s.sub.disconnect();
     },
   };
+}
+
+/** Whether `c`'s socket is connected to `host:port` (the address as a sentinel gives it: an IP, or a name). */
+function isConnectedTo(c: Redis, host: string, port: number): boolean {
+  const socket = c.stream;
+  if (socket?.remotePort !== port) return false;
+  // A sentinel announcing names (`resolve-hostnames yes`): the port is all that can be compared here.
+  if (isIP(host) === 0) return true;
+  return socket.remoteAddress?.replace(/^::ffff:/, '') === host;
 }
