@@ -121,6 +121,29 @@ describe('configuration', () => {
     assert.ok(!text.includes('s3cret'));
   });
 
+  test('VOXGATE_REDIS_URL: several sentinels or Cluster seeds are accepted; a bad one is one line', () => {
+    for (const url of [
+      'redis://:pw@cache:6379/0',
+      'redis+sentinel://:pw@s1:26379,s2:26379,s3:26379/voxgate',
+      'redis+cluster://n1:6379,n2:6379,n3:6379',
+      'rediss+cluster://n1:6379,n2:6379',
+    ])
+      assert.equal(loadConfig({ VOXGATE_REDIS_URL: url }).redis.url, url);
+    for (const url of ['redis+sentinel://s1:26379,s2:26379', 'redis://a:1,b:2', 'memcached://cache:11211']) {
+      const err = configError(() => loadConfig({ VOXGATE_REDIS_URL: url }));
+      assert.match(err.message, /^VOXGATE_REDIS_URL=\(secret, not shown\) is invalid: expected a redis:\/\//);
+      assert.ok(!err.message.includes('\n'));
+    }
+    const text = formatEffectiveConfig({
+      VOXGATE_REDIS_URL: 'redis+sentinel://:s3cret@s1:26379,s2:26379/voxgate',
+    });
+    assert.match(
+      text,
+      /^VOXGATE_REDIS_URL=redis\+sentinel:\/\/:\*\*\*\*@s1:26379,s2:26379\/voxgate {2}# set/m,
+    );
+    assert.ok(!text.includes('s3cret'));
+  });
+
   test('env files: comments, quotes, export prefix; a bad line names file and line', () => {
     const parsed = parseEnvText(
       '# comment\n\nexport VOXGATE_ENV=staging\nVOXGATE_DATA_DIR="/var/lib/voxgate" # trailing\nVOXGATE_LOG_LEVEL=debug # why\n',
