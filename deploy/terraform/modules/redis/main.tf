@@ -1,6 +1,7 @@
 # Redis cluster: ElastiCache replication group in cluster mode (shards with a replica each, spread over the
 # zones, automatic failover), encryption in transit (rediss://) and at rest, AUTH token generated here and
-# stored only in Secrets Manager (voxgate/<env>/redis-url, as a redis+cluster URL voxgate reads).
+# stored only in Secrets Manager (voxgate/<env>/redis-url, as the rediss+cluster:// URL VOXGATE_REDIS_URL takes:
+# TLS by the scheme; test/deploy/terraform-urls.test.ts checks voxgate accepts it).
 terraform {
   required_providers {
     aws    = { source = "hashicorp/aws", version = "~> 5.70" }
@@ -59,5 +60,5 @@ resource "aws_secretsmanager_secret" "url" {
 
 resource "aws_secretsmanager_secret_version" "url" {
   secret_id     = aws_secretsmanager_secret.url.id
-  secret_string = "redis+cluster://:${random_password.auth.result}@${aws_elasticache_replication_group.this.configuration_endpoint_address}:6379?tls=true"
+  secret_string = "rediss+cluster://:${random_password.auth.result}@${aws_elasticache_replication_group.this.configuration_endpoint_address}:6379"
 }
