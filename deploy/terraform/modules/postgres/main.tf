@@ -1,6 +1,7 @@
 # Managed PostgreSQL HA: RDS Multi-AZ (synchronous standby in another zone, automatic failover), encrypted,
 # daily automated backups with point-in-time recovery. The master password lives in Secrets Manager
-# (manage_master_user_password); the application URL is written to voxgate/<env>/database-url.
+# (manage_master_user_password, rotated by RDS). This module does not write voxgate/<env>/database-url: the
+# operator creates voxgate's own role and stores its URL there (docs/deployment.md, "Secrets").
 terraform {
   required_providers {
     aws = { source = "hashicorp/aws", version = "~> 5.70" }
