@@ -83,6 +83,8 @@ async function startProcess(
   port: number,
   args: string[],
   logName = 'redis.log',
+  /** Whether it answers (a plain-text PING on `port` unless given). */
+  answers: () => Promise<boolean> = () => ping(port),
 ): Promise<RedisProcess> {
   await mkdir(dir, { recursive: true });
   const proc = spawn('redis-server', args, { cwd: dir, stdio: 'ignore' });
@@ -116,7 +118,7 @@ async function startProcess(
         `redis-server on port ${port} did not start (${args.join(' ')}): ${log.split('\n').slice(-8).join('\n')}`,
       );
     }
-    if (await ping(port)) return node;
+    if (await answers()) return node;
     await sleep(50);
   }
 }
@@ -418,6 +420,140 @@ export async function startRedisSentinel(
     };
   } catch (err) {
     await stopAll(procs, dir);
+    throw err;
+  }
+}
+
+export interface RedisTlsClusterTopology {
+  /** `rediss+cluster://localhost:p1,localhost:p2,localhost:p3`. */
+  url: string;
+  /** The CA that signed the nodes' certificate (for NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of 3 masters that speaks only TLS, as AWS ElastiCache with encryption in transit: the nodes'
+ * certificate names `localhost` only (not 127.0.0.1), and the nodes announce themselves by that name
+ * (`cluster-announce-hostname`, `cluster-preferred-endpoint-type hostname`, Redis 7). A client must keep the
+ * hostname to check the certificate. The CA and certificate are made here with openssl.
+ */
+export async function startRedisTlsCluster(): Promise<RedisTlsClusterTopology> {
+  const dir = await mkdtemp(join(tmpdir(), 'voxgate-redis-tls-cluster-'));
+  const nodes: RedisProcess[] = [];
+  try {
+    const at = (f: string) => join(dir, f);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      at('ca.key'),
+      '-out',
+      at('ca.crt'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=voxgate test CA',
+    ]);
+    await run('openssl', [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      at('node.key'),
+      '-out',
+      at('node.csr'),
+      '-subj',
+      '/CN=localhost',
+    ]);
+    await writeFile(at('ext.cnf'), 'subjectAltName=DNS:localhost\n');
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      at('node.csr'),
+      '-CA',
+      at('ca.crt'),
+      '-CAkey',
+      at('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      at('node.crt'),
+      '-days',
+      '2',
+      '-extfile',
+      at('ext.cnf'),
+    ]);
+    const tls = ['--tls', '--cacert', at('ca.crt'), '--sni', 'localhost'];
+    const answers = (port: number) => async () =>
+      (
+        await run('redis-cli', [...tls, '-h', 'localhost', '-p', String(port), 'PING']).catch(() => ({
+          stdout: '',
+        }))
+      ).stdout.includes('PONG');
+    const ports = await freePorts(6);
+    for (let i = 0; i < 3; i++) {
+      const port = ports[i] as number;
+      nodes.push(
+        await startProcess(
+          dir,
+          join(dir, `node-${port}`),
+          port,
+          [
+            ...common(0),
+            // `localhost` may resolve to ::1 first.
+            '--bind',
+            '127.0.0.1',
+            '-::1',
+            '--tls-port',
+            String(port),
+            '--tls-cert-file',
+            at('node.crt'),
+            '--tls-key-file',
+            at('node.key'),
+            '--tls-ca-cert-file',
+            at('ca.crt'),
+            '--tls-auth-clients',
+            'no',
+            '--tls-cluster',
+            'yes',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(ports[i + 3]),
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-announce-hostname',
+            'localhost',
+            '--cluster-preferred-endpoint-type',
+            'hostname',
+          ],
+          'redis.log',
+          answers(port),
+        ),
+      );
+    }
+    await run(
+      'redis-cli',
+      [...tls, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'],
+      { timeout: 30_000 },
+    );
+    await waitFor('the TLS cluster to be ok', async () =>
+      (
+        await run('redis-cli', [...tls, '-h', 'localhost', '-p', String(nodes[0]?.port), 'CLUSTER', 'INFO'])
+      ).stdout.includes('cluster_state:ok'),
+    );
+    return {
+      url: `rediss+cluster://${nodes.map((n) => `localhost:${n.port}`).join(',')}`,
+      caFile: at('ca.crt'),
+      stop: () => stopAll(nodes, dir),
+    };
+  } catch (err) {
+    await stopAll(nodes, dir);
     throw err;
   }
 }

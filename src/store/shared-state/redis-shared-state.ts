@@ -21,6 +21,9 @@ type Client = Redis | Cluster;
  */
 export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 1000);
 
+const keepHostname = (address: string, callback: (err: null, address: string) => void) =>
+  callback(null, address);
+
 function connect(target: RedisTarget): Client {
   const common = {
     lazyConnect: true,
@@ -34,6 +37,10 @@ function connect(target: RedisTarget): Client {
     case 'cluster':
       return new Cluster(target.nodes, {
         lazyConnect: true,
+        // With TLS the seed nodes are connected to by the names given, not the addresses ioredis would look them
+        // up to first: the certificate of a TLS cluster (AWS ElastiCache's) names hosts, so an address fails
+        // the check ("None of startup nodes is available"; test/store/redis-cluster-tls.test.ts).
+        ...(target.tls ? { dnsLookup: keepHostname } : {}),
         redisOptions: {
           username: target.username,
           password: target.password,
