@@ -116,6 +116,18 @@ describe('platform on Redis Sentinel: SENTINEL FAILOVER while phones register', 
         } finally {
           await fresh.close();
         }
+        // The log says what happened: the announcement, then the operations going on on the new master.
+        assert.ok(
+          gw.logs.some(
+            (l) => l.msg === 'Redis failover announced: shared-state operations wait for the new master',
+          ),
+        );
+        const resumed = gw.logs.find(
+          (l) => l.msg === 'shared-state operations go on after the Redis failover',
+        );
+        assert.equal(resumed?.reason, 'switched', JSON.stringify(resumed));
+        assert.equal(resumed?.newMaster, `127.0.0.1:${s.replica.port}`);
+        t.diagnostic(`operations held ${String(resumed?.heldMs)} ms`);
         // And the platform sees them: the API lists the tenant's registrations through its own client.
         const res = await fetch(`${gw.httpUrl}/v1/tenants/${tenantId}/registrations`, {
           headers: { authorization: `Bearer ${KEY}` },

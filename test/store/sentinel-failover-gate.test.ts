@@ -6,7 +6,12 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createSentinelFailoverGate } from '../../src/store/shared-state/sentinel-failover-gate.js';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import {
+  createSentinelFailoverGate,
+  sentinelFailoverChannel,
+  type SentinelFailoverEvent,
+} from '../../src/store/shared-state/sentinel-failover-gate.js';
 
 const host = '127.0.0.1';
 const port = Number(process.env.VOXGATE_TEST_REDIS_PORT ?? 6379);
@@ -56,6 +61,21 @@ async function gate(masterName: string, options: { maxHoldMs?: number } = {}) {
   };
 }
 
+/** The gate's diagnostics events for `masterName` while `fn` runs. */
+async function recording(masterName: string, fn: () => Promise<void>): Promise<SentinelFailoverEvent[]> {
+  const events: SentinelFailoverEvent[] = [];
+  const onEvent = (m: unknown) => {
+    if ((m as SentinelFailoverEvent).masterName === masterName) events.push(m as SentinelFailoverEvent);
+  };
+  subscribe(sentinelFailoverChannel.name, onEvent);
+  try {
+    await fn();
+  } finally {
+    unsubscribe(sentinelFailoverChannel.name, onEvent);
+  }
+  return events;
+}
+
 /** Until the gate holds operations (the message published went through Redis to its subscriber). */
 async function heldBy(g: { passage(): Promise<void> | undefined }): Promise<{ held: Promise<void> }> {
   for (let i = 0; i < 200 && !g.passage(); i++) await new Promise((r) => setTimeout(r, 5));
@@ -69,17 +89,23 @@ describe('Sentinel failover gate', { skip: up ? false : `Redis not reachable at 
     const name = `m-${randomBytes(4).toString('hex')}`;
     const g = await gate(name);
     try {
-      assert.equal(g.passage(), undefined, 'nothing held without a failover');
-      await publisher.publish('+try-failover', 'master other-master 192.0.2.1 6379');
-      await publisher.publish('+try-failover', `master ${name} 192.0.2.1 6379`);
-      const { held } = await heldBy(g);
-      assert.equal(await settled(held), false);
-      // A message of another master's failover does not end ours.
-      await publisher.publish('-failover-abort-not-elected', 'master other-master 192.0.2.1 6379');
-      assert.equal(await settled(held), false);
-      await publisher.publish('-failover-abort-not-elected', `master ${name} 192.0.2.1 6379`);
-      await held;
-      assert.equal(g.passage(), undefined);
+      const events = await recording(name, async () => {
+        assert.equal(g.passage(), undefined, 'nothing held without a failover');
+        await publisher.publish('+try-failover', 'master other-master 192.0.2.1 6379');
+        await publisher.publish('+try-failover', `master ${name} 192.0.2.1 6379`);
+        const { held } = await heldBy(g);
+        assert.equal(await settled(held), false);
+        // A message of another master's failover does not end ours.
+        await publisher.publish('-failover-abort-not-elected', 'master other-master 192.0.2.1 6379');
+        assert.equal(await settled(held), false);
+        await publisher.publish('-failover-abort-not-elected', `master ${name} 192.0.2.1 6379`);
+        await held;
+        assert.equal(g.passage(), undefined);
+      });
+      assert.deepEqual(
+        events.map((e) => (e.kind === 'held' ? e.kind : `${e.kind} ${e.reason}`)),
+        ['held', 'released ended'],
+      );
     } finally {
       g.close();
     }
@@ -95,8 +121,14 @@ describe('Sentinel failover gate', { skip: up ? false : `Redis not reachable at 
       g.main.on('close', () => closes++);
       // The stand-in Redis as the new master. Moving a connection to it from the old master is the Sentinel
       // failover of test/store/shared-state.topologies.test.ts.
-      await publisher.publish('+switch-master', `${name} 192.0.2.1 6379 ${host} ${port}`);
-      await held;
+      const events = await recording(name, async () => {
+        await publisher.publish('+switch-master', `${name} 192.0.2.1 6379 ${host} ${port}`);
+        await held;
+      });
+      assert.deepEqual(
+        events.map((e) => (e.kind === 'released' ? [e.reason, e.newMaster] : [e.kind])),
+        [['switched', `${host}:${port}`]],
+      );
       assert.equal(closes, 0);
       assert.equal(await g.main.ping(), 'PONG');
       assert.equal(g.passage(), undefined);
@@ -126,10 +158,16 @@ describe('Sentinel failover gate', { skip: up ? false : `Redis not reachable at 
     const name = `m-${randomBytes(4).toString('hex')}`;
     const g = await gate(name, { maxHoldMs: 200 });
     try {
-      await publisher.publish('+try-failover', `master ${name} 192.0.2.1 6379`);
-      await heldBy(g);
-      await g.passage();
+      const events = await recording(name, async () => {
+        await publisher.publish('+try-failover', `master ${name} 192.0.2.1 6379`);
+        await heldBy(g);
+        await g.passage();
+      });
       assert.equal(g.passage(), undefined);
+      assert.deepEqual(
+        events.map((e) => (e.kind === 'released' ? e.reason : e.kind)),
+        ['held', 'timeout'],
+      );
     } finally {
       g.close();
     }

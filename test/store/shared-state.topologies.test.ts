@@ -78,6 +78,8 @@ function startLoad(state: SharedState) {
   const aors: string[] = [];
   const calls: string[] = [];
   const events = new Set<string>();
+  /** When each acknowledged event was published (epoch ms), for the diagnostic of one never delivered. */
+  const publishedAt = new Map<string, number>();
   const received = new Set<string>();
   const failures: Failure[] = [];
   const consumerErrors: number[] = [];
@@ -135,8 +137,10 @@ function startLoad(state: SharedState) {
         await attempt('events.publish', 'call-events', () =>
           state.events.publish('call-events', { n: String(i) }),
         )
-      )
+      ) {
         events.add(String(i));
+        publishedAt.set(String(i), Date.now());
+      }
       await sleep(5);
     }
   })();
@@ -170,6 +174,7 @@ function startLoad(state: SharedState) {
     aors,
     calls,
     events,
+    publishedAt,
     received,
     failures,
     consumerErrors,
@@ -252,6 +257,18 @@ async function failover(
       );
       const notInStream = [...load.events].filter((n) => !inStream.has(n));
       const lostEvents = [...load.events].filter((n) => !load.received.has(n));
+      if (lostEvents.length > 0) {
+        // Where the group stands on the master now: whether the events were read there (and by whom) or not.
+        const key = `${prefix}stream:{call-events}`;
+        const masterPort = url.startsWith('redis+sentinel')
+          ? await (sentinel as RedisSentinelTopology).currentMasterPort()
+          : await (cluster as RedisClusterTopology).masterOf(key);
+        t.diagnostic(
+          `${what}: never delivered ${lostEvents.map((n) => `${n} (published ${(load.publishedAt.get(n) ?? 0) - killedAt} ms after ${event})`).join(', ')}; ` +
+            `on the master: groups ${JSON.stringify(await command(masterPort, 'XINFO', 'GROUPS', key))}, ` +
+            `pending ${JSON.stringify(await command(masterPort, 'XPENDING', key, 'cdr', '-', '+', '10'))}`,
+        );
+      }
       t.diagnostic(
         `${what}: acknowledged ${load.aors.length} bindings, ${load.calls.length} calls, ${load.events.size} events; ` +
           `lost ${lostBindings.length}, ${lostCalls.length}, ${notInStream.length}; never delivered ${lostEvents.length}`,

@@ -1,6 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSharedState, type RegistrationsPersistence } from '../../store/shared-state/index.js';
+import {
+  createSharedState,
+  sentinelFailoverChannel,
+  type RegistrationsPersistence,
+  type SentinelFailoverEvent,
+} from '../../store/shared-state/index.js';
+import { subscribeChannels } from '../channel-subscriptions.js';
 import { Counter } from '../../observability/index.js';
 import { createRateLimitedLog } from '../../observability/rate-limited-log.js';
 import { exportStructureSizes } from '../memory-metrics.js';
@@ -45,6 +51,27 @@ export const sharedStateModule: ModuleDefinition = {
       registers: [ctx.metrics],
     });
     const trimLog = createRateLimitedLog(ctx.logger, { burst: 5, perSecond: 0.2 });
+    // Redis Sentinel: a failover the sentinels announce holds the operations until the switch (one line each).
+    const stopFailoverLog = subscribeChannels({
+      [sentinelFailoverChannel.name as string]: (message) => {
+        const event = message as SentinelFailoverEvent;
+        if (event.kind === 'held')
+          ctx.logger.warn(
+            { masterName: event.masterName, sentinel: event.sentinel },
+            'Redis failover announced: shared-state operations wait for the new master',
+          );
+        else if (event.reason !== 'closed')
+          ctx.logger[event.reason === 'timeout' ? 'warn' : 'info'](
+            {
+              masterName: event.masterName,
+              reason: event.reason,
+              heldMs: event.heldMs,
+              newMaster: event.newMaster,
+            },
+            'shared-state operations go on after the Redis failover',
+          );
+      },
+    });
     const state = await createSharedState({
       redisUrl: ctx.config.redis.url,
       ...(persistence ? { persistence } : {}),
@@ -57,15 +84,19 @@ export const sharedStateModule: ModuleDefinition = {
           'event stream full: entries dropped before their reader got them',
         );
       },
+    }).catch((err: unknown) => {
+      stopFailoverLog();
+      throw err;
     });
     ctx.services.sharedState = state;
     ctx.logger.info({ kind: state.kind }, 'shared state ready');
     const stopStructures = exportStructureSizes(ctx.metrics, () => state.structures?.());
     return {
       ready: () => state.ping(),
-      stop: () => {
+      stop: async () => {
         stopStructures();
-        return state.close();
+        await state.close();
+        stopFailoverLog();
       },
     };
   },

@@ -7,6 +7,7 @@ export { parseRedisUrl } from './redis-url.js';
 export { followStream } from './stream-follower.js';
 export { createMemorySharedState, type RegistrationsPersistence } from './memory-shared-state.js';
 export { createRedisSharedState } from './redis-shared-state.js';
+export { sentinelFailoverChannel, type SentinelFailoverEvent } from './sentinel-failover-gate.js';
 export {
   createRegistrationsWriter,
   journalFileOf,

@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { isIP } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -22,7 +23,8 @@ import { Redis } from 'ioredis';
  * - on `+switch-master` for our master, every connection is closed and opened again (ioredis asks the sentinels
  *   for the master on each connection) until it is open to the master announced, and the operations go on when
  *   the main one is;
- * - on `-failover-abort-…` or `+failover-end…` from the sentinel that started it, they go on where they were;
+ * - on `-failover-abort-…` from the sentinel that started it, they go on where they were (not on `+failover-end`:
+ *   the leader announces it just before `+switch-master`, and operations let go then would reach the old master);
  * - they never wait more than `maxHoldMs` (a sentinel can die in the middle of a failover): then they go on
  *   wherever the client is, as before this gate.
  *
@@ -37,8 +39,29 @@ export interface SentinelFailoverGate {
   close(): void;
 }
 
+/**
+ * What the gate does, for the log (`SentinelFailoverEvent`): operations held from a sentinel's announcement, let
+ * go at the switch (with the new master), at the end the sentinel announced, or after `maxHoldMs`.
+ */
+export const sentinelFailoverChannel = channel('voxgate:store:sentinel-failover');
+
+export type SentinelFailoverEvent =
+  | { readonly kind: 'held'; readonly masterName: string; readonly sentinel: string }
+  | {
+      readonly kind: 'released';
+      readonly masterName: string;
+      /** `switched`: on the new master; `ended`: the failover was given up; `timeout`: after maxHoldMs. */
+      readonly reason: 'switched' | 'ended' | 'timeout' | 'closed';
+      readonly heldMs: number;
+      readonly newMaster?: string;
+    };
+
+const publish = (event: SentinelFailoverEvent) => {
+  if (sentinelFailoverChannel.hasSubscribers) sentinelFailoverChannel.publish(event);
+};
+
 /** The channels a sentinel announces a failover's start and end on (glob patterns, for PSUBSCRIBE). */
-const CHANNELS = ['+try-failover', '-failover-abort-*', '+failover-end*', '+switch-master'];
+const CHANNELS = ['+try-failover', '-failover-abort-*', '+switch-master'];
 
 export function createSentinelFailoverGate(options: {
   sentinels: { host: string; port: number }[];
@@ -55,25 +78,40 @@ export function createSentinelFailoverGate(options: {
   const underWay = new Map<string, number>();
   /** The new master of the last `+switch-master`, `ip:port`. */
   let switchedTo: string | undefined;
-  let held: { promise: Promise<void>; release: () => void; timer: NodeJS.Timeout } | undefined;
+  let held: { promise: Promise<void>; release: () => void; timer: NodeJS.Timeout; since: number } | undefined;
+  const { masterName } = options;
 
-  const release = () => {
+  const release = (reason: 'switched' | 'ended' | 'timeout' | 'closed') => {
     if (!held) return;
     clearTimeout(held.timer);
     held.release();
+    const heldMs = Date.now() - held.since;
     held = undefined;
+    publish({
+      kind: 'released',
+      masterName,
+      reason,
+      heldMs,
+      ...(reason === 'switched' && switchedTo ? { newMaster: switchedTo } : {}),
+    });
   };
-  const hold = () => {
+  const hold = (sentinel: string) => {
     if (held) return;
     let resolve = () => undefined as void;
     const promise = new Promise<void>((r) => (resolve = r));
-    held = { promise, release: resolve, timer: setTimeout(release, maxHoldMs) };
+    held = {
+      promise,
+      release: resolve,
+      timer: setTimeout(() => release('timeout'), maxHoldMs),
+      since: Date.now(),
+    };
     held.timer.unref();
+    publish({ kind: 'held', masterName, sentinel });
   };
   const settle = () => {
     const now = Date.now();
     for (const [who, until] of underWay) if (until <= now) underWay.delete(who);
-    if (underWay.size === 0) release();
+    if (underWay.size === 0) release('ended');
   };
 
   /**
@@ -86,7 +124,7 @@ export function createSentinelFailoverGate(options: {
     const attempt = () => {
       if (closed || switchedTo !== `${host}:${port}`) return;
       if (c.status === 'ready' && isConnectedTo(c, host, port)) {
-        if (c === options.main) release();
+        if (c === options.main) release('switched');
         return;
       }
       if (Date.now() - started > maxHoldMs) return;
@@ -119,7 +157,7 @@ export function createSentinelFailoverGate(options: {
         if (to === switchedTo) return;
         switchedTo = to;
         underWay.clear();
-        hold();
+        hold(who);
         for (const c of [options.main, ...options.others()]) moveTo(c, words[3] ?? '', Number(words[4]));
         return;
       }
@@ -127,7 +165,7 @@ export function createSentinelFailoverGate(options: {
       if (words[0] !== 'master' || words[1] !== options.masterName) return;
       if (channel === '+try-failover') {
         underWay.set(who, Date.now() + maxHoldMs);
-        hold();
+        hold(who);
       } else {
         underWay.delete(who);
         settle();
@@ -143,7 +181,7 @@ export function createSentinelFailoverGate(options: {
     listening: () => Promise.any(subscribers.map((s) => s.subscribed)).then(() => undefined),
     close() {
       closed = true;
-      release();
+      release('closed');
       for (const s of subscribers) s.sub.disconnect();
     },
   };
