@@ -179,11 +179,14 @@ function startLoad(state: SharedState) {
     failures,
     consumerErrors,
     stats: () => ({ ops, maxMs, disturbed }),
-    async stop() {
+    /** Stops the writer, then lets the consumer catch up (30 s at most); resolves to how long that took. */
+    async stop(): Promise<number> {
       running = false;
       await writer;
-      drainDeadline = Date.now() + 10_000;
+      const stoppedAt = Date.now();
+      drainDeadline = stoppedAt + 30_000;
       await consumer;
+      return Date.now() - stoppedAt;
     },
   };
 }
@@ -216,7 +219,7 @@ async function failover(
       if (promotedAt && Date.now() - Math.max(lastFailure, promotedAt) > 1000) break;
     }
     assert.ok(promotedAt, `${what}: the replica was not promoted within ${30 + timeoutMs / 1000} s`);
-    await load.stop();
+    const caughtUpMs = await load.stop();
     const { ops, maxMs, disturbed } = load.stats();
     const trouble =
       disturbed.length === 0
@@ -232,7 +235,8 @@ async function failover(
         `failed, from ${first ? first.at - killedAt : '-'} ms to ${last ? last.at + last.ms - killedAt : '-'} ms ` +
         `after ${event} (failed-operation window ${outage} ms); slowest operation ${maxMs} ms; operations failed ` +
         `or slower than 100 ms: ${trouble}; consumer errors ` +
-        `${load.consumerErrors.length}; first error: ${first?.error ?? 'none'}`,
+        `${load.consumerErrors.length}; the consumer caught up ${caughtUpMs} ms after the load stopped; first error: ` +
+        `${first?.error ?? 'none'}`,
     );
     // Writes succeed after the failover, through the same client.
     const after = `sip:after@acme.example`;
