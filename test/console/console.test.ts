@@ -4,7 +4,6 @@
 // where Chromium is missing. Without Chromium the browser tests are skipped, unless CI is set: then they fail.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,6 +13,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createSocket } from 'node:dgram';
 import { buildResponse, parseMessage, type SipRequest } from '../../src/sip/index.js';
+import { ensureConsoleBuilt } from '../helpers/console-build.js';
 import { freeUdpPort } from '../helpers/rtpengine.js';
 import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, hears, toneFrames, writeToneWav } from '../interop/lib/audio.js';
 import { FarEnd } from '../interop/lib/far-end.js';
@@ -85,8 +85,7 @@ describe('web console and softphone (/console, /console/phone)', () => {
   };
 
   before(async () => {
-    const build = spawnSync(process.execPath, ['scripts/build-console.mjs'], { encoding: 'utf8' });
-    assert.equal(build.status, 0, build.stderr);
+    ensureConsoleBuilt();
     wsPort = await freeTcpPort();
     const portMin = 38000 + 2 * Math.floor(Math.random() * 2000);
     rtpPorts = [portMin, portMin + 99];

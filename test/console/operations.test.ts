@@ -5,7 +5,6 @@
 // in-process on PGlite with a folder object store, so a recording is seeded as the gateway stores one.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +17,7 @@ import {
   parseWebhookAllow,
   type ObjectStore,
 } from '../../src/store/index.js';
+import { ensureConsoleBuilt } from '../helpers/console-build.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 
 const CHROMIUM = process.env.VOXGATE_TEST_CHROMIUM ?? '/usr/lib/chromium/chromium';
@@ -71,8 +71,7 @@ describe('web console operations pages: webhooks, API keys, recordings', () => {
   };
 
   before(async () => {
-    const build = spawnSync(process.execPath, ['scripts/build-console.mjs'], { encoding: 'utf8' });
-    assert.equal(build.status, 0, build.stderr);
+    ensureConsoleBuilt();
     dir = await mkdtemp(join(tmpdir(), 'voxgate-console-ops-'));
     store = createFolderStore(join(dir, 'store'));
     vx = await startApiApp(await openDatabase({ dataDir: 'memory://' }), {
