@@ -19,9 +19,11 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
     npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/build-pglite-template.mjs scripts/build-console.mjs scripts/
+COPY scripts/build-pglite-template.mjs scripts/build-console.mjs scripts/build-native.mjs scripts/
+COPY native/ native/
 COPY src/ src/
 COPY web/ web/
+# The native addon is skipped here (no compiler in this stage); the `native` stage builds it for the target.
 RUN npm run build
 
 # --- production dependencies, installed on the target platform (correct if a native addon ever appears) ---
@@ -31,6 +33,19 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
     npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+
+# --- the media relay's native UDP addon (recvmmsg/sendmmsg), compiled for the target platform ---
+# N-API and libuv only, against the base image's Node.js headers (include/node); the compiler stays in this
+# stage. Without it the relay would run on dgram sockets (VOXGATE_MEDIA_UDP=auto): --required makes a failed
+# build fail the image instead.
+FROM ${NODE_IMAGE} AS native
+WORKDIR /src
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY scripts/build-native.mjs scripts/
+COPY native/ native/
+RUN CXX=g++ node scripts/build-native.mjs --required
 
 # --- runtime ---
 FROM ${NODE_IMAGE} AS runtime
@@ -67,6 +82,7 @@ RUN set -eu; \
 COPY --from=prod-deps --chown=0:0 /app/node_modules ./node_modules
 COPY --chown=0:0 package.json ./
 COPY --from=build --chown=0:0 /src/dist ./dist
+COPY --from=native --chown=0:0 /src/dist/native ./dist/native
 COPY --chown=0:0 migrations/ ./migrations/
 COPY --chown=0:0 config/ ./config/
 # Application files stay root-owned and read-only for the runtime user; only the data dir is its own.

@@ -3,10 +3,11 @@
  * generator. Prints `ng <port>` when the ng control socket is open; runs until SIGTERM. Started with an IPC
  * channel, it answers `take` with what it observed of itself since the last one (`media-observe.ts`).
  * Usage: node --import tsx bench/media-relay-server.ts --port-min=40000 --port-max=49999 [--timeout-ms=60000]
+ *   [--udp=auto|native|dgram] (the RTP sockets, as VOXGATE_MEDIA_UDP; default auto)
  *   [--ng-receive-buffer-kb=N] (the ng socket's SO_RCVBUF asked; 0: the system's; default: the server's own)
  */
 import { parseArgs } from 'node:util';
-import { createMediaRelay, createNgControlServer } from '../src/media/index.js';
+import { createMediaRelay, createNgControlServer, relaySockets, type UdpMode } from '../src/media/index.js';
 import { observeSelf } from './media-observe.js';
 
 const { values } = parseArgs({
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     // The media timeout's sweep runs as in production (its default, 60 s); 0 turns it off.
     'timeout-ms': { type: 'string', default: '60000' },
     'ng-receive-buffer-kb': { type: 'string' },
+    udp: { type: 'string', default: 'auto' },
   },
 });
 const ngBuffer = values['ng-receive-buffer-kb'];
@@ -25,6 +27,7 @@ const relay = createMediaRelay({
   portMin: Number(values['port-min']),
   portMax: Number(values['port-max']),
   timeoutMs: Number(values['timeout-ms']),
+  sockets: relaySockets(values.udp as UdpMode).sockets,
 });
 if (process.send) {
   const observer = observeSelf();

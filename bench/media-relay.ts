@@ -12,6 +12,8 @@
  * voxgate's relay runs with the heap flags its Deployment starts it with (`config/memory-budgets.yml`, media-relay:
  * `--max-old-space-size=160 --min-semi-space-size=16`); a variant's options come after them and win, so
  * `--min-semi-space-size=1` is V8's default young generation.
+ * [--voxgate-udp=native,dgram] (voxgate's RTP sockets, a relay process each: `native` = the batched addon,
+ *   its default where built (VOXGATE_MEDIA_UDP=auto); `dgram` = Node.js dgram, as before the addon)
  * BENCH_RELAY_NODE_ARGS passes Node options to voxgate's relay process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     relays: { type: 'string', default: 'direct,voxgate,rtpengine' },
     srtp: { type: 'string', default: 'yes' },
     'voxgate-variants': { type: 'string', default: '' },
+    'voxgate-udp': { type: 'string', default: 'native' },
   },
 });
 const callCounts = values.calls.split(',').map(Number);
@@ -67,7 +70,7 @@ interface RelayProcess {
   stop(): Promise<void>;
 }
 
-async function startVoxgate(variant = ''): Promise<RelayProcess> {
+async function startVoxgate(udp: string, variant = ''): Promise<RelayProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -81,6 +84,7 @@ async function startVoxgate(variant = ''): Promise<RelayProcess> {
       join(import.meta.dirname, 'media-relay-server.ts'),
       '--port-min=40000',
       '--port-max=49999',
+      `--udp=${udp}`,
     ],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
@@ -90,7 +94,7 @@ async function startVoxgate(variant = ''): Promise<RelayProcess> {
       child.once('message', (m) => resolve((m as { observed: SelfObservation }).observed));
       child.send('take');
     });
-  const name = `voxgate (1 process${variant ? `, ${variant}` : ''})`;
+  const name = `voxgate (1 process, ${udp} UDP${variant ? `, ${variant}` : ''})`;
   return { name, ngPort, pid: child.pid!, take, stop: () => stop(child) };
 }
 
@@ -182,18 +186,19 @@ async function step(relay: RelayProcess, calls: number): Promise<Row> {
 const running: RelayProcess[] = [];
 const rows: Row[] = [];
 try {
+  const udpKinds = values['voxgate-udp'].split(',').filter(Boolean);
   for (const kind of relays) {
-    running.push(
-      kind === 'voxgate'
-        ? await startVoxgate()
-        : kind === 'rtpengine'
+    if (kind === 'voxgate') {
+      for (const udp of udpKinds) running.push(await startVoxgate(udp));
+      for (const variant of values['voxgate-variants'].split(';').filter(Boolean)) {
+        running.push(await startVoxgate(udpKinds[0]!, variant.trim()));
+      }
+    } else {
+      running.push(
+        kind === 'rtpengine'
           ? await startRtpengine()
           : { name: 'direct (no relay)', stop: async () => undefined },
-    );
-  }
-  if (relays.includes('voxgate')) {
-    for (const variant of values['voxgate-variants'].split(';').filter(Boolean)) {
-      running.splice(relays.indexOf('voxgate') + 1, 0, await startVoxgate(variant.trim()));
+      );
     }
   }
   if (values.srtp === 'yes') {

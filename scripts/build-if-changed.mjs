@@ -9,6 +9,9 @@
 // - console: the web console (dist/console) depends on everything under web/console, its build script and
 //   package-lock.json (Preact, htm, SIP.js); esbuild rebuilds it whole in well under a second.
 //
+// - native: the relay's UDP addon (dist/native/udp-batch.node); scripts/build-native.mjs rebuilds it only when
+//   its source is newer, and skips it (dgram sockets) where it cannot be built.
+//
 // Migrations are not built: the store reads them from migrations/ at start. `npm run build` still builds
 // everything; the next start then compiles once more to record its hash.
 import { spawnSync } from 'node:child_process';
@@ -81,5 +84,6 @@ if (compile) {
 }
 if (template) run('PGlite template', ['scripts/build-pglite-template.mjs']);
 if (consoleApp) run('web console', ['scripts/build-console.mjs']);
+run('native UDP addon', ['scripts/build-native.mjs']);
 if (compile || template || consoleApp) writeFileSync(STAMP, `${JSON.stringify(inputs, null, 2)}\n`);
 else console.log('build-if-changed: dist is up to date with src/ and web/console (nothing to build)');

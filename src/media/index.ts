@@ -76,4 +76,17 @@ export type { RelayCounters, CallReport } from './relay/media-call.js';
 export { offeredStreams, rewriteSdp, type OfferedStream } from './relay/sdp-rewrite.js';
 export { PortAllocator, PortRangeExhaustedError, type PortPair } from './relay/port-allocator.js';
 export { RtpStats, type StreamStats } from './relay/rtp-stats.js';
+export {
+  dgramSockets,
+  type PacketSource,
+  type RelaySocket,
+  type RelaySockets,
+} from './relay/relay-socket.js';
+export {
+  relaySockets,
+  udpBatchSockets,
+  type UdpBatchSockets,
+  type UdpBatchStats,
+  type UdpMode,
+} from './relay/udp-batch.js';
 export { isDtls } from './relay/dtls-bridge.js';

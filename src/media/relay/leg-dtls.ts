@@ -1,4 +1,4 @@
-import type { RemoteInfo, Socket } from 'node:dgram';
+import type { PacketSource, RelaySocket } from './relay-socket.js';
 import {
   DtlsConnection,
   matchesFingerprint,
@@ -21,7 +21,7 @@ export interface LegDtlsOptions {
   readonly identity: DtlsIdentity;
   readonly counters: { dtlsConnected: number; dtlsFailed: Record<DtlsFailureReason, number> };
   /** The relay's socket of a component on this leg. */
-  socket(component: Component): Socket;
+  socket(component: Component): RelaySocket;
   /** Where a component's packets to the party go (null: nowhere yet), for a client that speaks first. */
   route(component: Component): Address | null;
   /** Whether RTCP shares the RTP port with this party. */
@@ -65,7 +65,7 @@ export class LegDtls {
   }
 
   /** A DTLS record from the party on `component`. */
-  receive(packet: Buffer, from: RemoteInfo, component: Component): void {
+  receive(packet: Buffer, from: PacketSource, component: Component): void {
     const state = this.component(component);
     state.peer = { address: from.address, port: from.port };
     state.connection.receive(packet);

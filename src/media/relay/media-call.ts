@@ -230,8 +230,8 @@ export class MediaCall {
     }
     const leg = legOnPair(pair);
     const forwarder = this.forwarder;
-    pair.rtp.on('message', (packet, from) => forwarder.receive(side, index, packet, from, false));
-    pair.rtcp.on('message', (packet, from) => forwarder.receive(side, index, packet, from, true));
+    pair.rtp.onPacket = (packet, from) => forwarder.receive(side, index, packet, from, false);
+    pair.rtcp.onPacket = (packet, from) => forwarder.receive(side, index, packet, from, true);
     return leg;
   }
 

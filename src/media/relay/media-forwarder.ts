@@ -3,12 +3,12 @@
  * §7), latched, counted, decrypted and encrypted where the relay ends SRTP, recorded, and sent on from the
  * other party's port pair.
  */
-import type { RemoteInfo } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { CallRecorder } from '../recording/call-recorder.js';
 import type { DtlsBridge } from './dtls-bridge.js';
 import { answerBinding } from './ice-lite.js';
 import type { RelayCounters } from './media-call.js';
+import type { PacketSource } from './relay-socket.js';
 import { iceActive, invalidate, muxes, routeTo, type Leg, type Route } from './relay-leg.js';
 import { other, type SdesBridge, type Side } from './sdes-bridge.js';
 
@@ -40,7 +40,7 @@ export class MediaForwarder {
   constructor(private readonly call: ForwardedCall) {}
 
   /** A packet from the party of `side` on stream `index`: latch, count, send on to the other party. */
-  receive(side: Side, index: number, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
+  receive(side: Side, index: number, packet: Buffer, from: PacketSource, rtcpPort: boolean): void {
     // `legs.a` / `legs.b` by name: `legs[side]` is a keyed load that sees two names and goes megamorphic (a
     // stub-cache lookup per packet: 1.3 % of the relay's CPU under `perf` at 300 calls, a fifth of this function's).
     const legs = this.call.legs;
@@ -145,7 +145,7 @@ export class MediaForwarder {
   }
 
   /** A DTLS packet for the relay's own DTLS end towards the party of `leg`. */
-  dtlsPacket(leg: Leg, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
+  dtlsPacket(leg: Leg, packet: Buffer, from: PacketSource, rtcpPort: boolean): void {
     // With ICE the checks say where the party is; DTLS from elsewhere is not the party's (RFC 7675).
     if (iceActive(leg) && !leg.iceLatched[rtcpPort ? 'rtcp' : 'rtp'] && !(muxes(leg) && leg.iceLatched.rtp)) {
       leg.dropped++;
@@ -161,7 +161,7 @@ export class MediaForwarder {
    * component it arrived on to its source — a nominated one (USE-CANDIDATE) for good, an unnominated one until
    * a nomination comes (RFC 8445 §8.1.1: the controlling agent nominates).
    */
-  private stun(leg: Leg, packet: Buffer, from: RemoteInfo, rtcpPort: boolean): void {
+  private stun(leg: Leg, packet: Buffer, from: PacketSource, rtcpPort: boolean): void {
     const counters = this.call.counters;
     const outcome = answerBinding(packet, from, leg.ice!, leg.offered?.ice?.ufrag);
     const socket = rtcpPort ? leg.pair.rtcp : leg.pair.rtp;

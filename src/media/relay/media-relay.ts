@@ -2,6 +2,7 @@ import type { NgHandlers } from '../ng/ng-default-handlers.js';
 import type { RelayCounters } from './media-call.js';
 import { ngRelayHandlers } from './ng-relay-handlers.js';
 import { PortAllocator } from './port-allocator.js';
+import type { RelaySockets } from './relay-socket.js';
 import { SessionTable, type RecordingOptions } from './session-table.js';
 
 export interface MediaRelayOptions {
@@ -15,6 +16,8 @@ export interface MediaRelayOptions {
   timeoutMs: number;
   /** Call recording (ng `record call`, `start recording`, `stop recording`); absent = refused. */
   recording?: RecordingOptions;
+  /** The RTP/RTCP sockets (`relaySockets()` in udp-batch.ts); default Node's dgram. */
+  sockets?: RelaySockets;
 }
 
 export interface MediaRelay {
@@ -34,7 +37,7 @@ export interface MediaRelay {
  * `MediaCall`s with port pairs from the RTP range; calls idle past the media timeout are ended.
  */
 export function createMediaRelay(options: MediaRelayOptions): MediaRelay {
-  const ports = new PortAllocator(options.bindHost, options.portMin, options.portMax);
+  const ports = new PortAllocator(options.bindHost, options.portMin, options.portMax, options.sockets);
   const table = new SessionTable(ports, {
     advertised: options.advertised,
     timeoutMs: options.timeoutMs,

@@ -2,10 +2,10 @@
  * The relay end one party sends one stream to (`Leg`), and what is read off it: whether the party does ICE
  * with the relay, whether its RTCP is multiplexed, and where packets to it go.
  */
-import type { RemoteInfo, Socket } from 'node:dgram';
 import type { IceCredentials } from './ice-lite.js';
 import type { LegDtls } from './leg-dtls.js';
 import type { PortPair } from './port-allocator.js';
+import type { PacketSource, RelaySocket } from './relay-socket.js';
 import { RtpStats } from './rtp-stats.js';
 import type { OfferedStream } from './sdp-rewrite.js';
 
@@ -17,7 +17,7 @@ export interface Address {
 }
 
 export interface Route extends Address {
-  socket: Socket;
+  socket: RelaySocket;
 }
 
 /**
@@ -46,7 +46,7 @@ export interface Leg {
   stats: RtpStats;
   dropped: number;
   /** DTLS that came before the relay knew its roles towards this party (replayed once it does). */
-  earlyDtls: { packet: Buffer; from: RemoteInfo; rtcpPort: boolean }[];
+  earlyDtls: { packet: Buffer; from: PacketSource; rtcpPort: boolean }[];
   /** Where the relay ends DTLS-SRTP towards this party: the roles and fingerprints, a handshake per component. */
   dtls?: LegDtls;
 }

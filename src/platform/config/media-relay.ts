@@ -1,5 +1,5 @@
 import { advertisedAddressSetting } from './general.js';
-import { hostPort, integer, optional, s3Url, text } from './kinds.js';
+import { choice, hostPort, integer, optional, s3Url, text } from './kinds.js';
 import { objectStorageSettings, s3Access } from './object-storage.js';
 import { section } from './setting.js';
 
@@ -25,6 +25,12 @@ export const mediaRelaySection = section({
       max: 65535,
       description: 'highest RTP port of the relay',
       default: 40000,
+    }),
+    VOXGATE_MEDIA_UDP: choice(['auto', 'native', 'dgram'], {
+      description:
+        "the relay's RTP sockets: native = batched recvmmsg/sendmmsg through the addon dist/native/udp-batch.node " +
+        '(Linux; start fails without it), dgram = Node.js dgram, auto = native when the addon loads, else dgram',
+      default: 'auto',
     }),
     VOXGATE_ADVERTISED_ADDRESS: advertisedAddressSetting,
     VOXGATE_MEDIA_ADVERTISED_ADDRESS: optional(
@@ -64,6 +70,8 @@ export const mediaRelaySection = section({
       ng: v.VOXGATE_MEDIA_NG,
       rtpPortMin: v.VOXGATE_RTP_PORT_MIN,
       rtpPortMax: v.VOXGATE_RTP_PORT_MAX,
+      /** Which UDP sockets carry RTP: `relaySockets()` in the media layer resolves it. */
+      udp: v.VOXGATE_MEDIA_UDP,
       /** Unset = the ng host, or for a wildcard the machine's (`defaultAdvertisedHost`), as for SIP. */
       advertisedAddress: v.VOXGATE_MEDIA_ADVERTISED_ADDRESS ?? v.VOXGATE_ADVERTISED_ADDRESS,
       /** The relay's own timeout: an idle session is ended; the gateway's hangup is `calls.noRtpHangupMs`. */

@@ -3,6 +3,7 @@ import {
   createMediaRelay,
   createNgControlServer,
   type MediaRelay,
+  relaySockets,
   type NgControlServer,
 } from '../../media/index.js';
 import { createFolderStore, createS3Store } from '../../store/index.js';
@@ -37,6 +38,8 @@ export const mediaRelayModule: ModuleDefinition = {
         // Created on the first recording: a relay that records nothing writes nothing.
         const spoolDir = join(recordings, '.spool');
         const advertised = advertisedAddresses(ctx.config).media;
+        const udp = relaySockets(media.udp);
+        if (udp.fallback) ctx.logger.warn({ reason: udp.fallback }, 'media relay on Node.js dgram sockets');
         relay = createMediaRelay({
           bindHost: media.ng.host,
           advertised,
@@ -44,6 +47,7 @@ export const mediaRelayModule: ModuleDefinition = {
           portMax: media.rtpPortMax,
           timeoutMs: media.idleSessionMs,
           recording: { store: s3 ?? createFolderStore(recordings), spoolDir },
+          sockets: udp.sockets,
         });
         server = await createNgControlServer({
           host: media.ng.host,
@@ -55,6 +59,7 @@ export const mediaRelayModule: ModuleDefinition = {
             ng: server.address(),
             advertised,
             rtp: `${media.rtpPortMin}-${media.rtpPortMax}`,
+            udp: udp.sockets.kind,
             recordings: media.recordings?.url ?? recordings,
           },
           'media relay ng control listening',

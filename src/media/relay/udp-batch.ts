@@ -1,0 +1,241 @@
+/**
+ * The relay's sockets on the native addon `native/udp-batch` (Linux): a wake-up of the event loop reads every
+ * ready socket with `recvmmsg` into one slab and calls JavaScript once for all the packets; the sends those
+ * packets cause are queued in a second slab and leave in one call into C++ when the batch is done (`sendmmsg`
+ * per run of packets from the same socket). A send outside a batch (a DTLS retransmission, a timer) goes at
+ * once. Each packet handed to a handler is its own Buffer, as with dgram: a handler may keep it.
+ *
+ * Built by `scripts/build-native.mjs` into `dist/native/udp-batch.node`; `udpBatchSockets()` says why not when
+ * it cannot be used, and the caller falls back to dgram (`relay-socket.ts`).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
+import { dgramSockets, type PacketHandler, type RelaySocket, type RelaySockets } from './relay-socket.js';
+
+interface Shared {
+  recv: ArrayBuffer;
+  recvMeta: ArrayBuffer;
+  send: ArrayBuffer;
+  sendMeta: ArrayBuffer;
+  slot: number;
+  maxBatch: number;
+  metaInts: number;
+}
+
+interface Addon {
+  init(onBatch: (count: number) => void): Shared;
+  open(host: string, port: number): number;
+  close(fd: number): void;
+  sendTo(fd: number, bytes: Uint8Array, port: number, host: string): number;
+  flush(count: number): number;
+  ntop6(index: number): string;
+  stats(): UdpBatchStats;
+}
+
+export interface UdpBatchStats {
+  /** Datagrams longer than a slot (9,216 bytes), dropped. */
+  truncated: number;
+  /** Sends the kernel refused (full buffer, ICMP error reported back): lost. */
+  sendErrors: number;
+  /** Sockets open. */
+  open: number;
+}
+
+/** The native sockets, with the addon's own counters. */
+export interface UdpBatchSockets extends RelaySockets {
+  stats(): UdpBatchStats;
+}
+
+/** Where the addon is looked for: next to the compiled code (dist/native) or, under tsx, in dist/ of the tree. */
+const CANDIDATES = ['../../../native/udp-batch.node', '../../../dist/native/udp-batch.node'];
+
+class NativeSocket implements RelaySocket {
+  onPacket: PacketHandler | undefined = undefined;
+
+  constructor(
+    private readonly batch: UdpBatch,
+    readonly fd: number,
+    readonly ipv6: boolean,
+  ) {}
+
+  send(packet: Uint8Array, port: number, address: string): void {
+    this.batch.send(this, packet, port, address);
+  }
+
+  close(): void {
+    this.batch.close(this);
+  }
+}
+
+/** Dotted-quad text to its 32-bit value (-1: not an IPv4 literal). */
+function parseIpv4(text: string): number {
+  const parts = text.split('.');
+  if (parts.length !== 4) return -1;
+  let value = 0;
+  for (const part of parts) {
+    if (!/^\d{1,3}$/.test(part)) return -1;
+    const n = Number(part);
+    if (n > 255) return -1;
+    value = value * 256 + n;
+  }
+  return value;
+}
+
+class UdpBatch implements UdpBatchSockets {
+  readonly kind = 'native' as const;
+  private readonly sockets: (NativeSocket | undefined)[] = [];
+  private readonly recv: Uint8Array;
+  private readonly recvMeta: Int32Array;
+  private readonly sendSlab: Uint8Array;
+  private readonly sendMeta: Int32Array;
+  private readonly slot: number;
+  private readonly maxBatch: number;
+  private readonly metaInts: number;
+  private queued = 0;
+  private inBatch = false;
+  /** Source addresses as text, by their 32-bit value; destinations' values, by their text. */
+  private readonly v4Text = new Map<number, string>();
+  private readonly v4Value = new Map<string, number>();
+
+  constructor(private readonly addon: Addon) {
+    const shared = addon.init((count) => this.onBatch(count));
+    this.recv = new Uint8Array(shared.recv);
+    this.recvMeta = new Int32Array(shared.recvMeta);
+    this.sendSlab = new Uint8Array(shared.send);
+    this.sendMeta = new Int32Array(shared.sendMeta);
+    this.slot = shared.slot;
+    this.maxBatch = shared.maxBatch;
+    this.metaInts = shared.metaInts;
+  }
+
+  bind(host: string, port: number): Promise<RelaySocket | undefined> {
+    const fd = this.addon.open(host, port);
+    if (fd < 0) return Promise.resolve(undefined);
+    const socket = new NativeSocket(this, fd, host.includes(':'));
+    this.sockets[fd] = socket;
+    return Promise.resolve(socket);
+  }
+
+  stats(): UdpBatchStats {
+    return this.addon.stats();
+  }
+
+  send(socket: NativeSocket, packet: Uint8Array, port: number, address: string): void {
+    if (this.sockets[socket.fd] !== socket) return;
+    if (socket.ipv6) {
+      // An IPv4 party on a dual-stack IPv6 socket is reached at its mapped address (RFC 4291 §2.5.5.2).
+      this.addon.sendTo(socket.fd, packet, port, address.includes(':') ? address : `::ffff:${address}`);
+      return;
+    }
+    const ip = this.inBatch && packet.length <= this.slot ? this.ipv4(address) : -1;
+    if (ip === -1) {
+      this.addon.sendTo(socket.fd, packet, port, address);
+      return;
+    }
+    if (this.queued === this.maxBatch) this.flush();
+    const at = this.queued++;
+    this.sendSlab.set(packet, at * this.slot);
+    const meta = at * this.metaInts;
+    this.sendMeta[meta] = socket.fd;
+    this.sendMeta[meta + 1] = packet.length;
+    this.sendMeta[meta + 2] = port;
+    this.sendMeta[meta + 3] = 4;
+    this.sendMeta[meta + 4] = ip | 0;
+  }
+
+  close(socket: NativeSocket): void {
+    if (this.sockets[socket.fd] !== socket) return;
+    // Packets queued from this socket leave before its descriptor can be reused.
+    if (this.queued > 0) this.flush();
+    this.sockets[socket.fd] = undefined;
+    socket.onPacket = undefined;
+    this.addon.close(socket.fd);
+  }
+
+  private onBatch(count: number): void {
+    const meta = this.recvMeta;
+    this.inBatch = true;
+    try {
+      for (let i = 0; i < count; i++) {
+        const at = i * this.metaInts;
+        const socket = this.sockets[meta[at]!];
+        const handler = socket?.onPacket;
+        if (!handler) continue;
+        const length = meta[at + 1]!;
+        const start = i * this.slot;
+        const packet = Buffer.allocUnsafe(length);
+        packet.set(this.recv.subarray(start, start + length));
+        const address = meta[at + 3] === 4 ? this.v4(meta[at + 4]! >>> 0) : this.addon.ntop6(i);
+        handler(packet, { address, port: meta[at + 2]! });
+      }
+    } finally {
+      this.inBatch = false;
+      if (this.queued > 0) this.flush();
+    }
+  }
+
+  private flush(): void {
+    const count = this.queued;
+    this.queued = 0;
+    this.addon.flush(count);
+  }
+
+  private v4(value: number): string {
+    let text = this.v4Text.get(value);
+    if (text === undefined) {
+      text = `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+      // Bounded: a flood from many sources must not grow it for ever.
+      if (this.v4Text.size >= 65_536) this.v4Text.clear();
+      this.v4Text.set(value, text);
+    }
+    return text;
+  }
+
+  private ipv4(address: string): number {
+    let value = this.v4Value.get(address);
+    if (value === undefined) {
+      value = parseIpv4(address);
+      if (this.v4Value.size >= 65_536) this.v4Value.clear();
+      this.v4Value.set(address, value);
+    }
+    return value;
+  }
+}
+
+let loaded: UdpBatch | Error | undefined;
+
+/**
+ * The native batched sockets, or the reason they cannot be used here (not Linux, a worker thread, the addon
+ * not built or not loadable). Loaded once per process: the addon keeps one epoll set for all sockets.
+ */
+export function udpBatchSockets(): UdpBatchSockets | Error {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux')
+    return (loaded = new Error(`native UDP needs Linux (this is ${process.platform})`));
+  if (!isMainThread) return new Error('native UDP runs on the main thread only');
+  const path = CANDIDATES.map((c) => fileURLToPath(new URL(c, import.meta.url))).find((p) => existsSync(p));
+  if (!path) return (loaded = new Error('the native UDP addon is not built (npm run build:native)'));
+  try {
+    const addon = createRequire(import.meta.url)(path) as Addon;
+    loaded = new UdpBatch(addon);
+  } catch (err) {
+    loaded = new Error(`the native UDP addon at ${path} did not load: ${(err as Error).message}`);
+  }
+  return loaded;
+}
+
+export type UdpMode = 'auto' | 'native' | 'dgram';
+
+/**
+ * The sockets for `mode`, with the reason native ones were not taken under `auto` (for the log). `native`
+ * without a usable addon is an error: whoever asked for it expects its cost per packet.
+ */
+export function relaySockets(mode: UdpMode): { sockets: RelaySockets; fallback?: string } {
+  if (mode === 'dgram') return { sockets: dgramSockets };
+  const native = udpBatchSockets();
+  if (!(native instanceof Error)) return { sockets: native };
+  if (mode === 'native') throw new Error(`VOXGATE_MEDIA_UDP=native: ${native.message}`);
+  return { sockets: dgramSockets, fallback: native.message };
+}
