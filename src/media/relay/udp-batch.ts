@@ -35,7 +35,7 @@ interface Addon {
 }
 
 export interface UdpBatchStats {
-  /** Datagrams longer than a slot (9,216 bytes), dropped. */
+  /** Datagrams longer than a slot (65,536 bytes, more than UDP carries), dropped: none expected. */
   truncated: number;
   /** Sends the kernel refused (full buffer, ICMP error reported back): lost. */
   sendErrors: number;
