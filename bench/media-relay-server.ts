@@ -7,7 +7,8 @@
  *   [--ng-receive-buffer-kb=N] (the ng socket's SO_RCVBUF asked; 0: the system's; default: the server's own)
  */
 import { parseArgs } from 'node:util';
-import { createMediaRelay, createNgControlServer, relaySockets, type UdpMode } from '../src/media/index.js';
+import { createMediaRelay, createNgControlServer, relaySockets } from '../src/media/index.js';
+import type { UdpMode } from '../src/sip/index.js';
 import { observeSelf } from './media-observe.js';
 
 const { values } = parseArgs({

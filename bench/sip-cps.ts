@@ -10,6 +10,8 @@
  * no database URL: the embedded PGlite in a fresh data folder, CDRs written in the same process), as `npm start`.
  * `--workers=1,2`: one PostgreSQL run per entry with VOXGATE_SIP_WORKERS at that number; more than 1 (or `N:redis`)
  * runs on Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/11), as several workers need.
+ * `--udp=native,dgram`: the SIP port of a one-process voxgate on the native batched UDP socket (VOXGATE_SIP_UDP=
+ * native, the default where the addon is built) and/or on Node.js dgram, a run each; SIP workers always use dgram.
  * `--warmup=5`: seconds of calls at the first rate before the ladder, not counted, for every server alike: the
  * first step otherwise pays voxgate's JIT compilation (1.7 ms per call at 200/s against 1.0 at 400/s, 2026-12-04).
  * VOXGATE_* variables of the bench's environment reach voxgate, except those the bench sets itself.
@@ -50,6 +52,8 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'postgres' },
     workers: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '5' },
+    // The SIP port's socket in one process: native (the batched addon, the default where built) and/or dgram.
+    udp: { type: 'string', default: 'native' },
   },
 });
 const rates = values.rates.split(',').map(Number);
@@ -58,10 +62,15 @@ const warmupSeconds = Number(values.warmup);
 const mediaModes = values.media.split(',') as ('off' | 'rtpengine')[];
 const servers = new Set(values.servers.split(','));
 const stores = values.store.split(',') as ('postgres' | 'pglite')[];
-type WorkerRun = { workers: number; redis: boolean };
-const workerRuns: WorkerRun[] = values.workers.split(',').map((w) => {
+type WorkerRun = { workers: number; redis: boolean; udp: 'native' | 'dgram' };
+const udpKinds = values.udp.split(',') as ('native' | 'dgram')[];
+// SIP workers share the socket through Node's cluster: dgram whatever is asked (VOXGATE_SIP_UDP).
+const workerRuns: WorkerRun[] = values.workers.split(',').flatMap((w) => {
   const workers = Number(w.split(':')[0]);
-  return { workers, redis: workers > 1 || w.endsWith(':redis') };
+  const redis = workers > 1 || w.endsWith(':redis');
+  return workers > 1
+    ? [{ workers, redis, udp: 'dgram' as const }]
+    : udpKinds.map((udp) => ({ workers, redis, udp }));
 });
 const ROOT = join(import.meta.dirname, '..');
 const KAMAILIO_CFG = join(import.meta.dirname, 'fixtures', 'kamailio-proxy.cfg');
@@ -179,7 +188,7 @@ async function provision(store: Store): Promise<void> {
 async function voxgate(
   store: Store,
   relay: RtpengineProcess | undefined,
-  run: WorkerRun = { workers: 1, redis: false },
+  run: WorkerRun = { workers: 1, redis: false, udp: udpKinds[0]! },
 ): Promise<Row[]> {
   const sipPort = port();
   const scratch = await mkdtemp(join(tmpdir(), 'voxgate-cps-state-'));
@@ -213,6 +222,7 @@ async function voxgate(
       VOXGATE_CALL_MEDIA_TIMEOUT_SECONDS: '0',
       VOXGATE_GATEWAY_MEDIA_RELAYS: relay ? `127.0.0.1:${relay.ngPort}` : 'off',
       VOXGATE_SIP_WORKERS: String(run.workers),
+      VOXGATE_SIP_UDP: run.udp,
       ...(run.redis ? { VOXGATE_REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11' } : {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -251,10 +261,10 @@ async function voxgate(
     try {
       return await ladder(
         !('url' in store)
-          ? 'voxgate all-in-one (PGlite)'
+          ? `voxgate all-in-one (PGlite, ${run.udp} UDP)`
           : run.workers > 1
             ? `voxgate (${run.workers} workers, Redis)`
-            : `voxgate (1 process${run.redis ? ', Redis' : ''})`,
+            : `voxgate (1 process${run.redis ? ', Redis' : ''}, ${run.udp} UDP)`,
         relay ? 'RTPengine' : 'off',
         vx.pid!,
         `127.0.0.1:${sipPort}`,

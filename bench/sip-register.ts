@@ -13,6 +13,8 @@
  * (RSS for voxgate; PSS summed over Kamailio's processes, so its shared memory counts once); for voxgate also
  * the heap a full GC keeps, from a heap snapshot before and after the fill, by constructor.
  * Usage: npm run bench:register [-- --rates=500,1000,2000,3000 --seconds=10 --users=10000 --bindings=100000]
+ *   [--servers=voxgate,voxgate-dgram,kamailio] (`voxgate`: the SIP port on the native batched UDP socket,
+ *   VOXGATE_SIP_UDP=native, its default where built; `voxgate-dgram`: on Node.js dgram)
  * `--bindings=0` skips the memory step (rates only). Profiling voxgate under the load:
  * BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' (the default folder is the bench's scratch folder, removed
  * at the end).
@@ -242,7 +244,8 @@ async function provision(url: string): Promise<void> {
   }
 }
 
-async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
+async function voxgate(url: string, udp: 'native' | 'dgram'): Promise<{ rows: Row[]; binding: string }> {
+  const name = `voxgate (1 process, ${udp} UDP)`;
   const sipPort = port();
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const vx = spawn(
@@ -276,6 +279,7 @@ async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
         VOXGATE_SIP_REGISTER_MAX_EXPIRES: '3600',
         // One source address plays every phone: it must not be banned for the 401s the challenge gives.
         VOXGATE_SIP_AUTH_BAN_THRESHOLD: '10000',
+        VOXGATE_SIP_UDP: udp,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -283,9 +287,9 @@ async function voxgate(url: string): Promise<{ rows: Row[]; binding: string }> {
   try {
     await waitForOutput(vx, /"msg":"voxgate started"/, 'stdout');
     const target = `127.0.0.1:${sipPort}`;
-    const rows = await ladder('voxgate (1 process)', vx.pid!, target);
-    if (bindings <= 0) return { rows, binding: 'voxgate (1 process): not measured (--bindings=0)' };
-    return { rows, binding: await perBinding('voxgate (1 process)', vx.pid!, target, vx.pid!) };
+    const rows = await ladder(name, vx.pid!, target);
+    if (bindings <= 0) return { rows, binding: `${name}: not measured (--bindings=0)` };
+    return { rows, binding: await perBinding(name, vx.pid!, target, vx.pid!) };
   } finally {
     await stop(vx);
   }
@@ -307,11 +311,15 @@ async function kamailio(): Promise<{ rows: Row[]; binding: string }> {
 
 const results: { rows: Row[]; binding: string }[] = [];
 try {
-  if (servers.has('voxgate')) {
+  for (const [server, udp] of [
+    ['voxgate', 'native'],
+    ['voxgate-dgram', 'dgram'],
+  ] as const) {
+    if (!servers.has(server)) continue;
     results.push(
       await withScratchDatabase('register', async (url) => {
         await provision(url);
-        return voxgate(url);
+        return voxgate(url, udp);
       }),
     );
   }

@@ -15,7 +15,8 @@
 //   sendTo(fd, buffer, port, host) -> bytes sent or -errno
 //   flush(count) -> packets sent (the queue's first `count` entries)
 //   ntop6(metaIndex) -> the IPv6 source address of a received slot, as text
-//   stop()
+//   localPort(fd) -> the port the socket is bound to (after binding port 0)
+//   setReceiveBuffer(fd, bytes) -> 0 or -errno (SO_RCVBUF); receiveBuffer(fd) -> what the kernel reports
 // Received slot i: bytes at recv[i * slot], meta ints at recvMeta[i * metaInts]:
 //   [fd, length, port, family (4|6), ipv4 (network order as read), v6 words 0..3]
 // Queued send i: bytes at send[i * slot], meta ints at sendMeta[i * metaInts]: [fd, length, port, 4, ipv4].
@@ -376,6 +377,43 @@ napi_value Ntop6(napi_env env, napi_callback_info info) {
   return value;
 }
 
+int32_t FdArgument(napi_env env, napi_callback_info info, int32_t* second = nullptr) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return -1;
+  if (second != nullptr && (argc < 2 || napi_get_value_int32(env, argv[1], second) != napi_ok)) return -1;
+  return fd;
+}
+
+napi_value LocalPort(napi_env env, napi_callback_info info) {
+  int32_t fd = FdArgument(env, info);
+  sockaddr_storage addr;
+  socklen_t len = sizeof(addr);
+  if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0) return Number(env, -errno);
+  const sockaddr* sa = reinterpret_cast<const sockaddr*>(&addr);
+  uint16_t port = sa->sa_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port
+                                            : reinterpret_cast<const sockaddr_in*>(sa)->sin_port;
+  return Number(env, ntohs(port));
+}
+
+napi_value SetReceiveBuffer(napi_env env, napi_callback_info info) {
+  int32_t bytes = 0;
+  int32_t fd = FdArgument(env, info, &bytes);
+  if (fd < 0) return Number(env, -EBADF);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) < 0) return Number(env, -errno);
+  return Number(env, 0);
+}
+
+napi_value ReceiveBuffer(napi_env env, napi_callback_info info) {
+  int32_t fd = FdArgument(env, info);
+  int bytes = 0;
+  socklen_t len = sizeof(bytes);
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, &len) < 0) return Number(env, -errno);
+  return Number(env, bytes);
+}
+
 napi_value Stats(napi_env env, napi_callback_info) {
   napi_value result;
   napi_create_object(env, &result);
@@ -393,6 +431,9 @@ napi_value Module(napi_env env, napi_value exports) {
       {"sendTo", nullptr, SendTo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"flush", nullptr, Flush, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ntop6", nullptr, Ntop6, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"localPort", nullptr, LocalPort, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setReceiveBuffer", nullptr, SetReceiveBuffer, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"receiveBuffer", nullptr, ReceiveBuffer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -6,6 +6,7 @@ import {
   type KeyRing,
   type SipEndpoint,
   type SipEndpointOptions,
+  type UdpBatchSockets,
   type StreamLimits,
   type TimerSettings,
   type TransactionLayer,
@@ -59,6 +60,8 @@ export interface GatewayOptions {
   trunkRegistration?: { expiresSec: number; syncMs?: number; retryMs?: number };
   /** The SIP UDP socket's receive buffer asked of the kernel; unset = the system's default. */
   udpReceiveBufferBytes?: number;
+  /** The SIP UDP socket on the native batched sockets (`nativeUdpFor`); unset: Node's dgram. */
+  udpNative?: UdpBatchSockets;
   /** How often bindings accepted here are pinged (OPTIONS on UDP, CRLF on flows); 0 = never. */
   keepaliveMs?: number;
   /**
@@ -361,6 +364,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.dispatch && options.udpOnly ? { streamRelay: options.dispatch.relay } : {}),
     ...streamSettings(options.streams),
     ...(options.udpReceiveBufferBytes ? { udpReceiveBufferBytes: options.udpReceiveBufferBytes } : {}),
+    ...(options.udpNative ? { udpNative: options.udpNative } : {}),
     onRequest: (request, inbound) =>
       answeredStatelessly(request)
         ? route(request, statelessReply(request, inbound), inbound)

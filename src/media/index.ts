@@ -78,15 +78,9 @@ export { PortAllocator, PortRangeExhaustedError, type PortPair } from './relay/p
 export { RtpStats, type StreamStats } from './relay/rtp-stats.js';
 export {
   dgramSockets,
+  relaySockets,
   type PacketSource,
   type RelaySocket,
   type RelaySockets,
 } from './relay/relay-socket.js';
-export {
-  relaySockets,
-  udpBatchSockets,
-  type UdpBatchSockets,
-  type UdpBatchStats,
-  type UdpMode,
-} from './relay/udp-batch.js';
 export { isDtls } from './relay/dtls-bridge.js';

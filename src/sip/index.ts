@@ -83,6 +83,15 @@ export {
 } from './transport/sip-endpoint.js';
 export { askReceiveBuffer, UdpTransport } from './transport/udp-transport.js';
 export {
+  nativeUdpFor,
+  udpBatchSockets,
+  type BatchedSocket,
+  type UdpMode,
+  type DatagramSource,
+  type UdpBatchSockets,
+  type UdpBatchStats,
+} from './transport/udp-batch.js';
+export {
   refusedDestination,
   type SendFailure,
   type SendFailureHandler,

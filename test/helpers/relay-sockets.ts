@@ -1,4 +1,5 @@
-import { dgramSockets, udpBatchSockets, type RelaySockets } from '../../src/media/index.js';
+import { dgramSockets, type RelaySockets } from '../../src/media/index.js';
+import { udpBatchSockets } from '../../src/sip/index.js';
 
 /**
  * The relay's socket implementations a data-plane test runs on: Node's dgram, and the native batched sockets

@@ -1,4 +1,4 @@
-// The relay's native batched UDP sockets (native/udp-batch, src/media/relay/udp-batch.ts) against Node's dgram
+// The native batched UDP sockets (native/udp-batch, src/sip/transport/udp-batch.ts) against Node's dgram
 // sockets as the far end: what the relay's data plane relies on — binding (and a taken port), the source of each
 // packet, every packet of a burst larger than one batch delivered in order, the replies queued during a batch all
 // sent, handlers keeping their packet, IPv6, the largest datagram, and closing.
@@ -8,12 +8,11 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import {
   relaySockets,
-  udpBatchSockets,
   type PacketSource,
   type RelaySocket,
   type RelaySockets,
-  type UdpBatchSockets,
 } from '../../src/media/index.js';
+import { udpBatchSockets, type UdpBatchSockets } from '../../src/sip/index.js';
 import { until } from '../helpers/rtp-party.js';
 
 const native = udpBatchSockets();
@@ -69,9 +68,19 @@ describe('native batched UDP sockets', { skip }, () => {
     assert.equal(relaySockets('dgram').sockets.kind, 'dgram');
   });
 
-  test('a port already bound is refused (undefined), as dgram reports EADDRINUSE', async () => {
+  test('a port already bound is refused (undefined; open() says EADDRINUSE); port 0 takes a free one', async () => {
     const { port } = await open();
     assert.equal(await sockets.bind('127.0.0.1', port), undefined);
+    const refused = (native as UdpBatchSockets).open('127.0.0.1', port);
+    assert.ok(refused instanceof Error);
+    assert.equal(refused.code, 'EADDRINUSE');
+    const any = (native as UdpBatchSockets).open('127.0.0.1', 0);
+    assert.ok(!(any instanceof Error));
+    opened.push(any);
+    assert.ok(any.localPort() > 0);
+    // SO_RCVBUF: Linux reports twice what it granted (its bookkeeping).
+    assert.ok(any.setReceiveBuffer(65_536));
+    assert.equal(any.receiveBuffer(), 131_072);
   });
 
   test('packets arrive with their source; a reply sent from the handler reaches the sender', async () => {

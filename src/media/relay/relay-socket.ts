@@ -1,9 +1,11 @@
 /**
  * The one UDP socket interface the relay's data plane uses, with two implementations: Node's `dgram`
- * (`dgramSockets`, everywhere) and the native batched one (`udp-batch.ts`, Linux with the addon built). The
- * relay only binds, receives, sends to IP literals and closes, so the interface is that and nothing more.
+ * (`dgramSockets`, everywhere) and the native batched one (`nativeUdpFor` of src/sip/transport/udp-batch.ts,
+ * Linux with the addon built). The relay only binds, receives, sends to IP literals and closes, so the interface
+ * is that and nothing more.
  */
 import { createSocket } from 'node:dgram';
+import { nativeUdpFor, type UdpMode } from '../../sip/index.js';
 
 /** Where a packet came from (a party's address and port). */
 export interface PacketSource {
@@ -65,3 +67,12 @@ export const dgramSockets: RelaySockets = {
     });
   },
 };
+
+/**
+ * The sockets for `mode` (VOXGATE_MEDIA_UDP), with the reason native ones were not taken under `auto` (for the
+ * log); `native` without a usable addon throws.
+ */
+export function relaySockets(mode: UdpMode): { sockets: RelaySockets; fallback?: string } {
+  const { native, fallback } = nativeUdpFor(mode, 'VOXGATE_MEDIA_UDP');
+  return { sockets: native ?? dgramSockets, ...(fallback ? { fallback } : {}) };
+}

@@ -1,5 +1,5 @@
 import { advertisedAddressSetting } from './general.js';
-import { custom, integer, optional, port, text } from './kinds.js';
+import { choice, custom, integer, optional, port, text } from './kinds.js';
 import { section } from './setting.js';
 
 type DigestAlgorithm = 'SHA-256' | 'MD5';
@@ -150,6 +150,13 @@ export const sipSection = section({
         'clients retransmit (docs/performance.md, UDP receive buffers); 0 = the system default',
       default: 0,
     }),
+    VOXGATE_SIP_UDP: choice(['auto', 'native', 'dgram'], {
+      description:
+        'the SIP UDP socket: native = batched recvmmsg/sendmmsg through the addon dist/native/udp-batch.node ' +
+        '(Linux, one process: SIP workers share the socket through Node.js cluster and use dgram; start fails ' +
+        'without it), dgram = Node.js dgram, auto = native when the addon loads and there is one SIP process',
+      default: 'auto',
+    }),
     // RFC 3261 §18: a connection is kept at least as long as a transaction may take, 64*T1 = 32 s.
     VOXGATE_SIP_STREAM_IDLE_SECONDS: integer({
       min: 32,
@@ -227,6 +234,8 @@ export const sipSection = section({
       /** Undefined: the system's default. */
       udpReceiveBufferBytes:
         v.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB === 0 ? undefined : v.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB * 1024,
+      /** Which UDP socket carries SIP: `nativeUdpFor()` resolves it (dgram in SIP workers). */
+      udp: v.VOXGATE_SIP_UDP,
       workers: v.VOXGATE_SIP_WORKERS,
       streams: {
         idleTimeoutMs: v.VOXGATE_SIP_STREAM_IDLE_SECONDS * 1000,

@@ -13,6 +13,7 @@ import {
   type Gateway,
 } from '../../gateway/index.js';
 import { createNgClient } from '../../media/index.js';
+import { nativeUdpFor } from '../../sip/index.js';
 import { Gauge, metricsIn } from '../../observability/index.js';
 import { createSipUserRepository, createTenantRepository } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
@@ -153,6 +154,13 @@ export const sipGatewayModule: ModuleDefinition = {
     return {
       async start() {
         link = place ? await linkSipWorker(place, ctx.metrics) : undefined;
+        // SIP workers read one UDP socket that Node's cluster shares: dgram there, whatever the setting says.
+        const udp = place
+          ? { fallback: 'SIP workers share the UDP socket through Node.js cluster' }
+          : nativeUdpFor(sip.udp, 'VOXGATE_SIP_UDP');
+        if (udp.fallback && sip.udp !== 'dgram' && (!place || place.worker === 0)) {
+          ctx.logger.warn({ reason: udp.fallback }, 'SIP UDP on Node.js dgram sockets');
+        }
         gateway = await startGateway({
           // Trunk OPTIONS checks and REGISTERs go from worker 0 alone, as one gateway's; the others route by its
           // reports in shared state.
@@ -173,6 +181,7 @@ export const sipGatewayModule: ModuleDefinition = {
           routing: directory.routing,
           keepaliveMs: sip.keepaliveMs,
           ...(sip.udpReceiveBufferBytes ? { udpReceiveBufferBytes: sip.udpReceiveBufferBytes } : {}),
+          ...('native' in udp && udp.native ? { udpNative: udp.native } : {}),
           streams: sip.streams,
           trunkCheckMs: calls.trunkCheckMs,
           trunkRegistration: { expiresSec: calls.trunkRegisterExpiresSec },
@@ -266,6 +275,7 @@ export const sipGatewayModule: ModuleDefinition = {
         ctx.logger.info(
           {
             udp: address.udp?.port,
+            udpSockets: 'native' in udp && udp.native ? 'native' : 'dgram',
             tcp: address.tcp?.port,
             tls: address.tls?.port ?? 'off',
             ws: address.ws?.port ?? 'off',

@@ -8,6 +8,7 @@ import { publishSendFailure, type SendFailure, type SendFailureHandler } from '.
 import type { FlowClosedHandler, KeepaliveOptions, StreamTransportOptions } from './stream-transport.js';
 import { TcpTransport } from './tcp-transport.js';
 import { TlsTransport, type TlsClientOptions } from './tls-transport.js';
+import type { UdpBatchSockets } from './udp-batch.js';
 import { UdpTransport } from './udp-transport.js';
 import { WsTransport } from './ws-transport.js';
 
@@ -37,6 +38,8 @@ export interface SipEndpointOptions {
    * Unset: the system's default (Linux: net.core.rmem_default, usually 208 KiB).
    */
   udpReceiveBufferBytes?: number;
+  /** The UDP listener on the native batched socket (`udp-batch.ts`); unset: Node's dgram. */
+  udpNative?: UdpBatchSockets;
   /**
    * A TCP, TLS or WebSocket connection with no complete message, keepalive ping or pong, in or out, for this
    * long is closed, unless `holdFlow` keeps it (default 120 s, Kamailio's tcp_connection_lifetime).
@@ -256,6 +259,7 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
           if (!options.onDatagram?.(bytes, remote)) receiveDatagram(bytes, remote);
         },
         options.udpReceiveBufferBytes,
+        options.udpNative,
       );
     if (options.udpPort !== undefined) udp = await bindUdp(options.udpPort);
     if (options.tcpPort !== undefined) {

@@ -4,6 +4,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { sipChannels } from '../diagnostics.js';
 import type { Peer } from './inbound-context.js';
 import { refusedDestination, type SendFailure } from './send-failure.js';
+import type { BatchedSocket, UdpBatchSockets } from './udp-batch.js';
 
 /**
  * Asks the kernel for a UDP socket's receive buffer (SO_RCVBUF: Linux grants at most net.core.rmem_max). A
@@ -19,11 +20,6 @@ export function askReceiveBuffer(socket: Socket, bytes: number): void {
 
 export type DatagramHandler = (bytes: Buffer, remote: Peer) => void;
 
-/**
- * The UDP channel (RFC 3261 §18.1.1, §18.2.1): one socket, one datagram = one message. A datagram larger
- * than `maxMessageSize` is discarded unread. Socket errors (e.g. ICMP port unreachable after a send) never
- * stop the listener.
- */
 /** A datagram waiting for the end of the event loop's turn. */
 interface Pending {
   readonly bytes: Buffer;
@@ -31,13 +27,63 @@ interface Pending {
   readonly onLateFailure: ((failure: SendFailure) => void) | undefined;
 }
 
+/** The socket under the transport: Node's dgram, or the native batched one (`udp-batch.ts`). */
+interface UdpSocket {
+  /**
+   * Whether the transport holds sends until the end of the turn itself (dgram); the native socket queues the
+   * sends made while a batch of datagrams is handled and sends them when it returns, and sends others at once.
+   */
+  readonly defersSends: boolean;
+  /** Throws when the socket cannot send (closed). */
+  send(bytes: Buffer, port: number, address: string): void;
+  address(): AddressInfo;
+  askReceiveBuffer(bytes: number): void;
+  reportedReceiveBuffer(): number;
+  close(): Promise<void>;
+}
+
+function dgramSocket(socket: Socket): UdpSocket {
+  return {
+    defersSends: true,
+    send: (bytes, port, address) => socket.send(bytes, port, address),
+    address: () => socket.address(),
+    askReceiveBuffer: (bytes) => askReceiveBuffer(socket, bytes),
+    reportedReceiveBuffer: () => socket.getRecvBufferSize(),
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
+}
+
+function nativeSocket(socket: BatchedSocket, host: string, family: 4 | 6): UdpSocket {
+  let closed = false;
+  return {
+    defersSends: false,
+    send(bytes, port, address) {
+      if (closed) throw new Error('Not running');
+      socket.send(bytes, port, address);
+    },
+    address: () => ({ address: host, family: family === 6 ? 'IPv6' : 'IPv4', port: socket.localPort() }),
+    askReceiveBuffer: (bytes) => socket.setReceiveBuffer(bytes),
+    reportedReceiveBuffer: () => socket.receiveBuffer(),
+    close() {
+      closed = true;
+      socket.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * The UDP channel (RFC 3261 §18.1.1, §18.2.1): one socket, one datagram = one message. A datagram larger
+ * than `maxMessageSize` is discarded unread. Socket errors (e.g. ICMP port unreachable after a send) never
+ * stop the listener. The socket is Node's dgram, or with `native` the addon's batched one.
+ */
 export class UdpTransport {
   /** Datagrams handed to `send` in this turn of the event loop, sent together once it ends (`flush`). */
   private pending: Pending[] = [];
   private flushScheduled = false;
 
   private constructor(
-    private readonly socket: Socket,
+    private readonly socket: UdpSocket,
     private readonly family: 4 | 6,
     private readonly askedBuffer: number | undefined,
   ) {}
@@ -48,39 +94,51 @@ export class UdpTransport {
     maxMessageSize: number,
     onDatagram: DatagramHandler,
     receiveBufferBytes?: number,
+    native?: UdpBatchSockets,
   ): Promise<UdpTransport> {
     const family = host.includes(':') ? 6 : 4;
-    const socket = createSocket({
-      type: family === 6 ? 'udp6' : 'udp4',
-      // `send` is given IP literals only (a host name is resolved first, below). dgram's default lookup answers
-      // a literal on the next tick: a callback and a tick per datagram sent for nothing.
-      lookup: (address, _options, callback) => callback(null, address, family),
-    });
-    socket.on('message', (bytes, rinfo) => {
+    const receive = (bytes: Buffer, remote: Peer) => {
       if (bytes.length > maxMessageSize) {
         if (sipChannels.parseError.hasSubscribers) {
-          sipChannels.parseError.publish({ transport: 'udp', remote: rinfo, error: 'datagram too large' });
+          sipChannels.parseError.publish({ transport: 'udp', remote, error: 'datagram too large' });
         }
         return;
       }
-      onDatagram(bytes, { address: rinfo.address, port: rinfo.port });
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, host, () => {
-        socket.off('error', reject);
-        resolve();
+      onDatagram(bytes, remote);
+    };
+    let socket: UdpSocket;
+    if (native) {
+      const opened = native.open(host, port);
+      if (opened instanceof Error) throw opened;
+      opened.onPacket = receive;
+      socket = nativeSocket(opened, host, family);
+    } else {
+      const dgram = createSocket({
+        type: family === 6 ? 'udp6' : 'udp4',
+        // `send` is given IP literals only (a host name is resolved first, below). dgram's default lookup
+        // answers a literal on the next tick: a callback and a tick per datagram sent for nothing.
+        lookup: (address, _options, callback) => callback(null, address, family),
       });
-    });
-    socket.on('error', () => undefined);
-    if (receiveBufferBytes !== undefined) askReceiveBuffer(socket, receiveBufferBytes);
+      dgram.on('message', (bytes, rinfo) => receive(bytes, { address: rinfo.address, port: rinfo.port }));
+      await new Promise<void>((resolve, reject) => {
+        dgram.once('error', reject);
+        dgram.bind(port, host, () => {
+          dgram.off('error', reject);
+          resolve();
+        });
+      });
+      dgram.on('error', () => undefined);
+      socket = dgramSocket(dgram);
+    }
+    if (receiveBufferBytes !== undefined) socket.askReceiveBuffer(receiveBufferBytes);
     return new UdpTransport(socket, family, receiveBufferBytes);
   }
 
   /**
    * Sends one datagram; never throws. A destination that must not be used (port 0, broadcast …) or an address
    * of the other family is returned as a failure. The datagram itself leaves at the end of this turn of the
-   * event loop, with the others sent in it, in order (`flush`); a socket that throws then (closed) is told to
+   * event loop, with the others sent in it, in order (`flush`; on the native socket, at the end of the batch
+   * of datagrams being handled, or at once outside one); a socket that throws then (closed) is told to
    * `onLateFailure`, and so is a host name that does not resolve (a name is resolved first). Errors the kernel
    * reports later (ICMP unreachable) arrive as socket errors and stop nothing.
    */
@@ -102,6 +160,21 @@ export class UdpTransport {
     }
     if (sipChannels.messageOut.hasSubscribers)
       sipChannels.messageOut.publish({ transport: 'udp', to, bytes });
+    if (!this.socket.defersSends) {
+      try {
+        this.socket.send(bytes, to.port, to.address);
+      } catch (err) {
+        // Told after this turn, as from dgram's deferred send.
+        const failure = {
+          reason: 'socket-error',
+          transport: 'udp',
+          to,
+          detail: (err as Error).message,
+        } as const;
+        if (onLateFailure) setImmediate(() => onLateFailure(failure));
+      }
+      return undefined;
+    }
     this.pending.push({ bytes, to, onLateFailure });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -138,12 +211,12 @@ export class UdpTransport {
    * reports twice the size it granted, the other half its bookkeeping, and grants at most net.core.rmem_max).
    */
   receiveBuffer(): { asked: number | undefined; reported: number } {
-    return { asked: this.askedBuffer, reported: this.socket.getRecvBufferSize() };
+    return { asked: this.askedBuffer, reported: this.socket.reportedReceiveBuffer() };
   }
 
   /** Sends what this turn queued, then closes the socket. */
   close(): Promise<void> {
     this.flush();
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.socket.close();
   }
 }

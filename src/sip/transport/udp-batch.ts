@@ -1,18 +1,42 @@
 /**
- * The relay's sockets on the native addon `native/udp-batch` (Linux): a wake-up of the event loop reads every
- * ready socket with `recvmmsg` into one slab and calls JavaScript once for all the packets; the sends those
- * packets cause are queued in a second slab and leave in one call into C++ when the batch is done (`sendmmsg`
- * per run of packets from the same socket). A send outside a batch (a DTLS retransmission, a timer) goes at
- * once. Each packet handed to a handler is its own Buffer, as with dgram: a handler may keep it.
+ * UDP sockets on the native addon `native/udp-batch` (Linux), for the SIP port and the media relay's RTP ports:
+ * a wake-up of the event loop reads every ready socket with `recvmmsg` into one slab and calls JavaScript once
+ * for all the datagrams; the sends those datagrams cause are queued in a second slab and leave in one call into
+ * C++ when the batch is done (`sendmmsg` per run of datagrams from the same socket). A send outside a batch (a
+ * timer, an answer after a database read) goes at once. Each datagram handed to a handler is its own Buffer, as
+ * with dgram: a handler may keep it.
  *
  * Built by `scripts/build-native.mjs` into `dist/native/udp-batch.node`; `udpBatchSockets()` says why not when
- * it cannot be used, and the caller falls back to dgram (`relay-socket.ts`).
+ * it cannot be used, and the caller falls back to dgram.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
-import { dgramSockets, type PacketHandler, type RelaySocket, type RelaySockets } from './relay-socket.js';
+
+/** Where a datagram came from. */
+export interface DatagramSource {
+  readonly address: string;
+  readonly port: number;
+}
+
+export type BatchedHandler = (bytes: Buffer, from: DatagramSource) => void;
+
+/** One socket of the addon. */
+export interface BatchedSocket {
+  /** The handler of every datagram received; one before a handler is set is dropped. */
+  onPacket: BatchedHandler | undefined;
+  /** Sends without a callback: a datagram the kernel refuses is lost (and counted in `stats().sendErrors`). */
+  send(bytes: Uint8Array, port: number, address: string): void;
+  close(): void;
+  /** The port bound (the one the kernel chose for port 0). */
+  localPort(): number;
+  /** Asks for SO_RCVBUF; false when the kernel refused. */
+  setReceiveBuffer(bytes: number): boolean;
+  /** SO_RCVBUF as the kernel reports it. */
+  receiveBuffer(): number;
+}
 
 interface Shared {
   recv: ArrayBuffer;
@@ -31,6 +55,9 @@ interface Addon {
   sendTo(fd: number, bytes: Uint8Array, port: number, host: string): number;
   flush(count: number): number;
   ntop6(index: number): string;
+  localPort(fd: number): number;
+  setReceiveBuffer(fd: number, bytes: number): number;
+  receiveBuffer(fd: number): number;
   stats(): UdpBatchStats;
 }
 
@@ -44,15 +71,20 @@ export interface UdpBatchStats {
 }
 
 /** The native sockets, with the addon's own counters. */
-export interface UdpBatchSockets extends RelaySockets {
+export interface UdpBatchSockets {
+  readonly kind: 'native';
+  /** Binds `host`:`port`; undefined when it cannot be bound (a port taken). */
+  bind(host: string, port: number): Promise<BatchedSocket | undefined>;
+  /** Binds `host`:`port`, or the error (`code` EADDRINUSE …) saying why not. */
+  open(host: string, port: number): BatchedSocket | NodeJS.ErrnoException;
   stats(): UdpBatchStats;
 }
 
 /** Where the addon is looked for: next to the compiled code (dist/native) or, under tsx, in dist/ of the tree. */
 const CANDIDATES = ['../../../native/udp-batch.node', '../../../dist/native/udp-batch.node'];
 
-class NativeSocket implements RelaySocket {
-  onPacket: PacketHandler | undefined = undefined;
+class NativeSocket implements BatchedSocket {
+  onPacket: BatchedHandler | undefined = undefined;
 
   constructor(
     private readonly batch: UdpBatch,
@@ -66,6 +98,18 @@ class NativeSocket implements RelaySocket {
 
   close(): void {
     this.batch.close(this);
+  }
+
+  localPort(): number {
+    return this.batch.addon.localPort(this.fd);
+  }
+
+  setReceiveBuffer(bytes: number): boolean {
+    return this.batch.addon.setReceiveBuffer(this.fd, bytes) === 0;
+  }
+
+  receiveBuffer(): number {
+    return this.batch.addon.receiveBuffer(this.fd);
   }
 }
 
@@ -99,7 +143,7 @@ class UdpBatch implements UdpBatchSockets {
   private readonly v4Text = new Map<number, string>();
   private readonly v4Value = new Map<string, number>();
 
-  constructor(private readonly addon: Addon) {
+  constructor(readonly addon: Addon) {
     const shared = addon.init((count) => this.onBatch(count));
     this.recv = new Uint8Array(shared.recv);
     this.recvMeta = new Int32Array(shared.recvMeta);
@@ -110,12 +154,20 @@ class UdpBatch implements UdpBatchSockets {
     this.metaInts = shared.metaInts;
   }
 
-  bind(host: string, port: number): Promise<RelaySocket | undefined> {
+  bind(host: string, port: number): Promise<BatchedSocket | undefined> {
+    const socket = this.open(host, port);
+    return Promise.resolve(socket instanceof Error ? undefined : socket);
+  }
+
+  open(host: string, port: number): BatchedSocket | NodeJS.ErrnoException {
     const fd = this.addon.open(host, port);
-    if (fd < 0) return Promise.resolve(undefined);
+    if (fd < 0) {
+      const code = getSystemErrorName(fd);
+      return Object.assign(new Error(`bind ${code} ${host}:${port}`), { code, errno: fd, syscall: 'bind' });
+    }
     const socket = new NativeSocket(this, fd, host.includes(':'));
     this.sockets[fd] = socket;
-    return Promise.resolve(socket);
+    return socket;
   }
 
   stats(): UdpBatchStats {
@@ -229,13 +281,17 @@ export function udpBatchSockets(): UdpBatchSockets | Error {
 export type UdpMode = 'auto' | 'native' | 'dgram';
 
 /**
- * The sockets for `mode`, with the reason native ones were not taken under `auto` (for the log). `native`
- * without a usable addon is an error: whoever asked for it expects its cost per packet.
+ * The native sockets for a setting's `mode` (VOXGATE_SIP_UDP, VOXGATE_MEDIA_UDP), or none (dgram), with the
+ * reason native ones were not taken under `auto` for the log. `native` without a usable addon is an error
+ * naming `setting`: whoever asked for it expects its cost per datagram.
  */
-export function relaySockets(mode: UdpMode): { sockets: RelaySockets; fallback?: string } {
-  if (mode === 'dgram') return { sockets: dgramSockets };
+export function nativeUdpFor(
+  mode: UdpMode,
+  setting: string,
+): { native?: UdpBatchSockets; fallback?: string } {
+  if (mode === 'dgram') return {};
   const native = udpBatchSockets();
-  if (!(native instanceof Error)) return { sockets: native };
-  if (mode === 'native') throw new Error(`VOXGATE_MEDIA_UDP=native: ${native.message}`);
-  return { sockets: dgramSockets, fallback: native.message };
+  if (!(native instanceof Error)) return { native };
+  if (mode === 'native') throw new Error(`${setting}=native: ${native.message}`);
+  return { fallback: native.message };
 }
