@@ -143,6 +143,24 @@ describe('native batched UDP sockets', { skip }, () => {
     assert.equal(p.got[0]!.toString(), 'from a timer');
   });
 
+  test('corked: sends wait for the last uncork(), then leave in order', async () => {
+    const { socket } = await open();
+    const p = await far();
+    const batch = native as UdpBatchSockets;
+    batch.cork();
+    batch.cork();
+    for (const text of ['one', 'two', 'three']) socket.send(Buffer.from(text), p.port, '127.0.0.1');
+    batch.uncork();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(p.got, [], 'nothing left before the last uncork');
+    batch.uncork();
+    await until(() => p.got.length === 3);
+    assert.deepEqual(
+      p.got.map((m) => m.toString()),
+      ['one', 'two', 'three'],
+    );
+  });
+
   test('IPv6: a socket on ::1 receives with the IPv6 source and replies', async () => {
     const { socket, port } = await open('::1');
     const p = await far('udp6');

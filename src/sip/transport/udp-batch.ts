@@ -77,6 +77,12 @@ export interface UdpBatchSockets {
   bind(host: string, port: number): Promise<BatchedSocket | undefined>;
   /** Binds `host`:`port`, or the error (`code` EADDRINUSE …) saying why not. */
   open(host: string, port: number): BatchedSocket | NodeJS.ErrnoException;
+  /**
+   * Until `uncork()`, sends to IPv4 destinations are queued as during a batch, and leave together (`sendmmsg`
+   * per run of the same socket) when the last `uncork()` comes.
+   */
+  cork(): void;
+  uncork(): void;
   stats(): UdpBatchStats;
 }
 
@@ -139,6 +145,8 @@ class UdpBatch implements UdpBatchSockets {
   private readonly metaInts: number;
   private queued = 0;
   private inBatch = false;
+  /** `cork()` calls not yet undone: sends are queued meanwhile. */
+  private corked = 0;
   /** Source addresses as text, by their 32-bit value; destinations' values, by their text. */
   private readonly v4Text = new Map<number, string>();
   private readonly v4Value = new Map<string, number>();
@@ -181,7 +189,7 @@ class UdpBatch implements UdpBatchSockets {
       this.addon.sendTo(socket.fd, packet, port, address.includes(':') ? address : `::ffff:${address}`);
       return;
     }
-    const ip = this.inBatch && packet.length <= this.slot ? this.ipv4(address) : -1;
+    const ip = (this.inBatch || this.corked > 0) && packet.length <= this.slot ? this.ipv4(address) : -1;
     if (ip === -1) {
       this.addon.sendTo(socket.fd, packet, port, address);
       return;
@@ -195,6 +203,15 @@ class UdpBatch implements UdpBatchSockets {
     this.sendMeta[meta + 2] = port;
     this.sendMeta[meta + 3] = 4;
     this.sendMeta[meta + 4] = ip | 0;
+  }
+
+  cork(): void {
+    this.corked++;
+  }
+
+  uncork(): void {
+    if (this.corked > 0) this.corked--;
+    if (this.corked === 0 && !this.inBatch && this.queued > 0) this.flush();
   }
 
   close(socket: NativeSocket): void {
@@ -224,7 +241,7 @@ class UdpBatch implements UdpBatchSockets {
       }
     } finally {
       this.inBatch = false;
-      if (this.queued > 0) this.flush();
+      if (this.queued > 0 && this.corked === 0) this.flush();
     }
   }
 

@@ -29,13 +29,11 @@ interface Pending {
 
 /** The socket under the transport: Node's dgram, or the native batched one (`udp-batch.ts`). */
 interface UdpSocket {
-  /**
-   * Whether the transport holds sends until the end of the turn itself (dgram); the native socket queues the
-   * sends made while a batch of datagrams is handled and sends them when it returns, and sends others at once.
-   */
-  readonly defersSends: boolean;
   /** Throws when the socket cannot send (closed). */
   send(bytes: Buffer, port: number, address: string): void;
+  /** Around the sends of a turn: the native socket queues them and sends them in one call (`sendmmsg`). */
+  cork?(): void;
+  uncork?(): void;
   address(): AddressInfo;
   askReceiveBuffer(bytes: number): void;
   reportedReceiveBuffer(): number;
@@ -44,7 +42,6 @@ interface UdpSocket {
 
 function dgramSocket(socket: Socket): UdpSocket {
   return {
-    defersSends: true,
     send: (bytes, port, address) => socket.send(bytes, port, address),
     address: () => socket.address(),
     askReceiveBuffer: (bytes) => askReceiveBuffer(socket, bytes),
@@ -53,14 +50,20 @@ function dgramSocket(socket: Socket): UdpSocket {
   };
 }
 
-function nativeSocket(socket: BatchedSocket, host: string, family: 4 | 6): UdpSocket {
+function nativeSocket(
+  socket: BatchedSocket,
+  native: UdpBatchSockets,
+  host: string,
+  family: 4 | 6,
+): UdpSocket {
   let closed = false;
   return {
-    defersSends: false,
     send(bytes, port, address) {
       if (closed) throw new Error('Not running');
       socket.send(bytes, port, address);
     },
+    cork: () => native.cork(),
+    uncork: () => native.uncork(),
     address: () => ({ address: host, family: family === 6 ? 'IPv6' : 'IPv4', port: socket.localPort() }),
     askReceiveBuffer: (bytes) => socket.setReceiveBuffer(bytes),
     reportedReceiveBuffer: () => socket.receiveBuffer(),
@@ -111,7 +114,7 @@ export class UdpTransport {
       const opened = native.open(host, port);
       if (opened instanceof Error) throw opened;
       opened.onPacket = receive;
-      socket = nativeSocket(opened, host, family);
+      socket = nativeSocket(opened, native, host, family);
     } else {
       const dgram = createSocket({
         type: family === 6 ? 'udp6' : 'udp4',
@@ -137,8 +140,8 @@ export class UdpTransport {
   /**
    * Sends one datagram; never throws. A destination that must not be used (port 0, broadcast …) or an address
    * of the other family is returned as a failure. The datagram itself leaves at the end of this turn of the
-   * event loop, with the others sent in it, in order (`flush`; on the native socket, at the end of the batch
-   * of datagrams being handled, or at once outside one); a socket that throws then (closed) is told to
+   * event loop, with the others sent in it, in order (`flush`; on the native socket in one `sendmmsg`); a
+   * socket that throws then (closed) is told to
    * `onLateFailure`, and so is a host name that does not resolve (a name is resolved first). Errors the kernel
    * reports later (ICMP unreachable) arrive as socket errors and stop nothing.
    */
@@ -160,21 +163,6 @@ export class UdpTransport {
     }
     if (sipChannels.messageOut.hasSubscribers)
       sipChannels.messageOut.publish({ transport: 'udp', to, bytes });
-    if (!this.socket.defersSends) {
-      try {
-        this.socket.send(bytes, to.port, to.address);
-      } catch (err) {
-        // Told after this turn, as from dgram's deferred send.
-        const failure = {
-          reason: 'socket-error',
-          transport: 'udp',
-          to,
-          detail: (err as Error).message,
-        } as const;
-        if (onLateFailure) setImmediate(() => onLateFailure(failure));
-      }
-      return undefined;
-    }
     this.pending.push({ bytes, to, onLateFailure });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -184,7 +172,7 @@ export class UdpTransport {
   }
 
   /**
-   * Sends the datagrams of the turn, back to back. A datagram to a peer whose process sleeps costs the sender
+   * Sends the datagrams of the turn, back to back (the native socket: in one call, `sendmmsg`). A datagram to a peer whose process sleeps costs the sender
    * the peer's wake-up (tens of µs on a VM, in the send system call); sent together, the datagrams to the same
    * peer after the first find it awake. The turn is the poll phase that read up to 32 datagrams and made their
    * answers: the check phase (setImmediate) comes right after it.
@@ -193,12 +181,17 @@ export class UdpTransport {
     this.flushScheduled = false;
     const batch = this.pending;
     this.pending = [];
-    for (const { bytes, to, onLateFailure } of batch) {
-      try {
-        this.socket.send(bytes, to.port, to.address);
-      } catch (err) {
-        onLateFailure?.({ reason: 'socket-error', transport: 'udp', to, detail: (err as Error).message });
+    this.socket.cork?.();
+    try {
+      for (const { bytes, to, onLateFailure } of batch) {
+        try {
+          this.socket.send(bytes, to.port, to.address);
+        } catch (err) {
+          onLateFailure?.({ reason: 'socket-error', transport: 'udp', to, detail: (err as Error).message });
+        }
       }
+    } finally {
+      this.socket.uncork?.();
     }
   };
 
