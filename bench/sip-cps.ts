@@ -10,8 +10,9 @@
  * no database URL: the embedded PGlite in a fresh data folder, CDRs written in the same process), as `npm start`.
  * `--workers=1,2`: one PostgreSQL run per entry with VOXGATE_SIP_WORKERS at that number; more than 1 (or `N:redis`)
  * runs on Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/11), as several workers need.
- * `--udp=native,dgram`: the SIP port of a one-process voxgate on the native batched UDP socket (VOXGATE_SIP_UDP=
- * native, the default where the addon is built) and/or on Node.js dgram, a run each; SIP workers always use dgram.
+ * `--udp=native,dgram`: the SIP port on the native batched UDP socket (VOXGATE_SIP_UDP=native, the default where
+ * the addon is built; with workers, the primary's socket that each worker reads) and/or on Node.js dgram (with
+ * workers, the socket cluster shares), a run each.
  * `--warmup=5`: seconds of calls at the first rate before the ladder, not counted, for every server alike: the
  * first step otherwise pays voxgate's JIT compilation (1.7 ms per call at 200/s against 1.0 at 400/s, 2026-12-04).
  * VOXGATE_* variables of the bench's environment reach voxgate, except those the bench sets itself.
@@ -64,13 +65,10 @@ const servers = new Set(values.servers.split(','));
 const stores = values.store.split(',') as ('postgres' | 'pglite')[];
 type WorkerRun = { workers: number; redis: boolean; udp: 'native' | 'dgram' };
 const udpKinds = values.udp.split(',') as ('native' | 'dgram')[];
-// SIP workers share the socket through Node's cluster: dgram whatever is asked (VOXGATE_SIP_UDP).
 const workerRuns: WorkerRun[] = values.workers.split(',').flatMap((w) => {
   const workers = Number(w.split(':')[0]);
   const redis = workers > 1 || w.endsWith(':redis');
-  return workers > 1
-    ? [{ workers, redis, udp: 'dgram' as const }]
-    : udpKinds.map((udp) => ({ workers, redis, udp }));
+  return udpKinds.map((udp) => ({ workers, redis, udp }));
 });
 const ROOT = join(import.meta.dirname, '..');
 const KAMAILIO_CFG = join(import.meta.dirname, 'fixtures', 'kamailio-proxy.cfg');
@@ -263,7 +261,7 @@ async function voxgate(
         !('url' in store)
           ? `voxgate all-in-one (PGlite, ${run.udp} UDP)`
           : run.workers > 1
-            ? `voxgate (${run.workers} workers, Redis)`
+            ? `voxgate (${run.workers} workers, Redis, ${run.udp} UDP)`
             : `voxgate (1 process${run.redis ? ', Redis' : ''}, ${run.udp} UDP)`,
         relay ? 'RTPengine' : 'off',
         vx.pid!,

@@ -15,6 +15,9 @@
 //   sendTo(fd, buffer, port, host) -> bytes sent or -errno
 //   flush(count) -> packets sent (the queue's first `count` entries)
 //   ntop6(metaIndex) -> the IPv6 source address of a received slot, as text
+//   openShared(host, port) -> fd or -errno: bound, but inherited by child processes (no close-on-exec) and not
+//                               read here: the SIP workers' primary opens it, each worker adopts it
+//   adopt(fd) -> 0 or -errno: reads an inherited socket here too; EPOLLEXCLUSIVE wakes one process per datagram
 //   localPort(fd) -> the port the socket is bound to (after binding port 0)
 //   setReceiveBuffer(fd, bytes) -> 0 or -errno (SO_RCVBUF); receiveBuffer(fd) -> what the kernel reports
 // Received slot i: bytes at recv[i * slot], meta ints at recvMeta[i * metaInts]:
@@ -240,37 +243,77 @@ napi_value Init(napi_env env, napi_callback_info info) {
 
 int openSockets = 0;
 
-napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  char host[64];
-  int32_t port = 0;
-  if (!GetString(env, argv[0], host, sizeof(host)) || napi_get_value_int32(env, argv[1], &port) != napi_ok) {
-    napi_throw_type_error(env, "VOXGATE_UDP_BATCH", "open(host: string, port: number)");
-    return nullptr;
-  }
+// Creates and binds a non-blocking UDP socket; -errno on failure.
+int BindSocket(const char* host, int port, bool inheritable) {
   int family = strchr(host, ':') ? 6 : 4;
   sockaddr_storage addr;
   socklen_t len;
-  if (!Address(family, host, port, &addr, &len)) return Number(env, -EINVAL);
-  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Number(env, -errno);
+  if (!Address(family, host, port, &addr, &len)) return -EINVAL;
+  int flags = SOCK_DGRAM | SOCK_NONBLOCK | (inheritable ? 0 : SOCK_CLOEXEC);
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, flags, 0);
+  if (fd < 0) return -errno;
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
     int err = errno;
     ::close(fd);
-    return Number(env, -err);
+    return -err;
   }
+  return fd;
+}
+
+int Watch(int fd, uint32_t extra) {
   epoll_event ev;
   memset(&ev, 0, sizeof(ev));
-  ev.events = EPOLLIN;
+  ev.events = EPOLLIN | extra;
   ev.data.fd = fd;
-  if (epoll_ctl(state.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-    int err = errno;
-    ::close(fd);
-    return Number(env, -err);
-  }
+  if (epoll_ctl(state.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) return -errno;
   if (openSockets++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&state.poll));
+  return 0;
+}
+
+bool HostPort(napi_env env, napi_callback_info info, char* host, size_t size, int32_t* port) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 2 || !GetString(env, argv[0], host, size) || napi_get_value_int32(env, argv[1], port) != napi_ok) {
+    napi_throw_type_error(env, "VOXGATE_UDP_BATCH", "(host: string, port: number)");
+    return false;
+  }
+  return true;
+}
+
+napi_value OpenShared(napi_env env, napi_callback_info info) {
+  char host[64];
+  int32_t port = 0;
+  if (!HostPort(env, info, host, sizeof(host), &port)) return nullptr;
+  return Number(env, BindSocket(host, port, true));
+}
+
+napi_value Adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return Number(env, -EBADF);
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return Number(env, -errno);
+  if (type != SOCK_DGRAM) return Number(env, -ENOTSOCK);
+  // Not handed on again to this process's own children.
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return Number(env, Watch(fd, EPOLLEXCLUSIVE));
+}
+
+napi_value Open(napi_env env, napi_callback_info info) {
+  char host[64];
+  int32_t port = 0;
+  if (!HostPort(env, info, host, sizeof(host), &port)) return nullptr;
+  int fd = BindSocket(host, port, false);
+  if (fd < 0) return Number(env, fd);
+  int watched = Watch(fd, 0);
+  if (watched < 0) {
+    ::close(fd);
+    return Number(env, watched);
+  }
   return Number(env, fd);
 }
 
@@ -431,6 +474,8 @@ napi_value Module(napi_env env, napi_value exports) {
       {"sendTo", nullptr, SendTo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"flush", nullptr, Flush, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ntop6", nullptr, Ntop6, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"openShared", nullptr, OpenShared, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adopt", nullptr, Adopt, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"localPort", nullptr, LocalPort, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setReceiveBuffer", nullptr, SetReceiveBuffer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"receiveBuffer", nullptr, ReceiveBuffer, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -62,6 +62,8 @@ export interface GatewayOptions {
   udpReceiveBufferBytes?: number;
   /** The SIP UDP socket on the native batched sockets (`nativeUdpFor`); unset: Node's dgram. */
   udpNative?: UdpBatchSockets;
+  /** With `udpNative`: the SIP workers' shared socket, inherited from their primary. */
+  udpSharedFd?: number;
   /** How often bindings accepted here are pinged (OPTIONS on UDP, CRLF on flows); 0 = never. */
   keepaliveMs?: number;
   /**
@@ -365,6 +367,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...streamSettings(options.streams),
     ...(options.udpReceiveBufferBytes ? { udpReceiveBufferBytes: options.udpReceiveBufferBytes } : {}),
     ...(options.udpNative ? { udpNative: options.udpNative } : {}),
+    ...(options.udpSharedFd !== undefined ? { udpSharedFd: options.udpSharedFd } : {}),
     onRequest: (request, inbound) =>
       answeredStatelessly(request)
         ? route(request, statelessReply(request, inbound), inbound)

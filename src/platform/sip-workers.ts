@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createLogger } from '../observability/index.js';
+import { nativeUdpFor } from '../sip/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import type { Platform } from './platform.js';
 import { serveSipWorkersHttp } from './sip-workers-http.js';
@@ -10,6 +11,8 @@ import type { Target } from './targets.js';
 
 /** The variable that tells a forked process its place: `<worker>/<workers>` (not a setting: set by the primary). */
 export const SIP_WORKER_VARIABLE = 'VOXGATE_SIP_WORKER_PLACE';
+/** The SIP UDP socket the primary opened on the native addon, inherited by every worker (its descriptor). */
+export const SIP_UDP_FD_VARIABLE = 'VOXGATE_SIP_WORKER_UDP_FD';
 
 /** Messages between the primary and its SIP workers (cluster IPC). */
 export interface DispatchReady {
@@ -51,6 +54,12 @@ export function sipWorkerPlace(
   return { worker: Number(match[1]), workers: Number(match[2]) };
 }
 
+/** In a SIP worker: the descriptor of the primary's native SIP UDP socket, when it opened one. */
+export function sharedSipUdpFd(env: Record<string, string | undefined> = process.env): number | undefined {
+  const fd = Number(env[SIP_UDP_FD_VARIABLE] ?? Number.NaN);
+  return cluster.isWorker && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+}
+
 /** Refuses, as one configuration line, what more than one SIP worker cannot run with. */
 export function checkSipWorkers(config: Config, targets: readonly Target[], workers: number): void {
   const setting = `VOXGATE_SIP_WORKERS=${String(config.sip.workers)}`;
@@ -74,7 +83,7 @@ const CRASHES_TOLERATED = 5;
 
 /**
  * The primary of `workers` SIP worker processes (node:cluster): forks them with their place, shares the UDP
- * socket of the SIP port through cluster's shared handle, tells every worker the loopback ports the others
+ * socket of the SIP port (the native one it opened, inherited; or dgram's through cluster's shared handle), tells every worker the loopback ports the others
  * take handed datagrams on, restarts a worker that dies (its calls in progress are lost: their next in-dialog
  * request gets 481), and on shutdown passes the signal to each and waits for their drains. Resolves once every
  * worker has its SIP listener open.
@@ -96,6 +105,17 @@ export async function superviseSipWorkers(options: {
   // each worker's own listener is on a loopback port of its own.
   env.VOXGATE_API_HOST = '127.0.0.1';
   env.VOXGATE_API_PORT = '0';
+  // The SIP UDP socket on the native addon (VOXGATE_SIP_UDP): opened here, inherited by every worker (a
+  // restarted one too), each reading it with EPOLLEXCLUSIVE so that a datagram wakes one. Without the addon the
+  // workers bind dgram sockets that cluster shares through this process.
+  const udp = nativeUdpFor(config.sip.udp, 'VOXGATE_SIP_UDP');
+  if (udp.native) {
+    const fd = udp.native.openShared(config.sip.host, config.sip.port);
+    if (fd instanceof Error) throw fd;
+    env[SIP_UDP_FD_VARIABLE] = String(fd);
+  } else if (udp.fallback) {
+    logger.warn({ reason: udp.fallback }, 'SIP UDP on Node.js dgram sockets');
+  }
   const processes: (Worker | undefined)[] = new Array<Worker | undefined>(workers).fill(undefined);
   const ports: (number | null)[] = new Array<number | null>(workers).fill(null);
   const crashes: number[] = [];

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
 import {
   relaySockets,
   type PacketSource,
@@ -156,9 +157,32 @@ describe('native batched UDP sockets', { skip }, () => {
     batch.uncork();
     await until(() => p.got.length === 3);
     assert.deepEqual(
-      p.got.map((m) => m.toString()),
+      (p.got as Buffer[]).map((m) => m.toString()),
       ['one', 'two', 'three'],
     );
+  });
+
+  test('a socket opened for child processes (openShared) is read where it is adopted; a file is not adopted', async () => {
+    const batch = native as UdpBatchSockets;
+    const fd = batch.openShared('127.0.0.1', 0);
+    assert.ok(typeof fd === 'number', String(fd));
+    const socket = batch.adopt(fd, '127.0.0.1');
+    assert.ok(!(socket instanceof Error), String(socket));
+    opened.push(socket);
+    const got: string[] = [];
+    socket.onPacket = (packet) => got.push(packet.toString());
+    const p = await far();
+    p.socket.send('shared', socket.localPort(), '127.0.0.1');
+    await until(() => got.length === 1);
+    assert.deepEqual(got, ['shared']);
+    const file = openSync(process.execPath, 'r');
+    try {
+      const refused = batch.adopt(file, '127.0.0.1');
+      assert.ok(refused instanceof Error);
+      assert.equal(refused.code, 'ENOTSOCK');
+    } finally {
+      closeSync(file);
+    }
   });
 
   test('IPv6: a socket on ::1 receives with the IPv6 source and replies', async () => {

@@ -8,8 +8,8 @@ export interface LoadOptions {
   onDeprecated?(message: string): void;
 }
 
-/** Variables that share the prefix but are not settings of the process (`voxgate ctl` reads the API's; a SIP worker's place). */
-const NOT_SETTINGS = /^VOXGATE_(TEST_|TARGET$|API_URL$|API_KEY$|SIP_WORKER_PLACE$)/;
+/** Variables that share the prefix but are not settings of the process (`voxgate ctl` reads the API's; a SIP worker's place and its inherited UDP socket). */
+const NOT_SETTINGS = /^VOXGATE_(TEST_|TARGET$|API_URL$|API_KEY$|SIP_WORKER_PLACE$|SIP_WORKER_UDP_FD$)/;
 
 /**
  * Validates `VOXGATE_*` variables against every module's settings and builds the configuration. The first

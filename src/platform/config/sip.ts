@@ -234,7 +234,7 @@ export const sipSection = section({
       /** Undefined: the system's default. */
       udpReceiveBufferBytes:
         v.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB === 0 ? undefined : v.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB * 1024,
-      /** Which UDP socket carries SIP: `nativeUdpFor()` resolves it (dgram in SIP workers). */
+      /** Which UDP socket carries SIP: `nativeUdpFor()` resolves it (in the SIP workers' primary with workers). */
       udp: v.VOXGATE_SIP_UDP,
       workers: v.VOXGATE_SIP_WORKERS,
       streams: {

@@ -13,7 +13,7 @@ import {
   type Gateway,
 } from '../../gateway/index.js';
 import { createNgClient } from '../../media/index.js';
-import { nativeUdpFor } from '../../sip/index.js';
+import { nativeUdpFor, type UdpBatchSockets } from '../../sip/index.js';
 import { Gauge, metricsIn } from '../../observability/index.js';
 import { createSipUserRepository, createTenantRepository } from '../../store/index.js';
 import type { ModuleDefinition } from '../module.js';
@@ -29,7 +29,7 @@ import { publishRegistrationChanges } from '../registration-events.js';
 import { RotatingSecret } from '../rotating-secret.js';
 import { watchModuleSecrets } from '../secret-files.js';
 import { linkSipWorker, type SipWorkerLink } from '../sip-worker-link.js';
-import { sipWorkerPlace } from '../sip-workers.js';
+import { sharedSipUdpFd, sipWorkerPlace } from '../sip-workers.js';
 
 /**
  * The SIP listeners (UDP and TCP on VOXGATE_SIP_PORT, TLS when a certificate is configured), the transaction
@@ -154,13 +154,15 @@ export const sipGatewayModule: ModuleDefinition = {
     return {
       async start() {
         link = place ? await linkSipWorker(place, ctx.metrics) : undefined;
-        // SIP workers read one UDP socket that Node's cluster shares: dgram there, whatever the setting says.
-        const udp = place
-          ? { fallback: 'SIP workers share the UDP socket through Node.js cluster' }
+        // SIP workers read the native socket their primary opened (inherited), or without one the dgram socket
+        // Node's cluster shares; the primary logs why not.
+        const sharedFd = place ? sharedSipUdpFd() : undefined;
+        const udp: { native?: UdpBatchSockets; fallback?: string } = place
+          ? sharedFd === undefined
+            ? {}
+            : nativeUdpFor('native', 'VOXGATE_SIP_UDP')
           : nativeUdpFor(sip.udp, 'VOXGATE_SIP_UDP');
-        if (udp.fallback && sip.udp !== 'dgram' && (!place || place.worker === 0)) {
-          ctx.logger.warn({ reason: udp.fallback }, 'SIP UDP on Node.js dgram sockets');
-        }
+        if (udp.fallback) ctx.logger.warn({ reason: udp.fallback }, 'SIP UDP on Node.js dgram sockets');
         gateway = await startGateway({
           // Trunk OPTIONS checks and REGISTERs go from worker 0 alone, as one gateway's; the others route by its
           // reports in shared state.
@@ -181,7 +183,8 @@ export const sipGatewayModule: ModuleDefinition = {
           routing: directory.routing,
           keepaliveMs: sip.keepaliveMs,
           ...(sip.udpReceiveBufferBytes ? { udpReceiveBufferBytes: sip.udpReceiveBufferBytes } : {}),
-          ...('native' in udp && udp.native ? { udpNative: udp.native } : {}),
+          ...(udp.native ? { udpNative: udp.native } : {}),
+          ...(udp.native && sharedFd !== undefined ? { udpSharedFd: sharedFd } : {}),
           streams: sip.streams,
           trunkCheckMs: calls.trunkCheckMs,
           trunkRegistration: { expiresSec: calls.trunkRegisterExpiresSec },
@@ -275,7 +278,7 @@ export const sipGatewayModule: ModuleDefinition = {
         ctx.logger.info(
           {
             udp: address.udp?.port,
-            udpSockets: 'native' in udp && udp.native ? 'native' : 'dgram',
+            udpSockets: udp.native ? 'native' : 'dgram',
             tcp: address.tcp?.port,
             tls: address.tls?.port ?? 'off',
             ws: address.ws?.port ?? 'off',

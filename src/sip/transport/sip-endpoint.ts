@@ -40,6 +40,8 @@ export interface SipEndpointOptions {
   udpReceiveBufferBytes?: number;
   /** The UDP listener on the native batched socket (`udp-batch.ts`); unset: Node's dgram. */
   udpNative?: UdpBatchSockets;
+  /** With `udpNative`: the SIP workers' shared socket, opened by their primary (`openShared`), read here too. */
+  udpSharedFd?: number;
   /**
    * A TCP, TLS or WebSocket connection with no complete message, keepalive ping or pong, in or out, for this
    * long is closed, unless `holdFlow` keeps it (default 120 s, Kamailio's tcp_connection_lifetime).
@@ -260,6 +262,7 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
         },
         options.udpReceiveBufferBytes,
         options.udpNative,
+        options.udpSharedFd,
       );
     if (options.udpPort !== undefined) udp = await bindUdp(options.udpPort);
     if (options.tcpPort !== undefined) {

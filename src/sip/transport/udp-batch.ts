@@ -55,6 +55,8 @@ interface Addon {
   sendTo(fd: number, bytes: Uint8Array, port: number, host: string): number;
   flush(count: number): number;
   ntop6(index: number): string;
+  openShared(host: string, port: number): number;
+  adopt(fd: number): number;
   localPort(fd: number): number;
   setReceiveBuffer(fd: number, bytes: number): number;
   receiveBuffer(fd: number): number;
@@ -77,6 +79,16 @@ export interface UdpBatchSockets {
   bind(host: string, port: number): Promise<BatchedSocket | undefined>;
   /** Binds `host`:`port`, or the error (`code` EADDRINUSE …) saying why not. */
   open(host: string, port: number): BatchedSocket | NodeJS.ErrnoException;
+  /**
+   * Binds `host`:`port` for child processes to adopt (`adopt`): the socket is inherited across fork/exec and is
+   * not read in this process. The descriptor, or the error saying why not.
+   */
+  openShared(host: string, port: number): number | NodeJS.ErrnoException;
+  /**
+   * Reads an inherited socket (`openShared` in the parent) here, as one of several processes: each datagram
+   * wakes one of them (EPOLLEXCLUSIVE). `host` is what the parent bound, for addresses.
+   */
+  adopt(fd: number, host: string): BatchedSocket | NodeJS.ErrnoException;
   /**
    * Until `uncork()`, sends to IPv4 destinations are queued as during a batch, and leave together (`sendmmsg`
    * per run of the same socket) when the last `uncork()` comes.
@@ -133,6 +145,12 @@ function parseIpv4(text: string): number {
   return value;
 }
 
+/** An Error like Node's for a system call that failed with `-errno`. */
+function systemError(negativeErrno: number, syscall: string, what: string): NodeJS.ErrnoException {
+  const code = getSystemErrorName(negativeErrno);
+  return Object.assign(new Error(`${syscall} ${code} ${what}`), { code, errno: negativeErrno, syscall });
+}
+
 class UdpBatch implements UdpBatchSockets {
   readonly kind = 'native' as const;
   private readonly sockets: (NativeSocket | undefined)[] = [];
@@ -169,10 +187,20 @@ class UdpBatch implements UdpBatchSockets {
 
   open(host: string, port: number): BatchedSocket | NodeJS.ErrnoException {
     const fd = this.addon.open(host, port);
-    if (fd < 0) {
-      const code = getSystemErrorName(fd);
-      return Object.assign(new Error(`bind ${code} ${host}:${port}`), { code, errno: fd, syscall: 'bind' });
-    }
+    if (fd < 0) return systemError(fd, 'bind', `${host}:${port}`);
+    const socket = new NativeSocket(this, fd, host.includes(':'));
+    this.sockets[fd] = socket;
+    return socket;
+  }
+
+  openShared(host: string, port: number): number | NodeJS.ErrnoException {
+    const fd = this.addon.openShared(host, port);
+    return fd < 0 ? systemError(fd, 'bind', `${host}:${port}`) : fd;
+  }
+
+  adopt(fd: number, host: string): BatchedSocket | NodeJS.ErrnoException {
+    const result = this.addon.adopt(fd);
+    if (result < 0) return systemError(result, 'adopt', `descriptor ${fd}`);
     const socket = new NativeSocket(this, fd, host.includes(':'));
     this.sockets[fd] = socket;
     return socket;

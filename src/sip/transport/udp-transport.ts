@@ -98,6 +98,8 @@ export class UdpTransport {
     onDatagram: DatagramHandler,
     receiveBufferBytes?: number,
     native?: UdpBatchSockets,
+    /** With `native`: the socket a parent process opened (`openShared`), read here instead of binding one. */
+    sharedFd?: number,
   ): Promise<UdpTransport> {
     const family = host.includes(':') ? 6 : 4;
     const receive = (bytes: Buffer, remote: Peer) => {
@@ -111,7 +113,7 @@ export class UdpTransport {
     };
     let socket: UdpSocket;
     if (native) {
-      const opened = native.open(host, port);
+      const opened = sharedFd === undefined ? native.open(host, port) : native.adopt(sharedFd, host);
       if (opened instanceof Error) throw opened;
       opened.onPacket = receive;
       socket = nativeSocket(opened, native, host, family);
