@@ -15,10 +15,13 @@
  * Usage: npm run bench:register [-- --rates=500,1000,2000,3000 --seconds=10 --users=10000 --bindings=100000]
  *   [--servers=voxgate,voxgate-dgram,kamailio] (`voxgate`: the SIP port on the native batched UDP socket,
  *   VOXGATE_SIP_UDP=native, its default where built; `voxgate-dgram`: on Node.js dgram)
+ *   [--workers=1,2] (voxgate with VOXGATE_SIP_WORKERS=2 too, on Redis: BENCH_REDIS_URL, default database 11 of
+ *   127.0.0.1:6379, flushed before the run; its CPU is the primary's and the workers' together)
  * `--bindings=0` skips the memory step (rates only). Profiling voxgate under the load:
  * BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' (the default folder is the bench's scratch folder, removed
  * at the end).
  */
+import { Redis } from 'ioredis';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,8 +50,11 @@ const { values } = parseArgs({
     bindings: { type: 'string', default: '100000' },
     'fill-rate': { type: 'string', default: '1000' },
     servers: { type: 'string', default: 'voxgate,kamailio' },
+    // voxgate's SIP workers per run: 1 (bindings in the process) and/or N (VOXGATE_SIP_WORKERS=N, on Redis).
+    workers: { type: 'string', default: '1' },
   },
 });
+const workerCounts = values.workers.split(',').map(Number);
 const rates = values.rates.split(',').map(Number);
 const seconds = Number(values.seconds);
 const users = Number(values.users);
@@ -244,8 +250,23 @@ async function provision(url: string): Promise<void> {
   }
 }
 
-async function voxgate(url: string, udp: 'native' | 'dgram'): Promise<{ rows: Row[]; binding: string }> {
-  const name = `voxgate (1 process, ${udp} UDP)`;
+/** Empties the bench's Redis database: no registrations of an earlier run. */
+async function flushBenchRedis(): Promise<void> {
+  const redis = new Redis(process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11');
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function voxgate(
+  url: string,
+  udp: 'native' | 'dgram',
+  workers: number,
+): Promise<{ rows: Row[]; binding: string }> {
+  const name =
+    workers > 1 ? `voxgate (${workers} workers, Redis, ${udp} UDP)` : `voxgate (1 process, ${udp} UDP)`;
   const sipPort = port();
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const vx = spawn(
@@ -280,15 +301,23 @@ async function voxgate(url: string, udp: 'native' | 'dgram'): Promise<{ rows: Ro
         // One source address plays every phone: it must not be banned for the 401s the challenge gives.
         VOXGATE_SIP_AUTH_BAN_THRESHOLD: '10000',
         VOXGATE_SIP_UDP: udp,
+        // Several workers share registrations through Redis (BENCH_REDIS_URL, default database 11), flushed first.
+        ...(workers > 1
+          ? {
+              VOXGATE_SIP_WORKERS: String(workers),
+              VOXGATE_REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11',
+            }
+          : {}),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
   try {
-    await waitForOutput(vx, /"msg":"voxgate started"/, 'stdout');
+    await waitForOutput(vx, workers > 1 ? /"msg":"SIP workers ready"/ : /"msg":"voxgate started"/, 'stdout');
     const target = `127.0.0.1:${sipPort}`;
     const rows = await ladder(name, vx.pid!, target);
     if (bindings <= 0) return { rows, binding: `${name}: not measured (--bindings=0)` };
+    if (workers > 1) return { rows, binding: `${name}: not measured (the bindings are in Redis)` };
     return { rows, binding: await perBinding(name, vx.pid!, target, vx.pid!) };
   } finally {
     await stop(vx);
@@ -316,12 +345,15 @@ try {
     ['voxgate-dgram', 'dgram'],
   ] as const) {
     if (!servers.has(server)) continue;
-    results.push(
-      await withScratchDatabase('register', async (url) => {
-        await provision(url);
-        return voxgate(url, udp);
-      }),
-    );
+    for (const workers of workerCounts) {
+      if (workers > 1) await flushBenchRedis();
+      results.push(
+        await withScratchDatabase('register', async (url) => {
+          await provision(url);
+          return voxgate(url, udp, workers);
+        }),
+      );
+    }
   }
   if (servers.has('kamailio')) results.push(await kamailio());
 } finally {
