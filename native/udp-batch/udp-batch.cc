@@ -281,6 +281,18 @@ bool HostPort(napi_env env, napi_callback_info info, char* host, size_t size, in
   return true;
 }
 
+// The first integer argument (and, with `second`, the second one into it), or -1 when an argument is missing or
+// not a number.
+int32_t IntArgument(napi_env env, napi_callback_info info, int32_t* second = nullptr) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t first = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &first) != napi_ok) return -1;
+  if (second != nullptr && (argc < 2 || napi_get_value_int32(env, argv[1], second) != napi_ok)) return -1;
+  return first;
+}
+
 napi_value OpenShared(napi_env env, napi_callback_info info) {
   char host[64];
   int32_t port = 0;
@@ -289,11 +301,8 @@ napi_value OpenShared(napi_env env, napi_callback_info info) {
 }
 
 napi_value Adopt(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int32_t fd = -1;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return Number(env, -EBADF);
+  int32_t fd = IntArgument(env, info);
+  if (fd < 0) return Number(env, -EBADF);
   int type = 0;
   socklen_t len = sizeof(type);
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return Number(env, -errno);
@@ -318,11 +327,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
 }
 
 napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int32_t fd = -1;
-  napi_get_value_int32(env, argv[0], &fd);
+  int32_t fd = IntArgument(env, info);
   if (fd >= 0) {
     epoll_ctl(state.epfd, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
@@ -357,11 +362,7 @@ napi_value SendTo(napi_env env, napi_callback_info info) {
 }
 
 napi_value Flush(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int32_t count = 0;
-  napi_get_value_int32(env, argv[0], &count);
+  int32_t count = IntArgument(env, info);
   if (count > kMaxBatch) count = kMaxBatch;
   mmsghdr msgs[kMaxBatch];
   iovec iov[kMaxBatch];
@@ -407,11 +408,7 @@ napi_value Flush(napi_env env, napi_callback_info info) {
 }
 
 napi_value Ntop6(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int32_t index = 0;
-  napi_get_value_int32(env, argv[0], &index);
+  int32_t index = IntArgument(env, info);
   if (index < 0 || index >= kMaxBatch) return Undefined(env);
   char text[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, &state.recvMeta[index * kMetaInts + 5], text, sizeof(text));
@@ -420,18 +417,8 @@ napi_value Ntop6(napi_env env, napi_callback_info info) {
   return value;
 }
 
-int32_t FdArgument(napi_env env, napi_callback_info info, int32_t* second = nullptr) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int32_t fd = -1;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return -1;
-  if (second != nullptr && (argc < 2 || napi_get_value_int32(env, argv[1], second) != napi_ok)) return -1;
-  return fd;
-}
-
 napi_value LocalPort(napi_env env, napi_callback_info info) {
-  int32_t fd = FdArgument(env, info);
+  int32_t fd = IntArgument(env, info);
   sockaddr_storage addr;
   socklen_t len = sizeof(addr);
   if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0) return Number(env, -errno);
@@ -443,14 +430,14 @@ napi_value LocalPort(napi_env env, napi_callback_info info) {
 
 napi_value SetReceiveBuffer(napi_env env, napi_callback_info info) {
   int32_t bytes = 0;
-  int32_t fd = FdArgument(env, info, &bytes);
+  int32_t fd = IntArgument(env, info, &bytes);
   if (fd < 0) return Number(env, -EBADF);
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) < 0) return Number(env, -errno);
   return Number(env, 0);
 }
 
 napi_value ReceiveBuffer(napi_env env, napi_callback_info info) {
-  int32_t fd = FdArgument(env, info);
+  int32_t fd = IntArgument(env, info);
   int bytes = 0;
   socklen_t len = sizeof(bytes);
   if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, &len) < 0) return Number(env, -errno);
