@@ -9,8 +9,9 @@
 // - console: the web console (dist/console) depends on everything under web/console, its build script and
 //   package-lock.json (Preact, htm, SIP.js); esbuild rebuilds it whole in well under a second.
 //
-// - native: the relay's UDP addon (dist/native/udp-batch.node); scripts/build-native.mjs rebuilds it only when
-//   its source is newer, and skips it (dgram sockets) where it cannot be built.
+// - native: the UDP addon of the SIP port and the relay (dist/native/udp-batch.node) depends on its source and
+//   scripts/build-native.mjs, which skips it (dgram sockets) where it cannot be built; then it is tried again at
+//   the next start.
 //
 // Migrations are not built: the store reads them from migrations/ at start. `npm run build` still builds
 // everything; the next start then compiles once more to record its hash.
@@ -23,6 +24,7 @@ const STAMP = 'dist/.build-inputs.json';
 const BUILD_INFO = 'dist/.tsbuildinfo';
 const TEMPLATE = 'dist/pglite-template.tar.gz';
 const CONSOLE_PAGE = 'dist/console/index.html';
+const NATIVE_ADDON = 'dist/native/udp-batch.node';
 
 function filesUnder(dir) {
   return readdirSync(dir, { withFileTypes: true })
@@ -54,6 +56,7 @@ const inputs = {
     JSON.parse(readFileSync('node_modules/@electric-sql/pglite/package.json', 'utf8')).version,
   ),
   console: hashOf([...filesUnder('web/console'), 'scripts/build-console.mjs', 'package-lock.json']),
+  native: hashOf([...filesUnder('native'), 'scripts/build-native.mjs']),
 };
 let built = {};
 try {
@@ -72,6 +75,7 @@ if (!outputsComplete) rmSync(BUILD_INFO, { force: true });
 const compile = built.compile !== inputs.compile || !outputsComplete;
 const template = built.template !== inputs.template || !existsSync(TEMPLATE);
 const consoleApp = built.console !== inputs.console || !existsSync(CONSOLE_PAGE);
+const nativeAddon = built.native !== inputs.native || !existsSync(NATIVE_ADDON);
 if (compile) {
   run('tsc', [
     'node_modules/typescript/bin/tsc',
@@ -84,6 +88,7 @@ if (compile) {
 }
 if (template) run('PGlite template', ['scripts/build-pglite-template.mjs']);
 if (consoleApp) run('web console', ['scripts/build-console.mjs']);
-run('native UDP addon', ['scripts/build-native.mjs']);
-if (compile || template || consoleApp) writeFileSync(STAMP, `${JSON.stringify(inputs, null, 2)}\n`);
+if (nativeAddon) run('native UDP addon', ['scripts/build-native.mjs']);
+if (compile || template || consoleApp || nativeAddon)
+  writeFileSync(STAMP, `${JSON.stringify(inputs, null, 2)}\n`);
 else console.log('build-if-changed: dist is up to date with src/ and web/console (nothing to build)');

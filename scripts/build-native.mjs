@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Builds the media relay's native UDP addon (native/udp-batch/udp-batch.cc → dist/native/udp-batch.node) with
+// Builds the native UDP addon of the SIP port and the media relay (native/udp-batch/udp-batch.cc → dist/native/udp-batch.node) with
 // the machine's C++ compiler against Node's own headers. It uses N-API and libuv's uv_poll only, both stable
 // across Node.js versions, so one build serves every Node.js >= 20 on the same OS and architecture.
 //
-// Without Linux, a compiler or the headers it says why and exits 0: the relay then runs on dgram sockets
-// (VOXGATE_MEDIA_UDP=auto), as before the addon. `--required` makes that an error (the image's build stage).
+// Without Linux, a compiler or the headers it says why and exits 0: SIP and the relay then run on dgram
+// sockets (VOXGATE_SIP_UDP and VOXGATE_MEDIA_UDP=auto), as before the addon. `--required` makes that an error (the image's build stage).
 // Rebuilds only when the source or this script is newer than the output.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
@@ -19,7 +19,7 @@ function skip(reason) {
     console.error(`build-native: ${reason}`);
     process.exit(1);
   }
-  console.log(`build-native: skipped (${reason}); the relay will use Node.js dgram sockets`);
+  console.log(`build-native: skipped (${reason}); SIP and the relay will use Node.js dgram sockets`);
   process.exit(0);
 }
 
