@@ -13,7 +13,14 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { freeUdpPort } from '../helpers/rtpengine.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
-import { runSipp, sippInstalled, sippPort, sippRegisterArgs, startSipp } from '../helpers/sipp.js';
+import {
+  runSipp,
+  sippInstalled,
+  sippMediaPort,
+  sippPort,
+  sippRegisterArgs,
+  startSipp,
+} from '../helpers/sipp.js';
 import { docker, dockerSkipReason, sleep } from './docker.js';
 
 const skip =
@@ -158,7 +165,7 @@ describe(
         await api(`/tenants/${tenantId}/users`, { username: 'bob', password: 'bob-pass' });
         const target = `127.0.0.1:${sipPort}`;
 
-        const bobPort = sippPort();
+        const bobPort = await sippPort();
         const reg = await runSipp(
           'register-digest.xml',
           target,
@@ -173,7 +180,7 @@ describe(
           '-mi',
           '127.0.0.1',
           '-mp',
-          String(sippPort() & ~1),
+          String(await sippMediaPort()),
           '-rtp_echo',
           '-timeout',
           '30s',
@@ -182,7 +189,7 @@ describe(
         await sleep(300);
         const uac = await runSipp('uac-call.xml', target, [
           '-p',
-          String(sippPort()),
+          String(await sippPort()),
           '-m',
           '1',
           '-s',
@@ -200,7 +207,7 @@ describe(
           '-mi',
           '127.0.0.1',
           '-mp',
-          String(sippPort() & ~1),
+          String(await sippMediaPort()),
           '-timeout',
           '30s',
           '-timeout_error',

@@ -17,7 +17,7 @@ import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../
 import { startRelay, type RunningRelay } from '../helpers/relays.js';
 import { mPort, party, rtp, until, type Party } from '../helpers/rtp-party.js';
 import { sdp, type SipPhone } from '../helpers/sip-phone.js';
-import { sippInstalled, sippPort, startSipp } from '../helpers/sipp.js';
+import { sippInstalled, sippMediaPort, sippPort, startSipp } from '../helpers/sipp.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
 const referTo = (uri: string): SipHeader[] => [{ name: 'Refer-To', value: uri }];
@@ -247,7 +247,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
       const carol = await phones.phone('carol');
       const alice = startSipp('uac-refer.xml', `127.0.0.1:${gw.port}`, [
         '-p',
-        String(sippPort()),
+        String(await sippPort()),
         '-m',
         '1',
         '-s',
@@ -268,7 +268,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
         '-mi',
         '127.0.0.1',
         '-mp',
-        String(sippPort() & ~1),
+        String(await sippMediaPort()),
         '-timeout',
         '20s',
         '-timeout_error',

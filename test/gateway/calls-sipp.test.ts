@@ -5,7 +5,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { endedEvent, HARNESS_USERS, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { relaySkip, startRelay, type RunningRelay } from '../helpers/relays.js';
-import { runSipp, sippInstalled, sippPort, sippRegisterArgs, startSipp } from '../helpers/sipp.js';
+import {
+  runSipp,
+  sippInstalled,
+  sippMediaPort,
+  sippPort,
+  sippRegisterArgs,
+  startSipp,
+} from '../helpers/sipp.js';
 
 const FAST = { t1: 100, t2: 800, t4: 1000 };
 
@@ -18,7 +25,7 @@ async function scenario(
 ): Promise<{ callee: { code: number | null; logs: string }; caller: { code: number | null; logs: string } }> {
   // SIPp's -t t1: one TCP connection per SIPp instance (u1 is its default, UDP).
   const t = transport === 'tcp' ? ['-t', 't1'] : [];
-  const bobPort = sippPort();
+  const bobPort = await sippPort();
   const reg = await runSipp('register-digest.xml', `127.0.0.1:${gw.port}`, [
     ...t,
     ...sippRegisterArgs('bob', HARNESS_USERS.bob, bobPort),
@@ -33,7 +40,7 @@ async function scenario(
     '-mi',
     '127.0.0.1',
     '-mp',
-    String(sippPort() & ~1),
+    String(await sippMediaPort()),
     '-rtp_echo',
     '-timeout',
     '30s',
@@ -44,7 +51,7 @@ async function scenario(
   const uac = await runSipp(caller, `127.0.0.1:${gw.port}`, [
     ...t,
     '-p',
-    String(sippPort()),
+    String(await sippPort()),
     '-m',
     '1',
     '-s',
@@ -62,7 +69,7 @@ async function scenario(
     '-mi',
     '127.0.0.1',
     '-mp',
-    String(sippPort() & ~1),
+    String(await sippMediaPort()),
     '-timeout',
     '30s',
     '-timeout_error',

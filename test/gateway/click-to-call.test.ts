@@ -16,7 +16,14 @@ import {
 import { FakeCarrier } from '../helpers/fake-carrier.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
 import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
-import { runSipp, sippInstalled, sippPort, sippRegisterArgs, startSipp } from '../helpers/sipp.js';
+import {
+  runSipp,
+  sippInstalled,
+  sippMediaPort,
+  sippPort,
+  sippRegisterArgs,
+  startSipp,
+} from '../helpers/sipp.js';
 import { startRelay, type RunningRelay } from '../helpers/relays.js';
 import { mPort, party, rtp, until, type Party } from '../helpers/rtp-party.js';
 import { sdp, type SipPhone } from '../helpers/sip-phone.js';
@@ -251,13 +258,13 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     async () => {
       const phonesUp = [];
       for (const user of ['alice', 'bob'] as const) {
-        const port = sippPort();
+        const port = await sippPort();
         const reg = await runSipp('register-digest.xml', `127.0.0.1:${gw.port}`, [
           ...sippRegisterArgs(user, HARNESS_USERS[user], port),
         ]);
         assert.equal(reg.code, 0, `${user} did not register\n${reg.logs}`);
         const uas = startSipp('uas-answer.xml', `127.0.0.1:${gw.port}`, [
-          ...['-p', String(port), '-m', '1', '-mi', '127.0.0.1', '-mp', String(sippPort() & ~1)],
+          ...['-p', String(port), '-m', '1', '-mi', '127.0.0.1', '-mp', String(await sippMediaPort())],
           ...['-rtp_echo', '-timeout', '30s', '-timeout_error'],
         ]);
         phonesUp.push(uas);

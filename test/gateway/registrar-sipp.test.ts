@@ -17,7 +17,7 @@ describe(
     after(() => gw.close());
 
     test('SIPp registers alice with digest authentication and the binding is stored', async () => {
-      const localPort = sippPort();
+      const localPort = await sippPort();
       const { code, logs } = await runSipp(
         'register-digest.xml',
         `127.0.0.1:${gw.port}`,
@@ -30,7 +30,7 @@ describe(
     });
 
     test('SIPp registers over TCP: the binding records the transport and the flow', async () => {
-      const localPort = sippPort();
+      const localPort = await sippPort();
       const { code, logs } = await runSipp('register-digest.xml', `127.0.0.1:${gw.port}`, [
         '-t',
         't1',
@@ -46,7 +46,7 @@ describe(
       const { code } = await runSipp(
         'register-digest.xml',
         `127.0.0.1:${gw.port}`,
-        register('alice', 'wrong', sippPort()),
+        register('alice', 'wrong', await sippPort()),
       );
       assert.notEqual(code, 0, 'the scenario expects 200 and must fail');
     });

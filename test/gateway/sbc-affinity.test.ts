@@ -19,6 +19,7 @@ import { freeUdpPort } from '../helpers/rtpengine.js';
 import {
   runSipp,
   sippInstalled,
+  sippMediaPort,
   sippPort,
   sippRegisterArgs,
   startSipp,
@@ -155,8 +156,8 @@ describe('dialog affinity through a balancer in front of two sip-gateway replica
   const phones: SippRun[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'voxgate-sbc-'));
   const domain = `sbc-${randomBytes(4).toString('hex')}.example`;
-  const bobPort = sippPort();
-  const carolPort = sippPort();
+  const bobPort = await sippPort();
+  const carolPort = await sippPort();
 
   /** Registers `user` through `balancer` from `port`, with digest. */
   async function register(balancer: Balancer, user: 'bob' | 'carol', port: number): Promise<void> {
@@ -176,7 +177,7 @@ describe('dialog affinity through a balancer in front of two sip-gateway replica
       '-mi',
       '127.0.0.1',
       '-mp',
-      String(sippPort() & ~1),
+      String(await sippMediaPort()),
       '-rtp_echo',
       '-timeout',
       '90s',
@@ -189,10 +190,16 @@ describe('dialog affinity through a balancer in front of two sip-gateway replica
   }
 
   /** alice places `calls` calls to `to` through `balancer` with `scenario`, up to 5 at once, within `timeout`. */
-  function caller(balancer: Balancer, scenario: string, to: 'bob' | 'carol', calls: number, timeout = '60s') {
+  async function caller(
+    balancer: Balancer,
+    scenario: string,
+    to: 'bob' | 'carol',
+    calls: number,
+    timeout = '60s',
+  ) {
     return runSipp(scenario, `127.0.0.1:${balancer.port}`, [
       '-p',
-      String(sippPort()),
+      String(await sippPort()),
       '-m',
       String(calls),
       '-r',
@@ -214,7 +221,7 @@ describe('dialog affinity through a balancer in front of two sip-gateway replica
       '-mi',
       '127.0.0.1',
       '-mp',
-      String(sippPort() & ~1),
+      String(await sippMediaPort()),
       '-timeout',
       timeout,
       '-timeout_error',

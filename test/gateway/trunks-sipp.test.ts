@@ -16,6 +16,7 @@ import { endedEvent, HARNESS_USERS, startGateway, type GatewayHarness } from '..
 import {
   runSipp,
   sippInstalled,
+  sippMediaPort,
   sippPort,
   sippRegisterArgs,
   startSipp,
@@ -33,7 +34,7 @@ const endedEventOf = (gw: GatewayHarness, match: (e: CallEvent) => boolean): Pro
   endedEvent(gw, `trunks-sipp-${++groups}`, match);
 
 /** A SIPp UAS (a carrier or a registered phone) on `ip`:`port`, answering one call with scenario `name`. */
-function startUas(gw: GatewayHarness, name: string, ip: string, port: number): SippRun {
+async function startUas(gw: GatewayHarness, name: string, ip: string, port: number): Promise<SippRun> {
   return startSipp(name, `127.0.0.1:${gw.port}`, [
     '-i',
     ip,
@@ -44,7 +45,7 @@ function startUas(gw: GatewayHarness, name: string, ip: string, port: number): S
     '-mi',
     ip,
     '-mp',
-    String(sippPort() & ~1),
+    String(await sippMediaPort()),
     '-rtp_echo',
     ...SIPP_TIMEOUT,
   ]);
@@ -59,10 +60,10 @@ async function finished(run: SippRun): Promise<SippResult> {
 }
 
 /** Arguments of a registered phone of the harness tenant calling `service`, authenticating as `caller`. */
-function phoneArgs(caller: keyof typeof HARNESS_USERS, service: string): string[] {
+async function phoneArgs(caller: keyof typeof HARNESS_USERS, service: string): Promise<string[]> {
   return [
     '-p',
-    String(sippPort()),
+    String(await sippPort()),
     '-m',
     '1',
     '-s',
@@ -80,7 +81,7 @@ function phoneArgs(caller: keyof typeof HARNESS_USERS, service: string): string[
     '-mi',
     '127.0.0.1',
     '-mp',
-    String(sippPort() & ~1),
+    String(await sippMediaPort()),
     ...SIPP_TIMEOUT,
   ];
 }
@@ -103,12 +104,14 @@ describe(
   { skip: !sipp && 'sipp not installed' },
   () => {
     let gw: GatewayHarness;
-    const carrierPortA = sippPort();
-    const carrierPortB = sippPort();
+    let carrierPortA: number;
+    let carrierPortB: number;
     let trunkA: string;
     let trunkB: string;
     /** The trunkId of the outbound call's ended event. */
     before(async () => {
+      carrierPortA = await sippPort();
+      carrierPortB = await sippPort();
       gw = await startGateway({ digestAlgorithms: ['MD5', 'SHA-256'], timers: FAST });
       const trunks = createTrunkRepository(gw.db);
       trunkA = (
@@ -148,11 +151,15 @@ describe(
     after(() => gw?.close());
 
     test('outbound: carrier A answers 503, the call fails over to carrier B, which answers', async () => {
-      const carrierA = startUas(gw, 'uas-503.xml', '127.0.0.2', carrierPortA);
-      const carrierB = startUas(gw, 'uas-answer.xml', '127.0.0.3', carrierPortB);
+      const carrierA = await startUas(gw, 'uas-503.xml', '127.0.0.2', carrierPortA);
+      const carrierB = await startUas(gw, 'uas-answer.xml', '127.0.0.3', carrierPortB);
       await bound();
       // alice dials a national number: the route strips the 0 and prefixes +44.
-      const caller = await runSipp('uac-call.xml', `127.0.0.1:${gw.port}`, phoneArgs('alice', '02079461234'));
+      const caller = await runSipp(
+        'uac-call.xml',
+        `127.0.0.1:${gw.port}`,
+        await phoneArgs('alice', '02079461234'),
+      );
       const a = await finished(carrierA);
       const b = await finished(carrierB);
       assert.equal(caller.code, 0, `caller failed\n${caller.logs}`);
@@ -173,16 +180,16 @@ describe(
     });
 
     test('inbound: a carrier calls a DID from its address, the SIPp phone it is assigned to answers', async () => {
-      const bobPort = sippPort();
+      const bobPort = await sippPort();
       await register(gw, 'bob', bobPort);
       try {
-        const bob = startUas(gw, 'uas-answer.xml', '127.0.0.1', bobPort);
+        const bob = await startUas(gw, 'uas-answer.xml', '127.0.0.1', bobPort);
         await bound();
         const carrier = await runSipp('uac-proxy-call.xml', `127.0.0.1:${gw.port}`, [
           '-i',
           '127.0.0.2',
           '-p',
-          String(sippPort()),
+          String(await sippPort()),
           '-m',
           '1',
           '-s',
@@ -190,7 +197,7 @@ describe(
           '-mi',
           '127.0.0.2',
           '-mp',
-          String(sippPort() & ~1),
+          String(await sippMediaPort()),
           ...SIPP_TIMEOUT,
         ]);
         const callee = await finished(bob);
@@ -223,14 +230,14 @@ describe(
     after(() => gw?.close());
 
     test('with one call up, a second caller of the tenant gets 503 with a Warning naming the limit', async () => {
-      const bobPort = sippPort();
+      const bobPort = await sippPort();
       await register(gw, 'bob', bobPort);
       try {
-        const bob = startUas(gw, 'uas-answer.xml', '127.0.0.1', bobPort);
+        const bob = await startUas(gw, 'uas-answer.xml', '127.0.0.1', bobPort);
         await bound();
         // alice's call stays up for 4 s (-d): long enough for the second call to be refused meanwhile.
         const held = startSipp('uac-hold.xml', `127.0.0.1:${gw.port}`, [
-          ...phoneArgs('alice', 'bob'),
+          ...(await phoneArgs('alice', 'bob')),
           '-d',
           '4000',
         ]);
@@ -239,7 +246,11 @@ describe(
           assert.ok(Date.now() < deadline, 'the first call was not answered');
           await new Promise((r) => setTimeout(r, 50));
         }
-        const refused = await runSipp('uac-refused.xml', `127.0.0.1:${gw.port}`, phoneArgs('carol', 'bob'));
+        const refused = await runSipp(
+          'uac-refused.xml',
+          `127.0.0.1:${gw.port}`,
+          await phoneArgs('carol', 'bob'),
+        );
         const first = { code: await held.exited, logs: held.logs() };
         const callee = await finished(bob);
         assert.equal(refused.code, 0, `the second call was not refused as expected\n${refused.logs}`);

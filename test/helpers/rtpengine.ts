@@ -26,24 +26,39 @@ async function drawFreePort(tryPort: (port: number) => Promise<boolean>): Promis
   }
 }
 
+/** Whether UDP `port` on 127.0.0.1 can be bound now; the probe socket is released before this resolves. */
+async function udpPortFree(port: number): Promise<boolean> {
+  const socket = createSocket('udp4');
+  const bound = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  if (bound) {
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    return true;
+  }
+  try {
+    socket.close();
+  } catch {
+    // already closed by its failed bind
+  }
+  return false;
+}
+
 /** A UDP port on 127.0.0.1 free now (see drawFreePort). */
 export function freeUdpPort(): Promise<number> {
+  return drawFreePort(udpPortFree);
+}
+
+/**
+ * An even UDP port on 127.0.0.1 free now with the `count` - 1 ports after it (see drawFreePort): for a client
+ * that binds RTP and RTCP (and video) from one base, as SIPp's -mp does.
+ */
+export function freeUdpPortRun(count: number): Promise<number> {
   return drawFreePort(async (port) => {
-    const socket = createSocket('udp4');
-    const bound = await new Promise<boolean>((resolve) => {
-      socket.once('error', () => resolve(false));
-      socket.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    if (bound) {
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
-      return true;
-    }
-    try {
-      socket.close();
-    } catch {
-      // already closed by its failed bind
-    }
-    return false;
+    if (port % 2 === 1 || port + count > 20000) return false;
+    for (let i = 0; i < count; i++) if (!(await udpPortFree(port + i))) return false;
+    return true;
   });
 }
 

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeUdpPort, freeUdpPortRun } from './rtpengine.js';
 
 export const SIPP_SCENARIOS = join(import.meta.dirname, '..', 'fixtures', 'sipp');
 
@@ -12,9 +13,18 @@ export function sippInstalled(): boolean {
   return found;
 }
 
-/** A free-looking UDP port for a SIPp instance (SIPp needs an explicit -p to be registrable). */
-export function sippPort(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000);
+/**
+ * A UDP port free now for a SIPp instance's SIP socket (SIPp needs an explicit -p to be registrable), drawn
+ * outside the ephemeral range and the relays' RTP ports: a port drawn at random from 20000–39999 was now and
+ * then taken by a relay on its default range (30000–40000) or a socket bound to port 0 before SIPp bound it.
+ */
+export function sippPort(): Promise<number> {
+  return freeUdpPort();
+}
+
+/** The base of SIPp's -mp (RTP echo): even, free now with the three ports after it (audio and video, RTP and RTCP). */
+export function sippMediaPort(): Promise<number> {
+  return freeUdpPortRun(4);
 }
 
 export interface SippRun {

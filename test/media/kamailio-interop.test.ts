@@ -58,7 +58,7 @@ describe("Kamailio's rtpengine module drives voxgate's relay", { skip }, () => {
     });
     server = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: relay.handlers });
     proxyPort = await freeUdpPort();
-    uasPort = sippPort();
+    uasPort = await sippPort();
     proxy = spawn(
       'kamailio',
       [
@@ -116,7 +116,7 @@ describe("Kamailio's rtpengine module drives voxgate's relay", { skip }, () => {
     await untilBound(uasPort, 5000);
     const uac = await runSipp('uac-proxy-call.xml', `127.0.0.1:${proxyPort}`, [
       '-p',
-      String(sippPort()),
+      String(await sippPort()),
       '-m',
       '1',
       '-s',
