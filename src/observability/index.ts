@@ -1,4 +1,4 @@
-export { createLogger, type Logger } from './logger.js';
+export { createLogger, logsWritten, type Logger } from './logger.js';
 export {
   createMetricsRegistry,
   metricsIn,

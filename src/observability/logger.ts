@@ -1,5 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { stdoutDestination } from './stdout-destination.js';
+import { linesWritten, stdoutDestination } from './stdout-destination.js';
 import { callTraceIds } from './tracing.js';
 
 export type { Logger } from 'pino';
@@ -41,4 +41,13 @@ export function createLogger(options: {
       ),
   );
   return logger;
+}
+
+/**
+ * Resolves once every line `logger` took is written to stdout (true), or after `timeoutMs` if stdout's reader
+ * stopped (false). The drain awaits it before the process exits: a write still in libuv's thread pool at
+ * `process.exit` would be lost (`stdoutDestination`).
+ */
+export function logsWritten(logger: Logger, timeoutMs = 5000): Promise<boolean> {
+  return linesWritten((logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym], timeoutMs);
 }

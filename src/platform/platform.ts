@@ -1,4 +1,4 @@
-import { createLogger, createMetricsRegistry, type Logger } from '../observability/index.js';
+import { createLogger, createMetricsRegistry, logsWritten, type Logger } from '../observability/index.js';
 import type { Config } from './config/index.js';
 import type { ModuleContext, ModuleDefinition, ReadinessReport, RunningModule, Services } from './module.js';
 import { moduleRegistry } from './modules/index.js';
@@ -123,6 +123,8 @@ export async function startPlatform(options: {
         await Promise.all(running.map(({ module }) => module.drain?.(deadline)));
         await stopAll();
         logger.info({ reason }, 'voxgate stopped');
+        // The process exits next: the last lines must be out of libuv's thread pool first.
+        await logsWritten(logger);
       })();
       return stopping;
     },

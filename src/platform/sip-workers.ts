@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { createLogger } from '../observability/index.js';
+import { createLogger, logsWritten } from '../observability/index.js';
 import { nativeUdpFor } from '../sip/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import type { Platform } from './platform.js';
@@ -209,6 +209,7 @@ export async function superviseSipWorkers(options: {
       clearTimeout(late);
       await http.close();
       logger.info({ reason }, 'voxgate stopped');
+      await logsWritten(logger);
     })();
     return stopped;
   };
