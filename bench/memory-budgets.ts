@@ -27,22 +27,28 @@ export function readHeapLimits(root = join(import.meta.dirname, '..')): Map<stri
 }
 
 /**
- * `config/memory-budgets.yml`'s young-generation floors as target → MiB: the `--min-semi-space-size` a target
- * runs with (on its Deployment's command line: Node refuses the flag in NODE_OPTIONS). Only the targets that set one.
+ * `config/memory-budgets.yml`'s young-generation sizes as target → MiB: the `--max-semi-space-size` and
+ * `--min-semi-space-size` a target runs with (on its Deployment's command line: Node refuses the second in
+ * NODE_OPTIONS). Only the targets that set one.
  */
-export function readMinSemiSpaces(root = join(import.meta.dirname, '..')): Map<string, number> {
-  return readTargetField('minSemiSpaceMiB', root);
+export function readSemiSpaces(root = join(import.meta.dirname, '..')): Map<string, number> {
+  return readTargetField('semiSpaceMiB', root);
+}
+
+/** The node flags that fix a young generation of `mib` MiB a semi-space (its ceiling and its start). */
+export function semiSpaceArgs(mib: number): string[] {
+  return [`--max-semi-space-size=${mib}`, `--min-semi-space-size=${mib}`];
 }
 
 /**
  * The node flags that size `target`'s heap as configured, as its Deployment starts it: the old space's cap and,
- * where the file gives one, the young generation's floor (none of either when the file gives none).
+ * where the file gives one, the young generation's size (none of either when the file gives none).
  */
 export function heapLimitArgs(target: string, root?: string): string[] {
   const mib = readHeapLimits(root).get(target);
-  const semiSpace = readMinSemiSpaces(root).get(target);
+  const semiSpace = readSemiSpaces(root).get(target);
   return [
     ...(mib === undefined ? [] : [`--max-old-space-size=${mib}`]),
-    ...(semiSpace === undefined ? [] : [`--min-semi-space-size=${semiSpace}`]),
+    ...(semiSpace === undefined ? [] : semiSpaceArgs(semiSpace)),
   ];
 }

@@ -7,7 +7,8 @@ import {
   heapLimitArgs,
   readHeapLimits,
   readMemoryBudgets,
-  readMinSemiSpaces,
+  readSemiSpaces,
+  semiSpaceArgs,
 } from '../../bench/memory-budgets.js';
 import { TARGETS } from '../../src/platform/targets.js';
 
@@ -63,10 +64,10 @@ describe('memory budgets', () => {
     assert.deepEqual(flag(start), [limits.get('all')], 'npm start');
   });
 
-  test('a young-generation floor is on the node command line of its target, the image entry point otherwise kept', () => {
-    const floors = readMinSemiSpaces();
+  test('a young generation size is on the node command line of its target, the image entry point otherwise kept', () => {
+    const floors = readSemiSpaces();
     const budgets = readMemoryBudgets();
-    assert.deepEqual([...floors.keys()], ['media-relay']);
+    assert.deepEqual([...floors.keys()].sort(), ['media-relay', 'sip-gateway']);
     const entrypoint = JSON.parse(
       /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))![1]!,
     ) as string[];
@@ -78,10 +79,9 @@ describe('memory budgets', () => {
       const options = env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
       assert.doesNotMatch(options, /semi-space/, file);
       if (floor === undefined) assert.equal(command, undefined, `${file}: the image's entry point`);
-      else
-        assert.deepEqual(command, ['node', `--min-semi-space-size=${floor}`, ...entrypoint.slice(1)], file);
+      else assert.deepEqual(command, ['node', ...semiSpaceArgs(floor), ...entrypoint.slice(1)], file);
     }
-    // What those flags do on this Node: the young generation starts at the floor, and the heap's whole limit
+    // What those flags do on this Node: the young generation starts at its size, and the heap's whole limit
     // (old space cap + young generation) stays under the target's RSS budget.
     for (const [target, floor] of floors) {
       const run = spawnSync(
@@ -99,7 +99,7 @@ describe('memory budgets', () => {
       );
       assert.equal(run.status, 0, run.stderr);
       const { young, limit } = JSON.parse(run.stdout) as { young: number; limit: number };
-      assert.ok(young >= floor * 2 ** 20, `${target}: young generation ${young} B, floor ${floor} MiB`);
+      assert.ok(young >= floor * 2 ** 20, `${target}: young generation ${young} B, size ${floor} MiB`);
       assert.ok(
         limit < budgets.get(target)! * 2 ** 20,
         `${target}: heap limit ${limit} B within its RSS budget`,
