@@ -22,8 +22,8 @@ const NG_COMMANDS = new Set([
   'play DTMF',
 ]);
 
-/** A counter that follows one of the relay's running totals (read at scrape time). */
-function followTotal(
+/** A counter that follows a running total read at scrape time (one of the relay's, the native sockets'). */
+export function followTotal(
   metric: ReturnType<typeof metricsIn>,
   name: string,
   help: string,

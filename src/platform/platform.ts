@@ -4,6 +4,7 @@ import type { ModuleContext, ModuleDefinition, ReadinessReport, RunningModule, S
 import { moduleRegistry } from './modules/index.js';
 import { resolveModules, type Target } from './targets.js';
 import { VERSION } from './version.js';
+import { exportNativeUdpMetrics } from './native-udp-metrics.js';
 
 export interface Platform {
   readonly modules: readonly string[];
@@ -32,6 +33,7 @@ export async function startPlatform(options: {
     target: targetLabel,
     env: config.env,
   });
+  exportNativeUdpMetrics(metrics);
   const definitions = resolveModules(targets, moduleRegistry);
   const services: Services = {};
   const running: { def: ModuleDefinition; module: RunningModule; started: boolean }[] = [];

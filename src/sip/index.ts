@@ -84,6 +84,7 @@ export {
 export { askReceiveBuffer, UdpTransport } from './transport/udp-transport.js';
 export {
   nativeUdpFor,
+  nativeUdpStats,
   udpBatchSockets,
   type BatchedSocket,
   type UdpMode,

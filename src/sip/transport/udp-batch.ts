@@ -323,6 +323,11 @@ export function udpBatchSockets(): UdpBatchSockets | Error {
   return loaded;
 }
 
+/** The addon's counters when this process loaded it (something asked for native sockets), else undefined. */
+export function nativeUdpStats(): UdpBatchStats | undefined {
+  return loaded && !(loaded instanceof Error) ? loaded.stats() : undefined;
+}
+
 export type UdpMode = 'auto' | 'native' | 'dgram';
 
 /**
