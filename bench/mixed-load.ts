@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { lookup } from 'node:dns/promises';
-import { freeUdpPort } from '../test/helpers/rtpengine.js';
+import { freeUdpPort, freeUdpPortRun } from '../test/helpers/rtpengine.js';
 import { heapLimitArgs } from './memory-budgets.js';
 import { runSippStats, stop, type SippStats } from './support.js';
 
@@ -24,7 +24,13 @@ const ROOT = join(import.meta.dirname, '..');
 const SIPP = join(ROOT, 'test', 'fixtures', 'sipp');
 const PASSWORD = 'load-pass-1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const port = () => 21_000 + 2 * Math.floor(Math.random() * 9_000);
+/**
+ * A port for one of SIPp's SIP sockets, and the even base of its RTP ports (-mp binds four from it): probed free,
+ * from 10000–19999 (test/helpers/rtpengine.ts). Drawn at random from 21000–38999 they now and then met a port
+ * of the relay's own RTP range (30000–40000 by default) or an ephemeral one: SIPp "Unable to bind main socket".
+ */
+const port = () => freeUdpPort();
+const mediaPort = () => freeUdpPortRun(4);
 
 /** The call classes of the mix and their share of the calls per second. */
 export const CALL_MIX = {
@@ -266,7 +272,7 @@ export async function startMixedLoad(opts: MixedLoadOptions): Promise<MixedLoad>
     ['busy', 'uas-busy.xml'],
     ['ringer', 'uas-ring-cancel.xml'],
   ] as const) {
-    const p = port();
+    const p = await port();
     const reg = await runSippStats([
       '-sf',
       join(work, 'register-callee.xml'),
@@ -292,7 +298,7 @@ export async function startMixedLoad(opts: MixedLoadOptions): Promise<MixedLoad>
         '-mi',
         localIp,
         '-mp',
-        String(port()),
+        String(await mediaPort()),
         '-rtp_echo',
         '-m',
         '100000000',
@@ -311,7 +317,7 @@ export async function startMixedLoad(opts: MixedLoadOptions): Promise<MixedLoad>
     );
 
   // The phones re-register from one address in every phase: the same bindings are refreshed, not added.
-  const phonesPort = port();
+  const phonesPort = await port();
   /** SIPp's unexpected messages and failures go into the artifacts (`sipp-<name>-errors.log`). */
   const errors = (name: string) => [
     '-trace_err',
@@ -330,7 +336,7 @@ export async function startMixedLoad(opts: MixedLoadOptions): Promise<MixedLoad>
       cancelled: [join(SIPP, 'uac-cancel.xml'), 'ringer'],
       notFound: [join(work, 'uac-not-found.xml'), 'nobody'],
     };
-    const calls = (cls: CallClass) => {
+    const calls = async (cls: CallClass) => {
       const perSecond = cps * CALL_MIX[cls];
       const offered = callsIn(perSecond, seconds);
       const [scenario, callee] = scenarios[cls];
@@ -340,7 +346,7 @@ export async function startMixedLoad(opts: MixedLoadOptions): Promise<MixedLoad>
         sip,
         ...at,
         '-p',
-        String(port()),
+        String(await port()),
         '-s',
         callee,
         ...auth('caller'),
@@ -350,7 +356,7 @@ export async function startMixedLoad(opts: MixedLoadOptions): Promise<MixedLoad>
         '-mi',
         localIp,
         '-mp',
-        String(port()),
+        String(await mediaPort()),
         ...rated(perSecond),
         '-m',
         String(offered),
