@@ -16,7 +16,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { lookup } from 'node:dns/promises';
-import { freeUdpPort, freeUdpPortRun } from '../test/helpers/rtpengine.js';
+import { freeUdpPort } from '../test/helpers/rtpengine.js';
+import { sippMediaPort as mediaPort, sippPort as port } from '../test/helpers/sipp.js';
 import { heapLimitArgs } from './memory-budgets.js';
 import { runSippStats, stop, type SippStats } from './support.js';
 
@@ -24,13 +25,6 @@ const ROOT = join(import.meta.dirname, '..');
 const SIPP = join(ROOT, 'test', 'fixtures', 'sipp');
 const PASSWORD = 'load-pass-1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/**
- * A port for one of SIPp's SIP sockets, and the even base of its RTP ports (-mp binds four from it): probed free,
- * from 10000–19999 (test/helpers/rtpengine.ts). Drawn at random from 21000–38999 they now and then met a port
- * of the relay's own RTP range (30000–40000 by default) or an ephemeral one: SIPp "Unable to bind main socket".
- */
-const port = () => freeUdpPort();
-const mediaPort = () => freeUdpPortRun(4);
 
 /** The call classes of the mix and their share of the calls per second. */
 export const CALL_MIX = {

@@ -19,9 +19,12 @@ export function findRtpengine(): string | undefined {
  * caller binds it (a port got by binding 0 and closing was, now and then: EADDRINUSE at the caller's start).
  * `tryPort` binds the port, releases it and says whether it could.
  */
+const DRAWN_FROM = 10000;
+const DRAWN_BELOW = 20000;
+
 async function drawFreePort(tryPort: (port: number) => Promise<boolean>): Promise<number> {
   for (;;) {
-    const port = 10000 + Math.floor(Math.random() * 10000);
+    const port = DRAWN_FROM + Math.floor(Math.random() * (DRAWN_BELOW - DRAWN_FROM));
     if (await tryPort(port)) return port;
   }
 }
@@ -56,7 +59,7 @@ export function freeUdpPort(): Promise<number> {
  */
 export function freeUdpPortRun(count: number): Promise<number> {
   return drawFreePort(async (port) => {
-    if (port % 2 === 1 || port + count > 20000) return false;
+    if (port % 2 === 1 || port + count > DRAWN_BELOW) return false;
     for (let i = 0; i < count; i++) if (!(await udpPortFree(port + i))) return false;
     return true;
   });

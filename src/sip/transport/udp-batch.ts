@@ -187,10 +187,7 @@ class UdpBatch implements UdpBatchSockets {
 
   open(host: string, port: number): BatchedSocket | NodeJS.ErrnoException {
     const fd = this.addon.open(host, port);
-    if (fd < 0) return systemError(fd, 'bind', `${host}:${port}`);
-    const socket = new NativeSocket(this, fd, host.includes(':'));
-    this.sockets[fd] = socket;
-    return socket;
+    return fd < 0 ? systemError(fd, 'bind', `${host}:${port}`) : this.track(fd, host);
   }
 
   openShared(host: string, port: number): number | NodeJS.ErrnoException {
@@ -200,7 +197,11 @@ class UdpBatch implements UdpBatchSockets {
 
   adopt(fd: number, host: string): BatchedSocket | NodeJS.ErrnoException {
     const result = this.addon.adopt(fd);
-    if (result < 0) return systemError(result, 'adopt', `descriptor ${fd}`);
+    return result < 0 ? systemError(result, 'adopt', `descriptor ${fd}`) : this.track(fd, host);
+  }
+
+  /** The socket of descriptor `fd`, read here, bound on `host` (its family). */
+  private track(fd: number, host: string): NativeSocket {
     const socket = new NativeSocket(this, fd, host.includes(':'));
     this.sockets[fd] = socket;
     return socket;
