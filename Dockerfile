@@ -23,7 +23,7 @@ COPY scripts/build-pglite-template.mjs scripts/build-console.mjs scripts/build-n
 COPY native/ native/
 COPY src/ src/
 COPY web/ web/
-# The native addon is skipped here (no compiler in this stage); the `native` stage builds it for the target.
+# The native addons are skipped here (no compiler in this stage); the `native` stage builds them for the target.
 RUN npm run build
 
 # --- production dependencies, installed on the target platform (correct if a native addon ever appears) ---
@@ -34,10 +34,11 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
     npm ci --omit=dev --no-audit --no-fund --ignore-scripts
 
-# --- the media relay's native UDP addon (recvmmsg/sendmmsg), compiled for the target platform ---
-# N-API and libuv only, against the base image's Node.js headers (include/node); the compiler stays in this
-# stage. Without it the relay would run on dgram sockets (VOXGATE_MEDIA_UDP=auto): --required makes a failed
-# build fail the image instead.
+# --- the native addons, compiled for the target platform ---
+# udp-batch (recvmmsg/sendmmsg for the SIP port and the relay: N-API and libuv) and srtp-crypto (SRTP's cipher
+# and tag on the OpenSSL inside Node.js), against the base image's Node.js headers (include/node); the compiler
+# stays in this stage. Without them SIP and the relay would run on dgram sockets and SRTP in JavaScript:
+# --required makes a failed build fail the image instead.
 FROM ${NODE_IMAGE} AS native
 WORKDIR /src
 RUN apt-get update \

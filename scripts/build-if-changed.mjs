@@ -9,9 +9,10 @@
 // - console: the web console (dist/console) depends on everything under web/console, its build script and
 //   package-lock.json (Preact, htm, SIP.js); esbuild rebuilds it whole in well under a second.
 //
-// - native: the UDP addon of the SIP port and the relay (dist/native/udp-batch.node) depends on its source and
-//   scripts/build-native.mjs, which skips it (dgram sockets) where it cannot be built; then it is tried again at
-//   the next start.
+// - native: the addons (dist/native/udp-batch.node: the UDP sockets of the SIP port and the relay;
+//   dist/native/srtp-crypto.node: SRTP's cipher and tag) depend on their sources and scripts/build-native.mjs,
+//   which skips one (dgram sockets, SRTP in JavaScript) where it cannot be built; then it is tried again at the
+//   next start.
 //
 // Migrations are not built: the store reads them from migrations/ at start. `npm run build` still builds
 // everything; the next start then compiles once more to record its hash.
@@ -24,7 +25,7 @@ const STAMP = 'dist/.build-inputs.json';
 const BUILD_INFO = 'dist/.tsbuildinfo';
 const TEMPLATE = 'dist/pglite-template.tar.gz';
 const CONSOLE_PAGE = 'dist/console/index.html';
-const NATIVE_ADDON = 'dist/native/udp-batch.node';
+const NATIVE_ADDONS = ['dist/native/udp-batch.node', 'dist/native/srtp-crypto.node'];
 
 function filesUnder(dir) {
   return readdirSync(dir, { withFileTypes: true })
@@ -75,7 +76,7 @@ if (!outputsComplete) rmSync(BUILD_INFO, { force: true });
 const compile = built.compile !== inputs.compile || !outputsComplete;
 const template = built.template !== inputs.template || !existsSync(TEMPLATE);
 const consoleApp = built.console !== inputs.console || !existsSync(CONSOLE_PAGE);
-const nativeAddon = built.native !== inputs.native || !existsSync(NATIVE_ADDON);
+const nativeAddon = built.native !== inputs.native || !NATIVE_ADDONS.every((f) => existsSync(f));
 if (compile) {
   run('tsc', [
     'node_modules/typescript/bin/tsc',
@@ -88,7 +89,7 @@ if (compile) {
 }
 if (template) run('PGlite template', ['scripts/build-pglite-template.mjs']);
 if (consoleApp) run('web console', ['scripts/build-console.mjs']);
-if (nativeAddon) run('native UDP addon', ['scripts/build-native.mjs']);
+if (nativeAddon) run('native addons', ['scripts/build-native.mjs']);
 if (compile || template || consoleApp || nativeAddon)
   writeFileSync(STAMP, `${JSON.stringify(inputs, null, 2)}\n`);
 else console.log('build-if-changed: dist is up to date with src/ and web/console (nothing to build)');

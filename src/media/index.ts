@@ -84,3 +84,4 @@ export {
   type RelaySockets,
 } from './relay/relay-socket.js';
 export { isDtls } from './relay/dtls-bridge.js';
+export { srtpEngine, type SrtpEngine } from './srtp/srtp-key.js';

@@ -8,6 +8,8 @@ import { HmacSha1 } from '../../src/media/srtp/hmac-sha1.js';
 import { deriveSessionKeys } from '../../src/media/srtp/srtp-kdf.js';
 import { SrtpSession } from '../../src/media/srtp/srtp-session.js';
 import { SRTP_SUITES, suiteNamed } from '../../src/media/srtp/srtp-suites.js';
+import { type SrtpEngine } from '../../src/media/srtp/srtp-key.js';
+import { SRTP_ENGINES } from '../helpers/srtp-engines.js';
 import { formatCrypto, newCrypto, parseCrypto } from '../../src/media/srtp/sdes.js';
 import { SdesBridge, DEFAULT_SDES_POLICY, type CryptoEdit } from '../../src/media/relay/sdes-bridge.js';
 import { offeredStreams } from '../../src/media/relay/sdp-rewrite.js';
@@ -26,10 +28,10 @@ function rtp(seq: number, ssrc = 0xdecafbad, payload = randomBytes(160)): Buffer
   return p;
 }
 
-function pair(suite = SHA1_80): [SrtpSession, SrtpSession] {
+function pair(suite = SHA1_80, engine?: SrtpEngine): [SrtpSession, SrtpSession] {
   const key = randomBytes(16);
   const salt = randomBytes(14);
-  return [new SrtpSession(suite, key, salt), new SrtpSession(suite, key, salt)];
+  return [new SrtpSession(suite, key, salt, engine), new SrtpSession(suite, key, salt, engine)];
 }
 
 describe('RFC 3711 §4.3 key derivation', () => {
@@ -68,107 +70,111 @@ describe('RFC 2104 HMAC-SHA1 with precomputed key states', () => {
   });
 });
 
-describe('RFC 3711 §3.1/§3.3 SRTP', () => {
-  for (const suite of SRTP_SUITES) {
-    test(`${suite.name}: protect then unprotect gives the packet back; the tag is ${suite.srtpTagLength} bytes`, () => {
-      const [sender, receiver] = pair(suite);
-      const plain = rtp(1);
-      const sealed = sender.protectRtp(plain)!;
-      assert.equal(sealed.length, plain.length + suite.srtpTagLength);
-      assert.deepEqual(sealed.subarray(0, 12), plain.subarray(0, 12), 'the header stays in the clear');
-      assert.notDeepEqual(sealed.subarray(12, 172), plain.subarray(12), 'the payload is encrypted');
-      const opened = receiver.unprotectRtp(sealed);
+// Every packet test on each engine of the cipher and tag (srtp-key.ts).
+for (const engine of SRTP_ENGINES) {
+  describe(`RFC 3711 §3.1/§3.3 SRTP (${engine})`, () => {
+    for (const suite of SRTP_SUITES) {
+      test(`${suite.name}: protect then unprotect gives the packet back; the tag is ${suite.srtpTagLength} bytes`, () => {
+        const [sender, receiver] = pair(suite, engine);
+        const plain = rtp(1);
+        const sealed = sender.protectRtp(plain)!;
+        assert.equal(sealed.length, plain.length + suite.srtpTagLength);
+        assert.deepEqual(sealed.subarray(0, 12), plain.subarray(0, 12), 'the header stays in the clear');
+        assert.notDeepEqual(sealed.subarray(12, 172), plain.subarray(12), 'the payload is encrypted');
+        const opened = receiver.unprotectRtp(sealed);
+        assert.ok(opened.ok);
+        assert.deepEqual(opened.packet, plain);
+      });
+    }
+
+    test('§3.3 step 5: a packet whose payload or header was changed fails authentication', () => {
+      const [sender, receiver] = pair(SHA1_80, engine);
+      const sealed = sender.protectRtp(rtp(1))!;
+      const flipped = Buffer.from(sealed);
+      flipped[20] = flipped[20]! ^ 1;
+      assert.deepEqual(receiver.unprotectRtp(flipped), { ok: false, reason: 'auth' });
+      const marker = Buffer.from(sealed);
+      marker[1] = marker[1]! | 0x80;
+      assert.deepEqual(receiver.unprotectRtp(marker), { ok: false, reason: 'auth' });
+      assert.ok(receiver.unprotectRtp(sealed).ok, 'the original still authenticates');
+    });
+
+    test('§3.3.2: a replayed packet is refused; an old one inside the window is accepted once', () => {
+      const [sender, receiver] = pair(SHA1_80, engine);
+      const packets = [1, 2, 3, 4, 5].map((seq) => sender.protectRtp(rtp(seq))!);
+      for (const seq of [0, 1, 3, 4]) assert.ok(receiver.unprotectRtp(packets[seq]!).ok);
+      assert.deepEqual(receiver.unprotectRtp(packets[1]!), { ok: false, reason: 'replay' });
+      assert.ok(receiver.unprotectRtp(packets[2]!).ok, 'a late packet inside the window');
+      assert.deepEqual(receiver.unprotectRtp(packets[2]!), { ok: false, reason: 'replay' });
+    });
+
+    test('§3.3.2: a packet older than the 64-packet window is refused', () => {
+      const [sender, receiver] = pair(SHA1_80, engine);
+      const old = sender.protectRtp(rtp(10))!;
+      for (let seq = 11; seq < 100; seq++) assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(seq))!).ok);
+      assert.deepEqual(receiver.unprotectRtp(old), { ok: false, reason: 'replay' });
+    });
+
+    test('§3.3.1: the rollover counter follows a sequence-number wrap, with reordering around it', () => {
+      const [sender, receiver] = pair(SHA1_80, engine);
+      const seqs = [65530, 65531, 65532, 65533, 65534, 65535, 0, 1, 2];
+      const sealed = seqs.map((seq) => sender.protectRtp(rtp(seq))!);
+      // Delivered reordered across the wrap: 65535 after 0.
+      const order = [0, 1, 2, 3, 4, 6, 5, 7, 8];
+      for (const i of order)
+        assert.ok(receiver.unprotectRtp(sealed[i]!).ok, `packet ${seqs[i]} authenticates`);
+    });
+
+    test('a new SSRC is a new stream with its own state (§3.2.3)', () => {
+      const [sender, receiver] = pair(SHA1_80, engine);
+      assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(5000, 1))!).ok);
+      assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(3, 2))!).ok);
+      assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(5001, 1))!).ok);
+    });
+
+    test('too short or not RTP: malformed, never a throw', () => {
+      const [, receiver] = pair(SHA1_80, engine);
+      assert.deepEqual(receiver.unprotectRtp(Buffer.alloc(5)), { ok: false, reason: 'malformed' });
+      assert.deepEqual(receiver.unprotectRtp(Buffer.alloc(40)), { ok: false, reason: 'malformed' });
+      const extension = rtp(1).subarray(0, 16);
+      extension[0] = 0x90;
+      extension.writeUInt16BE(100, 14);
+      assert.deepEqual(receiver.unprotectRtp(extension), { ok: false, reason: 'malformed' });
+    });
+  });
+
+  describe(`RFC 3711 §3.4 SRTCP (${engine})`, () => {
+    const report = (ssrc = 0x1234) => {
+      const p = Buffer.concat([Buffer.alloc(8), randomBytes(20)]);
+      p[0] = 0x80;
+      p[1] = 201;
+      p.writeUInt16BE(p.length / 4 - 1, 2);
+      p.writeUInt32BE(ssrc, 4);
+      return p;
+    };
+
+    test('E flag and index appended, 80-bit tag even with the _32 suite; round trip', () => {
+      const [sender, receiver] = pair(SHA1_32, engine);
+      const plain = report();
+      const sealed = sender.protectRtcp(plain)!;
+      assert.equal(sealed.length, plain.length + 4 + 10);
+      assert.equal(sealed.readUInt32BE(plain.length), 0x80000000, 'E set, index 0');
+      const opened = receiver.unprotectRtcp(sealed);
       assert.ok(opened.ok);
       assert.deepEqual(opened.packet, plain);
     });
-  }
 
-  test('§3.3 step 5: a packet whose payload or header was changed fails authentication', () => {
-    const [sender, receiver] = pair();
-    const sealed = sender.protectRtp(rtp(1))!;
-    const flipped = Buffer.from(sealed);
-    flipped[20] = flipped[20]! ^ 1;
-    assert.deepEqual(receiver.unprotectRtp(flipped), { ok: false, reason: 'auth' });
-    const marker = Buffer.from(sealed);
-    marker[1] = marker[1]! | 0x80;
-    assert.deepEqual(receiver.unprotectRtp(marker), { ok: false, reason: 'auth' });
-    assert.ok(receiver.unprotectRtp(sealed).ok, 'the original still authenticates');
+    test('replayed or forged SRTCP is refused', () => {
+      const [sender, receiver] = pair(SHA1_80, engine);
+      const sealed = sender.protectRtcp(report())!;
+      assert.ok(receiver.unprotectRtcp(sealed).ok);
+      assert.deepEqual(receiver.unprotectRtcp(sealed), { ok: false, reason: 'replay' });
+      const forged = Buffer.from(sender.protectRtcp(report())!);
+      forged[10] = forged[10]! ^ 0xff;
+      assert.deepEqual(receiver.unprotectRtcp(forged), { ok: false, reason: 'auth' });
+    });
   });
-
-  test('§3.3.2: a replayed packet is refused; an old one inside the window is accepted once', () => {
-    const [sender, receiver] = pair();
-    const packets = [1, 2, 3, 4, 5].map((seq) => sender.protectRtp(rtp(seq))!);
-    for (const seq of [0, 1, 3, 4]) assert.ok(receiver.unprotectRtp(packets[seq]!).ok);
-    assert.deepEqual(receiver.unprotectRtp(packets[1]!), { ok: false, reason: 'replay' });
-    assert.ok(receiver.unprotectRtp(packets[2]!).ok, 'a late packet inside the window');
-    assert.deepEqual(receiver.unprotectRtp(packets[2]!), { ok: false, reason: 'replay' });
-  });
-
-  test('§3.3.2: a packet older than the 64-packet window is refused', () => {
-    const [sender, receiver] = pair();
-    const old = sender.protectRtp(rtp(10))!;
-    for (let seq = 11; seq < 100; seq++) assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(seq))!).ok);
-    assert.deepEqual(receiver.unprotectRtp(old), { ok: false, reason: 'replay' });
-  });
-
-  test('§3.3.1: the rollover counter follows a sequence-number wrap, with reordering around it', () => {
-    const [sender, receiver] = pair();
-    const seqs = [65530, 65531, 65532, 65533, 65534, 65535, 0, 1, 2];
-    const sealed = seqs.map((seq) => sender.protectRtp(rtp(seq))!);
-    // Delivered reordered across the wrap: 65535 after 0.
-    const order = [0, 1, 2, 3, 4, 6, 5, 7, 8];
-    for (const i of order) assert.ok(receiver.unprotectRtp(sealed[i]!).ok, `packet ${seqs[i]} authenticates`);
-  });
-
-  test('a new SSRC is a new stream with its own state (§3.2.3)', () => {
-    const [sender, receiver] = pair();
-    assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(5000, 1))!).ok);
-    assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(3, 2))!).ok);
-    assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(5001, 1))!).ok);
-  });
-
-  test('too short or not RTP: malformed, never a throw', () => {
-    const [, receiver] = pair();
-    assert.deepEqual(receiver.unprotectRtp(Buffer.alloc(5)), { ok: false, reason: 'malformed' });
-    assert.deepEqual(receiver.unprotectRtp(Buffer.alloc(40)), { ok: false, reason: 'malformed' });
-    const extension = rtp(1).subarray(0, 16);
-    extension[0] = 0x90;
-    extension.writeUInt16BE(100, 14);
-    assert.deepEqual(receiver.unprotectRtp(extension), { ok: false, reason: 'malformed' });
-  });
-});
-
-describe('RFC 3711 §3.4 SRTCP', () => {
-  const report = (ssrc = 0x1234) => {
-    const p = Buffer.concat([Buffer.alloc(8), randomBytes(20)]);
-    p[0] = 0x80;
-    p[1] = 201;
-    p.writeUInt16BE(p.length / 4 - 1, 2);
-    p.writeUInt32BE(ssrc, 4);
-    return p;
-  };
-
-  test('E flag and index appended, 80-bit tag even with the _32 suite; round trip', () => {
-    const [sender, receiver] = pair(SHA1_32);
-    const plain = report();
-    const sealed = sender.protectRtcp(plain)!;
-    assert.equal(sealed.length, plain.length + 4 + 10);
-    assert.equal(sealed.readUInt32BE(plain.length), 0x80000000, 'E set, index 0');
-    const opened = receiver.unprotectRtcp(sealed);
-    assert.ok(opened.ok);
-    assert.deepEqual(opened.packet, plain);
-  });
-
-  test('replayed or forged SRTCP is refused', () => {
-    const [sender, receiver] = pair();
-    const sealed = sender.protectRtcp(report())!;
-    assert.ok(receiver.unprotectRtcp(sealed).ok);
-    assert.deepEqual(receiver.unprotectRtcp(sealed), { ok: false, reason: 'replay' });
-    const forged = Buffer.from(sender.protectRtcp(report())!);
-    forged[10] = forged[10]! ^ 0xff;
-    assert.deepEqual(receiver.unprotectRtcp(forged), { ok: false, reason: 'auth' });
-  });
-});
+}
 
 describe('RFC 4568 §9.1 a=crypto', () => {
   const key = Buffer.alloc(30, 7).toString('base64');

@@ -1,7 +1,6 @@
-import { createCipheriv, timingSafeEqual, type Cipher } from 'node:crypto';
-import { HmacSha1 } from './hmac-sha1.js';
 import { rtpHeaderLength } from '../rtp-header.js';
-import { deriveSessionKeys, type SessionKeys } from './srtp-kdf.js';
+import { deriveSessionKeys } from './srtp-kdf.js';
+import { srtpKey, type SrtpEngine, type SrtpKey } from './srtp-key.js';
 import type { SrtpSuite } from './srtp-suites.js';
 
 /** Why a packet was refused; counted by the relay (`voxgate_media_srtp_dropped_total{reason}`). */
@@ -14,59 +13,13 @@ const REPLAY_WINDOW = 64n;
 /** SSRCs one direction keeps state for; a party changing SSRC often (or forging them) evicts the oldest. */
 const MAX_SSRCS = 32;
 
-/**
- * AES-CM (RFC 3711 §4.1.1) without a cipher object per packet: one AES-ECB context per session key encrypts
- * the packet's counter blocks (IV, IV+1, …) into the keystream, which is XORed onto the payload — the same
- * bytes as AES-CTR, without the per-packet key schedule that dominated the cost.
- */
-class CounterMode {
-  private readonly ecb: Cipher;
-  private counters = Buffer.alloc(16 * 12);
-
-  constructor(key: Buffer) {
-    this.ecb = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
-  }
-
-  /** XORs the keystream of `iv` onto `data` into `out` (which may be `data`). */
-  apply(iv: Buffer, data: Buffer, out: Buffer): void {
-    const blocks = Math.ceil(data.length / 16);
-    if (this.counters.length < blocks * 16) this.counters = Buffer.alloc(blocks * 16);
-    for (let b = 0; b < blocks; b++) {
-      const at = b * 16;
-      iv.copy(this.counters, at);
-      // The block counter is the IV's last 16 bits plus b (the IV ends in 16 zero bits, so no carry).
-      this.counters.writeUInt16BE((iv.readUInt16BE(14) + b) & 0xffff, at + 14);
-    }
-    const stream = this.ecb.update(this.counters.subarray(0, blocks * 16));
-    for (let i = 0; i < data.length; i++) out[i] = data[i]! ^ stream[i]!;
-  }
-}
-
-/**
- * HMAC-SHA1 (RFC 2104) keyed with one session's authentication key. The tag is written into one scratch
- * buffer per key, valid until the next tag: every caller copies or compares it at once.
- */
-class Sha1Mac {
-  private readonly hmac: HmacSha1;
-  private readonly scratch = Buffer.alloc(20);
-
-  constructor(key: Buffer) {
-    this.hmac = new HmacSha1(key);
-  }
-
-  tag(message: Buffer, suffix?: Buffer): Buffer {
-    this.hmac.tag(message, suffix, this.scratch);
-    return this.scratch;
-  }
-}
-
 /** Per-SSRC state of one direction (RFC 3711 §3.2.1: ROC, s_l, the replay list). */
 interface StreamState {
   roc: number;
   /** s_l: the highest sequence number received (or sent), once one was. */
   highestSeq: number;
   /** Highest index authenticated, and the replay bitmap below it (bit i: index highest - i seen). */
-  highestIndex: bigint;
+  highestIndex: number;
   window: bigint;
   started: boolean;
   /** SRTCP: the index of the next packet sent (31 bits, RFC 3711 §3.4). */
@@ -83,27 +36,20 @@ interface StreamState {
  * state per SSRC, so a party changing SSRC (a new source after hold, a transfer) starts a new stream.
  */
 export class SrtpSession {
-  private readonly rtpKeys: SessionKeys;
-  private readonly rtcpKeys: SessionKeys;
-  private readonly rtpCipher: CounterMode;
-  private readonly rtcpCipher: CounterMode;
-  private readonly rtpMac: Sha1Mac;
-  private readonly rtcpMac: Sha1Mac;
-  private readonly rocBytes = Buffer.alloc(4);
+  private readonly rtpKey: SrtpKey;
+  private readonly rtcpKey: SrtpKey;
   private readonly streams = new Map<number, StreamState>();
 
   constructor(
     readonly suite: SrtpSuite,
     masterKey: Buffer,
     masterSalt: Buffer,
+    /** The native addon when it loads, else JavaScript (`srtp-key.ts`); the tests pick one. */
+    engine?: SrtpEngine,
   ) {
     const keys = deriveSessionKeys(suite, masterKey, masterSalt);
-    this.rtpKeys = keys.srtp;
-    this.rtcpKeys = keys.srtcp;
-    this.rtpCipher = new CounterMode(keys.srtp.cipherKey);
-    this.rtcpCipher = new CounterMode(keys.srtcp.cipherKey);
-    this.rtpMac = new Sha1Mac(keys.srtp.authKey);
-    this.rtcpMac = new Sha1Mac(keys.srtcp.authKey);
+    this.rtpKey = srtpKey(keys.srtp, engine);
+    this.rtcpKey = srtpKey(keys.srtcp, engine);
   }
 
   /** RTP → SRTP: the payload encrypted, the authentication tag appended (§3.1). */
@@ -121,17 +67,12 @@ export class SrtpSession {
       state.highestSeq = seq;
     }
     state.started = true;
-    const index = BigInt(v) * 65536n + BigInt(seq);
     const tagLength = this.suite.srtpTagLength;
     const out = Buffer.allocUnsafe(packet.length + tagLength);
     packet.copy(out, 0, 0, header);
-    this.rtpCipher.apply(
-      rtpIv(this.rtpKeys.salt, ssrc, index),
-      packet.subarray(header),
-      out.subarray(header),
-    );
-    const tag = this.rtpTag(out.subarray(0, packet.length), v);
-    tag.copy(out, packet.length, 0, tagLength);
+    this.rtpKey.crypt(ssrc, v >>> 16, indexLow(v, seq), packet, header, packet.length - header, out, header);
+    // §4.2: the authenticated portion is the header and encrypted payload, followed by the ROC (M = … || ROC).
+    this.rtpKey.sign(out, packet.length, v, out, packet.length, tagLength);
     return out;
   }
 
@@ -145,25 +86,20 @@ export class SrtpSession {
     const known = this.streams.get(ssrc);
     const state = known ?? newState();
     const v = state.started ? estimateRoc(state.roc, state.highestSeq, seq) : state.roc;
-    const index = BigInt(v) * 65536n + BigInt(seq);
-    const body = packet.subarray(0, packet.length - tagLength);
+    // The 48-bit index is exact in a double (§3.3.1: i = 2^16 · ROC + SEQ).
+    const index = v * 65536 + seq;
+    const length = packet.length - tagLength;
     // §3.3: "the replay list … SHOULD be checked" before authentication, and updated only after it succeeds.
     if (state.started && isReplay(index, state.highestIndex, state.window))
       return { ok: false, reason: 'replay' };
-    const expected = this.rtpTag(body, v).subarray(0, tagLength);
-    if (!timingSafeEqual(expected, packet.subarray(packet.length - tagLength)))
-      return { ok: false, reason: 'auth' };
+    if (!this.rtpKey.verify(packet, length, v, tagLength)) return { ok: false, reason: 'auth' };
     if (!known) this.remember(ssrc, state);
-    const plain = Buffer.allocUnsafe(body.length);
-    body.copy(plain, 0, 0, header);
-    this.rtpCipher.apply(
-      rtpIv(this.rtpKeys.salt, ssrc, index),
-      body.subarray(header),
-      plain.subarray(header),
-    );
+    const plain = Buffer.allocUnsafe(length);
+    packet.copy(plain, 0, 0, header);
+    this.rtpKey.crypt(ssrc, v >>> 16, indexLow(v, seq), packet, header, length - header, plain, header);
     // §3.3.1: ROC and s_l are updated from the authenticated packet's index.
     if (!state.started || index > state.highestIndex) {
-      const shift = state.started ? index - state.highestIndex : 0n;
+      const shift = state.started ? BigInt(index - state.highestIndex) : 0n;
       state.window =
         shift >= REPLAY_WINDOW ? 1n : ((state.window << shift) | 1n) & ((1n << REPLAY_WINDOW) - 1n);
       state.highestIndex = index;
@@ -171,7 +107,7 @@ export class SrtpSession {
       state.highestSeq = seq;
       state.started = true;
     } else {
-      state.window |= 1n << (state.highestIndex - index);
+      state.window |= 1n << BigInt(state.highestIndex - index);
     }
     return { ok: true, packet: plain };
   }
@@ -186,10 +122,11 @@ export class SrtpSession {
     const tagLength = this.suite.srtcpTagLength;
     const out = Buffer.allocUnsafe(packet.length + 4 + tagLength);
     packet.copy(out, 0, 0, 8);
-    this.rtcpCipher.apply(rtcpIv(this.rtcpKeys.salt, ssrc, index), packet.subarray(8), out.subarray(8));
+    // §3.4: the SRTCP index (31 bits) takes the place of the RTP packet index in the IV.
+    this.rtcpKey.crypt(ssrc, 0, index, packet, 8, packet.length - 8, out, 8);
     out.writeUInt32BE((0x80000000 | index) >>> 0, packet.length);
-    const tag = this.rtcpMac.tag(out.subarray(0, packet.length + 4));
-    tag.copy(out, packet.length + 4, 0, tagLength);
+    // §3.4: the tag covers the header, the encrypted part, the E flag and the index; no ROC.
+    this.rtcpKey.sign(out, packet.length + 4, -1, out, packet.length + 4, tagLength);
     return out;
   }
 
@@ -198,9 +135,7 @@ export class SrtpSession {
     const tagLength = this.suite.srtcpTagLength;
     if (packet.length < 8 + 4 + tagLength) return { ok: false, reason: 'malformed' };
     const end = packet.length - tagLength;
-    const authenticated = packet.subarray(0, end);
-    const expected = this.rtcpMac.tag(authenticated).subarray(0, tagLength);
-    if (!timingSafeEqual(expected, packet.subarray(end))) return { ok: false, reason: 'auth' };
+    if (!this.rtcpKey.verify(packet, end, -1, tagLength)) return { ok: false, reason: 'auth' };
     const word = packet.readUInt32BE(end - 4);
     const encrypted = (word & 0x80000000) !== 0;
     const index = word & 0x7fffffff;
@@ -227,14 +162,8 @@ export class SrtpSession {
     if (!encrypted) return { ok: true, packet: Buffer.from(body) };
     const plain = Buffer.allocUnsafe(body.length);
     body.copy(plain, 0, 0, 8);
-    this.rtcpCipher.apply(rtcpIv(this.rtcpKeys.salt, ssrc, index), body.subarray(8), plain.subarray(8));
+    this.rtcpKey.crypt(ssrc, 0, index, body, 8, body.length - 8, plain, 8);
     return { ok: true, packet: plain };
-  }
-
-  private rtpTag(authenticated: Buffer, roc: number): Buffer {
-    // §4.2: the authenticated portion is the header and encrypted payload, followed by the ROC (M = … || ROC).
-    this.rocBytes.writeUInt32BE(roc >>> 0);
-    return this.rtpMac.tag(authenticated, this.rocBytes);
   }
 
   private state(ssrc: number): StreamState {
@@ -259,7 +188,7 @@ function newState(): StreamState {
   return {
     roc: 0,
     highestSeq: 0,
-    highestIndex: 0n,
+    highestIndex: 0,
     window: 0n,
     started: false,
     rtcpIndex: 0,
@@ -281,29 +210,11 @@ function estimateRoc(roc: number, highestSeq: number, seq: number): number {
 const seqNewer = (seq: number, than: number) =>
   ((seq - than) & 0xffff) !== 0 && ((seq - than) & 0xffff) < 0x8000;
 
-function isReplay(index: bigint, highest: bigint, window: bigint): boolean {
+function isReplay(index: number, highest: number, window: bigint): boolean {
   if (index > highest) return false;
   const age = highest - index;
-  return age >= REPLAY_WINDOW || ((window >> age) & 1n) === 1n;
+  return age >= Number(REPLAY_WINDOW) || ((window >> BigInt(age)) & 1n) === 1n;
 }
 
-/** One IV buffer for the whole process: each is used (copied into the counter blocks) before the next is made. */
-const IV = Buffer.alloc(16);
-
-/** §4.1.1: IV = (k_s · 2^16) XOR (SSRC · 2^64) XOR (i · 2^16). */
-function rtpIv(salt: Buffer, ssrc: number, index: bigint): Buffer {
-  const iv = IV;
-  iv.fill(0, 14);
-  salt.copy(iv, 0, 0, 14);
-  iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
-  const high = Number(index >> 32n) & 0xffff;
-  const low = Number(index & 0xffffffffn);
-  iv.writeUInt16BE(iv.readUInt16BE(8) ^ high, 8);
-  iv.writeUInt32BE((iv.readUInt32BE(10) ^ low) >>> 0, 10);
-  return iv;
-}
-
-/** §3.4 with §4.1.1: the SRTCP index (31 bits) takes the place of the RTP packet index. */
-function rtcpIv(salt: Buffer, ssrc: number, index: number): Buffer {
-  return rtpIv(salt, ssrc, BigInt(index));
-}
+/** The low 32 bits of the 48-bit packet index 2^16 · ROC + SEQ (its high 16 bits are ROC >>> 16). */
+const indexLow = (roc: number, seq: number): number => (((roc & 0xffff) << 16) | seq) >>> 0;

@@ -4,6 +4,7 @@ import {
   createNgControlServer,
   type MediaRelay,
   relaySockets,
+  srtpEngine,
   type NgControlServer,
 } from '../../media/index.js';
 import { createFolderStore, createS3Store } from '../../store/index.js';
@@ -40,6 +41,8 @@ export const mediaRelayModule: ModuleDefinition = {
         const advertised = advertisedAddresses(ctx.config).media;
         const udp = relaySockets(media.udp);
         if (udp.fallback) ctx.logger.warn({ reason: udp.fallback }, 'media relay on Node.js dgram sockets');
+        const srtp = srtpEngine();
+        if (srtp.reason) ctx.logger.warn({ reason: srtp.reason }, 'media relay SRTP in JavaScript');
         relay = createMediaRelay({
           bindHost: media.ng.host,
           advertised,
@@ -60,6 +63,7 @@ export const mediaRelayModule: ModuleDefinition = {
             advertised,
             rtp: `${media.rtpPortMin}-${media.rtpPortMax}`,
             udp: udp.sockets.kind,
+            srtp: srtp.engine,
             recordings: media.recordings?.url ?? recordings,
           },
           'media relay ng control listening',
