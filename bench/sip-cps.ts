@@ -43,6 +43,7 @@ import {
   withScratchDatabase,
 } from './support.js';
 import { heapLimitArgs } from './memory-budgets.js';
+import { sippPort as port } from '../test/helpers/sipp.js';
 
 const { values } = parseArgs({
   options: {
@@ -86,8 +87,6 @@ interface Row {
   rssMiB: number;
 }
 
-const port = () => 21_000 + 2 * Math.floor(Math.random() * 9_000);
-
 /** SIPp's built-in UAS answering every INVITE 180 + 200, on `uasPort`, until stopped. */
 function startUas(uasPort: number): ChildProcess {
   return spawn('sipp', ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin'], {
@@ -96,7 +95,7 @@ function startUas(uasPort: number): ChildProcess {
 }
 
 /** SIPp's built-in UAC calling the DID at `rate` calls/s for `duration` s through `target`. */
-function callAtRate(target: string, rate: number, duration: number): ReturnType<typeof runSippStats> {
+async function callAtRate(target: string, rate: number, duration: number): ReturnType<typeof runSippStats> {
   return runSippStats([
     '-sn',
     'uac',
@@ -104,7 +103,7 @@ function callAtRate(target: string, rate: number, duration: number): ReturnType<
     '-i',
     '127.0.0.2',
     '-p',
-    String(port()),
+    String(await port()),
     '-s',
     DID,
     '-r',
@@ -188,7 +187,7 @@ async function voxgate(
   relay: RtpengineProcess | undefined,
   run: WorkerRun = { workers: 1, redis: false, udp: udpKinds[0]! },
 ): Promise<Row[]> {
-  const sipPort = port();
+  const sipPort = await port();
   const scratch = await mkdtemp(join(tmpdir(), 'voxgate-cps-state-'));
   // Profiling the server under load: BENCH_NODE_ARGS='--cpu-prof' or '--heapsnapshot-signal=SIGUSR2'.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -207,7 +206,7 @@ async function voxgate(
         ? // The registrations file in a scratch folder of this run: bindings a gateway of an earlier run wrote to
           // ./data (SIPp UAS ports long closed) would otherwise be restored, and every call forked to them too.
           { VOXGATE_DATABASE_URL: store.url, VOXGATE_DATA_DIR: scratch }
-        : { VOXGATE_DATA_DIR: store.dataDir, VOXGATE_MEDIA_NG: `127.0.0.1:${port() + 1}` }),
+        : { VOXGATE_DATA_DIR: store.dataDir, VOXGATE_MEDIA_NG: `127.0.0.1:${await port()}` }),
       VOXGATE_SIP_WS_PORT: '0',
       VOXGATE_SIP_HOST: '127.0.0.1',
       VOXGATE_SIP_PORT: String(sipPort),
@@ -232,7 +231,7 @@ async function voxgate(
       run.workers > 1 ? /"msg":"SIP workers ready"/ : /"msg":"voxgate started"/,
       'stdout',
     );
-    const uasPort = port();
+    const uasPort = await port();
     const reg = await runSippStats([
       '-sf',
       REGISTER,
@@ -277,8 +276,8 @@ async function voxgate(
 }
 
 async function kamailio(relay: RtpengineProcess | undefined): Promise<Row[]> {
-  const uasPort = port();
-  const kamPort = port();
+  const uasPort = await port();
+  const kamPort = await port();
   const defines = ['-A', `UAS="sip:127.0.0.1:${uasPort}"`];
   if (relay) defines.push('-A', `RTPENGINE="udp:127.0.0.1:${relay.ngPort}"`);
   const kam = startKamailio(KAMAILIO_CFG, kamPort, defines);

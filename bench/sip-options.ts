@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { fmt, runSippStats, stop, usage, waitForOutput, type SippStats } from './support.js';
+import { sippPort } from '../test/helpers/sipp.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +34,8 @@ interface Row {
   rssMiB: number;
 }
 
-function runSipp(port: number, rate: number): Promise<SippStats> {
-  const local = 20_000 + Math.floor(Math.random() * 20_000);
+async function runSipp(port: number, rate: number): Promise<SippStats> {
+  const local = await sippPort();
   return runSippStats([
     '-sf',
     SCENARIO,

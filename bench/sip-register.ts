@@ -31,6 +31,7 @@ import pg from 'pg';
 import { createTenantRepository, migrate, openDatabase } from '../src/store/index.js';
 import { heapGrowth, summarizeHeapSnapshot, type HeapSummary } from './heap-snapshot.js';
 import { heapLimitArgs } from './memory-budgets.js';
+import { sippPort as port } from '../test/helpers/sipp.js';
 import {
   fmt,
   runSippStats,
@@ -70,7 +71,6 @@ const DOMAIN = 'register.example';
 const PASSWORD = 'bench';
 const work = mkdtempSync(join(tmpdir(), 'voxgate-register-'));
 const log = (msg: string) => console.error(`bench:register: ${msg}`);
-const port = () => 21_000 + 2 * Math.floor(Math.random() * 9_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A SIPp injection file of `count` users from `first` (SEQUENTIAL: call n takes line n, wrapping around). */
@@ -93,7 +93,7 @@ interface Row {
 }
 
 /** SIPp registering `total` users of `file` at `rate` per second to `target`. */
-function register(target: string, file: string, rate: number, total: number): Promise<SippStats> {
+async function register(target: string, file: string, rate: number, total: number): Promise<SippStats> {
   return runSippStats([
     '-sf',
     SCENARIO,
@@ -103,7 +103,7 @@ function register(target: string, file: string, rate: number, total: number): Pr
     '-i',
     '127.0.0.1',
     '-p',
-    String(port()),
+    String(await port()),
     '-key',
     'domain',
     DOMAIN,
@@ -267,7 +267,7 @@ async function voxgate(
 ): Promise<{ rows: Row[]; binding: string }> {
   const name =
     workers > 1 ? `voxgate (${workers} workers, Redis, ${udp} UDP)` : `voxgate (1 process, ${udp} UDP)`;
-  const sipPort = port();
+  const sipPort = await port();
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const vx = spawn(
     process.execPath,
@@ -325,7 +325,7 @@ async function voxgate(
 }
 
 async function kamailio(): Promise<{ rows: Row[]; binding: string }> {
-  const kamPort = port();
+  const kamPort = await port();
   const kam = startKamailio(KAMAILIO_CFG, kamPort);
   await sleep(1500);
   try {
