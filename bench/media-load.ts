@@ -3,9 +3,10 @@
  * 50 packets/s each of 12 + 160 bytes. Every packet carries its send time; the receiving end records the
  * one-way time through the relay and the sequence number, so loss and latency are measured per packet.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { createNgClient, type NgClient } from '../src/media/index.js';
+import { udpBatchSockets, type UdpBatchSockets } from '../src/sip/index.js';
 import { SrtpSession } from '../src/media/srtp/srtp-session.js';
 import { parseCrypto } from '../src/media/srtp/sdes.js';
 import { suiteNamed } from '../src/media/srtp/srtp-suites.js';
@@ -35,15 +36,52 @@ function sdp(port: number, key?: Buffer): string {
 
 const mPort = (body: unknown) => Number(/^m=audio (\d+) /m.exec(String(body))?.[1]);
 
-async function bound(): Promise<Socket> {
+/** One end of a call in the generator: a UDP socket on 127.0.0.1. */
+interface End {
+  readonly port: number;
+  send(packet: Buffer, port: number): void;
+  onMessage(handler: (packet: Buffer) => void): void;
+  close(): void;
+}
+
+/** The sockets the generator's ends use: `native`, the addon's batched ones, or Node.js dgram. */
+export type GeneratorUdp = 'native' | 'dgram';
+
+/**
+ * The generator's default: the addon's sockets where it loads. On dgram the generator's own receive and send work
+ * (~10 µs a packet) saturated its core from about 300 calls, which hid the relays' latency there.
+ */
+export function defaultGeneratorUdp(): GeneratorUdp {
+  return udpBatchSockets() instanceof Error ? 'dgram' : 'native';
+}
+
+async function bound(native: UdpBatchSockets | undefined): Promise<End> {
+  if (native) {
+    const socket = native.open('127.0.0.1', 0);
+    if (socket instanceof Error) throw socket;
+    socket.setReceiveBuffer(1 << 20);
+    return {
+      port: socket.localPort(),
+      send: (packet, port) => socket.send(packet, port, '127.0.0.1'),
+      onMessage: (handler) => {
+        socket.onPacket = (packet) => handler(packet);
+      },
+      close: () => socket.close(),
+    };
+  }
   const socket = createSocket({ type: 'udp4', recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  return socket;
+  return {
+    port: socket.address().port,
+    send: (packet, port) => socket.send(packet, port, '127.0.0.1'),
+    onMessage: (handler) => socket.on('message', handler),
+    close: () => socket.close(),
+  };
 }
 
 /** One direction of a call: a socket sending to the relay, and what the other end received of it. */
 interface Stream {
-  from: Socket;
+  from: End;
   relayPort: number;
   ring: Buffer[];
   seq: number;
@@ -111,8 +149,14 @@ export async function openLoad(
   ngPort: number | undefined,
   calls: number,
   tag: string,
-  options: { srtp?: boolean } = {},
+  options: { srtp?: boolean; udp?: GeneratorUdp } = {},
 ): Promise<Load> {
+  let native: UdpBatchSockets | undefined;
+  if ((options.udp ?? defaultGeneratorUdp()) === 'native') {
+    const found = udpBatchSockets();
+    if (found instanceof Error) throw found;
+    native = found;
+  }
   // With `srtp`, each caller speaks SDES-SRTP and each callee plain RTP: the relay decrypts one direction and
   // encrypts the other (`transport-protocol: RTP/AVP` towards the callee), as for an SRTP phone and a carrier.
   const srtp = options.srtp === true && ngPort !== undefined;
@@ -123,7 +167,7 @@ export async function openLoad(
       ? undefined
       : createNgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 2000, retries: 2 });
   const streams: Stream[] = [];
-  const sockets: Socket[] = [];
+  const sockets: End[] = [];
   const latency = new LatencyHistogram();
   // Every counted packet's send time and latency, to pick out the slow ones and when they were sent.
   let sentAts = new Float64Array(0);
@@ -132,13 +176,13 @@ export async function openLoad(
   let counting = false;
   const ids: string[] = [];
   for (let i = 0; i < calls; i++) {
-    const caller = await bound();
-    const callee = await bound();
+    const caller = await bound(native);
+    const callee = await bound(native);
     sockets.push(caller, callee);
     const callId = `bench-${tag}-${i}`;
     ids.push(callId);
-    let toCallee = callee.address().port;
-    let toCaller = caller.address().port;
+    let toCallee = callee.port;
+    let toCaller = caller.port;
     const callerKey = srtp ? randomBytes(30) : undefined;
     let relayKey: Buffer | undefined;
     if (ng) {
@@ -146,7 +190,7 @@ export async function openLoad(
       const offer = await ng.request('offer', {
         'call-id': callId,
         'from-tag': 'caller',
-        sdp: sdp(caller.address().port, callerKey),
+        sdp: sdp(caller.port, callerKey),
         ...flags,
         ...(srtp ? { 'transport-protocol': 'RTP/AVP' } : {}),
       });
@@ -154,7 +198,7 @@ export async function openLoad(
         'call-id': callId,
         'from-tag': 'caller',
         'to-tag': 'callee',
-        sdp: sdp(callee.address().port),
+        sdp: sdp(callee.port),
         ...flags,
       });
       toCallee = mPort(answer.sdp);
@@ -194,7 +238,7 @@ export async function openLoad(
     }
   }
   for (const socket of sockets) {
-    socket.on('message', (received) => {
+    socket.onMessage((received) => {
       if (!counting) return;
       let packet: Buffer = received;
       const session = srtp && packet.length > 12 ? unprotect.get(packet.readUInt32BE(8)) : undefined;
@@ -228,7 +272,7 @@ export async function openLoad(
     p.writeUInt32BE((stream.seq * 160) >>> 0, 4);
     p.writeDoubleLE(now(), 12);
     const out = stream.protect ? stream.protect.protectRtp(p)! : p;
-    stream.from.send(out, stream.relayPort, '127.0.0.1');
+    stream.from.send(out, stream.relayPort);
     if (counting) stream.sent++;
   };
 
@@ -252,7 +296,10 @@ export async function openLoad(
           // Every slot that is due (a timer fires 1 ms late at best): the generator never drifts behind.
           while (due(tick) <= t) {
             const group = tick % groups;
+            // On the addon, a slot's packets leave together (sendmmsg), as a batch's do in a relay.
+            native?.cork();
             for (let i = group; i < streams.length; i += groups) send(streams[i]!);
+            native?.uncork();
             tick++;
           }
           const elapsed = now() - start;

@@ -14,6 +14,9 @@
  * `--min-semi-space-size=1` is V8's default young generation.
  * [--voxgate-udp=native,dgram] (voxgate's RTP sockets, a relay process each: `native` = the batched addon,
  *   its default where built (VOXGATE_MEDIA_UDP=auto); `dgram` = Node.js dgram, as before the addon)
+ * [--generator-udp=native|dgram] (the load generator's own sockets: the addon's batched ones by default where it
+ *   loads, each 1 ms slot's packets sent with one sendmmsg; dgram as before 2026-12-05, when the generator
+ *   saturated its core from about 300 calls)
  * BENCH_RELAY_NODE_ARGS passes Node options to voxgate's relay process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findRtpengine, freeUdpPort } from '../test/helpers/rtpengine.js';
 import { heapLimitArgs } from './memory-budgets.js';
-import { openLoad, type LoadResult } from './media-load.js';
+import { defaultGeneratorUdp, openLoad, type GeneratorUdp, type LoadResult } from './media-load.js';
 import { attribute, observeSelf, schedstat, type SelfObservation } from './media-observe.js';
 import { fmt, stop, usage, waitForOutput } from './support.js';
 
@@ -33,8 +36,14 @@ const { values } = parseArgs({
     srtp: { type: 'string', default: 'yes' },
     'voxgate-variants': { type: 'string', default: '' },
     'voxgate-udp': { type: 'string', default: 'native' },
+    'generator-udp': { type: 'string', default: defaultGeneratorUdp() },
   },
 });
+const generatorUdp = values['generator-udp'] as GeneratorUdp;
+if (generatorUdp !== 'native' && generatorUdp !== 'dgram') {
+  console.error(`bench:media: --generator-udp is native or dgram, not ${generatorUdp}`);
+  process.exit(2);
+}
 const callCounts = values.calls.split(',').map(Number);
 const seconds = Number(values.seconds);
 const relays = values.relays.split(',') as ('direct' | 'voxgate' | 'rtpengine')[];
@@ -136,7 +145,7 @@ async function step(relay: RelayProcess, calls: number): Promise<Row> {
     relay.ngPort,
     calls,
     `${relay.name.split(' ')[0]}-${relay.srtp ? 'srtp-' : ''}${calls}`,
-    { srtp: relay.srtp === true },
+    { srtp: relay.srtp === true, udp: generatorUdp },
   );
   try {
     await relay.take?.();
@@ -231,6 +240,7 @@ rows.sort(
 );
 
 const direct = new Map(rows.filter((r) => r.relay.startsWith('direct')).map((r) => [r.calls, r]));
+console.log(`Generator sockets: ${generatorUdp}\n`);
 const dash = (r: Row, text: string) => (r.relay.startsWith('direct') ? '–' : text);
 console.log(
   '| relay | calls | packets/s offered | sent % | loss % | p50 / p99 ms | added p50 / p99 ms | relay CPU ms per 1,000 packets | relay CPU % | relay PSS MiB | generator late p99 ms |',
