@@ -15,6 +15,8 @@
 //   sendTo(fd, buffer, port, host) -> bytes sent or -errno
 //   flush(count) -> packets sent (the queue's first `count` entries)
 //   ntop6(metaIndex) -> the IPv6 source address of a received slot, as text
+//   pton6(text) -> the 16 bytes of an IPv6 address (an ArrayBuffer), or undefined when it is not one (a zone
+//                  index, a name): what a queued IPv6 send carries in its meta ints 5..8
 //   openShared(host, port) -> fd or -errno: bound, but inherited by child processes (no close-on-exec) and not
 //                               read here: the SIP workers' primary opens it, each worker adopts it
 //   adopt(fd) -> 0 or -errno: reads an inherited socket here too; EPOLLEXCLUSIVE wakes one process per datagram
@@ -22,7 +24,8 @@
 //   setReceiveBuffer(fd, bytes) -> 0 or -errno (SO_RCVBUF); receiveBuffer(fd) -> what the kernel reports
 // Received slot i: bytes at recv[i * slot], meta ints at recvMeta[i * metaInts]:
 //   [fd, length, port, family (4|6), ipv4 (network order as read), v6 words 0..3]
-// Queued send i: bytes at send[i * slot], meta ints at sendMeta[i * metaInts]: [fd, length, port, 4, ipv4].
+// Queued send i: bytes at send[i * slot], meta ints at sendMeta[i * metaInts]: [fd, length, port, 4, ipv4] or
+//   [fd, length, port, 6, 0, the IPv6 address's 16 bytes as pton6 gave them].
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -366,7 +369,7 @@ napi_value Flush(napi_env env, napi_callback_info info) {
   if (count > kMaxBatch) count = kMaxBatch;
   mmsghdr msgs[kMaxBatch];
   iovec iov[kMaxBatch];
-  sockaddr_in to[kMaxBatch];
+  sockaddr_in6 to[kMaxBatch];  // large enough for either family
   int sent = 0;
   int i = 0;
   while (i < count) {
@@ -377,16 +380,26 @@ napi_value Flush(napi_env env, napi_callback_info info) {
       int k = i + n;
       const int32_t* meta = state.sendMeta + k * kMetaInts;
       memset(&msgs[n], 0, sizeof(mmsghdr));
-      memset(&to[n], 0, sizeof(sockaddr_in));
-      to[n].sin_family = AF_INET;
-      to[n].sin_port = htons(static_cast<uint16_t>(meta[2]));
-      to[n].sin_addr.s_addr = htonl(static_cast<uint32_t>(meta[4]));
+      memset(&to[n], 0, sizeof(sockaddr_in6));
+      socklen_t toLength;
+      if (meta[3] == 6) {
+        to[n].sin6_family = AF_INET6;
+        to[n].sin6_port = htons(static_cast<uint16_t>(meta[2]));
+        memcpy(&to[n].sin6_addr, &meta[5], sizeof(in6_addr));
+        toLength = sizeof(sockaddr_in6);
+      } else {
+        sockaddr_in* in = reinterpret_cast<sockaddr_in*>(&to[n]);
+        in->sin_family = AF_INET;
+        in->sin_port = htons(static_cast<uint16_t>(meta[2]));
+        in->sin_addr.s_addr = htonl(static_cast<uint32_t>(meta[4]));
+        toLength = sizeof(sockaddr_in);
+      }
       iov[n].iov_base = state.send + k * kSlot;
       iov[n].iov_len = static_cast<size_t>(meta[1]);
       msgs[n].msg_hdr.msg_iov = &iov[n];
       msgs[n].msg_hdr.msg_iovlen = 1;
       msgs[n].msg_hdr.msg_name = &to[n];
-      msgs[n].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+      msgs[n].msg_hdr.msg_namelen = toLength;
       n++;
     }
     int done = 0;
@@ -415,6 +428,21 @@ napi_value Ntop6(napi_env env, napi_callback_info info) {
   napi_value value;
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
   return value;
+}
+
+napi_value Pton6(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char text[INET6_ADDRSTRLEN + 1];
+  in6_addr address;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 ||
+      !GetString(env, argv[0], text, sizeof(text)) || inet_pton(AF_INET6, text, &address) != 1)
+    return Undefined(env);
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_create_arraybuffer(env, sizeof(address), &data, &buffer) != napi_ok) return Undefined(env);
+  memcpy(data, &address, sizeof(address));
+  return buffer;
 }
 
 napi_value LocalPort(napi_env env, napi_callback_info info) {
@@ -460,6 +488,7 @@ napi_value Module(napi_env env, napi_value exports) {
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sendTo", nullptr, SendTo, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"flush", nullptr, Flush, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"pton6", nullptr, Pton6, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"ntop6", nullptr, Ntop6, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"openShared", nullptr, OpenShared, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adopt", nullptr, Adopt, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -55,6 +55,7 @@ interface Addon {
   sendTo(fd: number, bytes: Uint8Array, port: number, host: string): number;
   flush(count: number): number;
   ntop6(index: number): string;
+  pton6(text: string): ArrayBuffer | undefined;
   openShared(host: string, port: number): number;
   adopt(fd: number): number;
   localPort(fd: number): number;
@@ -168,6 +169,8 @@ class UdpBatch implements UdpBatchSockets {
   /** Source addresses as text, by their 32-bit value; destinations' values, by their text. */
   private readonly v4Text = new Map<number, string>();
   private readonly v4Value = new Map<string, number>();
+  /** IPv6 destinations' 16 bytes as four meta ints, by their text; null: not one the queue can carry. */
+  private readonly v6Words = new Map<string, Int32Array | null>();
 
   constructor(readonly addon: Addon) {
     const shared = addon.init((count) => this.onBatch(count));
@@ -213,16 +216,30 @@ class UdpBatch implements UdpBatchSockets {
 
   send(socket: NativeSocket, packet: Uint8Array, port: number, address: string): void {
     if (this.sockets[socket.fd] !== socket) return;
+    const queue = (this.inBatch || this.corked > 0) && packet.length <= this.slot;
     if (socket.ipv6) {
       // An IPv4 party on a dual-stack IPv6 socket is reached at its mapped address (RFC 4291 §2.5.5.2).
-      this.addon.sendTo(socket.fd, packet, port, address.includes(':') ? address : `::ffff:${address}`);
+      const to = address.includes(':') ? address : `::ffff:${address}`;
+      const words = queue ? this.ipv6(to) : null;
+      if (words === null) {
+        this.addon.sendTo(socket.fd, packet, port, to);
+        return;
+      }
+      const meta = this.enqueue(socket, packet, port, 6);
+      this.sendMeta[meta + 4] = 0;
+      this.sendMeta.set(words, meta + 5);
       return;
     }
-    const ip = (this.inBatch || this.corked > 0) && packet.length <= this.slot ? this.ipv4(address) : -1;
+    const ip = queue ? this.ipv4(address) : -1;
     if (ip === -1) {
       this.addon.sendTo(socket.fd, packet, port, address);
       return;
     }
+    this.sendMeta[this.enqueue(socket, packet, port, 4) + 4] = ip | 0;
+  }
+
+  /** Queues `packet` for the batch's sendmmsg; the index of its meta ints, the address still to write. */
+  private enqueue(socket: NativeSocket, packet: Uint8Array, port: number, family: 4 | 6): number {
     if (this.queued === this.maxBatch) this.flush();
     const at = this.queued++;
     this.sendSlab.set(packet, at * this.slot);
@@ -230,8 +247,8 @@ class UdpBatch implements UdpBatchSockets {
     this.sendMeta[meta] = socket.fd;
     this.sendMeta[meta + 1] = packet.length;
     this.sendMeta[meta + 2] = port;
-    this.sendMeta[meta + 3] = 4;
-    this.sendMeta[meta + 4] = ip | 0;
+    this.sendMeta[meta + 3] = family;
+    return meta;
   }
 
   cork(): void {
@@ -289,6 +306,17 @@ class UdpBatch implements UdpBatchSockets {
       this.v4Text.set(value, text);
     }
     return text;
+  }
+
+  private ipv6(address: string): Int32Array | null {
+    let words = this.v6Words.get(address);
+    if (words === undefined) {
+      const bytes = this.addon.pton6(address);
+      words = bytes ? new Int32Array(bytes) : null;
+      if (this.v6Words.size >= 65_536) this.v6Words.clear();
+      this.v6Words.set(address, words);
+    }
+    return words;
   }
 
   private ipv4(address: string): number {
