@@ -16,7 +16,8 @@
  *   [--servers=voxgate,voxgate-dgram,kamailio] (`voxgate`: the SIP port on the native batched UDP socket,
  *   VOXGATE_SIP_UDP=native, its default where built; `voxgate-dgram`: on Node.js dgram)
  *   [--workers=1,2] (voxgate with VOXGATE_SIP_WORKERS=2 too, on Redis: BENCH_REDIS_URL, default database 11 of
- *   127.0.0.1:6379, flushed before the run; its CPU is the primary's and the workers' together)
+ *   127.0.0.1:6379, flushed before the run; its CPU is the primary's and the workers' together; `1:redis` is
+ *   one process on Redis, as each replica of a Kubernetes gateway runs; Redis's own CPU is not counted)
  * `--bindings=0` skips the memory step (rates only). Profiling voxgate under the load:
  * BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' (the default folder is the bench's scratch folder, removed
  * at the end).
@@ -55,7 +56,12 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
   },
 });
-const workerCounts = values.workers.split(',').map(Number);
+/** Each run's SIP workers, and whether its shared state is in Redis (always with more than one worker). */
+const workerRuns = values.workers.split(',').map((entry) => {
+  const [count, store] = entry.split(':');
+  const workers = Number(count);
+  return { workers, redis: workers > 1 || store === 'redis' };
+});
 const rates = values.rates.split(',').map(Number);
 const seconds = Number(values.seconds);
 const users = Number(values.users);
@@ -264,9 +270,9 @@ async function voxgate(
   url: string,
   udp: 'native' | 'dgram',
   workers: number,
+  redis: boolean,
 ): Promise<{ rows: Row[]; binding: string }> {
-  const name =
-    workers > 1 ? `voxgate (${workers} workers, Redis, ${udp} UDP)` : `voxgate (1 process, ${udp} UDP)`;
+  const name = `voxgate (${workers > 1 ? `${workers} workers` : '1 process'}${redis ? ', Redis' : ''}, ${udp} UDP)`;
   const sipPort = await port();
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const vx = spawn(
@@ -302,12 +308,8 @@ async function voxgate(
         VOXGATE_SIP_AUTH_BAN_THRESHOLD: '10000',
         VOXGATE_SIP_UDP: udp,
         // Several workers share registrations through Redis (BENCH_REDIS_URL, default database 11), flushed first.
-        ...(workers > 1
-          ? {
-              VOXGATE_SIP_WORKERS: String(workers),
-              VOXGATE_REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11',
-            }
-          : {}),
+        ...(workers > 1 ? { VOXGATE_SIP_WORKERS: String(workers) } : {}),
+        ...(redis ? { VOXGATE_REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11' } : {}),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -317,7 +319,7 @@ async function voxgate(
     const target = `127.0.0.1:${sipPort}`;
     const rows = await ladder(name, vx.pid!, target);
     if (bindings <= 0) return { rows, binding: `${name}: not measured (--bindings=0)` };
-    if (workers > 1) return { rows, binding: `${name}: not measured (the bindings are in Redis)` };
+    if (redis) return { rows, binding: `${name}: not measured (the bindings are in Redis)` };
     return { rows, binding: await perBinding(name, vx.pid!, target, vx.pid!) };
   } finally {
     await stop(vx);
@@ -345,12 +347,12 @@ try {
     ['voxgate-dgram', 'dgram'],
   ] as const) {
     if (!servers.has(server)) continue;
-    for (const workers of workerCounts) {
-      if (workers > 1) await flushBenchRedis();
+    for (const { workers, redis } of workerRuns) {
+      if (redis) await flushBenchRedis();
       results.push(
         await withScratchDatabase('register', async (url) => {
           await provision(url);
-          return voxgate(url, udp, workers);
+          return voxgate(url, udp, workers, redis);
         }),
       );
     }

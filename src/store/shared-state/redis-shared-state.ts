@@ -24,12 +24,19 @@ export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 
 const keepHostname = (address: string, callback: (err: null, address: string) => void) =>
   callback(null, address);
 
-function connect(target: RedisTarget): Client {
+/**
+ * A connection to `target`. `pipelined`: the commands issued in one turn of the event loop leave in one write
+ * (ioredis's auto-pipelining): a REGISTER alone issues several (the bindings, the counters, the event), and one
+ * socket write each took 40 % of a gateway's CPU on Redis (docs/performance.md, "Registrations on Redis"). Not for
+ * a connection that blocks (XREADGROUP BLOCK): what is pipelined behind a blocking read waits for it.
+ */
+function connect(target: RedisTarget, pipelined = false): Client {
   const common = {
     lazyConnect: true,
     connectTimeout: 5000,
     maxRetriesPerRequest: 3,
     retryStrategy: reconnectDelayMs,
+    enableAutoPipelining: pipelined,
   } as const;
   switch (target.mode) {
     case 'standalone':
@@ -37,6 +44,7 @@ function connect(target: RedisTarget): Client {
     case 'cluster':
       return new Cluster(target.nodes, {
         lazyConnect: true,
+        enableAutoPipelining: pipelined,
         // With TLS the seed nodes are connected to by the names given, not the addresses ioredis would look them
         // up to first: the certificate of a TLS cluster (AWS ElastiCache's) names hosts, so an address fails
         // the check ("None of startup nodes is available"; test/store/redis-cluster-tls.test.ts).
@@ -91,7 +99,7 @@ export async function createRedisSharedState(options: {
   const target = parseRedisUrl(options.url);
   const prefix = options.keyPrefix ?? 'voxgate:';
   const maxLen = options.streamMaxLen ?? DEFAULT_STREAM_MAXLEN;
-  const client = connect(target);
+  const client = connect(target, true);
   client.on('error', () => undefined); // reconnection is ioredis' job; failed commands reject
   try {
     await client.connect();
@@ -173,9 +181,13 @@ export async function createRedisSharedState(options: {
     registrations: {
       async put(aor, binding) {
         const ttl = Math.max(1, binding.expiresAt - Date.now());
-        await client.eval(PUT_BINDING, 1, k.reg(aor), binding.contact, JSON.stringify(binding), ttl);
-        await client.sadd(k.regTenant(binding.tenantId), aor);
-        if (binding.gateway) await client.sadd(k.regGateway(binding.gateway), aor);
+        // Issued together: one write and one round trip (auto-pipelining), in this order on the connection. The
+        // indexes only name the AOR; an AOR listed there without a binding (the first command failed) lists none.
+        await Promise.all([
+          client.eval(PUT_BINDING, 1, k.reg(aor), binding.contact, JSON.stringify(binding), ttl),
+          client.sadd(k.regTenant(binding.tenantId), aor),
+          binding.gateway ? client.sadd(k.regGateway(binding.gateway), aor) : undefined,
+        ]);
       },
       async remove(aor, contact) {
         return (await client.hdel(k.reg(aor), contact)) > 0;
