@@ -9,7 +9,7 @@
 //
 // The packet-level logic (ROC, index estimation, the replay window, the SRTCP index) stays in
 // src/media/srtp/srtp-session.ts; this file holds only the two primitives, and the JavaScript ones in
-// src/media/srtp/srtp-key.ts compute the same bytes (test/media/srtp-native.test.ts holds them to each other).
+// src/media/srtp/srtp-key.ts compute the same bytes (test/media/srtp-engines.test.ts holds them to each other).
 //
 // Interface (N-API; OpenSSL's symbols come from the node binary, which exports them for addons):
 //   key(cipherKey: 16 bytes, salt: 14 bytes, authKey: 20 bytes) -> an opaque key

@@ -48,29 +48,12 @@ export interface SrtpKey {
   verify(data: Uint8Array, length: number, roc: number, tagLength: number): boolean;
 }
 
+/** The addon's functions: `SrtpKey`'s, with the opaque key the addon made first. */
 interface Addon {
   key(cipherKey: Uint8Array, salt: Uint8Array, authKey: Uint8Array): object;
-  crypt(
-    key: object,
-    ssrc: number,
-    indexHigh: number,
-    indexLow: number,
-    src: Uint8Array,
-    srcStart: number,
-    length: number,
-    out: Uint8Array,
-    outStart: number,
-  ): void;
-  sign(
-    key: object,
-    data: Uint8Array,
-    length: number,
-    roc: number,
-    out: Uint8Array,
-    outStart: number,
-    tagLength: number,
-  ): void;
-  verify(key: object, data: Uint8Array, length: number, roc: number, tagLength: number): boolean;
+  crypt(key: object, ...packet: Parameters<SrtpKey['crypt']>): void;
+  sign(key: object, ...packet: Parameters<SrtpKey['sign']>): void;
+  verify(key: object, ...packet: Parameters<SrtpKey['verify']>): boolean;
 }
 
 /** From dist/src/media/srtp (the build) or src/media/srtp (tests through tsx). */
@@ -101,46 +84,15 @@ export function srtpKey(keys: SessionKeys, engine: SrtpEngine = srtpEngine().eng
   if (engine === 'javascript') return new JavaScriptKey(keys);
   const found = addon();
   if (found instanceof Error) throw found;
-  return new NativeKey(found, keys);
-}
-
-class NativeKey implements SrtpKey {
-  private readonly key: object;
-
-  constructor(
-    private readonly addon: Addon,
-    keys: SessionKeys,
-  ) {
-    this.key = addon.key(keys.cipherKey, keys.salt, keys.authKey);
-  }
-
-  crypt(
-    ssrc: number,
-    indexHigh: number,
-    indexLow: number,
-    src: Uint8Array,
-    srcStart: number,
-    length: number,
-    out: Uint8Array,
-    outStart: number,
-  ): void {
-    this.addon.crypt(this.key, ssrc, indexHigh, indexLow, src, srcStart, length, out, outStart);
-  }
-
-  sign(
-    data: Uint8Array,
-    length: number,
-    roc: number,
-    out: Uint8Array,
-    outStart: number,
-    tagLength: number,
-  ): void {
-    this.addon.sign(this.key, data, length, roc, out, outStart, tagLength);
-  }
-
-  verify(data: Uint8Array, length: number, roc: number, tagLength: number): boolean {
-    return this.addon.verify(this.key, data, length, roc, tagLength);
-  }
+  const key = found.key(keys.cipherKey, keys.salt, keys.authKey);
+  // Parameters written out, not spread: a packet's call makes no array.
+  return {
+    crypt: (ssrc, indexHigh, indexLow, src, srcStart, length, out, outStart) =>
+      found.crypt(key, ssrc, indexHigh, indexLow, src, srcStart, length, out, outStart),
+    sign: (data, length, roc, out, outStart, tagLength) =>
+      found.sign(key, data, length, roc, out, outStart, tagLength),
+    verify: (data, length, roc, tagLength) => found.verify(key, data, length, roc, tagLength),
+  };
 }
 
 /** One IV buffer for the whole process: each is used (copied into the counter blocks) before the next is made. */

@@ -27,8 +27,8 @@ const keepHostname = (address: string, callback: (err: null, address: string) =>
 /**
  * A connection to `target`. `pipelined`: the commands issued in one turn of the event loop leave in one write
  * (ioredis's auto-pipelining): a REGISTER alone issues several (the bindings, the counters, the event), and one
- * socket write each took 40 % of a gateway's CPU on Redis (docs/performance.md, "Registrations on Redis"). Not for
- * a connection that blocks (XREADGROUP BLOCK): what is pipelined behind a blocking read waits for it.
+ * socket write each took 40 % of a gateway's main thread on Redis (docs/performance.md, "Registrations on
+ * Redis"). Not for a connection that blocks (XREADGROUP BLOCK): what is pipelined behind a blocking read waits.
  */
 function connect(target: RedisTarget, pipelined = false): Client {
   const common = {
