@@ -308,6 +308,38 @@ export function sharedStateContract(impl: SharedStateImplementation): void {
     );
 
     test(
+      'event streams: fields come back as published — non-ASCII, empty, 600 kB, and thousands in a row',
+      withState(async (s) => {
+        const odd = {
+          from: '"Zoë Ünal 日本 👋" <sip:zoe@example.com>',
+          empty: '',
+          quote: 'a "b" \\ c\r\n\u0000',
+          latin1: 'caf\u00e9 \u00ff',
+        };
+        const large = { body: 'é'.repeat(300_000) };
+        // In rounds under the streams' cap here (50): entries nobody has read yet would be trimmed.
+        const ids = [await s.events.publish('slab', odd), await s.events.publish('slab', large)];
+        const read = await s.events.consume('slab', 'g', 'c', { count: 10 });
+        for (let i = 0; i < 3000; i++) {
+          ids.push(await s.events.publish('slab', { i: String(i), pad: 'x'.repeat(i % 500) }));
+          if (i % 40 === 39 || i === 2999)
+            read.push(...(await s.events.consume('slab', 'g', 'c', { count: 50 })));
+        }
+        assert.equal(new Set(ids).size, ids.length, 'ids are distinct');
+        assert.equal(read.length, ids.length);
+        assert.deepEqual(
+          read.map((e) => e.id),
+          ids,
+          'in publish order, with the ids publish returned',
+        );
+        assert.deepEqual(read[0]!.fields, odd);
+        assert.deepEqual(read[1]!.fields, large);
+        for (let i = 0; i < 3000; i++)
+          assert.deepEqual(read[i + 2]!.fields, { i: String(i), pad: 'x'.repeat(i % 500) });
+      }),
+    );
+
+    test(
       'a dropped consumer group is gone with its pending entries; read again, it starts over',
       withState(async (s) => {
         await s.events.publish('changes', { n: '1' });

@@ -151,7 +151,7 @@ describe('memory bounds', () => {
   test('embedded event streams: at most streamMaxBytes, the oldest first; entries a group had not read are counted lost', async () => {
     const lost: [string, number][] = [];
     const value = 'x'.repeat(1000);
-    const one = streamEntryBytes('1000000-0', { v: value });
+    const one = streamEntryBytes({ v: value, n: '0' });
     const state = createMemorySharedState({
       streamMaxLen: 1_000_000,
       streamMaxBytes: 10 * one,

@@ -4,7 +4,7 @@ import {
   DEFAULT_STREAM_MAX_BYTES,
   DEFAULT_STREAM_MAXLEN,
   SharedStateError,
-  streamEntryBytes,
+  STREAM_ENTRY_OVERHEAD,
   type Binding,
   type LiveCall,
   type SharedState,
@@ -17,6 +17,7 @@ import {
   type LoadedRegistrations,
   type PersistedBinding,
 } from './registrations-file.js';
+import { StreamSlab } from './stream-slab.js';
 
 /**
  * A deep copy of plain data with every string of 13 characters or more copied (V8 slices shorter ones never).
@@ -90,22 +91,26 @@ interface Group {
 }
 
 /**
- * A stream entry as kept: its fields as one JSON text, and its size in the heap estimated once at publish
- * (`streamEntryBytes`). One flat string copies the fields off whatever they were cut from (a datagram's text)
- * in one native call, where a copy of each string had cost two allocations per field, three events per call;
- * a consumer is given the fields parsed anew, as the Redis implementation gives them.
+ * A stream entry as kept: its id's two parts, and its fields as JSON in the stream's slab (`stream-slab.ts`):
+ * off the heap, and copied off whatever the fields were cut from (a datagram's text) in one native call. A
+ * consumer is given the fields parsed anew, as the Redis implementation gives them.
  */
 interface StoredEntry {
-  readonly id: string;
-  readonly json: string;
-  readonly bytes: number;
+  /** The id's time (epoch ms) and sequence number: `<ms>-<seq>`, as Redis makes them. */
+  readonly ms: number;
+  readonly seq: number;
+  /** Where the JSON text is: `length` bytes from `offset` in `chunk`. */
+  readonly chunk: Buffer;
+  readonly offset: number;
+  readonly length: number;
 }
 
 interface Stream {
   entries: StoredEntry[];
+  slab: StreamSlab;
   /** Entries trimmed from the front so far: `next` indexes are shifted by it. */
   trimmed: number;
-  /** The entries' `bytes`, summed. */
+  /** What the entries cost (`entryBytes`: `streamEntryBytes` of their fields), summed. */
   bytes: number;
   lastMs: number;
   seq: number;
@@ -134,7 +139,7 @@ export interface RegistrationsPersistence {
 export function createMemorySharedState(
   options: {
     streamMaxLen?: number;
-    /** Bytes a stream's entries take at most (estimated; default DEFAULT_STREAM_MAX_BYTES). */
+    /** Bytes a stream's entries take at most (`streamEntryBytes`; default DEFAULT_STREAM_MAX_BYTES). */
     streamMaxBytes?: number;
     /**
      * Entries trimmed (by the entry or byte cap) before some consumer group was given them: events lost to that
@@ -242,7 +247,8 @@ export function createMemorySharedState(
    * message's header text) is a view of it in V8, and an entry kept for minutes would keep that text too.
    */
   const detached = <T>(value: T): T => copyStrings(value) as T;
-  const idTime = (id: string) => Number(id.slice(0, id.indexOf('-')));
+  const idOf = (e: StoredEntry) => `${e.ms}-${e.seq}`;
+  const entryBytes = (e: StoredEntry) => STREAM_ENTRY_OVERHEAD + e.length;
   /**
    * Trims a stream (at each publish, and at each sweep for streams nobody publishes to any more): like Redis's
    * approximate MAXLEN ~ in steps of a tenth, not one entry per publish (each splice moves the whole array).
@@ -251,22 +257,19 @@ export function createMemorySharedState(
     let drop = s.entries.length > maxLen + Math.ceil(maxLen / 10) ? s.entries.length - maxLen : 0;
     // By bytes as well, in the same steps of a tenth.
     let dropBytes = 0;
-    for (let i = 0; i < drop; i++) dropBytes += s.entries[i]!.bytes;
+    for (let i = 0; i < drop; i++) dropBytes += entryBytes(s.entries[i]!);
     if (s.bytes - dropBytes > maxBytes + Math.ceil(maxBytes / 10)) {
-      while (drop < s.entries.length && s.bytes - dropBytes > maxBytes) dropBytes += s.entries[drop++]!.bytes;
+      while (drop < s.entries.length && s.bytes - dropBytes > maxBytes)
+        dropBytes += entryBytes(s.entries[drop++]!);
     }
     let delivered = s.trimmed + s.entries.length;
     for (const g of s.groups.values()) delivered = Math.min(delivered, g.next);
     // By age too, in steps of a tenth of the age (entries are in time order: ids are times), but only
     // entries every consumer group has been given: what a lagging group has not read yet stays (up to
     // the caps), so a slow worker loses no event to the age bound.
-    if (idTime(s.entries[0]!.id) < now - maxAgeMs - Math.ceil(maxAgeMs / 10)) {
-      while (
-        drop < s.entries.length &&
-        s.trimmed + drop < delivered &&
-        idTime(s.entries[drop]!.id) < now - maxAgeMs
-      )
-        dropBytes += s.entries[drop++]!.bytes;
+    if (s.entries[0]!.ms < now - maxAgeMs - Math.ceil(maxAgeMs / 10)) {
+      while (drop < s.entries.length && s.trimmed + drop < delivered && s.entries[drop]!.ms < now - maxAgeMs)
+        dropBytes += entryBytes(s.entries[drop++]!);
     }
     if (drop > 0) {
       const unread = Math.min(drop, s.trimmed + drop - delivered);
@@ -279,7 +282,16 @@ export function createMemorySharedState(
   const stream = (name: string): Stream => {
     let s = streams.get(name);
     if (!s) {
-      s = { entries: [], trimmed: 0, bytes: 0, lastMs: 0, seq: 0, groups: new Map(), waiters: new Set() };
+      s = {
+        entries: [],
+        slab: new StreamSlab(),
+        trimmed: 0,
+        bytes: 0,
+        lastMs: 0,
+        seq: 0,
+        groups: new Map(),
+        waiters: new Set(),
+      };
       streams.set(name, s);
     }
     return s;
@@ -293,15 +305,15 @@ export function createMemorySharedState(
     return g;
   };
   const delivered = (e: StoredEntry): StreamEntry => ({
-    id: e.id,
-    fields: JSON.parse(e.json) as Record<string, string>,
+    id: idOf(e),
+    fields: JSON.parse(e.chunk.toString('utf8', e.offset, e.offset + e.length)) as Record<string, string>,
   });
   const deliver = (s: Stream, g: Group, consumer: string, count: number): StreamEntry[] => {
     const start = Math.max(g.next, s.trimmed) - s.trimmed;
     const batch = s.entries.slice(start, start + count);
     g.next = s.trimmed + start + batch.length;
     const now = clock();
-    for (const entry of batch) g.pending.set(entry.id, { consumer, deliveredAt: now, entry });
+    for (const entry of batch) g.pending.set(idOf(entry), { consumer, deliveredAt: now, entry });
     return batch.map(delivered);
   };
 
@@ -412,13 +424,15 @@ export function createMemorySharedState(
         } else {
           s.seq++;
         }
-        const id = `${s.lastMs}-${s.seq}`;
-        const entry: StoredEntry = { id, json: JSON.stringify(fields), bytes: streamEntryBytes(id, fields) };
+        const json = JSON.stringify(fields);
+        const length = Buffer.byteLength(json);
+        const offset = s.slab.write(json, length);
+        const entry: StoredEntry = { ms: s.lastMs, seq: s.seq, chunk: s.slab.chunk, offset, length };
         s.entries.push(entry);
-        s.bytes += entry.bytes;
+        s.bytes += entryBytes(entry);
         trim(s, now, name);
         for (const wake of s.waiters) wake();
-        return id;
+        return idOf(entry);
       },
       async consume(name, groupName, consumer, { count = 100, blockMs = 0 } = {}) {
         check();

@@ -161,28 +161,23 @@ export const DEFAULT_STREAM_MAXLEN = 100_000;
  */
 export const DEFAULT_STREAM_MAX_AGE_MS = 60_000;
 /**
- * Bytes (estimated: `streamEntryBytes`) an event stream of the memory implementation keeps at most, whatever
- * its entry count: a call event takes about 800 B of heap, so 100,000 of them (the entry cap) would take most
- * of a target's heap cap (`config/memory-budgets.yml`: 256 MiB), and a gateway whose events nobody in its
- * process reads (`--target=sip-gateway` without Redis) ran out of heap at 400 calls/s. 32 MiB is ≈ 40,000 call
- * events: 13 s of events at 800 calls/s (four per call), where the embedded worker reads them within
- * milliseconds. Oldest first, like the entry cap; what a group had not read yet is counted as lost
- * (`onTrimmedUnread`).
+ * Bytes (`streamEntryBytes`) an event stream of the memory implementation keeps at most, whatever its entry
+ * count. A call event takes about 700 B, so 100,000 of them (the entry cap) would be 70 MiB, and a gateway whose
+ * events nobody in its process reads (`--target=sip-gateway` without Redis) keeps every one up to the caps. 32 MiB
+ * is ≈ 45,000 call events: 14 s of events at 800 calls/s (four per call), where the embedded worker reads them
+ * within milliseconds. The bytes are off the V8 heap (`stream-slab.ts`) but in the process's RSS. Oldest first,
+ * like the entry cap; what a group had not read yet is counted as lost (`onTrimmedUnread`).
  */
 export const DEFAULT_STREAM_MAX_BYTES = 32 * 2 ** 20;
 
 /**
- * The heap an entry of the memory implementation's streams takes, estimated: its characters (one byte each in
- * V8's one-byte strings, which ids and most fields are), plus what V8 spends on the entry object, its fields
- * object and each field's property slot and string header (measured: 800 B of heap per call event of 10–14
- * fields, against 820 B estimated).
+ * What an entry of the memory implementation's streams costs, counted against DEFAULT_STREAM_MAX_BYTES: its
+ * fields' JSON text in UTF-8 (in the stream's slab, off the heap) and the entry object on the heap.
  */
-export function streamEntryBytes(id: string, fields: Record<string, string>): number {
-  let bytes = ENTRY_OVERHEAD + id.length;
-  for (const name in fields) bytes += FIELD_OVERHEAD + name.length + fields[name]!.length;
-  return bytes;
+export function streamEntryBytes(fields: Record<string, string>): number {
+  return STREAM_ENTRY_OVERHEAD + Buffer.byteLength(JSON.stringify(fields));
 }
-const ENTRY_OVERHEAD = 96;
-const FIELD_OVERHEAD = 40;
+/** The heap a stored entry takes besides its text: an object of five fields and its time's number. */
+export const STREAM_ENTRY_OVERHEAD = 64;
 /** Counters the memory implementation keeps at most (ban counters, rate windows); the least recently changed go. */
 export const DEFAULT_MAX_COUNTERS = 100_000;
