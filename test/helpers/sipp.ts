@@ -60,17 +60,25 @@ export function startSipp(name: string, target: string, args: readonly string[])
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
-      text = readdirSync(dir)
-        .filter((f) => f.endsWith('.log'))
-        .map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8')}`)
+      // The error log whole (it says why a call failed), then the end of the message log.
+      const read = (f: string) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8')}`;
+      const logs = readdirSync(dir).filter((f) => f.endsWith('.log'));
+      const errors = logs
+        .filter((f) => f.endsWith('_errors.log'))
+        .map(read)
         .join('\n');
+      const messages = logs
+        .filter((f) => !f.endsWith('_errors.log'))
+        .map(read)
+        .join('\n');
+      text = `${errors}\n${messages.slice(-Math.max(2000, 6000 - errors.length))}`;
       rmSync(dir, { recursive: true, force: true });
       resolve(code);
     });
   });
   return {
     exited,
-    logs: () => text.slice(-6000),
+    logs: () => text,
     kill: () => child.kill('SIGKILL'),
   };
 }
