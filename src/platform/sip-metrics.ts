@@ -31,7 +31,7 @@ export function collectSipMetrics(
   const metric = metricsIn(registry);
   const retransmissions = metric.counter(
     'voxgate_sip_retransmissions_total',
-    'SIP retransmissions: requests and responses we sent again (request-sent, response-sent), retransmitted requests we received (request-absorbed).',
+    'SIP retransmissions: requests and responses we sent again (request-sent, response-sent), retransmitted requests and final responses we received (request-absorbed, response-absorbed).',
     { labelNames: ['kind'] },
   );
   if (live) {

@@ -16,7 +16,8 @@ export const sipChannels = {
   responseOut: channel('voxgate:sip:response-out'),
   /**
    * `{ kind }` for every retransmission: 'request-sent' (Timers A/E), 'response-sent' (Timer G, or a final
-   * response repeated for a retransmitted request), 'request-absorbed' (a retransmitted request matched).
+   * response repeated for a retransmitted request), 'request-absorbed' (a retransmitted request matched),
+   * 'response-absorbed' (a retransmitted final response matched a client transaction in Completed).
    */
   retransmission: channel('voxgate:sip:retransmission'),
   /** `SendFailure` (`{ reason, transport, to, detail }`) for every message the transport could not send. */
@@ -34,7 +35,7 @@ export const sipChannels = {
   connectionClosed: channel('voxgate:sip:connection-closed'),
 };
 
-export type RetransmissionKind = 'request-sent' | 'response-sent' | 'request-absorbed';
+export type RetransmissionKind = 'request-sent' | 'response-sent' | 'request-absorbed' | 'response-absorbed';
 
 /** Publishes one retransmission (nothing when no one listens). */
 export function countRetransmission(kind: RetransmissionKind): void {

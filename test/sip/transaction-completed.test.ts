@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { parseMessage, type SipRequest } from '../../src/sip/index.js';
+import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
 import {
   createTransactionLayer,
   type TransactionLayer,
@@ -16,7 +16,7 @@ import { DEFAULT_TIMERS } from '../../src/sip/transaction/timers.js';
 import type { InboundContext } from '../../src/sip/transport/inbound-context.js';
 import type { SendFailureHandler } from '../../src/sip/transport/send-failure.js';
 
-const { t1: T1 } = DEFAULT_TIMERS;
+const { t1: T1, t4: T4 } = DEFAULT_TIMERS;
 
 /** A request from 192.0.2.1 over `transport`, its dialog-identifying parts as given. */
 function request(
@@ -292,5 +292,124 @@ describe('INVITE server transactions in Accepted (RFC 6026 §7.1) that the TU le
     assert.equal(layer.completed.transactions, 0);
     mock.timers.tick(1);
     assert.equal(layer.size.server, 0);
+  });
+});
+
+/** A BYE we send over `transport`, and a final response to it as the peer sends it (again for a retransmission). */
+function outgoingBye(n: number, transport: string): { bytes: Buffer; response(status: number): SipResponse } {
+  const head = [
+    `Via: SIP/2.0/${transport} 192.0.2.9:5060;branch=z9hG4bK-client-${n}`,
+    'From: <sip:alice@acme.example>;tag=a',
+    'To: <sip:bob@acme.example>;tag=b',
+    `Call-ID: client-${n}`,
+    `CSeq: ${n} BYE`,
+  ];
+  return {
+    bytes: Buffer.from(
+      ['BYE sip:bob@192.0.2.1 SIP/2.0', ...head, 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join(
+        '\r\n',
+      ),
+    ),
+    response: (status) =>
+      parseMessage(Buffer.from([`SIP/2.0 ${status} OK`, ...head, 'Content-Length: 0', '', ''].join('\r\n')), {
+        datagram: transport === 'UDP',
+      }) as SipResponse,
+  };
+}
+
+describe('non-INVITE client transactions in Completed (RFC 3261 §17.1.2.2), kept as records', () => {
+  let layer: TransactionLayer;
+  let stray: number[];
+  beforeEach(() => {
+    stray = [];
+    mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    layer = createTransactionLayer({
+      now: () => Date.now(),
+      tu: { onRequest: () => undefined, onStrayResponse: (r) => stray.push(r.status) },
+    });
+  });
+  afterEach(() => {
+    layer.close();
+    mock.timers.reset();
+  });
+
+  test('over UDP a retransmitted final response is absorbed until Timer K (T4), not passed to the TU; then it is stray', (t) => {
+    const kinds: string[] = [];
+    const count = (m: unknown) => kinds.push((m as { kind: string }).kind);
+    subscribe('voxgate:sip:retransmission', count);
+    t.after(() => unsubscribe('voxgate:sip:retransmission', count));
+    const bye = outgoingBye(1, 'UDP');
+    const sent: Buffer[] = [];
+    const finals: number[] = [];
+    let terminated = 0;
+    const tx = layer.sendRequest(
+      bye.bytes,
+      (b) => sent.push(b),
+      { reliable: false },
+      {
+        response: (r) => finals.push(r.status),
+        timeout: () => assert.fail('no timeout'),
+        terminated: () => terminated++,
+      },
+    );
+    layer.handleResponse(bye.response(200));
+    assert.deepEqual(finals, [200], 'the final response reached the TU');
+    assert.equal(tx.state, 'completed');
+    assert.equal(terminated, 1, 'the transaction object is done: a record keeps Completed');
+    assert.deepEqual(layer.size, { server: 0, client: 1 }, 'the record counts as a client transaction');
+
+    mock.timers.tick(T4 - 1);
+    layer.handleResponse(bye.response(200));
+    assert.deepEqual(finals, [200], 'absorbed: the TU saw the response once');
+    assert.deepEqual(stray, [], 'absorbed: not stray either');
+    assert.deepEqual(kinds, ['response-absorbed']);
+    assert.equal(sent.length, 1, 'nothing is sent for it, and the BYE is not retransmitted');
+
+    mock.timers.tick(1);
+    assert.deepEqual(layer.size, { server: 0, client: 0 }, 'Timer K ended the record at T4');
+    layer.handleResponse(bye.response(200));
+    assert.deepEqual(stray, [200], 'after Timer K the response matches nothing (§17.1.3: to the core)');
+    assert.deepEqual(finals, [200]);
+  });
+
+  test('over TCP Timer K is zero: no record, the next response is stray', () => {
+    const bye = outgoingBye(2, 'TCP');
+    const finals: number[] = [];
+    const tx = layer.sendRequest(
+      bye.bytes,
+      () => undefined,
+      { reliable: true },
+      {
+        response: (r) => finals.push(r.status),
+        timeout: () => assert.fail('no timeout'),
+      },
+    );
+    layer.handleResponse(bye.response(200));
+    assert.deepEqual(finals, [200]);
+    mock.timers.tick(0);
+    assert.equal(tx.state, 'terminated');
+    assert.deepEqual(layer.size, { server: 0, client: 0 });
+    layer.handleResponse(bye.response(200));
+    assert.deepEqual(stray, [200]);
+  });
+
+  test('responses still in progress go to the transaction: a provisional, then the final, then Completed', () => {
+    const bye = outgoingBye(3, 'UDP');
+    const seen: number[] = [];
+    layer.sendRequest(
+      bye.bytes,
+      () => undefined,
+      { reliable: false },
+      {
+        response: (r) => seen.push(r.status),
+        timeout: () => assert.fail('no timeout'),
+      },
+    );
+    layer.handleResponse(bye.response(100));
+    assert.deepEqual(layer.size, { server: 0, client: 1 });
+    layer.handleResponse(bye.response(200));
+    layer.handleResponse(bye.response(200));
+    assert.deepEqual(seen, [100, 200]);
+    assert.deepEqual(stray, []);
   });
 });

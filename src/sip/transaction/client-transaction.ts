@@ -20,6 +20,13 @@ export interface ClientTransactionEvents {
   /** Timer B or F fired: the TU treats this as a 408 (§8.1.3.1). */
   timeout(): void;
   terminated(): void;
+  /**
+   * A non-INVITE transaction over an unreliable transport reached "Completed" (§17.1.2.2) and the caller keeps
+   * that state instead of the object: a record of the transaction's key that absorbs the final response's
+   * retransmissions until Timer K (`completed-responses.ts`). The object stays in "Completed" with no timer and
+   * `terminated` is not called. Without this callback the object waits out Timer K itself.
+   */
+  completed?(): void;
 }
 
 export interface ClientTransaction {
@@ -308,7 +315,7 @@ export const createNonInviteClientTransaction = clientTransactionKind<NonInviteC
     nextInterval: (previous, state) =>
       state === 'proceeding' ? timers.t2 : Math.min(2 * previous, timers.t2),
   }),
-  (core, { reliable, timers }) =>
+  (core, { reliable, timers, events }) =>
     (response) => {
       const t = core.timers;
       if (core.state !== 'trying' && core.state !== 'proceeding') return; // "Completed": retransmissions absorbed
@@ -319,11 +326,14 @@ export const createNonInviteClientTransaction = clientTransactionKind<NonInviteC
         return;
       }
       // §17.1.2.2: on a final response "the client transaction MUST transition to the "Completed" state …
-      // timer K … T4 seconds for unreliable transports, and zero seconds for reliable transports."
+      // timer K … T4 seconds for unreliable transports, and zero seconds for reliable transports." "The
+      // "Completed" state exists to buffer any additional response retransmissions that may be received":
+      // over an unreliable transport the caller keeps it (`events.completed`), as a record of the key.
       t.stop('E');
       t.stop('F');
       core.state = 'completed';
       core.finalToTu(response);
-      t.start('K', reliable ? 0 : timers.t4, core.terminate);
+      if (!reliable && events.completed) events.completed();
+      else t.start('K', reliable ? 0 : timers.t4, core.terminate);
     },
 );

@@ -81,8 +81,14 @@ export function createCompletedResponses(options: {
   maxBytes: number;
   /** Milliseconds on a monotonic clock. */
   now: () => number;
+  /**
+   * What a matched retransmission is counted as (`voxgate:sip:retransmission`): a request, for server
+   * transactions (the default); a response, where the records are client transactions' (§17.1.2.2, Timer K).
+   */
+  absorbs?: 'request-absorbed' | 'response-absorbed';
 }): CompletedResponses {
   const { timerJ, maxBytes, now } = options;
+  const absorbs = options.absorbs ?? 'request-absorbed';
   const byKey = new Map<string, CompletedRecord>();
   // Expiry order is arrival order: a queue read from `head`, compacted when half of it is spent.
   let queue: CompletedRecord[] = [];
@@ -169,7 +175,7 @@ export function createCompletedResponses(options: {
     retransmit(key) {
       const record = byKey.get(key);
       if (!record) return false;
-      countRetransmission('request-absorbed');
+      countRetransmission(absorbs);
       // RFC 6026 §7.1: in "Accepted", retransmissions of the INVITE are absorbed: nothing is sent.
       if (!record.response || !record.send) return true;
       countRetransmission('response-sent');

@@ -39,14 +39,17 @@ export interface TransactionLayer {
   /**
    * Starts a client transaction for serialized request bytes (the top Via must carry a fresh branch). `request`
    * is what the bytes parse as, when the caller has it (`outgoingRequest`): they are not parsed again.
+   * `terminated` is called when the transaction object is done: at Timer B, D, F or M, at a transport failure,
+   * or — a non-INVITE request over UDP — when it reaches Completed and a record of its key absorbs the
+   * retransmitted final responses until Timer K.
    */
   sendRequest(
     bytes: Buffer,
     send: TransactionSend,
     options: { reliable: boolean; request?: SipRequest },
-    events: Omit<ClientTransactionEvents, 'terminated'> & { terminated?(): void },
+    events: Omit<ClientTransactionEvents, 'terminated' | 'completed'> & { terminated?(): void },
   ): ClientTransaction;
-  /** Server transactions (those in Completed included) and client transactions. */
+  /** Server transactions and client transactions, those kept as records (in Completed or Accepted) included. */
   readonly size: { readonly server: number; readonly client: number };
   /**
    * Server transactions kept as records (`completed-responses.ts`): non-INVITE ones in Completed over UDP, and
@@ -89,10 +92,22 @@ export function createTransactionLayer(options: {
   let refusedFull = 0;
   const servers = new Map<string, ServerTransaction>();
   const clients = new Map<string, ClientTransaction>();
+  const now = options.now ?? (() => performance.now());
   const completed = createCompletedResponses({
     timerJ: 64 * timers.t1,
     maxBytes: options.maxCompletedBytes ?? DEFAULT_MAX_COMPLETED_BYTES,
-    now: options.now ?? (() => performance.now()),
+    now,
+  });
+  // Non-INVITE client transactions in Completed over UDP (§17.1.2.2), kept for Timer K (T4) as records of their
+  // key that absorb the final response's retransmissions, instead of the transaction with its request, timers
+  // and closures: at 800 calls/s the BYEs' transactions were the largest part of what a gateway's heap kept
+  // past two scavenges (docs/performance.md). Bounded by the client transactions that make them, which the TU's
+  // own requests bound; the byte bound is the server records' and never reached by keys alone.
+  const completedClients = createCompletedResponses({
+    timerJ: timers.t4,
+    maxBytes: options.maxCompletedBytes ?? DEFAULT_MAX_COMPLETED_BYTES,
+    now,
+    absorbs: 'response-absorbed',
   });
 
   const newServer = (key: string, request: SipRequest, ctx: InboundContext): ServerTransaction => {
@@ -172,6 +187,8 @@ export function createTransactionLayer(options: {
       const key = clientTransactionKey(response);
       const tx = key === undefined ? undefined : clients.get(key);
       if (tx) tx.receive(response);
+      // §17.1.2.2: a retransmitted final response in "Completed" is absorbed, not passed to the TU.
+      else if (key !== undefined && completedClients.retransmit(key)) return;
       else options.tu.onStrayResponse?.(response);
     },
     sendRequest(bytes, send, { reliable, request: built }, events) {
@@ -193,12 +210,17 @@ export function createTransactionLayer(options: {
           clients.delete(key);
           terminated?.();
         },
+        completed: () => {
+          clients.delete(key);
+          completedClients.absorb(key);
+          terminated?.();
+        },
       });
-      if (tx.state !== 'terminated') clients.set(key, tx);
+      if (tx.state !== 'terminated' && tx.state !== 'completed') clients.set(key, tx);
       return tx;
     },
     get size() {
-      return { server: servers.size + completed.count, client: clients.size };
+      return { server: servers.size + completed.count, client: clients.size + completedClients.count };
     },
     get completed() {
       return { transactions: completed.count, bytes: completed.bytes };
@@ -209,6 +231,7 @@ export function createTransactionLayer(options: {
     close() {
       for (const tx of [...servers.values(), ...clients.values()]) tx.terminate();
       completed.clear();
+      completedClients.clear();
     },
   };
 }
