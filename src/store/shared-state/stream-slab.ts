@@ -7,7 +7,7 @@
  * marked by every major collection while it stayed. As a JSON string an entry was about ten heap objects (V8's
  * JSON.stringify returns a rope: a concatenated string of its pieces; its id another). Written here it is one
  * small object on the heap; its bytes are in a chunk that no collector scans or moves (measured at 800 calls/s:
- * see docs/performance.md, "The embedded event stream off the heap").
+ * see docs/performance.md, "What a gateway keeps past two scavenges").
  *
  * Entries are trimmed oldest first, so the chunks are freed in the order they were filled: a chunk goes with the
  * last entry (or pending delivery) that points into it.
