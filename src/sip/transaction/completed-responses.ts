@@ -1,5 +1,4 @@
 import { countRetransmission } from '../diagnostics.js';
-import { detachString } from '../message/parse-message.js';
 import type { InboundContext } from '../transport/inbound-context.js';
 
 /**
@@ -53,7 +52,10 @@ interface CompletedRecord {
  * longer, which nothing relies on the other way.
  */
 export interface CompletedResponses {
-  /** Holds `response` for `key` for Timer J. */
+  /**
+   * Holds `response` for `key` for Timer J. `key` (here and in `absorb`) is kept as given: a string of its own,
+   * not a slice of a message's text (`detachString`), or the message would stay alive with it.
+   */
   add(key: string, response: Buffer, send: InboundContext['send']): void;
   /** Holds `key`, an INVITE in Accepted that its TU let go, for Timer L: its retransmissions are absorbed. */
   absorb(key: string): void;
@@ -154,9 +156,10 @@ export function createCompletedResponses(options: {
   const keep = (key: string, response: Buffer | undefined, send: InboundContext['send'] | undefined) => {
     const existing = byKey.get(key);
     if (existing) forget(existing);
-    // The key is made of slices of the request's text: detached, so that the request is not kept with it.
+    // The key is the transaction's own, already detached from the request's text by the layer
+    // (`transaction-layer.ts`), so that the request is not kept with it: kept as it is, not copied again.
     const record: CompletedRecord = {
-      key: detachString(key),
+      key,
       response: response && copy(response),
       send,
       expiresAt: now() + timerJ,
