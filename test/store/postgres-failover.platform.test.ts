@@ -327,9 +327,11 @@ describe(
           // New things work on the new primary: a user created through the API registers and calls.
           await created(`/tenants/${tenantId}/users`, { username: 'carol', password: 'carol-pass' });
           const carol = await SipPhone.open('carol', 'carol-pass', gw.sipUdpPort!, DOMAIN);
+          let carolCallId = '';
           try {
             assert.equal((await carol.register()).status, 200);
             const c = await carol.invite('bob', sdp(40100));
+            carolCallId = c.callId;
             assert.equal((await c.final(15_000)).status, 200);
             c.ack();
             c.send('BYE');
@@ -342,13 +344,21 @@ describe(
           // outage the worker takes the events it could not store back (claimStale after 30 s) — poll for them.
           const [streamKey] = await redis.client.keys('*call-events*');
           assert.ok(streamKey, 'the call-events stream exists');
-          const ended = new Set<string>();
-          for (const [, fields] of await redis.client.xrange(streamKey, '-', '+')) {
-            const record: Record<string, string> = {};
-            for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
-            const event = decodeCallEvent(record);
-            if (event.type === 'ended') ended.add(event.callId);
-          }
+          const endedCalls = async () => {
+            const ids = new Set<string>();
+            for (const [, fields] of await redis.client.xrange(streamKey, '-', '+')) {
+              const record: Record<string, string> = {};
+              for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+              const event = decodeCallEvent(record);
+              if (event.type === 'ended') ids.add(event.callId);
+            }
+            return ids;
+          };
+          // Carol's 200 for her BYE can arrive before the gateway's `ended` event is in the stream (the call is
+          // recorded once the relay gave its stats, and the event is a Redis write of its own): the stream is read
+          // once that event is there.
+          await until("carol's call's ended event", async () => (await endedCalls()).has(carolCallId));
+          const ended = await endedCalls();
           const cdrs = async () =>
             pair.standby.query<{ call_id: string; n: string }>(
               'SELECT call_id, count(*) AS n FROM cdrs GROUP BY call_id',
