@@ -61,6 +61,50 @@ describe('memory bounds', () => {
     assert.equal(server.trackedNonces, 1, 'entries older than the TTL are gone');
   });
 
+  test('digest nonces: the least recently used goes first at the cap, a nonce used again is kept, and a replay of any stays refused', async () => {
+    let now = 1_000_000;
+    const server = createDigestServer({
+      realm,
+      secret: randomBytes(32),
+      nonceTtlMs: 60_000,
+      maxTrackedNonces: 3,
+      now: () => now,
+    });
+    const answer = (challenges: string[], nc: number) =>
+      answerChallenge({
+        challenges,
+        method: 'REGISTER',
+        uri: `sip:${realm}`,
+        username: 'alice',
+        password: 's3cret',
+        previousUses: nc - 1,
+      })!.authorization;
+    const verify = async (authorization: string) => {
+      const verdict = await server.verify('REGISTER', [authorization], lookup);
+      now += 1;
+      return verdict;
+    };
+    const [a, b, c, d] = [0, 1, 2, 3].map(() => server.challenges());
+    assert.equal((await verify(answer(a!, 1))).ok, true);
+    assert.equal((await verify(answer(b!, 1))).ok, true);
+    assert.equal((await verify(answer(c!, 1))).ok, true);
+    // a used again: now the most recently used; b is the least.
+    assert.equal((await verify(answer(a!, 2))).ok, true);
+    assert.equal((await verify(answer(d!, 1))).ok, true);
+    assert.equal(server.trackedNonces, 3, 'the cap holds');
+    // b was evicted while usable: any answer on it is stale; a was kept, so its count still grows.
+    assert.deepEqual(await verify(answer(b!, 2)), { ok: false, reason: 'stale', stale: true });
+    assert.deepEqual(await verify(answer(a!, 2)), { ok: false, reason: 'replay', stale: true });
+    assert.equal((await verify(answer(a!, 3))).ok, true);
+    // Many uses of one nonce leave one entry, and the others are evicted only by the TTL or the cap.
+    for (let nc = 4; nc < 3000; nc++) assert.equal((await verify(answer(a!, nc))).ok, true);
+    assert.equal(server.trackedNonces, 3);
+    assert.deepEqual(await verify(answer(c!, 1)), { ok: false, reason: 'replay', stale: true }, 'c was kept');
+    now += 60_000;
+    assert.equal((await verify(answer(server.challenges(), 1))).ok, true);
+    assert.equal(server.trackedNonces, 1, 'entries older than the TTL are gone');
+  });
+
   test('directory cache: at most maxEntries, oldest first, expired entries dropped at insertion', async () => {
     let now = 0;
     const loads: string[] = [];
