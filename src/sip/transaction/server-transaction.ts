@@ -29,7 +29,7 @@ export interface NonInviteServerTransactionEvents extends ServerTransactionEvent
    * where it goes for Timer J (`completed-responses.ts`) and passes it again for each retransmitted request.
    * The transaction object runs no timer from then on; a failure of the response's send still ends it.
    */
-  completed(response: Buffer, send: InboundContext['send']): void;
+  completed(response: Buffer, send: InboundContext['send'], route: InboundContext['route']): void;
 }
 
 export interface ServerTransaction {
@@ -76,6 +76,7 @@ class ServerCore<S extends string, T extends string> {
   held: SipRequest | undefined;
   lastResponse: Buffer | undefined;
   readonly sendBytes: InboundContext['send'];
+  readonly route: InboundContext['route'];
   private readonly terminated: () => void;
   private readonly letGo: (() => void) | undefined;
 
@@ -84,6 +85,7 @@ class ServerCore<S extends string, T extends string> {
     this.toTag = request.toTag ?? newTag();
     this.held = request;
     this.sendBytes = ctx.send;
+    this.route = ctx.route;
     this.reliable = ctx.reliable;
     this.terminated = events.terminated;
     this.letGo = events.letGo;
@@ -271,7 +273,7 @@ export function createNonInviteServerTransaction(
       // transport the caller keeps the response for Timer J (`events.completed`): a record, not this object.
       core.state = 'completed';
       if (core.reliable) core.timers.start('J', 0, core.terminate);
-      else if (core.lastResponse) events.completed(core.lastResponse, core.sendBytes);
+      else if (core.lastResponse) events.completed(core.lastResponse, core.sendBytes, core.route);
     },
     // §17.2.2: in "Trying", "any further request retransmissions are discarded"; in "Proceeding" and
     // "Completed" the last response "MUST be passed to the transport layer for retransmission".

@@ -131,10 +131,10 @@ export function createTransactionLayer(options: {
         // §17.2.4: a failed send of the final response ends the transaction, in Completed its record.
         if (handedOver) completed.remove(key);
       },
-      completed: (response, send) => {
+      completed: (response, send, route) => {
         handedOver = true;
         servers.delete(key);
-        completed.add(key, response, send);
+        completed.add(key, response, send, route);
       },
     });
     servers.set(key, tx);

@@ -15,6 +15,15 @@ export interface Peer {
   readonly port: number;
 }
 
+/** A transport's sending to a peer. Never throws; a failure is told to `onFailure` after the call returns. */
+export type PeerSend = (bytes: Buffer, to: Peer, onFailure?: SendFailureHandler) => void;
+
+/** What `InboundContext.send` does, as data: the transport's send, and where the responses go (§18.2.2). */
+export interface ResponseRoute {
+  readonly send: PeerSend;
+  readonly to: Peer;
+}
+
 /** Where a message came from and how to answer it. */
 export interface InboundContext {
   readonly transport: TransportName;
@@ -35,4 +44,10 @@ export interface InboundContext {
    * throws; a failure is told to `onFailure` after the call returns (§17.2.4).
    */
   send(bytes: Buffer, onFailure?: SendFailureHandler): void;
+  /**
+   * `send` as data, set by the receiver for a datagram: a record of a response kept for Timer J holds this
+   * instead of the `send` closure (`completed-responses.ts`). For that, `route.send` is the same function for
+   * every datagram of a socket.
+   */
+  readonly route?: ResponseRoute;
 }

@@ -3,8 +3,13 @@ import { SipParseError } from '../errors.js';
 import { buildErrorResponseForRaw, buildResponse } from '../message/build-response.js';
 import { parseMessage } from '../message/parse-message.js';
 import type { SipHeader, SipRequest, SipResponse } from '../message/sip-message.js';
-import type { InboundContext, Peer, TransportName, WebSocketTransportName } from './inbound-context.js';
-import type { SendFailureHandler } from './send-failure.js';
+import type {
+  InboundContext,
+  Peer,
+  PeerSend,
+  TransportName,
+  WebSocketTransportName,
+} from './inbound-context.js';
 import { responseDestination, stampTopVia } from './via-received.js';
 
 export type ResponseContext = Omit<InboundContext, 'reply' | 'send'>;
@@ -25,7 +30,7 @@ export interface Arrival {
    * Sends bytes back: on UDP to the given peer, on a stream on the flow the message came in on. Never throws;
    * a failure is counted and told to `onFailure` (§17.2.4).
    */
-  readonly send: (bytes: Buffer, to: Peer, onFailure?: SendFailureHandler) => void;
+  readonly send: PeerSend;
 }
 
 /**
@@ -91,6 +96,7 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
       ...(webSocket ? { webSocket } : {}),
       reply: replyTo(request, send, destination),
       send: sendTo(send, destination),
+      ...(reliable ? {} : { route: { send, to: destination } }),
     };
     try {
       handlers.onRequest(request, ctx);

@@ -301,8 +301,10 @@ export async function createSipEndpoint(options: SipEndpointOptions): Promise<Si
     await closeAll();
     throw err;
   }
+  // One function for every datagram: the records of responses kept for Timer J hold it by an index, not a
+  // closure each (`completed-responses.ts`).
   const receiveDatagram = (bytes: Buffer, remote: Peer): void =>
-    receive({ bytes, transport: 'udp', remote, send: (out, to, onFailure) => sendUdp(out, to, onFailure) });
+    receive({ bytes, transport: 'udp', remote, send: sendUdp });
   const sendUdp = (bytes: Buffer, to: Peer, onFailure?: SendFailureHandler): void => {
     const failure = udp
       ? udp.send(bytes, to, (late) => failed(late, onFailure))
