@@ -96,7 +96,7 @@ export function createReceiver(handlers: ReceiverHandlers): (arrival: Arrival) =
       ...(webSocket ? { webSocket } : {}),
       reply: replyTo(request, send, destination),
       send: sendTo(send, destination),
-      ...(reliable ? {} : { route: { send, to: destination } }),
+      route: reliable ? undefined : { send, to: destination },
     };
     try {
       handlers.onRequest(request, ctx);
