@@ -24,16 +24,14 @@ const realm = 'acme.example';
 const lookup = (username: string, algorithm: DigestAlgorithm) =>
   computeHa1(algorithm, username, realm, 's3cret');
 
+/** A digest server remembering at most 3 nonces for 60 s, on the given clock. */
+const nonceServer = (now: () => number) =>
+  createDigestServer({ realm, secret: randomBytes(32), nonceTtlMs: 60_000, maxTrackedNonces: 3, now });
+
 describe('memory bounds', () => {
   test('digest nonces: at most maxTrackedNonces, oldest first, none past the TTL, and no replay opened', async () => {
     let now = 1_000_000;
-    const server = createDigestServer({
-      realm,
-      secret: randomBytes(32),
-      nonceTtlMs: 60_000,
-      maxTrackedNonces: 3,
-      now: () => now,
-    });
+    const server = nonceServer(() => now);
     const register = async () => {
       const answer = answerChallenge({
         challenges: server.challenges(),
@@ -63,13 +61,7 @@ describe('memory bounds', () => {
 
   test('digest nonces: the least recently used goes first at the cap, a nonce used again is kept, and a replay of any stays refused', async () => {
     let now = 1_000_000;
-    const server = createDigestServer({
-      realm,
-      secret: randomBytes(32),
-      nonceTtlMs: 60_000,
-      maxTrackedNonces: 3,
-      now: () => now,
-    });
+    const server = nonceServer(() => now);
     const answer = (challenges: string[], nc: number) =>
       answerChallenge({
         challenges,
