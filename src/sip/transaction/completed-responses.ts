@@ -125,7 +125,7 @@ export function createCompletedResponses(options: {
 
   const sends: PeerSend[] = [];
   // Chunks by id from `firstChunk`, with the records each still holds; the last is the one being filled.
-  let chunks: (Buffer | undefined)[] = [];
+  let chunks: Buffer[] = [];
   let chunkRecords: number[] = [];
   let firstChunk = 0;
   let fill = CHUNK_BYTES; // bytes used in the last chunk: full before the first
@@ -146,8 +146,8 @@ export function createCompletedResponses(options: {
       ? keyLengths[slot]! + ACCEPTED_RECORD_OVERHEAD
       : keyLengths[slot]! + responseLengths[slot]! + COMPLETED_RECORD_OVERHEAD;
 
-  const find = (key: string): number => {
-    const h = hashOf(key);
+  /** The slot of `key`'s record (`h`: its hash, when the caller has it), or EMPTY. */
+  const find = (key: string, h = hashOf(key)): number => {
     const tmask = table.length - 1;
     for (let i = h & tmask; ; i = (i + 1) & tmask) {
       const slot = table[i]!;
@@ -275,7 +275,8 @@ export function createCompletedResponses(options: {
     send: InboundContext['send'] | undefined,
     route: ResponseRoute | undefined,
   ): void => {
-    const existing = find(key);
+    const h = hashOf(key);
+    const existing = find(key, h);
     if (existing !== EMPTY) unlink(existing);
     if (used > mask) resize(2 * (mask + 1));
     const slot = (head + used) & mask;
@@ -292,7 +293,7 @@ export function createCompletedResponses(options: {
     response?.copy(chunk, at + keyLength + addressLength);
     chunkRecords[chunkRecords.length - 1]! += 1;
     expiresAt[slot] = now() + timerJ;
-    hashes[slot] = hashOf(key);
+    hashes[slot] = h;
     chunkIds[slot] = firstChunk + chunks.length - 1;
     offsets[slot] = at;
     keyLengths[slot] = keyLength;
@@ -318,9 +319,7 @@ export function createCompletedResponses(options: {
   };
 
   return {
-    add(key, response, send, route) {
-      keep(key, response, send, route);
-    },
+    add: keep,
     absorb(key) {
       keep(key, undefined, undefined, undefined);
     },

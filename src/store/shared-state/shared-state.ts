@@ -165,8 +165,9 @@ export const DEFAULT_STREAM_MAX_AGE_MS = 60_000;
  * count. A call event took about 1.1 KB in bench:cps (30,000 at this cap at 800 calls/s), so 100,000 of them (the
  * entry cap) would be ~100 MiB, and a gateway whose events nobody in its process reads (`--target=sip-gateway`
  * without Redis) keeps every one up to the caps. 32 MiB is ≈ 30,000 call events: ~10 s of events at 800 calls/s
- * (four per call), where the embedded worker reads them within milliseconds. The bytes are off the V8 heap (`stream-slab.ts`) but in the process's RSS. Oldest first,
- * like the entry cap; what a group had not read yet is counted as lost (`onTrimmedUnread`).
+ * (four per call), where the embedded worker reads them within milliseconds. The bytes are off the V8 heap
+ * (`stream-slab.ts`) but in the process's RSS. Oldest first, like the entry cap; what a group had not read yet is
+ * counted as lost (`onTrimmedUnread`).
  */
 export const DEFAULT_STREAM_MAX_BYTES = 32 * 2 ** 20;
 
