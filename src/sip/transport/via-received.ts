@@ -1,18 +1,24 @@
 import { SipParseError } from '../errors.js';
+import type { HeaderParam } from '../headers/params.js';
 import { parseVia, type Via } from '../headers/via.js';
-import { cachedParse } from '../message/header-cache.js';
+import { cachedParse, newHeader, rememberParse } from '../message/header-cache.js';
 import { headerParam, topLevelComma, type SipHeader } from '../message/sip-message.js';
 import { bareHost } from '../uri/host-port.js';
 import type { Peer } from './inbound-context.js';
 
-/** The top via-parm of a Via header, or undefined when the header does not parse (an unparsed datagram's). */
-function topVia(header: SipHeader): Via | undefined {
+/** The via-parms of a Via header, or undefined when the header does not parse (an unparsed datagram's). */
+function viaParms(header: SipHeader): Via[] | undefined {
   try {
-    return cachedParse(header, parseVia)[0];
+    return cachedParse(header, parseVia);
   } catch (err) {
     if (err instanceof SipParseError) return undefined;
     throw err;
   }
+}
+
+/** The top via-parm of a Via header, or undefined when the header does not parse. */
+function topVia(header: SipHeader): Via | undefined {
+  return viaParms(header)?.[0];
 }
 
 /**
@@ -24,10 +30,49 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
   const index = headers.findIndex((h) => h.name === 'Via');
   if (index === -1) return [...headers];
   const via = headers[index]!;
+  const parms = viaParms(via);
+  const first = parms?.[0];
+  if (!parms || !first) return stampUnparsed(headers, index, remote);
+  const addReceived = first.received === undefined && bareHost(first.host) !== remote.address;
+  const setRport = first.rport === '';
+  const out = [...headers];
+  if (!addReceived && !setRport) return out;
   const comma = topLevelComma(via.value);
   let top = comma === -1 ? via.value : via.value.slice(0, comma);
   const rest = comma === -1 ? '' : via.value.slice(comma);
-  const sentBy = topVia(via) ?? lenientSentBy(top);
+  if (addReceived) top = `${top};received=${remote.address}`;
+  if (setRport) top = top.replace(/;\s*rport(?=\s*(;|$))/i, `;rport=${remote.port}`);
+  const stamped = newHeader('Via', top + rest);
+  // The stamped via-parm as parsing the new text would give it, so it is not parsed again: the value-less
+  // rport (the first, as the text's, its name written anew in lower case) takes the port, and received comes
+  // last, as appended.
+  let rportSet = !setRport;
+  const params: HeaderParam[] = [];
+  for (const p of first.params) {
+    if (!rportSet && p.value === undefined && p.name.toLowerCase() === 'rport') {
+      params.push({ name: 'rport', value: String(remote.port) });
+      rportSet = true;
+    } else params.push(p);
+  }
+  if (addReceived) params.push({ name: 'received', value: remote.address });
+  const stampedTop: Via = {
+    ...first,
+    params,
+    received: addReceived ? remote.address : first.received,
+    rport: setRport ? String(remote.port) : first.rport,
+  };
+  rememberParse(stamped, [stampedTop, ...parms.slice(1)]);
+  out[index] = stamped;
+  return out;
+}
+
+/** stampTopVia for a Via header the parser refuses: the same stamps, with its sent-by read leniently. */
+function stampUnparsed(headers: readonly SipHeader[], index: number, remote: Peer): SipHeader[] {
+  const via = headers[index]!;
+  const comma = topLevelComma(via.value);
+  let top = comma === -1 ? via.value : via.value.slice(0, comma);
+  const rest = comma === -1 ? '' : via.value.slice(comma);
+  const sentBy = lenientSentBy(top);
   if (
     sentBy !== undefined &&
     bareHost(sentBy.host) !== remote.address &&
