@@ -67,9 +67,14 @@ export function logCalls(
     }
   };
   const onAuth = (message: unknown) => {
-    const { outcome, ...detail } = message as SipAuthEvent;
-    if (outcome === 'failed') log.log('auth:failed', 'warn', detail, 'SIP authentication failed');
-    else if (outcome === 'banned')
+    // Every decision comes here, the accepted ones at the rate of registrations: only a failure is copied.
+    const event = message as SipAuthEvent;
+    const detail = () => {
+      const { outcome: _, ...rest } = event;
+      return rest;
+    };
+    if (event.outcome === 'failed') log.log('auth:failed', 'warn', detail, 'SIP authentication failed');
+    else if (event.outcome === 'banned')
       log.log(
         'auth:banned',
         'warn',

@@ -45,10 +45,22 @@ export function collectCallMetrics(registry: Registry): () => void {
       labelNames: ['reason', 'code'],
     },
   );
-  const auth = metric.counter(
+  // Counted in plain numbers as decisions are made (one or two per REGISTER), added to the counter at each
+  // scrape: prom-client hashes a label set at every increment.
+  const authCounts = new Map<SipAuthEvent['as'], Map<SipAuthEvent['outcome'], number>>();
+  metric.counter(
     'voxgate_sip_auth_total',
     'SIP digest authentication decisions, by kind (registrar, proxy) and outcome.',
-    { labelNames: ['as', 'outcome'] },
+    {
+      labelNames: ['as', 'outcome'],
+      collect: (counter) => {
+        for (const [as, outcomes] of authCounts)
+          for (const [outcome, n] of outcomes) {
+            if (n > 0) counter.inc({ as, outcome }, n);
+            outcomes.set(outcome, 0);
+          }
+      },
+    },
   );
   const trunkRegistrations = metric.counter(
     'voxgate_trunk_registrations_total',
@@ -73,7 +85,9 @@ export function collectCallMetrics(registry: Registry): () => void {
     },
     [sipAuthChannel.name as string]: (m) => {
       const { as, outcome } = m as SipAuthEvent;
-      auth.inc({ as, outcome });
+      let outcomes = authCounts.get(as);
+      if (outcomes === undefined) authCounts.set(as, (outcomes = new Map()));
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     },
     [trunkRegistrationChannel.name as string]: (m) =>
       trunkRegistrations.inc({ state: (m as TrunkRegistrationEvent).state }),

@@ -13,6 +13,14 @@ const MESSAGES: Record<RegistrationEvent['kind'], string> = {
   expired: 'registration expired',
 };
 
+/** The rate limiter's kind of each line. */
+const KINDS: Record<RegistrationEvent['kind'], string> = {
+  registered: 'registration:registered',
+  refreshed: 'registration:refreshed',
+  unregistered: 'registration:unregistered',
+  expired: 'registration:expired',
+};
+
 /**
  * One log line per registration change from the gateway's `voxgate:gateway:registration` channel: added,
  * removed and expired at info, refreshed at debug, with the user (AOR), contact, source, transport, user agent
@@ -25,13 +33,17 @@ export function logRegistrations(
   options: { burst?: number; perSecond?: number } = {},
 ): { stop(): void; readonly log: RateLimitedLog } {
   const log = createRateLimitedLog(logger, { burst: options.burst ?? 20, perSecond: options.perSecond ?? 5 });
+  // One event per REGISTER: the line's fields are made only for a line written (a refresh is at debug).
   const onEvent = (message: unknown) => {
-    const { kind, aor, ...rest } = message as RegistrationEvent;
+    const event = message as RegistrationEvent;
     log.log(
-      `registration:${kind}`,
-      kind === 'refreshed' ? 'debug' : 'info',
-      { user: aor, ...rest },
-      MESSAGES[kind],
+      KINDS[event.kind],
+      event.kind === 'refreshed' ? 'debug' : 'info',
+      () => {
+        const { kind: _, aor, ...rest } = event;
+        return { user: aor, ...rest };
+      },
+      MESSAGES[event.kind],
     );
   };
   const unsubscribe = subscribeChannels({ [registrationChannel.name as string]: onEvent });
