@@ -26,6 +26,9 @@ export class RotatingSecret implements KeyRing {
   #entries: Entry[];
   readonly #timing: RotationTiming;
   readonly #now: () => number;
+  /** `accepted` while there is one key: the list made for the entries it was made of. */
+  #only: readonly Buffer[] = [];
+  #onlyOf: Entry[] | undefined;
 
   constructor(initial: Buffer, timing: RotationTiming, now: () => number = Date.now) {
     this.#entries = [{ key: initial, since: -Infinity }];
@@ -43,12 +46,21 @@ export class RotatingSecret implements KeyRing {
 
   /** The key new values are signed with: the newest one whose activation time has come. */
   get current(): Buffer {
+    // One key, as between rotations: asked for at every challenge, answered without an array made.
+    if (this.#entries.length === 1) return this.#entries[0]!.key;
     const live = this.#live();
     return live[this.#signing(live)]!.key;
   }
 
   /** The signing key first, then the newer keys not signing yet, then the older ones still in their overlap. */
   get accepted(): readonly Buffer[] {
+    if (this.#entries.length === 1) {
+      if (this.#onlyOf !== this.#entries) {
+        this.#onlyOf = this.#entries;
+        this.#only = [this.#entries[0]!.key];
+      }
+      return this.#only;
+    }
     const live = this.#live();
     const signing = this.#signing(live);
     return [live[signing]!, ...live.slice(signing + 1), ...live.slice(0, signing).reverse()].map(
