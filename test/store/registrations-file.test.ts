@@ -277,6 +277,48 @@ describe('registrations file (memory shared state persistence)', () => {
   );
 
   test(
+    'several contacts of one AOR changed between writes are each journaled once',
+    withFolder(async (dir) => {
+      const file = join(dir, 'registrations.json');
+      const live = new Map<string, Binding>();
+      const writer = createRegistrationsWriter({
+        file,
+        intervalMs: 10,
+        snapshot: () => [...live.values()].map((b) => ({ aor: 'sip:m@x', binding: b })),
+        lookup: (aor, contact) => (aor === 'sip:m@x' ? live.get(contact) : undefined),
+      });
+      const put = (contact: string, cseq: number) => {
+        live.set(contact, binding(contact, 60_000, { cseq }));
+        writer.changed('sip:m@x', contact);
+      };
+      put('sip:m@one', 1);
+      await writer.flush();
+      // The one contact, a second one, the first again, a third one removed: three records.
+      put('sip:m@one', 2);
+      put('sip:m@two', 1);
+      put('sip:m@one', 3);
+      live.delete('sip:m@one');
+      put('sip:m@three', 1);
+      live.delete('sip:m@three');
+      writer.changed('sip:m@x', 'sip:m@three');
+      await writer.flush();
+      const records = readFileSync(journalFileOf(file), 'utf8').trim().split('\n').slice(1);
+      assert.deepEqual(
+        records.map((line) => {
+          const r = JSON.parse(line) as { binding?: Binding; removed?: string };
+          return r.binding ? `${r.binding.contact} ${r.binding.cseq}` : `removed ${r.removed}`;
+        }),
+        ['removed sip:m@one', 'sip:m@two 1', 'removed sip:m@three'],
+      );
+      assert.deepEqual(
+        loadRegistrations(file).entries.map((e) => e.binding.contact),
+        ['sip:m@two'],
+      );
+      await writer.close();
+    }),
+  );
+
+  test(
     'a journal is folded into a snapshot once it holds twice the snapshot; an older journal is not replayed',
     withFolder(async (dir) => {
       const file = join(dir, 'registrations.json');

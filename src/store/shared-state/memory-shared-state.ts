@@ -235,10 +235,13 @@ export function createMemorySharedState(
     const value = counterValue(key) + by;
     // Re-inserted, so the first counter is the least recently changed: the one to drop at the cap.
     counters.delete(key);
-    for (const oldest of counters.keys()) {
-      if (counters.size < maxCounters) break;
-      counters.delete(oldest);
-    }
+    // Only at the cap: an iterator walks the slots V8 leaves where keys were deleted, which this re-insertion
+    // leaves at the start of the map, so the first key costs more the more counters there are.
+    if (counters.size >= maxCounters)
+      for (const oldest of counters.keys()) {
+        if (counters.size < maxCounters) break;
+        counters.delete(oldest);
+      }
     counters.set(key, { value, expiresAt: clock() + ttlSec * 1000 });
     return value;
   };

@@ -190,8 +190,12 @@ export function createRegistrationsWriter(options: {
   const journalTmp = `${journalFile}.${process.pid}.tmp`;
   /** A snapshot is due (a change without a binding named, a failed write, or no journal yet). */
   let whole = false;
-  /** Bindings changed since the last write, by AOR: contacts. */
-  let pending = new Map<string, Set<string>>();
+  /**
+   * Bindings changed since the last write, by AOR: its contact, or a set of them when several changed (a phone
+   * has one: no set made for each REGISTER). An AOR is kept as a copy of its own: the registrar's is cut from
+   * the request, whose text it would keep alive until the write.
+   */
+  let pending = new Map<string, string | Set<string>>();
   let closed = false;
   let lastWriteAt = 0;
   let spacingMs = intervalMs;
@@ -289,8 +293,8 @@ export function createRegistrationsWriter(options: {
     let text = '';
     let lines = 0;
     let started = performance.now();
-    for (const [aor, contacts] of changes) {
-      for (const contact of contacts) {
+    for (const [aor, changed] of changes) {
+      for (const contact of typeof changed === 'string' ? [changed] : changed) {
         const binding = options.lookup?.(aor, contact);
         text += `${binding ? JSON.stringify({ aor, binding }) : JSON.stringify({ aor, removed: contact })}\n`;
         if (++lines % WRITE_SLICE === 0) {
@@ -355,9 +359,10 @@ export function createRegistrationsWriter(options: {
     changed(aor, contact) {
       if (aor === undefined || contact === undefined || !options.lookup) whole = true;
       else {
-        let contacts = pending.get(aor);
-        if (!contacts) pending.set(aor, (contacts = new Set()));
-        contacts.add(contact);
+        const contacts = pending.get(aor);
+        if (contacts === undefined) pending.set(` ${aor}`.slice(1), contact);
+        else if (typeof contacts !== 'string') contacts.add(contact);
+        else if (contacts !== contact) pending.set(aor, new Set([contacts, contact]));
       }
       schedule();
     },
