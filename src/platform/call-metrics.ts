@@ -12,6 +12,7 @@ import {
 } from '../gateway/index.js';
 import type { CallEvent } from '../store/index.js';
 import { subscribeChannels } from './channel-subscriptions.js';
+import { pairCounter } from './pair-counter.js';
 
 /**
  * Call metrics from the gateway's diagnostics channels: calls active and ended by disposition, post-dial
@@ -45,22 +46,12 @@ export function collectCallMetrics(registry: Registry): () => void {
       labelNames: ['reason', 'code'],
     },
   );
-  // Counted in plain numbers as decisions are made (one or two per REGISTER), added to the counter at each
-  // scrape: prom-client hashes a label set at every increment.
-  const authCounts = new Map<SipAuthEvent['as'], Map<SipAuthEvent['outcome'], number>>();
-  metric.counter(
+  // Counted as decisions are made (one or two per REGISTER), added to the counter at each scrape.
+  const countAuth = pairCounter(
+    metric,
     'voxgate_sip_auth_total',
     'SIP digest authentication decisions, by kind (registrar, proxy) and outcome.',
-    {
-      labelNames: ['as', 'outcome'],
-      collect: (counter) => {
-        for (const [as, outcomes] of authCounts)
-          for (const [outcome, n] of outcomes) {
-            if (n > 0) counter.inc({ as, outcome }, n);
-            outcomes.set(outcome, 0);
-          }
-      },
-    },
+    ['as', 'outcome'],
   );
   const trunkRegistrations = metric.counter(
     'voxgate_trunk_registrations_total',
@@ -85,9 +76,7 @@ export function collectCallMetrics(registry: Registry): () => void {
     },
     [sipAuthChannel.name as string]: (m) => {
       const { as, outcome } = m as SipAuthEvent;
-      let outcomes = authCounts.get(as);
-      if (outcomes === undefined) authCounts.set(as, (outcomes = new Map()));
-      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      countAuth(as, outcome);
     },
     [trunkRegistrationChannel.name as string]: (m) =>
       trunkRegistrations.inc({ state: (m as TrunkRegistrationEvent).state }),
