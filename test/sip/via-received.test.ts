@@ -61,6 +61,18 @@ for (const [value, from, stamped] of cases) {
   });
 }
 
+test('a Via with a quoted parameter value is stamped as text and parsed again when read', () => {
+  const value = 'SIP/2.0/UDP h;x="a;rport;b";rport;branch=z9hG4bK7';
+  const via = stampTopVia([newHeader('Via', value)], remote)[0]!;
+  let parsedAgain = false;
+  const parms = cachedParse(via, (text) => {
+    parsedAgain = true;
+    return parseVia(text);
+  });
+  assert.ok(parsedAgain);
+  assert.equal(parms[0]!.received, remote.address);
+});
+
 test('a Via the parser refuses is stamped from its sent-by read leniently', () => {
   const headers = stampTopVia(
     [newHeader('Via', 'SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport;=x')],

@@ -43,6 +43,9 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
   if (addReceived) top = `${top};received=${remote.address}`;
   if (setRport) top = top.replace(/;\s*rport(?=\s*(;|$))/i, `;rport=${remote.port}`);
   const stamped = newHeader('Via', top + rest);
+  out[index] = stamped;
+  // A quoted parameter value may hold what the rport edit above matched: such a Via is parsed again when read.
+  if (top.includes('"')) return out;
   // The stamped via-parm as parsing the new text would give it, so it is not parsed again: the value-less
   // rport (the first, as the text's, its name written anew in lower case) takes the port, and received comes
   // last, as appended.
@@ -62,7 +65,6 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
     rport: setRport ? String(remote.port) : first.rport,
   };
   rememberParse(stamped, [stampedTop, ...parms.slice(1)]);
-  out[index] = stamped;
   return out;
 }
 
