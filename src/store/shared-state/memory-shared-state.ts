@@ -17,6 +17,7 @@ import {
   type LoadedRegistrations,
   type PersistedBinding,
 } from './registrations-file.js';
+import { detachedString } from './detached-string.js';
 import { StreamSlab } from './stream-slab.js';
 
 /**
@@ -26,16 +27,13 @@ import { StreamSlab } from './stream-slab.js';
  * string kept 100 kB alive before, 0.5 kB after; a third to a tenth of the time JSON's round trip took).
  */
 function copyStrings(value: unknown): unknown {
-  if (typeof value === 'string') return value.length < 13 ? value : ` ${value}`.slice(1);
+  if (typeof value === 'string') return detachedString(value);
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(copyStrings);
   const copy: Record<string, unknown> = {};
   for (const key of Object.keys(value)) copy[key] = copyStrings((value as Record<string, unknown>)[key]);
   return copy;
 }
-
-/** A string that holds nothing else alive (see copyStrings). */
-const detachedString = (s: string): string => copyStrings(s) as string;
 
 /**
  * Distinct values kept by `intern` at most; when full it starts over (the values already shared stay shared,

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { detachedString } from './detached-string.js';
 import type { Binding } from './shared-state.js';
 
 /** One binding of an address-of-record, as the registrations file holds it. */
@@ -360,7 +361,7 @@ export function createRegistrationsWriter(options: {
       if (aor === undefined || contact === undefined || !options.lookup) whole = true;
       else {
         const contacts = pending.get(aor);
-        if (contacts === undefined) pending.set(` ${aor}`.slice(1), contact);
+        if (contacts === undefined) pending.set(detachedString(aor), contact);
         else if (typeof contacts !== 'string') contacts.add(contact);
         else if (contacts !== contact) pending.set(aor, new Set([contacts, contact]));
       }
