@@ -16,6 +16,12 @@ function viaParms(header: SipHeader): Via[] | undefined {
   }
 }
 
+/** A Via value's top via-parm and the rest (from its comma on, or ''). */
+function splitTop(value: string): [top: string, rest: string] {
+  const comma = topLevelComma(value);
+  return comma === -1 ? [value, ''] : [value.slice(0, comma), value.slice(comma)];
+}
+
 /** The top via-parm of a Via header, or undefined when the header does not parse. */
 function topVia(header: SipHeader): Via | undefined {
   return viaParms(header)?.[0];
@@ -37,9 +43,8 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
   const setRport = first.rport === '';
   const out = [...headers];
   if (!addReceived && !setRport) return out;
-  const comma = topLevelComma(via.value);
-  let top = comma === -1 ? via.value : via.value.slice(0, comma);
-  const rest = comma === -1 ? '' : via.value.slice(comma);
+  const [topText, rest] = splitTop(via.value);
+  let top = topText;
   if (addReceived) top = `${top};received=${remote.address}`;
   if (setRport) top = top.replace(/;\s*rport(?=\s*(;|$))/i, `;rport=${remote.port}`);
   const stamped = newHeader('Via', top + rest);
@@ -71,9 +76,8 @@ export function stampTopVia(headers: readonly SipHeader[], remote: Peer): SipHea
 /** stampTopVia for a Via header the parser refuses: the same stamps, with its sent-by read leniently. */
 function stampUnparsed(headers: readonly SipHeader[], index: number, remote: Peer): SipHeader[] {
   const via = headers[index]!;
-  const comma = topLevelComma(via.value);
-  let top = comma === -1 ? via.value : via.value.slice(0, comma);
-  const rest = comma === -1 ? '' : via.value.slice(comma);
+  const [topText, rest] = splitTop(via.value);
+  let top = topText;
   const sentBy = lenientSentBy(top);
   if (
     sentBy !== undefined &&
@@ -105,8 +109,7 @@ function lenientSentBy(topVia: string): { host: string; port: number | undefined
  */
 export function responseDestination(via: SipHeader, remote: Peer): Peer {
   const top = topVia(via);
-  const comma = topLevelComma(via.value);
-  const topText = comma === -1 ? via.value : via.value.slice(0, comma);
+  const [topText] = splitTop(via.value);
   const rport = top ? top.rport : headerParam(topText, 'rport');
   if (rport !== undefined) return remote;
   return { address: remote.address, port: (top ? top.port : lenientSentBy(topText)?.port) ?? 5060 };
