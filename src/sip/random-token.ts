@@ -30,3 +30,9 @@ export function randomBase64url(bytes: number): string {
   const start = take(bytes);
   return pool.toString('base64url', start, start + bytes);
 }
+
+/** A random integer below 2^48 (exact in a double). */
+export function randomUint48(): number {
+  const start = take(6);
+  return pool.readUIntBE(start, 6);
+}

@@ -107,6 +107,24 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
     assert.deepEqual(verdicts[0], { ok: false, reason: 'bad-credentials', stale: false });
   });
 
+  test('many challenges outstanding at once are each answered once and their replays refused, past the first slots and round the ring', async () => {
+    // 300 nonces in a ring of 200: it grows from its first slots, then wraps; the last 200 are remembered.
+    const server = createDigestServer({ realm, secret: randomBytes(32), maxTrackedNonces: 200 });
+    const answers = Array.from({ length: 300 }, () => answerTo(server.challenges()));
+    assert.equal(server.trackedNonces, 200);
+    for (const answer of answers.slice(100)) {
+      assert.equal((await server.verify('REGISTER', [answer], lookup)).ok, true);
+      assert.deepEqual(await server.verify('REGISTER', [answer], lookup), {
+        ok: false,
+        reason: 'replay',
+        stale: true,
+      });
+    }
+    // The first 100 were forgotten before any answer: a first answer is checked by its HMAC and accepted once.
+    assert.equal((await server.verify('REGISTER', [answers[0]!], lookup)).ok, true);
+    assert.equal((await server.verify('REGISTER', [answers[0]!], lookup)).ok, false);
+  });
+
   test('a replayed nonce-count is refused; a higher one is accepted', async () => {
     const server = createDigestServer({ realm, secret: randomBytes(32) });
     const challenges = server.challenges();
@@ -327,10 +345,10 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
 
   test("a nonce this server did not issue or no longer remembers issuing is checked by its HMAC: another replica's with the same key verifies, a forged one is stale", async () => {
     const secret = randomBytes(32);
-    const issuer = createDigestServer({ realm, secret, maxIssuedNonces: 1 });
+    const issuer = createDigestServer({ realm, secret, maxTrackedNonces: 1 });
     const replica = createDigestServer({ realm, secret });
     const first = answerTo(issuer.challenges());
-    const second = answerTo(issuer.challenges()); // pushes the first out of the issued nonces
+    const second = answerTo(issuer.challenges()); // pushes the first, never answered, out of the ring
     assert.equal((await replica.verify('REGISTER', [first], lookup)).ok, true, 'another replica');
     assert.equal((await issuer.verify('REGISTER', [first], lookup)).ok, true, 'pushed out');
     assert.equal((await issuer.verify('REGISTER', [second], lookup)).ok, true, 'remembered');
