@@ -1,5 +1,15 @@
 import { BlockList, isIP } from 'node:net';
-import { bareHost, headerParam, parseSipUri, uriOf, uriParam, type SipUri } from '../sip/index.js';
+import {
+  bareHost,
+  headerParam,
+  isSipUri,
+  nameAddrParam,
+  parseSipUri,
+  uriOf,
+  uriParam,
+  type NameAddr,
+  type SipUri,
+} from '../sip/index.js';
 
 /**
  * Where requests to a registered contact go (per user and per trunk): `auto` decides from the REGISTER (below),
@@ -24,8 +34,11 @@ export interface RegisterFacts {
   readonly source: { readonly address: string; readonly port: number };
   readonly transport: 'udp' | 'tcp' | 'tls';
   readonly webSocket?: 'ws' | 'wss';
-  /** The Contact header field value of the binding (name-addr and its parameters). */
-  readonly contact: string;
+  /**
+   * The Contact of the binding: its header field value (name-addr and its parameters), or its parse (the
+   * registrar has the one the request's validation made).
+   */
+  readonly contact: string | NameAddr;
   /** The top Via's sent-by (host with IPv6 brackets, port when given). */
   readonly via?: { readonly host: string; readonly port: number | undefined };
 }
@@ -121,9 +134,11 @@ export function natEvidence(facts: RegisterFacts): NatReason[] {
   const reasons: NatReason[] = [];
   if (facts.webSocket) reasons.push('websocket');
   else if (facts.transport !== 'udp') reasons.push('stream-flow');
-  const uri = contactUri(facts.contact);
-  const instance = headerParam(facts.contact, '+sip.instance');
-  const regId = headerParam(facts.contact, 'reg-id');
+  const { contact } = facts;
+  const parsed = typeof contact !== 'string';
+  const uri = parsed ? (isSipUri(contact.uri) ? contact.uri : undefined) : contactUri(contact);
+  const instance = parsed ? nameAddrParam(contact, '+sip.instance') : headerParam(contact, '+sip.instance');
+  const regId = parsed ? nameAddrParam(contact, 'reg-id') : headerParam(contact, 'reg-id');
   if ((instance !== undefined && regId !== undefined) || (uri && uriParam(uri, 'ob') !== undefined)) {
     reasons.push('outbound');
   }

@@ -1,13 +1,15 @@
 import { channel } from 'node:diagnostics_channel';
 import {
+  contactsOf,
   formatHostPort,
   header,
-  headerParam,
   headerValues,
+  nameAddrParam,
   parseSipUri,
   SipParseError,
   topViaOf,
   uriOf,
+  type NameAddr,
   type SipRequest,
 } from '../sip/index.js';
 import type { SipUserRepository } from '../store/index.js';
@@ -178,14 +180,23 @@ export function createRegistrar(deps: {
         transport,
         userAgent,
       });
-      const contacts = headerValues(request, 'Contact');
+      // The Contacts as the request's validation parsed them (§8.2: a malformed one was answered 400 there, but
+      // a request may come here unvalidated).
+      let contacts: '*' | NameAddr[];
+      try {
+        contacts = contactsOf(request);
+      } catch (err) {
+        if (!(err instanceof SipParseError)) throw err;
+        reply(400, 'Bad Request', { Warning: '399 voxgate "Malformed Contact"' });
+        return;
+      }
       const expiresHeader = header(request, 'Expires');
       const headerExpires =
         expiresHeader !== undefined && /^\d+$/.test(expiresHeader) ? Number(expiresHeader) : undefined;
-      if (contacts.includes('*')) {
+      if (contacts === '*') {
         // §10.3 step 6: "If the request has additional Contact fields or an expiration time other than zero, the
         // request is invalid, and the server MUST return a 400 (Invalid Request)".
-        if (contacts.length !== 1 || headerExpires !== 0) {
+        if (headerValues(request, 'Contact').length !== 1 || headerExpires !== 0) {
           reply(400, 'Invalid Request', {
             Warning: '399 voxgate "Contact: * needs Expires: 0 and no other contact"',
           });
@@ -201,12 +212,12 @@ export function createRegistrar(deps: {
         return;
       }
       const wanted = contacts.map((contact) => {
-        const param = headerParam(contact, 'expires');
+        const param = nameAddrParam(contact, 'expires');
         const asked =
           param !== undefined && /^\d+$/.test(param)
             ? Number(param)
             : (headerExpires ?? policy.defaultExpires);
-        return { contact, uri: uriOf(contact), expires: asked };
+        return { contact, uri: contact.uriText, expires: asked };
       });
       // §10.3 step 7: "If and only if the requested expiration interval is greater than zero AND smaller than
       // one hour AND less than a registrar-configured minimum, the registrar MAY reject the registration with a
@@ -256,8 +267,8 @@ export function createRegistrar(deps: {
           contact: w.contact,
           via,
         });
-        const instance = headerParam(w.contact, '+sip.instance');
-        const q = headerParam(w.contact, 'q');
+        const instance = nameAddrParam(w.contact, '+sip.instance');
+        const q = nameAddrParam(w.contact, 'q');
         const binding: Binding = {
           contact: w.uri,
           expiresAt: now + Math.min(w.expires, policy.maxExpires) * 1000,

@@ -27,7 +27,13 @@ export { formatRAck, parseRAck, type RAck } from './headers/rack.js';
 export { parseRSeq } from './headers/rseq.js';
 export { parseFrom, type FromTo } from './headers/from.js';
 export { parseMaxForwards } from './headers/max-forwards.js';
-export { formatNameAddr, parseNameAddr, withoutTag, type NameAddr } from './headers/name-addr.js';
+export {
+  formatNameAddr,
+  nameAddrParam,
+  parseNameAddr,
+  withoutTag,
+  type NameAddr,
+} from './headers/name-addr.js';
 export { paramValue, type HeaderParam } from './headers/params.js';
 export { parseTo } from './headers/to.js';
 export { parseVia, type Via } from './headers/via.js';

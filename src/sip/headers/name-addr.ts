@@ -136,6 +136,17 @@ export function withoutTag(value: string): string {
  * quoted-string with `"` and `\` escaped (§25.1 quoted-pair), which any display name may be; without a display
  * name, `<uri>`.
  */
+/**
+ * The value of header parameter `name` (compared without case, §7.3.1) of a parsed name-addr, as `headerParam`
+ * gives it from the text: quotes kept, '' for a parameter without a value, undefined when it is absent.
+ */
+export function nameAddrParam(addr: NameAddr, name: string): string | undefined {
+  for (const p of addr.params) {
+    if (p.name.length === name.length && p.name.toLowerCase() === name.toLowerCase()) return p.value ?? '';
+  }
+  return undefined;
+}
+
 export function formatNameAddr(displayName: string | undefined, uri: string): string {
   return displayName ? `"${displayName.replace(/["\\]/g, '\\$&')}" <${uri}>` : `<${uri}>`;
 }
