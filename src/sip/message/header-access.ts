@@ -8,7 +8,7 @@ import { parseTo } from '../headers/to.js';
 import { parseVia, type Via } from '../headers/via.js';
 import { parseUri } from '../uri/parse-uri.js';
 import type { Uri } from '../uri/uri-types.js';
-import { cachedParse } from './header-cache.js';
+import { cachedParse, REQUEST_URI } from './header-cache.js';
 import type { SipHeader, SipRequest } from './sip-message.js';
 
 /*
@@ -109,7 +109,6 @@ export function hasOptionTag(
  * `{ ...request, uri }` carries the slot along, and parses its own URI again. A slot instead of a WeakMap, as
  * for headers (`header-cache.ts`): a property read, and no weak table for the collector to walk.
  */
-const REQUEST_URI: unique symbol = Symbol('voxgate.sip.request-uri');
 type WithParsedUri = Pick<SipRequest, 'uri'> & { [REQUEST_URI]?: { text: string; uri: Uri } };
 
 /** The parsed Request-URI (sip, sips, tel, or any other scheme as an absolute URI). */

@@ -10,6 +10,9 @@ export const PARSED: unique symbol = Symbol('voxgate.sip.parsed');
 
 type Cached = SipHeader & { [PARSED]?: unknown };
 
+/** The Request-URI's parse and the text it was parsed from, on the request (`requestUriOf`). */
+export const REQUEST_URI: unique symbol = Symbol('voxgate.sip.request-uri');
+
 /** A header as the parser creates it: the slot exists from the start, so every header has one shape. */
 export function newHeader(name: string, value: string): SipHeader {
   const h: Cached = { name, value, [PARSED]: undefined };

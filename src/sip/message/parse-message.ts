@@ -19,7 +19,7 @@ import { fromToTagAt, NOT_PLAIN, plainFromToTag, TAG, TAG_FOUND, TAG_NONE } from
 import { readToken } from '../headers/params.js';
 import { parseTo } from '../headers/to.js';
 import { checkVia, checkViaAt } from '../headers/via.js';
-import { newHeader, rememberParse } from './header-cache.js';
+import { newHeader, REQUEST_URI, rememberParse } from './header-cache.js';
 import { canonicalHeaderName, knownHeaderName } from './header-names.js';
 import {
   FLAGS,
@@ -33,7 +33,7 @@ import {
   VALUE_END,
   VALUE_START,
 } from './scan-head.js';
-import { markPristine } from './serialize-message.js';
+import { markPristine, PRISTINE } from './serialize-message.js';
 import { isStatusLine, parseRequestLine, parseStatusLine } from './start-line.js';
 import {
   topLevelComma,
@@ -224,7 +224,9 @@ function parseRequest(
   if (h.cseq.method !== method) {
     throw new SipParseError('SIP_PARSE_CSEQ', `CSeq method ${h.cseq.method} does not match ${method}`);
   }
-  const message: SipRequest = {
+  // The slots that parsing and reading fill later are made here, so that every parsed request has one shape and
+  // filling them adds no property (a property added to an object literal takes a new hidden class and an array).
+  const message: SipRequest & { [PRISTINE]: undefined; [REQUEST_URI]: undefined } = {
     kind: 'request',
     method,
     uri,
@@ -237,6 +239,8 @@ function parseRequest(
     fromTag: h.fromTag,
     toTag: h.toTag,
     topVia: h.topVia,
+    [PRISTINE]: undefined,
+    [REQUEST_URI]: undefined,
   };
   markPristine(message);
   return message;
@@ -248,7 +252,7 @@ function parseResponse(
   options: ParseOptions,
 ): SipResponse {
   const h = readHeaders(head, options);
-  const message: SipResponse = {
+  const message: SipResponse & { [PRISTINE]: undefined } = {
     kind: 'response',
     status,
     reason,
@@ -261,6 +265,7 @@ function parseResponse(
     fromTag: h.fromTag,
     toTag: h.toTag,
     topVia: h.topVia,
+    [PRISTINE]: undefined,
   };
   markPristine(message);
   return message;

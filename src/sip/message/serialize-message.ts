@@ -5,7 +5,8 @@ import type { SipMessage } from './sip-message.js';
  * copy whose headers array, body or start line was replaced no longer matches it. Messages are never changed
  * in place (their fields are readonly), so the parsed message itself is the record: nothing is allocated.
  */
-const PRISTINE: unique symbol = Symbol('voxgate.sip.pristine');
+/** The parsed message a message's `raw` bytes are, on the message (the parser makes the slot). */
+export const PRISTINE: unique symbol = Symbol('voxgate.sip.pristine');
 type Marked = SipMessage & { [PRISTINE]?: SipMessage };
 
 function startLineOf(message: SipMessage): string {
