@@ -393,6 +393,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const { server, client } = layer.size;
       return {
         sip_digest_nonces: auth.trackedNonces,
+        sip_digest_realms: auth.realms,
         sip_server_transactions: server,
         sip_client_transactions: client,
         gateway_calls: b2bua.activeCalls,

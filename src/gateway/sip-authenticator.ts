@@ -66,6 +66,8 @@ export type Challenger = 'registrar' | 'proxy';
 export interface SipAuthenticator {
   /** Nonces remembered for replay detection, over every realm (each realm's digest server is bounded). */
   readonly trackedNonces: number;
+  /** Realms with a digest server (at most `maxRealms`). */
+  readonly realms: number;
   /**
    * Digest-verifies the request for the tenant realm `domain`. On success returns the user's credentials; on
    * failure it has answered (a challenge, or 403 while the source is banned) and returns undefined. An unknown
@@ -98,6 +100,12 @@ export interface SipAuthenticator {
   ): Promise<GatewayTrunk | undefined>;
 }
 
+/**
+ * Realms given a digest server at most: far above the tenants of one deployment; beyond it (REGISTERs naming
+ * random domains) the oldest server is dropped.
+ */
+export const DEFAULT_MAX_REALMS = 10_000;
+
 /** Digest authentication of the tenants' SIP users, with a temporary ban of sources that keep failing. */
 export function createSipAuthenticator(deps: {
   users: Pick<SipUserRepository, 'findCredentials' | 'digestAlgorithms'>;
@@ -105,14 +113,33 @@ export function createSipAuthenticator(deps: {
   trunkByUsername?: (username: string) => Promise<GatewayTrunk | undefined>;
   counters: Counters;
   policy: AuthPolicy;
+  /** Realms with a digest server at most (default `DEFAULT_MAX_REALMS`). */
+  maxRealms?: number;
 }): SipAuthenticator {
   const { policy } = deps;
+  const maxRealms = deps.maxRealms ?? DEFAULT_MAX_REALMS;
+  // A digest server per realm, the realm taken from the request before any tenant is known to have it: bounded,
+  // or REGISTERs naming ever new domains would grow it for ever. The oldest made goes first.
   const digests = new Map<string, DigestServer>();
+  // When a server was last dropped: one made after it answers stale every nonce issued up to then that it does
+  // not remember, so a nonce answered on the dropped server is never taken for a first answer (a replay).
+  let droppedAt: number | undefined;
   const digestFor = (realm: string) => {
     let d = digests.get(realm);
     if (!d) {
-      d = createDigestServer({ realm, secret: policy.nonceSecret, algorithms: policy.digestAlgorithms });
-      digests.set(realm, d);
+      if (digests.size >= maxRealms) {
+        digests.delete(digests.keys().next().value!);
+        droppedAt = Date.now();
+      }
+      // A copy of the realm: cut from the request, it would keep the request's text alive with the server.
+      const kept = ` ${realm}`.slice(1);
+      d = createDigestServer({
+        realm: kept,
+        secret: policy.nonceSecret,
+        algorithms: policy.digestAlgorithms,
+        ...(droppedAt === undefined ? {} : { staleUpTo: droppedAt }),
+      });
+      digests.set(kept, d);
     }
     return d;
   };
@@ -196,6 +223,9 @@ export function createSipAuthenticator(deps: {
       let n = 0;
       for (const d of digests.values()) n += d.trackedNonces;
       return n;
+    },
+    get realms() {
+      return digests.size;
     },
     authenticate(request, reply, sourceAddress, domain, as, named) {
       // Read once for the request (the directory cache keeps it per realm): the challenges and the check of the

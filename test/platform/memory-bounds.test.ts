@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createDirectoryCache } from '../../src/gateway/index.js';
+import { createDirectoryCache, createSipAuthenticator } from '../../src/gateway/index.js';
 import { Registry } from '../../src/observability/index.js';
 import { exportStructureSizes } from '../../src/platform/memory-metrics.js';
 import {
@@ -98,6 +98,83 @@ describe('memory bounds', () => {
     now += 60_000;
     assert.equal((await verify(answer(server.challenges(), 1))).ok, true);
     assert.equal(server.trackedNonces, 1, 'entries older than the TTL are gone');
+  });
+
+  test('digest realms: at most maxRealms servers, the oldest made dropped; a nonce answered on a dropped one is stale on the next, never a first answer', async () => {
+    const state = createMemorySharedState();
+    const auth = createSipAuthenticator({
+      users: {
+        findCredentials: async (domain: string, username: string) =>
+          ({
+            userId: username,
+            tenantId: domain,
+            username,
+            ha1Md5: computeHa1('MD5', username, domain, 's3cret'),
+            ha1Sha256: computeHa1('SHA-256', username, domain, 's3cret'),
+            enabled: true,
+            tenantActive: true,
+          }) as never,
+        digestAlgorithms: async () => undefined,
+      },
+      counters: state.counters,
+      policy: { banThreshold: 100, banSeconds: 60, nonceSecret: randomBytes(32), digestAlgorithms: ['MD5'] },
+      maxRealms: 2,
+    });
+    const register = (domain: string, authorization?: string) =>
+      parseMessage(
+        Buffer.from(
+          `REGISTER sip:${domain} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK${randomBytes(4).toString('hex')}\r\n` +
+            `From: <sip:alice@${domain}>;tag=1\r\nTo: <sip:alice@${domain}>\r\nCall-ID: c@192.0.2.1\r\nCSeq: 1 REGISTER\r\n` +
+            `Contact: <sip:alice@192.0.2.1>\r\nMax-Forwards: 70\r\n${authorization ? `Authorization: ${authorization}\r\n` : ''}Content-Length: 0\r\n\r\n`,
+        ),
+        { datagram: true },
+      ) as SipRequest;
+    /** A challenge for `domain`, answered: the Authorization header. */
+    const answered = async (domain: string) => {
+      let challenges: string[] = [];
+      await auth.authenticate(
+        register(domain),
+        (_s, _r, headers) => {
+          challenges = headers!['WWW-Authenticate'] as string[];
+        },
+        '192.0.2.1',
+        domain,
+        'registrar',
+      );
+      return answerChallenge({
+        challenges,
+        method: 'REGISTER',
+        uri: `sip:${domain}`,
+        username: 'alice',
+        password: 's3cret',
+      })!.authorization;
+    };
+    const verify = async (domain: string, authorization: string) => {
+      let status = 0;
+      const creds = await auth.authenticate(
+        register(domain, authorization),
+        (s) => {
+          status = s;
+        },
+        '192.0.2.1',
+        domain,
+        'registrar',
+      );
+      return creds ? 200 : status;
+    };
+    const a = await answered('a.example');
+    assert.equal(await verify('a.example', a), 200);
+    assert.equal(await verify('a.example', a), 401, 'a replay on the same server');
+    // Two more realms: a.example's server, the oldest, is dropped, and made again at its next request.
+    assert.equal(await verify('b.example', await answered('b.example')), 200);
+    assert.equal(await verify('c.example', await answered('c.example')), 200);
+    assert.equal(
+      await verify('a.example', a),
+      401,
+      'the replay is stale on the new server, not a first answer',
+    );
+    // The realm still works: a fresh challenge is answered.
+    assert.equal(await verify('a.example', await answered('a.example')), 200);
   });
 
   test('directory cache: at most maxEntries, oldest first, expired entries dropped at insertion', async () => {

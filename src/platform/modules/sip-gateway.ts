@@ -134,6 +134,7 @@ export const sipGatewayModule: ModuleDefinition = {
     const stopStructures = exportStructureSizes(ctx.metrics, {
       directory_cache: () => directory.stats.size,
       sip_digest_nonces: ofGateway('sip_digest_nonces'),
+      sip_digest_realms: ofGateway('sip_digest_realms'),
       sip_server_transactions: ofGateway('sip_server_transactions'),
       sip_client_transactions: ofGateway('sip_client_transactions'),
       gateway_calls: ofGateway('gateway_calls'),

@@ -69,13 +69,23 @@ export function createDigestServer(options: {
   nonceTtlMs?: number;
   algorithms?: readonly DigestAlgorithm[];
   maxTrackedNonces?: number;
+  /**
+   * Nonces issued at or before this time (epoch ms) that this server does not remember are answered stale: for a
+   * server made again for a realm whose earlier server, and what it remembered, was dropped — a nonce answered
+   * there must not be taken for a first answer here.
+   */
+  staleUpTo?: number;
   /** The clock (epoch ms), for tests. */
   now?: () => number;
 }): DigestServer {
   const ttl = options.nonceTtlMs ?? 300_000;
   const algorithms = options.algorithms ?? DIGEST_ALGORITHMS;
   const now = options.now ?? Date.now;
-  const nonces = createNonceRing({ capacity: options.maxTrackedNonces ?? 100_000, ttlMs: ttl });
+  const nonces = createNonceRing({
+    capacity: options.maxTrackedNonces ?? 100_000,
+    ttlMs: ttl,
+    forgottenUpTo: options.staleUpTo,
+  });
   const ring = keyRingOf(options.secret);
   // One HMAC function per key (its padded key made once), dropped with the keys rotated out.
   const macs = new Map<Buffer, (text: string) => string>();

@@ -1,7 +1,7 @@
 import { randomBase64url, randomUint48 } from '../random-token.js';
 
 /** Slots a ring starts with; it doubles up to its capacity as nonces are issued (an idle realm stays small). */
-const FIRST_SLOTS = 64;
+const FIRST_SLOTS = 16;
 
 /** Characters of the process's instance id in a nonce (base64url of 6 random bytes). */
 const INSTANCE_LENGTH = 8;
@@ -86,7 +86,12 @@ function base36(text: string, from: number, to: number): number {
   return value;
 }
 
-export function createNonceRing(options: { capacity: number; ttlMs: number }): NonceRing {
+export function createNonceRing(options: {
+  capacity: number;
+  ttlMs: number;
+  /** Nonces issued at or before this time (epoch ms) count as forgotten while answered (`evictedIssuedUpTo`). */
+  forgottenUpTo?: number;
+}): NonceRing {
   const capacity = Math.max(1, options.capacity);
   const ttl = options.ttlMs;
   const instance = randomBase64url(6);
@@ -103,7 +108,7 @@ export function createNonceRing(options: { capacity: number; ttlMs: number }): N
   /** Nonces adopted from elsewhere, by their text: the sequence number of their slot. */
   const adopted = new Map<string, number>();
   let next = 0;
-  let evictedIssuedUpTo = -1;
+  let evictedIssuedUpTo = options.forgottenUpTo ?? -1;
   // The issue time in base 36, kept for the millisecond it names (challenges come several per millisecond).
   let stampedAt = Number.NaN;
   let stamp = '';
