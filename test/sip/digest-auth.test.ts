@@ -125,6 +125,14 @@ describe('digest authentication (RFC 3261 §22, RFC 8760)', () => {
     assert.equal((await server.verify('REGISTER', [answers[0]!], lookup)).ok, false);
   });
 
+  test('a clock with fractions of a millisecond makes nonces that verify (the issue time is whole milliseconds)', async () => {
+    let now = 1_700_000_000_000.75;
+    const server = createDigestServer({ realm, secret: randomBytes(32), now: () => now });
+    const answer = answerTo(server.challenges());
+    now += 10.5;
+    assert.equal((await server.verify('REGISTER', [answer], lookup)).ok, true);
+  });
+
   test('a replayed nonce-count is refused; a higher one is accepted', async () => {
     const server = createDigestServer({ realm, secret: randomBytes(32) });
     const challenges = server.challenges();

@@ -182,7 +182,9 @@ export function createNonceRing(options: {
   };
 
   return {
-    issue(key, now, sign) {
+    issue(key, clock, sign) {
+      // Whole milliseconds: the text names them in base 36, and a fraction would put a dot in it.
+      const now = Math.floor(clock);
       const seq = claim(now);
       const slot = seq % size;
       const tag = randomUint48();
