@@ -2,6 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import {
   computeHa1,
   createDigestServer,
+  detachString,
   header,
   headerValues,
   uriOf,
@@ -132,7 +133,7 @@ export function createSipAuthenticator(deps: {
         droppedAt = Date.now();
       }
       // A copy of the realm: cut from the request, it would keep the request's text alive with the server.
-      const kept = ` ${realm}`.slice(1);
+      const kept = detachString(realm);
       d = createDigestServer({
         realm: kept,
         secret: policy.nonceSecret,

@@ -6,7 +6,7 @@ export {
   type SipErrorCode,
   type SipTransportErrorCode,
 } from './errors.js';
-export { parseMessage, type ParseOptions } from './message/parse-message.js';
+export { detachString, parseMessage, type ParseOptions } from './message/parse-message.js';
 export { serializeMessage } from './message/serialize-message.js';
 export {
   contactsOf,

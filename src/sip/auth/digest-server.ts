@@ -178,8 +178,7 @@ export function createDigestServer(options: {
       // drops the client nonce and nonce count guarding against replay: refused.
       if (qop === undefined) return { ok: false, reason: 'qop-required', stale: false };
 
-      const found = nonces.find(p.nonce);
-      const signer = signerOf(p.nonce, found);
+      const signer = signerOf(p.nonce, nonces.find(p.nonce));
       // The opaque is checked when the client sends it: a different one is not an answer to our challenge.
       if (signer && p.opaque !== undefined && p.opaque !== opaqueOf(signer))
         return { ok: false, reason: 'malformed', stale: false };
@@ -206,7 +205,7 @@ export function createDigestServer(options: {
       // a key this one does not know yet) answered with the right password is stale too; nothing is granted on it.
       // Found after the lookup's await, with no await from here to the count's record: a replay racing its
       // original sees it.
-      const slot = nonces.holds(found, p.nonce) ? found : nonces.find(p.nonce);
+      const slot = nonces.find(p.nonce);
       if (!signer || nonceState(p.nonce, slot >= 0) === 'expired')
         return { ok: false, reason: 'stale', stale: true };
       // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".

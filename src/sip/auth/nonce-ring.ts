@@ -1,3 +1,4 @@
+import { detachString } from '../message/parse-message.js';
 import { randomBase64url, randomUint48 } from '../random-token.js';
 
 /** Slots a ring starts with; it doubles up to its capacity as nonces are issued (an idle realm stays small). */
@@ -15,8 +16,9 @@ const INSTANCE_LENGTH = 8;
  * A nonce issued here names its slot: `<issued ms, base 36>.<instance><seq, base 36>.<tag, base 36>.<signature>`.
  * The instance is random per process, so another replica's nonce, or one issued before a restart, is never taken
  * for one of ours; the slot keeps the issue time, the tag (48 random bits) and the signature's characters as
- * numbers, so that only the very text issued is found there (anything else is checked by its HMAC). A nonce from elsewhere that verified by its HMAC is
- * adopted into a slot of its own at its first answer, found again by its text (a Map kept to the live ones).
+ * numbers, so that only the very text issued is found there (anything else is checked by its HMAC). A nonce
+ * from elsewhere that verified by its HMAC is adopted into a slot of its own at its first answer, found again by
+ * its text (a Map kept to the live ones).
  *
  * A slot is reused after `capacity` more nonces: the oldest issued is forgotten first. An answered nonce
  * forgotten while still inside its TTL raises `evictedIssuedUpTo` to its issue time, so the digest server answers
@@ -28,8 +30,6 @@ export interface NonceRing {
   issue(key: Buffer, now: number, sign: (body: string, key: Buffer) => string): string;
   /** The slot remembering `nonce` (issued or adopted here and not yet forgotten), or -1. */
   find(nonce: string): number;
-  /** Whether a slot still holds the nonce `find` found there (no other nonce has taken it since). */
-  holds(slot: number, nonce: string): boolean;
   /** The key that signed the nonce of a slot. */
   keyAt(slot: number): Buffer;
   /** The last nonce-count answered on the nonce of a slot, or -1 before its first answer. */
@@ -112,14 +112,11 @@ export function createNonceRing(options: {
   // The issue time in base 36, kept for the millisecond it names (challenges come several per millisecond).
   let stampedAt = Number.NaN;
   let stamp = '';
-  // What the last `find` found: its nonce and the sequence number in its slot then.
-  let foundNonce = '';
-  let foundSeq = -1;
 
   const grow = () => {
     const bigger = Math.min(capacity, size * 2);
-    const widen = (from: Float64Array, fill: number) => {
-      const to = new Float64Array(bigger).fill(fill);
+    const widen = (from: Float64Array, fill: number, perSlot = 1) => {
+      const to = new Float64Array(bigger * perSlot).fill(fill);
       to.set(from);
       return to;
     };
@@ -127,9 +124,7 @@ export function createNonceRing(options: {
     tags = widen(tags, 0);
     issued = widen(issued, 0);
     counts = widen(counts, 0);
-    const wider = new Float64Array(bigger * 3);
-    wider.set(signatures);
-    signatures = wider;
+    signatures = widen(signatures, 0, 3);
     keys = keys.concat(new Array<Buffer | undefined>(bigger - size).fill(undefined));
     size = bigger;
   };
@@ -207,15 +202,7 @@ export function createNonceRing(options: {
         );
       return `${body}.${signature}`;
     },
-    find(nonce) {
-      const slot = locate(nonce);
-      foundNonce = nonce;
-      foundSeq = slot < 0 ? -1 : seqs[slot]!;
-      return slot;
-    },
-    holds(slot, nonce) {
-      return slot >= 0 && nonce === foundNonce && seqs[slot] === foundSeq;
-    },
+    find: locate,
     keyAt: (slot) => keys[slot]!,
     countAt: (slot) => counts[slot]!,
     answered(slot, nc) {
@@ -230,7 +217,7 @@ export function createNonceRing(options: {
       counts[slot] = nc;
       keys[slot] = key;
       // The nonce was cut from the Authorization header: kept, it would keep the request's text alive.
-      adopted.set(` ${nonce}`.slice(1), seq);
+      adopted.set(detachString(nonce), seq);
     },
     get evictedIssuedUpTo() {
       return evictedIssuedUpTo;

@@ -132,11 +132,6 @@ export function withoutTag(value: string): string {
 }
 
 /**
- * A name-addr (§20.10) for `uri` with `displayName` (unquoted, as `NameAddr.displayName` holds it), written as a
- * quoted-string with `"` and `\` escaped (§25.1 quoted-pair), which any display name may be; without a display
- * name, `<uri>`.
- */
-/**
  * The value of header parameter `name` (compared without case, §7.3.1) of a parsed name-addr, as `headerParam`
  * gives it from the text: quotes kept, '' for a parameter without a value, undefined when it is absent.
  */
@@ -147,6 +142,11 @@ export function nameAddrParam(addr: NameAddr, name: string): string | undefined 
   return undefined;
 }
 
+/**
+ * A name-addr (§20.10) for `uri` with `displayName` (unquoted, as `NameAddr.displayName` holds it), written as a
+ * quoted-string with `"` and `\` escaped (§25.1 quoted-pair), which any display name may be; without a display
+ * name, `<uri>`.
+ */
 export function formatNameAddr(displayName: string | undefined, uri: string): string {
   return displayName ? `"${displayName.replace(/["\\]/g, '\\$&')}" <${uri}>` : `<${uri}>`;
 }
