@@ -18,7 +18,8 @@
  *   [--workers=1,2] (voxgate with VOXGATE_SIP_WORKERS=2 too, on Redis: BENCH_REDIS_URL, default database 11 of
  *   127.0.0.1:6379, flushed before the run; its CPU is the primary's and the workers' together; `1:redis` is
  *   one process on Redis, as each replica of a Kubernetes gateway runs; Redis's own CPU is not counted)
- * `--bindings=0` skips the memory step (rates only). Profiling voxgate under the load:
+ * `--bindings=0` skips the memory step (rates only). VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB, when set, is passed to
+ * voxgate (its SIP socket's receive buffer). Profiling voxgate under the load:
  * BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' (the default folder is the bench's scratch folder, removed
  * at the end).
  */
@@ -307,6 +308,10 @@ async function voxgate(
         // One source address plays every phone: it must not be banned for the 401s the challenge gives.
         VOXGATE_SIP_AUTH_BAN_THRESHOLD: '10000',
         VOXGATE_SIP_UDP: udp,
+        // The SIP socket's receive buffer, when the run sets one (else the gateway's default).
+        ...(process.env.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB
+          ? { VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB: process.env.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB }
+          : {}),
         // Several workers share registrations through Redis (BENCH_REDIS_URL, default database 11), flushed first.
         ...(workers > 1 ? { VOXGATE_SIP_WORKERS: String(workers) } : {}),
         ...(redis ? { VOXGATE_REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11' } : {}),

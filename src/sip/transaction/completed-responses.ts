@@ -18,13 +18,15 @@ export const COMPLETED_RECORD_OVERHEAD = 100;
 export const ACCEPTED_RECORD_OVERHEAD = 80;
 
 /**
- * Bytes the records hold at most by default (response + key + `COMPLETED_RECORD_OVERHEAD` each): ≈ 300,000
- * records of a REGISTER's 200 (≈ 0.53 KB each), a sustained ~9,800 non-INVITE requests/s over UDP (Timer J,
- * 64·T1 = 32 s each), above the 8,000 requests/s the sip-gateway's memory budget is sized for
- * (`config/memory-budgets.yml`). The transactions in progress have their own bound
+ * Bytes the records hold at most by default (response + key + `COMPLETED_RECORD_OVERHEAD` each): ≈ 500,000
+ * records of a REGISTER's 200 (≈ 0.53 KB each), a sustained ~15,000 non-INVITE requests/s over UDP (Timer J,
+ * 64·T1 = 32 s each). At 160 MiB (~9,800/s) `bench:register` at 10,000 registrations/s had new REGISTERs
+ * refused 503 by this bound, not by the CPU (docs/performance.md, "Run of 2026-12-06"); the sip-gateway's RSS
+ * there was 420–440 MiB with the records at ~170 MiB, so the bound full adds ~90 MiB and stays under its
+ * 640 MiB budget (`config/memory-budgets.yml`). The transactions in progress have their own bound
  * (`DEFAULT_MAX_SERVER_TRANSACTIONS`).
  */
-export const DEFAULT_MAX_COMPLETED_BYTES = 160 * 2 ** 20;
+export const DEFAULT_MAX_COMPLETED_BYTES = 256 * 2 ** 20;
 
 /** Records' bytes (key, destination address, response) are copied into chunks of this size. */
 const CHUNK_BYTES = 64 * 1024;
