@@ -19,9 +19,10 @@
  *   127.0.0.1:6379, flushed before the run; its CPU is the primary's and the workers' together; `1:redis` is
  *   one process on Redis, as each replica of a Kubernetes gateway runs; Redis's own CPU is not counted)
  * `--bindings=0` skips the memory step (rates only). VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB, when set, is passed to
- * voxgate (its SIP socket's receive buffer). Profiling voxgate under the load:
+ * voxgate (its SIP socket's receive buffer); VOXGATE_DATA_DIR=memory:// runs it without its registrations file
+ * (the bindings' write-behind journal), as Kamailio's usrloc keeps none here. Profiling voxgate under the load:
  * BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' (the default folder is the bench's scratch folder, removed
- * at the end).
+ * at the end); BENCH_SERVER_LOG=<file> keeps the server's output (with BENCH_NODE_ARGS='--trace-gc', V8's lines).
  */
 import { Redis } from 'ioredis';
 import { spawn } from 'node:child_process';
@@ -294,8 +295,9 @@ async function voxgate(
         PATH: process.env.PATH,
         VOXGATE_DATABASE_URL: url,
         // The registrations file (write-behind of the in-memory bindings) in the scratch folder: not restored
-        // from an earlier run's ./data.
-        VOXGATE_DATA_DIR: work,
+        // from an earlier run's ./data. VOXGATE_DATA_DIR=memory:// in the bench's environment: none written, as
+        // Kamailio's usrloc in db_mode 0 writes none.
+        VOXGATE_DATA_DIR: process.env.VOXGATE_DATA_DIR === 'memory://' ? 'memory://' : work,
         VOXGATE_SIP_HOST: '127.0.0.1',
         VOXGATE_SIP_PORT: String(sipPort),
         VOXGATE_API_HOST: '127.0.0.1',

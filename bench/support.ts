@@ -1,6 +1,6 @@
 /** Helpers shared by the benchmarks: process CPU/RSS from /proc, SIPp runs with their statistics, lifecycle. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -116,6 +116,10 @@ export function waitForOutput(
   return new Promise((resolve, reject) => {
     let text = '';
     const out = child[stream]!;
+    // BENCH_SERVER_LOG=<file>: the server's output (its logs, and V8's --trace-gc lines when BENCH_NODE_ARGS asks
+    // for them) is appended there as well.
+    if (process.env.BENCH_SERVER_LOG)
+      out.pipe(createWriteStream(process.env.BENCH_SERVER_LOG, { flags: 'a' }));
     const timer = setTimeout(() => {
       out.off('data', onData);
       reject(new Error(`no ${pattern} in: ${text.slice(-500)}`));
