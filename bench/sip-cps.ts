@@ -39,6 +39,7 @@ import {
   startKamailio,
   stop,
   usage,
+  voxgateSettingsOfBench,
   waitForOutput,
   withScratchDatabase,
 } from './support.js';
@@ -197,9 +198,8 @@ async function voxgate(
   // what is alive rather than how far V8 lets an uncapped heap run ahead of it between major collections.
   const vx = spawn(process.execPath, [...heapLimitArgs(target), ...nodeArgs, script, `--target=${target}`], {
     env: {
-      // VOXGATE_* settings of the bench's own environment reach the server (e.g.
-      // VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB=8192), except those the bench sets below.
-      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('VOXGATE_'))),
+      // VOXGATE_* settings of the bench's own environment reach the server, except those the bench sets below.
+      ...voxgateSettingsOfBench(),
       PATH: process.env.PATH,
       // The all-in-one's relay control on a free port (its media is not used: the gateway's relays are set).
       ...('url' in store

@@ -18,9 +18,10 @@
  *   [--workers=1,2] (voxgate with VOXGATE_SIP_WORKERS=2 too, on Redis: BENCH_REDIS_URL, default database 11 of
  *   127.0.0.1:6379, flushed before the run; its CPU is the primary's and the workers' together; `1:redis` is
  *   one process on Redis, as each replica of a Kubernetes gateway runs; Redis's own CPU is not counted)
- * `--bindings=0` skips the memory step (rates only). VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB, when set, is passed to
- * voxgate (its SIP socket's receive buffer); VOXGATE_DATA_DIR=memory:// runs it without its registrations file
- * (the bindings' write-behind journal), as Kamailio's usrloc keeps none here. Profiling voxgate under the load:
+ * `--bindings=0` skips the memory step (rates only). VOXGATE_* variables of the bench's environment reach voxgate
+ * (e.g. VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB, its SIP socket's receive buffer), except those the bench sets itself;
+ * of VOXGATE_DATA_DIR only memory:// does, which runs it without its registrations file (the bindings'
+ * write-behind journal), as Kamailio's usrloc keeps none here. Profiling voxgate under the load:
  * BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' (the default folder is the bench's scratch folder, removed
  * at the end); BENCH_SERVER_LOG=<file> keeps the server's output (with BENCH_NODE_ARGS='--trace-gc', V8's lines).
  */
@@ -41,6 +42,7 @@ import {
   startKamailio,
   stop,
   usage,
+  voxgateSettingsOfBench,
   waitForOutput,
   withScratchDatabase,
   type SippStats,
@@ -292,6 +294,8 @@ async function voxgate(
     ],
     {
       env: {
+        // VOXGATE_* settings of the bench's own environment, except those set below.
+        ...voxgateSettingsOfBench(),
         PATH: process.env.PATH,
         VOXGATE_DATABASE_URL: url,
         // The registrations file (write-behind of the in-memory bindings) in the scratch folder: not restored
@@ -310,13 +314,11 @@ async function voxgate(
         // One source address plays every phone: it must not be banned for the 401s the challenge gives.
         VOXGATE_SIP_AUTH_BAN_THRESHOLD: '10000',
         VOXGATE_SIP_UDP: udp,
-        // The SIP socket's receive buffer, when the run sets one (else the gateway's default).
-        ...(process.env.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB
-          ? { VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB: process.env.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB }
-          : {}),
         // Several workers share registrations through Redis (BENCH_REDIS_URL, default database 11), flushed first.
-        ...(workers > 1 ? { VOXGATE_SIP_WORKERS: String(workers) } : {}),
-        ...(redis ? { VOXGATE_REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11' } : {}),
+        // Unset otherwise (spawn leaves out an undefined value), whatever the bench's environment holds: the run
+        // is the one its name says.
+        VOXGATE_SIP_WORKERS: workers > 1 ? String(workers) : undefined,
+        VOXGATE_REDIS_URL: redis ? (process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/11') : undefined,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     },

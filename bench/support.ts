@@ -151,6 +151,14 @@ export async function stop(child: ChildProcess): Promise<void> {
 export const fmt = (n: number, d = 1): string => n.toFixed(d);
 
 /**
+ * The VOXGATE_* settings of the bench's own environment (e.g. VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB=8192), for the
+ * server's environment: spread first, so the settings the bench makes itself come after and win.
+ */
+export function voxgateSettingsOfBench(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('VOXGATE_')));
+}
+
+/**
  * Kamailio with `cfg` listening on UDP `127.0.0.1:port`, with `defines` (`-A NAME=value` pairs): shared memory
  * for the transactions in flight (64 MiB by default runs out first) and private memory per worker sized like a
  * production proxy, not the package defaults. Its stderr is piped (read it or leave it).
