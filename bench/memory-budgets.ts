@@ -35,20 +35,38 @@ export function readSemiSpaces(root = join(import.meta.dirname, '..')): Map<stri
   return readTargetField('semiSpaceMiB', root);
 }
 
+/**
+ * `config/memory-budgets.yml`'s old-generation growth as target → percent: the `--heap-growing-percent` a target
+ * runs with (its Deployment's command line: Node refuses it in NODE_OPTIONS). Only the targets that set one.
+ */
+export function readHeapGrowth(root = join(import.meta.dirname, '..')): Map<string, number> {
+  return readTargetField('heapGrowingPercent', root);
+}
+
 /** The node flags that fix a young generation of `mib` MiB a semi-space (its ceiling and its start). */
-export function semiSpaceArgs(mib: number): string[] {
+function semiSpaceArgs(mib: number): string[] {
   return [`--max-semi-space-size=${mib}`, `--min-semi-space-size=${mib}`];
 }
 
 /**
+ * The node flags of `target` that only node's command line takes (Node refuses them in NODE_OPTIONS): its young
+ * generation's size and its old generation's growth, where the file gives them. Its Deployment's `command`
+ * carries them before the image's entry point.
+ */
+export function commandLineArgs(target: string, root?: string): string[] {
+  const semiSpace = readSemiSpaces(root).get(target);
+  const growth = readHeapGrowth(root).get(target);
+  return [
+    ...(semiSpace === undefined ? [] : semiSpaceArgs(semiSpace)),
+    ...(growth === undefined ? [] : [`--heap-growing-percent=${growth}`]),
+  ];
+}
+
+/**
  * The node flags that size `target`'s heap as configured, as its Deployment starts it: the old space's cap and,
- * where the file gives one, the young generation's size (none of either when the file gives none).
+ * where the file gives them, the young generation's size and the old generation's growth.
  */
 export function heapLimitArgs(target: string, root?: string): string[] {
   const mib = readHeapLimits(root).get(target);
-  const semiSpace = readSemiSpaces(root).get(target);
-  return [
-    ...(mib === undefined ? [] : [`--max-old-space-size=${mib}`]),
-    ...(semiSpace === undefined ? [] : semiSpaceArgs(semiSpace)),
-  ];
+  return [...(mib === undefined ? [] : [`--max-old-space-size=${mib}`]), ...commandLineArgs(target, root)];
 }

@@ -4,11 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import {
+  commandLineArgs,
   heapLimitArgs,
+  readHeapGrowth,
   readHeapLimits,
   readMemoryBudgets,
   readSemiSpaces,
-  semiSpaceArgs,
 } from '../../bench/memory-budgets.js';
 import { TARGETS } from '../../src/platform/targets.js';
 
@@ -64,22 +65,23 @@ describe('memory budgets', () => {
     assert.deepEqual(flag(start), [limits.get('all')], 'npm start');
   });
 
-  test('a young generation size is on the node command line of its target, the image entry point otherwise kept', () => {
+  test('a young generation size and a heap growth are on the node command line of their target, the image entry point otherwise kept', () => {
     const floors = readSemiSpaces();
     const budgets = readMemoryBudgets();
     assert.deepEqual([...floors.keys()].sort(), ['media-relay', 'sip-gateway']);
+    assert.deepEqual([...readHeapGrowth().keys()], ['sip-gateway']);
     const entrypoint = JSON.parse(
       /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))![1]!,
     ) as string[];
     assert.equal(entrypoint[0], 'node');
     for (const [target, file] of Object.entries(manifests)) {
       const { command, env } = container(file);
-      const floor = floors.get(target);
-      // Node refuses --min-semi-space-size in NODE_OPTIONS (the process would not start).
+      const flags = commandLineArgs(target);
+      // Node refuses --min-semi-space-size and --heap-growing-percent in NODE_OPTIONS (the process would not start).
       const options = env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
-      assert.doesNotMatch(options, /semi-space/, file);
-      if (floor === undefined) assert.equal(command, undefined, `${file}: the image's entry point`);
-      else assert.deepEqual(command, ['node', ...semiSpaceArgs(floor), ...entrypoint.slice(1)], file);
+      assert.doesNotMatch(options, /semi-space|heap-growing/, file);
+      if (flags.length === 0) assert.equal(command, undefined, `${file}: the image's entry point`);
+      else assert.deepEqual(command, ['node', ...flags, ...entrypoint.slice(1)], file);
     }
     // What those flags do on this Node: the young generation starts at its size, and the heap's whole limit
     // (old space cap + young generation) stays under the target's RSS budget.
