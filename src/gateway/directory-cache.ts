@@ -1,3 +1,4 @@
+import { detachString } from '../sip/index.js';
 import type { SipUserRepository, TenantRepository } from '../store/index.js';
 import type { RoutingDirectory } from './call-routing.js';
 
@@ -21,12 +22,6 @@ interface Slot {
   readonly key: string;
   readonly domain: string | undefined;
 }
-
-/**
- * A copy of a key of its own: a username cut from a request's header would otherwise keep the header's text
- * alive as long as its entry (`s + ' '` is flattened into a new string by `slice`).
- */
-const detached = (s: string) => (s.length < 13 ? s : (s + ' ').slice(0, -1));
 
 /**
  * What the gateway reads from the store per call and per REGISTER — the tenant of a domain, a user's
@@ -97,12 +92,13 @@ export function createDirectoryCache(
     }
     // Read after the drops: a realm's table dropped with its last entry is made again.
     const home = tableFor();
+    // Keys of their own: a username cut from a request's header would keep the header's text alive with the entry.
     const kept: Slot = {
       value,
       expiresAt: now + options.ttlMs,
       table: home,
-      key: detached(key),
-      domain: domain === undefined ? undefined : detached(domain),
+      key: detachString(key),
+      domain: domain === undefined ? undefined : detachString(domain),
     };
     home.set(kept.key, kept);
     order.add(kept);
@@ -123,7 +119,7 @@ export function createDirectoryCache(
     cached(table, key, load, () => table);
   const userTableOf = (domain: string) => {
     let table = userTables.get(domain);
-    if (!table) userTables.set(detached(domain), (table = new Map()));
+    if (!table) userTables.set(detachString(domain), (table = new Map()));
     return table;
   };
 
