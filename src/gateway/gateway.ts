@@ -392,8 +392,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     structures() {
       const { server, client } = layer.size;
       return {
-        sip_digest_nonces: auth.trackedNonces,
-        sip_digest_realms: auth.realms,
+        // The calls' authenticator and the registrar's, each with its own bounds (docs/reliability.md).
+        sip_digest_nonces: auth.trackedNonces + registrar.digest.trackedNonces,
+        sip_digest_realms: auth.realms + registrar.digest.realms,
         sip_server_transactions: server,
         sip_client_transactions: client,
         gateway_calls: b2bua.activeCalls,

@@ -15,7 +15,12 @@ import {
 import type { SipUserRepository } from '../store/index.js';
 import type { Binding, Counters, RegistrationStore } from '../store/shared-state/index.js';
 import { decideReach, type NatMode, type NatReason } from './nat-detection.js';
-import { createSipAuthenticator, type AuthPolicy, type Reply } from './sip-authenticator.js';
+import {
+  createSipAuthenticator,
+  type AuthPolicy,
+  type Reply,
+  type SipAuthenticator,
+} from './sip-authenticator.js';
 import { createSipDate } from './sip-date.js';
 
 export type { Reply } from './sip-authenticator.js';
@@ -77,6 +82,11 @@ const hostPort = (p: { address: string; port: number }) => formatHostPort(p.addr
 
 export interface Registrar {
   handleRegister(request: SipRequest, reply: Reply, source: RequestSource): Promise<void>;
+  /**
+   * The registrar's own digest state (it authenticates REGISTERs with an authenticator of its own, apart from
+   * the calls'): its nonces and realms, which the gateway's memory gauges count with the calls'.
+   */
+  readonly digest: Pick<SipAuthenticator, 'trackedNonces' | 'realms'>;
 }
 
 /** `sip:user@host` of a To/From value, lower-cased host, without parameters; undefined unless sip/sips. */
@@ -144,6 +154,7 @@ export function createRegistrar(deps: {
   };
 
   return {
+    digest: auth,
     async handleRegister(request, reply, source) {
       // §10.3 step 5: the address-of-record comes from To; an AOR is a SIP or SIPS URI (RFC 4475 §3.3.5).
       const aor = addressOfRecord(header(request, 'To') ?? '');

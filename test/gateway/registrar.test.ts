@@ -89,6 +89,15 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
     );
   });
 
+  test("the registrar's nonces and realms are counted in the gateway's memory gauges (sip_digest_nonces, sip_digest_realms)", async () => {
+    const before = gw.gateway.structures();
+    const reply = (await udpRequest(gw.port, register(gw.port, { user: 'bob' }))).toString('latin1');
+    assert.equal(status(reply), 401);
+    const after = gw.gateway.structures();
+    assert.equal(after.sip_digest_nonces, before.sip_digest_nonces! + 1, "the challenge's nonce is counted");
+    assert.ok(after.sip_digest_realms! >= 1, "the registrar's realm is counted");
+  });
+
   test('RFC 3261 §8.2.7: the challenge is stateless (a retransmission is challenged anew, same To tag, no transaction kept); with credentials a retransmission gets the same 200', async () => {
     const servers = () => gw.gateway.layer.size.server;
     const before = servers();
