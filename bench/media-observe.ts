@@ -17,8 +17,8 @@ export interface GcEvent {
 
 /** What one Node.js process observed of itself over a step. */
 export interface SelfObservation {
-  /** Event-loop delay over the step, ms: p50, p99, max. */
-  loopDelay: { p50: number; p99: number; max: number };
+  /** Event-loop delay over the step, ms: p50, p99, max (when watched: `observeSelf({ loopDelay: true })`). */
+  loopDelay?: { p50: number; p99: number; max: number };
   gc: GcEvent[];
   /** Timers alive at the end of the step (process.getActiveResourcesInfo). */
   timers: number;
@@ -34,13 +34,17 @@ const KINDS: Record<number, string> = {
 };
 
 /**
- * Starts watching this process's event loop and collections; `take()` returns what was seen since the last
- * `take()` (or the start) and begins a new window.
+ * Starts watching this process's collections, and its event loop's delay when `loopDelay` is set; `take()`
+ * returns what was seen since the last `take()` (or the start) and begins a new window.
+ *
+ * The delay is sampled by a libuv timer every millisecond (the stalls that matter for a sub-millisecond tail are a
+ * few ms long), which is CPU of the watched process: an idle relay used 19 ms of CPU a second with it and none
+ * without it (2026-12-06), 1.9 µs a packet at 100 calls — CPU bench:media would count against voxgate's relay
+ * and not against RTPengine. So the relay's is opt-in (`bench:media --relay-loop-delay`).
  */
-export function observeSelf(): { take(): SelfObservation; stop(): void } {
-  // 1 ms resolution: the stalls that matter for a sub-millisecond tail are a few ms long.
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
+export function observeSelf(options: { loopDelay: boolean }): { take(): SelfObservation; stop(): void } {
+  const delay = options.loopDelay ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
+  delay?.enable();
   let gc: GcEvent[] = [];
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -54,22 +58,20 @@ export function observeSelf(): { take(): SelfObservation; stop(): void } {
     take() {
       const ms = (ns: number) => ns / 1e6;
       const seen: SelfObservation = {
-        loopDelay: {
-          p50: ms(delay.percentile(50)),
-          p99: ms(delay.percentile(99)),
-          max: ms(delay.max),
-        },
+        ...(delay && {
+          loopDelay: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
+        }),
         gc,
         timers: process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length,
         newSpaceMiB:
           (getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20,
       };
       gc = [];
-      delay.reset();
+      delay?.reset();
       return seen;
     },
     stop() {
-      delay.disable();
+      delay?.disable();
       observer.disconnect();
     },
   };

@@ -5,6 +5,7 @@
  * Usage: node --import tsx bench/media-relay-server.ts --port-min=40000 --port-max=49999 [--timeout-ms=60000]
  *   [--udp=auto|native|dgram] (the RTP sockets, as VOXGATE_MEDIA_UDP; default auto)
  *   [--ng-receive-buffer-kb=N] (the ng socket's SO_RCVBUF asked; 0: the system's; default: the server's own)
+ *   [--loop-delay] (with IPC: its event loop's delay watched too, at a cost in CPU: `observeSelf`)
  */
 import { parseArgs } from 'node:util';
 import { createMediaRelay, createNgControlServer, relaySockets } from '../src/media/index.js';
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     'timeout-ms': { type: 'string', default: '60000' },
     'ng-receive-buffer-kb': { type: 'string' },
     udp: { type: 'string', default: 'auto' },
+    'loop-delay': { type: 'boolean', default: false },
   },
 });
 const ngBuffer = values['ng-receive-buffer-kb'];
@@ -31,7 +33,7 @@ const relay = createMediaRelay({
   sockets: relaySockets(values.udp as UdpMode).sockets,
 });
 if (process.send) {
-  const observer = observeSelf();
+  const observer = observeSelf({ loopDelay: values['loop-delay'] });
   process.on('message', (message) => {
     if (message === 'take') process.send!({ observed: observer.take() });
   });

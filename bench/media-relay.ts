@@ -17,6 +17,8 @@
  * [--generator-udp=native|dgram] (the load generator's own sockets: the addon's batched ones by default where it
  *   loads, each 1 ms slot's packets sent with one sendmmsg; dgram as before 2026-12-05, when the generator
  *   saturated its core from about 300 calls)
+ * [--relay-loop-delay] (voxgate's relay also watches its event loop's delay, for the second table's column; off
+ *   by default: the watch is a 1 ms timer in the relay whose CPU the relay's rows would count, `media-observe.ts`)
  * BENCH_RELAY_NODE_ARGS passes Node options to voxgate's relay process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     'voxgate-variants': { type: 'string', default: '' },
     'voxgate-udp': { type: 'string', default: 'native' },
     'generator-udp': { type: 'string', default: defaultGeneratorUdp() },
+    'relay-loop-delay': { type: 'boolean', default: false },
   },
 });
 const generatorUdp = values['generator-udp'] as GeneratorUdp;
@@ -94,6 +97,7 @@ async function startVoxgate(udp: string, variant = ''): Promise<RelayProcess> {
       '--port-min=40000',
       '--port-max=49999',
       `--udp=${udp}`,
+      ...(values['relay-loop-delay'] ? ['--loop-delay'] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
@@ -137,7 +141,7 @@ async function startRtpengine(): Promise<RelayProcess> {
 const generatorBound = (r: LoadResult) => r.sent < r.offered * 0.99 || r.tickLateP99Ms > 20;
 
 /** The generator (this process) watches itself the same way as voxgate's relay. */
-const generatorObserver = observeSelf();
+const generatorObserver = observeSelf({ loopDelay: false });
 
 /** One step: `calls` calls on `relay` for `seconds`; the relay's CPU and memory from /proc around it. */
 async function step(relay: RelayProcess, calls: number): Promise<Row> {
@@ -294,7 +298,7 @@ for (const r of rows) {
   console.log(
     `| ${r.relay} | ${r.calls} | ${fmt(r.p99Ms, 2)} | ${fmt(a.relayGcPct, 1)} | ${fmt(a.generatorGcPct, 1)} | ` +
       `${a.bursts} (${fmt(a.widestBurstMs, 1)}) | ` +
-      `${t.relay ? `${fmt(t.relay.loopDelay.p99, 2)} / ${fmt(t.relay.loopDelay.max, 1)}` : '–'} | ${gcs(t.relay)} | ${gcs(t.generator)} | ` +
+      `${t.relay?.loopDelay ? `${fmt(t.relay.loopDelay.p99, 2)} / ${fmt(t.relay.loopDelay.max, 1)}` : '–'} | ${gcs(t.relay)} | ${gcs(t.generator)} | ` +
       `${r.relay.startsWith('direct') ? '–' : fmt(t.relayWaitMsPerS, 1)} / ${fmt(t.generatorWaitMsPerS, 1)} | ${t.relay ? t.relay.timers : '–'} | ${t.relay ? fmt(t.relay.newSpaceMiB, 1) : '–'} |`,
   );
 }
