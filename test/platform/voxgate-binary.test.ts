@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runVoxgate, startVoxgate, type VoxgateProcess } from '../helpers/voxgate-process.js';
@@ -44,6 +44,18 @@ describe('voxgate --target=all on embedded defaults', () => {
       !vx.logs.some((l) => String(l.msg).includes('no CDRs')),
       'the worker in the same process reads the call events',
     );
+  });
+
+  test('the SIP UDP socket asks for 512 KiB: Linux grants it up to net.core.rmem_max and reports twice that', async (t) => {
+    let rmemMax: number;
+    try {
+      rmemMax = Number((await readFile('/proc/sys/net/core/rmem_max', 'utf8')).trim());
+    } catch {
+      t.skip('no /proc/sys/net/core (not Linux)');
+      return;
+    }
+    const listening = vx.logs.find((l) => l.msg === 'SIP listening');
+    assert.equal(listening?.udpReceiveBufferBytes, 2 * Math.min(512 * 1024, rmemMax));
   });
 
   test('/healthz and /readyz answer 200; /metrics is Prometheus text', async () => {

@@ -7,3 +7,4 @@ export { formatEffectiveConfig, mask } from './print-config.js';
 export { secretFileText } from './raw-value.js';
 export { sections, variables, variableNames, deprecatedNames, type Config } from './schema.js';
 export type { Setting } from './setting.js';
+export { DEFAULT_SIP_UDP_RECEIVE_BUFFER_KB } from './sip.js';

@@ -16,6 +16,16 @@ function sipWorkers(raw: string): number | 'auto' | undefined {
   return /^[1-9][0-9]{0,2}$/.test(raw) ? Number(raw) : undefined;
 }
 
+/**
+ * The SIP UDP socket's receive buffer asked by default, KiB. Linux grants min(asked, net.core.rmem_max) and
+ * doubles it for its bookkeeping, so on a stock kernel (rmem_max 208 KiB) this is twice the system's default and
+ * on a host whose rmem_max allows it five times. Measured (docs/performance.md, "the SIP socket's buffer"): the
+ * system's default dropped the 180 and 200 of 0.1–0.8 % of calls at 1,600–2,000 calls/s through a garbage
+ * collection's pause; this size dropped none, and its full queue drains in milliseconds at the gateway's rate,
+ * far under T1, where a queue longer than T1 makes every client retransmit what is still queued.
+ */
+export const DEFAULT_SIP_UDP_RECEIVE_BUFFER_KB = 512;
+
 const secret = (description: string) =>
   optional(
     text({ type: 'text', expects: 'at least 32 characters', minLength: 32, description, secret: true }),
@@ -145,10 +155,10 @@ export const sipSection = section({
       max: 65_536,
       zero: 'system default',
       description:
-        "the SIP UDP socket's receive buffer in KiB (Linux grants at most net.core.rmem_max); larger holds " +
-        'datagrams through short stalls instead of dropping them, but a queue longer than T1 (500 ms) makes ' +
-        'clients retransmit (docs/performance.md, UDP receive buffers); 0 = the system default',
-      default: 0,
+        "the SIP UDP socket's receive buffer asked, in KiB (Linux grants at most net.core.rmem_max); larger " +
+        'holds datagrams through short stalls instead of dropping them, but a queue longer than T1 (500 ms) ' +
+        'makes clients retransmit (docs/performance.md, UDP receive buffers); 0 = the system default',
+      default: DEFAULT_SIP_UDP_RECEIVE_BUFFER_KB,
     }),
     VOXGATE_SIP_UDP: choice(['auto', 'native', 'dgram'], {
       description:
