@@ -1,5 +1,4 @@
 import { rtpHeaderLength } from '../rtp-header.js';
-import { ReplayWindow } from './replay-window.js';
 import { deriveSessionKeys } from './srtp-kdf.js';
 import { srtpKey, type SrtpEngine, type SrtpKey } from './srtp-key.js';
 import type { SrtpSuite } from './srtp-suites.js';
@@ -9,6 +8,8 @@ export type SrtpDropReason = 'malformed' | 'auth' | 'replay';
 
 export type Unprotected = { ok: true; packet: Buffer } | { ok: false; reason: SrtpDropReason };
 
+/** RFC 3711 §3.3.2: "a replay list … window size of at least 64 MUST be supported". */
+const REPLAY_WINDOW = 64n;
 /** SSRCs one direction keeps state for; a party changing SSRC often (or forging them) evicts the oldest. */
 const MAX_SSRCS = 32;
 
@@ -17,15 +18,15 @@ interface StreamState {
   roc: number;
   /** s_l: the highest sequence number received (or sent), once one was. */
   highestSeq: number;
-  /** Highest index authenticated (the replay list's top). */
+  /** Highest index authenticated, and the replay bitmap below it (bit i: index highest - i seen). */
   highestIndex: number;
-  /** The replay list of the SRTP packets received (§3.3.2). */
-  replay: ReplayWindow;
+  window: bigint;
   started: boolean;
   /** SRTCP: the index of the next packet sent (31 bits, RFC 3711 §3.4). */
   rtcpIndex: number;
-  /** The replay list of the SRTCP packets received. */
-  rtcpReplay: ReplayWindow;
+  rtcpHighest: number;
+  rtcpWindow: bigint;
+  rtcpStarted: boolean;
 }
 
 /**
@@ -89,19 +90,24 @@ export class SrtpSession {
     const index = v * 65536 + seq;
     const length = packet.length - tagLength;
     // §3.3: "the replay list … SHOULD be checked" before authentication, and updated only after it succeeds.
-    if (state.replay.isReplay(index)) return { ok: false, reason: 'replay' };
+    if (state.started && isReplay(index, state.highestIndex, state.window))
+      return { ok: false, reason: 'replay' };
     if (!this.rtpKey.verify(packet, length, v, tagLength)) return { ok: false, reason: 'auth' };
     if (!known) this.remember(ssrc, state);
     const plain = Buffer.allocUnsafe(length);
     packet.copy(plain, 0, 0, header);
     this.rtpKey.crypt(ssrc, v >>> 16, indexLow(v, seq), packet, header, length - header, plain, header);
-    state.replay.accept(index);
     // §3.3.1: ROC and s_l are updated from the authenticated packet's index.
     if (!state.started || index > state.highestIndex) {
+      const shift = state.started ? BigInt(index - state.highestIndex) : 0n;
+      state.window =
+        shift >= REPLAY_WINDOW ? 1n : ((state.window << shift) | 1n) & ((1n << REPLAY_WINDOW) - 1n);
       state.highestIndex = index;
       state.roc = v;
       state.highestSeq = seq;
       state.started = true;
+    } else {
+      state.window |= 1n << BigInt(state.highestIndex - index);
     }
     return { ok: true, packet: plain };
   }
@@ -135,8 +141,23 @@ export class SrtpSession {
     const index = word & 0x7fffffff;
     const ssrc = packet.readUInt32BE(4);
     const state = this.state(ssrc);
-    if (state.rtcpReplay.isReplay(index)) return { ok: false, reason: 'replay' };
-    state.rtcpReplay.accept(index);
+    if (state.rtcpStarted) {
+      const delta = index - state.rtcpHighest;
+      if (delta <= 0) {
+        const bit = BigInt(-delta);
+        if (bit >= REPLAY_WINDOW || (state.rtcpWindow >> bit) & 1n) return { ok: false, reason: 'replay' };
+        state.rtcpWindow |= 1n << bit;
+      } else {
+        const shift = BigInt(delta);
+        state.rtcpWindow =
+          shift >= REPLAY_WINDOW ? 1n : ((state.rtcpWindow << shift) | 1n) & ((1n << REPLAY_WINDOW) - 1n);
+        state.rtcpHighest = index;
+      }
+    } else {
+      state.rtcpStarted = true;
+      state.rtcpHighest = index;
+      state.rtcpWindow = 1n;
+    }
     const body = packet.subarray(0, end - 4);
     if (!encrypted) return { ok: true, packet: Buffer.from(body) };
     const plain = Buffer.allocUnsafe(body.length);
@@ -168,10 +189,12 @@ function newState(): StreamState {
     roc: 0,
     highestSeq: 0,
     highestIndex: 0,
-    replay: new ReplayWindow(),
+    window: 0n,
     started: false,
     rtcpIndex: 0,
-    rtcpReplay: new ReplayWindow(),
+    rtcpHighest: 0,
+    rtcpWindow: 0n,
+    rtcpStarted: false,
   };
 }
 
@@ -186,6 +209,12 @@ function estimateRoc(roc: number, highestSeq: number, seq: number): number {
 
 const seqNewer = (seq: number, than: number) =>
   ((seq - than) & 0xffff) !== 0 && ((seq - than) & 0xffff) < 0x8000;
+
+function isReplay(index: number, highest: number, window: bigint): boolean {
+  if (index > highest) return false;
+  const age = highest - index;
+  return age >= Number(REPLAY_WINDOW) || ((window >> BigInt(age)) & 1n) === 1n;
+}
 
 /** The low 32 bits of the 48-bit packet index 2^16 · ROC + SEQ (its high 16 bits are ROC >>> 16). */
 const indexLow = (roc: number, seq: number): number => (((roc & 0xffff) << 16) | seq) >>> 0;
