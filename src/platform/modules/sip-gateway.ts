@@ -277,12 +277,14 @@ export const sipGatewayModule: ModuleDefinition = {
             ctx.logger.warn({ err }, 'registrations of this replica not read; the keepalive tries again'),
           );
         const address = gateway.endpoint.address();
+        // Linux grants at most net.core.rmem_max and reports twice what it granted.
+        const buffer = gateway.endpoint.udpReceiveBuffer();
         ctx.logger.info(
           {
             udp: address.udp?.port,
             udpSockets: udp.native ? 'native' : 'dgram',
             // What the kernel holds for the UDP socket's queue (SO_RCVBUF as reported: its bookkeeping included).
-            udpReceiveBufferBytes: gateway.endpoint.udpReceiveBuffer()?.reported,
+            udpReceiveBufferBytes: buffer?.reported,
             tcp: address.tcp?.port,
             tls: address.tls?.port ?? 'off',
             ws: address.ws?.port ?? 'off',
@@ -293,8 +295,6 @@ export const sipGatewayModule: ModuleDefinition = {
           },
           'SIP listening',
         );
-        // Linux grants at most net.core.rmem_max and reports twice what it granted.
-        const buffer = gateway.endpoint.udpReceiveBuffer();
         if (buffer?.asked && buffer.reported < 2 * buffer.asked && (!place || place.worker === 0)) {
           // The default is capped on every stock kernel (rmem_max 208 KiB), where it still gets twice the
           // system's buffer: said, not warned; a size the operator chose and did not get is a warning.
