@@ -164,7 +164,9 @@ export function waitForOutput(
 }
 
 export async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  // Ended already: by itself (exitCode) or by a signal (signalCode, exitCode null: a V8 abort is SIGABRT), its
+  // 'exit' event past.
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
