@@ -89,6 +89,11 @@ export interface GatewayOptions {
    */
   followTrunks?: boolean;
   isDraining: () => boolean;
+  /**
+   * Whether new requests outside a dialog are taken; while not, the transaction layer answers them 503 with
+   * Retry-After (the sip-gateway module's heap pressure). Unset: always.
+   */
+  admitting?: () => boolean;
   warn(detail: Record<string, unknown>, message: string): void;
   info?(detail: Record<string, unknown>, message: string): void;
   error(detail: Record<string, unknown>, message: string): void;
@@ -196,7 +201,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // request router, which calls the B2BUA — is bound once both exist, before the listeners open.
   const locateTrunk = options.trunkLocator ?? createTrunkLocator({ warn: options.warn });
   const tu = lateBoundTransactionUser();
-  const layer = createTransactionLayer({ ...(timers ? { timers } : {}), tu: tu.user });
+  const admitting = options.admitting;
+  const layer = createTransactionLayer({
+    ...(timers ? { timers } : {}),
+    ...(admitting ? { admitting } : {}),
+    tu: tu.user,
+  });
   const outbound = createSipOutbound({
     advertised: (transport) => advertised(transport),
     startTransaction: (bytes, send, opts, events) => layer.sendRequest(bytes, send, opts, events),
@@ -368,8 +378,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.udpReceiveBufferBytes ? { udpReceiveBufferBytes: options.udpReceiveBufferBytes } : {}),
     ...(options.udpNative ? { udpNative: options.udpNative } : {}),
     ...(options.udpSharedFd !== undefined ? { udpSharedFd: options.udpSharedFd } : {}),
+    // Overloaded, the requests answered statelessly go to the layer too, which refuses them with the rest.
     onRequest: (request, inbound) =>
-      answeredStatelessly(request)
+      answeredStatelessly(request) && (admitting === undefined || admitting())
         ? route(request, statelessReply(request, inbound), inbound)
         : layer.handleRequest(request, inbound),
     onResponse: (response) => layer.handleResponse(response),

@@ -57,6 +57,8 @@ export interface HarnessOptions {
   recordings?: boolean;
   /** Limits of the TCP, TLS and WebSocket listeners (default: the SIP stack's). */
   streams?: GatewayOptions['streams'];
+  /** Whether new requests outside a dialog are taken (default: always). */
+  admitting?: () => boolean;
 }
 
 /** The users every harness tenant has: name → password. */
@@ -114,6 +116,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
     ...(options.trunkRegistration ? { trunkRegistration: options.trunkRegistration } : {}),
     ...(options.ws ? { ws: options.ws } : {}),
     ...(options.streams ? { streams: options.streams } : {}),
+    ...(options.admitting ? { admitting: options.admitting } : {}),
     registrar: {
       minExpires: 60,
       maxExpires: 3600,

@@ -160,6 +160,16 @@ export const sipSection = section({
         'makes clients retransmit (docs/performance.md, UDP receive buffers); 0 = the system default',
       default: DEFAULT_SIP_UDP_RECEIVE_BUFFER_KB,
     }),
+    VOXGATE_SIP_OVERLOAD_HEAP_PERCENT: integer({
+      min: 0,
+      max: 95,
+      zero: 'never refuse',
+      description:
+        "past this percentage of the heap's old-generation cap (--max-old-space-size) alive after a full " +
+        'collection, new requests outside a dialog are answered 503 with Retry-After until it falls 15 points ' +
+        'under (docs/reliability.md, Overload); 0 = never',
+      default: 80,
+    }),
     VOXGATE_SIP_UDP: choice(['auto', 'native', 'dgram'], {
       description:
         'the SIP UDP socket: native = batched recvmmsg/sendmmsg through the addon dist/native/udp-batch.node ' +
@@ -244,6 +254,9 @@ export const sipSection = section({
       /** Undefined: the system's default. */
       udpReceiveBufferBytes:
         v.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB === 0 ? undefined : v.VOXGATE_SIP_UDP_RECEIVE_BUFFER_KB * 1024,
+      /** Undefined: new requests are never refused for the heap. */
+      overloadHeapRatio:
+        v.VOXGATE_SIP_OVERLOAD_HEAP_PERCENT === 0 ? undefined : v.VOXGATE_SIP_OVERLOAD_HEAP_PERCENT / 100,
       /** Which UDP socket carries SIP: `nativeUdpFor()` resolves it (in the SIP workers' primary with workers). */
       udp: v.VOXGATE_SIP_UDP,
       workers: v.VOXGATE_SIP_WORKERS,

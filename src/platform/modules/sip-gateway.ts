@@ -31,6 +31,7 @@ import { RotatingSecret } from '../rotating-secret.js';
 import { watchModuleSecrets } from '../secret-files.js';
 import { linkSipWorker, type SipWorkerLink } from '../sip-worker-link.js';
 import { sharedSipUdpFd, sipWorkerPlace } from '../sip-workers.js';
+import { watchHeapPressure, type HeapPressure } from '../heap-pressure.js';
 
 /**
  * The SIP listeners (UDP and TCP on VOXGATE_SIP_PORT, TLS when a certificate is configured), the transaction
@@ -141,6 +142,28 @@ export const sipGatewayModule: ModuleDefinition = {
       gateway_calls: ofGateway('gateway_calls'),
       registrar_keepalive_bindings: ofGateway('registrar_keepalive_bindings'),
     });
+    // Overload: past VOXGATE_SIP_OVERLOAD_HEAP_PERCENT of the heap's cap alive, new requests outside a dialog are
+    // answered 503 (the transaction layer) until what is in progress has ended and freed it.
+    let pressure: HeapPressure | undefined;
+    const mib = (bytes: number) => Math.round(bytes / 1048576);
+    metricsIn(ctx.metrics).gauge(
+      'voxgate_sip_overloaded',
+      "1 while new SIP requests outside a dialog are refused with 503 because the heap's old generation is near its cap (VOXGATE_SIP_OVERLOAD_HEAP_PERCENT).",
+      { collect: (gauge) => gauge.set(pressure?.high ? 1 : 0) },
+    );
+    metricsIn(ctx.metrics).counter(
+      'voxgate_sip_requests_refused_total',
+      'New SIP requests answered 503 without a transaction, by reason: overload (the heap near its cap), full (the transaction tables at their bounds).',
+      {
+        labelNames: ['reason'],
+        collect: (counter) => {
+          const layer = gateway?.layer;
+          counter.reset();
+          counter.inc({ reason: 'overload' }, layer?.refusedOverload ?? 0);
+          counter.inc({ reason: 'full' }, layer?.refusedFull ?? 0);
+        },
+      },
+    );
     const registrationLog = logRegistrations(ctx.logger);
     const gatewayLog = createRateLimitedLog(ctx.logger, { burst: 20, perSecond: 2 });
     // Registration changes for the worker's registration.changed webhooks.
@@ -165,7 +188,30 @@ export const sipGatewayModule: ModuleDefinition = {
             : nativeUdpFor('native', 'VOXGATE_SIP_UDP')
           : nativeUdpFor(sip.udp, 'VOXGATE_SIP_UDP');
         if (udp.fallback) ctx.logger.warn({ reason: udp.fallback }, 'SIP UDP on Node.js dgram sockets');
+        const high = sip.overloadHeapRatio;
+        pressure =
+          high === undefined
+            ? undefined
+            : watchHeapPressure({
+                highRatio: high,
+                lowRatio: Math.max(high - 0.15, high / 2),
+                onChange: (overloaded, reading) => {
+                  const detail = {
+                    oldGenerationMiB: mib(reading.usedBytes),
+                    capMiB: mib(reading.limitBytes),
+                  };
+                  if (overloaded)
+                    ctx.logger.warn(
+                      detail,
+                      'SIP overload: the heap is near its cap; new requests outside a dialog are answered 503 ' +
+                        'until calls in progress free it (docs/reliability.md)',
+                    );
+                  else ctx.logger.info(detail, 'SIP overload over: new requests are taken again');
+                },
+              });
+        const heap = pressure;
         gateway = await startGateway({
+          ...(heap ? { admitting: () => !heap.high } : {}),
           // Trunk OPTIONS checks and REGISTERs go from worker 0 alone, as one gateway's; the others route by its
           // reports in shared state.
           ...(link && place
@@ -316,6 +362,7 @@ export const sipGatewayModule: ModuleDefinition = {
       async stop() {
         secretFiles?.stop();
         stopSipMetrics();
+        pressure?.close();
         stopCallMetrics();
         stopStructures();
         registrationLog.stop();

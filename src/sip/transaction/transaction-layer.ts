@@ -61,6 +61,8 @@ export interface TransactionLayer {
    * the Completed records held `maxCompletedBytes`.
    */
   readonly refusedFull: number;
+  /** New requests outside a dialog answered 503 because `admitting()` said no (the process overloaded). */
+  readonly refusedOverload: number;
   /** Terminates every transaction (shutdown). */
   close(): void;
 }
@@ -86,10 +88,18 @@ export function createTransactionLayer(options: {
   maxCompletedBytes?: number;
   /** Milliseconds on a monotonic clock, for Timers J and L of the records (default `performance.now`). */
   now?: () => number;
+  /**
+   * Whether new requests outside a dialog are taken (default: always). While it says no they are answered 503
+   * with Retry-After and nothing is kept; requests within a dialog, CANCEL, ACK and responses go on, since they
+   * end what is in progress.
+   */
+  admitting?: () => boolean;
 }): TransactionLayer {
   const timers = options.timers ?? DEFAULT_TIMERS;
   const maxServers = options.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
   let refusedFull = 0;
+  let refusedOverload = 0;
+  const admitting = options.admitting;
   const servers = new Map<string, ServerTransaction>();
   const clients = new Map<string, ClientTransaction>();
   const now = options.now ?? (() => performance.now());
@@ -156,8 +166,14 @@ export function createTransactionLayer(options: {
         return;
       }
       if (completed.retransmit(key)) return;
-      if (servers.size >= maxServers || completed.full) {
-        refusedFull++;
+      // §21.5.4: "The server is temporarily unable to process the request due to a temporary overloading …
+      // The server MAY indicate when the client should retry the request in a Retry-After header field." Only
+      // requests that would start something are refused: those within a dialog (a To tag) and CANCELs end it.
+      const overloaded =
+        admitting !== undefined && request.toTag === undefined && request.method !== 'CANCEL' && !admitting();
+      if (overloaded || servers.size >= maxServers || completed.full) {
+        if (overloaded) refusedOverload++;
+        else refusedFull++;
         // Answered without a transaction: nothing is kept for the refused request (a retransmission is refused
         // again), and the response goes where the transaction's would, through `ctx.send`.
         if (sipChannels.responseOut.hasSubscribers)
@@ -224,6 +240,9 @@ export function createTransactionLayer(options: {
     },
     get completed() {
       return { transactions: completed.count, bytes: completed.bytes };
+    },
+    get refusedOverload() {
+      return refusedOverload;
     },
     get refusedFull() {
       return refusedFull;
