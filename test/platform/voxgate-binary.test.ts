@@ -46,7 +46,7 @@ describe('voxgate --target=all on embedded defaults', () => {
     );
   });
 
-  test('the SIP UDP socket asks for 512 KiB: Linux grants it up to net.core.rmem_max and reports twice that', async (t) => {
+  test('the SIP UDP socket asks for 2 MiB: Linux grants it up to net.core.rmem_max and reports twice that', async (t) => {
     let rmemMax: number;
     try {
       rmemMax = Number((await readFile('/proc/sys/net/core/rmem_max', 'utf8')).trim());
@@ -55,7 +55,7 @@ describe('voxgate --target=all on embedded defaults', () => {
       return;
     }
     const listening = vx.logs.find((l) => l.msg === 'SIP listening');
-    assert.equal(listening?.udpReceiveBufferBytes, 2 * Math.min(512 * 1024, rmemMax));
+    assert.equal(listening?.udpReceiveBufferBytes, 2 * Math.min(2048 * 1024, rmemMax));
   });
 
   test('/healthz and /readyz answer 200; /metrics is Prometheus text', async () => {

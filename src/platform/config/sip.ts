@@ -19,12 +19,13 @@ function sipWorkers(raw: string): number | 'auto' | undefined {
 /**
  * The SIP UDP socket's receive buffer asked by default, KiB. Linux grants min(asked, net.core.rmem_max) and
  * doubles it for its bookkeeping, so on a stock kernel (rmem_max 208 KiB) this is twice the system's default and
- * on a host whose rmem_max allows it five times. Measured (docs/performance.md, "the SIP socket's buffer"): the
- * system's default dropped the 180 and 200 of 0.1–0.8 % of calls at 1,600–2,000 calls/s through a garbage
- * collection's pause; this size dropped none, and its full queue drains in milliseconds at the gateway's rate,
- * far under T1, where a queue longer than T1 makes every client retransmit what is still queued.
+ * on a host whose rmem_max allows it twenty times. Measured (docs/performance.md, "the SIP socket's buffer" and
+ * "Run of 2026-12-06 13:12–14:40"): the system's default dropped the 180 and 200 of 0.1–0.8 % of calls at
+ * 1,600–2,000 calls/s through a garbage collection's pause, 512 KiB of 0.1–0.3 % at 3,600–4,400/s, this size
+ * none; its full queue (about 3,000 datagrams) drains in about 100 ms at the gateway's rate, under T1, where a
+ * queue longer than T1 makes every client retransmit what is still queued.
  */
-export const DEFAULT_SIP_UDP_RECEIVE_BUFFER_KB = 512;
+export const DEFAULT_SIP_UDP_RECEIVE_BUFFER_KB = 2048;
 
 const secret = (description: string) =>
   optional(
