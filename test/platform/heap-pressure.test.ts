@@ -117,6 +117,8 @@ describe('heap pressure', () => {
     assert.equal(result.high, true, out);
     assert.equal(result.limit, (64 - 16) * MiB);
     assert.ok(result.used >= 0.8 * result.limit, out);
-    assert.ok(result.kept < 48, `turned high before the arrays kept reached the limit: ${out}`);
+    // Read after full collections only, so it may come past the limit read (48 MiB), but before the cap (64 MiB
+    // of arrays kept), where V8 would have aborted the child.
+    assert.ok(result.kept < 64, `turned high before the arrays kept reached the cap: ${out}`);
   });
 });
