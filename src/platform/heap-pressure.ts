@@ -87,7 +87,9 @@ export function watchHeapPressure(
 ): HeapPressure {
   const high = options.highRatio ?? DEFAULT_HIGH_RATIO;
   const low = options.lowRatio ?? DEFAULT_LOW_RATIO;
-  const read = options.read ?? (() => readOldGeneration());
+  // The flags are the process's for its life: read once, not at each reading.
+  const semiSpaceMiB = maxSemiSpaceMiB();
+  const read = options.read ?? (() => readOldGeneration(semiSpaceMiB));
   let state = false;
   let last: HeapReading = read();
   let recheck: NodeJS.Timeout | undefined;
