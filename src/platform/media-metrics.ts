@@ -41,8 +41,8 @@ export function followTotal(
   });
 }
 
-/** A counter labelled `reason` that follows a relay's totals by reason, read at scrape time. */
-function followTotalsByReason(
+/** A counter labelled `reason` that follows running totals by reason (a relay's, the gateway's), read at scrape time. */
+export function followTotalsByReason(
   metric: ReturnType<typeof metricsIn>,
   name: string,
   help: string,

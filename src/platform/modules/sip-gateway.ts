@@ -19,6 +19,7 @@ import { createSipUserRepository, createTenantRepository } from '../../store/ind
 import type { ModuleDefinition } from '../module.js';
 import { requireService } from '../module.js';
 import { collectCallMetrics } from '../call-metrics.js';
+import { followTotalsByReason } from '../media-metrics.js';
 import { collectSipMetrics } from '../sip-metrics.js';
 import { exportStructureSizes, type StructureSize } from '../memory-metrics.js';
 import { createRateLimitedLog } from '../../observability/rate-limited-log.js';
@@ -151,17 +152,13 @@ export const sipGatewayModule: ModuleDefinition = {
       "1 while new SIP requests outside a dialog are refused with 503 because the heap's old generation is near its cap (VOXGATE_SIP_OVERLOAD_HEAP_PERCENT).",
       { collect: (gauge) => gauge.set(pressure?.high ? 1 : 0) },
     );
-    metricsIn(ctx.metrics).counter(
+    followTotalsByReason(
+      metricsIn(ctx.metrics),
       'voxgate_sip_requests_refused_total',
       'New SIP requests answered 503 without a transaction, by reason: overload (the heap near its cap), full (the transaction tables at their bounds).',
-      {
-        labelNames: ['reason'],
-        collect: (counter) => {
-          const layer = gateway?.layer;
-          counter.reset();
-          counter.inc({ reason: 'overload' }, layer?.refusedOverload ?? 0);
-          counter.inc({ reason: 'full' }, layer?.refusedFull ?? 0);
-        },
+      () => {
+        const layer = gateway?.layer;
+        return layer && { overload: layer.refusedOverload, full: layer.refusedFull };
       },
     );
     const registrationLog = logRegistrations(ctx.logger);
