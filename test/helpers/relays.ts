@@ -1,4 +1,9 @@
-import { createMediaRelay, createNgControlServer, type ObjectStore } from '../../src/media/index.js';
+import {
+  createMediaRelay,
+  createNgControlServer,
+  relaySockets,
+  type ObjectStore,
+} from '../../src/media/index.js';
 import { findRtpengine, startRtpengine } from './rtpengine.js';
 
 export type RelayKind = 'voxgate' | 'rtpengine';
@@ -16,8 +21,9 @@ export function relaySkip(kind: RelayKind): string | false {
 }
 
 /**
- * A media relay on loopback speaking ng: voxgate's own (in this process) or a real RTPengine in userspace
- * mode. The gateway scenarios run against both, unchanged.
+ * A media relay on loopback speaking ng: voxgate's own (in this process, on the sockets the platform gives it by
+ * default: the native ones, lending packets, where the addon is built) or a real RTPengine in userspace mode.
+ * The gateway scenarios run against both, unchanged.
  */
 export async function startRelay(
   kind: RelayKind,
@@ -38,6 +44,7 @@ export async function startRelay(
     portMin,
     portMax: portMin + 199,
     timeoutMs,
+    sockets: relaySockets('auto').sockets,
     ...(recording ? { recording } : {}),
   });
   const server = await createNgControlServer({ host: '127.0.0.1', port: 0, handlers: relay.handlers });

@@ -1,7 +1,8 @@
 // The native batched UDP sockets (native/udp-batch, src/sip/transport/udp-batch.ts) against Node's dgram
 // sockets as the far end: what the relay's data plane relies on — binding (and a taken port), the source of each
 // packet, every packet of a burst larger than one batch delivered in order, the replies queued during a batch all
-// sent, handlers keeping their packet, IPv6, the largest datagram, and closing.
+// sent, handlers keeping their packet (or, on the relay's lending sockets, reading it whole while it is lent), IPv6,
+// the largest datagram, and closing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
@@ -134,6 +135,47 @@ describe('native batched UDP sockets', { skip }, () => {
       assert.equal(packet[171], packet.readUInt32BE(0) & 0xff);
     }
     assert.equal(p.got.filter((m) => m.length === 172).length, 500);
+  });
+
+  test("a lending socket (the relay's): each packet whole while the handler runs, in bursts of mixed lengths, the source reused", async () => {
+    const relay = relaySockets('native').sockets;
+    const bound = await bindFree(relay, '127.0.0.1');
+    opened.push(bound.socket);
+    const p = await far();
+    const lengths = [172, 60, 172, 172, 1200, 12];
+    const seen: { n: number; length: number; whole: boolean }[] = [];
+    const sources = new Set<PacketSource>();
+    bound.socket.onPacket = (packet, from) => {
+      const n = packet.readUInt32BE(0);
+      seen.push({ n, length: packet.length, whole: packet.every((byte, i) => i < 4 || byte === (n & 0xff)) });
+      sources.add(from);
+      assert.deepEqual({ ...from }, { address: '127.0.0.1', port: p.port });
+      // A relay sends the lent packet on: the send copies it before the view is reused.
+      bound.socket.send(packet, from.port, from.address);
+    };
+    for (let round = 0; round < 4; round++) {
+      for (let i = round * 100; i < (round + 1) * 100; i++) {
+        const packet = Buffer.alloc(lengths[i % lengths.length]!, i & 0xff);
+        packet.writeUInt32BE(i, 0);
+        p.socket.send(packet, bound.port, '127.0.0.1');
+      }
+      await until(() => p.got.length === (round + 1) * 100, 5000);
+    }
+    assert.deepEqual(
+      seen.map((s) => s.n),
+      Array.from({ length: 400 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      seen.filter((s) => !s.whole || s.length !== lengths[s.n % lengths.length]),
+      [],
+    );
+    assert.equal(sources.size, 1, 'one source object lent for every packet');
+    // What went back out is what came in, packet by packet.
+    for (const echoed of p.got) {
+      const n = echoed.readUInt32BE(0);
+      assert.equal(echoed.length, lengths[n % lengths.length]);
+      assert.equal(echoed[echoed.length - 1], echoed.length > 4 ? n & 0xff : echoed[3]);
+    }
   });
 
   test('a send outside a batch (a timer) goes at once', async () => {

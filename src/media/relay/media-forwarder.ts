@@ -39,7 +39,10 @@ export class MediaForwarder {
 
   constructor(private readonly call: ForwardedCall) {}
 
-  /** A packet from the party of `side` on stream `index`: latch, count, send on to the other party. */
+  /**
+   * A packet from the party of `side` on stream `index`: latch, count, send on to the other party. `packet` and
+   * `from` are lent (`RelaySocket.onPacket`): what is kept past this call is copied.
+   */
   receive(side: Side, index: number, packet: Buffer, from: PacketSource, rtcpPort: boolean): void {
     // `legs.a` / `legs.b` by name: `legs[side]` is a keyed load that sees two names and goes megamorphic (a
     // stub-cache lookup per packet: 1.3 % of the relay's CPU under `perf` at 300 calls, a fifth of this function's).
@@ -61,7 +64,12 @@ export class MediaForwarder {
       if (this.call.dtls[index]?.endsAt(side)) {
         // The relay offered the party DTLS and the party connects before its answer reached the relay (a
         // phone's ClientHello races its 200 OK): kept for the association the answer makes.
-        if (leg.earlyDtls.length < 4) leg.earlyDtls.push({ packet: Buffer.from(packet), from, rtcpPort });
+        if (leg.earlyDtls.length < 4)
+          leg.earlyDtls.push({
+            packet: Buffer.from(packet),
+            from: { address: from.address, port: from.port },
+            rtcpPort,
+          });
         return;
       }
       if (!this.passesDtls(side, index)) {
@@ -110,7 +118,16 @@ export class MediaForwarder {
     else leg.stats.rtp(packet, now);
     if (this.recorder) {
       const to = { address: this.call.advertised, port: leg.pair.port + (rtcpPort ? 1 : 0) };
-      this.recorder.packet(this.call.tagOf(side) ?? side, index + 1, from, to, packet, rtcp, now);
+      // The recording's files keep the bytes (queued for their streams): a copy, not the lent packet.
+      this.recorder.packet(
+        this.call.tagOf(side) ?? side,
+        index + 1,
+        from,
+        to,
+        Buffer.from(packet),
+        rtcp,
+        now,
+      );
     }
     const out = (side === 'a' ? legs.b : legs.a)[index];
     let route: Route | null | undefined;
@@ -153,7 +170,8 @@ export class MediaForwarder {
       this.call.counters.dtlsDropped++;
       return;
     }
-    leg.dtls?.receive(packet, from, rtcpPort ? 1 : 0);
+    // The handshake keeps records (fragments, its transcript): a copy, not the lent packet.
+    leg.dtls?.receive(Buffer.from(packet), from, rtcpPort ? 1 : 0);
   }
 
   /**

@@ -16,9 +16,16 @@ export interface PacketSource {
 export type PacketHandler = (packet: Buffer, from: PacketSource) => void;
 
 export interface RelaySocket {
-  /** The handler of every packet received; a packet before one is set is dropped. */
+  /**
+   * The handler of every packet received; a packet before one is set is dropped. The packet and its source are
+   * lent: valid until the handler returns (the native sockets reuse both for the next packet), so a handler
+   * copies what it keeps.
+   */
   onPacket: PacketHandler | undefined;
-  /** Sends without a callback: a packet the kernel refuses is lost, as on the wire. */
+  /**
+   * Sends without a callback: a packet the kernel refuses is lost, as on the wire. `packet` may be written over
+   * once this returns (a lending SRTP session's buffer): an implementation copies it or is done with it.
+   */
   send(packet: Uint8Array, port: number, address: string): void;
   close(): void;
 }
@@ -58,7 +65,9 @@ export const dgramSockets: RelaySockets = {
         socket.on('error', () => undefined);
         const relaySocket: RelaySocket = {
           onPacket: undefined,
-          send: (packet, toPort, address) => socket.send(packet, toPort, address),
+          // dgram may queue the send and read the bytes later: its own copy (the native sockets copy into
+          // their send slab, or send at once).
+          send: (packet, toPort, address) => socket.send(Buffer.from(packet), toPort, address),
           close: () => socket.close(),
         };
         socket.on('message', (packet, from) => relaySocket.onPacket?.(packet, from));
@@ -74,5 +83,17 @@ export const dgramSockets: RelaySockets = {
  */
 export function relaySockets(mode: UdpMode): { sockets: RelaySockets; fallback?: string } {
   const { native, fallback } = nativeUdpFor(mode, 'VOXGATE_MEDIA_UDP');
-  return { sockets: native ?? dgramSockets, ...(fallback ? { fallback } : {}) };
+  if (!native) return { sockets: dgramSockets, ...(fallback ? { fallback } : {}) };
+  return {
+    sockets: {
+      kind: 'native',
+      // Lent packets: the forwarder allocates nothing per packet relayed, so the relay's young generation
+      // fills only with what calls set up and tear down, not with media (no collection pauses in the flow).
+      bind: async (host, port) => {
+        const socket = await native.bind(host, port);
+        if (socket) socket.lend = true;
+        return socket;
+      },
+    },
+  };
 }
