@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import { HmacSha1 } from '../../src/media/srtp/hmac-sha1.js';
 import { deriveSessionKeys } from '../../src/media/srtp/srtp-kdf.js';
 import { SrtpSession } from '../../src/media/srtp/srtp-session.js';
+import { REPLAY_WINDOW, ReplayWindow } from '../../src/media/srtp/replay-window.js';
 import { SRTP_SUITES, suiteNamed } from '../../src/media/srtp/srtp-suites.js';
 import { type SrtpEngine } from '../../src/media/srtp/srtp-key.js';
 import { SRTP_ENGINES } from '../helpers/srtp-engines.js';
@@ -70,6 +71,45 @@ describe('RFC 2104 HMAC-SHA1 with precomputed key states', () => {
   });
 });
 
+describe('RFC 3711 §3.3.2 replay list', () => {
+  test('the same answers as a 64-bit map for indices arriving in any order, across both words and past the window', () => {
+    // The reference: the list as one 64-bit integer, bit i = highest - i seen.
+    let reference = 0n;
+    let highest = -1;
+    const list = new ReplayWindow();
+    let state = 0x9e3779b9;
+    const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+    const steps = [1, 2, 31, 32, 33, 63, 64, 65, 200];
+    let index = 1000;
+    for (let n = 0; n < 20_000; n++) {
+      // Mostly forward by one, sometimes jumps of every width that matters, sometimes late or repeated packets.
+      const r = random();
+      if (r < 0.6) index = highest + 1;
+      else if (r < 0.75) index = highest + steps[Math.floor(random() * steps.length)]!;
+      else index = highest - Math.floor(random() * 70);
+      if (highest < 0) {
+        list.start();
+        reference = 1n;
+        highest = index;
+        continue;
+      }
+      const age = highest - index;
+      const expected = age >= 0 && (age >= 64 || ((reference >> BigInt(age)) & 1n) === 1n);
+      assert.equal(age >= 0 && list.seen(age), expected, `index ${index}, highest ${highest}`);
+      if (expected) continue;
+      if (age < 0) {
+        list.advance(-age);
+        reference = ((reference << BigInt(-age)) | 1n) & ((1n << 64n) - 1n);
+        highest = index;
+      } else {
+        list.mark(age);
+        reference |= 1n << BigInt(age);
+      }
+    }
+    assert.equal(REPLAY_WINDOW, 64, 'the window RFC 3711 requires at least');
+  });
+});
+
 // Every packet test on each engine of the cipher and tag (srtp-key.ts).
 for (const engine of SRTP_ENGINES) {
   describe(`RFC 3711 §3.1/§3.3 SRTP (${engine})`, () => {
@@ -130,6 +170,43 @@ for (const engine of SRTP_ENGINES) {
       assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(5000, 1))!).ok);
       assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(3, 2))!).ok);
       assert.ok(receiver.unprotectRtp(sender.protectRtp(rtp(5001, 1))!).ok);
+    });
+
+    test("a lending session (the relay's) seals and opens as an owning one, into its own buffers", () => {
+      const key = randomBytes(16);
+      const salt = randomBytes(14);
+      const [owning, lending] = [false, true].map((lend) => ({
+        sender: new SrtpSession(SHA1_80, key, salt, engine, lend),
+        receiver: new SrtpSession(SHA1_80, key, salt, engine, lend),
+      }));
+      let lastSealed: Buffer | undefined;
+      let lastOpened: Buffer | undefined;
+      for (let seq = 1; seq <= 12; seq++) {
+        const plain = rtp(seq, 0xdecafbad, randomBytes(seq % 3 === 0 ? 80 : 160));
+        const sealed = owning!.sender.protectRtp(plain)!;
+        const lent = lending!.sender.protectRtp(plain)!;
+        assert.deepEqual(lent, sealed, `packet ${seq} sealed alike`);
+        const opened = lending!.receiver.unprotectRtp(lent);
+        assert.ok(opened.ok);
+        assert.deepEqual(opened.packet, plain, `packet ${seq} opened`);
+        const owned = owning!.receiver.unprotectRtp(sealed);
+        assert.ok(owned.ok);
+        assert.deepEqual(owned.packet, plain);
+        // The same length as the packet before: the same lent buffer, written over.
+        if (seq % 3 === 2) {
+          assert.equal(lent, lastSealed);
+          assert.equal(opened.packet, lastOpened);
+        }
+        lastSealed = lent;
+        lastOpened = opened.packet;
+      }
+      const report = Buffer.concat([Buffer.from([0x80, 201, 0, 6]), randomBytes(24)]);
+      const sealedReport = owning!.sender.protectRtcp(report)!;
+      assert.deepEqual(lending!.sender.protectRtcp(report), sealedReport);
+      const openedReport = lending!.receiver.unprotectRtcp(sealedReport);
+      assert.ok(openedReport.ok);
+      assert.deepEqual(openedReport.packet, report);
+      assert.deepEqual(lending!.receiver.unprotectRtcp(sealedReport), { ok: false, reason: 'replay' });
     });
 
     test('too short or not RTP: malformed, never a throw', () => {

@@ -96,8 +96,9 @@ export class LegDtls {
         },
         onConnected: (keys) => {
           counters.dtlsConnected++;
-          state.rx = new SrtpSession(keys.suite, keys.remoteKey, keys.remoteSalt);
-          state.tx = new SrtpSession(keys.suite, keys.localKey, keys.localSalt);
+          // Lending sessions, as the SDES bridge's: the forwarder sends each packet on at once.
+          state.rx = new SrtpSession(keys.suite, keys.remoteKey, keys.remoteSalt, undefined, true);
+          state.tx = new SrtpSession(keys.suite, keys.localKey, keys.localSalt, undefined, true);
         },
         onFailed: (err) => {
           counters.dtlsFailed[err.code]++;

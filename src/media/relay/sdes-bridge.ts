@@ -163,5 +163,6 @@ function keyed(existing: Keyed | undefined, crypto: CryptoAttribute): Keyed {
   ) {
     return { crypto, session: existing.session };
   }
-  return { crypto, session: new SrtpSession(crypto.suite!, crypto.key, crypto.salt) };
+  // Lending: the forwarder sends each packet on at once (`SrtpSession`), so none is allocated per packet.
+  return { crypto, session: new SrtpSession(crypto.suite!, crypto.key, crypto.salt, undefined, true) };
 }

@@ -1,4 +1,5 @@
 import { rtpHeaderLength } from '../rtp-header.js';
+import { ReplayWindow } from './replay-window.js';
 import { deriveSessionKeys } from './srtp-kdf.js';
 import { srtpKey, type SrtpEngine, type SrtpKey } from './srtp-key.js';
 import type { SrtpSuite } from './srtp-suites.js';
@@ -8,10 +9,30 @@ export type SrtpDropReason = 'malformed' | 'auth' | 'replay';
 
 export type Unprotected = { ok: true; packet: Buffer } | { ok: false; reason: SrtpDropReason };
 
-/** RFC 3711 §3.3.2: "a replay list … window size of at least 64 MUST be supported". */
-const REPLAY_WINDOW = 64n;
+/** Refusals carry nothing of the packet: one object per reason. */
+const REFUSED: Record<SrtpDropReason, Unprotected> = {
+  malformed: Object.freeze({ ok: false, reason: 'malformed' }),
+  auth: Object.freeze({ ok: false, reason: 'auth' }),
+  replay: Object.freeze({ ok: false, reason: 'replay' }),
+};
 /** SSRCs one direction keeps state for; a party changing SSRC often (or forging them) evicts the oldest. */
 const MAX_SSRCS = 32;
+
+/**
+ * One output buffer a lending session writes every packet of one kind into (protected, or unprotected), and
+ * the view of it last returned, handed out again while packets keep one length.
+ */
+class Scratch {
+  private space = Buffer.allocUnsafeSlow(2048);
+  private view: Buffer | undefined;
+
+  take(length: number): Buffer {
+    if (this.view?.length === length) return this.view;
+    if (length > this.space.length)
+      this.space = Buffer.allocUnsafeSlow(Math.max(length, 2 * this.space.length));
+    return (this.view = this.space.subarray(0, length));
+  }
+}
 
 /** Per-SSRC state of one direction (RFC 3711 §3.2.1: ROC, s_l, the replay list). */
 interface StreamState {
@@ -20,12 +41,12 @@ interface StreamState {
   highestSeq: number;
   /** Highest index authenticated, and the replay bitmap below it (bit i: index highest - i seen). */
   highestIndex: number;
-  window: bigint;
+  window: ReplayWindow;
   started: boolean;
   /** SRTCP: the index of the next packet sent (31 bits, RFC 3711 §3.4). */
   rtcpIndex: number;
   rtcpHighest: number;
-  rtcpWindow: bigint;
+  rtcpWindow: ReplayWindow;
   rtcpStarted: boolean;
 }
 
@@ -39,6 +60,10 @@ export class SrtpSession {
   private readonly rtpKey: SrtpKey;
   private readonly rtcpKey: SrtpKey;
   private readonly streams = new Map<number, StreamState>();
+  /** Lending only: where protected and unprotected packets are written, and the result object reused. */
+  private readonly sealed: Scratch | undefined;
+  private readonly opened: Scratch | undefined;
+  private readonly openedResult: { ok: true; packet: Buffer } | undefined;
 
   constructor(
     readonly suite: SrtpSuite,
@@ -46,10 +71,37 @@ export class SrtpSession {
     masterSalt: Buffer,
     /** The native addon when it loads, else JavaScript (`srtp-key.ts`); the tests pick one. */
     engine?: SrtpEngine,
+    /**
+     * Lends what it returns (default false): each packet protected or unprotected, and the `Unprotected` that
+     * carries one, are this session's own buffer and object, valid until its next packet of the same kind. For
+     * the relay's forwarder, which sends each packet on at once: nothing allocated per packet.
+     */
+    lend = false,
   ) {
     const keys = deriveSessionKeys(suite, masterKey, masterSalt);
     this.rtpKey = srtpKey(keys.srtp, engine);
     this.rtcpKey = srtpKey(keys.srtcp, engine);
+    if (lend) {
+      this.sealed = new Scratch();
+      this.opened = new Scratch();
+      this.openedResult = { ok: true, packet: Buffer.alloc(0) };
+    }
+  }
+
+  /** A buffer of `length` for a protected packet: the session's own when it lends, else a new one. */
+  private sealedOutput(length: number): Buffer {
+    return this.sealed ? this.sealed.take(length) : Buffer.allocUnsafe(length);
+  }
+
+  private openedOutput(length: number): Buffer {
+    return this.opened ? this.opened.take(length) : Buffer.allocUnsafe(length);
+  }
+
+  private openedPacket(packet: Buffer): Unprotected {
+    const result = this.openedResult;
+    if (!result) return { ok: true, packet };
+    result.packet = packet;
+    return result;
   }
 
   /** RTP → SRTP: the payload encrypted, the authentication tag appended (§3.1). */
@@ -68,8 +120,8 @@ export class SrtpSession {
     }
     state.started = true;
     const tagLength = this.suite.srtpTagLength;
-    const out = Buffer.allocUnsafe(packet.length + tagLength);
-    packet.copy(out, 0, 0, header);
+    const out = this.sealedOutput(packet.length + tagLength);
+    copyHead(packet, out, header);
     this.rtpKey.crypt(ssrc, v >>> 16, indexLow(v, seq), packet, header, packet.length - header, out, header);
     // §4.2: the authenticated portion is the header and encrypted payload, followed by the ROC (M = … || ROC).
     this.rtpKey.sign(out, packet.length, v, out, packet.length, tagLength);
@@ -80,7 +132,7 @@ export class SrtpSession {
   unprotectRtp(packet: Buffer): Unprotected {
     const tagLength = this.suite.srtpTagLength;
     const header = rtpHeaderLength(packet);
-    if (header === undefined || packet.length < header + tagLength) return { ok: false, reason: 'malformed' };
+    if (header === undefined || packet.length < header + tagLength) return REFUSED.malformed;
     const ssrc = packet.readUInt32BE(8);
     const seq = packet.readUInt16BE(2);
     const known = this.streams.get(ssrc);
@@ -90,26 +142,26 @@ export class SrtpSession {
     const index = v * 65536 + seq;
     const length = packet.length - tagLength;
     // §3.3: "the replay list … SHOULD be checked" before authentication, and updated only after it succeeds.
-    if (state.started && isReplay(index, state.highestIndex, state.window))
-      return { ok: false, reason: 'replay' };
-    if (!this.rtpKey.verify(packet, length, v, tagLength)) return { ok: false, reason: 'auth' };
+    // Newer than the highest: not a replay; else the list says.
+    if (state.started && index <= state.highestIndex && state.window.seen(state.highestIndex - index))
+      return REFUSED.replay;
+    if (!this.rtpKey.verify(packet, length, v, tagLength)) return REFUSED.auth;
     if (!known) this.remember(ssrc, state);
-    const plain = Buffer.allocUnsafe(length);
-    packet.copy(plain, 0, 0, header);
+    const plain = this.openedOutput(length);
+    copyHead(packet, plain, header);
     this.rtpKey.crypt(ssrc, v >>> 16, indexLow(v, seq), packet, header, length - header, plain, header);
     // §3.3.1: ROC and s_l are updated from the authenticated packet's index.
     if (!state.started || index > state.highestIndex) {
-      const shift = state.started ? BigInt(index - state.highestIndex) : 0n;
-      state.window =
-        shift >= REPLAY_WINDOW ? 1n : ((state.window << shift) | 1n) & ((1n << REPLAY_WINDOW) - 1n);
+      if (state.started) state.window.advance(index - state.highestIndex);
+      else state.window.start();
       state.highestIndex = index;
       state.roc = v;
       state.highestSeq = seq;
       state.started = true;
     } else {
-      state.window |= 1n << BigInt(state.highestIndex - index);
+      state.window.mark(state.highestIndex - index);
     }
-    return { ok: true, packet: plain };
+    return this.openedPacket(plain);
   }
 
   /** RTCP → SRTCP: all but the first 8 bytes encrypted, E flag and index appended, then the tag (§3.4). */
@@ -120,8 +172,8 @@ export class SrtpSession {
     const index = state.rtcpIndex;
     state.rtcpIndex = (state.rtcpIndex + 1) & 0x7fffffff;
     const tagLength = this.suite.srtcpTagLength;
-    const out = Buffer.allocUnsafe(packet.length + 4 + tagLength);
-    packet.copy(out, 0, 0, 8);
+    const out = this.sealedOutput(packet.length + 4 + tagLength);
+    copyHead(packet, out, 8);
     // §3.4: the SRTCP index (31 bits) takes the place of the RTP packet index in the IV.
     this.rtcpKey.crypt(ssrc, 0, index, packet, 8, packet.length - 8, out, 8);
     out.writeUInt32BE((0x80000000 | index) >>> 0, packet.length);
@@ -133,9 +185,9 @@ export class SrtpSession {
   /** SRTCP → RTCP (§3.4): authenticated, replay-checked, decrypted when its E flag says so. */
   unprotectRtcp(packet: Buffer): Unprotected {
     const tagLength = this.suite.srtcpTagLength;
-    if (packet.length < 8 + 4 + tagLength) return { ok: false, reason: 'malformed' };
+    if (packet.length < 8 + 4 + tagLength) return REFUSED.malformed;
     const end = packet.length - tagLength;
-    if (!this.rtcpKey.verify(packet, end, -1, tagLength)) return { ok: false, reason: 'auth' };
+    if (!this.rtcpKey.verify(packet, end, -1, tagLength)) return REFUSED.auth;
     const word = packet.readUInt32BE(end - 4);
     const encrypted = (word & 0x80000000) !== 0;
     const index = word & 0x7fffffff;
@@ -144,26 +196,26 @@ export class SrtpSession {
     if (state.rtcpStarted) {
       const delta = index - state.rtcpHighest;
       if (delta <= 0) {
-        const bit = BigInt(-delta);
-        if (bit >= REPLAY_WINDOW || (state.rtcpWindow >> bit) & 1n) return { ok: false, reason: 'replay' };
-        state.rtcpWindow |= 1n << bit;
+        if (state.rtcpWindow.seen(-delta)) return REFUSED.replay;
+        state.rtcpWindow.mark(-delta);
       } else {
-        const shift = BigInt(delta);
-        state.rtcpWindow =
-          shift >= REPLAY_WINDOW ? 1n : ((state.rtcpWindow << shift) | 1n) & ((1n << REPLAY_WINDOW) - 1n);
+        state.rtcpWindow.advance(delta);
         state.rtcpHighest = index;
       }
     } else {
       state.rtcpStarted = true;
       state.rtcpHighest = index;
-      state.rtcpWindow = 1n;
+      state.rtcpWindow.start();
     }
-    const body = packet.subarray(0, end - 4);
-    if (!encrypted) return { ok: true, packet: Buffer.from(body) };
-    const plain = Buffer.allocUnsafe(body.length);
-    body.copy(plain, 0, 0, 8);
-    this.rtcpKey.crypt(ssrc, 0, index, body, 8, body.length - 8, plain, 8);
-    return { ok: true, packet: plain };
+    const bodyLength = end - 4;
+    const plain = this.openedOutput(bodyLength);
+    if (!encrypted) {
+      packet.copy(plain, 0, 0, bodyLength);
+      return this.openedPacket(plain);
+    }
+    copyHead(packet, plain, 8);
+    this.rtcpKey.crypt(ssrc, 0, index, packet, 8, bodyLength - 8, plain, 8);
+    return this.openedPacket(plain);
   }
 
   private state(ssrc: number): StreamState {
@@ -189,11 +241,11 @@ function newState(): StreamState {
     roc: 0,
     highestSeq: 0,
     highestIndex: 0,
-    window: 0n,
+    window: new ReplayWindow(),
     started: false,
     rtcpIndex: 0,
     rtcpHighest: 0,
-    rtcpWindow: 0n,
+    rtcpWindow: new ReplayWindow(),
     rtcpStarted: false,
   };
 }
@@ -210,10 +262,12 @@ function estimateRoc(roc: number, highestSeq: number, seq: number): number {
 const seqNewer = (seq: number, than: number) =>
   ((seq - than) & 0xffff) !== 0 && ((seq - than) & 0xffff) < 0x8000;
 
-function isReplay(index: number, highest: number, window: bigint): boolean {
-  if (index > highest) return false;
-  const age = highest - index;
-  return age >= Number(REPLAY_WINDOW) || ((window >> BigInt(age)) & 1n) === 1n;
+/**
+ * The first `length` bytes of `from` into `to`, which SRTP leaves in the clear (a header: 8 to a few dozen bytes).
+ * Byte by byte: `Buffer#copy` of part of a buffer makes a typed-array view of it first, an allocation per packet.
+ */
+function copyHead(from: Buffer, to: Buffer, length: number): void {
+  for (let i = 0; i < length; i++) to[i] = from[i]!;
 }
 
 /** The low 32 bits of the 48-bit packet index 2^16 · ROC + SEQ (its high 16 bits are ROC >>> 16). */
