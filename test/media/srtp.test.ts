@@ -80,8 +80,8 @@ describe('RFC 3711 §3.3.2 replay list', () => {
     let state = 0x9e3779b9;
     const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
     const steps = [1, 2, 31, 32, 33, 63, 64, 65, 200];
-    let index = 1000;
     for (let n = 0; n < 20_000; n++) {
+      let index: number;
       // Mostly forward by one, sometimes jumps of every width that matters, sometimes late or repeated packets.
       const r = random();
       if (r < 0.6) index = highest + 1;
