@@ -59,9 +59,10 @@ export interface UdpBacklog {
 }
 
 /**
- * Reads the queue of `port` every `intervalMs` (default 1,000): high once the queue holds `highRatio` of the
- * socket's buffer or the kernel dropped a datagram since the last reading; low again after `clearReadings`
- * (default 2) readings in a row under half that share without a drop.
+ * Reads the queue of `port` every `intervalMs` (default 1,000): high once `highReadings` (default 2) readings in a
+ * row found the queue holding `highRatio` of the socket's buffer or a datagram dropped since the reading before —
+ * a pause that drops a burst once (a collection, a stalled disk) costs retransmissions, not seconds of refusals;
+ * low again after `clearReadings` (default 2) readings in a row under half that share without a drop.
  */
 export function watchUdpBacklog(options: {
   port: number;
@@ -69,14 +70,17 @@ export function watchUdpBacklog(options: {
   bufferBytes: () => number;
   highRatio: number;
   intervalMs?: number;
+  highReadings?: number;
   clearReadings?: number;
   read?: (port: number) => UdpQueueReading | undefined;
   onChange?: (high: boolean, reading: UdpQueueReading & { dropped: number }) => void;
 }): UdpBacklog {
   const read = options.read ?? readUdpQueue;
+  const highReadings = options.highReadings ?? 2;
   const clearReadings = options.clearReadings ?? 2;
   let state = false;
   let calm = 0;
+  let strained = 0;
   let previous = read(options.port);
   let last: (UdpQueueReading & { dropped: number }) | undefined;
   const timer = setInterval(() => {
@@ -89,11 +93,13 @@ export function watchUdpBacklog(options: {
     const share = reading.queuedBytes / Math.max(1, options.bufferBytes());
     if (dropped > 0 || share >= options.highRatio) {
       calm = 0;
-      if (state) return;
+      if (state || ++strained < highReadings) return;
+      strained = 0;
       state = true;
       options.onChange?.(true, last);
       return;
     }
+    strained = 0;
     if (!state) return;
     if (share >= options.highRatio / 2) {
       calm = 0;

@@ -176,10 +176,10 @@ export const sipSection = section({
       max: 100,
       zero: 'never refuse',
       description:
-        "past this percentage of the SIP UDP socket's receive buffer queued, or when the kernel dropped a " +
-        'datagram at it in the last second (the process not keeping up: /proc/net/udp, Linux), new requests ' +
-        'outside a dialog are answered 503 with Retry-After until two readings in a row are under half of it ' +
-        'without a drop (docs/reliability.md, Overload); 0 = never',
+        "when two readings a second apart both find the SIP UDP socket's queue past this percentage of its " +
+        'receive buffer or a datagram dropped by the kernel since the reading before (the process not keeping ' +
+        'up: /proc/net/udp, Linux), new requests outside a dialog are answered 503 with Retry-After until two ' +
+        'readings in a row find it under half of that without a drop (docs/reliability.md, Overload); 0 = never',
       default: 50,
     }),
     VOXGATE_SIP_UDP: choice(['auto', 'native', 'dgram'], {
