@@ -171,17 +171,6 @@ export const sipSection = section({
         'under (docs/reliability.md, Overload); 0 = never',
       default: 80,
     }),
-    VOXGATE_SIP_OVERLOAD_QUEUE_PERCENT: integer({
-      min: 0,
-      max: 100,
-      zero: 'never refuse',
-      description:
-        "when two readings a second apart both find the SIP UDP socket's queue past this percentage of its " +
-        'receive buffer or a datagram dropped by the kernel since the reading before (the process not keeping ' +
-        'up: /proc/net/udp, Linux), new requests outside a dialog are answered 503 with Retry-After until two ' +
-        'readings in a row find it under half of that without a drop (docs/reliability.md, Overload); 0 = never',
-      default: 50,
-    }),
     VOXGATE_SIP_UDP: choice(['auto', 'native', 'dgram'], {
       description:
         'the SIP UDP socket: native = batched recvmmsg/sendmmsg through the addon dist/native/udp-batch.node ' +
@@ -269,9 +258,6 @@ export const sipSection = section({
       /** Undefined: new requests are never refused for the heap. */
       overloadHeapRatio:
         v.VOXGATE_SIP_OVERLOAD_HEAP_PERCENT === 0 ? undefined : v.VOXGATE_SIP_OVERLOAD_HEAP_PERCENT / 100,
-      /** Undefined: new requests are never refused for the UDP socket's queue. */
-      overloadQueueRatio:
-        v.VOXGATE_SIP_OVERLOAD_QUEUE_PERCENT === 0 ? undefined : v.VOXGATE_SIP_OVERLOAD_QUEUE_PERCENT / 100,
       /** Which UDP socket carries SIP: `nativeUdpFor()` resolves it (in the SIP workers' primary with workers). */
       udp: v.VOXGATE_SIP_UDP,
       workers: v.VOXGATE_SIP_WORKERS,

@@ -33,7 +33,6 @@ import { watchModuleSecrets } from '../secret-files.js';
 import { linkSipWorker, type SipWorkerLink } from '../sip-worker-link.js';
 import { sharedSipUdpFd, sipWorkerPlace } from '../sip-workers.js';
 import { watchHeapPressure, type HeapPressure } from '../heap-pressure.js';
-import { watchUdpBacklog, type UdpBacklog } from '../udp-backlog.js';
 
 /**
  * The SIP listeners (UDP and TCP on VOXGATE_SIP_PORT, TLS when a certificate is configured), the transaction
@@ -145,17 +144,13 @@ export const sipGatewayModule: ModuleDefinition = {
       registrar_keepalive_bindings: ofGateway('registrar_keepalive_bindings'),
     });
     // Overload: past VOXGATE_SIP_OVERLOAD_HEAP_PERCENT of the heap's cap alive, new requests outside a dialog are
-    // answered 503 (the transaction layer) until what is in progress has ended and freed it; likewise while the
-    // SIP UDP socket's queue is past VOXGATE_SIP_OVERLOAD_QUEUE_PERCENT of its buffer or the kernel drops at it
-    // (the CPU not keeping up), until it has drained.
+    // answered 503 (the transaction layer) until what is in progress has ended and freed it.
     let pressure: HeapPressure | undefined;
-    let backlog: UdpBacklog | undefined;
-    const overloaded = () => pressure?.high === true || backlog?.high === true;
     const mib = (bytes: number) => Math.round(bytes / 1048576);
     metricsIn(ctx.metrics).gauge(
       'voxgate_sip_overloaded',
-      "1 while new SIP requests outside a dialog are refused with 503 because the heap's old generation is near its cap (VOXGATE_SIP_OVERLOAD_HEAP_PERCENT) or the SIP UDP socket's queue is full or dropping (VOXGATE_SIP_OVERLOAD_QUEUE_PERCENT).",
-      { collect: (gauge) => gauge.set(overloaded() ? 1 : 0) },
+      "1 while new SIP requests outside a dialog are refused with 503 because the heap's old generation is near its cap (VOXGATE_SIP_OVERLOAD_HEAP_PERCENT).",
+      { collect: (gauge) => gauge.set(pressure?.high ? 1 : 0) },
     );
     followTotalsByReason(
       metricsIn(ctx.metrics),
@@ -211,10 +206,9 @@ export const sipGatewayModule: ModuleDefinition = {
                   else ctx.logger.info(detail, 'SIP overload over: new requests are taken again');
                 },
               });
+        const heap = pressure;
         gateway = await startGateway({
-          ...(sip.overloadHeapRatio !== undefined || sip.overloadQueueRatio !== undefined
-            ? { admitting: () => !overloaded() }
-            : {}),
+          ...(heap ? { admitting: () => !heap.high } : {}),
           // Trunk OPTIONS checks and REGISTERs go from worker 0 alone, as one gateway's; the others route by its
           // reports in shared state.
           ...(link && place
@@ -328,29 +322,6 @@ export const sipGatewayModule: ModuleDefinition = {
         const address = gateway.endpoint.address();
         // Linux grants at most net.core.rmem_max and reports twice what it granted.
         const buffer = gateway.endpoint.udpReceiveBuffer();
-        const queueRatio = sip.overloadQueueRatio;
-        const endpoint = gateway.endpoint;
-        if (queueRatio !== undefined && address.udp) {
-          backlog = watchUdpBacklog({
-            port: address.udp.port,
-            bufferBytes: () => endpoint.udpReceiveBuffer()?.reported ?? 0,
-            highRatio: queueRatio,
-            onChange: (high, reading) => {
-              const detail = { queuedBytes: reading.queuedBytes, dropped: reading.dropped };
-              if (high)
-                ctx.logger.warn(
-                  detail,
-                  'SIP overload: the UDP socket is not read as fast as requests arrive; new requests outside a ' +
-                    'dialog are answered 503 until its queue drains (docs/reliability.md)',
-                );
-              else
-                ctx.logger.info(
-                  detail,
-                  'SIP overload over: the UDP queue drained; new requests are taken again',
-                );
-            },
-          });
-        }
         ctx.logger.info(
           {
             udp: address.udp?.port,
@@ -389,7 +360,6 @@ export const sipGatewayModule: ModuleDefinition = {
         secretFiles?.stop();
         stopSipMetrics();
         pressure?.close();
-        backlog?.close();
         stopCallMetrics();
         stopStructures();
         registrationLog.stop();
