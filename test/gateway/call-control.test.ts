@@ -65,12 +65,7 @@ describe('call control through the API, carried out by the gateway replica holdi
   test('an answered call: both phones get BYE, the CDR says the API ended it', async () => {
     const alice = await phones.phone('alice');
     const bob = await phones.phone('bob');
-    const call = await alice.invite('bob', sdp(43000));
-    const invite = (await bob.request('INVITE')) as SipRequest;
-    bob.reply(invite, 200, 'OK', 'cc1', {}, sdp(43100));
-    assert.equal((await call.final()).status, 200);
-    call.ack();
-    await bob.request('ACK');
+    const { call, invite } = await alice.answeredCall(bob, sdp(43000), sdp(43100), 'cc1');
     const answered = await live(call.callId, 'answered');
     assert.equal(answered.gateway, 'test-gateway');
 

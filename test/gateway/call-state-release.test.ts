@@ -4,7 +4,6 @@
 // transaction after Timer K; the server transactions stay for their timers but hold no call state.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SipRequest } from '../../src/sip/index.js';
 import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
@@ -24,12 +23,7 @@ describe('a finished call releases its client transactions', () => {
     try {
       assert.equal((await alice.register()).status, 200);
       assert.equal((await bob.register()).status, 200);
-      const call = await alice.invite('bob', sdp(41000));
-      const invite = (await bob.request('INVITE')) as SipRequest;
-      bob.reply(invite, 200, 'OK', 'bobtag', {}, sdp(42000));
-      assert.equal((await call.final()).status, 200);
-      call.ack();
-      await bob.request('ACK');
+      const { call } = await alice.answeredCall(bob, sdp(41000), sdp(42000), 'bobtag');
       assert.equal(gw.gateway.layer.size.client, 1, 'the answered INVITE is in Accepted (Timer M)');
       call.send('BYE');
       bob.reply(await bob.request('BYE'), 200, 'OK', 'bobtag');

@@ -69,12 +69,7 @@ describe('overload: new requests refused with 503 and Retry-After, dialogs in pr
   test('a call already up ends with its BYE, and a ringing call is cancelled, while new requests are refused', async () => {
     const alice = await phone('alice');
     const bob = await phone('bob');
-    const up = await alice.invite('bob', sdp(41000));
-    const invite = (await bob.request('INVITE')) as SipRequest;
-    bob.reply(invite, 200, 'OK', 'bob-up', {}, sdp(42000));
-    assert.equal((await up.final()).status, 200);
-    up.ack();
-    await bob.request('ACK');
+    const { call: up } = await alice.answeredCall(bob, sdp(41000), sdp(42000), 'bob-up');
     const ringing = await alice.invite('bob', sdp(43000));
     const second = (await bob.request('INVITE')) as SipRequest;
     bob.reply(second, 180, 'Ringing', 'bob-ringing');

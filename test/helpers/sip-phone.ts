@@ -237,6 +237,27 @@ export class SipPhone {
     return new OutgoingCall(this, callId, fromTag, uri, seq, inviteBranch);
   }
 
+  /**
+   * A call from this phone to `callee` (its user in this domain), answered: the callee replies 200 to the INVITE it
+   * receives (To tag `toTag`, SDP `answer`), the 200 must be this phone's final response, which it ACKs, and the
+   * ACK must reach the callee. The call's handle and the INVITE as the callee received it.
+   */
+  async answeredCall(
+    callee: SipPhone,
+    offer: Buffer,
+    answer: Buffer,
+    toTag: string,
+  ): Promise<{ call: OutgoingCall; invite: SipRequest }> {
+    const call = await this.invite(callee.user, offer);
+    const invite = await callee.request('INVITE');
+    callee.reply(invite, 200, 'OK', toTag, {}, answer);
+    const final = await call.final();
+    if (final.status !== 200) throw new Error(`the call to ${callee.user} ended ${final.status}, not 200`);
+    call.ack();
+    await callee.request('ACK');
+    return { call, invite };
+  }
+
   /** Answers `request` with a response (To tag `toTag` unless the request has one). */
   reply(
     request: SipRequest,
