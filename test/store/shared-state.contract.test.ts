@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
   createMemorySharedState,
@@ -47,6 +48,34 @@ sharedStateContract({
 });
 sharedStateContract(redisImplementation('Redis', REDIS_URL, redisSkip));
 bindingsBeforeIndexContract('Redis', REDIS_URL, redisSkip);
+
+describe('shared state on Redis: a consumer group lost under the reader', { skip: redisSkip }, () => {
+  test('a claim of stale entries that meets NOGROUP lets the next one create the group again', async () => {
+    // The group gone without this client's dropGroup: destroyed by another client here, as a failover loses it
+    // when the promoted replica had not received its creation. The worker's loop claims stale entries first.
+    const prefix = `voxgate-test-${randomBytes(4).toString('hex')}:`;
+    const state = await createRedisSharedState({ url: REDIS_URL, keyPrefix: prefix });
+    const admin = new Redis(REDIS_URL);
+    try {
+      await state.events.publish('call-events', { n: '1' });
+      assert.equal((await state.events.consume('call-events', 'cdr', 'worker')).length, 1);
+      const [key] = await admin.keys(`${prefix}*`);
+      assert.ok(key);
+      assert.equal(await admin.call('XGROUP', 'DESTROY', key, 'cdr'), 1);
+      await assert.rejects(state.events.claimStale('call-events', 'cdr', 'worker', 0), /NOGROUP/);
+      assert.deepEqual(await state.events.claimStale('call-events', 'cdr', 'worker', 0), []);
+      assert.deepEqual(
+        (await state.events.consume('call-events', 'cdr', 'worker')).map((e) => e.fields.n),
+        ['1'],
+        'the group made again from the start of the stream',
+      );
+    } finally {
+      await state.close();
+      for (const key of await admin.keys(`${prefix}*`)) await admin.del(key);
+      admin.disconnect();
+    }
+  });
+});
 
 describe('shared state: selection and Redis URLs', () => {
   test('no URL = memory', async () => {

@@ -146,6 +146,19 @@ export async function createRedisSharedState(options: {
     }
     knownGroups.add(id);
   };
+  /**
+   * A command on a group `ensureGroup` made: a NOGROUP reply — the group destroyed under us (`dropGroup` elsewhere,
+   * by hand), or lost with its stream when a failover promoted a replica the group's creation had not reached —
+   * makes the next call create it again, whichever command met it first.
+   */
+  const inGroup = async <T>(stream: string, group: string, command: () => Promise<T>): Promise<T> => {
+    try {
+      return await command();
+    } catch (err) {
+      if (String((err as Error).message).startsWith('NOGROUP')) knownGroups.delete(`${stream}\0${group}`);
+      throw err;
+    }
+  };
   /** Every AOR with bindings, by SCAN of their keys on each master (a Cluster spreads them over its nodes). */
   const scanAors = async (): Promise<string[]> => {
     const start = `${prefix}reg:{`;
@@ -305,15 +318,12 @@ export async function createRedisSharedState(options: {
         const args = ['GROUP', group, consumer, 'COUNT', String(count)];
         if (blockMs > 0) args.push('BLOCK', String(blockMs));
         const conn = blockMs > 0 ? blockingFor(consumer) : client;
-        let reply: unknown[] | null;
-        try {
-          reply = (await conn.call('XREADGROUP', ...args, 'STREAMS', k.stream(stream), '>')) as
-            unknown[] | null;
-        } catch (err) {
-          // The group was destroyed under us (dropGroup elsewhere, or by hand): created again on the next read.
-          if (String((err as Error).message).startsWith('NOGROUP')) knownGroups.delete(`${stream}\0${group}`);
-          throw err;
-        }
+        const reply = await inGroup(
+          stream,
+          group,
+          async () =>
+            (await conn.call('XREADGROUP', ...args, 'STREAMS', k.stream(stream), '>')) as unknown[] | null,
+        );
         if (!reply || reply.length === 0) return [];
         // One stream asked for: ioredis 6 answers [key, entries]; the raw RESP2 shape is [[key, entries]].
         return toEntries(typeof reply[0] === 'string' ? reply[1] : (reply[0] as unknown[])[1]);
@@ -324,16 +334,21 @@ export async function createRedisSharedState(options: {
       },
       async claimStale(stream, group, consumer, minIdleMs, count = 100) {
         await ensureGroup(stream, group);
-        const reply = (await client.call(
-          'XAUTOCLAIM',
-          k.stream(stream),
+        const reply = await inGroup(
+          stream,
           group,
-          consumer,
-          String(minIdleMs),
-          '0',
-          'COUNT',
-          String(count),
-        )) as [string, unknown];
+          async () =>
+            (await client.call(
+              'XAUTOCLAIM',
+              k.stream(stream),
+              group,
+              consumer,
+              String(minIdleMs),
+              '0',
+              'COUNT',
+              String(count),
+            )) as [string, unknown],
+        );
         return toEntries(reply[1]);
       },
       async dropGroup(stream, group) {
