@@ -262,15 +262,16 @@ async function failover(
       const notInStream = [...load.events].filter((n) => !inStream.has(n));
       const lostEvents = [...load.events].filter((n) => !load.received.has(n));
       if (lostEvents.length > 0) {
-        // Where the group stands on the master now: whether the events were read there (and by whom) or not.
+        // Where the group stands on the master now: whether the events were read there (and by whom) or not — or
+        // the master's error (NOGROUP: the group lost), said rather than thrown over the assertions below.
         const key = `${prefix}stream:{call-events}`;
         const masterPort = url.startsWith('redis+sentinel')
           ? await (sentinel as RedisSentinelTopology).currentMasterPort()
           : await (cluster as RedisClusterTopology).masterOf(key);
         t.diagnostic(
           `${what}: never delivered ${lostEvents.map((n) => `${n} (published ${(load.publishedAt.get(n) ?? 0) - killedAt} ms after ${event})`).join(', ')}; ` +
-            `on the master: groups ${JSON.stringify(await command(masterPort, 'XINFO', 'GROUPS', key))}, ` +
-            `pending ${JSON.stringify(await command(masterPort, 'XPENDING', key, 'cdr', '-', '+', '10'))}`,
+            `on the master: groups ${JSON.stringify(await command(masterPort, 'XINFO', 'GROUPS', key).catch(String))}, ` +
+            `pending ${JSON.stringify(await command(masterPort, 'XPENDING', key, 'cdr', '-', '+', '10').catch(String))}`,
         );
       }
       t.diagnostic(
