@@ -195,7 +195,7 @@ describe('RFC 3262 reliable provisional responses through the B2BUA (no media an
     call.prack(ringing, undefined, 'nonsense');
     assert.equal((await alice.response(call.callId, 400, 'PRACK')).status, 400);
 
-    const cancel = await bob.request('CANCEL', 64 * FAST.t1 + 2000);
+    const cancel = await bob.request('CANCEL', 64 * FAST.t1 + 2000, invite.callId);
     bob.reply(cancel, 200, 'OK', 'b5');
     bob.reply(invite, 487, 'Request Terminated', 'b5');
     const final = await call.final();

@@ -109,13 +109,21 @@ export class SipPhone {
     });
   }
 
-  request(method: string, ms = 5000): Promise<SipRequest> {
+  /**
+   * The next request of `method` (of the call `callId` if given: a wait of seconds for a request the gateway
+   * sends late, such as the CANCEL at 64*T1, should name its call, as a phone's port may be one a phone of
+   * another test file had, whose gateway still retransmits to it).
+   */
+  request(method: string, ms = 5000, callId?: string): Promise<SipRequest> {
     // A retransmission of an INVITE already taken (the gateway resends it every T1 until a provisional reaches
     // it, so on a busy machine one can arrive after the test took the first) is not the next INVITE.
     const key = (m: SipRequest) => `${m.callId} ${m.cseq.seq} ${m.topVia}`;
     return this.waitFor(
       (m) =>
-        m.kind === 'request' && m.method === method && !(method === 'INVITE' && this.invites.has(key(m))),
+        m.kind === 'request' &&
+        m.method === method &&
+        (callId === undefined || m.callId === callId) &&
+        !(method === 'INVITE' && this.invites.has(key(m))),
       ms,
       method,
     ).then((m) => {
