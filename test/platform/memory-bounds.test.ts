@@ -100,6 +100,42 @@ describe('memory bounds', () => {
     assert.equal(server.trackedNonces, 1, 'entries older than the TTL are gone');
   });
 
+  test('digest nonces: one forgotten before its answer came (answers delayed while the ring turned over) is taken once; a forgotten answered one, and one past the answered bits, are stale', async () => {
+    let now = 1_000_000;
+    const server = nonceServer(() => now);
+    const answer = (challenges: string[]) =>
+      answerChallenge({
+        challenges,
+        method: 'REGISTER',
+        uri: `sip:${realm}`,
+        username: 'alice',
+        password: 's3cret',
+      })!.authorization;
+    const verify = async (authorization: string) => {
+      const verdict = await server.verify('REGISTER', [authorization], lookup);
+      now += 1;
+      return verdict;
+    };
+    const stale = { ok: false, reason: 'stale', stale: true };
+    const late = answer(server.challenges()); // its answer delayed
+    now += 1;
+    const b = answer(server.challenges());
+    assert.equal((await verify(b)).ok, true);
+    // Three more nonces: the late one's slot, then b's (answered, still usable) are taken.
+    for (let i = 0; i < 3; i++) server.challenges();
+    assert.equal((await verify(late)).ok, true, 'the late answer is a first answer');
+    assert.deepEqual(await verify(late), stale, 'and once only');
+    assert.deepEqual(await verify(b), stale, 'b was answered before it was forgotten');
+    // An unanswered nonce older than the answered bits reach (32 nonces a slot): stale, as nothing says it was
+    // not answered.
+    const old = answer(server.challenges());
+    for (let i = 0; i < 32 * 3; i++) server.challenges();
+    assert.deepEqual(await verify(old), stale);
+    const recent = answer(server.challenges());
+    for (let i = 0; i < 32 * 3 - 1; i++) server.challenges();
+    assert.equal((await verify(recent)).ok, true, 'the last nonce the bits reach');
+  });
+
   test('digest realms: at most maxRealms servers, the oldest made dropped; a nonce answered on a dropped one is stale on the next, never a first answer', async () => {
     const state = createMemorySharedState();
     const auth = createSipAuthenticator({

@@ -54,10 +54,12 @@ export interface DigestServer {
  *
  * Memory: the last `maxTrackedNonces` nonces issued (default 100,000: ~6 MiB) are remembered in a ring of
  * typed arrays (`nonce-ring.ts`) — their key, so that an answer is checked without a second HMAC, and the last
- * nonce-count answered on each — the oldest forgotten first, whether answered or not. A nonce forgotten while it
- * could still be used makes every nonce issued up to it that is no longer remembered stale (the client retries
- * with a fresh nonce), so forgetting never opens a replay. A nonce issued by another replica (or before a
- * restart) is checked by its HMAC, and remembered from its first answer on.
+ * nonce-count answered on each — the oldest forgotten first, whether answered or not; past them, one bit per
+ * nonce for 32 times as many says whether it was answered. A forgotten nonce of this server's is checked by its
+ * HMAC and taken once if never answered (an answer delayed by lost datagrams while the ring turned over), else
+ * stale (the client retries with a fresh nonce), so forgetting never opens a replay. A nonce issued by another
+ * replica (or before a restart) is checked by its HMAC, and remembered from its first answer on; one answered
+ * and forgotten while usable makes every such nonce issued up to it stale.
  *
  * The secret may be a key ring: nonces and the opaque are made with its current key and checked against every
  * key it accepts, so a nonce issued before a rotation still verifies while the old key is accepted.
@@ -114,12 +116,7 @@ export function createDigestServer(options: {
       return given.length === expect.length && timingSafeEqual(given, expect);
     });
   };
-  /** `remembered`: whether the nonce is in the ring. */
-  const nonceState = (nonce: string, remembered: boolean): 'valid' | 'expired' => {
-    const at = nonceIssuedAt(nonce);
-    if (at <= nonces.evictedIssuedUpTo && !remembered) return 'expired';
-    return now() - at < ttl ? 'valid' : 'expired';
-  };
+  const expired = (nonce: string): boolean => !(now() - nonceIssuedAt(nonce) < ttl);
 
   // RFC 7616 §3.3: opaque "SHOULD be returned by the client unchanged in the Authorization header field of
   // subsequent requests with URIs in the same protection space". One per realm and key: a nonce and the opaque
@@ -206,15 +203,24 @@ export function createDigestServer(options: {
       // Found after the lookup's await, with no await from here to the count's record: a replay racing its
       // original sees it.
       const slot = nonces.find(p.nonce);
-      if (!signer || nonceState(p.nonce, slot >= 0) === 'expired')
-        return { ok: false, reason: 'stale', stale: true };
+      if (!signer || expired(p.nonce)) return { ok: false, reason: 'stale', stale: true };
       // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".
       const nc = parseInt(p.nc!, 16);
-      if (slot < 0) {
-        nonces.adopt(p.nonce, nonceIssuedAt(p.nonce), signer, nc, now());
-      } else {
+      if (slot >= 0) {
         if (nc <= nonces.countAt(slot)) return { ok: false, reason: 'replay', stale: true };
         nonces.answered(slot, nc);
+        return { ok: true, username: p.username, algorithm };
+      }
+      // Not remembered. One of ours is taken at its first answer only (its answered bit), its count no longer
+      // known after: later uses are stale and the client takes a new nonce.
+      const forgotten = nonces.answerForgotten(p.nonce);
+      if (forgotten === 'answered') return { ok: false, reason: 'stale', stale: true };
+      if (forgotten === 'foreign') {
+        // Another replica's, or an earlier server's: taken and remembered from its first answer, unless an
+        // adopted nonce answered as late as its issue was forgotten here (its answer could be a replay).
+        if (nonceIssuedAt(p.nonce) <= nonces.evictedIssuedUpTo)
+          return { ok: false, reason: 'stale', stale: true };
+        nonces.adopt(p.nonce, nonceIssuedAt(p.nonce), signer, nc, now());
       }
       return { ok: true, username: p.username, algorithm };
     },

@@ -20,10 +20,14 @@ const INSTANCE_LENGTH = 8;
  * from elsewhere that verified by its HMAC is adopted into a slot of its own at its first answer, found again by
  * its text (a Map kept to the live ones).
  *
- * A slot is reused after `capacity` more nonces: the oldest issued is forgotten first. An answered nonce
- * forgotten while still inside its TTL raises `evictedIssuedUpTo` to its issue time, so the digest server answers
- * every nonce issued up to then that it no longer remembers stale — a forgotten nonce's replay is never taken for
- * a first answer.
+ * A slot is reused after `capacity` more nonces: the oldest issued is forgotten first. What outlives the slot is
+ * one bit per nonce of this ring's — answered or not — for the last `32 × slots` nonces issued (4 bytes a slot,
+ * as Kamailio's auth module keeps a nonce-count byte per nonce id beyond its in-flight set): a nonce forgotten
+ * before its answer came, its challenge's answer delayed by a lost datagram and its retransmissions while
+ * thousands of nonces a second are issued, is still taken once (`answerForgotten`), and a forgotten nonce that was
+ * answered is stale, never taken for a first answer. An adopted nonce (another replica's) answered and forgotten
+ * while still inside its TTL raises `evictedIssuedUpTo` to its issue time, so the digest server answers every
+ * nonce from elsewhere issued up to then that it no longer remembers stale.
  */
 export interface NonceRing {
   /** A new nonce: its body signed with `key` by `sign` (the signature its last field), remembered. */
@@ -36,9 +40,15 @@ export interface NonceRing {
   countAt(slot: number): number;
   /** Records an answer's nonce-count on the nonce of a slot. */
   answered(slot: number, nc: number): void;
+  /**
+   * A nonce of this ring's no longer in a slot: `first` when it was never answered (its answer is recorded now:
+   * the next is `answered`), `answered` when it was or when it is too old for the bits to say, `foreign` when it
+   * is not of this ring's (another replica's, this process's before a restart).
+   */
+  answerForgotten(nonce: string): 'first' | 'answered' | 'foreign';
   /** Remembers a nonce not issued here (another replica's, or this one's before a restart) at its first answer. */
   adopt(nonce: string, issuedAt: number, key: Buffer, nc: number, now: number): void;
-  /** Issue time of the newest answered nonce forgotten while inside its TTL (-1: none). */
+  /** Issue time of the newest answered adopted nonce forgotten while inside its TTL (-1: none). */
   readonly evictedIssuedUpTo: number;
   /** Nonces remembered and still inside their TTL at `now`. */
   remembered(now: number): number;
@@ -105,6 +115,10 @@ export function createNonceRing(options: {
   // The signature's characters, PER_NUMBER to a number: three numbers per slot.
   let signatures = new Float64Array(size * 3);
   let keys: (Buffer | undefined)[] = new Array<Buffer | undefined>(size).fill(undefined);
+  // One bit per sequence number, `seq % window`: set once a nonce is answered, cleared when it is issued. The
+  // window is 32 sequence numbers a slot, one 32-bit word a slot.
+  let answeredBits = new Uint32Array(size);
+  let window = size * 32;
   /** Nonces adopted from elsewhere, by their text: the sequence number of their slot. */
   const adopted = new Map<string, number>();
   let next = 0;
@@ -126,6 +140,12 @@ export function createNonceRing(options: {
     counts = widen(counts, 0);
     signatures = widen(signatures, 0, 3);
     keys = keys.concat(new Array<Buffer | undefined>(bigger - size).fill(undefined));
+    // Every sequence number issued is under the old window (the ring grows before its first reuse), so each
+    // bit keeps its place.
+    const bits = new Uint32Array(bigger);
+    bits.set(answeredBits);
+    answeredBits = bits;
+    window = bigger * 32;
     size = bigger;
   };
 
@@ -135,16 +155,19 @@ export function createNonceRing(options: {
     if (next >= size && size < capacity) grow();
     const seq = next++;
     const slot = seq % size;
-    // Forgetting a nonce never answered opens no replay: a first answer to it is checked by its HMAC.
-    if (seqs[slot]! >= 0 && counts[slot]! >= 0 && now - issued[slot]! < ttl)
+    // A nonce of this ring's leaves its answered bit behind. An adopted one never answered opens no replay
+    // forgotten: a first answer to it is checked by its HMAC; answered, nothing says so once its slot goes.
+    if (seqs[slot]! >= 0 && counts[slot]! >= 0 && now - issued[slot]! < ttl && Number.isNaN(tags[slot]!))
       evictedIssuedUpTo = Math.max(evictedIssuedUpTo, issued[slot]!);
+    const bit = seq % window;
+    answeredBits[bit >>> 5]! &= ~(1 << (bit & 31));
     if (adopted.size > capacity + 1024)
       for (const [text, s] of adopted) if (seqs[s % size] !== s) adopted.delete(text);
     return seq;
   };
 
-  /** The slot holding `nonce`, or -1. */
-  const locate = (nonce: string): number => {
+  /** The sequence number a nonce in this ring's form names (NaN when not a number), or -1 for any other nonce. */
+  const ownSeq = (nonce: string): number => {
     const first = nonce.indexOf('.');
     const second = first < 0 ? -1 : nonce.indexOf('.', first + 1);
     const third = second < 0 ? -1 : nonce.indexOf('.', second + 1);
@@ -153,8 +176,25 @@ export function createNonceRing(options: {
       second - first > INSTANCE_LENGTH + 1 &&
       nonce.length - third - 1 === SIGNATURE_LENGTH &&
       nonce.startsWith(instance, first + 1)
-    ) {
-      const seq = base36(nonce, first + 1 + INSTANCE_LENGTH, second);
+    )
+      return base36(nonce, first + 1 + INSTANCE_LENGTH, second);
+    return -1;
+  };
+
+  /** Sets the answered bit of `seq`. */
+  const markAnswered = (seq: number) => {
+    const bit = seq % window;
+    answeredBits[bit >>> 5]! |= 1 << (bit & 31);
+  };
+
+  /** The slot holding `nonce`, or -1. */
+  const locate = (nonce: string): number => {
+    const seq = ownSeq(nonce);
+    if (seq !== -1) {
+      if (Number.isNaN(seq)) return -1;
+      const first = nonce.indexOf('.');
+      const second = nonce.indexOf('.', first + 1);
+      const third = nonce.indexOf('.', second + 1);
       const slot = seq % size;
       if (
         seqs[slot] !== seq ||
@@ -169,9 +209,9 @@ export function createNonceRing(options: {
       }
       return slot;
     }
-    const seq = adopted.get(nonce);
-    if (seq === undefined) return -1;
-    if (seqs[seq % size] === seq) return seq % size;
+    const adoptedSeq = adopted.get(nonce);
+    if (adoptedSeq === undefined) return -1;
+    if (seqs[adoptedSeq % size] === adoptedSeq) return adoptedSeq % size;
     adopted.delete(nonce);
     return -1;
   };
@@ -207,6 +247,17 @@ export function createNonceRing(options: {
     countAt: (slot) => counts[slot]!,
     answered(slot, nc) {
       counts[slot] = nc;
+      markAnswered(seqs[slot]!);
+    },
+    answerForgotten(nonce) {
+      const seq = ownSeq(nonce);
+      if (seq === -1) return 'foreign';
+      // Issued here (the caller checked its HMAC) and under the window: its bit says whether it was answered.
+      if (!(seq < next && next - seq <= window)) return 'answered';
+      const bit = seq % window;
+      if ((answeredBits[bit >>> 5]! & (1 << (bit & 31))) !== 0) return 'answered';
+      markAnswered(seq);
+      return 'first';
     },
     adopt(nonce, issuedAt, key, nc, now) {
       const seq = claim(now);
