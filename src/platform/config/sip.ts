@@ -168,7 +168,7 @@ export const sipSection = section({
       description:
         "past this percentage of the heap's old-generation cap (--max-old-space-size) alive after a full " +
         'collection, new requests outside a dialog are answered 503 with Retry-After until it falls 15 points ' +
-        'under (docs/reliability.md, Overload); 0 = never',
+        'under (to half the setting, for one under 30) (docs/reliability.md, Overload); 0 = never',
       default: 80,
     }),
     VOXGATE_SIP_UDP: choice(['auto', 'native', 'dgram'], {
