@@ -241,6 +241,25 @@ for (const engine of SRTP_ENGINES) {
       assert.deepEqual(opened.packet, plain);
     });
 
+    test('SRTCP with the E flag clear (RFC 3711 §3.4: carried in the clear, still authenticated) opens to its bytes, lent or not', () => {
+      const key = randomBytes(16);
+      const salt = randomBytes(14);
+      const authKey = deriveSessionKeys(SHA1_80, key, salt).srtcp.authKey;
+      for (const lend of [false, true]) {
+        const receiver = new SrtpSession(SHA1_80, key, salt, engine, lend);
+        for (const index of [5, 6]) {
+          const plain = report();
+          const trailer = Buffer.alloc(4);
+          trailer.writeUInt32BE(index); // E = 0
+          const authenticated = Buffer.concat([plain, trailer]);
+          const tag = createHmac('sha1', authKey).update(authenticated).digest().subarray(0, 10);
+          const opened = receiver.unprotectRtcp(Buffer.concat([authenticated, tag]));
+          assert.ok(opened.ok);
+          assert.deepEqual(Buffer.from(opened.packet), plain);
+        }
+      }
+    });
+
     test('replayed or forged SRTCP is refused', () => {
       const [sender, receiver] = pair(SHA1_80, engine);
       const sealed = sender.protectRtcp(report())!;

@@ -210,7 +210,9 @@ export class SrtpSession {
     const bodyLength = end - 4;
     const plain = this.openedOutput(bodyLength);
     if (!encrypted) {
-      packet.copy(plain, 0, 0, bodyLength);
+      // RFC 3711 §3.4: the E flag clear, the compound packet is carried in the clear (an RTCP packet, tens of
+      // bytes: copied byte by byte, as the headers are, rather than through a view `Buffer#copy` would make).
+      copyHead(packet, plain, bodyLength);
       return this.openedPacket(plain);
     }
     copyHead(packet, plain, 8);
