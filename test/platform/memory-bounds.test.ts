@@ -28,6 +28,32 @@ const lookup = (username: string, algorithm: DigestAlgorithm) =>
 const nonceServer = (now: () => number) =>
   createDigestServer({ realm, secret: randomBytes(32), nonceTtlMs: 60_000, maxTrackedNonces: 3, now });
 
+/** alice's answer to `challenges`, her `nc`-th use of its nonce. */
+const aliceAnswer = (challenges: string[], nc = 1) =>
+  answerChallenge({
+    challenges,
+    method: 'REGISTER',
+    uri: `sip:${realm}`,
+    username: 'alice',
+    password: 's3cret',
+    previousUses: nc - 1,
+  })!.authorization;
+
+/**
+ * A nonce server on a clock from 1,000,000 ms (`clock.now`), and its verify of alice's answers, each moving the
+ * clock a millisecond on.
+ */
+function clockedNonceServer() {
+  const clock = { now: 1_000_000 };
+  const server = nonceServer(() => clock.now);
+  const verify = async (authorization: string) => {
+    const verdict = await server.verify('REGISTER', [authorization], lookup);
+    clock.now += 1;
+    return verdict;
+  };
+  return { clock, server, verify };
+}
+
 describe('memory bounds', () => {
   test('digest nonces: at most maxTrackedNonces, oldest first, none past the TTL, and no replay opened', async () => {
     let now = 1_000_000;
@@ -60,22 +86,8 @@ describe('memory bounds', () => {
   });
 
   test('digest nonces: the oldest issued is forgotten first at the cap, answered or not; a forgotten answered nonce is stale, a remembered one keeps refusing its replays', async () => {
-    let now = 1_000_000;
-    const server = nonceServer(() => now);
-    const answer = (challenges: string[], nc: number) =>
-      answerChallenge({
-        challenges,
-        method: 'REGISTER',
-        uri: `sip:${realm}`,
-        username: 'alice',
-        password: 's3cret',
-        previousUses: nc - 1,
-      })!.authorization;
-    const verify = async (authorization: string) => {
-      const verdict = await server.verify('REGISTER', [authorization], lookup);
-      now += 1;
-      return verdict;
-    };
+    const { clock, server, verify } = clockedNonceServer();
+    const answer = aliceAnswer;
     const stale = { ok: false, reason: 'stale', stale: true };
     const replay = { ok: false, reason: 'replay', stale: true };
     const [a, b, c] = [0, 1, 2].map(() => server.challenges());
@@ -95,30 +107,17 @@ describe('memory bounds', () => {
     for (let nc = 1; nc < 3000; nc++) assert.equal((await verify(answer(d, nc))).ok, true);
     assert.equal(server.trackedNonces, 3);
     assert.deepEqual(await verify(answer(c!, 1)), replay, 'c was kept');
-    now += 60_000;
+    clock.now += 60_000;
     assert.equal((await verify(answer(server.challenges(), 1))).ok, true);
     assert.equal(server.trackedNonces, 1, 'entries older than the TTL are gone');
   });
 
   test('digest nonces: one forgotten before its answer came (answers delayed while the ring turned over) is taken once; a forgotten answered one, and one past the answered bits, are stale', async () => {
-    let now = 1_000_000;
-    const server = nonceServer(() => now);
-    const answer = (challenges: string[]) =>
-      answerChallenge({
-        challenges,
-        method: 'REGISTER',
-        uri: `sip:${realm}`,
-        username: 'alice',
-        password: 's3cret',
-      })!.authorization;
-    const verify = async (authorization: string) => {
-      const verdict = await server.verify('REGISTER', [authorization], lookup);
-      now += 1;
-      return verdict;
-    };
+    const { clock, server, verify } = clockedNonceServer();
+    const answer = aliceAnswer;
     const stale = { ok: false, reason: 'stale', stale: true };
     const late = answer(server.challenges()); // its answer delayed
-    now += 1;
+    clock.now += 1;
     const b = answer(server.challenges());
     assert.equal((await verify(b)).ok, true);
     // Three more nonces: the late one's slot, then b's (answered, still usable) are taken.
