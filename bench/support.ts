@@ -167,12 +167,16 @@ export async function stop(child: ChildProcess): Promise<void> {
   // Ended already: by itself (exitCode) or by a signal (signalCode, exitCode null: a V8 abort is SIGABRT), its
   // 'exit' event past.
   if (child.exitCode !== null || child.signalCode !== null) return;
+  stopping.add(child);
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(force);
 }
+
+/** Children `stop` was asked to end: their exit is not news. */
+const stopping = new WeakSet<ChildProcess>();
 
 export const fmt = (n: number, d = 1): string => n.toFixed(d);
 
@@ -188,10 +192,12 @@ export function voxgateSettingsOfBench(): Record<string, string | undefined> {
  * Kamailio with `cfg` listening on UDP `127.0.0.1:port`, with `defines` (`-A NAME=value` pairs): shared memory
  * for the transactions in flight (64 MiB by default runs out first, and 512 MiB did at 4,400 calls/s, where 2 GiB
  * held 5,200/s: 2,048 MiB here, BENCH_KAMAILIO_SHM_MB to change it) and private memory per worker sized like a
- * production proxy, not the package defaults. Its stderr is piped (read it or leave it).
+ * production proxy, not the package defaults. Its stderr is piped and always read (an unread pipe fills at
+ * 64 KiB, and Kamailio's processes then block at their next log line: the warnings of an overloaded step are
+ * enough); a caller may listen to it too. Should Kamailio end before `stop` ends it, its last output is printed.
  */
 export function startKamailio(cfg: string, port: number, defines: readonly string[] = []): ChildProcess {
-  return spawn(
+  const child = spawn(
     'kamailio',
     [
       '-f',
@@ -212,6 +218,15 @@ export function startKamailio(cfg: string, port: number, defines: readonly strin
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  let tail = '';
+  child.stderr!.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));
+  child.once('exit', (code, signal) => {
+    if (!stopping.has(child))
+      console.error(
+        `kamailio (port ${port}) ended by itself (${signal ?? `exit ${code}`}); its last output:\n${tail}`,
+      );
+  });
+  return child;
 }
 
 /**
