@@ -59,16 +59,10 @@ describe('memory bounds', () => {
     let now = 1_000_000;
     const server = nonceServer(() => now);
     const register = async () => {
-      const answer = answerChallenge({
-        challenges: server.challenges(),
-        method: 'REGISTER',
-        uri: `sip:${realm}`,
-        username: 'alice',
-        password: 's3cret',
-      })!;
-      assert.equal((await server.verify('REGISTER', [answer.authorization], lookup)).ok, true);
+      const authorization = aliceAnswer(server.challenges());
+      assert.equal((await server.verify('REGISTER', [authorization], lookup)).ok, true);
       now += 1;
-      return answer.authorization;
+      return authorization;
     };
     const first = await register();
     for (let i = 0; i < 4; i++) await register();
@@ -87,38 +81,36 @@ describe('memory bounds', () => {
 
   test('digest nonces: the oldest issued is forgotten first at the cap, answered or not; a forgotten answered nonce is stale, a remembered one keeps refusing its replays', async () => {
     const { clock, server, verify } = clockedNonceServer();
-    const answer = aliceAnswer;
     const stale = { ok: false, reason: 'stale', stale: true };
     const replay = { ok: false, reason: 'replay', stale: true };
     const [a, b, c] = [0, 1, 2].map(() => server.challenges());
-    assert.equal((await verify(answer(a!, 1))).ok, true);
-    assert.equal((await verify(answer(b!, 1))).ok, true);
-    assert.equal((await verify(answer(c!, 1))).ok, true);
-    assert.equal((await verify(answer(a!, 2))).ok, true, 'a nonce used again: its count grows');
-    assert.deepEqual(await verify(answer(a!, 2)), replay);
+    assert.equal((await verify(aliceAnswer(a!, 1))).ok, true);
+    assert.equal((await verify(aliceAnswer(b!, 1))).ok, true);
+    assert.equal((await verify(aliceAnswer(c!, 1))).ok, true);
+    assert.equal((await verify(aliceAnswer(a!, 2))).ok, true, 'a nonce used again: its count grows');
+    assert.deepEqual(await verify(aliceAnswer(a!, 2)), replay);
     assert.equal(server.trackedNonces, 3, 'the cap holds');
     // A fourth nonce takes the slot of the oldest issued, a, answered while usable: from now on stale, whatever
     // its count (never taken for the first answer of a nonce from elsewhere).
     const d = server.challenges();
-    assert.deepEqual(await verify(answer(a!, 3)), stale);
-    assert.deepEqual(await verify(answer(a!, 1)), stale);
-    assert.deepEqual(await verify(answer(b!, 1)), replay, 'b is still remembered');
+    assert.deepEqual(await verify(aliceAnswer(a!, 3)), stale);
+    assert.deepEqual(await verify(aliceAnswer(a!, 1)), stale);
+    assert.deepEqual(await verify(aliceAnswer(b!, 1)), replay, 'b is still remembered');
     // Many uses of one nonce take no more room.
-    for (let nc = 1; nc < 3000; nc++) assert.equal((await verify(answer(d, nc))).ok, true);
+    for (let nc = 1; nc < 3000; nc++) assert.equal((await verify(aliceAnswer(d, nc))).ok, true);
     assert.equal(server.trackedNonces, 3);
-    assert.deepEqual(await verify(answer(c!, 1)), replay, 'c was kept');
+    assert.deepEqual(await verify(aliceAnswer(c!, 1)), replay, 'c was kept');
     clock.now += 60_000;
-    assert.equal((await verify(answer(server.challenges(), 1))).ok, true);
+    assert.equal((await verify(aliceAnswer(server.challenges(), 1))).ok, true);
     assert.equal(server.trackedNonces, 1, 'entries older than the TTL are gone');
   });
 
   test('digest nonces: one forgotten before its answer came (answers delayed while the ring turned over) is taken once; a forgotten answered one, and one past the answered bits, are stale', async () => {
     const { clock, server, verify } = clockedNonceServer();
-    const answer = aliceAnswer;
     const stale = { ok: false, reason: 'stale', stale: true };
-    const late = answer(server.challenges()); // its answer delayed
+    const late = aliceAnswer(server.challenges()); // its answer delayed
     clock.now += 1;
-    const b = answer(server.challenges());
+    const b = aliceAnswer(server.challenges());
     assert.equal((await verify(b)).ok, true);
     // Three more nonces: the late one's slot, then b's (answered, still usable) are taken.
     for (let i = 0; i < 3; i++) server.challenges();
@@ -127,10 +119,10 @@ describe('memory bounds', () => {
     assert.deepEqual(await verify(b), stale, 'b was answered before it was forgotten');
     // An unanswered nonce older than the answered bits reach (32 nonces a slot): stale, as nothing says it was
     // not answered.
-    const old = answer(server.challenges());
+    const old = aliceAnswer(server.challenges());
     for (let i = 0; i < 32 * 3; i++) server.challenges();
     assert.deepEqual(await verify(old), stale);
-    const recent = answer(server.challenges());
+    const recent = aliceAnswer(server.challenges());
     for (let i = 0; i < 32 * 3 - 1; i++) server.challenges();
     assert.equal((await verify(recent)).ok, true, 'the last nonce the bits reach');
   });

@@ -116,8 +116,6 @@ export function createDigestServer(options: {
       return given.length === expect.length && timingSafeEqual(given, expect);
     });
   };
-  const expired = (nonce: string): boolean => !(now() - nonceIssuedAt(nonce) < ttl);
-
   // RFC 7616 §3.3: opaque "SHOULD be returned by the client unchanged in the Authorization header field of
   // subsequent requests with URIs in the same protection space". One per realm and key: a nonce and the opaque
   // of the same challenge are made with the same key.
@@ -203,7 +201,8 @@ export function createDigestServer(options: {
       // Found after the lookup's await, with no await from here to the count's record: a replay racing its
       // original sees it.
       const slot = nonces.find(p.nonce);
-      if (!signer || expired(p.nonce)) return { ok: false, reason: 'stale', stale: true };
+      const issuedAt = nonceIssuedAt(p.nonce);
+      if (!signer || !(now() - issuedAt < ttl)) return { ok: false, reason: 'stale', stale: true };
       // RFC 2617 §3.2.2: the nonce-count "permits the server to detect request replays".
       const nc = parseInt(p.nc!, 16);
       if (slot >= 0) {
@@ -218,9 +217,8 @@ export function createDigestServer(options: {
       if (forgotten === 'foreign') {
         // Another replica's, or an earlier server's: taken and remembered from its first answer, unless an
         // adopted nonce answered as late as its issue was forgotten here (its answer could be a replay).
-        if (nonceIssuedAt(p.nonce) <= nonces.evictedIssuedUpTo)
-          return { ok: false, reason: 'stale', stale: true };
-        nonces.adopt(p.nonce, nonceIssuedAt(p.nonce), signer, nc, now());
+        if (issuedAt <= nonces.evictedIssuedUpTo) return { ok: false, reason: 'stale', stale: true };
+        nonces.adopt(p.nonce, issuedAt, signer, nc, now());
       }
       return { ok: true, username: p.username, algorithm };
     },

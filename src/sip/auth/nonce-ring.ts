@@ -166,20 +166,25 @@ export function createNonceRing(options: {
     return seq;
   };
 
-  /** The sequence number a nonce in this ring's form names (NaN when not a number), or -1 for any other nonce. */
-  const ownSeq = (nonce: string): number => {
-    const first = nonce.indexOf('.');
-    const second = first < 0 ? -1 : nonce.indexOf('.', first + 1);
-    const third = second < 0 ? -1 : nonce.indexOf('.', second + 1);
-    if (
+  // Where `ownForm` found the nonce's three dots, read by its callers right after it returned true.
+  let first = -1;
+  let second = -1;
+  let third = -1;
+  /** Whether `nonce` is in this ring's form (this instance's, signature of its length); its dots kept. */
+  const ownForm = (nonce: string): boolean => {
+    first = nonce.indexOf('.');
+    second = first < 0 ? -1 : nonce.indexOf('.', first + 1);
+    third = second < 0 ? -1 : nonce.indexOf('.', second + 1);
+    return (
       third > 0 &&
       second - first > INSTANCE_LENGTH + 1 &&
       nonce.length - third - 1 === SIGNATURE_LENGTH &&
       nonce.startsWith(instance, first + 1)
-    )
-      return base36(nonce, first + 1 + INSTANCE_LENGTH, second);
-    return -1;
+    );
   };
+  /** The sequence number a nonce in this ring's form names (NaN when not a number), or -1 for any other nonce. */
+  const ownSeq = (nonce: string): number =>
+    ownForm(nonce) ? base36(nonce, first + 1 + INSTANCE_LENGTH, second) : -1;
 
   /** Sets the answered bit of `seq`. */
   const markAnswered = (seq: number) => {
@@ -189,12 +194,9 @@ export function createNonceRing(options: {
 
   /** The slot holding `nonce`, or -1. */
   const locate = (nonce: string): number => {
-    const seq = ownSeq(nonce);
-    if (seq !== -1) {
+    if (ownForm(nonce)) {
+      const seq = base36(nonce, first + 1 + INSTANCE_LENGTH, second);
       if (Number.isNaN(seq)) return -1;
-      const first = nonce.indexOf('.');
-      const second = nonce.indexOf('.', first + 1);
-      const third = nonce.indexOf('.', second + 1);
       const slot = seq % size;
       if (
         seqs[slot] !== seq ||

@@ -135,9 +135,11 @@ export async function createRedisSharedState(options: {
     stream: (name: string) => `${prefix}stream:{${name}}`,
     trunkStatus: (trunkId: string) => `${prefix}trunk-status:{${trunkId}}`,
   };
+  /** The groups made here (`ensureGroup`), by `groupId`. */
   const knownGroups = new Set<string>();
+  const groupId = (stream: string, group: string) => `${stream}\0${group}`;
   const ensureGroup = async (stream: string, group: string) => {
-    const id = `${stream}\0${group}`;
+    const id = groupId(stream, group);
     if (knownGroups.has(id)) return;
     try {
       await client.call('XGROUP', 'CREATE', k.stream(stream), group, '0', 'MKSTREAM');
@@ -155,7 +157,7 @@ export async function createRedisSharedState(options: {
     try {
       return await command();
     } catch (err) {
-      if (String((err as Error).message).startsWith('NOGROUP')) knownGroups.delete(`${stream}\0${group}`);
+      if (String((err as Error).message).startsWith('NOGROUP')) knownGroups.delete(groupId(stream, group));
       throw err;
     }
   };
@@ -352,7 +354,7 @@ export async function createRedisSharedState(options: {
         return toEntries(reply[1]);
       },
       async dropGroup(stream, group) {
-        knownGroups.delete(`${stream}\0${group}`);
+        knownGroups.delete(groupId(stream, group));
         return Number(await client.call('XGROUP', 'DESTROY', k.stream(stream), group)) === 1;
       },
     },
