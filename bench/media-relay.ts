@@ -19,6 +19,13 @@
  *   saturated its core from about 300 calls)
  * [--relay-loop-delay] (voxgate's relay also watches its event loop's delay, for the second table's column; off
  *   by default: the watch is a 1 ms timer in the relay whose CPU the relay's rows would count, `media-observe.ts`)
+ * [--pin] (the generator — this process, all its threads — keeps to the first CPU this process may use and every
+ *   relay to the others, so that a relay never waits for a CPU the generator holds, as on a media host of its
+ *   own; needs two CPUs or more and taskset. Off by default: on two CPUs the generator's collections, its helper
+ *   threads pinned with it, became the tail — docs/performance.md, run of 2026-12-06 22:47)
+ * `npm run bench:media` starts this process (the generator) with a 64 MiB young generation: with V8's default
+ * its collections (about 3.5 MB of garbage a second at 400 calls, `--trace-gc`) fall in every 400-call step, 3 to
+ * 5 of them of up to 14 ms, and add to every relay's latencies alike; run by hand, give `node` the same flags.
  * BENCH_RELAY_NODE_ARGS passes Node options to voxgate's relay process (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,7 +35,7 @@ import { findRtpengine, freeUdpPort } from '../test/helpers/rtpengine.js';
 import { heapLimitArgs } from './memory-budgets.js';
 import { defaultGeneratorUdp, openLoad, type GeneratorUdp, type LoadResult } from './media-load.js';
 import { attribute, observeSelf, schedstat, type SelfObservation } from './media-observe.js';
-import { fmt, stop, usage, waitForOutput } from './support.js';
+import { allowedCpus, fmt, onCpus, pinSelf, stop, usage, waitForOutput } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +47,7 @@ const { values } = parseArgs({
     'voxgate-udp': { type: 'string', default: 'native' },
     'generator-udp': { type: 'string', default: defaultGeneratorUdp() },
     'relay-loop-delay': { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
   },
 });
 const generatorUdp = values['generator-udp'] as GeneratorUdp;
@@ -51,6 +59,17 @@ const callCounts = values.calls.split(',').map(Number);
 const seconds = Number(values.seconds);
 const relays = values.relays.split(',') as ('direct' | 'voxgate' | 'rtpengine')[];
 const WARMUP_MS = 1000;
+
+/** The relays' CPUs when pinned (the generator has the first of the allowed ones); undefined: not pinned. */
+const relayCpus = ((): number[] | undefined => {
+  if (!values.pin) return undefined;
+  const cpus = allowedCpus();
+  if (cpus.length >= 2 && pinSelf(cpus.slice(0, 1))) return cpus.slice(1);
+  console.error(
+    `bench:media: --pin needs two CPUs or more and taskset (CPUs allowed: ${cpus.join(',') || '?'})`,
+  );
+  process.exit(2);
+})();
 
 interface Row extends LoadResult {
   relay: string;
@@ -84,8 +103,7 @@ interface RelayProcess {
 
 async function startVoxgate(udp: string, variant = ''): Promise<RelayProcess> {
   const child = spawn(
-    process.execPath,
-    [
+    ...onCpus(relayCpus, process.execPath, [
       // e.g. BENCH_RELAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the relay under load.
       ...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       // As deployed; the variant's options after them (V8 takes the last of a flag given twice).
@@ -98,7 +116,7 @@ async function startVoxgate(udp: string, variant = ''): Promise<RelayProcess> {
       '--port-max=49999',
       `--udp=${udp}`,
       ...(values['relay-loop-delay'] ? ['--loop-delay'] : []),
-    ],
+    ]),
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
   const ngPort = Number(await waitForOutput(child, /^ng (\d+)$/m, 'stdout'));
@@ -116,8 +134,7 @@ async function startRtpengine(): Promise<RelayProcess> {
   if (!binary) throw new Error('rtpengine not found: apt-get install rtpengine-daemon');
   const ngPort = await freeUdpPort();
   const child: ChildProcess = spawn(
-    binary,
-    [
+    ...onCpus(relayCpus, binary, [
       '--config-file=none',
       '--table=-1',
       '--interface=127.0.0.1',
@@ -128,7 +145,7 @@ async function startRtpengine(): Promise<RelayProcess> {
       '--delete-delay=0',
       '--port-min=20000',
       '--port-max=29999',
-    ],
+    ]),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   child.stderr!.resume();
@@ -244,7 +261,9 @@ rows.sort(
 );
 
 const direct = new Map(rows.filter((r) => r.relay.startsWith('direct')).map((r) => [r.calls, r]));
-console.log(`Generator sockets: ${generatorUdp}\n`);
+console.log(
+  `Generator sockets: ${generatorUdp}; ${relayCpus ? `generator on CPU ${allowedCpus()[0]}, relays on CPU ${relayCpus.join(',')}` : 'every process on every CPU'}\n`,
+);
 const dash = (r: Row, text: string) => (r.relay.startsWith('direct') ? '–' : text);
 console.log(
   '| relay | calls | packets/s offered | sent % | loss % | p50 / p99 ms | added p50 / p99 ms | relay CPU ms per 1,000 packets | relay CPU % | relay PSS MiB | generator late p99 ms |',

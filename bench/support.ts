@@ -17,6 +17,37 @@ function pss(pid: number): number | undefined {
   }
 }
 
+/** The CPUs this process may run on (`Cpus_allowed_list`), in order; empty where /proc does not say. */
+export function allowedCpus(): number[] {
+  const m = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  const cpus: number[] = [];
+  for (const part of m?.[1]?.split(',') ?? []) {
+    const [from, to = from] = part.split('-').map(Number) as [number, number?];
+    for (let cpu = from; cpu <= to; cpu++) cpus.push(cpu);
+  }
+  return cpus;
+}
+
+/**
+ * Keeps this process and every thread it has (the generator, libuv's and V8's threads) on `cpus`, as
+ * `taskset -a -p` does; threads made later inherit it. False where taskset is missing or refused.
+ */
+export function pinSelf(cpus: readonly number[]): boolean {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus.join(','), String(process.pid)], {
+    encoding: 'utf8',
+  });
+  return r.status === 0;
+}
+
+/** `command args` run on `cpus` only (every thread it makes inherits them): spawn's command and arguments. */
+export function onCpus(
+  cpus: readonly number[] | undefined,
+  command: string,
+  args: string[],
+): [string, string[]] {
+  return cpus?.length ? ['taskset', ['-c', cpus.join(','), command, ...args]] : [command, args];
+}
+
 /**
  * CPU ms and memory of a process and its children (Kamailio forks workers that share memory). Memory is the
  * sum of PSS where the kernel reports it, so shared memory counts once; else the sum of RSS.
