@@ -10,6 +10,34 @@ export const ADMIN_KEY_LOCK = 0x766f7867; // "voxg"
 
 const PAGE = 500;
 
+type ApiKeys = ReturnType<typeof createApiKeyRepository>;
+type ApiKeyInfo = Awaited<ReturnType<ApiKeys['list']>>[number];
+
+/** Every active platform key (no tenant), read a page at a time; a key revoked meanwhile does not move the pages. */
+async function* activePlatformKeys(keys: ApiKeys): AsyncGenerator<ApiKeyInfo> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await keys.list({ limit: PAGE, tenantId: null, active: true, ...(after ? { after } : {}) });
+    yield* page;
+    after = page.at(-1)?.id;
+    if (page.length < PAGE) return;
+  }
+}
+
+/** What every change to a platform admin key is audited as: no actor, no tenant, no source address. */
+const ADMIN_KEY_CHANGE = { actorKeyId: null, tenantId: null, entity: 'api-key', sourceIp: null } as const;
+
+/** Revokes `key` and audits it; false when it was revoked already. */
+async function revokeAudited(
+  keys: ApiKeys,
+  audit: ReturnType<typeof createAuditRepository>,
+  key: ApiKeyInfo,
+): Promise<boolean> {
+  if (!(await keys.revoke(key.id))) return false;
+  await audit.record({ ...ADMIN_KEY_CHANGE, action: 'delete', entityId: key.id, before: key, after: null });
+  return true;
+}
+
 /** The new platform admin key (its token shown this once) and the admin keys it replaced. */
 export interface ResetAdminKey {
   readonly id: string;
@@ -27,27 +55,19 @@ export async function resetAdminKey(db: Database): Promise<ResetAdminKey> {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_KEY_LOCK]);
     const keys = createApiKeyRepository(tx);
     const audit = createAuditRepository(tx);
-    const change = { actorKeyId: null, tenantId: null, entity: 'api-key', sourceIp: null } as const;
     const revoked: string[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await keys.list({
-        limit: PAGE,
-        tenantId: null,
-        active: true,
-        ...(after ? { after } : {}),
-      });
-      for (const key of page) {
-        if (key.role !== 'admin' || !(await keys.revoke(key.id))) continue;
-        revoked.push(key.id);
-        await audit.record({ ...change, action: 'delete', entityId: key.id, before: key, after: null });
-      }
-      after = page.at(-1)?.id;
-      if (page.length < PAGE) break;
+    for await (const key of activePlatformKeys(keys)) {
+      if (key.role === 'admin' && (await revokeAudited(keys, audit, key))) revoked.push(key.id);
     }
     const created = await keys.create({ tenantId: null, role: 'admin', name: 'platform admin (reset-key)' });
     const info = await keys.get(created.id);
-    await audit.record({ ...change, action: 'create', entityId: created.id, before: null, after: info });
+    await audit.record({
+      ...ADMIN_KEY_CHANGE,
+      action: 'create',
+      entityId: created.id,
+      before: null,
+      after: info,
+    });
     return { ...created, revoked };
   });
 }
@@ -87,7 +107,6 @@ export async function syncAdminKey(
     await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_KEY_LOCK]);
     const keys = createApiKeyRepository(tx);
     const audit = createAuditRepository(tx);
-    const change = { actorKeyId: null, tenantId: null, entity: 'api-key', sourceIp: null } as const;
     const id = parseApiToken(token)?.id;
     if (!id) return { state: 'conflict', id: '' };
     let current = await keys.get(id);
@@ -98,7 +117,13 @@ export async function syncAdminKey(
       await keys.create({ tenantId: null, role: 'admin', name: ADMIN_KEY_FROM_SETTING, token });
       current = await keys.get(id);
       if (!first)
-        await audit.record({ ...change, action: 'create', entityId: id, before: null, after: current });
+        await audit.record({
+          ...ADMIN_KEY_CHANGE,
+          action: 'create',
+          entityId: id,
+          before: null,
+          after: current,
+        });
       state = 'created';
     }
     if (!current) throw new Error(`admin key ${id} not found after it was created`);
@@ -111,31 +136,15 @@ export async function syncAdminKey(
     const due = rows[0]!.now >= retireAt;
     const revoked: string[] = [];
     let waiting = false;
-    let after: string | undefined;
-    for (;;) {
-      const page = await keys.list({
-        limit: PAGE,
-        tenantId: null,
-        active: true,
-        ...(after ? { after } : {}),
-      });
-      for (const key of page) {
-        const earlier =
-          key.id !== id &&
-          key.role === 'admin' &&
-          key.createdAt < current.createdAt &&
-          (key.name === ADMIN_KEY_FROM_SETTING || key.id === options.previousId);
-        if (!earlier) continue;
-        if (!due) {
-          waiting = true;
-          continue;
-        }
-        if (!(await keys.revoke(key.id))) continue;
-        revoked.push(key.id);
-        await audit.record({ ...change, action: 'delete', entityId: key.id, before: key, after: null });
-      }
-      after = page.at(-1)?.id;
-      if (page.length < PAGE) break;
+    for await (const key of activePlatformKeys(keys)) {
+      const earlier =
+        key.id !== id &&
+        key.role === 'admin' &&
+        key.createdAt < current.createdAt &&
+        (key.name === ADMIN_KEY_FROM_SETTING || key.id === options.previousId);
+      if (!earlier) continue;
+      if (!due) waiting = true;
+      else if (await revokeAudited(keys, audit, key)) revoked.push(key.id);
     }
     return { state, id, revoked, ...(waiting ? { retireAt } : {}) };
   });
