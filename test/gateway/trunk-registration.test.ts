@@ -13,12 +13,15 @@ import {
   type SipRequest,
 } from '../../src/sip/index.js';
 import {
-  createNumberRepository,
-  createSipUserRepository,
   createTrunkRepository,
+  type Trunk,
+  type TrunkInput,
+  type TrunkPatch,
+  type TrunkRepository,
 } from '../../src/store/index.js';
 import { FakeCarrier } from '../helpers/fake-carrier.js';
 import { HARNESS_USERS, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { assignNumber } from '../helpers/harness-numbers.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
@@ -27,6 +30,7 @@ const REALM = 'carrier.example';
 describe('outbound registration of trunks (§10.2)', () => {
   let gw: GatewayHarness;
   let carrier: FakeCarrier;
+  let trunks: TrunkRepository;
   const digest = createDigestServer({
     realm: REALM,
     secret: randomBytes(32),
@@ -41,6 +45,7 @@ describe('outbound registration of trunks (§10.2)', () => {
       trunkRegistration: { expiresSec: 600, syncMs: 60_000, retryMs: 300 },
     });
     carrier = await FakeCarrier.open(gw.port, '127.0.0.2');
+    trunks = createTrunkRepository(gw.db);
   });
   after(async () => {
     carrier.close();
@@ -69,16 +74,31 @@ describe('outbound registration of trunks (§10.2)', () => {
     return second;
   }
 
-  test('a trunk with register set is registered, and refreshed within the granted expiration', async () => {
-    const trunks = createTrunkRepository(gw.db);
-    const trunk = await trunks.create({
+  /** A trunk to the carrier that registers as acme-reg; `fields` add to or replace these. */
+  function registeringTrunk(name: string, fields: Partial<TrunkInput> = {}): Promise<Trunk> {
+    return trunks.create({
       tenantId: gw.tenantId,
-      name: 'registered-carrier',
+      name,
       host: '127.0.0.2',
       port: carrier.port,
       credentials: { username: 'acme-reg', password: 'reg-secret' },
       register: true,
+      ...fields,
     });
+  }
+
+  /** Ends the trunk's registration by `patch`, answers the REGISTER that removes it and returns that REGISTER. */
+  async function deregister(trunk: Trunk, patch: TrunkPatch = { register: false }): Promise<SipRequest> {
+    await trunks.update(gw.tenantId, trunk.id, patch);
+    const sync = gw.gateway.trunkRegistrar!.sync();
+    const removal = await carrier.next('REGISTER');
+    carrier.reply(removal, 200);
+    await sync;
+    return removal;
+  }
+
+  test('a trunk with register set is registered, and refreshed within the granted expiration', async () => {
+    const trunk = await registeringTrunk('registered-carrier');
     await gw.gateway.trunkRegistrar!.sync();
     const register = await authenticated();
     assert.match(header(register, 'To') ?? '', /^<sip:acme-reg@127\.0\.0\.2>$/);
@@ -98,26 +118,14 @@ describe('outbound registration of trunks (§10.2)', () => {
     carrier.reply(refresh, 200, { headers: { Contact: `${contact};expires=600` } });
 
     // Clearing the flag unregisters (§10.2.2: expires 0).
-    await trunks.update(gw.tenantId, trunk.id, { register: false });
-    const sync = gw.gateway.trunkRegistrar!.sync();
-    const removal = await carrier.next('REGISTER');
+    const removal = await deregister(trunk);
     assert.equal(header(removal, 'Expires'), '0');
-    carrier.reply(removal, 200);
-    await sync;
     assert.equal(gw.gateway.trunkRegistrar!.status(trunk.id), undefined);
     await trunks.delete(gw.tenantId, trunk.id);
   });
 
   test('423 Interval Too Brief: registered again with the Min-Expires asked for (§10.2.8)', async () => {
-    const trunks = createTrunkRepository(gw.db);
-    const trunk = await trunks.create({
-      tenantId: gw.tenantId,
-      name: 'min-expires-carrier',
-      host: '127.0.0.2',
-      port: carrier.port,
-      credentials: { username: 'acme-reg', password: 'reg-secret' },
-      register: true,
-    });
+    const trunk = await registeringTrunk('min-expires-carrier');
     await gw.gateway.trunkRegistrar!.sync();
     const register = await authenticated();
     carrier.reply(register, 423, { reason: 'Interval Too Brief', headers: { 'Min-Expires': '1200' } });
@@ -125,22 +133,13 @@ describe('outbound registration of trunks (§10.2)', () => {
     assert.equal(header(again, 'Expires'), '1200');
     carrier.reply(again, 200, { headers: { Expires: '1200' } });
     await waitUntil(() => gw.gateway.trunkRegistrar!.status(trunk.id)?.state === 'registered');
-    await trunks.update(gw.tenantId, trunk.id, { enabled: false });
-    const sync = gw.gateway.trunkRegistrar!.sync();
-    carrier.reply(await carrier.next('REGISTER'), 200);
-    await sync;
+    await deregister(trunk, { enabled: false });
     await trunks.delete(gw.tenantId, trunk.id);
   });
 
   test('wrong credentials: the registration fails with the carrier code, and is tried again later', async () => {
-    const trunks = createTrunkRepository(gw.db);
-    const trunk = await trunks.create({
-      tenantId: gw.tenantId,
-      name: 'wrong-password-carrier',
-      host: '127.0.0.2',
-      port: carrier.port,
+    const trunk = await registeringTrunk('wrong-password-carrier', {
       credentials: { username: 'acme-reg', password: 'not-the-secret' },
-      register: true,
     });
     await gw.gateway.trunkRegistrar!.sync();
     const first = await carrier.next('REGISTER');
@@ -167,26 +166,10 @@ describe('outbound registration of trunks (§10.2)', () => {
   });
 
   test('a call the carrier sends to our registered Contact rings the user of the DID in its To', async () => {
-    const trunks = createTrunkRepository(gw.db);
-    const trunk = await trunks.create({
-      tenantId: gw.tenantId,
-      name: 'registered-inbound',
-      host: '127.0.0.2',
-      port: carrier.port,
-      credentials: { username: 'acme-reg', password: 'reg-secret' },
-      inboundCidrs: ['127.0.0.2/32'],
-      register: true,
-    });
+    const trunk = await registeringTrunk('registered-inbound', { inboundCidrs: ['127.0.0.2/32'] });
     await gw.gateway.trunkRegistrar!.sync();
     carrier.reply(await authenticated(), 200, { headers: { Expires: '600' } });
-    const [bobUser] = (await createSipUserRepository(gw.db).list(gw.tenantId, { limit: 10 })).filter(
-      (u) => u.username === 'bob',
-    );
-    await createNumberRepository(gw.db).create({
-      tenantId: gw.tenantId,
-      e164: '+442079460077',
-      userId: bobUser!.id,
-    });
+    await assignNumber(gw, 'bob', '+442079460077');
     const bob = await SipPhone.open('bob', HARNESS_USERS.bob, gw.port);
     try {
       assert.equal((await bob.register()).status, 200);
@@ -197,24 +180,13 @@ describe('outbound registration of trunks (§10.2)', () => {
       assert.equal((await inbound.response(486)).status, 486);
     } finally {
       bob.close();
-      await trunks.update(gw.tenantId, trunk.id, { register: false });
-      const sync = gw.gateway.trunkRegistrar!.sync();
-      carrier.reply(await carrier.next('REGISTER'), 200);
-      await sync;
+      await deregister(trunk);
       await trunks.delete(gw.tenantId, trunk.id);
     }
   });
 
   test('the window already counted (a previous boot cycle): registered after the retry interval, not a window later', async () => {
-    const trunks = createTrunkRepository(gw.db);
-    const trunk = await trunks.create({
-      tenantId: gw.tenantId,
-      name: 'counted-carrier',
-      host: '127.0.0.2',
-      port: carrier.port,
-      credentials: { username: 'acme-reg', password: 'reg-secret' },
-      register: true,
-    });
+    const trunk = await registeringTrunk('counted-carrier');
     // A process that registered this trunk before a restart counted the window (a third of 600 s); whatever it
     // was granted, this one has not registered and knows nothing of it.
     await gw.state.counters.hit(`trunk-register:${trunk.id}`, 200);
@@ -224,10 +196,7 @@ describe('outbound registration of trunks (§10.2)', () => {
     const register = await authenticated();
     carrier.reply(register, 200, { headers: { Expires: '600' } });
     await waitUntil(() => gw.gateway.trunkRegistrar!.status(trunk.id)?.state === 'registered');
-    await trunks.update(gw.tenantId, trunk.id, { register: false });
-    const sync = gw.gateway.trunkRegistrar!.sync();
-    carrier.reply(await carrier.next('REGISTER'), 200);
-    await sync;
+    await deregister(trunk);
     await trunks.delete(gw.tenantId, trunk.id);
   });
 });

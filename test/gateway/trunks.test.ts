@@ -14,15 +14,14 @@ import {
 } from '../../src/sip/index.js';
 import {
   CALL_EVENTS_STREAM,
-  createNumberRepository,
   createRouteRepository,
-  createSipUserRepository,
   createTrunkRepository,
   decodeCallEvent,
   type CallEvent,
 } from '../../src/store/index.js';
 import { FakeCarrier } from '../helpers/fake-carrier.js';
 import { startGateway, HARNESS_USERS, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { assignNumber } from '../helpers/harness-numbers.js';
 import { sdp, SipPhone } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
@@ -72,14 +71,7 @@ describe('calls through carrier trunks', () => {
       prefix: '+44',
       trunkIds: [a.id, b.id],
     });
-    const [bob] = (await createSipUserRepository(gw.db).list(gw.tenantId, { limit: 10 })).filter(
-      (u) => u.username === 'bob',
-    );
-    await createNumberRepository(gw.db).create({
-      tenantId: gw.tenantId,
-      e164: '+442079460000',
-      userId: bob!.id,
-    });
+    await assignNumber(gw, 'bob', '+442079460000');
   });
   afterEach(() => {
     for (const p of phones.splice(0)) p.close();

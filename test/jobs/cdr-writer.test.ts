@@ -16,6 +16,7 @@ import {
   openDatabase,
   type CallEvent,
   type Database,
+  type Tenant,
 } from '../../src/store/index.js';
 import {
   createMemorySharedState,
@@ -62,24 +63,40 @@ async function redisReachable(): Promise<boolean> {
   }
 }
 
+/** The embedded pair of most tests here: PGlite in memory, from the built template. */
+const EMBEDDED_DB = {
+  dataDir: 'memory://',
+  pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
+};
+
+/** Runs `body` on a memory stream and a migrated `database` with tenant Acme; closes both after, whatever happens. */
+async function withEmbeddedPair(
+  database: Parameters<typeof openDatabase>[0],
+  body: (pair: { db: Database; state: SharedState; tenant: Tenant }) => Promise<void>,
+): Promise<void> {
+  const db = await openDatabase(database);
+  const state = createMemorySharedState();
+  try {
+    await migrate(db, MIGRATIONS_DIR);
+    const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+    await body({ db, state, tenant });
+  } finally {
+    await state.close();
+    await db.close();
+  }
+}
+
+/** Publishes the events on the call event stream, one after the other. */
+async function publish(state: SharedState, ...events: CallEvent[]): Promise<void> {
+  for (const event of events) await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(event));
+}
+
 describe('CDR writer', () => {
   test('embedded (memory stream, PGlite): one CDR per call however often its events are delivered', async () => {
-    const db = await openDatabase({
-      dataDir: 'memory://',
-      pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
-    });
-    const state = createMemorySharedState();
-    try {
-      await migrate(db, MIGRATIONS_DIR);
-      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
-      for (const n of [1, 2, 2, 3]) {
-        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, n)));
-      }
+    await withEmbeddedPair(EMBEDDED_DB, async ({ db, state, tenant }) => {
+      await publish(state, ...[1, 2, 2, 3].map((n) => ended(tenant.id, n)));
       await state.events.publish(CALL_EVENTS_STREAM, { type: 'started', nonsense: 'x' });
-      await state.events.publish(
-        CALL_EVENTS_STREAM,
-        encodeCallEvent({ ...ended(tenant.id, 9), type: 'started' }),
-      );
+      await publish(state, { ...ended(tenant.id, 9), type: 'started' });
       const poison: string[] = [];
       const job = cdrWriterJob({
         events: state.events,
@@ -103,21 +120,11 @@ describe('CDR writer', () => {
         page2.map((c) => c.callId),
         ['call-1'],
       );
-    } finally {
-      await state.close();
-      await db.close();
-    }
+    });
   });
 
   test('a run reads again only after a full read: a backlog in batches, then the run ends with a short read', async () => {
-    const db = await openDatabase({
-      dataDir: 'memory://',
-      pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
-    });
-    const state = createMemorySharedState();
-    try {
-      await migrate(db, MIGRATIONS_DIR);
-      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+    await withEmbeddedPair(EMBEDDED_DB, async ({ db, state, tenant }) => {
       const reads: number[] = [];
       const events: Parameters<typeof cdrWriterJob>[0]['events'] = {
         claimStale: (...args) => state.events.claimStale(...args),
@@ -129,51 +136,34 @@ describe('CDR writer', () => {
         },
       };
       const job = cdrWriterJob({ events, cdrs: createCdrRepository(db), consumer: 'w1', batch: 2 });
-      for (const n of [1, 2, 3, 4, 5])
-        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, n)));
+      await publish(state, ...[1, 2, 3, 4, 5].map((n) => ended(tenant.id, n)));
       await job.run(AbortSignal.timeout(5000));
       assert.deepEqual(reads, [2, 2, 1], 'two full reads, then a short one ends the run');
       assert.equal(await count(db), 5);
       // Caught up: what comes after a short read waits for the next run, which takes it in one read.
       reads.length = 0;
-      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, 6)));
+      await publish(state, ended(tenant.id, 6));
       await job.run(AbortSignal.timeout(5000));
       assert.deepEqual(reads, [1]);
       assert.equal(await count(db), 6);
-    } finally {
-      await state.close();
-      await db.close();
-    }
+    });
   });
 
   test('ringing time (post-dial delay): from the ended event, or from a ringing event handled after the CDR', async () => {
-    const db = await openDatabase({
-      dataDir: 'memory://',
-      pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
-    });
-    const state = createMemorySharedState();
-    try {
-      await migrate(db, MIGRATIONS_DIR);
-      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+    await withEmbeddedPair(EMBEDDED_DB, async ({ db, state, tenant }) => {
       const rang = ended(tenant.id, 1);
       const ringingAt = rang.startedAt + 1250;
       // As the gateway publishes: started, ringing, answered and ended, the later ones carrying the ringing time.
       for (const type of ['started', 'ringing', 'answered', 'ended'] as const) {
-        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent({ ...rang, type, ringingAt }));
+        await publish(state, { ...rang, type, ringingAt });
       }
       // Never rang (refused before any 18x).
       const { answeredAt: _, ...refused } = ended(tenant.id, 2);
-      await state.events.publish(
-        CALL_EVENTS_STREAM,
-        encodeCallEvent({ ...refused, disposition: 'rejected', sipCode: 403 }),
-      );
+      await publish(state, { ...refused, disposition: 'rejected', sipCode: 403 });
       // Its ended event handled before its ringing event (another worker took the ringing one late).
       const late = ended(tenant.id, 3);
-      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(late));
-      await state.events.publish(
-        CALL_EVENTS_STREAM,
-        encodeCallEvent({ ...late, type: 'ringing', ringingAt: late.startedAt + 3000 }),
-      );
+      await publish(state, late);
+      await publish(state, { ...late, type: 'ringing', ringingAt: late.startedAt + 3000 });
       const job = cdrWriterJob({ events: state.events, cdrs: createCdrRepository(db), consumer: 'w1' });
       await job.run(AbortSignal.timeout(5000));
       const cdrs = createCdrRepository(db);
@@ -186,31 +176,15 @@ describe('CDR writer', () => {
         false,
       );
       assert.equal((await cdrs.get(tenant.id, 'call-3'))?.ringingAt?.getTime(), late.startedAt + 3000);
-    } finally {
-      await state.close();
-      await db.close();
-    }
+    });
   });
 
   test('an event PostgreSQL refuses does not hold back the ones after it; a NUL in a party is kept replaced', async () => {
-    const db = await openDatabase({
-      dataDir: 'memory://',
-      pgliteTemplate: join(import.meta.dirname, '..', '..', 'dist', 'pglite-template.tar.gz'),
-    });
-    const state = createMemorySharedState();
-    try {
-      await migrate(db, MIGRATIONS_DIR);
-      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
+    await withEmbeddedPair(EMBEDDED_DB, async ({ db, state, tenant }) => {
       // sip_code must be 100-699 (CHECK, SQLSTATE 23514): no retry can ever store this one.
-      await state.events.publish(
-        CALL_EVENTS_STREAM,
-        encodeCallEvent({ ...ended(tenant.id, 1), sipCode: 999 }),
-      );
-      await state.events.publish(
-        CALL_EVENTS_STREAM,
-        encodeCallEvent({ ...ended(tenant.id, 2), from: 'sip:al\u0000ice@acme.example' }),
-      );
-      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, 3)));
+      await publish(state, { ...ended(tenant.id, 1), sipCode: 999 });
+      await publish(state, { ...ended(tenant.id, 2), from: 'sip:al\u0000ice@acme.example' });
+      await publish(state, ended(tenant.id, 3));
       const poison: unknown[] = [];
       const job = cdrWriterJob({
         events: state.events,
@@ -229,10 +203,7 @@ describe('CDR writer', () => {
         (await state.events.claimStale(CALL_EVENTS_STREAM, CDR_WRITER_GROUP, 'w2', 0, 10)).length,
         0,
       );
-    } finally {
-      await state.close();
-      await db.close();
-    }
+    });
   });
 
   test('Redis + PostgreSQL: while PostgreSQL refuses connections the events wait; after it is back all are written once', async (t) => {
@@ -258,15 +229,14 @@ describe('CDR writer', () => {
         staleMs: 50,
       });
 
-      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, 1)));
+      await publish(state, ended(tenant.id, 1));
       await job.run(AbortSignal.timeout(5000));
       assert.equal(await count(db), 1);
 
       // The outage: no new connection is accepted and the open ones are cut.
       await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
       await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
-      for (const n of [2, 3, 4])
-        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, n)));
+      await publish(state, ...[2, 3, 4].map((n) => ended(tenant.id, n)));
       await assert.rejects(job.run(AbortSignal.timeout(5000)));
       await new Promise((r) => setTimeout(r, 100)); // past staleMs: the pending entries are claimed again
       await assert.rejects(job.run(AbortSignal.timeout(5000)), 'still down: the claimed entries fail again');
@@ -275,7 +245,7 @@ describe('CDR writer', () => {
       await new Promise((r) => setTimeout(r, 100)); // past staleMs: the failed entries are claimed again
       await job.run(AbortSignal.timeout(5000));
       assert.equal(await count(db), 4, 'the events of the outage are written after it');
-      await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, 3)));
+      await publish(state, ended(tenant.id, 3));
       await new Promise((r) => setTimeout(r, 100));
       await job.run(AbortSignal.timeout(5000));
       assert.equal(await count(db), 4, 'a redelivered event writes nothing twice');
@@ -289,13 +259,8 @@ describe('CDR writer', () => {
   });
 
   test('a worker that dies before acking: another claims its entries once they are stale; retention purges old CDRs', async () => {
-    const db = await openDatabase({ dataDir: 'memory://' });
-    const state = createMemorySharedState();
-    try {
-      await migrate(db, MIGRATIONS_DIR);
-      const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
-      for (const n of [1, 2, 3])
-        await state.events.publish(CALL_EVENTS_STREAM, encodeCallEvent(ended(tenant.id, n)));
+    await withEmbeddedPair({ dataDir: 'memory://' }, async ({ db, state, tenant }) => {
+      await publish(state, ...[1, 2, 3].map((n) => ended(tenant.id, n)));
       // Worker 1 takes the entries and dies before writing or acknowledging them.
       const taken = await state.events.consume(CALL_EVENTS_STREAM, CDR_WRITER_GROUP, 'dead-worker', {
         count: 10,
@@ -333,9 +298,6 @@ describe('CDR writer', () => {
       assert.deepEqual(purged, [1]);
       const left = await createCdrRepository(db).list(tenant.id, { limit: 10 });
       assert.deepEqual(left.map((c) => c.callId).sort(), ['call-2', 'call-3']);
-    } finally {
-      await state.close();
-      await db.close();
-    }
+    });
   });
 });

@@ -7,6 +7,7 @@ import {
   StreamFramer,
   type FlowClosedEvent,
   type SipEndpoint,
+  type SipEndpointOptions,
 } from '../../src/sip/index.js';
 import { sipRequest } from '../helpers/udp.js';
 import { selfSigned } from '../helpers/self-signed.js';
@@ -34,6 +35,26 @@ async function pingPeer(silent: boolean): Promise<{ server: Server; port: number
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, port: (server.address() as { port: number }).port, pings: () => pings };
 }
+
+/** A TCP endpoint that pings its outbound flows every `intervalMs`; the flows it closes are pushed to `closed`. */
+function keepaliveEndpoint(
+  intervalMs: number,
+  pongTimeoutMs: number,
+  closed: FlowClosedEvent[],
+  onRequest: SipEndpointOptions['onRequest'] = () => undefined,
+): Promise<SipEndpoint> {
+  return createSipEndpoint({
+    host: '127.0.0.1',
+    tcpPort: 0,
+    keepalive: { intervalMs, pongTimeoutMs },
+    onFlowClosed: (e) => closed.push(e),
+    onRequest,
+  });
+}
+
+/** Sends an OPTIONS over TCP to 127.0.0.1:`port`; returns the flow it went on. */
+const optionsTo = (endpoint: SipEndpoint, port: number) =>
+  endpoint.send(tcp('OPTIONS', port), { transport: 'tcp', address: '127.0.0.1', port });
 
 async function waitFor(condition: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
@@ -83,26 +104,13 @@ describe('CRLF keepalive (RFC 5626 §4.4.1)', () => {
   test('keepalive option: outbound flows are pinged, answered pings keep the flow', async () => {
     const peer = await pingPeer(false);
     const closed: FlowClosedEvent[] = [];
-    const endpoint = await createSipEndpoint({
-      host: '127.0.0.1',
-      tcpPort: 0,
-      keepalive: { intervalMs: 40, pongTimeoutMs: 1000 },
-      onFlowClosed: (e) => closed.push(e),
-      onRequest: () => undefined,
-    });
+    const endpoint = await keepaliveEndpoint(40, 1000, closed);
     try {
-      const flowId = endpoint.send(tcp('OPTIONS', peer.port), {
-        transport: 'tcp',
-        address: '127.0.0.1',
-        port: peer.port,
-      });
+      const flowId = optionsTo(endpoint, peer.port);
       await waitFor(() => peer.pings() >= 4, 2000);
       assert.deepEqual(closed, [], 'every ping was answered: the flow lives');
       // The same flow is still the one used toward that peer.
-      assert.equal(
-        endpoint.send(tcp('OPTIONS', peer.port), { transport: 'tcp', address: '127.0.0.1', port: peer.port }),
-        flowId,
-      );
+      assert.equal(optionsTo(endpoint, peer.port), flowId);
     } finally {
       await endpoint.close();
       peer.server.close();
@@ -112,19 +120,9 @@ describe('CRLF keepalive (RFC 5626 §4.4.1)', () => {
   test('"If a pong is not received within 10 seconds ... the flow as failed": the flow is closed', async () => {
     const peer = await pingPeer(true);
     const closed: FlowClosedEvent[] = [];
-    const endpoint = await createSipEndpoint({
-      host: '127.0.0.1',
-      tcpPort: 0,
-      keepalive: { intervalMs: 40, pongTimeoutMs: 100 },
-      onFlowClosed: (e) => closed.push(e),
-      onRequest: () => undefined,
-    });
+    const endpoint = await keepaliveEndpoint(40, 100, closed);
     try {
-      const flowId = endpoint.send(tcp('OPTIONS', peer.port), {
-        transport: 'tcp',
-        address: '127.0.0.1',
-        port: peer.port,
-      });
+      const flowId = optionsTo(endpoint, peer.port);
       await waitFor(() => closed.length === 1, 2000);
       assert.equal(peer.pings(), 1, 'one unanswered ping is enough');
       assert.deepEqual(closed[0], {
@@ -143,21 +141,9 @@ describe('CRLF keepalive (RFC 5626 §4.4.1)', () => {
     let serverSawPing = 0;
     let server: SipEndpoint | undefined;
     const closed: FlowClosedEvent[] = [];
-    const ua = await createSipEndpoint({
-      host: '127.0.0.1',
-      tcpPort: 0,
-      keepalive: { intervalMs: 30, pongTimeoutMs: 1000 },
-      onFlowClosed: (e) => closed.push(e),
-      onRequest: () => undefined,
-    });
+    const ua = await keepaliveEndpoint(30, 1000, closed);
     try {
-      server = await createSipEndpoint({
-        host: '127.0.0.1',
-        tcpPort: 0,
-        keepalive: { intervalMs: 30, pongTimeoutMs: 1000 },
-        onFlowClosed: (e) => closed.push(e),
-        onRequest: (_r, ctx) => ctx.reply(200, 'OK'),
-      });
+      server = await keepaliveEndpoint(30, 1000, closed, (_r, ctx) => ctx.reply(200, 'OK'));
       const port = server.address().tcp!.port;
       const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
       let uaSawPing = 0;
@@ -170,7 +156,7 @@ describe('CRLF keepalive (RFC 5626 §4.4.1)', () => {
       };
       subscribe('voxgate:sip:message-out', onOut);
       try {
-        ua.send(tcp('OPTIONS', port), { transport: 'tcp', address: '127.0.0.1', port });
+        optionsTo(ua, port);
         await waitFor(() => serverSawPing >= 3, 2000);
         assert.equal(uaSawPing, 0, 'the server does not ping the flow it accepted');
       } finally {

@@ -73,6 +73,47 @@ async function closedInTime(socket: Socket, closed: Promise<number>): Promise<nu
   return ms;
 }
 
+/** Sends an OPTIONS on the connection and waits for its 200 (`port` names the listener in the Via). */
+async function answersOptions(socket: Socket, port: number): Promise<void> {
+  const peer = client(socket);
+  socket.write(tcpRequest('OPTIONS', port));
+  await waitFor(() => /^SIP\/2\.0 200 OK/m.test(peer.received()));
+}
+
+/** Writes `bytes` a byte every 50 ms (a slowloris sender); the socket must close in time, before the last byte. */
+async function dripUntilClosed(socket: Socket, closed: Promise<number>, bytes: Buffer): Promise<void> {
+  let sent = 0;
+  const drip = setInterval(() => {
+    if (!socket.destroyed && sent < bytes.length) socket.write(bytes.subarray(sent, ++sent));
+  }, 50);
+  try {
+    await closedInTime(socket, closed);
+    assert.ok(sent < bytes.length, 'closed before the message was complete');
+  } finally {
+    clearInterval(drip);
+  }
+}
+
+/** Runs `body` while recording connection-closed events, then expects these closes: [transport, reason]. */
+async function expectCloses(expected: [string, string][], body: () => Promise<void>): Promise<void> {
+  const closes = recorder<ConnectionClosedEvent>('voxgate:sip:connection-closed');
+  try {
+    await body();
+    await waitFor(() => closes.events.length > 0);
+    assert.deepEqual(
+      closes.events.map((e) => [e.transport, e.reason]),
+      expected,
+    );
+  } finally {
+    closes.stop();
+  }
+}
+
+/** A client's opening handshake (RFC 6455 §4.1) asking for the `sip` subprotocol. */
+const WS_UPGRADE =
+  'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n';
+
 async function endpointWith(options: Partial<SipEndpointOptions>): Promise<SipEndpoint> {
   return createSipEndpoint({
     host: '127.0.0.1',
@@ -103,45 +144,22 @@ describe('stream limits: timeouts (TCP)', () => {
   });
 
   test('a slowloris sender (one byte at a time) is closed at the message timeout, not kept by its bytes', async () => {
-    const closes = recorder<ConnectionClosedEvent>('voxgate:sip:connection-closed');
-    const socket = await open(port);
-    const peer = client(socket);
-    const bytes = Buffer.from(tcpRequest('OPTIONS', port));
-    let sent = 0;
-    // One byte every 50 ms: the whole request would take several seconds, far past the 300 ms timeout.
-    const drip = setInterval(() => {
-      if (!socket.destroyed && sent < bytes.length) socket.write(bytes.subarray(sent, ++sent));
-    }, 50);
-    try {
-      await closedInTime(socket, peer.closed);
-      assert.ok(sent < bytes.length, 'closed before the message was complete');
+    await expectCloses([['tcp', 'message-timeout']], async () => {
+      const socket = await open(port);
+      const peer = client(socket);
+      // One byte every 50 ms: the whole request would take several seconds, far past the 300 ms timeout.
+      await dripUntilClosed(socket, peer.closed, Buffer.from(tcpRequest('OPTIONS', port)));
       assert.equal(peer.received(), '', 'nothing answered');
-      await waitFor(() => closes.events.length > 0);
-      assert.deepEqual(
-        closes.events.map((e) => [e.transport, e.reason]),
-        [['tcp', 'message-timeout']],
-      );
-    } finally {
-      clearInterval(drip);
-      closes.stop();
-    }
+    });
   });
 
   test('a connection that sends nothing is closed at the idle timeout', async () => {
-    const closes = recorder<ConnectionClosedEvent>('voxgate:sip:connection-closed');
-    try {
+    await expectCloses([['tcp', 'idle']], async () => {
       const socket = await open(port);
       const peer = client(socket);
       const ms = await closedInTime(socket, peer.closed);
       assert.ok(ms >= IDLE_MS - 500, `closed after ${ms} ms, before the idle timeout`);
-      await waitFor(() => closes.events.length > 0);
-      assert.deepEqual(
-        closes.events.map((e) => [e.transport, e.reason]),
-        [['tcp', 'idle']],
-      );
-    } finally {
-      closes.stop();
-    }
+    });
   });
 
   test('RFC 5626 §4.4.1 keepalive pings keep a connection past the idle timeout, each answered', async () => {
@@ -205,20 +223,14 @@ describe('stream limits: connections per source and in all', () => {
         [['tcp', 'per-source', '127.0.0.1']],
       );
       assert.equal(endpoint.connections().tcp, 3);
-      for (const socket of sockets) {
-        const peer = client(socket);
-        socket.write(tcpRequest('OPTIONS', port));
-        await waitFor(() => /^SIP\/2\.0 200 OK/m.test(peer.received()));
-      }
+      for (const socket of sockets) await answersOptions(socket, port);
       // A connection closed frees its place.
       const first = sockets.shift()!;
       first.destroy();
       await waitFor(() => endpoint.connections().tcp === 2);
       const again = await open(port);
       sockets.push(again);
-      const peer = client(again);
-      again.write(tcpRequest('OPTIONS', port));
-      await waitFor(() => /^SIP\/2\.0 200 OK/m.test(peer.received()));
+      await answersOptions(again, port);
     } finally {
       refusals.stop();
       for (const socket of sockets) socket.destroy();
@@ -254,9 +266,7 @@ describe('stream limits: connections per source and in all', () => {
           ['tls', 'total'],
         ],
       );
-      const tlsPeer = client(tls);
-      tls.write(tcpRequest('OPTIONS', endpoint.address().tls!.port));
-      await waitFor(() => /^SIP\/2\.0 200 OK/m.test(tlsPeer.received()));
+      await answersOptions(tls, endpoint.address().tls!.port);
       // Places are given back when connections close, TLS ones included (counted on their TCP connection).
       tls.destroy();
       await waitFor(() => endpoint.connections().tls === 0);
@@ -288,100 +298,41 @@ describe('stream limits: TLS and WebSocket', () => {
   after(() => endpoint.close());
 
   test('a TLS handshake never begun is closed at the message timeout', async () => {
-    const closes = recorder<ConnectionClosedEvent>('voxgate:sip:connection-closed');
-    try {
+    await expectCloses([['tls', 'message-timeout']], async () => {
       const socket = await open(endpoint.address().tls!.port);
       await closedInTime(socket, client(socket).closed);
-      await waitFor(() => closes.events.length > 0);
-      assert.deepEqual(
-        closes.events.map((e) => [e.transport, e.reason]),
-        [['tls', 'message-timeout']],
-      );
-    } finally {
-      closes.stop();
-    }
+    });
   });
 
   test('a slowloris sender over TLS is closed at the message timeout', async () => {
-    const closes = recorder<ConnectionClosedEvent>('voxgate:sip:connection-closed');
-    const port = endpoint.address().tls!.port;
-    const socket = tlsConnect({ port, host: '127.0.0.1', ca: cert });
-    const peer = client(socket);
-    await new Promise((r) => socket.once('secureConnect', r));
-    const bytes = Buffer.from(tcpRequest('OPTIONS', port));
-    let sent = 0;
-    const drip = setInterval(() => {
-      if (!socket.destroyed && sent < bytes.length) socket.write(bytes.subarray(sent, ++sent));
-    }, 50);
-    try {
-      await closedInTime(socket, peer.closed);
-      assert.ok(sent < bytes.length);
-      await waitFor(() => closes.events.length > 0);
-      assert.deepEqual(
-        closes.events.map((e) => [e.transport, e.reason]),
-        [['tls', 'message-timeout']],
-      );
-    } finally {
-      clearInterval(drip);
-      closes.stop();
-    }
+    await expectCloses([['tls', 'message-timeout']], async () => {
+      const port = endpoint.address().tls!.port;
+      const socket = tlsConnect({ port, host: '127.0.0.1', ca: cert });
+      const peer = client(socket);
+      await new Promise((r) => socket.once('secureConnect', r));
+      await dripUntilClosed(socket, peer.closed, Buffer.from(tcpRequest('OPTIONS', port)));
+    });
   });
 
   test('a WebSocket upgrade request sent a byte at a time is closed at the message timeout', async () => {
-    const closes = recorder<ConnectionClosedEvent>('voxgate:sip:connection-closed');
-    const socket = await open(endpoint.address().ws!.port);
-    const peer = client(socket);
-    const bytes = Buffer.from(
-      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n',
-    );
-    let sent = 0;
-    const drip = setInterval(() => {
-      if (!socket.destroyed && sent < bytes.length) socket.write(bytes.subarray(sent, ++sent));
-    }, 50);
-    try {
-      await closedInTime(socket, peer.closed);
-      assert.ok(sent < bytes.length);
-      await waitFor(() => closes.events.length > 0);
-      assert.deepEqual(
-        closes.events.map((e) => [e.transport, e.reason]),
-        [['ws', 'message-timeout']],
-      );
-    } finally {
-      clearInterval(drip);
-      closes.stop();
-    }
+    await expectCloses([['ws', 'message-timeout']], async () => {
+      const socket = await open(endpoint.address().ws!.port);
+      await dripUntilClosed(socket, client(socket).closed, Buffer.from(WS_UPGRADE));
+    });
   });
 
   test('a WebSocket message sent a byte at a time is closed at the message timeout', async () => {
-    const closes = recorder<ConnectionClosedEvent>('voxgate:sip:connection-closed');
-    const socket = await open(endpoint.address().ws!.port);
-    const peer = client(socket);
-    socket.write(
-      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n',
-    );
-    await waitFor(() => peer.received().includes('\r\n\r\n'));
-    assert.match(peer.received(), /^HTTP\/1\.1 101 /);
-    // A masked text frame (RFC 6455 §5.2) of 100 bytes, written one byte every 50 ms.
-    const payload = Buffer.alloc(100, 0x41);
-    const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
-    let sent = 0;
-    const drip = setInterval(() => {
-      if (!socket.destroyed && sent < frame.length) socket.write(frame.subarray(sent, ++sent));
-    }, 50);
-    try {
-      await closedInTime(socket, peer.closed);
-      assert.ok(sent < frame.length);
-      await waitFor(() => closes.events.length > 0);
-      assert.deepEqual(
-        closes.events.map((e) => [e.transport, e.reason]),
-        [['ws', 'message-timeout']],
-      );
-    } finally {
-      clearInterval(drip);
-      closes.stop();
-    }
+    await expectCloses([['ws', 'message-timeout']], async () => {
+      const socket = await open(endpoint.address().ws!.port);
+      const peer = client(socket);
+      socket.write(WS_UPGRADE);
+      await waitFor(() => peer.received().includes('\r\n\r\n'));
+      assert.match(peer.received(), /^HTTP\/1\.1 101 /);
+      // A masked text frame (RFC 6455 §5.2) of 100 bytes, written one byte every 50 ms.
+      const payload = Buffer.alloc(100, 0x41);
+      const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+      await dripUntilClosed(socket, peer.closed, frame);
+    });
   });
 
   test('an idle WebSocket is closed at the idle timeout; one sending SIP messages is not', async () => {

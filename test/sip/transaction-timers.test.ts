@@ -9,10 +9,15 @@ import { buildResponse, parseMessage, type SipRequest, type SipResponse } from '
 import {
   createInviteClientTransaction,
   createNonInviteClientTransaction,
+  type ClientTransaction,
+  type ClientTransactionEvents,
+  type ClientTransactionFactory,
 } from '../../src/sip/transaction/client-transaction.js';
 import {
   createInviteServerTransaction,
   createNonInviteServerTransaction,
+  type InviteServerTransactionEvents,
+  type ServerTransaction,
 } from '../../src/sip/transaction/server-transaction.js';
 import { DEFAULT_TIMERS } from '../../src/sip/transaction/timers.js';
 import type { InboundContext } from '../../src/sip/transport/inbound-context.js';
@@ -53,6 +58,69 @@ function context(reliable: boolean, sent: Buffer[]): InboundContext {
   };
 }
 
+/** A client transaction for `request` with the default timers; the events not given do nothing. */
+function clientTransaction(
+  create: ClientTransactionFactory,
+  request: SipRequest,
+  send: (b: Buffer) => void,
+  reliable: boolean,
+  events: Partial<ClientTransactionEvents> = {},
+): ClientTransaction {
+  return create(request, requestBytes(request.method), send, reliable, DEFAULT_TIMERS, {
+    response: () => undefined,
+    timeout: () => undefined,
+    terminated: () => undefined,
+    ...events,
+  });
+}
+
+/** An INVITE server transaction with the default timers, on UDP unless `reliable`, recording its sends. */
+function inviteServer(
+  sent: Buffer[] = [],
+  reliable = false,
+  events: Partial<InviteServerTransactionEvents> = {},
+): ServerTransaction {
+  return createInviteServerTransaction(req('INVITE'), context(reliable, sent), DEFAULT_TIMERS, {
+    terminated: () => undefined,
+    ...events,
+  });
+}
+
+/** Advances the clock `ms`: one millisecond short `read()` is still `before`, at `ms` it is `after`. */
+function changesAfter<T>(ms: number, read: () => T, before: T, after: T, message?: string): void {
+  mock.timers.tick(ms - 1);
+  assert.equal(read(), before, message === undefined ? undefined : `not yet: ${message}`);
+  mock.timers.tick(1);
+  assert.equal(read(), after, message);
+}
+
+/** Timer D, I or K: `tx` leaves `state` for Terminated after `ms` on UDP, at once on a reliable transport. */
+function terminatesAfter(
+  tx: { readonly state: string },
+  state: string,
+  timer: string,
+  ms: number,
+  reliable: boolean,
+): void {
+  if (reliable) {
+    mock.timers.tick(0);
+    assert.equal(tx.state, 'terminated', `${timer} = 0 on a reliable transport`);
+    return;
+  }
+  changesAfter(ms, () => tx.state, state, 'terminated', `${timer} at ${ms} ms`);
+}
+
+/** One more send at the end of each interval in turn, none a millisecond before; returns the time elapsed. */
+function retransmitsAfter(intervals: number[], sent: () => number, label: string): number {
+  let at = 0;
+  for (const interval of intervals) {
+    const before = sent();
+    at += interval;
+    changesAfter(interval, sent, before, before + 1, `${label} at ${at} ms`);
+  }
+  return at;
+}
+
 describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
   beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
   afterEach(() => mock.timers.reset());
@@ -65,32 +133,15 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
       t.after(() => unsubscribe('voxgate:sip:retransmission', count));
       const sent: Buffer[] = [];
       let timedOut = 0;
-      const tx = createInviteClientTransaction(
-        req('INVITE'),
-        requestBytes('INVITE'),
-        (b) => sent.push(b),
-        false,
-        DEFAULT_TIMERS,
-        {
-          response: () => undefined,
-          timeout: () => timedOut++,
-          terminated: () => undefined,
-        },
-      );
+      const tx = clientTransaction(createInviteClientTransaction, req('INVITE'), (b) => sent.push(b), false, {
+        timeout: () => timedOut++,
+      });
       assert.equal(sent.length, 1);
       // Retransmissions at T1, 3*T1, 7*T1, …: intervals T1, 2*T1, 4*T1 (§17.1.1.2, no T2 cap for INVITE).
-      let at = 0;
-      for (const [i, interval] of [T1, 2 * T1, 4 * T1, 8 * T1, 16 * T1].entries()) {
-        mock.timers.tick(interval - 1);
-        assert.equal(sent.length, i + 1, `not yet at ${at + interval - 1} ms`);
-        mock.timers.tick(1);
-        at += interval;
-        assert.equal(sent.length, i + 2, `retransmitted at ${at} ms`);
-      }
-      mock.timers.tick(64 * T1 - at - 1);
-      assert.equal(timedOut, 0);
-      mock.timers.tick(1);
-      assert.equal(timedOut, 1, 'Timer B at 64*T1');
+      const intervals = [T1, 2 * T1, 4 * T1, 8 * T1, 16 * T1];
+      const at = retransmitsAfter(intervals, () => sent.length, 'retransmitted');
+      assert.equal(sent.length, 6);
+      changesAfter(64 * T1 - at, () => timedOut, 0, 1, 'Timer B at 64*T1');
       assert.equal(retransmissions.filter((k) => k === 'request-sent').length, 6, 'each one on the channel');
       assert.equal(tx.state, 'terminated');
     });
@@ -98,18 +149,9 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
     test('on TCP neither Timer A runs; Timer B still does', () => {
       const sent: Buffer[] = [];
       let timedOut = 0;
-      createInviteClientTransaction(
-        req('INVITE'),
-        requestBytes('INVITE'),
-        (b) => sent.push(b),
-        true,
-        DEFAULT_TIMERS,
-        {
-          response: () => undefined,
-          timeout: () => timedOut++,
-          terminated: () => undefined,
-        },
-      );
+      clientTransaction(createInviteClientTransaction, req('INVITE'), (b) => sent.push(b), true, {
+        timeout: () => timedOut++,
+      });
       mock.timers.tick(64 * T1 - 1);
       assert.equal(sent.length, 1);
       assert.equal(timedOut, 0);
@@ -121,50 +163,24 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
       for (const reliable of [false, true]) {
         const sent: Buffer[] = [];
         const invite = req('INVITE');
-        const tx = createInviteClientTransaction(
-          invite,
-          requestBytes('INVITE'),
-          (b) => sent.push(b),
-          reliable,
-          DEFAULT_TIMERS,
-          {
-            response: () => undefined,
-            timeout: () => undefined,
-            terminated: () => undefined,
-          },
-        );
+        const tx = clientTransaction(createInviteClientTransaction, invite, (b) => sent.push(b), reliable);
         tx.receive(res(invite, 486));
         assert.equal(tx.state, 'completed');
         assert.equal(startLine(sent.at(-1)!), 'ACK sip:bob@example.com SIP/2.0');
-        if (reliable) {
-          mock.timers.tick(0);
-          assert.equal(tx.state, 'terminated', 'Timer D = 0 on a reliable transport');
-          continue;
+        if (!reliable) {
+          tx.receive(res(invite, 486));
+          assert.equal(sent.filter((b) => startLine(b).startsWith('ACK')).length, 2);
         }
-        tx.receive(res(invite, 486));
-        assert.equal(sent.filter((b) => startLine(b).startsWith('ACK')).length, 2);
-        mock.timers.tick(32_000 - 1);
-        assert.equal(tx.state, 'completed');
-        mock.timers.tick(1);
-        assert.equal(tx.state, 'terminated', 'Timer D at 32 s');
+        terminatesAfter(tx, 'completed', 'Timer D', 32_000, reliable);
       }
     });
 
     test('RFC 6026 Timer M = 64*T1 in Accepted; 2xx retransmissions go to the TU meanwhile', () => {
       const invite = req('INVITE');
       const got: number[] = [];
-      const tx = createInviteClientTransaction(
-        invite,
-        requestBytes('INVITE'),
-        () => undefined,
-        false,
-        DEFAULT_TIMERS,
-        {
-          response: (r) => got.push(r.status),
-          timeout: () => undefined,
-          terminated: () => undefined,
-        },
-      );
+      const tx = clientTransaction(createInviteClientTransaction, invite, () => undefined, false, {
+        response: (r) => got.push(r.status),
+      });
       tx.receive(res(invite, 200));
       assert.equal(tx.state, 'accepted');
       mock.timers.tick(64 * T1 - 1);
@@ -180,68 +196,25 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
       const sent: number[] = [];
       let timedOut = 0;
       const options = req('OPTIONS');
-      const tx = createNonInviteClientTransaction(
-        options,
-        requestBytes('OPTIONS'),
-        () => sent.push(Date.now()),
-        false,
-        DEFAULT_TIMERS,
-        {
-          response: () => undefined,
-          timeout: () => timedOut++,
-          terminated: () => undefined,
-        },
-      );
+      const record = () => sent.push(Date.now());
+      const tx = clientTransaction(createNonInviteClientTransaction, options, record, false, {
+        timeout: () => timedOut++,
+      });
       // Trying: T1, 2*T1, 4*T1, then capped at T2 (500, 1000, 2000, 4000, 4000 …).
-      let at = 0;
-      for (const interval of [T1, 2 * T1, 4 * T1, T2, T2]) {
-        const before: number = sent.length;
-        mock.timers.tick(interval - 1);
-        assert.equal(sent.length, before);
-        mock.timers.tick(1);
-        at += interval;
-        assert.equal(sent.length, before + 1, `retransmitted at ${at} ms`);
-      }
+      const trying = retransmitsAfter([T1, 2 * T1, 4 * T1, T2, T2], () => sent.length, 'retransmitted');
       // A provisional moves to Proceeding: from then on, every T2.
       tx.receive(res(options, 100));
-      const before: number = sent.length;
-      mock.timers.tick(T2 - 1);
-      assert.equal(sent.length, before);
-      mock.timers.tick(1);
-      assert.equal(sent.length, before + 1);
-      at += T2;
-      mock.timers.tick(64 * T1 - at - 1);
-      assert.equal(timedOut, 0);
-      mock.timers.tick(1);
-      assert.equal(timedOut, 1, 'Timer F at 64*T1');
+      const at = trying + retransmitsAfter([T2], () => sent.length, 'in Proceeding');
+      changesAfter(64 * T1 - at, () => timedOut, 0, 1, 'Timer F at 64*T1');
     });
 
     test('Timer K = T4 on UDP after a final response, 0 on TCP', () => {
       for (const reliable of [false, true]) {
         const options = req('OPTIONS');
-        const tx = createNonInviteClientTransaction(
-          options,
-          requestBytes('OPTIONS'),
-          () => undefined,
-          reliable,
-          DEFAULT_TIMERS,
-          {
-            response: () => undefined,
-            timeout: () => undefined,
-            terminated: () => undefined,
-          },
-        );
+        const tx = clientTransaction(createNonInviteClientTransaction, options, () => undefined, reliable);
         tx.receive(res(options, 200));
         assert.equal(tx.state, 'completed');
-        if (reliable) {
-          mock.timers.tick(0);
-          assert.equal(tx.state, 'terminated');
-          continue;
-        }
-        mock.timers.tick(T4 - 1);
-        assert.equal(tx.state, 'completed');
-        mock.timers.tick(1);
-        assert.equal(tx.state, 'terminated', 'Timer K at T4');
+        terminatesAfter(tx, 'completed', 'Timer K', T4, reliable);
       }
     });
   });
@@ -249,9 +222,7 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
   describe('INVITE server (§17.2.1, RFC 6026 §7.1)', () => {
     test('100 Trying after 200 ms when the TU is silent', () => {
       const sent: Buffer[] = [];
-      createInviteServerTransaction(req('INVITE'), context(false, sent), DEFAULT_TIMERS, {
-        terminated: () => undefined,
-      });
+      inviteServer(sent);
       mock.timers.tick(199);
       assert.equal(sent.length, 0);
       mock.timers.tick(1);
@@ -261,34 +232,18 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
     test('Timer G retransmits a non-2xx from T1, doubling up to T2; Timer H = 64*T1 gives up without ACK', () => {
       const sent: Buffer[] = [];
       let timedOut = 0;
-      const tx = createInviteServerTransaction(req('INVITE'), context(false, sent), DEFAULT_TIMERS, {
-        terminated: () => undefined,
-        timeout: () => timedOut++,
-      });
+      const tx = inviteServer(sent, false, { timeout: () => timedOut++ });
       tx.respond(486, 'Busy Here');
       assert.equal(sent.length, 1);
-      let at = 0;
-      for (const interval of [T1, 2 * T1, 4 * T1, T2, T2]) {
-        const before: number = sent.length;
-        mock.timers.tick(interval - 1);
-        assert.equal(sent.length, before);
-        mock.timers.tick(1);
-        at += interval;
-        assert.equal(sent.length, before + 1, `Timer G at ${at} ms`);
-      }
-      mock.timers.tick(64 * T1 - at - 1);
-      assert.equal(timedOut, 0);
-      mock.timers.tick(1);
-      assert.equal(timedOut, 1, 'Timer H at 64*T1');
+      const at = retransmitsAfter([T1, 2 * T1, 4 * T1, T2, T2], () => sent.length, 'Timer G');
+      changesAfter(64 * T1 - at, () => timedOut, 0, 1, 'Timer H at 64*T1');
       assert.equal(tx.state, 'terminated');
     });
 
     test('Timer I = T4 in Confirmed on UDP, 0 on TCP; no Timer G on TCP', () => {
       for (const reliable of [false, true]) {
         const sent: Buffer[] = [];
-        const tx = createInviteServerTransaction(req('INVITE'), context(reliable, sent), DEFAULT_TIMERS, {
-          terminated: () => undefined,
-        });
+        const tx = inviteServer(sent, reliable);
         tx.respond(486, 'Busy Here');
         if (reliable) {
           mock.timers.tick(10 * T1);
@@ -296,35 +251,20 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
         }
         tx.receive(req('ACK'));
         assert.equal(tx.state, 'confirmed');
-        if (reliable) {
-          mock.timers.tick(0);
-          assert.equal(tx.state, 'terminated');
-          continue;
-        }
-        mock.timers.tick(T4 - 1);
-        assert.equal(tx.state, 'confirmed');
-        mock.timers.tick(1);
-        assert.equal(tx.state, 'terminated', 'Timer I at T4');
+        terminatesAfter(tx, 'confirmed', 'Timer I', T4, reliable);
       }
     });
 
     test('RFC 6026 Timer L = 64*T1 in Accepted', () => {
-      const tx = createInviteServerTransaction(req('INVITE'), context(false, []), DEFAULT_TIMERS, {
-        terminated: () => undefined,
-      });
+      const tx = inviteServer();
       tx.respond(200, 'OK');
       assert.equal(tx.state, 'accepted');
-      mock.timers.tick(64 * T1 - 1);
-      assert.equal(tx.state, 'accepted');
-      mock.timers.tick(1);
-      assert.equal(tx.state, 'terminated', 'Timer L at 64*T1');
+      changesAfter(64 * T1, () => tx.state, 'accepted', 'terminated', 'Timer L at 64*T1');
     });
 
     test("RFC 6026 Accepted: the TU's 2xx retransmissions are sent until it says the 2xx is acknowledged, then the bytes are gone", () => {
       const sent: Buffer[] = [];
-      const tx = createInviteServerTransaction(req('INVITE'), context(false, sent), DEFAULT_TIMERS, {
-        terminated: () => undefined,
-      });
+      const tx = inviteServer(sent);
       tx.respond(200, 'OK');
       tx.respond(200, 'OK'); // §13.3.1.4: the TU retransmits its 2xx
       assert.equal(sent.length, 2);
@@ -340,9 +280,7 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
       assert.equal(tx.state, 'accepted');
       // In Proceeding, the call does not end the transaction's duty to answer a retransmission.
       const early: Buffer[] = [];
-      const ringing = createInviteServerTransaction(req('INVITE'), context(false, early), DEFAULT_TIMERS, {
-        terminated: () => undefined,
-      });
+      const ringing = inviteServer(early);
       ringing.respond(180, 'Ringing');
       ringing.acknowledged();
       ringing.receive(req('INVITE'));
@@ -350,15 +288,11 @@ describe('transaction timers on a fake clock (RFC 3261 §17, RFC 6026)', () => {
     });
 
     test('RFC 6026: an ACK matched in Accepted goes to the TU; in Completed the transaction absorbs it', () => {
-      const accepted = createInviteServerTransaction(req('INVITE'), context(false, []), DEFAULT_TIMERS, {
-        terminated: () => undefined,
-      });
+      const accepted = inviteServer();
       accepted.respond(200, 'OK');
       assert.equal(accepted.receive(req('ACK')), 'to-tu');
       assert.equal(accepted.state, 'accepted', 'the 2xx ACK does not change the transaction');
-      const completed = createInviteServerTransaction(req('INVITE'), context(false, []), DEFAULT_TIMERS, {
-        terminated: () => undefined,
-      });
+      const completed = inviteServer();
       completed.respond(486, 'Busy Here');
       assert.equal(completed.receive(req('ACK')), 'absorbed');
       assert.equal(completed.state, 'confirmed');

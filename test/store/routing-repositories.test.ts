@@ -7,21 +7,17 @@ import {
   createSipUserRepository,
   createTenantRepository,
   createTrunkRepository,
-  migrate,
 } from '../../src/store/index.js';
-import { MIGRATIONS_DIR, storeBackends } from '../helpers/store-backends.js';
+import { acmeAndOther, withMigratedStore } from '../helpers/migrated-store.js';
+import { storeBackends } from '../helpers/store-backends.js';
 
 const HA1 = { ha1Md5: 'a'.repeat(32), ha1Sha256: 'b'.repeat(64) };
 
 for (const backend of await storeBackends()) {
   describe(`trunks, numbers and routes: ${backend.name}`, { skip: backend.skip }, () => {
     test('inbound trunk matching by CIDR, DID owners, routes with ordered trunks', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
-        const tenants = createTenantRepository(db);
-        const acme = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
-        const other = await tenants.create({ name: 'Other', sipDomain: 'other.example' });
+      await withMigratedStore(backend, async (db) => {
+        const { acme, other } = await acmeAndOther(db);
         const trunks = createTrunkRepository(db);
         const wide = await trunks.create({
           tenantId: acme.id,
@@ -128,16 +124,11 @@ for (const backend of await storeBackends()) {
           'each route carries its trunks in order',
         );
         assert.ok(!('password' in listed[0]!.trunks[1]!), 'a route never carries a trunk password');
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
 
     test('nat of users and trunks: auto by default, set, changed, read by the registrar with the credentials', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
+      await withMigratedStore(backend, async (db) => {
         const acme = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
         const users = createSipUserRepository(db);
         const alice = await users.create({ tenantId: acme.id, username: 'alice', ...HA1 });
@@ -159,16 +150,11 @@ for (const backend of await storeBackends()) {
           db.query(`UPDATE trunks SET nat = 'sometimes' WHERE id = $1`, [carrier.id]),
           'the column takes auto, force or off only',
         );
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
 
     test('mediaEncryption of users, trunks and routes: auto by default, set, kept, read by the gateway', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
+      await withMigratedStore(backend, async (db) => {
         const acme = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
         const users = createSipUserRepository(db);
         const alice = await users.create({ tenantId: acme.id, username: 'alice', ...HA1 });
@@ -256,19 +242,12 @@ for (const backend of await storeBackends()) {
           // Migration 0014: dtls is taken.
           await db.query(`UPDATE ${table} SET media_encryption = 'dtls'`);
         }
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
 
     test('updates and deletes stay inside the tenant; pages of routes and keys follow their cursor', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
-        const tenants = createTenantRepository(db);
-        const acme = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
-        const other = await tenants.create({ name: 'Other', sipDomain: 'other.example' });
+      await withMigratedStore(backend, async (db) => {
+        const { tenants, acme, other } = await acmeAndOther(db);
         const trunks = createTrunkRepository(db);
         const a = await trunks.create({
           tenantId: acme.id,
@@ -384,10 +363,7 @@ for (const backend of await storeBackends()) {
 
         assert.equal((await tenants.delete(other.id))?.name, 'Other');
         assert.equal((await keys.list({ limit: 10 })).length, 2, "a deleted tenant's keys go with it");
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
   });
 }

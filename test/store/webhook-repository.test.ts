@@ -1,13 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  createTenantRepository,
-  createWebhookRepository,
-  migrate,
-  webhookEventOfCall,
-  type WebhookEvent,
-} from '../../src/store/index.js';
-import { MIGRATIONS_DIR, storeBackends } from '../helpers/store-backends.js';
+import { createWebhookRepository, webhookEventOfCall, type WebhookEvent } from '../../src/store/index.js';
+import { acmeAndOther, withMigratedStore } from '../helpers/migrated-store.js';
+import { storeBackends } from '../helpers/store-backends.js';
 
 const SECRET = 'whsec_0123456789abcdef0123';
 
@@ -26,12 +21,8 @@ const event = (tenantId: string, callId: string, type: 'started' | 'answered' | 
 for (const backend of await storeBackends()) {
   describe(`webhooks and their deliveries: ${backend.name}`, { skip: backend.skip }, () => {
     test('subscriptions: the secret is read back only at creation; tenants do not see each other', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
-        const tenants = createTenantRepository(db);
-        const acme = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
-        const other = await tenants.create({ name: 'Other', sipDomain: 'other.example' });
+      await withMigratedStore(backend, async (db) => {
+        const { acme, other } = await acmeAndOther(db);
         const hooks = createWebhookRepository(db);
         const created = await hooks.create({
           tenantId: acme.id,
@@ -73,19 +64,12 @@ for (const backend of await storeBackends()) {
         assert.equal(await hooks.update(other.id, second.id, { enabled: false }), undefined);
         assert.equal((await hooks.delete(acme.id, second.id))?.id, second.id);
         assert.equal(await hooks.delete(acme.id, second.id), undefined);
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
 
     test('deliveries: enqueued per matching subscription once, claimed with a lease, retried, logged', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
-        const tenants = createTenantRepository(db);
-        const acme = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
-        const other = await tenants.create({ name: 'Other', sipDomain: 'other.example' });
+      await withMigratedStore(backend, async (db) => {
+        const { acme, other } = await acmeAndOther(db);
         const hooks = createWebhookRepository(db);
         const ended = await hooks.create({
           tenantId: acme.id,
@@ -187,19 +171,12 @@ for (const backend of await storeBackends()) {
         assert.equal(await hooks.purgeBefore(new Date(Date.now() + 60_000)), 2, 'finished ones purged');
         await hooks.delete(acme.id, all.id);
         assert.deepEqual(await hooks.deliveries(acme.id, all.id, { limit: 10 }), [], 'deleted with it');
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
 
     test('subscribedTypes: the types enabled subscriptions take, by tenant; tenants without any are absent', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
-        const tenants = createTenantRepository(db);
-        const acme = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
-        const other = await tenants.create({ name: 'Other', sipDomain: 'other.example' });
+      await withMigratedStore(backend, async (db) => {
+        const { tenants, acme, other } = await acmeAndOther(db);
         const quiet = await tenants.create({ name: 'Quiet', sipDomain: 'quiet.example' });
         const hooks = createWebhookRepository(db);
         await hooks.create({
@@ -229,10 +206,7 @@ for (const backend of await storeBackends()) {
           'registration.changed',
         ]);
         assert.deepEqual(await hooks.subscribedTypes([]), new Map());
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
   });
 }
