@@ -18,6 +18,7 @@ import {
   type SharedState,
 } from '../../src/store/shared-state/index.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
+import { REDIS_URL, redisUp } from '../helpers/redis.js';
 import { storeBackends } from '../helpers/store-backends.js';
 
 interface SseMessage {
@@ -63,22 +64,6 @@ function reader(body: ReadableStream<Uint8Array>) {
       assert.ok(messages.length >= n, `expected ${n} messages, got ${JSON.stringify(messages)}`);
     },
   };
-}
-
-const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function redisUp(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return true;
-  } catch (err) {
-    if (process.env.CI) throw new Error(`Redis is required in CI at ${REDIS_URL}`, { cause: err });
-    return false;
-  } finally {
-    probe.disconnect();
-  }
 }
 
 const haveRedis = await redisUp();

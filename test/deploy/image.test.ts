@@ -15,8 +15,9 @@ import { freeUdpPort } from '../helpers/rtpengine.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
 import {
   runSipp,
+  sippCalleeArgs,
+  sippCallerArgs,
   sippInstalled,
-  sippMediaPort,
   sippPort,
   sippRegisterArgs,
   startSipp,
@@ -172,46 +173,9 @@ describe(
           sippRegisterArgs('bob', 'bob-pass', bobPort),
         );
         assert.equal(reg.code, 0, `bob did not register\n${reg.logs}\n${await logs()}`);
-        const uas = startSipp('uas-answer.xml', target, [
-          '-p',
-          String(bobPort),
-          '-m',
-          '1',
-          '-mi',
-          '127.0.0.1',
-          '-mp',
-          String(await sippMediaPort()),
-          '-rtp_echo',
-          '-timeout',
-          '30s',
-          '-timeout_error',
-        ]);
+        const uas = startSipp('uas-answer.xml', target, await sippCalleeArgs(bobPort));
         await sleep(300);
-        const uac = await runSipp('uac-call.xml', target, [
-          '-p',
-          String(await sippPort()),
-          '-m',
-          '1',
-          '-s',
-          'bob',
-          '-au',
-          'alice',
-          '-ap',
-          'alice-pass',
-          '-key',
-          'domain',
-          'acme.example',
-          '-key',
-          'caller',
-          'alice',
-          '-mi',
-          '127.0.0.1',
-          '-mp',
-          String(await sippMediaPort()),
-          '-timeout',
-          '30s',
-          '-timeout_error',
-        ]);
+        const uac = await runSipp('uac-call.xml', target, await sippCallerArgs('alice-pass'));
         const kill = setTimeout(() => uas.kill(), 10_000);
         const callee = await uas.exited;
         clearTimeout(kill);

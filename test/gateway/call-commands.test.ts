@@ -3,69 +3,15 @@
 // entries are skipped and acknowledged, and a replica stopping drops its consumer group.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { ENDED_THROUGH_API, followCallCommands } from '../../src/gateway/index.js';
 import { CALL_COMMANDS_STREAM, encodeCallCommand, type HangupParty } from '../../src/store/index.js';
-import {
-  createMemorySharedState,
-  createRedisSharedState,
-  type SharedState,
-} from '../../src/store/shared-state/index.js';
+import type { SharedState } from '../../src/store/shared-state/index.js';
 import { startApiApp } from '../helpers/api-app.js';
+import { sharedStateKinds } from '../helpers/redis.js';
 import { storeBackends } from '../helpers/store-backends.js';
 
-const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function redisUp(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return true;
-  } catch (err) {
-    if (process.env.CI) throw new Error(`Redis is required in CI at ${REDIS_URL}`, { cause: err });
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const haveRedis = await redisUp();
+const kinds = await sharedStateKinds();
 const pglite = (await storeBackends()).find((b) => b.name === 'PGlite (memory://)')!;
-
-const kinds: {
-  name: string;
-  skip: string | false;
-  make: () => Promise<{ state: SharedState; cleanup: () => Promise<void> }>;
-}[] = [
-  {
-    name: 'memory',
-    skip: false,
-    make: async () => {
-      const state = createMemorySharedState();
-      return { state, cleanup: () => state.close() };
-    },
-  },
-  {
-    name: 'Redis',
-    skip: haveRedis ? false : `Redis not reachable at ${REDIS_URL}`,
-    make: async () => {
-      const prefix = `voxgate-test-${randomBytes(4).toString('hex')}:`;
-      const state = await createRedisSharedState({ url: REDIS_URL, keyPrefix: prefix });
-      return {
-        state,
-        cleanup: async () => {
-          await state.close();
-          const admin = new Redis(REDIS_URL);
-          const keys = await admin.keys(`${prefix}*`);
-          if (keys.length > 0) await admin.del(...keys);
-          admin.disconnect();
-        },
-      };
-    },
-  },
-];
 
 /** A replica's B2BUA as the follower sees it: the calls it holds, and what it was asked to end. */
 function replica(holds: string[]) {

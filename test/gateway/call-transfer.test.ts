@@ -4,20 +4,21 @@
 // API's call command stream. Media is anchored on voxgate's relay, and RTP is checked through it.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { followCallCommands } from '../../src/gateway/index.js';
 import { header, type SipHeader, type SipRequest } from '../../src/sip/index.js';
-import {
-  CALL_EVENTS_STREAM,
-  createSipUserRepository,
-  decodeCallEvent,
-  type CallEvent,
-} from '../../src/store/index.js';
+import { createSipUserRepository } from '../../src/store/index.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
-import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import {
+  callEventLog,
+  followHarnessCallCommands,
+  HARNESS_USERS,
+  phoneBook,
+  startGateway,
+  type GatewayHarness,
+} from '../helpers/gateway-harness.js';
 import { startRelay, type RunningRelay } from '../helpers/relays.js';
-import { mPort, party, rtp, until, type Party } from '../helpers/rtp-party.js';
+import { mPort, partyPool, talks } from '../helpers/rtp-party.js';
 import { sdp, type SipPhone } from '../helpers/sip-phone.js';
-import { sippInstalled, sippMediaPort, sippPort, startSipp } from '../helpers/sipp.js';
+import { sippCallerArgs, sippInstalled, startSipp } from '../helpers/sipp.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
 const referTo = (uri: string): SipHeader[] => [{ name: 'Refer-To', value: uri }];
@@ -27,64 +28,33 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
   let gw: GatewayHarness;
   let api: ApiApp;
   let follower: { stop(): Promise<void> };
-  const media: Party[] = [];
+  const media = partyPool();
   const phones = phoneBook(() => gw);
-  const seen: CallEvent[] = [];
-  let reading = true;
-  let reader: Promise<void>;
+  const calls = callEventLog(() => gw, 'transfer-test');
 
   before(async () => {
     relay = await startRelay('voxgate');
     gw = await startGateway({ timers: FAST, relays: [{ host: '127.0.0.1', port: relay.ngPort }] });
     api = await startApiApp(gw.db, { state: gw.state });
-    follower = followCallCommands({
-      events: gw.state.events,
-      b2bua: gw.gateway.b2bua,
-      gatewayId: 'test-gateway',
-      group: 'gateway-calls:test-gateway',
-      onError: (err) => assert.fail(String(err)),
-      blockMs: 50,
-    });
-    reader = (async () => {
-      while (reading) {
-        for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, 'transfer-test', 'c', {
-          count: 100,
-          blockMs: 50,
-        }))
-          seen.push(decodeCallEvent(e.fields));
-      }
-    })();
+    follower = followHarnessCallCommands(gw);
+    calls.start();
   });
   afterEach(async () => {
     await phones.reset();
-    for (const m of media.splice(0)) m.close();
+    media.closeAll();
   });
   after(async () => {
-    reading = false;
-    await reader;
+    await calls.stop();
     await follower?.stop();
     await api?.app.close();
     await gw?.close();
     await relay?.stop();
   });
 
-  const event = async (match: (e: CallEvent) => boolean, what: string): Promise<CallEvent> => {
-    await until(() => seen.some(match), 5000).catch(() => {
-      throw new Error(`no ${what} event; seen ${seen.map((e) => `${e.type}:${e.callId}`).join(', ')}`);
-    });
-    return seen.find(match)!;
-  };
-
-  const rtpEnd = async () => {
-    const p = await party();
-    media.push(p);
-    return p;
-  };
-
   /** alice calls bob, bob answers: the call, bob's INVITE, and the relay ports each was given. */
   async function answered(alice: SipPhone, bob: SipPhone, tag: string) {
-    const aliceRtp = await rtpEnd();
-    const bobRtp = await rtpEnd();
+    const aliceRtp = await media.open();
+    const bobRtp = await media.open();
     const call = await alice.invite('bob', sdp(aliceRtp.port));
     const invite = (await bob.request('INVITE')) as SipRequest;
     bob.reply(invite, 200, 'OK', tag, {}, sdp(bobRtp.port, 7));
@@ -100,18 +70,6 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
       relayForAlice: mPort(ok.body),
       relayForBob: mPort(invite.body),
     };
-  }
-
-  /** Sends RTP from `from` to the relay port `to` until `receiver` got some from `ssrc`. */
-  async function talks(from: Party, to: number, receiver: Party, ssrc: number): Promise<void> {
-    let seq = 1;
-    const heard = () => receiver.got.some((p) => p.readUInt32BE(8) === ssrc);
-    const deadline = Date.now() + 3000;
-    while (!heard()) {
-      if (Date.now() > deadline) throw new Error(`no RTP of ${ssrc.toString(16)} through the relay`);
-      from.socket.send(rtp(seq++, ssrc), to, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 20));
-    }
   }
 
   async function notify(phone: SipPhone, toTag: string): Promise<SipRequest> {
@@ -147,7 +105,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
       a.aliceRtp.port,
       'the target never sees the transferee media address',
     );
-    const carolRtp = await rtpEnd();
+    const carolRtp = await media.open();
     carol.reply(toCarol, 180, 'Ringing', 'c1');
     carol.reply(toCarol, 200, 'OK', 'c1', {}, sdp(carolRtp.port, 9));
     await carol.request('ACK');
@@ -167,12 +125,15 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     await talks(a.aliceRtp, a.relayForAlice, carolRtp, 0xa2);
     await talks(carolRtp, mPort(toCarol.body), a.aliceRtp, 0xc1);
 
-    const original = await event((e) => e.type === 'ended' && e.callId === a.call.callId, 'original ended');
+    const original = await calls.event(
+      (e) => e.type === 'ended' && e.callId === a.call.callId,
+      'original ended',
+    );
     assert.deepEqual(
       [original.disposition, original.hangupBy, original.reason],
       ['answered', 'callee', 'transferred'],
     );
-    const transferred = await event(
+    const transferred = await calls.event(
       (e) => e.type === 'answered' && e.transferredFrom === a.call.callId,
       'transferred answered',
     );
@@ -188,7 +149,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     const bye = await carol.request('BYE');
     assert.equal(bye.callId, toCarol.callId);
     carol.reply(bye, 200, 'OK', 'c1');
-    const ended = await event(
+    const ended = await calls.event(
       (e) => e.type === 'ended' && e.callId === transferred.callId,
       'transferred ended',
     );
@@ -210,7 +171,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     assert.equal(header(await notify(alice, a.call.fromTag), 'Event'), `refer;id=${seq}`);
     const toCarol = (await carol.request('INVITE')) as SipRequest;
     assert.match(header(toCarol, 'From') ?? '', /<sip:bob@acme\.example>/);
-    const carolRtp = await rtpEnd();
+    const carolRtp = await media.open();
     carol.reply(toCarol, 200, 'OK', 'c2', {}, sdp(carolRtp.port, 9));
     await carol.request('ACK');
     assert.equal((await notify(alice, a.call.fromTag)).body.toString(), 'SIP/2.0 200 OK\r\n');
@@ -226,7 +187,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     const bye = await bob.request('BYE');
     assert.equal(bye.callId, a.invite.callId);
     bob.reply(bye, 200, 'OK', 't2');
-    const ended = await event(
+    const ended = await calls.event(
       (e) => e.type === 'ended' && e.transferredFrom === a.call.callId,
       'transferred ended',
     );
@@ -245,41 +206,18 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     async () => {
       const bob = await phones.phone('bob');
       const carol = await phones.phone('carol');
-      const alice = startSipp('uac-refer.xml', `127.0.0.1:${gw.port}`, [
-        '-p',
-        String(await sippPort()),
-        '-m',
-        '1',
-        '-s',
-        'bob',
-        '-au',
-        'alice',
-        '-ap',
-        HARNESS_USERS.alice,
-        '-key',
-        'domain',
-        'acme.example',
-        '-key',
-        'caller',
-        'alice',
-        '-key',
-        'target',
-        'carol',
-        '-mi',
-        '127.0.0.1',
-        '-mp',
-        String(await sippMediaPort()),
-        '-timeout',
-        '20s',
-        '-timeout_error',
-      ]);
+      const alice = startSipp(
+        'uac-refer.xml',
+        `127.0.0.1:${gw.port}`,
+        await sippCallerArgs(HARNESS_USERS.alice, { keys: { target: 'carol' }, timeout: '20s' }),
+      );
       try {
         const invite = (await bob.request('INVITE', 10_000)) as SipRequest;
-        const bobRtp = await rtpEnd();
+        const bobRtp = await media.open();
         bob.reply(invite, 200, 'OK', 's1', {}, sdp(bobRtp.port, 7));
         await bob.request('ACK');
         const toCarol = (await carol.request('INVITE', 10_000)) as SipRequest;
-        const carolRtp = await rtpEnd();
+        const carolRtp = await media.open();
         carol.reply(toCarol, 200, 'OK', 's2', {}, sdp(carolRtp.port, 9));
         await carol.request('ACK');
         assert.equal(await alice.exited, 0, alice.logs());
@@ -303,7 +241,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     bob.send(bob.inDialogAsCallee(a.invite, 't10', 'BYE', 2));
     await bob.response(a.invite.callId, 200, 'BYE');
     const toCarol = (await carol.request('INVITE')) as SipRequest;
-    const carolRtp = await rtpEnd();
+    const carolRtp = await media.open();
     carol.reply(toCarol, 200, 'OK', 'c10', {}, sdp(carolRtp.port, 9));
     await carol.request('ACK');
     await talks(a.aliceRtp, a.relayForAlice, carolRtp, 0xa10);
@@ -327,7 +265,10 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     const bye = await alice.request('BYE');
     assert.equal(bye.callId, a.call.callId);
     alice.reply(bye, 200, 'OK', a.call.fromTag);
-    const original = await event((e) => e.type === 'ended' && e.callId === a.call.callId, 'original ended');
+    const original = await calls.event(
+      (e) => e.type === 'ended' && e.callId === a.call.callId,
+      'original ended',
+    );
     assert.deepEqual([original.hangupBy, original.reason], ['callee', 'transfer failed']);
   });
 
@@ -384,7 +325,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     await notify(bob, 't8');
     const toCarol = (await carol.request('INVITE')) as SipRequest;
     carol.reply(toCarol, 180, 'Ringing', 'c8');
-    await event(
+    await calls.event(
       (e) => e.type === 'ringing' && e.to === 'sip:carol@acme.example' && e.transferredFrom === a.call.callId,
       'transfer ringing',
     );
@@ -409,7 +350,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     const failed = await notify(bob, 't4');
     assert.equal(failed.body.toString(), 'SIP/2.0 486 Busy Here\r\n');
     assert.equal(header(failed, 'Subscription-State'), 'terminated;reason=noresource');
-    const attempt = await event(
+    const attempt = await calls.event(
       (e) => e.type === 'ended' && e.transferredFrom === a.call.callId,
       'failed transfer ended',
     );
@@ -421,7 +362,10 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     assert.equal((await gw.state.calls.get(a.call.callId))?.state, 'answered');
     a.call.send('BYE');
     bob.reply(await bob.request('BYE'), 200, 'OK', 't4');
-    const original = await event((e) => e.type === 'ended' && e.callId === a.call.callId, 'original ended');
+    const original = await calls.event(
+      (e) => e.type === 'ended' && e.callId === a.call.callId,
+      'original ended',
+    );
     assert.equal(original.hangupBy, 'caller');
   });
 
@@ -432,7 +376,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     const a = await answered(alice, bob, 't6');
     // bob's leg as the gateway sees it: our From tag is the local tag (to-tag), bob's To tag the remote one.
     const replaces = `${a.invite.callId};to-tag=${a.invite.fromTag};from-tag=t6`;
-    const carolRtp = await rtpEnd();
+    const carolRtp = await media.open();
     const pickup = await carol.invite('alice', sdp(carolRtp.port, 9), [
       { name: 'Replaces', value: replaces },
     ]);
@@ -447,9 +391,12 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
 
     await talks(a.aliceRtp, a.relayForAlice, carolRtp, 0xa6);
     await talks(carolRtp, a.relayForBob, a.aliceRtp, 0xc6);
-    const original = await event((e) => e.type === 'ended' && e.callId === a.call.callId, 'original ended');
+    const original = await calls.event(
+      (e) => e.type === 'ended' && e.callId === a.call.callId,
+      'original ended',
+    );
     assert.deepEqual([original.hangupBy, original.reason], ['callee', 'replaced']);
-    const joined = await event(
+    const joined = await calls.event(
       (e) => e.type === 'answered' && e.transferredFrom === a.call.callId,
       'joined answered',
     );
@@ -460,7 +407,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     await carol.response(pickup.callId, 200, 'BYE');
     const bye = await alice.request('BYE');
     alice.reply(bye, 200, 'OK', a.call.fromTag);
-    const ended = await event((e) => e.type === 'ended' && e.callId === joined.callId, 'joined ended');
+    const ended = await calls.event((e) => e.type === 'ended' && e.callId === joined.callId, 'joined ended');
     assert.equal(ended.hangupBy, 'callee');
   });
 
@@ -484,7 +431,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     // alice's consultation call to carol.
     const consult = await alice.invite('carol', sdp(42000));
     const toCarol = (await carol.request('INVITE')) as SipRequest;
-    const carolRtp = await rtpEnd();
+    const carolRtp = await media.open();
     carol.reply(toCarol, 200, 'OK', 'c8', {}, sdp(carolRtp.port, 9));
     assert.equal((await consult.final()).status, 200);
     consult.ack();
@@ -514,12 +461,12 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
 
     await talks(a.bobRtp, a.relayForBob, carolRtp, 0xb8);
     await talks(carolRtp, mPort(reinvite.body), a.bobRtp, 0xc8);
-    const joined = await event(
+    const joined = await calls.event(
       (e) => e.type === 'answered' && e.transferredFrom === a.call.callId,
       'joined answered',
     );
     assert.deepEqual([joined.from, joined.to], ['sip:bob@acme.example', 'sip:carol@acme.example']);
-    const consultEnded = await event(
+    const consultEnded = await calls.event(
       (e) => e.type === 'ended' && e.callId === consult.callId,
       'consult ended',
     );
@@ -530,7 +477,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     const bye = await carol.request('BYE');
     assert.equal(bye.callId, toCarol.callId);
     carol.reply(bye, 200, 'OK', 'c8');
-    const ended = await event((e) => e.type === 'ended' && e.callId === joined.callId, 'joined ended');
+    const ended = await calls.event((e) => e.type === 'ended' && e.callId === joined.callId, 'joined ended');
     assert.equal(ended.hangupBy, 'caller');
   });
 
@@ -577,14 +524,14 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     assert.equal(res.statusCode, 202, res.body);
     assert.equal(res.json<{ callId: string }>().callId, a.call.callId);
     const toCarol = (await carol.request('INVITE')) as SipRequest;
-    const carolRtp = await rtpEnd();
+    const carolRtp = await media.open();
     carol.reply(toCarol, 200, 'OK', 'c5', {}, sdp(carolRtp.port, 9));
     await carol.request('ACK');
     const released = await bob.request('BYE');
     assert.equal(released.callId, a.invite.callId);
     bob.reply(released, 200, 'OK', 't5');
     await talks(a.aliceRtp, a.relayForAlice, carolRtp, 0xa5);
-    const transferred = await event(
+    const transferred = await calls.event(
       (e) => e.type === 'answered' && e.transferredFrom === a.call.callId,
       'transferred answered',
     );
@@ -598,7 +545,7 @@ describe('call transfer: REFER carried out by the B2BUA, and through the API', (
     const [toAlice, toCarolBye] = await Promise.all([alice.request('BYE'), carol.request('BYE')]);
     alice.reply(toAlice, 200, 'OK', a.call.fromTag);
     carol.reply(toCarolBye, 200, 'OK', 'c5');
-    const ended = await event(
+    const ended = await calls.event(
       (e) => e.type === 'ended' && e.callId === transferred.callId,
       'transferred ended',
     );

@@ -7,8 +7,9 @@ import { endedEvent, HARNESS_USERS, startGateway, type GatewayHarness } from '..
 import { relaySkip, startRelay, type RunningRelay } from '../helpers/relays.js';
 import {
   runSipp,
+  sippCalleeArgs,
+  sippCallerArgs,
   sippInstalled,
-  sippMediaPort,
   sippPort,
   sippRegisterArgs,
   startSipp,
@@ -31,48 +32,12 @@ async function scenario(
     ...sippRegisterArgs('bob', HARNESS_USERS.bob, bobPort),
   ]);
   assert.equal(reg.code, 0, `bob did not register\n${reg.logs}`);
-  const uas = startSipp(callee, `127.0.0.1:${gw.port}`, [
-    ...t,
-    '-p',
-    String(bobPort),
-    '-m',
-    '1',
-    '-mi',
-    '127.0.0.1',
-    '-mp',
-    String(await sippMediaPort()),
-    '-rtp_echo',
-    '-timeout',
-    '30s',
-    '-timeout_error',
-  ]);
+  const uas = startSipp(callee, `127.0.0.1:${gw.port}`, [...t, ...(await sippCalleeArgs(bobPort))]);
   // SIPp needs a moment to bind before the gateway forwards the INVITE to it.
   await new Promise((r) => setTimeout(r, 300));
   const uac = await runSipp(caller, `127.0.0.1:${gw.port}`, [
     ...t,
-    '-p',
-    String(await sippPort()),
-    '-m',
-    '1',
-    '-s',
-    'bob',
-    '-au',
-    'alice',
-    '-ap',
-    HARNESS_USERS.alice,
-    '-key',
-    'domain',
-    'acme.example',
-    '-key',
-    'caller',
-    'alice',
-    '-mi',
-    '127.0.0.1',
-    '-mp',
-    String(await sippMediaPort()),
-    '-timeout',
-    '30s',
-    '-timeout_error',
+    ...(await sippCallerArgs(HARNESS_USERS.alice)),
   ]);
   const to = setTimeout(() => uas.kill(), 10_000);
   const code = await uas.exited;

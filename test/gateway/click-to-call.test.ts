@@ -4,18 +4,19 @@
 // voxgate's relay (RTP checked through it). Failures of either party end the call with a CDR-bearing event.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { followCallCommands, followPlacedCalls } from '../../src/gateway/index.js';
+import { followPlacedCalls } from '../../src/gateway/index.js';
 import { header } from '../../src/sip/index.js';
-import {
-  CALL_EVENTS_STREAM,
-  createRouteRepository,
-  createTrunkRepository,
-  decodeCallEvent,
-  type CallEvent,
-} from '../../src/store/index.js';
+import { createRouteRepository, createTrunkRepository } from '../../src/store/index.js';
 import { FakeCarrier } from '../helpers/fake-carrier.js';
 import { startApiApp, type ApiApp } from '../helpers/api-app.js';
-import { HARNESS_USERS, phoneBook, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import {
+  callEventLog,
+  followHarnessCallCommands,
+  HARNESS_USERS,
+  phoneBook,
+  startGateway,
+  type GatewayHarness,
+} from '../helpers/gateway-harness.js';
 import {
   runSipp,
   sippInstalled,
@@ -25,7 +26,7 @@ import {
   startSipp,
 } from '../helpers/sipp.js';
 import { startRelay, type RunningRelay } from '../helpers/relays.js';
-import { mPort, party, rtp, until, type Party } from '../helpers/rtp-party.js';
+import { mPort, partyPool, talks } from '../helpers/rtp-party.js';
 import { sdp, type SipPhone } from '../helpers/sip-phone.js';
 
 const FAST = { t1: 50, t2: 400, t4: 500 };
@@ -37,11 +38,9 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
   let placed: { stop(): Promise<void> };
   let commands: { stop(): Promise<void> };
   let operator: string;
-  const media: Party[] = [];
+  const media = partyPool();
   const phones = phoneBook(() => gw);
-  const seen: CallEvent[] = [];
-  let reading = true;
-  let reader: Promise<void>;
+  const calls = callEventLog(() => gw, 'click-to-call-test');
 
   before(async () => {
     relay = await startRelay('voxgate');
@@ -55,31 +54,15 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
       onError: (err) => assert.fail(String(err)),
       blockMs: 50,
     });
-    commands = followCallCommands({
-      events: gw.state.events,
-      b2bua: gw.gateway.b2bua,
-      gatewayId: 'test-gateway',
-      group: 'gateway-calls:test-gateway',
-      onError: (err) => assert.fail(String(err)),
-      blockMs: 50,
-    });
-    reader = (async () => {
-      while (reading) {
-        for (const e of await gw.state.events.consume(CALL_EVENTS_STREAM, 'click-to-call-test', 'c', {
-          count: 100,
-          blockMs: 50,
-        }))
-          seen.push(decodeCallEvent(e.fields));
-      }
-    })();
+    commands = followHarnessCallCommands(gw);
+    calls.start();
   });
   afterEach(async () => {
     await phones.reset();
-    for (const m of media.splice(0)) m.close();
+    media.closeAll();
   });
   after(async () => {
-    reading = false;
-    await reader;
+    await calls.stop();
     await placed?.stop();
     await commands?.stop();
     await api?.app.close();
@@ -87,36 +70,13 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     await relay?.stop();
   });
 
-  const event = async (match: (e: CallEvent) => boolean, what: string): Promise<CallEvent> => {
-    await until(() => seen.some(match), 5000).catch(() => {
-      throw new Error(`no ${what} event; seen ${seen.map((e) => `${e.type}:${e.callId}`).join(', ')}`);
-    });
-    return seen.find(match)!;
-  };
-  const rtpEnd = async () => {
-    const p = await party();
-    media.push(p);
-    return p;
-  };
   const place = (key: string, body: unknown, tenant = gw.tenantId) =>
     api.call(key, 'POST', `/v1/tenants/${tenant}/calls`, body);
-
-  /** Sends RTP from `from` to the relay port `to` until `receiver` got some from `ssrc`. */
-  async function talks(from: Party, to: number, receiver: Party, ssrc: number): Promise<void> {
-    let seq = 1;
-    const heard = () => receiver.got.some((p) => p.readUInt32BE(8) === ssrc);
-    const deadline = Date.now() + 3000;
-    while (!heard()) {
-      if (Date.now() > deadline) throw new Error(`no RTP of ${ssrc.toString(16)} through the relay`);
-      from.socket.send(rtp(seq++, ssrc), to, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 
   /** alice is rung and answers: her INVITE, her RTP end, and the relay port she was given. */
   async function aliceAnswers(alice: SipPhone, tag: string) {
     const invite = await alice.request('INVITE');
-    const aliceRtp = await rtpEnd();
+    const aliceRtp = await media.open();
     alice.reply(invite, 180, 'Ringing', tag);
     alice.reply(invite, 200, 'OK', tag, {}, sdp(aliceRtp.port, 3));
     const ack = await alice.request('ACK');
@@ -140,19 +100,19 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     // The relay's offer: its own address, not the placeholder's 0.0.0.0.
     assert.match(a.invite.body.toString(), /c=IN IP4 127\.0\.0\.1/);
     assert.notEqual(a.relayForAlice, 9);
-    await event((e) => e.type === 'ringing' && e.callId === callId, 'ringing');
+    await calls.event((e) => e.type === 'ringing' && e.callId === callId, 'ringing');
 
     const toBob = await bob.request('INVITE');
     assert.match(header(toBob, 'From') ?? '', /sip:alice@acme\.example/);
     assert.match(header(toBob, 'To') ?? '', /sip:bob@acme\.example/);
-    const bobRtp = await rtpEnd();
+    const bobRtp = await media.open();
     bob.reply(toBob, 180, 'Ringing', 'b1');
     bob.reply(toBob, 200, 'OK', 'b1', {}, sdp(bobRtp.port, 4));
     await bob.request('ACK');
     const relayForBob = mPort(toBob.body);
-    const answered = await event((e) => e.type === 'answered' && e.callId === callId, 'answered');
+    const answered = await calls.event((e) => e.type === 'answered' && e.callId === callId, 'answered');
     // It rang once: when alice did (bob's ringing is not a second `ringing` of the call).
-    assert.equal(seen.filter((e) => e.type === 'ringing' && e.callId === callId).length, 1);
+    assert.equal(calls.seen.filter((e) => e.type === 'ringing' && e.callId === callId).length, 1);
     assert.equal(answered.from, 'sip:alice@acme.example');
     assert.equal(answered.to, 'sip:bob@acme.example');
     assert.equal((await gw.state.calls.get(callId))?.state, 'answered');
@@ -168,7 +128,7 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     assert.ok(Number(header(toAlice, 'CSeq')?.split(' ')[0]) > 1);
     alice.reply(toAlice, 200, 'OK', 'a1');
     bob.reply(toBobBye, 200, 'OK', 'b1');
-    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    const ended = await calls.event((e) => e.type === 'ended' && e.callId === callId, 'ended');
     assert.equal(ended.disposition, 'answered');
     assert.equal(ended.hangupBy, 'api');
     assert.ok(ended.media?.callerToCallee?.packets, 'media counted');
@@ -187,7 +147,7 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     assert.equal(bye.callId, a.invite.callId);
     assert.match(header(bye, 'Reason') ?? '', /^SIP;cause=486;text="Busy Here"$/);
     alice.reply(bye, 200, 'OK', 'a2');
-    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    const ended = await calls.event((e) => e.type === 'ended' && e.callId === callId, 'ended');
     assert.equal(ended.disposition, 'busy');
     assert.equal(ended.sipCode, 486);
     assert.equal(ended.hangupBy, 'callee');
@@ -201,7 +161,7 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     const { callId } = res.json<{ callId: string }>();
     const invite = await alice.request('INVITE');
     alice.reply(invite, 486, 'Busy Here', 'a3');
-    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    const ended = await calls.event((e) => e.type === 'ended' && e.callId === callId, 'ended');
     assert.equal(ended.disposition, 'busy');
     assert.equal(ended.hangupBy, 'caller');
     await assert.rejects(bob.request('INVITE', 300));
@@ -229,15 +189,15 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
       const out = await carrier.next('INVITE');
       assert.equal(out.uri, `sip:+442079461234@127.0.0.2:${carrier.port}`);
       assert.match(header(out, 'From') ?? '', /<sip:bob@127\.0\.0\.1>;tag=/);
-      const far = await rtpEnd();
+      const far = await media.open();
       carrier.reply(out, 200, { body: sdp(far.port, 5), toTag: 'k1' });
       await carrier.next('ACK');
       const toBob = await bob.request('INVITE');
       assert.match(header(toBob, 'From') ?? '', /sip:\+442079461234@acme\.example/);
-      const bobRtp = await rtpEnd();
+      const bobRtp = await media.open();
       bob.reply(toBob, 200, 'OK', 'b4', {}, sdp(bobRtp.port, 6));
       await bob.request('ACK');
-      const answered = await event((e) => e.type === 'answered' && e.callId === callId, 'answered');
+      const answered = await calls.event((e) => e.type === 'answered' && e.callId === callId, 'answered');
       assert.equal(answered.direction, 'outbound');
       assert.equal(answered.from, '+442079461234');
       assert.equal(answered.trunkId, trunk.id);
@@ -245,7 +205,7 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
       bob.send(bob.inDialogAsCallee(toBob, 'b4', 'BYE', 1));
       const bye = await carrier.next('BYE');
       carrier.reply(bye, 200);
-      const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+      const ended = await calls.event((e) => e.type === 'ended' && e.callId === callId, 'ended');
       assert.equal(ended.hangupBy, 'callee');
     } finally {
       carrier.close();
@@ -274,11 +234,11 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
         const res = await place(operator, { from: 'alice', to: 'bob' });
         assert.equal(res.statusCode, 202, res.body);
         const { callId } = res.json<{ callId: string }>();
-        await event((e) => e.type === 'answered' && e.callId === callId, 'answered');
+        await calls.event((e) => e.type === 'answered' && e.callId === callId, 'answered');
         const end = await api.call(operator, 'DELETE', `/v1/tenants/${gw.tenantId}/calls/live/${callId}`);
         assert.equal(end.statusCode, 202, end.body);
         for (const uas of phonesUp) assert.equal(await uas.exited, 0, uas.logs());
-        const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+        const ended = await calls.event((e) => e.type === 'ended' && e.callId === callId, 'ended');
         assert.equal(ended.hangupBy, 'api');
       } finally {
         for (const uas of phonesUp) uas.kill();
@@ -293,14 +253,14 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     const { callId } = res.json<{ callId: string }>();
     const invite = await alice.request('INVITE');
     alice.reply(invite, 180, 'Ringing', 'a5');
-    await event((e) => e.type === 'ringing' && e.callId === callId, 'ringing');
+    await calls.event((e) => e.type === 'ringing' && e.callId === callId, 'ringing');
     const end = await api.call(operator, 'DELETE', `/v1/tenants/${gw.tenantId}/calls/live/${callId}`);
     assert.equal(end.statusCode, 202, end.body);
     const cancel = await alice.request('CANCEL');
     assert.equal(cancel.callId, invite.callId);
     alice.reply(cancel, 200, 'OK', 'a5');
     alice.reply(invite, 487, 'Request Terminated', 'a5');
-    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    const ended = await calls.event((e) => e.type === 'ended' && e.callId === callId, 'ended');
     assert.equal(ended.disposition, 'cancelled');
     assert.equal(ended.hangupBy, 'api');
   });
@@ -310,7 +270,7 @@ describe('click-to-call: POST /v1/tenants/{t}/calls rings `from`, then connects 
     const res = await place(operator, { from: 'carol', to: 'bob' });
     assert.equal(res.statusCode, 202, res.body);
     const { callId } = res.json<{ callId: string }>();
-    const ended = await event((e) => e.type === 'ended' && e.callId === callId, 'ended');
+    const ended = await calls.event((e) => e.type === 'ended' && e.callId === callId, 'ended');
     assert.equal(ended.sipCode, 480);
     assert.equal(ended.refused, true);
   });

@@ -4,8 +4,6 @@
 // stream are skipped; a replica that stops leaves the group to the others.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { followPlacedCalls } from '../../src/gateway/index.js';
 import {
   CALL_COMMANDS_STREAM,
@@ -13,63 +11,10 @@ import {
   encodeOriginateCommand,
   type OriginateCommand,
 } from '../../src/store/index.js';
-import {
-  createMemorySharedState,
-  createRedisSharedState,
-  type SharedState,
-} from '../../src/store/shared-state/index.js';
+import { sharedStateKinds } from '../helpers/redis.js';
 import { until } from '../helpers/rtp-party.js';
 
-const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function redisUp(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return true;
-  } catch (err) {
-    if (process.env.CI) throw new Error(`Redis is required in CI at ${REDIS_URL}`, { cause: err });
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const haveRedis = await redisUp();
-
-const kinds: {
-  name: string;
-  skip: string | false;
-  make: () => Promise<{ state: SharedState; cleanup: () => Promise<void> }>;
-}[] = [
-  {
-    name: 'memory',
-    skip: false,
-    make: async () => {
-      const state = createMemorySharedState();
-      return { state, cleanup: () => state.close() };
-    },
-  },
-  {
-    name: 'Redis',
-    skip: haveRedis ? false : `Redis not reachable at ${REDIS_URL}`,
-    make: async () => {
-      const prefix = `voxgate-test-${randomBytes(4).toString('hex')}:`;
-      const state = await createRedisSharedState({ url: REDIS_URL, keyPrefix: prefix });
-      return {
-        state,
-        cleanup: async () => {
-          await state.close();
-          const admin = new Redis(REDIS_URL);
-          const keys = await admin.keys(`${prefix}*`);
-          if (keys.length > 0) await admin.del(...keys);
-          admin.disconnect();
-        },
-      };
-    },
-  },
-];
+const kinds = await sharedStateKinds();
 
 const originate = (n: number, at = Date.now()): OriginateCommand => ({
   type: 'originate',

@@ -4,6 +4,7 @@ import {
   createMediaAnchor,
   createStoreRecordingSink,
   createStoreRoutingDirectory,
+  followCallCommands,
   startGateway as startSipGateway,
   type Gateway,
   type GatewayOptions,
@@ -24,6 +25,7 @@ import {
 import { createMemorySharedState, type SharedState } from '../../src/store/shared-state/index.js';
 import assert from 'node:assert/strict';
 import { MIGRATIONS_DIR } from './store-backends.js';
+import { until } from './rtp-party.js';
 import { SipPhone } from './sip-phone.js';
 
 export interface GatewayHarness {
@@ -207,4 +209,62 @@ export async function endedEvent(
     }
   }
   throw new Error('no ended call event');
+}
+
+/**
+ * The follower of the API's call command stream (hangup, transfer) for the harness gateway, as the sip-gateway
+ * module starts it; an error of the follower fails the test.
+ */
+export function followHarnessCallCommands(gw: GatewayHarness): { stop(): Promise<void> } {
+  return followCallCommands({
+    events: gw.state.events,
+    b2bua: gw.gateway.b2bua,
+    gatewayId: 'test-gateway',
+    group: 'gateway-calls:test-gateway',
+    onError: (err) => assert.fail(String(err)),
+    blockMs: 50,
+  });
+}
+
+/**
+ * The harness's call events for a describe block, read as they come through consumer group `group` from
+ * `start()` (before) to `stop()` (after): `seen` in order, and `event(match, what)`, the first that `match`
+ * accepts within 5 s (else an error naming `what` and the events seen).
+ */
+export function callEventLog(
+  harness: () => GatewayHarness,
+  group: string,
+): {
+  readonly seen: readonly CallEvent[];
+  event(match: (e: CallEvent) => boolean, what: string): Promise<CallEvent>;
+  start(): void;
+  stop(): Promise<void>;
+} {
+  const seen: CallEvent[] = [];
+  let reading = true;
+  let reader: Promise<void> | undefined;
+  return {
+    seen,
+    async event(match, what) {
+      await until(() => seen.some(match), 5000).catch(() => {
+        throw new Error(`no ${what} event; seen ${seen.map((e) => `${e.type}:${e.callId}`).join(', ')}`);
+      });
+      return seen.find(match)!;
+    },
+    start() {
+      reader = (async () => {
+        while (reading) {
+          for (const e of await harness().state.events.consume(CALL_EVENTS_STREAM, group, 'c', {
+            count: 100,
+            blockMs: 50,
+          }))
+            seen.push(decodeCallEvent(e.fields));
+        }
+      })();
+    },
+    async stop() {
+      reading = false;
+      await reader;
+    },
+  };
 }

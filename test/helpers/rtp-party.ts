@@ -97,3 +97,30 @@ export async function until(check: () => boolean, ms = 3000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Sends RTP from `from` to the relay port `to` until `receiver` got some from `ssrc`. */
+export async function talks(from: Party, to: number, receiver: Party, ssrc: number): Promise<void> {
+  let seq = 1;
+  const heard = () => receiver.got.some((p) => p.readUInt32BE(8) === ssrc);
+  const deadline = Date.now() + 3000;
+  while (!heard()) {
+    if (Date.now() > deadline) throw new Error(`no RTP of ${ssrc.toString(16)} through the relay`);
+    from.socket.send(rtp(seq++, ssrc), to, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** RTP parties for a describe block: `open()` binds one on 127.0.0.1, `closeAll()` (afterEach) closes them. */
+export function partyPool(): { open(): Promise<Party>; closeAll(): void } {
+  const parties: Party[] = [];
+  return {
+    async open() {
+      const p = await party();
+      parties.push(p);
+      return p;
+    },
+    closeAll() {
+      for (const p of parties.splice(0)) p.close();
+    },
+  };
+}

@@ -120,3 +120,60 @@ export function sippRegisterArgs(
     '-timeout_error',
   ];
 }
+
+/**
+ * Arguments of a callee scenario (uas-answer.xml …): one call answered on 127.0.0.1:`port`, the RTP it gets
+ * echoed from a free media port, within 30 s.
+ */
+export async function sippCalleeArgs(port: number): Promise<string[]> {
+  return [
+    '-p',
+    String(port),
+    '-m',
+    '1',
+    '-mi',
+    '127.0.0.1',
+    '-mp',
+    String(await sippMediaPort()),
+    '-rtp_echo',
+    '-timeout',
+    '30s',
+    '-timeout_error',
+  ];
+}
+
+/**
+ * Arguments of a caller scenario (uac-call.xml, uac-refer.xml …): alice, with `password`, calls bob once from a
+ * free port, her media on a free port; `keys` are the scenario's further keys (uac-refer.xml's target).
+ */
+export async function sippCallerArgs(
+  password: string,
+  { keys = {}, timeout = '30s' }: { keys?: Readonly<Record<string, string>>; timeout?: string } = {},
+): Promise<string[]> {
+  return [
+    '-p',
+    String(await sippPort()),
+    '-m',
+    '1',
+    '-s',
+    'bob',
+    '-au',
+    'alice',
+    '-ap',
+    password,
+    '-key',
+    'domain',
+    'acme.example',
+    '-key',
+    'caller',
+    'alice',
+    ...Object.entries(keys).flatMap(([key, value]) => ['-key', key, value]),
+    '-mi',
+    '127.0.0.1',
+    '-mp',
+    String(await sippMediaPort()),
+    '-timeout',
+    timeout,
+    '-timeout_error',
+  ];
+}

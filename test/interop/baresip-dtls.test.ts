@@ -10,62 +10,41 @@
 // (`voxgate_media_dtls_connected_total`, `voxgate_media_dtls_failed_total{reason}` from /metrics). The
 // driver is test/interop/clients/baresip.ts; the rule is the suite's: a check the reference passes, voxgate
 // passes.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  Baresip,
-  baresipConfigSample,
   cseqMethod,
   lastSdp,
   sentByBaresip,
+  type Baresip,
   type BaresipMediaEnc,
   type BaresipTracedMessage,
 } from './clients/baresip.js';
-import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, writeToneWav } from './lib/audio.js';
-import { FarEnd, type FarEndCall } from './lib/far-end.js';
-import { recordResults } from './lib/results.js';
-import { interopWorkDir } from './lib/work-dir.js';
-import {
-  assertVoxgateMatchesReference,
-  checkAudio,
-  checkRecording,
-  runCheck,
-  sleep,
-  TALK_MS,
-  type Recorder,
-} from './lib/scenario.js';
-import { servers } from './lib/servers.js';
-import type { CheckResult, SipServer, Transport } from './lib/types.js';
+import { runBaresipMediaEnc } from './lib/baresip-media-enc.js';
+import type { FarEndCall } from './lib/far-end.js';
+import { checkAudio, checkRecording, sleep, TALK_MS, type Recorder } from './lib/scenario.js';
+import type { SipServer, Transport } from './lib/types.js';
 
 const CLIENT = 'baresip (DTLS-SRTP, dtls_srtp)';
 const MEDIAENC: BaresipMediaEnc = 'dtls_srtp';
 const TRANSPORT: Transport = 'tls';
 
 test('baresip 1.0 with DTLS-SRTP (mediaenc=dtls_srtp) over TLS and a plain RTP/AVP far end, on the reference and voxgate', async () => {
-  const results: CheckResult[] = [];
-  const scratch = interopWorkDir('interop-dtls');
-  const work = scratch.path;
-  const toneFile = join(work, 'client-tone.wav');
-  writeToneWav(toneFile, CLIENT_TONE_HZ, 120);
-  let identity = { version: '', stack: '' };
-  const samples: { [transport: string]: string } = {};
-  const serverNames: { [server: string]: string } = {};
-  const observations: string[] = [];
-
-  for (const factory of await servers()) {
-    const server = await factory.start();
-    serverNames[server.name] = server.description;
-    samples[TRANSPORT] = baresipConfigSample(server, TRANSPORT, MEDIAENC);
-    const record: Recorder = (check, outcome, detail) =>
-      results.push({ client: CLIENT, server: server.name, check, outcome, ...(detail ? { detail } : {}) });
-    const observe = (text: string) => observations.push(`${server.name}, ${TRANSPORT}: ${text}`);
-    const far = await FarEnd.open(server, server.account('bob'), FAR_END_TONE_HZ);
-    const client = new Baresip({ mediaenc: MEDIAENC });
-    const log = () => client.logTail();
-    const attempt = (check: string, body: () => Promise<void>) => runCheck(record, server, log, check, body);
-    const account = server.account('alice');
-    try {
+  await runBaresipMediaEnc({
+    name: CLIENT,
+    mediaenc: MEDIAENC,
+    transport: TRANSPORT,
+    workDir: 'interop-dtls',
+    quirks: [
+      '`mediaenc=dtls_srtp` (module dtls_srtp.so) makes a self-signed certificate at start and offers ' +
+        'UDP/TLS/RTP/SAVPF with its `a=fingerprint:SHA-256` (hash name in capitals) and `a=setup:actpass`, no ' +
+        'ICE (the ice module is not loaded) and no rtcp-mux; answering, it takes `a=setup:active` (it is the ' +
+        'DTLS client) and leaves rtcp-mux out even when offered. It does a DTLS handshake per component (RTP ' +
+        'and RTCP) and logs "dtls_srtp: ---> DTLS-SRTP complete" for each.',
+      "On voxgate the account alice has `mediaEncryption: 'dtls'` (PATCH of the SIP user through the API).",
+      'The far end of this test answers RTP/AVP whatever profile it is offered (a real plain phone refuses ' +
+        'UDP/TLS/RTP/SAVP): the check "the far end is offered RTP/AVP …" says what such a phone would get.',
+    ],
+    provision: async ({ server, account, record, observe }) => {
       // voxgate: alice must do DTLS-SRTP (the server's account setting; the reference has none).
       if (server.updateAccount) {
         const refused = await server.updateAccount(account.username, { mediaEncryption: 'dtls' }).then(
@@ -77,15 +56,8 @@ test('baresip 1.0 with DTLS-SRTP (mediaenc=dtls_srtp) over TLS and a plain RTP/A
           record('alice provisioned with mediaEncryption dtls', 'failed', `the API refused it: ${refused}`);
         else observe("alice has mediaEncryption 'dtls' (PATCH of the SIP user accepted)");
       }
-      await far.register();
-      const clientDir = join(work, server.name);
-      mkdirSync(clientDir, { recursive: true });
-      const registered = await attempt(`register ${TRANSPORT}`, () =>
-        client.start({ server, transport: TRANSPORT, account, workDir: clientDir, toneFile }),
-      );
-      identity = { version: client.version, stack: client.stack };
-      if (!registered) continue;
-
+    },
+    calls: async ({ server, client, far, account, record, observe, attempt }) => {
       // Call out: baresip (UDP/TLS/RTP/SAVPF, DTLS-SRTP) calls the far end (RTP/AVP).
       const outCall: { call?: FarEndCall } = {};
       const traced = client.sipTrace().length;
@@ -230,37 +202,8 @@ test('baresip 1.0 with DTLS-SRTP (mediaenc=dtls_srtp) over TLS and a plain RTP/A
           checkRecording(r, `call in ${TRANSPORT}: audio at client`, client),
         );
       }
-    } finally {
-      await client.stop().catch(() => undefined);
-      await far.unregister();
-      far.close();
-      await server.stop();
-    }
-  }
-
-  recordResults(
-    {
-      name: CLIENT,
-      ...identity,
-      transports: [TRANSPORT],
-      configSamples: samples,
-      quirks: [
-        '`mediaenc=dtls_srtp` (module dtls_srtp.so) makes a self-signed certificate at start and offers ' +
-          'UDP/TLS/RTP/SAVPF with its `a=fingerprint:SHA-256` (hash name in capitals) and `a=setup:actpass`, no ' +
-          'ICE (the ice module is not loaded) and no rtcp-mux; answering, it takes `a=setup:active` (it is the ' +
-          'DTLS client) and leaves rtcp-mux out even when offered. It does a DTLS handshake per component (RTP ' +
-          'and RTCP) and logs "dtls_srtp: ---> DTLS-SRTP complete" for each.',
-        "On voxgate the account alice has `mediaEncryption: 'dtls'` (PATCH of the SIP user through the API).",
-        'The far end of this test answers RTP/AVP whatever profile it is offered (a real plain phone refuses ' +
-          'UDP/TLS/RTP/SAVP): the check "the far end is offered RTP/AVP …" says what such a phone would get.',
-      ],
-      servers: serverNames,
-      observations,
     },
-    results,
-  );
-  scratch.remove();
-  assertVoxgateMatchesReference(results);
+  });
 });
 
 function sent(m: BaresipTracedMessage, server: SipServer): boolean {

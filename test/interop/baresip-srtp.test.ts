@@ -6,71 +6,40 @@
 // SRTP-mandatory phone refuses (488) an RTP/AVP offer, so that call only works where the server offers
 // baresip RTP/SAVP. The driver is test/interop/clients/baresip.ts; the rule is the suite's: a check the
 // reference passes, voxgate passes.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  Baresip,
-  baresipConfigSample,
   cseqMethod,
   lastSdp,
   sentByBaresip,
   type BaresipMediaEnc,
   type BaresipTracedMessage,
 } from './clients/baresip.js';
-import { CLIENT_TONE_HZ, FAR_END_TONE_HZ, writeToneWav } from './lib/audio.js';
-import { FarEnd, type FarEndCall } from './lib/far-end.js';
-import { recordResults } from './lib/results.js';
-import { interopWorkDir } from './lib/work-dir.js';
-import {
-  assertVoxgateMatchesReference,
-  checkAudio,
-  checkRecording,
-  runCheck,
-  sleep,
-  TALK_MS,
-  type Recorder,
-} from './lib/scenario.js';
-import { servers } from './lib/servers.js';
-import type { CheckResult, SipServer, Transport } from './lib/types.js';
+import { runBaresipMediaEnc } from './lib/baresip-media-enc.js';
+import type { FarEndCall } from './lib/far-end.js';
+import { checkAudio, checkRecording, sleep, TALK_MS } from './lib/scenario.js';
+import type { SipServer, Transport } from './lib/types.js';
 
 const CLIENT = 'baresip (SRTP, srtp-mand)';
 const MEDIAENC: BaresipMediaEnc = 'srtp-mand';
 const TRANSPORT: Transport = 'tls';
 
 test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP far end, on the reference and voxgate', async () => {
-  const results: CheckResult[] = [];
-  const scratch = interopWorkDir('interop-srtp');
-  const work = scratch.path;
-  const toneFile = join(work, 'client-tone.wav');
-  writeToneWav(toneFile, CLIENT_TONE_HZ, 120);
-  let identity = { version: '', stack: '' };
-  const samples: { [transport: string]: string } = {};
-  const serverNames: { [server: string]: string } = {};
-  const observations: string[] = [];
-
-  for (const factory of await servers()) {
-    const server = await factory.start();
-    serverNames[server.name] = server.description;
-    samples[TRANSPORT] = baresipConfigSample(server, TRANSPORT, MEDIAENC);
-    const record: Recorder = (check, outcome, detail) =>
-      results.push({ client: CLIENT, server: server.name, check, outcome, ...(detail ? { detail } : {}) });
-    const observe = (text: string) => observations.push(`${server.name}, ${TRANSPORT}: ${text}`);
-    const far = await FarEnd.open(server, server.account('bob'), FAR_END_TONE_HZ);
-    const client = new Baresip({ mediaenc: MEDIAENC });
-    const log = () => client.logTail();
-    const attempt = (check: string, body: () => Promise<void>) => runCheck(record, server, log, check, body);
-    try {
-      await far.register();
-      const clientDir = join(work, server.name);
-      mkdirSync(clientDir, { recursive: true });
-      const account = server.account('alice');
-      const registered = await attempt(`register ${TRANSPORT}`, () =>
-        client.start({ server, transport: TRANSPORT, account, workDir: clientDir, toneFile }),
-      );
-      identity = { version: client.version, stack: client.stack };
-      if (!registered) continue;
-
+  await runBaresipMediaEnc({
+    name: CLIENT,
+    mediaenc: MEDIAENC,
+    transport: TRANSPORT,
+    workDir: 'interop-srtp',
+    quirks: [
+      '`mediaenc=srtp-mand` (module srtp.so): the offer is RTP/SAVP with exactly one ' +
+        '`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:<40 base64 characters>` (no lifetime, no MKI), ' +
+        'a=rtcp-rsize and no rtcp-mux; an RTP/AVP offer is refused with 488 ("No audio codecs").',
+      'It takes the first suite it knows from an offer and echoes its tag; it logs ' +
+        '"srtp: audio: SRTP is Enabled (cryptosuite=…)" once the answer is applied.',
+      'The far end of this test answers RTP/AVP whatever profile it is offered (a real plain phone answers ' +
+        '488 to RTP/SAVP): the check "the far end is offered RTP/AVP without a=crypto" says what such a ' +
+        'phone would get.',
+    ],
+    calls: async ({ server, client, far, account, record, observe, attempt }) => {
       // Call out: baresip (RTP/SAVP) calls the far end (RTP/AVP).
       const outCall: { call?: FarEndCall } = {};
       const traced = client.sipTrace().length;
@@ -207,37 +176,8 @@ test('baresip 1.0 with SRTP (mediaenc=srtp-mand) over TLS and a plain RTP/AVP fa
           }
         }
       }
-    } finally {
-      await client.stop().catch(() => undefined);
-      await far.unregister();
-      far.close();
-      await server.stop();
-    }
-  }
-
-  recordResults(
-    {
-      name: CLIENT,
-      ...identity,
-      transports: [TRANSPORT],
-      configSamples: samples,
-      quirks: [
-        '`mediaenc=srtp-mand` (module srtp.so): the offer is RTP/SAVP with exactly one ' +
-          '`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:<40 base64 characters>` (no lifetime, no MKI), ' +
-          'a=rtcp-rsize and no rtcp-mux; an RTP/AVP offer is refused with 488 ("No audio codecs").',
-        'It takes the first suite it knows from an offer and echoes its tag; it logs ' +
-          '"srtp: audio: SRTP is Enabled (cryptosuite=…)" once the answer is applied.',
-        'The far end of this test answers RTP/AVP whatever profile it is offered (a real plain phone answers ' +
-          '488 to RTP/SAVP): the check "the far end is offered RTP/AVP without a=crypto" says what such a ' +
-          'phone would get.',
-      ],
-      servers: serverNames,
-      observations,
     },
-    results,
-  );
-  scratch.remove();
-  assertVoxgateMatchesReference(results);
+  });
 });
 
 /** Why a call to baresip failed, from what its SIP trace shows it was offered and how it answered. */
