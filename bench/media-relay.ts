@@ -21,8 +21,8 @@
  *   by default: the watch is a 1 ms timer in the relay whose CPU the relay's rows would count, `media-observe.ts`)
  * [--pin] (the generator — this process, all its threads — keeps to the first CPU this process may use and every
  *   relay to the others, so that a relay never waits for a CPU the generator holds, as on a media host of its
- *   own; needs two CPUs or more and taskset. Off by default: on two CPUs the generator's collections, its helper
- *   threads pinned with it, became the tail — docs/performance.md, run of 2026-12-06 22:47)
+ *   own; needs two CPUs or more and taskset. Off by default: on two CPUs it did no better, the generator's
+ *   collections still in the tail and voxgate's p99 worse — docs/performance.md, run of 2026-12-06 22:47)
  * `npm run bench:media` starts this process (the generator) with a 64 MiB young generation: with V8's default
  * its collections (about 3.5 MB of garbage a second at 400 calls, `--trace-gc`) fall in every 400-call step, 3 to
  * 5 of them of up to 14 ms, and add to every relay's latencies alike; run by hand, give `node` the same flags.
