@@ -15,6 +15,7 @@ import {
 import { endedEvent, HARNESS_USERS, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import {
   runSipp,
+  sippCallerArgs,
   sippInstalled,
   sippMediaPort,
   sippPort,
@@ -60,30 +61,8 @@ async function finished(run: SippRun): Promise<SippResult> {
 }
 
 /** Arguments of a registered phone of the harness tenant calling `service`, authenticating as `caller`. */
-async function phoneArgs(caller: keyof typeof HARNESS_USERS, service: string): Promise<string[]> {
-  return [
-    '-p',
-    String(await sippPort()),
-    '-m',
-    '1',
-    '-s',
-    service,
-    '-au',
-    caller,
-    '-ap',
-    HARNESS_USERS[caller],
-    '-key',
-    'domain',
-    'acme.example',
-    '-key',
-    'caller',
-    caller,
-    '-mi',
-    '127.0.0.1',
-    '-mp',
-    String(await sippMediaPort()),
-    ...SIPP_TIMEOUT,
-  ];
+function phoneArgs(caller: keyof typeof HARNESS_USERS, service: string): Promise<string[]> {
+  return sippCallerArgs(HARNESS_USERS[caller], { caller, service });
 }
 
 /** Registers `user` from 127.0.0.1:`port` through SIPp (register-digest.xml). */

@@ -143,12 +143,18 @@ export async function sippCalleeArgs(port: number): Promise<string[]> {
 }
 
 /**
- * Arguments of a caller scenario (uac-call.xml, uac-refer.xml …): alice, with `password`, calls bob once from a
- * free port, her media on a free port; `keys` are the scenario's further keys (uac-refer.xml's target).
+ * Arguments of a caller scenario (uac-call.xml, uac-refer.xml …): `caller` (alice unless said), with `password`,
+ * calls `service` (bob unless said) of acme.example once from a free port, its media on a free port; `keys` are
+ * the scenario's further keys (uac-refer.xml's target).
  */
 export async function sippCallerArgs(
   password: string,
-  { keys = {}, timeout = '30s' }: { keys?: Readonly<Record<string, string>>; timeout?: string } = {},
+  {
+    caller = 'alice',
+    service = 'bob',
+    keys = {},
+    timeout = '30s',
+  }: { caller?: string; service?: string; keys?: Readonly<Record<string, string>>; timeout?: string } = {},
 ): Promise<string[]> {
   return [
     '-p',
@@ -156,9 +162,9 @@ export async function sippCallerArgs(
     '-m',
     '1',
     '-s',
-    'bob',
+    service,
     '-au',
-    'alice',
+    caller,
     '-ap',
     password,
     '-key',
@@ -166,7 +172,7 @@ export async function sippCallerArgs(
     'acme.example',
     '-key',
     'caller',
-    'alice',
+    caller,
     ...Object.entries(keys).flatMap(([key, value]) => ['-key', key, value]),
     '-mi',
     '127.0.0.1',
