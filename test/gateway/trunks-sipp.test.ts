@@ -5,14 +5,9 @@
 // 127.0.0.1 are not mistaken for them. Media is not anchored.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  createNumberRepository,
-  createRouteRepository,
-  createSipUserRepository,
-  createTrunkRepository,
-  type CallEvent,
-} from '../../src/store/index.js';
+import { createRouteRepository, createTrunkRepository, type CallEvent } from '../../src/store/index.js';
 import { endedEvent, HARNESS_USERS, startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
+import { assignNumber } from '../helpers/harness-numbers.js';
 import {
   runSipp,
   sippCallerArgs,
@@ -118,14 +113,7 @@ describe(
         prefix: '+44',
         trunkIds: [trunkA, trunkB],
       });
-      const [bob] = (await createSipUserRepository(gw.db).list(gw.tenantId, { limit: 10 })).filter(
-        (u) => u.username === 'bob',
-      );
-      await createNumberRepository(gw.db).create({
-        tenantId: gw.tenantId,
-        e164: '+442079460000',
-        userId: bob!.id,
-      });
+      await assignNumber(gw, 'bob', '+442079460000');
     });
     after(() => gw?.close());
 
