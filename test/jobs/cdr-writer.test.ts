@@ -24,9 +24,8 @@ import {
   type SharedState,
 } from '../../src/store/shared-state/index.js';
 import { createScratchDatabase, postgresAvailable, POSTGRES_BASE_URL } from '../helpers/postgres.js';
+import { REDIS_URL, redisUp } from '../helpers/redis.js';
 import { MIGRATIONS_DIR } from '../helpers/store-backends.js';
-
-const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 function ended(tenantId: string, n: number): CallEvent {
   const startedAt = Date.UTC(2026, 10, 24, 9, 0, n);
@@ -50,17 +49,6 @@ function ended(tenantId: string, n: number): CallEvent {
 async function count(db: Database): Promise<number> {
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cdrs');
   return rows[0]!.n;
-}
-
-async function redisReachable(): Promise<boolean> {
-  try {
-    const state = await createRedisSharedState({ url: REDIS_URL, keyPrefix: 'probe:' });
-    await state.close();
-    return true;
-  } catch (err) {
-    if (process.env.CI) throw err;
-    return false;
-  }
 }
 
 /** The embedded pair of most tests here: PGlite in memory, from the built template. */
@@ -207,7 +195,7 @@ describe('CDR writer', () => {
   });
 
   test('Redis + PostgreSQL: while PostgreSQL refuses connections the events wait; after it is back all are written once', async (t) => {
-    if (!(await postgresAvailable()) || !(await redisReachable()))
+    if (!(await postgresAvailable()) || !(await redisUp()))
       return t.skip('PostgreSQL or Redis not reachable');
     const scratch = await createScratchDatabase();
     const name = new URL(scratch.url).pathname.slice(1);

@@ -19,25 +19,10 @@ import {
 } from '../../src/store/index.js';
 import { createRedisSharedState } from '../../src/store/shared-state/index.js';
 import { createScratchDatabase, postgresAvailable } from '../helpers/postgres.js';
+import { REDIS_URL, redisUp } from '../helpers/redis.js';
 import { MIGRATIONS_DIR } from '../helpers/store-backends.js';
 
-const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const ready = (await postgresAvailable()) && (await redisAvailable());
+const ready = (await postgresAvailable()) && (await redisUp());
 
 test(
   'two workers on PostgreSQL and Redis deliver each of 60 events once',

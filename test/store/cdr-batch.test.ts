@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import {
   createCdrRepository,
   createTenantRepository,
-  migrate,
   type CallEvent,
   type Cdr,
 } from '../../src/store/index.js';
-import { MIGRATIONS_DIR, storeBackends } from '../helpers/store-backends.js';
+import { withMigratedStore } from '../helpers/migrated-store.js';
+import { storeBackends } from '../helpers/store-backends.js';
 
 // The CDR writer writes a read of the call event stream in two statements (upsertManyFromEvents): the CDRs and
 // the answers must be those of writing the same events one by one (upsertFromEvent), on every backend.
@@ -51,9 +51,7 @@ for (const backend of await storeBackends()) {
     test('the same CDRs and answers as one event at a time', async () => {
       const results: { changed: boolean[]; cdrs: Cdr[] }[] = [];
       for (const mode of ['one at a time', 'batch'] as const) {
-        const { db, cleanup } = await backend.open();
-        try {
-          await migrate(db, MIGRATIONS_DIR);
+        await withMigratedStore(backend, async (db) => {
           const tenants = createTenantRepository(db);
           const tenant = await tenants.create({ name: 'Acme', sipDomain: 'acme.example' });
           const gone = await tenants.create({ name: 'Gone', sipDomain: 'gone.example' });
@@ -65,10 +63,7 @@ for (const backend of await storeBackends()) {
           else for (const e of batch) changed.push(await repo.upsertFromEvent(e));
           const cdrs = (await cdrsOf(db, tenant.id)).map((c) => ({ ...c, tenantId: 'acme' }));
           results.push({ changed, cdrs });
-        } finally {
-          await db.close();
-          await cleanup();
-        }
+        });
       }
       const [one, batch] = results;
       assert.deepEqual(one?.changed, [
@@ -97,9 +92,7 @@ for (const backend of await storeBackends()) {
     });
 
     test('a ringing event whose CDR the same batch wrote with its ringing time is not sent; one whose CDR was there already is', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
+      await withMigratedStore(backend, async (db) => {
         const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
         const sent: string[] = [];
         const repo = createCdrRepository({
@@ -144,16 +137,11 @@ for (const backend of await storeBackends()) {
         );
         assert.equal(updates(), 1);
         assert.equal((await repo.get(tenant.id, 'late'))?.ringingAt?.getTime(), at + 800);
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
 
     test('values PostgreSQL refuses fail the whole batch with their SQLSTATE (the writer then goes one by one)', async () => {
-      const { db, cleanup } = await backend.open();
-      try {
-        await migrate(db, MIGRATIONS_DIR);
+      await withMigratedStore(backend, async (db) => {
         const tenant = await createTenantRepository(db).create({ name: 'Acme', sipDomain: 'acme.example' });
         const good: CallEvent = {
           type: 'ended',
@@ -169,10 +157,7 @@ for (const backend of await storeBackends()) {
           (err: unknown) => /^2[23]/.test(String((err as { code?: unknown }).code)),
         );
         assert.equal(await createCdrRepository(db).get(tenant.id, 'ok'), undefined, 'nothing of the batch');
-      } finally {
-        await db.close();
-        await cleanup();
-      }
+      });
     });
   });
 }

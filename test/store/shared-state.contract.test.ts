@@ -14,29 +14,11 @@ import {
   redisImplementation,
   sharedStateContract,
 } from '../helpers/shared-state-contract.js';
+import { REDIS_URL, redisUp } from '../helpers/redis.js';
 
 // The contract itself is in test/helpers/shared-state-contract.ts; Redis Cluster and Sentinel run it in
 // test/store/shared-state.topologies.test.ts.
-const REDIS_URL = process.env.VOXGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function redisAvailable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.ping();
-    return true;
-  } catch (err) {
-    if (process.env.CI)
-      throw new Error(`Redis is required in CI and is not reachable at ${REDIS_URL}`, { cause: err });
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const redisUp = await redisAvailable();
-const redisSkip = redisUp ? false : `Redis not reachable at ${REDIS_URL}`;
+const redisSkip = (await redisUp()) ? false : `Redis not reachable at ${REDIS_URL}`;
 
 sharedStateContract({
   name: 'memory',
