@@ -1,6 +1,6 @@
 /** Helpers shared by the benchmarks: process CPU/RSS from /proc, SIPp runs with their statistics, lifecycle. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -197,13 +197,40 @@ export function waitForOutput(
 export async function stop(child: ChildProcess): Promise<void> {
   // Ended already: by itself (exitCode) or by a signal (signalCode, exitCode null: a V8 abort is SIGABRT), its
   // 'exit' event past.
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  stopping.add(child);
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(force);
+  if (child.exitCode === null && child.signalCode === null) {
+    stopping.add(child);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(force);
+  }
+  const mark = leftoverMarks.get(child);
+  const killed = mark === undefined ? 0 : killLeftovers(mark);
+  if (killed > 0) console.error(`${child.spawnfile}: ${killed} of its processes outlived it: killed`);
+}
+
+/**
+ * What the command line of a server's forked processes holds (Kamailio's pid file), for `stop` to find those
+ * that outlive the process it started: seen here, a Kamailio worker left waiting on a lock in shared memory
+ * after its main process exited, holding its port and 2 GiB of shared memory for every later run.
+ */
+const leftoverMarks = new WeakMap<ChildProcess, string>();
+
+/** SIGKILLs every process whose command line holds `mark` (Linux /proc); how many were. */
+function killLeftovers(mark: string): number {
+  let killed = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(mark)) continue;
+      process.kill(Number(pid), 'SIGKILL');
+      killed++;
+    } catch {
+      // Gone between the listing and the read or the kill.
+    }
+  }
+  return killed;
 }
 
 /** Children `stop` was asked to end: their exit is not news. */
@@ -228,6 +255,7 @@ export function voxgateSettingsOfBench(): Record<string, string | undefined> {
  * enough); a caller may listen to it too. Should Kamailio end before `stop` ends it, its last output is printed.
  */
 export function startKamailio(cfg: string, port: number, defines: readonly string[] = []): ChildProcess {
+  const pidFile = join(tmpdir(), `kamailio-bench-${port}.pid`);
   const child = spawn(
     'kamailio',
     [
@@ -243,12 +271,13 @@ export function startKamailio(cfg: string, port: number, defines: readonly strin
       `udp:127.0.0.1:${port}`,
       ...defines,
       '-P',
-      join(tmpdir(), `kamailio-bench-${port}.pid`),
+      pidFile,
       '-Y',
       tmpdir(),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  leftoverMarks.set(child, pidFile);
   let tail = '';
   child.stderr!.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));
   child.once('exit', (code, signal) => {
