@@ -153,6 +153,16 @@ export function createRegistrar(deps: {
     return evicted;
   };
 
+  /**
+   * §10.3 steps 6 and 7: a REGISTER older than a binding its Call-ID made fails, whole. The RFC names no code for
+   * it; "500 (Server Error)" is the one it gives a failed binding update, and Kamailio's registrar answers this
+   * case with a 500 too. The Warning says which binding is newer, for whoever reads the trace.
+   */
+  const outOfOrder = (reply: Reply, cseq: number, newer: Binding) =>
+    reply(500, 'Server Internal Error', {
+      Warning: `399 voxgate "CSeq ${cseq} is not higher than ${newer.cseq}, the CSeq of this Call-ID's registration of <${newer.contact}>"`,
+    });
+
   return {
     digest: auth,
     async handleRegister(request, reply, source) {
@@ -214,6 +224,13 @@ export function createRegistrar(deps: {
           return;
         }
         const removed = await deps.registrations.list(aor);
+        // §10.3 step 6: "If it does agree, it MUST remove the binding only if the CSeq in the request is higher
+        // than the value stored for that binding. Otherwise, the update MUST be aborted and the request fails."
+        const newer = removed.find((b) => b.callId === request.callId && b.cseq >= request.cseq.seq);
+        if (newer) {
+          outOfOrder(reply, request.cseq.seq, newer);
+          return;
+        }
         await deps.registrations.removeAll(aor);
         for (const b of removed) {
           deps.observer?.untrack(aor, b.contact);
@@ -222,7 +239,7 @@ export function createRegistrar(deps: {
         reply(200, 'OK', { Date: sipDate(Date.now()) });
         return;
       }
-      const wanted = contacts.map((contact) => {
+      let wanted = contacts.map((contact) => {
         const param = nameAddrParam(contact, 'expires');
         const asked =
           param !== undefined && /^\d+$/.test(param)
@@ -249,6 +266,24 @@ export function createRegistrar(deps: {
         return;
       }
       const before = await deps.registrations.list(aor);
+      // §10.3 step 7: "If the Call-ID value in the existing binding differs from the Call-ID value in the request,
+      // the binding MUST be removed if the expiration time is zero and updated otherwise. If they are the same,
+      // the registrar compares the CSeq value. If the value is higher than that of the existing binding, it MUST
+      // update or remove the binding as above. If not, the update MUST be aborted and the request fails." A
+      // lower CSeq (a REGISTER overtaken by a later one of the same UA) fails the whole request before anything
+      // changes ("all binding updates and additions" commit together or not at all). The same CSeq is this very
+      // request again (a retransmission the transaction layer no longer holds: past Timer J, or on another
+      // replica): it changes nothing and is answered with the bindings as they are, as Kamailio's usrloc does.
+      const sameRequest = new Set<string>();
+      for (const b of before) {
+        if (b.callId !== request.callId || !wanted.some((w) => w.uri === b.contact)) continue;
+        if (b.cseq > request.cseq.seq) {
+          outOfOrder(reply, request.cseq.seq, b);
+          return;
+        }
+        if (b.cseq === request.cseq.seq) sameRequest.add(b.contact);
+      }
+      if (sameRequest.size > 0) wanted = wanted.filter((w) => !sameRequest.has(w.uri));
       // The bindings after this REGISTER, by contact: those before it, changed below as the store is (a refreshed
       // contact keeps its place, a new one comes last, as the stores list them).
       const current = new Map<string, Binding>();

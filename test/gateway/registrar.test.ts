@@ -9,7 +9,15 @@ import { udpRequest } from '../helpers/udp.js';
 let cseq = 1;
 function register(
   port: number,
-  options: { user?: string; contacts?: string[]; expires?: number; authorization?: string; callId?: string },
+  options: {
+    user?: string;
+    contacts?: string[];
+    expires?: number;
+    authorization?: string;
+    callId?: string;
+    /** This CSeq instead of the next of the file's counter. */
+    cseq?: number;
+  },
 ): string {
   const user = options.user ?? 'alice';
   return [
@@ -19,7 +27,7 @@ function register(
     `From: <sip:${user}@acme.example>;tag=${Math.random().toString(36).slice(2)}`,
     `To: <sip:${user}@acme.example>`,
     `Call-ID: ${options.callId ?? 'reg-' + user}@127.0.0.1`,
-    `CSeq: ${cseq++} REGISTER`,
+    `CSeq: ${options.cseq ?? cseq++} REGISTER`,
     ...(options.contacts ?? ['<sip:alice@192.0.2.10:5062>']).map((c) => `Contact: ${c}`),
     ...(options.expires !== undefined ? [`Expires: ${options.expires}`] : []),
     ...(options.authorization ? [`Authorization: ${options.authorization}`] : []),
@@ -161,6 +169,50 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
     const all = await registerWithAuth(gw.port, { contacts: ['*'], expires: 0 });
     assert.equal(status(all), 200);
     assert.deepEqual(await gw.state.registrations.list('sip:alice@acme.example'), []);
+  });
+
+  test('RFC 3261 §10.3 steps 6 and 7: a REGISTER older than the binding its Call-ID made fails whole with 500; the same CSeq again changes nothing; another Call-ID updates', async () => {
+    const aor = 'sip:alice@acme.example';
+    const callId = 'cseq-order';
+    const contact = '<sip:alice@192.0.2.77:5060>';
+    const at = (seq: number, expires: number, contacts = [contact]) =>
+      registerWithAuth(gw.port, { callId, contacts, expires, cseq: seq });
+    assert.equal(status(await at(20, 600)), 200);
+    const older = await at(19, 0);
+    assert.equal(status(older), 500, older.split('\r\n')[0]);
+    assert.match(
+      older,
+      /\r\nWarning: 399 voxgate "CSeq 19 is not higher than 20, [^\r]*<sip:alice@192\.0\.2\.77:5060>"\r\n/,
+    );
+    const kept = await gw.state.registrations.list(aor);
+    assert.deepEqual(
+      kept.map((b) => [b.contact, b.cseq]),
+      [['sip:alice@192.0.2.77:5060', 20]],
+      'the overtaken removal changed nothing',
+    );
+    const again = await at(20, 0);
+    assert.equal(status(again), 200, again.split('\r\n')[0]);
+    assert.match(again, /\r\nContact: <sip:alice@192\.0\.2\.77:5060>;expires=(59\d|600)\r\n/);
+    assert.equal(
+      (await gw.state.registrations.list(aor)).length,
+      1,
+      'the same CSeq is the same request: no change',
+    );
+    const wildcard = await at(20, 0, ['*']);
+    assert.equal(
+      status(wildcard),
+      500,
+      "Contact: * needs a CSeq higher than its Call-ID's bindings (§10.3 step 6)",
+    );
+    assert.equal((await gw.state.registrations.list(aor)).length, 1);
+    const rebooted = await registerWithAuth(gw.port, {
+      callId: 'cseq-order-after-reboot',
+      contacts: [contact],
+      expires: 0,
+      cseq: 1,
+    });
+    assert.equal(status(rebooted), 200, 'another Call-ID: updated whatever its CSeq');
+    assert.deepEqual(await gw.state.registrations.list(aor), []);
   });
 
   test('at most 10 contacts per user: a new one replaces the one expiring first; 11 in one REGISTER get 403', async () => {
