@@ -273,7 +273,9 @@ export function createRegistrar(deps: {
       // lower CSeq (a REGISTER overtaken by a later one of the same UA) fails the whole request before anything
       // changes ("all binding updates and additions" commit together or not at all). The same CSeq is this very
       // request again (a retransmission the transaction layer no longer holds: past Timer J, or on another
-      // replica): it changes nothing and is answered with the bindings as they are, as Kamailio's usrloc does.
+      // replica): it changes nothing and is answered with the bindings as they are — the RFC's letter would fail
+      // it, but failing a repeat of a request that succeeded tells the UA its registration failed; Kamailio's
+      // usrloc likewise passes a repeated CSeq over (within its `cseq_delay`).
       const sameRequest = new Set<string>();
       for (const b of before) {
         if (b.callId !== request.callId || !wanted.some((w) => w.uri === b.contact)) continue;
