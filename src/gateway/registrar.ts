@@ -155,11 +155,12 @@ export function createRegistrar(deps: {
 
   /**
    * §10.3 steps 6 and 7: a REGISTER older than a binding its Call-ID made fails, whole. The RFC names no code for
-   * it; "500 (Server Error)" is the one it gives a failed binding update, and Kamailio's registrar answers this
-   * case with a 500 too. The Warning says which binding is newer, for whoever reads the trace.
+   * it ("the request fails"; its 500 is for a binding update the server could not commit); the request is what
+   * is wrong, so 400, as Kamailio's registrar answers it ("Invalid CSeq number"). The Warning says which binding
+   * is newer, for whoever reads the trace.
    */
   const outOfOrder = (reply: Reply, cseq: number, newer: Binding) =>
-    reply(500, 'Server Internal Error', {
+    reply(400, 'Bad Request', {
       Warning: `399 voxgate "CSeq ${cseq} is not higher than ${newer.cseq}, the CSeq of this Call-ID's registration of <${newer.contact}>"`,
     });
 

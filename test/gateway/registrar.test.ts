@@ -171,7 +171,7 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
     assert.deepEqual(await gw.state.registrations.list('sip:alice@acme.example'), []);
   });
 
-  test('RFC 3261 §10.3 steps 6 and 7: a REGISTER older than the binding its Call-ID made fails whole with 500; the same CSeq again changes nothing; another Call-ID updates', async () => {
+  test('RFC 3261 §10.3 steps 6 and 7: a REGISTER older than the binding its Call-ID made fails whole with 400; the same CSeq again changes nothing; another Call-ID updates', async () => {
     const aor = 'sip:alice@acme.example';
     const callId = 'cseq-order';
     const contact = '<sip:alice@192.0.2.77:5060>';
@@ -179,7 +179,7 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
       registerWithAuth(gw.port, { callId, contacts, expires, cseq: seq });
     assert.equal(status(await at(20, 600)), 200);
     const older = await at(19, 0);
-    assert.equal(status(older), 500, older.split('\r\n')[0]);
+    assert.equal(status(older), 400, older.split('\r\n')[0]);
     assert.match(
       older,
       /\r\nWarning: 399 voxgate "CSeq 19 is not higher than 20, [^\r]*<sip:alice@192\.0\.2\.77:5060>"\r\n/,
@@ -201,7 +201,7 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
     const wildcard = await at(20, 0, ['*']);
     assert.equal(
       status(wildcard),
-      500,
+      400,
       "Contact: * needs a CSeq higher than its Call-ID's bindings (§10.3 step 6)",
     );
     assert.equal((await gw.state.registrations.list(aor)).length, 1);
