@@ -1,14 +1,15 @@
 import { detachString } from '../sip/index.js';
 import type { SipUserRepository, TenantRepository } from '../store/index.js';
+import { createBatchedLookup } from './batched-lookup.js';
 import type { RoutingDirectory } from './call-routing.js';
 
 type Tenants = Pick<TenantRepository, 'findByDomain'>;
-type Users = Pick<SipUserRepository, 'findCredentials' | 'digestAlgorithms'>;
+type Users = Pick<SipUserRepository, 'findCredentialsOf' | 'digestAlgorithms'>;
 
 export interface DirectoryCache {
   readonly routing: RoutingDirectory;
   readonly tenants: Tenants;
-  readonly users: Users;
+  readonly users: Pick<SipUserRepository, 'findCredentials' | 'digestAlgorithms'>;
   /** Forgets everything (a provisioning change was announced). */
   invalidate(): void;
   readonly stats: { readonly hits: number; readonly misses: number; readonly size: number };
@@ -30,7 +31,9 @@ interface Slot {
  * `ttlMs`, answers "not found" included (a scanner trying extensions must not become one query per try).
  * A change made through the API is announced on the provisioning change stream and `invalidate` drops
  * everything at once; `ttlMs` bounds how stale an entry can be if an announcement is lost. Concurrent
- * lookups of one key share one query; a failed query is not kept. At most `maxEntries` are held (the oldest
+ * lookups of one key share one query, and a realm's users missing at once are looked up together, in queries of
+ * many (`batched-lookup.ts`: a registration storm, or a burst of entries expiring together); a failed query is
+ * not kept. At most `maxEntries` are held (the oldest
  * go first), and none past its `ttlMs`: expired entries at the head are dropped at each insertion, so a scan of
  * names that come once does not keep them until the cap. The periodic trunk lists (health checks,
  * registration) are not cached.
@@ -124,6 +127,8 @@ export function createDirectoryCache(
   };
 
   const { routing, tenants, users } = source;
+  // A realm's missing users looked up together (`batched-lookup.ts`): entries loaded in one burst expire in one.
+  const credentialsOf = createBatchedLookup((realm, usernames) => users.findCredentialsOf(realm, usernames));
   return {
     routing: {
       trunkBySource: (address) =>
@@ -145,7 +150,7 @@ export function createDirectoryCache(
         return cached(
           userTables.get(realm),
           username,
-          () => users.findCredentials(domain, username),
+          () => credentialsOf(realm, username),
           () => userTableOf(realm),
           realm,
         );

@@ -1,6 +1,7 @@
 // The gateway's cache of store lookups, over the real repositories (embedded PostgreSQL): answers are kept
 // (not-found too), an invalidation drops them all, a lookup that straddles an invalidation is not kept,
-// concurrent lookups share one query, failures are not kept, entries expire.
+// concurrent lookups share one query, a realm's users missing at once are one query, failures are not kept,
+// entries expire.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -32,13 +33,13 @@ describe('directory cache', () => {
         },
       },
       users: {
-        findCredentials: async (d: string, u: string) => {
+        findCredentialsOf: async (d: string, names: readonly string[]) => {
           calls.findCredentials += 1;
           if (failNext) {
             failNext = false;
             throw new Error('connection reset');
           }
-          return users.findCredentials(d, u);
+          return users.findCredentialsOf(d, names);
         },
         digestAlgorithms: (d: string) => {
           calls.digestAlgorithms += 1;
@@ -113,6 +114,27 @@ describe('directory cache', () => {
     await cache.users.findCredentials('cache.example', 'b');
     await cache.users.findCredentials('cache.example', 'c');
     assert.equal(cache.stats.size, 2);
+  });
+
+  test("a realm's users missing at once are one query; a failed query fails only its own lookups", async () => {
+    const cache = createDirectoryCache(source(), { ttlMs: 60_000, maxEntries: 100 });
+    await addUser('bob');
+    calls.findCredentials = 0;
+    const names = ['alice', 'bob', 'nobody', 'alice', ...Array.from({ length: 40 }, (_, i) => `u${i}`)];
+    const found = await Promise.all(names.map((n) => cache.users.findCredentials('cache.example', n)));
+    assert.deepEqual(
+      found.map((c) => c?.username),
+      names.map((n) => (n === 'alice' || n === 'bob' ? n : undefined)),
+    );
+    assert.equal(calls.findCredentials, 1, 'one query for the 43 users asked for in one turn');
+    // Asked for in one turn while none is out: one query, which fails; asked for after, a query of their own.
+    cache.invalidate();
+    failNext = true;
+    const failing = ['alice', 'bob'].map((n) => cache.users.findCredentials('cache.example', n));
+    await Promise.allSettled(failing);
+    for (const f of failing) await assert.rejects(f, /connection reset/);
+    assert.equal((await cache.users.findCredentials('cache.example', 'bob'))?.username, 'bob');
+    assert.equal(calls.findCredentials, 3);
   });
 
   test("a realm's digest algorithms are read once per realm, whatever user a request names", async () => {

@@ -220,9 +220,9 @@ describe('memory bounds', () => {
         },
         tenants: { findByDomain: missing },
         users: {
-          findCredentials: async (_domain: string, username: string) => {
-            loads.push(username);
-            return undefined;
+          findCredentialsOf: async (_domain: string, usernames: readonly string[]) => {
+            loads.push(...usernames);
+            return new Map();
           },
           digestAlgorithms: missing,
         },

@@ -185,6 +185,12 @@ for (const backend of await storeBackends()) {
         assert.equal(creds?.tenantActive, true);
         assert.equal(await users.findCredentials('acme.example', 'bob'), undefined);
         assert.equal(await users.findCredentials('other.example', 'alice'), undefined);
+        // Many at once (a registration storm's lookups): one map, by username, the unknown ones absent.
+        await users.create({ tenantId: acme.id, username: 'Dave', ha1Md5: md5, ha1Sha256: sha });
+        const many = await users.findCredentialsOf('ACME.example', ['alice', 'bob', 'Dave', 'dave', 'alice']);
+        assert.deepEqual([...many.keys()].sort(), ['Dave', 'alice']);
+        assert.equal(many.get('Dave')?.ha1Sha256, sha);
+        assert.equal((await users.findCredentialsOf('acme.example', [])).size, 0);
         await assert.rejects(
           users.create({ tenantId: acme.id, username: 'alice', ha1Md5: md5, ha1Sha256: sha }),
         );

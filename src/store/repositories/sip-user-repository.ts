@@ -110,6 +110,34 @@ const toUser = (r: UserRow): SipUser => ({
   createdAt: r.created_at,
 });
 
+interface CredentialsRow {
+  id: string;
+  tenant_id: string;
+  username: string;
+  ha1_md5: string;
+  ha1_sha256: string;
+  enabled: boolean;
+  status: string;
+  max_concurrent_calls: number | null;
+  nat: NatMode;
+  media_encryption: MediaEncryption;
+  recording: RecordingPolicy | null;
+}
+
+const toCredentials = (r: CredentialsRow): SipCredentials => ({
+  userId: r.id,
+  tenantId: r.tenant_id,
+  username: r.username,
+  ha1Md5: r.ha1_md5,
+  ha1Sha256: r.ha1_sha256,
+  enabled: r.enabled,
+  tenantActive: r.status === 'active',
+  maxConcurrentCalls: r.max_concurrent_calls,
+  nat: r.nat,
+  mediaEncryption: r.media_encryption,
+  recording: r.recording,
+});
+
 export interface SipUserRepository {
   /** A page of a tenant's users ordered by username, after the cursor (the last username of the previous page). */
   list(tenantId: string, options: { limit: number; after?: string }): Promise<SipUser[]>;
@@ -138,11 +166,28 @@ export interface SipUserRepository {
   delete(tenantId: string, id: string): Promise<SipUser | undefined>;
   /** Credentials of `username` in the tenant serving `sipDomain`. */
   findCredentials(sipDomain: string, username: string): Promise<SipCredentials | undefined>;
+  /**
+   * Credentials of each of `usernames` in the tenant serving `sipDomain`, in one query: by username, the
+   * unknown ones absent (a registration storm's lookups gathered, `batched-lookup.ts`).
+   */
+  findCredentialsOf(sipDomain: string, usernames: readonly string[]): Promise<Map<string, SipCredentials>>;
   /** The digest algorithms of the tenant serving `sipDomain` and of its users that have their own. */
   digestAlgorithms(sipDomain: string): Promise<RealmDigestAlgorithms | undefined>;
 }
 
 export function createSipUserRepository(db: Queryable): SipUserRepository {
+  const findCredentialsOf: SipUserRepository['findCredentialsOf'] = async (sipDomain, usernames) => {
+    const { rows } = await db.query<CredentialsRow>(
+      `SELECT u.id, u.tenant_id, u.username, u.ha1_md5, u.ha1_sha256, u.enabled, t.status, u.max_concurrent_calls,
+              u.nat, u.media_encryption, u.recording
+         FROM sip_users u JOIN tenants t ON t.id = u.tenant_id
+        WHERE t.sip_domain = lower($1) AND u.username = ANY($2::text[])`,
+      [sipDomain, usernames],
+    );
+    const found = new Map<string, SipCredentials>();
+    for (const r of rows) found.set(r.username, toCredentials(r));
+    return found;
+  };
   return {
     async list(tenantId, { limit, after }) {
       const { rows } = await db.query<UserRow>(
@@ -220,42 +265,9 @@ export function createSipUserRepository(db: Queryable): SipUserRepository {
       return rows[0] && toUser(rows[0]);
     },
     async findCredentials(sipDomain, username) {
-      const { rows } = await db.query<{
-        id: string;
-        tenant_id: string;
-        username: string;
-        ha1_md5: string;
-        ha1_sha256: string;
-        enabled: boolean;
-        status: string;
-        max_concurrent_calls: number | null;
-        nat: NatMode;
-        media_encryption: MediaEncryption;
-        recording: RecordingPolicy | null;
-      }>(
-        `SELECT u.id, u.tenant_id, u.username, u.ha1_md5, u.ha1_sha256, u.enabled, t.status, u.max_concurrent_calls,
-                u.nat, u.media_encryption, u.recording
-           FROM sip_users u JOIN tenants t ON t.id = u.tenant_id
-          WHERE t.sip_domain = lower($1) AND u.username = $2`,
-        [sipDomain, username],
-      );
-      const r = rows[0];
-      return (
-        r && {
-          userId: r.id,
-          tenantId: r.tenant_id,
-          username: r.username,
-          ha1Md5: r.ha1_md5,
-          ha1Sha256: r.ha1_sha256,
-          enabled: r.enabled,
-          tenantActive: r.status === 'active',
-          maxConcurrentCalls: r.max_concurrent_calls,
-          nat: r.nat,
-          mediaEncryption: r.media_encryption,
-          recording: r.recording,
-        }
-      );
+      return (await findCredentialsOf(sipDomain, [username])).get(username);
     },
+    findCredentialsOf,
     async digestAlgorithms(sipDomain) {
       const { rows } = await db.query<{
         tenant_algorithms: SipDigestAlgorithm[] | null;
