@@ -191,6 +191,17 @@ for (const backend of await storeBackends()) {
         assert.deepEqual([...many.keys()].sort(), ['Dave', 'alice']);
         assert.equal(many.get('Dave')?.ha1Sha256, sha);
         assert.equal((await users.findCredentialsOf('acme.example', [])).size, 0);
+        // Names come from requests (the digest username): whatever their characters, each is one element of
+        // the array, matched exactly, and one odd name fails nobody else's lookup in the same query.
+        const odd = ['a,b', 'NULL', '', ' ', 'q"uote', 'back\\slash', '{x}', "o'neil", 'é', 'x'.repeat(300)];
+        const mixed = await users.findCredentialsOf('acme.example', [...odd, 'alice', 'Dave']);
+        assert.deepEqual([...mixed.keys()].sort(), ['Dave', 'alice']);
+        await users.create({ tenantId: acme.id, username: 'a,b', ha1Md5: md5, ha1Sha256: sha });
+        await users.create({ tenantId: acme.id, username: "o'neil", ha1Md5: md5, ha1Sha256: sha });
+        assert.deepEqual([...(await users.findCredentialsOf('acme.example', odd)).keys()].sort(), [
+          'a,b',
+          "o'neil",
+        ]);
         await assert.rejects(
           users.create({ tenantId: acme.id, username: 'alice', ha1Md5: md5, ha1Sha256: sha }),
         );
