@@ -23,6 +23,7 @@ import {
   migrate,
   openDatabase,
   type Database,
+  type SipCredentials,
   type SipUserRepository,
 } from '../src/store/index.js';
 import { fmt, withScratchDatabase } from './support.js';
@@ -60,7 +61,7 @@ function sourceOf(repo: SipUserRepository, way: 'batched' | 'one query each', co
             return repo.findCredentialsOf(realm, names);
           }
         : async (realm: string, names: readonly string[]) => {
-            const found = new Map<string, NonNullable<Awaited<ReturnType<typeof repo.findCredentials>>>>();
+            const found = new Map<string, SipCredentials>();
             await Promise.all(
               names.map(async (name) => {
                 count();

@@ -36,8 +36,7 @@ export function createBatchedLookup<V>(
   const dispatch = (name: string, group: Group<V>) => {
     group.scheduled = false;
     while (group.inFlight < maxInFlight && group.waiting.length > 0) {
-      const batch = group.waiting.length <= maxBatch ? group.waiting : group.waiting.slice(0, maxBatch);
-      group.waiting = batch === group.waiting ? [] : group.waiting.slice(maxBatch);
+      const batch = group.waiting.splice(0, maxBatch);
       const keys = [...new Set(batch.map((w) => w.key))];
       group.inFlight += 1;
       let query: Promise<ReadonlyMap<string, V>>;
@@ -63,15 +62,19 @@ export function createBatchedLookup<V>(
     }
   };
 
+  const groupOf = (name: string): Group<V> => {
+    let group = groups.get(name);
+    if (group === undefined) groups.set(name, (group = { waiting: [], inFlight: 0, scheduled: false }));
+    return group;
+  };
+
   return (name, key) =>
     new Promise<V | undefined>((resolve, reject) => {
-      let group = groups.get(name);
-      if (group === undefined) groups.set(name, (group = { waiting: [], inFlight: 0, scheduled: false }));
+      const group = groupOf(name);
       group.waiting.push({ key, resolve, reject });
       if (!group.scheduled && group.inFlight < maxInFlight) {
         group.scheduled = true;
-        const scheduledGroup = group;
-        queueMicrotask(() => dispatch(name, scheduledGroup));
+        queueMicrotask(() => dispatch(name, group));
       }
     });
 }
