@@ -73,6 +73,18 @@ const bindings = Number(values.bindings);
 const fillRate = Number(values['fill-rate']);
 /** New users registered between voxgate's two heap snapshots (after the RSS fill). */
 const HEAP_FILL = 20_000;
+/** Users provisioned past the fills, one registered before each memory reading (`settle`). */
+const NUDGES = 8;
+/**
+ * How long voxgate's directory cache keeps a user's credentials (VOXGATE_DIRECTORY_CACHE_SECONDS, default 60):
+ * a fill leaves up to 100,000 entries, which go only when a later insertion finds them expired.
+ */
+const DIRECTORY_CACHE_MS = Number(process.env.VOXGATE_DIRECTORY_CACHE_SECONDS ?? 60) * 1000;
+/**
+ * What a memory reading waits for after registrations: the last server transactions to end (Timer J: 64*T1 =
+ * 32 s over UDP) and the directory cache's entries to expire.
+ */
+const SETTLE_MS = Math.max(40_000, DIRECTORY_CACHE_MS + 5_000);
 const servers = new Set(values.servers.split(','));
 const ROOT = join(import.meta.dirname, '..');
 const SCENARIO = join(import.meta.dirname, 'fixtures', 'register-users.xml');
@@ -192,7 +204,10 @@ async function heapNow(pid: number): Promise<HeapSummary> {
 /**
  * Memory grown per binding when `bindings` users not seen before register once each: RSS (PSS for Kamailio's
  * processes), and for voxgate (`snapshotPid`) also the heap a full GC keeps per binding, from heap snapshots
- * around HEAP_FILL more new users, with the constructors that grew most.
+ * around HEAP_FILL more new users, with the constructors that grew most. Every reading comes after `settle`, so
+ * that each holds the bindings and what a binding keeps, not what the registrations just before it left: their
+ * server transactions, and the directory cache's credentials (bounded, and gone a minute after a burst, once
+ * a later registration finds them expired; the next user's registration is that one).
  */
 async function perBinding(
   server: string,
@@ -200,12 +215,18 @@ async function perBinding(
   target: string,
   snapshotPid?: number,
 ): Promise<string> {
+  let nudged = 0;
+  const settle = async () => {
+    await sleep(SETTLE_MS);
+    const nudge = users + bindings + HEAP_FILL + nudged++;
+    await register(target, usersFile(`nudge-${pid}-${nudged}.csv`, nudge, 1), 1, 1);
+    await sleep(2000);
+  };
   const file = usersFile(`fill-${pid}.csv`, users, bindings);
-  await sleep(2000);
+  await settle();
   const before = usage(pid).rssBytes;
   const stats = await register(target, file, fillRate, bindings);
-  // The server transactions of the last registrations end (Timer J: 64*T1 = 32 s over UDP) before the reading.
-  await sleep(40_000);
+  await settle();
   const after = usage(pid).rssBytes;
   const perOne = (after - before) / Math.max(1, stats.ok);
   let line =
@@ -221,7 +242,7 @@ async function perBinding(
       fillRate,
       HEAP_FILL,
     );
-    await sleep(40_000);
+    await settle();
     const heapAfter = await heapNow(snapshotPid);
     const made = Math.max(1, more.ok);
     const grown = heapGrowth(heapBefore, heapAfter, 6)
@@ -253,7 +274,7 @@ async function provision(url: string): Promise<void> {
               md5('u' || i || ':' || $1 || ':' || $2),
               encode(sha256(convert_to('u' || i || ':' || $1 || ':' || $2, 'UTF8')), 'hex')
        FROM tenants t, generate_series(0, $3::int - 1) AS i WHERE t.sip_domain = $1`,
-      [DOMAIN, PASSWORD, users + bindings + HEAP_FILL],
+      [DOMAIN, PASSWORD, users + bindings + HEAP_FILL + NUDGES],
     );
   } finally {
     await client.end();
