@@ -17,6 +17,7 @@
  * first step otherwise pays voxgate's JIT compilation (1.7 ms per call at 200/s against 1.0 at 400/s, 2026-12-04).
  * VOXGATE_* variables of the bench's environment reach voxgate, except those the bench sets itself.
  * BENCH_NODE_ARGS are node options for the voxgate process (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2).
+ * BENCH_HOLD_MS: how long each call is held before the caller's BYE (default 200).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -113,10 +114,10 @@ async function callAtRate(target: string, rate: number, duration: number): Retur
     String(rate * duration),
     '-l',
     String(rate * 4),
-    // Calls held 200 ms: with no hold, a multi-worker proxy may pass the BYE before the ACK (counted as a
-    // failure by the UAS), which measures the test, not the proxy.
+    // Calls held 200 ms (BENCH_HOLD_MS): with no hold, a multi-worker proxy may pass the BYE before the ACK
+    // (counted as a failure by the UAS), which measures the test, not the proxy.
     '-d',
-    '200',
+    process.env.BENCH_HOLD_MS ?? '200',
     '-timeout',
     `${duration * 3 + 15}s`,
   ]);

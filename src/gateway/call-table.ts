@@ -1,9 +1,9 @@
 /**
- * The call table: the calls in progress in this process, by the caller leg's Call-ID, by each callee leg's
- * Call-ID and by the caller's INVITE server transaction; it hands in-dialog requests, ACKs, CANCELs and stray
- * 2xx responses to the call they belong to, and drains or forgets them at shutdown.
+ * The call table: the calls in progress in this process, by the caller leg's Call-ID and by each callee leg's
+ * Call-ID, with the caller's INVITE server transaction (for its CANCEL); it hands in-dialog requests, ACKs,
+ * CANCELs and stray 2xx responses to the call they belong to, and drains or forgets them at shutdown.
  */
-import type { ServerTransaction, SipRequest, SipResponse } from '../sip/index.js';
+import { SlotMap, type ServerTransaction, type SipRequest, type SipResponse } from '../sip/index.js';
 import type { HangupParty } from '../store/index.js';
 import type { B2buaCall, CallHooks } from './b2bua-call.js';
 
@@ -53,9 +53,14 @@ export interface CallTable {
 }
 
 export function createCallTable(warn: (detail: Record<string, unknown>, message: string) => void): CallTable {
-  const byCallerCallId = new Map<string, B2buaCall>();
-  const byCalleeCallId = new Map<string, B2buaCall>();
-  const byInviteTx = new Map<ServerTransaction, B2buaCall>();
+  // Slots emptied on delete: an old hash table of these maps must not keep ended calls alive (`SlotMap`).
+  const byCallerCallId = new SlotMap<string, B2buaCall>();
+  const byCalleeCallId = new SlotMap<string, B2buaCall>();
+  /**
+   * The caller's INVITE server transaction of each call, by its Call-ID (the CANCEL's, §9.1), for `cancel`; not
+   * keyed by the transaction object, which an old table would keep with everything it reaches.
+   */
+  const inviteTxOf = new SlotMap<string, ServerTransaction>();
   const idle: (() => void)[] = [];
   /** The call whose live call is `callId` now: its original Call-ID, or after a transfer the new call's id. */
   const find = (callId: string): B2buaCall | undefined => {
@@ -79,13 +84,13 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
         ended: () => {
           release();
           byCallerCallId.delete(call.callId);
-          byInviteTx.delete(tx);
+          inviteTxOf.delete(callId);
           for (const id of call.legCallIds) byCalleeCallId.delete(id);
           if (byCallerCallId.size === 0) for (const wake of idle.splice(0)) wake();
         },
       });
       byCallerCallId.set(callId, call);
-      byInviteTx.set(tx, call);
+      inviteTxOf.set(callId, tx);
       return call;
     },
 
@@ -124,7 +129,10 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
     },
 
     cancel(invite) {
-      const call = byInviteTx.get(invite);
+      // Once the INVITE has its final response (and no request), a CANCEL has no effect (§9.2).
+      const callId = invite.request?.callId;
+      const call =
+        callId === undefined || inviteTxOf.get(callId) !== invite ? undefined : byCallerCallId.get(callId);
       if (call) call.cancel();
       // Still authenticating or looking up the callee: §9.2 "the UAS … SHOULD respond to the INVITE with a
       // 487"; the routing sees the transaction is no longer proceeding and stops.
@@ -155,7 +163,7 @@ export function createCallTable(warn: (detail: Record<string, unknown>, message:
       for (const call of byCallerCallId.values()) call.abandon();
       byCallerCallId.clear();
       byCalleeCallId.clear();
-      byInviteTx.clear();
+      inviteTxOf.clear();
     },
 
     async drain(deadline) {

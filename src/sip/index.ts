@@ -62,6 +62,7 @@ export {
   type SipResponse,
 } from './message/sip-message.js';
 export { randomHex, randomBase64url } from './random-token.js';
+export { SlotMap } from './slot-map.js';
 export { buildResponse, newTag, type ExtraHeaders } from './message/build-response.js';
 export type {
   InboundContext,

@@ -1,3 +1,4 @@
+import { SlotMap } from '../slot-map.js';
 import { sipChannels } from '../diagnostics.js';
 import { buildResponse } from '../message/build-response.js';
 import { detachString, parseMessage } from '../message/parse-message.js';
@@ -100,8 +101,9 @@ export function createTransactionLayer(options: {
   let refusedFull = 0;
   let refusedOverload = 0;
   const admitting = options.admitting;
-  const servers = new Map<string, ServerTransaction>();
-  const clients = new Map<string, ClientTransaction>();
+  // Slots emptied on delete: an old hash table of these maps must not keep finished transactions alive.
+  const servers = new SlotMap<string, ServerTransaction>();
+  const clients = new SlotMap<string, ClientTransaction>();
   const now = options.now ?? (() => performance.now());
   const completed = createCompletedResponses({
     timerJ: 64 * timers.t1,

@@ -361,7 +361,10 @@ export function createMemorySharedState(
     calls: {
       async put(call) {
         check();
-        calls.set(call.callId, detached(call));
+        // Keyed by the copy's own Call-ID: the caller's is a slice of its message's text, which a key left in an
+        // old hash table would keep (`SlotMap` in src/sip says why).
+        const copy = detached(call);
+        calls.set(copy.callId, copy);
       },
       async get(callId) {
         check();
