@@ -2,6 +2,12 @@
  * The load of bench:media: G.711 calls through an ng relay, two streams per call (caller → callee and back),
  * 50 packets/s each of 12 + 160 bytes. Every packet carries its send time; the receiving end records the
  * one-way time through the relay and the sequence number, so loss and latency are measured per packet.
+ *
+ * Two latencies per packet: as read (when this process got to read it) and, on the addon's sockets, at receipt
+ * (when the kernel put it on the receiving socket, SO_TIMESTAMPNS). On loopback the kernel stamps a datagram as
+ * the sender's send call delivers it, so the time at receipt ends when the relay sent the packet on: it holds the
+ * relay's own delay and none of this process's, which shares the machine's CPUs with the relay and is not always
+ * free to read at once.
  */
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +46,8 @@ const mPort = (body: unknown) => Number(/^m=audio (\d+) /m.exec(String(body))?.[
 interface End {
   readonly port: number;
   send(packet: Buffer, port: number): void;
-  onMessage(handler: (packet: Buffer) => void): void;
+  /** `receivedAt`: the kernel's stamp of its arrival (ms, `realtimeMs()`'s clock), 0 without one. */
+  onMessage(handler: (packet: Buffer, receivedAt: number) => void): void;
   close(): void;
 }
 
@@ -60,6 +67,7 @@ async function bound(native: UdpBatchSockets | undefined): Promise<End> {
     const socket = native.open('127.0.0.1', 0);
     if (socket instanceof Error) throw socket;
     socket.setReceiveBuffer(1 << 20);
+    socket.stampReceipts();
     // Lent packets, as the relay takes them: the receiver reads each and keeps nothing, so the generator
     // allocates nothing per packet and its own collections stay out of the latencies it measures.
     socket.lend = true;
@@ -67,7 +75,7 @@ async function bound(native: UdpBatchSockets | undefined): Promise<End> {
       port: socket.localPort(),
       send: (packet, port) => socket.send(packet, port, '127.0.0.1'),
       onMessage: (handler) => {
-        socket.onPacket = (packet) => handler(packet);
+        socket.onPacket = (packet, from) => handler(packet, from.receivedAt ?? 0);
       },
       close: () => socket.close(),
     };
@@ -77,7 +85,7 @@ async function bound(native: UdpBatchSockets | undefined): Promise<End> {
   return {
     port: socket.address().port,
     send: (packet, port) => socket.send(packet, port, '127.0.0.1'),
-    onMessage: (handler) => socket.on('message', handler),
+    onMessage: (handler) => socket.on('message', (packet) => handler(packet, 0)),
     close: () => socket.close(),
   };
 }
@@ -94,12 +102,15 @@ interface Stream {
   protect?: SrtpSession;
 }
 
-/** Latencies in 10 µs buckets up to 1 s (enough resolution for loopback, cheap to record). */
+/** Latencies up to 1 s in buckets of 1 / `perMs` ms (10 µs by default: cheap to record, enough for reading). */
 class LatencyHistogram {
-  private readonly buckets = new Uint32Array(100_001);
+  private readonly buckets: Uint32Array;
   count = 0;
+  constructor(private readonly perMs = 100) {
+    this.buckets = new Uint32Array(1000 * perMs + 1);
+  }
   record(ms: number): void {
-    this.buckets[Math.min(100_000, Math.max(0, Math.round(ms * 100)))]!++;
+    this.buckets[Math.min(this.buckets.length - 1, Math.max(0, Math.round(ms * this.perMs)))]!++;
     this.count++;
   }
   quantile(q: number): number {
@@ -107,7 +118,7 @@ class LatencyHistogram {
     let seen = 0;
     for (let i = 0; i < this.buckets.length; i++) {
       seen += this.buckets[i]!;
-      if (seen >= target) return i / 100;
+      if (seen >= target) return i / this.perMs;
     }
     return Infinity;
   }
@@ -126,11 +137,19 @@ export interface LoadResult {
   lossPct: number;
   p50Ms: number;
   p99Ms: number;
+  /**
+   * The same at the kernel's receipt (1 µs buckets), when every counted packet had its stamp (the addon's
+   * sockets): the relay's delay without the generator's own.
+   */
+  receipt?: { p50Ms: number; p99Ms: number; p999Ms: number };
   /** How late the generator's 20 ms ticks fired at the 99th percentile (its own saturation). */
   tickLateP99Ms: number;
   /** Packets sent in the whole run, warm-up included (what the relay's CPU time is divided by). */
   sentAll: number;
-  /** The packets at or above the p99 latency, with their send times (to set against the relays' pauses). */
+  /**
+   * The packets at or above the p99 latency (at receipt where stamped), with their send times (to set against
+   * the relays' pauses).
+   */
   slow: SlowPacket[];
   /** When the measured window began and ended (epoch ms). */
   window: { start: number; end: number };
@@ -171,8 +190,12 @@ export async function openLoad(
       : createNgClient({ host: '127.0.0.1', port: ngPort, timeoutMs: 2000, retries: 2 });
   const streams: Stream[] = [];
   const sockets: End[] = [];
+  // Send times and the kernel's receipt stamps are on the system's real-time clock where the addon gives both.
+  const clock = native ? () => native!.realtimeMs() : now;
   const latency = new LatencyHistogram();
-  // Every counted packet's send time and latency, to pick out the slow ones and when they were sent.
+  const receipt = new LatencyHistogram(1000);
+  // Every counted packet's send time and latency (at receipt where stamped), to pick out the slow ones and when
+  // they were sent.
   let sentAts = new Float64Array(0);
   let latencies = new Float64Array(0);
   let recorded = 0;
@@ -248,7 +271,7 @@ export async function openLoad(
     }
   }
   for (const socket of sockets) {
-    socket.onMessage((received) => {
+    socket.onMessage((received, receivedAt) => {
       if (!counting) return;
       let packet: Buffer = received;
       const session = srtp && packet.length > 12 ? unprotect.get(packet.readUInt32BE(8)) : undefined;
@@ -262,8 +285,12 @@ export async function openLoad(
       if (!stream) return;
       stream.received++;
       const sentAt = packet.readDoubleLE(12);
-      const ms = now() - sentAt;
+      let ms = clock() - sentAt;
       latency.record(ms);
+      if (receivedAt > 0) {
+        ms = receivedAt - sentAt;
+        receipt.record(ms);
+      }
       if (recorded < sentAts.length) {
         sentAts[recorded] = sentAt;
         latencies[recorded++] = ms;
@@ -280,7 +307,7 @@ export async function openLoad(
     const p = stream.ring[stream.seq % RING]!;
     p.writeUInt16BE(stream.seq, 2);
     p.writeUInt32BE((stream.seq * 160) >>> 0, 4);
-    p.writeDoubleLE(now(), 12);
+    p.writeDoubleLE(clock(), 12);
     const out = stream.protect ? stream.protect.protectRtp(p)! : p;
     stream.from.send(out, stream.relayPort);
     if (counting) stream.sent++;
@@ -317,6 +344,7 @@ export async function openLoad(
             warm = true;
             counting = true;
             latency.reset();
+            receipt.reset();
             recorded = 0;
             windowStart = now();
           }
@@ -334,7 +362,8 @@ export async function openLoad(
       await new Promise((r) => setTimeout(r, 200));
       counting = false;
       const received = streams.reduce((n, s, i) => n + Math.min(s.received, sentFrozen[i]!), 0);
-      const p99 = latency.quantile(0.99);
+      const stamped = receipt.count > 0 && receipt.count === latency.count;
+      const p99 = (stamped ? receipt : latency).quantile(0.99);
       const slow: SlowPacket[] = [];
       for (let i = 0; i < recorded; i++) {
         if (latencies[i]! >= p99) slow.push({ sentAt: sentAts[i]!, ms: latencies[i]! });
@@ -346,7 +375,10 @@ export async function openLoad(
         received,
         lossPct: sentTotal ? ((sentTotal - received) / sentTotal) * 100 : 0,
         p50Ms: latency.quantile(0.5),
-        p99Ms: p99,
+        p99Ms: latency.quantile(0.99),
+        ...(stamped
+          ? { receipt: { p50Ms: receipt.quantile(0.5), p99Ms: p99, p999Ms: receipt.quantile(0.999) } }
+          : {}),
         tickLateP99Ms: tickLate.quantile(0.99),
         sentAll,
         slow,

@@ -3,6 +3,9 @@
  * and, in the same run, by RTPengine in userspace mode (`--table=-1`), both driven over ng the same way. For
  * each relay and call count: loss, one-way latency through the relay (p50/p99; the `direct` rows are the same
  * load without a relay, so added latency = relay − direct), relay CPU per 1,000 packets, relay memory (PSS).
+ * Latency twice: as read by the generator, and at receipt (the kernel's stamp as the relay's send delivered the
+ * packet, `media-load.ts`), which leaves out the generator's own waits for a CPU: on a machine the generator
+ * shares with the relay, the relay's latency is the one at receipt.
  * With `--srtp=yes` (the default) each relay also runs the same load with every caller speaking SDES-SRTP
  * and every callee plain RTP (`transport-protocol: RTP/AVP`, the relay decrypting one way and encrypting the
  * other): the `… SRTP↔RTP` rows.
@@ -202,7 +205,11 @@ async function step(relay: RelayProcess, calls: number): Promise<Row> {
     };
     console.error(
       `${row.relay} ${calls} calls: sent ${fmt((row.sent / row.offered) * 100, 1)}% of offered, loss ${fmt(row.lossPct, 3)}%, ` +
-        `p50 ${fmt(row.p50Ms, 2)} ms, p99 ${fmt(row.p99Ms, 2)} ms, relay CPU ${fmt(row.cpuMsPer1000, 2)} ms/1000 ` +
+        `p50 ${fmt(row.p50Ms, 2)} ms, p99 ${fmt(row.p99Ms, 2)} ms` +
+        (row.receipt
+          ? ` (at receipt ${fmt(row.receipt.p50Ms, 3)} / ${fmt(row.receipt.p99Ms, 3)} / ${fmt(row.receipt.p999Ms, 3)} ms)`
+          : '') +
+        `, relay CPU ${fmt(row.cpuMsPer1000, 2)} ms/1000 ` +
         `(${fmt(row.cpuPct, 0)}%), generator late p99 ${fmt(row.tickLateP99Ms, 2)} ms`,
     );
     return row;
@@ -266,15 +273,19 @@ console.log(
 );
 const dash = (r: Row, text: string) => (r.relay.startsWith('direct') ? '–' : text);
 console.log(
-  '| relay | calls | packets/s offered | sent % | loss % | p50 / p99 ms | added p50 / p99 ms | relay CPU ms per 1,000 packets | relay CPU % | relay PSS MiB | generator late p99 ms |',
+  '| relay | calls | packets/s offered | sent % | loss % | as read p50 / p99 ms | added p50 / p99 ms | at receipt p50 / p99 / p99.9 ms | added at receipt p99 ms | relay CPU ms per 1,000 packets | relay CPU % | relay PSS MiB | generator late p99 ms |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const base = direct.get(r.calls);
   const added = base ? `${fmt(r.p50Ms - base.p50Ms, 2)} / ${fmt(r.p99Ms - base.p99Ms, 2)}` : '?';
+  const atReceipt = r.receipt
+    ? `${fmt(r.receipt.p50Ms, 3)} / ${fmt(r.receipt.p99Ms, 3)} / ${fmt(r.receipt.p999Ms, 3)}`
+    : '–';
+  const addedAtReceipt = r.receipt && base?.receipt ? fmt(r.receipt.p99Ms - base.receipt.p99Ms, 3) : '?';
   console.log(
     `| ${r.relay} | ${r.calls} | ${r.calls * 100} | ${fmt((r.sent / r.offered) * 100, 1)} | ${fmt(r.lossPct, 3)} | ` +
-      `${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)} | ${dash(r, added)} | ${dash(r, fmt(r.cpuMsPer1000, 2))} | ` +
+      `${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)} | ${dash(r, added)} | ${atReceipt} | ${dash(r, addedAtReceipt)} | ${dash(r, fmt(r.cpuMsPer1000, 2))} | ` +
       `${dash(r, fmt(r.cpuPct, 0))} | ${dash(r, fmt(r.pssMiB, 1))} | ${fmt(r.tickLateP99Ms, 2)}${generatorBound(r) ? ' (generator-bound)' : ''} |`,
   );
 }
@@ -287,7 +298,7 @@ for (const relay of [...new Set(rows.map((r) => r.relay))].filter((r) => !r.star
   const steady = mine.filter((r) => r.calls >= 200 && !generatorBound(r));
   const cpu = steady.length ? steady.reduce((n, r) => n + r.cpuMsPer1000, 0) / steady.length : NaN;
   console.log(
-    `- ${relay}: ${best ? `${best.calls} calls (${best.calls * 100} packets/s), p99 ${fmt(best.p99Ms, 2)} ms` : 'none'}; ` +
+    `- ${relay}: ${best ? `${best.calls} calls (${best.calls * 100} packets/s), p99 ${fmt(best.p99Ms, 2)} ms${best.receipt ? ` (at receipt ${fmt(best.receipt.p99Ms, 3)})` : ''}` : 'none'}; ` +
       (steady.length
         ? `${fmt(cpu, 2)} ms CPU per 1,000 packets → ${fmt(10_000 / cpu, 0)} calls per core`
         : 'no valid step of 200 calls or more for CPU per call'),
@@ -295,7 +306,7 @@ for (const relay of [...new Set(rows.map((r) => r.relay))].filter((r) => !r.star
 }
 
 console.log(
-  "\nWhere the tail comes from (packets at or above the step's p99; GC windows and loop delay of the measured step):\n",
+  "\nWhere the tail comes from (packets at or above the step's p99, at receipt where stamped; GC windows and loop delay of the measured step):\n",
 );
 console.log(
   '| relay | calls | p99 ms | slow packets in flight during a relay GC % | … during a generator GC % | bursts of slow packets (widest ms) | ' +
@@ -315,7 +326,7 @@ for (const r of rows) {
   const t = r.tail;
   const a = t.attribution;
   console.log(
-    `| ${r.relay} | ${r.calls} | ${fmt(r.p99Ms, 2)} | ${fmt(a.relayGcPct, 1)} | ${fmt(a.generatorGcPct, 1)} | ` +
+    `| ${r.relay} | ${r.calls} | ${fmt(r.receipt?.p99Ms ?? r.p99Ms, 3)} | ${fmt(a.relayGcPct, 1)} | ${fmt(a.generatorGcPct, 1)} | ` +
       `${a.bursts} (${fmt(a.widestBurstMs, 1)}) | ` +
       `${t.relay?.loopDelay ? `${fmt(t.relay.loopDelay.p99, 2)} / ${fmt(t.relay.loopDelay.max, 1)}` : '–'} | ${gcs(t.relay)} | ${gcs(t.generator)} | ` +
       `${r.relay.startsWith('direct') ? '–' : fmt(t.relayWaitMsPerS, 1)} / ${fmt(t.generatorWaitMsPerS, 1)} | ${t.relay ? t.relay.timers : '–'} | ${t.relay ? fmt(t.relay.newSpaceMiB, 1) : '–'} |`,

@@ -22,8 +22,11 @@
 //   adopt(fd) -> 0 or -errno: reads an inherited socket here too; EPOLLEXCLUSIVE wakes one process per datagram
 //   localPort(fd) -> the port the socket is bound to (after binding port 0)
 //   setReceiveBuffer(fd, bytes) -> 0 or -errno (SO_RCVBUF); receiveBuffer(fd) -> what the kernel reports
+//   stampReceipts(fd) -> 0 or -errno: the kernel stamps each datagram's arrival (SO_TIMESTAMPNS)
+//   realtimeMs() -> CLOCK_REALTIME in ms, the clock of those stamps
 // Received slot i: bytes at recv[i * slot], meta ints at recvMeta[i * metaInts]:
-//   [fd, length, port, family (4|6), ipv4 (network order as read), v6 words 0..3]
+//   [fd, length, port, family (4|6), ipv4 (network order as read), v6 words 0..3]; recvStamps[i] (a double):
+//   when the kernel received it, ms of CLOCK_REALTIME, on a socket that asked (stampReceipts), else 0.
 // Queued send i: bytes at send[i * slot], meta ints at sendMeta[i * metaInts]: [fd, length, port, 4, ipv4] or
 //   [fd, length, port, 6, 0, the IPv6 address's 16 bytes as pton6 gave them].
 #include <arpa/inet.h>
@@ -34,6 +37,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -52,14 +56,17 @@ struct State {
   napi_env env = nullptr;
   napi_ref onBatch = nullptr;
   napi_async_context context = nullptr;
-  napi_ref buffers[4] = {nullptr, nullptr, nullptr, nullptr};
+  napi_ref buffers[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
   uint8_t* recv = nullptr;
   int32_t* recvMeta = nullptr;
+  double* recvStamps = nullptr;
   uint8_t* send = nullptr;
   int32_t* sendMeta = nullptr;
   sockaddr_storage from[kMaxBatch];
   iovec iov[kMaxBatch];
   mmsghdr msgs[kMaxBatch];
+  // Room for one SCM_TIMESTAMPNS per datagram; the kernel writes it only on sockets with SO_TIMESTAMPNS.
+  alignas(cmsghdr) uint8_t control[kMaxBatch][CMSG_SPACE(sizeof(timespec))];
   double truncated = 0;
   double sendErrors = 0;
 };
@@ -109,6 +116,21 @@ void Deliver(int count) {
   napi_close_handle_scope(env, scope);
 }
 
+double Milliseconds(const timespec& t) {
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+// The kernel's stamp of a received datagram's arrival (ms of CLOCK_REALTIME), or 0 when it carries none.
+double ReceiptStamp(msghdr& h) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec t;
+    memcpy(&t, CMSG_DATA(c), sizeof(t));
+    return Milliseconds(t);
+  }
+  return 0;
+}
+
 int ReadInto(int fd, int at) {
   int room = kMaxBatch - at;
   for (int i = 0; i < room; i++) {
@@ -120,6 +142,8 @@ int ReadInto(int fd, int at) {
     m.msg_hdr.msg_iovlen = 1;
     m.msg_hdr.msg_name = &state.from[at + i];
     m.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    m.msg_hdr.msg_control = state.control[at + i];
+    m.msg_hdr.msg_controllen = sizeof(state.control[at + i]);
   }
   int n = recvmmsg(fd, &state.msgs[at], room, MSG_DONTWAIT, nullptr);
   if (n <= 0) return 0;
@@ -135,6 +159,7 @@ int ReadInto(int fd, int at) {
       memmove(state.recv + slot * kSlot, state.recv + (at + i) * kSlot, m.msg_len);
       state.from[slot] = state.from[at + i];
     }
+    state.recvStamps[slot] = ReceiptStamp(m.msg_hdr);
     int32_t* meta = state.recvMeta + slot * kMetaInts;
     meta[0] = fd;
     meta[1] = static_cast<int32_t>(m.msg_len);
@@ -217,10 +242,11 @@ napi_value Init(napi_env env, napi_callback_info info) {
 
   napi_value result;
   napi_create_object(env, &result);
-  const char* names[4] = {"recv", "recvMeta", "send", "sendMeta"};
-  size_t sizes[4] = {kSlot * kMaxBatch, kMetaInts * 4 * kMaxBatch, kSlot * kMaxBatch, kMetaInts * 4 * kMaxBatch};
-  void* data[4];
-  for (int i = 0; i < 4; i++) {
+  const char* names[5] = {"recv", "recvMeta", "send", "sendMeta", "recvStamps"};
+  size_t sizes[5] = {kSlot * kMaxBatch, kMetaInts * 4 * kMaxBatch, kSlot * kMaxBatch, kMetaInts * 4 * kMaxBatch,
+                     sizeof(double) * kMaxBatch};
+  void* data[5];
+  for (int i = 0; i < 5; i++) {
     napi_value buffer;
     if (Throw(env, napi_create_arraybuffer(env, sizes[i], &data[i], &buffer), names[i])) return nullptr;
     napi_create_reference(env, buffer, 1, &state.buffers[i]);
@@ -230,6 +256,7 @@ napi_value Init(napi_env env, napi_callback_info info) {
   state.recvMeta = static_cast<int32_t*>(data[1]);
   state.send = static_cast<uint8_t*>(data[2]);
   state.sendMeta = static_cast<int32_t*>(data[3]);
+  state.recvStamps = static_cast<double*>(data[4]);
   napi_set_named_property(env, result, "slot", Number(env, kSlot));
   napi_set_named_property(env, result, "maxBatch", Number(env, kMaxBatch));
   napi_set_named_property(env, result, "metaInts", Number(env, kMetaInts));
@@ -472,6 +499,20 @@ napi_value ReceiveBuffer(napi_env env, napi_callback_info info) {
   return Number(env, bytes);
 }
 
+napi_value StampReceipts(napi_env env, napi_callback_info info) {
+  int32_t fd = IntArgument(env, info);
+  int on = 1;
+  if (fd < 0) return Number(env, -EBADF);
+  if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) return Number(env, -errno);
+  return Number(env, 0);
+}
+
+napi_value RealtimeMs(napi_env env, napi_callback_info) {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return Number(env, Milliseconds(t));
+}
+
 napi_value Stats(napi_env env, napi_callback_info) {
   napi_value result;
   napi_create_object(env, &result);
@@ -495,6 +536,8 @@ napi_value Module(napi_env env, napi_value exports) {
       {"localPort", nullptr, LocalPort, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setReceiveBuffer", nullptr, SetReceiveBuffer, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"receiveBuffer", nullptr, ReceiveBuffer, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"stampReceipts", nullptr, StampReceipts, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"realtimeMs", nullptr, RealtimeMs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

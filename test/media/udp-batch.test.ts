@@ -149,7 +149,7 @@ describe('native batched UDP sockets', { skip }, () => {
       const n = packet.readUInt32BE(0);
       seen.push({ n, length: packet.length, whole: packet.every((byte, i) => i < 4 || byte === (n & 0xff)) });
       sources.add(from);
-      assert.deepEqual({ ...from }, { address: '127.0.0.1', port: p.port });
+      assert.deepEqual({ ...from }, { address: '127.0.0.1', port: p.port, receivedAt: 0 });
       // A relay sends the lent packet on: the send copies it before the view is reused.
       bound.socket.send(packet, from.port, from.address);
     };
@@ -184,6 +184,43 @@ describe('native batched UDP sockets', { skip }, () => {
     socket.send(Buffer.from('from a timer'), p.port, '127.0.0.1');
     await until(() => p.got.length === 1);
     assert.equal(p.got[0]!.toString(), 'from a timer');
+  });
+
+  test("stamped receipts: the kernel's arrival time, taken before the process was free to read; unstamped sockets carry none", async () => {
+    const batch = native as UdpBatchSockets;
+    const open = () => {
+      const socket = batch.open('127.0.0.1', 0);
+      if (socket instanceof Error) throw socket;
+      return socket;
+    };
+    const [stamped, lent, plain, sender] = [open(), open(), open(), open()];
+    try {
+      assert.equal(stamped.stampReceipts(), true);
+      assert.equal(lent.stampReceipts(), true);
+      lent.lend = true;
+      const got: { socket: string; receivedAt: number | undefined }[] = [];
+      stamped.onPacket = (_, from) => got.push({ socket: 'stamped', receivedAt: from.receivedAt });
+      lent.onPacket = (_, from) => got.push({ socket: 'lent', receivedAt: from.receivedAt });
+      plain.onPacket = (_, from) => got.push({ socket: 'plain', receivedAt: from.receivedAt });
+      const before = batch.realtimeMs();
+      // Outside a batch a send goes at once, and loopback delivers it within the send.
+      for (const to of [stamped, lent, plain])
+        sender.send(Buffer.from('stamp me'), to.localPort(), '127.0.0.1');
+      // This process is busy for 60 ms before it reads anything.
+      while (batch.realtimeMs() < before + 60);
+      const busyUntil = batch.realtimeMs();
+      await until(() => got.length === 3);
+      const of = (socket: string) => got.find((g) => g.socket === socket)!.receivedAt;
+      for (const socket of ['stamped', 'lent']) {
+        const at = of(socket)!;
+        assert.ok(at >= before, `${socket}: stamped at ${at}, not before the send at ${before}`);
+        assert.ok(at < busyUntil - 30, `${socket}: stamped at ${at - before} ms, at arrival, not when read`);
+      }
+      assert.equal(of('plain'), undefined, 'a socket that did not ask has no stamp');
+      assert.ok(Math.abs(batch.realtimeMs() - Date.now()) < 50, 'realtimeMs is the system clock');
+    } finally {
+      for (const socket of [stamped, lent, plain, sender]) socket.close();
+    }
   });
 
   test('corked: sends wait for the last uncork(), then leave in order', async () => {

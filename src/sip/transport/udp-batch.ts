@@ -19,6 +19,11 @@ import { isMainThread } from 'node:worker_threads';
 export interface DatagramSource {
   readonly address: string;
   readonly port: number;
+  /**
+   * When the kernel received the datagram (ms of the system's real-time clock, `realtimeMs()`), on a socket
+   * that asked (`stampReceipts()`); absent or 0 otherwise.
+   */
+  readonly receivedAt?: number;
 }
 
 export type BatchedHandler = (bytes: Buffer, from: DatagramSource) => void;
@@ -43,11 +48,17 @@ export interface BatchedSocket {
   setReceiveBuffer(bytes: number): boolean;
   /** SO_RCVBUF as the kernel reports it. */
   receiveBuffer(): number;
+  /**
+   * Asks the kernel to stamp each datagram's arrival (SO_TIMESTAMPNS), handed on as `receivedAt`: a time that
+   * does not depend on when this process gets to read it. False when the kernel refused.
+   */
+  stampReceipts(): boolean;
 }
 
 interface Shared {
   recv: ArrayBuffer;
   recvMeta: ArrayBuffer;
+  recvStamps: ArrayBuffer;
   send: ArrayBuffer;
   sendMeta: ArrayBuffer;
   slot: number;
@@ -68,6 +79,8 @@ interface Addon {
   localPort(fd: number): number;
   setReceiveBuffer(fd: number, bytes: number): number;
   receiveBuffer(fd: number): number;
+  stampReceipts(fd: number): number;
+  realtimeMs(): number;
   stats(): UdpBatchStats;
 }
 
@@ -103,6 +116,8 @@ export interface UdpBatchSockets {
    */
   cork(): void;
   uncork(): void;
+  /** The system's real-time clock (CLOCK_REALTIME) in ms: the clock of `receivedAt`. */
+  realtimeMs(): number;
   stats(): UdpBatchStats;
 }
 
@@ -138,6 +153,10 @@ class NativeSocket implements BatchedSocket {
   receiveBuffer(): number {
     return this.batch.addon.receiveBuffer(this.fd);
   }
+
+  stampReceipts(): boolean {
+    return this.batch.addon.stampReceipts(this.fd) === 0;
+  }
 }
 
 /** Dotted-quad text to its 32-bit value (-1: not an IPv4 literal). */
@@ -165,6 +184,7 @@ class UdpBatch implements UdpBatchSockets {
   private readonly sockets: (NativeSocket | undefined)[] = [];
   private readonly recv: Uint8Array;
   private readonly recvMeta: Int32Array;
+  private readonly recvStamps: Float64Array;
   private readonly sendSlab: Uint8Array;
   private readonly sendMeta: Int32Array;
   private readonly slot: number;
@@ -182,12 +202,13 @@ class UdpBatch implements UdpBatchSockets {
   /** Lent datagrams' views of the receive slab, by slot: reused while a slot's datagrams keep one length. */
   private readonly views: (Buffer | undefined)[] = [];
   /** The source lent with each datagram to a lending socket's handler. */
-  private readonly lentSource = { address: '', port: 0 };
+  private readonly lentSource = { address: '', port: 0, receivedAt: 0 };
 
   constructor(readonly addon: Addon) {
     const shared = addon.init((count) => this.onBatch(count));
     this.recv = new Uint8Array(shared.recv);
     this.recvMeta = new Int32Array(shared.recvMeta);
+    this.recvStamps = new Float64Array(shared.recvStamps);
     this.sendSlab = new Uint8Array(shared.send);
     this.sendMeta = new Int32Array(shared.sendMeta);
     this.slot = shared.slot;
@@ -224,6 +245,10 @@ class UdpBatch implements UdpBatchSockets {
 
   stats(): UdpBatchStats {
     return this.addon.stats();
+  }
+
+  realtimeMs(): number {
+    return this.addon.realtimeMs();
   }
 
   send(socket: NativeSocket, packet: Uint8Array, port: number, address: string): void {
@@ -300,12 +325,17 @@ class UdpBatch implements UdpBatchSockets {
           const from = this.lentSource;
           from.address = address;
           from.port = meta[at + 2]!;
+          from.receivedAt = this.recvStamps[i]!;
           handler(view, from);
           continue;
         }
         const packet = Buffer.allocUnsafe(length);
         packet.set(this.recv.subarray(start, start + length));
-        handler(packet, { address, port: meta[at + 2]! });
+        const receivedAt = this.recvStamps[i]!;
+        handler(
+          packet,
+          receivedAt ? { address, port: meta[at + 2]!, receivedAt } : { address, port: meta[at + 2]! },
+        );
       }
     } finally {
       this.inBatch = false;
