@@ -233,6 +233,14 @@ export function sharedStateContract(impl: SharedStateImplementation): void {
         assert.equal(await s.calls.remove('c1'), false);
         assert.equal(await s.calls.get('c1'), undefined);
         assert.equal(await s.calls.count('t1'), 1);
+        assert.deepEqual(
+          (await s.calls.listByTenant('t1')).map((c) => c.callId),
+          ['c2'],
+        );
+        assert.equal(await s.calls.remove('c3'), true);
+        assert.equal(await s.calls.count('t2'), 0);
+        assert.deepEqual(await s.calls.listByTenant('t2'), []);
+        assert.equal(await s.calls.count('t3'), 0, 'a tenant never seen has none');
       }),
     );
 

@@ -189,6 +189,13 @@ export function createMemorySharedState(
       ...(persistence.onError ? { onError: persistence.onError } : {}),
     });
   const calls = new Map<string, LiveCall>();
+  // The same calls by tenant: call admission counts a tenant's calls on every INVITE, in time independent of
+  // how many other calls are up.
+  const callsByTenant = new Map<string, Map<string, LiveCall>>();
+  const unlistCall = (call: LiveCall) => {
+    const mine = callsByTenant.get(call.tenantId);
+    if (mine?.delete(call.callId) && mine.size === 0) callsByTenant.delete(call.tenantId);
+  };
   const counters = new Map<string, { value: number; expiresAt: number }>();
   const streams = new Map<string, Stream>();
   const trunkStatuses = new Map<string, Map<string, { status: TrunkStatus; until: number }>>();
@@ -364,7 +371,12 @@ export function createMemorySharedState(
         // Keyed by the copy's own Call-ID: the caller's is a slice of its message's text, which a key left in an
         // old hash table would keep (`SlotMap` in src/sip says why).
         const copy = detached(call);
+        const before = calls.get(copy.callId);
+        if (before && before.tenantId !== copy.tenantId) unlistCall(before);
         calls.set(copy.callId, copy);
+        let mine = callsByTenant.get(copy.tenantId);
+        if (!mine) callsByTenant.set(copy.tenantId, (mine = new Map()));
+        mine.set(copy.callId, copy);
       },
       async get(callId) {
         check();
@@ -373,17 +385,18 @@ export function createMemorySharedState(
       },
       async remove(callId) {
         check();
+        const call = calls.get(callId);
+        if (!call) return false;
+        unlistCall(call);
         return calls.delete(callId);
       },
       async listByTenant(tenantId) {
         check();
-        return [...calls.values()].filter((c) => c.tenantId === tenantId).map((c) => ({ ...c }));
+        return [...(callsByTenant.get(tenantId)?.values() ?? [])].map((c) => ({ ...c }));
       },
       async count(tenantId) {
         check();
-        let n = 0;
-        for (const c of calls.values()) if (c.tenantId === tenantId) n++;
-        return n;
+        return callsByTenant.get(tenantId)?.size ?? 0;
       },
     },
     trunkStatus: {
