@@ -6,6 +6,7 @@ import {
   headerValues,
   nameAddrParam,
   parseSipUri,
+  sameUri,
   SipParseError,
   topViaOf,
   uriOf,
@@ -127,11 +128,12 @@ export function createRegistrar(deps: {
   const makeRoom = async (
     aor: string,
     before: readonly Binding[],
-    wanted: readonly { uri: string; expires: number }[],
+    wanted: readonly { uri: string; expires: number; respells?: string }[],
     tenantId: string,
   ): Promise<readonly Binding[]> => {
-    const removing = new Set(wanted.filter((w) => w.expires === 0).map((w) => w.uri));
+    const removing = new Set(wanted.filter((w) => w.expires === 0).map((w) => w.respells ?? w.uri));
     const adding = new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri));
+    for (const w of wanted) if (w.expires > 0 && w.respells) removing.add(w.respells);
     const kept = before.filter((b) => !removing.has(b.contact) && !adding.has(b.contact));
     const excess = kept.length + adding.size - maxContacts;
     if (excess <= 0) return [];
@@ -240,14 +242,16 @@ export function createRegistrar(deps: {
         reply(200, 'OK', { Date: sipDate(Date.now()) });
         return;
       }
-      let wanted = contacts.map((contact) => {
-        const param = nameAddrParam(contact, 'expires');
-        const asked =
-          param !== undefined && /^\d+$/.test(param)
-            ? Number(param)
-            : (headerExpires ?? policy.defaultExpires);
-        return { contact, uri: contact.uriText, expires: asked };
-      });
+      let wanted: { contact: NameAddr; uri: string; expires: number; respells?: string }[] = contacts.map(
+        (contact) => {
+          const param = nameAddrParam(contact, 'expires');
+          const asked =
+            param !== undefined && /^\d+$/.test(param)
+              ? Number(param)
+              : (headerExpires ?? policy.defaultExpires);
+          return { contact, uri: contact.uriText, expires: asked };
+        },
+      );
       // §10.3 step 7: "If and only if the requested expiration interval is greater than zero AND smaller than
       // one hour AND less than a registrar-configured minimum, the registrar MAY reject the registration with a
       // response of 423 (Interval Too Brief)" — we always do, below our minimum.
@@ -267,6 +271,15 @@ export function createRegistrar(deps: {
         return;
       }
       const before = await deps.registrations.list(aor);
+      // §10.3 step 7: "For each address, the registrar then searches the list of current bindings using the URI
+      // comparison rules." A contact written otherwise than its binding (case, escapes, parameters in another
+      // order or one more that §19.1.4 ignores) is that binding: `respells` names it, and the binding takes the
+      // contact as the UA writes it now.
+      for (const w of wanted) {
+        const bound = before.find((b) => b.contact !== w.uri && sameUri(b.contact, w.uri));
+        if (bound && !before.some((b) => b.contact === w.uri)) w.respells = bound.contact;
+      }
+      const bindingOf = (w: { uri: string; respells?: string }) => w.respells ?? w.uri;
       // §10.3 step 7: "If the Call-ID value in the existing binding differs from the Call-ID value in the request,
       // the binding MUST be removed if the expiration time is zero and updated otherwise. If they are the same,
       // the registrar compares the CSeq value. If the value is higher than that of the existing binding, it MUST
@@ -279,14 +292,14 @@ export function createRegistrar(deps: {
       // usrloc likewise passes a repeated CSeq over (within its `cseq_delay`).
       const sameRequest = new Set<string>();
       for (const b of before) {
-        if (b.callId !== request.callId || !wanted.some((w) => w.uri === b.contact)) continue;
+        if (b.callId !== request.callId || !wanted.some((w) => bindingOf(w) === b.contact)) continue;
         if (b.cseq > request.cseq.seq) {
           outOfOrder(reply, request.cseq.seq, b);
           return;
         }
         if (b.cseq === request.cseq.seq) sameRequest.add(b.contact);
       }
-      if (sameRequest.size > 0) wanted = wanted.filter((w) => !sameRequest.has(w.uri));
+      if (sameRequest.size > 0) wanted = wanted.filter((w) => !sameRequest.has(bindingOf(w)));
       // The bindings after this REGISTER, by contact: those before it, changed below as the store is (a refreshed
       // contact keeps its place, a new one comes last, as the stores list them).
       const current = new Map<string, Binding>();
@@ -299,11 +312,12 @@ export function createRegistrar(deps: {
       for (const w of wanted) {
         if (w.expires === 0) {
           // §10.3 step 7: an expiration of zero removes the binding (logged only when there was one).
-          const removed = await deps.registrations.remove(aor, w.uri);
-          current.delete(w.uri);
-          deps.observer?.untrack(aor, w.uri);
+          const bound = bindingOf(w);
+          const removed = await deps.registrations.remove(aor, bound);
+          current.delete(bound);
+          deps.observer?.untrack(aor, bound);
           if (removed) {
-            publishRegistration({ kind: 'unregistered', ...about(w.uri), reason: 'expires 0' });
+            publishRegistration({ kind: 'unregistered', ...about(bound), reason: 'expires 0' });
           }
           continue;
         }
@@ -334,8 +348,14 @@ export function createRegistrar(deps: {
           reach: decision.reach,
         };
         // What was there before tells a new registration from a refresh (for the log).
-        const refreshed = before.some((b) => b.contact === w.uri);
+        const refreshed = w.respells !== undefined || before.some((b) => b.contact === w.uri);
         await deps.registrations.put(aor, binding);
+        if (w.respells !== undefined) {
+          // Put first, then the old spelling removed: a call routed meanwhile finds one of the two.
+          await deps.registrations.remove(aor, w.respells);
+          current.delete(w.respells);
+          deps.observer?.untrack(aor, w.respells);
+        }
         current.set(w.uri, binding);
         deps.observer?.track(aor, binding);
         publishRegistration({

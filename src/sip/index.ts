@@ -42,6 +42,7 @@ export { bareHost, formatHost, formatHostPort, parseHostPort } from './uri/host-
 export { uriUser } from './uri/uri-user.js';
 export { isSipsUri } from './uri/sips.js';
 export { isWellEscaped, unescapeUri } from './uri/escape.js';
+export { sameUri, sipUrisEqual } from './uri/uri-equal.js';
 export {
   isSipUri,
   type AbsoluteUri,

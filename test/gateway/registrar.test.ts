@@ -171,6 +171,45 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
     assert.deepEqual(await gw.state.registrations.list('sip:alice@acme.example'), []);
   });
 
+  test('RFC 3261 §10.3 step 7 and §19.1.4: a contact written otherwise (case, escapes, parameter order, an ignored parameter) refreshes its binding, now as written; a different URI is another binding; expires=0 in either spelling removes it', async () => {
+    const aor = 'sip:alice@acme.example';
+    const contacts = async () => (await gw.state.registrations.list(aor)).map((b) => b.contact).sort();
+    await registerWithAuth(gw.port, { contacts: ['*'], expires: 0 });
+    const first = await registerWithAuth(gw.port, {
+      contacts: ['<sip:alice@Phone.Example:5062;transport=udp;lr>'],
+      expires: 300,
+    });
+    assert.equal(status(first), 200);
+    const again = await registerWithAuth(gw.port, {
+      contacts: ['<sip:%61lice@phone.example:5062;LR;Transport=UDP;ob>'],
+      expires: 300,
+    });
+    assert.equal(status(again), 200);
+    assert.equal((again.match(/\r\nContact: /g) ?? []).length, 1, 'one binding listed');
+    assert.match(again, /\r\nContact: <sip:%61lice@phone\.example:5062;LR;Transport=UDP;ob>;expires=/);
+    assert.deepEqual(await contacts(), ['sip:%61lice@phone.example:5062;LR;Transport=UDP;ob']);
+    // Another port and another user part are other URIs: bindings of their own.
+    await registerWithAuth(gw.port, {
+      contacts: ['<sip:alice@phone.example:5064;transport=udp>'],
+      expires: 300,
+    });
+    await registerWithAuth(gw.port, {
+      contacts: ['<sip:Alice@phone.example:5062;transport=udp>'],
+      expires: 300,
+    });
+    assert.equal((await contacts()).length, 3);
+    // Removed in the first spelling.
+    const removed = await registerWithAuth(gw.port, {
+      contacts: ['<sip:alice@PHONE.example:5062;transport=udp;lr>;expires=0'],
+    });
+    assert.equal(status(removed), 200);
+    assert.deepEqual(await contacts(), [
+      'sip:Alice@phone.example:5062;transport=udp',
+      'sip:alice@phone.example:5064;transport=udp',
+    ]);
+    await registerWithAuth(gw.port, { contacts: ['*'], expires: 0 });
+  });
+
   test('RFC 3261 §10.3 steps 6 and 7: a REGISTER older than the binding its Call-ID made fails whole with 400; the same CSeq again changes nothing; another Call-ID updates', async () => {
     const aor = 'sip:alice@acme.example';
     const callId = 'cseq-order';
