@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { answerChallenge } from '../../src/sip/index.js';
 import { startGateway, type GatewayHarness } from '../helpers/gateway-harness.js';
 import { udpRequest } from '../helpers/udp.js';
+import { sharedStateKinds } from '../helpers/redis.js';
 
 let cseq = 1;
 function register(
@@ -307,4 +308,67 @@ describe('registrar (RFC 3261 §10.3) over real UDP, users in PostgreSQL (PGlite
     assert.equal(status(banned), 403);
     assert.match(banned, /\r\nWarning: 399 voxgate "Too many failed authentications; try later"\r\n/);
   });
+});
+
+// §10.3: "REGISTER requests MUST be processed by a registrar in the order that they are received." On Redis the
+// store's reads and writes take real round trips, and two REGISTERs handled side by side interleave there.
+describe('registrar: the REGISTERs of one AOR processed in the order received, on each shared state', async () => {
+  for (const kind of await sharedStateKinds()) {
+    test(
+      `${kind.name}: the second of two REGISTERs sent back to back removes a contact the first adds, and it is gone`,
+      { skip: kind.skip },
+      async () => {
+        const { state, cleanup } = await kind.make();
+        const gw = await startGateway({ state });
+        const aor = 'sip:alice@acme.example';
+        const challenge = (await udpRequest(gw.port, register(gw.port, {}))).toString('latin1');
+        const socket = createSocket('udp4');
+        try {
+          const replies: string[] = [];
+          socket.on('message', (m: Buffer) => replies.push(m.toString('latin1')));
+          await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+          const callId = `in-order-${Date.now()}`;
+          const authorization = (previousUses: number) =>
+            answerChallenge({
+              challenges: challenges(challenge),
+              method: 'REGISTER',
+              uri: 'sip:acme.example',
+              username: 'alice',
+              password: 's3cret',
+              previousUses,
+            })!.authorization;
+          // The first adds five contacts, the last one 192.0.2.99 (five writes); the second, sent at once after it,
+          // removes 192.0.2.99 (one). Handled side by side, the second would read the bindings before the first
+          // wrote, remove nothing, and leave the first to add it after.
+          const last = '<sip:alice@192.0.2.99:5062>';
+          const first = register(gw.port, {
+            callId,
+            cseq: cseq++,
+            contacts: [1, 2, 3, 4].map((n) => `<sip:alice@192.0.2.${n}:5062>`).concat(last),
+            expires: 300,
+            authorization: authorization(0),
+          });
+          const second = register(gw.port, {
+            callId,
+            cseq: cseq++,
+            contacts: [`${last};expires=0`],
+            authorization: authorization(1),
+          });
+          socket.send(Buffer.from(first), gw.port, '127.0.0.1');
+          socket.send(Buffer.from(second), gw.port, '127.0.0.1');
+          for (let i = 0; i < 100 && replies.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+          assert.deepEqual(replies.map(status), [200, 200]);
+          assert.deepEqual(
+            (await gw.state.registrations.list(aor)).map((b) => b.contact).sort(),
+            [1, 2, 3, 4].map((n) => `sip:alice@192.0.2.${n}:5062`),
+            'the contact the second REGISTER removed is not bound',
+          );
+        } finally {
+          socket.close();
+          await gw.close();
+          await cleanup();
+        }
+      },
+    );
+  }
 });

@@ -55,6 +55,8 @@ export interface HarnessOptions {
   /** A SIP WebSocket listener (RFC 7118); port 0 = any free port. */
   ws?: { port: number };
   tenantLimits?: { maxConcurrentCalls?: number; maxCallsPerSecond?: number };
+  /** Shared state to use (the caller closes it); default: a new in-memory one, closed with the harness. */
+  state?: SharedState;
   /** List the recordings the relay stores (the store and `recording.ready`), as the sip-gateway module does. */
   recordings?: boolean;
   /** Limits of the TCP, TLS and WebSocket listeners (default: the SIP stack's). */
@@ -90,7 +92,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
       ha1Sha256: computeHa1('SHA-256', username, 'acme.example', password),
     });
   }
-  const state = createMemorySharedState();
+  const state = options.state ?? createMemorySharedState();
   const draining = { value: false };
   const warnings: GatewayHarness['warnings'] = [];
   const clients: NgClient[] = (options.relays ?? []).map((r) =>
@@ -101,7 +103,7 @@ export async function startGateway(options: HarnessOptions = {}): Promise<Gatewa
   // process would then never exit and time out instead of reporting the failure.
   const release = async () => {
     await Promise.all(clients.map((c) => c.close()));
-    await state.close();
+    if (!options.state) await state.close();
     await db.close();
   };
   const gateway = await startSipGateway({
