@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { isIP } from 'node:net';
-import { askReceiveBuffer } from '../../sip/index.js';
+import { askReceiveBuffer, type BatchedSocket, type UdpBatchSockets } from '../../sip/index.js';
 import type { BencodeValue } from './bencode.js';
 import {
   NgBadReplyError,
@@ -22,6 +22,13 @@ export interface NgClientOptions {
   timeoutMs?: number;
   /** Retransmissions after the first attempt, each with the same cookie. Default 2. */
   retries?: number;
+  /**
+   * The native batched sockets (`udpBatchSockets()`), when the process uses them: requests to an IP address then
+   * go out on one of them, those a SIP batch makes with the batch's own sends (one `sendmmsg`), and replies are
+   * read with the SIP port's in one wake-up; a Node.js dgram send cost about 40 µs each, three per anchored call
+   * (docs/performance.md). A host name keeps the dgram socket, which resolves it per send.
+   */
+  udp?: UdpBatchSockets;
 }
 
 export interface NgClient {
@@ -101,24 +108,10 @@ export function createNgClient(options: NgClientOptions): NgClient {
   const retries = options.retries ?? 2;
   const prefix = randomBytes(6).toString('hex');
   const pending = new Map<string, Pending>();
-  const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
-  socket.unref();
-  // Bound by the first send; its buffer sized then (a socket not bound has none to size).
-  socket.once('listening', () => askReceiveBuffer(socket, RECEIVE_BUFFER_BYTES));
   let counter = 0;
   let closed = false;
 
-  const track = (cookie: string, entry: Pending | undefined) => {
-    if (entry) {
-      if (pending.size === 0) socket.ref();
-      pending.set(cookie, entry);
-    } else {
-      pending.delete(cookie);
-      if (pending.size === 0 && !closed) socket.unref();
-    }
-  };
-
-  socket.on('message', (datagram) => {
+  const onReply = (datagram: Buffer) => {
     const cookie = peekCookie(datagram);
     const entry = cookie === undefined ? undefined : pending.get(cookie);
     if (entry === undefined) return; // not ours, or a duplicate reply to a retransmission
@@ -127,11 +120,25 @@ export function createNgClient(options: NgClientOptions): NgClient {
     } catch (err) {
       entry.settle({ error: new NgBadReplyError(entry.command, 'unreadable reply', { cause: err }) });
     }
-  });
-  // Errors of an unconnected UDP socket are not tied to one request: each pending one fails with it.
-  socket.on('error', (err) => {
-    for (const entry of [...pending.values()]) entry.settle({ error: new NgSendError(entry.command, err) });
-  });
+  };
+  const transport =
+    options.udp && isIP(host) !== 0
+      ? nativeTransport(options.udp, host, port, onReply)
+      : dgramTransport(host, port, onReply, (err) => {
+          // Errors of an unconnected UDP socket are not tied to one request: each pending one fails with it.
+          for (const entry of [...pending.values()])
+            entry.settle({ error: new NgSendError(entry.command, err) });
+        });
+
+  const track = (cookie: string, entry: Pending | undefined) => {
+    if (entry) {
+      if (pending.size === 0) transport.busy(true);
+      pending.set(cookie, entry);
+    } else {
+      pending.delete(cookie);
+      if (pending.size === 0 && !closed) transport.busy(false);
+    }
+  };
 
   const request = (
     command: string,
@@ -170,9 +177,7 @@ export function createNgClient(options: NgClientOptions): NgClient {
       };
       const transmit = () => {
         entry.attempts += 1;
-        socket.send(datagram, port, host, (err) => {
-          if (err) entry.settle({ error: new NgSendError(command, err) });
-        });
+        transport.send(datagram, (err) => entry.settle({ error: new NgSendError(command, err) }));
         entry.timer = setTimeout(() => {
           if (entry.attempts <= (requestOptions.retries ?? retries)) transmit();
           else entry.settle({ error: new NgTimeoutError(command, cookie, entry.attempts) });
@@ -197,7 +202,72 @@ export function createNgClient(options: NgClientOptions): NgClient {
         for (const entry of [...pending.values()]) {
           entry.settle({ error: new NgClientClosedError(entry.command) });
         }
-        socket.close(() => resolve());
+        transport.close(resolve);
       }),
+  };
+}
+
+/** The socket an ng client sends its requests on and reads the replies from. */
+interface NgTransport {
+  /** Sends one request; `onError` when it could not be sent (dgram only: a native send that fails is lost). */
+  send(datagram: Buffer, onError: (err: Error) => void): void;
+  /** Whether requests are pending: a dgram socket keeps the process alive only then. */
+  busy(pending: boolean): void;
+  close(done: () => void): void;
+}
+
+/** A Node.js dgram socket, bound by its first send, unref'd while no request is pending. */
+function dgramTransport(
+  host: string,
+  port: number,
+  onReply: (datagram: Buffer) => void,
+  onError: (err: Error) => void,
+): NgTransport {
+  const socket = createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+  socket.unref();
+  // Bound by the first send; its buffer sized then (a socket not bound has none to size).
+  socket.once('listening', () => askReceiveBuffer(socket, RECEIVE_BUFFER_BYTES));
+  socket.on('message', onReply);
+  socket.on('error', onError);
+  return {
+    send(datagram, failed) {
+      socket.send(datagram, port, host, (err) => {
+        if (err) failed(err);
+      });
+    },
+    busy: (pending) => void (pending ? socket.ref() : socket.unref()),
+    close: (done) => socket.close(() => done()),
+  };
+}
+
+/**
+ * One of the native batched sockets, opened by the first request on the wildcard address of the server's family
+ * (as dgram's first send binds). It keeps the process alive while open, as every native socket does: until
+ * `close()`.
+ */
+function nativeTransport(
+  sockets: UdpBatchSockets,
+  host: string,
+  port: number,
+  onReply: (datagram: Buffer) => void,
+): NgTransport {
+  let socket: BatchedSocket | undefined;
+  return {
+    send(datagram, failed) {
+      if (!socket) {
+        const opened = sockets.open(isIP(host) === 6 ? '::' : '0.0.0.0', 0);
+        if (opened instanceof Error) return failed(opened);
+        opened.setReceiveBuffer(RECEIVE_BUFFER_BYTES);
+        opened.onPacket = (bytes) => onReply(bytes);
+        socket = opened;
+      }
+      socket.send(datagram, port, host);
+    },
+    busy: () => undefined,
+    close(done) {
+      socket?.close();
+      socket = undefined;
+      done();
+    },
   };
 }

@@ -83,9 +83,28 @@ export const sipGatewayModule: ModuleDefinition = {
         },
       },
     );
+    // One of several SIP workers (VOXGATE_SIP_WORKERS, sip-workers.ts): streams, trunk checks and trunk
+    // registrations stay on worker 0.
+    const place = sipWorkerPlace();
+    // SIP workers read the native socket their primary opened (inherited), or without one the dgram socket
+    // Node's cluster shares; the primary logs why not.
+    const sharedFd = place ? sharedSipUdpFd() : undefined;
+    const udp: { native?: UdpBatchSockets; fallback?: string } = place
+      ? sharedFd === undefined
+        ? {}
+        : nativeUdpFor('native', 'VOXGATE_SIP_UDP')
+      : nativeUdpFor(sip.udp, 'VOXGATE_SIP_UDP');
+    // The ng clients use the SIP port's kind of socket: on the native ones an INVITE's offer leaves with the
+    // batch's other sends.
     const relays = calls.relays.map((r) => ({
       name: `${r.host}:${r.port}`,
-      client: createNgClient({ host: r.host, port: r.port, timeoutMs: 500, retries: 2 }),
+      client: createNgClient({
+        host: r.host,
+        port: r.port,
+        timeoutMs: 500,
+        retries: 2,
+        ...(udp.native ? { udp: udp.native } : {}),
+      }),
     }));
     const media = createMediaAnchor({
       relays,
@@ -104,9 +123,6 @@ export const sipGatewayModule: ModuleDefinition = {
     let commands: { stop(): Promise<void> } | undefined;
     let placed: { stop(): Promise<void> } | undefined;
     let gateway: Gateway | undefined;
-    // One of several SIP workers (VOXGATE_SIP_WORKERS, sip-workers.ts): streams, trunk checks and trunk
-    // registrations stay on worker 0.
-    const place = sipWorkerPlace();
     let link: SipWorkerLink | undefined;
     new Gauge({
       name: 'voxgate_media_relays_configured',
@@ -176,14 +192,6 @@ export const sipGatewayModule: ModuleDefinition = {
     return {
       async start() {
         link = place ? await linkSipWorker(place, ctx.metrics) : undefined;
-        // SIP workers read the native socket their primary opened (inherited), or without one the dgram socket
-        // Node's cluster shares; the primary logs why not.
-        const sharedFd = place ? sharedSipUdpFd() : undefined;
-        const udp: { native?: UdpBatchSockets; fallback?: string } = place
-          ? sharedFd === undefined
-            ? {}
-            : nativeUdpFor('native', 'VOXGATE_SIP_UDP')
-          : nativeUdpFor(sip.udp, 'VOXGATE_SIP_UDP');
         if (udp.fallback) ctx.logger.warn({ reason: udp.fallback }, 'SIP UDP on Node.js dgram sockets');
         const high = sip.overloadHeapRatio;
         pressure =
