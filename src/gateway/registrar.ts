@@ -107,6 +107,9 @@ export function addressOfRecord(value: string): string | undefined {
  * The registrar of RFC 3261 §10.3 for the tenants' users: digest authentication against HA1 values in the
  * store (the realm is the tenant's SIP domain), bindings in shared state with the flow they came on.
  */
+/** The binding a contact of the REGISTER names: the one it respells (§19.1.4), or its own text. */
+const bindingOf = (w: { uri: string; respells?: string }) => w.respells ?? w.uri;
+
 export function createRegistrar(deps: {
   users: Pick<SipUserRepository, 'findCredentials' | 'digestAlgorithms'>;
   registrations: RegistrationStore;
@@ -132,9 +135,13 @@ export function createRegistrar(deps: {
     wanted: readonly { uri: string; expires: number; respells?: string }[],
     tenantId: string,
   ): Promise<readonly Binding[]> => {
-    const removing = new Set(wanted.filter((w) => w.expires === 0).map((w) => w.respells ?? w.uri));
+    // What this REGISTER removes, and the old spelling of each contact it writes anew.
+    const removing = new Set<string>();
+    for (const w of wanted) {
+      if (w.expires === 0) removing.add(bindingOf(w));
+      else if (w.respells) removing.add(w.respells);
+    }
     const adding = new Set(wanted.filter((w) => w.expires > 0).map((w) => w.uri));
-    for (const w of wanted) if (w.expires > 0 && w.respells) removing.add(w.respells);
     const kept = before.filter((b) => !removing.has(b.contact) && !adding.has(b.contact));
     const excess = kept.length + adding.size - maxContacts;
     if (excess <= 0) return [];
@@ -275,11 +282,12 @@ export function createRegistrar(deps: {
     // comparison rules." A contact written otherwise than its binding (case, escapes, parameters in another
     // order or one more that §19.1.4 ignores) is that binding: `respells` names it, and the binding takes the
     // contact as the UA writes it now.
+    // The same text is looked for first: a refresh parses no other binding's contact.
     for (const w of wanted) {
-      const bound = before.find((b) => b.contact !== w.uri && sameUri(b.contact, w.uri));
-      if (bound && !before.some((b) => b.contact === w.uri)) w.respells = bound.contact;
+      if (before.some((b) => b.contact === w.uri)) continue;
+      const bound = before.find((b) => sameUri(b.contact, w.uri));
+      if (bound) w.respells = bound.contact;
     }
-    const bindingOf = (w: { uri: string; respells?: string }) => w.respells ?? w.uri;
     // §10.3 step 7: "If the Call-ID value in the existing binding differs from the Call-ID value in the request,
     // the binding MUST be removed if the expiration time is zero and updated otherwise. If they are the same,
     // the registrar compares the CSeq value. If the value is higher than that of the existing binding, it MUST

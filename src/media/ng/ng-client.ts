@@ -258,7 +258,7 @@ function nativeTransport(
         const opened = sockets.open(isIP(host) === 6 ? '::' : '0.0.0.0', 0);
         if (opened instanceof Error) return failed(opened);
         opened.setReceiveBuffer(RECEIVE_BUFFER_BYTES);
-        opened.onPacket = (bytes) => onReply(bytes);
+        opened.onPacket = onReply;
         socket = opened;
       }
       socket.send(datagram, port, host);
